@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what xgrad needs from Debian 12 (only the missing packages), then configures and
+# builds it with meson in release mode into ./build. Safe to run again: it only does what is left.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ libxtensor-dev libxtensor-blas-dev libopenblas-dev doctest-dev meson ninja-build pkg-config cmake python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "xgrad: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release >/dev/null
+fi
+ninja -C build -j2 | tail -n 1

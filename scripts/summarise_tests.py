@@ -1,0 +1,26 @@
+"""Prints 'N passed, N failed' from meson's testlog.json: doctest executables count their test
+cases; any other test counts as one. A doctest run that died before its summary counts as failed."""
+import json
+import re
+import sys
+
+passed = failed = 0
+summary = re.compile(r"\[doctest\] test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed")
+with open(sys.argv[1], encoding="utf-8") as log:
+    for line in log:
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        ok = entry.get("result") == "OK"
+        m = summary.search(entry.get("stdout", "") or "")
+        if m:
+            p, f = int(m.group(2)), int(m.group(3))
+            if not ok and f == 0:
+                f = 1  # it failed after its summary (e.g. a sanitizer report at exit)
+            passed += p
+            failed += f
+        elif ok:
+            passed += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed")
