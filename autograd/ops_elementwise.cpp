@@ -7,6 +7,7 @@
 #include "autograd/op_list.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/samples.hpp"
+#include "autograd/simd_math.hpp"
 
 namespace xg {
 
@@ -49,6 +50,14 @@ Tensor unary_float(const Tensor& x, const char* op, F f) {
   check_defined(x, op);
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
   visit_float(x.dtype(), op, [&]<class T>() { detail::map_unary(x.data<T>(), y.data<T>(), x.numel(), f); });
+  return y;
+}
+// y = vf(x) element-wise for float tensors, vf a vectorised kernel over the whole buffer.
+template <class VF>
+Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
+  check_defined(x, op);
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  visit_float(x.dtype(), op, [&]<class T>() { vf(x.data<T>(), y.data<T>(), x.numel()); });
   return y;
 }
 // y = f(x) element-wise for any dtype.
@@ -284,7 +293,7 @@ namespace opdefs {
 const OpInfo exp_op{"exp", "d/dx exp(x) = exp(x)", OpKind::primitive, XG_UNARY_SAMPLES(exp, Domain::real)};
 }
 Tensor exp(const Tensor& x) {
-  Tensor y = unary_float(x, "exp", [](auto v) { return std::exp(v); });
+  Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::exp_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = g * sy.unpack(n);
@@ -295,7 +304,7 @@ namespace opdefs {
 const OpInfo log_op{"log", "d/dx log(x) = 1 / x", OpKind::primitive, XG_UNARY_SAMPLES(log, Domain::positive)};
 }
 Tensor log(const Tensor& x) {
-  Tensor y = unary_float(x, "log", [](auto v) { return std::log(v); });
+  Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::log_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = g / sx.unpack(n);
@@ -306,7 +315,7 @@ namespace opdefs {
 const OpInfo log1p_op{"log1p", "d/dx log(1 + x) = 1 / (1 + x)", OpKind::primitive, XG_UNARY_SAMPLES(log1p, Domain::positive)};
 }
 Tensor log1p(const Tensor& x) {
-  Tensor y = unary_float(x, "log1p", [](auto v) { return std::log1p(v); });
+  Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::log1p_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = g / (sx.unpack(n) + 1.0);
@@ -358,7 +367,7 @@ namespace opdefs {
 const OpInfo sin_op{"sin", "d/dx sin(x) = cos(x)", OpKind::primitive, XG_UNARY_SAMPLES(sin, Domain::real)};
 }
 Tensor sin(const Tensor& x) {
-  Tensor y = unary_float(x, "sin", [](auto v) { return std::sin(v); });
+  Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::sin_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = g * cos(sx.unpack(n));
@@ -369,7 +378,7 @@ namespace opdefs {
 const OpInfo cos_op{"cos", "d/dx cos(x) = -sin(x)", OpKind::primitive, XG_UNARY_SAMPLES(cos, Domain::real)};
 }
 Tensor cos(const Tensor& x) {
-  Tensor y = unary_float(x, "cos", [](auto v) { return std::cos(v); });
+  Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::cos_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = neg(g * sin(sx.unpack(n)));
@@ -380,7 +389,7 @@ namespace opdefs {
 const OpInfo tanh_op{"tanh", "d/dx tanh(x) = 1 - tanh(x)^2", OpKind::primitive, XG_UNARY_SAMPLES(tanh, Domain::real)};
 }
 Tensor tanh(const Tensor& x) {
-  Tensor y = unary_float(x, "tanh", [](auto v) { return std::tanh(v); });
+  Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::tanh_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     Tensor y = sy.unpack(n);
@@ -393,12 +402,7 @@ const OpInfo sigmoid_op{"sigmoid", "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x)
 }
 Tensor sigmoid(const Tensor& x) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
-  Tensor y = unary_float(x, "sigmoid", [](auto v) {
-    using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
-  });
+  Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::sigmoid_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     Tensor y = sy.unpack(n);
@@ -410,7 +414,7 @@ namespace opdefs {
 const OpInfo erf_op{"erf", "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)", OpKind::primitive, XG_UNARY_SAMPLES(erf, Domain::real)};
 }
 Tensor erf(const Tensor& x) {
-  Tensor y = unary_float(x, "erf", [](auto v) { return std::erf(v); });
+  Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
   if (!will_record({x})) return y;
   return record(opdefs::erf_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     Tensor x = sx.unpack(n);
