@@ -19,7 +19,7 @@ bool GradMode::is_enabled() { return grad_mode_enabled; }
 void GradMode::set_enabled(bool on) { grad_mode_enabled = on; }
 
 // ---------------------------------------------------------------- nodes
-Node::Node(const OpInfo& info, std::vector<Edge> edges, const Tensor& output)
+Node::Node(const OpInfo& info, EdgeList edges, const Tensor& output)
     : info_(&info),
       edges_(std::move(edges)),
       out_shape_(output.shape()),
@@ -86,8 +86,8 @@ bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
-std::vector<Edge> collect_edges(std::span<const Tensor> inputs) {
-  std::vector<Edge> edges(inputs.size());
+EdgeList collect_edges(std::span<const Tensor> inputs) {
+  EdgeList edges(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto& impl = inputs[i].impl();
     if (!impl || !impl->requires_grad) continue;

@@ -26,6 +26,30 @@ struct Edge {
   bool requires_grad() const { return fn || leaf; }
 };
 
+/// The edges of a node: up to two inline (most ops), more on the heap (concat, custom ops).
+class EdgeList {
+ public:
+  EdgeList() = default;
+  explicit EdgeList(std::size_t n) : n_(n) {
+    if (n > kInline) heap_ = std::make_unique<Edge[]>(n);
+  }
+  EdgeList(EdgeList&&) noexcept = default;
+  EdgeList& operator=(EdgeList&&) noexcept = default;
+  std::size_t size() const { return n_; }
+  Edge* begin() { return heap_ ? heap_.get() : inline_; }
+  Edge* end() { return begin() + n_; }
+  const Edge* begin() const { return heap_ ? heap_.get() : inline_; }
+  const Edge* end() const { return begin() + n_; }
+  Edge& operator[](std::size_t i) { return begin()[i]; }
+  const Edge& operator[](std::size_t i) const { return begin()[i]; }
+
+ private:
+  static constexpr std::size_t kInline = 2;
+  Edge inline_[kInline];
+  std::unique_ptr<Edge[]> heap_;
+  std::size_t n_ = 0;
+};
+
 /// A tensor kept for backward. It remembers the storage version at save time, so that an in-place
 /// write before backward is caught. A node's own output is kept without its grad_fn (no cycle)
 /// and re-attached to the node on unpack, so that create_graph can differentiate through it.
@@ -51,7 +75,7 @@ inline SavedTensor save_output(const Tensor& t) { return SavedTensor(t, true); }
 /// @brief One recorded op. Single output; any number of inputs.
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  Node(const OpInfo& info, std::vector<Edge> edges, const Tensor& output);
+  Node(const OpInfo& info, EdgeList edges, const Tensor& output);
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -59,7 +83,7 @@ class Node : public std::enable_shared_from_this<Node> {
   const OpInfo& info() const { return *info_; }
   const char* name() const { return info_->name; }
   uint64_t sequence_nr() const { return seq_; }
-  std::span<const Edge> edges() const { return edges_; }
+  std::span<const Edge> edges() const { return {edges_.begin(), edges_.size()}; }
   std::size_t num_inputs() const { return edges_.size(); }
   bool needs_input_grad(std::size_t i) const { return edges_[i].requires_grad(); }
   const Shape& output_shape() const { return out_shape_; }
@@ -82,7 +106,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
  private:
   friend class Engine;
-  std::vector<Edge> edges_;
+  EdgeList edges_;
   std::vector<TensorHook> pre_hooks_;
   Shape out_shape_;
   uint64_t seq_;
@@ -98,7 +122,7 @@ class Node : public std::enable_shared_from_this<Node> {
 template <class F>
 class LambdaNode final : public Node {
  public:
-  LambdaNode(const OpInfo& info, std::vector<Edge> edges, const Tensor& output, F fn)
+  LambdaNode(const OpInfo& info, EdgeList edges, const Tensor& output, F fn)
       : Node(info, std::move(edges), output), fn_(std::move(fn)) {}
 
  protected:
@@ -112,7 +136,7 @@ class LambdaNode final : public Node {
 /// True when an op on these inputs must be recorded: grad mode is on and one of them requires grad.
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
 bool any_requires_grad(std::span<const Tensor> inputs);
-std::vector<Edge> collect_edges(std::span<const Tensor> inputs);
+EdgeList collect_edges(std::span<const Tensor> inputs);
 
 /// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
 /// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.

@@ -22,12 +22,6 @@ Shape::Shape(std::span<const int64_t> dims) {
   }
 }
 
-int64_t Shape::numel() const {
-  int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
-  return n;
-}
-
 void Shape::push_back(int64_t d) {
   if (rank_ == kMaxRank) too_many_axes(rank_ + 1);
   dims_[rank_++] = d;
@@ -52,13 +46,6 @@ std::string Shape::str() const {
     s += std::to_string(dims_[i]);
   }
   return s + "]";
-}
-
-bool operator==(const Shape& a, const Shape& b) {
-  if (a.rank_ != b.rank_) return false;
-  for (int i = 0; i < a.rank_; ++i)
-    if (a.dims_[i] != b.dims_[i]) return false;
-  return true;
 }
 
 std::vector<int64_t> contiguous_strides(const Shape& s) {

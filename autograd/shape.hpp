@@ -23,7 +23,11 @@ class Shape {
   int rank() const { return rank_; }
   int64_t operator[](int i) const { return dims_[i]; }
   int64_t& operator[](int i) { return dims_[i]; }
-  int64_t numel() const;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[i];
+    return n;
+  }
   const int64_t* begin() const { return dims_; }
   const int64_t* end() const { return dims_ + rank_; }
   int64_t* begin() { return dims_; }
@@ -34,7 +38,12 @@ class Shape {
   std::vector<int64_t> vec() const { return {begin(), end()}; }
   std::string str() const;  ///< "[2, 3]"
 
-  friend bool operator==(const Shape& a, const Shape& b);
+  friend bool operator==(const Shape& a, const Shape& b) {
+    if (a.rank_ != b.rank_) return false;
+    for (int i = 0; i < a.rank_; ++i)
+      if (a.dims_[i] != b.dims_[i]) return false;
+    return true;
+  }
 
  private:
   int64_t dims_[kMaxRank] = {};

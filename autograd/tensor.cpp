@@ -47,6 +47,10 @@ std::size_t round_up(std::size_t n) { return (n + 63) & ~std::size_t(63); }
 }  // namespace
 
 Storage::Storage(std::size_t n) : nbytes(n) {
+  if (n <= kInlineBytes) {
+    data = inline_bytes;
+    return;
+  }
   if (n < kCacheMin) {
     data = std::malloc(n ? n : 1);
   } else {
@@ -66,6 +70,7 @@ Storage::Storage(std::size_t n) : nbytes(n) {
 }
 
 Storage::~Storage() {
+  if (data == inline_bytes) return;
   if (nbytes < kCacheMin) {
     std::free(data);
     return;
@@ -105,7 +110,7 @@ int wrap_axis(int64_t axis, int rank, const char* op) {
   const int64_t r = rank == 0 ? 1 : rank;  // a 0-d tensor accepts axis 0 and -1, as PyTorch
   if (axis < -r || axis >= r)
     throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                     std::to_string(rank));
+                     std::to_string(rank) + " (valid axes are " + std::to_string(-r) + " to " + std::to_string(r - 1) + ")");
   return static_cast<int>(axis < 0 ? axis + r : axis);
 }
 
@@ -161,37 +166,16 @@ ReducePlan make_reduce_plan(const Shape& in, const std::vector<bool>& reduced) {
 }  // namespace detail
 
 // ---------------------------------------------------------------- Tensor
-void Tensor::check_defined(const char* what) const {
-  if (!impl_) throw ValueError(std::string(what) + ": the tensor is undefined");
+void Tensor::throw_undefined(const char* what) { throw ValueError(std::string(what) + ": the tensor is undefined"); }
+void Tensor::throw_bad_data(Dtype requested) const {
+  if (!impl_) throw_undefined("data");
+  throw TypeError(std::string("data: requested ") + dtype_name(requested) + " from a " + dtype_name(impl_->dtype) +
+                  " tensor");
 }
-const Shape& Tensor::shape() const {
-  check_defined("shape");
-  return impl_->shape;
+int64_t Tensor::size(int axis) const {
+  if (dim() == 0) throw IndexError("size: a 0-d tensor has no axes (asked for axis " + std::to_string(axis) + ")");
+  return shape()[detail::wrap_axis(axis, dim(), "size")];
 }
-Dtype Tensor::dtype() const {
-  check_defined("dtype");
-  return impl_->dtype;
-}
-int64_t Tensor::size(int axis) const { return shape()[detail::wrap_axis(axis, dim(), "size")]; }
-
-template <class T>
-T* Tensor::data() {
-  check_defined("data");
-  if (dtype_of<T>() != impl_->dtype)
-    throw TypeError(std::string("data: requested ") + dtype_name(dtype_of<T>()) + " from a " +
-                    dtype_name(impl_->dtype) + " tensor");
-  return static_cast<T*>(impl_->storage->data);
-}
-template <class T>
-const T* Tensor::data() const {
-  return const_cast<Tensor*>(this)->data<T>();
-}
-template float* Tensor::data<float>();
-template double* Tensor::data<double>();
-template int64_t* Tensor::data<int64_t>();
-template const float* Tensor::data<float>() const;
-template const double* Tensor::data<double>() const;
-template const int64_t* Tensor::data<int64_t>() const;
 
 void* Tensor::raw_data() const {
   check_defined("data");
@@ -332,7 +316,7 @@ namespace {
 void check_inplace(const Tensor& t, const char* op) {
   if (!t.defined()) throw ValueError(std::string(op) + ": the tensor is undefined");
   if (GradMode::is_enabled() && t.requires_grad())
-    throw ValueError(std::string(op) + ": in-place update of a tensor that requires grad" +
+    throw ValueError(std::string(op) + ": in-place update of a tensor of shape " + t.shape().str() + " that requires grad" +
                      (t.name().empty() ? "" : " ('" + t.name() + "')") +
                      " while grad mode is on; wrap the update in xg::NoGradGuard");
 }
@@ -523,9 +507,11 @@ Tensor generate(const Shape& shape, TensorOptions o, G gen) {
 }  // namespace
 
 Tensor arange(double start, double stop, double step, TensorOptions o) {
-  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
-    throw ValueError("arange: step must be nonzero and bounds finite (start " + std::to_string(start) + ", stop " +
-                     std::to_string(stop) + ", step " + std::to_string(step) + ")");
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
+    std::ostringstream msg;
+    msg << "arange: step must be nonzero and bounds finite (start " << start << ", stop " << stop << ", step " << step << ")";
+    throw ValueError(msg.str());
+  }
   const double count = std::ceil((stop - start) / step);
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   return generate(Shape{n}, o, [&](int64_t i) { return start + static_cast<double>(i) * step; });
@@ -535,7 +521,7 @@ Tensor arange(double stop, TensorOptions o) { return arange(0.0, stop, 1.0, o); 
 Tensor linspace(double start, double stop, int64_t steps, TensorOptions o) {
   if (steps < 0) throw ValueError("linspace: steps must be non-negative, got " + std::to_string(steps));
   const double h = steps > 1 ? (stop - start) / static_cast<double>(steps - 1) : 0.0;
-  return generate(Shape{steps}, o, [&](int64_t i) { return i == steps - 1 ? stop : start + static_cast<double>(i) * h; });
+  return generate(Shape{steps}, o, [&](int64_t i) { return i > 0 && i == steps - 1 ? stop : start + static_cast<double>(i) * h; });
 }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions o) {

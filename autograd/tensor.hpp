@@ -38,6 +38,9 @@ struct Storage {
   void* data = nullptr;
   std::size_t nbytes = 0;
   uint64_t version = 0;  ///< bumped by every in-place write; checked by saved tensors
+  /// Up to kInlineBytes live inside the Storage itself: small tensors cost no second allocation.
+  static constexpr std::size_t kInlineBytes = 64;
+  alignas(64) unsigned char inline_bytes[kInlineBytes];
 };
 
 class Node;
@@ -65,18 +68,27 @@ class Tensor {
 
   // ---- shape and type ----
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const;
+  const Shape& shape() const {
+    if (!impl_) throw_undefined("shape");
+    return impl_->shape;
+  }
   std::vector<int64_t> sizes() const { return shape().vec(); }
   int dim() const { return shape().rank(); }
   int64_t size(int axis) const;  ///< negative axes count from the end
   int64_t numel() const { return shape().numel(); }
-  Dtype dtype() const;
+  Dtype dtype() const {
+    if (!impl_) throw_undefined("dtype");
+    return impl_->dtype;
+  }
   bool is_floating_point() const { return is_floating(dtype()); }
 
   // ---- values ----
   /// Pointer to the elements; throws TypeError when T does not match the dtype.
-  template <class T> T* data();
-  template <class T> const T* data() const;
+  template <class T> T* data() {
+    if (!impl_ || impl_->dtype != dtype_of<T>()) throw_bad_data(dtype_of<T>());
+    return static_cast<T*>(impl_->storage->data);
+  }
+  template <class T> const T* data() const { return const_cast<Tensor*>(this)->data<T>(); }
   void* raw_data() const;
   /// The single value of a one-element tensor, converted to double / T.
   double item() const;
@@ -135,7 +147,11 @@ class Tensor {
   TensorImpl* get() const { return impl_.get(); }
 
  private:
-  void check_defined(const char* what) const;
+  void check_defined(const char* what) const {
+    if (!impl_) throw_undefined(what);
+  }
+  [[noreturn]] static void throw_undefined(const char* what);
+  [[noreturn]] void throw_bad_data(Dtype requested) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 
