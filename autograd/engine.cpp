@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <unordered_map>
 
 #include "autograd/kernels.hpp"
 #include "autograd/node.hpp"
@@ -182,7 +183,8 @@ class Engine {
       // Take the buffer when nothing else refers to it; otherwise copy, so that later in-place
       // accumulation never writes into a tensor someone else holds.
       const bool sole = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.grad_fn();
-      if (create_graph) leaf.grad = g.impl();
+      // A gradient with a graph (create_graph) is kept as is: later accumulation is out of place.
+      if (create_graph && g.requires_grad()) leaf.grad = g.impl();
       else if (sole) leaf.grad = g.impl();
       else leaf.grad = g.clone().impl();
       return;
@@ -225,16 +227,24 @@ class Engine {
       roots.push_back(out.grad_fn().get());
     }
     std::vector<Node*> order = reachable(roots);
+    // A leaf's contributions are summed over the whole pass first, so that its hooks run once, on
+    // its total gradient (as PyTorch's AccumulateGrad), not once per path into the leaf.
+    std::vector<std::pair<TensorImpl*, Tensor>> leaf_grads;
+    std::unordered_map<TensorImpl*, std::size_t> leaf_slot;
+    auto to_leaf = [&](TensorImpl* leaf, Tensor g) {
+      if (captures && std::none_of(captures->begin(), captures->end(), [&](const Capture& c) { return c.leaf == leaf; }))
+        return;
+      auto [it, fresh] = leaf_slot.try_emplace(leaf, leaf_grads.size());
+      if (fresh) leaf_grads.emplace_back(leaf, std::move(g));
+      else leaf_grads[it->second].second = accumulate(leaf_grads[it->second].second, g);
+    };
     // Seeds go to the roots' nodes, or straight to leaf outputs.
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       const auto& impl = outputs[i].impl();
       if (impl->grad_fn) {
         impl->grad_fn->grad_accum_ = accumulate(impl->grad_fn->grad_accum_, seeds[i]);
-      } else if (captures) {
-        for (auto& c : *captures)
-          if (c.leaf == impl.get()) c.grad = accumulate(c.grad, run_hooks(impl->hooks, seeds[i]));
       } else {
-        accumulate_into_leaf(*impl, seeds[i], create_graph);
+        to_leaf(impl.get(), seeds[i]);
       }
     }
     std::vector<Tensor> grads;
@@ -262,17 +272,24 @@ class Engine {
           if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
           if (e.fn) {
             e.fn->grad_accum_ = accumulate(e.fn->grad_accum_, gk);
-          } else if (captures) {
-            for (auto& c : *captures)
-              if (c.leaf == e.leaf.get()) c.grad = accumulate(c.grad, run_hooks(e.leaf->hooks, gk));
           } else {
-            accumulate_into_leaf(*e.leaf, std::move(gk), create_graph);
+            to_leaf(e.leaf.get(), std::move(gk));
           }
         }
       }
     } catch (...) {
       for (Node* n : order) n->grad_accum_ = Tensor();
       throw;
+    }
+    grads.clear();
+    for (auto& [leaf, g] : leaf_grads) {
+      if (captures) {
+        const Tensor h = run_hooks(leaf->hooks, std::move(g));
+        for (auto& c : *captures)
+          if (c.leaf == leaf) c.grad = accumulate(c.grad, h);
+      } else {
+        accumulate_into_leaf(*leaf, std::move(g), create_graph);
+      }
     }
     if (!retain_graph)
       for (Node* n : order) n->release();

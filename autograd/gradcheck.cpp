@@ -56,6 +56,19 @@ std::string GradcheckReport::str() const {
   return s.str();
 }
 
+namespace {
+void compare_jacobians(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o,
+                       const std::vector<int>& checked, GradcheckReport& rep);
+
+// The report of a check that could not run because the function (or its backward) threw.
+GradcheckReport failed_to_run(GradcheckReport rep, const std::exception& e) {
+  rep.passed = false;
+  rep.error = e.what();
+  rep.mismatches.clear();
+  return rep;
+}
+}  // namespace
+
 GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
   GradcheckReport rep;
   std::vector<int> checked;
@@ -68,6 +81,17 @@ GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inp
     checked.push_back(static_cast<int>(i));
   }
   rep.inputs_checked = static_cast<int>(checked.size());
+  try {
+    compare_jacobians(f, inputs, o, checked, rep);
+  } catch (const std::exception& e) {
+    return failed_to_run(rep, e);
+  }
+  return rep;
+}
+
+namespace {
+void compare_jacobians(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o,
+                       const std::vector<int>& checked, GradcheckReport& rep) {
   std::vector<Tensor> outs = evaluate(f, inputs);
 
   // numerical[c][out][j][e]: d out_j[e] / d input_c[elem] via central differences
@@ -78,6 +102,11 @@ GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inp
     numerical[c].assign(static_cast<std::size_t>(x.numel()), {});
     for (int64_t e = 0; e < x.numel(); ++e) {
       const double orig = p[e];
+      struct Restore {  // puts the element back even when f throws at a perturbed point
+        double* q;
+        double v;
+        ~Restore() { *q = v; }
+      } restore{p + e, orig};
       // Values are copied out at once: an output may alias the perturbed input (a view).
       // Grad mode stays as the caller set it: f may itself differentiate (gradgradcheck).
       auto values_at = [&](double v) {
@@ -132,15 +161,22 @@ GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inp
     return (std::isnan(a.rel_error) ? INFINITY : a.rel_error) > (std::isnan(b.rel_error) ? INFINITY : b.rel_error);
   });
   if (static_cast<int>(rep.mismatches.size()) > o.max_failures) rep.mismatches.resize(static_cast<std::size_t>(o.max_failures));
-  return rep;
 }
+}  // namespace
 
 GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o,
                               const std::vector<Tensor>& grad_outputs) {
   std::vector<int> diff;
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) diff.push_back(static_cast<int>(i));
-  std::vector<Tensor> outs = evaluate(f, inputs);
+  std::vector<Tensor> outs;
+  try {
+    outs = evaluate(f, inputs);
+  } catch (const std::exception& e) {
+    GradcheckReport rep;
+    rep.check = "gradgradcheck";
+    return failed_to_run(rep, e);
+  }
   // Cotangents: given, or fixed pseudo-random values (deterministic, independent of the user's seed).
   std::vector<Tensor> v;
   for (std::size_t j = 0; j < outs.size(); ++j) {

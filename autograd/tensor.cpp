@@ -249,6 +249,10 @@ void Tensor::zero_grad(bool set_to_none) {
     impl_->grad.reset();
     return;
   }
+  if (impl_->grad->requires_grad) {  // a gradient with a graph (create_graph): plain zeros, cut from it
+    impl_->grad = zeros_like(Tensor(impl_->grad)).impl();
+    return;
+  }
   NoGradGuard guard;
   Tensor(impl_->grad).zero_();
 }

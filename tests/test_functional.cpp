@@ -1,0 +1,276 @@
+// Function transforms: vjp, jvp, jacobian, hessian, hvp against closed forms; create_graph makes
+// the results differentiable; shape and type errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/xg.hpp"
+
+namespace {
+
+using xg::Dtype;
+using xg::Tensor;
+
+constexpr xg::TensorOptions f64{.dtype = Dtype::float64};
+
+void check_values(const Tensor& t, const std::vector<double>& expected, double eps = 1e-12) {
+  REQUIRE(t.defined());
+  const std::vector<double> got = t.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got[i] == doctest::Approx(expected[i]).epsilon(eps));
+  }
+}
+
+// A = [[1, 2, 3], [-1, 0.5, 4]] (2x3)
+const std::vector<double> kA{1, 2, 3, -1, 0.5, 4};
+Tensor A() { return xg::tensor(kA, {2, 3}, f64); }
+Tensor linear(const Tensor& x) { return xg::matmul(A(), x); }
+
+std::vector<double> diag(const std::vector<double>& d) {
+  const std::size_t n = d.size();
+  std::vector<double> m(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) m[i * n + i] = d[i];
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("jacobian of x^2 element-wise is diag(2x)") {
+  Tensor x = xg::tensor({1, -2, 0.5}, f64);
+  Tensor J = xg::jacobian([](const Tensor& t) { return t * t; }, x);
+  CHECK(J.shape() == xg::Shape{3, 3});
+  CHECK(J.dtype() == Dtype::float64);
+  check_values(J, diag({2, -4, 1}));
+  CHECK_FALSE(J.requires_grad());
+}
+
+TEST_CASE("jacobian shapes: f(x).shape + x.shape") {
+  Tensor x = xg::tensor({1, 2, 3, 4, 5, 6}, {2, 3}, f64);
+  // f(x) = sum over rows -> [3]; d f_j / d x_ik = [j == k]
+  Tensor J = xg::jacobian([](const Tensor& t) { return xg::sum(t, {0}); }, x);
+  CHECK(J.shape() == xg::Shape{3, 2, 3});
+  std::vector<double> e(18, 0.0);
+  for (int j = 0; j < 3; ++j)
+    for (int i = 0; i < 2; ++i) e[j * 6 + i * 3 + j] = 1;
+  check_values(J, e);
+  // scalar output: J has x's shape
+  Tensor Js = xg::jacobian([](const Tensor& t) { return xg::sum(t * t); }, x);
+  CHECK(Js.shape() == xg::Shape{2, 3});
+  check_values(Js, {2, 4, 6, 8, 10, 12});
+}
+
+TEST_CASE("a linear map A x: jacobian A, jvp A v, vjp A^T u") {
+  Tensor x = xg::tensor({0.5, -1, 2}, f64);
+  const std::vector<double> xv{0.5, -1, 2};
+  std::vector<double> Ax(2, 0.0);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) Ax[i] += kA[i * 3 + j] * xv[j];
+
+  Tensor J = xg::jacobian(linear, x);
+  CHECK(J.shape() == xg::Shape{2, 3});
+  check_values(J, kA);
+
+  const std::vector<double> vv{1, 0.25, -3};
+  Tensor v = xg::tensor(vv, f64);
+  xg::TransformResult jv = xg::jvp(linear, x, v);
+  check_values(jv.output, Ax);
+  std::vector<double> Av(2, 0.0);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) Av[i] += kA[i * 3 + j] * vv[j];
+  CHECK(jv.value.shape() == xg::Shape{2});
+  check_values(jv.value, Av);
+
+  const std::vector<double> uv{2, -0.5};
+  Tensor u = xg::tensor(uv, f64);
+  xg::TransformResult vj = xg::vjp(linear, x, u);
+  check_values(vj.output, Ax);
+  std::vector<double> Atu(3, 0.0);
+  for (int j = 0; j < 3; ++j)
+    for (int i = 0; i < 2; ++i) Atu[j] += kA[i * 3 + j] * uv[i];
+  CHECK(vj.value.shape() == xg::Shape{3});
+  check_values(vj.value, Atu);
+  CHECK_FALSE(vj.value.requires_grad());
+  CHECK_FALSE(jv.value.requires_grad());
+}
+
+TEST_CASE("jvp and vjp of a nonlinear function") {
+  // f(x) = sin(x) * x: J = diag(cos(x) x + sin(x))
+  Tensor x = xg::tensor({0.3, -1.2, 2}, f64);
+  Tensor v = xg::tensor({1, 2, -0.5}, f64);
+  auto f = [](const Tensor& t) { return xg::sin(t) * t; };
+  std::vector<double> jvp_e, out_e;
+  const std::vector<double> xv{0.3, -1.2, 2}, vv{1, 2, -0.5};
+  for (int i = 0; i < 3; ++i) {
+    jvp_e.push_back((std::cos(xv[i]) * xv[i] + std::sin(xv[i])) * vv[i]);
+    out_e.push_back(std::sin(xv[i]) * xv[i]);
+  }
+  xg::TransformResult a = xg::jvp(f, x, v), b = xg::vjp(f, x, v);
+  check_values(a.output, out_e);
+  check_values(a.value, jvp_e);
+  check_values(b.value, jvp_e);  // J is diagonal, so J v = J^T v
+}
+
+TEST_CASE("hessian of sum(x^3) is diag(6x)") {
+  Tensor x = xg::tensor({1, -0.5, 2, 3}, f64);
+  Tensor H = xg::hessian([](const Tensor& t) { return xg::sum(t * t * t); }, x);
+  CHECK(H.shape() == xg::Shape{4, 4});
+  check_values(H, diag({6, -3, 12, 18}));
+  CHECK_FALSE(H.requires_grad());
+}
+
+TEST_CASE("hessian of a quadratic form x^T B x is B + B^T; hvp equals hessian @ v") {
+  const std::vector<double> b{2, 1, 0, -1, 3, 0.5, 4, 0, 1};
+  Tensor B = xg::tensor(b, {3, 3}, f64);
+  // add a cubic term so that the Hessian depends on x: f = x^T B x + sum(x^3)
+  auto f = [B](const Tensor& t) { return xg::dot(t, xg::matmul(B, t)) + xg::sum(t * t * t); };
+  const std::vector<double> xv{0.5, -1, 2}, vv{1, -2, 0.25};
+  Tensor x = xg::tensor(xv, f64);
+  Tensor v = xg::tensor(vv, f64);
+  std::vector<double> He(9), Hv(3, 0.0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) He[i * 3 + j] = b[i * 3 + j] + b[j * 3 + i] + (i == j ? 6 * xv[i] : 0.0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) Hv[i] += He[i * 3 + j] * vv[j];
+  Tensor H = xg::hessian(f, x);
+  check_values(H, He);
+  xg::TransformResult r = xg::hvp(f, x, v);
+  double fx = 0;
+  for (int i = 0; i < 3; ++i) {
+    fx += xv[i] * xv[i] * xv[i];
+    for (int j = 0; j < 3; ++j) fx += xv[i] * b[i * 3 + j] * xv[j];
+  }
+  CHECK(r.output.item() == doctest::Approx(fx));
+  check_values(r.value, Hv);
+  check_values(xg::matmul(H, v), r.value.to_vector<double>());
+}
+
+TEST_CASE("transforms leave the caller's tensors and their .grad() alone") {
+  Tensor x = xg::tensor({1, 2}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor J = xg::jacobian([](const Tensor& t) { return t * t; }, x);
+  check_values(J, diag({2, 4}));
+  Tensor H = xg::hessian([](const Tensor& t) { return xg::sum(t * t * t); }, x);
+  check_values(H, diag({6, 12}));
+  xg::TransformResult r = xg::vjp([](const Tensor& t) { return t * 3.0; }, x, xg::ones({2}, f64));
+  check_values(r.value, {3, 3});
+  CHECK_FALSE(x.grad().defined());
+  CHECK(x.is_leaf());
+  CHECK_FALSE(J.requires_grad());
+  CHECK_FALSE(r.value.requires_grad());
+  CHECK_FALSE(r.output.requires_grad());
+}
+
+TEST_CASE("create_graph=true results are differentiable") {
+  const std::vector<double> xv{0.5, -1, 2}, vv{1, 3, -0.5};
+  Tensor x = xg::tensor(xv, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor v = xg::tensor(vv, f64);
+  auto cube = [](const Tensor& t) { return t * t * t; };
+  auto sum_cube = [](const Tensor& t) { return xg::sum(t * t * t); };
+
+  SUBCASE("vjp: d/dx sum(3 x^2 v) = 6 x v") {
+    xg::TransformResult r = xg::vjp(cube, x, v, true);
+    CHECK(r.value.requires_grad());
+    CHECK(r.output.requires_grad());
+    check_values(r.value, {3 * 0.25 * 1, 3 * 1 * 3.0, 3 * 4 * -0.5});
+    xg::sum(r.value).backward();
+    check_values(x.grad(), {6 * 0.5 * 1, 6 * -1 * 3.0, 6 * 2 * -0.5});
+  }
+  SUBCASE("jvp: d/dx sum(3 x^2 v) = 6 x v") {
+    xg::TransformResult r = xg::jvp(cube, x, v, true);
+    CHECK(r.value.requires_grad());
+    check_values(r.value, {0.75, 9, -6});
+    xg::sum(r.value).backward();
+    check_values(x.grad(), {3, -18, -6});
+  }
+  SUBCASE("jacobian: d/dx sum(diag(3 x^2)) = 6 x") {
+    Tensor J = xg::jacobian(cube, x, true);
+    CHECK(J.requires_grad());
+    check_values(J, diag({0.75, 3, 12}));
+    xg::sum(J).backward();
+    check_values(x.grad(), {3, -6, 12});
+  }
+  SUBCASE("hessian: d/dx sum(diag(6 x)) = 6") {
+    Tensor H = xg::hessian(sum_cube, x, true);
+    CHECK(H.requires_grad());
+    check_values(H, diag({3, -6, 12}));
+    xg::sum(H).backward();
+    check_values(x.grad(), {6, 6, 6});
+  }
+  SUBCASE("hvp: d/dx sum(6 x v) = 6 v") {
+    xg::TransformResult r = xg::hvp(sum_cube, x, v, true);
+    CHECK(r.value.requires_grad());
+    check_values(r.value, {3, -18, -6});
+    xg::sum(r.value).backward();
+    check_values(x.grad(), {6, 18, -3});
+  }
+  SUBCASE("the output of vjp with create_graph is differentiable too") {
+    xg::TransformResult r = xg::vjp(cube, x, v, true);
+    xg::sum(r.output).backward();  // d/dx sum(x^3) = 3 x^2
+    check_values(x.grad(), {0.75, 3, 12});
+  }
+}
+
+TEST_CASE("float32 inputs give float32 results") {
+  Tensor x = xg::tensor({1, 2}, {.dtype = Dtype::float32});
+  Tensor J = xg::jacobian([](const Tensor& t) { return t * t; }, x);
+  CHECK(J.dtype() == Dtype::float32);
+  check_values(J, diag({2, 4}), 1e-6);
+  xg::TransformResult r = xg::hvp([](const Tensor& t) { return xg::sum(t * t * t); }, x, xg::ones({2}));
+  CHECK(r.value.dtype() == Dtype::float32);
+  check_values(r.value, {6, 12}, 1e-6);
+}
+
+TEST_CASE("functions that do not depend on x give zero derivatives") {
+  Tensor x = xg::tensor({1, 2}, f64);
+  auto constant = [](const Tensor&) { return xg::ones({3}, f64); };
+  Tensor J = xg::jacobian(constant, x);
+  CHECK(J.shape() == xg::Shape{3, 2});
+  check_values(J, std::vector<double>(6, 0.0));
+  xg::TransformResult r = xg::vjp(constant, x, xg::ones({3}, f64));
+  check_values(r.value, {0, 0});
+  check_values(r.output, {1, 1, 1});
+  xg::TransformResult j = xg::jvp(constant, x, xg::ones({2}, f64));
+  check_values(j.value, {0, 0, 0});
+  // linear in x: the Hessian is zero
+  Tensor H = xg::hessian([](const Tensor& t) { return xg::sum(t * 3.0); }, x);
+  check_values(H, std::vector<double>(4, 0.0));
+  xg::TransformResult h = xg::hvp([](const Tensor& t) { return xg::sum(t * 3.0); }, x, xg::ones({2}, f64));
+  check_values(h.value, {0, 0});
+}
+
+TEST_CASE("shape and type errors") {
+  Tensor x = xg::tensor({1, 2, 3}, f64);
+  auto sq = [](const Tensor& t) { return t * t; };
+  auto s = [](const Tensor& t) { return xg::sum(t * t); };
+  CHECK_THROWS_AS(xg::vjp(sq, x, xg::ones({2}, f64)), xg::ShapeError);
+  CHECK_THROWS_AS(xg::vjp(s, x, xg::ones({3}, f64)), xg::ShapeError);  // v must be f(x)'s shape: []
+  CHECK_THROWS_AS(xg::vjp(sq, x, Tensor()), xg::ShapeError);
+  CHECK_THROWS_AS(xg::jvp(sq, x, xg::ones({3, 1}, f64)), xg::ShapeError);
+  CHECK_THROWS_AS(xg::hvp(s, x, xg::ones({4}, f64)), xg::ShapeError);
+  CHECK_THROWS_AS(xg::hvp(sq, x, xg::ones({3}, f64)), xg::ShapeError);  // f must be scalar
+  CHECK_THROWS_AS(xg::hessian(sq, x), xg::ShapeError);
+  try {
+    xg::vjp(sq, x, xg::ones({2}, f64));
+  } catch (const xg::ShapeError& e) {
+    const std::string m = e.what();
+    CHECK(m.find("vjp") != std::string::npos);
+    CHECK(m.find("[3]") != std::string::npos);
+    CHECK(m.find("[2]") != std::string::npos);
+  }
+  Tensor i = xg::arange(3.0, {.dtype = Dtype::int64});
+  CHECK_THROWS_AS(xg::jacobian(sq, i), xg::TypeError);
+  CHECK_THROWS_AS(xg::vjp(sq, Tensor(), x), xg::ValueError);
+  CHECK_THROWS_AS(xg::jacobian([](const Tensor&) { return Tensor(); }, x), xg::ValueError);
+}
+
+TEST_CASE("transforms work under NoGradGuard") {
+  xg::NoGradGuard guard;
+  Tensor x = xg::tensor({1, 2}, f64);
+  Tensor J = xg::jacobian([](const Tensor& t) { return t * t; }, x);
+  check_values(J, diag({2, 4}));
+  xg::TransformResult r = xg::hvp([](const Tensor& t) { return xg::sum(t * t * t); }, x, xg::ones({2}, f64));
+  check_values(r.value, {6, 12});
+  CHECK_FALSE(xg::GradMode::is_enabled());
+}
