@@ -6,6 +6,7 @@
 // masked operations are inlined here (a known false positive of the intrinsics' undefined
 // pass-through operand); the code reads no uninitialised value.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xsimd/xsimd.hpp>
 
 namespace xg::simd {
