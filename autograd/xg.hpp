@@ -11,4 +11,5 @@
 #include "autograd/node.hpp"
 #include "autograd/op_info.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/serialize.hpp"
 #include "autograd/tensor.hpp"
