@@ -1,6 +1,7 @@
 // Element-wise ops: each op's forward kernel, backward formula, formula text and test samples
 // sit together. Backward formulas use xg ops, so create_graph records them (higher order).
 #include <cmath>
+#include <sstream>
 
 #include "autograd/kernels.hpp"
 #include "autograd/node.hpp"
@@ -40,7 +41,8 @@ std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, const char*
 Tensor scalar_like(const Tensor& t, double v) {
   check_defined(t, "scalar operand");
   Dtype d = t.dtype();
-  if (d == Dtype::int64 && v != std::floor(v)) d = Dtype::float32;
+  // (non-finite or out-of-range values too: converting them to int64 is undefined)
+  if (d == Dtype::int64 && !(v == std::floor(v) && std::fabs(v) < 9.2e18)) d = Dtype::float32;
   return scalar_tensor(v, {.dtype = d});
 }
 
@@ -504,8 +506,11 @@ const OpInfo clamp_op{"clamp", "d/dx clamp(x, lo, hi) = [lo <= x <= hi]", OpKind
                       }};
 }
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
-  if (lo && hi && *lo > *hi)
-    throw ValueError("clamp: lower bound " + std::to_string(*lo) + " is above upper bound " + std::to_string(*hi));
+  if (lo && hi && *lo > *hi) {
+    std::ostringstream msg;
+    msg << "clamp: lower bound " << *lo << " is above upper bound " << *hi;
+    throw ValueError(msg.str());
+  }
   const double l = lo.value_or(-INFINITY), h = hi.value_or(INFINITY);
   Tensor y = unary_any(x, "clamp", [l, h](auto v) {
     using T = decltype(v);

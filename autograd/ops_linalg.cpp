@@ -144,7 +144,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape ba, bb;
   for (int i = 0; i < a.dim() - 2; ++i) ba.push_back(a.shape()[i]);
   for (int i = 0; i < b.dim() - 2; ++i) bb.push_back(b.shape()[i]);
-  Shape batch = detail::broadcast_shapes(ba, bb, "matmul");
+  Shape batch;
+  try {
+    batch = detail::broadcast_shapes(ba, bb, "matmul");
+  } catch (const ShapeError&) {
+    throw ShapeError("matmul: batch axes cannot be broadcast: " + a.shape().str() + " @ " + b.shape().str());
+  }
   Shape sa = batch, sb = batch;
   sa.push_back(a.shape()[a.dim() - 2]);
   sa.push_back(ka);

@@ -277,6 +277,7 @@ const OpInfo log_softmax_op{"log_softmax", "log_softmax(x) = x - logsumexp(x) (c
 }  // namespace opdefs
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
+  if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
   Tensor m = stable_shift(x, axes);
   Tensor y = log(sum(exp(x - m), axes, true)) + m;
   return keepdim ? y : reshape(y, r.out_shape);
@@ -284,12 +285,14 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
 Tensor softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("softmax: the operand is undefined");
   detail::wrap_axis(axis, x.dim(), "softmax");
+  if (!x.is_floating_point()) throw TypeError("softmax: expected a float tensor, got int64");
   Tensor e = exp(x - stable_shift(x, {axis}));
   return e / sum(e, {axis}, true);
 }
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("log_softmax: the operand is undefined");
   detail::wrap_axis(axis, x.dim(), "log_softmax");
+  if (!x.is_floating_point()) throw TypeError("log_softmax: expected a float tensor, got int64");
   return x - logsumexp(x, {axis}, true);
 }
 

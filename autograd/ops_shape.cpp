@@ -22,6 +22,16 @@ namespace {
 void check_defined(const Tensor& t, const char* op) {
   if (!t.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
 }
+// The position of a new axis inserted into a tensor of rank `rank` (unsqueeze, stack): -(rank+1)..rank.
+int wrap_new_axis(int64_t axis, int rank, const char* op) {
+  if (axis < -(rank + 1) || axis > rank)
+    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a new axis of a tensor of rank " +
+                     std::to_string(rank) + " (valid axes are " + std::to_string(-(rank + 1)) + " to " + std::to_string(rank) + ")");
+  if (rank == kMaxRank)
+    throw ShapeError(std::string(op) + ": cannot add an axis to a tensor of rank " + std::to_string(rank) + " (at most " +
+                     std::to_string(kMaxRank) + " axes)");
+  return static_cast<int>(axis < 0 ? axis + rank + 1 : axis);
+}
 int64_t prod_of(const Shape& s, int from, int to) {
   int64_t p = 1;
   for (int i = from; i < to; ++i) p *= s[i];
@@ -121,7 +131,7 @@ Tensor squeeze(const Tensor& x, int64_t axis) {
 }
 Tensor unsqueeze(const Tensor& x, int64_t axis) {
   check_defined(x, "unsqueeze");
-  const int a = wrap_axis(axis, x.dim() + 1, "unsqueeze");
+  const int a = wrap_new_axis(axis, x.dim(), "unsqueeze");
   Shape out = x.shape();
   out.insert(a, 1);
   return reshape(x, out);
@@ -192,6 +202,11 @@ Tensor permute(const Tensor& x, const Axes& order) {
 }
 Tensor transpose(const Tensor& x, int64_t a0, int64_t a1) {
   check_defined(x, "transpose");
+  if (x.dim() == 0) {  // axes 0 and -1 name the only "axis" of a 0-d tensor, as PyTorch
+    wrap_axis(a0, 0, "transpose");
+    wrap_axis(a1, 0, "transpose");
+    return x;
+  }
   Axes order(x.dim());
   std::iota(order.begin(), order.end(), 0);
   std::swap(order[wrap_axis(a0, x.dim(), "transpose")], order[wrap_axis(a1, x.dim(), "transpose")]);
@@ -358,7 +373,8 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
   const int64_t b = start < 0 ? start + x.shape()[a] : start;
   if (b < 0 || b + length > x.shape()[a])
     throw IndexError("narrow: range [" + std::to_string(start) + ", " + std::to_string(start + length) +
-                     ") is out of range for axis " + std::to_string(axis) + " of extent " + std::to_string(x.shape()[a]));
+                     ") is out of range for axis " + std::to_string(axis) + " of extent " + std::to_string(x.shape()[a]) + " (shape " +
+                     x.shape().str() + ")");
   return slice(x, a, b, b + length);
 }
 
@@ -447,7 +463,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
       throw ShapeError("stack: tensor " + std::to_string(k) + " has shape " + xs[k].shape().str() + ", tensor 0 has " +
                        xs[0].shape().str());
   }
-  const int a = wrap_axis(axis, xs[0].dim() + 1, "stack");
+  const int a = wrap_new_axis(axis, xs[0].dim(), "stack");
   std::vector<Tensor> parts;
   for (const Tensor& x : xs) parts.push_back(unsqueeze(x, a));
   return concat(parts, a);
@@ -495,10 +511,13 @@ void check_index(const Tensor& index, const char* op) {
   if (index.dtype() != Dtype::int64)
     throw TypeError(std::string(op) + ": index must be int64, got " + dtype_name(index.dtype()));
 }
-void check_range(int64_t v, int64_t n, const char* op, int axis) {
-  if (v < 0 || v >= n)
+void check_range(int64_t v, const Shape& xs, const char* op, int axis) {
+  if (v < 0 || v >= xs[axis])
     throw IndexError(std::string(op) + ": index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) +
-                     " of extent " + std::to_string(n));
+                     " of extent " + std::to_string(xs[axis]) + " (shape " + xs.str() + ")");
+}
+void check_not_0d(const Tensor& x, const char* op) {
+  if (x.dim() == 0) throw IndexError(std::string(op) + ": cannot index a 0-d tensor along an axis");
 }
 Tensor index_1d(std::initializer_list<double> v) { return tensor(v, {.dtype = Dtype::int64}); }
 }  // namespace
@@ -521,12 +540,13 @@ const OpInfo index_add_op{"index_add", "d/dx index_add(x, i, s) = grad, d/ds = i
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "index_select");
   check_index(index, "index_select");
+  check_not_0d(x, "index_select");
   if (index.dim() != 1) throw ShapeError("index_select: index must be 1-D, got shape " + index.shape().str());
   const int a = wrap_axis(axis, x.dim(), "index_select");
   const Shape& xs = x.shape();
   const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()), k = index.numel();
   const int64_t* idx = index.data<int64_t>();
-  for (int64_t j = 0; j < k; ++j) check_range(idx[j], n, "index_select", a);
+  for (int64_t j = 0; j < k; ++j) check_range(idx[j], xs, "index_select", a);
   Shape os = xs;
   os[a] = k;
   Tensor y = detail::new_tensor(os, x.dtype());
@@ -546,6 +566,7 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
   check_defined(x, "index_add");
   check_defined(src0, "index_add");
   check_index(index, "index_add");
+  check_not_0d(x, "index_add");
   if (index.dim() != 1) throw ShapeError("index_add: index must be 1-D, got shape " + index.shape().str());
   const int a = wrap_axis(axis, x.dim(), "index_add");
   const Shape& xs = x.shape();
@@ -556,7 +577,7 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
   Tensor src = src0.to(x.dtype());
   const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()), k = index.numel();
   const int64_t* idx = index.data<int64_t>();
-  for (int64_t j = 0; j < k; ++j) check_range(idx[j], n, "index_add", a);
+  for (int64_t j = 0; j < k; ++j) check_range(idx[j], xs, "index_add", a);
   Tensor y = detail::new_tensor(xs, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* in = x.data<T>();
@@ -597,7 +618,7 @@ void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char
   const int r = xs.rank();
   for (int64_t k = 0; k < total; ++k) {
     const int64_t v = idx[k];
-    check_range(v, xs[axis], op, axis);
+    check_range(v, xs, op, axis);
     int64_t off = 0;
     for (int d = 0; d < r; ++d) off += (d == axis ? v : c[d]) * st[d];
     f(off, k);
@@ -671,6 +692,9 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
 Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
   check_index(index, "one_hot");
   if (num_classes <= 0) throw ValueError("one_hot: num_classes must be positive, got " + std::to_string(num_classes));
+  if (index.dim() == kMaxRank)
+    throw ShapeError("one_hot: the index has rank " + std::to_string(kMaxRank) + " (shape " + index.shape().str() +
+                     "); adding the class axis would exceed " + std::to_string(kMaxRank) + " axes");
   Shape os = index.shape();
   os.push_back(num_classes);
   Tensor y = zeros(os, {.dtype = dtype});
@@ -678,7 +702,9 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
   visit_dtype(dtype, [&]<class T>() {
     T* out = y.data<T>();
     for (int64_t k = 0; k < index.numel(); ++k) {
-      check_range(idx[k], num_classes, "one_hot", os.rank() - 1);
+      if (idx[k] < 0 || idx[k] >= num_classes)
+        throw IndexError("one_hot: class index " + std::to_string(idx[k]) + " is out of range for num_classes " +
+                         std::to_string(num_classes) + " (index shape " + index.shape().str() + ")");
       out[k * num_classes + idx[k]] = T(1);
     }
   });

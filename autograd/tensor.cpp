@@ -345,13 +345,21 @@ void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_defined("add_");
   detail::visit_dtype(dtype(), [&]<class T>() {
     const T a = static_cast<T>(alpha);
     inplace_binary(*this, other, "add_", [a](auto x, auto y) { return x + a * y; });
   });
   return *this;
 }
-Tensor& Tensor::sub_(const Tensor& other, double alpha) { return add_(other, -alpha); }
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  check_defined("sub_");
+  detail::visit_dtype(dtype(), [&]<class T>() {
+    const T a = static_cast<T>(alpha);
+    inplace_binary(*this, other, "sub_", [a](auto x, auto y) { return x - a * y; });
+  });
+  return *this;
+}
 Tensor& Tensor::mul_(const Tensor& other) {
   inplace_binary(*this, other, "mul_", [](auto x, auto y) { return x * y; });
   return *this;
@@ -620,11 +628,11 @@ uint64_t random_u64() { return generator().next(); }
 Tensor rand(const Shape& shape, TensorOptions o) { return uniform(shape, 0.0, 1.0, o); }
 Tensor randn(const Shape& shape, TensorOptions o) { return normal(shape, 0.0, 1.0, o); }
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError("uniform: needs a float dtype");
+  if (!is_floating(o.dtype)) throw TypeError(std::string("uniform: needs a float dtype, got ") + dtype_name(o.dtype));
   return generate(shape, o, [&](int64_t) { return lo + (hi - lo) * generator().uniform01(); });
 }
 Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError("normal: needs a float dtype");
+  if (!is_floating(o.dtype)) throw TypeError(std::string("normal: needs a float dtype, got ") + dtype_name(o.dtype));
   if (stddev < 0) throw ValueError("normal: stddev must be non-negative, got " + std::to_string(stddev));
   return generate(shape, o, [&](int64_t) { return mean + stddev * generator().normal01(); });
 }
