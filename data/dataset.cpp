@@ -1,0 +1,147 @@
+#include "data/dataset.hpp"
+
+#include <cstring>
+#include <sys/stat.h>
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+#include "data/idx.hpp"
+
+namespace xg::data {
+
+TensorDataset::TensorDataset(Tensor data, Tensor target) : data_(std::move(data)), target_(std::move(target)) {
+  if (!data_.defined() || !target_.defined() || data_.dim() == 0 || target_.dim() == 0 ||
+      data_.shape()[0] != target_.shape()[0])
+    throw ShapeError("TensorDataset: data " + (data_.defined() ? data_.shape().str() : "undefined") + " and target " +
+                     (target_.defined() ? target_.shape().str() : "undefined") + " must have the same first extent");
+}
+
+Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
+  // Rows are contiguous: a batch is one memcpy per example.
+  auto gather_rows = [&](const Tensor& src) {
+    Shape s = src.shape();
+    const int64_t row = s[0] ? src.numel() / s[0] : 0;
+    s[0] = static_cast<int64_t>(indices.size());
+    Tensor out = empty(s, {.dtype = src.dtype()});
+    const std::size_t bytes = static_cast<std::size_t>(row) * dtype_size(src.dtype());
+    const char* in = static_cast<const char*>(src.raw_data());
+    char* o = static_cast<char*>(out.raw_data());
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const int64_t i = indices[k];
+      if (i < 0 || i >= src.shape()[0])
+        throw IndexError("TensorDataset: index " + std::to_string(i) + " is out of range for " + std::to_string(src.shape()[0]) + " examples");
+      std::memcpy(o + k * bytes, in + static_cast<std::size_t>(i) * bytes, bytes);
+    }
+    return out;
+  };
+  return {gather_rows(data_), gather_rows(target_)};
+}
+
+std::shared_ptr<TensorDataset> TensorDataset::head(int64_t n) const {
+  n = std::max<int64_t>(0, std::min(n, size()));
+  NoGradGuard guard;
+  return std::make_shared<TensorDataset>(slice(data_, 0, 0, n).clone(), slice(target_, 0, 0, n).clone());
+}
+
+std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train, bool do_normalize) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw IOError("Fashion-MNIST: directory '" + dir +
+                  "' not found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR");
+  const std::string prefix = dir + "/" + (train ? "train" : "t10k");
+  auto pick = [&](const std::string& stem) {
+    for (const std::string& p : {prefix + stem + ".gz", prefix + stem})
+      if (::stat(p.c_str(), &st) == 0) return p;
+    throw IOError("Fashion-MNIST: '" + prefix + stem + "(.gz)' not found in '" + dir +
+                  "'; install the Debian package dataset-fashion-mnist or pass --data DIR");
+  };
+  const std::string img_path = pick("-images-idx3-ubyte"), lbl_path = pick("-labels-idx1-ubyte");
+  Tensor images = read_idx(img_path), labels = read_idx(lbl_path);
+  if (images.dim() != 3 || images.shape()[1] != 28 || images.shape()[2] != 28)
+    throw IOError("IDX file '" + img_path + "': expected images [N, 28, 28], got " + images.shape().str());
+  if (labels.dim() != 1 || labels.shape()[0] != images.shape()[0])
+    throw IOError("IDX file '" + lbl_path + "': " + labels.shape().str() + " labels for " + std::to_string(images.shape()[0]) + " images");
+  const int64_t n = images.shape()[0];
+  Tensor x = empty({n, 1, 28, 28});
+  const int64_t* in = images.data<int64_t>();
+  float* out = x.data<float>();
+  const float mean = do_normalize ? 0.2860f : 0.0f, inv_std = do_normalize ? 1.0f / 0.3530f : 1.0f;
+  for (int64_t i = 0; i < images.numel(); ++i) out[i] = (static_cast<float>(in[i]) / 255.0f - mean) * inv_std;
+  for (int64_t v : labels.to_vector<int64_t>())
+    if (v < 0 || v > 9) throw IOError("IDX file '" + lbl_path + "': label " + std::to_string(v) + " is outside 0..9");
+  return std::make_shared<TensorDataset>(x, labels);
+}
+
+Transform normalize(double mean, double stddev) {
+  if (!(stddev > 0)) throw ValueError("normalize: stddev must be positive, got " + std::to_string(stddev));
+  return [mean, stddev](Batch b) {
+    NoGradGuard guard;
+    b.data = (b.data - mean) / stddev;
+    return b;
+  };
+}
+
+Transform random_horizontal_flip(double p) {
+  return [p](Batch b) {
+    if (b.data.dim() != 4) throw ShapeError("random_horizontal_flip: expects [N, C, H, W], got " + b.data.shape().str());
+    NoGradGuard guard;
+    Tensor x = b.data.clone();
+    const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
+    float* d = x.data<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      if (random_uniform01() >= p) continue;
+      for (int64_t k = 0; k < c * h; ++k) {
+        float* row = d + (i * c * h + k) * w;
+        for (int64_t j = 0; j < w / 2; ++j) std::swap(row[j], row[w - 1 - j]);
+      }
+    }
+    b.data = x;
+    return b;
+  };
+}
+
+DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options, std::vector<Transform> transforms)
+    : dataset_(std::move(dataset)), options_(options), transforms_(std::move(transforms)) {
+  if (!dataset_) throw ValueError("DataLoader: the dataset is null");
+  if (options_.batch_size <= 0) throw ValueError("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
+}
+
+int64_t DataLoader::num_batches() const {
+  const int64_t n = dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::vector<int64_t> DataLoader::order(int64_t epoch) const {
+  const int64_t n = dataset_->size();
+  std::vector<int64_t> idx(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  if (!options_.shuffle) return idx;
+  // A private splitmix64 stream from (seed, epoch): independent of the global generator, so that
+  // model initialisation and shuffling do not disturb each other.
+  uint64_t state = options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + 1;
+  auto next = [&] {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[next() % static_cast<uint64_t>(i + 1)]);
+  return idx;
+}
+
+DataLoader::Iterator DataLoader::begin() const {
+  Iterator it(this, 0);
+  it.order_ = std::make_shared<const std::vector<int64_t>>(order(epoch_));
+  return it;
+}
+
+Batch DataLoader::batch(const std::shared_ptr<const std::vector<int64_t>>& ord, int64_t b) const {
+  const int64_t n = static_cast<int64_t>(ord->size()), bs = options_.batch_size;
+  const int64_t lo = b * bs, hi = std::min(n, lo + bs);
+  std::vector<int64_t> idx(ord->begin() + lo, ord->begin() + hi);
+  Batch out = dataset_->get_batch(idx);
+  for (const auto& t : transforms_) out = t(std::move(out));
+  return out;
+}
+
+}  // namespace xg::data

@@ -1,0 +1,105 @@
+#pragma once
+/// @file dataset.hpp
+/// @brief Datasets and the DataLoader: batches of xg tensors, shuffled from a seed, so that a
+/// run (and a resumed run) sees exactly the same batches.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.hpp"
+
+namespace xg::data {
+
+/// One batch: inputs and targets (targets int64 for classification).
+struct Batch {
+  Tensor data;
+  Tensor target;
+};
+
+/// A finite, indexable dataset that can gather a batch of examples at once.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  /// The examples at `indices` stacked along a new leading axis.
+  virtual Batch get_batch(const std::vector<int64_t>& indices) const = 0;
+};
+
+/// A dataset held in two tensors whose first axis indexes the examples.
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor data, Tensor target);
+  int64_t size() const override { return data_.shape()[0]; }
+  Batch get_batch(const std::vector<int64_t>& indices) const override;
+  const Tensor& data() const { return data_; }
+  const Tensor& target() const { return target_; }
+  /// The first n examples (all when n exceeds the size), sharing no storage with this one.
+  std::shared_ptr<TensorDataset> head(int64_t n) const;
+
+ private:
+  Tensor data_, target_;
+};
+
+/// Where Debian's dataset-fashion-mnist package puts the files.
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST from the four IDX files in `dir` (gzip'd or not): images as float32
+/// [N, 1, 28, 28] scaled to [0, 1] (then standardised when `normalize`, with the training set's
+/// mean 0.2860 and std 0.3530), labels as int64 [N]. A missing directory or file raises IOError
+/// with one line saying which package or path to provide.
+std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train, bool normalize = true);
+
+/// Per-batch transform applied by the DataLoader after gathering (e.g. random flips).
+using Transform = std::function<Batch(Batch)>;
+/// Standardises the data: (x - mean) / std.
+Transform normalize(double mean, double stddev);
+/// Flips each image ([N, C, H, W]) left-right with probability p (xg's seeded generator).
+Transform random_horizontal_flip(double p = 0.5);
+
+struct DataLoaderOptions {
+  int64_t batch_size = 64;
+  bool shuffle = true;
+  uint64_t seed = 0;       ///< the permutation of epoch e is drawn from (seed, e): reproducible and resumable
+  bool drop_last = false;  ///< drop the last batch when it is smaller than batch_size
+};
+
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options, std::vector<Transform> transforms = {});
+  /// Chooses the epoch whose order the next iteration follows (as PyTorch's sampler.set_epoch).
+  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  int64_t num_batches() const;
+  int64_t num_examples() const { return dataset_->size(); }
+  const DataLoaderOptions& options() const { return options_; }
+
+  class Iterator {
+   public:
+    Iterator(const DataLoader* loader, int64_t batch) : loader_(loader), batch_(batch) {}
+    Batch operator*() const { return loader_->batch(order_, batch_); }
+    Iterator& operator++() {
+      ++batch_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return batch_ != o.batch_; }
+
+   private:
+    friend class DataLoader;
+    const DataLoader* loader_;
+    int64_t batch_;
+    std::shared_ptr<const std::vector<int64_t>> order_;
+  };
+  Iterator begin() const;
+  Iterator end() const { return Iterator(this, num_batches()); }
+  /// The order of the examples in `epoch`.
+  std::vector<int64_t> order(int64_t epoch) const;
+
+ private:
+  Batch batch(const std::shared_ptr<const std::vector<int64_t>>& order, int64_t b) const;
+  std::shared_ptr<Dataset> dataset_;
+  DataLoaderOptions options_;
+  std::vector<Transform> transforms_;
+  int64_t epoch_ = 0;
+};
+
+}  // namespace xg::data
