@@ -1,0 +1,593 @@
+// Loss functions composed from xg ops (so every gradient is derived by the tape), with PyTorch's
+// formulas, reductions and validation. See loss.hpp for the formulas.
+#include "nn/loss.hpp"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+
+namespace xg::nn {
+
+const char* reduction_name(Reduction r) {
+  switch (r) {
+    case Reduction::none: return "none";
+    case Reduction::mean: return "mean";
+    case Reduction::sum: return "sum";
+    case Reduction::batchmean: return "batchmean";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string str(const Tensor& t) { return t.shape().str(); }
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void check_defined(const Tensor& t, const char* loss, const char* what) {
+  if (!t.defined()) throw ValueError(std::string(loss) + ": " + what + " is undefined");
+}
+
+void check_float(const Tensor& t, const char* loss, const char* what) {
+  check_defined(t, loss, what);
+  if (!t.is_floating_point())
+    throw TypeError(std::string(loss) + ": " + what + " must be a float tensor, got int64 of shape " + str(t));
+}
+
+void check_reduction(Reduction r, const char* loss, bool batchmean_ok = false) {
+  switch (r) {
+    case Reduction::none:
+    case Reduction::mean:
+    case Reduction::sum: return;
+    case Reduction::batchmean:
+      if (batchmean_ok) return;
+      throw ValueError(std::string(loss) + ": reduction batchmean is only for kl_div; use none, mean or sum");
+  }
+  throw ValueError(std::string(loss) + ": unknown reduction " + std::to_string(static_cast<int>(r)));
+}
+
+void check_same_shape(const Tensor& input, const Tensor& target, const char* loss, const char* input_name = "input",
+                      const char* target_name = "target") {
+  if (!(input.shape() == target.shape()))
+    throw ShapeError(std::string(loss) + ": " + target_name + " shape " + str(target) + " differs from " + input_name + " shape " +
+                     str(input) + "; they must be equal");
+}
+
+// The broadcast of two shapes, or nullopt when they do not broadcast.
+std::optional<Shape> broadcast(const Shape& a, const Shape& b) {
+  const int r = std::max(a.rank(), b.rank());
+  std::vector<int64_t> out(static_cast<std::size_t>(r));
+  for (int i = 0; i < r; ++i) {
+    const int ia = a.rank() - r + i, ib = b.rank() - r + i;
+    const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+    if (da != db && da != 1 && db != 1) return std::nullopt;
+    out[static_cast<std::size_t>(i)] = da == 1 ? db : da;
+  }
+  return Shape(out);
+}
+
+// An optional weight that must broadcast to `shape` without growing it.
+void check_broadcasts_to(const Tensor& w, const Shape& shape, const char* loss, const char* what) {
+  check_float(w, loss, what);
+  const auto b = broadcast(w.shape(), shape);
+  if (!b || !(*b == shape))
+    throw ShapeError(std::string(loss) + ": " + what + " of shape " + str(w) + " does not broadcast to the input shape " + shape.str());
+}
+
+// Calls f(value as double) for every element of a float or int64 tensor.
+template <class F>
+void for_each_value(const Tensor& t, F f) {
+  const int64_t n = t.numel();
+  switch (t.dtype()) {
+    case Dtype::float32: {
+      const float* p = t.data<float>();
+      for (int64_t i = 0; i < n; ++i) f(static_cast<double>(p[i]));
+      break;
+    }
+    case Dtype::float64: {
+      const double* p = t.data<double>();
+      for (int64_t i = 0; i < n; ++i) f(p[i]);
+      break;
+    }
+    case Dtype::int64: {
+      const int64_t* p = t.data<int64_t>();
+      for (int64_t i = 0; i < n; ++i) f(static_cast<double>(p[i]));
+      break;
+    }
+  }
+}
+
+// Labels of the embedding and ranking losses: 1 or -1, of any dtype.
+void check_plus_minus_one(const Tensor& target, const char* loss) {
+  for_each_value(target, [&](double v) {
+    if (v != 1.0 && v != -1.0)
+      throw ValueError(std::string(loss) + ": target values must be 1 or -1, found " + fmt(v) + " (target shape " + str(target) + ")");
+  });
+}
+
+Tensor zero_of(Dtype d) { return scalar_tensor(0.0, {.dtype = d}); }
+
+Tensor reduce(const Tensor& l, Reduction r) {
+  switch (r) {
+    case Reduction::none: return l;
+    case Reduction::sum: return sum(l);
+    default: return mean(l);
+  }
+}
+
+// Per-element losses l with per-element weights wt: none -> l, sum -> sum(l), mean -> sum(l) / sum(wt).
+Tensor reduce_weighted(const Tensor& l, const Tensor& wt, Reduction r) {
+  switch (r) {
+    case Reduction::none: return l;
+    case Reduction::sum: return sum(l);
+    default: return sum(l) / sum(wt);
+  }
+}
+
+// ---- class-index targets (cross_entropy, nll_loss) ----
+
+// The class axis of an input [C], [N, C] or [N, C, d1, ...].
+int class_axis(const Tensor& input, const char* loss) {
+  if (input.dim() == 0) throw ShapeError(std::string(loss) + ": input must be [C], [N, C] or [N, C, d1, ...], got a 0-D tensor");
+  return input.dim() == 1 ? 0 : 1;
+}
+
+Shape without_axis(Shape s, int axis) {
+  s.erase(axis);
+  return s;
+}
+
+void check_class_weight(const Tensor& w, int64_t classes, const char* loss) {
+  check_float(w, loss, "weight");
+  if (w.dim() != 1 || w.numel() != classes)
+    throw ShapeError(std::string(loss) + ": weight must have one entry per class, shape [" + std::to_string(classes) + "], got " + str(w));
+}
+
+struct ClassTargets {
+  Tensor index;  ///< int64, the target's shape with the class axis inserted (extent 1); ignored -> 0
+  Tensor flat;   ///< int64 [numel], the same safe indices flat (for index_select on the weight)
+  Tensor mask;   ///< the input's dtype, the target's shape: 1 where the target counts, 0 where ignored
+};
+
+ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ignore_index, int axis, const char* loss) {
+  const int64_t classes = input.size(axis);
+  const int64_t n = target.numel();
+  const int64_t* t = target.data<int64_t>();
+  std::vector<int64_t> safe(static_cast<std::size_t>(n));
+  std::vector<double> mask(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = t[i];
+    const auto k = static_cast<std::size_t>(i);
+    if (v == ignore_index) {
+      safe[k] = 0;
+      mask[k] = 0.0;
+      continue;
+    }
+    if (v < 0 || v >= classes)
+      throw IndexError(std::string(loss) + ": target " + std::to_string(v) + " is out of range for " + std::to_string(classes) +
+                       " classes (valid: 0 to " + std::to_string(classes - 1) + ", or ignore_index " + std::to_string(ignore_index) +
+                       "; input shape " + str(input) + ", target shape " + str(target) + ")");
+    safe[k] = v;
+    mask[k] = 1.0;
+  }
+  Shape is = target.shape();
+  is.insert(axis, 1);
+  ClassTargets ct;
+  ct.flat = from_vector(safe, Shape{n});
+  ct.index = reshape(ct.flat, is);
+  ct.mask = tensor(mask, target.shape(), {.dtype = input.dtype()});
+  return ct;
+}
+
+struct NllParts {
+  Tensor loss;    ///< per-target losses -w[y] input[y] (0 where ignored), the target's shape
+  Tensor weight;  ///< per-target weights w[y] (0 where ignored): the mean's denominator sums them
+  Tensor mask;    ///< 1 where the target counts
+};
+
+// input holds log-probabilities; weight (optional) is already checked and converted to input's dtype.
+NllParts nll_parts(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index, int axis,
+                   const char* loss) {
+  const ClassTargets ct = class_targets(input, target, ignore_index, axis, loss);
+  const Tensor picked = squeeze(gather(input, axis, ct.index), axis);
+  Tensor wt = ct.mask;
+  if (weight.defined()) wt = reshape(index_select(weight, 0, ct.flat), target.shape()) * ct.mask;
+  // where, not a product with the mask: an ignored row may hold -inf at its placeholder class 0.
+  const Tensor l = where(ct.mask, -(picked * wt), zero_of(input.dtype()));
+  return {l, wt, ct.mask};
+}
+
+// Checks input/target/weight of a class-index loss; returns the class axis.
+int check_class_index_loss(const Tensor& input, const Tensor& target, const Tensor& weight, const char* loss) {
+  check_float(input, loss, "input");
+  check_defined(target, loss, "target");
+  const int axis = class_axis(input, loss);
+  const Shape want = without_axis(input.shape(), axis);
+  if (!(target.shape() == want))
+    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " + str(input) +
+                     "; class-index targets have shape " + want.str() + " (the input without its class axis " + std::to_string(axis) +
+                     ")");
+  if (target.dtype() != Dtype::int64)
+    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " + dtype_name(target.dtype()) + " of shape " +
+                    str(target));
+  if (weight.defined()) check_class_weight(weight, input.size(axis), loss);
+  return axis;
+}
+
+void check_label_smoothing(double s, const char* loss) {
+  if (!(s >= 0.0 && s <= 1.0)) throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " + fmt(s));
+}
+
+// [C] weight viewed so that it broadcasts along the class axis of an input of rank `rank`.
+Tensor class_weight_view(const Tensor& w, int rank, int axis) {
+  Shape s;
+  for (int i = 0; i < rank; ++i) s.push_back(i == axis ? w.numel() : 1);
+  return reshape(w, s);
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+}  // namespace
+
+namespace functional {
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions& o) {
+  constexpr const char* loss = "mse_loss";
+  check_reduction(o.reduction, loss);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  const Tensor d = input - target.to(input.dtype());
+  return reduce(d * d, o.reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& o) {
+  constexpr const char* loss = "l1_loss";
+  check_reduction(o.reduction, loss);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  return reduce(abs(input - target.to(input.dtype())), o.reduction);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& o) {
+  constexpr const char* loss = "smooth_l1_loss";
+  check_reduction(o.reduction, loss);
+  if (!(o.beta >= 0.0)) throw ValueError(std::string(loss) + ": beta must be >= 0, got " + fmt(o.beta));
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  const Tensor d = input - target.to(input.dtype());
+  const Tensor ad = abs(d);
+  if (o.beta == 0.0) return reduce(ad, o.reduction);  // as PyTorch: beta 0 is the L1 loss
+  return reduce(where(lt(ad, o.beta), d * d * (0.5 / o.beta), ad - 0.5 * o.beta), o.reduction);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& o) {
+  constexpr const char* loss = "huber_loss";
+  check_reduction(o.reduction, loss);
+  if (!(o.delta > 0.0)) throw ValueError(std::string(loss) + ": delta must be > 0, got " + fmt(o.delta));
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  const Tensor d = input - target.to(input.dtype());
+  const Tensor ad = abs(d);
+  return reduce(where(lt(ad, o.delta), d * d * 0.5, (ad - 0.5 * o.delta) * o.delta), o.reduction);
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o) {
+  constexpr const char* loss = "nll_loss";
+  check_reduction(o.reduction, loss);
+  const int axis = check_class_index_loss(input, target, o.weight, loss);
+  const Tensor w = o.weight.defined() ? o.weight.to(input.dtype()) : Tensor();
+  const NllParts p = nll_parts(input, target, w, o.ignore_index, axis, loss);
+  return reduce_weighted(p.loss, p.weight, o.reduction);
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& o) {
+  constexpr const char* loss = "cross_entropy";
+  check_reduction(o.reduction, loss);
+  check_label_smoothing(o.label_smoothing, loss);
+  check_float(input, loss, "input");
+  check_defined(target, loss, "target");
+  const int axis = class_axis(input, loss);
+  const int64_t classes = input.size(axis);
+  const double s = o.label_smoothing;
+
+  if (target.shape() == input.shape() && input.dim() > 0) {
+    // ---- class probabilities ----
+    if (!target.is_floating_point())
+      throw TypeError(std::string(loss) + ": a target of the input's shape " + str(input) +
+                      " holds class probabilities and must be a float tensor, got int64 (class indices have shape " +
+                      without_axis(input.shape(), axis).str() + ")");
+    if (o.weight.defined()) check_class_weight(o.weight, classes, loss);
+    Tensor t = target.to(input.dtype());
+    if (s > 0.0) t = t * (1.0 - s) + s / static_cast<double>(classes);
+    Tensor prod = log_softmax(input, axis) * t;
+    if (o.weight.defined()) prod = prod * class_weight_view(o.weight.to(input.dtype()), input.dim(), axis);
+    switch (o.reduction) {
+      case Reduction::none: return -sum(prod, {axis});
+      case Reduction::sum: return -sum(prod);
+      default: {
+        const int64_t samples = classes == 0 ? 0 : input.numel() / classes;
+        return -sum(prod) / static_cast<double>(samples);  // 0 / 0 = NaN for no samples, as PyTorch
+      }
+    }
+  }
+
+  // ---- class indices ----
+  if (target.is_floating_point() && target.shape() == without_axis(input.shape(), axis))
+    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " + dtype_name(target.dtype()) + " of shape " +
+                    str(target) + " (float targets must be class probabilities of the input's shape " + str(input) + ")");
+  if (!(target.shape() == without_axis(input.shape(), axis)))
+    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " + str(input) +
+                     "; expected int64 class indices of shape " + without_axis(input.shape(), axis).str() +
+                     " or float class probabilities of shape " + str(input));
+  check_class_index_loss(input, target, o.weight, loss);
+  const Tensor w = o.weight.defined() ? o.weight.to(input.dtype()) : Tensor();
+  const Tensor logp = log_softmax(input, axis);
+  const NllParts p = nll_parts(logp, target, w, o.ignore_index, axis, loss);
+  const Tensor nll = reduce_weighted(p.loss, p.weight, o.reduction);
+  if (s == 0.0) return nll;
+  // PyTorch's smoothing term: -sum_c w[c] logp[c] per target (0 where ignored), reduced as the nll.
+  const Tensor wl = w.defined() ? logp * class_weight_view(w, input.dim(), axis) : logp;
+  const Tensor smooth = where(p.mask, -sum(wl, {axis}), zero_of(input.dtype()));
+  return nll * (1.0 - s) + reduce_weighted(smooth, p.weight, o.reduction) * (s / static_cast<double>(classes));
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& o) {
+  constexpr const char* loss = "binary_cross_entropy";
+  check_reduction(o.reduction, loss);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
+  for_each_value(input, [&](double v) {
+    if (!(v >= 0.0 && v <= 1.0))
+      throw ValueError(std::string(loss) + ": input values must be probabilities in [0, 1], found " + fmt(v) + " (input shape " +
+                       str(input) + "); use binary_cross_entropy_with_logits for logits");
+  });
+  const Dtype dt = input.dtype();
+  const Tensor t = target.to(dt);
+  // log(x) and log(1 - x) clamped to >= -100 (as PyTorch). At x = 0 (x = 1) the log is replaced
+  // by -100 through where, with the log taken of a safe 1 instead, so no 0 * inf appears in the
+  // gradient.
+  Tensor pos, below_one;
+  {
+    NoGradGuard guard;
+    pos = gt(input, 0.0);
+    below_one = lt(input, 1.0);
+  }
+  const Tensor one = scalar_tensor(1.0, {.dtype = dt}), floor = scalar_tensor(-100.0, {.dtype = dt});
+  const Tensor log_x = where(pos, clamp(log(where(pos, input, one)), -100.0, std::nullopt), floor);
+  const Tensor log_1mx = where(below_one, clamp(log(where(below_one, 1.0 - input, one)), -100.0, std::nullopt), floor);
+  Tensor l = -(t * log_x + (1.0 - t) * log_1mx);
+  if (o.weight.defined()) l = l * o.weight.to(dt);
+  return reduce(l, o.reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const BCEWithLogitsLossOptions& o) {
+  constexpr const char* loss = "binary_cross_entropy_with_logits";
+  check_reduction(o.reduction, loss);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
+  if (o.pos_weight.defined()) check_broadcasts_to(o.pos_weight, input.shape(), loss, "pos_weight");
+  const Dtype dt = input.dtype();
+  const Tensor t = target.to(dt);
+  // -log sigmoid(x) = softplus(-x) = max(-x, 0) + log1p(exp(-|x|)); xg::softplus computes that form
+  // (no threshold: exact everywhere) and its gradient sigmoid is smooth at 0.
+  const Tensor sp = softplus(-input, 1.0, kInf);
+  Tensor l;
+  if (o.pos_weight.defined())
+    l = (1.0 - t) * input + ((o.pos_weight.to(dt) - 1.0) * t + 1.0) * sp;
+  else
+    l = (1.0 - t) * input + sp;
+  if (o.weight.defined()) l = l * o.weight.to(dt);
+  return reduce(l, o.reduction);
+}
+
+Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& o) {
+  constexpr const char* loss = "kl_div";
+  check_reduction(o.reduction, loss, true);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+  const Dtype dt = input.dtype();
+  const Tensor t = target.to(dt);
+  Tensor l;
+  if (o.log_target) {
+    l = exp(t) * (t - input);
+  } else {
+    // xlogy(t, t) - t x, with xlogy(0, 0) = 0 (and a 0 gradient there).
+    Tensor nonzero;
+    {
+      NoGradGuard guard;
+      nonzero = ne(t, 0.0);
+    }
+    const Tensor xlogy = where(nonzero, t * log(where(nonzero, t, scalar_tensor(1.0, {.dtype = dt}))), zero_of(dt));
+    l = xlogy - t * input;
+  }
+  if (o.reduction == Reduction::batchmean) {
+    if (input.dim() == 0) return sum(l);
+    return sum(l) / static_cast<double>(input.size(0));
+  }
+  return reduce(l, o.reduction);
+}
+
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const CosineEmbeddingLossOptions& o) {
+  constexpr const char* loss = "cosine_embedding_loss";
+  check_reduction(o.reduction, loss);
+  check_float(input1, loss, "input1");
+  check_float(input2, loss, "input2");
+  check_defined(target, loss, "target");
+  check_same_shape(input1, input2, loss, "input1", "input2");
+  if (target.dim() == 1) {
+    if (input1.dim() != 2 || input1.size(0) != target.size(0))
+      throw ShapeError(std::string(loss) + ": a 1-D target [N] expects inputs [N, D]; got inputs " + str(input1) + " and target " +
+                       str(target));
+  } else if (target.dim() == 0) {
+    if (input1.dim() != 1)
+      throw ShapeError(std::string(loss) + ": a 0-D target expects 1-D inputs [D]; got inputs " + str(input1));
+  } else {
+    throw ShapeError(std::string(loss) + ": target must be 0-D or 1-D (one label per pair), got shape " + str(target) +
+                     " for inputs " + str(input1));
+  }
+  check_plus_minus_one(target, loss);
+  const Axes ax{target.dim()};
+  constexpr double eps = 1e-12;  // as PyTorch's EPSILON
+  const Tensor dot = sum(input1 * input2, ax);
+  const Tensor m1 = sum(input1 * input1, ax) + eps, m2 = sum(input2 * input2, ax) + eps;
+  const Tensor cos = dot / sqrt(m1 * m2);
+  const Tensor pos = 1.0 - cos;
+  const Tensor neg = clamp(cos - o.margin, 0.0, std::nullopt);
+  Tensor is_pos;
+  {
+    NoGradGuard guard;
+    is_pos = eq(target.detach(), 1.0);
+  }
+  return reduce(where(is_pos, pos, neg), o.reduction);
+}
+
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const MarginRankingLossOptions& o) {
+  constexpr const char* loss = "margin_ranking_loss";
+  check_reduction(o.reduction, loss);
+  check_float(input1, loss, "input1");
+  check_float(input2, loss, "input2");
+  check_defined(target, loss, "target");
+  if (input1.dim() != input2.dim() || input1.dim() != target.dim())
+    throw ShapeError(std::string(loss) + ": input1, input2 and target must have the same rank; got input1 " + str(input1) +
+                     ", input2 " + str(input2) + ", target " + str(target));
+  const auto b12 = broadcast(input1.shape(), input2.shape());
+  const auto b = b12 ? broadcast(*b12, target.shape()) : std::nullopt;
+  if (!b)
+    throw ShapeError(std::string(loss) + ": shapes do not broadcast: input1 " + str(input1) + ", input2 " + str(input2) + ", target " +
+                     str(target));
+  check_plus_minus_one(target, loss);
+  const Tensor d = input1 - input2;
+  const Tensor y = target.to(d.dtype());
+  return reduce(clamp(-y * d + o.margin, 0.0, std::nullopt), o.reduction);
+}
+
+}  // namespace functional
+
+// ---- modules ----
+
+namespace {
+std::string reduction_repr(Reduction r) { return std::string("reduction=") + reduction_name(r); }
+}  // namespace
+
+MSELoss::MSELoss(MSELossOptions o) : Loss("MSELoss"), options(o) { check_reduction(o.reduction, "MSELoss"); }
+Tensor MSELoss::forward(const Tensor& input, const Tensor& target) { return functional::mse_loss(input, target, options); }
+std::string MSELoss::extra_repr() const { return reduction_repr(options.reduction); }
+
+L1Loss::L1Loss(L1LossOptions o) : Loss("L1Loss"), options(o) { check_reduction(o.reduction, "L1Loss"); }
+Tensor L1Loss::forward(const Tensor& input, const Tensor& target) { return functional::l1_loss(input, target, options); }
+std::string L1Loss::extra_repr() const { return reduction_repr(options.reduction); }
+
+SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : Loss("SmoothL1Loss"), options(o) {
+  check_reduction(o.reduction, "SmoothL1Loss");
+  if (!(o.beta >= 0.0)) throw ValueError("SmoothL1Loss: beta must be >= 0, got " + fmt(o.beta));
+}
+Tensor SmoothL1Loss::forward(const Tensor& input, const Tensor& target) { return functional::smooth_l1_loss(input, target, options); }
+std::string SmoothL1Loss::extra_repr() const { return reduction_repr(options.reduction) + ", beta=" + fmt(options.beta); }
+
+HuberLoss::HuberLoss(HuberLossOptions o) : Loss("HuberLoss"), options(o) {
+  check_reduction(o.reduction, "HuberLoss");
+  if (!(o.delta > 0.0)) throw ValueError("HuberLoss: delta must be > 0, got " + fmt(o.delta));
+}
+Tensor HuberLoss::forward(const Tensor& input, const Tensor& target) { return functional::huber_loss(input, target, options); }
+std::string HuberLoss::extra_repr() const { return reduction_repr(options.reduction) + ", delta=" + fmt(options.delta); }
+
+CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o) : Loss("CrossEntropyLoss"), options(std::move(o)) {
+  check_reduction(options.reduction, "CrossEntropyLoss");
+  check_label_smoothing(options.label_smoothing, "CrossEntropyLoss");
+  if (options.weight.defined()) {
+    check_float(options.weight, "CrossEntropyLoss", "weight");
+    if (options.weight.dim() != 1) throw ShapeError("CrossEntropyLoss: weight must be 1-D [C], got " + str(options.weight));
+    options.weight = register_buffer("weight", options.weight);
+  }
+}
+Tensor CrossEntropyLoss::forward(const Tensor& input, const Tensor& target) { return functional::cross_entropy(input, target, options); }
+std::string CrossEntropyLoss::extra_repr() const {
+  std::string s = reduction_repr(options.reduction);
+  if (options.ignore_index != -100) s += ", ignore_index=" + std::to_string(options.ignore_index);
+  if (options.label_smoothing != 0.0) s += ", label_smoothing=" + fmt(options.label_smoothing);
+  return s;
+}
+
+NLLLoss::NLLLoss(NLLLossOptions o) : Loss("NLLLoss"), options(std::move(o)) {
+  check_reduction(options.reduction, "NLLLoss");
+  if (options.weight.defined()) {
+    check_float(options.weight, "NLLLoss", "weight");
+    if (options.weight.dim() != 1) throw ShapeError("NLLLoss: weight must be 1-D [C], got " + str(options.weight));
+    options.weight = register_buffer("weight", options.weight);
+  }
+}
+Tensor NLLLoss::forward(const Tensor& input, const Tensor& target) { return functional::nll_loss(input, target, options); }
+std::string NLLLoss::extra_repr() const {
+  std::string s = reduction_repr(options.reduction);
+  if (options.ignore_index != -100) s += ", ignore_index=" + std::to_string(options.ignore_index);
+  return s;
+}
+
+BCELoss::BCELoss(BCELossOptions o) : Loss("BCELoss"), options(std::move(o)) {
+  check_reduction(options.reduction, "BCELoss");
+  if (options.weight.defined()) {
+    check_float(options.weight, "BCELoss", "weight");
+    options.weight = register_buffer("weight", options.weight);
+  }
+}
+Tensor BCELoss::forward(const Tensor& input, const Tensor& target) { return functional::binary_cross_entropy(input, target, options); }
+std::string BCELoss::extra_repr() const { return reduction_repr(options.reduction); }
+
+BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o) : Loss("BCEWithLogitsLoss"), options(std::move(o)) {
+  check_reduction(options.reduction, "BCEWithLogitsLoss");
+  if (options.weight.defined()) {
+    check_float(options.weight, "BCEWithLogitsLoss", "weight");
+    options.weight = register_buffer("weight", options.weight);
+  }
+  if (options.pos_weight.defined()) {
+    check_float(options.pos_weight, "BCEWithLogitsLoss", "pos_weight");
+    options.pos_weight = register_buffer("pos_weight", options.pos_weight);
+  }
+}
+Tensor BCEWithLogitsLoss::forward(const Tensor& input, const Tensor& target) {
+  return functional::binary_cross_entropy_with_logits(input, target, options);
+}
+std::string BCEWithLogitsLoss::extra_repr() const { return reduction_repr(options.reduction); }
+
+KLDivLoss::KLDivLoss(KLDivLossOptions o) : Loss("KLDivLoss"), options(o) { check_reduction(o.reduction, "KLDivLoss", true); }
+Tensor KLDivLoss::forward(const Tensor& input, const Tensor& target) { return functional::kl_div(input, target, options); }
+std::string KLDivLoss::extra_repr() const {
+  return reduction_repr(options.reduction) + ", log_target=" + (options.log_target ? "true" : "false");
+}
+
+CosineEmbeddingLoss::CosineEmbeddingLoss(CosineEmbeddingLossOptions o) : Module("CosineEmbeddingLoss"), options(o) {
+  check_reduction(o.reduction, "CosineEmbeddingLoss");
+}
+Tensor CosineEmbeddingLoss::forward(const Tensor& input1, const Tensor& input2, const Tensor& target) {
+  return functional::cosine_embedding_loss(input1, input2, target, options);
+}
+std::string CosineEmbeddingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
+
+MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o) : Module("MarginRankingLoss"), options(o) {
+  check_reduction(o.reduction, "MarginRankingLoss");
+}
+Tensor MarginRankingLoss::forward(const Tensor& input1, const Tensor& input2, const Tensor& target) {
+  return functional::margin_ranking_loss(input1, input2, target, options);
+}
+std::string MarginRankingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
+
+}  // namespace xg::nn

@@ -1,0 +1,258 @@
+#pragma once
+/// @file loss.hpp
+/// @brief Loss functions, each as a function in xg::nn::functional and as a Module, with
+/// PyTorch's formulas and reductions. Every loss is composed from xg ops, so its gradients (and
+/// second derivatives) are derived by the tape, for the input and for float targets alike.
+///
+/// @code
+/// namespace F = xg::nn::functional;
+/// xg::Tensor loss = F::cross_entropy(logits, labels, {.reduction = xg::nn::Reduction::sum, .label_smoothing = 0.1});
+///
+/// xg::nn::CrossEntropyLoss criterion({.weight = class_weights, .ignore_index = 0});
+/// xg::Tensor l = criterion(logits, labels);
+/// @endcode
+///
+/// Conventions shared by every loss:
+/// - `Reduction::none` returns the per-element (or per-sample) losses, `mean` their mean, `sum`
+///   their sum; `batchmean` (kl_div only) the sum divided by the batch size (the first extent).
+/// - Inputs must be float tensors. Float targets and weights are converted to the input's dtype
+///   (differentiably), so the loss has the input's dtype.
+/// - Targets must have the input's shape (ShapeError otherwise; PyTorch only warns and broadcasts
+///   for the regression losses, which is rarely what was meant). Class-index targets are int64.
+/// - Errors are xg::ShapeError / TypeError / ValueError / IndexError naming the loss and the shapes.
+#include <cstdint>
+#include <string>
+
+#include "autograd/tensor.hpp"
+#include "nn/module.hpp"
+
+namespace xg::nn {
+
+/// How per-element losses are reduced (PyTorch's `reduction=` strings).
+enum class Reduction {
+  none,       ///< no reduction: the per-element / per-sample losses
+  mean,       ///< the mean (weighted mean for cross_entropy / nll_loss with class weights)
+  sum,        ///< the sum
+  batchmean,  ///< kl_div only: the sum divided by the batch size input.size(0)
+};
+const char* reduction_name(Reduction r);
+
+// ---- options (plain structs for designated initialisers; field order as PyTorch's arguments) ----
+
+struct MSELossOptions {
+  Reduction reduction = Reduction::mean;
+};
+struct L1LossOptions {
+  Reduction reduction = Reduction::mean;
+};
+/// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0: L1). beta >= 0.
+struct SmoothL1LossOptions {
+  Reduction reduction = Reduction::mean;
+  double beta = 1.0;
+};
+/// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta). delta > 0.
+struct HuberLossOptions {
+  Reduction reduction = Reduction::mean;
+  double delta = 1.0;
+};
+struct CrossEntropyLossOptions {
+  Tensor weight = {};         ///< [C] rescaling weight per class (optional)
+  int64_t ignore_index = -100;  ///< class-index targets equal to it add nothing (and do not count in the mean)
+  Reduction reduction = Reduction::mean;
+  double label_smoothing = 0.0;  ///< in [0, 1]: the target mixes (1 - s) one-hot + s / C uniform
+};
+struct NLLLossOptions {
+  Tensor weight = {};  ///< [C] rescaling weight per class (optional)
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+};
+struct BCELossOptions {
+  Tensor weight = {};  ///< rescaling weight broadcast to the input's shape (optional)
+  Reduction reduction = Reduction::mean;
+};
+struct BCEWithLogitsLossOptions {
+  Tensor weight = {};  ///< rescaling weight broadcast to the input's shape (optional)
+  Reduction reduction = Reduction::mean;
+  Tensor pos_weight = {};  ///< weight of positive examples broadcast to the target's shape, e.g. [C] (optional)
+};
+struct KLDivLossOptions {
+  Reduction reduction = Reduction::mean;  ///< batchmean gives the true KL divergence per sample
+  bool log_target = false;                ///< the target holds log-probabilities
+};
+struct CosineEmbeddingLossOptions {
+  double margin = 0.0;  ///< in [-1, 1]; PyTorch suggests 0 to 0.5
+  Reduction reduction = Reduction::mean;
+};
+struct MarginRankingLossOptions {
+  double margin = 0.0;
+  Reduction reduction = Reduction::mean;
+};
+
+namespace functional {
+
+/// (input - target)^2.
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions& o = {});
+/// |input - target|.
+Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& o = {});
+/// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, d = input - target.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& o = {});
+/// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta).
+Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& o = {});
+
+/// Cross entropy of unnormalised logits: input [C], [N, C] or [N, C, d1, ...] (classes on axis 1,
+/// or 0 for a 1-D input). target is either int64 class indices of shape [], [N] or [N, d1, ...]
+/// (values in [0, C), or ignore_index), or float class probabilities of the input's shape.
+/// Class indices: l_n = -w[y_n] log_softmax(x)_n[y_n]; `mean` divides the sum by the sum of
+/// w[y_n] over the non-ignored targets (their count without weights); with all targets ignored
+/// it is NaN (0 / 0), as PyTorch's. Label smoothing s adds, as PyTorch does,
+/// (1 - s) nll + s / C * (-sum_c w[c] log_softmax(x)_n[c]) reduced the same way.
+/// Probabilities: l_n = -sum_c w[c] t_n[c] log_softmax(x)_n[c]; `mean` divides by the number of
+/// samples N d1 ... (not by the weights); ignore_index does not apply.
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& o = {});
+/// Negative log-likelihood of log-probabilities: l_n = -w[y_n] input_n[y_n], shapes and the
+/// weighted mean as cross_entropy with class indices.
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o = {});
+/// Binary cross entropy of probabilities in [0, 1]: -w (t log x + (1 - t) log(1 - x)), each log
+/// clamped to >= -100 as PyTorch's (so x = 0 or 1 gives a finite loss). Where a log is clamped its
+/// derived gradient is 0 (PyTorch's hand-written backward gives (x - t) / 1e-12 there instead).
+/// Input values outside [0, 1] raise ValueError.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& o = {});
+/// Binary cross entropy of logits, in the stable form
+/// w ((1 - t) x + (1 + (p - 1) t) softplus(-x)), softplus(-x) = max(-x, 0) + log1p(exp(-|x|)),
+/// which without pos_weight p is max(x, 0) - x t + log1p(exp(-|x|)).
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const BCEWithLogitsLossOptions& o = {});
+/// Kullback-Leibler divergence with input as log-probabilities: t (log t - x) (0 where t = 0), or
+/// exp(t) (t - x) with log_target. Use Reduction::batchmean for the KL divergence per sample.
+Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& o = {});
+/// input1, input2 [N, D] with target [N] (or [D] with a 0-D target), target values 1 or -1:
+/// 1 - cos(x1, x2) for 1, max(0, cos(x1, x2) - margin) for -1, where
+/// cos = x1.x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12)) as PyTorch's.
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                             const CosineEmbeddingLossOptions& o = {});
+/// max(0, -y (x1 - x2) + margin) with y = 1 or -1; the three tensors have the same rank and
+/// broadcast together (as PyTorch's).
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                           const MarginRankingLossOptions& o = {});
+
+}  // namespace functional
+
+// ---- modules: the functional forms with their options held; weights are registered as buffers ----
+
+/// Common part of the two-input losses: forward(input, target) and operator()(input, target).
+/// The single-input Module::forward(x) stays reachable and throws.
+class Loss : public Module {
+ public:
+  using Module::Module;
+  using Module::forward;
+  virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
+  Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
+};
+
+class MSELoss : public Loss {
+ public:
+  explicit MSELoss(MSELossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  MSELossOptions options;
+};
+
+class L1Loss : public Loss {
+ public:
+  explicit L1Loss(L1LossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  L1LossOptions options;
+};
+
+class SmoothL1Loss : public Loss {
+ public:
+  explicit SmoothL1Loss(SmoothL1LossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  SmoothL1LossOptions options;
+};
+
+class HuberLoss : public Loss {
+ public:
+  explicit HuberLoss(HuberLossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  HuberLossOptions options;
+};
+
+/// options.weight, when given, is registered as the buffer "weight" (saved, converted by to()).
+class CrossEntropyLoss : public Loss {
+ public:
+  explicit CrossEntropyLoss(CrossEntropyLossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  CrossEntropyLossOptions options;
+};
+
+/// options.weight, when given, is registered as the buffer "weight".
+class NLLLoss : public Loss {
+ public:
+  explicit NLLLoss(NLLLossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  NLLLossOptions options;
+};
+
+/// options.weight, when given, is registered as the buffer "weight".
+class BCELoss : public Loss {
+ public:
+  explicit BCELoss(BCELossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  BCELossOptions options;
+};
+
+/// options.weight and options.pos_weight, when given, are registered as buffers "weight" and "pos_weight".
+class BCEWithLogitsLoss : public Loss {
+ public:
+  explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  BCEWithLogitsLossOptions options;
+};
+
+class KLDivLoss : public Loss {
+ public:
+  explicit KLDivLoss(KLDivLossOptions o = {});
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override;
+  std::string extra_repr() const override;
+  KLDivLossOptions options;
+};
+
+/// Three inputs: forward(input1, input2, target).
+class CosineEmbeddingLoss : public Module {
+ public:
+  explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions o = {});
+  using Module::forward;
+  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
+  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
+  std::string extra_repr() const override;
+  CosineEmbeddingLossOptions options;
+};
+
+/// Three inputs: forward(input1, input2, target).
+class MarginRankingLoss : public Module {
+ public:
+  explicit MarginRankingLoss(MarginRankingLossOptions o = {});
+  using Module::forward;
+  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
+  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
+  std::string extra_repr() const override;
+  MarginRankingLossOptions options;
+};
+
+}  // namespace xg::nn

@@ -1,0 +1,586 @@
+// Losses of xg::nn: values against hand computations of PyTorch's documented formulas for every
+// reduction, class weights, ignore_index, label smoothing, probability targets, pos_weight and
+// batchmean; stability at logits of +-100; float64 gradcheck (and gradgradcheck) of every loss
+// w.r.t. its inputs and float targets; the modules; error cases.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "autograd/xg.hpp"
+#include "nn/loss.hpp"
+
+namespace {
+
+using xg::Dtype;
+using xg::Tensor;
+using xg::nn::Reduction;
+namespace F = xg::nn::functional;
+
+constexpr xg::TensorOptions f64{.dtype = Dtype::float64};
+constexpr xg::TensorOptions f64g{.dtype = Dtype::float64, .requires_grad = true};
+
+void check_values(const Tensor& t, const std::vector<double>& expected, double eps = 1e-10) {
+  REQUIRE(t.defined());
+  const std::vector<double> got = t.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got[i] == doctest::Approx(expected[i]).epsilon(eps));
+  }
+}
+void check_scalar(const Tensor& t, double expected, double eps = 1e-10) {
+  REQUIRE(t.defined());
+  CHECK(t.dim() == 0);
+  CHECK(t.item() == doctest::Approx(expected).epsilon(eps));
+}
+Tensor labels(const std::vector<int64_t>& v, const xg::Shape& s) { return xg::from_vector(v, s); }
+Tensor labels(const std::vector<int64_t>& v) { return xg::from_vector(v, xg::Shape{static_cast<int64_t>(v.size())}); }
+
+bool all_finite(const Tensor& t) {
+  for (double v : t.to_vector<double>())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+// gradcheck and gradgradcheck of f w.r.t. every input that requires grad.
+template <class Fn>
+void check_grads(Fn f, const std::vector<Tensor>& inputs, bool second = true) {
+  const auto r = xg::gradcheck(f, inputs);
+  INFO(r.str());
+  CHECK(r.passed);
+  if (second) {
+    const auto r2 = xg::gradgradcheck(f, inputs);
+    INFO(r2.str());
+    CHECK(r2.passed);
+  }
+}
+
+template <class E, class Fn>
+std::string error_of(Fn f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("wrong exception type: " << e.what());
+    return "";
+  }
+  FAIL("no exception");
+  return "";
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Logits [[1, 2, 3], [1, 1, 1]] with targets [2, 0]: per-sample losses
+// logsumexp(1, 2, 3) - 3 and log 3.
+const double kCe0 = 0.4076059644443806, kCe1 = 1.09861228866811;
+Tensor logits23(xg::TensorOptions o = f64) { return xg::tensor({1, 2, 3, 1, 1, 1}, {2, 3}, o); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// regression losses
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("mse_loss and l1_loss: none, mean, sum") {
+  Tensor x = xg::tensor({1, 2, 3}, f64), y = xg::tensor({1.5, 2, 5}, f64);
+  check_values(F::mse_loss(x, y, {.reduction = Reduction::none}), {0.25, 0, 4});
+  check_scalar(F::mse_loss(x, y), 4.25 / 3);
+  check_scalar(F::mse_loss(x, y, {.reduction = Reduction::sum}), 4.25);
+  check_values(F::l1_loss(x, y, {.reduction = Reduction::none}), {0.5, 0, 2});
+  check_scalar(F::l1_loss(x, y), 2.5 / 3);
+  check_scalar(F::l1_loss(x, y, {.reduction = Reduction::sum}), 2.5);
+
+  // d mean((x - y)^2) / dx = 2 (x - y) / n; the target gets the negative
+  Tensor xg_ = xg::tensor({1, 2, 3}, f64g), yg = xg::tensor({1.5, 2, 5}, f64g);
+  F::mse_loss(xg_, yg).backward();
+  check_values(xg_.grad(), {-1.0 / 3, 0, -4.0 / 3});
+  check_values(yg.grad(), {1.0 / 3, 0, 4.0 / 3});
+
+  // float32 input with a float64 target: the loss keeps the input's dtype
+  Tensor l32 = F::mse_loss(xg::tensor({1, 2}), xg::tensor({0, 0}, f64));
+  CHECK(l32.dtype() == Dtype::float32);
+  CHECK(l32.item() == doctest::Approx(2.5));
+}
+
+TEST_CASE("smooth_l1_loss and huber_loss: both branches, beta/delta, beta = 0 is L1") {
+  Tensor x = xg::tensor({1, 2, 3, 0}, f64), y = xg::tensor({1.5, 2, 5, 3}, f64);  // d = -0.5, 0, -2, -3
+  check_values(F::smooth_l1_loss(x, y, {.reduction = Reduction::none}), {0.125, 0, 1.5, 2.5});
+  check_scalar(F::smooth_l1_loss(x, y), 4.125 / 4);
+  check_scalar(F::smooth_l1_loss(x, y, {.reduction = Reduction::sum}), 4.125);
+  // beta 0.5: |d| = 0.5 is not < beta, so the linear branch |d| - 0.25
+  check_values(F::smooth_l1_loss(x, y, {.reduction = Reduction::none, .beta = 0.5}), {0.25, 0, 1.75, 2.75});
+  // beta 4: all quadratic, 0.5 d^2 / 4
+  check_values(F::smooth_l1_loss(x, y, {.reduction = Reduction::none, .beta = 4}), {0.03125, 0, 0.5, 1.125});
+  check_values(F::smooth_l1_loss(x, y, {.reduction = Reduction::none, .beta = 0}), {0.5, 0, 2, 3});
+
+  check_values(F::huber_loss(x, y, {.reduction = Reduction::none}), {0.125, 0, 1.5, 2.5});
+  // delta 1.5: 0.5 d^2 inside, 1.5 (|d| - 0.75) outside
+  check_values(F::huber_loss(x, y, {.reduction = Reduction::none, .delta = 1.5}), {0.125, 0, 1.875, 3.375});
+  check_scalar(F::huber_loss(x, y, {.reduction = Reduction::sum, .delta = 1.5}), 5.375);
+  // huber(delta) = delta * smooth_l1(beta = delta)
+  check_scalar(F::huber_loss(x, y, {.delta = 2.5}), 2.5 * F::smooth_l1_loss(x, y, {.beta = 2.5}).item());
+}
+
+TEST_CASE("regression losses: gradcheck and gradgradcheck w.r.t. input and target") {
+  // differences kept away from the kinks at 0 and +-beta
+  Tensor x = xg::tensor({0.3, -1.2, 2.5, 0.9, -0.4, 1.7}, {2, 3}, f64g);
+  Tensor y = xg::tensor({-0.1, 0.5, 0.2, 1.6, 0.35, 1.1}, {2, 3}, f64g);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([r](const std::vector<Tensor>& in) { return F::mse_loss(in[0], in[1], {.reduction = r}); }, {x, y});
+    check_grads([r](const std::vector<Tensor>& in) { return F::l1_loss(in[0], in[1], {.reduction = r}); }, {x, y});
+    check_grads([r](const std::vector<Tensor>& in) { return F::smooth_l1_loss(in[0], in[1], {.reduction = r, .beta = 1.0}); }, {x, y});
+    check_grads([r](const std::vector<Tensor>& in) { return F::huber_loss(in[0], in[1], {.reduction = r, .delta = 0.5}); }, {x, y});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cross_entropy and nll_loss
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("cross_entropy with class indices: values for every reduction") {
+  Tensor t = labels({2, 0});
+  check_values(F::cross_entropy(logits23(), t, {.reduction = Reduction::none}), {kCe0, kCe1});
+  check_scalar(F::cross_entropy(logits23(), t), (kCe0 + kCe1) / 2);
+  check_scalar(F::cross_entropy(logits23(), t, {.reduction = Reduction::sum}), kCe0 + kCe1);
+  // float32 gives the same to float precision
+  Tensor l32 = F::cross_entropy(logits23({}), t);
+  CHECK(l32.dtype() == Dtype::float32);
+  CHECK(l32.item() == doctest::Approx((kCe0 + kCe1) / 2).epsilon(1e-6));
+  // the gradient is (softmax - one_hot) / N
+  Tensor x = logits23(f64g);
+  F::cross_entropy(x, t).backward();
+  Tensor expect = (xg::softmax(logits23(), 1) - xg::one_hot(t, 3, Dtype::float64)) / 2.0;
+  check_values(x.grad(), expect.to_vector<double>());
+}
+
+TEST_CASE("cross_entropy with class weights: the mean divides by the weights of the targets") {
+  Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64), t = labels({2, 0});
+  check_values(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::none}), {0.5 * kCe0, 0.2 * kCe1});
+  check_scalar(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::sum}), 0.5 * kCe0 + 0.2 * kCe1);
+  check_scalar(F::cross_entropy(logits23(), t, {.weight = w}), (0.5 * kCe0 + 0.2 * kCe1) / 0.7);
+  check_scalar(F::cross_entropy(logits23(), t, {.weight = w}), 0.6050363427940175);
+}
+
+TEST_CASE("cross_entropy ignore_index: ignored targets add nothing and do not count") {
+  Tensor t = labels({2, -100});
+  check_values(F::cross_entropy(logits23(), t, {.reduction = Reduction::none}), {kCe0, 0});
+  check_scalar(F::cross_entropy(logits23(), t), kCe0);
+  check_scalar(F::cross_entropy(logits23(), t, {.reduction = Reduction::sum}), kCe0);
+  // a custom ignore_index, with weights: the mean's denominator is the weight of target 2 only
+  Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64);
+  check_scalar(F::cross_entropy(logits23(), labels({2, 0}), {.weight = w, .ignore_index = 0}), kCe0);
+  // the ignored row gets no gradient
+  Tensor x = logits23(f64g);
+  F::cross_entropy(x, t).backward();
+  check_values(xg::slice(x.grad(), 0, 1, 2), {0, 0, 0});
+  // every target ignored: the mean is 0 / 0 = NaN, as PyTorch's; the sum is 0
+  CHECK(std::isnan(F::cross_entropy(logits23(), labels({-100, -100})).item()));
+  check_scalar(F::cross_entropy(logits23(), labels({-100, -100}), {.reduction = Reduction::sum}), 0.0);
+}
+
+TEST_CASE("cross_entropy label smoothing 0.1: PyTorch's (1 - s) nll + s / C smoothing term") {
+  // per sample (1 - s) nll + s / C * (-sum_c log_softmax)
+  Tensor t = labels({2, 0});
+  check_values(F::cross_entropy(logits23(), t, {.reduction = Reduction::none, .label_smoothing = 0.1}),
+               {0.5076059644443807, 1.09861228866811});
+  check_scalar(F::cross_entropy(logits23(), t, {.label_smoothing = 0.1}), 0.8031091265562453);
+  check_scalar(F::cross_entropy(logits23(), t, {.reduction = Reduction::sum, .label_smoothing = 0.1}), 0.5076059644443807 + 1.09861228866811);
+  // with weights: both terms are divided by the weights of the targets (0.5 + 0.2)
+  Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64);
+  check_scalar(F::cross_entropy(logits23(), t, {.weight = w, .label_smoothing = 0.1}), 0.6495907205675915);
+  // with an ignored target: its smoothing term is 0 and it does not count
+  check_scalar(F::cross_entropy(logits23(), labels({2, -100}), {.label_smoothing = 0.1}), 0.5076059644443807);
+  // smoothing 1: the loss is the uniform-target cross entropy
+  check_scalar(F::cross_entropy(logits23(), t, {.label_smoothing = 1.0}),
+               F::cross_entropy(logits23(), xg::full({2, 3}, 1.0 / 3, f64)).item());
+}
+
+TEST_CASE("cross_entropy with probability targets") {
+  Tensor p = xg::tensor({0.1, 0.2, 0.7, 0.5, 0.25, 0.25}, {2, 3}, f64);
+  check_values(F::cross_entropy(logits23(), p, {.reduction = Reduction::none}), {0.8076059644443805, 1.09861228866811});
+  check_scalar(F::cross_entropy(logits23(), p), 0.9531091265562452);
+  check_scalar(F::cross_entropy(logits23(), p, {.reduction = Reduction::sum}), 0.8076059644443805 + 1.09861228866811);
+  // one-hot probabilities give the class-index loss
+  check_scalar(F::cross_entropy(logits23(), xg::one_hot(labels({2, 0}), 3, Dtype::float64)), (kCe0 + kCe1) / 2);
+  // weights and smoothing: the mean divides by N (not by the weights)
+  Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64);
+  check_scalar(F::cross_entropy(logits23(), p, {.weight = w, .label_smoothing = 0.1}), 0.30895471730872404);
+}
+
+TEST_CASE("cross_entropy on [N, C, d] and on an unbatched [C] input") {
+  // [N=2, C=3, d=2] equals the [4, 3] loss of the permuted rows
+  Tensor x = xg::tensor({0.1, -1, 2, 0.5, 0.3, 1.2, 1, 2, -0.5, 0, 0.7, 0.7}, {2, 3, 2}, f64);
+  Tensor t = labels({2, 0, -100, 1}, {2, 2});
+  Tensor w = xg::tensor({0.5, 1, 2}, f64);
+  Tensor rows = xg::reshape(xg::permute(x, {0, 2, 1}), {4, 3});
+  Tensor trows = labels({2, 0, -100, 1});
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum})
+    for (double s : {0.0, 0.2}) {
+      CAPTURE(xg::nn::reduction_name(r));
+      CAPTURE(s);
+      Tensor a = F::cross_entropy(x, t, {.weight = w, .reduction = r, .label_smoothing = s});
+      Tensor b = F::cross_entropy(rows, trows, {.weight = w, .reduction = r, .label_smoothing = s});
+      if (r == Reduction::none) CHECK(a.shape() == xg::Shape{2, 2});
+      check_values(a, b.to_vector<double>());
+    }
+  // probabilities of the input's shape
+  Tensor p = xg::softmax(xg::tensor({1, 0, 0, 1, 2, -1, 0.5, 0.5, 0, 0, 1, 3}, {2, 3, 2}, f64), 1);
+  Tensor prows = xg::reshape(xg::permute(p, {0, 2, 1}), {4, 3});
+  check_values(F::cross_entropy(x, p, {.reduction = Reduction::none}),
+               F::cross_entropy(rows, prows, {.reduction = Reduction::none}).to_vector<double>());
+  check_scalar(F::cross_entropy(x, p), F::cross_entropy(rows, prows).item());
+
+  // unbatched: [C] logits with a 0-D target
+  Tensor u = F::cross_entropy(xg::tensor({1, 2, 3}, f64), labels({2}, xg::Shape{}));
+  check_scalar(u, kCe0);
+  check_scalar(F::cross_entropy(xg::tensor({1, 2, 3}, f64), xg::tensor({0, 0, 1}, f64)), kCe0);
+}
+
+TEST_CASE("nll_loss: weighted mean, ignore_index, and cross_entropy = nll_loss(log_softmax)") {
+  Tensor lp = xg::tensor({-1, -2, -3, -0.5, -1.5, -2.5}, {2, 3}, f64);
+  Tensor t = labels({1, 2});
+  check_values(F::nll_loss(lp, t, {.reduction = Reduction::none}), {2, 2.5});
+  check_scalar(F::nll_loss(lp, t), 2.25);
+  Tensor w = xg::tensor({1, 2, 3}, f64);
+  check_values(F::nll_loss(lp, t, {.weight = w, .reduction = Reduction::none}), {4, 7.5});
+  check_scalar(F::nll_loss(lp, t, {.weight = w}), 11.5 / 5);
+  check_scalar(F::nll_loss(lp, t, {.weight = w, .reduction = Reduction::sum}), 11.5);
+  check_scalar(F::nll_loss(lp, t, {.weight = w, .ignore_index = 1}), 2.5);
+  check_scalar(F::nll_loss(xg::log_softmax(logits23(), 1), labels({2, 0})), (kCe0 + kCe1) / 2);
+  // an ignored row may hold -inf at any class: it still adds nothing
+  Tensor lpinf = xg::tensor({-INFINITY, -1, -1, -0.5, -1.5, -2.5}, {2, 3}, f64);
+  check_scalar(F::nll_loss(lpinf, labels({-100, 2})), 2.5);
+}
+
+TEST_CASE("cross_entropy and nll_loss: gradcheck and gradgradcheck") {
+  Tensor x = xg::tensor({0.3, -1.2, 2.5, 0.9, -0.4, 1.7, 0.2, 0.1, -2.0, 1.0, 0.5, -0.3}, {4, 3}, f64g);
+  Tensor t = labels({2, 0, -100, 1});
+  Tensor w = xg::tensor({0.5, 1.5, 2.0}, f64);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.reduction = r}); }, {x});
+    check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.weight = w, .reduction = r, .label_smoothing = 0.1}); },
+                {x});
+    check_grads([&](const std::vector<Tensor>& in) { return F::nll_loss(in[0], t, {.weight = w, .reduction = r}); }, {x});
+  }
+  // probability targets: w.r.t. the logits and the probabilities; [N, C, d]
+  Tensor p = xg::tensor({0.1, 0.2, 0.7, 0.5, 0.25, 0.25, 0.3, 0.3, 0.4, 0.9, 0.05, 0.05}, {4, 3}, f64g);
+  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], in[1], {.weight = w, .label_smoothing = 0.2}); }, {x, p});
+  Tensor x3 = xg::reshape(x.detach(), {2, 3, 2}).clone().requires_grad_();
+  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], labels({2, 0, -100, 1}, {2, 2}), {.weight = w}); }, {x3});
+  // the class weight gets a gradient too
+  Tensor wg = xg::tensor({0.5, 1.5, 2.0}, f64g);
+  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.weight = in[1], .label_smoothing = 0.1}); },
+              {x, wg}, false);
+}
+
+TEST_CASE("cross_entropy is stable for logits of +-100") {
+  for (Dtype d : {Dtype::float32, Dtype::float64}) {
+    CAPTURE(xg::dtype_name(d));
+    Tensor x = xg::tensor({100, -100, 0, -100, 100, 100}, {2, 3}, {.dtype = d, .requires_grad = true});
+    Tensor l = F::cross_entropy(x, labels({1, 0}), {.label_smoothing = 0.1});
+    REQUIRE(all_finite(l));
+    l.backward();
+    CHECK(all_finite(x.grad()));
+    // the target of row 0 is 200 below the largest logit: nll = 200; row 1: 100 + log 2
+    Tensor none = F::cross_entropy(x.detach(), labels({1, 0}), {.reduction = Reduction::none});
+    check_values(none, {200, 200 + std::log(2.0)}, 1e-6);
+    Tensor x2 = xg::tensor({100, -100, 0, -100, 100, 100}, {2, 3}, {.dtype = d, .requires_grad = true});
+    Tensor lp = F::cross_entropy(x2, xg::tensor({0, 1, 0, 0.5, 0, 0.5}, {2, 3}, {.dtype = d}));
+    REQUIRE(all_finite(lp));
+    lp.backward();
+    CHECK(all_finite(x2.grad()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// binary cross entropy
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("binary_cross_entropy: values, weight, the log clamped to -100") {
+  Tensor x = xg::tensor({0.2, 0.9, 0.5}, f64), y = xg::tensor({0, 1, 1}, f64);
+  const double a = -std::log(0.8), b = -std::log(0.9), c = std::log(2.0);
+  check_values(F::binary_cross_entropy(x, y, {.reduction = Reduction::none}), {a, b, c});
+  check_scalar(F::binary_cross_entropy(x, y), (a + b + c) / 3);
+  check_scalar(F::binary_cross_entropy(x, y, {.reduction = Reduction::sum}), a + b + c);
+  Tensor w = xg::tensor({1, 2, 3}, f64);
+  check_scalar(F::binary_cross_entropy(x, y, {.weight = w, .reduction = Reduction::sum}), a + 2 * b + 3 * c);
+  // soft targets: -(t log x + (1 - t) log(1 - x))
+  check_scalar(F::binary_cross_entropy(xg::tensor({0.3}, f64), xg::tensor({0.25}, f64), {.reduction = Reduction::sum}),
+               -(0.25 * std::log(0.3) + 0.75 * std::log(0.7)));
+  // x = 0 or 1: the log is clamped to -100, as PyTorch's; the gradient stays finite
+  // (ordered so that the expected values are not {a, a, 0, 0}: GCC 12.2 with -march=native on
+  // AVX-512 miscompiles `std::vector<double>{100, 100, 0, 0}` into four 100s)
+  Tensor e = xg::tensor({0, 0, 1, 1}, f64g);
+  Tensor le = F::binary_cross_entropy(e, xg::tensor({1, 0, 0, 1}, f64), {.reduction = Reduction::none});
+  check_values(le, {100, 0, 100, 0});
+  xg::sum(le).backward();
+  CHECK(all_finite(e.grad()));
+  // float32 tiny probabilities: log underflows past -100 and is clamped
+  Tensor tiny = F::binary_cross_entropy(xg::tensor({1e-45}), xg::tensor({1}), {.reduction = Reduction::sum});
+  CHECK(tiny.item() == doctest::Approx(100.0));
+}
+
+TEST_CASE("binary_cross_entropy_with_logits: stable form, pos_weight, weight") {
+  Tensor x = xg::tensor({0.5, -1, 2}, f64), y = xg::tensor({1, 0, 0.5}, f64);
+  const std::vector<double> plain{0.4740769841801067, 0.31326168751822286, 1.1269280110429725};
+  check_values(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::none}), plain);
+  check_scalar(F::binary_cross_entropy_with_logits(x, y), 0.6380888942471007);
+  check_scalar(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::sum}), 3 * 0.6380888942471007);
+  // equals binary_cross_entropy of sigmoid(x)
+  check_scalar(F::binary_cross_entropy_with_logits(x, y), F::binary_cross_entropy(xg::sigmoid(x), y).item());
+  // pos_weight p: (1 - t) x + (1 + (p - 1) t) softplus(-x), broadcast from [3]
+  Tensor pw = xg::tensor({3, 0.5, 2}, f64);
+  check_values(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::none, .pos_weight = pw}),
+               {1.42223095254032, 0.3132616875182228, 1.1903920165644588});
+  check_scalar(F::binary_cross_entropy_with_logits(x, y, {.pos_weight = pw}), 0.9752948855410005);
+  // pos_weight over the class axis of a [2, 3] batch, and a per-sample weight [2, 1]
+  Tensor x2 = xg::stack({x, -x}), y2 = xg::stack({y, 1.0 - y});
+  Tensor w = xg::tensor({2, 0.5}, {2, 1}, f64);
+  Tensor l2 = F::binary_cross_entropy_with_logits(x2, y2, {.weight = w, .reduction = Reduction::none, .pos_weight = pw});
+  CHECK(l2.shape() == xg::Shape{2, 3});
+  check_values(xg::slice(l2, 0, 0, 1), {2 * 1.42223095254032, 2 * 0.3132616875182228, 2 * 1.1903920165644588});
+}
+
+TEST_CASE("binary_cross_entropy_with_logits is stable for logits of +-100") {
+  for (Dtype d : {Dtype::float32, Dtype::float64}) {
+    CAPTURE(xg::dtype_name(d));
+    Tensor x = xg::tensor({100, -100, 100, -100}, {.dtype = d, .requires_grad = true});
+    Tensor y = xg::tensor({0, 1, 1, 0}, {.dtype = d});
+    Tensor l = F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::none, .pos_weight = xg::tensor({2}, {.dtype = d})});
+    check_values(l, {100, 200, 0, 0}, 1e-6);
+    xg::sum(l).backward();
+    // d/dx = sigmoid(x) (1 + (p - 1) t) - p t ... here: 1, -2, 0, 0
+    check_values(x.grad(), {1, -2, 0, 0}, 1e-6);
+  }
+}
+
+TEST_CASE("binary cross entropy: gradcheck and gradgradcheck w.r.t. input, target and weights") {
+  Tensor p = xg::tensor({0.2, 0.9, 0.5, 0.35, 0.6, 0.05}, {2, 3}, f64g);
+  Tensor t = xg::tensor({0, 1, 0.3, 1, 0.8, 0}, {2, 3}, f64g);
+  Tensor w = xg::tensor({0.5, 2, 1}, f64g);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([r](const std::vector<Tensor>& in) { return F::binary_cross_entropy(in[0], in[1], {.weight = in[2], .reduction = r}); },
+                {p, t, w});
+  }
+  Tensor x = xg::tensor({0.5, -1, 2, 0, -3, 0.1}, {2, 3}, f64g);  // includes x = 0 (where |x| has a kink)
+  Tensor pw = xg::tensor({3, 0.5, 2}, f64g);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([r](const std::vector<Tensor>& in) {
+      return F::binary_cross_entropy_with_logits(in[0], in[1], {.weight = in[2], .reduction = r, .pos_weight = in[3]});
+    }, {x, t, w, pw});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kl_div
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("kl_div: values, batchmean, zero targets, log_target") {
+  Tensor q = xg::tensor({0.2, 0.3, 0.5, 0.1, 0.6, 0.3}, {2, 3}, f64);
+  Tensor p = xg::tensor({0.5, 0.5, 0.0, 0.2, 0.2, 0.6}, {2, 3}, f64);
+  Tensor lq = xg::log(q);
+  check_values(F::kl_div(lq, p, {.reduction = Reduction::none}),
+               {0.4581453659370775, 0.2554128118829954, 0, 0.13862943611198905, -0.21972245773362192, 0.41588830833596724});
+  const double total = 1.0483534645344073;
+  check_scalar(F::kl_div(lq, p, {.reduction = Reduction::sum}), total);
+  check_scalar(F::kl_div(lq, p), total / 6);
+  check_scalar(F::kl_div(lq, p, {.reduction = Reduction::batchmean}), total / 2);
+  // log_target: the target given as log-probabilities (p = 0 becomes -inf)
+  Tensor pp = xg::tensor({0.5, 0.5, 0.1, 0.2, 0.2, 0.6}, {2, 3}, f64);
+  check_scalar(F::kl_div(lq, xg::log(pp), {.reduction = Reduction::batchmean, .log_target = true}),
+               F::kl_div(lq, pp, {.reduction = Reduction::batchmean}).item());
+  // as PyTorch's: a log target of -inf (p = 0) gives exp(-inf) (-inf - x) = NaN, not 0
+  CHECK(std::isnan(F::kl_div(lq, xg::log(p), {.reduction = Reduction::sum, .log_target = true}).item()));
+  // a 0-D input: batchmean is the sum
+  check_scalar(F::kl_div(xg::scalar_tensor(std::log(0.25), f64), xg::scalar_tensor(0.5, f64), {.reduction = Reduction::batchmean}),
+               0.5 * std::log(2.0));
+}
+
+TEST_CASE("kl_div: gradcheck and gradgradcheck w.r.t. input and target") {
+  Tensor lq = xg::tensor({-1.6, -1.2, -0.7, -2.3, -0.5, -1.2}, {2, 3}, f64g);
+  Tensor p = xg::tensor({0.5, 0.4, 0.1, 0.2, 0.2, 0.6}, {2, 3}, f64g);
+  Tensor lp = xg::tensor({-0.7, -0.9, -2.3, -1.6, -1.6, -0.5}, {2, 3}, f64g);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum, Reduction::batchmean}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([r](const std::vector<Tensor>& in) { return F::kl_div(in[0], in[1], {.reduction = r}); }, {lq, p});
+    check_grads([r](const std::vector<Tensor>& in) { return F::kl_div(in[0], in[1], {.reduction = r, .log_target = true}); }, {lq, lp});
+  }
+  // a zero target: finite gradients (0 for the t log t term)
+  Tensor z = xg::tensor({0.0, 1.0}, f64g);
+  Tensor lz = xg::tensor({-1.0, -0.5}, f64g);
+  F::kl_div(lz, z, {.reduction = Reduction::sum}).backward();
+  CHECK(all_finite(z.grad()));
+  check_values(lz.grad(), {0, -1});
+}
+
+// ---------------------------------------------------------------------------------------------
+// cosine_embedding_loss and margin_ranking_loss
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("cosine_embedding_loss: 1 - cos for similar pairs, max(0, cos - margin) for dissimilar") {
+  Tensor a = xg::tensor({1, 0, 1, 1, 3, 4}, {3, 2}, f64), b = xg::tensor({0, 1, 2, 2, 4, 3}, {3, 2}, f64);
+  // cos = 0, 1, 24/25
+  Tensor y = xg::tensor({1, -1, -1}, f64);
+  check_values(F::cosine_embedding_loss(a, b, y, {.reduction = Reduction::none}), {1, 1, 0.96}, 1e-9);
+  check_values(F::cosine_embedding_loss(a, b, y, {.margin = 0.5, .reduction = Reduction::none}), {1, 0.5, 0.46}, 1e-9);
+  check_scalar(F::cosine_embedding_loss(a, b, y, {.margin = 0.5}), 1.96 / 3, 1e-9);
+  check_scalar(F::cosine_embedding_loss(a, b, labels({1, 1, 1}), {.reduction = Reduction::sum}), 1 + 0 + 0.04, 1e-9);
+  // the margin clips: cos 0 with margin 0.5 gives 0
+  check_scalar(F::cosine_embedding_loss(a, b, labels({-1, 1, 1}), {.margin = 0.5, .reduction = Reduction::sum}), 0.04, 1e-9);
+  // 1-D inputs with a 0-D target
+  check_scalar(F::cosine_embedding_loss(xg::tensor({3, 4}, f64), xg::tensor({4, 3}, f64), xg::scalar_tensor(1, f64)), 0.04, 1e-9);
+  // zero vectors: cos = 0 thanks to the 1e-12 in the norms, finite gradients
+  Tensor z = xg::zeros({1, 2}, f64g);
+  Tensor lz = F::cosine_embedding_loss(z, xg::tensor({1, 1}, {1, 2}, f64), labels({1}));
+  check_scalar(lz, 1.0);
+  lz.backward();
+  CHECK(all_finite(z.grad()));
+
+  Tensor ag = xg::tensor({1, 0.2, 1, 1.5, 3, 4, -1, 0.5}, {4, 2}, f64g), bg = xg::tensor({0.3, 1, 2, 1, -4, 3, 2, 2}, {4, 2}, f64g);
+  Tensor yg = xg::tensor({1, -1, -1, 1}, f64);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([&](const std::vector<Tensor>& in) { return F::cosine_embedding_loss(in[0], in[1], yg, {.margin = 0.1, .reduction = r}); },
+                {ag, bg});
+  }
+}
+
+TEST_CASE("margin_ranking_loss: max(0, -y (x1 - x2) + margin)") {
+  Tensor x1 = xg::tensor({1, 2, 3}, f64), x2 = xg::tensor({2, 2, 1}, f64), y = xg::tensor({1, -1, 1}, f64);
+  check_values(F::margin_ranking_loss(x1, x2, y, {.reduction = Reduction::none}), {1, 0, 0});
+  check_values(F::margin_ranking_loss(x1, x2, y, {.margin = 0.5, .reduction = Reduction::none}), {1.5, 0.5, 0});
+  check_scalar(F::margin_ranking_loss(x1, x2, y, {.margin = 0.5}), 2.0 / 3);
+  check_scalar(F::margin_ranking_loss(x1, x2, labels({1, -1, 1}), {.margin = 0.5, .reduction = Reduction::sum}), 2.0);
+  // same rank, broadcasting: x2 [1] against x1 [3]
+  check_values(F::margin_ranking_loss(x1, xg::tensor({2}, f64), y, {.reduction = Reduction::none}), {1, 0, 0});
+
+  // (the +-1 labels are validated, so they are not perturbed by gradcheck)
+  Tensor a = xg::tensor({1, 2.5, 3, -1}, f64g), b = xg::tensor({2, 2, 1, 0.4}, f64g), t = xg::tensor({1, -1, 1, -1}, f64);
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+    CAPTURE(xg::nn::reduction_name(r));
+    check_grads([&](const std::vector<Tensor>& in) { return F::margin_ranking_loss(in[0], in[1], t, {.margin = 0.3, .reduction = r}); },
+                {a, b});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// modules
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("loss modules: designated-initialiser options, buffers, to(), repr") {
+  xg::nn::CrossEntropyLoss ce({.reduction = Reduction::sum, .label_smoothing = 0.1});
+  check_scalar(ce(logits23(), labels({2, 0})), 0.5076059644443807 + 1.09861228866811);
+  CHECK(ce.buffers().empty());
+  CHECK(ce.parameters().empty());
+  CHECK(ce.repr() == "CrossEntropyLoss(reduction=sum, label_smoothing=0.1)");
+
+  xg::nn::CrossEntropyLoss cew({.weight = xg::tensor({0.2, 0.3, 0.5}), .ignore_index = 1});
+  REQUIRE(cew.named_buffers().size() == 1);
+  CHECK(cew.named_buffers()[0].first == "weight");
+  cew.to(Dtype::float64);
+  CHECK(cew.options.weight.dtype() == Dtype::float64);
+  check_scalar(cew.forward(logits23(), labels({2, 0})), 0.6050363427940175, 1e-6);  // float32 weights
+
+  xg::nn::BCEWithLogitsLoss bce({.pos_weight = xg::tensor({3, 0.5, 2}, f64)});
+  CHECK(bce.named_buffers().size() == 1);
+  check_scalar(bce(xg::tensor({0.5, -1, 2}, f64), xg::tensor({1, 0, 0.5}, f64)), 0.9752948855410005);
+
+  xg::nn::MSELoss mse;
+  check_scalar(mse(xg::tensor({1, 2, 3}, f64), xg::tensor({1.5, 2, 5}, f64)), 4.25 / 3);
+  CHECK(mse.repr() == "MSELoss(reduction=mean)");
+  xg::nn::L1Loss l1({.reduction = Reduction::sum});
+  check_scalar(l1(xg::tensor({1, 2, 3}, f64), xg::tensor({1.5, 2, 5}, f64)), 2.5);
+  xg::nn::SmoothL1Loss sl1({.beta = 0.5});
+  CHECK(sl1.repr() == "SmoothL1Loss(reduction=mean, beta=0.5)");
+  xg::nn::HuberLoss hub({.reduction = Reduction::sum, .delta = 1.5});
+  check_scalar(hub(xg::tensor({1, 2, 3, 0}, f64), xg::tensor({1.5, 2, 5, 3}, f64)), 5.375);
+  xg::nn::NLLLoss nll({.weight = xg::tensor({1, 2, 3}, f64)});
+  check_scalar(nll(xg::tensor({-1, -2, -3, -0.5, -1.5, -2.5}, {2, 3}, f64), labels({1, 2})), 2.3);
+  xg::nn::BCELoss bcel;
+  check_scalar(bcel(xg::tensor({0.5}, f64), xg::tensor({1}, f64)), std::log(2.0));
+  xg::nn::KLDivLoss kl({.reduction = Reduction::batchmean, .log_target = true});
+  CHECK(kl.repr() == "KLDivLoss(reduction=batchmean, log_target=true)");
+  xg::nn::CosineEmbeddingLoss cel({.margin = 0.5});
+  check_scalar(cel(xg::tensor({1, 0}, {1, 2}, f64), xg::tensor({1, 0}, {1, 2}, f64), labels({-1})), 0.5, 1e-9);
+  xg::nn::MarginRankingLoss mrl({.margin = 0.5});
+  check_scalar(mrl(xg::tensor({1}, f64), xg::tensor({2}, f64), xg::tensor({1}, f64)), 1.5);
+  // the single-input forward of the Module base is not a loss's
+  CHECK_THROWS_AS(mse.forward(xg::tensor({1}, f64)), xg::ValueError);
+
+  // a loss used polymorphically through the Loss base
+  std::shared_ptr<xg::nn::Loss> base = std::make_shared<xg::nn::L1Loss>();
+  check_scalar((*base)(xg::tensor({1}, f64), xg::tensor({3}, f64)), 2.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("loss errors name the loss, the shapes and the values") {
+  Tensor x = logits23();
+  // class index out of range: names the value and the number of classes
+  std::string m = error_of<xg::IndexError>([&] { F::cross_entropy(x, labels({2, 3})); });
+  CHECK(contains(m, "cross_entropy"));
+  CHECK(contains(m, "target 3"));
+  CHECK(contains(m, "3 classes"));
+  m = error_of<xg::IndexError>([&] { F::nll_loss(x, labels({-1, 0})); });
+  CHECK(contains(m, "nll_loss"));
+  CHECK(contains(m, "target -1"));
+  // float targets where int64 class indices are needed
+  m = error_of<xg::TypeError>([&] { F::cross_entropy(x, xg::tensor({2, 0}, f64)); });
+  CHECK(contains(m, "int64"));
+  CHECK(contains(m, "float64"));
+  CHECK_THROWS_AS(F::nll_loss(x, xg::tensor({2, 0}, f64)), xg::TypeError);
+  // int64 targets of the input's shape (probabilities must be float)
+  CHECK_THROWS_AS(F::cross_entropy(x, labels({0, 0, 1, 1, 0, 0}, {2, 3})), xg::TypeError);
+  // shapes
+  m = error_of<xg::ShapeError>([&] { F::cross_entropy(x, labels({2, 0, 1})); });
+  CHECK(contains(m, "[3]"));
+  CHECK(contains(m, "[2, 3]"));
+  CHECK_THROWS_AS(F::cross_entropy(xg::scalar_tensor(1.0, f64), labels({0}, xg::Shape{})), xg::ShapeError);
+  m = error_of<xg::ShapeError>([&] { F::cross_entropy(x, labels({2, 0}), {.weight = xg::ones({4}, f64)}); });
+  CHECK(contains(m, "weight"));
+  CHECK(contains(m, "[4]"));
+  m = error_of<xg::ShapeError>([&] { F::mse_loss(xg::ones({3}, f64), xg::ones({3, 1}, f64)); });
+  CHECK(contains(m, "mse_loss"));
+  CHECK(contains(m, "[3, 1]"));
+  CHECK_THROWS_AS(F::l1_loss(xg::ones({2}), xg::ones({3})), xg::ShapeError);
+  CHECK_THROWS_AS(F::kl_div(xg::ones({2}), xg::ones({3})), xg::ShapeError);
+  CHECK_THROWS_AS(F::binary_cross_entropy_with_logits(xg::ones({2, 3}), xg::ones({2, 3}), {.pos_weight = xg::ones({2})}), xg::ShapeError);
+  CHECK_THROWS_AS(F::binary_cross_entropy(xg::full({2, 3}, 0.5), xg::ones({2, 3}), {.weight = xg::ones({2, 2, 3})}), xg::ShapeError);
+  CHECK_THROWS_AS(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({3})), xg::ShapeError);
+  CHECK_THROWS_AS(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 4}), xg::ones({2})), xg::ShapeError);
+  CHECK_THROWS_AS(F::margin_ranking_loss(xg::ones({3}), xg::ones({3, 1}), xg::ones({3})), xg::ShapeError);
+  CHECK_THROWS_AS(F::margin_ranking_loss(xg::ones({3}), xg::ones({2}), xg::ones({3})), xg::ShapeError);
+  // dtypes
+  m = error_of<xg::TypeError>([&] { F::mse_loss(labels({1, 2}), xg::ones({2})); });
+  CHECK(contains(m, "mse_loss"));
+  CHECK_THROWS_AS(F::cross_entropy(labels({1, 2}, {1, 2}), labels({0})), xg::TypeError);
+  CHECK_THROWS_AS(F::binary_cross_entropy_with_logits(xg::ones({2}), labels({1, 0})), xg::TypeError);
+  // values
+  m = error_of<xg::ValueError>([&] { F::binary_cross_entropy(xg::tensor({0.5, 1.5}), xg::ones({2})); });
+  CHECK(contains(m, "1.5"));
+  CHECK_THROWS_AS(F::binary_cross_entropy(xg::tensor({NAN}), xg::ones({1})), xg::ValueError);
+  m = error_of<xg::ValueError>([&] { F::cross_entropy(x, labels({2, 0}), {.label_smoothing = 1.5}); });
+  CHECK(contains(m, "label_smoothing"));
+  m = error_of<xg::ValueError>([&] { F::mse_loss(xg::ones({2}), xg::ones({2}), {.reduction = Reduction::batchmean}); });
+  CHECK(contains(m, "batchmean"));
+  CHECK_THROWS_AS(F::smooth_l1_loss(xg::ones({2}), xg::ones({2}), {.beta = -1}), xg::ValueError);
+  CHECK_THROWS_AS(F::huber_loss(xg::ones({2}), xg::ones({2}), {.delta = 0}), xg::ValueError);
+  m = error_of<xg::ValueError>([&] { F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), labels({1, 0})); });
+  CHECK(contains(m, "found 0"));
+  CHECK_THROWS_AS(F::margin_ranking_loss(xg::ones({2}), xg::ones({2}), xg::tensor({1, 2})), xg::ValueError);
+  CHECK_THROWS_AS(F::mse_loss(Tensor(), xg::ones({2})), xg::ValueError);
+  // module constructors validate their options
+  CHECK_THROWS_AS(xg::nn::CrossEntropyLoss({.label_smoothing = -0.1}), xg::ValueError);
+  CHECK_THROWS_AS(xg::nn::CrossEntropyLoss({.weight = xg::ones({2, 2})}), xg::ShapeError);
+  CHECK_THROWS_AS(xg::nn::NLLLoss({.weight = labels({1, 2})}), xg::TypeError);
+  CHECK_THROWS_AS(xg::nn::MSELoss({.reduction = Reduction::batchmean}), xg::ValueError);
+  CHECK_THROWS_AS(xg::nn::HuberLoss({.delta = -1}), xg::ValueError);
+}
