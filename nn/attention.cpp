@@ -1,0 +1,236 @@
+#include "nn/attention.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+
+namespace xg::nn {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.rank() > to.rank()) return false;
+  for (int i = 1; i <= from.rank(); ++i) {
+    const int64_t f = from[from.rank() - i], t = to[to.rank() - i];
+    if (f != 1 && f != t) return false;
+  }
+  return true;
+}
+
+// [L, S] additive mask: -inf where key j > query i.
+Tensor causal_mask(int64_t l, int64_t s, Dtype dtype) {
+  std::vector<double> m(static_cast<std::size_t>(l * s), 0.0);
+  for (int64_t i = 0; i < l; ++i)
+    for (int64_t j = i + 1; j < s; ++j) m[static_cast<std::size_t>(i * s + j)] = -kInf;
+  return tensor(m, {l, s}, {.dtype = dtype});
+}
+
+Tensor dropout_weights(const Tensor& w, double p) {
+  if (p <= 0) return w;
+  Tensor keep;
+  {
+    NoGradGuard guard;
+    keep = p < 1 ? ge(rand(w.shape(), {.dtype = w.dtype()}), p) * (1.0 / (1.0 - p)) : zeros_like(w);
+  }
+  return w * keep;
+}
+
+// x W^T + b for x [M, in], W [out, in].
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
+  Tensor y = matmul_t(x, w, false, true);
+  return b.defined() ? y + b : y;
+}
+
+}  // namespace
+
+Tensor additive_mask(const Tensor& mask, MaskKind kind, Dtype dtype) {
+  if (!mask.defined()) return mask;
+  if (kind == MaskKind::additive) {
+    if (!mask.is_floating_point()) throw TypeError("attention: an additive mask must be a float tensor, got int64");
+    return mask;
+  }
+  NoGradGuard guard;
+  const Tensor zero = scalar_tensor(0.0, {.dtype = dtype}), minus_inf = scalar_tensor(-kInf, {.dtype = dtype});
+  const Tensor nonzero = ne(mask, 0.0);
+  return kind == MaskKind::keep ? where(nonzero, zero, minus_inf) : where(nonzero, minus_inf, zero);
+}
+
+AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask, bool is_causal,
+                          const AttentionOptions& o) {
+  const char* name = "scaled_dot_product_attention";
+  if (!q.defined() || !k.defined() || !v.defined()) throw ValueError(std::string(name) + ": q, k or v is undefined");
+  const std::string shapes = "q " + q.shape().str() + ", k " + k.shape().str() + ", v " + v.shape().str();
+  if (q.dim() < 2 || k.dim() != q.dim() || v.dim() != q.dim())
+    throw ShapeError(std::string(name) + ": q, k and v need the same rank, at least 2 ([..., L, E], [..., S, E], [..., S, Ev]): " + shapes);
+  for (int i = 0; i < q.dim() - 2; ++i)
+    if (k.shape()[i] != q.shape()[i] || v.shape()[i] != q.shape()[i])
+      throw ShapeError(std::string(name) + ": the batch axes of q, k and v differ: " + shapes);
+  if (k.size(-1) != q.size(-1)) throw ShapeError(std::string(name) + ": q and k have different feature sizes E: " + shapes);
+  if (v.size(-2) != k.size(-2)) throw ShapeError(std::string(name) + ": k and v have different lengths S: " + shapes);
+  if (!(o.dropout_p >= 0 && o.dropout_p <= 1))
+    throw ValueError(std::string(name) + ": dropout_p must lie in [0, 1], got " + std::to_string(o.dropout_p));
+
+  const double scale = o.scale ? *o.scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  Tensor scores = matmul_t(q, k, false, true) * scale;  // [..., L, S]
+  if (attn_mask.defined()) {
+    if (!broadcasts_to(attn_mask.shape(), scores.shape()))
+      throw ShapeError(std::string(name) + ": attn_mask " + attn_mask.shape().str() + " does not broadcast to the scores " +
+                       scores.shape().str() + " (" + shapes + ")");
+    scores = scores + additive_mask(attn_mask, o.mask_kind, scores.dtype());
+  }
+  if (is_causal) scores = scores + causal_mask(q.size(-2), k.size(-2), scores.dtype());
+  Tensor weights = dropout_weights(softmax(scores, -1), o.dropout_p);
+  return {matmul_t(weights, v, false, false), weights};
+}
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                                    bool is_causal, const AttentionOptions& options) {
+  return attention(q, k, v, attn_mask, is_causal, options).output;
+}
+
+// ---- the output projection ----
+
+AttentionOutProj::AttentionOutProj(int64_t embed_dim, bool with_bias) : Module("NonDynamicallyQuantizableLinear"), embed_dim_(embed_dim) {
+  NoGradGuard guard;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(embed_dim));  // kaiming_uniform(a = sqrt(5)), as Linear
+  weight = register_parameter("weight", uniform({embed_dim, embed_dim}, -bound, bound));
+  if (with_bias) bias = register_parameter("bias", zeros({embed_dim}));  // MultiheadAttention zeroes it
+}
+
+Tensor AttentionOutProj::forward(const Tensor& x) {
+  if (!x.defined() || x.dim() < 1 || x.size(-1) != embed_dim_)
+    throw ShapeError("MultiheadAttention.out_proj: expected an input [..., " + std::to_string(embed_dim_) + "], got " +
+                     (x.defined() ? x.shape().str() : std::string("undefined")));
+  Shape out = x.shape();
+  Tensor y = affine(reshape(x, {-1, embed_dim_}), weight, bias);
+  return reshape(y, out);
+}
+
+std::string AttentionOutProj::extra_repr() const {
+  std::ostringstream s;
+  s << "in_features=" << embed_dim_ << ", out_features=" << embed_dim_ << ", bias=" << (bias.defined() ? "true" : "false");
+  return s.str();
+}
+
+// ---- MultiheadAttention ----
+
+MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options)
+    : Module("MultiheadAttention"), embed_dim_(embed_dim), num_heads_(num_heads), options_(options) {
+  if (embed_dim <= 0 || num_heads <= 0)
+    throw ValueError("MultiheadAttention: embed_dim and num_heads must be positive, got " + std::to_string(embed_dim) +
+                     " and " + std::to_string(num_heads));
+  if (embed_dim % num_heads != 0)
+    throw ValueError("MultiheadAttention: embed_dim " + std::to_string(embed_dim) + " is not divisible by num_heads " +
+                     std::to_string(num_heads));
+  if (!(options.dropout >= 0 && options.dropout <= 1))
+    throw ValueError("MultiheadAttention: dropout must lie in [0, 1], got " + std::to_string(options.dropout));
+  {
+    NoGradGuard guard;
+    // xavier_uniform_: fan_in E, fan_out 3E.
+    const double bound = std::sqrt(6.0 / static_cast<double>(4 * embed_dim));
+    in_proj_weight = register_parameter("in_proj_weight", uniform({3 * embed_dim, embed_dim}, -bound, bound));
+    if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
+  }
+  out_proj = register_module("out_proj", std::make_shared<AttentionOutProj>(embed_dim, options.bias));
+}
+
+Tensor MultiheadAttention::forward(const Tensor& x) {
+  MultiheadAttentionArgs args;
+  args.need_weights = false;
+  return forward(x, x, x, args).output;
+}
+
+MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                                     const MultiheadAttentionArgs& args) {
+  const std::string name = "MultiheadAttention";
+  if (!query.defined() || !key.defined() || !value.defined()) throw ValueError(name + ": query, key or value is undefined");
+  const std::string shapes = "query " + query.shape().str() + ", key " + key.shape().str() + ", value " + value.shape().str();
+  const bool bf = options_.batch_first;
+  if ((query.dim() != 2 && query.dim() != 3) || key.dim() != query.dim() || value.dim() != query.dim())
+    throw ShapeError(name + ": expected query, key and value all " + (bf ? "[N, L, E]" : "[L, N, E]") + " or all [L, E], got " + shapes);
+  if (query.size(-1) != embed_dim_ || key.size(-1) != embed_dim_ || value.size(-1) != embed_dim_)
+    throw ShapeError(name + ": expected embed_dim " + std::to_string(embed_dim_) + " features, got " + shapes);
+  const bool unbatched = query.dim() == 2;
+  const int seq_axis = unbatched ? 0 : (bf ? 1 : 0), batch_axis = bf ? 0 : 1;
+  if (!unbatched && (key.size(batch_axis) != query.size(batch_axis) || value.size(batch_axis) != query.size(batch_axis)))
+    throw ShapeError(name + ": query, key and value have different batch sizes: " + shapes);
+  if (key.size(seq_axis) != value.size(seq_axis)) throw ShapeError(name + ": key and value have different lengths: " + shapes);
+  for (const Tensor* t : {&query, &key, &value})
+    if (!t->is_floating_point()) throw TypeError(name + ": expected float inputs, got int64 (" + shapes + ")");
+
+  // Everything runs in [N, L, E].
+  auto to_nle = [&](const Tensor& t) { return unbatched ? unsqueeze(t, 0) : bf ? t : transpose(t, 0, 1); };
+  const int64_t n = unbatched ? 1 : query.size(batch_axis), l = query.size(seq_axis), s = key.size(seq_axis);
+  const int64_t e = embed_dim_, h = num_heads_, d = head_dim();
+
+  // Projections: one gemm for self-attention, else one per block of in_proj_weight.
+  Tensor q, k, v;
+  const bool self = query.get() == key.get() && key.get() == value.get();
+  if (self) {
+    std::vector<Tensor> qkv = chunk(affine(reshape(to_nle(query), {n * l, e}), in_proj_weight, in_proj_bias), 3, 1);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    auto block = [&](const Tensor& x, int64_t i, int64_t len) {
+      const Tensor b = in_proj_bias.defined() ? slice(in_proj_bias, 0, i * e, (i + 1) * e) : Tensor();
+      return affine(reshape(to_nle(x), {n * len, e}), slice(in_proj_weight, 0, i * e, (i + 1) * e), b);
+    };
+    q = block(query, 0, l), k = block(key, 1, s), v = block(value, 2, s);
+  }
+  // [N len, E] -> [N, h, len, d]
+  auto heads = [&](const Tensor& x, int64_t len) { return permute(reshape(x, {n, len, h, d}), {0, 2, 1, 3}); };
+
+  // Masks, as additive masks broadcasting to the scores [N, h, L, S].
+  Tensor mask;
+  const Dtype dt = q.dtype();
+  if (args.attn_mask.defined()) {
+    const Tensor& m = args.attn_mask;
+    if (m.dim() == 2 && m.size(0) == l && m.size(1) == s)
+      mask = additive_mask(m, args.mask_kind, dt);
+    else if (m.dim() == 3 && m.size(0) == n * h && m.size(1) == l && m.size(2) == s)
+      mask = reshape(additive_mask(m, args.mask_kind, dt), {n, h, l, s});
+    else
+      throw ShapeError(name + ": attn_mask must be " + Shape{l, s}.str() + " or " + Shape{n * h, l, s}.str() + ", got " +
+                       m.shape().str() + " for " + shapes);
+  }
+  if (args.key_padding_mask.defined()) {
+    const Tensor& m = args.key_padding_mask;
+    const Shape want = unbatched ? Shape{s} : Shape{n, s};
+    if (!(m.shape() == want))
+      throw ShapeError(name + ": key_padding_mask must be " + want.str() + ", got " + m.shape().str() + " for " + shapes);
+    Tensor pad = reshape(additive_mask(m, args.mask_kind, dt), {n, 1, 1, s});
+    mask = mask.defined() ? mask + pad : pad;
+  }
+
+  AttentionOptions ao;
+  ao.dropout_p = is_training() ? options_.dropout : 0.0;
+  AttentionOutput att = attention(heads(q, l), heads(k, s), heads(v, s), mask, args.is_causal, ao);
+
+  // [N, h, L, d] -> [N, L, h, d] -> [N L, E] -> out_proj -> back to the input layout.
+  Tensor out = out_proj->forward(reshape(permute(att.output, {0, 2, 1, 3}), {n * l, e}));
+  out = reshape(out, {n, l, e});
+  out = unbatched ? squeeze(out, 0) : bf ? out : transpose(out, 0, 1);
+
+  MultiheadAttentionOutput result{out, Tensor()};
+  if (args.need_weights) {
+    Tensor w = args.average_attn_weights ? mean(att.weights, {1}) : att.weights;
+    result.attn_weights = unbatched ? squeeze(w, 0) : w;
+  }
+  return result;
+}
+
+std::string MultiheadAttention::extra_repr() const {
+  std::ostringstream s;
+  s << "embed_dim=" << embed_dim_ << ", num_heads=" << num_heads_;
+  if (!options_.bias) s << ", bias=false";
+  if (options_.batch_first) s << ", batch_first=true";
+  if (options_.dropout != 0) s << ", dropout=" << options_.dropout;
+  return s.str();
+}
+
+}  // namespace xg::nn

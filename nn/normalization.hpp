@@ -1,0 +1,114 @@
+#pragma once
+/// @file normalization.hpp
+/// @brief Batch and layer normalisation, as torch.nn.BatchNorm1d/2d/3d and torch.nn.LayerNorm.
+/// Both are composed of xg ops (mean, var, rsqrt, ...): their gradients are derived by autograd.
+///
+/// BatchNorm normalises each channel c over the batch and the spatial axes:
+///   y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c
+/// In training mode mean_c and var_c are the batch statistics (var biased: divided by n) and the
+/// running statistics are updated in place, as PyTorch:
+///   running_mean = (1 - momentum) running_mean + momentum mean_c
+///   running_var  = (1 - momentum) running_var  + momentum var_c n / (n - 1)   (unbiased)
+/// (momentum absent: a cumulative average, factor 1 / num_batches_tracked). In evaluation mode
+/// the running statistics are used. Without track_running_stats there are no buffers and the
+/// batch statistics are used in both modes.
+///
+/// @code
+/// auto bn = std::make_shared<xg::nn::BatchNorm2d>(16);      // weight, bias [16]
+/// xg::Tensor y = bn->forward(xg::randn({8, 16, 32, 32}));   // updates running_mean/var
+/// bn->eval();                                               // now uses them
+/// @endcode
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+
+namespace xg::nn {
+
+/// Options of BatchNorm1d/2d/3d (PyTorch's defaults).
+struct BatchNormOptions {
+  double eps = 1e-5;
+  /// Factor of the running-statistics update; nullopt gives a cumulative moving average.
+  std::optional<double> momentum = 0.1;
+  bool affine = true;               ///< learnable weight (ones) and bias (zeros) of shape [C]
+  bool track_running_stats = true;  ///< buffers running_mean, running_var, num_batches_tracked
+};
+
+/// @brief What BatchNorm1d/2d/3d share; they differ only in the input ranks they accept.
+/// Parameters: weight [C], bias [C] (affine). Buffers: running_mean [C] (zeros), running_var [C]
+/// (ones), num_batches_tracked [] (int64, 0).
+class BatchNormBase : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  int64_t num_features() const { return num_features_; }
+  const BatchNormOptions& options() const { return options_; }
+  /// Sets the running statistics back to mean 0, variance 1 and the counter to 0.
+  void reset_running_stats();
+
+  Tensor weight, bias;                                      ///< undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;    ///< undefined without track_running_stats
+
+ protected:
+  BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options, std::vector<int> ranks);
+
+ private:
+  int64_t num_features_;
+  BatchNormOptions options_;
+  std::vector<int> ranks_;  ///< the input ranks accepted, e.g. {2, 3} for BatchNorm1d
+};
+
+/// @brief Batch normalisation of [N, C] or [N, C, L] inputs (statistics over N, or N and L).
+class BatchNorm1d : public BatchNormBase {
+ public:
+  explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {})
+      : BatchNormBase("BatchNorm1d", num_features, options, {2, 3}) {}
+};
+
+/// @brief Batch normalisation of [N, C, H, W] inputs (statistics over N, H and W).
+class BatchNorm2d : public BatchNormBase {
+ public:
+  explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {})
+      : BatchNormBase("BatchNorm2d", num_features, options, {4}) {}
+};
+
+/// @brief Batch normalisation of [N, C, D, H, W] inputs (statistics over N, D, H and W).
+class BatchNorm3d : public BatchNormBase {
+ public:
+  explicit BatchNorm3d(int64_t num_features, BatchNormOptions options = {})
+      : BatchNormBase("BatchNorm3d", num_features, options, {5}) {}
+};
+
+/// Options of LayerNorm (PyTorch's defaults).
+struct LayerNormOptions {
+  double eps = 1e-5;
+  bool elementwise_affine = true;  ///< learnable weight (ones) and bias of normalized_shape
+  bool bias = true;                ///< with elementwise_affine: also a bias (zeros)
+};
+
+/// @brief Layer normalisation over the last axes (as torch.nn.LayerNorm):
+///   y = (x - mean) / sqrt(var + eps) * weight + bias
+/// with mean and (biased) var taken over the trailing axes given by normalized_shape, which the
+/// input's trailing extents must equal. Parameters weight and bias have shape normalized_shape.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(std::vector<int64_t> normalized_shape, LayerNormOptions options = {});
+  explicit LayerNorm(int64_t normalized_size, LayerNormOptions options = {})
+      : LayerNorm(std::vector<int64_t>{normalized_size}, options) {}
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  const std::vector<int64_t>& normalized_shape() const { return normalized_shape_; }
+  const LayerNormOptions& options() const { return options_; }
+
+  Tensor weight, bias;  ///< undefined without elementwise_affine (bias also without bias)
+
+ private:
+  std::vector<int64_t> normalized_shape_;
+  LayerNormOptions options_;
+};
+
+}  // namespace xg::nn

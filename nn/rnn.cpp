@@ -1,0 +1,303 @@
+#include "nn/rnn.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "autograd/grad_mode.hpp"
+#include "autograd/ops.hpp"
+
+namespace xg::nn {
+
+namespace {
+
+// U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialisation of every recurrent parameter.
+Tensor init_uniform(const Shape& shape, int64_t hidden_size) {
+  NoGradGuard guard;
+  const double k = 1.0 / std::sqrt(static_cast<double>(hidden_size));
+  return uniform(shape, -k, k);
+}
+
+// x W^T + b for x [B, in], W [out, in]: the transpose is a gemm flag, not a copy.
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
+  Tensor y = matmul_t(x, w, false, true);
+  return b.defined() ? y + b : y;
+}
+
+// One step of each kind, from the input projection xw = W_ih x + b_ih [B, G H] and the state.
+Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh, RNNActivation act) {
+  Tensor pre = xw + affine(h, w_hh, b_hh);
+  return act == RNNActivation::tanh ? tanh(pre) : relu(pre);
+}
+
+LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh) {
+  std::vector<Tensor> g = chunk(xw + affine(h, w_hh, b_hh), 4, 1);  // i, f, g, o
+  Tensor c_next = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
+  return {sigmoid(g[3]) * tanh(c_next), c_next};
+}
+
+Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
+  std::vector<Tensor> gx = chunk(xw, 3, 1);                          // x parts of r, z, n
+  std::vector<Tensor> gh = chunk(affine(h, w_hh, b_hh), 3, 1);      // h parts of r, z, n
+  Tensor r = sigmoid(gx[0] + gh[0]);
+  Tensor z = sigmoid(gx[1] + gh[1]);
+  Tensor n = tanh(gx[2] + r * gh[2]);
+  return n + z * (h - n);  // (1 - z) n + z h
+}
+
+void check_sizes(const std::string& name, int64_t input_size, int64_t hidden_size) {
+  if (input_size <= 0 || hidden_size <= 0)
+    throw ValueError(name + ": input_size and hidden_size must be positive, got " + std::to_string(input_size) + " and " +
+                     std::to_string(hidden_size));
+}
+
+void check_float(const std::string& name, const Tensor& x, const char* what) {
+  if (!x.is_floating_point()) throw TypeError(name + ": expected a float " + what + ", got int64");
+}
+
+// A cell's input [B, in] or [in] and state [B, H] or [H] (undefined: zeros), brought to [B, ...].
+struct CellArgs {
+  Tensor x;
+  std::vector<Tensor> states;
+  bool unbatched = false;
+};
+CellArgs cell_args(const std::string& name, const Tensor& x, const std::vector<Tensor>& states, int64_t input_size,
+                   int64_t hidden_size) {
+  if (!x.defined()) throw ValueError(name + ": the input is undefined");
+  if (x.dim() != 1 && x.dim() != 2)
+    throw ShapeError(name + ": expected an input [B, " + std::to_string(input_size) + "] or [" + std::to_string(input_size) +
+                     "], got " + x.shape().str());
+  if (x.size(-1) != input_size)
+    throw ShapeError(name + ": input has " + std::to_string(x.size(-1)) + " features, expected input_size " +
+                     std::to_string(input_size) + ": input " + x.shape().str());
+  check_float(name, x, "input");
+  CellArgs a;
+  a.unbatched = x.dim() == 1;
+  a.x = a.unbatched ? unsqueeze(x, 0) : x;
+  const int64_t batch = a.x.size(0);
+  const Shape want = a.unbatched ? Shape{hidden_size} : Shape{batch, hidden_size};
+  for (const Tensor& s : states) {
+    if (!s.defined()) {
+      a.states.push_back(zeros({batch, hidden_size}, {.dtype = x.dtype()}));
+      continue;
+    }
+    if (!(s.shape() == want))
+      throw ShapeError(name + ": hidden state has shape " + s.shape().str() + ", expected " + want.str() + " for input " +
+                       x.shape().str());
+    check_float(name, s, "hidden state");
+    a.states.push_back(a.unbatched ? unsqueeze(s, 0) : s);
+  }
+  return a;
+}
+
+}  // namespace
+
+// ---- cells ----
+
+RNNCellBase::RNNCellBase(std::string type_name, int64_t input_size, int64_t hidden_size, RNNCellOptions options, int64_t gates)
+    : Module(std::move(type_name)), input_size_(input_size), hidden_size_(hidden_size), options_(options) {
+  check_sizes(this->type_name(), input_size, hidden_size);
+  if (gates != 1 && options.nonlinearity != RNNActivation::tanh)
+    throw ValueError(this->type_name() + ": the nonlinearity is fixed (tanh); relu is for RNNCell");
+  weight_ih = register_parameter("weight_ih", init_uniform({gates * hidden_size, input_size}, hidden_size));
+  weight_hh = register_parameter("weight_hh", init_uniform({gates * hidden_size, hidden_size}, hidden_size));
+  if (options.bias) {
+    bias_ih = register_parameter("bias_ih", init_uniform({gates * hidden_size}, hidden_size));
+    bias_hh = register_parameter("bias_hh", init_uniform({gates * hidden_size}, hidden_size));
+  }
+}
+
+std::string RNNCellBase::extra_repr() const {
+  std::ostringstream s;
+  s << input_size_ << ", " << hidden_size_;
+  if (!options_.bias) s << ", bias=false";
+  if (options_.nonlinearity == RNNActivation::relu) s << ", nonlinearity=relu";
+  return s.str();
+}
+
+RNNCell::RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
+    : RNNCellBase("RNNCell", input_size, hidden_size, options, 1) {}
+Tensor RNNCell::forward(const Tensor& x) { return forward(x, Tensor()); }
+Tensor RNNCell::forward(const Tensor& x, const Tensor& h) {
+  CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
+  Tensor y = rnn_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh, options().nonlinearity);
+  return a.unbatched ? squeeze(y, 0) : y;
+}
+
+LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
+    : RNNCellBase("LSTMCell", input_size, hidden_size, options, 4) {}
+Tensor LSTMCell::forward(const Tensor& x) { return forward(x, LSTMState{}).h; }
+LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
+  CellArgs a = cell_args(type_name(), x, {state.h, state.c}, input_size(), hidden_size());
+  LSTMState s = lstm_step(affine(a.x, weight_ih, bias_ih), a.states[0], a.states[1], weight_hh, bias_hh);
+  if (a.unbatched) s = {squeeze(s.h, 0), squeeze(s.c, 0)};
+  return s;
+}
+
+GRUCell::GRUCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
+    : RNNCellBase("GRUCell", input_size, hidden_size, options, 3) {}
+Tensor GRUCell::forward(const Tensor& x) { return forward(x, Tensor()); }
+Tensor GRUCell::forward(const Tensor& x, const Tensor& h) {
+  CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
+  Tensor y = gru_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh);
+  return a.unbatched ? squeeze(y, 0) : y;
+}
+
+// ---- sequence modules ----
+
+RNNBase::RNNBase(std::string type_name, Kind kind, RNNOptions options)
+    : Module(std::move(type_name)), kind_(kind), options_(options) {
+  const std::string& name = this->type_name();
+  check_sizes(name, options.input_size, options.hidden_size);
+  if (options.num_layers <= 0) throw ValueError(name + ": num_layers must be positive, got " + std::to_string(options.num_layers));
+  if (!(options.dropout >= 0 && options.dropout <= 1))
+    throw ValueError(name + ": dropout must lie in [0, 1], got " + std::to_string(options.dropout));
+  if (kind != Kind::rnn && options.nonlinearity != RNNActivation::tanh)
+    throw ValueError(name + ": the nonlinearity is fixed (tanh); relu is for RNN");
+  const int64_t gates = kind == Kind::lstm ? 4 : kind == Kind::gru ? 3 : 1;
+  const int64_t hidden = options.hidden_size, dirs = options.bidirectional ? 2 : 1;
+  for (int64_t l = 0; l < options.num_layers; ++l)
+    for (int64_t d = 0; d < dirs; ++d) {
+      const std::string suffix = "_l" + std::to_string(l) + (d ? "_reverse" : "");
+      const int64_t in = l == 0 ? options.input_size : hidden * dirs;
+      std::vector<Tensor> w;
+      w.push_back(register_parameter("weight_ih" + suffix, init_uniform({gates * hidden, in}, hidden)));
+      w.push_back(register_parameter("weight_hh" + suffix, init_uniform({gates * hidden, hidden}, hidden)));
+      if (options.bias) {
+        w.push_back(register_parameter("bias_ih" + suffix, init_uniform({gates * hidden}, hidden)));
+        w.push_back(register_parameter("bias_hh" + suffix, init_uniform({gates * hidden}, hidden)));
+      }
+      weights_.push_back(std::move(w));
+    }
+}
+
+std::vector<Tensor> RNNBase::layer_parameters(int64_t layer, bool reverse) const {
+  if (layer < 0 || layer >= options_.num_layers || (reverse && !options_.bidirectional))
+    throw IndexError(type_name() + ": no layer " + std::to_string(layer) + (reverse ? " (reverse)" : "") + " among " +
+                     std::to_string(options_.num_layers) + (options_.bidirectional ? " bidirectional" : "") + " layer(s)");
+  return weights_[static_cast<std::size_t>(layer * (options_.bidirectional ? 2 : 1) + (reverse ? 1 : 0))];
+}
+
+LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
+  const std::string& name = type_name();
+  const RNNOptions& o = options_;
+  if (!x.defined()) throw ValueError(name + ": the input is undefined");
+  const std::string layout = o.batch_first ? "[B, T, " : "[T, B, ";
+  if (x.dim() != 2 && x.dim() != 3)
+    throw ShapeError(name + ": expected an input " + layout + std::to_string(o.input_size) + "] or [T, " +
+                     std::to_string(o.input_size) + "], got " + x.shape().str());
+  if (x.size(-1) != o.input_size)
+    throw ShapeError(name + ": input has " + std::to_string(x.size(-1)) + " features, expected input_size " +
+                     std::to_string(o.input_size) + ": input " + x.shape().str());
+  check_float(name, x, "input");
+  const bool unbatched = x.dim() == 2;
+  const Tensor seq = unbatched ? unsqueeze(x, 1) : o.batch_first ? transpose(x, 0, 1) : x;  // [T, B, in]
+  const int64_t steps = seq.size(0), batch = seq.size(1), hidden = o.hidden_size;
+  if (steps == 0) throw ValueError(name + ": the sequence is empty: input " + x.shape().str());
+  const int64_t dirs = o.bidirectional ? 2 : 1, slots = o.num_layers * dirs;
+
+  auto initial = [&](const Tensor& s, const char* what) -> Tensor {
+    if (!s.defined()) return s;
+    const Shape want = unbatched ? Shape{slots, hidden} : Shape{slots, batch, hidden};
+    if (!(s.shape() == want))
+      throw ShapeError(name + ": " + what + " has shape " + s.shape().str() + ", expected " + want.str() +
+                       " (num_layers * num_directions, batch, hidden_size) for input " + x.shape().str());
+    check_float(name, s, what);
+    return unbatched ? unsqueeze(s, 1) : s;
+  };
+  const Tensor h_init = initial(h0, "h0"), c_init = initial(c0, "c0");
+  auto state_at = [&](const Tensor& s, int64_t slot) {
+    return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, hidden}) : zeros({batch, hidden}, {.dtype = x.dtype()});
+  };
+
+  std::vector<Tensor> h_last, c_last;
+  Tensor layer_in = seq;
+  for (int64_t l = 0; l < o.num_layers; ++l) {
+    std::vector<Tensor> dir_out;
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t slot = l * dirs + d;
+      const std::vector<Tensor>& w = weights_[static_cast<std::size_t>(slot)];
+      const Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
+      // The input projections of all steps in one gemm: [T B, in] W_ih^T -> [T, B, G H].
+      const int64_t in = layer_in.size(2);
+      Tensor xw = affine(reshape(layer_in, {steps * batch, in}), w[0], b_ih);
+      std::vector<Tensor> xs = split(reshape(xw, {steps, batch, xw.size(1)}), 1, 0);
+      Tensor h = state_at(h_init, slot);
+      Tensor c = kind_ == Kind::lstm ? state_at(c_init, slot) : Tensor();
+      std::vector<Tensor> outs(static_cast<std::size_t>(steps));
+      for (int64_t s = 0; s < steps; ++s) {
+        const int64_t t = d ? steps - 1 - s : s;
+        const Tensor xt = reshape(xs[static_cast<std::size_t>(t)], {batch, xw.size(1)});
+        switch (kind_) {
+          case Kind::rnn: h = rnn_step(xt, h, w[1], b_hh, o.nonlinearity); break;
+          case Kind::gru: h = gru_step(xt, h, w[1], b_hh); break;
+          case Kind::lstm: {
+            LSTMState next = lstm_step(xt, h, c, w[1], b_hh);
+            h = next.h;
+            c = next.c;
+            break;
+          }
+        }
+        outs[static_cast<std::size_t>(t)] = h;
+      }
+      h_last.push_back(h);
+      if (kind_ == Kind::lstm) c_last.push_back(c);
+      dir_out.push_back(stack(outs, 0));
+    }
+    layer_in = dirs == 1 ? dir_out[0] : concat(dir_out, 2);
+    if (o.dropout > 0 && is_training() && l + 1 < o.num_layers) {
+      Tensor keep;
+      {
+        NoGradGuard guard;
+        keep = ge(rand(layer_in.shape(), {.dtype = layer_in.dtype()}), o.dropout);
+        keep = o.dropout < 1 ? keep * (1.0 / (1.0 - o.dropout)) : zeros_like(keep);
+      }
+      layer_in = layer_in * keep;
+    }
+  }
+
+  LSTMOutput out;
+  out.output = layer_in;
+  out.h_n = stack(h_last, 0);
+  if (kind_ == Kind::lstm) out.c_n = stack(c_last, 0);
+  if (unbatched) {
+    out.output = squeeze(out.output, 1);
+    out.h_n = squeeze(out.h_n, 1);
+    if (out.c_n.defined()) out.c_n = squeeze(out.c_n, 1);
+  } else if (o.batch_first) {
+    out.output = transpose(out.output, 0, 1);
+  }
+  return out;
+}
+
+std::string RNNBase::extra_repr() const {
+  const RNNOptions& o = options_;
+  std::ostringstream s;
+  s << o.input_size << ", " << o.hidden_size;
+  if (o.num_layers != 1) s << ", num_layers=" << o.num_layers;
+  if (kind_ == Kind::rnn && o.nonlinearity == RNNActivation::relu) s << ", nonlinearity=relu";
+  if (!o.bias) s << ", bias=false";
+  if (o.batch_first) s << ", batch_first=true";
+  if (o.dropout != 0) s << ", dropout=" << o.dropout;
+  if (o.bidirectional) s << ", bidirectional=true";
+  return s.str();
+}
+
+RNN::RNN(RNNOptions options) : RNNBase("RNN", Kind::rnn, options) {}
+Tensor RNN::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
+RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) {
+  LSTMOutput r = run(x, h0, Tensor());
+  return {r.output, r.h_n};
+}
+
+LSTM::LSTM(RNNOptions options) : RNNBase("LSTM", Kind::lstm, options) {}
+Tensor LSTM::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
+LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) { return run(x, state.h, state.c); }
+
+GRU::GRU(RNNOptions options) : RNNBase("GRU", Kind::gru, options) {}
+Tensor GRU::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
+RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) {
+  LSTMOutput r = run(x, h0, Tensor());
+  return {r.output, r.h_n};
+}
+
+}  // namespace xg::nn

@@ -1,0 +1,407 @@
+// BatchNorm1d/2d/3d and LayerNorm: values against naive per-channel loops, PyTorch's running
+// statistics (unbiased running_var, momentum, cumulative average), train vs eval, names and
+// shapes, state_dict round trips, errors, and float64 gradchecks w.r.t. input and parameters.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "autograd/xg.hpp"
+#include "nn/normalization.hpp"
+
+namespace {
+
+using xg::Dtype;
+using xg::Tensor;
+using xg::nn::BatchNorm1d;
+using xg::nn::BatchNorm2d;
+using xg::nn::LayerNorm;
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::vector<std::string> names_of(const xg::NamedTensors& nt) {
+  std::vector<std::string> out;
+  for (const auto& [n, t] : nt) out.push_back(n);
+  return out;
+}
+
+// Per-channel mean and biased variance of x [N, C, rest...] laid out row-major.
+struct ChannelStats {
+  std::vector<double> mean, var;
+  int64_t count = 0;
+};
+ChannelStats channel_stats(const Tensor& x) {
+  const std::vector<double> v = x.to_vector<double>();
+  const int64_t n = x.size(0), c = x.size(1), inner = x.numel() / (n * c);
+  ChannelStats s;
+  s.count = n * inner;
+  s.mean.assign(static_cast<std::size_t>(c), 0.0);
+  s.var.assign(static_cast<std::size_t>(c), 0.0);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < inner; ++j) sum += v[static_cast<std::size_t>((i * c + ch) * inner + j)];
+    const double m = sum / static_cast<double>(s.count);
+    double sq = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < inner; ++j) {
+        const double d = v[static_cast<std::size_t>((i * c + ch) * inner + j)] - m;
+        sq += d * d;
+      }
+    s.mean[static_cast<std::size_t>(ch)] = m;
+    s.var[static_cast<std::size_t>(ch)] = sq / static_cast<double>(s.count);
+  }
+  return s;
+}
+
+// y = (x - mean_c) / sqrt(var_c + eps) * w_c + b_c element by element.
+std::vector<double> normalise(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& var,
+                              const std::vector<double>& w, const std::vector<double>& b, double eps) {
+  const std::vector<double> v = x.to_vector<double>();
+  const int64_t n = x.size(0), c = x.size(1), inner = x.numel() / (n * c);
+  std::vector<double> y(v.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t j = 0; j < inner; ++j) {
+        const auto k = static_cast<std::size_t>((i * c + ch) * inner + j);
+        const auto cc = static_cast<std::size_t>(ch);
+        y[k] = (v[k] - mean[cc]) / std::sqrt(var[cc] + eps) * w[cc] + b[cc];
+      }
+  return y;
+}
+
+void check_close(const std::vector<double>& a, const std::vector<double>& b, double tol) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(std::abs(a[i] - b[i]) <= tol, "element " << i << ": " << a[i] << " vs " << b[i]);
+}
+
+}  // namespace
+
+TEST_CASE("BatchNorm1d: parameters, buffers and names as PyTorch") {
+  BatchNorm1d bn(3);
+  CHECK(names_of(bn.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+  CHECK(names_of(bn.named_buffers()) == std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"});
+  CHECK(names_of(bn.state_dict()) ==
+        std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(bn.weight.to_vector<double>() == std::vector<double>{1, 1, 1});
+  CHECK(bn.bias.to_vector<double>() == std::vector<double>{0, 0, 0});
+  CHECK(bn.running_mean.to_vector<double>() == std::vector<double>{0, 0, 0});
+  CHECK(bn.running_var.to_vector<double>() == std::vector<double>{1, 1, 1});
+  CHECK(bn.num_batches_tracked.dtype() == Dtype::int64);
+  CHECK(bn.num_batches_tracked.dim() == 0);
+  CHECK(bn.weight.requires_grad());
+  CHECK_FALSE(bn.running_mean.requires_grad());
+  CHECK(bn.repr() == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
+
+  BatchNorm1d plain(4, {.affine = false, .track_running_stats = false});
+  CHECK(plain.parameters().empty());
+  CHECK(plain.buffers().empty());
+  CHECK_FALSE(plain.running_mean.defined());
+}
+
+TEST_CASE("BatchNorm1d [N, C]: normalises each channel with the biased batch variance") {
+  xg::manual_seed(1);
+  BatchNorm1d bn(3);
+  {
+    xg::NoGradGuard g;
+    bn.weight.copy_(xg::tensor({0.5, 2.0, -1.0}));
+    bn.bias.copy_(xg::tensor({0.1, -0.2, 0.3}));
+  }
+  Tensor x = xg::randn({5, 3}) * 2.0 + 1.0;
+  Tensor y = bn.forward(x);
+  ChannelStats s = channel_stats(x);
+  check_close(y.to_vector<double>(), normalise(x, s.mean, s.var, {0.5, 2.0, -1.0}, {0.1, -0.2, 0.3}, 1e-5), 1e-5);
+
+  // without affine: mean 0, biased variance ~1 per channel
+  BatchNorm1d raw(3, {.affine = false});
+  ChannelStats ys = channel_stats(raw.forward(x));
+  for (int c = 0; c < 3; ++c) {
+    CHECK(std::abs(ys.mean[static_cast<std::size_t>(c)]) < 1e-6);
+    CHECK(std::abs(ys.var[static_cast<std::size_t>(c)] - s.var[static_cast<std::size_t>(c)] / (s.var[static_cast<std::size_t>(c)] + 1e-5)) < 1e-5);
+  }
+}
+
+TEST_CASE("BatchNorm running statistics after two batches, then eval uses them") {
+  xg::manual_seed(2);
+  BatchNorm1d bn(2, {.momentum = 0.1});
+  Tensor x1 = xg::randn({4, 2}) + 3.0, x2 = xg::randn({6, 2}) * 0.5 - 1.0;
+  bn.forward(x1);
+  bn.forward(x2);
+  ChannelStats s1 = channel_stats(x1), s2 = channel_stats(x2);
+  std::vector<double> rm(2), rv(2);
+  for (std::size_t c = 0; c < 2; ++c) {
+    const double uv1 = s1.var[c] * 4 / 3, uv2 = s2.var[c] * 6 / 5;  // unbiased
+    rm[c] = 0.9 * (0.9 * 0.0 + 0.1 * s1.mean[c]) + 0.1 * s2.mean[c];
+    rv[c] = 0.9 * (0.9 * 1.0 + 0.1 * uv1) + 0.1 * uv2;
+  }
+  check_close(bn.running_mean.to_vector<double>(), rm, 1e-6);
+  check_close(bn.running_var.to_vector<double>(), rv, 1e-6);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 2);
+
+  bn.eval();
+  CHECK_FALSE(bn.is_training());
+  Tensor x3 = xg::randn({3, 2});
+  Tensor y = bn.forward(x3);
+  check_close(y.to_vector<double>(), normalise(x3, rm, rv, {1, 1}, {0, 0}, 1e-5), 1e-5);
+  // eval leaves the statistics alone
+  bn.forward(x3);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 2);
+  check_close(bn.running_mean.to_vector<double>(), rm, 1e-6);
+
+  SUBCASE("reset_running_stats") {
+    bn.reset_running_stats();
+    CHECK(bn.running_mean.to_vector<double>() == std::vector<double>{0, 0});
+    CHECK(bn.running_var.to_vector<double>() == std::vector<double>{1, 1});
+    CHECK(bn.num_batches_tracked.item<int64_t>() == 0);
+  }
+}
+
+TEST_CASE("BatchNorm with momentum nullopt keeps a cumulative average") {
+  xg::manual_seed(3);
+  BatchNorm1d bn(2, {.momentum = std::nullopt});
+  Tensor x1 = xg::randn({4, 2}), x2 = xg::randn({4, 2}) + 2.0, x3 = xg::randn({4, 2}) - 1.0;
+  for (const Tensor& x : {x1, x2, x3}) bn.forward(x);
+  ChannelStats s1 = channel_stats(x1), s2 = channel_stats(x2), s3 = channel_stats(x3);
+  std::vector<double> rm(2), rv(2);
+  for (std::size_t c = 0; c < 2; ++c) {
+    rm[c] = (s1.mean[c] + s2.mean[c] + s3.mean[c]) / 3;
+    rv[c] = (s1.var[c] + s2.var[c] + s3.var[c]) * 4.0 / 3.0 / 3.0;
+  }
+  check_close(bn.running_mean.to_vector<double>(), rm, 1e-6);
+  check_close(bn.running_var.to_vector<double>(), rv, 1e-6);
+  CHECK(bn.repr() == "BatchNorm1d(2, eps=1e-05, momentum=None, affine=true, track_running_stats=true)");
+}
+
+TEST_CASE("BatchNorm without running statistics uses batch statistics in eval too") {
+  xg::manual_seed(4);
+  BatchNorm1d bn(3, {.track_running_stats = false});
+  Tensor x = xg::randn({4, 3});
+  Tensor y_train = bn.forward(x);
+  bn.eval();
+  Tensor y_eval = bn.forward(x);
+  check_close(y_eval.to_vector<double>(), y_train.to_vector<double>(), 1e-7);
+}
+
+TEST_CASE("BatchNorm1d [N, C, L] and BatchNorm2d [N, C, H, W] reduce over batch and space") {
+  xg::manual_seed(5);
+  SUBCASE("1d with length") {
+    BatchNorm1d bn(3);
+    Tensor x = xg::randn({2, 3, 4}) * 3.0 + 0.5;
+    Tensor y = bn.forward(x);
+    CHECK(y.shape() == x.shape());
+    ChannelStats s = channel_stats(x);
+    CHECK(s.count == 8);
+    check_close(y.to_vector<double>(), normalise(x, s.mean, s.var, {1, 1, 1}, {0, 0, 0}, 1e-5), 1e-5);
+    std::vector<double> rm(3);
+    for (std::size_t c = 0; c < 3; ++c) rm[c] = 0.1 * s.mean[c];
+    check_close(bn.running_mean.to_vector<double>(), rm, 1e-6);
+    std::vector<double> rv(3);
+    for (std::size_t c = 0; c < 3; ++c) rv[c] = 0.9 + 0.1 * s.var[c] * 8 / 7;
+    check_close(bn.running_var.to_vector<double>(), rv, 1e-6);
+  }
+  SUBCASE("2d") {
+    BatchNorm2d bn(2);
+    {
+      xg::NoGradGuard g;
+      bn.weight.copy_(xg::tensor({1.5, -0.5}));
+      bn.bias.copy_(xg::tensor({0.2, 0.0}));
+    }
+    Tensor x = xg::randn({3, 2, 2, 3}) - 2.0;
+    Tensor y = bn.forward(x);
+    ChannelStats s = channel_stats(x);
+    CHECK(s.count == 18);
+    check_close(y.to_vector<double>(), normalise(x, s.mean, s.var, {1.5, -0.5}, {0.2, 0.0}, 1e-5), 1e-5);
+    bn.eval();
+    Tensor ye = bn.forward(x);
+    std::vector<double> rm{0.1 * s.mean[0], 0.1 * s.mean[1]};
+    std::vector<double> rv{0.9 + 0.1 * s.var[0] * 18 / 17, 0.9 + 0.1 * s.var[1] * 18 / 17};
+    check_close(ye.to_vector<double>(), normalise(x, rm, rv, {1.5, -0.5}, {0.2, 0.0}, 1e-5), 1e-5);
+  }
+  SUBCASE("3d") {
+    xg::nn::BatchNorm3d bn(2, {.affine = false});
+    Tensor x = xg::randn({2, 2, 2, 2, 2});
+    ChannelStats s = channel_stats(x);
+    check_close(bn.forward(x).to_vector<double>(), normalise(x, s.mean, s.var, {1, 1}, {0, 0}, 1e-5), 1e-5);
+  }
+}
+
+TEST_CASE("BatchNorm errors name the layer and the shapes") {
+  BatchNorm1d bn(3);
+  try {
+    bn.forward(xg::randn({4, 5}));
+    FAIL("expected ShapeError");
+  } catch (const xg::ShapeError& e) {
+    CHECK(contains(e.what(), "BatchNorm1d"));
+    CHECK(contains(e.what(), "[4, 5]"));
+    CHECK(contains(e.what(), "3"));
+  }
+  try {
+    bn.forward(xg::randn({2, 3, 4, 5}));
+    FAIL("expected ShapeError");
+  } catch (const xg::ShapeError& e) {
+    CHECK(contains(e.what(), "BatchNorm1d"));
+    CHECK(contains(e.what(), "[2, 3, 4, 5]"));
+  }
+  BatchNorm2d bn2(3);
+  CHECK_THROWS_AS(bn2.forward(xg::randn({4, 3})), xg::ShapeError);
+  // one value per channel cannot give a batch variance in training
+  CHECK_THROWS_AS(bn.forward(xg::randn({1, 3})), xg::ValueError);
+  bn.eval();
+  CHECK(bn.forward(xg::randn({1, 3})).shape() == xg::Shape{1, 3});
+  CHECK_THROWS_AS(BatchNorm1d(0), xg::ValueError);
+  CHECK_THROWS_AS(BatchNorm1d(2, {.momentum = 1.5}), xg::ValueError);
+}
+
+TEST_CASE("BatchNorm state_dict round trip, to(float64)") {
+  xg::manual_seed(6);
+  BatchNorm2d a(2), b(2);
+  {
+    xg::NoGradGuard g;
+    a.weight.copy_(xg::tensor({0.7, 1.3}));
+    a.bias.copy_(xg::tensor({-0.1, 0.4}));
+  }
+  a.forward(xg::randn({2, 2, 3, 3}) + 1.0);
+  a.forward(xg::randn({2, 2, 3, 3}) * 2.0);
+  b.load_state_dict(a.state_dict());
+  CHECK(b.num_batches_tracked.item<int64_t>() == 2);
+  CHECK(b.running_var.to_vector<double>() == a.running_var.to_vector<double>());
+  a.eval();
+  b.eval();
+  Tensor x = xg::randn({1, 2, 2, 2});
+  CHECK(a.forward(x).to_vector<double>() == b.forward(x).to_vector<double>());
+
+  b.to(Dtype::float64);
+  CHECK(b.weight.dtype() == Dtype::float64);
+  CHECK(b.running_mean.dtype() == Dtype::float64);
+  CHECK(b.num_batches_tracked.dtype() == Dtype::int64);
+  Tensor y64 = b.forward(x.to(Dtype::float64));
+  CHECK(y64.dtype() == Dtype::float64);
+  check_close(y64.to_vector<double>(), a.forward(x).to_vector<double>(), 1e-5);
+}
+
+TEST_CASE("BatchNorm gradcheck in float64, train and eval, w.r.t. input, weight and bias") {
+  xg::manual_seed(7);
+  SUBCASE("BatchNorm1d [N, C] train") {
+    BatchNorm1d bn(3);
+    bn.to(Dtype::float64);
+    {
+      xg::NoGradGuard g;
+      bn.weight.copy_(xg::tensor({0.5, 2.0, -1.0}));
+      bn.bias.copy_(xg::tensor({0.1, -0.2, 0.3}));
+    }
+    Tensor x = xg::randn({4, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+    auto f = [&](const std::vector<Tensor>& in) { return bn.forward(in[0]); };
+    xg::GradcheckReport r = xg::gradcheck(f, {x, bn.weight, bn.bias});
+    CHECK_MESSAGE(r.passed, r.str());
+    CHECK(r.inputs_checked == 3);
+  }
+  SUBCASE("BatchNorm1d [N, C, L] train") {
+    BatchNorm1d bn(2);
+    bn.to(Dtype::float64);
+    Tensor x = xg::randn({3, 2, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+    auto f = [&](const std::vector<Tensor>& in) { return bn.forward(in[0]); };
+    xg::GradcheckReport r = xg::gradcheck(f, {x, bn.weight, bn.bias});
+    CHECK_MESSAGE(r.passed, r.str());
+  }
+  SUBCASE("BatchNorm2d train and eval") {
+    BatchNorm2d bn(2);
+    bn.to(Dtype::float64);
+    {
+      xg::NoGradGuard g;
+      bn.weight.copy_(xg::tensor({1.5, -0.7}));
+    }
+    Tensor x = xg::randn({2, 2, 2, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+    auto f = [&](const std::vector<Tensor>& in) { return bn.forward(in[0]); };
+    xg::GradcheckReport r = xg::gradcheck(f, {x, bn.weight, bn.bias});
+    CHECK_MESSAGE(r.passed, r.str());
+    bn.eval();
+    xg::GradcheckReport re = xg::gradcheck(f, {x, bn.weight, bn.bias});
+    CHECK_MESSAGE(re.passed, re.str());
+  }
+}
+
+TEST_CASE("LayerNorm: names, shapes, mean 0 and variance 1 over the last axes") {
+  LayerNorm ln({3, 4});
+  CHECK(names_of(ln.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+  CHECK(ln.weight.shape() == xg::Shape{3, 4});
+  CHECK(ln.bias.shape() == xg::Shape{3, 4});
+  CHECK(ln.buffers().empty());
+  CHECK(ln.repr() == "LayerNorm((3, 4), eps=1e-05, elementwise_affine=true)");
+  CHECK(LayerNorm(5).repr() == "LayerNorm((5,), eps=1e-05, elementwise_affine=true)");
+  CHECK(LayerNorm(5, {.elementwise_affine = false}).parameters().empty());
+  CHECK(names_of(LayerNorm(5, {.bias = false}).named_parameters()) == std::vector<std::string>{"weight"});
+
+  xg::manual_seed(8);
+  Tensor x = xg::randn({2, 3, 4}, {.dtype = Dtype::float64}) * 3.0 + 2.0;
+  Tensor y = ln.forward(x);
+  CHECK(y.shape() == x.shape());
+  const std::vector<double> v = y.to_vector<double>(), xv = x.to_vector<double>();
+  for (int b = 0; b < 2; ++b) {
+    double m = 0, xm = 0;
+    for (int i = 0; i < 12; ++i) m += v[static_cast<std::size_t>(b * 12 + i)], xm += xv[static_cast<std::size_t>(b * 12 + i)];
+    m /= 12, xm /= 12;
+    double var = 0, xvar = 0;
+    for (int i = 0; i < 12; ++i) {
+      var += std::pow(v[static_cast<std::size_t>(b * 12 + i)] - m, 2);
+      xvar += std::pow(xv[static_cast<std::size_t>(b * 12 + i)] - xm, 2);
+    }
+    var /= 12, xvar /= 12;
+    CHECK(std::abs(m) < 1e-6);
+    CHECK(std::abs(var - xvar / (xvar + 1e-5)) < 1e-6);
+  }
+
+  SUBCASE("affine over the last axis, against a naive row computation") {
+    LayerNorm l1(4, {.eps = 1e-3});
+    {
+      xg::NoGradGuard g;
+      l1.weight.copy_(xg::tensor({1, 2, 3, 4}));
+      l1.bias.copy_(xg::tensor({0.5, 0, -0.5, 1}));
+    }
+    Tensor x2 = xg::tensor({1, 2, 4, 8, -1, 0, 1, 3}, {2, 4});
+    const std::vector<double> w{1, 2, 3, 4}, bb{0.5, 0, -0.5, 1}, xs = x2.to_vector<double>();
+    std::vector<double> want(8);
+    for (int r = 0; r < 2; ++r) {
+      double m = 0, q = 0;
+      for (int i = 0; i < 4; ++i) m += xs[static_cast<std::size_t>(r * 4 + i)] / 4;
+      for (int i = 0; i < 4; ++i) q += std::pow(xs[static_cast<std::size_t>(r * 4 + i)] - m, 2) / 4;
+      for (int i = 0; i < 4; ++i) {
+        const auto k = static_cast<std::size_t>(r * 4 + i);
+        want[k] = (xs[k] - m) / std::sqrt(q + 1e-3) * w[static_cast<std::size_t>(i)] + bb[static_cast<std::size_t>(i)];
+      }
+    }
+    check_close(l1.forward(x2).to_vector<double>(), want, 1e-5);
+  }
+}
+
+TEST_CASE("LayerNorm errors, state_dict round trip and gradcheck") {
+  LayerNorm ln({3, 4});
+  try {
+    ln.forward(xg::randn({2, 4, 3}));
+    FAIL("expected ShapeError");
+  } catch (const xg::ShapeError& e) {
+    CHECK(contains(e.what(), "LayerNorm"));
+    CHECK(contains(e.what(), "[3, 4]"));
+    CHECK(contains(e.what(), "[2, 4, 3]"));
+  }
+  CHECK_THROWS_AS(ln.forward(xg::randn({4})), xg::ShapeError);
+  CHECK_THROWS_AS(LayerNorm(std::vector<int64_t>{}), xg::ValueError);
+
+  xg::manual_seed(9);
+  LayerNorm a(4), b(4);
+  {
+    xg::NoGradGuard g;
+    a.weight.copy_(xg::randn({4}));
+    a.bias.copy_(xg::randn({4}));
+  }
+  b.load_state_dict(a.state_dict());
+  Tensor x = xg::randn({3, 4});
+  CHECK(a.forward(x).to_vector<double>() == b.forward(x).to_vector<double>());
+
+  a.to(Dtype::float64);
+  Tensor x64 = xg::randn({2, 3, 4}, {.dtype = Dtype::float64, .requires_grad = true});
+  auto f = [&](const std::vector<Tensor>& in) { return a.forward(in[0]); };
+  xg::GradcheckReport r = xg::gradcheck(f, {x64, a.weight, a.bias});
+  CHECK_MESSAGE(r.passed, r.str());
+  CHECK(r.inputs_checked == 3);
+}
