@@ -7,6 +7,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "autograd/ops.hpp"
+#include "nn/init.hpp"
 
 namespace xg::nn {
 
@@ -97,10 +98,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 // ---- the output projection ----
 
 AttentionOutProj::AttentionOutProj(int64_t embed_dim, bool with_bias) : Module("NonDynamicallyQuantizableLinear"), embed_dim_(embed_dim) {
-  NoGradGuard guard;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(embed_dim));  // kaiming_uniform(a = sqrt(5)), as Linear
-  weight = register_parameter("weight", uniform({embed_dim, embed_dim}, -bound, bound));
-  if (with_bias) bias = register_parameter("bias", zeros({embed_dim}));  // MultiheadAttention zeroes it
+  // As Linear: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(E), 1/sqrt(E)); MultiheadAttention zeroes the bias.
+  weight = register_parameter("weight", init::kaiming_uniform_(empty({embed_dim, embed_dim}), std::sqrt(5.0)));
+  if (with_bias) bias = register_parameter("bias", zeros({embed_dim}));
 }
 
 Tensor AttentionOutProj::forward(const Tensor& x) {
@@ -130,13 +130,8 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, Mul
                      std::to_string(num_heads));
   if (!(options.dropout >= 0 && options.dropout <= 1))
     throw ValueError("MultiheadAttention: dropout must lie in [0, 1], got " + std::to_string(options.dropout));
-  {
-    NoGradGuard guard;
-    // xavier_uniform_: fan_in E, fan_out 3E.
-    const double bound = std::sqrt(6.0 / static_cast<double>(4 * embed_dim));
-    in_proj_weight = register_parameter("in_proj_weight", uniform({3 * embed_dim, embed_dim}, -bound, bound));
-    if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
-  }
+  in_proj_weight = register_parameter("in_proj_weight", init::xavier_uniform_(empty({3 * embed_dim, embed_dim})));
+  if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
   out_proj = register_module("out_proj", std::make_shared<AttentionOutProj>(embed_dim, options.bias));
 }
 

@@ -5,6 +5,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "autograd/ops.hpp"
+#include "nn/init.hpp"
 
 namespace xg::nn {
 
@@ -12,9 +13,8 @@ namespace {
 
 // U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialisation of every recurrent parameter.
 Tensor init_uniform(const Shape& shape, int64_t hidden_size) {
-  NoGradGuard guard;
   const double k = 1.0 / std::sqrt(static_cast<double>(hidden_size));
-  return uniform(shape, -k, k);
+  return init::uniform_(empty(shape), -k, k);
 }
 
 // x W^T + b for x [B, in], W [out, in]: the transpose is a gemm flag, not a copy.
@@ -42,6 +42,35 @@ Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
   Tensor z = sigmoid(gx[1] + gh[1]);
   Tensor n = tanh(gx[2] + r * gh[2]);
   return n + z * (h - n);  // (1 - z) n + z h
+}
+
+// The steps of x [T, B, F] as T tensors [B, F]. When x requires grad, each slice's backward
+// is a zero-filled tensor of x's full size, so T direct slices would cost O(T^2) in backward;
+// halving recursively costs O(T log T).
+void unbind_into(const Tensor& x, std::size_t offset, std::vector<Tensor>& out) {
+  const int64_t n = x.size(0);
+  if (n <= 4 || !x.requires_grad() || !GradMode::is_enabled()) {
+    for (int64_t i = 0; i < n; ++i) out[offset + static_cast<std::size_t>(i)] = squeeze(slice(x, 0, i, i + 1), 0);
+    return;
+  }
+  const int64_t half = n / 2;
+  unbind_into(slice(x, 0, 0, half), offset, out);
+  unbind_into(slice(x, 0, half, n), offset + static_cast<std::size_t>(half), out);
+}
+std::vector<Tensor> unbind_steps(const Tensor& x) {
+  std::vector<Tensor> out(static_cast<std::size_t>(x.size(0)));
+  unbind_into(x, 0, out);
+  return out;
+}
+
+// Inverted dropout: zeros with probability p, the rest scaled by 1 / (1 - p).
+Tensor step_dropout(const Tensor& x, double p) {
+  Tensor keep;
+  {
+    NoGradGuard guard;
+    keep = p < 1 ? ge(rand(x.shape(), {.dtype = x.dtype()}), p) * (1.0 / (1.0 - p)) : zeros_like(x);
+  }
+  return x * keep;
 }
 
 void check_sizes(const std::string& name, int64_t input_size, int64_t hidden_size) {
@@ -209,54 +238,46 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
     return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, hidden}) : zeros({batch, hidden}, {.dtype = x.dtype()});
   };
 
+  // Layers pass per-step lists [B, F] to each other: slicing a sequence tensor that requires grad
+  // costs a full-size gradient per step in backward, so it is done once (unbind_steps), not per layer.
   std::vector<Tensor> h_last, c_last;
-  Tensor layer_in = seq;
+  std::vector<Tensor> layer_in = unbind_steps(seq);
   for (int64_t l = 0; l < o.num_layers; ++l) {
-    std::vector<Tensor> dir_out;
+    std::vector<std::vector<Tensor>> dir_out;
     for (int64_t d = 0; d < dirs; ++d) {
       const int64_t slot = l * dirs + d;
       const std::vector<Tensor>& w = weights_[static_cast<std::size_t>(slot)];
       const Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
-      // The input projections of all steps in one gemm: [T B, in] W_ih^T -> [T, B, G H].
-      const int64_t in = layer_in.size(2);
-      Tensor xw = affine(reshape(layer_in, {steps * batch, in}), w[0], b_ih);
-      std::vector<Tensor> xs = split(reshape(xw, {steps, batch, xw.size(1)}), 1, 0);
       Tensor h = state_at(h_init, slot);
       Tensor c = kind_ == Kind::lstm ? state_at(c_init, slot) : Tensor();
       std::vector<Tensor> outs(static_cast<std::size_t>(steps));
       for (int64_t s = 0; s < steps; ++s) {
-        const int64_t t = d ? steps - 1 - s : s;
-        const Tensor xt = reshape(xs[static_cast<std::size_t>(t)], {batch, xw.size(1)});
+        const auto t = static_cast<std::size_t>(d ? steps - 1 - s : s);
+        const Tensor xw = affine(layer_in[t], w[0], b_ih);
         switch (kind_) {
-          case Kind::rnn: h = rnn_step(xt, h, w[1], b_hh, o.nonlinearity); break;
-          case Kind::gru: h = gru_step(xt, h, w[1], b_hh); break;
+          case Kind::rnn: h = rnn_step(xw, h, w[1], b_hh, o.nonlinearity); break;
+          case Kind::gru: h = gru_step(xw, h, w[1], b_hh); break;
           case Kind::lstm: {
-            LSTMState next = lstm_step(xt, h, c, w[1], b_hh);
+            LSTMState next = lstm_step(xw, h, c, w[1], b_hh);
             h = next.h;
             c = next.c;
             break;
           }
         }
-        outs[static_cast<std::size_t>(t)] = h;
+        outs[t] = h;
       }
       h_last.push_back(h);
       if (kind_ == Kind::lstm) c_last.push_back(c);
-      dir_out.push_back(stack(outs, 0));
+      dir_out.push_back(std::move(outs));
     }
-    layer_in = dirs == 1 ? dir_out[0] : concat(dir_out, 2);
-    if (o.dropout > 0 && is_training() && l + 1 < o.num_layers) {
-      Tensor keep;
-      {
-        NoGradGuard guard;
-        keep = ge(rand(layer_in.shape(), {.dtype = layer_in.dtype()}), o.dropout);
-        keep = o.dropout < 1 ? keep * (1.0 / (1.0 - o.dropout)) : zeros_like(keep);
-      }
-      layer_in = layer_in * keep;
+    for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
+      layer_in[t] = dirs == 1 ? dir_out[0][t] : concat({dir_out[0][t], dir_out[1][t]}, 1);
+      if (o.dropout > 0 && is_training() && l + 1 < o.num_layers) layer_in[t] = step_dropout(layer_in[t], o.dropout);
     }
   }
 
   LSTMOutput out;
-  out.output = layer_in;
+  out.output = stack(layer_in, 0);  // [T, B, D H]
   out.h_n = stack(h_last, 0);
   if (kind_ == Kind::lstm) out.c_n = stack(c_last, 0);
   if (unbatched) {

@@ -265,13 +265,20 @@ TEST_CASE("RNN (relu) over a sequence equals RNNCell step by step") {
   xg::nn::RNN rnn({.input_size = 2, .hidden_size = 4, .nonlinearity = xg::nn::RNNActivation::relu});
   xg::nn::RNNCell cell(2, 4, {.nonlinearity = xg::nn::RNNActivation::relu});
   copy_into(cell, rnn, 0);
-  Tensor x = xg::randn({5, 3, 2}), h0 = xg::randn({1, 3, 4});
+  // 11 steps of an input that requires grad: the steps are cut by recursive halving
+  Tensor x = xg::randn({11, 3, 2}, {.requires_grad = true}), h0 = xg::randn({1, 3, 4});
   xg::nn::RNNOutput out = rnn.forward(x, h0);
   Tensor h = step(h0, 0);
   std::vector<Tensor> hs;
-  for (int64_t t = 0; t < 5; ++t) hs.push_back(h = cell.forward(step(x, t), h));
+  for (int64_t t = 0; t < 11; ++t) hs.push_back(h = cell.forward(step(x, t), h));
   check_close(out.output.to_vector<double>(), xg::stack(hs, 0).to_vector<double>());
   check_close(out.h_n.to_vector<double>(), xg::unsqueeze(h, 0).to_vector<double>());
+  // and the gradient w.r.t. x equals the one through explicit steps
+  xg::sum(out.output * out.output).backward();
+  Tensor g1 = x.grad();
+  x.zero_grad();
+  xg::sum(xg::stack(hs, 0) * xg::stack(hs, 0)).backward();
+  check_close(g1.to_vector<double>(), x.grad().to_vector<double>());
 }
 
 TEST_CASE("dropout between layers acts in training only") {
@@ -398,5 +405,12 @@ TEST_CASE("gradcheck in float64 w.r.t. inputs, states and every parameter") {
     for (const Tensor& p : rnn.parameters()) rin.push_back(p);
     xg::GradcheckReport rr = xg::gradcheck([&](const std::vector<Tensor>& v) { return rnn.forward(v[0], v[1]).output; }, rin);
     CHECK_MESSAGE(rr.passed, rr.str());
+  }
+  SUBCASE("a longer sequence (recursive halving of the steps), w.r.t. the input") {
+    xg::nn::GRU gru({.input_size = 2, .hidden_size = 2, .bidirectional = true});
+    gru.to(Dtype::float64);
+    Tensor x = xg::randn({13, 1, 2}, f64);
+    xg::GradcheckReport r = xg::gradcheck([&](const std::vector<Tensor>& v) { return gru.forward(v[0]); }, {x});
+    CHECK_MESSAGE(r.passed, r.str());
   }
 }
