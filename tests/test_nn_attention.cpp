@@ -404,3 +404,12 @@ TEST_CASE("gradcheck in float64: attention and MultiheadAttention w.r.t. inputs 
     CHECK_MESSAGE(r.passed, r.str());
   }
 }
+
+TEST_CASE("second derivatives: gradgradcheck of scaled_dot_product_attention") {
+  xg::manual_seed(27);
+  const xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
+  Tensor q = xg::randn({2, 2}, f64), k = xg::randn({3, 2}, f64), v = xg::randn({3, 2}, f64);
+  xg::GradcheckReport r = xg::gradgradcheck(
+      [](const std::vector<Tensor>& in) { return xg::nn::scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), true); }, {q, k, v});
+  CHECK_MESSAGE(r.passed, r.str());
+}

@@ -405,3 +405,17 @@ TEST_CASE("LayerNorm errors, state_dict round trip and gradcheck") {
   CHECK_MESSAGE(r.passed, r.str());
   CHECK(r.inputs_checked == 3);
 }
+
+TEST_CASE("second derivatives: gradgradcheck of BatchNorm (train) and LayerNorm") {
+  xg::manual_seed(10);
+  BatchNorm1d bn(2);
+  LayerNorm ln(3);
+  bn.to(Dtype::float64);
+  ln.to(Dtype::float64);
+  Tensor x = xg::randn({3, 2}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor z = xg::randn({2, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+  xg::GradcheckReport r = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, {x, bn.weight});
+  CHECK_MESSAGE(r.passed, r.str());
+  xg::GradcheckReport r2 = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return ln.forward(in[0]); }, {z, ln.weight});
+  CHECK_MESSAGE(r2.passed, r2.str());
+}

@@ -414,3 +414,22 @@ TEST_CASE("gradcheck in float64 w.r.t. inputs, states and every parameter") {
     CHECK_MESSAGE(r.passed, r.str());
   }
 }
+
+TEST_CASE("second derivatives: gradgradcheck of an LSTMCell and a GRUCell step") {
+  xg::manual_seed(20);
+  const xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
+  xg::nn::LSTMCell lstm(2, 2);
+  xg::nn::GRUCell gru(2, 2);
+  lstm.to(Dtype::float64);
+  gru.to(Dtype::float64);
+  Tensor x = xg::randn({1, 2}, f64), h = xg::randn({1, 2}, f64), c = xg::randn({1, 2}, f64);
+  xg::GradcheckReport r = xg::gradgradcheck(
+      xg::MultiFunction([&](const std::vector<Tensor>& in) {
+        xg::nn::LSTMState s = lstm.forward(in[0], {in[1], in[2]});
+        return std::vector<Tensor>{s.h, s.c};
+      }),
+      {x, h, c, lstm.weight_hh});
+  CHECK_MESSAGE(r.passed, r.str());
+  xg::GradcheckReport r2 = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, {x, h, gru.weight_ih});
+  CHECK_MESSAGE(r2.passed, r2.str());
+}
