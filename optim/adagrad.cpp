@@ -1,0 +1,57 @@
+#include "optim/adagrad.hpp"
+
+#include <cmath>
+
+namespace xg::optim {
+
+void AdagradOptions::check() const {
+  detail::check_option(lr >= 0.0, "Adagrad", "lr", lr, "must be >= 0");
+  detail::check_option(lr_decay >= 0.0, "Adagrad", "lr_decay", lr_decay, "must be >= 0");
+  detail::check_option(weight_decay >= 0.0, "Adagrad", "weight_decay", weight_decay, "must be >= 0");
+  detail::check_option(initial_accumulator_value >= 0.0, "Adagrad", "initial_accumulator_value",
+                       initial_accumulator_value, "must be >= 0");
+  detail::check_option(eps >= 0.0, "Adagrad", "eps", eps, "must be >= 0");
+}
+
+Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions options)
+    : TypedOptimizer("Adagrad", {{std::move(params), options}}, options) {}
+Adagrad::Adagrad(std::vector<ParamGroup> groups, AdagradOptions defaults)
+    : TypedOptimizer("Adagrad", std::move(groups), defaults) {}
+
+namespace {
+template <class T>
+void adagrad_kernel(T* __restrict p, const T* __restrict grad, T* __restrict sum, int64_t n, const AdagradOptions& o,
+                    int64_t step) {
+  const T clr = static_cast<T>(o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay));
+  const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay), sign = o.maximize ? T(-1) : T(1);
+  const bool decay = o.weight_decay != 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    T g = sign * grad[i];
+    if (decay) g += wd * p[i];
+    sum[i] += g * g;
+    p[i] -= clr * (g / (std::sqrt(sum[i]) + eps));
+  }
+}
+}  // namespace
+
+void Adagrad::step() {
+  NoGradGuard no_grad;
+  for (ParamGroup& group : groups_) {
+    const AdagradOptions& o = group.options;
+    for (const Tensor& p : group.params) {
+      const Tensor g = detail::checked_grad(name(), p);
+      if (!g.defined()) continue;
+      AdagradState& s = state_of(p);
+      detail::ensure_buffer(s.sum, p, o.initial_accumulator_value);
+      ++s.step;
+      Tensor param = p;
+      detail::visit_float(p, name(), [&]<class T>() {
+        adagrad_kernel<T>(param.data<T>(), g.data<T>(), s.sum.data<T>(), p.numel(), o, s.step);
+      });
+      detail::bump_version(p);
+      detail::bump_version(s.sum);
+    }
+  }
+}
+
+}  // namespace xg::optim

@@ -1,0 +1,52 @@
+#pragma once
+/// @file adagrad.hpp
+/// @brief Adagrad as torch.optim.Adagrad. For each parameter θ with gradient ∇, at its step
+/// t = 1, 2, ... (γ = lr, η = lr_decay, λ = weight_decay, τ = initial_accumulator_value, ε = eps;
+/// the sum starts at τ):
+///
+///     g ← ∇  (−∇ when maximize)
+///     γ̃ ← γ / (1 + (t − 1) η)
+///     if λ ≠ 0:  g ← g + λ θ
+///     sum ← sum + g²
+///     θ ← θ − γ̃ g / (√sum + ε)
+#include <vector>
+
+#include "optim/optimizer.hpp"
+
+namespace xg::optim {
+
+struct AdagradOptions {
+  double lr = 1e-2;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double initial_accumulator_value = 0.0;
+  double eps = 1e-10;
+  bool maximize = false;
+
+  void check() const;  ///< ValueError "Adagrad: invalid <option> = <value> (<rule>)"
+  template <class F>
+  void fields(F&& f) {
+    f("lr", lr); f("lr_decay", lr_decay); f("weight_decay", weight_decay);
+    f("initial_accumulator_value", initial_accumulator_value); f("eps", eps); f("maximize", maximize);
+  }
+};
+
+/// Per-parameter state: step count and the running sum of squared gradients.
+struct AdagradState {
+  int64_t step = 0;
+  Tensor sum;
+  template <class F>
+  void fields(F&& f) {
+    f("step", step); f("sum", sum);
+  }
+};
+
+class Adagrad : public TypedOptimizer<AdagradOptions, AdagradState> {
+ public:
+  explicit Adagrad(std::vector<Tensor> params, AdagradOptions options = {});
+  explicit Adagrad(std::vector<ParamGroup> groups, AdagradOptions defaults = {});
+  using Optimizer::step;
+  void step() override;
+};
+
+}  // namespace xg::optim

@@ -1,0 +1,85 @@
+#pragma once
+/// @file adam.hpp
+/// @brief Adam (torch.optim.Adam) and AdamW (torch.optim.AdamW, decoupled weight decay).
+/// For each parameter θ with gradient ∇, at its step t = 1, 2, ... (γ = lr, β1, β2 = betas,
+/// λ = weight_decay, ε = eps; m, v, v_max start at 0):
+///
+///     g ← ∇  (−∇ when maximize)
+///     Adam:  if λ ≠ 0: g ← g + λ θ          AdamW:  θ ← θ − γ λ θ
+///     m ← β1 m + (1 − β1) g
+///     v ← β2 v + (1 − β2) g²
+///     if amsgrad: v_max ← max(v_max, v);  v̂ ← v_max / (1 − β2^t)
+///     else:                               v̂ ← v / (1 − β2^t)
+///     θ ← θ − γ (m / (1 − β1^t)) / (√v̂ + ε)
+///
+/// The kernel evaluates the last line as PyTorch does, θ − (γ / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε),
+/// the same value up to rounding. amsgrad keeps the maximum of the uncorrected v and corrects it
+/// with the current step's factor, as PyTorch's implementation and its current documentation do
+/// (older PyTorch documentation wrote the maximum of the corrected v̂).
+#include <array>
+#include <vector>
+
+#include "optim/optimizer.hpp"
+
+namespace xg::optim {
+
+struct AdamOptions {
+  double lr = 1e-3;
+  std::array<double, 2> betas = {0.9, 0.999};  ///< each in [0, 1)
+  double eps = 1e-8;
+  double weight_decay = 0.0;  ///< L2 penalty added to the gradient
+  bool amsgrad = false;
+  bool maximize = false;
+
+  void check() const;  ///< ValueError "Adam: invalid <option> = <value> (<rule>)"
+  template <class F>
+  void fields(F&& f) {
+    f("lr", lr); f("betas", betas); f("eps", eps); f("weight_decay", weight_decay);
+    f("amsgrad", amsgrad); f("maximize", maximize);
+  }
+};
+
+/// As AdamOptions, with weight decay decoupled from the gradient and 1e-2 by default.
+struct AdamWOptions {
+  double lr = 1e-3;
+  std::array<double, 2> betas = {0.9, 0.999};
+  double eps = 1e-8;
+  double weight_decay = 1e-2;  ///< θ ← θ (1 − γ λ) before the Adam update
+  bool amsgrad = false;
+  bool maximize = false;
+
+  void check() const;  ///< ValueError "AdamW: invalid <option> = <value> (<rule>)"
+  template <class F>
+  void fields(F&& f) {
+    f("lr", lr); f("betas", betas); f("eps", eps); f("weight_decay", weight_decay);
+    f("amsgrad", amsgrad); f("maximize", maximize);
+  }
+};
+
+/// Per-parameter state: step count t and the moment buffers (max_exp_avg_sq only with amsgrad).
+struct AdamState {
+  int64_t step = 0;
+  Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
+  template <class F>
+  void fields(F&& f) {
+    f("step", step); f("exp_avg", exp_avg); f("exp_avg_sq", exp_avg_sq); f("max_exp_avg_sq", max_exp_avg_sq);
+  }
+};
+
+class Adam : public TypedOptimizer<AdamOptions, AdamState> {
+ public:
+  explicit Adam(std::vector<Tensor> params, AdamOptions options = {});
+  explicit Adam(std::vector<ParamGroup> groups, AdamOptions defaults = {});
+  using Optimizer::step;
+  void step() override;
+};
+
+class AdamW : public TypedOptimizer<AdamWOptions, AdamState> {
+ public:
+  explicit AdamW(std::vector<Tensor> params, AdamWOptions options = {});
+  explicit AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults = {});
+  using Optimizer::step;
+  void step() override;
+};
+
+}  // namespace xg::optim

@@ -1,0 +1,230 @@
+#include "optim/optimizer.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <system_error>
+
+namespace xg::optim {
+
+// ---------------------------------------------------------------- Optimizer
+Tensor Optimizer::step(const Closure& closure) {
+  Tensor loss;
+  if (closure) {
+    AutoGradMode on(true);
+    loss = closure();
+  }
+  step();
+  return loss;
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  for (std::size_t g = 0; g < num_param_groups(); ++g)
+    for (const Tensor& p : group_params(g)) {
+      Tensor q = p;
+      q.zero_grad(set_to_none);
+    }
+}
+
+std::vector<Tensor> Optimizer::parameters() const {
+  std::vector<Tensor> out;
+  for (std::size_t g = 0; g < num_param_groups(); ++g)
+    for (const Tensor& p : group_params(g)) out.push_back(p);
+  return out;
+}
+
+void Optimizer::set_lr(double lr) {
+  for (std::size_t g = 0; g < num_param_groups(); ++g) set_lr(lr, g);
+}
+
+void Optimizer::save(const std::string& path) const {
+  const StateDict sd = state_dict();
+  save_tensors(path, sd.tensors, sd.metadata);
+}
+
+void Optimizer::load(const std::string& path) {
+  TensorFile f = load_tensors(path);
+  try {
+    load_state_dict({std::move(f.tensors), std::move(f.metadata)});
+  } catch (const ValueError& e) {
+    throw ValueError("loading '" + path + "': " + e.what());
+  } catch (const ShapeError& e) {
+    throw ShapeError("loading '" + path + "': " + e.what());
+  }
+}
+
+// ---------------------------------------------------------------- option text
+std::string option_to_string(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
+  return std::string(buf, r.ptr);
+}
+std::string option_to_string(bool v) { return v ? "true" : "false"; }
+std::string option_to_string(int64_t v) { return std::to_string(v); }
+std::string option_to_string(const std::array<double, 2>& v) {
+  return option_to_string(v[0]) + "," + option_to_string(v[1]);
+}
+std::string option_to_string(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "none"; }
+
+namespace {
+[[noreturn]] void bad_value(const std::string& s, const std::string& what, const char* expected) {
+  throw ValueError(what + ": cannot read '" + s + "' as " + expected);
+}
+}  // namespace
+
+void option_from_string(const std::string& s, double& v, const std::string& what) {
+  double x = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+  if (s == "inf") x = INFINITY;
+  else if (s == "-inf") x = -INFINITY;
+  else if (s == "nan") x = NAN;
+  else if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad_value(s, what, "a number");
+  v = x;
+}
+void option_from_string(const std::string& s, bool& v, const std::string& what) {
+  if (s == "true") v = true;
+  else if (s == "false") v = false;
+  else bad_value(s, what, "true or false");
+}
+void option_from_string(const std::string& s, int64_t& v, const std::string& what) {
+  int64_t x = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad_value(s, what, "an integer");
+  v = x;
+}
+void option_from_string(const std::string& s, std::array<double, 2>& v, const std::string& what) {
+  const auto comma = s.find(',');
+  if (comma == std::string::npos) bad_value(s, what, "two numbers separated by a comma");
+  std::array<double, 2> x{};
+  option_from_string(s.substr(0, comma), x[0], what);
+  option_from_string(s.substr(comma + 1), x[1], what);
+  v = x;
+}
+void option_from_string(const std::string& s, std::optional<int64_t>& v, const std::string& what) {
+  if (s == "none") {
+    v.reset();
+    return;
+  }
+  int64_t x = 0;
+  option_from_string(s, x, what);
+  v = x;
+}
+
+// ---------------------------------------------------------------- detail
+namespace detail {
+
+namespace {
+std::string param_label(const Tensor& p) { return p.name().empty() ? "" : " '" + p.name() + "'"; }
+}  // namespace
+
+Tensor checked_grad(const std::string& optimizer, const Tensor& p) {
+  Tensor g = p.grad();
+  if (!g.defined()) return g;
+  if (g.dtype() != p.dtype())
+    throw TypeError(optimizer + ": the gradient of parameter" + param_label(p) + " is " + dtype_name(g.dtype()) +
+                    " but the parameter is " + dtype_name(p.dtype()));
+  if (!(g.shape() == p.shape()))
+    throw ShapeError(optimizer + ": the gradient of parameter" + param_label(p) + " has shape " + g.shape().str() +
+                     ", the parameter " + p.shape().str());
+  return g;
+}
+
+void ensure_buffer(Tensor& buffer, const Tensor& p, double fill) {
+  if (!buffer.defined()) {
+    buffer = full(p.shape(), fill, {.dtype = p.dtype()});
+  } else if (buffer.dtype() != p.dtype()) {
+    NoGradGuard no_grad;
+    buffer = buffer.to(p.dtype());
+  }
+}
+
+void check_option(bool ok, const std::string& optimizer, const std::string& option, double value, const char* rule) {
+  if (!ok) throw ValueError(optimizer + ": invalid " + option + " = " + option_to_string(value) + " (" + rule + ")");
+}
+
+void check_new_params(const std::string& optimizer, const std::vector<Tensor>& params,
+                      std::unordered_set<const TensorImpl*>& seen) {
+  if (params.empty()) throw ValueError(optimizer + ": got an empty parameter list");
+  std::unordered_set<const TensorImpl*> mine;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Tensor& p = params[i];
+    const std::string which = "parameter " + std::to_string(i) + param_label(p);
+    if (!p.defined()) throw ValueError(optimizer + ": " + which + " is undefined");
+    if (!p.is_floating_point())
+      throw TypeError(optimizer + ": " + which + " is " + dtype_name(p.dtype()) + "; only float tensors can be optimized");
+    if (!p.is_leaf())
+      throw ValueError(optimizer + ": " + which + " is not a leaf (it was produced by an op); only leaves can be optimized");
+    if (seen.count(p.get()) || !mine.insert(p.get()).second)
+      throw ValueError(optimizer + ": " + which + " appears more than once in the parameter groups");
+  }
+  seen.insert(mine.begin(), mine.end());
+}
+
+void put_state(StateDict& sd, const std::string& key, const Tensor& t) {
+  if (!t.defined()) return;
+  NoGradGuard no_grad;
+  sd.tensors.emplace_back(key, t.clone());
+}
+void put_state(StateDict& sd, const std::string& key, int64_t v) {
+  sd.tensors.emplace_back(key, from_vector(std::vector<int64_t>{v}, Shape{}));
+}
+void put_state(StateDict& sd, const std::string& key, double v) {
+  sd.tensors.emplace_back(key, from_vector(std::vector<double>{v}, Shape{}));
+}
+
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out, const std::string& who) {
+  auto it = in.find(key);
+  if (it == in.end()) return false;
+  const Tensor& t = *it->second;
+  if (!(t.shape() == p.shape()))
+    throw ShapeError(who + ": '" + key + "' has shape " + t.shape().str() + " in the state, the parameter " + p.shape().str());
+  if (!t.is_floating_point()) throw TypeError(who + ": '" + key + "' is " + dtype_name(t.dtype()) + ", expected a float tensor");
+  NoGradGuard no_grad;
+  out = t.to(p.dtype()).clone().detach();
+  return true;
+}
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, int64_t& out, const std::string& who) {
+  auto it = in.find(key);
+  if (it == in.end()) return false;
+  if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
+  out = it->second->item<int64_t>();
+  return true;
+}
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, double& out, const std::string& who) {
+  auto it = in.find(key);
+  if (it == in.end()) return false;
+  if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
+  out = it->second->item();
+  return true;
+}
+
+const std::string& get_meta(const StateDict& sd, const std::string& key, const std::string& who) {
+  auto it = sd.metadata.find(key);
+  if (it == sd.metadata.end()) throw ValueError(who + ": the state has no entry '" + key + "'");
+  return it->second;
+}
+
+TensorLookup begin_load(const StateDict& sd, const std::string& optimizer) {
+  const std::string who = optimizer + ".load_state_dict";
+  if (get_meta(sd, "format", who) != "xgrad-optimizer")
+    throw ValueError(who + ": not an optimizer state (format '" + sd.metadata.at("format") + "')");
+  const std::string& of = get_meta(sd, "optimizer", who);
+  if (of != optimizer) throw ValueError(who + ": the state is of a " + of + " optimizer, not " + optimizer);
+  TensorLookup lookup;
+  for (const auto& [n, t] : sd.tensors) lookup[n] = &t;
+  return lookup;
+}
+
+void check_state_indices(const StateDict& sd, std::size_t count, const std::string& who) {
+  for (const auto& [n, t] : sd.tensors) {
+    if (n.rfind("state.", 0) != 0) continue;
+    std::size_t k = 0;
+    auto r = std::from_chars(n.data() + 6, n.data() + n.size(), k);
+    if (r.ec != std::errc() || k >= count)
+      throw ValueError(who + ": the state entry '" + n + "' names no parameter (the optimizer has " +
+                       std::to_string(count) + ")");
+  }
+}
+
+}  // namespace detail
+}  // namespace xg::optim

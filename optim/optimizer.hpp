@@ -1,0 +1,307 @@
+#pragma once
+/// @file optimizer.hpp
+/// @brief The base of every optimizer: parameter groups, each with its own options; per-parameter
+/// state keyed by the parameter's identity (its TensorImpl) and created lazily on its first
+/// step; updates in place under no-grad (bumping the version counter, so a graph that saved a
+/// parameter before the step refuses to backward through it); and a state dict (named tensors
+/// plus string metadata) that save_tensors writes and from which a run resumes exactly.
+///
+/// @code
+/// xg::optim::Adam opt(model->parameters(), {.lr = 1e-3});
+/// for (...) {
+///   opt.zero_grad();
+///   loss_fn(model->forward(x), y).backward();
+///   opt.step();
+/// }
+/// opt.save("opt.safetensors");  // later, on an optimizer over the same parameters: opt.load(...)
+/// @endcode
+///
+/// Options are plain structs with defaults (written with designated initialisers); each group
+/// holds a full copy. State dict layout (metadata values are text, doubles in shortest exact form):
+///   metadata  format = "xgrad-optimizer", optimizer = "Adam", param_groups = "2",
+///             group.<g>.params = "<count>", group.<g>.<option> = "<value>" for every option
+///   tensors   state.<k>.<field> for parameter k (numbered across groups in order), e.g.
+///             state.0.step (int64 scalar), state.0.exp_avg (the parameter's shape and dtype)
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "autograd/error.hpp"
+#include "autograd/grad_mode.hpp"
+#include "autograd/serialize.hpp"
+#include "autograd/tensor.hpp"
+
+namespace xg::optim {
+
+/// Re-evaluates the model for step(closure): clears the gradients, runs forward and backward,
+/// and returns the loss. It is called with grad mode on.
+using Closure = std::function<Tensor()>;
+
+/// An optimizer's (or scheduler's) state as a tensor file holds it.
+struct StateDict {
+  NamedTensors tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+/// @brief What every optimizer offers, whatever its options: stepping, zero_grad, the learning
+/// rate of each group (for schedulers) and the state dict.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  /// "SGD", "Adam", ...: the first word of every error message.
+  const std::string& name() const { return name_; }
+
+  /// One update of every parameter that has a gradient, in place under NoGradGuard.
+  virtual void step() = 0;
+  /// Calls closure (with grad mode on), then step(); returns the closure's loss.
+  virtual Tensor step(const Closure& closure);
+
+  /// Clears every parameter's gradient: undefined (the default, as PyTorch) or zeros.
+  void zero_grad(bool set_to_none = true);
+
+  virtual std::size_t num_param_groups() const = 0;
+  virtual const std::vector<Tensor>& group_params(std::size_t group) const = 0;
+  /// Every parameter, group by group.
+  std::vector<Tensor> parameters() const;
+
+  /// Learning rate of a group (what schedulers read and write).
+  virtual double lr(std::size_t group = 0) const = 0;
+  virtual void set_lr(double lr, std::size_t group) = 0;
+  /// Sets the learning rate of every group.
+  void set_lr(double lr);
+
+  /// Options of every group and the state of every parameter; tensors are copies.
+  virtual StateDict state_dict() const = 0;
+  /// Restores options and state from state_dict() of an optimizer of the same kind over
+  /// parameters of the same groups and shapes (matched by position). Metadata keys it does not
+  /// know (a scheduler's) are ignored.
+  virtual void load_state_dict(const StateDict& state) = 0;
+  /// state_dict() to a safetensors file (atomically).
+  void save(const std::string& path) const;
+  /// load_state_dict() from a safetensors file; errors name the file.
+  void load(const std::string& path);
+
+ protected:
+  explicit Optimizer(std::string name) : name_(std::move(name)) {}
+
+ private:
+  std::string name_;
+};
+
+// ---- option values as metadata text (exact round trip); found by ADL for option enums ----
+std::string option_to_string(double v);
+std::string option_to_string(bool v);
+std::string option_to_string(int64_t v);
+std::string option_to_string(const std::array<double, 2>& v);
+std::string option_to_string(const std::optional<int64_t>& v);
+/// Parsers; `what` names the entry in the ValueError a malformed value raises.
+void option_from_string(const std::string& s, double& v, const std::string& what);
+void option_from_string(const std::string& s, bool& v, const std::string& what);
+void option_from_string(const std::string& s, int64_t& v, const std::string& what);
+void option_from_string(const std::string& s, std::array<double, 2>& v, const std::string& what);
+void option_from_string(const std::string& s, std::optional<int64_t>& v, const std::string& what);
+
+namespace detail {
+
+/// Runs f.template operator()<T>() with T = float or double, the dtype of p.
+template <class F>
+void visit_float(const Tensor& p, const std::string& who, F&& f) {
+  switch (p.dtype()) {
+    case Dtype::float32: f.template operator()<float>(); return;
+    case Dtype::float64: f.template operator()<double>(); return;
+    default: throw TypeError(who + ": cannot optimize a tensor of dtype " + std::string(dtype_name(p.dtype())));
+  }
+}
+
+/// Marks an in-place write done through raw data.
+inline void bump_version(const Tensor& t) { ++t.get()->storage->version; }
+
+/// p's gradient after checking that it has p's dtype and shape; undefined when p has none.
+Tensor checked_grad(const std::string& optimizer, const Tensor& p);
+
+/// A state buffer ready for p: zeros (or `fill`) of p's shape and dtype when undefined,
+/// converted when p's dtype changed (Module::to) since it was made.
+void ensure_buffer(Tensor& buffer, const Tensor& p, double fill = 0.0);
+
+/// Throws ValueError "<optimizer>: invalid <option> = <value> (<rule>)" unless ok.
+void check_option(bool ok, const std::string& optimizer, const std::string& option, double value, const char* rule);
+
+/// Validates a new group's parameters against those already held: defined, float, leaves,
+/// no duplicates. Adds them to `seen`.
+void check_new_params(const std::string& optimizer, const std::vector<Tensor>& params,
+                      std::unordered_set<const TensorImpl*>& seen);
+
+// state dict helpers
+void put_state(StateDict& sd, const std::string& key, const Tensor& t);
+void put_state(StateDict& sd, const std::string& key, int64_t v);
+void put_state(StateDict& sd, const std::string& key, double v);
+using TensorLookup = std::unordered_map<std::string, const Tensor*>;
+/// Each returns whether the entry was present; tensors must have p's shape and become p's dtype.
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out, const std::string& who);
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, int64_t& out, const std::string& who);
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, double& out, const std::string& who);
+/// The metadata value at key; ValueError naming `who` when absent.
+const std::string& get_meta(const StateDict& sd, const std::string& key, const std::string& who);
+/// Checks format and optimizer name; returns the lookup of the tensors by name.
+TensorLookup begin_load(const StateDict& sd, const std::string& optimizer);
+/// Checks that no state.<k> entry names a parameter index >= count.
+void check_state_indices(const StateDict& sd, std::size_t count, const std::string& who);
+
+}  // namespace detail
+
+/// @brief The shared machinery of the optimizers, typed by their options and per-parameter
+/// state. Options needs `lr`, `check()` (throws ValueError naming the optimizer and option) and
+/// `fields(f)` (calls f(name, member) for each option); State needs `fields(f)` (f(name, member)
+/// for each Tensor / int64_t / double member).
+template <class Options, class State>
+class TypedOptimizer : public Optimizer {
+ public:
+  /// A group of parameters with its own options.
+  struct ParamGroup {
+    std::vector<Tensor> params;
+    Options options;
+  };
+
+  std::size_t num_param_groups() const override { return groups_.size(); }
+  const std::vector<Tensor>& group_params(std::size_t g) const override { return group(g).params; }
+  double lr(std::size_t g = 0) const override { return group(g).options.lr; }
+  void set_lr(double lr, std::size_t g) override {
+    detail::check_option(lr >= 0.0, name(), "lr", lr, "must be >= 0");
+    group_mut(g).options.lr = lr;
+  }
+  using Optimizer::set_lr;
+
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+  /// Options given at construction; add_param_group(params) uses them.
+  const Options& defaults() const { return defaults_; }
+  const Options& options(std::size_t g = 0) const { return group(g).options; }
+  /// Replaces a group's options (checked).
+  void set_options(const Options& o, std::size_t g = 0) {
+    o.check();
+    group_mut(g).options = o;
+  }
+
+  /// Adds a group with the construction defaults / with its own options.
+  void add_param_group(std::vector<Tensor> params) { add_param_group(std::move(params), defaults_); }
+  virtual void add_param_group(std::vector<Tensor> params, const Options& options) {
+    options.check();
+    detail::check_new_params(name(), params, seen_);
+    groups_.push_back({std::move(params), options});
+  }
+
+  /// The state of p, or nullptr before its first step.
+  const State* state(const Tensor& p) const {
+    auto it = state_.find(p.get());
+    return it == state_.end() ? nullptr : &it->second;
+  }
+
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& sd) override;
+
+ protected:
+  TypedOptimizer(std::string name, std::vector<ParamGroup> groups, const Options& defaults)
+      : Optimizer(std::move(name)), defaults_(defaults) {
+    defaults_.check();
+    for (auto& g : groups) add_param_group(std::move(g.params), g.options);
+  }
+
+  /// The state of p, value-initialised on first use (the kernels fill its buffers lazily).
+  State& state_of(const Tensor& p) { return state_[p.get()]; }
+
+  const ParamGroup& group(std::size_t g) const {
+    if (g >= groups_.size())
+      throw IndexError(name() + ": parameter group " + std::to_string(g) + " out of range (" +
+                       std::to_string(groups_.size()) + " groups)");
+    return groups_[g];
+  }
+  ParamGroup& group_mut(std::size_t g) { return const_cast<ParamGroup&>(group(g)); }
+
+  /// Hooks for state that is not per parameter (LBFGS).
+  virtual void save_extra(StateDict&) const {}
+  virtual void load_extra(const StateDict&, const detail::TensorLookup&) {}
+
+  std::vector<ParamGroup> groups_;
+  Options defaults_;
+  std::unordered_map<const TensorImpl*, State> state_;
+
+ private:
+  std::unordered_set<const TensorImpl*> seen_;
+};
+
+template <class Options, class State>
+StateDict TypedOptimizer<Options, State>::state_dict() const {
+  StateDict sd;
+  sd.metadata["format"] = "xgrad-optimizer";
+  sd.metadata["optimizer"] = name();
+  sd.metadata["param_groups"] = std::to_string(groups_.size());
+  std::size_t k = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const std::string prefix = "group." + std::to_string(g) + ".";
+    sd.metadata[prefix + "params"] = std::to_string(groups_[g].params.size());
+    Options o = groups_[g].options;
+    o.fields([&](const char* key, auto& v) { sd.metadata[prefix + key] = option_to_string(v); });
+    for (const Tensor& p : groups_[g].params) {
+      auto it = state_.find(p.get());
+      if (it != state_.end()) {
+        State s = it->second;
+        const std::string sp = "state." + std::to_string(k) + ".";
+        s.fields([&](const char* key, auto& v) { detail::put_state(sd, sp + key, v); });
+      }
+      ++k;
+    }
+  }
+  save_extra(sd);
+  return sd;
+}
+
+template <class Options, class State>
+void TypedOptimizer<Options, State>::load_state_dict(const StateDict& sd) {
+  const std::string who = name() + ".load_state_dict";
+  const detail::TensorLookup lookup = detail::begin_load(sd, name());
+  const std::string& ngroups = detail::get_meta(sd, "param_groups", who);
+  if (ngroups != std::to_string(groups_.size()))
+    throw ValueError(who + ": the state has " + ngroups + " parameter groups, the optimizer has " +
+                     std::to_string(groups_.size()));
+  // Parse everything first: a failed load leaves the optimizer as it was.
+  std::vector<Options> options;
+  std::unordered_map<const TensorImpl*, State> state;
+  std::size_t k = 0;
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const std::string prefix = "group." + std::to_string(g) + ".";
+    const std::string& count = detail::get_meta(sd, prefix + "params", who);
+    if (count != std::to_string(groups_[g].params.size()))
+      throw ValueError(who + ": group " + std::to_string(g) + " has " + count + " parameters in the state, " +
+                       std::to_string(groups_[g].params.size()) + " in the optimizer");
+    Options o = groups_[g].options;
+    o.fields([&](const char* key, auto& v) {
+      option_from_string(detail::get_meta(sd, prefix + key, who), v, who + ": " + prefix + key);
+    });
+    o.check();
+    options.push_back(o);
+    for (const Tensor& p : groups_[g].params) {
+      State s{};
+      bool any = false;
+      const std::string sp = "state." + std::to_string(k) + ".";
+      s.fields([&](const char* key, auto& v) { any = detail::get_state(lookup, sp + key, p, v, who) || any; });
+      if (any) state.emplace(p.get(), std::move(s));
+      ++k;
+    }
+  }
+  detail::check_state_indices(sd, k, who);
+  load_extra(sd, lookup);
+  for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].options = options[g];
+  state_ = std::move(state);
+}
+
+}  // namespace xg::optim

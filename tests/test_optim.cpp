@@ -1,0 +1,782 @@
+// The optimizers: every update rule against a trajectory computed by hand in this file from
+// PyTorch's documented formulas (plain doubles), parameter groups, zero_grad, lazy state and
+// version counters, state dicts that resume a run exactly, L-BFGS, and the errors.
+//
+// The problem: f(θ) = Σ a θ² + b θ over seven elements held in two tensors (a 2x2 matrix and a
+// 3-vector), so that ∇f = 2 a θ + b. The element-wise optimizers treat every element on its own,
+// so the hand-written reference runs each element's scalar recurrence.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "autograd/xg.hpp"
+#include "optim/optim.hpp"
+
+namespace {
+
+namespace optim = xg::optim;
+using xg::Dtype;
+using xg::Tensor;
+
+const std::vector<double> kA = {0.5, 1.0, 1.5, 2.0, 0.25, 3.0, 0.75};
+const std::vector<double> kB = {0.1, -0.2, 0.3, -0.4, 0.5, 0.0, -1.0};
+const std::vector<double> kX0 = {1.0, -2.0, 0.5, 1.5, -0.5, 0.8, 2.0};
+
+std::vector<double> part(const std::vector<double>& v, std::size_t from, std::size_t to) {
+  return {v.begin() + static_cast<std::ptrdiff_t>(from), v.begin() + static_cast<std::ptrdiff_t>(to)};
+}
+
+struct Problem {
+  Tensor p1, p2;
+  explicit Problem(Dtype dtype = Dtype::float64, const std::vector<double>& x0 = kX0) {
+    p1 = xg::tensor(part(x0, 0, 4), {2, 2}, {.dtype = dtype, .requires_grad = true});
+    p2 = xg::tensor(part(x0, 4, 7), {3}, {.dtype = dtype, .requires_grad = true});
+  }
+  std::vector<Tensor> params() const { return {p1, p2}; }
+  Tensor loss() const {
+    const Dtype d = p1.dtype();
+    Tensor a1 = xg::tensor(part(kA, 0, 4), {2, 2}, {.dtype = d}), b1 = xg::tensor(part(kB, 0, 4), {2, 2}, {.dtype = d});
+    Tensor a2 = xg::tensor(part(kA, 4, 7), {3}, {.dtype = d}), b2 = xg::tensor(part(kB, 4, 7), {3}, {.dtype = d});
+    return xg::sum(a1 * p1 * p1) + xg::sum(b1 * p1) + xg::sum(a2 * p2 * p2) + xg::sum(b2 * p2);
+  }
+  std::vector<double> values() const {
+    std::vector<double> v = p1.to_vector<double>(), w = p2.to_vector<double>();
+    v.insert(v.end(), w.begin(), w.end());
+    return v;
+  }
+};
+
+double f_of(const std::vector<double>& x) {
+  double f = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) f += kA[i] * x[i] * x[i] + kB[i] * x[i];
+  return f;
+}
+std::vector<double> grad_of(const std::vector<double>& x) {
+  std::vector<double> g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) g[i] = 2 * kA[i] * x[i] + kB[i];
+  return g;
+}
+
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CAPTURE(got[i]);
+    CAPTURE(want[i]);
+    CHECK(std::abs(got[i] - want[i]) <= tol * std::max(1.0, std::abs(want[i])));
+  }
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+template <class E, class F>
+std::string message_of(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  FAIL("expected exception was not thrown");
+  return {};
+}
+
+/// Reference: one step of the documented update for every element, on its own θ.
+using Reference = std::function<void(std::vector<double>& theta, const std::vector<double>& grad, int t)>;
+
+/// Runs `steps` library steps and the hand reference side by side; compares after each step.
+void check_trajectory(optim::Optimizer& opt, const Problem& pb, Reference ref, int steps = 6, double tol = 1e-12) {
+  std::vector<double> theta = pb.values();
+  for (int t = 1; t <= steps; ++t) {
+    CAPTURE(t);
+    opt.zero_grad();
+    pb.loss().backward();
+    opt.step();
+    ref(theta, grad_of(theta), t);
+    check_close(pb.values(), theta, tol);
+  }
+}
+
+// ---- the references: PyTorch's documented pseudo-code, element by element ----
+
+Reference sgd_ref(optim::SGDOptions o) {
+  auto b = std::make_shared<std::vector<double>>();
+  return [o, b](std::vector<double>& th, const std::vector<double>& grad, int t) {
+    b->resize(th.size());
+    for (std::size_t i = 0; i < th.size(); ++i) {
+      double g = o.maximize ? -grad[i] : grad[i];
+      if (o.weight_decay != 0) g = g + o.weight_decay * th[i];
+      if (o.momentum != 0) {
+        (*b)[i] = t > 1 ? o.momentum * (*b)[i] + (1 - o.dampening) * g : g;
+        g = o.nesterov ? g + o.momentum * (*b)[i] : (*b)[i];
+      }
+      th[i] = th[i] - o.lr * g;
+    }
+  };
+}
+
+struct AdamLike {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool amsgrad, maximize, decoupled;
+};
+Reference adam_ref(AdamLike o) {
+  auto m = std::make_shared<std::vector<double>>(), v = std::make_shared<std::vector<double>>(),
+       vmax = std::make_shared<std::vector<double>>();
+  return [o, m, v, vmax](std::vector<double>& th, const std::vector<double>& grad, int t) {
+    m->resize(th.size()), v->resize(th.size()), vmax->resize(th.size());
+    for (std::size_t i = 0; i < th.size(); ++i) {
+      double g = o.maximize ? -grad[i] : grad[i];
+      if (o.decoupled) th[i] = th[i] - o.lr * o.weight_decay * th[i];
+      else if (o.weight_decay != 0) g = g + o.weight_decay * th[i];
+      (*m)[i] = o.beta1 * (*m)[i] + (1 - o.beta1) * g;
+      (*v)[i] = o.beta2 * (*v)[i] + (1 - o.beta2) * g * g;
+      const double m_hat = (*m)[i] / (1 - std::pow(o.beta1, t));
+      double v_hat;
+      if (o.amsgrad) {
+        (*vmax)[i] = std::max((*vmax)[i], (*v)[i]);
+        v_hat = (*vmax)[i] / (1 - std::pow(o.beta2, t));
+      } else {
+        v_hat = (*v)[i] / (1 - std::pow(o.beta2, t));
+      }
+      th[i] = th[i] - o.lr * m_hat / (std::sqrt(v_hat) + o.eps);
+    }
+  };
+}
+Reference adam_ref(optim::AdamOptions o) {
+  return adam_ref(AdamLike{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, false});
+}
+Reference adamw_ref(optim::AdamWOptions o) {
+  return adam_ref(AdamLike{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, true});
+}
+
+Reference rmsprop_ref(optim::RMSpropOptions o) {
+  auto v = std::make_shared<std::vector<double>>(), b = std::make_shared<std::vector<double>>(),
+       gave = std::make_shared<std::vector<double>>();
+  return [o, v, b, gave](std::vector<double>& th, const std::vector<double>& grad, int) {
+    v->resize(th.size()), b->resize(th.size()), gave->resize(th.size());
+    for (std::size_t i = 0; i < th.size(); ++i) {
+      double g = o.maximize ? -grad[i] : grad[i];
+      if (o.weight_decay != 0) g = g + o.weight_decay * th[i];
+      (*v)[i] = o.alpha * (*v)[i] + (1 - o.alpha) * g * g;
+      double v_tilde = (*v)[i];
+      if (o.centered) {
+        (*gave)[i] = (*gave)[i] * o.alpha + (1 - o.alpha) * g;
+        v_tilde = v_tilde - (*gave)[i] * (*gave)[i];
+      }
+      if (o.momentum > 0) {
+        (*b)[i] = o.momentum * (*b)[i] + g / (std::sqrt(v_tilde) + o.eps);
+        th[i] = th[i] - o.lr * (*b)[i];
+      } else {
+        th[i] = th[i] - o.lr * g / (std::sqrt(v_tilde) + o.eps);
+      }
+    }
+  };
+}
+
+Reference adagrad_ref(optim::AdagradOptions o) {
+  auto sum = std::make_shared<std::vector<double>>();
+  return [o, sum](std::vector<double>& th, const std::vector<double>& grad, int t) {
+    if (sum->empty()) sum->assign(th.size(), o.initial_accumulator_value);
+    for (std::size_t i = 0; i < th.size(); ++i) {
+      double g = o.maximize ? -grad[i] : grad[i];
+      const double lr_t = o.lr / (1 + (t - 1) * o.lr_decay);
+      if (o.weight_decay != 0) g = g + o.weight_decay * th[i];
+      (*sum)[i] = (*sum)[i] + g * g;
+      th[i] = th[i] - lr_t * g / (std::sqrt((*sum)[i]) + o.eps);
+    }
+  };
+}
+
+std::string temp_path(const std::string& tag) {
+  return (std::filesystem::temp_directory_path() /
+          ("xg_test_optim_" + tag + "_" + std::to_string(::getpid()) + ".safetensors"))
+      .string();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- SGD
+TEST_CASE("SGD follows the documented update for every option combination") {
+  const std::vector<optim::SGDOptions> cases = {
+      {.lr = 0.1},
+      {.lr = 0.1, .momentum = 0.9},
+      {.lr = 0.05, .momentum = 0.9, .dampening = 0.5},
+      {.lr = 0.05, .momentum = 0.9, .nesterov = true},
+      {.lr = 0.1, .momentum = 0.5, .weight_decay = 0.1},
+      {.lr = 0.1, .weight_decay = 0.2},
+      {.lr = 0.02, .momentum = 0.9, .weight_decay = 0.1, .maximize = true},
+      {.lr = 0.05, .momentum = 0.8, .dampening = 0.1, .weight_decay = 0.05},
+  };
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    CAPTURE(c);
+    Problem pb;
+    optim::SGD opt(pb.params(), cases[c]);
+    check_trajectory(opt, pb, sgd_ref(cases[c]));
+  }
+}
+
+TEST_CASE("SGD: the first momentum step stores the gradient itself in the buffer") {
+  Problem pb;
+  optim::SGD opt(pb.params(), {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
+  pb.loss().backward();
+  opt.step();
+  const optim::SGDState* s = opt.state(pb.p2);
+  REQUIRE(s != nullptr);
+  const std::vector<double> g = grad_of(kX0);
+  check_close(s->momentum_buffer.to_vector<double>(), part(g, 4, 7), 1e-15);  // not (1 - dampening) g
+}
+
+// ---------------------------------------------------------------- Adam, AdamW
+TEST_CASE("Adam follows the documented bias-corrected update") {
+  const std::vector<optim::AdamOptions> cases = {
+      {.lr = 0.1},
+      {.lr = 0.05, .betas = {0.8, 0.99}, .eps = 1e-6},
+      {.lr = 0.1, .weight_decay = 0.1},
+      {.lr = 0.1, .betas = {0.9, 0.5}, .amsgrad = true},
+      {.lr = 0.1, .betas = {0.5, 0.6}, .weight_decay = 0.05, .amsgrad = true},
+      {.lr = 0.01, .maximize = true},
+      {.lr = 0.1, .eps = 0.5},
+  };
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    CAPTURE(c);
+    Problem pb;
+    optim::Adam opt(pb.params(), cases[c]);
+    check_trajectory(opt, pb, adam_ref(cases[c]), 8);
+  }
+}
+
+TEST_CASE("Adam: amsgrad changes the trajectory on this problem (the test exercises it)") {
+  Problem with, without;
+  optim::Adam a(with.params(), {.lr = 0.1, .betas = {0.9, 0.5}, .amsgrad = true});
+  optim::Adam b(without.params(), {.lr = 0.1, .betas = {0.9, 0.5}});
+  for (int t = 0; t < 8; ++t) {
+    a.zero_grad(), b.zero_grad();
+    with.loss().backward(), without.loss().backward();
+    a.step(), b.step();
+  }
+  CHECK(with.values() != without.values());
+  REQUIRE(a.state(with.p1) != nullptr);
+  CHECK(a.state(with.p1)->step == 8);
+  CHECK(a.state(with.p1)->max_exp_avg_sq.defined());
+  CHECK_FALSE(b.state(without.p1)->max_exp_avg_sq.defined());
+}
+
+TEST_CASE("AdamW decays the weights apart from the gradient") {
+  const std::vector<optim::AdamWOptions> cases = {
+      {.lr = 0.1},  // weight_decay 1e-2 by default
+      {.lr = 0.1, .weight_decay = 0.5},
+      {.lr = 0.05, .betas = {0.7, 0.8}, .weight_decay = 0.1, .amsgrad = true},
+      {.lr = 0.01, .weight_decay = 0.1, .maximize = true},
+  };
+  CHECK(optim::AdamWOptions{}.weight_decay == 1e-2);
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    CAPTURE(c);
+    Problem pb;
+    optim::AdamW opt(pb.params(), cases[c]);
+    check_trajectory(opt, pb, adamw_ref(cases[c]), 8);
+  }
+}
+
+// ---------------------------------------------------------------- RMSprop
+TEST_CASE("RMSprop follows the documented update, centered and with momentum") {
+  const std::vector<optim::RMSpropOptions> cases = {
+      {.lr = 0.01},
+      {.lr = 0.01, .alpha = 0.9, .eps = 1e-6},
+      {.lr = 0.01, .centered = true},
+      {.lr = 0.01, .momentum = 0.9},
+      {.lr = 0.005, .alpha = 0.8, .weight_decay = 0.1, .momentum = 0.5, .centered = true},
+      {.lr = 0.01, .maximize = true},
+  };
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    CAPTURE(c);
+    Problem pb;
+    optim::RMSprop opt(pb.params(), cases[c]);
+    check_trajectory(opt, pb, rmsprop_ref(cases[c]), 8);
+  }
+}
+
+// ---------------------------------------------------------------- Adagrad
+TEST_CASE("Adagrad follows the documented update with lr decay and an initial accumulator") {
+  const std::vector<optim::AdagradOptions> cases = {
+      {.lr = 0.1},
+      {.lr = 0.1, .lr_decay = 0.1},
+      {.lr = 0.2, .weight_decay = 0.1, .initial_accumulator_value = 0.5},
+      {.lr = 0.1, .lr_decay = 0.05, .eps = 1e-3, .maximize = true},
+  };
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    CAPTURE(c);
+    Problem pb;
+    optim::Adagrad opt(pb.params(), cases[c]);
+    check_trajectory(opt, pb, adagrad_ref(cases[c]), 8);
+  }
+}
+
+// ---------------------------------------------------------------- float32
+TEST_CASE("float32 parameters follow the float64 trajectory to float precision") {
+  SUBCASE("SGD") {
+    Problem pb(Dtype::float32);
+    optim::SGD opt(pb.params(), {.lr = 0.05, .momentum = 0.9, .nesterov = true});
+    check_trajectory(opt, pb, sgd_ref({.lr = 0.05, .momentum = 0.9, .nesterov = true}), 6, 1e-5);
+    CHECK(opt.state(pb.p1)->momentum_buffer.dtype() == Dtype::float32);
+  }
+  SUBCASE("Adam") {
+    Problem pb(Dtype::float32);
+    optim::Adam opt(pb.params(), {.lr = 0.1, .amsgrad = true});
+    check_trajectory(opt, pb, adam_ref(optim::AdamOptions{.lr = 0.1, .amsgrad = true}), 6, 1e-5);
+  }
+  SUBCASE("RMSprop") {
+    Problem pb(Dtype::float32);
+    optim::RMSprop opt(pb.params(), {.lr = 0.01, .momentum = 0.5, .centered = true});
+    check_trajectory(opt, pb, rmsprop_ref({.lr = 0.01, .momentum = 0.5, .centered = true}), 6, 1e-5);
+  }
+  SUBCASE("Adagrad") {
+    Problem pb(Dtype::float32);
+    optim::Adagrad opt(pb.params(), {.lr = 0.1, .lr_decay = 0.1});
+    check_trajectory(opt, pb, adagrad_ref({.lr = 0.1, .lr_decay = 0.1}), 6, 1e-5);
+  }
+}
+
+// ---------------------------------------------------------------- groups
+TEST_CASE("parameter groups keep their own options") {
+  Problem pb;
+  optim::SGD opt({{{pb.p1}, {.lr = 0.1}}, {{pb.p2}, {.lr = 0.01, .momentum = 0.9}}});
+  REQUIRE(opt.num_param_groups() == 2);
+  CHECK(opt.lr(0) == 0.1);
+  CHECK(opt.lr(1) == 0.01);
+  CHECK(opt.options(1).momentum == 0.9);
+  CHECK(opt.parameters().size() == 2);
+  Reference r1 = sgd_ref({.lr = 0.1}), r2 = sgd_ref({.lr = 0.01, .momentum = 0.9});
+  std::vector<double> th1 = part(kX0, 0, 4), th2 = part(kX0, 4, 7);
+  for (int t = 1; t <= 5; ++t) {
+    opt.zero_grad();
+    pb.loss().backward();
+    opt.step();
+    // each group's reference on its own elements (the gradient of element i only involves θ_i)
+    std::vector<double> g1, g2;
+    for (std::size_t i = 0; i < 4; ++i) g1.push_back(2 * kA[i] * th1[i] + kB[i]);
+    for (std::size_t i = 0; i < 3; ++i) g2.push_back(2 * kA[4 + i] * th2[i] + kB[4 + i]);
+    r1(th1, g1, t), r2(th2, g2, t);
+    check_close(pb.p1.to_vector<double>(), th1, 1e-12);
+    check_close(pb.p2.to_vector<double>(), th2, 1e-12);
+  }
+  SUBCASE("set_lr changes one group or all") {
+    opt.set_lr(0.5, 1);
+    CHECK(opt.lr(0) == 0.1);
+    CHECK(opt.lr(1) == 0.5);
+    opt.set_lr(0.25);
+    CHECK(opt.lr(0) == 0.25);
+    CHECK(opt.lr(1) == 0.25);
+    CHECK_THROWS_AS(opt.lr(2), xg::IndexError);
+  }
+}
+
+TEST_CASE("add_param_group: construction defaults or the group's own options") {
+  Problem pb;
+  Tensor extra = xg::tensor({1.0, 2.0}, {.dtype = Dtype::float64, .requires_grad = true});
+  optim::Adam opt({pb.p1}, {.lr = 0.2, .betas = {0.8, 0.9}});
+  opt.add_param_group({pb.p2});
+  opt.add_param_group({extra}, {.lr = 0.01});
+  REQUIRE(opt.num_param_groups() == 3);
+  CHECK(opt.options(1).lr == 0.2);
+  CHECK(opt.options(1).betas[0] == 0.8);
+  CHECK(opt.options(2).lr == 0.01);
+  CHECK(opt.options(2).betas[0] == 0.9);
+  const std::string msg = message_of<xg::ValueError>([&] { opt.add_param_group({pb.p1}); });
+  CHECK(contains(msg, "Adam"));
+  CHECK(contains(msg, "more than once"));
+}
+
+// ---------------------------------------------------------------- zero_grad, state, versions
+TEST_CASE("zero_grad clears to undefined by default, or to zeros") {
+  Problem pb;
+  optim::SGD opt(pb.params(), {.lr = 0.1});
+  pb.loss().backward();
+  REQUIRE(pb.p1.grad().defined());
+  SUBCASE("set_to_none") {
+    opt.zero_grad();
+    CHECK_FALSE(pb.p1.grad().defined());
+    CHECK_FALSE(pb.p2.grad().defined());
+  }
+  SUBCASE("zeros") {
+    opt.zero_grad(false);
+    REQUIRE(pb.p1.grad().defined());
+    CHECK(pb.p1.grad().to_vector<double>() == std::vector<double>(4, 0.0));
+    CHECK(pb.p2.grad().to_vector<double>() == std::vector<double>(3, 0.0));
+  }
+}
+
+TEST_CASE("state is created lazily, parameters without a gradient are skipped") {
+  Problem pb;
+  optim::Adam opt(pb.params(), {.lr = 0.1});
+  CHECK(opt.state(pb.p1) == nullptr);
+  xg::sum(pb.p1 * pb.p1).backward();  // p2 gets no gradient
+  const std::vector<double> p2_before = pb.p2.to_vector<double>();
+  const uint64_t v2 = pb.p2.version();
+  opt.step();
+  REQUIRE(opt.state(pb.p1) != nullptr);
+  CHECK(opt.state(pb.p1)->step == 1);
+  CHECK(opt.state(pb.p1)->exp_avg.shape() == pb.p1.shape());
+  CHECK(opt.state(pb.p2) == nullptr);
+  CHECK(pb.p2.to_vector<double>() == p2_before);
+  CHECK(pb.p2.version() == v2);
+}
+
+TEST_CASE("step updates in place, bumps the version, and a graph saved before the step refuses backward") {
+  Problem pb;
+  optim::SGD opt(pb.params(), {.lr = 0.1});
+  Tensor handle = pb.p1;  // same TensorImpl: updated in place
+  const uint64_t v = pb.p1.version();
+  Tensor y = xg::sum(pb.p1 * pb.p1);  // saves p1
+  pb.loss().backward();
+  opt.step();
+  CHECK(pb.p1.version() > v);
+  CHECK(handle.get() == pb.p1.get());
+  CHECK(pb.p1.requires_grad());
+  CHECK_THROWS_AS(y.backward(), xg::ValueError);
+}
+
+TEST_CASE("step(closure) evaluates the loss with grad mode on and returns it") {
+  Problem pb;
+  optim::Adam opt(pb.params(), {.lr = 0.1});
+  int calls = 0;
+  auto closure = [&] {
+    ++calls;
+    CHECK(xg::GradMode::is_enabled());
+    opt.zero_grad();
+    Tensor l = pb.loss();
+    l.backward();
+    return l;
+  };
+  xg::NoGradGuard no_grad;  // step(closure) turns grad mode on for the closure itself
+  Tensor loss = opt.step(closure);
+  CHECK(calls == 1);
+  CHECK(loss.item() == doctest::Approx(f_of(kX0)).epsilon(1e-14));
+  CHECK_FALSE(xg::GradMode::is_enabled());
+}
+
+TEST_CASE("optimizers are usable through the Optimizer base") {
+  Problem pb;
+  std::vector<std::unique_ptr<optim::Optimizer>> opts;
+  opts.push_back(std::make_unique<optim::SGD>(pb.params(), optim::SGDOptions{.lr = 0.01}));
+  opts.push_back(std::make_unique<optim::Adam>(pb.params()));
+  opts.push_back(std::make_unique<optim::AdamW>(pb.params()));
+  opts.push_back(std::make_unique<optim::RMSprop>(pb.params()));
+  opts.push_back(std::make_unique<optim::Adagrad>(pb.params()));
+  const std::vector<std::string> names = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"};
+  for (std::size_t i = 0; i < opts.size(); ++i) {
+    CHECK(opts[i]->name() == names[i]);
+    const double before = f_of(pb.values());
+    opts[i]->zero_grad();
+    pb.loss().backward();
+    opts[i]->step();
+    CHECK(f_of(pb.values()) < before);
+  }
+}
+
+// ---------------------------------------------------------------- state dicts
+namespace {
+
+using MakeOpt = std::function<std::unique_ptr<optim::Optimizer>(const Problem&)>;
+
+std::vector<std::vector<double>> run_steps(optim::Optimizer& opt, const Problem& pb, int n) {
+  std::vector<std::vector<double>> out;
+  for (int i = 0; i < n; ++i) {
+    opt.step([&] {
+      opt.zero_grad();
+      Tensor l = pb.loss();
+      l.backward();
+      return l;
+    });
+    out.push_back(pb.values());
+  }
+  return out;
+}
+
+// Uninterrupted 6 steps == 3 steps, save to a file, load into a fresh optimizer (made with other
+// options) over fresh parameters holding the same values, 3 steps. Exactly.
+void check_resume(const MakeOpt& make, const MakeOpt& make_other, const std::string& tag) {
+  Problem a;
+  auto opt_a = make(a);
+  const auto straight = run_steps(*opt_a, a, 6);
+
+  Problem b;
+  auto opt_b = make(b);
+  run_steps(*opt_b, b, 3);
+  const std::string path = temp_path(tag);
+  opt_b->save(path);
+
+  Problem c(Dtype::float64, b.values());
+  auto opt_c = make_other(c);
+  opt_c->load(path);
+  std::filesystem::remove(path);
+  const auto resumed = run_steps(*opt_c, c, 3);
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(resumed[static_cast<std::size_t>(i)] == straight[static_cast<std::size_t>(i + 3)]);
+  }
+  CHECK(opt_c->lr() == opt_b->lr());
+}
+
+}  // namespace
+
+TEST_CASE("state_dict save and load resume a run exactly") {
+  SUBCASE("SGD") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true}); },
+                 [](const Problem& p) { return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.lr = 1.0}); }, "sgd");
+  }
+  SUBCASE("Adam") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::Adam>(p.params(), optim::AdamOptions{.lr = 0.1, .betas = {0.8, 0.7}, .weight_decay = 0.01, .amsgrad = true}); },
+                 [](const Problem& p) { return std::make_unique<optim::Adam>(p.params()); }, "adam");
+  }
+  SUBCASE("AdamW") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::AdamW>(p.params(), optim::AdamWOptions{.lr = 0.1, .weight_decay = 0.1}); },
+                 [](const Problem& p) { return std::make_unique<optim::AdamW>(p.params()); }, "adamw");
+  }
+  SUBCASE("RMSprop") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params(), optim::RMSpropOptions{.lr = 0.01, .momentum = 0.5, .centered = true}); },
+                 [](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params()); }, "rmsprop");
+  }
+  SUBCASE("Adagrad") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params(), optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.1, .initial_accumulator_value = 0.1}); },
+                 [](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params()); }, "adagrad");
+  }
+  SUBCASE("LBFGS") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params(), optim::LBFGSOptions{.lr = 0.5, .max_iter = 2, .history_size = 3}); },
+                 [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs");
+  }
+  SUBCASE("LBFGS with line search") {
+    check_resume([](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params(), optim::LBFGSOptions{.max_iter = 1, .history_size = 2, .line_search_fn = optim::LineSearch::strong_wolfe}); },
+                 [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs_wolfe");
+  }
+}
+
+TEST_CASE("state_dict: contents, options restored, an in-memory round trip") {
+  Problem pb;
+  optim::Adam opt({{{pb.p1}, {.lr = 0.1}}, {{pb.p2}, {.lr = 0.01, .betas = {0.5, 0.6}, .amsgrad = true}}});
+  pb.loss().backward();
+  opt.step();
+  const optim::StateDict sd = opt.state_dict();
+  CHECK(sd.metadata.at("optimizer") == "Adam");
+  CHECK(sd.metadata.at("param_groups") == "2");
+  CHECK(sd.metadata.at("group.1.lr") == "0.01");
+  CHECK(sd.metadata.at("group.1.betas") == "0.5,0.6");
+  CHECK(sd.metadata.at("group.1.amsgrad") == "true");
+  std::vector<std::string> names;
+  for (const auto& [n, t] : sd.tensors) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.1.step",
+                                          "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"});
+  CHECK(sd.tensors[0].second.dtype() == Dtype::int64);
+  CHECK(sd.tensors[0].second.item<int64_t>() == 1);
+
+  Problem other;
+  optim::Adam loaded({{{other.p1}, {}}, {{other.p2}, {}}});
+  loaded.load_state_dict(sd);
+  CHECK(loaded.options(0).lr == 0.1);
+  CHECK(loaded.options(1).betas[1] == 0.6);
+  CHECK(loaded.options(1).amsgrad);
+  REQUIRE(loaded.state(other.p2) != nullptr);
+  CHECK(loaded.state(other.p2)->step == 1);
+  CHECK(loaded.state(other.p2)->exp_avg.to_vector<double>() == opt.state(pb.p2)->exp_avg.to_vector<double>());
+  // the state dict holds copies: later steps do not change it
+  const std::vector<double> saved = sd.tensors[1].second.to_vector<double>();
+  opt.step();
+  CHECK(sd.tensors[1].second.to_vector<double>() == saved);
+}
+
+TEST_CASE("load_state_dict refuses a state of another optimizer or other parameters") {
+  Problem pb;
+  optim::Adam adam(pb.params());
+  pb.loss().backward();
+  adam.step();
+  const optim::StateDict sd = adam.state_dict();
+
+  SUBCASE("another optimizer") {
+    optim::SGD sgd(pb.params());
+    const std::string msg = message_of<xg::ValueError>([&] { sgd.load_state_dict(sd); });
+    CHECK(contains(msg, "SGD.load_state_dict"));
+    CHECK(contains(msg, "Adam"));
+  }
+  SUBCASE("another group structure") {
+    optim::Adam two({{{pb.p1}, {}}, {{pb.p2}, {}}});
+    const std::string msg = message_of<xg::ValueError>([&] { two.load_state_dict(sd); });
+    CHECK(contains(msg, "parameter groups"));
+  }
+  SUBCASE("other shapes") {
+    Tensor q1 = xg::zeros({4}, {.dtype = Dtype::float64, .requires_grad = true});
+    Tensor q2 = xg::zeros({3}, {.dtype = Dtype::float64, .requires_grad = true});
+    optim::Adam other({q1, q2});
+    const std::string msg = message_of<xg::ShapeError>([&] { other.load_state_dict(sd); });
+    CHECK(contains(msg, "state.0.exp_avg"));
+    CHECK(other.state(q1) == nullptr);  // a failed load changes nothing
+  }
+  SUBCASE("a file of another optimizer names the file") {
+    const std::string path = temp_path("wrong");
+    adam.save(path);
+    optim::RMSprop rms(pb.params());
+    const std::string msg = message_of<xg::ValueError>([&] { rms.load(path); });
+    std::filesystem::remove(path);
+    CHECK(contains(msg, path));
+    CHECK(contains(msg, "RMSprop"));
+  }
+}
+
+// ---------------------------------------------------------------- LBFGS
+TEST_CASE("LBFGS: two iterations without line search match the two-loop recursion by hand") {
+  Problem pb;
+  const double lr = 0.5;
+  optim::LBFGS opt(pb.params(), {.lr = lr, .max_iter = 2, .max_eval = 10});  // (default max_eval: 2 * 5 / 4 = 2)
+  int calls = 0;
+  Tensor loss = opt.step([&] {
+    ++calls;
+    opt.zero_grad();
+    Tensor l = pb.loss();
+    l.backward();
+    return l;
+  });
+  CHECK(loss.item() == doctest::Approx(f_of(kX0)).epsilon(1e-14));
+  CHECK(calls == 2);  // the last iteration's loss is not evaluated
+  CHECK(opt.history().func_evals == 2);
+  CHECK(opt.history().n_iter == 2);
+
+  auto dot = [](const std::vector<double>& u, const std::vector<double>& v) {
+    double s = 0;
+    for (std::size_t i = 0; i < u.size(); ++i) s += u[i] * v[i];
+    return s;
+  };
+  const std::size_t n = kX0.size();
+  // iteration 1: steepest descent with t = min(1, 1/|g|_1) lr
+  std::vector<double> x = kX0, g0 = grad_of(x), d0(n);
+  double l1 = 0;
+  for (double gi : g0) l1 += std::abs(gi);
+  const double t0 = std::min(1.0, 1.0 / l1) * lr;
+  for (std::size_t i = 0; i < n; ++i) d0[i] = -g0[i], x[i] += t0 * d0[i];
+  // iteration 2: one (s, y) pair
+  const std::vector<double> g1 = grad_of(x);
+  std::vector<double> s(n), y(n), q(n);
+  for (std::size_t i = 0; i < n; ++i) s[i] = t0 * d0[i], y[i] = g1[i] - g0[i], q[i] = -g1[i];
+  const double ys = dot(y, s), rho = 1 / ys, h = ys / dot(y, y);
+  REQUIRE(ys > 1e-10);
+  const double alpha = dot(s, q) * rho;
+  for (std::size_t i = 0; i < n; ++i) q[i] = (q[i] - alpha * y[i]) * h;
+  const double beta = dot(y, q) * rho;
+  for (std::size_t i = 0; i < n; ++i) x[i] += lr * (q[i] + (alpha - beta) * s[i]);
+  check_close(pb.values(), x, 1e-12);
+}
+
+TEST_CASE("LBFGS converges on the Rosenbrock function") {
+  auto rosenbrock = [](const Tensor& p) {
+    Tensor x = xg::slice(p, 0, 0, 1), y = xg::slice(p, 0, 1, 2);
+    return xg::sum((1.0 - x) * (1.0 - x) + 100.0 * (y - x * x) * (y - x * x));
+  };
+  SUBCASE("strong Wolfe line search") {
+    Tensor p = xg::tensor({-1.5, 2.0}, {.dtype = Dtype::float64, .requires_grad = true});
+    optim::LBFGS opt({p}, {.max_iter = 100, .tolerance_grad = 1e-12, .tolerance_change = 1e-15,
+                           .line_search_fn = optim::LineSearch::strong_wolfe});
+    auto closure = [&] {
+      opt.zero_grad();
+      Tensor l = rosenbrock(p);
+      l.backward();
+      return l;
+    };
+    for (int i = 0; i < 5; ++i) opt.step(closure);
+    const std::vector<double> v = p.to_vector<double>();
+    CHECK(v[0] == doctest::Approx(1.0).epsilon(1e-6));
+    CHECK(v[1] == doctest::Approx(1.0).epsilon(1e-6));
+    CHECK(rosenbrock(p).item() < 1e-10);
+    CHECK(opt.history().func_evals < 500);
+  }
+  SUBCASE("fixed step") {
+    Tensor p = xg::tensor({-1.5, 2.0}, {.dtype = Dtype::float64, .requires_grad = true});
+    optim::LBFGS opt({p}, {.lr = 0.1, .max_iter = 500, .tolerance_grad = 1e-12, .tolerance_change = 1e-14});
+    const double start = rosenbrock(p).item();
+    opt.step([&] {
+      opt.zero_grad();
+      Tensor l = rosenbrock(p);
+      l.backward();
+      return l;
+    });
+    CHECK(rosenbrock(p).item() < start * 1e-3);
+  }
+}
+
+TEST_CASE("LBFGS on a quadratic stops at the minimum") {
+  Problem pb;
+  optim::LBFGS opt(pb.params(), {.tolerance_grad = 1e-12, .tolerance_change = 1e-15,
+                                  .line_search_fn = optim::LineSearch::strong_wolfe});
+  opt.step([&] {
+    opt.zero_grad();
+    Tensor l = pb.loss();
+    l.backward();
+    return l;
+  });
+  std::vector<double> want(kX0.size());
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] = -kB[i] / (2 * kA[i]);
+  // to about √ε: past that, loss differences are below the resolution of a double
+  check_close(pb.values(), want, 1e-7);
+  CHECK(opt.history().n_iter < 20);
+}
+
+// ---------------------------------------------------------------- errors
+TEST_CASE("invalid options throw ValueError naming the optimizer and the option") {
+  Problem pb;
+  auto expect = [](const std::function<void()>& f, const std::string& opt, const std::string& option) {
+    const std::string msg = message_of<xg::ValueError>(f);
+    CAPTURE(msg);
+    CHECK(contains(msg, opt + ":"));
+    CHECK(contains(msg, option));
+  };
+  expect([&] { optim::SGD(pb.params(), {.lr = -0.1}); }, "SGD", "lr");
+  expect([&] { optim::SGD(pb.params(), {.momentum = -1}); }, "SGD", "momentum");
+  expect([&] { optim::SGD(pb.params(), {.weight_decay = -1}); }, "SGD", "weight_decay");
+  expect([&] { optim::SGD(pb.params(), {.nesterov = true}); }, "SGD", "nesterov");
+  expect([&] { optim::SGD(pb.params(), {.momentum = 0.9, .dampening = 0.1, .nesterov = true}); }, "SGD", "dampening");
+  expect([&] { optim::Adam(pb.params(), {.lr = -1e-3}); }, "Adam", "lr");
+  expect([&] { optim::Adam(pb.params(), {.betas = {1.0, 0.999}}); }, "Adam", "betas[0]");
+  expect([&] { optim::Adam(pb.params(), {.betas = {0.9, -0.1}}); }, "Adam", "betas[1]");
+  expect([&] { optim::Adam(pb.params(), {.eps = -1}); }, "Adam", "eps");
+  expect([&] { optim::Adam(pb.params(), {.lr = NAN}); }, "Adam", "lr");
+  expect([&] { optim::AdamW(pb.params(), {.betas = {0.9, 1.5}}); }, "AdamW", "betas[1]");
+  expect([&] { optim::AdamW(pb.params(), {.weight_decay = -0.1}); }, "AdamW", "weight_decay");
+  expect([&] { optim::RMSprop(pb.params(), {.alpha = -0.5}); }, "RMSprop", "alpha");
+  expect([&] { optim::RMSprop(pb.params(), {.momentum = -0.5}); }, "RMSprop", "momentum");
+  expect([&] { optim::Adagrad(pb.params(), {.lr_decay = -1}); }, "Adagrad", "lr_decay");
+  expect([&] { optim::Adagrad(pb.params(), {.initial_accumulator_value = -1}); }, "Adagrad", "initial_accumulator_value");
+  expect([&] { optim::LBFGS(pb.params(), {.history_size = 0}); }, "LBFGS", "history_size");
+  expect([&] { optim::LBFGS(pb.params(), {.max_iter = 0}); }, "LBFGS", "max_iter");
+  // later changes are checked too
+  optim::Adam adam(pb.params());
+  expect([&] { adam.set_lr(-1.0, 0); }, "Adam", "lr");
+  expect([&] { adam.set_options({.betas = {0.9, 1.0}}); }, "Adam", "betas[1]");
+  expect([&] { adam.add_param_group({xg::zeros({1}, {.requires_grad = true})}, {.eps = -1}); }, "Adam", "eps");
+}
+
+TEST_CASE("invalid parameters and misuse throw") {
+  Problem pb;
+  const std::string empty = message_of<xg::ValueError>([&] { optim::SGD(std::vector<Tensor>{}); });
+  CHECK(contains(empty, "SGD"));
+  CHECK(contains(empty, "empty parameter list"));
+  CHECK(contains(message_of<xg::ValueError>([&] { optim::Adam({pb.p1, pb.p1}); }), "more than once"));
+  CHECK(contains(message_of<xg::ValueError>([&] { optim::Adam({pb.p1 * 2.0}); }), "not a leaf"));
+  CHECK(contains(message_of<xg::TypeError>([&] { optim::Adam({xg::arange(3.0, {.dtype = Dtype::int64})}); }), "int64"));
+  CHECK(contains(message_of<xg::ValueError>([&] { optim::Adam({Tensor()}); }), "undefined"));
+
+  optim::LBFGS lbfgs(pb.params());
+  CHECK(contains(message_of<xg::ValueError>([&] { lbfgs.step(); }), "closure"));
+  CHECK(contains(message_of<xg::ValueError>([&] { lbfgs.add_param_group({xg::zeros({1}, {.requires_grad = true})}); }),
+                 "LBFGS"));
+  CHECK(contains(message_of<xg::ValueError>([&] { lbfgs.step([] { return Tensor(); }); }), "one-element"));
+
+  SUBCASE("a gradient of another dtype") {
+    optim::SGD sgd(pb.params());
+    pb.p1.set_grad(xg::zeros({2, 2}));  // float32 for a float64 parameter
+    const std::string msg = message_of<xg::TypeError>([&] { sgd.step(); });
+    CHECK(contains(msg, "SGD"));
+    CHECK(contains(msg, "float32"));
+  }
+}
