@@ -4,10 +4,11 @@
 /// Mixed dtypes promote as PyTorch does (int64 < float32 < float64); a C++ scalar takes the
 /// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
 /// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
-/// ops_elementwise.cpp, ops_reduce.cpp, ops_linalg.cpp, ops_shape.cpp.
+/// ops_elementwise.cpp, ops_reduce.cpp, ops_linalg.cpp, ops_shape.cpp, ops_nn.cpp.
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "autograd/tensor.hpp"
@@ -148,5 +149,51 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
 Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype = Dtype::int64);
 /// Constant padding; `pads` lists (before, after) pairs starting from the last axis, as torch F.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
+
+// ---- neural-network ops (ops_nn.cpp): images are [N, C, H, W], weights as PyTorch's ----
+/// A (height, width) pair; an integer converts to a square one (PyTorch's int-or-tuple arguments):
+/// `conv2d(x, w, b, 2, 1)` and `conv2d(x, w, b, {2, 1}, {1, 0})` both work.
+struct Size2 {
+  int64_t h, w;
+  constexpr Size2(int64_t v) : h(v), w(v) {}  // NOLINT: implicit on purpose
+  constexpr Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+};
+/// 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) via im2col + gemm:
+/// x [N, C, H, W] (or unbatched [C, H, W]), weight [O, C / groups, kh, kw], optional bias [O]
+/// -> [N, O, Ho, Wo] with Ho = (H + 2 ph - dh (kh - 1) - 1) / sh + 1 (same for Wo).
+/// Gradients: dx = conv2d_input_grad(g, weight), dweight = conv2d_weight_grad(x, g), dbias = sum of g.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1, Size2 padding = 0,
+              Size2 dilation = 1, int64_t groups = 1);
+/// The gradient of conv2d with respect to its input (a transposed convolution, col2im of w^T g):
+/// grad_output [N, O, Ho, Wo], weight [O, C / groups, kh, kw] -> input_shape [N, C, H, W].
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride = 1,
+                         Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+/// The gradient of conv2d with respect to its weight (g @ im2col(x)^T summed over the batch):
+/// x [N, C, H, W], grad_output [N, O, Ho, Wo] -> weight_shape [O, C / groups, kh, kw].
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride = 1,
+                          Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+/// 1-D convolution: x [N, C, L] (or [C, L]), weight [O, C / groups, k], bias [O] -> [N, O, Lo];
+/// conv2d on [N, C, 1, L] (composite).
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1, int64_t padding = 0,
+              int64_t dilation = 1, int64_t groups = 1);
+/// Max over each kh x kw window (dilated; padding counts as -inf; NaN propagates), as
+/// torch.nn.functional.max_pool2d. stride defaults to the kernel size; padding is at most half the
+/// kernel. x [N, C, H, W] or [C, H, W]. The gradient goes to each window's first largest element.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                  Size2 dilation = 1, bool ceil_mode = false);
+/// max_pool2d and its indices: int64 [N, C, Ho, Wo], each the flat position h * W + w of the
+/// maximum in its [H, W] plane (PyTorch's convention).
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                                                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false);
+/// The gradient of max_pool2d: grad_output [N, C, Ho, Wo] added at `indices` into zeros of
+/// input_shape [N, C, H, W]. Its own gradient gathers at the same indices.
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape);
+/// Mean over each kh x kw window, as torch.nn.functional.avg_pool2d: with count_include_pad the
+/// divisor counts the zero padding (PyTorch's default); divisor_override replaces it.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true, std::optional<int64_t> divisor_override = std::nullopt);
+/// Mean over output_size windows that cover the input: rows floor(i H / Ho) to ceil((i + 1) H / Ho)
+/// (same for columns), as torch.nn.functional.adaptive_avg_pool2d.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
 }  // namespace xg

@@ -1,0 +1,772 @@
+// Neural-network ops: convolution through im2col + gemm, and the pools. Each op's kernel,
+// backward formula and samples sit together. The backward of every primitive here is written with
+// primitives of this file, so create_graph differentiates through them:
+//   conv2d             -> conv2d_input_grad (dx), conv2d_weight_grad (dw), sum (db)
+//   conv2d_input_grad  -> conv2d (d grad_output), conv2d_weight_grad (d weight)
+//   conv2d_weight_grad -> conv2d_input_grad (d x), conv2d (d grad_output)
+//   max_pool2d         -> max_pool2d_backward (scatter at the argmax) -> gather at the argmax
+//   avg_pool2d / adaptive_avg_pool2d <-> avg_pool2d_backward (the transposed linear map)
+// This file includes OpenBLAS's <cblas.h>, so it must not include xtensor-blas.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "autograd/engine.hpp"
+#include "autograd/kernels.hpp"
+#include "autograd/node.hpp"
+#include "autograd/op_list.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/samples.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::sample_tensor;
+
+namespace {
+
+// C = alpha op(A) op(B) + beta C, row-major, with explicit leading dimensions.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+          double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+}
+
+std::string pair_str(Size2 s) {
+  std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
+  r.insert(0, 1, '(');
+  r.append(", ").append(std::to_string(s.w)).append(")");
+  return r;
+}
+
+void check_defined(const Tensor& t, const char* op, const char* what) {
+  if (!t.defined()) throw ValueError(std::string(op) + ": " + what + " is undefined");
+}
+
+Dtype float_dtype_of(std::initializer_list<const Tensor*> ts, const char* op) {
+  Dtype d = Dtype::float32;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!t->is_floating_point())
+      throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(t->dtype()) + " of shape " + t->shape().str());
+    if (t->dtype() == Dtype::float64) d = Dtype::float64;
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------- convolution geometry
+struct ConvParams {
+  Size2 stride{1}, padding{0}, dilation{1};
+  int64_t groups = 1;
+};
+
+struct ConvGeom {
+  int64_t n, c, h, w;    // input
+  int64_t o, kh, kw;     // weight [o, c / groups, kh, kw]
+  int64_t ho, wo;        // output
+  ConvParams p;
+  int64_t cg() const { return c / p.groups; }
+  int64_t og() const { return o / p.groups; }
+  int64_t rows() const { return cg() * kh * kw; }  // rows of the im2col matrix
+  int64_t cols() const { return ho * wo; }
+  // A 1x1 kernel without stride or padding reads the input as it is: no im2col copy.
+  bool direct() const { return kh == 1 && kw == 1 && p.stride.h == 1 && p.stride.w == 1 && p.padding.h == 0 && p.padding.w == 0; }
+};
+
+int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+// Checks the shapes of a convolution and computes its output size; `op` names the caller.
+ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const char* op) {
+  auto fail = [&](const std::string& why) {
+    throw ShapeError(std::string(op) + ": " + why + " (input " + xs.str() + ", weight " + ws.str() + ", stride " +
+                     pair_str(p.stride) + ", padding " + pair_str(p.padding) + ", dilation " + pair_str(p.dilation) +
+                     ", groups " + std::to_string(p.groups) + ")");
+  };
+  if (xs.rank() != 4) fail("expected a 4-D input [N, C, H, W], got " + std::to_string(xs.rank()) + " axes");
+  if (ws.rank() != 4) fail("expected a 4-D weight [out_channels, in_channels / groups, kH, kW], got " + std::to_string(ws.rank()) + " axes");
+  if (p.stride.h <= 0 || p.stride.w <= 0) throw ValueError(std::string(op) + ": stride must be positive, got " + pair_str(p.stride));
+  if (p.dilation.h <= 0 || p.dilation.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive, got " + pair_str(p.dilation));
+  if (p.padding.h < 0 || p.padding.w < 0) throw ValueError(std::string(op) + ": padding must be non-negative, got " + pair_str(p.padding));
+  if (p.groups <= 0) throw ValueError(std::string(op) + ": groups must be positive, got " + std::to_string(p.groups));
+  ConvGeom g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, p};
+  if (g.o % p.groups != 0) fail("out_channels " + std::to_string(g.o) + " is not divisible by groups " + std::to_string(p.groups));
+  if (g.c != ws[1] * p.groups)
+    fail("input has " + std::to_string(g.c) + " channels but the weight expects " + std::to_string(ws[1] * p.groups) +
+         " (weight.size(1) = " + std::to_string(ws[1]) + " times groups = " + std::to_string(p.groups) + ")");
+  if (g.kh <= 0 || g.kw <= 0) fail("the kernel must not be empty");
+  const int64_t eh = p.dilation.h * (g.kh - 1) + 1, ew = p.dilation.w * (g.kw - 1) + 1;
+  if (g.h + 2 * p.padding.h < eh || g.w + 2 * p.padding.w < ew)
+    fail("the padded input (" + std::to_string(g.h + 2 * p.padding.h) + " x " + std::to_string(g.w + 2 * p.padding.w) +
+         ") is smaller than the dilated kernel (" + std::to_string(eh) + " x " + std::to_string(ew) + ")");
+  g.ho = conv_out(g.h, g.kh, p.stride.h, p.padding.h, p.dilation.h);
+  g.wo = conv_out(g.w, g.kw, p.stride.w, p.padding.w, p.dilation.w);
+  return g;
+}
+
+// The range [lo, hi) of output columns whose input column ow * s + off lies in [0, w).
+inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  hi = off <= w - 1 ? std::min(wo, (w - 1 - off) / s + 1) : 0;
+  lo = std::min(lo, wo);
+  hi = std::max(hi, lo);
+}
+
+// cols [cg * kh * kw, ho * wo] <- the patches of x [cg, h, w] (zeros for the padding).
+template <class T>
+void im2col(const T* x, T* cols, const ConvGeom& g) {
+  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
+  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    const T* xc = x + c * g.h * g.w;
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* row = cols + ((c * g.kh + ki) * g.kw + kj) * L;
+        const int64_t off = kj * dw - pw;
+        int64_t lo, hi;
+        valid_range(off, sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          T* r = row + oh * g.wo;
+          const int64_t ih = oh * sh - ph + ki * dh;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(r, r + g.wo, T(0));
+            continue;
+          }
+          const T* xr = xc + ih * g.w + off;  // xr[ow * sw] is input column ow * sw + off
+          std::fill(r, r + lo, T(0));
+          if (sw == 1) std::memcpy(r + lo, xr + lo, sizeof(T) * (hi - lo));
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
+          std::fill(r + hi, r + g.wo, T(0));
+        }
+      }
+  }
+}
+
+// x [cg, h, w] += the patches in cols (the adjoint of im2col); x must be zeroed first.
+template <class T>
+void col2im(const T* cols, T* x, const ConvGeom& g) {
+  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
+  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    T* xc = x + c * g.h * g.w;
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * L;
+        const int64_t off = kj * dw - pw;
+        int64_t lo, hi;
+        valid_range(off, sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          const int64_t ih = oh * sh - ph + ki * dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* r = row + oh * g.wo;
+          T* xr = xc + ih * g.w + off;
+          if (sw == 1)
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw] += r[ow];
+        }
+      }
+  }
+}
+
+// y [n, o, ho, wo] = conv(x, w) + bias: one gemm per sample and group on its im2col matrix.
+template <class T>
+void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
+  std::vector<T> buf(g.direct() ? 0 : static_cast<std::size_t>(K * L));
+  for (int64_t s = 0; s < g.n; ++s)
+    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
+      const T* xg = x + (s * g.c + gr * cg) * g.h * g.w;
+      const T* cols = xg;
+      if (!g.direct()) {
+        im2col(xg, buf.data(), g);
+        cols = buf.data();
+      }
+      T* yg = y + (s * g.o + gr * og) * L;
+      if (K == 0) std::fill(yg, yg + og * L, T(0));
+      else gemm(false, false, og, L, K, w + gr * og * K, K, cols, L, T(0), yg, L);
+      if (bias)
+        for (int64_t o = 0; o < og; ++o) {
+          const T b = bias[gr * og + o];
+          T* row = yg + o * L;
+          for (int64_t l = 0; l < L; ++l) row[l] += b;
+        }
+    }
+}
+
+// dx [n, c, h, w] = col2im(w^T g) per sample and group.
+template <class T>
+void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
+  if (g.direct()) {  // dx = w^T g straight into the output
+    for (int64_t s = 0; s < g.n; ++s)
+      for (int64_t gr = 0; gr < g.p.groups; ++gr) {
+        T* out = gx + (s * g.c + gr * cg) * L;
+        if (og == 0) std::fill(out, out + K * L, T(0));
+        else gemm(true, false, K, L, og, w + gr * og * K, K, gy + (s * g.o + gr * og) * L, L, T(0), out, L);
+      }
+    return;
+  }
+  std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
+  if (og == 0 || L == 0) return;
+  std::vector<T> buf(static_cast<std::size_t>(K * L));
+  for (int64_t s = 0; s < g.n; ++s)
+    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
+      gemm(true, false, K, L, og, w + gr * og * K, K, gy + (s * g.o + gr * og) * L, L, T(0), buf.data(), L);
+      col2im(buf.data(), gx + (s * g.c + gr * cg) * g.h * g.w, g);
+    }
+}
+
+// dw [o, cg, kh, kw] = sum over samples of g [og, L] @ im2col(x)^T [L, K], per group.
+template <class T>
+void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
+  std::fill(gw, gw + g.o * K, T(0));
+  if (L == 0) return;
+  std::vector<T> buf(g.direct() ? 0 : static_cast<std::size_t>(K * L));
+  for (int64_t s = 0; s < g.n; ++s)
+    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
+      const T* xg = x + (s * g.c + gr * cg) * g.h * g.w;
+      const T* cols = xg;
+      if (!g.direct()) {
+        im2col(xg, buf.data(), g);
+        cols = buf.data();
+      }
+      if (og > 0 && K > 0) gemm(false, true, og, K, L, gy + (s * g.o + gr * og) * L, L, cols, L, T(1), gw + gr * og * K, K);
+    }
+}
+
+Shape conv_out_shape(const ConvGeom& g) { return Shape{g.n, g.o, g.ho, g.wo}; }
+
+void check_grad_shape(const Tensor& gy, const ConvGeom& g, const char* op) {
+  const Shape want = conv_out_shape(g);
+  if (!(gy.shape() == want))
+    throw ShapeError(std::string(op) + ": grad_output has shape " + gy.shape().str() + ", expected " + want.str() +
+                     " (the convolution's output for input [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
+                     std::to_string(g.h) + ", " + std::to_string(g.w) + "])");
+}
+
+OpSample conv_sample(const char* label, Shape xs, Shape ws, bool bias, ConvParams p, unsigned salt) {
+  std::vector<Tensor> in = {sample_tensor(xs, Domain::real, salt), sample_tensor(ws, Domain::real, salt + 1)};
+  if (bias) in.push_back(sample_tensor({ws[0]}, Domain::real, salt + 2));
+  return {label, in, [p](std::span<const Tensor> t) {
+            return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p.stride, p.padding, p.dilation, p.groups);
+          }};
+}
+
+struct ConvCase {
+  const char* label;
+  Shape xs, ws;
+  bool bias;
+  ConvParams p;
+};
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"[2, 3, 5, 5] * [4, 3, 3, 3] + bias", {2, 3, 5, 5}, {4, 3, 3, 3}, true, {}},
+      {"[2, 2, 6, 6] * [3, 2, 3, 3] stride 2 padding 1", {2, 2, 6, 6}, {3, 2, 3, 3}, false, {2, 1, 1, 1}},
+      {"[1, 2, 6, 5] * [2, 2, 2, 2] dilation 2 padding 1 + bias", {1, 2, 6, 5}, {2, 2, 2, 2}, true, {1, 1, 2, 1}},
+      {"[2, 4, 5, 4] * [6, 2, 3, 3] groups 2, stride (1, 2), padding (1, 0) + bias", {2, 4, 5, 4}, {6, 2, 3, 3}, true, {{1, 2}, {1, 0}, 1, 2}},
+      {"[2, 2, 4, 6] * [4, 1, 2, 3] groups 2, stride (2, 1), dilation (1, 2), padding (0, 2)", {2, 2, 4, 6}, {4, 1, 2, 3}, false, {{2, 1}, {0, 2}, {1, 2}, 2}},
+      {"[2, 3, 4, 4] * [2, 3, 1, 1] (1x1, no im2col) + bias", {2, 3, 4, 4}, {2, 3, 1, 1}, true, {}},
+  };
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- conv2d and its two gradients
+namespace opdefs {
+const OpInfo conv2d_op{"conv2d",
+                       "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, g), db = sum(g, {0, 2, 3})",
+                       OpKind::primitive, [] {
+                         std::vector<OpSample> s;
+                         unsigned salt = 1;
+                         for (const ConvCase& c : conv_cases()) s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
+                         return s;
+                       }};
+const OpInfo conv2d_input_grad_op{"conv2d_input_grad",
+                                  "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, w), d/dw = conv2d_weight_grad(grad, g)",
+                                  OpKind::primitive, [] {
+                                    std::vector<OpSample> s;
+                                    unsigned salt = 40;
+                                    for (const ConvCase& c : conv_cases()) {
+                                      const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_input_grad");
+                                      const Shape xs = c.xs;
+                                      const ConvParams p = c.p;
+                                      s.push_back({c.label, {sample_tensor(conv_out_shape(g), Domain::real, salt += 2), sample_tensor(c.ws, Domain::real, salt + 1)},
+                                                   [xs, p](std::span<const Tensor> t) {
+                                                     return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding, p.dilation, p.groups);
+                                                   }});
+                                    }
+                                    return s;
+                                  }};
+const OpInfo conv2d_weight_grad_op{"conv2d_weight_grad",
+                                   "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
+                                   OpKind::primitive, [] {
+                                     std::vector<OpSample> s;
+                                     unsigned salt = 80;
+                                     for (const ConvCase& c : conv_cases()) {
+                                       const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_weight_grad");
+                                       const Shape ws = c.ws;
+                                       const ConvParams p = c.p;
+                                       s.push_back({c.label, {sample_tensor(c.xs, Domain::real, salt += 2), sample_tensor(conv_out_shape(g), Domain::real, salt + 1)},
+                                                    [ws, p](std::span<const Tensor> t) {
+                                                      return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding, p.dilation, p.groups);
+                                                    }});
+                                     }
+                                     return s;
+                                   }};
+const OpInfo conv1d_op{"conv1d", "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)", OpKind::composite, [] {
+                         auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
+                           return [=](std::span<const Tensor> t) { return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g); };
+                         };
+                         return std::vector<OpSample>{
+                             {"[2, 3, 7] * [4, 3, 3] + bias", {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2), sample_tensor({4}, Domain::real, 3)}, call(1, 0, 1, 1)},
+                             {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2", {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call(2, 1, 2, 2)},
+                             {"unbatched [3, 6] * [2, 3, 2]", {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)}, call(1, 1, 1, 1)},
+                         };
+                       }};
+}  // namespace opdefs
+
+namespace {
+Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
+Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p);
+Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p);
+
+Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&x0, &w0, &b0}, "conv2d");
+  const ConvGeom g = conv_geom(x0.shape(), w0.shape(), p, "conv2d");
+  const bool has_bias = b0.defined();
+  if (has_bias && !(b0.shape() == Shape{g.o}))
+    throw ShapeError("conv2d: bias has shape " + b0.shape().str() + ", expected [" + std::to_string(g.o) + "] for weight " +
+                     w0.shape().str());
+  const Tensor x = x0.to(d), w = w0.to(d), b = has_bias ? b0.to(d) : Tensor();
+  Tensor y = detail::new_tensor(conv_out_shape(g), d);
+  detail::visit_float(d, "conv2d", [&]<class T>() {
+    conv_forward(x.data<T>(), w.data<T>(), has_bias ? b.data<T>() : static_cast<const T*>(nullptr), y.data<T>(), g);
+  });
+  auto backward = [sx = w.requires_grad() ? save_input(x) : SavedTensor(), sw = x.requires_grad() ? save_input(w) : SavedTensor(),
+                   xs = x.shape(), ws = w.shape(), p](const Node& nd, const Tensor& gy, std::span<Tensor> gx) {
+    if (nd.needs_input_grad(0)) gx[0] = conv2d_input_grad_impl(gy, sw.unpack(nd), xs, p);
+    if (nd.needs_input_grad(1)) gx[1] = conv2d_weight_grad_impl(sx.unpack(nd), gy, ws, p);
+    if (nd.num_inputs() > 2 && nd.needs_input_grad(2)) gx[2] = sum(gy, {0, 2, 3});
+  };
+  if (has_bias) {
+    if (!will_record({x, w, b})) return y;
+    return record(opdefs::conv2d_op, y, {x, w, b}, std::move(backward));
+  }
+  if (!will_record({x, w})) return y;
+  return record(opdefs::conv2d_op, y, {x, w}, std::move(backward));
+}
+
+Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&gy0, &w0}, "conv2d_input_grad");
+  const ConvGeom g = conv_geom(xs, w0.shape(), p, "conv2d_input_grad");
+  check_grad_shape(gy0, g, "conv2d_input_grad");
+  const Tensor gy = gy0.to(d), w = w0.to(d);
+  Tensor gx = detail::new_tensor(xs, d);
+  detail::visit_float(d, "conv2d_input_grad", [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
+  if (!will_record({gy, w})) return gx;
+  return record(opdefs::conv2d_input_grad_op, gx, {gy, w},
+                [sg = w.requires_grad() ? save_input(gy) : SavedTensor(), sw = gy.requires_grad() ? save_input(w) : SavedTensor(),
+                 ws = w.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                  if (nd.needs_input_grad(0)) gi[0] = conv2d_impl(gg, sw.unpack(nd), Tensor(), p);
+                  if (nd.needs_input_grad(1)) gi[1] = conv2d_weight_grad_impl(gg, sg.unpack(nd), ws, p);
+                });
+}
+
+Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&x0, &gy0}, "conv2d_weight_grad");
+  const ConvGeom g = conv_geom(x0.shape(), ws, p, "conv2d_weight_grad");
+  check_grad_shape(gy0, g, "conv2d_weight_grad");
+  const Tensor x = x0.to(d), gy = gy0.to(d);
+  Tensor gw = detail::new_tensor(ws, d);
+  detail::visit_float(d, "conv2d_weight_grad", [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
+  if (!will_record({x, gy})) return gw;
+  return record(opdefs::conv2d_weight_grad_op, gw, {x, gy},
+                [sx = gy.requires_grad() ? save_input(x) : SavedTensor(), sg = x.requires_grad() ? save_input(gy) : SavedTensor(),
+                 xs = x.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                  if (nd.needs_input_grad(0)) gi[0] = conv2d_input_grad_impl(sg.unpack(nd), gg, xs, p);
+                  if (nd.needs_input_grad(1)) gi[1] = conv2d_impl(sx.unpack(nd), gg, Tensor(), p);
+                });
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+  check_defined(x, "conv2d", "the input");
+  check_defined(weight, "conv2d", "the weight");
+  const ConvParams p{stride, padding, dilation, groups};
+  if (x.dim() == 3) return squeeze(conv2d_impl(unsqueeze(x, 0), weight, bias, p), 0);  // unbatched [C, H, W]
+  return conv2d_impl(x, weight, bias, p);
+}
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride, Size2 padding,
+                         Size2 dilation, int64_t groups) {
+  check_defined(grad_output, "conv2d_input_grad", "grad_output");
+  check_defined(weight, "conv2d_input_grad", "the weight");
+  return conv2d_input_grad_impl(grad_output, weight, input_shape, {stride, padding, dilation, groups});
+}
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride, Size2 padding,
+                          Size2 dilation, int64_t groups) {
+  check_defined(x, "conv2d_weight_grad", "the input");
+  check_defined(grad_output, "conv2d_weight_grad", "grad_output");
+  return conv2d_weight_grad_impl(x, grad_output, weight_shape, {stride, padding, dilation, groups});
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding, int64_t dilation,
+              int64_t groups) {
+  check_defined(x, "conv1d", "the input");
+  check_defined(weight, "conv1d", "the weight");
+  if (x.dim() == 2) return squeeze(conv1d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0);
+  if (x.dim() != 3 || weight.dim() != 3)
+    throw ShapeError("conv1d: expected a 3-D input [N, C, L] (or 2-D [C, L]) and a 3-D weight [out_channels, in_channels / groups, k], got input " +
+                     x.shape().str() + " and weight " + weight.shape().str());
+  try {
+    return squeeze(conv2d_impl(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {{1, stride}, {0, padding}, {1, dilation}, groups}), 2);
+  } catch (const ShapeError& e) {
+    // Re-phrase in conv1d's own shapes rather than the [N, C, 1, L] it runs on.
+    std::string m = e.what();
+    const auto paren = m.find(" (input ");
+    if (m.rfind("conv2d: ", 0) == 0) m = m.substr(8, paren == std::string::npos ? std::string::npos : paren - 8);
+    throw ShapeError("conv1d: " + m + " (input " + x.shape().str() + ", weight " + weight.shape().str() + ", stride " +
+                     std::to_string(stride) + ", padding " + std::to_string(padding) + ", dilation " + std::to_string(dilation) +
+                     ", groups " + std::to_string(groups) + ")");
+  }
+}
+
+// ---------------------------------------------------------------- pooling
+namespace {
+
+// PyTorch's pooling_output_shape.
+int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  const int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
+  return out;
+}
+
+struct PoolGeom {
+  int64_t planes, h, w, ho, wo;
+};
+
+// Validates a pool's arguments on a 4-D input and computes its output size.
+PoolGeom pool_geom(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode, const char* op) {
+  const std::string args = " (input " + x.shape().str() + ", kernel_size " + pair_str(k) + ", stride " + pair_str(s) + ", padding " +
+                           pair_str(p) + (d.h == 1 && d.w == 1 ? std::string() : ", dilation " + pair_str(d)) + ")";
+  if (x.dim() != 4) throw ShapeError(std::string(op) + ": expected a 4-D input [N, C, H, W] or 3-D [C, H, W]" + args);
+  if (k.h <= 0 || k.w <= 0) throw ValueError(std::string(op) + ": kernel_size must be positive" + args);
+  if (s.h <= 0 || s.w <= 0) throw ValueError(std::string(op) + ": stride must be positive" + args);
+  if (d.h <= 0 || d.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive" + args);
+  if (p.h < 0 || p.w < 0 || 2 * p.h > k.h || 2 * p.w > k.w)
+    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" + args);
+  PoolGeom g{x.shape()[0] * x.shape()[1], x.shape()[2], x.shape()[3], 0, 0};
+  g.ho = pool_out(g.h, k.h, s.h, p.h, d.h, ceil_mode);
+  g.wo = pool_out(g.w, k.w, s.w, p.w, d.w, ceil_mode);
+  if (g.ho <= 0 || g.wo <= 0)
+    throw ShapeError(std::string(op) + ": the output would be empty (" + std::to_string(g.ho) + " x " + std::to_string(g.wo) + ")" + args);
+  return g;
+}
+
+Tensor as_batched(const Tensor& x, const char* op) {
+  if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
+  return x.dim() == 3 ? unsqueeze(x, 0) : x;
+}
+
+}  // namespace
+
+// ---- max_pool2d ----
+namespace opdefs {
+const OpInfo max_pool2d_op{"max_pool2d", "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
+                           OpKind::primitive, [] {
+                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
+                               return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
+                             };
+                             return std::vector<OpSample>{
+                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, 1, false)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, 1, false)},
+                                 {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)", {sample_tensor({1, 2, 6, 5}, Domain::real, 3)}, call(2, 1, 0, 2, false)},
+                                 {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode", {sample_tensor({2, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, Size2{2, 2}, 0, 1, true)},
+                                 {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1", {sample_tensor({2, 4, 4}, Domain::real, 5)}, call(3, 1, 1, 1, false)},
+                             };
+                           }};
+const OpInfo max_pool2d_backward_op{"max_pool2d_backward",
+                                    "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)", OpKind::primitive, [] {
+                                      auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
+                                        Tensor x = sample_tensor(xs, Domain::real, salt).detach();
+                                        Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
+                                        return OpSample{label, {sample_tensor(idx.shape(), Domain::real, salt + 1)},
+                                                        [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
+                                      };
+                                      return std::vector<OpSample>{
+                                          make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
+                                          make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
+                                      };
+                                    }};
+}  // namespace opdefs
+
+namespace {
+Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
+
+std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode) {
+  const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
+  if (!x.is_floating_point()) throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
+  const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
+  Tensor y = detail::new_tensor(os, x.dtype());
+  Tensor idx = detail::new_tensor(os, Dtype::int64);
+  detail::visit_float(x.dtype(), "max_pool2d", [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    int64_t* id = idx.data<int64_t>();
+    const int64_t hw = g.h * g.w, L = g.ho * g.wo;
+    for (int64_t pl = 0; pl < g.planes; ++pl) {
+      const T* xp = in + pl * hw;
+      T* yp = out + pl * L;
+      int64_t* ip = id + pl * L;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        const int64_t h0 = oh * s.h - p.h;
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          const int64_t w0 = ow * s.w - p.w;
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t where = -1;
+          for (int64_t i = 0; i < k.h; ++i) {
+            const int64_t ih = h0 + i * d.h;
+            if (ih < 0 || ih >= g.h) continue;
+            for (int64_t j = 0; j < k.w; ++j) {
+              const int64_t iw = w0 + j * d.w;
+              if (iw < 0 || iw >= g.w) continue;
+              const T v = xp[ih * g.w + iw];
+              if (v > best || std::isnan(v) || where < 0) {  // as PyTorch: NaN wins
+                best = v;
+                where = ih * g.w + iw;
+              }
+            }
+          }
+          yp[oh * g.wo + ow] = best;
+          ip[oh * g.wo + ow] = where;
+        }
+      }
+    }
+  });
+  if (!will_record({x})) return {y, idx};
+  Tensor r = record(opdefs::max_pool2d_op, y, {x}, [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+    gx[0] = max_pool2d_backward_impl(gy, idx, xs);
+  });
+  return {r, idx};
+}
+
+Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs) {
+  if (!gy.defined() || !idx.defined()) throw ValueError("max_pool2d_backward: an operand is undefined");
+  if (idx.dtype() != Dtype::int64) throw TypeError(std::string("max_pool2d_backward: indices must be int64, got ") + dtype_name(idx.dtype()));
+  if (xs.rank() != 4 || idx.dim() != 4 || !(gy.shape() == idx.shape()) || idx.shape()[0] != xs[0] || idx.shape()[1] != xs[1])
+    throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " + idx.shape().str() +
+                     " must have equal [N, C, Ho, Wo] shapes matching the input " + xs.str());
+  const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], L = idx.shape()[2] * idx.shape()[3];
+  Tensor gx = zeros(xs, {.dtype = gy.dtype()});
+  const int64_t* ip = idx.data<int64_t>();
+  for (int64_t i = 0, n = idx.numel(); i < n; ++i)
+    if (ip[i] < 0 || ip[i] >= hw)
+      throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
+                       " elements (input " + xs.str() + ")");
+  detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    const T* g = gy.data<T>();
+    T* out = gx.data<T>();
+    for (int64_t pl = 0; pl < planes; ++pl)
+      for (int64_t l = 0; l < L; ++l) out[pl * hw + ip[pl * L + l]] += g[pl * L + l];
+  });
+  return record(opdefs::max_pool2d_backward_op, gx, {gy}, [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
+    gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
+  });
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+                                                  Size2 dilation, bool ceil_mode) {
+  const Tensor x = as_batched(x0, "max_pool2d");
+  auto [y, idx] = max_pool2d_impl(x, kernel_size, stride.value_or(kernel_size), padding, dilation, ceil_mode);
+  if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
+  return {y, idx};
+}
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation, bool ceil_mode) {
+  return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+}
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
+  return max_pool2d_backward_impl(grad_output, indices, input_shape);
+}
+
+// ---- average pools: windows [start, end) per output row and column, and a divisor per window ----
+namespace {
+struct Windows {
+  std::vector<int64_t> r0, r1, c0, c1;  // row / column window bounds (clipped to the input)
+  std::vector<int64_t> rn, cn;          // divisor factors per output row / column
+  int64_t divisor = 0;                  // when > 0, replaces rn[oh] * cn[ow]
+  bool adaptive = false;                // which forward op records the transposed map
+  Shape in_shape, out_shape;
+};
+
+void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad, std::vector<int64_t>& b0,
+                 std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+  for (int64_t o = 0; o < out; ++o) {  // PyTorch's avg_pool2d: the padded window is clipped to in + p
+    int64_t start = o * s - p, end = std::min(start + k, in + p);
+    const int64_t padded = end - start;
+    start = std::max<int64_t>(start, 0);
+    end = std::min(end, in);
+    b0.push_back(start);
+    b1.push_back(end);
+    n.push_back(count_pad ? padded : end - start);
+  }
+}
+void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t start = (o * in) / out, end = ((o + 1) * in + out - 1) / out;
+    b0.push_back(start);
+    b1.push_back(end);
+    n.push_back(end - start);
+  }
+}
+
+Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
+Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
+}  // namespace
+
+namespace opdefs {
+const OpInfo avg_pool2d_op{"avg_pool2d", "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
+                           OpKind::primitive, [] {
+                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip, std::optional<int64_t> div) {
+                               return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
+                             };
+                             return std::vector<OpSample>{
+                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, false, true, std::nullopt)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, false, true, std::nullopt)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false", {sample_tensor({2, 3, 5, 5}, Domain::real, 3)}, call(3, 2, 1, false, false, std::nullopt)},
+                                 {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode", {sample_tensor({1, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, 2, 0, true, true, std::nullopt)},
+                                 {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3", {sample_tensor({1, 2, 4, 4}, Domain::real, 5)}, call(2, 1, 0, false, true, 3)},
+                             };
+                           }};
+const OpInfo adaptive_avg_pool2d_op{"adaptive_avg_pool2d",
+                                    "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
+                                    OpKind::primitive, [] {
+                                      auto call = [](Size2 o) { return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); }; };
+                                      return std::vector<OpSample>{
+                                          {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)", {sample_tensor({2, 2, 5, 7}, Domain::real, 1)}, call({3, 4})},
+                                          {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
+                                          {"[1, 2, 3, 2] -> (5, 4) (upsampling)", {sample_tensor({1, 2, 3, 2}, Domain::real, 3)}, call({5, 4})},
+                                      };
+                                    }};
+const OpInfo avg_pool2d_backward_op{"avg_pool2d_backward",
+                                    "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
+                                    OpKind::primitive, [] {
+                                      auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
+                                        return [pool, xs](std::span<const Tensor> t) {
+                                          Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
+                                          return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
+                                        };
+                                      };
+                                      return std::vector<OpSample>{
+                                          {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
+                                           via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
+                                          {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)", {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
+                                           via_grad([](const Tensor& x) { return adaptive_avg_pool2d(x, {3, 4}); }, {1, 2, 5, 7})},
+                                      };
+                                    }};
+}  // namespace opdefs
+
+namespace {
+Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
+  const Windows& W = *wd;
+  Tensor y = detail::new_tensor(W.out_shape, x.dtype());
+  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
+  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
+  const char* op = W.adaptive ? "adaptive_avg_pool2d" : "avg_pool2d";
+  detail::visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const T* xp = in + pl * h * w;
+      T* yp = out + pl * ho * wo;
+      for (int64_t oh = 0; oh < ho; ++oh)
+        for (int64_t ow = 0; ow < wo; ++ow) {
+          T acc = 0;
+          for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+            for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
+          const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+          yp[oh * wo + ow] = acc / static_cast<T>(div);
+        }
+    }
+  });
+  return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
+                [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
+}
+
+Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) {
+  const Windows& W = *wd;
+  if (!(gy.shape() == W.out_shape))
+    throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " + W.out_shape.str());
+  Tensor gx = zeros(W.in_shape, {.dtype = gy.dtype()});
+  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
+  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
+  detail::visit_float(gy.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    const T* g = gy.data<T>();
+    T* out = gx.data<T>();
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      const T* gp = g + pl * ho * wo;
+      T* xp = out + pl * h * w;
+      for (int64_t oh = 0; oh < ho; ++oh)
+        for (int64_t ow = 0; ow < wo; ++ow) {
+          const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+          const T v = gp[oh * wo + ow] / static_cast<T>(div);
+          for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+            for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
+        }
+    }
+  });
+  return record(opdefs::avg_pool2d_backward_op, gx, {gy},
+                [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); });
+}
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride0, Size2 padding, bool ceil_mode,
+                  bool count_include_pad, std::optional<int64_t> divisor_override) {
+  const Tensor x = as_batched(x0, "avg_pool2d");
+  const Size2 stride = stride0.value_or(kernel_size);
+  const PoolGeom g = pool_geom(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d");
+  if (divisor_override && *divisor_override <= 0)
+    throw ValueError("avg_pool2d: divisor_override must be positive, got " + std::to_string(*divisor_override));
+  auto wd = std::make_shared<Windows>();
+  avg_windows(g.h, g.ho, kernel_size.h, stride.h, padding.h, count_include_pad, wd->r0, wd->r1, wd->rn);
+  avg_windows(g.w, g.wo, kernel_size.w, stride.w, padding.w, count_include_pad, wd->c0, wd->c1, wd->cn);
+  wd->divisor = divisor_override.value_or(0);
+  wd->in_shape = x.shape();
+  wd->out_shape = Shape{x.shape()[0], x.shape()[1], g.ho, g.wo};
+  Tensor y = window_avg(x, std::move(wd));
+  return x0.dim() == 3 ? squeeze(y, 0) : y;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x0, Size2 output_size) {
+  const Tensor x = as_batched(x0, "adaptive_avg_pool2d");
+  if (x.dim() != 4)
+    throw ShapeError("adaptive_avg_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " + x0.shape().str());
+  if (output_size.h <= 0 || output_size.w <= 0)
+    throw ValueError("adaptive_avg_pool2d: output_size must be positive, got " + pair_str(output_size));
+  if (x.shape()[2] == 0 || x.shape()[3] == 0)
+    throw ShapeError("adaptive_avg_pool2d: the input " + x0.shape().str() + " has an empty spatial axis");
+  auto wd = std::make_shared<Windows>();
+  adaptive_windows(x.shape()[2], output_size.h, wd->r0, wd->r1, wd->rn);
+  adaptive_windows(x.shape()[3], output_size.w, wd->c0, wd->c1, wd->cn);
+  wd->adaptive = true;
+  wd->in_shape = x.shape();
+  wd->out_shape = Shape{x.shape()[0], x.shape()[1], output_size.h, output_size.w};
+  Tensor y = window_avg(x, std::move(wd));
+  return x0.dim() == 3 ? squeeze(y, 0) : y;
+}
+
+}  // namespace xg
