@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "optim/kernels.hpp"
+
 namespace xg::optim {
 
 void AdagradOptions::check() const {
@@ -20,17 +22,20 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, AdagradOptions defaults)
 
 namespace {
 template <class T>
-void adagrad_kernel(T* __restrict p, const T* __restrict grad, T* __restrict sum, int64_t n, const AdagradOptions& o,
-                    int64_t step) {
-  const T clr = static_cast<T>(o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay));
-  const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay), sign = o.maximize ? T(-1) : T(1);
+void adagrad_kernel(T* p, const T* grad, T* sum, int64_t n, const AdagradOptions& o, int64_t step) {
+  using B = xsimd::batch<T>;
+  const B clr(static_cast<T>(o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay)));
+  const B eps(static_cast<T>(o.eps)), wd(static_cast<T>(o.weight_decay)), sign(o.maximize ? T(-1) : T(1));
   const bool decay = o.weight_decay != 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    T g = sign * grad[i];
-    if (decay) g += wd * p[i];
-    sum[i] += g * g;
-    p[i] -= clr * (g / (std::sqrt(sum[i]) + eps));
-  }
+  detail::simd_for_each(
+      n,
+      [&](B& p, const B& grad, B& sum) {
+        B g = sign * grad;
+        if (decay) g = g + wd * p;
+        sum = sum + g * g;
+        p = p - clr * (g / (xsimd::sqrt(sum) + eps));
+      },
+      p, grad, sum);
 }
 }  // namespace
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "optim/kernels.hpp"
+
 namespace xg::optim {
 
 namespace {
@@ -23,27 +25,31 @@ struct AdamStep {
 };
 
 template <class T>
-void adam_kernel(T* __restrict p, const T* __restrict grad, T* __restrict m, T* __restrict v, T* __restrict vmax,
-                 int64_t n, const AdamStep& o, int64_t step) {
+void adam_kernel(T* p, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamStep& o, int64_t step) {
+  using B = xsimd::batch<T>;
   const double t = static_cast<double>(step);
   const double bias1 = 1.0 - std::pow(o.beta1, t), bias2 = 1.0 - std::pow(o.beta2, t);
-  const T step_size = static_cast<T>(o.lr / bias1), bias2_sqrt = static_cast<T>(std::sqrt(bias2));
-  const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2);
-  const T c1 = static_cast<T>(1.0 - o.beta1), c2 = static_cast<T>(1.0 - o.beta2);
-  const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay), sign = o.maximize ? T(-1) : T(1);
-  const T shrink = static_cast<T>(1.0 - o.lr * o.weight_decay);
+  const B step_size(static_cast<T>(o.lr / bias1)), bias2_sqrt(static_cast<T>(std::sqrt(bias2)));
+  const B b1(static_cast<T>(o.beta1)), b2(static_cast<T>(o.beta2));
+  const B c1(static_cast<T>(1.0 - o.beta1)), c2(static_cast<T>(1.0 - o.beta2));
+  const B eps(static_cast<T>(o.eps)), wd(static_cast<T>(o.weight_decay)), sign(o.maximize ? T(-1) : T(1));
+  const B shrink(static_cast<T>(1.0 - o.lr * o.weight_decay));
   const bool l2 = !o.decoupled && o.weight_decay != 0.0, decay = o.decoupled && o.weight_decay != 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    T g = sign * grad[i];
-    if (l2) g += wd * p[i];
-    if (decay) p[i] *= shrink;
-    m[i] = b1 * m[i] + c1 * g;
-    v[i] = b2 * v[i] + c2 * g * g;
-    T second = v[i];
-    if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
-    const T denom = std::sqrt(second) / bias2_sqrt + eps;
-    p[i] -= step_size * (m[i] / denom);
-  }
+  const bool ams = vmax != nullptr;
+  detail::simd_for_each(
+      n,
+      [&](B& p, const B& grad, B& m, B& v, B& vmax) {
+        B g = sign * grad;
+        if (l2) g = g + wd * p;
+        if (decay) p = p * shrink;
+        m = b1 * m + c1 * g;
+        v = b2 * v + c2 * g * g;
+        B second = v;
+        if (ams) second = vmax = xsimd::max(vmax, v);
+        const B denom = xsimd::sqrt(second) / bias2_sqrt + eps;
+        p = p - step_size * (m / denom);
+      },
+      p, grad, m, v, vmax);
 }
 
 template <class Opt, class StateOf>

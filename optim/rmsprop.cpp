@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "optim/kernels.hpp"
+
 namespace xg::optim {
 
 void RMSpropOptions::check() const {
@@ -19,29 +21,32 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, RMSpropOptions defaults)
 
 namespace {
 template <class T>
-void rmsprop_kernel(T* __restrict p, const T* __restrict grad, T* __restrict v, T* __restrict buf, T* __restrict gave,
-                    int64_t n, const RMSpropOptions& o) {
-  const T lr = static_cast<T>(o.lr), a = static_cast<T>(o.alpha), c = static_cast<T>(1.0 - o.alpha);
-  const T eps = static_cast<T>(o.eps), wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
-  const T sign = o.maximize ? T(-1) : T(1);
-  const bool decay = o.weight_decay != 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    T g = sign * grad[i];
-    if (decay) g += wd * p[i];
-    v[i] = a * v[i] + c * g * g;
-    T var = v[i];
-    if (gave) {
-      gave[i] = a * gave[i] + c * g;
-      var -= gave[i] * gave[i];
-    }
-    const T avg = std::sqrt(var) + eps;
-    if (buf) {
-      buf[i] = mu * buf[i] + g / avg;
-      p[i] -= lr * buf[i];
-    } else {
-      p[i] -= lr * (g / avg);
-    }
-  }
+void rmsprop_kernel(T* p, const T* grad, T* v, T* buf, T* gave, int64_t n, const RMSpropOptions& o) {
+  using B = xsimd::batch<T>;
+  const B lr(static_cast<T>(o.lr)), a(static_cast<T>(o.alpha)), c(static_cast<T>(1.0 - o.alpha));
+  const B eps(static_cast<T>(o.eps)), wd(static_cast<T>(o.weight_decay)), mu(static_cast<T>(o.momentum));
+  const B sign(o.maximize ? T(-1) : T(1));
+  const bool decay = o.weight_decay != 0.0, momentum = buf != nullptr, centered = gave != nullptr;
+  detail::simd_for_each(
+      n,
+      [&](B& p, const B& grad, B& v, B& buf, B& gave) {
+        B g = sign * grad;
+        if (decay) g = g + wd * p;
+        v = a * v + c * g * g;
+        B var = v;
+        if (centered) {
+          gave = a * gave + c * g;
+          var = var - gave * gave;
+        }
+        const B avg = xsimd::sqrt(var) + eps;
+        if (momentum) {
+          buf = mu * buf + g / avg;
+          p = p - lr * buf;
+        } else {
+          p = p - lr * (g / avg);
+        }
+      },
+      p, grad, v, buf, gave);
 }
 }  // namespace
 

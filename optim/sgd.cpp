@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "optim/kernels.hpp"
+
 namespace xg::optim {
 
 void SGDOptions::check() const {
@@ -21,19 +23,23 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions defaults) : TypedOptimizer("
 
 namespace {
 template <class T>
-void sgd_kernel(T* __restrict p, const T* __restrict grad, T* __restrict buf, int64_t n, const SGDOptions& o, bool first) {
-  const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay), mu = static_cast<T>(o.momentum);
-  const T keep = static_cast<T>(1.0 - o.dampening), sign = o.maximize ? T(-1) : T(1);
-  const bool decay = o.weight_decay != 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    T g = sign * grad[i];
-    if (decay) g += wd * p[i];
-    if (buf) {
-      buf[i] = first ? g : mu * buf[i] + keep * g;
-      g = o.nesterov ? g + mu * buf[i] : buf[i];
-    }
-    p[i] -= lr * g;
-  }
+void sgd_kernel(T* p, const T* grad, T* buf, int64_t n, const SGDOptions& o, bool first) {
+  using B = xsimd::batch<T>;
+  const B lr(static_cast<T>(o.lr)), wd(static_cast<T>(o.weight_decay)), mu(static_cast<T>(o.momentum));
+  const B keep(static_cast<T>(1.0 - o.dampening)), sign(o.maximize ? T(-1) : T(1));
+  const bool decay = o.weight_decay != 0.0, momentum = buf != nullptr;
+  detail::simd_for_each(
+      n,
+      [&](B& p, const B& grad, B& buf) {
+        B g = sign * grad;
+        if (decay) g = g + wd * p;
+        if (momentum) {
+          buf = first ? g : mu * buf + keep * g;
+          g = o.nesterov ? g + mu * buf : buf;
+        }
+        p = p - lr * g;
+      },
+      p, grad, buf);
 }
 }  // namespace
 

@@ -780,3 +780,45 @@ TEST_CASE("invalid parameters and misuse throw") {
     CHECK(contains(msg, "float32"));
   }
 }
+
+// ---------------------------------------------------------------- kernels
+TEST_CASE("an element's update does not depend on its position (SIMD batches and the tail agree)") {
+  // One 37-element tensor (full batches and a tail) against 37 one-element tensors (tails only).
+  for (Dtype dtype : {Dtype::float32, Dtype::float64}) {
+    CAPTURE(dtype_name(dtype));
+    std::vector<double> x(37), g(37);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.0 + i), g[i] = std::cos(3.0 * i);
+    Tensor big = xg::tensor(x, {37}, {.dtype = dtype, .requires_grad = true});
+    std::vector<Tensor> small;
+    for (double v : x) small.push_back(xg::tensor({v}, {.dtype = dtype, .requires_grad = true}));
+    std::vector<Tensor> all = small;
+    auto set_grads = [&] {
+      big.set_grad(xg::tensor(g, {37}, {.dtype = dtype}));
+      for (std::size_t i = 0; i < small.size(); ++i) small[i].set_grad(xg::tensor({g[i]}, {.dtype = dtype}));
+    };
+    auto check_same = [&] {
+      const std::vector<double> b = big.to_vector<double>();
+      for (std::size_t i = 0; i < small.size(); ++i) CHECK(small[i].item() == b[i]);
+    };
+    std::vector<std::unique_ptr<optim::Optimizer>> a, s;
+    a.push_back(std::make_unique<optim::SGD>(std::vector<Tensor>{big}, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    s.push_back(std::make_unique<optim::SGD>(all, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    a.push_back(std::make_unique<optim::Adam>(std::vector<Tensor>{big}, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
+    s.push_back(std::make_unique<optim::Adam>(all, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
+    a.push_back(std::make_unique<optim::AdamW>(std::vector<Tensor>{big}, optim::AdamWOptions{.lr = 0.1}));
+    s.push_back(std::make_unique<optim::AdamW>(all, optim::AdamWOptions{.lr = 0.1}));
+    a.push_back(std::make_unique<optim::RMSprop>(std::vector<Tensor>{big}, optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
+    s.push_back(std::make_unique<optim::RMSprop>(all, optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
+    a.push_back(std::make_unique<optim::Adagrad>(std::vector<Tensor>{big}, optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
+    s.push_back(std::make_unique<optim::Adagrad>(all, optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      CAPTURE(a[k]->name());
+      for (int t = 0; t < 3; ++t) {
+        set_grads();
+        a[k]->step();
+        s[k]->step();
+      }
+      check_same();
+    }
+  }
+}

@@ -1,0 +1,69 @@
+#pragma once
+/// @file kernels.hpp
+/// @brief Internal to optim/ (not installed): the loop of the element-wise optimizers over raw
+/// parameter, gradient and state data, in SIMD batches through xsimd (the SIMD layer under
+/// xtensor). Plain loops do not vectorise here: GCC keeps a scalar call path for std::sqrt
+/// under its default -fmath-errno, and every adaptive optimizer takes a square root per element.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+// As in autograd/simd_math.cpp: GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512
+// intrinsic headers when xsimd's masked operations are inlined (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <xsimd/xsimd.hpp>
+
+namespace xg::optim::detail {
+
+template <class T>
+T* writable(T* p) { return p; }
+template <class T>
+T* writable(const T*) { return nullptr; }  // inputs (the gradient) are never written
+
+
+/// Calls f(b...) on batches of n elements of the arrays ptrs..., one xsimd::batch per array,
+/// and writes back the batches of the non-const arrays. A null pointer stands for an unused
+/// array (its batch holds zeros and is not written). The tail goes through zero-padded batches
+/// at the same single call site of f, so that every element gets the same instructions (the
+/// same fused multiply-adds) whatever its position.
+template <class F, class P0, class... P>
+void simd_for_each(int64_t n, F&& f, P0* p0, P*... ptrs) {
+  using T = std::remove_const_t<P0>;
+  using B = xsimd::batch<T>;
+  static_assert((std::is_same_v<std::remove_const_t<P>, T> && ...), "simd_for_each: arrays of one type");
+  constexpr int64_t w = static_cast<int64_t>(B::size);
+  constexpr std::size_t count = 1 + sizeof...(P);
+  const std::array<const T*, count> src = {p0, ptrs...};
+  const std::array<T*, count> dst = {writable(p0), writable(ptrs)...};
+  alignas(64) T pad[count][w];
+
+  for (int64_t i = 0; i < n; i += w) {
+    const int64_t len = std::min(w, n - i);
+    std::array<B, count> b;
+    for (std::size_t a = 0; a < count; ++a) {
+      if (!src[a]) {
+        b[a] = B(T(0));
+      } else if (len == w) {
+        b[a] = B::load_unaligned(src[a] + i);
+      } else {
+        for (int64_t k = 0; k < w; ++k) pad[a][k] = k < len ? src[a][i + k] : T(0);
+        b[a] = B::load_aligned(pad[a]);
+      }
+    }
+    [&]<std::size_t... K>(std::index_sequence<K...>) { f(b[K]...); }(std::make_index_sequence<count>{});
+    for (std::size_t a = 0; a < count; ++a) {
+      if (!dst[a]) continue;
+      if (len == w) {
+        b[a].store_unaligned(dst[a] + i);
+      } else {
+        b[a].store_aligned(pad[a]);
+        for (int64_t k = 0; k < len; ++k) dst[a][i + k] = pad[a][k];
+      }
+    }
+  }
+}
+
+}  // namespace xg::optim::detail
