@@ -822,3 +822,21 @@ TEST_CASE("an element's update does not depend on its position (SIMD batches and
     }
   }
 }
+
+TEST_CASE("state follows a parameter converted to another dtype in place (as Module::to does)") {
+  Tensor p = xg::tensor({1.0, 2.0}, {.dtype = Dtype::float64, .requires_grad = true});
+  optim::Adam opt({p}, {.lr = 0.1});
+  p.set_grad(xg::tensor({0.5, -0.5}, {.dtype = Dtype::float64}));
+  opt.step();
+  // Module::to swaps converted values into the same handle
+  Tensor c = p.detach().to(Dtype::float32);
+  p.impl()->storage = c.impl()->storage;
+  p.impl()->dtype = Dtype::float32;
+  p.set_grad(xg::tensor({0.5, -0.5}));
+  opt.step();
+  REQUIRE(opt.state(p) != nullptr);
+  CHECK(opt.state(p)->step == 2);
+  CHECK(opt.state(p)->exp_avg.dtype() == Dtype::float32);
+  // two Adam steps with a constant gradient move by about lr each
+  CHECK(p.to_vector<double>()[0] == doctest::Approx(0.8).epsilon(1e-5));
+}
