@@ -76,6 +76,7 @@ Tensor CustomOp::operator()(const std::vector<Tensor>& inputs) const {
   if (alias) y = y.detach();
   y.impl()->grad_fn = std::make_shared<CustomNode>(impl_, inputs, y);
   y.impl()->requires_grad = true;
+  if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(*y.impl()->grad_fn, inputs, y);
   return y;
 }
 

@@ -19,6 +19,10 @@ std::atomic<uint64_t> next_visit_mark{1};
 bool GradMode::is_enabled() { return grad_mode_enabled; }
 void GradMode::set_enabled(bool on) { grad_mode_enabled = on; }
 
+namespace detail {
+[[gnu::tls_model("initial-exec")]] constinit thread_local TapeObserver* tape_observer = nullptr;
+}
+
 // ---------------------------------------------------------------- nodes
 Node::Node(const OpInfo& info, EdgeList edges, const Tensor& output)
     : info_(&info),
@@ -46,6 +50,9 @@ void adopt_from_impl(std::shared_ptr<TensorImpl>& impl) {
 }  // namespace
 
 Node::~Node() {
+  // The inspection tools' annotation may hold this node's inputs: drop it first, so that the
+  // nodes the edges solely own are handed over below rather than freed recursively.
+  annotation_.reset();
   for (Edge& e : edges_) {
     adopt_if_sole_owner(e.fn);
     adopt_from_impl(e.leaf);
@@ -248,8 +255,10 @@ class Engine {
       }
     }
     std::vector<Tensor> grads;
+    TapeObserver* const obs = detail::tape_observer;  // the inspection tools, usually none
     try {
-      for (Node* n : order) {
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        Node* n = order[i];
         Tensor g = std::move(n->grad_accum_);
         n->grad_accum_ = Tensor();
         if (!g.defined()) continue;
@@ -272,10 +281,13 @@ class Engine {
           if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
           if (e.fn) {
             e.fn->grad_accum_ = accumulate(e.fn->grad_accum_, gk);
+          } else if (obs) {
+            to_leaf(e.leaf.get(), gk);  // the observer reads grads[k] below
           } else {
             to_leaf(e.leaf.get(), std::move(gk));
           }
         }
+        if (obs) [[unlikely]] obs->on_backward_node(order, i, g, grads);
       }
     } catch (...) {
       for (Node* n : order) n->grad_accum_ = Tensor();
@@ -287,6 +299,11 @@ class Engine {
         const Tensor h = run_hooks(leaf->hooks, std::move(g));
         for (auto& c : *captures)
           if (c.leaf == leaf) c.grad = accumulate(c.grad, h);
+        if (obs) [[unlikely]] obs->on_leaf_grad(*leaf, h);
+      } else if (obs) [[unlikely]] {
+        const Tensor total = g;
+        accumulate_into_leaf(*leaf, std::move(g), create_graph);
+        obs->on_leaf_grad(*leaf, total);
       } else {
         accumulate_into_leaf(*leaf, std::move(g), create_graph);
       }

@@ -72,6 +72,34 @@ class SavedTensor {
 inline SavedTensor save_input(const Tensor& t) { return SavedTensor(t, false); }
 inline SavedTensor save_output(const Tensor& t) { return SavedTensor(t, true); }
 
+/// Extra data the inspection tools (autograd/inspect.hpp) attach to a node while they are on
+/// (input and output tensors, for printing). The core never reads it.
+struct NodeAnnotation {
+  virtual ~NodeAnnotation() = default;
+};
+
+/// Watches recording and backward for the inspection tools (autograd/inspect.hpp): the printed
+/// tape's names and values, the step-by-step backward trace, anomaly mode. Installed per thread
+/// in detail::tape_observer; while none is (the default), each op pays one predictable branch.
+class TapeObserver {
+ public:
+  virtual ~TapeObserver() = default;
+  /// `node` was just recorded as the producer of `output` from `inputs`.
+  virtual void on_record(Node& node, std::span<const Tensor> inputs, const Tensor& output) = 0;
+  /// The engine ran node pass[i] of a backward pass (`pass`: the nodes replayed, in decreasing
+  /// sequence number, so pass[i] is tape step pass.size() - i): it received `grad_output` and
+  /// sent grad_inputs[k] to input k (undefined: no gradient).
+  virtual void on_backward_node(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output,
+                                std::span<const Tensor> grad_inputs) = 0;
+  /// The pass's total gradient `grad` for `leaf` was accumulated into leaf.grad (backward) or
+  /// returned (xg::grad).
+  virtual void on_leaf_grad(const TensorImpl& leaf, const Tensor& grad) = 0;
+};
+namespace detail {
+// initial-exec: a plain %fs-relative load in the shared library too, no __tls_get_addr call per op.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local TapeObserver* tape_observer;
+}
+
 /// @brief One recorded op. Single output; any number of inputs.
 class Node : public std::enable_shared_from_this<Node> {
  public:
@@ -98,6 +126,9 @@ class Node : public std::enable_shared_from_this<Node> {
 
   /// Hooks on the gradient of this node's output (the hooks of the non-leaf tensor it produced).
   std::vector<TensorHook>& pre_hooks() { return pre_hooks_; }
+  /// Slot for the inspection tools' per-node data (empty unless they were on at recording).
+  std::unique_ptr<NodeAnnotation>& annotation() { return annotation_; }
+  const NodeAnnotation* annotation() const { return annotation_.get(); }
 
  protected:
   virtual void backward(const Tensor& grad_output, std::span<Tensor> grads) = 0;
@@ -108,6 +139,7 @@ class Node : public std::enable_shared_from_this<Node> {
   friend class Engine;
   EdgeList edges_;
   std::vector<TensorHook> pre_hooks_;
+  std::unique_ptr<NodeAnnotation> annotation_;
   Shape out_shape_;
   uint64_t seq_;
   Dtype out_dtype_;
@@ -145,8 +177,10 @@ Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> 
   if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return output;
   auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
                                                             std::forward<F>(backward));
+  Node& recorded = *node;
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
+  if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(recorded, inputs, output);
   return output;
 }
 template <class F>
