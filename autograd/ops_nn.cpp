@@ -523,36 +523,69 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Siz
   const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
   Tensor y = detail::new_tensor(os, x.dtype());
   Tensor idx = detail::new_tensor(os, Dtype::int64);
+  // Locals, not struct fields: the int64 index stores could otherwise alias them and force reloads.
+  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, planes = g.planes, hw = H * W, L = Ho * Wo;
+  const int64_t kh = k.h, kw = k.w, sh = s.h, sw = s.w, ph = p.h, pw = p.w, dh = d.h, dw = d.w;
+  // Per output row: taps outer, output columns inner. The inner loop is a branch-free select
+  // over a contiguous output row (random data would mispredict a branch per tap), and taps are
+  // visited in row-major window order, so ties go to the first maximum, as PyTorch.
   detail::visit_float(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* id = idx.data<int64_t>();
-    const int64_t hw = g.h * g.w, L = g.ho * g.wo;
-    for (int64_t pl = 0; pl < g.planes; ++pl) {
+    auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
+      const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
+      b = take ? v : b;
+      at = take ? pos : at;
+    };
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
+      // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
+      for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = in + pl * hw;
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const T* __restrict r0 = xp + 2 * oh * W;
+          const T* __restrict r1 = r0 + W;
+          T* __restrict yb = out + pl * L + oh * Wo;
+          int64_t* __restrict yi = id + pl * L + oh * Wo;
+          const int64_t p0 = 2 * oh * W;
+          for (int64_t ow = 0; ow < Wo; ++ow) {
+            T b = r0[2 * ow];
+            int64_t at = p0 + 2 * ow;
+            pick(r0[2 * ow + 1], b, p0 + 2 * ow + 1, at);
+            pick(r1[2 * ow], b, p0 + W + 2 * ow, at);
+            pick(r1[2 * ow + 1], b, p0 + W + 2 * ow + 1, at);
+            yb[ow] = b;
+            yi[ow] = at;
+          }
+        }
+      }
+      return;
+    }
+    for (int64_t pl = 0; pl < planes; ++pl) {
       const T* xp = in + pl * hw;
-      T* yp = out + pl * L;
-      int64_t* ip = id + pl * L;
-      for (int64_t oh = 0; oh < g.ho; ++oh) {
-        const int64_t h0 = oh * s.h - p.h;
-        for (int64_t ow = 0; ow < g.wo; ++ow) {
-          const int64_t w0 = ow * s.w - p.w;
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t where = -1;
-          for (int64_t i = 0; i < k.h; ++i) {
-            const int64_t ih = h0 + i * d.h;
-            if (ih < 0 || ih >= g.h) continue;
-            for (int64_t j = 0; j < k.w; ++j) {
-              const int64_t iw = w0 + j * d.w;
-              if (iw < 0 || iw >= g.w) continue;
-              const T v = xp[ih * g.w + iw];
-              if (v > best || std::isnan(v) || where < 0) {  // as PyTorch: NaN wins
-                best = v;
-                where = ih * g.w + iw;
-              }
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        T* __restrict yb = out + pl * L + oh * Wo;
+        int64_t* __restrict yi = id + pl * L + oh * Wo;
+        const int64_t h0 = oh * sh - ph;
+        const int64_t i0 = h0 >= 0 ? 0 : (-h0 + dh - 1) / dh;
+        const int64_t i1 = std::max(i0, std::min(kh, h0 <= H - 1 ? (H - 1 - h0) / dh + 1 : 0));
+        for (int64_t ow = 0; ow < Wo; ++ow) {  // start at the first tap inside the input
+          const int64_t w0 = ow * sw - pw;
+          yb[ow] = -std::numeric_limits<T>::infinity();
+          yi[ow] = (h0 + i0 * dh) * W + w0 + (w0 >= 0 ? 0 : (-w0 + dw - 1) / dw) * dw;
+        }
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t ih = h0 + i * dh;
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t off = j * dw - pw;
+            int64_t lo, hi;
+            valid_range(off, sw, W, Wo, lo, hi);
+            const T* __restrict xr = xp + ih * W + off;
+            const int64_t base = ih * W + off;
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              pick(xr[ow * sw], yb[ow], base + ow * sw, yi[ow]);
             }
           }
-          yp[oh * g.wo + ow] = best;
-          ip[oh * g.wo + ow] = where;
         }
       }
     }

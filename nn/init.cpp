@@ -169,12 +169,12 @@ Tensor orthogonal_(const Tensor& t, double gain) {
     for (int64_t i = 0; i < m; ++i) norm += q[i] * q[i];
     norm = std::sqrt(norm);
     if (norm == 0) throw ValueError("init.orthogonal_: a rank-deficient draw (retry with another seed)");
-    for (int64_t i = 0; i < m; ++i) q[i] *= gain / norm;
+    for (int64_t i = 0; i < m; ++i) q[i] /= norm;
   }
   // rows >= cols: the tensor is Q [rows, cols]; rows < cols: it is Q^T [rows, cols].
   std::vector<double> out(static_cast<std::size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = rows >= cols ? a[c * m + r] : a[r * m + c];
+    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = gain * (rows >= cols ? a[c * m + r] : a[r * m + c]);
   return fill_from(t, xg::reshape(from_vector(out, Shape{rows, cols}), t.shape()));
 }
 

@@ -1,0 +1,66 @@
+#pragma once
+/// @file functional.hpp
+/// @brief The functional forms of the layers, as torch.nn.functional: the module classes
+/// (nn/linear.hpp, nn/conv.hpp, ...) hold parameters and options and call these. Activations and
+/// the convolution / pooling ops are re-exported from autograd/ops.hpp, so that
+/// `namespace F = xg::nn::functional;` gives one vocabulary: F::conv2d, F::relu, F::dropout, ...
+/// (The losses live in the same namespace, in nn/loss.hpp.)
+///
+/// @code
+/// namespace F = xg::nn::functional;
+/// xg::Tensor h = F::relu(F::conv2d(x, w1, b1, 1, 1));              // [N, 32, 28, 28]
+/// h = F::max_pool2d(h, 2);                                         // [N, 32, 14, 14]
+/// xg::Tensor logits = F::linear(F::dropout(xg::flatten(h, 1), 0.5, training), w2, b2);
+/// @endcode
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "autograd/ops.hpp"
+#include "autograd/tensor.hpp"
+
+namespace xg::nn::functional {
+
+/// y = x W^T + b: x [..., in], weight [out, in] (PyTorch's layout), bias [out] -> [..., out].
+/// One gemm with W transposed by a flag (no copy), then the bias added.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+/// y[n, o] = sum_ij x1[n, i] W[o, i, j] x2[n, j] + b[o]: x1 [..., in1], x2 [..., in2] (same leading
+/// axes), weight [out, in1, in2], bias [out] -> [..., out].
+Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias = Tensor());
+
+/// Inverted dropout: in training, each element is zeroed with probability p and the others are
+/// scaled by 1 / (1 - p), so that the expectation is unchanged; the mask comes from xg's seeded
+/// generator (xg::manual_seed). Outside training, or with p = 0, x itself is returned.
+/// p = 1 zeroes everything. ValueError unless 0 <= p <= 1.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+
+/// Rows of weight [num_embeddings, dim] picked by int64 indices of any shape -> [..., dim]
+/// (index_select). With padding_idx, positions holding that index get the row's value but pass
+/// no gradient to it, as PyTorch. IndexError for an index outside [0, num_embeddings).
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx = std::nullopt);
+
+/// GELU: "none" is the exact x Phi(x) (xg::gelu); "tanh" the approximation
+/// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch's `approximate=`.
+Tensor gelu(const Tensor& x, const std::string& approximate);
+
+// ---- re-exported from autograd/ops.hpp ----
+using xg::Size2;
+using xg::conv1d;
+using xg::conv2d;
+using xg::max_pool2d;
+using xg::max_pool2d_with_indices;
+using xg::avg_pool2d;
+using xg::adaptive_avg_pool2d;
+using xg::relu;
+using xg::leaky_relu;
+using xg::elu;
+using xg::gelu;
+using xg::silu;
+using xg::sigmoid;
+using xg::tanh;
+using xg::softmax;
+using xg::log_softmax;
+using xg::softplus;
+
+}  // namespace xg::nn::functional
