@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "autograd/engine.hpp"
 #include "autograd/node.hpp"
@@ -296,6 +297,9 @@ class TraceCollector {
   TraceCollector(const Tensor& root, BackwardTrace& trace, const BackwardStepCallback& cb)
       : view_(root), trace_(trace), cb_(cb) {
     trace_.root = view_.root_label();
+    for (const auto& n : view_.nodes())  // the leaves that already hold a .grad
+      for (const Edge& e : n->edges())
+        if (e.leaf && e.leaf->grad) had_grad_.insert(e.leaf.get());
   }
 
   void on_node(std::span<Node* const> pass, std::size_t i, const Tensor& g, std::span<const Tensor> grads) {
@@ -312,7 +316,10 @@ class TraceCollector {
     s.output_value = view_.output_value(n);
     s.grad_output = g;
     for (std::size_t k = 0; k < n.num_inputs(); ++k) s.inputs.push_back(view_.input(n, k));
-    s.grad_inputs.assign(grads.begin(), grads.end());
+    // (a backward formula may compute a gradient for an input that does not require grad: the
+    // engine drops it, and so does the trace)
+    for (std::size_t k = 0; k < n.num_inputs(); ++k)
+      s.grad_inputs.push_back(n.edges()[k].requires_grad() ? grads[k] : Tensor());
     trace_.steps.push_back(std::move(s));
     if (cb_) {
       busy_ = true;
@@ -331,6 +338,7 @@ class TraceCollector {
     LeafGradient l;
     l.label = view_.leaf_label(&leaf);
     l.grad = grad;
+    l.accumulated_onto_earlier = had_grad_.count(&leaf) > 0;
     if (leaf.grad) {
       NoGradGuard no_grad;
       l.accumulated = Tensor(leaf.grad).detach().clone();  // a snapshot: .grad changes later
@@ -342,6 +350,7 @@ class TraceCollector {
   TapeView view_;
   BackwardTrace& trace_;
   const BackwardStepCallback& cb_;
+  std::unordered_set<const TensorImpl*> had_grad_;
   bool busy_ = false;
 };
 
@@ -361,7 +370,7 @@ void Inspector::on_backward_node(std::span<Node* const> pass, std::size_t i, con
                                  std::span<const Tensor> grad_inputs) {
   if (state.anomaly)
     for (std::size_t k = 0; k < grad_inputs.size(); ++k)
-      if (const int64_t bad = first_non_finite(grad_inputs[k]); bad >= 0)
+      if (const int64_t bad = pass[i]->edges()[k].requires_grad() ? first_non_finite(grad_inputs[k]) : -1; bad >= 0)
         backward_anomaly(pass, i, grad_output, k, grad_inputs[k], bad);
   if (state.trace) state.trace->on_node(pass, i, grad_output, grad_inputs);
 }
@@ -622,7 +631,7 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
   if (!leaves.empty()) os << "leaf gradients (.grad after this backward):\n";
   for (const LeafGradient& l : leaves) {
     os << "  " << l.label << ".grad = " << format_values(l.accumulated.defined() ? l.accumulated : l.grad, o.precision, o.max_values);
-    if (l.accumulated.defined() && !close_to(l.accumulated, l.grad))
+    if (l.accumulated_onto_earlier)
       os << "  (this pass: " << format_values(l.grad, o.precision, o.max_values) << ", added to the earlier .grad)";
     os << "\n";
   }

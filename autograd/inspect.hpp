@@ -142,8 +142,9 @@ struct BackwardStep {
 /// A leaf's gradient from this pass, and its .grad after accumulation.
 struct LeafGradient {
   std::string label;
-  Tensor grad;         ///< what this backward pass contributed (summed over all paths)
-  Tensor accumulated;  ///< the leaf's .grad() afterwards (undefined for xg::grad-style passes)
+  Tensor grad;         ///< what this pass computed for the leaf, summed over all paths (before its hooks)
+  Tensor accumulated;  ///< a copy of the leaf's .grad() afterwards
+  bool accumulated_onto_earlier = false;  ///< the leaf held a .grad before this pass
 };
 
 struct BackwardTrace {
@@ -178,7 +179,7 @@ struct DotOptions {
   int64_t max_values = 8;
   int precision = 4;
   const BackwardTrace* trace = nullptr;  ///< gradients of intermediate tensors, from backward_trace
-  std::string title;     ///< a graph label
+  std::string title = {};  ///< a graph label
   std::string rankdir = "TB";  ///< Graphviz layout direction: "TB" (top to bottom) or "LR"
 };
 

@@ -39,7 +39,7 @@ void compare(const char* what, const char* formula, const std::vector<double>& h
       diff = std::max(diff, std::fabs(hand[i] - ag[i]));
     }
   }
-  std::printf("%-8s %-22s %-34s %-34s %.1e\n", what, formula, (h + "]").c_str(), (a + "]").c_str(), diff);
+  std::printf("%-8s %-22s %-42s %-42s %.1e\n", what, formula, (h + "]").c_str(), (a + "]").c_str(), diff);
   worst = std::max(worst, diff);
   ++quantities;
 }
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   }
 
   // ---- side by side
-  std::printf("\n%-8s %-22s %-34s %-34s %s\n", "quantity", "hand formula", "by hand", "autograd", "|diff|");
+  std::printf("\n%-8s %-22s %-42s %-42s %s\n", "quantity", "hand formula", "by hand", "autograd", "|diff|");
   compare("z1", "W1 x + b1", {z1[0], z1[1]}, tz1);
   compare("h", "sigmoid(z1)", {h[0], h[1]}, th);
   compare("z2", "W2 h + b2", {z2}, tz2);

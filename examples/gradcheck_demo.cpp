@@ -29,11 +29,14 @@ int main() {
   xg::Tensor x = xg::tensor({0.3, -1.2, 0.7}, f64);
   xg::Tensor w = xg::tensor({1.0, 2.0, -0.5}, f64);  // w[0] = 1 hides the mistake at element 0
 
-  for (bool fixed : {false, true}) {
-    const xg::CustomOp op = sin_of_product(fixed);
-    const xg::GradcheckReport report =
-        xg::gradcheck([&](const std::vector<xg::Tensor>& in) { return op(in); }, {x, w});
-    std::cout << (fixed ? "fixed backward:  " : "buggy backward:  ") << report.str() << "\n";
-  }
-  return 0;
+  const xg::CustomOp buggy = sin_of_product(false);
+  const xg::GradcheckReport report = xg::gradcheck([&](const std::vector<xg::Tensor>& in) { return buggy(in); }, {x, w});
+  std::cout << "buggy backward: " << report.str() << "\n";
+
+  const xg::CustomOp fixed = sin_of_product(true);
+  const xg::GradcheckReport again = xg::gradcheck([&](const std::vector<xg::Tensor>& in) { return fixed(in); }, {x, w});
+  // (the size of the remaining finite-difference error depends on the CPU's rounding; the bound does not)
+  std::cout << "fixed backward: gradcheck " << (again.passed ? "passed" : "FAILED") << ", " << again.entries_checked
+            << " Jacobian entries, largest relative error " << (again.max_rel_error < 1e-6 ? "below" : "above") << " 1e-6\n";
+  return report.passed || !again.passed ? 1 : 0;
 }
