@@ -4,6 +4,7 @@
 /// reduction loops every element-wise op and reduction uses. Not installed.
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/tensor.hpp"
@@ -29,8 +30,55 @@ decltype(auto) visit_float(Dtype d, const char* op, F&& f) {
   return f.template operator()<float>();
 }
 
-/// A fresh contiguous tensor (values uninitialised).
+/// A fresh contiguous tensor (values uninitialised). Throws ShapeError for a negative extent or
+/// a shape whose size overflows.
 Tensor new_tensor(const Shape& shape, Dtype dtype);
+/// The number of elements of s, or ShapeError naming the op when that product (or its size in
+/// bytes at 8 bytes an element) does not fit in int64: Shape::numel() would overflow.
+int64_t checked_numel(const Shape& s, const char* op);
+
+/// v as T. For int64, NaN, infinities and values outside int64's range raise ValueError naming
+/// the op: the conversion would be undefined behaviour. Finite values are truncated, as C++ does.
+[[noreturn]] void throw_not_int64(double v, const char* op);
+template <class T, class S>
+inline T checked_cast(S v, const char* op) {
+  if constexpr (std::is_integral_v<T> && !std::is_integral_v<S>) {
+    // -2^63 and 2^63 are exact in float and double.
+    if (!(v >= static_cast<S>(-0x1p63) && v < static_cast<S>(0x1p63))) throw_not_int64(static_cast<double>(v), op);
+  }
+  return static_cast<T>(v);
+}
+/// Checks that every value of p converts to T (see checked_cast) before a conversion loop.
+template <class T, class S>
+inline void check_castable(const S* p, int64_t n, const char* op) {
+  if constexpr (std::is_integral_v<T> && !std::is_integral_v<S>) {
+    for (int64_t i = 0; i < n; ++i)
+      if (!(p[i] >= static_cast<S>(-0x1p63) && p[i] < static_cast<S>(0x1p63))) throw_not_int64(static_cast<double>(p[i]), op);
+  }
+}
+
+/// int64 arithmetic wraps around (two's complement, as PyTorch's) instead of overflowing, which is
+/// undefined behaviour in C++; for floats these are the plain operators.
+template <class T>
+inline T add_wrap(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  else return a + b;
+}
+template <class T>
+inline T sub_wrap(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  else return a - b;
+}
+template <class T>
+inline T mul_wrap(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  else return a * b;
+}
+template <class T>
+inline T neg_wrap(T a) {
+  if constexpr (std::is_integral_v<T>) return static_cast<T>(0 - static_cast<uint64_t>(a));
+  else return -a;
+}
 /// A tensor sharing t's storage (and version counter) with another shape of the same numel.
 Tensor alias_with_shape(const Tensor& t, const Shape& shape);
 
@@ -111,6 +159,11 @@ ReducePlan make_reduce_plan(const Shape& in, const std::vector<bool>& reduced);
 /// layout (row sums use several partial accumulators; column sums vectorise over inner).
 template <class T>
 void reduce_sum_step(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
+  if constexpr (std::is_signed_v<T> && std::is_integral_v<T>) {  // int64 sums wrap around (see add_wrap)
+    using U = std::make_unsigned_t<T>;
+    reduce_sum_step(reinterpret_cast<const U*>(in), reinterpret_cast<U*>(out), outer, n, inner);
+    return;
+  }
   if (inner == 1) {
     for (int64_t o = 0; o < outer; ++o) {
       const T* p = in + o * n;

@@ -94,7 +94,7 @@ const OpInfo add_op{"add", "d/da (a + b) = 1, d/db (a + b) = 1", OpKind::primiti
 }  // namespace opdefs
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "add");
-  Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return x + z; });
+  Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return detail::add_wrap(x, z); });
   return record(opdefs::add_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = sum_to(g, sa);
     gx[1] = sum_to(g, sb);
@@ -108,7 +108,7 @@ const OpInfo sub_op{"sub", "d/da (a - b) = 1, d/db (a - b) = -1", OpKind::primit
 }
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "sub");
-  Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return x - z; });
+  Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return detail::sub_wrap(x, z); });
   return record(opdefs::sub_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = sum_to(g, sa);
     if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
@@ -122,7 +122,7 @@ const OpInfo mul_op{"mul", "d/da (a * b) = b, d/db (a * b) = a", OpKind::primiti
 }
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "mul");
-  Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return x * z; });
+  Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return detail::mul_wrap(x, z); });
   if (!will_record({a, b})) return y;
   return record(opdefs::mul_op, y, {a, b},
                 [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -287,7 +287,7 @@ namespace opdefs {
 const OpInfo neg_op{"neg", "d/dx (-x) = -1", OpKind::primitive, XG_UNARY_SAMPLES(neg, Domain::real)};
 }
 Tensor neg(const Tensor& x) {
-  Tensor y = unary_any(x, "neg", [](auto v) { return -v; });
+  Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
   return record(opdefs::neg_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
 }
 
@@ -351,7 +351,7 @@ namespace opdefs {
 const OpInfo abs_op{"abs", "d/dx |x| = sign(x)", OpKind::primitive, XG_UNARY_SAMPLES(abs, Domain::nonzero)};
 }
 Tensor abs(const Tensor& x) {
-  Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? -v : v; });
+  Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
   if (!will_record({x})) return y;
   return record(opdefs::abs_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = g * sign(sx.unpack(n));
@@ -515,7 +515,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   Tensor y = unary_any(x, "clamp", [l, h](auto v) {
     using T = decltype(v);
     const double d = static_cast<double>(v);
-    return d < l ? static_cast<T>(l) : d > h ? static_cast<T>(h) : v;
+    return d < l ? detail::checked_cast<T>(l, "clamp") : d > h ? detail::checked_cast<T>(h, "clamp") : v;
   });
   if (!will_record({x})) return y;
   return record(opdefs::clamp_op, y, {x}, [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -537,7 +537,10 @@ Tensor Tensor::to(Dtype d) const {
   if (dtype() == d) return *this;
   Tensor y = detail::new_tensor(shape(), d);
   visit_dtype(dtype(), [&]<class S>() {
-    visit_dtype(d, [&]<class T>() { detail::map_unary(data<S>(), y.data<T>(), numel(), [](S v) { return static_cast<T>(v); }); });
+    visit_dtype(d, [&]<class T>() {
+      detail::check_castable<T>(data<S>(), numel(), "to");  // float -> int64 of NaN, inf, or beyond int64
+      detail::map_unary(data<S>(), y.data<T>(), numel(), [](S v) { return static_cast<T>(v); });
+    });
   });
   if (!is_floating(d)) return y;  // int64 results carry no gradient
   const Dtype src = dtype();

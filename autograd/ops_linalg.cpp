@@ -40,6 +40,12 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 
 }  // namespace
 
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  openblas_set_num_threads(n);
+}
+int get_num_threads() { return openblas_get_num_threads(); }
+
 // ---- matmul_t: the primitive ----
 namespace opdefs {
 const OpInfo matmul_t_op{"matmul_t", "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)", OpKind::primitive, [] {

@@ -8,6 +8,7 @@
 #include "autograd/op_list.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/samples.hpp"
+#include "autograd/simd_math.hpp"
 
 namespace xg {
 
@@ -124,7 +125,7 @@ Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "prod");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
     return run_reduction<T>(x, r, [](const T* in, T* out, int64_t o, int64_t n, int64_t i) {
-      detail::reduce_fold_step(in, out, o, n, i, T(1), [](T a, T b) { return a * b; });
+      detail::reduce_fold_step(in, out, o, n, i, T(1), [](T a, T b) { return detail::mul_wrap(a, b); });
     });
   });
   if (!will_record({x})) return y;
@@ -215,7 +216,7 @@ const OpInfo std_op{"std", "std(x) = sqrt(var(x)) (composite)", OpKind::composit
 Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "var");
   Tensor d = x - mean(x, axes, true);
-  const double denom = static_cast<double>(r.count - correction);
+  const double denom = static_cast<double>(r.count) - static_cast<double>(correction);  // no int64 overflow
   return sum(d * d, axes, keepdim) * (denom > 0 ? 1.0 / denom : std::numeric_limits<double>::quiet_NaN());
 }
 Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) { return sqrt(var(x, axes, correction, keepdim)); }
@@ -270,9 +271,9 @@ namespace opdefs {
 const OpInfo logsumexp_op{"logsumexp", "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)", OpKind::composite, [] {
                             return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, Domain::real);
                           }};
-const OpInfo softmax_op{"softmax", "softmax(x) = exp(x - m) / sum(exp(x - m)) (composite)", OpKind::composite,
+const OpInfo softmax_op{"softmax", "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)", OpKind::primitive,
                         [] { return axis_samples(softmax); }};
-const OpInfo log_softmax_op{"log_softmax", "log_softmax(x) = x - logsumexp(x) (composite)", OpKind::composite,
+const OpInfo log_softmax_op{"log_softmax", "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)", OpKind::primitive,
                             [] { return axis_samples(log_softmax); }};
 }  // namespace opdefs
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
@@ -282,18 +283,74 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   Tensor y = log(sum(exp(x - m), axes, true)) + m;
   return keepdim ? y : reshape(y, r.out_shape);
 }
+// Fused row kernels: one pass for the max, one for exp (vectorised) and the sum, one to scale.
+// (The composite max/sub/exp/sum/div chain made five passes and four temporaries.)
+namespace {
+template <bool Log>
+Tensor softmax_forward(const Tensor& x, int axis, const char* op) {
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  if (x.numel() == 0) return y;
+  int64_t outer = 1, inner = 1;
+  const int64_t n = x.dim() ? x.shape()[axis] : 1;
+  for (int i = 0; i < axis; ++i) outer *= x.shape()[i];
+  for (int i = axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    std::vector<T> col;
+    if (inner != 1) col.resize(static_cast<std::size_t>(2 * n));
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        // gather the row (strided when inner > 1) into contiguous memory
+        const T* src = in + o * n * inner + i;
+        T* row = inner == 1 ? out + o * n : col.data();
+        T* tmp = inner == 1 ? out + o * n : col.data() + n;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t k = 0; k < n; ++k) m = std::max(m, src[k * inner]);
+        if (!std::isfinite(m)) m = 0;  // all -inf (or inf/NaN present): no shift, the result says so
+        for (int64_t k = 0; k < n; ++k) row[k] = src[k * inner] - m;
+        if (Log) {
+          simd::exp(row, tmp == row ? row : tmp, n);
+          T s = 0;
+          for (int64_t k = 0; k < n; ++k) s += tmp[k];
+          const T ls = std::log(s);
+          // tmp may alias row (inner == 1): recompute x - m - log(sum)
+          for (int64_t k = 0; k < n; ++k) tmp[k] = src[k * inner] - m - ls;
+        } else {
+          simd::exp(row, tmp, n);
+          T s = 0;
+          for (int64_t k = 0; k < n; ++k) s += tmp[k];
+          const T inv = T(1) / s;
+          for (int64_t k = 0; k < n; ++k) tmp[k] *= inv;
+        }
+        if (inner != 1)
+          for (int64_t k = 0; k < n; ++k) out[o * n * inner + i + k * inner] = tmp[k];
+      }
+  });
+  return y;
+}
+}  // namespace
+
 Tensor softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("softmax: the operand is undefined");
-  detail::wrap_axis(axis, x.dim(), "softmax");
+  const int a = detail::wrap_axis(axis, x.dim(), "softmax");
   if (!x.is_floating_point()) throw TypeError("softmax: expected a float tensor, got int64");
-  Tensor e = exp(x - stable_shift(x, {axis}));
-  return e / sum(e, {axis}, true);
+  Tensor y = softmax_forward<false>(x, a, "softmax");
+  if (!will_record({x})) return y;
+  return record(opdefs::softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    Tensor y = sy.unpack(nd);
+    gx[0] = y * (g - sum(g * y, {a}, true));
+  });
 }
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("log_softmax: the operand is undefined");
-  detail::wrap_axis(axis, x.dim(), "log_softmax");
+  const int a = detail::wrap_axis(axis, x.dim(), "log_softmax");
   if (!x.is_floating_point()) throw TypeError("log_softmax: expected a float tensor, got int64");
-  return x - logsumexp(x, {axis}, true);
+  Tensor y = softmax_forward<true>(x, a, "log_softmax");
+  if (!will_record({x})) return y;
+  return record(opdefs::log_softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
+  });
 }
 
 // ---- argmax / argmin ----

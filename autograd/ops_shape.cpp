@@ -62,8 +62,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     if (s[i] == -1) {
       if (infer >= 0) throw ShapeError("reshape: more than one -1 in " + shape.str());
       infer = i;
-    } else {
-      known *= s[i];
+    } else if (__builtin_mul_overflow(known, s[i], &known)) {
+      throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) to " +
+                       shape.str() + " (the element count overflows)");
     }
   }
   if (infer >= 0) {
@@ -72,7 +73,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
                        " elements) to " + shape.str());
     s[infer] = x.numel() / known;
   }
-  if (s.numel() != x.numel())
+  if (detail::checked_numel(s, "reshape") != x.numel())
     throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) to " +
                      s.str() + " (" + std::to_string(s.numel()) + " elements)");
   Tensor y = detail::alias_with_shape(x, s);
@@ -371,10 +372,14 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
   if (length < 0) throw ValueError("narrow: negative length " + std::to_string(length));
   const int a = wrap_axis(axis, x.dim(), "narrow");
   const int64_t b = start < 0 ? start + x.shape()[a] : start;
-  if (b < 0 || b + length > x.shape()[a])
-    throw IndexError("narrow: range [" + std::to_string(start) + ", " + std::to_string(start + length) +
+  if (b < 0 || length > x.shape()[a] - b) {  // (b + length could overflow)
+    int64_t stop = 0;
+    const std::string stop_str = __builtin_add_overflow(start, length, &stop)
+                                     ? std::to_string(start) + " + " + std::to_string(length) : std::to_string(stop);
+    throw IndexError("narrow: range [" + std::to_string(start) + ", " + stop_str +
                      ") is out of range for axis " + std::to_string(axis) + " of extent " + std::to_string(x.shape()[a]) + " (shape " +
                      x.shape().str() + ")");
+  }
   return slice(x, a, b, b + length);
 }
 
@@ -501,7 +506,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis) {
   check_defined(x, "chunk");
   if (n <= 0) throw ValueError("chunk: number of chunks must be positive, got " + std::to_string(n));
   const int64_t len = x.shape()[wrap_axis(axis, x.dim(), "chunk")];
-  return split(x, std::max<int64_t>(1, (len + n - 1) / n), axis);
+  return split(x, std::max<int64_t>(1, len / n + (len % n != 0)), axis);  // ceil(len / n) without overflow
 }
 
 // ---- index_select / index_add ----
@@ -731,7 +736,9 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     const int axis = x.dim() - 1 - static_cast<int>(k);
     if (pads[2 * k] < 0 || pads[2 * k + 1] < 0) throw ValueError("pad: negative padding for axis " + std::to_string(axis));
     before[axis] = pads[2 * k];
-    os[axis] += pads[2 * k] + pads[2 * k + 1];
+    if (__builtin_add_overflow(os[axis], pads[2 * k], &os[axis]) || __builtin_add_overflow(os[axis], pads[2 * k + 1], &os[axis]))
+      throw ShapeError("pad: padding axis " + std::to_string(axis) + " of " + x.shape().str() + " by (" + std::to_string(pads[2 * k]) +
+                       ", " + std::to_string(pads[2 * k + 1]) + ") overflows its extent");
   }
   Tensor y = full(os, value, {.dtype = x.dtype()});
   const int r = x.dim();

@@ -23,10 +23,12 @@ class Shape {
   int rank() const { return rank_; }
   int64_t operator[](int i) const { return dims_[i]; }
   int64_t& operator[](int i) { return dims_[i]; }
+  /// Product of the extents. Computed modulo 2^64 (no signed overflow): exact for every shape a
+  /// tensor can have (allocation checks the count), and 0 whenever an extent is 0.
   int64_t numel() const {
-    int64_t n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[i];
-    return n;
+    uint64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= static_cast<uint64_t>(dims_[i]);
+    return static_cast<int64_t>(n);
   }
   const int64_t* begin() const { return dims_; }
   const int64_t* end() const { return dims_ + rank_; }

@@ -29,19 +29,39 @@ void apply(const T* in, T* out, int64_t n, F f) {
 }
 }  // namespace
 
+// xsimd's exp converts round(x / ln 2) to an integer; for double that is a scalar double -> int64
+// cast on targets without AVX-512DQ, undefined behaviour for inf, NaN and |x| beyond ~6e21
+// (UndefinedBehaviorSanitizer reports it: exp(-inf) is common, e.g. masked softmax). The
+// functions built on exp therefore see their argument clamped to [-1000, 1000], where every one of
+// them has already saturated to the value it has at +-inf, with NaN replaced by a bound and put
+// back in the result.
+namespace {
+template <class B>
+B saturating_arg(const B& x) {
+  using T = typename B::value_type;
+  // max(x, lo) gives lo for a NaN x (maxps/maxpd return their second operand on NaN; xsimd's
+  // generic max is select(x > lo, x, lo)), so no NaN reaches exp.
+  return xsimd::min(xsimd::max(x, B(T(-1000))), B(T(1000)));
+}
+template <class B>
+B keep_nan(const B& x, const B& r) {
+  return xsimd::select(xsimd::isnan(x), x, r);
+}
+}  // namespace
+
 #define XG_SIMD_DEFINE(name, expr)                                                                   \
   void name(const float* in, float* out, int64_t n) { apply(in, out, n, [](auto x) { return expr; }); }   \
   void name(const double* in, double* out, int64_t n) { apply(in, out, n, [](auto x) { return expr; }); }
 
-XG_SIMD_DEFINE(exp, xsimd::exp(x))
+XG_SIMD_DEFINE(exp, keep_nan(x, xsimd::exp(saturating_arg(x))))
 XG_SIMD_DEFINE(log, xsimd::log(x))
-XG_SIMD_DEFINE(tanh, xsimd::tanh(x))
-XG_SIMD_DEFINE(erf, xsimd::erf(x))
+XG_SIMD_DEFINE(tanh, keep_nan(x, xsimd::tanh(saturating_arg(x))))
+XG_SIMD_DEFINE(erf, keep_nan(x, xsimd::erf(saturating_arg(x))))
 XG_SIMD_DEFINE(sin, xsimd::sin(x))
 XG_SIMD_DEFINE(cos, xsimd::cos(x))
 XG_SIMD_DEFINE(log1p, xsimd::log1p(x))
 // 1 / (1 + e^-x) overflows e^-x to inf for x << 0, which still gives the right limit 0.
-XG_SIMD_DEFINE(sigmoid, decltype(x)(1) / (decltype(x)(1) + xsimd::exp(-x)))
+XG_SIMD_DEFINE(sigmoid, keep_nan(x, decltype(x)(1) / (decltype(x)(1) + xsimd::exp(-saturating_arg(x)))))
 #undef XG_SIMD_DEFINE
 
 }  // namespace xg::simd

@@ -88,11 +88,30 @@ Storage::~Storage() {
 TensorImpl::~TensorImpl() = default;
 
 namespace detail {
+int64_t checked_numel(const Shape& s, const char* op) {
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t d : s) {
+    if (d == 0) return 0;
+    overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  }
+  // at most 2^60 elements: the byte count of any dtype (and its rounding up) then fits in size_t.
+  if (overflow || n > (int64_t{1} << 60))
+    throw ShapeError(std::string(op) + ": shape " + s.str() + " has too many elements (the count overflows)");
+  return n;
+}
+void throw_not_int64(double v, const char* op) {
+  std::ostringstream msg;
+  msg << op << ": value " << v << " cannot be converted to int64 (not finite or out of range)";
+  throw ValueError(msg.str());
+}
+
 Tensor new_tensor(const Shape& shape, Dtype dtype) {
   for (int64_t d : shape)
     if (d < 0) throw ShapeError("shape " + shape.str() + " has a negative extent");
+  const int64_t n = checked_numel(shape, "shape");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
@@ -213,6 +232,7 @@ std::vector<T> Tensor::to_vector() const {
   std::vector<T> out(static_cast<std::size_t>(numel()));
   detail::visit_dtype(dtype(), [&]<class S>() {
     const S* p = static_cast<const S*>(raw_data());
+    detail::check_castable<T>(p, numel(), "to_vector");
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
   });
   return out;
@@ -347,29 +367,35 @@ void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_defined("add_");
   detail::visit_dtype(dtype(), [&]<class T>() {
-    const T a = static_cast<T>(alpha);
-    inplace_binary(*this, other, "add_", [a](auto x, auto y) { return x + a * y; });
+    const T a = detail::checked_cast<T>(alpha, "add_");
+    inplace_binary(*this, other, "add_", [a](auto x, auto y) {
+      using U = decltype(x);
+      return detail::add_wrap(x, detail::mul_wrap(static_cast<U>(a), y));
+    });
   });
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   check_defined("sub_");
   detail::visit_dtype(dtype(), [&]<class T>() {
-    const T a = static_cast<T>(alpha);
-    inplace_binary(*this, other, "sub_", [a](auto x, auto y) { return x - a * y; });
+    const T a = detail::checked_cast<T>(alpha, "sub_");
+    inplace_binary(*this, other, "sub_", [a](auto x, auto y) {
+      using U = decltype(x);
+      return detail::sub_wrap(x, detail::mul_wrap(static_cast<U>(a), y));
+    });
   });
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
-  inplace_binary(*this, other, "mul_", [](auto x, auto y) { return x * y; });
+  inplace_binary(*this, other, "mul_", [](auto x, auto y) { return detail::mul_wrap(x, y); });
   return *this;
 }
 Tensor& Tensor::mul_(double s) {
   check_inplace(*this, "mul_");
   detail::visit_dtype(dtype(), [&]<class T>() {
     T* p = data<T>();
-    const T v = static_cast<T>(s);
-    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] *= v;
+    const T v = detail::checked_cast<T>(s, "mul_");
+    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = detail::mul_wrap(p[i], v);
   });
   ++impl_->storage->version;
   return *this;
@@ -382,7 +408,7 @@ Tensor& Tensor::fill_(double v) {
   check_inplace(*this, "fill_");
   detail::visit_dtype(dtype(), [&]<class T>() {
     T* p = data<T>();
-    const T x = static_cast<T>(v);
+    const T x = detail::checked_cast<T>(v, "fill_");
     for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = x;
   });
   ++impl_->storage->version;
@@ -400,8 +426,11 @@ struct Formatter {
   int width = 1;
   std::string format(double v) const {
     std::ostringstream s;
-    if (integral) {
+    if (integral && std::fabs(v) < 0x1p63) {
       s << static_cast<long long>(v);
+      if (!is_int) s << '.';
+    } else if (integral) {  // +-2^63: int64's extremes as doubles, no longer a long long
+      s << std::fixed << std::setprecision(0) << v;
       if (!is_int) s << '.';
     } else if (scientific) {
       s << std::scientific << std::setprecision(4) << v;
@@ -492,7 +521,7 @@ Tensor full(const Shape& shape, double value, TensorOptions o) {
   Tensor t = detail::new_tensor(shape, o.dtype);
   detail::visit_dtype(o.dtype, [&]<class T>() {
     T* p = t.data<T>();
-    const T v = static_cast<T>(value);
+    const T v = detail::checked_cast<T>(value, "full");
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
   });
   if (o.requires_grad) t.requires_grad_(true);
@@ -511,7 +540,7 @@ Tensor generate(const Shape& shape, TensorOptions o, G gen) {
   Tensor t = detail::new_tensor(shape, o.dtype);
   detail::visit_dtype(o.dtype, [&]<class T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(gen(i));
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = detail::checked_cast<T>(gen(i), "tensor");
   });
   if (o.requires_grad) t.requires_grad_(true);
   return t;
@@ -525,6 +554,11 @@ Tensor arange(double start, double stop, double step, TensorOptions o) {
     throw ValueError(msg.str());
   }
   const double count = std::ceil((stop - start) / step);
+  if (count >= 0x1p60) {  // also keeps the cast below defined
+    std::ostringstream msg;
+    msg << "arange: " << count << " values from " << start << " to " << stop << " in steps of " << step << " are too many";
+    throw ValueError(msg.str());
+  }
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   return generate(Shape{n}, o, [&](int64_t i) { return start + static_cast<double>(i) * step; });
 }
@@ -625,6 +659,22 @@ void manual_seed(uint64_t seed) { generator().reseed(seed); }
 double random_uniform01() { return generator().uniform01(); }
 uint64_t random_u64() { return generator().next(); }
 
+std::vector<uint64_t> get_rng_state() {
+  const Generator& g = generator();
+  uint64_t spare_bits;
+  std::memcpy(&spare_bits, &g.spare, sizeof spare_bits);
+  return {g.s[0], g.s[1], g.s[2], g.s[3], g.has_spare ? 1u : 0u, spare_bits};
+}
+
+void set_rng_state(const std::vector<uint64_t>& state) {
+  if (state.size() != 6)
+    throw ValueError("set_rng_state: expected 6 words (from get_rng_state), got " + std::to_string(state.size()));
+  Generator& g = generator();
+  for (int i = 0; i < 4; ++i) g.s[i] = state[static_cast<std::size_t>(i)];
+  g.has_spare = state[4] != 0;
+  std::memcpy(&g.spare, &state[5], sizeof g.spare);
+}
+
 Tensor rand(const Shape& shape, TensorOptions o) { return uniform(shape, 0.0, 1.0, o); }
 Tensor randn(const Shape& shape, TensorOptions o) { return normal(shape, 0.0, 1.0, o); }
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o) {
@@ -638,9 +688,12 @@ Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o) {
 }
 Tensor randint(int64_t lo, int64_t hi, const Shape& shape) {
   if (hi <= lo) throw ValueError("randint: empty range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
-  const uint64_t span = static_cast<uint64_t>(hi - lo);
-  return generate(shape, {.dtype = Dtype::int64},
-                  [&](int64_t) { return static_cast<double>(lo + static_cast<int64_t>(generator().next() % span)); });
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // no int64 overflow
+  Tensor t = detail::new_tensor(shape, Dtype::int64);
+  int64_t* p = t.data<int64_t>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i)
+    p[i] = static_cast<int64_t>(static_cast<uint64_t>(lo) + generator().next() % span);
+  return t;
 }
 Tensor randperm(int64_t n) {
   std::vector<int64_t> p(static_cast<std::size_t>(std::max<int64_t>(n, 0)));

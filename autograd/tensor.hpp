@@ -8,8 +8,10 @@
 #include <functional>
 #include <initializer_list>
 #include <iosfwd>
+#include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/error.hpp"
@@ -90,9 +92,22 @@ class Tensor {
   }
   template <class T> const T* data() const { return const_cast<Tensor*>(this)->data<T>(); }
   void* raw_data() const;
-  /// The single value of a one-element tensor, converted to double / T.
+  /// The single value of a one-element tensor, converted to double / T. An int64 tensor's value
+  /// comes back exact as item<int64_t>(); a value that does not fit an integer T (NaN, inf, out of
+  /// range) raises ValueError.
   double item() const;
-  template <class T> T item() const { return static_cast<T>(item()); }
+  template <class T> T item() const {
+    const double v = item();
+    if constexpr (std::is_same_v<T, int64_t>) {
+      if (dtype() == Dtype::int64) return *data<int64_t>();  // exact beyond 2^53
+    }
+    if constexpr (std::is_integral_v<T>) {
+      const double lo = static_cast<double>(std::numeric_limits<T>::min());
+      const double hi = 2.0 * static_cast<double>(T(1) << (std::numeric_limits<T>::digits - 1));
+      if (!(v >= lo && v < hi)) throw ValueError("item: value " + std::to_string(v) + " does not fit the integer type asked for");
+    }
+    return static_cast<T>(v);
+  }
   /// Element at a multi-index (negative indices allowed), converted to double.
   double at(std::initializer_list<int64_t> index) const;
   /// All elements, converted to T, in row-major order.
@@ -110,6 +125,8 @@ class Tensor {
   void zero_grad(bool set_to_none = true);
   const std::shared_ptr<Node>& grad_fn() const;
   /// Backpropagates from this tensor. grad may be omitted only for a one-element tensor.
+  /// With create_graph, a leaf's grad() keeps the graph that produced it, and that graph may hold
+  /// the leaf: a reference cycle (as in PyTorch) that zero_grad() or set_grad(Tensor()) breaks.
   void backward(const Tensor& grad = Tensor(), bool retain_graph = false, bool create_graph = false) const;
   /// Same values (shared storage and version counter), cut from the graph.
   Tensor detach() const;
@@ -205,5 +222,10 @@ Tensor randperm(int64_t n);
 /// Raw access to the generator (uniform doubles in [0,1) and 64-bit integers), for nn init and data.
 double random_uniform01();
 uint64_t random_u64();
+/// The generator's complete state, to save in a checkpoint so that a resumed run draws exactly
+/// the numbers an uninterrupted run would (dropout masks, shuffles, ...).
+std::vector<uint64_t> get_rng_state();
+/// Restores a state from get_rng_state(); throws ValueError on a state of the wrong size.
+void set_rng_state(const std::vector<uint64_t>& state);
 
 }  // namespace xg

@@ -14,6 +14,16 @@
 #include <vector>
 
 #include "autograd/xg.hpp"
+#include "nn/activation.hpp"
+#include "nn/conv.hpp"
+#include "nn/functional.hpp"
+#include "nn/linear.hpp"
+#include "nn/loss.hpp"
+#include "nn/module.hpp"
+#include "nn/rnn.hpp"
+#include "optim/adam.hpp"
+#include "optim/sgd.hpp"
+#include <sys/resource.h>
 
 namespace {
 
@@ -57,6 +67,84 @@ std::string common_fields(const char* workload, const Args& a, int warmup, int s
   return o.str();
 }
 
+long peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// One training workload: step = zero_grad, forward, cross-entropy, backward, optimizer update.
+void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::Optimizer& opt,
+                    const std::function<xg::Tensor()>& forward, const xg::Tensor& y) {
+  const int warmup = a.warmup >= 0 ? a.warmup : dw, steps = a.steps >= 0 ? a.steps : ds;
+  xg::Tensor loss;
+  auto step = [&] {
+    opt.zero_grad();
+    loss = xg::nn::functional::cross_entropy(forward(), y);
+    loss.backward();
+    opt.step();
+  };
+  step();
+  const double first = loss.item();
+  const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
+  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n", common_fields(name, a, warmup, steps, s).c_str(),
+              first, loss.item(), peak_rss_kb());
+}
+
+// mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
+void run_mlp(const Args& a) {
+  xg::manual_seed(0);
+  auto net = std::make_shared<xg::nn::Sequential>();
+  net->push_back(std::make_shared<xg::nn::Linear>(784, 512));
+  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<xg::nn::Linear>(512, 256));
+  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<xg::nn::Linear>(256, 10));
+  xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+  xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
+  train_workload("mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
+}
+
+// cnn: two conv 3x3 + ReLU + max-pool blocks, then 3136-128-10, batch 64, Adam lr 1e-3.
+void run_cnn(const Args& a) {
+  namespace F = xg::nn::functional;
+  xg::manual_seed(0);
+  auto c1 = std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1});
+  auto c2 = std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1});
+  auto f1 = std::make_shared<xg::nn::Linear>(3136, 128);
+  auto f2 = std::make_shared<xg::nn::Linear>(128, 10);
+  std::vector<xg::Tensor> params;
+  for (auto m : std::vector<xg::nn::ModulePtr>{c1, c2, f1, f2})
+    for (auto& p : m->parameters()) params.push_back(p);
+  xg::optim::Adam opt(params, {.lr = 1e-3});
+  xg::Tensor x = xg::randn({64, 1, 28, 28}), y = xg::randint(0, 10, {64});
+  train_workload("cnn", a, 10, 100, opt, [&] {
+    xg::Tensor h = F::max_pool2d(xg::relu(c1->forward(x)), 2);
+    h = F::max_pool2d(xg::relu(c2->forward(h)), 2);
+    return f2->forward(xg::relu(f1->forward(xg::flatten(h, 1))));
+  }, y);
+}
+
+// lstm: an LSTMCell (64 -> 128) stepped over 32 time steps of a [32, 32, 64] sequence, then
+// Linear(128 -> 10) on the last h; Adam lr 1e-3.
+void run_lstm(const Args& a) {
+  xg::manual_seed(0);
+  const int64_t T = 32, B = 32, I = 64, H = 128;
+  auto cell = std::make_shared<xg::nn::LSTMCell>(I, H);
+  auto head = std::make_shared<xg::nn::Linear>(H, 10);
+  std::vector<xg::Tensor> params = cell->parameters();
+  for (auto& p : head->parameters()) params.push_back(p);
+  xg::optim::Adam opt(params, {.lr = 1e-3});
+  xg::Tensor x = xg::randn({T, B, I}), y = xg::randint(0, 10, {B});
+  std::vector<xg::Tensor> xs;
+  for (int64_t t = 0; t < T; ++t) xs.push_back(xg::reshape(xg::slice(x, 0, t, t + 1), {B, I}));
+  train_workload("lstm", a, 20, 200, opt, [&] {
+    xg::nn::LSTMState s{xg::zeros({B, H}), xg::zeros({B, H})};
+    for (int64_t t = 0; t < T; ++t) s = cell->forward(xs[static_cast<std::size_t>(t)], s);
+    return head->forward(s.h);
+  }, y);
+}
+
 // tiny: 100 x (y = tanh(y * w + b)) on [16], sum, backward, SGD on w and b: per-op overhead.
 void run_tiny(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : 200;
@@ -81,9 +169,9 @@ void run_tiny(const Args& a) {
   step();
   const double first = loss.item();
   const Stats s = stats_of(time_steps(warmup - 1 > 0 ? warmup - 1 : 0, steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g}\n",
+  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,\"peak_rss_kb\":%ld}\n",
               common_fields("tiny", a, warmup, steps, s).c_str(), first, loss.item(), s.median * 1000 / 300,
-              s.min * 1000 / 300);
+              s.min * 1000 / 300, peak_rss_kb());
 }
 
 // matmul_peak: C = A B for 1024^2 float32 through xg::matmul, and the raw sgemm for reference.
@@ -149,15 +237,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  openblas_set_num_threads(a.threads);
-  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"tiny", run_tiny}, {"matmul_peak", run_matmul_peak}, {"kernels", run_kernels}};
+  xg::set_num_threads(a.threads);
+  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"mlp", run_mlp}, {"cnn", run_cnn}, {"tiny", run_tiny}, {"lstm", run_lstm}, {"matmul_peak", run_matmul_peak}, {"kernels", run_kernels}};
   std::string list = argv[1];
-  if (list == "all") list = "tiny,matmul_peak";
+  if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(stderr, "unknown workload '%s' (available: tiny, matmul_peak; mlp, cnn, lstm need nn/ and optim/)\n", w.c_str());
+      std::fprintf(stderr, "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels)\n", w.c_str());
       return 2;
     }
     it->second(a);

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-./build/examples/linear_regression
+./build/examples/xgrad-train --model mlp

@@ -1,0 +1,349 @@
+// xgrad-train: trains the Fashion-MNIST MLP or CNN with a progress bar, per-epoch test
+// accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
+// epoch from which --resume continues exactly where the run stopped.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "autograd/xg.hpp"
+#include "data/dataset.hpp"
+#include "examples/fashion_models.hpp"
+#include "nn/loss.hpp"
+#include "optim/optim.hpp"
+#include "optim/scheduler.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace F = xg::nn::functional;
+
+struct Config {
+  std::string model = "mlp";
+  int epochs = 0;  // 0: the model's default
+  int64_t batch_size = 0;
+  double lr = 0;
+  std::string optimizer = "adam";
+  int threads = 2;
+  uint64_t seed = 0;
+  std::string data = xg::data::kFashionMnistDir;
+  std::string out = "runs";
+  std::string checkpoint;  // default: <out>/<model>/checkpoint.safetensors
+  std::string resume;
+  int64_t limit = 0;  // 0: all examples
+  int stop_after = 0;  // stop after this epoch, as an interruption would (0: run to the end)
+  bool quiet = false;
+};
+
+struct EpochRecord {
+  int epoch;
+  double train_loss, test_loss, test_acc, seconds;
+};
+
+std::shared_ptr<xg::nn::Module> make_model(const std::string& name) {
+  if (name == "mlp") return std::make_shared<fashion::Mlp>();
+  if (name == "cnn") return std::make_shared<fashion::Cnn>();
+  throw xg::ValueError("--model must be mlp or cnn, got '" + name + "'");
+}
+
+std::unique_ptr<xg::optim::Optimizer> make_optimizer(const Config& c, const std::vector<xg::Tensor>& params) {
+  if (c.optimizer == "sgd") return std::make_unique<xg::optim::SGD>(params, xg::optim::SGDOptions{.lr = c.lr, .momentum = 0.9});
+  if (c.optimizer == "adam") return std::make_unique<xg::optim::Adam>(params, xg::optim::AdamOptions{.lr = c.lr});
+  if (c.optimizer == "adamw") return std::make_unique<xg::optim::AdamW>(params, xg::optim::AdamWOptions{.lr = c.lr});
+  throw xg::ValueError("--optimizer must be sgd, adam or adamw, got '" + c.optimizer + "'");
+}
+
+std::string fmt_time(double s) {
+  char buf[32];
+  if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+// One line redrawn in place on a terminal; nothing at all in a log (no control characters).
+class ProgressBar {
+ public:
+  ProgressBar(int epoch, int epochs, int64_t total, bool enabled) : epoch_(epoch), epochs_(epochs), total_(total), on_(enabled) {}
+  void update(int64_t done, double running_loss, double seconds) {
+    if (!on_) return;
+    const int width = 30;
+    const int filled = total_ ? static_cast<int>(width * done / total_) : width;
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
+    std::fprintf(stderr, "\r  epoch %d/%d [%s%s] %6ld/%ld  %7.0f ex/s  ETA %-7s loss %.4f ", epoch_, epochs_,
+                 std::string(static_cast<std::size_t>(filled), '=').c_str(), std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
+                 static_cast<long>(done), static_cast<long>(total_), rate, fmt_time(eta).c_str(), running_loss);
+    std::fflush(stderr);
+  }
+  void finish() {
+    if (on_) std::fprintf(stderr, "\r%s\r", std::string(110, ' ').c_str());
+  }
+
+ private:
+  int epoch_, epochs_;
+  int64_t total_;
+  bool on_;
+};
+
+// Mean loss and accuracy over a dataset, in eval mode, without recording.
+std::pair<double, double> evaluate(xg::nn::Module& model, const std::shared_ptr<xg::data::TensorDataset>& ds) {
+  xg::NoGradGuard no_grad;
+  model.eval();
+  xg::data::DataLoader loader(ds, {.batch_size = 1000, .shuffle = false});
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (const auto& b : loader) {
+    xg::Tensor logits = model.forward(b.data);
+    loss_sum += F::cross_entropy(logits, b.target, {.reduction = xg::nn::Reduction::sum}).item();
+    correct += static_cast<int64_t>(xg::sum(xg::eq(xg::argmax(logits, 1), b.target)).item());
+  }
+  model.train();
+  const double n = static_cast<double>(ds->size());
+  return {loss_sum / n, static_cast<double>(correct) / n};
+}
+
+void write_csv(const std::string& path, const std::vector<EpochRecord>& h) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream o(tmp);
+    o << "epoch,train_loss,test_loss,test_acc,seconds\n";
+    for (const auto& r : h) o << r.epoch << ',' << r.train_loss << ',' << r.test_loss << ',' << r.test_acc << ',' << r.seconds << '\n';
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+// A small self-contained SVG: losses on the left axis, accuracy on the right.
+void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const std::string& title) {
+  const double W = 640, H = 400, L = 60, R = 60, T = 40, B = 50;
+  double max_loss = 0;
+  for (const auto& r : h) max_loss = std::max({max_loss, r.train_loss, r.test_loss});
+  max_loss = max_loss > 0 ? max_loss * 1.1 : 1;
+  const double n = static_cast<double>(std::max<std::size_t>(h.size(), 2) - 1);
+  auto px = [&](double i) { return L + (W - L - R) * (h.size() > 1 ? i / n : 0.5); };
+  auto py_loss = [&](double v) { return T + (H - T - B) * (1 - v / max_loss); };
+  auto py_acc = [&](double v) { return T + (H - T - B) * (1 - v); };
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n"
+    << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
+    << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
+    << "<line x1=\"" << W - R << "\" y1=\"" << T << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
+  for (int k = 0; k <= 4; ++k) {
+    const double f = k / 4.0;
+    s << "<text x=\"" << L - 6 << "\" y=\"" << py_loss(max_loss * f) + 4 << "\" text-anchor=\"end\">" << std::round(max_loss * f * 100) / 100 << "</text>\n"
+      << "<text x=\"" << W - R + 6 << "\" y=\"" << py_acc(f) + 4 << "\">" << f << "</text>\n";
+  }
+  for (std::size_t i = 0; i < h.size(); ++i)
+    s << "<text x=\"" << px(static_cast<double>(i)) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << h[i].epoch << "</text>\n";
+  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\">epoch</text>\n";
+  auto line = [&](auto value, auto py, const char* color, const char* label, int row) {
+    s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
+    for (std::size_t i = 0; i < h.size(); ++i) s << px(static_cast<double>(i)) << ',' << py(value(h[i])) << ' ';
+    s << "\"/>\n<text x=\"" << L + 10 << "\" y=\"" << T + 14 * row << "\" fill=\"" << color << "\">" << label << "</text>\n";
+  };
+  line([](const EpochRecord& r) { return r.train_loss; }, py_loss, "#1f77b4", "train loss (left)", 1);
+  line([](const EpochRecord& r) { return r.test_loss; }, py_loss, "#ff7f0e", "test loss (left)", 2);
+  line([](const EpochRecord& r) { return r.test_acc; }, py_acc, "#2ca02c", "test accuracy (right)", 3);
+  s << "</svg>\n";
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << s.str();
+  std::filesystem::rename(tmp, path);
+}
+
+// A PNG of the curves via gnuplot when it is installed; returns the path or "".
+std::string write_png(const std::string& csv, const std::string& png, const std::string& title) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return "";
+  const std::string script = png + ".gp";
+  std::ofstream(script) << "set terminal pngcairo size 800,500\nset output '" << png << "'\nset datafile separator ','\n"
+                        << "set title '" << title << "'\nset xlabel 'epoch'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
+                        << "set ytics nomirror\nset y2tics\nset key center right\n"
+                        << "plot '" << csv << "' using 1:2 every ::1 with linespoints title 'train loss', "
+                        << "'' using 1:3 every ::1 with linespoints title 'test loss', "
+                        << "'' using 1:4 every ::1 axes x1y2 with linespoints title 'test accuracy'\n";
+  const int rc = std::system(("gnuplot '" + script + "' >/dev/null 2>&1").c_str());
+  std::filesystem::remove(script);
+  return rc == 0 ? png : "";
+}
+
+// Checkpoint: model tensors under "model.", optimizer tensors under "optim.", and in the
+// metadata the model kind, the epoch reached, the generator state and the history.
+void save_checkpoint(const std::string& path, const Config& c, int epoch, xg::nn::Module& model,
+                     const xg::optim::Optimizer& opt, const xg::optim::LRScheduler& sched,
+                     const std::vector<EpochRecord>& history) {
+  xg::NamedTensors tensors;
+  for (auto& [n, t] : model.state_dict()) tensors.emplace_back("model." + n, t);
+  xg::optim::StateDict os = opt.state_dict();
+  for (auto& [n, t] : os.tensors) tensors.emplace_back("optim." + n, t);
+  std::map<std::string, std::string> meta;
+  for (auto& [k, v] : os.metadata) meta["optim." + k] = v;
+  for (auto& [k, v] : sched.state_dict()) meta[k] = v;
+  meta["xgrad.model"] = c.model;
+  meta["xgrad.optimizer"] = c.optimizer;
+  meta["xgrad.epoch"] = std::to_string(epoch);
+  meta["xgrad.seed"] = std::to_string(c.seed);
+  std::ostringstream rng, hist;
+  for (uint64_t w : xg::get_rng_state()) rng << w << ' ';
+  for (const auto& r : history) hist << r.epoch << ' ' << r.train_loss << ' ' << r.test_loss << ' ' << r.test_acc << ' ' << r.seconds << ';';
+  meta["xgrad.rng"] = rng.str();
+  meta["xgrad.history"] = hist.str();
+  xg::save_tensors(path, tensors, meta);
+}
+
+// Restores a checkpoint into model and optimizer; returns the epoch it reached.
+int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& model, xg::optim::Optimizer& opt,
+                    xg::optim::LRScheduler& sched, std::vector<EpochRecord>& history) {
+  xg::TensorFile f = xg::load_tensors(path);
+  auto meta = [&](const std::string& k) {
+    auto it = f.metadata.find(k);
+    if (it == f.metadata.end()) throw xg::IOError("checkpoint '" + path + "' is not an xgrad-train checkpoint (no " + k + ")");
+    return it->second;
+  };
+  if (meta("xgrad.model") != c.model)
+    throw xg::ValueError("checkpoint '" + path + "' holds a '" + meta("xgrad.model") + "' model, not '" + c.model + "' (pass --model " + meta("xgrad.model") + ")");
+  if (meta("xgrad.optimizer") != c.optimizer)
+    throw xg::ValueError("checkpoint '" + path + "' was trained with --optimizer " + meta("xgrad.optimizer") + ", not " + c.optimizer);
+  xg::NamedTensors model_state;
+  xg::optim::StateDict os;
+  for (auto& [n, t] : f.tensors) {
+    if (n.rfind("model.", 0) == 0) model_state.emplace_back(n.substr(6), t);
+    else if (n.rfind("optim.", 0) == 0) os.tensors.emplace_back(n.substr(6), t);
+  }
+  for (auto& [k, v] : f.metadata)
+    if (k.rfind("optim.", 0) == 0) os.metadata[k.substr(6)] = v;
+  try {
+    model.load_state_dict(model_state);
+    opt.load_state_dict(os);
+    sched.load_state_dict(f.metadata);
+  } catch (const xg::Error& e) {
+    throw xg::ValueError("checkpoint '" + path + "' does not fit this model: " + e.what());
+  }
+  std::vector<uint64_t> rng;
+  std::istringstream rs(meta("xgrad.rng"));
+  for (uint64_t w; rs >> w;) rng.push_back(w);
+  xg::set_rng_state(rng);
+  history.clear();
+  std::istringstream hs(meta("xgrad.history"));
+  for (std::string row; std::getline(hs, row, ';');) {
+    std::istringstream r(row);
+    EpochRecord e{};
+    if (r >> e.epoch >> e.train_loss >> e.test_loss >> e.test_acc >> e.seconds) history.push_back(e);
+  }
+  return std::stoi(meta("xgrad.epoch"));
+}
+
+int run(Config c) {
+  const bool tty = ::isatty(2) && !c.quiet;
+  if (c.epochs <= 0) c.epochs = c.model == "cnn" ? 8 : 15;
+  if (c.batch_size <= 0) c.batch_size = c.model == "cnn" ? 64 : 128;
+  if (c.lr <= 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
+  xg::set_num_threads(c.threads);
+  xg::manual_seed(c.seed);
+  const std::string dir = c.out + "/" + c.model;
+  std::filesystem::create_directories(dir);
+  if (c.checkpoint.empty()) c.checkpoint = dir + "/checkpoint.safetensors";
+
+  auto train = xg::data::fashion_mnist(c.data, true), test = xg::data::fashion_mnist(c.data, false);
+  if (c.limit > 0) {
+    train = train->head(c.limit);
+    test = test->head(c.limit);
+  }
+  auto model = make_model(c.model);
+  auto opt = make_optimizer(c, model->parameters());
+  // The learning rate follows a cosine from lr down to 0 over the run (stepped once per epoch).
+  xg::optim::CosineAnnealingLR sched(*opt, {.T_max = c.epochs});
+  std::vector<EpochRecord> history;
+  int start = 0;
+  if (!c.resume.empty()) {
+    start = load_checkpoint(c.resume, c, *model, *opt, sched, history);
+    std::printf("resumed from %s after epoch %d\n", c.resume.c_str(), start);
+  }
+  std::printf("training %s on %ld examples (test %ld), %d epochs, batch %ld, %s lr %g, %d threads, seed %lu\n", c.model.c_str(),
+              static_cast<long>(train->size()), static_cast<long>(test->size()), c.epochs, static_cast<long>(c.batch_size),
+              c.optimizer.c_str(), c.lr, c.threads, static_cast<unsigned long>(c.seed));
+  xg::data::DataLoader loader(train, {.batch_size = c.batch_size, .shuffle = true, .seed = c.seed});
+  const std::string csv = dir + "/curves.csv", svg = dir + "/curves.svg";
+  double total_seconds = 0;
+  for (const auto& r : history) total_seconds += r.seconds;
+  for (int epoch = start + 1; epoch <= c.epochs; ++epoch) {
+    loader.set_epoch(epoch);
+    model->train();
+    ProgressBar bar(epoch, c.epochs, train->size(), tty);
+    const auto t0 = Clock::now();
+    double loss_sum = 0;
+    int64_t seen = 0;
+    for (const auto& b : loader) {
+      opt->zero_grad();
+      xg::Tensor loss = F::cross_entropy(model->forward(b.data), b.target);
+      loss.backward();
+      opt->step();
+      const int64_t n = b.data.size(0);
+      loss_sum += loss.item() * static_cast<double>(n);
+      seen += n;
+      bar.update(seen, loss_sum / static_cast<double>(seen), std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    bar.finish();
+    const double train_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    auto [test_loss, test_acc] = evaluate(*model, test);
+    total_seconds += train_seconds;
+    history.push_back({epoch, loss_sum / static_cast<double>(seen), test_loss, test_acc, train_seconds});
+    std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch, c.epochs,
+                history.back().train_loss, test_loss, test_acc, fmt_time(train_seconds).c_str(),
+                static_cast<double>(seen) / train_seconds);
+    std::fflush(stdout);
+    sched.step();
+    save_checkpoint(c.checkpoint, c, epoch, *model, *opt, sched, history);
+    write_csv(csv, history);
+    write_svg(svg, history, "xgrad-train " + c.model + " on Fashion-MNIST");
+    if (epoch == c.stop_after && epoch < c.epochs) {
+      std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch, c.checkpoint.c_str());
+      return 0;
+    }
+  }
+  const std::string png = history.empty() ? "" : write_png(csv, dir + "/curves.png", "xgrad-train " + c.model + " on Fashion-MNIST");
+  if (history.empty()) {
+    std::printf("nothing to do: the checkpoint already reached epoch %d of %d\n", start, c.epochs);
+    return 0;
+  }
+  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc, history.back().epoch,
+              fmt_time(total_seconds).c_str());
+  std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", csv.c_str(), svg.c_str(), png.empty() ? "" : " and ", png.c_str(),
+              c.checkpoint.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xgrad-train: train an MLP or a CNN on Fashion-MNIST with xgrad"};
+  Config c;
+  app.add_option("--model", c.model, "mlp or cnn")->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--epochs", c.epochs, "epochs (default: 15 for mlp, 8 for cnn)");
+  app.add_option("--batch-size", c.batch_size, "examples per step (default: 128 for mlp, 64 for cnn)");
+  app.add_option("--lr", c.lr, "learning rate (default: 1e-3 for adam/adamw, 0.05 for sgd)");
+  app.add_option("--optimizer", c.optimizer, "sgd (momentum 0.9), adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--threads", c.threads, "BLAS threads")->check(CLI::PositiveNumber);
+  app.add_option("--seed", c.seed, "seed for initialisation, shuffling and dropout");
+  app.add_option("--data", c.data, "directory with the Fashion-MNIST IDX files");
+  app.add_option("--out", c.out, "directory for curves and the default checkpoint");
+  app.add_option("--checkpoint", c.checkpoint, "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
+  app.add_option("--resume", c.resume, "continue from this checkpoint");
+  app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
+  app.add_option("--stop-after", c.stop_after, "stop after this epoch, as an interruption would (then --resume)");
+  app.add_flag("--quiet", c.quiet, "no progress bar");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(c);
+  } catch (const xg::Error& e) {
+    std::fprintf(stderr, "xgrad-train: %s\n", e.what());
+    return 1;
+  }
+}

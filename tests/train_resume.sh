@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# xgrad-train end to end on a small slice of Fashion-MNIST:
+#  - a run interrupted after epoch 1 and resumed ends with exactly the numbers of an uninterrupted run;
+#  - the loss falls; a checkpoint of the wrong model gives one clear line; a missing data dir too.
+set -u
+train=$1
+tmp=$(mktemp -d /tmp/xg-train-test-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+passed=0
+
+"$train" --model mlp --epochs 3 --limit 600 --out "$tmp/a" --quiet > "$tmp/a.log" 2>&1 || fail "uninterrupted run: $(cat "$tmp/a.log")"
+"$train" --model mlp --epochs 3 --stop-after 1 --limit 600 --out "$tmp/b" --quiet > "$tmp/b1.log" 2>&1 || fail "first part: $(cat "$tmp/b1.log")"
+"$train" --model mlp --epochs 3 --limit 600 --out "$tmp/b" --quiet --resume "$tmp/b/mlp/checkpoint.safetensors" > "$tmp/b2.log" 2>&1 ||
+  fail "resumed part: $(cat "$tmp/b2.log")"
+# the curves hold every number of every epoch (losses and accuracy, full precision); seconds differ
+cut -d, -f1-4 "$tmp/a/mlp/curves.csv" > "$tmp/a.csv"
+cut -d, -f1-4 "$tmp/b/mlp/curves.csv" > "$tmp/b.csv"
+[ "$(wc -l < "$tmp/a.csv")" -eq 4 ] || fail "expected 3 epochs in the curves, got: $(cat "$tmp/a.csv")"
+cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "resumed run differs from the uninterrupted one:
+$(diff "$tmp/a.csv" "$tmp/b.csv")"
+passed=$((passed + 1))
+
+first=$(sed -n 2p "$tmp/a.csv" | cut -d, -f2)
+last=$(sed -n 4p "$tmp/a.csv" | cut -d, -f2)
+python3 -c "import sys; sys.exit(0 if float('$last') < 0.8 * float('$first') else 1)" || fail "the training loss did not fall: $first -> $last"
+passed=$((passed + 1))
+
+out=$("$train" --model cnn --epochs 2 --limit 100 --out "$tmp/c" --quiet --resume "$tmp/a/mlp/checkpoint.safetensors" 2>&1) && fail "a checkpoint of the wrong model was accepted"
+[ "$(echo "$out" | grep -c .)" -eq 1 ] || fail "expected one line for the wrong checkpoint, got: $out"
+echo "$out" | grep -q "holds a 'mlp' model, not 'cnn'" || fail "unclear wrong-model message: $out"
+passed=$((passed + 1))
+
+out=$("$train" --model mlp --data /nonexistent/fashion --quiet --out "$tmp/d" 2>&1) && fail "a missing data directory was accepted"
+echo "$out" | grep -q "dataset-fashion-mnist" || fail "the missing-data message does not name the package: $out"
+passed=$((passed + 1))
+
+grep -q "<polyline" "$tmp/a/mlp/curves.svg" || fail "no curve in the SVG plot"
+passed=$((passed + 1))
+echo "train_resume: $passed checks passed"
