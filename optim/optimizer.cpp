@@ -50,6 +50,8 @@ void Optimizer::load(const std::string& path) {
     throw ValueError("loading '" + path + "': " + e.what());
   } catch (const ShapeError& e) {
     throw ShapeError("loading '" + path + "': " + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError("loading '" + path + "': " + e.what());
   }
 }
 
