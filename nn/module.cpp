@@ -123,41 +123,48 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
-void Module::load_state_dict(const NamedTensors& state, bool strict) {
+LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
   NamedTensors mine = state_dict();
   std::set<std::string> used;
-  std::vector<std::string> missing, unexpected;
-  NoGradGuard guard;
+  LoadResult r;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  // Check everything first: a load that fails leaves the model as it was.
   for (auto& [name, t] : mine) {
     const Tensor* src = nullptr;
     for (const auto& [n, v] : state)
       if (n == name) src = &v;
     if (!src) {
-      missing.push_back(name);
+      r.missing.push_back(name);
       continue;
     }
     used.insert(name);
     if (!(src->shape() == t.shape()))
       throw ShapeError(type_name_ + ".load_state_dict: '" + name + "' has shape " + src->shape().str() + " in the state, " +
                        t.shape().str() + " in the model");
-    t.copy_(*src);
+    if (src->dtype() != t.dtype())
+      throw TypeError(type_name_ + ".load_state_dict: '" + name + "' is " + dtype_name(src->dtype()) + " in the state, " +
+                      dtype_name(t.dtype()) + " in the model (convert the model with to() first)");
+    copies.emplace_back(t, src);
   }
   for (const auto& [n, v] : state)
-    if (!used.count(n)) unexpected.push_back(n);
-  if (strict && (!missing.empty() || !unexpected.empty())) {
+    if (!used.count(n)) r.unexpected.push_back(n);
+  if (strict && (!r.missing.empty() || !r.unexpected.empty())) {
     std::string msg = type_name_ + ".load_state_dict: the state does not match the model;";
-    if (!missing.empty()) msg += " missing: " + missing.front() + (missing.size() > 1 ? " (+" + std::to_string(missing.size() - 1) + " more)" : "") + ";";
-    if (!unexpected.empty()) msg += " unexpected: " + unexpected.front() + (unexpected.size() > 1 ? " (+" + std::to_string(unexpected.size() - 1) + " more)" : "") + ";";
+    if (!r.missing.empty()) msg += " missing: " + r.missing.front() + (r.missing.size() > 1 ? " (+" + std::to_string(r.missing.size() - 1) + " more)" : "") + ";";
+    if (!r.unexpected.empty()) msg += " unexpected: " + r.unexpected.front() + (r.unexpected.size() > 1 ? " (+" + std::to_string(r.unexpected.size() - 1) + " more)" : "") + ";";
     throw ValueError(msg);
   }
+  NoGradGuard guard;
+  for (auto& [t, src] : copies) t.copy_(*src);
+  return r;
 }
 
 void Module::save(const std::string& path) const { save_tensors(path, state_dict(), {{"format", "xgrad-state-dict"}}); }
 
-void Module::load(const std::string& path, bool strict) {
+LoadResult Module::load(const std::string& path, bool strict) {
   TensorFile f = load_tensors(path);
   try {
-    load_state_dict(f.tensors, strict);
+    return load_state_dict(f.tensors, strict);
   } catch (const Error& e) {
     throw ValueError("loading '" + path + "': " + e.what());
   }

@@ -28,6 +28,12 @@ namespace xg::nn {
 class Module;
 using ModulePtr = std::shared_ptr<Module>;
 
+/// What a load matched: entries of the model absent from the state, and entries of the state
+/// the model does not have (both empty after a strict load, which throws otherwise).
+struct LoadResult {
+  std::vector<std::string> missing, unexpected;
+};
+
 class Module : public std::enable_shared_from_this<Module> {
  public:
   explicit Module(std::string type_name = "Module") : type_name_(std::move(type_name)) {}
@@ -61,14 +67,15 @@ class Module : public std::enable_shared_from_this<Module> {
 
   /// Parameters and buffers by dotted name (buffers such as BatchNorm's running statistics too).
   NamedTensors state_dict() const;
-  /// Copies values in by name. strict: every entry must match a parameter or buffer of the same
-  /// shape and no parameter may be missing; otherwise a ValueError lists what differs.
-  void load_state_dict(const NamedTensors& state, bool strict = true);
+  /// Copies values in by name. Shapes and dtypes must match (ShapeError / TypeError naming the
+  /// entry). strict: no entry may be missing or unexpected (ValueError listing them); non-strict:
+  /// the result lists them. Everything is checked before anything is copied.
+  LoadResult load_state_dict(const NamedTensors& state, bool strict = true);
   /// state_dict() to a safetensors file (atomically: a temporary file renamed into place).
   void save(const std::string& path) const;
   /// load_state_dict() from a safetensors file; a file of another model raises an error naming
   /// the first mismatching entry.
-  void load(const std::string& path, bool strict = true);
+  LoadResult load(const std::string& path, bool strict = true);
 
   const std::string& type_name() const { return type_name_; }
   /// A readable tree: "Net(\n  (fc1): Linear(in_features=784, out_features=128, bias=true)\n ...)".
