@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs each small example (tests/meson.build passes the built executables) with a tiny budget
+# and checks it learned: the first printed loss is above the last, plus each example's success line.
+set -u
+fail=0
+for exe in "$@"; do
+  name=$(basename "$exe")
+  case "$name" in
+    xor) args=(--steps 2000); want='predictions correct: 4/4' ;;
+    *) args=(--steps 20); want='' ;;
+  esac
+  if ! out=$(timeout 30 "$exe" "${args[@]}" 2>&1); then
+    echo "FAIL $name: exited non-zero"; echo "$out" | tail -5; fail=1; continue
+  fi
+  losses=$(echo "$out" | grep -o 'loss [0-9.eE+-]*' | awk '{print $2}')
+  first=$(echo "$losses" | head -1); last=$(echo "$losses" | tail -1)
+  if [ -n "$first" ] && ! awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a)}'; then
+    echo "FAIL $name: loss did not fall ($first -> $last)"; fail=1; continue
+  fi
+  if [ -n "$want" ] && ! echo "$out" | grep -q "$want"; then
+    echo "FAIL $name: missing '$want'"; echo "$out" | tail -5; fail=1; continue
+  fi
+  echo "ok   $name: loss $first -> $last${want:+, '$want'}"
+done
+exit $fail
