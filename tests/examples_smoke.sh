@@ -7,6 +7,7 @@ for exe in "$@"; do
   name=$(basename "$exe")
   case "$name" in
     xor) args=(--steps 2000); want='predictions correct: 4/4' ;;
+    custom_op) args=(--steps 100); want='gradcheck passed' ;;
     *) args=(--steps 20); want='' ;;
   esac
   if ! out=$(timeout 30 "$exe" "${args[@]}" 2>&1); then
