@@ -9,6 +9,7 @@ for exe in "$@"; do
     xor) args=(--steps 2000); want='predictions correct: 4/4' ;;
     custom_op) args=(--steps 100); want='gradcheck passed' ;;
     save_and_resume) args=(--steps 20); want='identical' ;;
+    sine_lstm) args=(--steps 30); want='continued 8 values' ;;
     *) args=(--steps 20); want='' ;;
   esac
   if ! out=$(timeout 30 "$exe" "${args[@]}" 2>&1); then
