@@ -11,6 +11,7 @@ for exe in "$@"; do
     save_and_resume) args=(--steps 20); want='identical' ;;
     sine_lstm) args=(--steps 30); want='continued 8 values' ;;
     fashion_mlp) args=(--limit 2000 --epochs 1); want='test accuracy' ;;
+    fashion_cnn) args=(--limit 300 --epochs 1); want='test accuracy' ;;
     *) args=(--steps 20); want='' ;;
   esac
   if ! out=$(timeout 30 "$exe" "${args[@]}" 2>&1); then
