@@ -19,7 +19,10 @@ for exe in "$@"; do
   fi
   losses=$(echo "$out" | grep -o 'loss [0-9.eE+-]*' | awk '{print $2}')
   first=$(echo "$losses" | head -1); last=$(echo "$losses" | tail -1)
-  if [ -n "$first" ] && ! awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a)}'; then
+  if [ -z "$first" ]; then
+    echo "FAIL $name: printed no 'loss <value>' line"; echo "$out" | tail -5; fail=1; continue
+  fi
+  if ! awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a)}'; then
     echo "FAIL $name: loss did not fall ($first -> $last)"; fail=1; continue
   fi
   if [ -n "$want" ] && ! echo "$out" | grep -q "$want"; then
