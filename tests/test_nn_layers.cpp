@@ -3,6 +3,8 @@
 // gradgradcheck) of every layer with respect to its input and its parameters.
 #include <doctest/doctest.h>
 
+#include "tests/error_check.hpp"
+
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -26,27 +28,7 @@ namespace F = xg::nn::functional;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-template <class E, class Fn>
-std::string what_of(Fn&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<another exception: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
-
-#define CHECK_ERROR(Type, expr, ...)                                                             \
-  do {                                                                                           \
-    const std::string xg_msg_ = what_of<Type>([&] { (void)(expr); });                            \
-    INFO("what(): " << xg_msg_);                                                                 \
-    for (const char* xg_part_ : {__VA_ARGS__})                                                   \
-      CHECK_MESSAGE(contains(xg_msg_, xg_part_), "missing \"" << std::string(xg_part_) << "\""); \
-  } while (0)
+using xg_test::contains;
 
 // Names and shapes of a module's parameters, in registration order.
 std::vector<std::pair<std::string, Shape>> param_layout(const nn::Module& m) {

@@ -4,6 +4,8 @@
 // (Every op here is also gradchecked and gradgradchecked by the registry sweep.)
 #include <doctest/doctest.h>
 
+#include "tests/error_check.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,27 +21,7 @@ using xg::Tensor;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-template <class E, class F>
-std::string what_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<another exception: ") + e.what() + ">";
-  }
-  return "<no exception>";
-}
-
-#define CHECK_ERROR(Type, expr, ...)                                                             \
-  do {                                                                                           \
-    const std::string xg_msg_ = what_of<Type>([&] { (void)(expr); });                            \
-    INFO("what(): " << xg_msg_);                                                                 \
-    for (const char* xg_part_ : {__VA_ARGS__})                                                   \
-      CHECK_MESSAGE(contains(xg_msg_, xg_part_), "missing \"" << std::string(xg_part_) << "\""); \
-  } while (0)
+using xg_test::contains;
 
 Tensor seq(const Shape& s, Dtype d = Dtype::float64) { return xg::reshape(xg::arange(0, static_cast<double>(s.numel()), 1, {.dtype = d}), s); }
 
