@@ -109,7 +109,8 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 /// op(a) @ op(b) where op transposes the last two axes when its flag is set; batch axes equal.
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
 Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
-/// Threads used by the BLAS behind matmul and convolutions (OpenBLAS's pool); n >= 1.
+/// Compute threads (n >= 1): the size of xgrad's kernel pool and of OpenBLAS's gemm pool alike.
+/// Defaults to the machine's hardware threads.
 void set_num_threads(int n);
 int get_num_threads();
 Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar

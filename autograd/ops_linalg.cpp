@@ -6,6 +6,7 @@
 #include "autograd/kernels.hpp"
 #include "autograd/node.hpp"
 #include "autograd/op_list.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/samples.hpp"
 
@@ -43,8 +44,9 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
   openblas_set_num_threads(n);
+  detail::set_pool_threads(n);
 }
-int get_num_threads() { return openblas_get_num_threads(); }
+int get_num_threads() { return detail::pool_threads(); }
 
 // ---- matmul_t: the primitive ----
 namespace opdefs {

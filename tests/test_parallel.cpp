@@ -1,0 +1,87 @@
+// The compute pool: every index is visited exactly once, chunks are contiguous and at least a
+// grain long, nested regions run inline, exceptions reach the caller, and resizing works.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "autograd/parallel.hpp"
+#include "autograd/xg.hpp"
+
+namespace {
+
+struct ThreadsRestore {
+  int saved = xg::get_num_threads();
+  ~ThreadsRestore() { xg::set_num_threads(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("parallel_for visits every index once, in chunks of at least the grain") {
+  ThreadsRestore restore;
+  for (int threads : {1, 2, 3}) {
+    xg::set_num_threads(threads);
+    CHECK(xg::get_num_threads() == threads);
+    for (int64_t n : {0, 1, 7, 100, 1001, 100000}) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+      std::atomic<int> chunks{0};
+      std::atomic<int64_t> shortest{n};
+      xg::detail::parallel_for(n, 50, [&](int64_t lo, int64_t hi) {
+        ++chunks;
+        int64_t len = hi - lo, s = shortest.load();
+        while (len < s && !shortest.compare_exchange_weak(s, len)) {}
+        for (int64_t i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
+      });
+      CAPTURE(threads);
+      CAPTURE(n);
+      for (auto& h : hits) REQUIRE(h.load() == 1);
+      if (n == 0) CHECK(chunks.load() == 0);
+      else CHECK(chunks.load() == (n < 100 ? 1 : std::min<int64_t>(threads, n / 50)));
+      if (n >= 100) CHECK(shortest.load() >= 50);
+    }
+  }
+}
+
+TEST_CASE("parallel_for: the work really runs on two threads, nested regions inline") {
+  ThreadsRestore restore;
+  xg::set_num_threads(2);
+  std::atomic<int> inner_calls{0};
+  std::vector<std::thread::id> ids(2);
+  xg::detail::parallel_for(2, 1, [&](int64_t lo, int64_t hi) {
+    REQUIRE(hi - lo == 1);
+    ids[static_cast<std::size_t>(lo)] = std::this_thread::get_id();
+    xg::detail::parallel_for(1000, 1, [&](int64_t a, int64_t b) {  // nested: one inline call
+      CHECK(a == 0);
+      CHECK(b == 1000);
+      ++inner_calls;
+    });
+  });
+  CHECK(ids[0] == std::this_thread::get_id());
+  CHECK(ids[1] != ids[0]);
+  CHECK(inner_calls.load() == 2);
+}
+
+TEST_CASE("parallel_for rethrows a body's exception after every chunk finished") {
+  ThreadsRestore restore;
+  xg::set_num_threads(2);
+  std::atomic<int> finished{0};
+  CHECK_THROWS_WITH_AS(xg::detail::parallel_for(2, 1, [&](int64_t lo, int64_t) {
+                         if (lo == 1) throw std::runtime_error("chunk 1 failed");
+                         ++finished;
+                       }),
+                       "chunk 1 failed", std::runtime_error);
+  CHECK(finished.load() == 1);
+  // The pool still works afterwards.
+  std::atomic<int64_t> sum{0};
+  xg::detail::parallel_for(1000, 10, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) sum += i;
+  });
+  CHECK(sum.load() == 999 * 1000 / 2);
+}
+
+TEST_CASE("set_num_threads rejects 0 with the library's error") {
+  CHECK_THROWS_AS(xg::set_num_threads(0), xg::ValueError);
+  CHECK_THROWS_WITH(xg::set_num_threads(-1), doctest::Contains("set_num_threads"));
+}
