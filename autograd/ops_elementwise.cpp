@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "autograd/kernels.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/node.hpp"
 #include "autograd/op_list.hpp"
 #include "autograd/ops.hpp"
@@ -46,20 +47,33 @@ Tensor scalar_like(const Tensor& t, double v) {
   return scalar_tensor(v, {.dtype = d});
 }
 
+// Element-wise kernels split their flat range over the compute pool above these sizes (below,
+// waking a second thread costs more than it saves): cheap arithmetic is near memory-bound, so it
+// needs more elements per chunk than the transcendental kernels.
+constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
+
 // y = f(x) element-wise for float tensors.
 template <class F>
 Tensor unary_float(const Tensor& x, const char* op, F f) {
   check_defined(x, op);
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_float(x.dtype(), op, [&]<class T>() { detail::map_unary(x.data<T>(), y.data<T>(), x.numel(), f); });
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+  });
   return y;
 }
-// y = vf(x) element-wise for float tensors, vf a vectorised kernel over the whole buffer.
+// y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
 template <class VF>
 Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
   check_defined(x, op);
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_float(x.dtype(), op, [&]<class T>() { vf(x.data<T>(), y.data<T>(), x.numel()); });
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { vf(in + lo, out + lo, hi - lo); });
+  });
   return y;
 }
 // y = f(x) element-wise for any dtype.
@@ -67,16 +81,51 @@ template <class F>
 Tensor unary_any(const Tensor& x, const char* op, F f) {
   check_defined(x, op);
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&]<class T>() { detail::map_unary(x.data<T>(), y.data<T>(), x.numel(), f); });
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainArith, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+  });
   return y;
 }
-// out = f(a, b) with broadcasting; a and b already share a dtype.
+// out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
+// the pool along their first axis (or flat, when neither operand broadcasts).
 template <class F>
 Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool float_only, F f) {
   const Shape os = detail::broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = detail::new_tensor(os, a.dtype());
   auto run = [&]<class T>() {
-    detail::map_binary(a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), os, f);
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = os.numel();
+    if (n < 2 * kGrainArith) {
+      detail::map_binary(pa, a.shape(), pb, b.shape(), po, os, f);
+      return;
+    }
+    const int64_t na = a.numel(), nb = b.numel();
+    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
+      detail::parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
+        const Shape part{hi - lo};
+        detail::map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo), nb == 1 ? Shape{1} : part,
+                           po + lo, part, f);
+      });
+      return;
+    }
+    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
+    const int r = os.rank();
+    Shape as, bs;
+    for (int i = 0; i < r - a.dim(); ++i) as.push_back(1);
+    for (int i = 0; i < a.dim(); ++i) as.push_back(a.shape()[i]);
+    for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
+    for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
+    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
+    detail::parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
+      Shape so = os, sa = as, sb = bs;
+      so[0] = hi - lo;
+      if (sa[0] != 1) sa[0] = hi - lo;
+      if (sb[0] != 1) sb[0] = hi - lo;
+      detail::map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+    });
   };
   if (float_only) visit_float(a.dtype(), op, run);
   else visit_dtype(a.dtype(), run);
