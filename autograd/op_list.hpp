@@ -17,14 +17,14 @@
   X(sum) X(mean) X(prod) X(max) X(min) X(var) X(std) X(norm) X(logsumexp) X(softmax)               \
   X(log_softmax) X(argmax) X(argmin)                                                               \
   /* linear algebra */                                                                              \
-  X(matmul) X(matmul_t) X(outer) X(dot)                                                            \
+  X(matmul) X(matmul_t) X(linear) X(outer) X(dot)                                                            \
   /* shape */                                                                                       \
   X(reshape) X(flatten) X(squeeze) X(unsqueeze) X(permute) X(transpose) X(expand) X(sum_to)        \
   X(slice) X(slice_backward) X(narrow) X(concat) X(stack) X(split) X(chunk) X(index_select) X(index_add) X(gather)   \
   X(scatter_add) X(one_hot) X(pad)                                                                 \
   /* neural-network ops */                                                                          \
   X(conv2d) X(conv2d_input_grad) X(conv2d_weight_grad) X(conv1d) X(max_pool2d) X(max_pool2d_backward) \
-  X(avg_pool2d) X(adaptive_avg_pool2d) X(avg_pool2d_backward)
+  X(avg_pool2d) X(adaptive_avg_pool2d) X(avg_pool2d_backward) X(lstm_cell_c) X(lstm_cell_h)
 
 namespace xg::opdefs {
 #define XG_DECLARE_OP(n) extern const OpInfo n##_op;

@@ -108,6 +108,14 @@ Tensor argmin(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor matmul(const Tensor& a, const Tensor& b);
 /// op(a) @ op(b) where op transposes the last two axes when its flag is set; batch axes equal.
 Tensor matmul_t(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
+/// The LSTM cell's element-wise part, fused: gates [..., 4H] (order i, f, g, o), states [..., H].
+/// lstm_cell_c(gates, c) = sigmoid(f) c + sigmoid(i) tanh(g), the next cell state c';
+/// lstm_cell_h(gates, c') = sigmoid(o) tanh(c'), the next hidden state.
+Tensor lstm_cell_c(const Tensor& gates, const Tensor& c);
+Tensor lstm_cell_h(const Tensor& gates, const Tensor& c_next);
+/// x [n, in] @ w[out, in]^T + b [out] in one gemm (b undefined: no bias). nn::functional::linear
+/// takes any leading axes and calls this on the [rows, in] view.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
 /// Compute threads (n >= 1): the size of xgrad's kernel pool and of OpenBLAS's gemm pool alike.
 /// Defaults to the machine's hardware threads.

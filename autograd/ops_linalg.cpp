@@ -17,15 +17,16 @@ using detail::sample_tensor;
 
 namespace {
 
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c) {
+// c = op(a) op(b) + beta c; beta is 0 (overwrite) or 1 (accumulate onto c).
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, float beta = 0) {
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0f, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), 0.0f, c, static_cast<int>(m));
+              static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
 }
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c) {
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, double beta = 0) {
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), 0.0, c, static_cast<int>(m));
+              static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
 }
 
 std::string operands(const Tensor& a, const Tensor& b, bool ta, bool tb) {
@@ -105,6 +106,45 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
                     gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
                   }
                 });
+}
+
+// ---- linear: x @ w^T + b as one gemm onto rows pre-filled with the bias ----
+// One pass fewer than matmul_t + add (no separate bias sweep, and gemm's own zeroing of C is
+// replaced by the bias copy); the backward is matmul_t and sum_to, so it differentiates again.
+namespace opdefs {
+const OpInfo linear_op{"linear", "y = x w^T + b: dx = g w, dw = g^T x, db = sum over rows of g", OpKind::primitive, [] {
+                         auto call = [](std::span<const Tensor> in) { return linear(in[0], in[1], in[2]); };
+                         return std::vector<OpSample>{
+                             {"[3, 4] w [2, 4] b [2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({2, 4}, Domain::real, 2), sample_tensor({2}, Domain::real, 3)}, call},
+                             {"[1, 5] w [3, 5] b [3]", {sample_tensor({1, 5}, Domain::real, 4), sample_tensor({3, 5}, Domain::real, 5), sample_tensor({3}, Domain::real, 6)}, call},
+                             {"[0, 2] w [3, 2] b [3] (no rows)", {sample_tensor({0, 2}, Domain::real, 7), sample_tensor({3, 2}, Domain::real, 8), sample_tensor({3}, Domain::real, 9)}, call},
+                             {"[2, 0] w [3, 0] b [3] (no inputs)", {sample_tensor({2, 0}, Domain::real, 10), sample_tensor({3, 0}, Domain::real, 11), sample_tensor({3}, Domain::real, 12)}, call},
+                         };
+                       }};
+}  // namespace opdefs
+Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
+  if (!b0.defined()) return matmul_t(x0, w0, false, true);
+  Dtype d = common_float(x0, w0, "linear");
+  if (!b0.is_floating_point()) throw TypeError(std::string("linear: expected a float bias, got ") + dtype_name(b0.dtype()));
+  if (b0.dtype() == Dtype::float64) d = Dtype::float64;
+  const Tensor x = x0.to(d), w = w0.to(d), b = b0.to(d);
+  if (x.dim() != 2 || w.dim() != 2 || b.dim() != 1 || x.size(1) != w.size(1) || b.size(0) != w.size(0))
+    throw ShapeError("linear: expected x [n, in], w [out, in], b [out], got x " + x.shape().str() + ", w " + w.shape().str() +
+                     ", b " + b.shape().str());
+  const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
+  Tensor y = detail::new_tensor({n, out}, d);
+  detail::visit_float(d, "linear", [&]<class T>() {
+    T* c = y.data<T>();
+    const T* bias = b.data<T>();
+    for (int64_t r = 0; r < n; ++r) std::copy(bias, bias + out, c + r * out);
+    if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, T(1));
+  });
+  if (!will_record({x, w, b})) return y;
+  return record(opdefs::linear_op, y, {x, w, b}, [sx = save_input(x), sw = save_input(w)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    if (nd.needs_input_grad(0)) gx[0] = matmul_t(g, sw.unpack(nd), false, false);
+    if (nd.needs_input_grad(1)) gx[1] = matmul_t(g, sx.unpack(nd), true, false);
+    if (nd.needs_input_grad(2)) gx[2] = sum(g, {0});
+  });
 }
 
 // ---- matmul: torch.matmul semantics, composed of reshape/expand and matmul_t ----

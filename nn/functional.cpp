@@ -27,9 +27,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined() && !(bias.shape() == Shape{out}))
     throw ShapeError("linear: bias has shape " + bias.shape().str() + ", expected [" + std::to_string(out) + "] for weight " +
                      weight.shape().str());
-  // [..., in] -> [rows, in] (a view), one gemm against W^T, back to [..., out].
-  Tensor y = x.dim() == 2 ? matmul_t(x, weight, false, true) : matmul_t(reshape(x, {-1, in}), weight, false, true);
-  if (bias.defined()) y = y + bias;
+  // [..., in] -> [rows, in] (a view), one gemm against W^T onto the bias, back to [..., out].
+  Tensor y = xg::linear(x.dim() == 2 ? x : reshape(x, {-1, in}), weight, bias);
   if (x.dim() != 2) {
     Shape os = x.shape();
     os[os.rank() - 1] = out;

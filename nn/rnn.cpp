@@ -18,10 +18,7 @@ Tensor init_uniform(const Shape& shape, int64_t hidden_size) {
 }
 
 // x W^T + b for x [B, in], W [out, in]: the transpose is a gemm flag, not a copy.
-Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
-  Tensor y = matmul_t(x, w, false, true);
-  return b.defined() ? y + b : y;
-}
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) { return linear(x, w, b); }
 
 // One step of each kind, from the input projection xw = W_ih x + b_ih [B, G H] and the state.
 Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh, RNNActivation act) {
@@ -30,9 +27,10 @@ Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
 }
 
 LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh) {
-  std::vector<Tensor> g = chunk(xw + affine(h, w_hh, b_hh), 4, 1);  // i, f, g, o
-  Tensor c_next = sigmoid(g[1]) * c + sigmoid(g[0]) * tanh(g[2]);
-  return {sigmoid(g[3]) * tanh(c_next), c_next};
+  // The gates' element-wise part is two fused ops (autograd/ops_rnn.cpp) instead of a dozen.
+  const Tensor gates = xw + affine(h, w_hh, b_hh);  // i, f, g, o
+  Tensor c_next = lstm_cell_c(gates, c);
+  return {lstm_cell_h(gates, c_next), c_next};
 }
 
 Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
