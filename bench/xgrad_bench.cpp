@@ -24,6 +24,7 @@
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace {
 
@@ -61,7 +62,9 @@ std::vector<double> time_steps(int warmup, int steps, const std::function<void()
 
 std::string common_fields(const char* workload, const Args& a, int warmup, int steps, const Stats& s) {
   std::ostringstream o;
-  o << "{\"impl\":\"xgrad\",\"workload\":\"" << workload << "\",\"threads\":" << a.threads << ",\"warmup\":" << warmup
+  o << "{\"impl\":\"xgrad\",\"workload\":\"" << workload << "\",\"threads\":" << a.threads
+    << ",\"xg_threads\":" << xg::get_num_threads() << ",\"blas_threads\":" << openblas_get_num_threads()
+    << ",\"warmup\":" << warmup
     << ",\"steps\":" << steps << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min
     << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
   return o.str();
@@ -92,17 +95,76 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
-void run_mlp(const Args& a) {
-  xg::manual_seed(0);
+std::shared_ptr<xg::nn::Sequential> make_mlp() {
   auto net = std::make_shared<xg::nn::Sequential>();
   net->push_back(std::make_shared<xg::nn::Linear>(784, 512));
   net->push_back(std::make_shared<xg::nn::ReLU>());
   net->push_back(std::make_shared<xg::nn::Linear>(512, 256));
   net->push_back(std::make_shared<xg::nn::ReLU>());
   net->push_back(std::make_shared<xg::nn::Linear>(256, 10));
+  return net;
+}
+
+void run_mlp(const Args& a) {
+  xg::manual_seed(0);
+  auto net = make_mlp();
   xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
   xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
   train_workload("mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
+}
+
+// Resident set size now (not the peak), from /proc/self/statm; -1 when unavailable.
+long current_rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = -1;
+  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+// mlp_rss (xgrad only; issue 6, "memory stays flat"): the mlp workload for --steps steps (default
+// 10,000) after --warmup (default 100), reading the current RSS after the warm-up, every 1% of the
+// steps and at the end. A tape or buffer leaking per step shows as growth; the step times are
+// reported as for mlp.
+void run_mlp_rss(const Args& a) {
+  const int warmup = a.warmup >= 0 ? a.warmup : 100, steps = a.steps >= 0 ? a.steps : 10000;
+  xg::manual_seed(0);
+  auto net = make_mlp();
+  xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+  xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
+  xg::Tensor loss;
+  auto step = [&] {
+    opt.zero_grad();
+    loss = xg::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    opt.step();
+  };
+  step();
+  const double first = loss.item();
+  for (int i = 1; i < warmup; ++i) step();
+  const long rss_warm = current_rss_kb();
+  long rss_min = rss_warm, rss_max = rss_warm;
+  const int every = std::max(1, steps / 100);
+  std::vector<double> ms;
+  ms.reserve(static_cast<std::size_t>(steps));
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = Clock::now();
+    step();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if ((i + 1) % every == 0) {
+      const long r = current_rss_kb();
+      rss_min = std::min(rss_min, r);
+      rss_max = std::max(rss_max, r);
+    }
+  }
+  const long rss_end = current_rss_kb();
+  const Stats s = stats_of(ms.empty() ? std::vector<double>{0.0} : ms);
+  const double growth = rss_warm > 0 ? 100.0 * static_cast<double>(rss_end - rss_warm) / static_cast<double>(rss_warm) : 0.0;
+  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"rss_kb_after_warmup\":%ld,\"rss_kb_end\":%ld,\"rss_kb_min\":%ld,"
+              "\"rss_kb_max\":%ld,\"rss_growth_percent\":%.3f,\"peak_rss_kb\":%ld}\n",
+              common_fields("mlp_rss", a, warmup, steps, s).c_str(), first, loss.item(), rss_warm, rss_end, rss_min, rss_max,
+              growth, peak_rss_kb());
 }
 
 // cnn: two conv 3x3 + ReLU + max-pool blocks, then 3136-128-10, batch 64, Adam lr 1e-3.
@@ -218,7 +280,8 @@ void run_kernels(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n"
+                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss\n", argv[0]);
     return 2;
   }
   Args a;
@@ -238,14 +301,14 @@ int main(int argc, char** argv) {
     }
   }
   xg::set_num_threads(a.threads);
-  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"mlp", run_mlp}, {"cnn", run_cnn}, {"tiny", run_tiny}, {"lstm", run_lstm}, {"matmul_peak", run_matmul_peak}, {"kernels", run_kernels}};
+  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"mlp", run_mlp}, {"cnn", run_cnn}, {"tiny", run_tiny}, {"lstm", run_lstm}, {"matmul_peak", run_matmul_peak}, {"kernels", run_kernels}, {"mlp_rss", run_mlp_rss}};
   std::string list = argv[1];
   if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(stderr, "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels)\n", w.c_str());
+      std::fprintf(stderr, "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, mlp_rss)\n", w.c_str());
       return 2;
     }
     it->second(a);
