@@ -50,7 +50,8 @@ std::vector<double> time_steps(int warmup, int steps, const std::function<void()
 
 std::string head(const char* w, const Args& a, int warmup, int steps, const Stats& s) {
   std::ostringstream o;
-  o << "{\"impl\":\"libtorch\",\"workload\":\"" << w << "\",\"threads\":" << a.threads << ",\"intra_threads\":" << at::get_num_threads()
+  o << "{\"impl\":\"libtorch\",\"workload\":\"" << w << "\",\"threads\":" << a.threads << ",\"torch_threads\":" << torch::get_num_threads()
+    << ",\"interop_threads\":" << at::get_num_interop_threads()
     << ",\"blas_threads\":" << openblas_get_num_threads() << ",\"warmup\":" << warmup << ",\"steps\":" << steps
     << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min << ",\"ms_per_step_mean\":" << s.mean
     << ",\"ms_per_step_max\":" << s.max;
@@ -163,8 +164,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   Args a;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  for (int i = 2; i < argc; i += 2) {
     const std::string k = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", k.c_str());
+      return 2;
+    }
     const int v = std::atoi(argv[i + 1]);
     if (k == "--threads") a.threads = v;
     else if (k == "--intra") a.intra = v;
