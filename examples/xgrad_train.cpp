@@ -2,6 +2,7 @@
 // accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
 // epoch from which --resume continues exactly where the run stopped.
 #include <CLI/CLI.hpp>
+#include <cblas.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -41,6 +42,8 @@ struct Config {
   int64_t limit = 0;  // 0: all examples
   int stop_after = 0;  // stop after this epoch, as an interruption would (0: run to the end)
   bool quiet = false;
+  double target_accuracy = 0;  // > 0: stop when the test accuracy first reaches it, print a JSON line
+  int64_t eval_every = 0;      // with a target: also evaluate every N steps (0: after each epoch only)
 };
 
 struct EpochRecord {
@@ -273,13 +276,25 @@ int run(Config c) {
   const std::string csv = dir + "/curves.csv", svg = dir + "/curves.svg";
   double total_seconds = 0;
   for (const auto& r : history) total_seconds += r.seconds;
+  // Time to accuracy (--target-accuracy): one JSON line, as the bench workloads print, when the
+  // test accuracy first reaches the target (seconds of training only, evaluations excluded), or
+  // at the end with "reached":false.
+  const int64_t batches_per_epoch = loader.num_batches();
+  auto report_target = [&](bool reached, double seconds, double epochs, int64_t steps, double acc) {
+    std::printf("{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
+                "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
+                "\"xg_threads\":%d,\"blas_threads\":%d}\n",
+                c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
+                static_cast<long>(c.eval_every), c.threads, xg::get_num_threads(), openblas_get_num_threads());
+    std::fflush(stdout);
+  };
   for (int epoch = start + 1; epoch <= c.epochs; ++epoch) {
     loader.set_epoch(epoch);
     model->train();
     ProgressBar bar(epoch, c.epochs, train->size(), tty);
     const auto t0 = Clock::now();
-    double loss_sum = 0;
-    int64_t seen = 0;
+    double loss_sum = 0, paused = 0;  // paused: seconds spent in mid-epoch evaluations
+    int64_t seen = 0, step = 0;
     for (const auto& b : loader) {
       opt->zero_grad();
       xg::Tensor loss = F::cross_entropy(model->forward(b.data), b.target);
@@ -288,10 +303,24 @@ int run(Config c) {
       const int64_t n = b.data.size(0);
       loss_sum += loss.item() * static_cast<double>(n);
       seen += n;
-      bar.update(seen, loss_sum / static_cast<double>(seen), std::chrono::duration<double>(Clock::now() - t0).count());
+      ++step;
+      if (c.target_accuracy > 0 && c.eval_every > 0 && step % c.eval_every == 0 && step < batches_per_epoch) {
+        const auto e0 = Clock::now();
+        const double trained = total_seconds + std::chrono::duration<double>(e0 - t0).count() - paused;
+        const double acc = evaluate(*model, test).second;
+        const double epochs = (epoch - 1) + static_cast<double>(step) / static_cast<double>(batches_per_epoch);
+        std::printf("  epoch %.2f  test acc %.4f  (%.2f s of training)\n", epochs, acc, trained);
+        if (acc >= c.target_accuracy) {
+          bar.finish();
+          report_target(true, trained, epochs, (epoch - 1) * batches_per_epoch + step, acc);
+          return 0;
+        }
+        paused += std::chrono::duration<double>(Clock::now() - e0).count();
+      }
+      bar.update(seen, loss_sum / static_cast<double>(seen), std::chrono::duration<double>(Clock::now() - t0).count() - paused);
     }
     bar.finish();
-    const double train_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double train_seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
     auto [test_loss, test_acc] = evaluate(*model, test);
     total_seconds += train_seconds;
     history.push_back({epoch, loss_sum / static_cast<double>(seen), test_loss, test_acc, train_seconds});
@@ -299,6 +328,10 @@ int run(Config c) {
                 history.back().train_loss, test_loss, test_acc, fmt_time(train_seconds).c_str(),
                 static_cast<double>(seen) / train_seconds);
     std::fflush(stdout);
+    if (c.target_accuracy > 0 && (test_acc >= c.target_accuracy || epoch == c.epochs)) {
+      report_target(test_acc >= c.target_accuracy, total_seconds, epoch, epoch * batches_per_epoch, test_acc);
+      return 0;
+    }
     sched.step();
     save_checkpoint(c.checkpoint, c, epoch, *model, *opt, sched, history);
     write_csv(csv, history);
@@ -339,6 +372,11 @@ int main(int argc, char** argv) {
   app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
   app.add_option("--stop-after", c.stop_after, "stop after this epoch, as an interruption would (then --resume)");
   app.add_flag("--quiet", c.quiet, "no progress bar");
+  app.add_option("--target-accuracy", c.target_accuracy,
+                 "time to accuracy: stop when the test accuracy first reaches this and print a JSON line with the seconds of training")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--eval-every", c.eval_every, "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(c);
