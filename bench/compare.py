@@ -1,81 +1,209 @@
 #!/usr/bin/env python3
 """Runs xgrad-bench and libtorch-bench alternately (A B A B ...) and prints a table of medians.
 
-For each round: xgrad at its defaults, then LibTorch at its default thread setting and at each
-split of --intra / --blas-threads over {1, 2}. The table reports, per workload, the median over
-rounds of each run's median ms/step, the spread (min-max of those medians), LibTorch's best split,
-the ratios, and for mlp/cnn the fraction of the machine's gemm roofline (from matmul_peak).
+Every workload runs in its own process, one per implementation and setting, so the peak RSS
+reported is that workload's alone. For each round and each workload: xgrad at its defaults, then
+LibTorch at its default thread setting and at each split of --intra / --blas-threads over
+{1, T}. The table reports, per workload, the median over rounds of each run's median ms/step,
+the spread (min-max of those medians), LibTorch's best split, the ratios, and for mlp/cnn the
+fraction of the machine's gemm roofline (from matmul_peak).
+
+Thread counts are checked, not assumed: xgrad's and LibTorch's default runs must both report T
+threads (LibTorch: torch::get_num_threads() and OpenBLAS's), each split what it asked for;
+otherwise the comparison stops with an error.
+
+--tta also compares time to accuracy (issue 6): `xgrad-train --model mlp --target-accuracy A`
+against `libtorch-fashion-mlp --target A` (the same MLP, data, optimizer and schedule), run
+alternately --tta-rounds times (default 1: each run takes minutes), at T threads both.
+
 Usage: bench/compare.py [--build DIR] [--rounds N] [--threads T] [--workloads a,b,...]
+                        [--tta] [--tta-only] [--tta-rounds N] [--tta-target A] [--tta-eval-every S]
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 FLOP_PER_STEP = {  # forward + backward (about 3x forward) multiply-adds x 2, per WORKLOADS.md shapes
     "mlp": 3 * 2 * 128 * (784 * 512 + 512 * 256 + 256 * 10),
     "cnn": 3 * 2 * 64 * (28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10),
 }
+LIBTORCH_WORKLOADS = {"mlp", "cnn", "tiny", "lstm", "matmul_peak"}  # what libtorch-bench implements
+
+
+def fail(msg):
+    sys.exit(f"compare.py: {msg}")
 
 
 def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        fail(f"`{' '.join(cmd)}` exited with {p.returncode}:\n{p.stderr.strip()}")
+    recs = []
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                recs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                fail(f"`{' '.join(cmd)}` printed a malformed JSON line ({e}): {line}")
+    if not recs:
+        fail(f"`{' '.join(cmd)}` printed no JSON line:\n{p.stdout}{p.stderr}")
+    return recs
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workloads", default="mlp,cnn,tiny,lstm,matmul_peak")
-    a = ap.parse_args()
-    xb, tb = f"{a.build}/bench/xgrad-bench", f"{a.build}/bench/libtorch-bench"
+def check_threads(rec, what, torch_threads, blas_threads):
+    """Fails loudly unless `rec` ran with the thread counts asked for."""
+    impl = rec.get("impl")
+    if impl == "libtorch":
+        got = (rec.get("torch_threads"), rec.get("blas_threads"))
+        if None in got:
+            fail(f"{what}: the LibTorch JSON has no torch_threads/blas_threads (rebuild libtorch-bench): {rec}")
+        if got != (torch_threads, blas_threads):
+            fail(f"{what}: LibTorch ran with torch {got[0]} / OpenBLAS {got[1]} threads, "
+                 f"expected {torch_threads} / {blas_threads}; the comparison would not be like for like")
+        if rec.get("interop_threads", 1) != 1:
+            fail(f"{what}: LibTorch ran with {rec['interop_threads']} inter-op threads, expected 1")
+    else:
+        got = (rec.get("xg_threads", torch_threads), rec.get("blas_threads"))
+        if got[1] is None:
+            fail(f"{what}: the xgrad JSON has no blas_threads (rebuild): {rec}")
+        if got != (torch_threads, blas_threads):
+            fail(f"{what}: xgrad ran with {got[0]} pool / {got[1]} OpenBLAS threads, "
+                 f"expected {torch_threads} / {blas_threads}")
+
+
+def med(vals):
+    return (statistics.median(vals), min(vals), max(vals)) if vals else None
+
+
+def compare_workloads(a, xb, tb):
     t = str(a.threads)
     splits = sorted({(i, b) for i in (1, a.threads) for b in (1, a.threads)})
+    workloads = [w for w in a.workloads.split(",") if w]
     res = {}  # (impl, workload) -> list of per-run records
-
-    def add(impl, recs):
-        for r in recs:
-            res.setdefault((impl, r["workload"]), []).append(r)
 
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}", file=sys.stderr, flush=True)
-        add("xgrad", run([xb, a.workloads, "--threads", t]))
-        add("libtorch-default", run([tb, a.workloads, "--threads", t]))
-        for i, b in splits:
-            add(f"libtorch-{i}/{b}", run([tb, a.workloads, "--threads", t, "--intra", str(i), "--blas-threads", str(b)]))
+        for w in workloads:
+            # one process per workload and implementation: its peak RSS is its own
+            for rec in run([xb, w, "--threads", t]):
+                check_threads(rec, f"xgrad {w}", a.threads, a.threads)
+                res.setdefault(("xgrad", w), []).append(rec)
+            if w not in LIBTORCH_WORKLOADS:
+                continue
+            for rec in run([tb, w, "--threads", t]):
+                check_threads(rec, f"libtorch default {w}", a.threads, a.threads)
+                res.setdefault(("libtorch-default", w), []).append(rec)
+            for i, b in splits:
+                for rec in run([tb, w, "--threads", t, "--intra", str(i), "--blas-threads", str(b)]):
+                    check_threads(rec, f"libtorch {i}/{b} {w}", i, b)
+                    res.setdefault((f"libtorch-{i}/{b}", w), []).append(rec)
 
-    def med(impl, w, key="ms_per_step_median"):
-        vals = [x[key] for x in res.get((impl, w), []) if key in x]
-        return (statistics.median(vals), min(vals), max(vals)) if vals else None
+    def m(impl, w, key="ms_per_step_median"):
+        return med([x[key] for x in res.get((impl, w), []) if key in x])
 
-    peak = med("xgrad", "matmul_peak", "gflops_median")
-    print(f"\nthreads {a.threads}, {a.rounds} alternating rounds; ms/step: median of per-run medians [min-max]")
+    lt = [x for (impl, _), recs in res.items() if impl == "libtorch-default" for x in recs]
+    if lt:
+        x0, l0 = res[("xgrad", workloads[0])][0], lt[0]
+        print(f"\nthreads checked: xgrad {x0.get('xg_threads', x0['threads'])} (OpenBLAS {x0['blas_threads']}); "
+              f"LibTorch default torch {l0['torch_threads']}, OpenBLAS {l0['blas_threads']}, "
+              f"inter-op {l0.get('interop_threads', '?')} in all {len(lt)} runs: the same thread count")
+    peak = m("xgrad", "matmul_peak", "gflops_median")
+    print(f"\nthreads {a.threads}, {a.rounds} alternating rounds, one process per workload; "
+          f"ms/step: median of per-run medians [min-max]")
     print(f"{'workload':12} {'xgrad':>22} {'libtorch default':>22} {'libtorch best':>30} {'x/default':>9} {'x/best':>7} {'roofline':>8}")
-    for w in a.workloads.split(","):
-        x = med("xgrad", w)
-        d = med("libtorch-default", w)
+    fmt = lambda v: f"{v[0]:8.3f} [{v[1]:.3f}-{v[2]:.3f}]"
+    for w in workloads:
+        x = m("xgrad", w)
+        if not x:
+            continue
+        d = m("libtorch-default", w)
         best = None
         for i, b in splits:
-            m = med(f"libtorch-{i}/{b}", w)
-            if m and (best is None or m[0] < best[1][0]):
-                best = (f"{i}/{b}", m)
-        if not x or not d or not best:
-            continue
-        fmt = lambda m: f"{m[0]:8.3f} [{m[1]:.3f}-{m[2]:.3f}]"
+            v = m(f"libtorch-{i}/{b}", w)
+            if v and (best is None or v[0] < best[1][0]):
+                best = (f"{i}/{b}", v)
         roof = ""
         if w in FLOP_PER_STEP and peak:
             ideal_ms = FLOP_PER_STEP[w] / (peak[0] * 1e9) * 1e3
             roof = f"{ideal_ms / x[0]:.0%}"
-        if w == "matmul_peak":
-            xg_g, lt_g = med("xgrad", w, "gflops_median"), med("libtorch-default", w, "gflops_median")
+        if w == "matmul_peak" and d:
+            xg_g, lt_g = m("xgrad", w, "gflops_median"), m("libtorch-default", w, "gflops_median")
             roof = f"{xg_g[0]:.0f} vs {lt_g[0]:.0f} GFLOP/s"
-        print(f"{w:12} {fmt(x):>22} {fmt(d):>22} {fmt(best[1]) + ' (' + best[0] + ')':>30} {x[0] / d[0]:9.2f} {x[0] / best[1][0]:7.2f} {roof:>8}")
-    rss = [(w, med("xgrad", w, "peak_rss_kb"), med("libtorch-default", w, "peak_rss_kb")) for w in a.workloads.split(",")]
-    print("\npeak RSS (MiB), xgrad vs libtorch: " + ", ".join(
+        if not d or not best:
+            print(f"{w:12} {fmt(x):>22} {'(xgrad only)':>22}")
+            continue
+        print(f"{w:12} {fmt(x):>22} {fmt(d):>22} {fmt(best[1]) + ' (' + best[0] + ')':>30} "
+              f"{x[0] / d[0]:9.2f} {x[0] / best[1][0]:7.2f} {roof:>8}")
+    rss = [(w, m("xgrad", w, "peak_rss_kb"), m("libtorch-default", w, "peak_rss_kb")) for w in workloads]
+    print("\npeak RSS (MiB, each workload in its own process), xgrad vs libtorch: " + ", ".join(
         f"{w} {x[0] / 1024:.0f} vs {l[0] / 1024:.0f}" for w, x, l in rss if x and l))
+
+
+def compare_tta(a, build):
+    train, peer = f"{build}/examples/xgrad-train", f"{build}/bench/libtorch-fashion-mlp"
+    for exe in (train, peer):
+        if not os.access(exe, os.X_OK):
+            fail(f"{exe} is missing: build {build} (libtorch-fashion-mlp needs libtorch-dev)")
+    t = str(a.threads)
+    res = {"xgrad": [], "libtorch": []}
+    with tempfile.TemporaryDirectory(prefix="xgrad-tta-") as out:
+        for r in range(a.tta_rounds):
+            print(f"time to accuracy: round {r + 1}/{a.tta_rounds}, xgrad", file=sys.stderr, flush=True)
+            rec = run([train, "--model", "mlp", "--target-accuracy", str(a.tta_target), "--threads", t,
+                       "--eval-every", str(a.tta_eval_every), "--quiet", "--out", out])[-1]
+            check_threads(rec, "xgrad time to accuracy", a.threads, a.threads)
+            res["xgrad"].append(rec)
+            print(f"time to accuracy: round {r + 1}/{a.tta_rounds}, libtorch", file=sys.stderr, flush=True)
+            rec = run([peer, "--target", str(a.tta_target), "--threads", t, "--eval-every", str(a.tta_eval_every)])[-1]
+            check_threads(rec, "libtorch time to accuracy", a.threads, a.threads)
+            res["libtorch"].append(rec)
+    when = "after each epoch" if a.tta_eval_every == 0 else f"every {a.tta_eval_every} steps and after each epoch"
+    print(f"\ntime to accuracy {a.tta_target}: Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over "
+          f"15 epochs, batch 128; test accuracy evaluated {when}; seconds of training only; threads {a.threads} both "
+          f"(LibTorch torch {res['libtorch'][0]['torch_threads']}, OpenBLAS {res['libtorch'][0]['blas_threads']}); "
+          f"{a.tta_rounds} alternating round(s)")
+    print(f"{'impl':10} {'reached':>8} {'seconds':>24} {'epochs':>14} {'test acc':>9}")
+    secs = {}
+    for impl, recs in res.items():
+        reached = sum(1 for x in recs if x["reached"])
+        s, e = med([x["seconds"] for x in recs]), med([x["epochs"] for x in recs])
+        secs[impl] = s[0] if reached == len(recs) else None
+        acc = statistics.median(x["test_accuracy"] for x in recs)
+        print(f"{impl:10} {f'{reached}/{len(recs)}':>8} {f'{s[0]:8.2f} [{s[1]:.2f}-{s[2]:.2f}]':>24} "
+              f"{f'{e[0]:g} [{e[1]:g}-{e[2]:g}]':>14} {acc:9.4f}")
+    if secs["xgrad"] and secs["libtorch"]:
+        print(f"seconds xgrad / libtorch: {secs['xgrad'] / secs['libtorch']:.2f}")
+    else:
+        print("the target was not reached in every run: no ratio")
+    for impl, recs in res.items():
+        for x in recs:
+            print(json.dumps(x))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workloads", default="mlp,cnn,tiny,lstm,matmul_peak")
+    ap.add_argument("--tta", action="store_true", help="also compare time to accuracy (takes minutes)")
+    ap.add_argument("--tta-only", action="store_true", help="only the time-to-accuracy comparison")
+    ap.add_argument("--tta-rounds", type=int, default=1)
+    ap.add_argument("--tta-target", type=float, default=0.88)
+    ap.add_argument("--tta-eval-every", type=int, default=0, help="steps between evaluations (0: after each epoch)")
+    a = ap.parse_args()
+    xb, tb = f"{a.build}/bench/xgrad-bench", f"{a.build}/bench/libtorch-bench"
+    if not a.tta_only:
+        for exe in (xb, tb):
+            if not os.access(exe, os.X_OK):
+                fail(f"{exe} is missing: build {a.build} (libtorch-bench needs libtorch-dev)")
+        compare_workloads(a, xb, tb)
+    if a.tta or a.tta_only:
+        compare_tta(a, a.build)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# XGRAD_SETUP_NO_BUILD=1: packages only (bench/compare builds its own directory).
+[ -z "${XGRAD_SETUP_NO_BUILD:-}" ] || exit 0
+
 if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=release >/dev/null
 fi
