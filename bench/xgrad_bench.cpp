@@ -270,10 +270,10 @@ void run_kernels(const Args& a) {
   const double smax = us([&] { keep = xg::softmax(m, -1); });
   const double tanh = us([&] { keep = xg::tanh(x); });
   const double relu = us([&] { keep = xg::relu(x); });
-  std::printf("{\"impl\":\"xgrad\",\"workload\":\"kernels\",\"threads\":%d,\"us_copy_4MiB\":%g,\"us_sum_axis0_1024x1024\":%g,"
+  std::printf("{\"impl\":\"xgrad\",\"workload\":\"kernels\",\"threads\":%d,\"xg_threads\":%d,\"blas_threads\":%d,\"us_copy_4MiB\":%g,\"us_sum_axis0_1024x1024\":%g,"
               "\"us_sum_axis1_1024x1024\":%g,\"us_x_mul_y_add_x_1M\":%g,\"us_softmax_rows_1024x1024\":%g,\"us_tanh_1M\":%g,"
               "\"us_relu_1M\":%g}\n",
-              a.threads, copy, sum0, sum1, fma, smax, tanh, relu);
+              a.threads, xg::get_num_threads(), openblas_get_num_threads(), copy, sum0, sum1, fma, smax, tanh, relu);
 }
 
 }  // namespace

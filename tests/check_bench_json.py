@@ -39,6 +39,10 @@ def finite(rec, key, lo=None, hi=None):
 
 def check_threads(rec):
     threads = finite(rec, "threads", lo=1)
+    if rec.get("impl") == "xgrad":
+        for k in ("xg_threads", "blas_threads"):
+            if finite(rec, k, lo=1) != threads:
+                raise Bad(f"{rec['workload']}: xgrad {k} = {rec[k]} but threads = {threads}")
     if rec.get("impl") == "libtorch":
         for k in ("torch_threads", "blas_threads"):
             if finite(rec, k, lo=1) != threads:
