@@ -14,10 +14,12 @@ otherwise the comparison stops with an error.
 
 --tta also compares time to accuracy (issue 6): `xgrad-train --model mlp --target-accuracy A`
 against `libtorch-fashion-mlp --target A` (the same MLP, data, optimizer and schedule), run
-alternately --tta-rounds times (default 1: each run takes minutes), at T threads both.
+alternately --tta-rounds times (default 1: each run takes minutes; round r uses seed r), at T
+threads both, and LibTorch also at the split --tta-libtorch-split (default 1/T; "none" to skip).
 
 Usage: bench/compare.py [--build DIR] [--rounds N] [--threads T] [--workloads a,b,...]
                         [--tta] [--tta-only] [--tta-rounds N] [--tta-target A] [--tta-eval-every S]
+                        [--tta-seed S] [--tta-libtorch-split I/B|none]
 """
 import argparse
 import json
@@ -149,37 +151,57 @@ def compare_tta(a, build):
         if not os.access(exe, os.X_OK):
             fail(f"{exe} is missing: build {build} (libtorch-fashion-mlp needs libtorch-dev)")
     t = str(a.threads)
-    res = {"xgrad": [], "libtorch": []}
+    split = None
+    if a.tta_libtorch_split == "auto":
+        a.tta_libtorch_split = f"1/{a.threads}" if a.threads > 1 else "none"
+    if a.tta_libtorch_split != "none":
+        try:
+            split = tuple(int(v) for v in a.tta_libtorch_split.split("/"))
+            assert len(split) == 2 and min(split) >= 1
+        except (ValueError, AssertionError):
+            fail(f"--tta-libtorch-split: expected INTRA/BLAS (e.g. 1/{a.threads}) or none, got {a.tta_libtorch_split!r}")
+    impls = ["xgrad", "libtorch default"] + ([f"libtorch {split[0]}/{split[1]}"] if split else [])
+    res = {impl: [] for impl in impls}
+    common = ["--eval-every", str(a.tta_eval_every), "--threads", t]
     with tempfile.TemporaryDirectory(prefix="xgrad-tta-") as out:
         for r in range(a.tta_rounds):
-            print(f"time to accuracy: round {r + 1}/{a.tta_rounds}, xgrad", file=sys.stderr, flush=True)
-            rec = run([train, "--model", "mlp", "--target-accuracy", str(a.tta_target), "--threads", t,
-                       "--eval-every", str(a.tta_eval_every), "--quiet", "--out", out])[-1]
-            check_threads(rec, "xgrad time to accuracy", a.threads, a.threads)
-            res["xgrad"].append(rec)
-            print(f"time to accuracy: round {r + 1}/{a.tta_rounds}, libtorch", file=sys.stderr, flush=True)
-            rec = run([peer, "--target", str(a.tta_target), "--threads", t, "--eval-every", str(a.tta_eval_every)])[-1]
-            check_threads(rec, "libtorch time to accuracy", a.threads, a.threads)
-            res["libtorch"].append(rec)
+            seed = str(a.tta_seed + r)  # each round its own seed: the epochs needed vary with it
+            runs = [("xgrad", [train, "--model", "mlp", "--target-accuracy", str(a.tta_target), "--seed", seed,
+                               "--quiet", "--out", out] + common, (a.threads, a.threads)),
+                    ("libtorch default", [peer, "--target", str(a.tta_target), "--seed", seed] + common,
+                     (a.threads, a.threads))]
+            if split:
+                runs.append((impls[2], [peer, "--target", str(a.tta_target), "--seed", seed, "--intra", str(split[0]),
+                                        "--blas-threads", str(split[1])] + common, split))
+            for impl, cmd, (intra, blas) in runs:
+                print(f"time to accuracy: round {r + 1}/{a.tta_rounds} (seed {seed}), {impl}", file=sys.stderr, flush=True)
+                rec = run(cmd)[-1]
+                check_threads(rec, f"{impl} time to accuracy", intra, blas)
+                res[impl].append(rec)
     when = "after each epoch" if a.tta_eval_every == 0 else f"every {a.tta_eval_every} steps and after each epoch"
+    lt = res["libtorch default"][0]
     print(f"\ntime to accuracy {a.tta_target}: Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over "
-          f"15 epochs, batch 128; test accuracy evaluated {when}; seconds of training only; threads {a.threads} both "
-          f"(LibTorch torch {res['libtorch'][0]['torch_threads']}, OpenBLAS {res['libtorch'][0]['blas_threads']}); "
-          f"{a.tta_rounds} alternating round(s)")
-    print(f"{'impl':10} {'reached':>8} {'seconds':>24} {'epochs':>14} {'test acc':>9}")
+          f"15 epochs, batch 128; test accuracy evaluated {when}; seconds of training only; {a.tta_rounds} alternating "
+          f"round(s), seeds {a.tta_seed}..{a.tta_seed + a.tta_rounds - 1}")
+    print(f"threads checked: xgrad {res['xgrad'][0]['xg_threads']} (OpenBLAS {res['xgrad'][0]['blas_threads']}); LibTorch "
+          f"default torch {lt['torch_threads']}, OpenBLAS {lt['blas_threads']}, inter-op {lt['interop_threads']}: the same"
+          + (f"; LibTorch's split {split[0]}/{split[1]} shown too (its default's two pools contend on few cores, "
+             f"WORKLOADS.md)" if split else ""))
+    print(f"{'impl':16} {'reached':>8} {'seconds':>24} {'epochs':>16} {'test acc':>9} {'x/impl':>7}")
     secs = {}
     for impl, recs in res.items():
         reached = sum(1 for x in recs if x["reached"])
-        s, e = med([x["seconds"] for x in recs]), med([x["epochs"] for x in recs])
-        secs[impl] = s[0] if reached == len(recs) else None
-        acc = statistics.median(x["test_accuracy"] for x in recs)
-        print(f"{impl:10} {f'{reached}/{len(recs)}':>8} {f'{s[0]:8.2f} [{s[1]:.2f}-{s[2]:.2f}]':>24} "
-              f"{f'{e[0]:g} [{e[1]:g}-{e[2]:g}]':>14} {acc:9.4f}")
-    if secs["xgrad"] and secs["libtorch"]:
-        print(f"seconds xgrad / libtorch: {secs['xgrad'] / secs['libtorch']:.2f}")
-    else:
-        print("the target was not reached in every run: no ratio")
+        secs[impl] = statistics.median(x["seconds"] for x in recs) if reached == len(recs) else None
     for impl, recs in res.items():
+        reached = sum(1 for x in recs if x["reached"])
+        s, e = med([x["seconds"] for x in recs]), med([x["epochs"] for x in recs])
+        acc = statistics.median(x["test_accuracy"] for x in recs)
+        ratio = f"{secs['xgrad'] / secs[impl]:.2f}" if secs["xgrad"] and secs[impl] else "-"
+        print(f"{impl:16} {f'{reached}/{len(recs)}':>8} {f'{s[0]:8.2f} [{s[1]:.2f}-{s[2]:.2f}]':>24} "
+              f"{f'{e[0]:g} [{e[1]:g}-{e[2]:g}]':>16} {acc:9.4f} {ratio:>7}")
+    if not all(secs.values()):
+        print("(the target was not reached in every run: seconds are then those of the whole run, and no ratio)")
+    for recs in res.values():
         for x in recs:
             print(json.dumps(x))
 
@@ -195,6 +217,9 @@ def main():
     ap.add_argument("--tta-rounds", type=int, default=1)
     ap.add_argument("--tta-target", type=float, default=0.88)
     ap.add_argument("--tta-eval-every", type=int, default=0, help="steps between evaluations (0: after each epoch)")
+    ap.add_argument("--tta-seed", type=int, default=0, help="seed of the first round (round r uses seed + r)")
+    ap.add_argument("--tta-libtorch-split", default="auto",
+                    help="also run LibTorch at this intra-op/OpenBLAS split, or none (auto: 1/T, WORKLOADS.md's best for mlp)")
     a = ap.parse_args()
     xb, tb = f"{a.build}/bench/xgrad-bench", f"{a.build}/bench/libtorch-bench"
     if not a.tta_only:
