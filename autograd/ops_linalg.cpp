@@ -19,11 +19,13 @@ namespace {
 
 // c = op(a) op(b) + beta c; beta is 0 (overwrite) or 1 (accumulate onto c).
 void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, float beta = 0) {
+  detail::prepare_gemm(n, m, k);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0f, a, static_cast<int>(ta ? n : k), b,
               static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
 }
 void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, double beta = 0) {
+  detail::prepare_gemm(n, m, k);
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0, a, static_cast<int>(ta ? n : k), b,
               static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
@@ -44,8 +46,7 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 
 void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
-  openblas_set_num_threads(n);
-  detail::set_pool_threads(n);
+  detail::set_pool_threads(n);  // and OpenBLAS's
 }
 int get_num_threads() { return detail::pool_threads(); }
 

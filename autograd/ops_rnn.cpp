@@ -41,9 +41,10 @@ int64_t check_cell(const Tensor& gates, const Tensor& state, const char* op, con
   return state.size(-1);
 }
 
-// Rows of the cell in chunks over the pool: per row, sigmoid / tanh of the gate slices a kernel
+// Rows of the cell in chunks over the pool (chunks of at least ~16K gate values: smaller ones
+// cost more to hand over than they take): per row, sigmoid / tanh of the gate slices a kernel
 // needs into scratch, then the element-wise formula.
-constexpr int64_t kRowGrain = 8;
+int64_t row_grain(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * h)); }
 
 template <class T>
 struct RowScratch {
@@ -80,7 +81,7 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
   detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
     const T *gp = gates.data<T>(), *cp = c.data<T>();
     T* yp = y.data<T>();
-    detail::parallel_for(rows, kRowGrain, [&](int64_t lo, int64_t hi) {
+    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
       RowScratch<T> s(h);  // a: sigmoid(i), sigmoid(f); b: tanh(g)
       for (int64_t r = lo; r < hi; ++r) {
         const T* g = gp + r * 4 * h;
@@ -111,7 +112,7 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
                     const T *gp = gates.data<T>(), *cp = c.data<T>(), *gcp = gc.data<T>();
                     T* dgp = want_gates ? dg.data<T>() : nullptr;
                     T* dcp = want_c ? dc.data<T>() : nullptr;
-                    detail::parallel_for(rows, kRowGrain, [&](int64_t lo, int64_t hi) {
+                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
                       RowScratch<T> s(h);
                       for (int64_t r = lo; r < hi; ++r) {
                         const T* g = gp + r * 4 * h;
@@ -144,7 +145,7 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
   detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
     const T *gp = gates.data<T>(), *cp = c.data<T>();
     T* yp = y.data<T>();
-    detail::parallel_for(rows, kRowGrain, [&](int64_t lo, int64_t hi) {
+    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
       RowScratch<T> s(h);  // a: sigmoid(o); b: tanh(c')
       for (int64_t r = lo; r < hi; ++r) {
         simd::sigmoid(gp + r * 4 * h + 3 * h, s.a.data(), h);
@@ -174,7 +175,7 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
                     const T *gp = gates.data<T>(), *cp = c.data<T>(), *ghp = gh.data<T>();
                     T* dgp = want_gates ? dg.data<T>() : nullptr;
                     T* dcp = want_c ? dc.data<T>() : nullptr;
-                    detail::parallel_for(rows, kRowGrain, [&](int64_t lo, int64_t hi) {
+                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
                       RowScratch<T> s(h);
                       for (int64_t r = lo; r < hi; ++r) {
                         simd::sigmoid(gp + r * 4 * h + 3 * h, s.a.data(), h);

@@ -12,6 +12,8 @@
 
 #include "autograd/error.hpp"
 
+extern "C" void openblas_set_num_threads(int);  // declared here: <cblas.h> clashes with xtensor-blas
+
 namespace xg::detail {
 namespace {
 
@@ -48,32 +50,55 @@ class Pool {
       call(ctx, 0, n);  // nested or concurrent region: run inline
       return;
     }
-    const int chunks = static_cast<int>(std::min<int64_t>(t, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
-    if (chunks == 1) {
+    const int64_t chunks = std::min<int64_t>(int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1));
+    if (chunks < 2) {
       call(ctx, 0, n);
       return;
     }
     call_ = call;
     ctx_ = ctx;
     n_ = n;
-    chunks_ = chunks;
+    chunks_.store(static_cast<uint32_t>(chunks), std::memory_order_relaxed);
     error_ = nullptr;
-    pending_.store(chunks - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    done_.store(0, std::memory_order_relaxed);
+    const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store(uint64_t{gen} << 32, std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
     generation_.notify_all();
-    run_chunk(0);
-    // Wait for the workers: spin, then sleep on pending_.
-    for (int i = 0; i < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
-    for (int p = pending_.load(std::memory_order_acquire); p != 0; p = pending_.load(std::memory_order_acquire))
-      pending_.wait(p, std::memory_order_acquire);
+    work(gen);
+    // Chunks a worker claimed may still run: spin, then sleep on done_.
+    const int total = static_cast<int>(chunks);
+    for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != total; ++i) cpu_relax();
+    for (int d = done_.load(std::memory_order_acquire); d != total; d = done_.load(std::memory_order_acquire))
+      done_.wait(d, std::memory_order_acquire);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  // Chunks are claimed one at a time from a shared counter, so a thread the OS has not
+  // scheduled yet (a busy machine) only delays the chunk it already holds: the others finish
+  // the rest. Chunk bounds depend only on n, grain and the thread count.
+  static constexpr int kChunksPerThread = 4;
+
   static int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
-  void run_chunk(int c) {
-    const int64_t lo = n_ * c / chunks_, hi = n_ * (c + 1) / chunks_;
+  // Claims and runs chunks of region `gen` until none are left. claim_ holds the region's
+  // generation (high half) and the next chunk (low half): a worker that wakes after its region
+  // ended fails the generation check and touches nothing.
+  void work(uint32_t gen) {
+    for (;;) {
+      uint64_t c = claim_.load(std::memory_order_acquire);
+      if (static_cast<uint32_t>(c >> 32) != gen) return;
+      const uint32_t next = static_cast<uint32_t>(c), chunks = chunks_.load(std::memory_order_relaxed);
+      if (next >= chunks) return;
+      if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+      run_chunk(next, chunks);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) done_.notify_one();
+    }
+  }
+
+  void run_chunk(uint32_t c, uint32_t chunks) {
+    const int64_t lo = n_ * c / chunks, hi = n_ * (c + 1) / chunks;
     in_region_ = true;
     try {
       call_(ctx_, lo, hi);
@@ -84,7 +109,7 @@ class Pool {
     in_region_ = false;
   }
 
-  void worker(int index, uint32_t seen) {
+  void worker(uint32_t seen) {
     for (;;) {
       uint32_t g = generation_.load(std::memory_order_acquire);
       for (int i = 0; i < kSpinIterations && g == seen; ++i) {
@@ -97,19 +122,15 @@ class Pool {
       }
       seen = g;
       if (stop_.load(std::memory_order_acquire)) return;
-      if (index < chunks_) {
-        run_chunk(index);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
-      }
+      work(g);
     }
   }
 
   void start_workers(int n) {
     stop_.store(false);
-    chunks_ = 0;
     threads_.store(n);
     const uint32_t g = generation_.load();  // read here: a region may start before a worker runs
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, g] { worker(i, g); });
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g] { worker(g); });
   }
 
   void stop_workers() {
@@ -125,13 +146,15 @@ class Pool {
   std::mutex busy_;  // one parallel region at a time; others run inline
   std::vector<std::thread> workers_;
   std::atomic<uint32_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> chunks_{0};
+  std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
-  // The current region, written before generation_ is bumped (release) and read after (acquire).
+  // The current region, written before claim_ and generation_ are published (release) and read
+  // only after a chunk of it was claimed (acquire).
   void (*call_)(void*, int64_t, int64_t) = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
-  int chunks_ = 0;
   std::mutex error_mu_;
   std::exception_ptr error_;
   static thread_local bool in_region_;
@@ -147,9 +170,28 @@ Pool& pool() {
 
 int pool_threads() { return pool().threads(); }
 
+namespace {
+std::atomic<int> blas_threads{0};  // what OpenBLAS was last told (0: not yet)
+}
+
 void set_pool_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
   pool().resize(n);
+  openblas_set_num_threads(n);
+  blas_threads.store(n);
+}
+
+// Below about 4M multiply-adds (~100 us on one core) a gemm gains little from a second thread on a
+// quiet machine and loses badly on a busy one, where the helper thread may not be scheduled for
+// milliseconds: the LSTM benchmark's 32x512x128 products ran 4x slower threaded under load.
+constexpr double kGemmThreadMin = 4.0 * 1024 * 1024;
+
+void prepare_gemm(int64_t m, int64_t n, int64_t k) {
+  const int want = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmThreadMin ? 1 : pool_threads();
+  if (blas_threads.load(std::memory_order_relaxed) != want) {
+    openblas_set_num_threads(want);
+    blas_threads.store(want, std::memory_order_relaxed);
+  }
 }
 
 void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, int64_t), void* ctx) {

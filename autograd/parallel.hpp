@@ -17,11 +17,16 @@ int pool_threads();
 /// Sets the pool's size (>= 1); called by xg::set_num_threads.
 void set_pool_threads(int n);
 
-/// Calls body(lo, hi) over [0, n) split into at most pool_threads() contiguous chunks of at
-/// least `grain` items; the calling thread runs the first chunk. Runs inline when n < 2 * grain,
-/// when called from inside a parallel_for body, or while another thread holds the pool. The
-/// split depends only on n, grain and the thread count, so results are deterministic for a given
-/// thread count; an exception thrown by a body is rethrown here after all chunks have finished.
+/// Call before each gemm of m x n x k multiply-adds: OpenBLAS gets the pool's thread count for
+/// products large enough to repay handing work to another thread, and one thread otherwise.
+void prepare_gemm(int64_t m, int64_t n, int64_t k);
+
+/// Calls body(lo, hi) over [0, n) split into at most 4 * pool_threads() contiguous chunks of at
+/// least `grain` items, which the calling thread and the workers claim one by one (a worker the
+/// OS has not scheduled yet holds up nothing). Runs inline when n < 2 * grain, when called from
+/// inside a parallel_for body, or while another thread holds the pool. The split depends only on
+/// n, grain and the thread count, so results are deterministic for a given thread count; an
+/// exception thrown by a body is rethrown here after all chunks have finished.
 void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, int64_t), void* ctx);
 
 template <class F>

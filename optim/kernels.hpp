@@ -16,6 +16,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xsimd/xsimd.hpp>
 
+#include "autograd/parallel.hpp"
+
 namespace xg::optim::detail {
 
 template <class T>
@@ -30,7 +32,7 @@ T* writable(const T*) { return nullptr; }  // inputs (the gradient) are never wr
 /// at the same single call site of f, so that every element gets the same instructions (the
 /// same fused multiply-adds) whatever its position.
 template <class F, class P0, class... P>
-void simd_for_each(int64_t n, F&& f, P0* p0, P*... ptrs) {
+void simd_for_each_serial(int64_t n, F&& f, P0* p0, P*... ptrs) {
   using T = std::remove_const_t<P0>;
   using B = xsimd::batch<T>;
   static_assert((std::is_same_v<std::remove_const_t<P>, T> && ...), "simd_for_each: arrays of one type");
@@ -64,6 +66,19 @@ void simd_for_each(int64_t n, F&& f, P0* p0, P*... ptrs) {
       }
     }
   }
+}
+
+/// simd_for_each_serial split over the compute pool in whole batches: every element still sees
+/// the same instructions, so results do not depend on the thread count.
+template <class F, class P0, class... P>
+void simd_for_each(int64_t n, F&& f, P0* p0, P*... ptrs) {
+  constexpr int64_t w = static_cast<int64_t>(xsimd::batch<std::remove_const_t<P0>>::size);
+  constexpr int64_t kGrainBatches = 4096 / w;  // ~4096 elements: below that one thread is faster
+  auto at = [](auto* p, int64_t i) { return p ? p + i : p; };
+  xg::detail::parallel_for((n + w - 1) / w, kGrainBatches, [&](int64_t lo, int64_t hi) {
+    const int64_t begin = lo * w, end = std::min(n, hi * w);
+    simd_for_each_serial(end - begin, f, at(p0, begin), at(ptrs, begin)...);
+  });
 }
 
 }  // namespace xg::optim::detail
