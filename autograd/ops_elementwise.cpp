@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/grad_mode.hpp"
 #include "autograd/kernels.hpp"
 #include "autograd/parallel.hpp"
 #include "autograd/node.hpp"
@@ -480,7 +481,13 @@ Tensor relu(const Tensor& x) {
   Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
   if (!will_record({x})) return y;
   return record(opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * gt(sy.unpack(n), 0.0);
+    const Tensor y = sy.unpack(n);
+    if (GradMode::is_enabled() || g.dtype() != y.dtype() || !(g.shape() == y.shape())) {  // differentiable form
+      gx[0] = g * gt(y, 0.0);
+      return;
+    }
+    // First order: one masked copy instead of a mask tensor and a product.
+    gx[0] = binary_kernel(g, y, "relu", true, [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
   });
 }
 
