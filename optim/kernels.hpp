@@ -29,8 +29,8 @@ T* writable(const T*) { return nullptr; }  // inputs (the gradient) are never wr
 /// Calls f(b...) on batches of n elements of the arrays ptrs..., one xsimd::batch per array,
 /// and writes back the batches of the non-const arrays. A null pointer stands for an unused
 /// array (its batch holds zeros and is not written). The tail goes through zero-padded batches
-/// at the same single call site of f, so that every element gets the same instructions (the
-/// same fused multiply-adds) whatever its position.
+/// and the same f, so that every element gets the same vector instructions (the same fused
+/// multiply-adds) whatever its position.
 template <class F, class P0, class... P>
 void simd_for_each_serial(int64_t n, F&& f, P0* p0, P*... ptrs) {
   using T = std::remove_const_t<P0>;
@@ -40,32 +40,30 @@ void simd_for_each_serial(int64_t n, F&& f, P0* p0, P*... ptrs) {
   constexpr std::size_t count = 1 + sizeof...(P);
   const std::array<const T*, count> src = {p0, ptrs...};
   const std::array<T*, count> dst = {writable(p0), writable(ptrs)...};
+  using Seq = std::make_index_sequence<count>;
+  // Full batches: every index below is a constant, so the batches live in registers (a loop over
+  // the arrays with a runtime tail test kept them on the stack and ran 4x slower).
+  int64_t i = 0;
+  for (; i + w <= n; i += w)
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+      std::array<B, count> b{(src[K] ? B::load_unaligned(src[K] + i) : B(T(0)))...};
+      f(b[K]...);
+      ((dst[K] ? b[K].store_unaligned(dst[K] + i) : void()), ...);
+    }(Seq{});
+  if (i == n) return;
+  // The tail: zero-padded batches through the same f.
+  const int64_t len = n - i;
   alignas(64) T pad[count][w];
-
-  for (int64_t i = 0; i < n; i += w) {
-    const int64_t len = std::min(w, n - i);
-    std::array<B, count> b;
-    for (std::size_t a = 0; a < count; ++a) {
-      if (!src[a]) {
-        b[a] = B(T(0));
-      } else if (len == w) {
-        b[a] = B::load_unaligned(src[a] + i);
-      } else {
-        for (int64_t k = 0; k < w; ++k) pad[a][k] = k < len ? src[a][i + k] : T(0);
-        b[a] = B::load_aligned(pad[a]);
-      }
-    }
-    [&]<std::size_t... K>(std::index_sequence<K...>) { f(b[K]...); }(std::make_index_sequence<count>{});
-    for (std::size_t a = 0; a < count; ++a) {
-      if (!dst[a]) continue;
-      if (len == w) {
-        b[a].store_unaligned(dst[a] + i);
-      } else {
-        b[a].store_aligned(pad[a]);
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    for (std::size_t a = 0; a < count; ++a)
+      for (int64_t k = 0; k < w; ++k) pad[a][k] = src[a] && k < len ? src[a][i + k] : T(0);
+    std::array<B, count> b{B::load_aligned(pad[K])...};
+    f(b[K]...);
+    ((b[K].store_aligned(pad[K])), ...);
+    for (std::size_t a = 0; a < count; ++a)
+      if (dst[a])
         for (int64_t k = 0; k < len; ++k) dst[a][i + k] = pad[a][k];
-      }
-    }
-  }
+  }(Seq{});
 }
 
 /// simd_for_each_serial split over the compute pool in whole batches: every element still sees
