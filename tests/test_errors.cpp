@@ -525,3 +525,24 @@ TEST_CASE("misuse of the autograd API") {
   x.register_hook([](const Tensor&) { return xg::ones({5}); });
   CHECK_ERROR(xg::ShapeError, xg::sum(x * 3.0).backward(), "hook:", "[5]", "[2]");
 }
+
+TEST_CASE("linear and the fused LSTM cell ops with mismatched shapes or dtypes") {
+  const Tensor x = xg::zeros({3, 4}), w = xg::zeros({2, 4}), b = xg::zeros({2});
+  CHECK_ERROR(xg::ShapeError, xg::linear(x, xg::zeros({2, 5}), b), "linear", "[3, 4]", "[2, 5]");
+  CHECK_ERROR(xg::ShapeError, xg::linear(x, w, xg::zeros({3})), "linear", "b [3]");
+  CHECK_ERROR(xg::ShapeError, xg::linear(xg::zeros({4}), w, b), "linear", "x [4]");
+  CHECK_ERROR(xg::TypeError, xg::linear(x, w, i64({1, 2})), "linear", "int64");
+  // The result of a valid call: rows of x w^T + b.
+  const Tensor y = xg::linear(xg::tensor({1, 2}, {1, 2}), xg::tensor({1, 0, 0, 1, 1, 1}, {3, 2}), xg::tensor({10, 20, 30}));
+  CHECK(y.to_vector<float>() == std::vector<float>{11, 22, 33});
+
+  const Tensor gates = xg::zeros({3, 8}), c = xg::zeros({3, 2});
+  CHECK_ERROR(xg::ShapeError, xg::lstm_cell_c(gates, xg::zeros({3, 3})), "lstm_cell_c", "[3, 8]", "[3, 3]");
+  CHECK_ERROR(xg::ShapeError, xg::lstm_cell_h(gates, xg::zeros({2, 2})), "lstm_cell_h", "[3, 8]", "[2, 2]");
+  CHECK_ERROR(xg::TypeError, xg::lstm_cell_c(gates, c.to(Dtype::float64)), "lstm_cell_c", "float32", "float64");
+  // sigmoid(0) = 0.5, tanh(0) = 0: c' = 0.5 c, h' = 0.5 tanh(c').
+  const Tensor c_next = xg::lstm_cell_c(gates, xg::full({3, 2}, 2.0));
+  CHECK(c_next.to_vector<float>() == std::vector<float>(6, 1.0f));
+  const Tensor h_next = xg::lstm_cell_h(gates, c_next);
+  for (float v : h_next.to_vector<float>()) CHECK(v == doctest::Approx(0.5 * std::tanh(1.0)).epsilon(1e-6));
+}
