@@ -9,8 +9,9 @@ the spread (min-max of those medians), LibTorch's best split, the ratios, and fo
 fraction of the machine's gemm roofline (from matmul_peak).
 
 Thread counts are checked, not assumed: xgrad's and LibTorch's default runs must both report T
-threads (LibTorch: torch::get_num_threads() and OpenBLAS's), each split what it asked for;
-otherwise the comparison stops with an error.
+threads (xgrad: xg::get_num_threads(), its pool and OpenBLAS's ceiling; LibTorch:
+torch::get_num_threads() and OpenBLAS's), each split what it asked for; otherwise the comparison
+stops with an error.
 
 --tta also compares time to accuracy (issue 6): `xgrad-train --model mlp --target-accuracy A`
 against `libtorch-fashion-mlp --target A` (the same MLP, data, optimizer and schedule), run
@@ -69,12 +70,12 @@ def check_threads(rec, what, torch_threads, blas_threads):
         if rec.get("interop_threads", 1) != 1:
             fail(f"{what}: LibTorch ran with {rec['interop_threads']} inter-op threads, expected 1")
     else:
-        got = (rec.get("xg_threads", torch_threads), rec.get("blas_threads"))
-        if got[1] is None:
-            fail(f"{what}: the xgrad JSON has no blas_threads (rebuild): {rec}")
-        if got != (torch_threads, blas_threads):
-            fail(f"{what}: xgrad ran with {got[0]} pool / {got[1]} OpenBLAS threads, "
-                 f"expected {torch_threads} / {blas_threads}")
+        # xgrad: one budget, xg::set_num_threads(T), for its kernel pool and (at most) OpenBLAS
+        got = rec.get("xg_threads")
+        if got is None:
+            fail(f"{what}: the xgrad JSON has no xg_threads (rebuild): {rec}")
+        if got != torch_threads:
+            fail(f"{what}: xgrad ran with {got} threads, expected {torch_threads}")
 
 
 def med(vals):
@@ -110,7 +111,7 @@ def compare_workloads(a, xb, tb):
     lt = [x for (impl, _), recs in res.items() if impl == "libtorch-default" for x in recs]
     if lt:
         x0, l0 = res[("xgrad", workloads[0])][0], lt[0]
-        print(f"\nthreads checked: xgrad {x0.get('xg_threads', x0['threads'])} (OpenBLAS {x0['blas_threads']}); "
+        print(f"\nthreads checked: xgrad {x0['xg_threads']} (its pool and at most that for OpenBLAS); "
               f"LibTorch default torch {l0['torch_threads']}, OpenBLAS {l0['blas_threads']}, "
               f"inter-op {l0.get('interop_threads', '?')} in all {len(lt)} runs: the same thread count")
     peak = m("xgrad", "matmul_peak", "gflops_median")
@@ -183,7 +184,7 @@ def compare_tta(a, build):
     print(f"\ntime to accuracy {a.tta_target}: Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over "
           f"15 epochs, batch 128; test accuracy evaluated {when}; seconds of training only; {a.tta_rounds} alternating "
           f"round(s), seeds {a.tta_seed}..{a.tta_seed + a.tta_rounds - 1}")
-    print(f"threads checked: xgrad {res['xgrad'][0]['xg_threads']} (OpenBLAS {res['xgrad'][0]['blas_threads']}); LibTorch "
+    print(f"threads checked: xgrad {res['xgrad'][0]['xg_threads']} (its pool and at most that for OpenBLAS); LibTorch "
           f"default torch {lt['torch_threads']}, OpenBLAS {lt['blas_threads']}, inter-op {lt['interop_threads']}: the same"
           + (f"; LibTorch's split {split[0]}/{split[1]} shown too (its default's two pools contend on few cores, "
              f"WORKLOADS.md)" if split else ""))

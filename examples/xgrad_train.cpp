@@ -2,7 +2,6 @@
 // accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
 // epoch from which --resume continues exactly where the run stopped.
 #include <CLI/CLI.hpp>
-#include <cblas.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -283,9 +282,9 @@ int run(Config c) {
   auto report_target = [&](bool reached, double seconds, double epochs, int64_t steps, double acc) {
     std::printf("{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
                 "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
-                "\"xg_threads\":%d,\"blas_threads\":%d}\n",
+                "\"xg_threads\":%d}\n",
                 c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
-                static_cast<long>(c.eval_every), c.threads, xg::get_num_threads(), openblas_get_num_threads());
+                static_cast<long>(c.eval_every), c.threads, xg::get_num_threads());
     std::fflush(stdout);
   };
   for (int epoch = start + 1; epoch <= c.epochs; ++epoch) {

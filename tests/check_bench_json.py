@@ -8,7 +8,8 @@ Runs the command and fails (exit 1, saying why) unless it exits with 0 and print
 exactly one JSON object per expected workload, each well-formed and carrying the fields of
 ../shared/bench/WORKLOADS.md with finite values: per-step times, final_loss for the training
 workloads, GFLOP/s for matmul_peak, the kernel times for kernels, the RSS figures for mlp_rss.
-LibTorch runs must report torch_threads and blas_threads equal to threads. `tta` checks the
+xgrad runs must report xg_threads (xg::get_num_threads()) equal to threads, LibTorch runs
+torch_threads and blas_threads. `tta` checks the
 time-to-accuracy line (workload fashion_mlp_tta) of xgrad-train --target-accuracy and
 libtorch-fashion-mlp.
 """
@@ -39,10 +40,8 @@ def finite(rec, key, lo=None, hi=None):
 
 def check_threads(rec):
     threads = finite(rec, "threads", lo=1)
-    if rec.get("impl") == "xgrad":
-        for k in ("xg_threads", "blas_threads"):
-            if finite(rec, k, lo=1) != threads:
-                raise Bad(f"{rec['workload']}: xgrad {k} = {rec[k]} but threads = {threads}")
+    if rec.get("impl") == "xgrad" and finite(rec, "xg_threads", lo=1) != threads:
+        raise Bad(f"{rec['workload']}: xgrad xg_threads = {rec['xg_threads']} but threads = {threads}")
     if rec.get("impl") == "libtorch":
         for k in ("torch_threads", "blas_threads"):
             if finite(rec, k, lo=1) != threads:
@@ -84,6 +83,12 @@ def check_bench(rec, workload):
         growth = finite(rec, "rss_growth_percent")
         if abs(growth - 100.0 * (after - before) / before) > 0.01:
             raise Bad(f"mlp_rss: rss_growth_percent {growth} does not match {before} -> {after} kB")
+        finite(rec, "anon_rss_kb_after_warmup", lo=1)
+        finite(rec, "anon_rss_kb_end", lo=1)
+        finite(rec, "anon_rss_growth_percent")
+        trace = rec.get("rss_kb_every_10_percent")
+        if not isinstance(trace, list) or len(trace) != 11 or trace[0] != before:
+            raise Bad(f"mlp_rss: rss_kb_every_10_percent should be 11 readings starting at {before}, got {trace!r}")
 
 
 def check_tta(rec):
