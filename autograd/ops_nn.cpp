@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -21,6 +22,7 @@
 #include "autograd/node.hpp"
 #include "autograd/op_list.hpp"
 #include "autograd/ops.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/samples.hpp"
 
 namespace xg {
@@ -33,12 +35,14 @@ namespace {
 // C = alpha op(A) op(B) + beta C, row-major, with explicit leading dimensions.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float beta, float* c, int64_t ldc) {
+  detail::prepare_gemm(m, n, k);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
               static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
 }
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
           double beta, double* c, int64_t ldc) {
+  detail::prepare_gemm(m, n, k);
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
               static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
@@ -123,16 +127,38 @@ inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t wo, int64_t& 
   hi = std::max(hi, lo);
 }
 
-// cols [cg * kh * kw, ho * wo] <- the patches of x [cg, h, w] (zeros for the padding).
+// d[0, n) = s[0, n) for the short rows of im2col (a row of a 14 x 14 output is 56 bytes): fixed-size
+// memcpy compiles to vector moves, where a call to memcpy per row cost more than the copy.
 template <class T>
-void im2col(const T* x, T* cols, const ConvGeom& g) {
+inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
+  constexpr int64_t v = 32 / sizeof(T);
+  int64_t i = 0;
+  for (; i + v <= n; i += v) std::memcpy(d + i, s + i, 32);
+  if (n - i >= 16 / static_cast<int64_t>(sizeof(T))) {
+    std::memcpy(d + i, s + i, 16);
+    i += 16 / sizeof(T);
+  }
+  if (n - i >= 8 / static_cast<int64_t>(sizeof(T))) {
+    std::memcpy(d + i, s + i, 8);
+    i += 8 / sizeof(T);
+  }
+  if (i < n) std::memcpy(d + i, s + i, sizeof(T));  // at most one float left
+}
+
+// cols [cg * kh * kw, ho * wo] (rows ld apart) <- the patches of x [cg, h, w] (zeros for the padding).
+template <class T>
+void im2col(const T* x, T* cols, int64_t ld, const ConvGeom& g) {
   const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
   const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  if (g.direct()) {  // the rows are the channel planes
+    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(cols + c * ld, x + c * L, sizeof(T) * L);
+    return;
+  }
   for (int64_t c = 0; c < g.cg(); ++c) {
     const T* xc = x + c * g.h * g.w;
     for (int64_t ki = 0; ki < g.kh; ++ki)
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        T* row = cols + ((c * g.kh + ki) * g.kw + kj) * L;
+        T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
         const int64_t off = kj * dw - pw;
         int64_t lo, hi;
         valid_range(off, sw, g.w, g.wo, lo, hi);
@@ -144,34 +170,39 @@ void im2col(const T* x, T* cols, const ConvGeom& g) {
             continue;
           }
           const T* xr = xc + ih * g.w + off;  // xr[ow * sw] is input column ow * sw + off
-          std::fill(r, r + lo, T(0));
-          if (sw == 1) std::memcpy(r + lo, xr + lo, sizeof(T) * (hi - lo));
+          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+          if (sw == 1) copy_short(r + lo, xr + lo, hi - lo);
           else
             for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
-          std::fill(r + hi, r + g.wo, T(0));
+          for (int64_t ow = hi; ow < g.wo; ++ow) r[ow] = T(0);
         }
       }
   }
 }
 
-// x [cg, h, w] += the patches in cols (the adjoint of im2col); x must be zeroed first.
+// x [cg, h, w] = the sum of the patches in cols (rows ld apart): the adjoint of im2col.
 template <class T>
-void col2im(const T* cols, T* x, const ConvGeom& g) {
+void col2im(const T* cols, int64_t ld, T* x, const ConvGeom& g) {
   const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
   const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  if (g.direct()) {
+    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(x + c * L, cols + c * ld, sizeof(T) * L);
+    return;
+  }
+  std::fill(x, x + g.cg() * g.h * g.w, T(0));
   for (int64_t c = 0; c < g.cg(); ++c) {
     T* xc = x + c * g.h * g.w;
     for (int64_t ki = 0; ki < g.kh; ++ki)
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * L;
+        const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
         const int64_t off = kj * dw - pw;
         int64_t lo, hi;
         valid_range(off, sw, g.w, g.wo, lo, hi);
         for (int64_t oh = 0; oh < g.ho; ++oh) {
           const int64_t ih = oh * sh - ph + ki * dh;
           if (ih < 0 || ih >= g.h) continue;
-          const T* r = row + oh * g.wo;
-          T* xr = xc + ih * g.w + off;
+          const T* __restrict r = row + oh * g.wo;
+          T* __restrict xr = xc + ih * g.w + off;
           if (sw == 1)
             for (int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
           else
@@ -181,71 +212,135 @@ void col2im(const T* cols, T* x, const ConvGeom& g) {
   }
 }
 
-// y [n, o, ho, wo] = conv(x, w) + bias: one gemm per sample and group on its im2col matrix.
+// The three convolution kernels take the batch in chunks of m samples, with one gemm per group
+// and chunk: group gr's column matrix is [K, m * L] (sample s in columns s * L ..), the gemm's
+// other side [og, m * L]. The copies around the gemm (im2col, col2im, the [O, m * L] <-> [m, O, L]
+// transposes) run on parallel_for, over samples; gemm runs outside it, on OpenBLAS's threads.
+// With one thread, m = 1: a sample's columns stay in L2 for its gemm, and [O, 1 * L] is the
+// sample's own layout, so no transposes. With more, m is as large as kColumnBudget bytes of columns
+// allow: per-sample gemms ([64 x 288] @ [288 x 196] in the benchmark's CNN) are too small to keep
+// OpenBLAS's threads busy, one wide gemm is not. Measured on the cnn benchmark at 2 threads
+// (docs/performance.md): a 32 MiB budget (the whole batch) and a 2 MiB one were within noise.
+constexpr int64_t kColumnBudget = int64_t{32} << 20;
+
+template <class T>
+Tensor scratch(int64_t n) {
+  return detail::new_tensor(Shape{n}, std::is_same_v<T, double> ? Dtype::float64 : Dtype::float32);
+}
+
+template <class T>
+int64_t chunk_samples(const ConvGeom& g) {
+  if (detail::pool_threads() == 1) return 1;
+  const int64_t per = std::max<int64_t>(1, g.p.groups * g.rows() * g.cols() * static_cast<int64_t>(sizeof(T)));
+  return std::clamp<int64_t>(kColumnBudget / per, 1, std::max<int64_t>(g.n, 1));
+}
+
+// Sample s of a chunk: its [O, L] block of y goes to columns s * L .. of t [O, ld].
+template <class T>
+void gather_rows(const T* y, T* t, int64_t s, int64_t ld, const ConvGeom& g) {
+  const int64_t L = g.cols();
+  for (int64_t o = 0; o < g.o; ++o) std::memcpy(t + o * ld + s * L, y + o * L, sizeof(T) * L);
+}
+
+// y [n, o, ho, wo] = conv(x, w) + bias.
 template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
-  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
-  std::vector<T> buf(g.direct() ? 0 : static_cast<std::size_t>(K * L));
-  for (int64_t s = 0; s < g.n; ++s)
-    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
-      const T* xg = x + (s * g.c + gr * cg) * g.h * g.w;
-      const T* cols = xg;
-      if (!g.direct()) {
-        im2col(xg, buf.data(), g);
-        cols = buf.data();
-      }
-      T* yg = y + (s * g.o + gr * og) * L;
-      if (K == 0) std::fill(yg, yg + og * L, T(0));
-      else gemm(false, false, og, L, K, w + gr * og * K, K, cols, L, T(0), yg, L);
-      if (bias)
-        for (int64_t o = 0; o < og; ++o) {
-          const T b = bias[gr * og + o];
-          T* row = yg + o * L;
-          for (int64_t l = 0; l < L; ++l) row[l] += b;
-        }
-    }
-}
-
-// dx [n, c, h, w] = col2im(w^T g) per sample and group.
-template <class T>
-void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
-  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
-  if (g.direct()) {  // dx = w^T g straight into the output
-    for (int64_t s = 0; s < g.n; ++s)
-      for (int64_t gr = 0; gr < g.p.groups; ++gr) {
-        T* out = gx + (s * g.c + gr * cg) * L;
-        if (og == 0) std::fill(out, out + K * L, T(0));
-        else gemm(true, false, K, L, og, w + gr * og * K, K, gy + (s * g.o + gr * og) * L, L, T(0), out, L);
-      }
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0 || O == 0) return;
+  auto fill_bias = [&](int64_t s) {
+    for (int64_t o = 0; o < O; ++o) std::fill(y + (s * O + o) * L, y + (s * O + o + 1) * L, bias ? bias[o] : T(0));
+  };
+  if (K == 0) {
+    for (int64_t s = 0; s < g.n; ++s) fill_bias(s);
     return;
   }
-  std::fill(gx, gx + g.n * g.c * g.h * g.w, T(0));
-  if (og == 0 || L == 0) return;
-  std::vector<T> buf(static_cast<std::size_t>(K * L));
-  for (int64_t s = 0; s < g.n; ++s)
-    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
-      gemm(true, false, K, L, og, w + gr * og * K, K, gy + (s * g.o + gr * og) * L, L, T(0), buf.data(), L);
-      col2im(buf.data(), gx + (s * g.c + gr * cg) * g.h * g.w, g);
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor cols_t = scratch<T>(G * K * nb * L), out_t = scratch<T>(nb > 1 ? O * nb * L : 0);
+  T* cols = cols_t.data<T>();
+  T* out = out_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
+        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (beta 1)
+      }
+    });
+    if (m == 1) {
+      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, K, cols + gr * K * L, L, T(1), y + (s0 * O + gr * og) * L, L);
+      continue;
     }
+    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, K, cols + gr * K * ld, ld, T(0), out + gr * og * ld, ld);
+    detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t s = lo; s < hi; ++s)
+        for (int64_t o = 0; o < O; ++o) {
+          const T* __restrict src = out + o * ld + s * L;
+          T* __restrict dst = y + ((s0 + s) * O + o) * L;
+          const T b = bias ? bias[o] : T(0);
+          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + b;
+        }
+    });
+  }
 }
 
-// dw [o, cg, kh, kw] = sum over samples of g [og, L] @ im2col(x)^T [L, K], per group.
+// dx [n, c, h, w] = col2im(w^T g), per group.
+template <class T>
+void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0) return;
+  if (og == 0 || K == 0) {
+    std::fill(gx, gx + g.n * g.c * hw, T(0));
+    return;
+  }
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
+  T* gyt = gyt_t.data<T>();
+  T* cols = cols_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    const T* src = gy + s0 * O * L;  // one sample's gradient is already [O, L]
+    if (m > 1) {
+      detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t s = lo; s < hi; ++s) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
+      });
+      src = gyt;
+    }
+    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, K, src + gr * og * ld, ld, T(0), cols + gr * K * ld, ld);
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        col2im(cols + gr * K * ld + s * L, ld, gx + ((s0 + s) * g.c + gr * cg) * hw, g);
+      }
+    });
+  }
+}
+
+// dw [o, cg, kh, kw] = g [og, n * L] @ im2col(x)^T [n * L, K], per group.
 template <class T>
 void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
-  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg();
-  std::fill(gw, gw + g.o * K, T(0));
-  if (L == 0) return;
-  std::vector<T> buf(g.direct() ? 0 : static_cast<std::size_t>(K * L));
-  for (int64_t s = 0; s < g.n; ++s)
-    for (int64_t gr = 0; gr < g.p.groups; ++gr) {
-      const T* xg = x + (s * g.c + gr * cg) * g.h * g.w;
-      const T* cols = xg;
-      if (!g.direct()) {
-        im2col(xg, buf.data(), g);
-        cols = buf.data();
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0 || L == 0 || og == 0 || K == 0) {
+    std::fill(gw, gw + O * K, T(0));
+    return;
+  }
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
+  T* gyt = gyt_t.data<T>();
+  T* cols = cols_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
+        if (m > 1 && gr == 0) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
       }
-      if (og > 0 && K > 0) gemm(false, true, og, K, L, gy + (s * g.o + gr * og) * L, L, cols, L, T(1), gw + gr * og * K, K);
-    }
+    });
+    const T* src = m > 1 ? gyt : gy + s0 * O * L;
+    for (int64_t gr = 0; gr < G; ++gr)
+      gemm(false, true, og, K, ld, src + gr * og * ld, ld, cols + gr * K * ld, ld, s0 == 0 ? T(0) : T(1), gw + gr * og * K, K);
+  }
 }
 
 Shape conv_out_shape(const ConvGeom& g) { return Shape{g.n, g.o, g.ho, g.wo}; }
@@ -477,6 +572,10 @@ PoolGeom pool_geom(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool cei
   return g;
 }
 
+// Planes per parallel_for chunk for a pool doing `work` element steps per plane: at least about
+// 16K steps per chunk, so that small pools (the gradcheck samples) run inline.
+int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)); }
+
 Tensor as_batched(const Tensor& x, const char* op) {
   if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
   return x.dim() == 3 ? unsqueeze(x, 0) : x;
@@ -517,78 +616,88 @@ const OpInfo max_pool2d_backward_op{"max_pool2d_backward",
 namespace {
 Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
 
+// The extents of a max pool, passed by value: the kernel unpacks them into locals, which the
+// int64 index stores cannot alias (fields reached through a pointer, or locals whose address a
+// parallel_for closure holds, could be, and would be reloaded after every store).
+struct MaxPoolDims {
+  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Planes [p0, p1) of a max pool. Per output row: taps outer, output columns inner. The inner loop
+// is a branch-free select over a contiguous output row (random data would mispredict a branch per
+// tap), and taps are visited in row-major window order, so ties go to the first maximum, as PyTorch.
+template <class T>
+void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, const MaxPoolDims dims) {
+  const int64_t H = dims.H, W = dims.W, Ho = dims.Ho, Wo = dims.Wo, hw = H * W, L = Ho * Wo;
+  const int64_t kh = dims.kh, kw = dims.kw, sh = dims.sh, sw = dims.sw, ph = dims.ph, pw = dims.pw, dh = dims.dh, dw = dims.dw;
+  auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
+    const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
+    b = take ? v : b;
+    at = take ? pos : at;
+  };
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
+    // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const T* xp = in + pl * hw;
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        const T* __restrict r0 = xp + 2 * oh * W;
+        const T* __restrict r1 = r0 + W;
+        T* __restrict yb = out + pl * L + oh * Wo;
+        int64_t* __restrict yi = id + pl * L + oh * Wo;
+        const int64_t q0 = 2 * oh * W;
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          T b = r0[2 * ow];
+          int64_t at = q0 + 2 * ow;
+          pick(r0[2 * ow + 1], b, q0 + 2 * ow + 1, at);
+          pick(r1[2 * ow], b, q0 + W + 2 * ow, at);
+          pick(r1[2 * ow + 1], b, q0 + W + 2 * ow + 1, at);
+          yb[ow] = b;
+          yi[ow] = at;
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const T* xp = in + pl * hw;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      T* __restrict yb = out + pl * L + oh * Wo;
+      int64_t* __restrict yi = id + pl * L + oh * Wo;
+      const int64_t h0 = oh * sh - ph;
+      const int64_t i0 = h0 >= 0 ? 0 : (-h0 + dh - 1) / dh;
+      const int64_t i1 = std::max(i0, std::min(kh, h0 <= H - 1 ? (H - 1 - h0) / dh + 1 : 0));
+      for (int64_t ow = 0; ow < Wo; ++ow) {  // start at the first tap inside the input
+        const int64_t w0 = ow * sw - pw;
+        yb[ow] = -std::numeric_limits<T>::infinity();
+        yi[ow] = (h0 + i0 * dh) * W + w0 + (w0 >= 0 ? 0 : (-w0 + dw - 1) / dw) * dw;
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t ih = h0 + i * dh;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t off = j * dw - pw;
+          int64_t lo, hi;
+          valid_range(off, sw, W, Wo, lo, hi);
+          const T* __restrict xr = xp + ih * W + off;
+          const int64_t base = ih * W + off;
+          for (int64_t ow = lo; ow < hi; ++ow) pick(xr[ow * sw], yb[ow], base + ow * sw, yi[ow]);
+        }
+      }
+    }
+  }
+}
+
 std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode) {
   const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
   if (!x.is_floating_point()) throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
   const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
   Tensor y = detail::new_tensor(os, x.dtype());
   Tensor idx = detail::new_tensor(os, Dtype::int64);
-  // Locals, not struct fields: the int64 index stores could otherwise alias them and force reloads.
-  const int64_t H = g.h, W = g.w, Ho = g.ho, Wo = g.wo, planes = g.planes, hw = H * W, L = Ho * Wo;
-  const int64_t kh = k.h, kw = k.w, sh = s.h, sw = s.w, ph = p.h, pw = p.w, dh = d.h, dw = d.w;
-  // Per output row: taps outer, output columns inner. The inner loop is a branch-free select
-  // over a contiguous output row (random data would mispredict a branch per tap), and taps are
-  // visited in row-major window order, so ties go to the first maximum, as PyTorch.
+  const MaxPoolDims dims{g.h, g.w, g.ho, g.wo, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
   detail::visit_float(x.dtype(), "max_pool2d", [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* id = idx.data<int64_t>();
-    auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
-      const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
-      b = take ? v : b;
-      at = take ? pos : at;
-    };
-    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
-      // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
-      for (int64_t pl = 0; pl < planes; ++pl) {
-        const T* xp = in + pl * hw;
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          const T* __restrict r0 = xp + 2 * oh * W;
-          const T* __restrict r1 = r0 + W;
-          T* __restrict yb = out + pl * L + oh * Wo;
-          int64_t* __restrict yi = id + pl * L + oh * Wo;
-          const int64_t p0 = 2 * oh * W;
-          for (int64_t ow = 0; ow < Wo; ++ow) {
-            T b = r0[2 * ow];
-            int64_t at = p0 + 2 * ow;
-            pick(r0[2 * ow + 1], b, p0 + 2 * ow + 1, at);
-            pick(r1[2 * ow], b, p0 + W + 2 * ow, at);
-            pick(r1[2 * ow + 1], b, p0 + W + 2 * ow + 1, at);
-            yb[ow] = b;
-            yi[ow] = at;
-          }
-        }
-      }
-      return;
-    }
-    for (int64_t pl = 0; pl < planes; ++pl) {
-      const T* xp = in + pl * hw;
-      for (int64_t oh = 0; oh < Ho; ++oh) {
-        T* __restrict yb = out + pl * L + oh * Wo;
-        int64_t* __restrict yi = id + pl * L + oh * Wo;
-        const int64_t h0 = oh * sh - ph;
-        const int64_t i0 = h0 >= 0 ? 0 : (-h0 + dh - 1) / dh;
-        const int64_t i1 = std::max(i0, std::min(kh, h0 <= H - 1 ? (H - 1 - h0) / dh + 1 : 0));
-        for (int64_t ow = 0; ow < Wo; ++ow) {  // start at the first tap inside the input
-          const int64_t w0 = ow * sw - pw;
-          yb[ow] = -std::numeric_limits<T>::infinity();
-          yi[ow] = (h0 + i0 * dh) * W + w0 + (w0 >= 0 ? 0 : (-w0 + dw - 1) / dw) * dw;
-        }
-        for (int64_t i = i0; i < i1; ++i) {
-          const int64_t ih = h0 + i * dh;
-          for (int64_t j = 0; j < kw; ++j) {
-            const int64_t off = j * dw - pw;
-            int64_t lo, hi;
-            valid_range(off, sw, W, Wo, lo, hi);
-            const T* __restrict xr = xp + ih * W + off;
-            const int64_t base = ih * W + off;
-            for (int64_t ow = lo; ow < hi; ++ow) {
-              pick(xr[ow * sw], yb[ow], base + ow * sw, yi[ow]);
-            }
-          }
-        }
-      }
-    }
+    detail::parallel_for(g.planes, plane_grain(g.h * g.w), [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
   });
   if (!will_record({x})) return {y, idx};
   Tensor r = record(opdefs::max_pool2d_op, y, {x}, [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
@@ -604,18 +713,33 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
     throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " + idx.shape().str() +
                      " must have equal [N, C, Ho, Wo] shapes matching the input " + xs.str());
   const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], L = idx.shape()[2] * idx.shape()[3];
-  Tensor gx = zeros(xs, {.dtype = gy.dtype()});
+  Tensor gx = detail::new_tensor(xs, gy.dtype());
   const int64_t* ip = idx.data<int64_t>();
-  for (int64_t i = 0, n = idx.numel(); i < n; ++i)
-    if (ip[i] < 0 || ip[i] >= hw)
-      throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
-                       " elements (input " + xs.str() + ")");
+  std::atomic<bool> bad{false};
   detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
-    for (int64_t pl = 0; pl < planes; ++pl)
-      for (int64_t l = 0; l < L; ++l) out[pl * hw + ip[pl * L + l]] += g[pl * L + l];
+    detail::parallel_for(planes, plane_grain(hw), [&](int64_t p0, int64_t p1) {
+      std::fill(out + p0 * hw, out + p1 * hw, T(0));
+      bool ok = true;
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const int64_t* ipl = ip + pl * L;
+        const T* gpl = g + pl * L;
+        T* opl = out + pl * hw;
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t i = ipl[l];
+          if (i >= 0 && i < hw) opl[i] += gpl[l];
+          else ok = false;
+        }
+      }
+      if (!ok) bad.store(true, std::memory_order_relaxed);
+    });
   });
+  if (bad.load())
+    for (int64_t i = 0, n = idx.numel(); i < n; ++i)
+      if (ip[i] < 0 || ip[i] >= hw)
+        throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
+                         " elements (input " + xs.str() + ")");
   return record(opdefs::max_pool2d_backward_op, gx, {gy}, [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
     gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
   });
@@ -723,18 +847,20 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
   detail::visit_float(x.dtype(), op, [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    for (int64_t pl = 0; pl < planes; ++pl) {
-      const T* xp = in + pl * h * w;
-      T* yp = out + pl * ho * wo;
-      for (int64_t oh = 0; oh < ho; ++oh)
-        for (int64_t ow = 0; ow < wo; ++ow) {
-          T acc = 0;
-          for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-            for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
-          const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-          yp[oh * wo + ow] = acc / static_cast<T>(div);
-        }
-    }
+    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* xp = in + pl * h * w;
+        T* yp = out + pl * ho * wo;
+        for (int64_t oh = 0; oh < ho; ++oh)
+          for (int64_t ow = 0; ow < wo; ++ow) {
+            T acc = 0;
+            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
+            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+            yp[oh * wo + ow] = acc / static_cast<T>(div);
+          }
+      }
+    });
   });
   return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
                 [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
@@ -744,23 +870,26 @@ Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) 
   const Windows& W = *wd;
   if (!(gy.shape() == W.out_shape))
     throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " + W.out_shape.str());
-  Tensor gx = zeros(W.in_shape, {.dtype = gy.dtype()});
+  Tensor gx = detail::new_tensor(W.in_shape, gy.dtype());
   const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
   const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
   detail::visit_float(gy.dtype(), "avg_pool2d_backward", [&]<class T>() {
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
-    for (int64_t pl = 0; pl < planes; ++pl) {
-      const T* gp = g + pl * ho * wo;
-      T* xp = out + pl * h * w;
-      for (int64_t oh = 0; oh < ho; ++oh)
-        for (int64_t ow = 0; ow < wo; ++ow) {
-          const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-          const T v = gp[oh * wo + ow] / static_cast<T>(div);
-          for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-            for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
-        }
-    }
+    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
+      std::fill(out + p0 * h * w, out + p1 * h * w, T(0));
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* gp = g + pl * ho * wo;
+        T* xp = out + pl * h * w;
+        for (int64_t oh = 0; oh < ho; ++oh)
+          for (int64_t ow = 0; ow < wo; ++ow) {
+            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+            const T v = gp[oh * wo + ow] / static_cast<T>(div);
+            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
+          }
+      }
+    });
   });
   return record(opdefs::avg_pool2d_backward_op, gx, {gy},
                 [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); });
