@@ -1,10 +1,11 @@
 // The compute pool behind parallel_for: persistent workers that spin briefly on a generation
-// counter, then sleep on it (futex). The brief spin keeps back-to-back small kernels cheap; the
+// counter, then sleep on a condition variable. The brief spin keeps back-to-back small kernels cheap; the
 // sleep hands the core back to OpenBLAS's threads during gemm instead of fighting them.
 #include "autograd/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -50,7 +51,7 @@ class Pool {
       call(ctx, 0, n);  // nested or concurrent region: run inline
       return;
     }
-    const int64_t chunks = std::min<int64_t>(int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1));
+    const int64_t chunks = std::min<int64_t>({int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1), 0xffff});
     if (chunks < 2) {
       call(ctx, 0, n);
       return;
@@ -58,19 +59,20 @@ class Pool {
     call_ = call;
     ctx_ = ctx;
     n_ = n;
-    chunks_.store(static_cast<uint32_t>(chunks), std::memory_order_relaxed);
     error_ = nullptr;
     done_.store(0, std::memory_order_relaxed);
     const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
-    claim_.store(uint64_t{gen} << 32, std::memory_order_release);
+    claim_.store(uint64_t{gen} << 32 | static_cast<uint64_t>(chunks) << 16, std::memory_order_release);
     generation_.store(gen, std::memory_order_release);
-    generation_.notify_all();
+    wake_workers();
     work(gen);
     // Chunks a worker claimed may still run: spin, then sleep on done_.
     const int total = static_cast<int>(chunks);
     for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != total; ++i) cpu_relax();
-    for (int d = done_.load(std::memory_order_acquire); d != total; d = done_.load(std::memory_order_acquire))
-      done_.wait(d, std::memory_order_acquire);
+    if (done_.load(std::memory_order_acquire) != total) {
+      std::unique_lock<std::mutex> lk(done_mu_);
+      done_cv_.wait(lk, [&] { return done_.load(std::memory_order_acquire) == total; });
+    }
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -83,17 +85,21 @@ class Pool {
   static int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
   // Claims and runs chunks of region `gen` until none are left. claim_ holds the region's
-  // generation (high half) and the next chunk (low half): a worker that wakes after its region
-  // ended fails the generation check and touches nothing.
+  // generation (bits 32-63), its chunk count (16-31) and the next chunk (0-15) in one word, so a
+  // worker still looping on an ended region can never claim (or count) a chunk of the next one:
+  // its compare-exchange only succeeds on the very word it read.
   void work(uint32_t gen) {
     for (;;) {
       uint64_t c = claim_.load(std::memory_order_acquire);
       if (static_cast<uint32_t>(c >> 32) != gen) return;
-      const uint32_t next = static_cast<uint32_t>(c), chunks = chunks_.load(std::memory_order_relaxed);
+      const uint32_t next = static_cast<uint32_t>(c & 0xffff), chunks = static_cast<uint32_t>((c >> 16) & 0xffff);
       if (next >= chunks) return;
       if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
       run_chunk(next, chunks);
-      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) done_.notify_one();
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) {
+        { std::lock_guard<std::mutex> lk(done_mu_); }  // the caller is either before its check or asleep
+        done_cv_.notify_one();
+      }
     }
   }
 
@@ -116,14 +122,20 @@ class Pool {
         cpu_relax();
         g = generation_.load(std::memory_order_acquire);
       }
-      while (g == seen) {
-        generation_.wait(seen, std::memory_order_acquire);
+      if (g == seen) {
+        std::unique_lock<std::mutex> lk(wake_mu_);
+        wake_cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
         g = generation_.load(std::memory_order_acquire);
       }
       seen = g;
       if (stop_.load(std::memory_order_acquire)) return;
       work(g);
     }
+  }
+
+  void wake_workers() {
+    { std::lock_guard<std::mutex> lk(wake_mu_); }  // a worker is either before its check or asleep
+    wake_cv_.notify_all();
   }
 
   void start_workers(int n) {
@@ -136,7 +148,7 @@ class Pool {
   void stop_workers() {
     stop_.store(true, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    wake_workers();
     for (auto& w : workers_) w.join();
     workers_.clear();
   }
@@ -147,9 +159,12 @@ class Pool {
   std::vector<std::thread> workers_;
   std::atomic<uint32_t> generation_{0};
   std::atomic<uint64_t> claim_{0};
-  std::atomic<uint32_t> chunks_{0};
   std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
+  // Sleeping uses mutex + condition variable: libstdc++ 12's std::atomic::wait/notify_one lost a
+  // wake-up here (a cnn benchmark run hung with the caller asleep on done_ and every chunk done).
+  std::mutex wake_mu_, done_mu_;
+  std::condition_variable wake_cv_, done_cv_;
   // The current region, written before claim_ and generation_ are published (release) and read
   // only after a chunk of it was claimed (acquire).
   void (*call_)(void*, int64_t, int64_t) = nullptr;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -89,4 +90,22 @@ TEST_CASE("parallel_for rethrows a body's exception after every chunk finished")
 TEST_CASE("set_num_threads rejects 0 with the library's error") {
   CHECK_THROWS_AS(xg::set_num_threads(0), xg::ValueError);
   CHECK_THROWS_WITH(xg::set_num_threads(-1), doctest::Contains("set_num_threads"));
+}
+
+TEST_CASE("parallel_for: many back-to-back regions, with workers both spinning and asleep, all complete") {
+  ThreadsRestore restore;
+  xg::set_num_threads(2);
+  int64_t total = 0;
+  for (int r = 0; r < 20000; ++r) {
+    std::atomic<int64_t> sum{0};
+    const int64_t n = 2 + r % 7;
+    xg::detail::parallel_for(n, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) sum += i;
+    });
+    REQUIRE(sum.load() == n * (n - 1) / 2);
+    total += sum.load();
+    // Every so often let the workers fall asleep, so the wake-up path runs too.
+    if (r % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  CHECK(total > 0);
 }
