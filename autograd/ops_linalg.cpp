@@ -19,24 +19,22 @@ using detail::sample_tensor;
 
 namespace {
 
-// c = op(a) op(b) + beta c; beta is 0 (overwrite) or 1 (accumulate onto c). For beta = 0 the
-// output is zeroed with memset and gemm accumulates: OpenBLAS's own zeroing pass (sgemm_beta)
+// c = op(a) op(b), or c += op(a) op(b) when accumulating. gemm always accumulates (beta = 1);
+// to overwrite, c is zeroed with memset first: OpenBLAS's own zeroing pass (sgemm_beta)
 // took 7-8% of the MLP benchmark's step and ran slower than memset.
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, float beta = 0) {
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, bool accumulate = false) {
   detail::prepare_gemm(n, m, k);
-  if (beta == 0) std::memset(c, 0, sizeof(float) * static_cast<std::size_t>(n * m));
-  beta = 1;
+  if (!accumulate) std::memset(c, 0, sizeof(float) * static_cast<std::size_t>(n * m));
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0f, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
+              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
 }
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, double beta = 0) {
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, bool accumulate = false) {
   detail::prepare_gemm(n, m, k);
-  if (beta == 0) std::memset(c, 0, sizeof(double) * static_cast<std::size_t>(n * m));
-  beta = 1;
+  if (!accumulate) std::memset(c, 0, sizeof(double) * static_cast<std::size_t>(n * m));
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
               static_cast<int>(m), static_cast<int>(k), 1.0, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), beta, c, static_cast<int>(m));
+              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
 }
 
 std::string operands(const Tensor& a, const Tensor& b, bool ta, bool tb) {
@@ -146,7 +144,7 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
     T* c = y.data<T>();
     const T* bias = b.data<T>();
     for (int64_t r = 0; r < n; ++r) std::copy(bias, bias + out, c + r * out);
-    if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, T(1));
+    if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, true);
   });
   if (!will_record({x, w, b})) return y;
   return record(opdefs::linear_op, y, {x, w, b}, [sx = save_input(x), sw = save_input(w)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {

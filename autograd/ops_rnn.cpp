@@ -46,10 +46,18 @@ int64_t check_cell(const Tensor& gates, const Tensor& state, const char* op, con
 // needs into scratch, then the element-wise formula.
 int64_t row_grain(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * h)); }
 
+// Per-thread scratch for one row's activations (a: up to 2H values, b: H values), kept between
+// calls so that an LSTM step allocates nothing beyond its outputs.
 template <class T>
 struct RowScratch {
-  std::vector<T> a, b;
-  explicit RowScratch(int64_t h) : a(static_cast<std::size_t>(2 * h)), b(static_cast<std::size_t>(h)) {}
+  T *a, *b;
+  explicit RowScratch(int64_t h) {
+    thread_local std::vector<T> buf;
+    const auto need = static_cast<std::size_t>(3 * h);
+    if (buf.size() < need) buf.resize(need);
+    a = buf.data();
+    b = a + 2 * h;
+  }
 };
 
 Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) { return narrow(gates, -1, k * h, h); }
@@ -85,9 +93,9 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
       RowScratch<T> s(h);  // a: sigmoid(i), sigmoid(f); b: tanh(g)
       for (int64_t r = lo; r < hi; ++r) {
         const T* g = gp + r * 4 * h;
-        simd::sigmoid(g, s.a.data(), 2 * h);
-        simd::tanh(g + 2 * h, s.b.data(), h);
-        const T *cr = cp + r * h, *si = s.a.data(), *sf = si + h, *tg = s.b.data();
+        simd::sigmoid(g, s.a, 2 * h);
+        simd::tanh(g + 2 * h, s.b, h);
+        const T *cr = cp + r * h, *si = s.a, *sf = si + h, *tg = s.b;
         T* out = yp + r * h;
         for (int64_t j = 0; j < h; ++j) out[j] = sf[j] * cr[j] + si[j] * tg[j];
       }
@@ -116,13 +124,13 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
                       RowScratch<T> s(h);
                       for (int64_t r = lo; r < hi; ++r) {
                         const T* g = gp + r * 4 * h;
-                        simd::sigmoid(g, s.a.data(), 2 * h);
-                        const T *si = s.a.data(), *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
+                        simd::sigmoid(g, s.a, 2 * h);
+                        const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
                         if (dcp)
                           for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
                         if (!dgp) continue;
-                        simd::tanh(g + 2 * h, s.b.data(), h);
-                        const T* tg = s.b.data();
+                        simd::tanh(g + 2 * h, s.b, h);
+                        const T* tg = s.b;
                         T* d = dgp + r * 4 * h;
                         for (int64_t j = 0; j < h; ++j) {
                           d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
@@ -148,10 +156,10 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
     detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
       RowScratch<T> s(h);  // a: sigmoid(o); b: tanh(c')
       for (int64_t r = lo; r < hi; ++r) {
-        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a.data(), h);
-        simd::tanh(cp + r * h, s.b.data(), h);
+        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+        simd::tanh(cp + r * h, s.b, h);
         T* out = yp + r * h;
-        for (int64_t j = 0; j < h; ++j) out[j] = s.a[static_cast<std::size_t>(j)] * s.b[static_cast<std::size_t>(j)];
+        for (int64_t j = 0; j < h; ++j) out[j] = s.a[j] * s.b[j];
       }
     });
   });
@@ -178,9 +186,9 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
                     detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
                       RowScratch<T> s(h);
                       for (int64_t r = lo; r < hi; ++r) {
-                        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a.data(), h);
-                        simd::tanh(cp + r * h, s.b.data(), h);
-                        const T *so = s.a.data(), *tc = s.b.data(), *gr = ghp + r * h;
+                        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+                        simd::tanh(cp + r * h, s.b, h);
+                        const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
                         if (dcp)
                           for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
                         if (!dgp) continue;
