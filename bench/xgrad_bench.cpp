@@ -13,16 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/activation.hpp"
-#include "nn/conv.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/module.hpp"
-#include "nn/rnn.hpp"
-#include "optim/adam.hpp"
-#include "optim/sgd.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/rnn.hpp"
+#include "xgrad/optim/adam.hpp"
+#include "xgrad/optim/sgd.hpp"
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>

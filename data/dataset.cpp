@@ -1,11 +1,11 @@
-#include "data/dataset.hpp"
+#include "xgrad/data/dataset.hpp"
 
 #include <cstring>
 #include <sys/stat.h>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "data/idx.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/data/idx.hpp"
 
 namespace xg::data {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::data {
 

@@ -1,4 +1,4 @@
-#include "data/idx.hpp"
+#include "xgrad/data/idx.hpp"
 
 #include <zlib.h>
 

@@ -5,7 +5,7 @@
 /// dimension as a big-endian 32-bit integer, then the values in row-major order.
 #include <string>
 
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::data {
 

@@ -3,8 +3,8 @@
 // tape step and the ops its inputs came from. Part 5 of docs/backprop-step-by-step.md.
 #include <iostream>
 
-#include "autograd/inspect.hpp"
-#include "autograd/xg.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+#include "xgrad/xgrad.hpp"
 
 int main() {
   const xg::TensorOptions param{.dtype = xg::Dtype::float64, .requires_grad = true};

@@ -14,9 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/inspect.hpp"
-#include "autograd/xg.hpp"
-#include "optim/sgd.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+#include "xgrad/xgrad.hpp"
 
 namespace {
 

@@ -7,10 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "autograd/custom_op.hpp"
-#include "autograd/gradcheck.hpp"
-#include "autograd/xg.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/xgrad.hpp"
 
 int main(int argc, char** argv) {
   int steps = 300;

@@ -7,15 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "autograd/xg.hpp"
-#include "data/dataset.hpp"
-#include "nn/conv.hpp"
-#include "nn/dropout.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/normalization.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/xgrad.hpp"
 
 // Two conv + batch-norm + ReLU + 2x2 max-pool blocks, then a dropout-regularised classifier.
 struct Cnn : xg::nn::Module {

@@ -6,12 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "autograd/xg.hpp"
-#include "data/dataset.hpp"
-#include "nn/dropout.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/xgrad.hpp"
 
 // 784 -> 256 -> 128 -> 10, ReLU, dropout 0.2 on the hidden layers (active only in train mode).
 struct Mlp : xg::nn::Module {

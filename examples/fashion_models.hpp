@@ -3,11 +3,7 @@
 // xg::nn::Module that registers its layers by name and says what forward does.
 #include <memory>
 
-#include "nn/conv.hpp"
-#include "nn/dropout.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/normalization.hpp"
+#include "xgrad/xgrad.hpp"
 
 namespace fashion {
 

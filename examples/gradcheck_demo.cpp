@@ -4,7 +4,7 @@
 #include <iostream>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/xgrad.hpp"
 
 namespace {
 

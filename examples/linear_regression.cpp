@@ -3,7 +3,7 @@
 // updating in place under NoGradGuard, and clearing gradients between steps.
 #include <cstdio>
 
-#include "autograd/xg.hpp"
+#include "xgrad/xgrad.hpp"
 
 int main() {
   xg::manual_seed(0);

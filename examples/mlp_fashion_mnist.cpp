@@ -8,9 +8,8 @@
 #include <iostream>
 #include <vector>
 
-#include "autograd/inspect.hpp"
-#include "autograd/xg.hpp"
-#include "data/dataset.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+#include "xgrad/xgrad.hpp"
 
 namespace {
 

@@ -7,10 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "autograd/xg.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/xgrad.hpp"
 
 struct Net : xg::nn::Module {
   std::shared_ptr<xg::nn::Linear> fc1, fc2;

@@ -9,11 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/rnn.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/xgrad.hpp"
 
 constexpr int W = 12;            // window length
 constexpr double DT = 0.3;       // sampling step of the sine

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "autograd/inspect.hpp"
-#include "autograd/xg.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+#include "xgrad/xgrad.hpp"
 
 int main() {
   xg::InspectGuard inspect;  // keep every op's inputs and output, so that printouts show their values

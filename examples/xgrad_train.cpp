@@ -14,12 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "data/dataset.hpp"
-#include "examples/fashion_models.hpp"
-#include "nn/loss.hpp"
-#include "optim/optim.hpp"
-#include "optim/scheduler.hpp"
+#include "xgrad/xgrad.hpp"
+#include "fashion_models.hpp"
 
 namespace {
 

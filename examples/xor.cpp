@@ -7,10 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "autograd/xg.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "optim/sgd.hpp"
+#include "xgrad/xgrad.hpp"
 
 struct XorNet : xg::nn::Module {
   std::shared_ptr<xg::nn::Linear> hidden, out;

@@ -1,7 +1,7 @@
-#include "nn/activation.hpp"
+#include "xgrad/nn/activation.hpp"
 
-#include "nn/functional.hpp"
-#include "nn/repr.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/repr.hpp"
 
 namespace xg::nn {
 

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "nn/module.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 

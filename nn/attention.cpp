@@ -1,13 +1,13 @@
-#include "nn/attention.hpp"
+#include "xgrad/nn/attention.hpp"
 
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <vector>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "nn/init.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
 

@@ -1,10 +1,10 @@
-#include "nn/conv.hpp"
+#include "xgrad/nn/conv.hpp"
 
 #include <cmath>
 
-#include "nn/functional.hpp"
-#include "nn/init.hpp"
-#include "nn/repr.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/init.hpp"
+#include "xgrad/nn/repr.hpp"
 
 namespace xg::nn {
 

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "nn/module.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 

@@ -1,7 +1,7 @@
-#include "nn/dropout.hpp"
+#include "xgrad/nn/dropout.hpp"
 
-#include "nn/functional.hpp"
-#include "nn/repr.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/repr.hpp"
 
 namespace xg::nn {
 

@@ -1,10 +1,10 @@
-#include "nn/embedding.hpp"
+#include "xgrad/nn/embedding.hpp"
 
 #include <algorithm>
 
-#include "autograd/grad_mode.hpp"
-#include "nn/functional.hpp"
-#include "nn/init.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
 

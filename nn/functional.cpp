@@ -1,9 +1,9 @@
-#include "nn/functional.hpp"
+#include "xgrad/nn/functional.hpp"
 
 #include <cmath>
 #include <string>
 
-#include "autograd/grad_mode.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn::functional {
 

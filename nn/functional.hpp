@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::nn::functional {
 

@@ -1,12 +1,12 @@
-#include "nn/init.hpp"
+#include "xgrad/nn/init.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg::nn::init {
 

@@ -16,7 +16,7 @@
 #include <optional>
 #include <utility>
 
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::nn::init {
 

@@ -1,9 +1,9 @@
-#include "nn/linear.hpp"
+#include "xgrad/nn/linear.hpp"
 
 #include <cmath>
 
-#include "nn/functional.hpp"
-#include "nn/init.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
 

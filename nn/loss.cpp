@@ -1,6 +1,6 @@
 // Loss functions composed from xg ops (so every gradient is derived by the tape), with PyTorch's
 // formulas, reductions and validation. See loss.hpp for the formulas.
-#include "nn/loss.hpp"
+#include "xgrad/nn/loss.hpp"
 
 #include <cmath>
 #include <limits>
@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg::nn {
 

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <string>
 
-#include "autograd/tensor.hpp"
-#include "nn/module.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 

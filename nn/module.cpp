@@ -1,11 +1,11 @@
-#include "nn/module.hpp"
+#include "xgrad/nn/module.hpp"
 
 #include <ostream>
 #include <set>
 #include <sstream>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg::nn {
 

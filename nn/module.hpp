@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/serialize.hpp"
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tools/serialize.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::nn {
 

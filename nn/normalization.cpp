@@ -1,10 +1,10 @@
-#include "nn/normalization.hpp"
+#include "xgrad/nn/normalization.hpp"
 
 #include <algorithm>
 #include <sstream>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg::nn {
 

@@ -1,7 +1,7 @@
-#include "nn/pooling.hpp"
+#include "xgrad/nn/pooling.hpp"
 
-#include "nn/functional.hpp"
-#include "nn/repr.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/repr.hpp"
 
 namespace xg::nn {
 

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "nn/module.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 

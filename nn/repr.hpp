@@ -5,7 +5,7 @@
 #include <charconv>
 #include <string>
 
-#include "autograd/ops.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg::nn::detail {
 

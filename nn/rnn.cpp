@@ -1,11 +1,11 @@
-#include "nn/rnn.hpp"
+#include "xgrad/nn/rnn.hpp"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/grad_mode.hpp"
-#include "autograd/ops.hpp"
-#include "nn/init.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
 

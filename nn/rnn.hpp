@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 

@@ -1,8 +1,8 @@
-#include "optim/adagrad.hpp"
+#include "xgrad/optim/adagrad.hpp"
 
 #include <cmath>
 
-#include "optim/kernels.hpp"
+#include "xgrad/optim/kernels.hpp"
 
 namespace xg::optim {
 

@@ -11,7 +11,7 @@
 ///     θ ← θ − γ̃ g / (√sum + ε)
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

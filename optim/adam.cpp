@@ -1,10 +1,10 @@
-#include "optim/adam.hpp"
+#include "xgrad/optim/adam.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "optim/kernels.hpp"
+#include "xgrad/optim/kernels.hpp"
 
 namespace xg::optim {
 

@@ -19,7 +19,7 @@
 #include <array>
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

@@ -1,10 +1,10 @@
-#include "optim/clip.hpp"
+#include "xgrad/optim/clip.hpp"
 
 #include <cmath>
 #include <string>
 
-#include "autograd/error.hpp"
-#include "optim/optimizer.hpp"
+#include "xgrad/autograd/tensor/error.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

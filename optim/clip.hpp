@@ -5,7 +5,7 @@
 /// skipped. Both write the gradients in place (bumping their version counters).
 #include <vector>
 
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::optim {
 

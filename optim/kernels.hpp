@@ -16,7 +16,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xsimd/xsimd.hpp>
 
-#include "autograd/parallel.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
 
 namespace xg::optim::detail {
 

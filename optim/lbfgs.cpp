@@ -1,4 +1,4 @@
-#include "optim/lbfgs.hpp"
+#include "xgrad/optim/lbfgs.hpp"
 
 #include <algorithm>
 #include <cmath>

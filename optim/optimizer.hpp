@@ -34,10 +34,10 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/error.hpp"
-#include "autograd/grad_mode.hpp"
-#include "autograd/serialize.hpp"
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/tensor/error.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tools/serialize.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::optim {
 

@@ -1,8 +1,8 @@
-#include "optim/rmsprop.hpp"
+#include "xgrad/optim/rmsprop.hpp"
 
 #include <cmath>
 
-#include "optim/kernels.hpp"
+#include "xgrad/optim/kernels.hpp"
 
 namespace xg::optim {
 

@@ -11,7 +11,7 @@
 ///     else:      θ ← θ − γ g / (√ṽ + ε)
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

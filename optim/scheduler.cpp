@@ -1,4 +1,4 @@
-#include "optim/scheduler.hpp"
+#include "xgrad/optim/scheduler.hpp"
 
 #include <algorithm>
 #include <cmath>

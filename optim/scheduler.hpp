@@ -37,7 +37,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

@@ -1,8 +1,8 @@
-#include "optim/sgd.hpp"
+#include "xgrad/optim/sgd.hpp"
 
 #include <cmath>
 
-#include "optim/kernels.hpp"
+#include "xgrad/optim/kernels.hpp"
 
 namespace xg::optim {
 

@@ -16,7 +16,7 @@
 /// then grow the weights) and in the sign of the momentum buffer.
 #include <vector>
 
-#include "optim/optimizer.hpp"
+#include "xgrad/optim/optimizer.hpp"
 
 namespace xg::optim {
 

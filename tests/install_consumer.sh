@@ -37,8 +37,8 @@ fi
 
 PC="$LIB/pkgconfig/xgrad.pc"
 [ -f "$PC" ] || fail "xgrad.pc not installed at $PC; installed files: $(cd "$DEST" && find . -type f | tr '\n' ' ')"
-[ -f "$INC/xgrad/autograd/xg.hpp" ] || fail "autograd/xg.hpp not installed under $INC/xgrad"
-for internal in kernels.hpp samples.hpp; do
+[ -f "$INC/xgrad/xgrad.hpp" ] || fail "xgrad/xgrad.hpp not installed under $INC"
+for internal in kernels/loops.hpp ops/samples.hpp; do
   [ ! -e "$INC/xgrad/autograd/$internal" ] || fail "internal header autograd/$internal was installed"
 done
 

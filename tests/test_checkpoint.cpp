@@ -6,13 +6,13 @@
 #include <iterator>
 #include <unistd.h>
 
-#include "autograd/xg.hpp"
-#include "nn/conv.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/rnn.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/rnn.hpp"
+#include "xgrad/optim/adam.hpp"
 
 namespace {
 std::string tmp(const std::string& name) { return "/tmp/xg_ckpt_" + std::to_string(::getpid()) + "_" + name; }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "optim/clip.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/optim/clip.hpp"
 
 namespace {
 

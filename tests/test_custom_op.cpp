@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 namespace {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <unistd.h>
 
-#include "autograd/xg.hpp"
-#include "data/dataset.hpp"
-#include "data/idx.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/data/dataset.hpp"
+#include "xgrad/data/idx.hpp"
 
 namespace {
 std::string tmp_path(const std::string& name) { return "/tmp/xg_test_data_" + std::to_string(::getpid()) + "_" + name; }

@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <type_traits>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 using xg::Dtype;
 using xg::Tensor;

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 namespace {
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/init.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/init.hpp"
 
 using xg::Dtype;
 using xg::Tensor;

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/inspect.hpp"
-#include "autograd/node.hpp"
-#include "autograd/xg.hpp"
-#include "optim/sgd.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/optim/sgd.hpp"
 
 namespace {
 

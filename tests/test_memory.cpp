@@ -8,12 +8,12 @@
 #include <memory>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/dropout.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "optim/adam.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/optim/adam.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/attention.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/attention.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // gradgradcheck) of every layer with respect to its input and its parameters.
 #include <doctest/doctest.h>
 
-#include "tests/error_check.hpp"
+#include "error_check.hpp"
 
 #include <cmath>
 #include <memory>
@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/activation.hpp"
-#include "nn/conv.hpp"
-#include "nn/dropout.hpp"
-#include "nn/embedding.hpp"
-#include "nn/functional.hpp"
-#include "nn/linear.hpp"
-#include "nn/pooling.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/functional.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/pooling.hpp"
 
 using xg::Dtype;
 using xg::Shape;

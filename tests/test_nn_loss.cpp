@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/loss.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/loss.hpp"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/normalization.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/normalization.hpp"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "nn/rnn.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/nn/rnn.hpp"
 
 namespace {
 

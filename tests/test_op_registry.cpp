@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 namespace {
 int env_int(const char* name, int fallback) {

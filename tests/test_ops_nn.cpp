@@ -4,7 +4,7 @@
 // (Every op here is also gradchecked and gradgradchecked by the registry sweep.)
 #include <doctest/doctest.h>
 
-#include "tests/error_check.hpp"
+#include "error_check.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 using xg::Dtype;
 using xg::Shape;

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/parallel.hpp"
-#include "autograd/xg.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd.hpp"
 
 namespace {
 

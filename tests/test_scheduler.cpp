@@ -8,8 +8,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "autograd/xg.hpp"
-#include "optim/optim.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/optim/optim.hpp"
 
 namespace {
 

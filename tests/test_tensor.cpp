@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 using xg::Dtype;
 using xg::Shape;

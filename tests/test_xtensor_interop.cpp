@@ -13,8 +13,8 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autograd/xg.hpp"
-#include "autograd/xtensor_interop.hpp"
+#include "xgrad/autograd.hpp"
+#include "xgrad/autograd/tools/xtensor_interop.hpp"
 
 namespace {
 

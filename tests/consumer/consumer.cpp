@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "autograd/xg.hpp"
+#include "xgrad/autograd.hpp"
 
 int main() {
   // loss = sum(tanh(x @ w)) + sum(w * w * w)

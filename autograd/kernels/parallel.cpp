@@ -1,0 +1,216 @@
+// The compute pool behind parallel_for: persistent workers that spin briefly on a generation
+// counter, then sleep on a condition variable. The brief spin keeps back-to-back small kernels cheap; the
+// sleep hands the core back to OpenBLAS's threads during gemm instead of fighting them.
+#include "xgrad/autograd/kernels/parallel.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "xgrad/autograd/tensor/error.hpp"
+
+extern "C" void openblas_set_num_threads(int);  // declared here: <cblas.h> clashes with xtensor-blas
+
+namespace xg::detail {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// About 10-30 microseconds of pause instructions before a waiter sleeps.
+constexpr int kSpinIterations = 4000;
+
+class Pool {
+ public:
+  ~Pool() { stop_workers(); }
+
+  int threads() {
+    std::call_once(init_, [this] { start_workers(default_threads()); });
+    return threads_.load(std::memory_order_relaxed);
+  }
+
+  void resize(int n) {
+    threads();  // finish lazy start first
+    std::lock_guard<std::mutex> lock(busy_);
+    if (n == threads_.load()) return;
+    stop_workers();
+    start_workers(n);
+  }
+
+  void run(int64_t n, int64_t grain, void (*call)(void*, int64_t, int64_t), void* ctx) {
+    const int t = threads();
+    std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
+    if (in_region_ || !lock.owns_lock() || t == 1) {
+      call(ctx, 0, n);  // nested or concurrent region: run inline
+      return;
+    }
+    const int64_t chunks = std::min<int64_t>({int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1), 0xffff});
+    if (chunks < 2) {
+      call(ctx, 0, n);
+      return;
+    }
+    call_ = call;
+    ctx_ = ctx;
+    n_ = n;
+    error_ = nullptr;
+    done_.store(0, std::memory_order_relaxed);
+    const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store(uint64_t{gen} << 32 | static_cast<uint64_t>(chunks) << 16, std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
+    wake_workers();
+    work(gen);
+    // Chunks a worker claimed may still run: spin, then sleep on done_.
+    const int total = static_cast<int>(chunks);
+    for (int i = 0; i < kSpinIterations && done_.load(std::memory_order_acquire) != total; ++i) cpu_relax();
+    if (done_.load(std::memory_order_acquire) != total) {
+      std::unique_lock<std::mutex> lk(done_mu_);
+      done_cv_.wait(lk, [&] { return done_.load(std::memory_order_acquire) == total; });
+    }
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  // Chunks are claimed one at a time from a shared counter, so a thread the OS has not
+  // scheduled yet (a busy machine) only delays the chunk it already holds: the others finish
+  // the rest. Chunk bounds depend only on n, grain and the thread count.
+  static constexpr int kChunksPerThread = 4;
+
+  static int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+  // Claims and runs chunks of region `gen` until none are left. claim_ holds the region's
+  // generation (bits 32-63), its chunk count (16-31) and the next chunk (0-15) in one word, so a
+  // worker still looping on an ended region can never claim (or count) a chunk of the next one:
+  // its compare-exchange only succeeds on the very word it read.
+  void work(uint32_t gen) {
+    for (;;) {
+      uint64_t c = claim_.load(std::memory_order_acquire);
+      if (static_cast<uint32_t>(c >> 32) != gen) return;
+      const uint32_t next = static_cast<uint32_t>(c & 0xffff), chunks = static_cast<uint32_t>((c >> 16) & 0xffff);
+      if (next >= chunks) return;
+      if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+      run_chunk(next, chunks);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(chunks)) {
+        { std::lock_guard<std::mutex> lk(done_mu_); }  // the caller is either before its check or asleep
+        done_cv_.notify_one();
+      }
+    }
+  }
+
+  void run_chunk(uint32_t c, uint32_t chunks) {
+    const int64_t lo = n_ * c / chunks, hi = n_ * (c + 1) / chunks;
+    in_region_ = true;
+    try {
+      call_(ctx_, lo, hi);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    in_region_ = false;
+  }
+
+  void worker(uint32_t seen) {
+    for (;;) {
+      uint32_t g = generation_.load(std::memory_order_acquire);
+      for (int i = 0; i < kSpinIterations && g == seen; ++i) {
+        cpu_relax();
+        g = generation_.load(std::memory_order_acquire);
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lk(wake_mu_);
+        wake_cv_.wait(lk, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        g = generation_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (stop_.load(std::memory_order_acquire)) return;
+      work(g);
+    }
+  }
+
+  void wake_workers() {
+    { std::lock_guard<std::mutex> lk(wake_mu_); }  // a worker is either before its check or asleep
+    wake_cv_.notify_all();
+  }
+
+  void start_workers(int n) {
+    stop_.store(false);
+    threads_.store(n);
+    const uint32_t g = generation_.load();  // read here: a region may start before a worker runs
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, g] { worker(g); });
+  }
+
+  void stop_workers() {
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
+    wake_workers();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::once_flag init_;
+  std::atomic<int> threads_{1};
+  std::mutex busy_;  // one parallel region at a time; others run inline
+  std::vector<std::thread> workers_;
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> done_{0};
+  std::atomic<bool> stop_{false};
+  // Sleeping uses mutex + condition variable: libstdc++ 12's std::atomic::wait/notify_one lost a
+  // wake-up here (a cnn benchmark run hung with the caller asleep on done_ and every chunk done).
+  std::mutex wake_mu_, done_mu_;
+  std::condition_variable wake_cv_, done_cv_;
+  // The current region, written before claim_ and generation_ are published (release) and read
+  // only after a chunk of it was claimed (acquire).
+  void (*call_)(void*, int64_t, int64_t) = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0;
+  std::mutex error_mu_;
+  std::exception_ptr error_;
+  static thread_local bool in_region_;
+};
+thread_local bool Pool::in_region_ = false;
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+int pool_threads() { return pool().threads(); }
+
+namespace {
+std::atomic<int> blas_threads{0};  // what OpenBLAS was last told (0: not yet)
+}
+
+void set_pool_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  pool().resize(n);
+  openblas_set_num_threads(n);
+  blas_threads.store(n);
+}
+
+// Below about 4M multiply-adds (~100 us on one core) a gemm gains little from a second thread on a
+// quiet machine and loses badly on a busy one, where the helper thread may not be scheduled for
+// milliseconds: the LSTM benchmark's 32x512x128 products ran 4x slower threaded under load.
+constexpr double kGemmThreadMin = 4.0 * 1024 * 1024;
+
+void prepare_gemm(int64_t m, int64_t n, int64_t k) {
+  const int want = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmThreadMin ? 1 : pool_threads();
+  if (blas_threads.load(std::memory_order_relaxed) != want) {
+    openblas_set_num_threads(want);
+    blas_threads.store(want, std::memory_order_relaxed);
+  }
+}
+
+void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, int64_t), void* ctx) {
+  pool().run(n, grain, call, ctx);
+}
+
+}  // namespace xg::detail

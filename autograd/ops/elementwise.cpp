@@ -1,0 +1,654 @@
+// Element-wise ops: each op's forward kernel, backward formula, formula text and test samples
+// sit together. Backward formulas use xg ops, so create_graph records them (higher order).
+#include <cmath>
+#include <sstream>
+
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/op_list.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/kernels/simd_math.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::visit_dtype;
+using detail::visit_float;
+
+namespace {
+
+void check_defined(const Tensor& t, const char* op) {
+  if (!t.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
+}
+
+Dtype promote_types(Dtype a, Dtype b) {
+  if (a == Dtype::float64 || b == Dtype::float64) return Dtype::float64;
+  if (a == Dtype::float32 || b == Dtype::float32) return Dtype::float32;
+  return Dtype::int64;
+}
+
+// Operands converted to their common dtype (the conversion is differentiable).
+std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  if (a.dtype() == b.dtype()) return {a, b};
+  const Dtype d = promote_types(a.dtype(), b.dtype());
+  return {a.to(d), b.to(d)};
+}
+
+// A C++ scalar as a 0-d tensor of t's dtype (a fractional scalar with an int64 tensor gives float32).
+Tensor scalar_like(const Tensor& t, double v) {
+  check_defined(t, "scalar operand");
+  Dtype d = t.dtype();
+  // (non-finite or out-of-range values too: converting them to int64 is undefined)
+  if (d == Dtype::int64 && !(v == std::floor(v) && std::fabs(v) < 9.2e18)) d = Dtype::float32;
+  return scalar_tensor(v, {.dtype = d});
+}
+
+// Element-wise kernels split their flat range over the compute pool above these sizes (below,
+// waking a second thread costs more than it saves): cheap arithmetic is near memory-bound, so it
+// needs more elements per chunk than the transcendental kernels.
+constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
+
+// y = f(x) element-wise for float tensors.
+template <class F>
+Tensor unary_float(const Tensor& x, const char* op, F f) {
+  check_defined(x, op);
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+  });
+  return y;
+}
+// y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
+template <class VF>
+Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
+  check_defined(x, op);
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { vf(in + lo, out + lo, hi - lo); });
+  });
+  return y;
+}
+// y = f(x) element-wise for any dtype.
+template <class F>
+Tensor unary_any(const Tensor& x, const char* op, F f) {
+  check_defined(x, op);
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), kGrainArith, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+  });
+  return y;
+}
+// out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
+// the pool along their first axis (or flat, when neither operand broadcasts).
+template <class F>
+Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool float_only, F f) {
+  const Shape os = detail::broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = detail::new_tensor(os, a.dtype());
+  auto run = [&]<class T>() {
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = os.numel();
+    if (n < 2 * kGrainArith) {
+      detail::map_binary(pa, a.shape(), pb, b.shape(), po, os, f);
+      return;
+    }
+    const int64_t na = a.numel(), nb = b.numel();
+    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
+      detail::parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
+        const Shape part{hi - lo};
+        detail::map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo), nb == 1 ? Shape{1} : part,
+                           po + lo, part, f);
+      });
+      return;
+    }
+    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
+    const int r = os.rank();
+    Shape as, bs;
+    for (int i = 0; i < r - a.dim(); ++i) as.push_back(1);
+    for (int i = 0; i < a.dim(); ++i) as.push_back(a.shape()[i]);
+    for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
+    for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
+    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
+    detail::parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
+      Shape so = os, sa = as, sb = bs;
+      so[0] = hi - lo;
+      if (sa[0] != 1) sa[0] = hi - lo;
+      if (sb[0] != 1) sb[0] = hi - lo;
+      detail::map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+    });
+  };
+  if (float_only) visit_float(a.dtype(), op, run);
+  else visit_dtype(a.dtype(), run);
+  return out;
+}
+
+}  // namespace
+
+namespace opdefs {
+
+// ================================================================ two operands
+// ---- add ----
+const OpInfo add_op{"add", "d/da (a + b) = 1, d/db (a + b) = 1", OpKind::primitive,
+                    [] { return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real, Domain::real); }};
+}  // namespace opdefs
+Tensor add(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0, "add");
+  Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return detail::add_wrap(x, z); });
+  return record(opdefs::add_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = sum_to(g, sa);
+    gx[1] = sum_to(g, sb);
+  });
+}
+
+// ---- sub ----
+namespace opdefs {
+const OpInfo sub_op{"sub", "d/da (a - b) = 1, d/db (a - b) = -1", OpKind::primitive,
+                    [] { return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real, Domain::real); }};
+}
+Tensor sub(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0, "sub");
+  Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return detail::sub_wrap(x, z); });
+  return record(opdefs::sub_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = sum_to(g, sa);
+    if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
+  });
+}
+
+// ---- mul ----
+namespace opdefs {
+const OpInfo mul_op{"mul", "d/da (a * b) = b, d/db (a * b) = a", OpKind::primitive,
+                    [] { return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real, Domain::real); }};
+}
+Tensor mul(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0, "mul");
+  Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return detail::mul_wrap(x, z); });
+  if (!will_record({a, b})) return y;
+  return record(opdefs::mul_op, y, {a, b},
+                [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor a = sa.unpack(n), b = sb.unpack(n);
+                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * b, a.shape());
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * a, b.shape());
+                });
+}
+
+// ---- div ----
+namespace opdefs {
+const OpInfo div_op{"div", "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2", OpKind::primitive,
+                    [] { return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real, Domain::nonzero); }};
+}
+Tensor div(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0, "div");
+  Tensor y = binary_kernel(a, b, "div", true, [](auto x, auto z) { return x / z; });
+  if (!will_record({a, b})) return y;
+  return record(opdefs::div_op, y, {a, b},
+                [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor a = sa.unpack(n), b = sb.unpack(n);
+                  if (n.needs_input_grad(0)) gx[0] = sum_to(g / b, a.shape());
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * a / (b * b)), b.shape());
+                });
+}
+
+// ---- pow (tensor ^ tensor) ----
+namespace opdefs {
+const OpInfo pow_op{"pow", "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)", OpKind::primitive, [] {
+                      return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive, Domain::real);
+                    }};
+}
+Tensor pow(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promoted(a0, b0, "pow");
+  Tensor y = binary_kernel(a, b, "pow", true, [](auto x, auto z) { return std::pow(x, z); });
+  if (!will_record({a, b})) return y;
+  return record(opdefs::pow_op, y, {a, b},
+                [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor a = sa.unpack(n), b = sb.unpack(n);
+                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * b * pow(a, b - 1.0), a.shape());
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * sy.unpack(n) * log(a), b.shape());
+                });
+}
+
+// ---- pow (tensor ^ scalar) ----
+namespace opdefs {
+const OpInfo pow_scalar_op{"pow_scalar", "d/dx x^p = p x^(p-1)", OpKind::primitive, [] {
+                             auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
+                             auto s2 = detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false);
+                             auto s3 = detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false);
+                             s.insert(s.end(), s2.begin(), s2.end());
+                             s.insert(s.end(), s3.begin(), s3.end());
+                             return s;
+                           }};
+}
+Tensor pow(const Tensor& x, double p) {
+  Tensor y = p == 2.0 ? unary_float(x, "pow", [](auto v) { return v * v; })
+             : p == 0.5 ? unary_float(x, "pow", [](auto v) { return std::sqrt(v); })
+                        : unary_float(x, "pow", [p](auto v) { return static_cast<decltype(v)>(std::pow(v, p)); });
+  if (!will_record({x})) return y;
+  return record(opdefs::pow_scalar_op, y, {x}, [sx = save_input(x), p](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    if (p == 0.0) {
+      gx[0] = zeros_like(g);
+      return;
+    }
+    Tensor x = sx.unpack(n);
+    gx[0] = p == 1.0 ? g : p == 2.0 ? g * (2.0 * x) : g * (p * pow(x, p - 1.0));
+  });
+}
+
+// ---- maximum / minimum ----
+namespace {
+// The share of the gradient that goes to a where a beats b: 1, 0.5 on ties, else 0.
+Tensor winner_mask(const Tensor& a, const Tensor& b, bool larger) {
+  NoGradGuard guard;
+  Tensor w = larger ? gt(a, b) : lt(a, b);
+  return w + 0.5 * eq(a, b);
+}
+template <bool Larger>
+Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
+  auto [a, b] = promoted(a0, b0, info.name);
+  Tensor y = binary_kernel(a, b, info.name, false, [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
+  if (!will_record({a, b})) return y;
+  return record(info, y, {a, b}, [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor a = sa.unpack(n), b = sb.unpack(n);
+    Tensor wa = winner_mask(a, b, Larger);
+    if (n.needs_input_grad(0)) gx[0] = sum_to(g * wa, a.shape());
+    if (n.needs_input_grad(1)) gx[1] = sum_to(g * (1.0 - wa), b.shape());
+  });
+}
+}  // namespace
+namespace opdefs {
+const OpInfo maximum_op{"maximum", "d/da max(a, b) = [a > b] + 0.5 [a = b], d/db = [b > a] + 0.5 [a = b]", OpKind::primitive,
+                        [] { return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real, Domain::real); }};
+const OpInfo minimum_op{"minimum", "d/da min(a, b) = [a < b] + 0.5 [a = b], d/db = [b < a] + 0.5 [a = b]", OpKind::primitive,
+                        [] { return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real, Domain::real); }};
+}  // namespace opdefs
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum<true>(a, b, opdefs::maximum_op); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum<false>(a, b, opdefs::minimum_op); }
+
+// ---- where ----
+namespace opdefs {
+const OpInfo where_op{"where", "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m", OpKind::primitive, [] {
+                        auto call = [](std::span<const Tensor> in) { return where(gt(in[0], 0.0), in[1], in[2]); };
+                        auto m = [](Shape s, unsigned k) {
+                          Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
+                          return t.detach();
+                        };
+                        return std::vector<OpSample>{
+                            {"equal shapes [3, 4]", {m({3, 4}, 1), detail::sample_tensor({3, 4}, Domain::real, 2), detail::sample_tensor({3, 4}, Domain::real, 3)}, call},
+                            {"broadcast mask [4], a [3, 1], b scalar", {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5), detail::sample_tensor({}, Domain::real, 6)}, call},
+                            {"empty [0, 2]", {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8), detail::sample_tensor({2}, Domain::real, 9)}, call},
+                        };
+                      }};
+}
+Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
+  check_defined(mask, "where");
+  auto [a, b] = promoted(a0, b0, "where");
+  const Shape os = detail::broadcast_shapes(detail::broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+  // Broadcast all three to the output shape, then select element by element.
+  Tensor y = detail::new_tensor(os, a.dtype());
+  visit_dtype(a.dtype(), [&]<class T>() {
+    std::vector<T> av(static_cast<std::size_t>(os.numel())), bv(av.size());
+    detail::broadcast_copy(a.data<T>(), a.shape(), av.data(), os);
+    detail::broadcast_copy(b.data<T>(), b.shape(), bv.data(), os);
+    visit_dtype(mask.dtype(), [&]<class M>() {
+      std::vector<M> mv(av.size());
+      detail::broadcast_copy(mask.data<M>(), mask.shape(), mv.data(), os);
+      T* out = y.data<T>();
+      for (std::size_t i = 0; i < av.size(); ++i) out[i] = mv[i] != M(0) ? av[i] : bv[i];
+    });
+  });
+  if (!will_record({a, b})) return y;
+  return record(opdefs::where_op, y, {a, b},
+                [m = mask.detach(), sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor zero = scalar_tensor(0.0, {.dtype = g.dtype()});
+                  if (n.needs_input_grad(0)) gx[0] = sum_to(where(m, g, zero), sa);
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(where(m, zero, g), sb);
+                });
+}
+
+// ---- operators ----
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+
+// ================================================================ one operand
+// Each: the kernel, then the backward as xg ops on saved input x or output y.
+#define XG_UNARY_SAMPLES(fn, domain) [] { return detail::unary_samples([](auto& x) { return fn(x); }, domain); }
+
+namespace opdefs {
+const OpInfo neg_op{"neg", "d/dx (-x) = -1", OpKind::primitive, XG_UNARY_SAMPLES(neg, Domain::real)};
+}
+Tensor neg(const Tensor& x) {
+  Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
+  return record(opdefs::neg_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
+}
+
+namespace opdefs {
+const OpInfo exp_op{"exp", "d/dx exp(x) = exp(x)", OpKind::primitive, XG_UNARY_SAMPLES(exp, Domain::real)};
+}
+Tensor exp(const Tensor& x) {
+  Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::exp_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g * sy.unpack(n);
+  });
+}
+
+namespace opdefs {
+const OpInfo log_op{"log", "d/dx log(x) = 1 / x", OpKind::primitive, XG_UNARY_SAMPLES(log, Domain::positive)};
+}
+Tensor log(const Tensor& x) {
+  Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::log_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g / sx.unpack(n);
+  });
+}
+
+namespace opdefs {
+const OpInfo log1p_op{"log1p", "d/dx log(1 + x) = 1 / (1 + x)", OpKind::primitive, XG_UNARY_SAMPLES(log1p, Domain::positive)};
+}
+Tensor log1p(const Tensor& x) {
+  Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::log1p_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g / (sx.unpack(n) + 1.0);
+  });
+}
+
+namespace opdefs {
+const OpInfo sqrt_op{"sqrt", "d/dx sqrt(x) = 1 / (2 sqrt(x))", OpKind::primitive, XG_UNARY_SAMPLES(sqrt, Domain::positive)};
+}
+Tensor sqrt(const Tensor& x) {
+  Tensor y = unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::sqrt_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g * 0.5 / sy.unpack(n);
+  });
+}
+
+namespace opdefs {
+const OpInfo rsqrt_op{"rsqrt", "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3", OpKind::primitive, XG_UNARY_SAMPLES(rsqrt, Domain::positive)};
+}
+Tensor rsqrt(const Tensor& x) {
+  Tensor y = unary_float(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::rsqrt_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor y = sy.unpack(n);
+    gx[0] = g * -0.5 * y * y * y;
+  });
+}
+
+namespace opdefs {
+const OpInfo abs_op{"abs", "d/dx |x| = sign(x)", OpKind::primitive, XG_UNARY_SAMPLES(abs, Domain::nonzero)};
+}
+Tensor abs(const Tensor& x) {
+  Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
+  if (!will_record({x})) return y;
+  return record(opdefs::abs_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g * sign(sx.unpack(n));
+  });
+}
+
+namespace opdefs {
+const OpInfo sign_op{"sign", "sign(x) is piecewise constant: no gradient", OpKind::non_differentiable, XG_UNARY_SAMPLES(sign, Domain::nonzero)};
+}
+Tensor sign(const Tensor& x) {
+  return unary_any(x, "sign", [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
+}
+
+namespace opdefs {
+const OpInfo sin_op{"sin", "d/dx sin(x) = cos(x)", OpKind::primitive, XG_UNARY_SAMPLES(sin, Domain::real)};
+}
+Tensor sin(const Tensor& x) {
+  Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::sin_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g * cos(sx.unpack(n));
+  });
+}
+
+namespace opdefs {
+const OpInfo cos_op{"cos", "d/dx cos(x) = -sin(x)", OpKind::primitive, XG_UNARY_SAMPLES(cos, Domain::real)};
+}
+Tensor cos(const Tensor& x) {
+  Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::cos_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = neg(g * sin(sx.unpack(n)));
+  });
+}
+
+namespace opdefs {
+const OpInfo tanh_op{"tanh", "d/dx tanh(x) = 1 - tanh(x)^2", OpKind::primitive, XG_UNARY_SAMPLES(tanh, Domain::real)};
+}
+Tensor tanh(const Tensor& x) {
+  Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::tanh_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor y = sy.unpack(n);
+    gx[0] = g * (1.0 - y * y);
+  });
+}
+
+namespace opdefs {
+const OpInfo sigmoid_op{"sigmoid", "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))", OpKind::primitive, XG_UNARY_SAMPLES(sigmoid, Domain::real)};
+}
+Tensor sigmoid(const Tensor& x) {
+  // Two branches keep exp's argument non-positive: no overflow for large |x|.
+  Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::sigmoid_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor y = sy.unpack(n);
+    gx[0] = g * y * (1.0 - y);
+  });
+}
+
+namespace opdefs {
+const OpInfo erf_op{"erf", "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)", OpKind::primitive, XG_UNARY_SAMPLES(erf, Domain::real)};
+}
+Tensor erf(const Tensor& x) {
+  Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
+  if (!will_record({x})) return y;
+  return record(opdefs::erf_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor x = sx.unpack(n);
+    gx[0] = g * (M_2_SQRTPI * exp(neg(x * x)));
+  });
+}
+
+namespace opdefs {
+const OpInfo relu_op{"relu", "d/dx relu(x) = [x > 0]", OpKind::primitive, XG_UNARY_SAMPLES(relu, Domain::nonzero)};
+}
+Tensor relu(const Tensor& x) {
+  Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  if (!will_record({x})) return y;
+  return record(opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    const Tensor y = sy.unpack(n);
+    if (GradMode::is_enabled() || g.dtype() != y.dtype() || !(g.shape() == y.shape())) {  // differentiable form
+      gx[0] = g * gt(y, 0.0);
+      return;
+    }
+    // First order: one masked copy instead of a mask tensor and a product.
+    gx[0] = binary_kernel(g, y, "relu", true, [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
+  });
+}
+
+namespace opdefs {
+const OpInfo leaky_relu_op{"leaky_relu", "d/dx leaky_relu(x) = 1 if x > 0 else negative_slope", OpKind::primitive,
+                           [] { return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero); }};
+}
+Tensor leaky_relu(const Tensor& x, double slope) {
+  Tensor y = unary_float(x, "leaky_relu", [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; });
+  if (!will_record({x})) return y;
+  return record(opdefs::leaky_relu_op, y, {x}, [sx = save_input(x), slope](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = where(gt(sx.unpack(n), 0.0), g, g * slope);
+  });
+}
+
+namespace opdefs {
+const OpInfo elu_op{"elu", "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha", OpKind::primitive,
+                    [] { return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero); }};
+}
+Tensor elu(const Tensor& x, double alpha) {
+  Tensor y = unary_float(x, "elu", [alpha](auto v) {
+    using T = decltype(v);
+    return v > 0 ? v : static_cast<T>(alpha) * std::expm1(v);
+  });
+  if (!will_record({x})) return y;
+  return record(opdefs::elu_op, y, {x},
+                [sx = save_input(x), sy = save_output(y), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = where(gt(sx.unpack(n), 0.0), g, g * (sy.unpack(n) + alpha));
+                });
+}
+
+// gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.
+namespace opdefs {
+const OpInfo gelu_op{"gelu", "gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (composite)", OpKind::composite, XG_UNARY_SAMPLES(gelu, Domain::real)};
+const OpInfo silu_op{"silu", "silu(x) = x sigmoid(x) (composite)", OpKind::composite, XG_UNARY_SAMPLES(silu, Domain::real)};
+}  // namespace opdefs
+Tensor gelu(const Tensor& x) { return 0.5 * x * (1.0 + erf(x * M_SQRT1_2)); }
+Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+
+namespace opdefs {
+const OpInfo softplus_op{"softplus", "d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)", OpKind::primitive, [] {
+                           auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
+                           auto s2 = detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); }, Domain::nonzero, false);
+                           s.insert(s.end(), s2.begin(), s2.end());
+                           return s;
+                         }};
+}
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  Tensor y = unary_float(x, "softplus", [beta, threshold](auto v) {
+    using T = decltype(v);
+    const T bx = static_cast<T>(beta) * v;
+    if (bx > static_cast<T>(threshold)) return v;
+    // log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|): no overflow, no cancellation
+    return (std::max(bx, T(0)) + std::log1p(std::exp(-std::fabs(bx)))) / static_cast<T>(beta);
+  });
+  if (!will_record({x})) return y;
+  return record(opdefs::softplus_op, y, {x},
+                [sx = save_input(x), beta, threshold](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor bx = sx.unpack(n) * beta;
+                  gx[0] = where(gt(bx, threshold), g, g * sigmoid(bx));
+                });
+}
+
+namespace opdefs {
+const OpInfo clamp_op{"clamp", "d/dx clamp(x, lo, hi) = [lo <= x <= hi]", OpKind::primitive, [] {
+                        auto s = detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real);
+                        auto s2 = detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); }, Domain::real, false);
+                        auto s3 = detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); }, Domain::real, false);
+                        s.insert(s.end(), s2.begin(), s2.end());
+                        s.insert(s.end(), s3.begin(), s3.end());
+                        return s;
+                      }};
+}
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  if (lo && hi && *lo > *hi) {
+    std::ostringstream msg;
+    msg << "clamp: lower bound " << *lo << " is above upper bound " << *hi;
+    throw ValueError(msg.str());
+  }
+  const double l = lo.value_or(-INFINITY), h = hi.value_or(INFINITY);
+  Tensor y = unary_any(x, "clamp", [l, h](auto v) {
+    using T = decltype(v);
+    const double d = static_cast<double>(v);
+    return d < l ? detail::checked_cast<T>(l, "clamp") : d > h ? detail::checked_cast<T>(h, "clamp") : v;
+  });
+  if (!will_record({x})) return y;
+  return record(opdefs::clamp_op, y, {x}, [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor x = sx.unpack(n);
+    gx[0] = g * (ge(x, l) * le(x, h));
+  });
+}
+
+namespace opdefs {
+const OpInfo to_op{"to", "d/dx to(x, dtype) = 1 (the gradient converted back to x's dtype)", OpKind::primitive, [] {
+                     auto round_trip = [](std::span<const Tensor> in) { return in[0].to(Dtype::float32).to(Dtype::float64); };
+                     return std::vector<OpSample>{
+                         {"float64 -> float32 -> float64 [3, 2]", {detail::sample_tensor({3, 2}, Domain::real, 1)}, round_trip, 1e-2},
+                     };
+                   }};
+}
+Tensor Tensor::to(Dtype d) const {
+  check_defined("to");
+  if (dtype() == d) return *this;
+  Tensor y = detail::new_tensor(shape(), d);
+  visit_dtype(dtype(), [&]<class S>() {
+    visit_dtype(d, [&]<class T>() {
+      detail::check_castable<T>(data<S>(), numel(), "to");  // float -> int64 of NaN, inf, or beyond int64
+      detail::map_unary(data<S>(), y.data<T>(), numel(), [](S v) { return static_cast<T>(v); });
+    });
+  });
+  if (!is_floating(d)) return y;  // int64 results carry no gradient
+  const Dtype src = dtype();
+  return record(opdefs::to_op, y, {*this}, [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); });
+}
+
+namespace opdefs {
+const OpInfo clone_op{"clone", "d/dx clone(x) = 1", OpKind::primitive, [] {
+                        return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real);
+                      }};
+}
+Tensor Tensor::clone() const {
+  check_defined("clone");
+  Tensor y = detail::new_tensor(shape(), dtype());
+  if (numel()) std::memcpy(y.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  return record(opdefs::clone_op, y, {*this}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
+}
+
+// ================================================================ comparisons (no gradient)
+namespace {
+template <class F>
+Tensor compare(const Tensor& a0, const Tensor& b0, const char* op, F f) {
+  auto [a, b] = promoted(a0, b0, op);
+  NoGradGuard guard;  // masks never require grad
+  return binary_kernel(a, b, op, false, [f](auto x, auto z) { return static_cast<decltype(x)>(f(x, z) ? 1 : 0); });
+}
+std::vector<OpSample> compare_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
+  auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
+  Tensor a = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, {.dtype = Dtype::float64});
+  Tensor b = tensor({3, 2, 1}, {.dtype = Dtype::float64});
+  return {{"[2, 3] with [3]", {a, b}, call}, {"int64 with float32", {a.to(Dtype::int64), b.to(Dtype::float32)}, call}};
+}
+}  // namespace
+namespace opdefs {
+const OpInfo eq_op{"eq", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq)); }};
+const OpInfo ne_op{"ne", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne)); }};
+const OpInfo lt_op{"lt", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt)); }};
+const OpInfo le_op{"le", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le)); }};
+const OpInfo gt_op{"gt", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt)); }};
+const OpInfo ge_op{"ge", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge)); }};
+}  // namespace opdefs
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto z) { return x == z; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto z) { return x != z; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto z) { return x < z; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto z) { return x <= z; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto z) { return x > z; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto z) { return x >= z; }); }
+Tensor eq(const Tensor& a, double b) { return eq(a, scalar_like(a, b)); }
+Tensor ne(const Tensor& a, double b) { return ne(a, scalar_like(a, b)); }
+Tensor lt(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
+Tensor le(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
+Tensor gt(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
+Tensor ge(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+
+}  // namespace xg

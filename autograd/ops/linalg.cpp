@@ -1,0 +1,229 @@
+// Matrix products through BLAS gemm. Transposes are gemm flags, never copies: the backward of
+// matmul_t is matmul_t with other flags. This file includes OpenBLAS's <cblas.h>, so it must
+// not include xtensor-blas (the two declare the same CBLAS enums).
+#include <cblas.h>
+
+#include <cstring>
+
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/op_list.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::sample_tensor;
+
+namespace {
+
+// c = op(a) op(b), or c += op(a) op(b) when accumulating. gemm always accumulates (beta = 1);
+// to overwrite, c is zeroed with memset first: OpenBLAS's own zeroing pass (sgemm_beta)
+// took 7-8% of the MLP benchmark's step and ran slower than memset.
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, bool accumulate = false) {
+  detail::prepare_gemm(n, m, k);
+  if (!accumulate) std::memset(c, 0, sizeof(float) * static_cast<std::size_t>(n * m));
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
+              static_cast<int>(m), static_cast<int>(k), 1.0f, a, static_cast<int>(ta ? n : k), b,
+              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
+}
+void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, bool accumulate = false) {
+  detail::prepare_gemm(n, m, k);
+  if (!accumulate) std::memset(c, 0, sizeof(double) * static_cast<std::size_t>(n * m));
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
+              static_cast<int>(m), static_cast<int>(k), 1.0, a, static_cast<int>(ta ? n : k), b,
+              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
+}
+
+std::string operands(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  return a.shape().str() + (ta ? "^T" : "") + " @ " + b.shape().str() + (tb ? "^T" : "");
+}
+
+Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
+  if (!a.defined() || !b.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
+  if (!a.is_floating_point() || !b.is_floating_point())
+    throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()));
+  return (a.dtype() == Dtype::float64 || b.dtype() == Dtype::float64) ? Dtype::float64 : Dtype::float32;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  detail::set_pool_threads(n);  // and OpenBLAS's
+}
+int get_num_threads() { return detail::pool_threads(); }
+
+// ---- matmul_t: the primitive ----
+namespace opdefs {
+const OpInfo matmul_t_op{"matmul_t", "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)", OpKind::primitive, [] {
+                           auto mk = [](bool ta, bool tb) {
+                             return [ta, tb](std::span<const Tensor> in) { return matmul_t(in[0], in[1], ta, tb); };
+                           };
+                           return std::vector<OpSample>{
+                               {"[3, 4] @ [4, 2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({4, 2}, Domain::real, 2)}, mk(false, false)},
+                               {"[4, 3]^T @ [4, 2]", {sample_tensor({4, 3}, Domain::real, 3), sample_tensor({4, 2}, Domain::real, 4)}, mk(true, false)},
+                               {"[3, 4] @ [2, 4]^T", {sample_tensor({3, 4}, Domain::real, 5), sample_tensor({2, 4}, Domain::real, 6)}, mk(false, true)},
+                               {"[4, 3]^T @ [2, 4]^T", {sample_tensor({4, 3}, Domain::real, 7), sample_tensor({2, 4}, Domain::real, 8)}, mk(true, true)},
+                               {"batched [2, 3, 4] @ [2, 4, 2]", {sample_tensor({2, 3, 4}, Domain::real, 9), sample_tensor({2, 4, 2}, Domain::real, 10)}, mk(false, false)},
+                               {"inner 0: [2, 0] @ [0, 3]", {sample_tensor({2, 0}, Domain::real, 11), sample_tensor({0, 3}, Domain::real, 12)}, mk(false, false)},
+                           };
+                         }};
+}
+Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
+  const Dtype d = common_float(a0, b0, "matmul");
+  const Tensor a = a0.to(d), b = b0.to(d);
+  if (a.dim() < 2 || b.dim() < 2)
+    throw ShapeError("matmul: matmul_t needs at least 2 axes on both sides, got " + operands(a, b, ta, tb));
+  const int ra = a.dim(), rb = b.dim();
+  const int64_t n = a.shape()[ta ? ra - 1 : ra - 2], k = a.shape()[ta ? ra - 2 : ra - 1];
+  const int64_t kb = b.shape()[tb ? rb - 1 : rb - 2], m = b.shape()[tb ? rb - 2 : rb - 1];
+  if (k != kb) throw ShapeError("matmul: inner dimensions differ: " + operands(a, b, ta, tb));
+  if (ra != rb) throw ShapeError("matmul: batch axes differ: " + operands(a, b, ta, tb));
+  Shape os;
+  int64_t batch = 1;
+  for (int i = 0; i < ra - 2; ++i) {
+    if (a.shape()[i] != b.shape()[i]) throw ShapeError("matmul: batch axes differ: " + operands(a, b, ta, tb));
+    os.push_back(a.shape()[i]);
+    batch *= a.shape()[i];
+  }
+  os.push_back(n);
+  os.push_back(m);
+  Tensor y = detail::new_tensor(os, d);
+  detail::visit_float(d, "matmul", [&]<class T>() {
+    T* c = y.data<T>();
+    if (k == 0) {
+      std::fill(c, c + y.numel(), T(0));
+      return;
+    }
+    if (n == 0 || m == 0) return;
+    for (int64_t i = 0; i < batch; ++i) gemm(ta, tb, n, m, k, a.data<T>() + i * n * k, b.data<T>() + i * k * m, c + i * n * m);
+  });
+  if (!will_record({a, b})) return y;
+  return record(opdefs::matmul_t_op, y, {a, b},
+                [sa = save_input(a), sb = save_input(b), ta, tb](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+                  if (nd.needs_input_grad(0)) {
+                    Tensor b = sb.unpack(nd);
+                    gx[0] = ta ? matmul_t(b, g, tb, true) : matmul_t(g, b, false, !tb);
+                  }
+                  if (nd.needs_input_grad(1)) {
+                    Tensor a = sa.unpack(nd);
+                    gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
+                  }
+                });
+}
+
+// ---- linear: x @ w^T + b as one gemm onto rows pre-filled with the bias ----
+// One pass fewer than matmul_t + add (no separate bias sweep, and gemm's own zeroing of C is
+// replaced by the bias copy); the backward is matmul_t and sum_to, so it differentiates again.
+namespace opdefs {
+const OpInfo linear_op{"linear", "y = x w^T + b: dx = g w, dw = g^T x, db = sum over rows of g", OpKind::primitive, [] {
+                         auto call = [](std::span<const Tensor> in) { return linear(in[0], in[1], in[2]); };
+                         return std::vector<OpSample>{
+                             {"[3, 4] w [2, 4] b [2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({2, 4}, Domain::real, 2), sample_tensor({2}, Domain::real, 3)}, call},
+                             {"[1, 5] w [3, 5] b [3]", {sample_tensor({1, 5}, Domain::real, 4), sample_tensor({3, 5}, Domain::real, 5), sample_tensor({3}, Domain::real, 6)}, call},
+                             {"[0, 2] w [3, 2] b [3] (no rows)", {sample_tensor({0, 2}, Domain::real, 7), sample_tensor({3, 2}, Domain::real, 8), sample_tensor({3}, Domain::real, 9)}, call},
+                             {"[2, 0] w [3, 0] b [3] (no inputs)", {sample_tensor({2, 0}, Domain::real, 10), sample_tensor({3, 0}, Domain::real, 11), sample_tensor({3}, Domain::real, 12)}, call},
+                         };
+                       }};
+}  // namespace opdefs
+Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
+  if (!b0.defined()) return matmul_t(x0, w0, false, true);
+  Dtype d = common_float(x0, w0, "linear");
+  if (!b0.is_floating_point()) throw TypeError(std::string("linear: expected a float bias, got ") + dtype_name(b0.dtype()));
+  if (b0.dtype() == Dtype::float64) d = Dtype::float64;
+  const Tensor x = x0.to(d), w = w0.to(d), b = b0.to(d);
+  if (x.dim() != 2 || w.dim() != 2 || b.dim() != 1 || x.size(1) != w.size(1) || b.size(0) != w.size(0))
+    throw ShapeError("linear: expected x [n, in], w [out, in], b [out], got x " + x.shape().str() + ", w " + w.shape().str() +
+                     ", b " + b.shape().str());
+  const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
+  Tensor y = detail::new_tensor({n, out}, d);
+  detail::visit_float(d, "linear", [&]<class T>() {
+    T* c = y.data<T>();
+    const T* bias = b.data<T>();
+    for (int64_t r = 0; r < n; ++r) std::copy(bias, bias + out, c + r * out);
+    if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, true);
+  });
+  if (!will_record({x, w, b})) return y;
+  return record(opdefs::linear_op, y, {x, w, b}, [sx = save_input(x), sw = save_input(w)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    if (nd.needs_input_grad(0)) gx[0] = matmul_t(g, sw.unpack(nd), false, false);
+    if (nd.needs_input_grad(1)) gx[1] = matmul_t(g, sx.unpack(nd), true, false);
+    if (nd.needs_input_grad(2)) gx[2] = sum(g, {0});
+  });
+}
+
+// ---- matmul: torch.matmul semantics, composed of reshape/expand and matmul_t ----
+namespace opdefs {
+const OpInfo matmul_op{"matmul", "matmul = matmul_t after 1-D promotion and batch broadcasting (composite)", OpKind::composite, [] {
+                         auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
+                         auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
+                           return OpSample{label, {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)}, call};
+                         };
+                         return std::vector<OpSample>{
+                             pair("[4] @ [4]", {4}, {4}, 1),
+                             pair("[4] @ [4, 3]", {4}, {4, 3}, 2),
+                             pair("[3, 4] @ [4]", {3, 4}, {4}, 3),
+                             pair("[2, 3, 4] @ [4, 2] (folded)", {2, 3, 4}, {4, 2}, 4),
+                             pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
+                             pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
+                         };
+                       }};
+const OpInfo outer_op{"outer", "outer(a, b) = a[:, None] * b[None, :] (composite)", OpKind::composite, [] {
+                        return std::vector<OpSample>{{"[3] x [4]", {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
+                                                      [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
+                      }};
+const OpInfo dot_op{"dot", "dot(a, b) = sum(a * b) via gemm (composite)", OpKind::composite, [] {
+                      return std::vector<OpSample>{{"[5] . [5]", {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
+                                                    [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
+                    }};
+}  // namespace opdefs
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  common_float(a, b, "matmul");
+  if (a.dim() == 0 || b.dim() == 0)
+    throw ShapeError("matmul: both operands need at least 1 axis, got " + a.shape().str() + " @ " + b.shape().str());
+  const int64_t ka = a.shape()[a.dim() - 1], kb = b.shape()[b.dim() == 1 ? 0 : b.dim() - 2];
+  if (ka != kb) throw ShapeError("matmul: inner dimensions differ: " + a.shape().str() + " @ " + b.shape().str());
+  if (a.dim() == 1 && b.dim() == 1) return reshape(matmul_t(reshape(a, {1, ka}), reshape(b, {kb, 1}), false, false), Shape{});
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
+  if (a.dim() == 2 && b.dim() == 2) return matmul_t(a, b, false, false);
+  if (b.dim() == 2) {  // [..., n, k] @ [k, m]: one gemm over all rows
+    Shape os = a.shape();
+    os[os.rank() - 1] = b.shape()[1];
+    return reshape(matmul_t(reshape(a, {-1, ka}), b, false, false), os);
+  }
+  // Broadcast the batch axes, then one gemm per batch element.
+  Shape ba, bb;
+  for (int i = 0; i < a.dim() - 2; ++i) ba.push_back(a.shape()[i]);
+  for (int i = 0; i < b.dim() - 2; ++i) bb.push_back(b.shape()[i]);
+  Shape batch;
+  try {
+    batch = detail::broadcast_shapes(ba, bb, "matmul");
+  } catch (const ShapeError&) {
+    throw ShapeError("matmul: batch axes cannot be broadcast: " + a.shape().str() + " @ " + b.shape().str());
+  }
+  Shape sa = batch, sb = batch;
+  sa.push_back(a.shape()[a.dim() - 2]);
+  sa.push_back(ka);
+  sb.push_back(kb);
+  sb.push_back(b.shape()[b.dim() - 1]);
+  return matmul_t(expand(a, sa), expand(b, sb), false, false);
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw ValueError("outer: an operand is undefined");
+  if (a.dim() != 1 || b.dim() != 1) throw ShapeError("outer: expects two 1-D tensors, got " + a.shape().str() + " and " + b.shape().str());
+  return reshape(a, {a.numel(), 1}) * reshape(b, {1, b.numel()});
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) throw ValueError("dot: an operand is undefined");
+  if (a.dim() != 1 || b.dim() != 1 || a.numel() != b.numel())
+    throw ShapeError("dot: expects two 1-D tensors of equal length, got " + a.shape().str() + " and " + b.shape().str());
+  return matmul(a, b);
+}
+
+}  // namespace xg

@@ -1,0 +1,934 @@
+// Neural-network ops: convolution through im2col + gemm, and the pools. Each op's kernel,
+// backward formula and samples sit together. The backward of every primitive here is written with
+// primitives of this file, so create_graph differentiates through them:
+//   conv2d             -> conv2d_input_grad (dx), conv2d_weight_grad (dw), sum (db)
+//   conv2d_input_grad  -> conv2d (d grad_output), conv2d_weight_grad (d weight)
+//   conv2d_weight_grad -> conv2d_input_grad (d x), conv2d (d grad_output)
+//   max_pool2d         -> max_pool2d_backward (scatter at the argmax) -> gather at the argmax
+//   avg_pool2d / adaptive_avg_pool2d <-> avg_pool2d_backward (the transposed linear map)
+// This file includes OpenBLAS's <cblas.h>, so it must not include xtensor-blas.
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/op_list.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::sample_tensor;
+
+namespace {
+
+// C = alpha op(A) op(B) + beta C, row-major, with explicit leading dimensions.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float beta, float* c, int64_t ldc) {
+  detail::prepare_gemm(m, n, k);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
+          double beta, double* c, int64_t ldc) {
+  detail::prepare_gemm(m, n, k);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
+              static_cast<int>(ldc));
+}
+
+std::string pair_str(Size2 s) {
+  std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
+  r.insert(0, 1, '(');
+  r.append(", ").append(std::to_string(s.w)).append(")");
+  return r;
+}
+
+void check_defined(const Tensor& t, const char* op, const char* what) {
+  if (!t.defined()) throw ValueError(std::string(op) + ": " + what + " is undefined");
+}
+
+Dtype float_dtype_of(std::initializer_list<const Tensor*> ts, const char* op) {
+  Dtype d = Dtype::float32;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!t->is_floating_point())
+      throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(t->dtype()) + " of shape " + t->shape().str());
+    if (t->dtype() == Dtype::float64) d = Dtype::float64;
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------- convolution geometry
+struct ConvParams {
+  Size2 stride{1}, padding{0}, dilation{1};
+  int64_t groups = 1;
+};
+
+struct ConvGeom {
+  int64_t n, c, h, w;    // input
+  int64_t o, kh, kw;     // weight [o, c / groups, kh, kw]
+  int64_t ho, wo;        // output
+  ConvParams p;
+  int64_t cg() const { return c / p.groups; }
+  int64_t og() const { return o / p.groups; }
+  int64_t rows() const { return cg() * kh * kw; }  // rows of the im2col matrix
+  int64_t cols() const { return ho * wo; }
+  // A 1x1 kernel without stride or padding reads the input as it is: no im2col copy.
+  bool direct() const { return kh == 1 && kw == 1 && p.stride.h == 1 && p.stride.w == 1 && p.padding.h == 0 && p.padding.w == 0; }
+};
+
+int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+
+// Checks the shapes of a convolution and computes its output size; `op` names the caller.
+ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const char* op) {
+  auto fail = [&](const std::string& why) {
+    throw ShapeError(std::string(op) + ": " + why + " (input " + xs.str() + ", weight " + ws.str() + ", stride " +
+                     pair_str(p.stride) + ", padding " + pair_str(p.padding) + ", dilation " + pair_str(p.dilation) +
+                     ", groups " + std::to_string(p.groups) + ")");
+  };
+  if (xs.rank() != 4) fail("expected a 4-D input [N, C, H, W], got " + std::to_string(xs.rank()) + " axes");
+  if (ws.rank() != 4) fail("expected a 4-D weight [out_channels, in_channels / groups, kH, kW], got " + std::to_string(ws.rank()) + " axes");
+  if (p.stride.h <= 0 || p.stride.w <= 0) throw ValueError(std::string(op) + ": stride must be positive, got " + pair_str(p.stride));
+  if (p.dilation.h <= 0 || p.dilation.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive, got " + pair_str(p.dilation));
+  if (p.padding.h < 0 || p.padding.w < 0) throw ValueError(std::string(op) + ": padding must be non-negative, got " + pair_str(p.padding));
+  if (p.groups <= 0) throw ValueError(std::string(op) + ": groups must be positive, got " + std::to_string(p.groups));
+  ConvGeom g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, p};
+  if (g.o % p.groups != 0) fail("out_channels " + std::to_string(g.o) + " is not divisible by groups " + std::to_string(p.groups));
+  if (g.c != ws[1] * p.groups)
+    fail("input has " + std::to_string(g.c) + " channels but the weight expects " + std::to_string(ws[1] * p.groups) +
+         " (weight.size(1) = " + std::to_string(ws[1]) + " times groups = " + std::to_string(p.groups) + ")");
+  if (g.kh <= 0 || g.kw <= 0) fail("the kernel must not be empty");
+  const int64_t eh = p.dilation.h * (g.kh - 1) + 1, ew = p.dilation.w * (g.kw - 1) + 1;
+  if (g.h + 2 * p.padding.h < eh || g.w + 2 * p.padding.w < ew)
+    fail("the padded input (" + std::to_string(g.h + 2 * p.padding.h) + " x " + std::to_string(g.w + 2 * p.padding.w) +
+         ") is smaller than the dilated kernel (" + std::to_string(eh) + " x " + std::to_string(ew) + ")");
+  g.ho = conv_out(g.h, g.kh, p.stride.h, p.padding.h, p.dilation.h);
+  g.wo = conv_out(g.w, g.kw, p.stride.w, p.padding.w, p.dilation.w);
+  return g;
+}
+
+// The range [lo, hi) of output columns whose input column ow * s + off lies in [0, w).
+inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  hi = off <= w - 1 ? std::min(wo, (w - 1 - off) / s + 1) : 0;
+  lo = std::min(lo, wo);
+  hi = std::max(hi, lo);
+}
+
+// d[0, n) = s[0, n) for the short rows of im2col (a row of a 14 x 14 output is 56 bytes): fixed-size
+// memcpy compiles to vector moves, where a call to memcpy per row cost more than the copy.
+template <class T>
+inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
+  constexpr int64_t v = 32 / sizeof(T);
+  int64_t i = 0;
+  for (; i + v <= n; i += v) std::memcpy(d + i, s + i, 32);
+  if (n - i >= 16 / static_cast<int64_t>(sizeof(T))) {
+    std::memcpy(d + i, s + i, 16);
+    i += 16 / sizeof(T);
+  }
+  if (n - i >= 8 / static_cast<int64_t>(sizeof(T))) {
+    std::memcpy(d + i, s + i, 8);
+    i += 8 / sizeof(T);
+  }
+  if (i < n) std::memcpy(d + i, s + i, sizeof(T));  // at most one float left
+}
+
+// cols [cg * kh * kw, ho * wo] (rows ld apart) <- the patches of x [cg, h, w] (zeros for the padding).
+template <class T>
+void im2col(const T* x, T* cols, int64_t ld, const ConvGeom& g) {
+  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
+  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  if (g.direct()) {  // the rows are the channel planes
+    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(cols + c * ld, x + c * L, sizeof(T) * L);
+    return;
+  }
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    const T* xc = x + c * g.h * g.w;
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+        const int64_t off = kj * dw - pw;
+        int64_t lo, hi;
+        valid_range(off, sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          T* r = row + oh * g.wo;
+          const int64_t ih = oh * sh - ph + ki * dh;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(r, r + g.wo, T(0));
+            continue;
+          }
+          const T* xr = xc + ih * g.w + off;  // xr[ow * sw] is input column ow * sw + off
+          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+          if (sw == 1) copy_short(r + lo, xr + lo, hi - lo);
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
+          for (int64_t ow = hi; ow < g.wo; ++ow) r[ow] = T(0);
+        }
+      }
+  }
+}
+
+// x [cg, h, w] = the sum of the patches in cols (rows ld apart): the adjoint of im2col.
+template <class T>
+void col2im(const T* cols, int64_t ld, T* x, const ConvGeom& g) {
+  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
+  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
+  if (g.direct()) {
+    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(x + c * L, cols + c * ld, sizeof(T) * L);
+    return;
+  }
+  std::fill(x, x + g.cg() * g.h * g.w, T(0));
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    T* xc = x + c * g.h * g.w;
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+        const int64_t off = kj * dw - pw;
+        int64_t lo, hi;
+        valid_range(off, sw, g.w, g.wo, lo, hi);
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          const int64_t ih = oh * sh - ph + ki * dh;
+          if (ih < 0 || ih >= g.h) continue;
+          const T* __restrict r = row + oh * g.wo;
+          T* __restrict xr = xc + ih * g.w + off;
+          if (sw == 1)
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw] += r[ow];
+        }
+      }
+  }
+}
+
+// The three convolution kernels take the batch in chunks of m samples, with one gemm per group
+// and chunk: group gr's column matrix is [K, m * L] (sample s in columns s * L ..), the gemm's
+// other side [og, m * L]. The copies around the gemm (im2col, col2im, the [O, m * L] <-> [m, O, L]
+// transposes) run on parallel_for, over samples; gemm runs outside it, on OpenBLAS's threads.
+// With one thread, m = 1: a sample's columns stay in L2 for its gemm, and [O, 1 * L] is the
+// sample's own layout, so no transposes. With more, m is as large as kColumnBudget bytes of columns
+// allow: per-sample gemms ([64 x 288] @ [288 x 196] in the benchmark's CNN) are too small to keep
+// OpenBLAS's threads busy, one wide gemm is not. Measured on the cnn benchmark at 2 threads
+// (docs/performance.md): a 32 MiB budget (the whole batch) and a 2 MiB one were within noise.
+constexpr int64_t kColumnBudget = int64_t{32} << 20;
+
+template <class T>
+Tensor scratch(int64_t n) {
+  return detail::new_tensor(Shape{n}, std::is_same_v<T, double> ? Dtype::float64 : Dtype::float32);
+}
+
+template <class T>
+int64_t chunk_samples(const ConvGeom& g) {
+  if (detail::pool_threads() == 1) return 1;
+  const int64_t per = std::max<int64_t>(1, g.p.groups * g.rows() * g.cols() * static_cast<int64_t>(sizeof(T)));
+  return std::clamp<int64_t>(kColumnBudget / per, 1, std::max<int64_t>(g.n, 1));
+}
+
+// Sample s of a chunk: its [O, L] block of y goes to columns s * L .. of t [O, ld].
+template <class T>
+void gather_rows(const T* y, T* t, int64_t s, int64_t ld, const ConvGeom& g) {
+  const int64_t L = g.cols();
+  for (int64_t o = 0; o < g.o; ++o) std::memcpy(t + o * ld + s * L, y + o * L, sizeof(T) * L);
+}
+
+// y [n, o, ho, wo] = conv(x, w) + bias.
+template <class T>
+void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0 || O == 0) return;
+  auto fill_bias = [&](int64_t s) {
+    for (int64_t o = 0; o < O; ++o) std::fill(y + (s * O + o) * L, y + (s * O + o + 1) * L, bias ? bias[o] : T(0));
+  };
+  if (K == 0) {
+    for (int64_t s = 0; s < g.n; ++s) fill_bias(s);
+    return;
+  }
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor cols_t = scratch<T>(G * K * nb * L), out_t = scratch<T>(nb > 1 ? O * nb * L : 0);
+  T* cols = cols_t.data<T>();
+  T* out = out_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
+        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (beta 1)
+      }
+    });
+    if (m == 1) {
+      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, K, cols + gr * K * L, L, T(1), y + (s0 * O + gr * og) * L, L);
+      continue;
+    }
+    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, K, cols + gr * K * ld, ld, T(0), out + gr * og * ld, ld);
+    detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t s = lo; s < hi; ++s)
+        for (int64_t o = 0; o < O; ++o) {
+          const T* __restrict src = out + o * ld + s * L;
+          T* __restrict dst = y + ((s0 + s) * O + o) * L;
+          const T b = bias ? bias[o] : T(0);
+          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + b;
+        }
+    });
+  }
+}
+
+// dx [n, c, h, w] = col2im(w^T g), per group.
+template <class T>
+void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0) return;
+  if (og == 0 || K == 0) {
+    std::fill(gx, gx + g.n * g.c * hw, T(0));
+    return;
+  }
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
+  T* gyt = gyt_t.data<T>();
+  T* cols = cols_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    const T* src = gy + s0 * O * L;  // one sample's gradient is already [O, L]
+    if (m > 1) {
+      detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t s = lo; s < hi; ++s) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
+      });
+      src = gyt;
+    }
+    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, K, src + gr * og * ld, ld, T(0), cols + gr * K * ld, ld);
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        col2im(cols + gr * K * ld + s * L, ld, gx + ((s0 + s) * g.c + gr * cg) * hw, g);
+      }
+    });
+  }
+}
+
+// dw [o, cg, kh, kw] = g [og, n * L] @ im2col(x)^T [n * L, K], per group.
+template <class T>
+void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
+  const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
+  if (g.n == 0 || L == 0 || og == 0 || K == 0) {
+    std::fill(gw, gw + O * K, T(0));
+    return;
+  }
+  const int64_t nb = chunk_samples<T>(g);
+  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
+  T* gyt = gyt_t.data<T>();
+  T* cols = cols_t.data<T>();
+  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
+    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
+    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int64_t s = i / G, gr = i % G;
+        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
+        if (m > 1 && gr == 0) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
+      }
+    });
+    const T* src = m > 1 ? gyt : gy + s0 * O * L;
+    for (int64_t gr = 0; gr < G; ++gr)
+      gemm(false, true, og, K, ld, src + gr * og * ld, ld, cols + gr * K * ld, ld, s0 == 0 ? T(0) : T(1), gw + gr * og * K, K);
+  }
+}
+
+Shape conv_out_shape(const ConvGeom& g) { return Shape{g.n, g.o, g.ho, g.wo}; }
+
+void check_grad_shape(const Tensor& gy, const ConvGeom& g, const char* op) {
+  const Shape want = conv_out_shape(g);
+  if (!(gy.shape() == want))
+    throw ShapeError(std::string(op) + ": grad_output has shape " + gy.shape().str() + ", expected " + want.str() +
+                     " (the convolution's output for input [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
+                     std::to_string(g.h) + ", " + std::to_string(g.w) + "])");
+}
+
+OpSample conv_sample(const char* label, Shape xs, Shape ws, bool bias, ConvParams p, unsigned salt) {
+  std::vector<Tensor> in = {sample_tensor(xs, Domain::real, salt), sample_tensor(ws, Domain::real, salt + 1)};
+  if (bias) in.push_back(sample_tensor({ws[0]}, Domain::real, salt + 2));
+  return {label, in, [p](std::span<const Tensor> t) {
+            return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p.stride, p.padding, p.dilation, p.groups);
+          }};
+}
+
+struct ConvCase {
+  const char* label;
+  Shape xs, ws;
+  bool bias;
+  ConvParams p;
+};
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"[2, 3, 5, 5] * [4, 3, 3, 3] + bias", {2, 3, 5, 5}, {4, 3, 3, 3}, true, {}},
+      {"[2, 2, 6, 6] * [3, 2, 3, 3] stride 2 padding 1", {2, 2, 6, 6}, {3, 2, 3, 3}, false, {2, 1, 1, 1}},
+      {"[1, 2, 6, 5] * [2, 2, 2, 2] dilation 2 padding 1 + bias", {1, 2, 6, 5}, {2, 2, 2, 2}, true, {1, 1, 2, 1}},
+      {"[2, 4, 5, 4] * [6, 2, 3, 3] groups 2, stride (1, 2), padding (1, 0) + bias", {2, 4, 5, 4}, {6, 2, 3, 3}, true, {{1, 2}, {1, 0}, 1, 2}},
+      {"[2, 2, 4, 6] * [4, 1, 2, 3] groups 2, stride (2, 1), dilation (1, 2), padding (0, 2)", {2, 2, 4, 6}, {4, 1, 2, 3}, false, {{2, 1}, {0, 2}, {1, 2}, 2}},
+      {"[2, 3, 4, 4] * [2, 3, 1, 1] (1x1, no im2col) + bias", {2, 3, 4, 4}, {2, 3, 1, 1}, true, {}},
+  };
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- conv2d and its two gradients
+namespace opdefs {
+const OpInfo conv2d_op{"conv2d",
+                       "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, g), db = sum(g, {0, 2, 3})",
+                       OpKind::primitive, [] {
+                         std::vector<OpSample> s;
+                         unsigned salt = 1;
+                         for (const ConvCase& c : conv_cases()) s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
+                         return s;
+                       }};
+const OpInfo conv2d_input_grad_op{"conv2d_input_grad",
+                                  "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, w), d/dw = conv2d_weight_grad(grad, g)",
+                                  OpKind::primitive, [] {
+                                    std::vector<OpSample> s;
+                                    unsigned salt = 40;
+                                    for (const ConvCase& c : conv_cases()) {
+                                      const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_input_grad");
+                                      const Shape xs = c.xs;
+                                      const ConvParams p = c.p;
+                                      s.push_back({c.label, {sample_tensor(conv_out_shape(g), Domain::real, salt += 2), sample_tensor(c.ws, Domain::real, salt + 1)},
+                                                   [xs, p](std::span<const Tensor> t) {
+                                                     return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding, p.dilation, p.groups);
+                                                   }});
+                                    }
+                                    return s;
+                                  }};
+const OpInfo conv2d_weight_grad_op{"conv2d_weight_grad",
+                                   "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
+                                   OpKind::primitive, [] {
+                                     std::vector<OpSample> s;
+                                     unsigned salt = 80;
+                                     for (const ConvCase& c : conv_cases()) {
+                                       const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_weight_grad");
+                                       const Shape ws = c.ws;
+                                       const ConvParams p = c.p;
+                                       s.push_back({c.label, {sample_tensor(c.xs, Domain::real, salt += 2), sample_tensor(conv_out_shape(g), Domain::real, salt + 1)},
+                                                    [ws, p](std::span<const Tensor> t) {
+                                                      return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding, p.dilation, p.groups);
+                                                    }});
+                                     }
+                                     return s;
+                                   }};
+const OpInfo conv1d_op{"conv1d", "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)", OpKind::composite, [] {
+                         auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
+                           return [=](std::span<const Tensor> t) { return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g); };
+                         };
+                         return std::vector<OpSample>{
+                             {"[2, 3, 7] * [4, 3, 3] + bias", {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2), sample_tensor({4}, Domain::real, 3)}, call(1, 0, 1, 1)},
+                             {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2", {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call(2, 1, 2, 2)},
+                             {"unbatched [3, 6] * [2, 3, 2]", {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)}, call(1, 1, 1, 1)},
+                         };
+                       }};
+}  // namespace opdefs
+
+namespace {
+Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
+Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p);
+Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p);
+
+Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&x0, &w0, &b0}, "conv2d");
+  const ConvGeom g = conv_geom(x0.shape(), w0.shape(), p, "conv2d");
+  const bool has_bias = b0.defined();
+  if (has_bias && !(b0.shape() == Shape{g.o}))
+    throw ShapeError("conv2d: bias has shape " + b0.shape().str() + ", expected [" + std::to_string(g.o) + "] for weight " +
+                     w0.shape().str());
+  const Tensor x = x0.to(d), w = w0.to(d), b = has_bias ? b0.to(d) : Tensor();
+  Tensor y = detail::new_tensor(conv_out_shape(g), d);
+  detail::visit_float(d, "conv2d", [&]<class T>() {
+    conv_forward(x.data<T>(), w.data<T>(), has_bias ? b.data<T>() : static_cast<const T*>(nullptr), y.data<T>(), g);
+  });
+  auto backward = [sx = w.requires_grad() ? save_input(x) : SavedTensor(), sw = x.requires_grad() ? save_input(w) : SavedTensor(),
+                   xs = x.shape(), ws = w.shape(), p](const Node& nd, const Tensor& gy, std::span<Tensor> gx) {
+    if (nd.needs_input_grad(0)) gx[0] = conv2d_input_grad_impl(gy, sw.unpack(nd), xs, p);
+    if (nd.needs_input_grad(1)) gx[1] = conv2d_weight_grad_impl(sx.unpack(nd), gy, ws, p);
+    if (nd.num_inputs() > 2 && nd.needs_input_grad(2)) gx[2] = sum(gy, {0, 2, 3});
+  };
+  if (has_bias) {
+    if (!will_record({x, w, b})) return y;
+    return record(opdefs::conv2d_op, y, {x, w, b}, std::move(backward));
+  }
+  if (!will_record({x, w})) return y;
+  return record(opdefs::conv2d_op, y, {x, w}, std::move(backward));
+}
+
+Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&gy0, &w0}, "conv2d_input_grad");
+  const ConvGeom g = conv_geom(xs, w0.shape(), p, "conv2d_input_grad");
+  check_grad_shape(gy0, g, "conv2d_input_grad");
+  const Tensor gy = gy0.to(d), w = w0.to(d);
+  Tensor gx = detail::new_tensor(xs, d);
+  detail::visit_float(d, "conv2d_input_grad", [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
+  if (!will_record({gy, w})) return gx;
+  return record(opdefs::conv2d_input_grad_op, gx, {gy, w},
+                [sg = w.requires_grad() ? save_input(gy) : SavedTensor(), sw = gy.requires_grad() ? save_input(w) : SavedTensor(),
+                 ws = w.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                  if (nd.needs_input_grad(0)) gi[0] = conv2d_impl(gg, sw.unpack(nd), Tensor(), p);
+                  if (nd.needs_input_grad(1)) gi[1] = conv2d_weight_grad_impl(gg, sg.unpack(nd), ws, p);
+                });
+}
+
+Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p) {
+  const Dtype d = float_dtype_of({&x0, &gy0}, "conv2d_weight_grad");
+  const ConvGeom g = conv_geom(x0.shape(), ws, p, "conv2d_weight_grad");
+  check_grad_shape(gy0, g, "conv2d_weight_grad");
+  const Tensor x = x0.to(d), gy = gy0.to(d);
+  Tensor gw = detail::new_tensor(ws, d);
+  detail::visit_float(d, "conv2d_weight_grad", [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
+  if (!will_record({x, gy})) return gw;
+  return record(opdefs::conv2d_weight_grad_op, gw, {x, gy},
+                [sx = gy.requires_grad() ? save_input(x) : SavedTensor(), sg = x.requires_grad() ? save_input(gy) : SavedTensor(),
+                 xs = x.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                  if (nd.needs_input_grad(0)) gi[0] = conv2d_input_grad_impl(sg.unpack(nd), gg, xs, p);
+                  if (nd.needs_input_grad(1)) gi[1] = conv2d_impl(sx.unpack(nd), gg, Tensor(), p);
+                });
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+  check_defined(x, "conv2d", "the input");
+  check_defined(weight, "conv2d", "the weight");
+  const ConvParams p{stride, padding, dilation, groups};
+  if (x.dim() == 3) return squeeze(conv2d_impl(unsqueeze(x, 0), weight, bias, p), 0);  // unbatched [C, H, W]
+  return conv2d_impl(x, weight, bias, p);
+}
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride, Size2 padding,
+                         Size2 dilation, int64_t groups) {
+  check_defined(grad_output, "conv2d_input_grad", "grad_output");
+  check_defined(weight, "conv2d_input_grad", "the weight");
+  return conv2d_input_grad_impl(grad_output, weight, input_shape, {stride, padding, dilation, groups});
+}
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride, Size2 padding,
+                          Size2 dilation, int64_t groups) {
+  check_defined(x, "conv2d_weight_grad", "the input");
+  check_defined(grad_output, "conv2d_weight_grad", "grad_output");
+  return conv2d_weight_grad_impl(x, grad_output, weight_shape, {stride, padding, dilation, groups});
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding, int64_t dilation,
+              int64_t groups) {
+  check_defined(x, "conv1d", "the input");
+  check_defined(weight, "conv1d", "the weight");
+  if (x.dim() == 2) return squeeze(conv1d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0);
+  if (x.dim() != 3 || weight.dim() != 3)
+    throw ShapeError("conv1d: expected a 3-D input [N, C, L] (or 2-D [C, L]) and a 3-D weight [out_channels, in_channels / groups, k], got input " +
+                     x.shape().str() + " and weight " + weight.shape().str());
+  try {
+    return squeeze(conv2d_impl(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {{1, stride}, {0, padding}, {1, dilation}, groups}), 2);
+  } catch (const ShapeError& e) {
+    // Re-phrase in conv1d's own shapes rather than the [N, C, 1, L] it runs on.
+    std::string m = e.what();
+    const auto paren = m.find(" (input ");
+    if (m.rfind("conv2d: ", 0) == 0) m = m.substr(8, paren == std::string::npos ? std::string::npos : paren - 8);
+    throw ShapeError("conv1d: " + m + " (input " + x.shape().str() + ", weight " + weight.shape().str() + ", stride " +
+                     std::to_string(stride) + ", padding " + std::to_string(padding) + ", dilation " + std::to_string(dilation) +
+                     ", groups " + std::to_string(groups) + ")");
+  }
+}
+
+// ---------------------------------------------------------------- pooling
+namespace {
+
+// PyTorch's pooling_output_shape.
+int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  const int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
+  return out;
+}
+
+struct PoolGeom {
+  int64_t planes, h, w, ho, wo;
+};
+
+// Validates a pool's arguments on a 4-D input and computes its output size.
+PoolGeom pool_geom(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode, const char* op) {
+  const std::string args = " (input " + x.shape().str() + ", kernel_size " + pair_str(k) + ", stride " + pair_str(s) + ", padding " +
+                           pair_str(p) + (d.h == 1 && d.w == 1 ? std::string() : ", dilation " + pair_str(d)) + ")";
+  if (x.dim() != 4) throw ShapeError(std::string(op) + ": expected a 4-D input [N, C, H, W] or 3-D [C, H, W]" + args);
+  if (k.h <= 0 || k.w <= 0) throw ValueError(std::string(op) + ": kernel_size must be positive" + args);
+  if (s.h <= 0 || s.w <= 0) throw ValueError(std::string(op) + ": stride must be positive" + args);
+  if (d.h <= 0 || d.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive" + args);
+  if (p.h < 0 || p.w < 0 || 2 * p.h > k.h || 2 * p.w > k.w)
+    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" + args);
+  PoolGeom g{x.shape()[0] * x.shape()[1], x.shape()[2], x.shape()[3], 0, 0};
+  g.ho = pool_out(g.h, k.h, s.h, p.h, d.h, ceil_mode);
+  g.wo = pool_out(g.w, k.w, s.w, p.w, d.w, ceil_mode);
+  if (g.ho <= 0 || g.wo <= 0)
+    throw ShapeError(std::string(op) + ": the output would be empty (" + std::to_string(g.ho) + " x " + std::to_string(g.wo) + ")" + args);
+  return g;
+}
+
+// Planes per parallel_for chunk for a pool doing `work` element steps per plane: at least about
+// 16K steps per chunk, so that small pools (the gradcheck samples) run inline.
+int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)); }
+
+Tensor as_batched(const Tensor& x, const char* op) {
+  if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
+  return x.dim() == 3 ? unsqueeze(x, 0) : x;
+}
+
+}  // namespace
+
+// ---- max_pool2d ----
+namespace opdefs {
+const OpInfo max_pool2d_op{"max_pool2d", "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
+                           OpKind::primitive, [] {
+                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
+                               return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
+                             };
+                             return std::vector<OpSample>{
+                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, 1, false)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, 1, false)},
+                                 {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)", {sample_tensor({1, 2, 6, 5}, Domain::real, 3)}, call(2, 1, 0, 2, false)},
+                                 {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode", {sample_tensor({2, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, Size2{2, 2}, 0, 1, true)},
+                                 {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1", {sample_tensor({2, 4, 4}, Domain::real, 5)}, call(3, 1, 1, 1, false)},
+                             };
+                           }};
+const OpInfo max_pool2d_backward_op{"max_pool2d_backward",
+                                    "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)", OpKind::primitive, [] {
+                                      auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
+                                        Tensor x = sample_tensor(xs, Domain::real, salt).detach();
+                                        Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
+                                        return OpSample{label, {sample_tensor(idx.shape(), Domain::real, salt + 1)},
+                                                        [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
+                                      };
+                                      return std::vector<OpSample>{
+                                          make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
+                                          make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
+                                      };
+                                    }};
+}  // namespace opdefs
+
+namespace {
+Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
+
+// The extents of a max pool, passed by value: the kernel unpacks them into locals, which the
+// int64 index stores cannot alias (fields reached through a pointer, or locals whose address a
+// parallel_for closure holds, could be, and would be reloaded after every store).
+struct MaxPoolDims {
+  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+// Planes [p0, p1) of a max pool. Per output row: taps outer, output columns inner. The inner loop
+// is a branch-free select over a contiguous output row (random data would mispredict a branch per
+// tap), and taps are visited in row-major window order, so ties go to the first maximum, as PyTorch.
+template <class T>
+void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, const MaxPoolDims dims) {
+  const int64_t H = dims.H, W = dims.W, Ho = dims.Ho, Wo = dims.Wo, hw = H * W, L = Ho * Wo;
+  const int64_t kh = dims.kh, kw = dims.kw, sh = dims.sh, sw = dims.sw, ph = dims.ph, pw = dims.pw, dh = dims.dh, dw = dims.dw;
+  auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
+    const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
+    b = take ? v : b;
+    at = take ? pos : at;
+  };
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
+    // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
+    for (int64_t pl = p0; pl < p1; ++pl) {
+      const T* xp = in + pl * hw;
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        const T* __restrict r0 = xp + 2 * oh * W;
+        const T* __restrict r1 = r0 + W;
+        T* __restrict yb = out + pl * L + oh * Wo;
+        int64_t* __restrict yi = id + pl * L + oh * Wo;
+        const int64_t q0 = 2 * oh * W;
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          T b = r0[2 * ow];
+          int64_t at = q0 + 2 * ow;
+          pick(r0[2 * ow + 1], b, q0 + 2 * ow + 1, at);
+          pick(r1[2 * ow], b, q0 + W + 2 * ow, at);
+          pick(r1[2 * ow + 1], b, q0 + W + 2 * ow + 1, at);
+          yb[ow] = b;
+          yi[ow] = at;
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const T* xp = in + pl * hw;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      T* __restrict yb = out + pl * L + oh * Wo;
+      int64_t* __restrict yi = id + pl * L + oh * Wo;
+      const int64_t h0 = oh * sh - ph;
+      const int64_t i0 = h0 >= 0 ? 0 : (-h0 + dh - 1) / dh;
+      const int64_t i1 = std::max(i0, std::min(kh, h0 <= H - 1 ? (H - 1 - h0) / dh + 1 : 0));
+      for (int64_t ow = 0; ow < Wo; ++ow) {  // start at the first tap inside the input
+        const int64_t w0 = ow * sw - pw;
+        yb[ow] = -std::numeric_limits<T>::infinity();
+        yi[ow] = (h0 + i0 * dh) * W + w0 + (w0 >= 0 ? 0 : (-w0 + dw - 1) / dw) * dw;
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t ih = h0 + i * dh;
+        for (int64_t j = 0; j < kw; ++j) {
+          const int64_t off = j * dw - pw;
+          int64_t lo, hi;
+          valid_range(off, sw, W, Wo, lo, hi);
+          const T* __restrict xr = xp + ih * W + off;
+          const int64_t base = ih * W + off;
+          for (int64_t ow = lo; ow < hi; ++ow) pick(xr[ow * sw], yb[ow], base + ow * sw, yi[ow]);
+        }
+      }
+    }
+  }
+}
+
+std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode) {
+  const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
+  if (!x.is_floating_point()) throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
+  const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
+  Tensor y = detail::new_tensor(os, x.dtype());
+  Tensor idx = detail::new_tensor(os, Dtype::int64);
+  const MaxPoolDims dims{g.h, g.w, g.ho, g.wo, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
+  detail::visit_float(x.dtype(), "max_pool2d", [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    int64_t* id = idx.data<int64_t>();
+    detail::parallel_for(g.planes, plane_grain(g.h * g.w), [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
+  });
+  if (!will_record({x})) return {y, idx};
+  Tensor r = record(opdefs::max_pool2d_op, y, {x}, [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+    gx[0] = max_pool2d_backward_impl(gy, idx, xs);
+  });
+  return {r, idx};
+}
+
+Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs) {
+  if (!gy.defined() || !idx.defined()) throw ValueError("max_pool2d_backward: an operand is undefined");
+  if (idx.dtype() != Dtype::int64) throw TypeError(std::string("max_pool2d_backward: indices must be int64, got ") + dtype_name(idx.dtype()));
+  if (xs.rank() != 4 || idx.dim() != 4 || !(gy.shape() == idx.shape()) || idx.shape()[0] != xs[0] || idx.shape()[1] != xs[1])
+    throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " + idx.shape().str() +
+                     " must have equal [N, C, Ho, Wo] shapes matching the input " + xs.str());
+  const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], L = idx.shape()[2] * idx.shape()[3];
+  Tensor gx = detail::new_tensor(xs, gy.dtype());
+  const int64_t* ip = idx.data<int64_t>();
+  std::atomic<bool> bad{false};
+  detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    const T* g = gy.data<T>();
+    T* out = gx.data<T>();
+    detail::parallel_for(planes, plane_grain(hw), [&](int64_t p0, int64_t p1) {
+      std::fill(out + p0 * hw, out + p1 * hw, T(0));
+      bool ok = true;
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const int64_t* ipl = ip + pl * L;
+        const T* gpl = g + pl * L;
+        T* opl = out + pl * hw;
+        for (int64_t l = 0; l < L; ++l) {
+          const int64_t i = ipl[l];
+          if (i >= 0 && i < hw) opl[i] += gpl[l];
+          else ok = false;
+        }
+      }
+      if (!ok) bad.store(true, std::memory_order_relaxed);
+    });
+  });
+  if (bad.load())
+    for (int64_t i = 0, n = idx.numel(); i < n; ++i)
+      if (ip[i] < 0 || ip[i] >= hw)
+        throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
+                         " elements (input " + xs.str() + ")");
+  return record(opdefs::max_pool2d_backward_op, gx, {gy}, [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
+    gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
+  });
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+                                                  Size2 dilation, bool ceil_mode) {
+  const Tensor x = as_batched(x0, "max_pool2d");
+  auto [y, idx] = max_pool2d_impl(x, kernel_size, stride.value_or(kernel_size), padding, dilation, ceil_mode);
+  if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
+  return {y, idx};
+}
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation, bool ceil_mode) {
+  return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+}
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
+  return max_pool2d_backward_impl(grad_output, indices, input_shape);
+}
+
+// ---- average pools: windows [start, end) per output row and column, and a divisor per window ----
+namespace {
+struct Windows {
+  std::vector<int64_t> r0, r1, c0, c1;  // row / column window bounds (clipped to the input)
+  std::vector<int64_t> rn, cn;          // divisor factors per output row / column
+  int64_t divisor = 0;                  // when > 0, replaces rn[oh] * cn[ow]
+  bool adaptive = false;                // which forward op records the transposed map
+  Shape in_shape, out_shape;
+};
+
+void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad, std::vector<int64_t>& b0,
+                 std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+  for (int64_t o = 0; o < out; ++o) {  // PyTorch's avg_pool2d: the padded window is clipped to in + p
+    int64_t start = o * s - p, end = std::min(start + k, in + p);
+    const int64_t padded = end - start;
+    start = std::max<int64_t>(start, 0);
+    end = std::min(end, in);
+    b0.push_back(start);
+    b1.push_back(end);
+    n.push_back(count_pad ? padded : end - start);
+  }
+}
+void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t start = (o * in) / out, end = ((o + 1) * in + out - 1) / out;
+    b0.push_back(start);
+    b1.push_back(end);
+    n.push_back(end - start);
+  }
+}
+
+Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
+Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
+}  // namespace
+
+namespace opdefs {
+const OpInfo avg_pool2d_op{"avg_pool2d", "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
+                           OpKind::primitive, [] {
+                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip, std::optional<int64_t> div) {
+                               return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
+                             };
+                             return std::vector<OpSample>{
+                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, false, true, std::nullopt)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, false, true, std::nullopt)},
+                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false", {sample_tensor({2, 3, 5, 5}, Domain::real, 3)}, call(3, 2, 1, false, false, std::nullopt)},
+                                 {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode", {sample_tensor({1, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, 2, 0, true, true, std::nullopt)},
+                                 {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3", {sample_tensor({1, 2, 4, 4}, Domain::real, 5)}, call(2, 1, 0, false, true, 3)},
+                             };
+                           }};
+const OpInfo adaptive_avg_pool2d_op{"adaptive_avg_pool2d",
+                                    "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
+                                    OpKind::primitive, [] {
+                                      auto call = [](Size2 o) { return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); }; };
+                                      return std::vector<OpSample>{
+                                          {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)", {sample_tensor({2, 2, 5, 7}, Domain::real, 1)}, call({3, 4})},
+                                          {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
+                                          {"[1, 2, 3, 2] -> (5, 4) (upsampling)", {sample_tensor({1, 2, 3, 2}, Domain::real, 3)}, call({5, 4})},
+                                      };
+                                    }};
+const OpInfo avg_pool2d_backward_op{"avg_pool2d_backward",
+                                    "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
+                                    OpKind::primitive, [] {
+                                      auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
+                                        return [pool, xs](std::span<const Tensor> t) {
+                                          Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
+                                          return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
+                                        };
+                                      };
+                                      return std::vector<OpSample>{
+                                          {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
+                                           via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
+                                          {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)", {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
+                                           via_grad([](const Tensor& x) { return adaptive_avg_pool2d(x, {3, 4}); }, {1, 2, 5, 7})},
+                                      };
+                                    }};
+}  // namespace opdefs
+
+namespace {
+Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
+  const Windows& W = *wd;
+  Tensor y = detail::new_tensor(W.out_shape, x.dtype());
+  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
+  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
+  const char* op = W.adaptive ? "adaptive_avg_pool2d" : "avg_pool2d";
+  detail::visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* xp = in + pl * h * w;
+        T* yp = out + pl * ho * wo;
+        for (int64_t oh = 0; oh < ho; ++oh)
+          for (int64_t ow = 0; ow < wo; ++ow) {
+            T acc = 0;
+            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
+            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+            yp[oh * wo + ow] = acc / static_cast<T>(div);
+          }
+      }
+    });
+  });
+  return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
+                [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
+}
+
+Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) {
+  const Windows& W = *wd;
+  if (!(gy.shape() == W.out_shape))
+    throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " + W.out_shape.str());
+  Tensor gx = detail::new_tensor(W.in_shape, gy.dtype());
+  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
+  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
+  detail::visit_float(gy.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    const T* g = gy.data<T>();
+    T* out = gx.data<T>();
+    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
+      std::fill(out + p0 * h * w, out + p1 * h * w, T(0));
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* gp = g + pl * ho * wo;
+        T* xp = out + pl * h * w;
+        for (int64_t oh = 0; oh < ho; ++oh)
+          for (int64_t ow = 0; ow < wo; ++ow) {
+            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
+            const T v = gp[oh * wo + ow] / static_cast<T>(div);
+            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
+          }
+      }
+    });
+  });
+  return record(opdefs::avg_pool2d_backward_op, gx, {gy},
+                [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); });
+}
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride0, Size2 padding, bool ceil_mode,
+                  bool count_include_pad, std::optional<int64_t> divisor_override) {
+  const Tensor x = as_batched(x0, "avg_pool2d");
+  const Size2 stride = stride0.value_or(kernel_size);
+  const PoolGeom g = pool_geom(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d");
+  if (divisor_override && *divisor_override <= 0)
+    throw ValueError("avg_pool2d: divisor_override must be positive, got " + std::to_string(*divisor_override));
+  auto wd = std::make_shared<Windows>();
+  avg_windows(g.h, g.ho, kernel_size.h, stride.h, padding.h, count_include_pad, wd->r0, wd->r1, wd->rn);
+  avg_windows(g.w, g.wo, kernel_size.w, stride.w, padding.w, count_include_pad, wd->c0, wd->c1, wd->cn);
+  wd->divisor = divisor_override.value_or(0);
+  wd->in_shape = x.shape();
+  wd->out_shape = Shape{x.shape()[0], x.shape()[1], g.ho, g.wo};
+  Tensor y = window_avg(x, std::move(wd));
+  return x0.dim() == 3 ? squeeze(y, 0) : y;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x0, Size2 output_size) {
+  const Tensor x = as_batched(x0, "adaptive_avg_pool2d");
+  if (x.dim() != 4)
+    throw ShapeError("adaptive_avg_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " + x0.shape().str());
+  if (output_size.h <= 0 || output_size.w <= 0)
+    throw ValueError("adaptive_avg_pool2d: output_size must be positive, got " + pair_str(output_size));
+  if (x.shape()[2] == 0 || x.shape()[3] == 0)
+    throw ShapeError("adaptive_avg_pool2d: the input " + x0.shape().str() + " has an empty spatial axis");
+  auto wd = std::make_shared<Windows>();
+  adaptive_windows(x.shape()[2], output_size.h, wd->r0, wd->r1, wd->rn);
+  adaptive_windows(x.shape()[3], output_size.w, wd->c0, wd->c1, wd->cn);
+  wd->adaptive = true;
+  wd->in_shape = x.shape();
+  wd->out_shape = Shape{x.shape()[0], x.shape()[1], output_size.h, output_size.w};
+  Tensor y = window_avg(x, std::move(wd));
+  return x0.dim() == 3 ? squeeze(y, 0) : y;
+}
+
+}  // namespace xg

@@ -1,0 +1,211 @@
+#pragma once
+/// @file ops.hpp
+/// @brief Every differentiable op of xgrad. Element-wise binary ops broadcast as NumPy does.
+/// Mixed dtypes promote as PyTorch does (int64 < float32 < float64); a C++ scalar takes the
+/// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
+/// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
+/// ops_elementwise.cpp, ops_reduce.cpp, ops_linalg.cpp, ops_shape.cpp, ops_nn.cpp.
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "xgrad/autograd/tensor/tensor.hpp"
+
+namespace xg {
+
+using Axes = std::vector<int64_t>;
+/// "To the end of the axis" for slice's stop.
+inline constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
+
+// ---- element-wise, two operands (broadcasting) ----
+Tensor add(const Tensor& a, const Tensor& b);       ///< a + b
+Tensor sub(const Tensor& a, const Tensor& b);       ///< a - b
+Tensor mul(const Tensor& a, const Tensor& b);       ///< a * b
+Tensor div(const Tensor& a, const Tensor& b);       ///< a / b (floats)
+Tensor pow(const Tensor& a, const Tensor& b);       ///< a^b, d/db = a^b log a (a > 0)
+Tensor pow(const Tensor& x, double p);              ///< x^p, d/dx = p x^(p-1)
+Tensor maximum(const Tensor& a, const Tensor& b);   ///< ties share the gradient equally
+Tensor minimum(const Tensor& a, const Tensor& b);
+/// mask ? a : b element-wise (mask nonzero = true); the mask carries no gradient.
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& x);
+
+// ---- element-wise, one operand ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);   ///< 1 / sqrt(x)
+Tensor abs(const Tensor& x);     ///< gradient sign(x) (0 at 0)
+Tensor sign(const Tensor& x);    ///< -1, 0 or 1; carries no gradient
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor relu(const Tensor& x);                                  ///< gradient 0 at 0, as PyTorch
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor gelu(const Tensor& x);                                  ///< x Φ(x), the erf form
+Tensor silu(const Tensor& x);                                  ///< x σ(x)
+/// log(1 + exp(beta x)) / beta, linear above `threshold` (as PyTorch), stable for large |x|.
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+/// Limits to [lo, hi]; either bound may be absent. Gradient 1 inside, 0 outside.
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+
+// ---- comparisons: masks (1 or 0) of the promoted operand dtype, never requiring grad ----
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, double b);
+Tensor ne(const Tensor& a, double b);
+Tensor lt(const Tensor& a, double b);
+Tensor le(const Tensor& a, double b);
+Tensor gt(const Tensor& a, double b);
+Tensor ge(const Tensor& a, double b);
+
+// ---- reductions: `axes` empty means all axes; keepdim keeps reduced axes with extent 1 ----
+Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor prod(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+/// Largest value; ties share the gradient equally (as PyTorch's amax).
+Tensor max(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor min(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+/// Variance with `correction` subtracted from the count (1 = unbiased, as PyTorch's default).
+Tensor var(const Tensor& x, const Axes& axes = {}, int64_t correction = 1, bool keepdim = false);
+Tensor std(const Tensor& x, const Axes& axes = {}, int64_t correction = 1, bool keepdim = false);
+/// p-norm (sum |x|^p)^(1/p); for p = 2 the gradient at the zero vector is 0.
+Tensor norm(const Tensor& x, double p = 2.0, const Axes& axes = {}, bool keepdim = false);
+/// log(sum(exp(x))), computed stably (shifted by the max).
+Tensor logsumexp(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+/// Index (int64) of the first largest / smallest value along axis; no gradient.
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdim = false);
+
+// ---- linear algebra (BLAS gemm; transposes are gemm flags, never copies) ----
+/// As torch.matmul: 1-D·1-D dot, 2-D matrix product, batched over leading axes with broadcasting.
+Tensor matmul(const Tensor& a, const Tensor& b);
+/// op(a) @ op(b) where op transposes the last two axes when its flag is set; batch axes equal.
+Tensor matmul_t(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b);
+/// The LSTM cell's element-wise part, fused: gates [..., 4H] (order i, f, g, o), states [..., H].
+/// lstm_cell_c(gates, c) = sigmoid(f) c + sigmoid(i) tanh(g), the next cell state c';
+/// lstm_cell_h(gates, c') = sigmoid(o) tanh(c'), the next hidden state.
+Tensor lstm_cell_c(const Tensor& gates, const Tensor& c);
+Tensor lstm_cell_h(const Tensor& gates, const Tensor& c_next);
+/// x [n, in] @ w[out, in]^T + b [out] in one gemm (b undefined: no bias). nn::functional::linear
+/// takes any leading axes and calls this on the [rows, in] view.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
+/// Compute threads (n >= 1): the size of xgrad's kernel pool and of OpenBLAS's gemm pool alike.
+/// Defaults to the machine's hardware threads.
+void set_num_threads(int n);
+int get_num_threads();
+Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar
+
+// ---- shape ----
+/// Same values, new shape (one extent may be -1). Shares storage: a view.
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor view(const Tensor& x, const Shape& shape);
+Tensor flatten(const Tensor& x, int64_t start_axis = 0, int64_t end_axis = -1);
+Tensor squeeze(const Tensor& x);                 ///< drops every axis of extent 1
+Tensor squeeze(const Tensor& x, int64_t axis);   ///< drops `axis` if its extent is 1
+Tensor unsqueeze(const Tensor& x, int64_t axis);
+Tensor permute(const Tensor& x, const Axes& order);
+Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
+Tensor t(const Tensor& x);  ///< transpose of a matrix (a 0-D or 1-D tensor is returned as is)
+/// Broadcasts to `shape` (-1 keeps an extent); the gradient is summed back (sum_to).
+Tensor expand(const Tensor& x, const Shape& shape);
+/// Sums x down to `shape` (the inverse of broadcasting; used by every binary op's backward).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+/// Elements start, start+step, ... before stop along axis (negative start/stop count from the end).
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop = kEnd, int64_t step = 1);
+Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length);
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis = 0);
+Tensor cat(const std::vector<Tensor>& xs, int64_t axis = 0);
+Tensor stack(const std::vector<Tensor>& xs, int64_t axis = 0);
+/// Pieces of `size` along axis (the last may be smaller).
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis = 0);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis = 0);
+/// n pieces of near-equal size along axis (as torch.chunk).
+std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis = 0);
+/// Rows of x along axis picked by a 1-D int64 index.
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index);
+/// x with src added at the positions index (1-D int64) names along axis (the backward of index_select).
+Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
+/// out[i][j] = x[index[i][j]][j] (axis 0), as torch.gather; index is int64 of the output's shape.
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index);
+/// x with src[i][j] added at x[index[i][j]][j] (axis 0), as torch.scatter_add.
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src);
+/// [..] int64 class indices -> [.., num_classes] one-hot of dtype (int64 as PyTorch, or a float).
+Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype = Dtype::int64);
+/// Constant padding; `pads` lists (before, after) pairs starting from the last axis, as torch F.pad.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
+
+// ---- neural-network ops (ops_nn.cpp): images are [N, C, H, W], weights as PyTorch's ----
+/// A (height, width) pair; an integer converts to a square one (PyTorch's int-or-tuple arguments):
+/// `conv2d(x, w, b, 2, 1)` and `conv2d(x, w, b, {2, 1}, {1, 0})` both work.
+struct Size2 {
+  int64_t h, w;
+  constexpr Size2(int64_t v) : h(v), w(v) {}  // NOLINT: implicit on purpose
+  constexpr Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+};
+/// 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) via im2col + gemm:
+/// x [N, C, H, W] (or unbatched [C, H, W]), weight [O, C / groups, kh, kw], optional bias [O]
+/// -> [N, O, Ho, Wo] with Ho = (H + 2 ph - dh (kh - 1) - 1) / sh + 1 (same for Wo).
+/// Gradients: dx = conv2d_input_grad(g, weight), dweight = conv2d_weight_grad(x, g), dbias = sum of g.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1, Size2 padding = 0,
+              Size2 dilation = 1, int64_t groups = 1);
+/// The gradient of conv2d with respect to its input (a transposed convolution, col2im of w^T g):
+/// grad_output [N, O, Ho, Wo], weight [O, C / groups, kh, kw] -> input_shape [N, C, H, W].
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride = 1,
+                         Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+/// The gradient of conv2d with respect to its weight (g @ im2col(x)^T summed over the batch):
+/// x [N, C, H, W], grad_output [N, O, Ho, Wo] -> weight_shape [O, C / groups, kh, kw].
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride = 1,
+                          Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+/// 1-D convolution: x [N, C, L] (or [C, L]), weight [O, C / groups, k], bias [O] -> [N, O, Lo];
+/// conv2d on [N, C, 1, L] (composite).
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1, int64_t padding = 0,
+              int64_t dilation = 1, int64_t groups = 1);
+/// Max over each kh x kw window (dilated; padding counts as -inf; NaN propagates), as
+/// torch.nn.functional.max_pool2d. stride defaults to the kernel size; padding is at most half the
+/// kernel. x [N, C, H, W] or [C, H, W]. The gradient goes to each window's first largest element.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                  Size2 dilation = 1, bool ceil_mode = false);
+/// max_pool2d and its indices: int64 [N, C, Ho, Wo], each the flat position h * W + w of the
+/// maximum in its [H, W] plane (PyTorch's convention).
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                                                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false);
+/// The gradient of max_pool2d: grad_output [N, C, Ho, Wo] added at `indices` into zeros of
+/// input_shape [N, C, H, W]. Its own gradient gathers at the same indices.
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape);
+/// Mean over each kh x kw window, as torch.nn.functional.avg_pool2d: with count_include_pad the
+/// divisor counts the zero padding (PyTorch's default); divisor_override replaces it.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true, std::optional<int64_t> divisor_override = std::nullopt);
+/// Mean over output_size windows that cover the input: rows floor(i H / Ho) to ceil((i + 1) H / Ho)
+/// (same for columns), as torch.nn.functional.adaptive_avg_pool2d.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+
+}  // namespace xg

@@ -1,0 +1,401 @@
+// Reductions and the ops composed from them (mean, var, std, logsumexp, softmax, log_softmax).
+// Reductions run as [outer, n, inner] loops (kernels.hpp) that stay near memory bandwidth.
+#include <cmath>
+#include <limits>
+
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/op_list.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/kernels/simd_math.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::visit_dtype;
+using detail::visit_float;
+
+namespace {
+
+// Which axes a reduction covers, and the output shape with and without keepdim.
+struct Reduction {
+  std::vector<bool> reduced;
+  Shape keep_shape;  // reduced axes kept with extent 1
+  Shape out_shape;   // as requested (keepdim or not)
+  int64_t count = 1; // elements folded into each output element
+};
+
+Reduction plan_reduction(const Tensor& x, const Axes& axes, bool keepdim, const char* op) {
+  if (!x.defined()) throw ValueError(std::string(op) + ": the operand is undefined");
+  Reduction r;
+  const int rank = x.dim();
+  r.reduced.assign(rank, axes.empty());
+  for (int64_t a : axes) {
+    const int w = detail::wrap_axis(a, rank, op);
+    if (rank == 0) continue;
+    if (r.reduced[w])
+      throw IndexError(std::string(op) + ": axis " + std::to_string(a) + " is listed twice");
+    r.reduced[w] = true;
+  }
+  for (int i = 0; i < rank; ++i) {
+    if (r.reduced[i]) {
+      r.count *= x.shape()[i];
+      r.keep_shape.push_back(1);
+      if (keepdim) r.out_shape.push_back(1);
+    } else {
+      r.keep_shape.push_back(x.shape()[i]);
+      r.out_shape.push_back(x.shape()[i]);
+    }
+  }
+  return r;
+}
+
+// Runs the plan's [outer, n, inner] steps with `step(in, out, outer, n, inner)`.
+template <class T, class Step>
+Tensor run_reduction(const Tensor& x, const Reduction& r, Step step) {
+  Tensor y = detail::new_tensor(r.out_shape, x.dtype());
+  const detail::ReducePlan plan = detail::make_reduce_plan(x.shape(), r.reduced);
+  if (plan.steps.empty()) {
+    std::copy(x.data<T>(), x.data<T>() + x.numel(), y.data<T>());
+    return y;
+  }
+  const T* src = x.data<T>();
+  std::vector<T> tmp_a, tmp_b;
+  for (std::size_t k = 0; k < plan.steps.size(); ++k) {
+    const auto& s = plan.steps[k];
+    T* dst;
+    if (k + 1 == plan.steps.size()) {
+      dst = y.data<T>();
+    } else {
+      auto& buf = (k % 2 == 0) ? tmp_a : tmp_b;
+      buf.resize(static_cast<std::size_t>(s.outer * s.inner));
+      dst = buf.data();
+    }
+    step(src, dst, s.outer, s.n, s.inner);
+    src = dst;
+  }
+  return y;
+}
+
+// The gradient of a reduction, broadcast back to the input's shape.
+Tensor expand_back(const Tensor& g, const Shape& keep_shape, const Shape& in_shape) {
+  return expand(reshape(g, keep_shape), in_shape);
+}
+
+std::vector<OpSample> reduce_samples_of(Tensor (*f)(const Tensor&, const Axes&, bool), Domain d) {
+  return detail::reduce_samples([f](const Tensor& x, const Axes& a, bool k) { return f(x, a, k); }, d);
+}
+
+}  // namespace
+
+// ---- sum ----
+namespace opdefs {
+const OpInfo sum_op{"sum", "d/dx sum(x) = 1 (the gradient broadcast back over the reduced axes)", OpKind::primitive, [] {
+                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, Domain::real);
+                      s.push_back({"empty [0, 3] axis 0", {detail::sample_tensor({0, 3}, Domain::real, 9)},
+                                   [](std::span<const Tensor> in) { return sum(in[0], {0}); }});
+                      return s;
+                    }};
+}
+Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "sum");
+  Tensor y = visit_dtype(x.dtype(), [&]<class T>() { return run_reduction<T>(x, r, detail::reduce_sum_step<T>); });
+  return record(opdefs::sum_op, y, {x}, [ks = r.keep_shape, xs = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = expand_back(g, ks, xs);
+  });
+}
+
+namespace opdefs {
+const OpInfo mean_op{"mean", "mean(x) = sum(x) / n (composite)", OpKind::composite,
+                     [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, Domain::real); }};
+}
+Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "mean");
+  if (!x.is_floating_point()) throw TypeError("mean: expected a float tensor, got int64");
+  return sum(x, axes, keepdim) * (1.0 / static_cast<double>(r.count));
+}
+
+// ---- prod ----
+namespace opdefs {
+const OpInfo prod_op{"prod", "d/dx_i prod(x) = prod of the other elements = prod(x) / x_i", OpKind::primitive,
+                     [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, Domain::nonzero); }};
+}
+Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "prod");
+  Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
+    return run_reduction<T>(x, r, [](const T* in, T* out, int64_t o, int64_t n, int64_t i) {
+      detail::reduce_fold_step(in, out, o, n, i, T(1), [](T a, T b) { return detail::mul_wrap(a, b); });
+    });
+  });
+  if (!will_record({x})) return y;
+  return record(opdefs::prod_op, y, {x},
+                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor x = sx.unpack(n), y = sy.unpack(n);
+                  bool has_zero;
+                  {
+                    NoGradGuard guard;
+                    has_zero = sum(eq(x, 0.0)).item() > 0;
+                  }
+                  if (!has_zero) {
+                    gx[0] = expand_back(g * y, ks, x.shape()) / x;
+                    return;
+                  }
+                  if (GradMode::is_enabled())
+                    throw ValueError("prod: higher-order gradients at inputs containing zeros are not supported");
+                  // With zeros, y / x is undefined: take the product of the other elements directly.
+                  Tensor others = zeros_like(x);
+                  visit_dtype(x.dtype(), [&]<class T>() {
+                    const T* xv = x.data<T>();
+                    T* ov = others.data<T>();
+                    for (int64_t i = 0; i < x.numel(); ++i) {
+                      Tensor tmp = x.clone();
+                      tmp.data<T>()[i] = T(1);
+                      Tensor p = prod(tmp, axes, true);
+                      Tensor pe = expand(p, x.shape());
+                      ov[i] = pe.data<T>()[i];
+                      (void)xv;
+                    }
+                  });
+                  gx[0] = expand_back(g, ks, x.shape()) * others;
+                });
+}
+
+// ---- max / min (ties share the gradient, as amax/amin) ----
+namespace {
+template <bool Larger>
+Tensor extreme_reduce(const Tensor& x, const Axes& axes, bool keepdim, const OpInfo& info) {
+  const Reduction r = plan_reduction(x, axes, keepdim, info.name);
+  for (int i = 0; i < x.dim(); ++i)
+    if (r.reduced[i] && x.shape()[i] == 0)
+      throw ValueError(std::string(info.name) + ": cannot reduce over empty axis " + std::to_string(i) + " of shape " + x.shape().str());
+  Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
+    const T init = Larger ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+    return run_reduction<T>(x, r, [init](const T* in, T* out, int64_t o, int64_t n, int64_t i) {
+      // NaN propagates, as PyTorch's max does
+      detail::reduce_fold_step(in, out, o, n, i, init, [](T a, T b) { return (b != b || (Larger ? b > a : b < a)) ? b : a; });
+    });
+  });
+  if (!will_record({x})) return y;
+  return record(info, y, {x}, [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor x = sx.unpack(n);
+    Tensor mask, count;
+    {
+      NoGradGuard guard;
+      mask = eq(x, expand_back(sy.unpack(n), ks, x.shape()));
+      count = sum(mask, axes, true);
+    }
+    gx[0] = expand_back(g, ks, x.shape()) / expand(count, x.shape()) * mask;
+  });
+}
+}  // namespace
+namespace opdefs {
+const OpInfo max_op{"max", "d/dx max(x) = [x = max(x)] / (number of maxima)", OpKind::primitive,
+                    [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); }, Domain::real); }};
+const OpInfo min_op{"min", "d/dx min(x) = [x = min(x)] / (number of minima)", OpKind::primitive,
+                    [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); }, Domain::real); }};
+}  // namespace opdefs
+Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<true>(x, axes, keepdim, opdefs::max_op); }
+Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<false>(x, axes, keepdim, opdefs::min_op); }
+
+// ---- var / std (composites) ----
+namespace opdefs {
+const OpInfo var_op{"var", "var(x) = sum((x - mean(x))^2) / (n - correction) (composite)", OpKind::composite, [] {
+                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
+                      s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
+                      s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
+                      return s;
+                    }};
+const OpInfo std_op{"std", "std(x) = sqrt(var(x)) (composite)", OpKind::composite, [] {
+                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
+                      s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
+                      s.erase(s.begin() + 6);
+                      return s;
+                    }};
+}  // namespace opdefs
+Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "var");
+  Tensor d = x - mean(x, axes, true);
+  const double denom = static_cast<double>(r.count) - static_cast<double>(correction);  // no int64 overflow
+  return sum(d * d, axes, keepdim) * (denom > 0 ? 1.0 / denom : std::numeric_limits<double>::quiet_NaN());
+}
+Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) { return sqrt(var(x, axes, correction, keepdim)); }
+
+// ---- norm ----
+namespace opdefs {
+const OpInfo norm_op{"norm", "d/dx ||x||_2 = x / ||x||_2 (0 at 0); other p composed of abs, pow, sum", OpKind::primitive, [] {
+                       auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
+                       auto s3 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
+                       s.push_back(s3[1]);
+                       s.push_back(s3[3]);
+                       return s;
+                     }};
+}
+Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "norm");
+  if (!(p > 0) || !std::isfinite(p)) throw ValueError("norm: p must be positive and finite, got " + std::to_string(p));
+  if (!x.is_floating_point()) throw TypeError("norm: expected a float tensor, got int64");
+  if (p == 1.0) return sum(abs(x), axes, keepdim);
+  if (p != 2.0) return pow(sum(pow(abs(x), p), axes, keepdim), 1.0 / p);
+  Tensor y;
+  {
+    NoGradGuard guard;  // the forward value only; the node below carries the gradient
+    y = sqrt(sum(x * x, axes, keepdim));
+  }
+  if (!will_record({x})) return y;
+  return record(opdefs::norm_op, y, {x}, [sx = save_input(x), sy = save_output(y), ks = r.keep_shape](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    Tensor x = sx.unpack(n), y = sy.unpack(n);
+    // x / y with y replaced by 1 where it is 0 (x is 0 there too): gradient 0, no NaN
+    Tensor safe = where(eq(y, 0.0), ones_like(y), y);
+    gx[0] = expand_back(g / safe, ks, x.shape()) * x;
+  });
+}
+
+// ---- logsumexp, softmax, log_softmax (composites, shifted by the max for stability) ----
+namespace {
+// The max over axes (keepdim), cut from the graph: shifting by it changes no value or gradient.
+Tensor stable_shift(const Tensor& x, const Axes& axes) {
+  NoGradGuard guard;
+  Tensor m = max(x, axes, true);
+  return where(eq(abs(m), INFINITY), zeros_like(m), m);  // all -inf (or inf) rows: shift by 0
+}
+std::vector<OpSample> axis_samples(Tensor (*f)(const Tensor&, int64_t)) {
+  auto make = [f](const char* label, Shape s, int64_t axis, unsigned salt) {
+    return OpSample{label, {detail::sample_tensor(s, Domain::real, salt)}, [f, axis](std::span<const Tensor> in) { return f(in[0], axis); }};
+  };
+  return {make("[3, 4] axis -1", {3, 4}, -1, 1), make("[3, 4] axis 0", {3, 4}, 0, 2), make("[2, 3, 2] axis 1", {2, 3, 2}, 1, 3),
+          make("[5] axis 0", {5}, 0, 4)};
+}
+}  // namespace
+namespace opdefs {
+const OpInfo logsumexp_op{"logsumexp", "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)", OpKind::composite, [] {
+                            return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, Domain::real);
+                          }};
+const OpInfo softmax_op{"softmax", "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)", OpKind::primitive,
+                        [] { return axis_samples(softmax); }};
+const OpInfo log_softmax_op{"log_softmax", "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)", OpKind::primitive,
+                            [] { return axis_samples(log_softmax); }};
+}  // namespace opdefs
+Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
+  const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
+  if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
+  Tensor m = stable_shift(x, axes);
+  Tensor y = log(sum(exp(x - m), axes, true)) + m;
+  return keepdim ? y : reshape(y, r.out_shape);
+}
+// Fused row kernels: one pass for the max, one for exp (vectorised) and the sum, one to scale.
+// (The composite max/sub/exp/sum/div chain made five passes and four temporaries.)
+namespace {
+template <bool Log>
+Tensor softmax_forward(const Tensor& x, int axis, const char* op) {
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  if (x.numel() == 0) return y;
+  int64_t outer = 1, inner = 1;
+  const int64_t n = x.dim() ? x.shape()[axis] : 1;
+  for (int i = 0; i < axis; ++i) outer *= x.shape()[i];
+  for (int i = axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+  visit_float(x.dtype(), op, [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    std::vector<T> col;
+    if (inner != 1) col.resize(static_cast<std::size_t>(2 * n));
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        // gather the row (strided when inner > 1) into contiguous memory
+        const T* src = in + o * n * inner + i;
+        T* row = inner == 1 ? out + o * n : col.data();
+        T* tmp = inner == 1 ? out + o * n : col.data() + n;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t k = 0; k < n; ++k) m = std::max(m, src[k * inner]);
+        if (!std::isfinite(m)) m = 0;  // all -inf (or inf/NaN present): no shift, the result says so
+        for (int64_t k = 0; k < n; ++k) row[k] = src[k * inner] - m;
+        if (Log) {
+          simd::exp(row, tmp == row ? row : tmp, n);
+          T s = 0;
+          for (int64_t k = 0; k < n; ++k) s += tmp[k];
+          const T ls = std::log(s);
+          // tmp may alias row (inner == 1): recompute x - m - log(sum)
+          for (int64_t k = 0; k < n; ++k) tmp[k] = src[k * inner] - m - ls;
+        } else {
+          simd::exp(row, tmp, n);
+          T s = 0;
+          for (int64_t k = 0; k < n; ++k) s += tmp[k];
+          const T inv = T(1) / s;
+          for (int64_t k = 0; k < n; ++k) tmp[k] *= inv;
+        }
+        if (inner != 1)
+          for (int64_t k = 0; k < n; ++k) out[o * n * inner + i + k * inner] = tmp[k];
+      }
+  });
+  return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t axis) {
+  if (!x.defined()) throw ValueError("softmax: the operand is undefined");
+  const int a = detail::wrap_axis(axis, x.dim(), "softmax");
+  if (!x.is_floating_point()) throw TypeError("softmax: expected a float tensor, got int64");
+  Tensor y = softmax_forward<false>(x, a, "softmax");
+  if (!will_record({x})) return y;
+  return record(opdefs::softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    Tensor y = sy.unpack(nd);
+    gx[0] = y * (g - sum(g * y, {a}, true));
+  });
+}
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  if (!x.defined()) throw ValueError("log_softmax: the operand is undefined");
+  const int a = detail::wrap_axis(axis, x.dim(), "log_softmax");
+  if (!x.is_floating_point()) throw TypeError("log_softmax: expected a float tensor, got int64");
+  Tensor y = softmax_forward<true>(x, a, "log_softmax");
+  if (!will_record({x})) return y;
+  return record(opdefs::log_softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
+  });
+}
+
+// ---- argmax / argmin ----
+namespace {
+template <bool Larger>
+Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) {
+  if (!x.defined()) throw ValueError(std::string(op) + ": the operand is undefined");
+  const int a = detail::wrap_axis(axis, x.dim(), op);
+  const int64_t n = x.dim() ? x.shape()[a] : 1;
+  if (n == 0) throw ValueError(std::string(op) + ": cannot reduce over empty axis " + std::to_string(axis) + " of shape " + x.shape().str());
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < a && x.dim(); ++i) outer *= x.shape()[i];
+  for (int i = a + 1; i < x.dim(); ++i) inner *= x.shape()[i];
+  Shape os;
+  for (int i = 0; i < x.dim(); ++i) {
+    if (i != a) os.push_back(x.shape()[i]);
+    else if (keepdim) os.push_back(1);
+  }
+  Tensor y = detail::new_tensor(os, Dtype::int64);
+  int64_t* out = y.data<int64_t>();
+  visit_dtype(x.dtype(), [&]<class T>() {
+    const T* in = x.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const T* p = in + o * n * inner + i;
+        int64_t best = 0;
+        for (int64_t k = 1; k < n; ++k)
+          if (Larger ? p[k * inner] > p[best * inner] : p[k * inner] < p[best * inner]) best = k;
+        out[o * inner + i] = best;
+      }
+  });
+  return y;
+}
+}  // namespace
+namespace opdefs {
+const OpInfo argmax_op{"argmax", "indices carry no gradient", OpKind::non_differentiable, [] {
+                         return std::vector<OpSample>{{"[2, 3] axis 1", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                                       [](std::span<const Tensor> in) { return argmax(in[0], 1); }}};
+                       }};
+const OpInfo argmin_op{"argmin", "indices carry no gradient", OpKind::non_differentiable, [] {
+                         return std::vector<OpSample>{{"[2, 3] axis 0", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                                       [](std::span<const Tensor> in) { return argmin(in[0], 0); }}};
+                       }};
+}  // namespace opdefs
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<true>(x, axis, keepdim, "argmax"); }
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<false>(x, axis, keepdim, "argmin"); }
+
+}  // namespace xg

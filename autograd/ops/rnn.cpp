@@ -1,0 +1,206 @@
+// Fused LSTM cell arithmetic. An LSTM step written with single ops records about a dozen nodes
+// (chunk, three sigmoids, two tanhs, products, sums) and each chunk's backward writes a zero-filled
+// copy of the gates; these two primitives do the cell's element-wise part in one sweep each and
+// write the gate gradient once. Gates are [..., 4H] in PyTorch's order i, f, g, o.
+//   lstm_cell_c(gates, c)  = sigmoid(f) * c + sigmoid(i) * tanh(g)      (the next cell state)
+//   lstm_cell_h(gates, c') = sigmoid(o) * tanh(c')                       (the next hidden state)
+// First derivatives run as fused kernels. Under create_graph the backward is written with
+// differentiable ops instead, so second and higher derivatives still work.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/op_list.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/kernels/simd_math.hpp"
+
+namespace xg {
+
+using detail::Domain;
+using detail::sample_tensor;
+
+namespace {
+
+// H, the hidden size, after checking gates [..., 4H] against state [..., H].
+int64_t check_cell(const Tensor& gates, const Tensor& state, const char* op, const char* state_name) {
+  if (!gates.defined() || !state.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
+  if (!gates.is_floating_point() || gates.dtype() != state.dtype())
+    throw TypeError(std::string(op) + ": expected float gates and " + state_name + " of one dtype, got " + dtype_name(gates.dtype()) +
+                    " and " + dtype_name(state.dtype()));
+  const int r = gates.dim();
+  bool ok = r >= 1 && state.dim() == r && gates.size(-1) == 4 * state.size(-1);
+  for (int i = 0; ok && i < r - 1; ++i) ok = gates.size(i) == state.size(i);
+  if (!ok)
+    throw ShapeError(std::string(op) + ": expected gates [..., 4H] and " + state_name + " [..., H] with equal leading axes, got " +
+                     gates.shape().str() + " and " + state.shape().str());
+  return state.size(-1);
+}
+
+// Rows of the cell in chunks over the pool (chunks of at least ~16K gate values: smaller ones
+// cost more to hand over than they take): per row, sigmoid / tanh of the gate slices a kernel
+// needs into scratch, then the element-wise formula.
+int64_t row_grain(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * h)); }
+
+// Per-thread scratch for one row's activations (a: up to 2H values, b: H values), kept between
+// calls so that an LSTM step allocates nothing beyond its outputs.
+template <class T>
+struct RowScratch {
+  T *a, *b;
+  explicit RowScratch(int64_t h) {
+    thread_local std::vector<T> buf;
+    const auto need = static_cast<std::size_t>(3 * h);
+    if (buf.size() < need) buf.resize(need);
+    a = buf.data();
+    b = a + 2 * h;
+  }
+};
+
+Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) { return narrow(gates, -1, k * h, h); }
+
+}  // namespace
+
+namespace opdefs {
+std::vector<OpSample> cell_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
+  auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
+  return {
+      {"gates [3, 8], state [3, 2]", {sample_tensor({3, 8}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)}, call},
+      {"unbatched gates [12], state [3]", {sample_tensor({12}, Domain::real, 3), sample_tensor({3}, Domain::real, 4)}, call},
+      {"gates [2, 1, 4], state [2, 1, 1]", {sample_tensor({2, 1, 4}, Domain::real, 5), sample_tensor({2, 1, 1}, Domain::real, 6)}, call},
+      {"no rows: gates [0, 8], state [0, 2]", {sample_tensor({0, 8}, Domain::real, 7), sample_tensor({0, 2}, Domain::real, 8)}, call},
+  };
+}
+const OpInfo lstm_cell_c_op{"lstm_cell_c",
+                            "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
+                            "dg = gc s(i)(1 - tanh(g)^2), do = 0, dc = gc s(f)",
+                            OpKind::primitive, [] { return cell_samples(lstm_cell_c); }};
+const OpInfo lstm_cell_h_op{"lstm_cell_h", "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = gh s(o)(1 - tanh(c')^2)",
+                            OpKind::primitive, [] { return cell_samples(lstm_cell_h); }};
+}  // namespace opdefs
+
+Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
+  const int64_t h = check_cell(gates, c, "lstm_cell_c", "the cell state");
+  const int64_t rows = h == 0 ? 0 : c.numel() / h;
+  Tensor y = detail::new_tensor(c.shape(), c.dtype());
+  detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
+    const T *gp = gates.data<T>(), *cp = c.data<T>();
+    T* yp = y.data<T>();
+    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+      RowScratch<T> s(h);  // a: sigmoid(i), sigmoid(f); b: tanh(g)
+      for (int64_t r = lo; r < hi; ++r) {
+        const T* g = gp + r * 4 * h;
+        simd::sigmoid(g, s.a, 2 * h);
+        simd::tanh(g + 2 * h, s.b, h);
+        const T *cr = cp + r * h, *si = s.a, *sf = si + h, *tg = s.b;
+        T* out = yp + r * h;
+        for (int64_t j = 0; j < h; ++j) out[j] = sf[j] * cr[j] + si[j] * tg[j];
+      }
+    });
+  });
+  return record(opdefs::lstm_cell_c_op, y, {gates, c},
+                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gc, std::span<Tensor> gx) {
+                  const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
+                  if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
+                    const Tensor si = sigmoid(narrow_gate(gates, 0, h)), sf = sigmoid(narrow_gate(gates, 1, h));
+                    const Tensor tg = tanh(narrow_gate(gates, 2, h));
+                    if (nd.needs_input_grad(0))
+                      gx[0] = concat({gc * tg * si * (1.0 - si), gc * c * sf * (1.0 - sf), gc * si * (1.0 - tg * tg), zeros_like(c)}, -1);
+                    if (nd.needs_input_grad(1)) gx[1] = gc * sf;
+                    return;
+                  }
+                  const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
+                  Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
+                  Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
+                  const int64_t rows = h == 0 ? 0 : c.numel() / h;
+                  detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
+                    const T *gp = gates.data<T>(), *cp = c.data<T>(), *gcp = gc.data<T>();
+                    T* dgp = want_gates ? dg.data<T>() : nullptr;
+                    T* dcp = want_c ? dc.data<T>() : nullptr;
+                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+                      RowScratch<T> s(h);
+                      for (int64_t r = lo; r < hi; ++r) {
+                        const T* g = gp + r * 4 * h;
+                        simd::sigmoid(g, s.a, 2 * h);
+                        const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
+                        if (dcp)
+                          for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
+                        if (!dgp) continue;
+                        simd::tanh(g + 2 * h, s.b, h);
+                        const T* tg = s.b;
+                        T* d = dgp + r * 4 * h;
+                        for (int64_t j = 0; j < h; ++j) {
+                          d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
+                          d[h + j] = gr[j] * cr[j] * sf[j] * (T(1) - sf[j]);
+                          d[2 * h + j] = gr[j] * si[j] * (T(1) - tg[j] * tg[j]);
+                          d[3 * h + j] = T(0);
+                        }
+                      }
+                    });
+                  });
+                  gx[0] = dg;
+                  gx[1] = dc;
+                });
+}
+
+Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
+  const int64_t h = check_cell(gates, c, "lstm_cell_h", "the new cell state");
+  const int64_t rows = h == 0 ? 0 : c.numel() / h;
+  Tensor y = detail::new_tensor(c.shape(), c.dtype());
+  detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
+    const T *gp = gates.data<T>(), *cp = c.data<T>();
+    T* yp = y.data<T>();
+    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+      RowScratch<T> s(h);  // a: sigmoid(o); b: tanh(c')
+      for (int64_t r = lo; r < hi; ++r) {
+        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+        simd::tanh(cp + r * h, s.b, h);
+        T* out = yp + r * h;
+        for (int64_t j = 0; j < h; ++j) out[j] = s.a[j] * s.b[j];
+      }
+    });
+  });
+  return record(opdefs::lstm_cell_h_op, y, {gates, c},
+                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gh, std::span<Tensor> gx) {
+                  const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
+                  if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
+                    const Tensor so = sigmoid(narrow_gate(gates, 3, h)), tc = tanh(c);
+                    if (nd.needs_input_grad(0)) {
+                      const Tensor z = zeros_like(c);
+                      gx[0] = concat({z, z, z, gh * tc * so * (1.0 - so)}, -1);
+                    }
+                    if (nd.needs_input_grad(1)) gx[1] = gh * so * (1.0 - tc * tc);
+                    return;
+                  }
+                  const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
+                  Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
+                  Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
+                  const int64_t rows = h == 0 ? 0 : c.numel() / h;
+                  detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
+                    const T *gp = gates.data<T>(), *cp = c.data<T>(), *ghp = gh.data<T>();
+                    T* dgp = want_gates ? dg.data<T>() : nullptr;
+                    T* dcp = want_c ? dc.data<T>() : nullptr;
+                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+                      RowScratch<T> s(h);
+                      for (int64_t r = lo; r < hi; ++r) {
+                        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+                        simd::tanh(cp + r * h, s.b, h);
+                        const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
+                        if (dcp)
+                          for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
+                        if (!dgp) continue;
+                        T* d = dgp + r * 4 * h;
+                        std::fill(d, d + 3 * h, T(0));
+                        for (int64_t j = 0; j < h; ++j) d[3 * h + j] = gr[j] * tc[j] * so[j] * (T(1) - so[j]);
+                      }
+                    });
+                  });
+                  gx[0] = dg;
+                  gx[1] = dc;
+                });
+}
+
+}  // namespace xg

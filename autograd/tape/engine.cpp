@@ -1,0 +1,351 @@
+#include "xgrad/autograd/tape/engine.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <unordered_map>
+
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+
+namespace xg {
+
+// ---------------------------------------------------------------- grad mode
+namespace {
+thread_local bool grad_mode_enabled = true;
+std::atomic<uint64_t> next_sequence_nr{1};
+std::atomic<uint64_t> next_visit_mark{1};
+}  // namespace
+bool GradMode::is_enabled() { return grad_mode_enabled; }
+void GradMode::set_enabled(bool on) { grad_mode_enabled = on; }
+
+namespace detail {
+[[gnu::tls_model("initial-exec")]] constinit thread_local TapeObserver* tape_observer = nullptr;
+}
+
+// ---------------------------------------------------------------- nodes
+Node::Node(const OpInfo& info, EdgeList edges, const Tensor& output)
+    : info_(&info),
+      edges_(std::move(edges)),
+      out_shape_(output.shape()),
+      seq_(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)),
+      out_dtype_(output.dtype()) {}
+
+// Destroying the last reference to a long chain would recurse once per node (each node owns the
+// next through its edges and saved tensors). Instead, a dying node hands the nodes it solely
+// owns to a thread-local list, which the outermost destructor drains in a loop.
+namespace {
+thread_local std::vector<std::shared_ptr<Node>> dying_nodes;
+thread_local bool draining = false;
+
+void adopt_if_sole_owner(std::shared_ptr<Node>& n) {
+  if (n && n.use_count() == 1) dying_nodes.push_back(std::move(n));
+}
+void adopt_from_impl(std::shared_ptr<TensorImpl>& impl) {
+  if (impl && impl.use_count() == 1) {
+    adopt_if_sole_owner(impl->grad_fn);
+    if (impl->grad) adopt_from_impl(impl->grad);
+  }
+}
+}  // namespace
+
+Node::~Node() {
+  // The inspection tools' annotation may hold this node's inputs: drop it first, so that the
+  // nodes the edges solely own are handed over below rather than freed recursively.
+  annotation_.reset();
+  for (Edge& e : edges_) {
+    adopt_if_sole_owner(e.fn);
+    adopt_from_impl(e.leaf);
+  }
+  grad_accum_ = Tensor();
+  if (draining) return;
+  draining = true;
+  while (!dying_nodes.empty()) {
+    std::shared_ptr<Node> n = std::move(dying_nodes.back());
+    dying_nodes.pop_back();
+    n->release();  // saved tensors go first, handing over what they solely own
+    n.reset();
+  }
+  draining = false;
+}
+
+void Node::apply(const Tensor& grad_output, std::span<Tensor> grads) {
+  if (released_)
+    throw ValueError("backward: trying to backward through the graph a second time: the tensors saved by '" +
+                     std::string(name()) + "' (step " + std::to_string(seq_) +
+                     ") were freed after the first backward; pass retain_graph=true to the first one");
+  backward(grad_output, grads);
+}
+
+void Node::release() {
+  if (released_) return;
+  released_ = true;
+  release_saved();
+}
+
+bool any_requires_grad(std::span<const Tensor> inputs) {
+  for (const Tensor& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
+}
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+  for (const Tensor* t : inputs)
+    if (t->requires_grad()) return true;
+  return false;
+}
+
+EdgeList collect_edges(std::span<const Tensor> inputs) {
+  EdgeList edges(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& impl = inputs[i].impl();
+    if (!impl || !impl->requires_grad) continue;
+    if (impl->grad_fn) edges[i].fn = impl->grad_fn;
+    else edges[i].leaf = impl;
+  }
+  return edges;
+}
+
+// ---------------------------------------------------------------- saved tensors
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output) {
+  if (!t.defined()) return;
+  saved_version_ = t.impl()->storage->version;
+  if (is_output) {  // keep the values only: the output's grad_fn is the saving node itself
+    storage_ = t.impl()->storage;
+    shape_ = t.shape();
+    dtype_ = t.dtype();
+  } else {
+    impl_ = t.impl();
+  }
+}
+
+Tensor SavedTensor::unpack(const Node& owner) const {
+  const auto& storage = is_output_ ? storage_ : impl_->storage;
+  if (storage->version != saved_version_)
+    throw ValueError("backward: a tensor saved by '" + std::string(owner.name()) + "' (step " +
+                     std::to_string(owner.sequence_nr()) + ") was modified in place after it was saved (version " +
+                     std::to_string(storage->version) + ", saved at version " + std::to_string(saved_version_) +
+                     "), e.g. by an optimizer step between forward and backward");
+  if (!is_output_) return Tensor(impl_);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage_;
+  impl->shape = shape_;
+  impl->dtype = dtype_;
+  if (GradMode::is_enabled()) {  // create_graph: differentiate through the output too
+    impl->grad_fn = const_cast<Node&>(owner).shared_from_this();
+    impl->requires_grad = true;
+  }
+  return Tensor(std::move(impl));
+}
+
+// ---------------------------------------------------------------- the engine
+class Engine {
+ public:
+  struct Capture {
+    TensorImpl* leaf = nullptr;  // capture at a leaf ...
+    Node* node = nullptr;        // ... or at the node that produced a non-leaf
+    Tensor grad;
+  };
+
+  // Collects the nodes reachable from the roots, deepest first never recursing.
+  static std::vector<Node*> reachable(const std::vector<Node*>& roots) {
+    const uint64_t mark = next_visit_mark.fetch_add(1, std::memory_order_relaxed);
+    std::vector<Node*> order, stack;
+    for (Node* r : roots)
+      if (r && r->visit_mark_ != mark) {
+        r->visit_mark_ = mark;
+        stack.push_back(r);
+      }
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      order.push_back(n);
+      for (const Edge& e : n->edges_)
+        if (e.fn && e.fn->visit_mark_ != mark) {
+          e.fn->visit_mark_ = mark;
+          stack.push_back(e.fn.get());
+        }
+    }
+    std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq_ > b->seq_; });
+    return order;
+  }
+
+  static Tensor run_hooks(std::vector<TensorHook>& hooks, Tensor g) {
+    for (auto& h : hooks) {
+      Tensor r = h(g);
+      if (r.defined()) {
+        if (!(r.shape() == g.shape()))
+          throw ShapeError("hook: returned a gradient of shape " + r.shape().str() + " for one of shape " +
+                           g.shape().str());
+        g = r;
+      }
+    }
+    return g;
+  }
+
+  static Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? acc + g : g; }
+
+  static void accumulate_into_leaf(TensorImpl& leaf, Tensor g, bool create_graph) {
+    g = run_hooks(leaf.hooks, std::move(g));
+    if (!leaf.grad) {
+      // Take the buffer when nothing else refers to it; otherwise copy, so that later in-place
+      // accumulation never writes into a tensor someone else holds.
+      const bool sole = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.grad_fn();
+      // A gradient with a graph (create_graph) is kept as is: later accumulation is out of place.
+      if (create_graph && g.requires_grad()) leaf.grad = g.impl();
+      else if (sole) leaf.grad = g.impl();
+      else leaf.grad = g.clone().impl();
+      return;
+    }
+    if (create_graph || Tensor(leaf.grad).requires_grad()) {
+      leaf.grad = (Tensor(leaf.grad) + g).impl();
+    } else {
+      Tensor(leaf.grad).add_(g);
+    }
+  }
+
+  // The one backward loop: used by backward() (captures empty) and grad() (captures given).
+  static void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+                  bool create_graph, std::vector<Capture>* captures) {
+    if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+      throw ValueError("backward: " + std::to_string(grad_outputs.size()) + " gradients for " +
+                       std::to_string(outputs.size()) + " outputs");
+    AutoGradMode mode(create_graph);
+    std::vector<Node*> roots;
+    std::vector<Tensor> seeds(outputs.size());
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& out = outputs[i];
+      if (!out.defined()) throw ValueError("backward: output " + std::to_string(i) + " is undefined");
+      if (!out.requires_grad())
+        throw ValueError("backward: output " + std::to_string(i) + " of shape " + out.shape().str() +
+                         " does not require grad (no input of it requires grad, or it was made under NoGradGuard)");
+      Tensor seed = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+      if (!seed.defined()) {
+        if (out.numel() != 1)
+          throw ValueError("backward: output " + std::to_string(i) + " has shape " + out.shape().str() +
+                           "; a gradient can be implied only for a one-element output, pass grad explicitly");
+        seed = ones_like(out);
+      } else if (!(seed.shape() == out.shape())) {
+        throw ShapeError("backward: gradient of shape " + seed.shape().str() + " for output " + std::to_string(i) +
+                         " of shape " + out.shape().str());
+      } else if (seed.dtype() != out.dtype()) {
+        seed = seed.to(out.dtype());
+      }
+      seeds[i] = seed;
+      roots.push_back(out.grad_fn().get());
+    }
+    std::vector<Node*> order = reachable(roots);
+    // A leaf's contributions are summed over the whole pass first, so that its hooks run once, on
+    // its total gradient (as PyTorch's AccumulateGrad), not once per path into the leaf.
+    std::vector<std::pair<TensorImpl*, Tensor>> leaf_grads;
+    std::unordered_map<TensorImpl*, std::size_t> leaf_slot;
+    auto to_leaf = [&](TensorImpl* leaf, Tensor g) {
+      if (captures && std::none_of(captures->begin(), captures->end(), [&](const Capture& c) { return c.leaf == leaf; }))
+        return;
+      auto [it, fresh] = leaf_slot.try_emplace(leaf, leaf_grads.size());
+      if (fresh) leaf_grads.emplace_back(leaf, std::move(g));
+      else leaf_grads[it->second].second = accumulate(leaf_grads[it->second].second, g);
+    };
+    // Seeds go to the roots' nodes, or straight to leaf outputs.
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      const auto& impl = outputs[i].impl();
+      if (impl->grad_fn) {
+        impl->grad_fn->grad_accum_ = accumulate(impl->grad_fn->grad_accum_, seeds[i]);
+      } else {
+        to_leaf(impl.get(), seeds[i]);
+      }
+    }
+    std::vector<Tensor> grads;
+    TapeObserver* const obs = detail::tape_observer;  // the inspection tools, usually none
+    try {
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        Node* n = order[i];
+        Tensor g = std::move(n->grad_accum_);
+        n->grad_accum_ = Tensor();
+        if (!g.defined()) continue;
+        if (!n->pre_hooks_.empty()) g = run_hooks(n->pre_hooks_, std::move(g));
+        if (captures)
+          for (auto& c : *captures)
+            if (c.node == n) c.grad = accumulate(c.grad, g);
+        grads.assign(n->edges_.size(), Tensor());
+        n->apply(g, grads);
+        for (std::size_t k = 0; k < n->edges_.size(); ++k) {
+          const Edge& e = n->edges_[k];
+          Tensor& gk = grads[k];
+          if (!gk.defined() || !e.requires_grad()) continue;
+          const Shape& want = e.fn ? e.fn->out_shape_ : e.leaf->shape;
+          if (!(gk.shape() == want))
+            throw ValueError("backward: '" + std::string(n->name()) + "' (step " + std::to_string(n->seq_) +
+                             ") produced a gradient of shape " + gk.shape().str() + " for input " + std::to_string(k) +
+                             " of shape " + want.str());
+          const Dtype want_dtype = e.fn ? e.fn->out_dtype_ : e.leaf->dtype;
+          if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
+          if (e.fn) {
+            e.fn->grad_accum_ = accumulate(e.fn->grad_accum_, gk);
+          } else if (obs) {
+            to_leaf(e.leaf.get(), gk);  // the observer reads grads[k] below
+          } else {
+            to_leaf(e.leaf.get(), std::move(gk));
+          }
+        }
+        if (obs) [[unlikely]] obs->on_backward_node(order, i, g, grads);
+      }
+    } catch (...) {
+      for (Node* n : order) n->grad_accum_ = Tensor();
+      throw;
+    }
+    grads.clear();
+    for (auto& [leaf, g] : leaf_grads) {
+      if (captures) {
+        const Tensor h = run_hooks(leaf->hooks, std::move(g));
+        for (auto& c : *captures)
+          if (c.leaf == leaf) c.grad = accumulate(c.grad, h);
+        if (obs) [[unlikely]] obs->on_leaf_grad(*leaf, h);
+      } else if (obs) [[unlikely]] {
+        const Tensor total = g;
+        accumulate_into_leaf(*leaf, std::move(g), create_graph);
+        obs->on_leaf_grad(*leaf, total);
+      } else {
+        accumulate_into_leaf(*leaf, std::move(g), create_graph);
+      }
+    }
+    if (!retain_graph)
+      for (Node* n : order) n->release();
+  }
+};
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+              bool create_graph) {
+  Engine::run(outputs, grad_outputs, retain_graph || create_graph, create_graph, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
+                         bool allow_unused) {
+  std::vector<Engine::Capture> captures(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& in = inputs[i];
+    if (!in.defined() || !in.requires_grad())
+      throw ValueError("grad: input " + std::to_string(i) + " does not require grad");
+    if (in.grad_fn()) captures[i].node = in.grad_fn().get();
+    else captures[i].leaf = in.get();
+  }
+  Engine::run(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, &captures);
+  std::vector<Tensor> result(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!captures[i].grad.defined() && !allow_unused)
+      throw ValueError("grad: input " + std::to_string(i) + " of shape " + inputs[i].shape().str() +
+                       " is not used to compute the outputs; pass allow_unused=true to get an undefined gradient");
+    result[i] = captures[i].grad;
+  }
+  return result;
+}
+
+std::vector<std::shared_ptr<Node>> tape_of(const Tensor& root) {
+  std::vector<Node*> order = Engine::reachable({root.grad_fn().get()});
+  std::vector<std::shared_ptr<Node>> out;
+  out.reserve(order.size());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) out.push_back((*it)->shared_from_this());
+  return out;
+}
+
+}  // namespace xg

@@ -1,0 +1,195 @@
+#pragma once
+/// @file node.hpp
+/// @brief The tape. Every op applied in grad mode to an input that requires grad records a Node:
+/// the op, edges to the nodes (or leaves) its inputs came from, what backward needs, and a
+/// sequence number that grows in recording order. Nodes are owned by the tensors they produced,
+/// so a graph lives exactly as long as something refers to it and graphs never interfere.
+/// Replaying nodes in decreasing sequence number is a valid reverse topological order.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/op_info.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
+
+namespace xg {
+
+/// Where the gradient for one input goes: the node that produced it, or the leaf itself.
+/// Both empty: that input does not require grad.
+struct Edge {
+  std::shared_ptr<Node> fn;
+  std::shared_ptr<TensorImpl> leaf;
+  bool requires_grad() const { return fn || leaf; }
+};
+
+/// The edges of a node: up to two inline (most ops), more on the heap (concat, custom ops).
+class EdgeList {
+ public:
+  EdgeList() = default;
+  explicit EdgeList(std::size_t n) : n_(n) {
+    if (n > kInline) heap_ = std::make_unique<Edge[]>(n);
+  }
+  EdgeList(EdgeList&&) noexcept = default;
+  EdgeList& operator=(EdgeList&&) noexcept = default;
+  std::size_t size() const { return n_; }
+  Edge* begin() { return heap_ ? heap_.get() : inline_; }
+  Edge* end() { return begin() + n_; }
+  const Edge* begin() const { return heap_ ? heap_.get() : inline_; }
+  const Edge* end() const { return begin() + n_; }
+  Edge& operator[](std::size_t i) { return begin()[i]; }
+  const Edge& operator[](std::size_t i) const { return begin()[i]; }
+
+ private:
+  static constexpr std::size_t kInline = 2;
+  Edge inline_[kInline];
+  std::unique_ptr<Edge[]> heap_;
+  std::size_t n_ = 0;
+};
+
+/// A tensor kept for backward. It remembers the storage version at save time, so that an in-place
+/// write before backward is caught. A node's own output is kept without its grad_fn (no cycle)
+/// and re-attached to the node on unpack, so that create_graph can differentiate through it.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output);
+  /// The tensor, checked against in-place modification; `owner` is the node that saved it.
+  Tensor unpack(const Node& owner) const;
+  bool defined() const { return impl_ || storage_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;   // inputs: the tensor itself (with its grad_fn)
+  std::shared_ptr<Storage> storage_;   // outputs: just the values, re-wrapped on unpack
+  Shape shape_;
+  uint64_t saved_version_ = 0;
+  Dtype dtype_ = Dtype::float32;
+  bool is_output_ = false;
+};
+inline SavedTensor save_input(const Tensor& t) { return SavedTensor(t, false); }
+inline SavedTensor save_output(const Tensor& t) { return SavedTensor(t, true); }
+
+/// Extra data the inspection tools (autograd/inspect.hpp) attach to a node while they are on
+/// (input and output tensors, for printing). The core never reads it.
+struct NodeAnnotation {
+  virtual ~NodeAnnotation() = default;
+};
+
+/// Watches recording and backward for the inspection tools (autograd/inspect.hpp): the printed
+/// tape's names and values, the step-by-step backward trace, anomaly mode. Installed per thread
+/// in detail::tape_observer; while none is (the default), each op pays one predictable branch.
+class TapeObserver {
+ public:
+  virtual ~TapeObserver() = default;
+  /// `node` was just recorded as the producer of `output` from `inputs`.
+  virtual void on_record(Node& node, std::span<const Tensor> inputs, const Tensor& output) = 0;
+  /// The engine ran node pass[i] of a backward pass (`pass`: the nodes replayed, in decreasing
+  /// sequence number, so pass[i] is tape step pass.size() - i): it received `grad_output` and
+  /// sent grad_inputs[k] to input k (undefined: no gradient).
+  virtual void on_backward_node(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output,
+                                std::span<const Tensor> grad_inputs) = 0;
+  /// The pass's total gradient `grad` for `leaf` was accumulated into leaf.grad (backward) or
+  /// returned (xg::grad).
+  virtual void on_leaf_grad(const TensorImpl& leaf, const Tensor& grad) = 0;
+};
+namespace detail {
+// initial-exec: a plain %fs-relative load in the shared library too, no __tls_get_addr call per op.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local TapeObserver* tape_observer;
+}
+
+/// @brief One recorded op. Single output; any number of inputs.
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  Node(const OpInfo& info, EdgeList edges, const Tensor& output);
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  const OpInfo& info() const { return *info_; }
+  const char* name() const { return info_->name; }
+  uint64_t sequence_nr() const { return seq_; }
+  std::span<const Edge> edges() const { return {edges_.begin(), edges_.size()}; }
+  std::size_t num_inputs() const { return edges_.size(); }
+  bool needs_input_grad(std::size_t i) const { return edges_[i].requires_grad(); }
+  const Shape& output_shape() const { return out_shape_; }
+  Dtype output_dtype() const { return out_dtype_; }
+  bool released() const { return released_; }
+
+  /// Computes the gradient for each input from the gradient of the output. grads has
+  /// num_inputs() slots; a slot left undefined means "no gradient". Throws after release.
+  void apply(const Tensor& grad_output, std::span<Tensor> grads);
+  /// Frees what backward needed (saved tensors); called after a backward without retain_graph.
+  void release();
+
+  /// Hooks on the gradient of this node's output (the hooks of the non-leaf tensor it produced).
+  std::vector<TensorHook>& pre_hooks() { return pre_hooks_; }
+  /// Slot for the inspection tools' per-node data (empty unless they were on at recording).
+  std::unique_ptr<NodeAnnotation>& annotation() { return annotation_; }
+  const NodeAnnotation* annotation() const { return annotation_.get(); }
+
+ protected:
+  virtual void backward(const Tensor& grad_output, std::span<Tensor> grads) = 0;
+  virtual void release_saved() = 0;
+  const OpInfo* info_;
+
+ private:
+  friend class Engine;
+  EdgeList edges_;
+  std::vector<TensorHook> pre_hooks_;
+  std::unique_ptr<NodeAnnotation> annotation_;
+  Shape out_shape_;
+  uint64_t seq_;
+  Dtype out_dtype_;
+  bool released_ = false;
+  // engine scratch, valid during one backward pass
+  uint64_t visit_mark_ = 0;
+  Tensor grad_accum_;
+};
+
+/// A node whose backward is a lambda; the lambda's captures are exactly what is saved.
+/// Signature of F: void(const Node& self, const Tensor& grad_output, std::span<Tensor> grads).
+template <class F>
+class LambdaNode final : public Node {
+ public:
+  LambdaNode(const OpInfo& info, EdgeList edges, const Tensor& output, F fn)
+      : Node(info, std::move(edges), output), fn_(std::move(fn)) {}
+
+ protected:
+  void backward(const Tensor& g, std::span<Tensor> grads) override { (*fn_)(*this, g, grads); }
+  void release_saved() override { fn_.reset(); }
+
+ private:
+  std::optional<F> fn_;
+};
+
+/// True when an op on these inputs must be recorded: grad mode is on and one of them requires grad.
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
+bool any_requires_grad(std::span<const Tensor> inputs);
+EdgeList collect_edges(std::span<const Tensor> inputs);
+
+/// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
+/// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.
+template <class F>
+Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward) {
+  if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return output;
+  auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
+                                                            std::forward<F>(backward));
+  Node& recorded = *node;
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+  if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(recorded, inputs, output);
+  return output;
+}
+template <class F>
+Tensor record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> inputs, F&& backward) {
+  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::forward<F>(backward));
+}
+/// True when recording would happen for these inputs (lets an op skip saving work).
+inline bool will_record(std::initializer_list<Tensor> inputs) {
+  return GradMode::is_enabled() && any_requires_grad(std::span<const Tensor>(inputs.begin(), inputs.size()));
+}
+
+}  // namespace xg

@@ -1,0 +1,231 @@
+#pragma once
+/// @file tensor.hpp
+/// @brief Tensor: a cheap handle (shared pointer) to contiguous row-major values of a runtime
+/// dtype, plus what autograd needs: requires_grad, grad, the node that produced it, a version
+/// counter and an optional name used by every printout.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "xgrad/autograd/tensor/error.hpp"
+#include "xgrad/autograd/tensor/shape.hpp"
+
+namespace xg {
+
+/// Runtime element types. float32 and float64 are differentiable; int64 holds indices and labels.
+enum class Dtype : uint8_t { float32, float64, int64 };
+
+const char* dtype_name(Dtype d);
+std::size_t dtype_size(Dtype d);
+inline bool is_floating(Dtype d) { return d != Dtype::int64; }
+template <class T> constexpr Dtype dtype_of();
+template <> constexpr Dtype dtype_of<float>() { return Dtype::float32; }
+template <> constexpr Dtype dtype_of<double>() { return Dtype::float64; }
+template <> constexpr Dtype dtype_of<int64_t>() { return Dtype::int64; }
+
+/// Raw bytes of a tensor plus the version counter shared by every tensor that aliases them.
+/// Buffers come from a caching allocator so that a training loop does not page-fault anew each step.
+struct Storage {
+  explicit Storage(std::size_t nbytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data = nullptr;
+  std::size_t nbytes = 0;
+  uint64_t version = 0;  ///< bumped by every in-place write; checked by saved tensors
+  /// Up to kInlineBytes live inside the Storage itself: small tensors cost no second allocation.
+  static constexpr std::size_t kInlineBytes = 64;
+  alignas(64) unsigned char inline_bytes[kInlineBytes];
+};
+
+class Node;
+class Tensor;
+using TensorHook = std::function<Tensor(const Tensor&)>;
+
+/// What a Tensor points to. Public so that kernels and the engine can reach it; users rarely need it.
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Dtype dtype = Dtype::float32;
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;      ///< the node that produced this tensor (none for leaves)
+  std::shared_ptr<TensorImpl> grad;   ///< accumulated gradient (leaves, or after retain_grad)
+  std::vector<TensorHook> hooks;      ///< leaf hooks; a non-leaf's hooks live on its grad_fn
+  std::string name;
+  ~TensorImpl();
+};
+
+/// @brief The tensor handle. Copying a Tensor copies the handle, not the values (like torch::Tensor).
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- shape and type ----
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const {
+    if (!impl_) throw_undefined("shape");
+    return impl_->shape;
+  }
+  std::vector<int64_t> sizes() const { return shape().vec(); }
+  int dim() const { return shape().rank(); }
+  int64_t size(int axis) const;  ///< negative axes count from the end
+  int64_t numel() const { return shape().numel(); }
+  Dtype dtype() const {
+    if (!impl_) throw_undefined("dtype");
+    return impl_->dtype;
+  }
+  bool is_floating_point() const { return is_floating(dtype()); }
+
+  // ---- values ----
+  /// Pointer to the elements; throws TypeError when T does not match the dtype.
+  template <class T> T* data() {
+    if (!impl_ || impl_->dtype != dtype_of<T>()) throw_bad_data(dtype_of<T>());
+    return static_cast<T*>(impl_->storage->data);
+  }
+  template <class T> const T* data() const { return const_cast<Tensor*>(this)->data<T>(); }
+  void* raw_data() const;
+  /// The single value of a one-element tensor, converted to double / T. An int64 tensor's value
+  /// comes back exact as item<int64_t>(); a value that does not fit an integer T (NaN, inf, out of
+  /// range) raises ValueError.
+  double item() const;
+  template <class T> T item() const {
+    const double v = item();
+    if constexpr (std::is_same_v<T, int64_t>) {
+      if (dtype() == Dtype::int64) return *data<int64_t>();  // exact beyond 2^53
+    }
+    if constexpr (std::is_integral_v<T>) {
+      const double lo = static_cast<double>(std::numeric_limits<T>::min());
+      const double hi = 2.0 * static_cast<double>(T(1) << (std::numeric_limits<T>::digits - 1));
+      if (!(v >= lo && v < hi)) throw ValueError("item: value " + std::to_string(v) + " does not fit the integer type asked for");
+    }
+    return static_cast<T>(v);
+  }
+  /// Element at a multi-index (negative indices allowed), converted to double.
+  double at(std::initializer_list<int64_t> index) const;
+  /// All elements, converted to T, in row-major order.
+  template <class T> std::vector<T> to_vector() const;
+
+  // ---- autograd ----
+  bool requires_grad() const;
+  /// Marks a leaf as needing gradients (float tensors only). Returns *this.
+  Tensor& requires_grad_(bool on = true);
+  bool is_leaf() const;
+  /// The accumulated gradient (undefined before the first backward).
+  Tensor grad() const;
+  void set_grad(const Tensor& g);
+  /// Clears the gradient: undefined (set_to_none, the default, as PyTorch's) or filled with zeros.
+  void zero_grad(bool set_to_none = true);
+  const std::shared_ptr<Node>& grad_fn() const;
+  /// Backpropagates from this tensor. grad may be omitted only for a one-element tensor.
+  /// With create_graph, a leaf's grad() keeps the graph that produced it, and that graph may hold
+  /// the leaf: a reference cycle (as in PyTorch) that zero_grad() or set_grad(Tensor()) breaks.
+  void backward(const Tensor& grad = Tensor(), bool retain_graph = false, bool create_graph = false) const;
+  /// Same values (shared storage and version counter), cut from the graph.
+  Tensor detach() const;
+  /// Runs hook(grad) when a gradient for this tensor is computed; a defined result replaces it.
+  void register_hook(TensorHook hook);
+  /// Keeps the gradient of a non-leaf in grad() after backward.
+  void retain_grad();
+  /// Version counter of the storage: bumped by every in-place write.
+  uint64_t version() const;
+
+  // ---- names (used by every printout) ----
+  const std::string& name() const;
+  Tensor& name(std::string n);
+
+  // ---- conversions and copies ----
+  Tensor to(Dtype d) const;  ///< differentiable; returns *this when the dtype already matches
+  Tensor clone() const;      ///< differentiable copy with its own storage
+
+  // ---- in-place updates (optimizers; under NoGradGuard or on tensors without grad) ----
+  Tensor& add_(const Tensor& other, double alpha = 1.0);  ///< this += alpha * other (broadcast)
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double s);
+  Tensor& copy_(const Tensor& src);  ///< src broadcast to this shape, converted to this dtype
+  Tensor& fill_(double v);
+  Tensor& zero_() { return fill_(0.0); }
+
+  // ---- method forms of common ops ----
+  Tensor reshape(const Shape& s) const;
+  Tensor view(const Shape& s) const { return reshape(s); }
+  Tensor sum() const;
+  Tensor mean() const;
+
+  const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+  TensorImpl* get() const { return impl_.get(); }
+
+ private:
+  void check_defined(const char* what) const {
+    if (!impl_) throw_undefined(what);
+  }
+  [[noreturn]] static void throw_undefined(const char* what);
+  [[noreturn]] void throw_bad_data(Dtype requested) const;
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+/// Prints like PyTorch: `tensor([[1.0000, 2.0000]], dtype=float64, requires_grad=true)`;
+/// tensors over 1000 elements are summarised with `...`.
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// ---- creation ----
+/// Options shared by the creation functions.
+struct TensorOptions {
+  Dtype dtype = Dtype::float32;
+  bool requires_grad = false;
+};
+Tensor empty(const Shape& shape, TensorOptions o = {});
+Tensor zeros(const Shape& shape, TensorOptions o = {});
+Tensor ones(const Shape& shape, TensorOptions o = {});
+Tensor full(const Shape& shape, double value, TensorOptions o = {});
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+/// 0-d tensor holding one value.
+Tensor scalar_tensor(double value, TensorOptions o = {});
+/// Values in [start, stop) with the given step.
+Tensor arange(double start, double stop, double step = 1.0, TensorOptions o = {});
+Tensor arange(double stop, TensorOptions o = {});
+/// `steps` evenly spaced values from start to stop inclusive.
+Tensor linspace(double start, double stop, int64_t steps, TensorOptions o = {});
+/// n×m identity (m = n when omitted).
+Tensor eye(int64_t n, int64_t m = -1, TensorOptions o = {});
+/// A tensor from values in row-major order; shape defaults to 1-D. Throws ShapeError when the
+/// count differs from the shape's number of elements.
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions o = {});
+Tensor tensor(const std::vector<double>& values, TensorOptions o = {});
+Tensor tensor(std::initializer_list<double> values, TensorOptions o = {});
+Tensor tensor(std::initializer_list<double> values, const Shape& shape, TensorOptions o = {});
+Tensor from_vector(const std::vector<float>& values, const Shape& shape, bool requires_grad = false);
+Tensor from_vector(const std::vector<double>& values, const Shape& shape, bool requires_grad = false);
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
+
+// ---- random numbers (one seeded generator per process) ----
+void manual_seed(uint64_t seed);
+Tensor rand(const Shape& shape, TensorOptions o = {});                       ///< U[0, 1)
+Tensor randn(const Shape& shape, TensorOptions o = {});                      ///< N(0, 1)
+Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o = {});
+Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o = {});
+/// Integers uniform in [lo, hi) as int64.
+Tensor randint(int64_t lo, int64_t hi, const Shape& shape);
+/// A random permutation of 0..n-1 as int64.
+Tensor randperm(int64_t n);
+/// Raw access to the generator (uniform doubles in [0,1) and 64-bit integers), for nn init and data.
+double random_uniform01();
+uint64_t random_u64();
+/// The generator's complete state, to save in a checkpoint so that a resumed run draws exactly
+/// the numbers an uninterrupted run would (dropout masks, shuffles, ...).
+std::vector<uint64_t> get_rng_state();
+/// Restores a state from get_rng_state(); throws ValueError on a state of the wrong size.
+void set_rng_state(const std::vector<uint64_t>& state);
+
+}  // namespace xg

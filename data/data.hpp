@@ -1,0 +1,6 @@
+#pragma once
+/// @file data.hpp
+/// @brief Everything of xg::data in one include (`#include <xgrad/data.hpp>`): IDX files, datasets
+/// (Fashion-MNIST among them) and the DataLoader.
+#include "xgrad/data/dataset.hpp"
+#include "xgrad/data/idx.hpp"
