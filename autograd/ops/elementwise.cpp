@@ -7,8 +7,8 @@
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
 
@@ -135,13 +135,13 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool floa
 
 }  // namespace
 
-namespace opdefs {
 
 // ================================================================ two operands
 // ---- add ----
-const OpInfo add_op{"add", "d/da (a + b) = 1, d/db (a + b) = 1", OpKind::primitive,
-                    [] { return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real, Domain::real); }};
-}  // namespace opdefs
+XG_OP(add, {.formula = "d/da (a + b) = 1, d/db (a + b) = 1",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.pass(); },
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real, Domain::real); }});
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "add");
   Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return detail::add_wrap(x, z); });
@@ -152,10 +152,10 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- sub ----
-namespace opdefs {
-const OpInfo sub_op{"sub", "d/da (a - b) = 1, d/db (a - b) = -1", OpKind::primitive,
-                    [] { return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real, Domain::real); }};
-}
+XG_OP(sub, {.formula = "d/da (a - b) = 1, d/db (a - b) = -1",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.pass(c.k == 1); },
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real, Domain::real); }});
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "sub");
   Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return detail::sub_wrap(x, z); });
@@ -166,10 +166,10 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- mul ----
-namespace opdefs {
-const OpInfo mul_op{"mul", "d/da (a * b) = b, d/db (a * b) = a", OpKind::primitive,
-                    [] { return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real, Domain::real); }};
-}
+XG_OP(mul, {.formula = "d/da (a * b) = b, d/db (a * b) = a",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times(c.label(1 - c.k), c.value(1 - c.k)); },
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real, Domain::real); }});
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "mul");
   Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return detail::mul_wrap(x, z); });
@@ -183,10 +183,14 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- div ----
-namespace opdefs {
-const OpInfo div_op{"div", "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2", OpKind::primitive,
-                    [] { return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real, Domain::nonzero); }};
-}
+XG_OP(div, {.formula = "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) {
+         const Tensor a = c.value(0), b = c.value(1);
+         if (c.k == 0) return c.over(c.label(1), b);
+         return c.times("(-" + c.label(0) + " / " + c.label(1) + "^2)", neg(a / (b * b)));
+       },
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real, Domain::nonzero); }});
 Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "div");
   Tensor y = binary_kernel(a, b, "div", true, [](auto x, auto z) { return x / z; });
@@ -200,11 +204,11 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- pow (tensor ^ tensor) ----
-namespace opdefs {
-const OpInfo pow_op{"pow", "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)", OpKind::primitive, [] {
+XG_OP(pow, {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                       return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive, Domain::real);
-                    }};
-}
+                    }});
 Tensor pow(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "pow");
   Tensor y = binary_kernel(a, b, "pow", true, [](auto x, auto z) { return std::pow(x, z); });
@@ -218,16 +222,30 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- pow (tensor ^ scalar) ----
-namespace opdefs {
-const OpInfo pow_scalar_op{"pow_scalar", "d/dx x^p = p x^(p-1)", OpKind::primitive, [] {
+XG_OP(pow_scalar, {.formula = "d/dx x^p = p x^(p-1)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) {
+         const double p = c.attr(0), q = p - 1;
+         std::string text = c.number(p);  // "2 x" or "(3 x^2)" (appended: GCC 12 warns on "(" + s)
+         text += ' ';
+         text += c.label(0);
+         if (q != 1) {
+           text += '^';
+           text += c.number(q);
+           text.insert(0, 1, '(');
+           text += ')';
+         }
+         return c.times(text, p * pow(c.value(0), q));
+       },
+       .attrs = {"p"},
+       .samples = [] {
                              auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
                              auto s2 = detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false);
                              auto s3 = detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false);
                              s.insert(s.end(), s2.begin(), s2.end());
                              s.insert(s.end(), s3.begin(), s3.end());
                              return s;
-                           }};
-}
+                           }});
 Tensor pow(const Tensor& x, double p) {
   Tensor y = p == 2.0 ? unary_float(x, "pow", [](auto v) { return v * v; })
              : p == 0.5 ? unary_float(x, "pow", [](auto v) { return std::sqrt(v); })
@@ -240,7 +258,7 @@ Tensor pow(const Tensor& x, double p) {
     }
     Tensor x = sx.unpack(n);
     gx[0] = p == 1.0 ? g : p == 2.0 ? g * (2.0 * x) : g * (p * pow(x, p - 1.0));
-  });
+  }, OpAttrs{{p, 0}, 1});
 }
 
 // ---- maximum / minimum ----
@@ -264,18 +282,19 @@ Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
   });
 }
 }  // namespace
-namespace opdefs {
-const OpInfo maximum_op{"maximum", "d/da max(a, b) = [a > b] + 0.5 [a = b], d/db = [b > a] + 0.5 [a = b]", OpKind::primitive,
-                        [] { return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real, Domain::real); }};
-const OpInfo minimum_op{"minimum", "d/da min(a, b) = [a < b] + 0.5 [a = b], d/db = [b < a] + 0.5 [a = b]", OpKind::primitive,
-                        [] { return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real, Domain::real); }};
-}  // namespace opdefs
+XG_OP(maximum, {.formula = "d/da max(a, b) = [a > b] + 0.5 [a = b], d/db = [b > a] + 0.5 [a = b]",
+       .kind = OpKind::primitive,
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real, Domain::real); }});
+XG_OP(minimum, {.formula = "d/da min(a, b) = [a < b] + 0.5 [a = b], d/db = [b < a] + 0.5 [a = b]",
+       .kind = OpKind::primitive,
+       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real, Domain::real); }});
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum<true>(a, b, opdefs::maximum_op); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum<false>(a, b, opdefs::minimum_op); }
 
 // ---- where ----
-namespace opdefs {
-const OpInfo where_op{"where", "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m", OpKind::primitive, [] {
+XG_OP(where, {.formula = "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m",
+       .kind = OpKind::primitive,
+       .samples = [] {
                         auto call = [](std::span<const Tensor> in) { return where(gt(in[0], 0.0), in[1], in[2]); };
                         auto m = [](Shape s, unsigned k) {
                           Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
@@ -286,8 +305,7 @@ const OpInfo where_op{"where", "d/da where(m, a, b) = m, d/db where(m, a, b) = 1
                             {"broadcast mask [4], a [3, 1], b scalar", {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5), detail::sample_tensor({}, Domain::real, 6)}, call},
                             {"empty [0, 2]", {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8), detail::sample_tensor({2}, Domain::real, 9)}, call},
                         };
-                      }};
-}
+                      }});
 Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   check_defined(mask, "where");
   auto [a, b] = promoted(a0, b0, "where");
@@ -333,17 +351,19 @@ Tensor operator-(const Tensor& x) { return neg(x); }
 // Each: the kernel, then the backward as xg ops on saved input x or output y.
 #define XG_UNARY_SAMPLES(fn, domain) [] { return detail::unary_samples([](auto& x) { return fn(x); }, domain); }
 
-namespace opdefs {
-const OpInfo neg_op{"neg", "d/dx (-x) = -1", OpKind::primitive, XG_UNARY_SAMPLES(neg, Domain::real)};
-}
+XG_OP(neg, {.formula = "d/dx (-x) = -1",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.pass(true); },
+       .samples = XG_UNARY_SAMPLES(neg, Domain::real)});
 Tensor neg(const Tensor& x) {
   Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
   return record(opdefs::neg_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
 }
 
-namespace opdefs {
-const OpInfo exp_op{"exp", "d/dx exp(x) = exp(x)", OpKind::primitive, XG_UNARY_SAMPLES(exp, Domain::real)};
-}
+XG_OP(exp, {.formula = "d/dx exp(x) = exp(x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times(c.output_label, c.output); },
+       .samples = XG_UNARY_SAMPLES(exp, Domain::real)});
 Tensor exp(const Tensor& x) {
   Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
   if (!will_record({x})) return y;
@@ -352,9 +372,22 @@ Tensor exp(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo log_op{"log", "d/dx log(x) = 1 / x", OpKind::primitive, XG_UNARY_SAMPLES(log, Domain::positive)};
+XG_OP(expm1, {.formula = "d/dx (exp(x) - 1) = exp(x)",
+              .kind = OpKind::primitive,
+              .explain = [](const ChainRuleContext& c) { return c.times("(" + c.output_label + " + 1)", c.output + 1.0); },
+              .samples = XG_UNARY_SAMPLES(expm1, Domain::real)});
+Tensor expm1(const Tensor& x) {
+  Tensor y = unary_float(x, "expm1", [](auto v) { return std::expm1(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::expm1_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+    gx[0] = g * (sy.unpack(n) + 1.0);
+  });
 }
+
+XG_OP(log, {.formula = "d/dx log(x) = 1 / x",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.over(c.label(0), c.value(0)); },
+       .samples = XG_UNARY_SAMPLES(log, Domain::positive)});
 Tensor log(const Tensor& x) {
   Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
   if (!will_record({x})) return y;
@@ -363,9 +396,10 @@ Tensor log(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo log1p_op{"log1p", "d/dx log(1 + x) = 1 / (1 + x)", OpKind::primitive, XG_UNARY_SAMPLES(log1p, Domain::positive)};
-}
+XG_OP(log1p, {.formula = "d/dx log(1 + x) = 1 / (1 + x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.over("(1 + " + c.label(0) + ")", 1.0 + c.value(0)); },
+       .samples = XG_UNARY_SAMPLES(log1p, Domain::positive)});
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
   if (!will_record({x})) return y;
@@ -374,9 +408,10 @@ Tensor log1p(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo sqrt_op{"sqrt", "d/dx sqrt(x) = 1 / (2 sqrt(x))", OpKind::primitive, XG_UNARY_SAMPLES(sqrt, Domain::positive)};
-}
+XG_OP(sqrt, {.formula = "d/dx sqrt(x) = 1 / (2 sqrt(x))",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("1 / (2 " + c.output_label + ")", 0.5 / c.output); },
+       .samples = XG_UNARY_SAMPLES(sqrt, Domain::positive)});
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
   if (!will_record({x})) return y;
@@ -385,9 +420,10 @@ Tensor sqrt(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo rsqrt_op{"rsqrt", "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3", OpKind::primitive, XG_UNARY_SAMPLES(rsqrt, Domain::positive)};
-}
+XG_OP(rsqrt, {.formula = "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("(-1/2 " + c.output_label + "^3)", -0.5 * c.output * c.output * c.output); },
+       .samples = XG_UNARY_SAMPLES(rsqrt, Domain::positive)});
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary_float(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   if (!will_record({x})) return y;
@@ -397,9 +433,10 @@ Tensor rsqrt(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo abs_op{"abs", "d/dx |x| = sign(x)", OpKind::primitive, XG_UNARY_SAMPLES(abs, Domain::nonzero)};
-}
+XG_OP(abs, {.formula = "d/dx |x| = sign(x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("sign(" + c.label(0) + ")", sign(c.value(0))); },
+       .samples = XG_UNARY_SAMPLES(abs, Domain::nonzero)});
 Tensor abs(const Tensor& x) {
   Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
   if (!will_record({x})) return y;
@@ -408,16 +445,17 @@ Tensor abs(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo sign_op{"sign", "sign(x) is piecewise constant: no gradient", OpKind::non_differentiable, XG_UNARY_SAMPLES(sign, Domain::nonzero)};
-}
+XG_OP(sign, {.formula = "sign(x) is piecewise constant: no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = XG_UNARY_SAMPLES(sign, Domain::nonzero)});
 Tensor sign(const Tensor& x) {
   return unary_any(x, "sign", [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
 }
 
-namespace opdefs {
-const OpInfo sin_op{"sin", "d/dx sin(x) = cos(x)", OpKind::primitive, XG_UNARY_SAMPLES(sin, Domain::real)};
-}
+XG_OP(sin, {.formula = "d/dx sin(x) = cos(x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("cos(" + c.label(0) + ")", cos(c.value(0))); },
+       .samples = XG_UNARY_SAMPLES(sin, Domain::real)});
 Tensor sin(const Tensor& x) {
   Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
   if (!will_record({x})) return y;
@@ -426,9 +464,10 @@ Tensor sin(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo cos_op{"cos", "d/dx cos(x) = -sin(x)", OpKind::primitive, XG_UNARY_SAMPLES(cos, Domain::real)};
-}
+XG_OP(cos, {.formula = "d/dx cos(x) = -sin(x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("(-sin(" + c.label(0) + "))", neg(sin(c.value(0)))); },
+       .samples = XG_UNARY_SAMPLES(cos, Domain::real)});
 Tensor cos(const Tensor& x) {
   Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
   if (!will_record({x})) return y;
@@ -437,9 +476,10 @@ Tensor cos(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo tanh_op{"tanh", "d/dx tanh(x) = 1 - tanh(x)^2", OpKind::primitive, XG_UNARY_SAMPLES(tanh, Domain::real)};
-}
+XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("(1 - " + c.output_label + "^2)", 1.0 - c.output * c.output); },
+       .samples = XG_UNARY_SAMPLES(tanh, Domain::real)});
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
   if (!will_record({x})) return y;
@@ -449,9 +489,10 @@ Tensor tanh(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo sigmoid_op{"sigmoid", "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))", OpKind::primitive, XG_UNARY_SAMPLES(sigmoid, Domain::real)};
-}
+XG_OP(sigmoid, {.formula = "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times(c.output_label + " (1 - " + c.output_label + ")", c.output * (1.0 - c.output)); },
+       .samples = XG_UNARY_SAMPLES(sigmoid, Domain::real)});
 Tensor sigmoid(const Tensor& x) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
   Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
@@ -462,9 +503,9 @@ Tensor sigmoid(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo erf_op{"erf", "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)", OpKind::primitive, XG_UNARY_SAMPLES(erf, Domain::real)};
-}
+XG_OP(erf, {.formula = "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)",
+       .kind = OpKind::primitive,
+       .samples = XG_UNARY_SAMPLES(erf, Domain::real)});
 Tensor erf(const Tensor& x) {
   Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
   if (!will_record({x})) return y;
@@ -474,9 +515,10 @@ Tensor erf(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo relu_op{"relu", "d/dx relu(x) = [x > 0]", OpKind::primitive, XG_UNARY_SAMPLES(relu, Domain::nonzero)};
-}
+XG_OP(relu, {.formula = "d/dx relu(x) = [x > 0]",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.times("[" + c.label(0) + " > 0]", gt(c.value(0), 0.0)); },
+       .samples = XG_UNARY_SAMPLES(relu, Domain::nonzero)});
 Tensor relu(const Tensor& x) {
   Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
   if (!will_record({x})) return y;
@@ -491,22 +533,26 @@ Tensor relu(const Tensor& x) {
   });
 }
 
-namespace opdefs {
-const OpInfo leaky_relu_op{"leaky_relu", "d/dx leaky_relu(x) = 1 if x > 0 else negative_slope", OpKind::primitive,
-                           [] { return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero); }};
-}
+XG_OP(leaky_relu, {.formula = "d/dx leaky_relu(x) = 1 if x > 0 else negative_slope",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) {
+         const double slope = c.attr(0);
+         return c.times("([" + c.label(0) + " > 0] + " + c.number(slope) + " [" + c.label(0) + " <= 0])",
+                        gt(c.value(0), 0.0) + slope * le(c.value(0), 0.0));
+       },
+       .attrs = {"negative_slope"},
+       .samples = [] { return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero); }});
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor y = unary_float(x, "leaky_relu", [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; });
   if (!will_record({x})) return y;
   return record(opdefs::leaky_relu_op, y, {x}, [sx = save_input(x), slope](const Node& n, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = where(gt(sx.unpack(n), 0.0), g, g * slope);
-  });
+  }, OpAttrs{{slope, 0}, 1});
 }
 
-namespace opdefs {
-const OpInfo elu_op{"elu", "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha", OpKind::primitive,
-                    [] { return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero); }};
-}
+XG_OP(elu, {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha",
+       .kind = OpKind::primitive,
+       .samples = [] { return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero); }});
 Tensor elu(const Tensor& x, double alpha) {
   Tensor y = unary_float(x, "elu", [alpha](auto v) {
     using T = decltype(v);
@@ -520,21 +566,23 @@ Tensor elu(const Tensor& x, double alpha) {
 }
 
 // gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.
-namespace opdefs {
-const OpInfo gelu_op{"gelu", "gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (composite)", OpKind::composite, XG_UNARY_SAMPLES(gelu, Domain::real)};
-const OpInfo silu_op{"silu", "silu(x) = x sigmoid(x) (composite)", OpKind::composite, XG_UNARY_SAMPLES(silu, Domain::real)};
-}  // namespace opdefs
+XG_OP(gelu, {.formula = "gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (composite)",
+       .kind = OpKind::composite,
+       .samples = XG_UNARY_SAMPLES(gelu, Domain::real)});
+XG_OP(silu, {.formula = "silu(x) = x sigmoid(x) (composite)",
+       .kind = OpKind::composite,
+       .samples = XG_UNARY_SAMPLES(silu, Domain::real)});
 Tensor gelu(const Tensor& x) { return 0.5 * x * (1.0 + erf(x * M_SQRT1_2)); }
 Tensor silu(const Tensor& x) { return x * sigmoid(x); }
 
-namespace opdefs {
-const OpInfo softplus_op{"softplus", "d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)", OpKind::primitive, [] {
+XG_OP(softplus, {.formula = "d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                            auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
                            auto s2 = detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); }, Domain::nonzero, false);
                            s.insert(s.end(), s2.begin(), s2.end());
                            return s;
-                         }};
-}
+                         }});
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   Tensor y = unary_float(x, "softplus", [beta, threshold](auto v) {
     using T = decltype(v);
@@ -551,16 +599,16 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
                 });
 }
 
-namespace opdefs {
-const OpInfo clamp_op{"clamp", "d/dx clamp(x, lo, hi) = [lo <= x <= hi]", OpKind::primitive, [] {
+XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]",
+       .kind = OpKind::primitive,
+       .samples = [] {
                         auto s = detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real);
                         auto s2 = detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); }, Domain::real, false);
                         auto s3 = detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); }, Domain::real, false);
                         s.insert(s.end(), s2.begin(), s2.end());
                         s.insert(s.end(), s3.begin(), s3.end());
                         return s;
-                      }};
-}
+                      }});
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (lo && hi && *lo > *hi) {
     std::ostringstream msg;
@@ -580,14 +628,15 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   });
 }
 
-namespace opdefs {
-const OpInfo to_op{"to", "d/dx to(x, dtype) = 1 (the gradient converted back to x's dtype)", OpKind::primitive, [] {
+XG_OP(to, {.formula = "d/dx to(x, dtype) = 1 (the gradient converted back to x's dtype)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.note(c.up + " converted back", c.grad_output.to(c.input_dtype)); },
+       .samples = [] {
                      auto round_trip = [](std::span<const Tensor> in) { return in[0].to(Dtype::float32).to(Dtype::float64); };
                      return std::vector<OpSample>{
                          {"float64 -> float32 -> float64 [3, 2]", {detail::sample_tensor({3, 2}, Domain::real, 1)}, round_trip, 1e-2},
                      };
-                   }};
-}
+                   }});
 Tensor Tensor::to(Dtype d) const {
   check_defined("to");
   if (dtype() == d) return *this;
@@ -603,11 +652,12 @@ Tensor Tensor::to(Dtype d) const {
   return record(opdefs::to_op, y, {*this}, [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); });
 }
 
-namespace opdefs {
-const OpInfo clone_op{"clone", "d/dx clone(x) = 1", OpKind::primitive, [] {
+XG_OP(clone, {.formula = "d/dx clone(x) = 1",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.note(c.up, c.grad_output); },
+       .samples = [] {
                         return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real);
-                      }};
-}
+                      }});
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor y = detail::new_tensor(shape(), dtype());
@@ -630,14 +680,24 @@ std::vector<OpSample> compare_samples(Tensor (*f)(const Tensor&, const Tensor&))
   return {{"[2, 3] with [3]", {a, b}, call}, {"int64 with float32", {a.to(Dtype::int64), b.to(Dtype::float32)}, call}};
 }
 }  // namespace
-namespace opdefs {
-const OpInfo eq_op{"eq", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq)); }};
-const OpInfo ne_op{"ne", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne)); }};
-const OpInfo lt_op{"lt", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt)); }};
-const OpInfo le_op{"le", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le)); }};
-const OpInfo gt_op{"gt", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt)); }};
-const OpInfo ge_op{"ge", "masks carry no gradient", OpKind::non_differentiable, [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge)); }};
-}  // namespace opdefs
+XG_OP(eq, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq)); }});
+XG_OP(ne, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne)); }});
+XG_OP(lt, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt)); }});
+XG_OP(le, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le)); }});
+XG_OP(gt, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt)); }});
+XG_OP(ge, {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge)); }});
 Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto z) { return x == z; }); }
 Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto z) { return x != z; }); }
 Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto z) { return x < z; }); }

@@ -7,9 +7,9 @@
 
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 
 namespace xg {
@@ -57,8 +57,21 @@ void set_num_threads(int n) {
 int get_num_threads() { return detail::pool_threads(); }
 
 // ---- matmul_t: the primitive ----
-namespace opdefs {
-const OpInfo matmul_t_op{"matmul_t", "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)", OpKind::primitive, [] {
+XG_OP(matmul_t, {.formula = "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
+         // C = op(A) op(B); the gradient of each side as the backward forms it (see above).
+         const bool ta = c.attr(0) != 0, tb = c.attr(1) != 0;
+         auto t = [](const std::string& s, bool on) { return on ? s + "^T" : s; };
+         const Tensor a = c.value(0), b = c.value(1), &g = c.grad_output;
+         const std::string &la = c.label(0), &lb = c.label(1), fa = c.fmt(a), fb = c.fmt(b), fg = c.fmt(g);
+         if (c.k == 0 && !ta) return c.line(c.up + " @ " + t(lb, !tb), fg + " @ " + t(fb, !tb), matmul_t(g, b, false, !tb));
+         if (c.k == 0) return c.line(t(lb, tb) + " @ " + c.up + "^T", t(fb, tb) + " @ " + fg + "^T", matmul_t(b, g, tb, true));
+         if (!tb) return c.line(t(la, !ta) + " @ " + c.up, t(fa, !ta) + " @ " + fg, matmul_t(a, g, !ta, false));
+         return c.line(c.up + "^T @ " + t(la, ta), fg + "^T @ " + t(fa, ta), matmul_t(g, a, true, ta));
+       },
+       .attrs = {"ta", "tb"},
+       .samples = [] {
                            auto mk = [](bool ta, bool tb) {
                              return [ta, tb](std::span<const Tensor> in) { return matmul_t(in[0], in[1], ta, tb); };
                            };
@@ -70,8 +83,7 @@ const OpInfo matmul_t_op{"matmul_t", "C = op(A) op(B): dA' = dC op(B)^T, dB' = o
                                {"batched [2, 3, 4] @ [2, 4, 2]", {sample_tensor({2, 3, 4}, Domain::real, 9), sample_tensor({2, 4, 2}, Domain::real, 10)}, mk(false, false)},
                                {"inner 0: [2, 0] @ [0, 3]", {sample_tensor({2, 0}, Domain::real, 11), sample_tensor({0, 3}, Domain::real, 12)}, mk(false, false)},
                            };
-                         }};
-}
+                         }});
 Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   const Dtype d = common_float(a0, b0, "matmul");
   const Tensor a = a0.to(d), b = b0.to(d);
@@ -112,14 +124,22 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
                     Tensor a = sa.unpack(nd);
                     gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
                   }
-                });
+                }, OpAttrs{{ta ? 1.0 : 0.0, tb ? 1.0 : 0.0}, 2});
 }
 
 // ---- linear: x @ w^T + b as one gemm onto rows pre-filled with the bias ----
 // One pass fewer than matmul_t + add (no separate bias sweep, and gemm's own zeroing of C is
 // replaced by the bias copy); the backward is matmul_t and sum_to, so it differentiates again.
-namespace opdefs {
-const OpInfo linear_op{"linear", "y = x w^T + b: dx = g w, dw = g^T x, db = sum over rows of g", OpKind::primitive, [] {
+XG_OP(linear, {.formula = "y = x w^T + b: dx = g w, dw = g^T x, db = sum over rows of g",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
+         const Tensor& g = c.grad_output;
+         if (c.k == 0) return c.line(c.up + " @ " + c.label(1), c.fmt(g) + " @ " + c.fmt(c.value(1)), matmul(g, c.value(1)));
+         if (c.k == 1)
+           return c.line(c.up + "^T @ " + c.label(0), c.fmt(g) + "^T @ " + c.fmt(c.value(0)), matmul_t(g, c.value(0), true, false));
+         return c.note("the sum of " + c.up + " over its rows", sum_to(g, c.input_shape));
+       },
+       .samples = [] {
                          auto call = [](std::span<const Tensor> in) { return linear(in[0], in[1], in[2]); };
                          return std::vector<OpSample>{
                              {"[3, 4] w [2, 4] b [2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({2, 4}, Domain::real, 2), sample_tensor({2}, Domain::real, 3)}, call},
@@ -127,8 +147,7 @@ const OpInfo linear_op{"linear", "y = x w^T + b: dx = g w, dw = g^T x, db = sum 
                              {"[0, 2] w [3, 2] b [3] (no rows)", {sample_tensor({0, 2}, Domain::real, 7), sample_tensor({3, 2}, Domain::real, 8), sample_tensor({3}, Domain::real, 9)}, call},
                              {"[2, 0] w [3, 0] b [3] (no inputs)", {sample_tensor({2, 0}, Domain::real, 10), sample_tensor({3, 0}, Domain::real, 11), sample_tensor({3}, Domain::real, 12)}, call},
                          };
-                       }};
-}  // namespace opdefs
+                       }});
 Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
   if (!b0.defined()) return matmul_t(x0, w0, false, true);
   Dtype d = common_float(x0, w0, "linear");
@@ -155,8 +174,9 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
 }
 
 // ---- matmul: torch.matmul semantics, composed of reshape/expand and matmul_t ----
-namespace opdefs {
-const OpInfo matmul_op{"matmul", "matmul = matmul_t after 1-D promotion and batch broadcasting (composite)", OpKind::composite, [] {
+XG_OP(matmul, {.formula = "matmul = matmul_t after 1-D promotion and batch broadcasting (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                          auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
                          auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
                            return OpSample{label, {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)}, call};
@@ -169,16 +189,19 @@ const OpInfo matmul_op{"matmul", "matmul = matmul_t after 1-D promotion and batc
                              pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
                              pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
                          };
-                       }};
-const OpInfo outer_op{"outer", "outer(a, b) = a[:, None] * b[None, :] (composite)", OpKind::composite, [] {
+                       }});
+XG_OP(outer, {.formula = "outer(a, b) = a[:, None] * b[None, :] (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                         return std::vector<OpSample>{{"[3] x [4]", {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
                                                       [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
-                      }};
-const OpInfo dot_op{"dot", "dot(a, b) = sum(a * b) via gemm (composite)", OpKind::composite, [] {
+                      }});
+XG_OP(dot, {.formula = "dot(a, b) = sum(a * b) via gemm (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                       return std::vector<OpSample>{{"[5] . [5]", {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
                                                     [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
-                    }};
-}  // namespace opdefs
+                    }});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   common_float(a, b, "matmul");

@@ -20,7 +20,6 @@
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
@@ -381,18 +380,17 @@ std::vector<ConvCase> conv_cases() {
 }  // namespace
 
 // ---------------------------------------------------------------- conv2d and its two gradients
-namespace opdefs {
-const OpInfo conv2d_op{"conv2d",
-                       "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, g), db = sum(g, {0, 2, 3})",
-                       OpKind::primitive, [] {
+XG_OP(conv2d, {.formula = "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, g), db = sum(g, {0, 2, 3})",
+       .kind = OpKind::primitive,
+       .samples = [] {
                          std::vector<OpSample> s;
                          unsigned salt = 1;
                          for (const ConvCase& c : conv_cases()) s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
                          return s;
-                       }};
-const OpInfo conv2d_input_grad_op{"conv2d_input_grad",
-                                  "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, w), d/dw = conv2d_weight_grad(grad, g)",
-                                  OpKind::primitive, [] {
+                       }});
+XG_OP(conv2d_input_grad, {.formula = "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, w), d/dw = conv2d_weight_grad(grad, g)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                     std::vector<OpSample> s;
                                     unsigned salt = 40;
                                     for (const ConvCase& c : conv_cases()) {
@@ -405,10 +403,10 @@ const OpInfo conv2d_input_grad_op{"conv2d_input_grad",
                                                    }});
                                     }
                                     return s;
-                                  }};
-const OpInfo conv2d_weight_grad_op{"conv2d_weight_grad",
-                                   "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
-                                   OpKind::primitive, [] {
+                                  }});
+XG_OP(conv2d_weight_grad, {.formula = "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                      std::vector<OpSample> s;
                                      unsigned salt = 80;
                                      for (const ConvCase& c : conv_cases()) {
@@ -421,8 +419,10 @@ const OpInfo conv2d_weight_grad_op{"conv2d_weight_grad",
                                                     }});
                                      }
                                      return s;
-                                   }};
-const OpInfo conv1d_op{"conv1d", "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)", OpKind::composite, [] {
+                                   }});
+XG_OP(conv1d, {.formula = "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                          auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
                            return [=](std::span<const Tensor> t) { return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g); };
                          };
@@ -431,8 +431,7 @@ const OpInfo conv1d_op{"conv1d", "conv1d(x, w) = conv2d on [N, C, 1, L] (composi
                              {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2", {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call(2, 1, 2, 2)},
                              {"unbatched [3, 6] * [2, 3, 2]", {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)}, call(1, 1, 1, 1)},
                          };
-                       }};
-}  // namespace opdefs
+                       }});
 
 namespace {
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
@@ -584,9 +583,9 @@ Tensor as_batched(const Tensor& x, const char* op) {
 }  // namespace
 
 // ---- max_pool2d ----
-namespace opdefs {
-const OpInfo max_pool2d_op{"max_pool2d", "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
-                           OpKind::primitive, [] {
+XG_OP(max_pool2d, {.formula = "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
+       .kind = OpKind::primitive,
+       .samples = [] {
                              auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
                                return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
                              };
@@ -597,9 +596,10 @@ const OpInfo max_pool2d_op{"max_pool2d", "d/dx max_pool2d(x) = max_pool2d_backwa
                                  {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode", {sample_tensor({2, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, Size2{2, 2}, 0, 1, true)},
                                  {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1", {sample_tensor({2, 4, 4}, Domain::real, 5)}, call(3, 1, 1, 1, false)},
                              };
-                           }};
-const OpInfo max_pool2d_backward_op{"max_pool2d_backward",
-                                    "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)", OpKind::primitive, [] {
+                           }});
+XG_OP(max_pool2d_backward, {.formula = "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                       auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
                                         Tensor x = sample_tensor(xs, Domain::real, salt).detach();
                                         Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
@@ -610,8 +610,7 @@ const OpInfo max_pool2d_backward_op{"max_pool2d_backward",
                                           make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
                                           make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
                                       };
-                                    }};
-}  // namespace opdefs
+                                    }});
 
 namespace {
 Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
@@ -795,9 +794,9 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
 Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
 }  // namespace
 
-namespace opdefs {
-const OpInfo avg_pool2d_op{"avg_pool2d", "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
-                           OpKind::primitive, [] {
+XG_OP(avg_pool2d, {.formula = "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
+       .kind = OpKind::primitive,
+       .samples = [] {
                              auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip, std::optional<int64_t> div) {
                                return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
                              };
@@ -808,20 +807,20 @@ const OpInfo avg_pool2d_op{"avg_pool2d", "linear: d/dx avg_pool2d(x) = avg_pool2
                                  {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode", {sample_tensor({1, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, 2, 0, true, true, std::nullopt)},
                                  {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3", {sample_tensor({1, 2, 4, 4}, Domain::real, 5)}, call(2, 1, 0, false, true, 3)},
                              };
-                           }};
-const OpInfo adaptive_avg_pool2d_op{"adaptive_avg_pool2d",
-                                    "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
-                                    OpKind::primitive, [] {
+                           }});
+XG_OP(adaptive_avg_pool2d, {.formula = "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                       auto call = [](Size2 o) { return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); }; };
                                       return std::vector<OpSample>{
                                           {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)", {sample_tensor({2, 2, 5, 7}, Domain::real, 1)}, call({3, 4})},
                                           {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
                                           {"[1, 2, 3, 2] -> (5, 4) (upsampling)", {sample_tensor({1, 2, 3, 2}, Domain::real, 3)}, call({5, 4})},
                                       };
-                                    }};
-const OpInfo avg_pool2d_backward_op{"avg_pool2d_backward",
-                                    "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
-                                    OpKind::primitive, [] {
+                                    }});
+XG_OP(avg_pool2d_backward, {.formula = "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                       auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
                                         return [pool, xs](std::span<const Tensor> t) {
                                           Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
@@ -834,8 +833,7 @@ const OpInfo avg_pool2d_backward_op{"avg_pool2d_backward",
                                           {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)", {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
                                            via_grad([](const Tensor& x) { return adaptive_avg_pool2d(x, {3, 4}); }, {1, 2, 5, 7})},
                                       };
-                                    }};
-}  // namespace opdefs
+                                    }});
 
 namespace {
 Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {

@@ -48,6 +48,7 @@ Tensor operator-(const Tensor& x);
 // ---- element-wise, one operand ----
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
+Tensor expm1(const Tensor& x);  ///< exp(x) - 1, exact for small |x|
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor sqrt(const Tensor& x);

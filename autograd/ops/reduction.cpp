@@ -5,8 +5,8 @@
 
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
 
@@ -90,26 +90,40 @@ std::vector<OpSample> reduce_samples_of(Tensor (*f)(const Tensor&, const Axes&, 
 }  // namespace
 
 // ---- sum ----
-namespace opdefs {
-const OpInfo sum_op{"sum", "d/dx sum(x) = 1 (the gradient broadcast back over the reduced axes)", OpKind::primitive, [] {
+XG_OP(sum, {.formula = "d/dx sum(x) = 1 (the gradient broadcast back over the reduced axes)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
+         const Tensor& g = c.grad_output;
+         if (g.shape() == c.input_shape) return c.note(c.up, g);
+         // g broadcast back: the reduced axes (bit i of the attribute: axis i) become size 1.
+         const auto mask = static_cast<uint64_t>(c.attr(0));
+         Shape kept = c.input_shape;
+         for (int i = 0; i < kept.rank(); ++i)
+           if (mask >> i & 1) kept[i] = 1;
+         return c.note(c.up + " broadcast to " + c.input_shape.str(), expand(reshape(g, kept), c.input_shape));
+       },
+       .attrs = {"axes_mask"},
+       .samples = [] {
                       auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, Domain::real);
                       s.push_back({"empty [0, 3] axis 0", {detail::sample_tensor({0, 3}, Domain::real, 9)},
                                    [](std::span<const Tensor> in) { return sum(in[0], {0}); }});
                       return s;
-                    }};
-}
+                    }});
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "sum");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() { return run_reduction<T>(x, r, detail::reduce_sum_step<T>); });
+  if (!will_record({x})) return y;
+  uint64_t reduced = 0;  // for the step-by-step backward: bit i set when axis i is summed
+  for (int i = 0; i < x.dim(); ++i)
+    if (r.keep_shape[i] != x.shape()[i]) reduced |= uint64_t(1) << i;
   return record(opdefs::sum_op, y, {x}, [ks = r.keep_shape, xs = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
     gx[0] = expand_back(g, ks, xs);
-  });
+  }, OpAttrs{{static_cast<double>(reduced), 0}, 1});
 }
 
-namespace opdefs {
-const OpInfo mean_op{"mean", "mean(x) = sum(x) / n (composite)", OpKind::composite,
-                     [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, Domain::real); }};
-}
+XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)",
+       .kind = OpKind::composite,
+       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, Domain::real); }});
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "mean");
   if (!x.is_floating_point()) throw TypeError("mean: expected a float tensor, got int64");
@@ -117,10 +131,9 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
 }
 
 // ---- prod ----
-namespace opdefs {
-const OpInfo prod_op{"prod", "d/dx_i prod(x) = prod of the other elements = prod(x) / x_i", OpKind::primitive,
-                     [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, Domain::nonzero); }};
-}
+XG_OP(prod, {.formula = "d/dx_i prod(x) = prod of the other elements = prod(x) / x_i",
+       .kind = OpKind::primitive,
+       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, Domain::nonzero); }});
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "prod");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
@@ -189,30 +202,32 @@ Tensor extreme_reduce(const Tensor& x, const Axes& axes, bool keepdim, const OpI
   });
 }
 }  // namespace
-namespace opdefs {
-const OpInfo max_op{"max", "d/dx max(x) = [x = max(x)] / (number of maxima)", OpKind::primitive,
-                    [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); }, Domain::real); }};
-const OpInfo min_op{"min", "d/dx min(x) = [x = min(x)] / (number of minima)", OpKind::primitive,
-                    [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); }, Domain::real); }};
-}  // namespace opdefs
+XG_OP(max, {.formula = "d/dx max(x) = [x = max(x)] / (number of maxima)",
+       .kind = OpKind::primitive,
+       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); }, Domain::real); }});
+XG_OP(min, {.formula = "d/dx min(x) = [x = min(x)] / (number of minima)",
+       .kind = OpKind::primitive,
+       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); }, Domain::real); }});
 Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<true>(x, axes, keepdim, opdefs::max_op); }
 Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<false>(x, axes, keepdim, opdefs::min_op); }
 
 // ---- var / std (composites) ----
-namespace opdefs {
-const OpInfo var_op{"var", "var(x) = sum((x - mean(x))^2) / (n - correction) (composite)", OpKind::composite, [] {
+XG_OP(var, {.formula = "var(x) = sum((x - mean(x))^2) / (n - correction) (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                       auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
                       s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
                       s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
                       return s;
-                    }};
-const OpInfo std_op{"std", "std(x) = sqrt(var(x)) (composite)", OpKind::composite, [] {
+                    }});
+XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                       auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
                       s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
                       s.erase(s.begin() + 6);
                       return s;
-                    }};
-}  // namespace opdefs
+                    }});
 Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "var");
   Tensor d = x - mean(x, axes, true);
@@ -222,15 +237,15 @@ Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) 
 Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) { return sqrt(var(x, axes, correction, keepdim)); }
 
 // ---- norm ----
-namespace opdefs {
-const OpInfo norm_op{"norm", "d/dx ||x||_2 = x / ||x||_2 (0 at 0); other p composed of abs, pow, sum", OpKind::primitive, [] {
+XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0); other p composed of abs, pow, sum",
+       .kind = OpKind::primitive,
+       .samples = [] {
                        auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
                        auto s3 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
                        s.push_back(s3[1]);
                        s.push_back(s3[3]);
                        return s;
-                     }};
-}
+                     }});
 Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "norm");
   if (!(p > 0) || !std::isfinite(p)) throw ValueError("norm: p must be positive and finite, got " + std::to_string(p));
@@ -267,15 +282,17 @@ std::vector<OpSample> axis_samples(Tensor (*f)(const Tensor&, int64_t)) {
           make("[5] axis 0", {5}, 0, 4)};
 }
 }  // namespace
-namespace opdefs {
-const OpInfo logsumexp_op{"logsumexp", "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)", OpKind::composite, [] {
+XG_OP(logsumexp, {.formula = "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                             return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, Domain::real);
-                          }};
-const OpInfo softmax_op{"softmax", "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)", OpKind::primitive,
-                        [] { return axis_samples(softmax); }};
-const OpInfo log_softmax_op{"log_softmax", "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)", OpKind::primitive,
-                            [] { return axis_samples(log_softmax); }};
-}  // namespace opdefs
+                          }});
+XG_OP(softmax, {.formula = "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)",
+       .kind = OpKind::primitive,
+       .samples = [] { return axis_samples(softmax); }});
+XG_OP(log_softmax, {.formula = "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)",
+       .kind = OpKind::primitive,
+       .samples = [] { return axis_samples(log_softmax); }});
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
   if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
@@ -385,16 +402,18 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) 
   return y;
 }
 }  // namespace
-namespace opdefs {
-const OpInfo argmax_op{"argmax", "indices carry no gradient", OpKind::non_differentiable, [] {
+XG_OP(argmax, {.formula = "indices carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] {
                          return std::vector<OpSample>{{"[2, 3] axis 1", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
                                                        [](std::span<const Tensor> in) { return argmax(in[0], 1); }}};
-                       }};
-const OpInfo argmin_op{"argmin", "indices carry no gradient", OpKind::non_differentiable, [] {
+                       }});
+XG_OP(argmin, {.formula = "indices carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] {
                          return std::vector<OpSample>{{"[2, 3] axis 0", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
                                                        [](std::span<const Tensor> in) { return argmin(in[0], 0); }}};
-                       }};
-}  // namespace opdefs
+                       }});
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<true>(x, axis, keepdim, "argmax"); }
 Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<false>(x, axis, keepdim, "argmin"); }
 

@@ -13,7 +13,6 @@
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
@@ -64,7 +63,6 @@ Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) { return narrow(ga
 
 }  // namespace
 
-namespace opdefs {
 std::vector<OpSample> cell_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
   auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
   return {
@@ -74,13 +72,13 @@ std::vector<OpSample> cell_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
       {"no rows: gates [0, 8], state [0, 2]", {sample_tensor({0, 8}, Domain::real, 7), sample_tensor({0, 2}, Domain::real, 8)}, call},
   };
 }
-const OpInfo lstm_cell_c_op{"lstm_cell_c",
-                            "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
+XG_OP(lstm_cell_c, {.formula = "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
                             "dg = gc s(i)(1 - tanh(g)^2), do = 0, dc = gc s(f)",
-                            OpKind::primitive, [] { return cell_samples(lstm_cell_c); }};
-const OpInfo lstm_cell_h_op{"lstm_cell_h", "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = gh s(o)(1 - tanh(c')^2)",
-                            OpKind::primitive, [] { return cell_samples(lstm_cell_h); }};
-}  // namespace opdefs
+       .kind = OpKind::primitive,
+       .samples = [] { return cell_samples(lstm_cell_c); }});
+XG_OP(lstm_cell_h, {.formula = "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = gh s(o)(1 - tanh(c')^2)",
+       .kind = OpKind::primitive,
+       .samples = [] { return cell_samples(lstm_cell_h); }});
 
 Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
   const int64_t h = check_cell(gates, c, "lstm_cell_c", "the cell state");

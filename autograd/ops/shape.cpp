@@ -7,8 +7,8 @@
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/op_list.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 
 namespace xg {
@@ -43,16 +43,17 @@ OpSample sample1(const char* label, Tensor x, std::function<Tensor(const Tensor&
 }  // namespace
 
 // ---- reshape ----
-namespace opdefs {
-const OpInfo reshape_op{"reshape", "d/dx reshape(x, s) = reshape(grad, shape of x)", OpKind::primitive, [] {
+XG_OP(reshape, {.formula = "d/dx reshape(x, s) = reshape(grad, shape of x)",
+       .kind = OpKind::primitive,
+       .explain = [](const ChainRuleContext& c) { return c.note(c.up + " reshaped to " + c.input_shape.str(), reshape(c.grad_output, c.input_shape)); },
+       .samples = [] {
                           return std::vector<OpSample>{
                               sample1("[3, 4] -> [2, 6]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return reshape(x, {2, 6}); }),
                               sample1("[2, 3, 2] -> [-1]", sample_tensor({2, 3, 2}, Domain::real, 2), [](auto& x) { return reshape(x, {-1}); }),
                               sample1("scalar -> [1, 1]", sample_tensor({}, Domain::real, 3), [](auto& x) { return reshape(x, {1, 1}); }),
                               sample1("[0, 3] -> [3, 0]", sample_tensor({0, 3}, Domain::real, 4), [](auto& x) { return reshape(x, {3, 0}); }),
                           };
-                        }};
-}
+                        }});
 Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined(x, "reshape");
   Shape s = shape;
@@ -83,27 +84,31 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 }
 Tensor view(const Tensor& x, const Shape& shape) { return reshape(x, shape); }
 
-namespace opdefs {
-const OpInfo flatten_op{"flatten", "flatten is a reshape (composite)", OpKind::composite, [] {
+XG_OP(flatten, {.formula = "flatten is a reshape (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                           return std::vector<OpSample>{
                               sample1("[2, 3, 2] all", sample_tensor({2, 3, 2}, Domain::real, 1), [](auto& x) { return flatten(x); }),
                               sample1("[2, 3, 2] axes 1..-1", sample_tensor({2, 3, 2}, Domain::real, 2), [](auto& x) { return flatten(x, 1); }),
                           };
-                        }};
-const OpInfo squeeze_op{"squeeze", "squeeze is a reshape (composite)", OpKind::composite, [] {
+                        }});
+XG_OP(squeeze, {.formula = "squeeze is a reshape (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                           return std::vector<OpSample>{
                               sample1("[3, 1, 2, 1] all", sample_tensor({3, 1, 2, 1}, Domain::real, 1), [](auto& x) { return squeeze(x); }),
                               sample1("[3, 1, 2] axis -2", sample_tensor({3, 1, 2}, Domain::real, 2), [](auto& x) { return squeeze(x, -2); }),
                           };
-                        }};
-const OpInfo unsqueeze_op{"unsqueeze", "unsqueeze is a reshape (composite)", OpKind::composite, [] {
+                        }});
+XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                             return std::vector<OpSample>{
                                 sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 1), [](auto& x) { return unsqueeze(x, 0); }),
                                 sample1("[3, 2] axis -1", sample_tensor({3, 2}, Domain::real, 2), [](auto& x) { return unsqueeze(x, -1); }),
                                 sample1("scalar axis 0", sample_tensor({}, Domain::real, 3), [](auto& x) { return unsqueeze(x, 0); }),
                             };
-                          }};
-}  // namespace opdefs
+                          }});
 Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   check_defined(x, "flatten");
   if (x.dim() == 0) return reshape(x, {1});
@@ -139,21 +144,23 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
 }
 
 // ---- permute ----
-namespace opdefs {
-const OpInfo permute_op{"permute", "d/dx permute(x, p) = permute(grad, inverse of p)", OpKind::primitive, [] {
+XG_OP(permute, {.formula = "d/dx permute(x, p) = permute(grad, inverse of p)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                           return std::vector<OpSample>{
                               sample1("[2, 3, 4] (2, 0, 1)", sample_tensor({2, 3, 4}, Domain::real, 1), [](auto& x) { return permute(x, {2, 0, 1}); }),
                               sample1("[3, 4] (-1, 0)", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return permute(x, {-1, 0}); }),
                               sample1("[0, 2] (1, 0)", sample_tensor({0, 2}, Domain::real, 3), [](auto& x) { return permute(x, {1, 0}); }),
                           };
-                        }};
-const OpInfo transpose_op{"transpose", "transpose is a permute (composite)", OpKind::composite, [] {
+                        }});
+XG_OP(transpose, {.formula = "transpose is a permute (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                             return std::vector<OpSample>{
                                 sample1("[2, 3, 4] axes 0, -1", sample_tensor({2, 3, 4}, Domain::real, 1), [](auto& x) { return transpose(x, 0, -1); }),
                                 sample1("t([3, 4])", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return t(x); }),
                             };
-                          }};
-}  // namespace opdefs
+                          }});
 Tensor permute(const Tensor& x, const Axes& order) {
   check_defined(x, "permute");
   const int r = x.dim();
@@ -221,23 +228,25 @@ Tensor t(const Tensor& x) {
 }
 
 // ---- expand and its inverse, sum_to ----
-namespace opdefs {
-const OpInfo expand_op{"expand", "d/dx expand(x, s) = sum_to(grad, shape of x)", OpKind::primitive, [] {
+XG_OP(expand, {.formula = "d/dx expand(x, s) = sum_to(grad, shape of x)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                          return std::vector<OpSample>{
                              sample1("[3, 1] -> [3, 4]", sample_tensor({3, 1}, Domain::real, 1), [](auto& x) { return expand(x, {3, 4}); }),
                              sample1("[4] -> [2, 3, 4]", sample_tensor({4}, Domain::real, 2), [](auto& x) { return expand(x, {2, 3, 4}); }),
                              sample1("scalar -> [2, 2]", sample_tensor({}, Domain::real, 3), [](auto& x) { return expand(x, {2, 2}); }),
                              sample1("[2, 1] -> [-1, 0]", sample_tensor({2, 1}, Domain::real, 4), [](auto& x) { return expand(x, {-1, 0}); }),
                          };
-                       }};
-const OpInfo sum_to_op{"sum_to", "sum_to(x, s) = sum over broadcast axes, reshaped to s (composite)", OpKind::composite, [] {
+                       }});
+XG_OP(sum_to, {.formula = "sum_to(x, s) = sum over broadcast axes, reshaped to s (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                          return std::vector<OpSample>{
                              sample1("[3, 4] -> [4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return sum_to(x, {4}); }),
                              sample1("[2, 3, 4] -> [3, 1]", sample_tensor({2, 3, 4}, Domain::real, 2), [](auto& x) { return sum_to(x, {3, 1}); }),
                              sample1("[2, 3] -> scalar", sample_tensor({2, 3}, Domain::real, 3), [](auto& x) { return sum_to(x, {}); }),
                          };
-                       }};
-}  // namespace opdefs
+                       }});
 Tensor expand(const Tensor& x, const Shape& shape) {
   check_defined(x, "expand");
   if (shape.rank() < x.dim())
@@ -306,16 +315,19 @@ void copy_strided(T* full, T* part, const Shape& full_shape, const SliceSpec& s,
 Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s);
 }  // namespace
 
-namespace opdefs {
-const OpInfo slice_op{"slice", "d/dx slice(x) = the gradient placed back at the sliced positions, zeros elsewhere", OpKind::primitive, [] {
+XG_OP(slice, {.formula = "d/dx slice(x) = the gradient placed back at the sliced positions, zeros elsewhere",
+       .kind = OpKind::primitive,
+       .samples = [] {
                         return std::vector<OpSample>{
                             sample1("[5, 3] rows 1:4", sample_tensor({5, 3}, Domain::real, 1), [](auto& x) { return slice(x, 0, 1, 4); }),
                             sample1("[2, 7] axis -1, 0:7:3", sample_tensor({2, 7}, Domain::real, 2), [](auto& x) { return slice(x, -1, 0, 7, 3); }),
                             sample1("[2, 6, 2] axis 1, -4:", sample_tensor({2, 6, 2}, Domain::real, 3), [](auto& x) { return slice(x, 1, -4); }),
                             sample1("[4] empty 2:2", sample_tensor({4}, Domain::real, 4), [](auto& x) { return slice(x, 0, 2, 2); }),
                         };
-                      }};
-const OpInfo slice_backward_op{"slice_backward", "d/dg slice_backward(g) = slice(grad)", OpKind::primitive, [] {
+                      }});
+XG_OP(slice_backward, {.formula = "d/dg slice_backward(g) = slice(grad)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                  // reached through slice's backward; sampled directly through a double backward
                                  return std::vector<OpSample>{
                                      sample1("grad of slice [5, 3] rows 0:5:2", sample_tensor({3, 3}, Domain::real, 1), [](auto& g) {
@@ -323,13 +335,14 @@ const OpInfo slice_backward_op{"slice_backward", "d/dg slice_backward(g) = slice
                                        return xg::grad({slice(x, 0, 0, 5, 2)}, {x}, {g}, true, true)[0];
                                      }),
                                  };
-                               }};
-const OpInfo narrow_op{"narrow", "narrow is a slice (composite)", OpKind::composite, [] {
+                               }});
+XG_OP(narrow, {.formula = "narrow is a slice (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                          return std::vector<OpSample>{
                              sample1("[4, 5] axis 1 from 1 length 3", sample_tensor({4, 5}, Domain::real, 1), [](auto& x) { return narrow(x, 1, 1, 3); }),
                          };
-                       }};
-}  // namespace opdefs
+                       }});
 
 namespace {
 Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s) {
@@ -384,8 +397,9 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
 }
 
 // ---- concat / stack / split / chunk ----
-namespace opdefs {
-const OpInfo concat_op{"concat", "d/dx_i concat(x_1..x_n) = the slice of grad that x_i filled", OpKind::primitive, [] {
+XG_OP(concat, {.formula = "d/dx_i concat(x_1..x_n) = the slice of grad that x_i filled",
+       .kind = OpKind::primitive,
+       .samples = [] {
                          auto call = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, -1); };
                          auto call0 = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, 0); };
                          return std::vector<OpSample>{
@@ -393,25 +407,30 @@ const OpInfo concat_op{"concat", "d/dx_i concat(x_1..x_n) = the slice of grad th
                              {"[1, 2, 2] + [2, 2, 2] axis 0", {sample_tensor({1, 2, 2}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call0},
                              {"[0, 2] + [3, 2] axis 0", {sample_tensor({0, 2}, Domain::real, 6), sample_tensor({3, 2}, Domain::real, 7)}, call0},
                          };
-                       }};
-const OpInfo stack_op{"stack", "stack is unsqueeze + concat (composite)", OpKind::composite, [] {
+                       }});
+XG_OP(stack, {.formula = "stack is unsqueeze + concat (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                         auto call = [](std::span<const Tensor> in) { return stack({in.begin(), in.end()}, 1); };
                         return std::vector<OpSample>{
                             {"3 x [2, 3] axis 1", {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2), sample_tensor({2, 3}, Domain::real, 3)}, call},
                         };
-                      }};
-const OpInfo split_op{"split", "split is a list of slices (composite)", OpKind::composite, [] {
+                      }});
+XG_OP(split, {.formula = "split is a list of slices (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                         return std::vector<OpSample>{
                             sample1("[5, 2] by 2, last piece", sample_tensor({5, 2}, Domain::real, 1), [](auto& x) { return split(x, 2, 0)[2]; }),
                             sample1("[2, 6] sizes {1, 5} axis -1, second", sample_tensor({2, 6}, Domain::real, 2), [](auto& x) { return split(x, std::vector<int64_t>{1, 5}, -1)[1]; }),
                         };
-                      }};
-const OpInfo chunk_op{"chunk", "chunk is a list of slices (composite)", OpKind::composite, [] {
+                      }});
+XG_OP(chunk, {.formula = "chunk is a list of slices (composite)",
+       .kind = OpKind::composite,
+       .samples = [] {
                         return std::vector<OpSample>{
                             sample1("[7, 2] in 3, middle", sample_tensor({7, 2}, Domain::real, 1), [](auto& x) { return chunk(x, 3, 0)[1]; }),
                         };
-                      }};
-}  // namespace opdefs
+                      }});
 
 Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
   if (xs0.empty()) throw ValueError("concat: no tensors given");
@@ -527,20 +546,22 @@ void check_not_0d(const Tensor& x, const char* op) {
 Tensor index_1d(std::initializer_list<double> v) { return tensor(v, {.dtype = Dtype::int64}); }
 }  // namespace
 
-namespace opdefs {
-const OpInfo index_select_op{"index_select", "d/dx index_select(x, i) = index_add(zeros, i, grad)", OpKind::primitive, [] {
+XG_OP(index_select, {.formula = "d/dx index_select(x, i) = index_add(zeros, i, grad)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                                return std::vector<OpSample>{
                                    sample1("[4, 3] rows {3, 0, 3}", sample_tensor({4, 3}, Domain::real, 1), [](auto& x) { return index_select(x, 0, index_1d({3, 0, 3})); }),
                                    sample1("[2, 4] axis -1 {1, 2}", sample_tensor({2, 4}, Domain::real, 2), [](auto& x) { return index_select(x, -1, index_1d({1, 2})); }),
                                };
-                             }};
-const OpInfo index_add_op{"index_add", "d/dx index_add(x, i, s) = grad, d/ds = index_select(grad, i)", OpKind::primitive, [] {
+                             }});
+XG_OP(index_add, {.formula = "d/dx index_add(x, i, s) = grad, d/ds = index_select(grad, i)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                             auto call = [](std::span<const Tensor> in) { return index_add(in[0], 0, index_1d({2, 0, 2}), in[1]); };
                             return std::vector<OpSample>{
                                 {"[3, 2] += [3, 2] at rows {2, 0, 2}", {sample_tensor({3, 2}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)}, call},
                             };
-                          }};
-}  // namespace opdefs
+                          }});
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "index_select");
@@ -635,27 +656,31 @@ void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char
 }
 }  // namespace
 
-namespace opdefs {
-const OpInfo gather_op{"gather", "d/dx gather(x, i) = scatter_add(zeros, i, grad)", OpKind::primitive, [] {
+XG_OP(gather, {.formula = "d/dx gather(x, i) = scatter_add(zeros, i, grad)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                          Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
                          Tensor idx0 = tensor({1, 0, 1, 2, 0, 1}, {3, 2}, {.dtype = Dtype::int64});
                          return std::vector<OpSample>{
                              sample1("[2, 3] axis 1", sample_tensor({2, 3}, Domain::real, 1), [idx](auto& x) { return gather(x, 1, idx); }),
                              sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 2), [idx0](auto& x) { return gather(x, -2, idx0); }),
                          };
-                       }};
-const OpInfo scatter_add_op{"scatter_add", "d/dx scatter_add(x, i, s) = grad, d/ds = gather(grad, i)", OpKind::primitive, [] {
+                       }});
+XG_OP(scatter_add, {.formula = "d/dx scatter_add(x, i, s) = grad, d/ds = gather(grad, i)",
+       .kind = OpKind::primitive,
+       .samples = [] {
                               Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
                               auto call = [idx](std::span<const Tensor> in) { return scatter_add(in[0], 1, idx, in[1]); };
                               return std::vector<OpSample>{
                                   {"[2, 3] axis 1", {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2)}, call},
                               };
-                            }};
-const OpInfo one_hot_op{"one_hot", "one_hot returns constants: no gradient", OpKind::non_differentiable, [] {
+                            }});
+XG_OP(one_hot, {.formula = "one_hot returns constants: no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] {
                           Tensor idx = tensor({0, 2, 1}, {.dtype = Dtype::int64});
                           return std::vector<OpSample>{{"[3] into 3 classes", {idx}, [](std::span<const Tensor> in) { return one_hot(in[0], 3); }}};
-                        }};
-}  // namespace opdefs
+                        }});
 
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "gather");
@@ -717,14 +742,14 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
 }
 
 // ---- pad ----
-namespace opdefs {
-const OpInfo pad_op{"pad", "d/dx pad(x) = grad with the padding sliced off", OpKind::primitive, [] {
+XG_OP(pad, {.formula = "d/dx pad(x) = grad with the padding sliced off",
+       .kind = OpKind::primitive,
+       .samples = [] {
                       return std::vector<OpSample>{
                           sample1("[2, 3] last axis (1, 2)", sample_tensor({2, 3}, Domain::real, 1), [](auto& x) { return pad(x, {1, 2}); }),
                           sample1("[2, 2, 2] (0, 1, 2, 0) value 3", sample_tensor({2, 2, 2}, Domain::real, 2), [](auto& x) { return pad(x, {0, 1, 2, 0}, 3.0); }),
                       };
-                    }};
-}
+                    }});
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   check_defined(x, "pad");
   if (pads.size() % 2 != 0 || static_cast<int>(pads.size() / 2) > x.dim())

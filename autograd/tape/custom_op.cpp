@@ -1,5 +1,7 @@
 #include "xgrad/autograd/tape/custom_op.hpp"
 
+#include <optional>
+
 #include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
@@ -8,7 +10,7 @@ struct CustomOp::Impl {
   std::string name, formula;
   Forward forward;
   Backward backward;
-  OpInfo info{};
+  std::optional<OpInfo> info;
 };
 
 namespace {
@@ -16,7 +18,7 @@ namespace {
 class CustomNode final : public Node, public CustomOpContext {
  public:
   CustomNode(std::shared_ptr<const CustomOp::Impl> def, const std::vector<Tensor>& inputs, const Tensor& output)
-      : Node(def->info, collect_edges(inputs), output), def_(std::move(def)), out_(output, true) {
+      : Node(*def->info, collect_edges(inputs), output), def_(std::move(def)), out_(output, true) {
     for (const Tensor& t : inputs) in_.emplace_back(t, false);
   }
   Tensor input(std::size_t i) const override {
@@ -57,7 +59,7 @@ CustomOp::CustomOp(std::string name, std::string formula, Forward forward, Backw
   impl_->formula = std::move(formula);
   impl_->forward = std::move(forward);
   impl_->backward = std::move(backward);
-  impl_->info = OpInfo{impl_->name.c_str(), impl_->formula.c_str(), OpKind::primitive, nullptr};
+  impl_->info = detail::OpDefinition::make(impl_->name.c_str(), {.formula = impl_->formula.c_str()});
 }
 
 const std::string& CustomOp::name() const { return impl_->name; }

@@ -117,6 +117,9 @@ class Node : public std::enable_shared_from_this<Node> {
   const Shape& output_shape() const { return out_shape_; }
   Dtype output_dtype() const { return out_dtype_; }
   bool released() const { return released_; }
+  /// The scalar arguments recorded for the teaching tools (OpSpec::attrs names them).
+  const OpAttrs& attrs() const { return attrs_; }
+  void set_attrs(const OpAttrs& a) { attrs_ = a; }
 
   /// Computes the gradient for each input from the gradient of the output. grads has
   /// num_inputs() slots; a slot left undefined means "no gradient". Throws after release.
@@ -141,6 +144,7 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<TensorHook> pre_hooks_;
   std::unique_ptr<NodeAnnotation> annotation_;
   Shape out_shape_;
+  OpAttrs attrs_;
   uint64_t seq_;
   Dtype out_dtype_;
   bool released_ = false;
@@ -172,20 +176,25 @@ EdgeList collect_edges(std::span<const Tensor> inputs);
 
 /// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
 /// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.
+/// `attrs`: the op's scalar arguments, for the teaching tools (see OpSpec::attrs).
 template <class F>
-Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward) {
+Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
+              const OpAttrs& attrs = {}) {
   if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return output;
   auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
                                                             std::forward<F>(backward));
   Node& recorded = *node;
+  if (attrs.size) recorded.set_attrs(attrs);
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
   if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(recorded, inputs, output);
   return output;
 }
 template <class F>
-Tensor record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> inputs, F&& backward) {
-  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::forward<F>(backward));
+Tensor record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> inputs, F&& backward,
+              const OpAttrs& attrs = {}) {
+  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::forward<F>(backward),
+                attrs);
 }
 /// True when recording would happen for these inputs (lets an op skip saving work).
 inline bool will_record(std::initializer_list<Tensor> inputs) {

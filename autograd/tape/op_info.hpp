@@ -1,10 +1,30 @@
 #pragma once
 /// @file op_info.hpp
-/// @brief What the registry knows about each op: its name, its derivative as text (printed by the
-/// teaching tools), and the sample inputs on which the test sweep gradchecks it.
+/// @brief What xgrad knows about each op, all of it written in the op's one definition block:
+/// its name, its derivative as text (printed by the teaching tools), its kind, the sample inputs
+/// on which the test sweep gradchecks it, and how the step-by-step backward explains its local
+/// derivative with numbers.
+///
+/// An op is defined with XG_OP next to its kernel, in one block:
+/// @code
+/// XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
+///              .kind = OpKind::primitive,
+///              .samples = [] { return detail::unary_samples(...); },
+///              .explain = [](const ChainRuleContext& c) { return c.times(...); }});
+/// Tensor tanh(const Tensor& x) { ... return record(opdefs::tanh_op, y, {x}, backward); }
+/// @endcode
+/// XG_OP registers the op by construction: the registry (all_ops()) is the set of XG_OP blocks
+/// linked into the program, collected by the linker from one section of constant data, so there
+/// is no list to forget and no static-initialisation order (nothing runs before main). OpInfo
+/// is made only by XG_OP (and by CustomOp for user ops, which are not in the registry); a public
+/// op function without an XG_OP block fails the sweep's check of ops.hpp.
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -23,20 +43,72 @@ struct OpSample {
 
 enum class OpKind : uint8_t {
   primitive,          ///< has its own forward kernel and backward formula (a Node on the tape)
-  composite,          ///< composed of other ops: its gradient is derived, never written
+  composite,          ///< composed of other ops: records no node of its own, its gradient is derived
   non_differentiable  ///< returns masks or indices; its output never requires grad
 };
 
-struct OpInfo {
-  const char* name;
-  const char* formula;  ///< the derivative as text, e.g. "d/dx tanh(x) = 1 - tanh(x)^2"
-  OpKind kind;
-  std::vector<OpSample> (*samples)();  ///< nullptr: registered without samples (fails the suite)
+/// One chain-rule line of the step-by-step backward, for one input of one recorded op:
+/// `dL/dz = dL/dh * h (1 - h) = [..] * [..]`. The inspection tools print it only when
+/// `predicted` equals the gradient the op's backward really sent.
+struct ChainRuleLine {
+  std::string expr;     ///< "dL/dh * h (1 - h)"
+  std::string numbers;  ///< "[0.5] * [0.25]" (empty: the line shows no numbers of its own)
+  Tensor predicted;     ///< what expr evaluates to
+};
+/// What an explanation may read: the step's labels and values (autograd/ops/explain.hpp).
+class ChainRuleContext;
+using ExplainFn = std::optional<ChainRuleLine> (*)(const ChainRuleContext&);
+
+/// The scalar arguments an op keeps on its node for the teaching tools (pow's exponent, a slope);
+/// the backward itself keeps what it needs in its captures.
+struct OpAttrs {
+  std::array<double, 2> values{};
+  uint8_t size = 0;
 };
 
-/// Every op of xgrad, in one explicit list (autograd/registry.cpp).
+/// The fields of an op's definition block, in XG_OP's designated initialiser.
+struct OpSpec {
+  const char* formula = nullptr;  ///< the derivative as text, e.g. "d/dx tanh(x) = 1 - tanh(x)^2"
+  OpKind kind = OpKind::primitive;
+  ExplainFn explain = nullptr;  ///< nullptr: the step-by-step backward prints the gradient alone
+  std::array<const char*, 2> attrs{};  ///< names of the OpAttrs the op records, e.g. {"p"}
+  std::vector<OpSample> (*samples)() = nullptr;  ///< nullptr fails the sweep
+};
+
+namespace detail {
+struct OpDefinition;
+}
+
+class OpInfo : public OpSpec {
+ public:
+  const char* name;
+
+ private:
+  constexpr OpInfo(const char* n, const OpSpec& s) : OpSpec(s), name(n) {}
+  friend struct detail::OpDefinition;
+};
+
+namespace detail {
+/// The one way to make an OpInfo: XG_OP (registered) and CustomOp (a user's op, not registered).
+struct OpDefinition {
+  static constexpr OpInfo make(const char* name, const OpSpec& spec) { return OpInfo(name, spec); }
+};
+}  // namespace detail
+
+/// Every op of xgrad linked into this program, in definition order.
 const std::vector<const OpInfo*>& all_ops();
 /// The op of that name, or nullptr.
 const OpInfo* find_op(std::string_view name);
 
 }  // namespace xg
+
+/// Defines op `n` (an `xg::opdefs::n_op`) and registers it: the address goes into the linker
+/// section xg_op_registry, which all_ops() reads. Use inside namespace xg, followed by `;`.
+/// The object has external linkage, so two definitions of one name fail to link.
+#define XG_OP(n, ...)                                                                           \
+  namespace opdefs {                                                                            \
+  extern const ::xg::OpInfo n##_op;                                                             \
+  [[gnu::used, gnu::section("xg_op_registry")]] constinit const ::xg::OpInfo* const n##_entry = \
+      &n##_op;                                                                                  \
+  }                                                                                             \
+  constinit const ::xg::OpInfo opdefs::n##_op = ::xg::detail::OpDefinition::make(#n, ::xg::OpSpec __VA_ARGS__)

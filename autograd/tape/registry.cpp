@@ -1,18 +1,27 @@
-#include "xgrad/autograd/ops/op_list.hpp"
+// The op registry: every XG_OP block puts the address of its OpInfo into the linker section
+// xg_op_registry; the linker brackets the section with __start_/__stop_ symbols. Constant data
+// only, so nothing depends on the order of static initialisation.
+#include <algorithm>
+
+#include "xgrad/autograd/tape/op_info.hpp"
+
+extern "C" {
+// Defined by the linker for every section whose name is a C identifier.
+extern const xg::OpInfo* const __start_xg_op_registry[];  // NOLINT(bugprone-reserved-identifier)
+extern const xg::OpInfo* const __stop_xg_op_registry[];   // NOLINT(bugprone-reserved-identifier)
+}
 
 namespace xg {
 
 const std::vector<const OpInfo*>& all_ops() {
-#define XG_OP_ADDRESS(n) &opdefs::n##_op,
-  static const std::vector<const OpInfo*> ops = {XG_FOR_EACH_OP(XG_OP_ADDRESS)};
-#undef XG_OP_ADDRESS
+  static const std::vector<const OpInfo*> ops(__start_xg_op_registry, __stop_xg_op_registry);
   return ops;
 }
 
 const OpInfo* find_op(std::string_view name) {
-  for (const OpInfo* op : all_ops())
-    if (name == op->name) return op;
-  return nullptr;
+  const auto& ops = all_ops();
+  auto it = std::find_if(ops.begin(), ops.end(), [&](const OpInfo* op) { return name == op->name; });
+  return it == ops.end() ? nullptr : *it;
 }
 
 }  // namespace xg

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
@@ -381,13 +382,6 @@ void Inspector::on_leaf_grad(const TensorImpl& leaf, const Tensor& grad) {
 
 // ---------------------------------------------------------------- chain-rule lines
 
-struct Rendered {
-  std::string expr;     // "dL/dh * h (1 - h)"
-  std::string numbers;  // "[..] * [..]" (empty: none shown)
-  Tensor predicted;     // what expr evaluates to; checked against the engine's gradient
-  bool check = true;    // false: expr has no factors of its own (nothing to verify)
-};
-
 bool close_to(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined() || !(a.shape() == b.shape())) return false;
   const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
@@ -395,96 +389,6 @@ bool close_to(const Tensor& a, const Tensor& b) {
   for (std::size_t i = 0; i < x.size(); ++i)
     if (!(std::fabs(x[i] - y[i]) <= rtol * (1.0 + std::fabs(y[i])))) return false;
   return true;
-}
-
-std::string power_text(double p, int precision) { return number(p, precision); }
-
-// The exponent p of y = x^p, recovered from the values (pow_scalar does not keep p on the node).
-double exponent_of(const Tensor& x, const Tensor& y) {
-  const std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
-  for (double p : {2.0, 3.0, 0.5, -1.0, 1.0}) {
-    bool ok = !xv.empty();
-    for (std::size_t i = 0; ok && i < xv.size(); ++i) ok = std::fabs(std::pow(xv[i], p) - yv[i]) <= 1e-6 * (1 + std::fabs(yv[i]));
-    if (ok) return p;
-  }
-  for (std::size_t i = 0; i < xv.size(); ++i)
-    if (xv[i] > 0 && std::fabs(xv[i] - 1) > 1e-3 && yv[i] > 0) return std::log(yv[i]) / std::log(xv[i]);
-  return std::nan("");
-}
-
-// The chain rule for input k of step s, when the op is one we can spell out.
-std::optional<Rendered> render_rule(const BackwardStep& s, std::size_t k, const InspectOptions& o) {
-  auto fmt = [&](const Tensor& t) { return o.values ? format_values(t, o.precision, o.max_values) : shape_dtype(t); };
-  const std::string up = "d" + s.root + "/d" + s.output;
-  const Tensor& g = s.grad_output;
-  const TapeInput& in = s.inputs[k];
-  const std::string& op = s.op;
-  const Tensor& y = s.output_value;
-  auto input = [&](std::size_t j) -> const TapeInput& { return s.inputs.at(j); };
-  auto value = [&](std::size_t j) { return j < s.inputs.size() ? s.inputs[j].value : Tensor(); };
-  auto to_shape = [&](Rendered r) {
-    if (r.predicted.defined() && !(r.predicted.shape() == in.shape)) {
-      r.predicted = sum_to(r.predicted, in.shape);
-      r.expr = "sum_to(" + r.expr + ", " + in.shape.str() + ")";
-    }
-    return r;
-  };
-  // dL/dy * local, with `text` the local derivative
-  auto times = [&](const std::string& text, const Tensor& local) -> std::optional<Rendered> {
-    if (!local.defined()) return std::nullopt;
-    return to_shape({up + " * " + text, fmt(g) + " * " + fmt(local), g * local, true});
-  };
-  auto passthrough = [&](bool negate) -> std::optional<Rendered> {
-    Rendered r{(negate ? "-" : "") + up, "", negate ? neg(g) : g, negate};
-    return to_shape(r);
-  };
-  const Tensor x = value(0);
-  if (op == "add") return passthrough(false);
-  if (op == "sub") return passthrough(k == 1);
-  if (op == "neg") return passthrough(true);
-  if (op == "mul") {
-    const std::size_t j = 1 - k;
-    return times(input(j).label, value(j));
-  }
-  if (op == "div") {
-    const Tensor a = value(0), b = value(1);
-    if (!a.defined() || !b.defined()) return std::nullopt;
-    if (k == 0) return to_shape({up + " / " + input(1).label, fmt(g) + " / " + fmt(b), g / b, true});
-    return times("(-" + input(0).label + " / " + input(1).label + "^2)", neg(a / (b * b)));
-  }
-  if (!y.defined() && !x.defined()) return std::nullopt;
-  const std::string ly = s.output, lx = in.label;
-  if (op == "exp" && y.defined()) return times(ly, y);
-  if (op == "log" && x.defined()) return to_shape({up + " / " + lx, fmt(g) + " / " + fmt(x), g / x, true});
-  if (op == "sqrt" && y.defined()) return times("1 / (2 " + ly + ")", 0.5 / y);
-  if (op == "tanh" && y.defined()) return times("(1 - " + ly + "^2)", 1.0 - y * y);
-  if (op == "sigmoid" && y.defined()) return times(ly + " (1 - " + ly + ")", y * (1.0 - y));
-  if (op == "relu" && x.defined()) return times("[" + lx + " > 0]", gt(x, 0.0));
-  if (op == "sin" && x.defined()) return times("cos(" + lx + ")", cos(x));
-  if (op == "cos" && x.defined()) return times("(-sin(" + lx + "))", neg(sin(x)));
-  if (op == "pow_scalar" && x.defined() && y.defined()) {
-    const double p = exponent_of(x, y);
-    if (std::isnan(p)) return std::nullopt;
-    const double q = p - 1;
-    const std::string text = power_text(p, o.precision) + " " + lx + (q == 1 ? "" : "^" + power_text(q, o.precision));
-    return times(q == 1 ? text : "(" + text + ")", p * pow(x, q));
-  }
-  if (op == "sum") {
-    if (g.shape() == in.shape) return Rendered{up, "", g, false};
-    return Rendered{up + " broadcast to " + in.shape.str(), "", Tensor(), false};
-  }
-  if (op == "matmul_t") {
-    const Tensor a = value(0), b = value(1);
-    if (k == 0 && b.defined())
-      return Rendered{up + " @ " + input(1).label + "^T", fmt(g) + " @ " + fmt(b) + "^T", matmul_t(g, b, false, true), true};
-    if (k == 1 && a.defined())
-      return Rendered{input(0).label + "^T @ " + up, fmt(a) + "^T @ " + fmt(g), matmul_t(a, g, true, false), true};
-    return std::nullopt;
-  }
-  if (op == "reshape" || op == "squeeze" || op == "unsqueeze" || op == "flatten")
-    return Rendered{up + " reshaped to " + in.shape.str(), "", Tensor(), false};
-  if (op == "to" || op == "clone") return Rendered{up + (op == "to" ? " converted back" : ""), "", Tensor(), false};
-  return std::nullopt;
 }
 
 }  // namespace
@@ -582,19 +486,40 @@ std::string tape_string(const Tensor& root, const InspectOptions& o) {
 
 // ---------------------------------------------------------------- the trace
 
+std::optional<ChainRuleLine> BackwardStep::explanation(std::size_t k, const InspectOptions& o) const {
+  if (k >= grad_inputs.size() || !grad_inputs[k].defined() || !node || !node->info().explain) return std::nullopt;
+  ChainRuleContext c;
+  c.k = k;
+  c.up = "d" + root + "/d" + output;
+  c.grad_output = grad_output;
+  c.output_label = output;
+  c.output = output_value;
+  for (const TapeInput& in : inputs) {
+    c.labels.push_back(in.label);
+    c.values.push_back(in.value);
+  }
+  c.input_shape = inputs[k].shape;
+  c.input_dtype = grad_inputs[k].dtype();
+  c.attrs = node->attrs();
+  c.show_values = o.values;
+  c.precision = o.precision;
+  c.max_values = o.max_values;
+  try {
+    NoGradGuard no_grad;
+    std::optional<ChainRuleLine> line = node->info().explain(c);
+    // Never print a product that is not what ran.
+    if (line && close_to(line->predicted, grad_inputs[k])) return line;
+  } catch (const Error&) {  // a value the explanation needs is unknown (recorded without InspectGuard)
+  }
+  return std::nullopt;
+}
+
 std::string BackwardStep::chain_rule(std::size_t k, const InspectOptions& o) const {
   if (k >= grad_inputs.size() || !grad_inputs[k].defined()) return "";
   auto fmt = [&](const Tensor& t) { return o.values ? format_values(t, o.precision, o.max_values) : shape_dtype(t); };
   const Tensor& gk = grad_inputs[k];
   const std::string lhs = "d" + root + "/d" + inputs[k].label;
-  std::optional<Rendered> r;
-  try {
-    NoGradGuard no_grad;
-    r = render_rule(*this, k, o);
-    if (r && r->check && !close_to(r->predicted, gk)) r.reset();  // never print a product that is not what ran
-  } catch (const Error&) {
-    r.reset();
-  }
+  const std::optional<ChainRuleLine> r = explanation(k, o);
   if (!r) return lhs + " = " + op + "'s backward of d" + root + "/d" + output + " = " + fmt(gk);
   std::string line = lhs + " = " + r->expr;
   if (!r->numbers.empty()) line += " = " + r->numbers;

@@ -27,9 +27,11 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg {
@@ -135,6 +137,9 @@ struct BackwardStep {
   /// empty when input k receives no gradient. Numbers are shown only where they were verified
   /// to reproduce grad_inputs[k].
   std::string chain_rule(std::size_t k, const InspectOptions& o = {}) const;
+  /// The op's own explanation of input k's line (OpSpec::explain), when it has one, the values
+  /// it needs were kept (InspectGuard) and its numbers reproduce grad_inputs[k]; else nullopt.
+  std::optional<ChainRuleLine> explanation(std::size_t k, const InspectOptions& o = {}) const;
   /// The step's header line and its chain-rule lines.
   std::string str(const InspectOptions& o = {}) const;
 };

@@ -1,0 +1,58 @@
+// The helpers that write chain-rule lines (ops/explain.hpp). They run under no-grad inside the
+// inspection tools, on values the tape kept.
+#include "xgrad/autograd/ops/explain.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
+
+namespace xg {
+
+std::string ChainRuleContext::fmt(const Tensor& t) const {
+  if (show_values) return format_values(t, precision, max_values);
+  std::string r = "<";  // (built up: GCC 12 warns falsely on "lit" + string, -Wrestrict)
+  r += t.shape().str();
+  r += ' ';
+  r += dtype_name(t.dtype());
+  return r + '>';
+}
+
+std::string ChainRuleContext::number(double v) const {
+  // format_values of a 0-d tensor is the bare number, formatted as every other value.
+  return format_values(scalar_tensor(v, {.dtype = Dtype::float64}), precision, 1);
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::to_input_shape(ChainRuleLine l) const {
+  if (l.predicted.defined() && !(l.predicted.shape() == input_shape)) {
+    l.predicted = sum_to(l.predicted, input_shape);
+    l.expr = "sum_to(" + l.expr + ", " + input_shape.str() + ")";
+  }
+  return l;
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::times(const std::string& text, const Tensor& local) const {
+  if (!local.defined()) return std::nullopt;
+  return to_input_shape({up + " * " + text, fmt(grad_output) + " * " + fmt(local), grad_output * local});
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::over(const std::string& text, const Tensor& denominator) const {
+  if (!denominator.defined()) return std::nullopt;
+  return to_input_shape({up + " / " + text, fmt(grad_output) + " / " + fmt(denominator), grad_output / denominator});
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::pass(bool negate) const {
+  return to_input_shape({(negate ? "-" : "") + up, "", negate ? neg(grad_output) : grad_output});
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::note(const std::string& expr, const Tensor& predicted) const {
+  return ChainRuleLine{expr, "", predicted};
+}
+
+std::optional<ChainRuleLine> ChainRuleContext::line(const std::string& expr, const std::string& numbers,
+                                                    const Tensor& predicted) const {
+  return ChainRuleLine{expr, numbers, predicted};
+}
+
+}  // namespace xg
