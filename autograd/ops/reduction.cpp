@@ -237,14 +237,19 @@ Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) 
 Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) { return sqrt(var(x, axes, correction, keepdim)); }
 
 // ---- norm ----
-XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0); other p composed of abs, pow, sum",
+// norm is two ops on the tape: the 2-norm is a primitive; any other p composes abs, pow and sum
+// (registered as norm_p, so that the sweep can tell the two kinds apart).
+XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0)",
        .kind = OpKind::primitive,
        .samples = [] {
-                       auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
+                       return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
+                     }});
+XG_OP(norm_p, {.formula = "||x||_p = (sum |x|^p)^(1/p) for p != 2 (composite: abs, pow, sum)",
+       .kind = OpKind::composite,
+       .samples = [] {
                        auto s3 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
-                       s.push_back(s3[1]);
-                       s.push_back(s3[3]);
-                       return s;
+                       auto s1 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 1.0, a, k); }, Domain::nonzero);
+                       return std::vector<OpSample>{s3[1], s3[3], s1[1]};
                      }});
 Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "norm");
