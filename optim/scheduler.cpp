@@ -42,6 +42,12 @@ void option_from_string(const std::string& s, std::vector<int64_t>& v, const std
   v = std::move(out);
 }
 
+const std::string& detail::scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who) {
+  auto it = state.find(key);
+  if (it == state.end()) throw ValueError(who + ": the state has no entry '" + key + "'");
+  return it->second;
+}
+
 namespace {
 
 std::string doubles_to_string(const std::vector<double>& v) {
@@ -66,31 +72,12 @@ std::vector<double> doubles_from_string(const std::string& s, const std::string&
   return out;
 }
 
-const std::string& entry(const SchedulerState& state, const std::string& key, const std::string& who) {
-  auto it = state.find(key);
-  if (it == state.end()) throw ValueError(who + ": the state has no entry '" + key + "'");
-  return it->second;
-}
+constexpr auto& entry = detail::scheduler_entry;
 
 void check_kind(const SchedulerState& state, const std::string& name) {
   const std::string who = name + ".load_state_dict";
   const std::string& kind = entry(state, "scheduler", who);
   if (kind != name) throw ValueError(who + ": the state is of a " + kind + " scheduler, not " + name);
-}
-
-template <class O>
-void save_fields(O o, SchedulerState& state) {
-  o.fields([&](const char* key, auto& v) { state["scheduler." + std::string(key)] = option_to_string(v); });
-}
-template <class O>
-void load_fields(O& o, const SchedulerState& state, const std::string& who) {
-  O loaded = o;
-  loaded.fields([&](const char* key, auto& v) {
-    const std::string k = "scheduler." + std::string(key);
-    option_from_string(entry(state, k, who), v, who + ": " + k);
-  });
-  loaded.check();
-  o = loaded;
 }
 
 std::vector<double> current_lrs(const Optimizer& opt) {
@@ -156,23 +143,19 @@ void StepLROptions::check() const {
   detail::check_option(step_size >= 1, "StepLR", "step_size", static_cast<double>(step_size), "required; must be >= 1");
   detail::check_option(gamma >= 0.0, "StepLR", "gamma", gamma, "must be >= 0");
 }
-StepLR::StepLR(Optimizer& optimizer, StepLROptions options) : LRScheduler(optimizer, "StepLR"), o_(std::move(options)) {
-  o_.check();
+StepLR::StepLR(Optimizer& optimizer, StepLROptions options) : ClosedFormScheduler(optimizer, "StepLR", std::move(options)) {
   start();
 }
 double StepLR::lr_at(double base_lr, int64_t epoch) const {
   return base_lr * std::pow(o_.gamma, static_cast<double>(epoch / o_.step_size));
 }
-void StepLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void StepLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- MultiStepLR
 void MultiStepLROptions::check() const {
   detail::check_option(gamma >= 0.0, "MultiStepLR", "gamma", gamma, "must be >= 0");
 }
 MultiStepLR::MultiStepLR(Optimizer& optimizer, MultiStepLROptions options)
-    : LRScheduler(optimizer, "MultiStepLR"), o_(std::move(options)) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "MultiStepLR", std::move(options)) {
   std::sort(o_.milestones.begin(), o_.milestones.end());
   start();
 }
@@ -180,9 +163,8 @@ double MultiStepLR::lr_at(double base_lr, int64_t epoch) const {
   const auto passed = std::upper_bound(o_.milestones.begin(), o_.milestones.end(), epoch) - o_.milestones.begin();
   return base_lr * std::pow(o_.gamma, static_cast<double>(passed));
 }
-void MultiStepLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
 void MultiStepLR::load_options(const SchedulerState& state) {
-  load_fields(o_, state, name() + ".load_state_dict");
+  ClosedFormScheduler::load_options(state);
   std::sort(o_.milestones.begin(), o_.milestones.end());
 }
 
@@ -191,15 +173,12 @@ void ExponentialLROptions::check() const {
   detail::check_option(gamma >= 0.0, "ExponentialLR", "gamma", gamma, "required; must be >= 0");
 }
 ExponentialLR::ExponentialLR(Optimizer& optimizer, ExponentialLROptions options)
-    : LRScheduler(optimizer, "ExponentialLR"), o_(options) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "ExponentialLR", options) {
   start();
 }
 double ExponentialLR::lr_at(double base_lr, int64_t epoch) const {
   return base_lr * std::pow(o_.gamma, static_cast<double>(epoch));
 }
-void ExponentialLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void ExponentialLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- CosineAnnealingLR
 void CosineAnnealingLROptions::check() const {
@@ -207,16 +186,13 @@ void CosineAnnealingLROptions::check() const {
   detail::check_option(eta_min >= 0.0, "CosineAnnealingLR", "eta_min", eta_min, "must be >= 0");
 }
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options)
-    : LRScheduler(optimizer, "CosineAnnealingLR"), o_(options) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "CosineAnnealingLR", options) {
   start();
 }
 double CosineAnnealingLR::lr_at(double base_lr, int64_t epoch) const {
   const double phase = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(o_.T_max);
   return o_.eta_min + (base_lr - o_.eta_min) * (1.0 + std::cos(phase)) / 2.0;
 }
-void CosineAnnealingLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void CosineAnnealingLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- LinearLR
 void LinearLROptions::check() const {
@@ -225,16 +201,13 @@ void LinearLROptions::check() const {
   detail::check_option(end_factor >= 0.0 && end_factor <= 1.0, "LinearLR", "end_factor", end_factor, "must be in [0, 1]");
   detail::check_option(total_iters >= 1, "LinearLR", "total_iters", static_cast<double>(total_iters), "must be >= 1");
 }
-LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options) : LRScheduler(optimizer, "LinearLR"), o_(options) {
-  o_.check();
+LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options) : ClosedFormScheduler(optimizer, "LinearLR", options) {
   start();
 }
 double LinearLR::lr_at(double base_lr, int64_t epoch) const {
   const double done = static_cast<double>(std::min(epoch, o_.total_iters)) / static_cast<double>(o_.total_iters);
   return base_lr * (o_.start_factor + (o_.end_factor - o_.start_factor) * done);
 }
-void LinearLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void LinearLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- ReduceLROnPlateau
 void ReduceLROnPlateauOptions::check() const {
@@ -290,7 +263,7 @@ SchedulerState ReduceLROnPlateau::state_dict() const {
   s["scheduler.num_bad_epochs"] = std::to_string(num_bad_epochs_);
   s["scheduler.cooldown_counter"] = std::to_string(cooldown_counter_);
   s["scheduler.last_lr"] = doubles_to_string(last_lr_);
-  save_fields(o_, s);
+  detail::save_scheduler_options(o_, s);
   return s;
 }
 
@@ -304,7 +277,7 @@ void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
   option_from_string(entry(state, "scheduler.num_bad_epochs", who), bad, who + ": scheduler.num_bad_epochs");
   option_from_string(entry(state, "scheduler.cooldown_counter", who), cooldown, who + ": scheduler.cooldown_counter");
   std::vector<double> last = doubles_from_string(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
-  load_fields(o_, state, who);
+  detail::load_scheduler_options(o_, state, who);
   last_epoch_ = epoch, best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown;
   last_lr_ = std::move(last);
 }
