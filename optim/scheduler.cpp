@@ -8,16 +8,36 @@
 namespace xg::optim {
 
 // ---------------------------------------------------------------- option text
-std::string option_to_string(PlateauMode v) { return v == PlateauMode::max ? "max" : "min"; }
-std::string option_to_string(ThresholdMode v) { return v == ThresholdMode::abs ? "abs" : "rel"; }
-std::string option_to_string(const std::vector<int64_t>& v) {
+namespace {
+// Comma-separated lists of option values: milestones, base_lrs, last_lr.
+template <class T>
+std::string list_to_string(const std::vector<T>& v) {
   std::string s;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += ',';
-    s += std::to_string(v[i]);
+    s += option_to_string(v[i]);
   }
   return s;
 }
+template <class T>
+std::vector<T> list_from_string(const std::string& s, const std::string& what) {
+  std::vector<T> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    std::size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    T x = 0;
+    option_from_string(s.substr(start, end - start), x, what);
+    out.push_back(x);
+    start = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+std::string option_to_string(PlateauMode v) { return v == PlateauMode::max ? "max" : "min"; }
+std::string option_to_string(ThresholdMode v) { return v == ThresholdMode::abs ? "abs" : "rel"; }
+std::string option_to_string(const std::vector<int64_t>& v) { return list_to_string(v); }
 void option_from_string(const std::string& s, PlateauMode& v, const std::string& what) {
   if (s == "min") v = PlateauMode::min;
   else if (s == "max") v = PlateauMode::max;
@@ -29,17 +49,7 @@ void option_from_string(const std::string& s, ThresholdMode& v, const std::strin
   else throw ValueError(what + ": cannot read '" + s + "' as a threshold mode (rel or abs)");
 }
 void option_from_string(const std::string& s, std::vector<int64_t>& v, const std::string& what) {
-  std::vector<int64_t> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    int64_t x = 0;
-    option_from_string(s.substr(start, end - start), x, what);
-    out.push_back(x);
-    start = end + 1;
-  }
-  v = std::move(out);
+  v = list_from_string<int64_t>(s, what);
 }
 
 const std::string& detail::scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who) {
@@ -49,28 +59,6 @@ const std::string& detail::scheduler_entry(const SchedulerState& state, const st
 }
 
 namespace {
-
-std::string doubles_to_string(const std::vector<double>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += option_to_string(v[i]);
-  }
-  return s;
-}
-std::vector<double> doubles_from_string(const std::string& s, const std::string& what) {
-  std::vector<double> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    double x = 0;
-    option_from_string(s.substr(start, end - start), x, what);
-    out.push_back(x);
-    start = end + 1;
-  }
-  return out;
-}
 
 constexpr auto& entry = detail::scheduler_entry;
 
@@ -116,8 +104,8 @@ SchedulerState LRScheduler::state_dict() const {
   SchedulerState s;
   s["scheduler"] = name_;
   s["scheduler.last_epoch"] = std::to_string(last_epoch_);
-  s["scheduler.base_lrs"] = doubles_to_string(base_lrs_);
-  s["scheduler.last_lr"] = doubles_to_string(last_lr_);
+  s["scheduler.base_lrs"] = list_to_string(base_lrs_);
+  s["scheduler.last_lr"] = list_to_string(last_lr_);
   save_options(s);
   return s;
 }
@@ -127,8 +115,8 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
   check_kind(state, name_);
   int64_t epoch = 0;
   option_from_string(entry(state, "scheduler.last_epoch", who), epoch, who + ": scheduler.last_epoch");
-  std::vector<double> base = doubles_from_string(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
-  std::vector<double> last = doubles_from_string(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  std::vector<double> base = list_from_string<double>(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
+  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
   if (base.size() != optimizer_.num_param_groups() || last.size() != base.size())
     throw ValueError(who + ": the state is for " + std::to_string(base.size()) + " parameter groups, the optimizer has " +
                      std::to_string(optimizer_.num_param_groups()));
@@ -262,7 +250,7 @@ SchedulerState ReduceLROnPlateau::state_dict() const {
   s["scheduler.best"] = option_to_string(best_);
   s["scheduler.num_bad_epochs"] = std::to_string(num_bad_epochs_);
   s["scheduler.cooldown_counter"] = std::to_string(cooldown_counter_);
-  s["scheduler.last_lr"] = doubles_to_string(last_lr_);
+  s["scheduler.last_lr"] = list_to_string(last_lr_);
   detail::save_scheduler_options(o_, s);
   return s;
 }
@@ -276,7 +264,7 @@ void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
   option_from_string(entry(state, "scheduler.best", who), best, who + ": scheduler.best");
   option_from_string(entry(state, "scheduler.num_bad_epochs", who), bad, who + ": scheduler.num_bad_epochs");
   option_from_string(entry(state, "scheduler.cooldown_counter", who), cooldown, who + ": scheduler.cooldown_counter");
-  std::vector<double> last = doubles_from_string(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
   detail::load_scheduler_options(o_, state, who);
   last_epoch_ = epoch, best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown;
   last_lr_ = std::move(last);
