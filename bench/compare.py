@@ -147,7 +147,7 @@ def compare_workloads(a, xb, tb):
 
 
 def compare_tta(a, build):
-    train, peer = f"{build}/examples/xgrad-train", f"{build}/bench/libtorch-fashion-mlp"
+    train, peer = f"{build}/examples/trainer/xgrad-train", f"{build}/bench/libtorch-fashion-mlp"
     for exe in (train, peer):
         if not os.access(exe, os.X_OK):
             fail(f"{exe} is missing: build {build} (libtorch-fashion-mlp needs libtorch-dev)")

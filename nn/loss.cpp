@@ -228,6 +228,36 @@ void check_label_smoothing(double s, const char* loss) {
   if (!(s >= 0.0 && s <= 1.0)) throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " + fmt(s));
 }
 
+// ---- the checks of the options, shared by each functional form and its module's constructor ----
+
+// Most losses have only a reduction to check; the overloads below check more.
+template <class O>
+void check_options(const O& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+}
+void check_options(const SmoothL1LossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  if (!(o.beta >= 0.0)) throw ValueError(std::string(loss) + ": beta must be >= 0, got " + fmt(o.beta));
+}
+void check_options(const HuberLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  if (!(o.delta > 0.0)) throw ValueError(std::string(loss) + ": delta must be > 0, got " + fmt(o.delta));
+}
+void check_options(const CrossEntropyLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  check_label_smoothing(o.label_smoothing, loss);
+}
+void check_options(const KLDivLossOptions& o, const char* loss) { check_reduction(o.reduction, loss, true); }
+
+// The checks of an element-wise loss: its options, then a float input and a float target of one shape.
+template <class O>
+void check_elementwise(const Tensor& input, const Tensor& target, const O& o, const char* loss) {
+  check_options(o, loss);
+  check_float(input, loss, "input");
+  check_float(target, loss, "target");
+  check_same_shape(input, target, loss);
+}
+
 // [C] weight viewed so that it broadcasts along the class axis of an input of rank `rank`.
 Tensor class_weight_view(const Tensor& w, int rank, int axis) {
   Shape s;
@@ -242,31 +272,18 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 namespace functional {
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions& o) {
-  constexpr const char* loss = "mse_loss";
-  check_reduction(o.reduction, loss);
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, "mse_loss");
   const Tensor d = input - target.to(input.dtype());
   return reduce(d * d, o.reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& o) {
-  constexpr const char* loss = "l1_loss";
-  check_reduction(o.reduction, loss);
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, "l1_loss");
   return reduce(abs(input - target.to(input.dtype())), o.reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& o) {
-  constexpr const char* loss = "smooth_l1_loss";
-  check_reduction(o.reduction, loss);
-  if (!(o.beta >= 0.0)) throw ValueError(std::string(loss) + ": beta must be >= 0, got " + fmt(o.beta));
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, "smooth_l1_loss");
   const Tensor d = input - target.to(input.dtype());
   const Tensor ad = abs(d);
   if (o.beta == 0.0) return reduce(ad, o.reduction);  // as PyTorch: beta 0 is the L1 loss
@@ -274,12 +291,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1L
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& o) {
-  constexpr const char* loss = "huber_loss";
-  check_reduction(o.reduction, loss);
-  if (!(o.delta > 0.0)) throw ValueError(std::string(loss) + ": delta must be > 0, got " + fmt(o.delta));
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, "huber_loss");
   const Tensor d = input - target.to(input.dtype());
   const Tensor ad = abs(d);
   return reduce(where(lt(ad, o.delta), d * d * 0.5, (ad - 0.5 * o.delta) * o.delta), o.reduction);
@@ -287,7 +299,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOpti
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o) {
   constexpr const char* loss = "nll_loss";
-  check_reduction(o.reduction, loss);
+  check_options(o, loss);
   const int axis = check_class_index_loss(input, target, o.weight, loss);
   const Tensor w = o.weight.defined() ? o.weight.to(input.dtype()) : Tensor();
   const NllParts p = nll_parts(input, target, w, o.ignore_index, axis, loss);
@@ -296,8 +308,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& o) {
   constexpr const char* loss = "cross_entropy";
-  check_reduction(o.reduction, loss);
-  check_label_smoothing(o.label_smoothing, loss);
+  check_options(o, loss);
   check_float(input, loss, "input");
   check_defined(target, loss, "target");
   const int axis = class_axis(input, loss);
@@ -347,10 +358,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& o) {
   constexpr const char* loss = "binary_cross_entropy";
-  check_reduction(o.reduction, loss);
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, loss);
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
   for_each_value(input, [&](double v) {
     if (!(v >= 0.0 && v <= 1.0))
@@ -378,10 +386,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const BCEWithLogitsLossOptions& o) {
   constexpr const char* loss = "binary_cross_entropy_with_logits";
-  check_reduction(o.reduction, loss);
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, loss);
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
   if (o.pos_weight.defined()) check_broadcasts_to(o.pos_weight, input.shape(), loss, "pos_weight");
   const Dtype dt = input.dtype();
@@ -399,11 +404,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& o) {
-  constexpr const char* loss = "kl_div";
-  check_reduction(o.reduction, loss, true);
-  check_float(input, loss, "input");
-  check_float(target, loss, "target");
-  check_same_shape(input, target, loss);
+  check_elementwise(input, target, o, "kl_div");
   const Dtype dt = input.dtype();
   const Tensor t = target.to(dt);
   Tensor l;
@@ -428,7 +429,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions&
 
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const CosineEmbeddingLossOptions& o) {
   constexpr const char* loss = "cosine_embedding_loss";
-  check_reduction(o.reduction, loss);
+  check_options(o, loss);
   check_float(input1, loss, "input1");
   check_float(input2, loss, "input2");
   check_defined(target, loss, "target");
@@ -462,7 +463,7 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const MarginRankingLossOptions& o) {
   constexpr const char* loss = "margin_ranking_loss";
-  check_reduction(o.reduction, loss);
+  check_options(o, loss);
   check_float(input1, loss, "input1");
   check_float(input2, loss, "input2");
   check_defined(target, loss, "target");
@@ -482,44 +483,36 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
 
 }  // namespace functional
 
-// ---- modules ----
+// ---- modules: the constructor checks the options (as the functional form will on each call) ----
 
 namespace {
 std::string reduction_repr(Reduction r) { return std::string("reduction=") + reduction_name(r); }
+
+// A module's weight option before it becomes a buffer: a float tensor, 1-D [C] for a class weight.
+const Tensor& checked_weight(const Tensor& w, const char* loss, const char* what, bool per_class) {
+  check_float(w, loss, what);
+  if (per_class && w.dim() != 1) throw ShapeError(std::string(loss) + ": weight must be 1-D [C], got " + str(w));
+  return w;
+}
 }  // namespace
 
-MSELoss::MSELoss(MSELossOptions o) : Loss("MSELoss"), options(o) { check_reduction(o.reduction, "MSELoss"); }
-Tensor MSELoss::forward(const Tensor& input, const Tensor& target) { return functional::mse_loss(input, target, options); }
+MSELoss::MSELoss(MSELossOptions o) : FunctionalLoss("MSELoss", o) { check_options(options, "MSELoss"); }
 std::string MSELoss::extra_repr() const { return reduction_repr(options.reduction); }
 
-L1Loss::L1Loss(L1LossOptions o) : Loss("L1Loss"), options(o) { check_reduction(o.reduction, "L1Loss"); }
-Tensor L1Loss::forward(const Tensor& input, const Tensor& target) { return functional::l1_loss(input, target, options); }
+L1Loss::L1Loss(L1LossOptions o) : FunctionalLoss("L1Loss", o) { check_options(options, "L1Loss"); }
 std::string L1Loss::extra_repr() const { return reduction_repr(options.reduction); }
 
-SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : Loss("SmoothL1Loss"), options(o) {
-  check_reduction(o.reduction, "SmoothL1Loss");
-  if (!(o.beta >= 0.0)) throw ValueError("SmoothL1Loss: beta must be >= 0, got " + fmt(o.beta));
-}
-Tensor SmoothL1Loss::forward(const Tensor& input, const Tensor& target) { return functional::smooth_l1_loss(input, target, options); }
+SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : FunctionalLoss("SmoothL1Loss", o) { check_options(options, "SmoothL1Loss"); }
 std::string SmoothL1Loss::extra_repr() const { return reduction_repr(options.reduction) + ", beta=" + fmt(options.beta); }
 
-HuberLoss::HuberLoss(HuberLossOptions o) : Loss("HuberLoss"), options(o) {
-  check_reduction(o.reduction, "HuberLoss");
-  if (!(o.delta > 0.0)) throw ValueError("HuberLoss: delta must be > 0, got " + fmt(o.delta));
-}
-Tensor HuberLoss::forward(const Tensor& input, const Tensor& target) { return functional::huber_loss(input, target, options); }
+HuberLoss::HuberLoss(HuberLossOptions o) : FunctionalLoss("HuberLoss", o) { check_options(options, "HuberLoss"); }
 std::string HuberLoss::extra_repr() const { return reduction_repr(options.reduction) + ", delta=" + fmt(options.delta); }
 
-CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o) : Loss("CrossEntropyLoss"), options(std::move(o)) {
-  check_reduction(options.reduction, "CrossEntropyLoss");
-  check_label_smoothing(options.label_smoothing, "CrossEntropyLoss");
-  if (options.weight.defined()) {
-    check_float(options.weight, "CrossEntropyLoss", "weight");
-    if (options.weight.dim() != 1) throw ShapeError("CrossEntropyLoss: weight must be 1-D [C], got " + str(options.weight));
-    options.weight = register_buffer("weight", options.weight);
-  }
+CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o) : FunctionalLoss("CrossEntropyLoss", std::move(o)) {
+  check_options(options, "CrossEntropyLoss");
+  if (options.weight.defined())
+    options.weight = register_buffer("weight", checked_weight(options.weight, "CrossEntropyLoss", "weight", true));
 }
-Tensor CrossEntropyLoss::forward(const Tensor& input, const Tensor& target) { return functional::cross_entropy(input, target, options); }
 std::string CrossEntropyLoss::extra_repr() const {
   std::string s = reduction_repr(options.reduction);
   if (options.ignore_index != -100) s += ", ignore_index=" + std::to_string(options.ignore_index);
@@ -527,66 +520,43 @@ std::string CrossEntropyLoss::extra_repr() const {
   return s;
 }
 
-NLLLoss::NLLLoss(NLLLossOptions o) : Loss("NLLLoss"), options(std::move(o)) {
-  check_reduction(options.reduction, "NLLLoss");
-  if (options.weight.defined()) {
-    check_float(options.weight, "NLLLoss", "weight");
-    if (options.weight.dim() != 1) throw ShapeError("NLLLoss: weight must be 1-D [C], got " + str(options.weight));
-    options.weight = register_buffer("weight", options.weight);
-  }
+NLLLoss::NLLLoss(NLLLossOptions o) : FunctionalLoss("NLLLoss", std::move(o)) {
+  check_options(options, "NLLLoss");
+  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, "NLLLoss", "weight", true));
 }
-Tensor NLLLoss::forward(const Tensor& input, const Tensor& target) { return functional::nll_loss(input, target, options); }
 std::string NLLLoss::extra_repr() const {
   std::string s = reduction_repr(options.reduction);
   if (options.ignore_index != -100) s += ", ignore_index=" + std::to_string(options.ignore_index);
   return s;
 }
 
-BCELoss::BCELoss(BCELossOptions o) : Loss("BCELoss"), options(std::move(o)) {
-  check_reduction(options.reduction, "BCELoss");
-  if (options.weight.defined()) {
-    check_float(options.weight, "BCELoss", "weight");
-    options.weight = register_buffer("weight", options.weight);
-  }
+BCELoss::BCELoss(BCELossOptions o) : FunctionalLoss("BCELoss", std::move(o)) {
+  check_options(options, "BCELoss");
+  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, "BCELoss", "weight", false));
 }
-Tensor BCELoss::forward(const Tensor& input, const Tensor& target) { return functional::binary_cross_entropy(input, target, options); }
 std::string BCELoss::extra_repr() const { return reduction_repr(options.reduction); }
 
-BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o) : Loss("BCEWithLogitsLoss"), options(std::move(o)) {
-  check_reduction(options.reduction, "BCEWithLogitsLoss");
-  if (options.weight.defined()) {
-    check_float(options.weight, "BCEWithLogitsLoss", "weight");
-    options.weight = register_buffer("weight", options.weight);
-  }
-  if (options.pos_weight.defined()) {
-    check_float(options.pos_weight, "BCEWithLogitsLoss", "pos_weight");
-    options.pos_weight = register_buffer("pos_weight", options.pos_weight);
-  }
-}
-Tensor BCEWithLogitsLoss::forward(const Tensor& input, const Tensor& target) {
-  return functional::binary_cross_entropy_with_logits(input, target, options);
+BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o) : FunctionalLoss("BCEWithLogitsLoss", std::move(o)) {
+  constexpr const char* loss = "BCEWithLogitsLoss";
+  check_options(options, loss);
+  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, loss, "weight", false));
+  if (options.pos_weight.defined())
+    options.pos_weight = register_buffer("pos_weight", checked_weight(options.pos_weight, loss, "pos_weight", false));
 }
 std::string BCEWithLogitsLoss::extra_repr() const { return reduction_repr(options.reduction); }
 
-KLDivLoss::KLDivLoss(KLDivLossOptions o) : Loss("KLDivLoss"), options(o) { check_reduction(o.reduction, "KLDivLoss", true); }
-Tensor KLDivLoss::forward(const Tensor& input, const Tensor& target) { return functional::kl_div(input, target, options); }
+KLDivLoss::KLDivLoss(KLDivLossOptions o) : FunctionalLoss("KLDivLoss", o) { check_options(options, "KLDivLoss"); }
 std::string KLDivLoss::extra_repr() const {
   return reduction_repr(options.reduction) + ", log_target=" + (options.log_target ? "true" : "false");
 }
 
-CosineEmbeddingLoss::CosineEmbeddingLoss(CosineEmbeddingLossOptions o) : Module("CosineEmbeddingLoss"), options(o) {
-  check_reduction(o.reduction, "CosineEmbeddingLoss");
-}
-Tensor CosineEmbeddingLoss::forward(const Tensor& input1, const Tensor& input2, const Tensor& target) {
-  return functional::cosine_embedding_loss(input1, input2, target, options);
+CosineEmbeddingLoss::CosineEmbeddingLoss(CosineEmbeddingLossOptions o) : FunctionalPairLoss("CosineEmbeddingLoss", o) {
+  check_options(options, "CosineEmbeddingLoss");
 }
 std::string CosineEmbeddingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
 
-MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o) : Module("MarginRankingLoss"), options(o) {
-  check_reduction(o.reduction, "MarginRankingLoss");
-}
-Tensor MarginRankingLoss::forward(const Tensor& input1, const Tensor& input2, const Tensor& target) {
-  return functional::margin_ranking_loss(input1, input2, target, options);
+MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o) : FunctionalPairLoss("MarginRankingLoss", o) {
+  check_options(options, "MarginRankingLoss");
 }
 std::string MarginRankingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
 

@@ -22,6 +22,7 @@
 /// - Errors are xg::ShapeError / TypeError / ValueError / IndexError naming the loss and the shapes.
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "xgrad/autograd/tensor/tensor.hpp"
 #include "xgrad/nn/module.hpp"
@@ -148,111 +149,100 @@ class Loss : public Module {
   Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
 };
 
-class MSELoss : public Loss {
+/// A two-input loss whose forward is its functional form Fn with the options held; Fn checks the
+/// inputs, the constructor of each loss checks the options.
+template <class Options, Tensor (*Fn)(const Tensor&, const Tensor&, const Options&)>
+class FunctionalLoss : public Loss {
+ public:
+  using Loss::forward;
+  Tensor forward(const Tensor& input, const Tensor& target) override { return Fn(input, target, options); }
+  Options options;
+
+ protected:
+  FunctionalLoss(std::string type_name, Options o) : Loss(std::move(type_name)), options(std::move(o)) {}
+};
+
+/// The same for the losses of two inputs and a target: forward(input1, input2, target).
+template <class Options, Tensor (*Fn)(const Tensor&, const Tensor&, const Tensor&, const Options&)>
+class FunctionalPairLoss : public Module {
+ public:
+  using Module::forward;
+  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target) { return Fn(input1, input2, target, options); }
+  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
+  Options options;
+
+ protected:
+  FunctionalPairLoss(std::string type_name, Options o) : Module(std::move(type_name)), options(std::move(o)) {}
+};
+
+class MSELoss : public FunctionalLoss<MSELossOptions, functional::mse_loss> {
  public:
   explicit MSELoss(MSELossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  MSELossOptions options;
 };
 
-class L1Loss : public Loss {
+class L1Loss : public FunctionalLoss<L1LossOptions, functional::l1_loss> {
  public:
   explicit L1Loss(L1LossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  L1LossOptions options;
 };
 
-class SmoothL1Loss : public Loss {
+class SmoothL1Loss : public FunctionalLoss<SmoothL1LossOptions, functional::smooth_l1_loss> {
  public:
   explicit SmoothL1Loss(SmoothL1LossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  SmoothL1LossOptions options;
 };
 
-class HuberLoss : public Loss {
+class HuberLoss : public FunctionalLoss<HuberLossOptions, functional::huber_loss> {
  public:
   explicit HuberLoss(HuberLossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  HuberLossOptions options;
 };
 
 /// options.weight, when given, is registered as the buffer "weight" (saved, converted by to()).
-class CrossEntropyLoss : public Loss {
+class CrossEntropyLoss : public FunctionalLoss<CrossEntropyLossOptions, functional::cross_entropy> {
  public:
   explicit CrossEntropyLoss(CrossEntropyLossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  CrossEntropyLossOptions options;
 };
 
 /// options.weight, when given, is registered as the buffer "weight".
-class NLLLoss : public Loss {
+class NLLLoss : public FunctionalLoss<NLLLossOptions, functional::nll_loss> {
  public:
   explicit NLLLoss(NLLLossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  NLLLossOptions options;
 };
 
 /// options.weight, when given, is registered as the buffer "weight".
-class BCELoss : public Loss {
+class BCELoss : public FunctionalLoss<BCELossOptions, functional::binary_cross_entropy> {
  public:
   explicit BCELoss(BCELossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  BCELossOptions options;
 };
 
 /// options.weight and options.pos_weight, when given, are registered as buffers "weight" and "pos_weight".
-class BCEWithLogitsLoss : public Loss {
+class BCEWithLogitsLoss : public FunctionalLoss<BCEWithLogitsLossOptions, functional::binary_cross_entropy_with_logits> {
  public:
   explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  BCEWithLogitsLossOptions options;
 };
 
-class KLDivLoss : public Loss {
+class KLDivLoss : public FunctionalLoss<KLDivLossOptions, functional::kl_div> {
  public:
   explicit KLDivLoss(KLDivLossOptions o = {});
-  using Loss::forward;
-  Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string extra_repr() const override;
-  KLDivLossOptions options;
 };
 
-/// Three inputs: forward(input1, input2, target).
-class CosineEmbeddingLoss : public Module {
+class CosineEmbeddingLoss : public FunctionalPairLoss<CosineEmbeddingLossOptions, functional::cosine_embedding_loss> {
  public:
   explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions o = {});
-  using Module::forward;
-  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
-  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
   std::string extra_repr() const override;
-  CosineEmbeddingLossOptions options;
 };
 
-/// Three inputs: forward(input1, input2, target).
-class MarginRankingLoss : public Module {
+class MarginRankingLoss : public FunctionalPairLoss<MarginRankingLossOptions, functional::margin_ranking_loss> {
  public:
   explicit MarginRankingLoss(MarginRankingLossOptions o = {});
-  using Module::forward;
-  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target);
-  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
   std::string extra_repr() const override;
-  MarginRankingLossOptions options;
 };
 
 }  // namespace xg::nn

@@ -40,23 +40,16 @@ void adagrad_kernel(T* p, const T* grad, T* sum, int64_t n, const AdagradOptions
 }  // namespace
 
 void Adagrad::step() {
-  NoGradGuard no_grad;
-  for (ParamGroup& group : groups_) {
-    const AdagradOptions& o = group.options;
-    for (const Tensor& p : group.params) {
-      const Tensor g = detail::checked_grad(name(), p);
-      if (!g.defined()) continue;
-      AdagradState& s = state_of(p);
-      detail::ensure_buffer(s.sum, p, o.initial_accumulator_value);
-      ++s.step;
-      Tensor param = p;
-      detail::visit_float(p, name(), [&]<class T>() {
-        adagrad_kernel<T>(param.data<T>(), g.data<T>(), s.sum.data<T>(), p.numel(), o, s.step);
-      });
-      detail::bump_version(p);
-      detail::bump_version(s.sum);
-    }
-  }
+  for_each_with_grad([&](const Tensor& p, const Tensor& g, AdagradState& s, const AdagradOptions& o) {
+    detail::ensure_buffer(s.sum, p, o.initial_accumulator_value);
+    ++s.step;
+    Tensor param = p;
+    detail::visit_float(p, name(), [&]<class T>() {
+      adagrad_kernel<T>(param.data<T>(), g.data<T>(), s.sum.data<T>(), p.numel(), o, s.step);
+    });
+    detail::bump_version(p);
+    detail::bump_version(s.sum);
+  });
 }
 
 }  // namespace xg::optim

@@ -10,15 +10,6 @@ namespace xg::optim {
 
 namespace {
 
-template <class O>
-void check_adam(const O& o, const char* who) {
-  detail::check_option(o.lr >= 0.0, who, "lr", o.lr, "must be >= 0");
-  detail::check_option(o.eps >= 0.0, who, "eps", o.eps, "must be >= 0");
-  detail::check_option(o.betas[0] >= 0.0 && o.betas[0] < 1.0, who, "betas[0]", o.betas[0], "must be in [0, 1)");
-  detail::check_option(o.betas[1] >= 0.0 && o.betas[1] < 1.0, who, "betas[1]", o.betas[1], "must be in [0, 1)");
-  detail::check_option(o.weight_decay >= 0.0, who, "weight_decay", o.weight_decay, "must be >= 0");
-}
-
 struct AdamStep {
   double lr, beta1, beta2, eps, weight_decay;
   bool amsgrad, maximize, decoupled;
@@ -52,58 +43,49 @@ void adam_kernel(T* p, const T* grad, T* m, T* v, T* vmax, int64_t n, const Adam
       p, grad, m, v, vmax);
 }
 
-template <class Opt, class StateOf>
-void adam_step(Opt& opt, const AdamStep& o, const std::vector<Tensor>& params, StateOf state_of) {
-  for (const Tensor& p : params) {
-    const Tensor g = detail::checked_grad(opt.name(), p);
-    if (!g.defined()) continue;
-    AdamState& s = state_of(p);
-    detail::ensure_buffer(s.exp_avg, p);
-    detail::ensure_buffer(s.exp_avg_sq, p);
-    if (o.amsgrad) detail::ensure_buffer(s.max_exp_avg_sq, p);
-    ++s.step;
-    Tensor param = p;
-    detail::visit_float(p, opt.name(), [&]<class T>() {
-      adam_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.template data<T>(), s.exp_avg_sq.template data<T>(),
-                     o.amsgrad ? s.max_exp_avg_sq.template data<T>() : nullptr, p.numel(), o, s.step);
-    });
-    detail::bump_version(p);
-    detail::bump_version(s.exp_avg);
-    detail::bump_version(s.exp_avg_sq);
-    if (o.amsgrad) detail::bump_version(s.max_exp_avg_sq);
-  }
-}
-
-template <class O>
-AdamStep step_options(const O& o, bool decoupled) {
-  return {o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, decoupled};
+void adam_update(const std::string& who, const Tensor& p, const Tensor& g, AdamState& s, const AdamStep& o) {
+  detail::ensure_buffer(s.exp_avg, p);
+  detail::ensure_buffer(s.exp_avg_sq, p);
+  if (o.amsgrad) detail::ensure_buffer(s.max_exp_avg_sq, p);
+  ++s.step;
+  Tensor param = p;
+  detail::visit_float(p, who, [&]<class T>() {
+    adam_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.template data<T>(), s.exp_avg_sq.template data<T>(),
+                   o.amsgrad ? s.max_exp_avg_sq.template data<T>() : nullptr, p.numel(), o, s.step);
+  });
+  detail::bump_version(p);
+  detail::bump_version(s.exp_avg);
+  detail::bump_version(s.exp_avg_sq);
+  if (o.amsgrad) detail::bump_version(s.max_exp_avg_sq);
 }
 
 }  // namespace
 
-void AdamOptions::check() const { check_adam(*this, "Adam"); }
-void AdamWOptions::check() const { check_adam(*this, "AdamW"); }
-
-Adam::Adam(std::vector<Tensor> params, AdamOptions options)
-    : TypedOptimizer("Adam", {{std::move(params), options}}, options) {}
-Adam::Adam(std::vector<ParamGroup> groups, AdamOptions defaults) : TypedOptimizer("Adam", std::move(groups), defaults) {}
-AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
-    : TypedOptimizer("AdamW", {{std::move(params), options}}, options) {}
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults)
-    : TypedOptimizer("AdamW", std::move(groups), defaults) {}
-
-void Adam::step() {
-  NoGradGuard no_grad;
-  for (ParamGroup& group : groups_)
-    adam_step(*this, step_options(group.options, false), group.params,
-              [this](const Tensor& p) -> AdamState& { return state_of(p); });
+template <bool Decoupled>
+void detail::AdamOptionsOf<Decoupled>::check() const {
+  const char* who = Decoupled ? "AdamW" : "Adam";
+  detail::check_option(lr >= 0.0, who, "lr", lr, "must be >= 0");
+  detail::check_option(eps >= 0.0, who, "eps", eps, "must be >= 0");
+  detail::check_option(betas[0] >= 0.0 && betas[0] < 1.0, who, "betas[0]", betas[0], "must be in [0, 1)");
+  detail::check_option(betas[1] >= 0.0 && betas[1] < 1.0, who, "betas[1]", betas[1], "must be in [0, 1)");
+  detail::check_option(weight_decay >= 0.0, who, "weight_decay", weight_decay, "must be >= 0");
 }
 
-void AdamW::step() {
-  NoGradGuard no_grad;
-  for (ParamGroup& group : groups_)
-    adam_step(*this, step_options(group.options, true), group.params,
-              [this](const Tensor& p) -> AdamState& { return state_of(p); });
+template <bool Decoupled>
+void detail::AdamBase<Decoupled>::step() {
+  this->for_each_with_grad([&](const Tensor& p, const Tensor& g, AdamState& s, const AdamOptionsOf<Decoupled>& o) {
+    adam_update(this->name(), p, g, s, {o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, Decoupled});
+  });
 }
+
+template struct detail::AdamOptionsOf<false>;
+template struct detail::AdamOptionsOf<true>;
+template class detail::AdamBase<false>;
+template class detail::AdamBase<true>;
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions options) : AdamBase("Adam", {{std::move(params), options}}, options) {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions defaults) : AdamBase("Adam", std::move(groups), defaults) {}
+AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options) : AdamBase("AdamW", {{std::move(params), options}}, options) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults) : AdamBase("AdamW", std::move(groups), defaults) {}
 
 }  // namespace xg::optim

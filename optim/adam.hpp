@@ -23,15 +23,21 @@
 
 namespace xg::optim {
 
-struct AdamOptions {
+namespace detail {
+
+/// The options of Adam (Decoupled = false) and of AdamW (true): the same fields and checks;
+/// weight decay is an L2 penalty added to the gradient for Adam, 0 by default, and for AdamW
+/// decoupled from it, θ ← θ (1 − γ λ) before the Adam update, 1e-2 by default.
+template <bool Decoupled>
+struct AdamOptionsOf {
   double lr = 1e-3;
   std::array<double, 2> betas = {0.9, 0.999};  ///< each in [0, 1)
   double eps = 1e-8;
-  double weight_decay = 0.0;  ///< L2 penalty added to the gradient
+  double weight_decay = Decoupled ? 1e-2 : 0.0;
   bool amsgrad = false;
   bool maximize = false;
 
-  void check() const;  ///< ValueError "Adam: invalid <option> = <value> (<rule>)"
+  void check() const;  ///< ValueError "Adam: invalid <option> = <value> (<rule>)" ("AdamW: ..." for AdamW)
   template <class F>
   void fields(F&& f) {
     f("lr", lr); f("betas", betas); f("eps", eps); f("weight_decay", weight_decay);
@@ -39,22 +45,10 @@ struct AdamOptions {
   }
 };
 
-/// As AdamOptions, with weight decay decoupled from the gradient and 1e-2 by default.
-struct AdamWOptions {
-  double lr = 1e-3;
-  std::array<double, 2> betas = {0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 1e-2;  ///< θ ← θ (1 − γ λ) before the Adam update
-  bool amsgrad = false;
-  bool maximize = false;
+}  // namespace detail
 
-  void check() const;  ///< ValueError "AdamW: invalid <option> = <value> (<rule>)"
-  template <class F>
-  void fields(F&& f) {
-    f("lr", lr); f("betas", betas); f("eps", eps); f("weight_decay", weight_decay);
-    f("amsgrad", amsgrad); f("maximize", maximize);
-  }
-};
+using AdamOptions = detail::AdamOptionsOf<false>;
+using AdamWOptions = detail::AdamOptionsOf<true>;
 
 /// Per-parameter state: step count t and the moment buffers (max_exp_avg_sq only with amsgrad).
 struct AdamState {
@@ -66,20 +60,36 @@ struct AdamState {
   }
 };
 
-class Adam : public TypedOptimizer<AdamOptions, AdamState> {
+namespace detail {
+
+/// Adam and AdamW: one step, the weight decay coupled or decoupled.
+template <bool Decoupled>
+class AdamBase : public TypedOptimizer<AdamOptionsOf<Decoupled>, AdamState> {
+ public:
+  using Optimizer::step;
+  void step() override;
+
+ protected:
+  using TypedOptimizer<AdamOptionsOf<Decoupled>, AdamState>::TypedOptimizer;
+};
+
+extern template struct AdamOptionsOf<false>;
+extern template struct AdamOptionsOf<true>;
+extern template class AdamBase<false>;
+extern template class AdamBase<true>;
+
+}  // namespace detail
+
+class Adam : public detail::AdamBase<false> {
  public:
   explicit Adam(std::vector<Tensor> params, AdamOptions options = {});
   explicit Adam(std::vector<ParamGroup> groups, AdamOptions defaults = {});
-  using Optimizer::step;
-  void step() override;
 };
 
-class AdamW : public TypedOptimizer<AdamWOptions, AdamState> {
+class AdamW : public detail::AdamBase<true> {
  public:
   explicit AdamW(std::vector<Tensor> params, AdamWOptions options = {});
   explicit AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults = {});
-  using Optimizer::step;
-  void step() override;
 };
 
 }  // namespace xg::optim

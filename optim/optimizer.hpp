@@ -219,6 +219,18 @@ class TypedOptimizer : public Optimizer {
   /// The state of p, value-initialised on first use (the kernels fill its buffers lazily).
   State& state_of(const Tensor& p) { return state_[p.get()]; }
 
+  /// The loop of an element-wise step(): under NoGradGuard, group by group, calls
+  /// update(p, its gradient, its state, the group's options) for each parameter p with a gradient.
+  template <class Update>
+  void for_each_with_grad(Update&& update) {
+    NoGradGuard no_grad;
+    for (const ParamGroup& group : groups_)
+      for (const Tensor& p : group.params) {
+        const Tensor g = detail::checked_grad(name(), p);
+        if (g.defined()) update(p, g, state_of(p), group.options);
+      }
+  }
+
   const ParamGroup& group(std::size_t g) const {
     if (g >= groups_.size())
       throw IndexError(name() + ": parameter group " + std::to_string(g) + " out of range (" +

@@ -51,29 +51,22 @@ void rmsprop_kernel(T* p, const T* grad, T* v, T* buf, T* gave, int64_t n, const
 }  // namespace
 
 void RMSprop::step() {
-  NoGradGuard no_grad;
-  for (ParamGroup& group : groups_) {
-    const RMSpropOptions& o = group.options;
-    for (const Tensor& p : group.params) {
-      const Tensor g = detail::checked_grad(name(), p);
-      if (!g.defined()) continue;
-      RMSpropState& s = state_of(p);
-      detail::ensure_buffer(s.square_avg, p);
-      if (o.momentum > 0.0) detail::ensure_buffer(s.momentum_buffer, p);
-      if (o.centered) detail::ensure_buffer(s.grad_avg, p);
-      ++s.step;
-      Tensor param = p;
-      detail::visit_float(p, name(), [&]<class T>() {
-        rmsprop_kernel<T>(param.data<T>(), g.data<T>(), s.square_avg.data<T>(),
-                          o.momentum > 0.0 ? s.momentum_buffer.data<T>() : nullptr,
-                          o.centered ? s.grad_avg.data<T>() : nullptr, p.numel(), o);
-      });
-      detail::bump_version(p);
-      detail::bump_version(s.square_avg);
-      if (o.momentum > 0.0) detail::bump_version(s.momentum_buffer);
-      if (o.centered) detail::bump_version(s.grad_avg);
-    }
-  }
+  for_each_with_grad([&](const Tensor& p, const Tensor& g, RMSpropState& s, const RMSpropOptions& o) {
+    detail::ensure_buffer(s.square_avg, p);
+    if (o.momentum > 0.0) detail::ensure_buffer(s.momentum_buffer, p);
+    if (o.centered) detail::ensure_buffer(s.grad_avg, p);
+    ++s.step;
+    Tensor param = p;
+    detail::visit_float(p, name(), [&]<class T>() {
+      rmsprop_kernel<T>(param.data<T>(), g.data<T>(), s.square_avg.data<T>(),
+                        o.momentum > 0.0 ? s.momentum_buffer.data<T>() : nullptr,
+                        o.centered ? s.grad_avg.data<T>() : nullptr, p.numel(), o);
+    });
+    detail::bump_version(p);
+    detail::bump_version(s.square_avg);
+    if (o.momentum > 0.0) detail::bump_version(s.momentum_buffer);
+    if (o.centered) detail::bump_version(s.grad_avg);
+  });
 }
 
 }  // namespace xg::optim

@@ -8,16 +8,36 @@
 namespace xg::optim {
 
 // ---------------------------------------------------------------- option text
-std::string option_to_string(PlateauMode v) { return v == PlateauMode::max ? "max" : "min"; }
-std::string option_to_string(ThresholdMode v) { return v == ThresholdMode::abs ? "abs" : "rel"; }
-std::string option_to_string(const std::vector<int64_t>& v) {
+namespace {
+// Comma-separated lists of option values: milestones, base_lrs, last_lr.
+template <class T>
+std::string list_to_string(const std::vector<T>& v) {
   std::string s;
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += ',';
-    s += std::to_string(v[i]);
+    s += option_to_string(v[i]);
   }
   return s;
 }
+template <class T>
+std::vector<T> list_from_string(const std::string& s, const std::string& what) {
+  std::vector<T> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    std::size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    T x = 0;
+    option_from_string(s.substr(start, end - start), x, what);
+    out.push_back(x);
+    start = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+std::string option_to_string(PlateauMode v) { return v == PlateauMode::max ? "max" : "min"; }
+std::string option_to_string(ThresholdMode v) { return v == ThresholdMode::abs ? "abs" : "rel"; }
+std::string option_to_string(const std::vector<int64_t>& v) { return list_to_string(v); }
 void option_from_string(const std::string& s, PlateauMode& v, const std::string& what) {
   if (s == "min") v = PlateauMode::min;
   else if (s == "max") v = PlateauMode::max;
@@ -29,68 +49,23 @@ void option_from_string(const std::string& s, ThresholdMode& v, const std::strin
   else throw ValueError(what + ": cannot read '" + s + "' as a threshold mode (rel or abs)");
 }
 void option_from_string(const std::string& s, std::vector<int64_t>& v, const std::string& what) {
-  std::vector<int64_t> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    int64_t x = 0;
-    option_from_string(s.substr(start, end - start), x, what);
-    out.push_back(x);
-    start = end + 1;
-  }
-  v = std::move(out);
+  v = list_from_string<int64_t>(s, what);
 }
 
-namespace {
-
-std::string doubles_to_string(const std::vector<double>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += option_to_string(v[i]);
-  }
-  return s;
-}
-std::vector<double> doubles_from_string(const std::string& s, const std::string& what) {
-  std::vector<double> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    double x = 0;
-    option_from_string(s.substr(start, end - start), x, what);
-    out.push_back(x);
-    start = end + 1;
-  }
-  return out;
-}
-
-const std::string& entry(const SchedulerState& state, const std::string& key, const std::string& who) {
+const std::string& detail::scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who) {
   auto it = state.find(key);
   if (it == state.end()) throw ValueError(who + ": the state has no entry '" + key + "'");
   return it->second;
 }
 
+namespace {
+
+constexpr auto& entry = detail::scheduler_entry;
+
 void check_kind(const SchedulerState& state, const std::string& name) {
   const std::string who = name + ".load_state_dict";
   const std::string& kind = entry(state, "scheduler", who);
   if (kind != name) throw ValueError(who + ": the state is of a " + kind + " scheduler, not " + name);
-}
-
-template <class O>
-void save_fields(O o, SchedulerState& state) {
-  o.fields([&](const char* key, auto& v) { state["scheduler." + std::string(key)] = option_to_string(v); });
-}
-template <class O>
-void load_fields(O& o, const SchedulerState& state, const std::string& who) {
-  O loaded = o;
-  loaded.fields([&](const char* key, auto& v) {
-    const std::string k = "scheduler." + std::string(key);
-    option_from_string(entry(state, k, who), v, who + ": " + k);
-  });
-  loaded.check();
-  o = loaded;
 }
 
 std::vector<double> current_lrs(const Optimizer& opt) {
@@ -129,8 +104,8 @@ SchedulerState LRScheduler::state_dict() const {
   SchedulerState s;
   s["scheduler"] = name_;
   s["scheduler.last_epoch"] = std::to_string(last_epoch_);
-  s["scheduler.base_lrs"] = doubles_to_string(base_lrs_);
-  s["scheduler.last_lr"] = doubles_to_string(last_lr_);
+  s["scheduler.base_lrs"] = list_to_string(base_lrs_);
+  s["scheduler.last_lr"] = list_to_string(last_lr_);
   save_options(s);
   return s;
 }
@@ -140,8 +115,8 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
   check_kind(state, name_);
   int64_t epoch = 0;
   option_from_string(entry(state, "scheduler.last_epoch", who), epoch, who + ": scheduler.last_epoch");
-  std::vector<double> base = doubles_from_string(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
-  std::vector<double> last = doubles_from_string(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  std::vector<double> base = list_from_string<double>(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
+  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
   if (base.size() != optimizer_.num_param_groups() || last.size() != base.size())
     throw ValueError(who + ": the state is for " + std::to_string(base.size()) + " parameter groups, the optimizer has " +
                      std::to_string(optimizer_.num_param_groups()));
@@ -156,23 +131,19 @@ void StepLROptions::check() const {
   detail::check_option(step_size >= 1, "StepLR", "step_size", static_cast<double>(step_size), "required; must be >= 1");
   detail::check_option(gamma >= 0.0, "StepLR", "gamma", gamma, "must be >= 0");
 }
-StepLR::StepLR(Optimizer& optimizer, StepLROptions options) : LRScheduler(optimizer, "StepLR"), o_(std::move(options)) {
-  o_.check();
+StepLR::StepLR(Optimizer& optimizer, StepLROptions options) : ClosedFormScheduler(optimizer, "StepLR", std::move(options)) {
   start();
 }
 double StepLR::lr_at(double base_lr, int64_t epoch) const {
   return base_lr * std::pow(o_.gamma, static_cast<double>(epoch / o_.step_size));
 }
-void StepLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void StepLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- MultiStepLR
 void MultiStepLROptions::check() const {
   detail::check_option(gamma >= 0.0, "MultiStepLR", "gamma", gamma, "must be >= 0");
 }
 MultiStepLR::MultiStepLR(Optimizer& optimizer, MultiStepLROptions options)
-    : LRScheduler(optimizer, "MultiStepLR"), o_(std::move(options)) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "MultiStepLR", std::move(options)) {
   std::sort(o_.milestones.begin(), o_.milestones.end());
   start();
 }
@@ -180,9 +151,8 @@ double MultiStepLR::lr_at(double base_lr, int64_t epoch) const {
   const auto passed = std::upper_bound(o_.milestones.begin(), o_.milestones.end(), epoch) - o_.milestones.begin();
   return base_lr * std::pow(o_.gamma, static_cast<double>(passed));
 }
-void MultiStepLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
 void MultiStepLR::load_options(const SchedulerState& state) {
-  load_fields(o_, state, name() + ".load_state_dict");
+  ClosedFormScheduler::load_options(state);
   std::sort(o_.milestones.begin(), o_.milestones.end());
 }
 
@@ -191,15 +161,12 @@ void ExponentialLROptions::check() const {
   detail::check_option(gamma >= 0.0, "ExponentialLR", "gamma", gamma, "required; must be >= 0");
 }
 ExponentialLR::ExponentialLR(Optimizer& optimizer, ExponentialLROptions options)
-    : LRScheduler(optimizer, "ExponentialLR"), o_(options) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "ExponentialLR", options) {
   start();
 }
 double ExponentialLR::lr_at(double base_lr, int64_t epoch) const {
   return base_lr * std::pow(o_.gamma, static_cast<double>(epoch));
 }
-void ExponentialLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void ExponentialLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- CosineAnnealingLR
 void CosineAnnealingLROptions::check() const {
@@ -207,16 +174,13 @@ void CosineAnnealingLROptions::check() const {
   detail::check_option(eta_min >= 0.0, "CosineAnnealingLR", "eta_min", eta_min, "must be >= 0");
 }
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options)
-    : LRScheduler(optimizer, "CosineAnnealingLR"), o_(options) {
-  o_.check();
+    : ClosedFormScheduler(optimizer, "CosineAnnealingLR", options) {
   start();
 }
 double CosineAnnealingLR::lr_at(double base_lr, int64_t epoch) const {
   const double phase = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(o_.T_max);
   return o_.eta_min + (base_lr - o_.eta_min) * (1.0 + std::cos(phase)) / 2.0;
 }
-void CosineAnnealingLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void CosineAnnealingLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- LinearLR
 void LinearLROptions::check() const {
@@ -225,16 +189,13 @@ void LinearLROptions::check() const {
   detail::check_option(end_factor >= 0.0 && end_factor <= 1.0, "LinearLR", "end_factor", end_factor, "must be in [0, 1]");
   detail::check_option(total_iters >= 1, "LinearLR", "total_iters", static_cast<double>(total_iters), "must be >= 1");
 }
-LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options) : LRScheduler(optimizer, "LinearLR"), o_(options) {
-  o_.check();
+LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options) : ClosedFormScheduler(optimizer, "LinearLR", options) {
   start();
 }
 double LinearLR::lr_at(double base_lr, int64_t epoch) const {
   const double done = static_cast<double>(std::min(epoch, o_.total_iters)) / static_cast<double>(o_.total_iters);
   return base_lr * (o_.start_factor + (o_.end_factor - o_.start_factor) * done);
 }
-void LinearLR::save_options(SchedulerState& state) const { save_fields(o_, state); }
-void LinearLR::load_options(const SchedulerState& state) { load_fields(o_, state, name() + ".load_state_dict"); }
 
 // ---------------------------------------------------------------- ReduceLROnPlateau
 void ReduceLROnPlateauOptions::check() const {
@@ -289,8 +250,8 @@ SchedulerState ReduceLROnPlateau::state_dict() const {
   s["scheduler.best"] = option_to_string(best_);
   s["scheduler.num_bad_epochs"] = std::to_string(num_bad_epochs_);
   s["scheduler.cooldown_counter"] = std::to_string(cooldown_counter_);
-  s["scheduler.last_lr"] = doubles_to_string(last_lr_);
-  save_fields(o_, s);
+  s["scheduler.last_lr"] = list_to_string(last_lr_);
+  detail::save_scheduler_options(o_, s);
   return s;
 }
 
@@ -303,8 +264,8 @@ void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
   option_from_string(entry(state, "scheduler.best", who), best, who + ": scheduler.best");
   option_from_string(entry(state, "scheduler.num_bad_epochs", who), bad, who + ": scheduler.num_bad_epochs");
   option_from_string(entry(state, "scheduler.cooldown_counter", who), cooldown, who + ": scheduler.cooldown_counter");
-  std::vector<double> last = doubles_from_string(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
-  load_fields(o_, state, who);
+  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  detail::load_scheduler_options(o_, state, who);
   last_epoch_ = epoch, best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown;
   last_lr_ = std::move(last);
 }

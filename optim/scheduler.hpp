@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xgrad/optim/optimizer.hpp"
@@ -85,6 +86,60 @@ class LRScheduler {
   int64_t last_epoch_ = 0;
 };
 
+// ---- option values of the schedulers as state text (see optimizer.hpp for the numbers) ----
+enum class PlateauMode { min, max };    ///< whether the metric should go down (loss) or up (accuracy)
+enum class ThresholdMode { rel, abs };  ///< improvement measured relative to the best or absolute
+std::string option_to_string(PlateauMode v);
+std::string option_to_string(ThresholdMode v);
+std::string option_to_string(const std::vector<int64_t>& v);
+void option_from_string(const std::string& s, PlateauMode& v, const std::string& what);
+void option_from_string(const std::string& s, ThresholdMode& v, const std::string& what);
+void option_from_string(const std::string& s, std::vector<int64_t>& v, const std::string& what);
+
+namespace detail {
+/// The value of state[key]; ValueError "<who>: the state has no entry '<key>'" when absent.
+const std::string& scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who);
+/// scheduler.<option> = text, for each field of the options.
+template <class O>
+void save_scheduler_options(O o, SchedulerState& state) {
+  o.fields([&](const char* key, auto& v) { state["scheduler." + std::string(key)] = option_to_string(v); });
+}
+/// Reads every field of the options from scheduler.<option>, checks them, then assigns them.
+template <class O>
+void load_scheduler_options(O& o, const SchedulerState& state, const std::string& who) {
+  O loaded = o;
+  loaded.fields([&](const char* key, auto& v) {
+    const std::string k = "scheduler." + std::string(key);
+    option_from_string(scheduler_entry(state, k, who), v, who + ": " + k);
+  });
+  loaded.check();
+  o = loaded;
+}
+}  // namespace detail
+
+/// @brief A closed-form schedule over its options: they are checked at construction, saved and
+/// loaded with the state, and the schedule reads them in lr_at. Options needs `check()` (throws
+/// ValueError naming the scheduler and option) and `fields(f)` (f(name, member) for each option).
+/// A schedule derives from it, defines lr_at and calls start() at the end of its constructor
+/// (lr_at is virtual, so the base's constructor cannot).
+template <class Options>
+class ClosedFormScheduler : public LRScheduler {
+ public:
+  const Options& options() const { return o_; }
+
+ protected:
+  ClosedFormScheduler(Optimizer& optimizer, std::string name, Options options)
+      : LRScheduler(optimizer, std::move(name)), o_(std::move(options)) {
+    o_.check();
+  }
+  void save_options(SchedulerState& state) const override { detail::save_scheduler_options(o_, state); }
+  void load_options(const SchedulerState& state) override {
+    detail::load_scheduler_options(o_, state, name() + ".load_state_dict");
+  }
+
+  Options o_;
+};
+
 /// lr = base_lr · gamma^⌊epoch / step_size⌋
 struct StepLROptions {
   int64_t step_size = 0;  ///< required, >= 1
@@ -95,18 +150,10 @@ struct StepLROptions {
     f("step_size", step_size); f("gamma", gamma);
   }
 };
-class StepLR : public LRScheduler {
+class StepLR : public ClosedFormScheduler<StepLROptions> {
  public:
   StepLR(Optimizer& optimizer, StepLROptions options);
   double lr_at(double base_lr, int64_t epoch) const override;
-  const StepLROptions& options() const { return o_; }
-
- protected:
-  void save_options(SchedulerState& state) const override;
-  void load_options(const SchedulerState& state) override;
-
- private:
-  StepLROptions o_;
 };
 
 /// lr = base_lr · gamma^(number of milestones <= epoch); milestones may come in any order and
@@ -120,18 +167,13 @@ struct MultiStepLROptions {
     f("milestones", milestones); f("gamma", gamma);
   }
 };
-class MultiStepLR : public LRScheduler {
+class MultiStepLR : public ClosedFormScheduler<MultiStepLROptions> {
  public:
   MultiStepLR(Optimizer& optimizer, MultiStepLROptions options);
   double lr_at(double base_lr, int64_t epoch) const override;
-  const MultiStepLROptions& options() const { return o_; }
 
  protected:
-  void save_options(SchedulerState& state) const override;
   void load_options(const SchedulerState& state) override;
-
- private:
-  MultiStepLROptions o_;
 };
 
 /// lr = base_lr · gamma^epoch
@@ -143,18 +185,10 @@ struct ExponentialLROptions {
     f("gamma", gamma);
   }
 };
-class ExponentialLR : public LRScheduler {
+class ExponentialLR : public ClosedFormScheduler<ExponentialLROptions> {
  public:
   ExponentialLR(Optimizer& optimizer, ExponentialLROptions options);
   double lr_at(double base_lr, int64_t epoch) const override;
-  const ExponentialLROptions& options() const { return o_; }
-
- protected:
-  void save_options(SchedulerState& state) const override;
-  void load_options(const SchedulerState& state) override;
-
- private:
-  ExponentialLROptions o_;
 };
 
 /// The closed form of PyTorch's CosineAnnealingLR (SGDR without restarts):
@@ -172,18 +206,10 @@ struct CosineAnnealingLROptions {
     f("T_max", T_max); f("eta_min", eta_min);
   }
 };
-class CosineAnnealingLR : public LRScheduler {
+class CosineAnnealingLR : public ClosedFormScheduler<CosineAnnealingLROptions> {
  public:
   CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options);
   double lr_at(double base_lr, int64_t epoch) const override;
-  const CosineAnnealingLROptions& options() const { return o_; }
-
- protected:
-  void save_options(SchedulerState& state) const override;
-  void load_options(const SchedulerState& state) override;
-
- private:
-  CosineAnnealingLROptions o_;
 };
 
 /// Linear warm-up (or decay) of a factor over total_iters epochs, then constant:
@@ -198,28 +224,11 @@ struct LinearLROptions {
     f("start_factor", start_factor); f("end_factor", end_factor); f("total_iters", total_iters);
   }
 };
-class LinearLR : public LRScheduler {
+class LinearLR : public ClosedFormScheduler<LinearLROptions> {
  public:
   LinearLR(Optimizer& optimizer, LinearLROptions options = {});
   double lr_at(double base_lr, int64_t epoch) const override;
-  const LinearLROptions& options() const { return o_; }
-
- protected:
-  void save_options(SchedulerState& state) const override;
-  void load_options(const SchedulerState& state) override;
-
- private:
-  LinearLROptions o_;
 };
-
-enum class PlateauMode { min, max };    ///< whether the metric should go down (loss) or up (accuracy)
-enum class ThresholdMode { rel, abs };  ///< improvement measured relative to the best or absolute
-std::string option_to_string(PlateauMode v);
-std::string option_to_string(ThresholdMode v);
-std::string option_to_string(const std::vector<int64_t>& v);
-void option_from_string(const std::string& s, PlateauMode& v, const std::string& what);
-void option_from_string(const std::string& s, ThresholdMode& v, const std::string& what);
-void option_from_string(const std::string& s, std::vector<int64_t>& v, const std::string& what);
 
 /// A metric improves on the best when (mode min) it is below best · (1 − threshold) (rel) or
 /// best − threshold (abs); (mode max) above best · (1 + threshold) or best + threshold.

@@ -44,27 +44,20 @@ void sgd_kernel(T* p, const T* grad, T* buf, int64_t n, const SGDOptions& o, boo
 }  // namespace
 
 void SGD::step() {
-  NoGradGuard no_grad;
-  for (ParamGroup& group : groups_) {
-    const SGDOptions& o = group.options;
-    for (const Tensor& p : group.params) {
-      const Tensor g = detail::checked_grad(name(), p);
-      if (!g.defined()) continue;
-      SGDState& s = state_of(p);
-      bool first = false;
-      if (o.momentum != 0.0) {
-        first = !s.momentum_buffer.defined();
-        detail::ensure_buffer(s.momentum_buffer, p);
-      }
-      Tensor param = p;
-      detail::visit_float(p, name(), [&]<class T>() {
-        T* buf = o.momentum != 0.0 ? s.momentum_buffer.data<T>() : nullptr;
-        sgd_kernel<T>(param.data<T>(), g.data<T>(), buf, p.numel(), o, first);
-      });
-      detail::bump_version(p);
-      if (o.momentum != 0.0) detail::bump_version(s.momentum_buffer);
+  for_each_with_grad([&](const Tensor& p, const Tensor& g, SGDState& s, const SGDOptions& o) {
+    bool first = false;
+    if (o.momentum != 0.0) {
+      first = !s.momentum_buffer.defined();
+      detail::ensure_buffer(s.momentum_buffer, p);
     }
-  }
+    Tensor param = p;
+    detail::visit_float(p, name(), [&]<class T>() {
+      T* buf = o.momentum != 0.0 ? s.momentum_buffer.data<T>() : nullptr;
+      sgd_kernel<T>(param.data<T>(), g.data<T>(), buf, p.numel(), o, first);
+    });
+    detail::bump_version(p);
+    if (o.momentum != 0.0) detail::bump_version(s.momentum_buffer);
+  });
 }
 
 }  // namespace xg::optim

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-./build/examples/xgrad-train --model mlp
+./build/examples/trainer/xgrad-train --model mlp

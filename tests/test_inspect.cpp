@@ -1,5 +1,5 @@
 // The inspection tools (autograd/inspect.hpp): the printed tape, the backward pass step by step,
-// the DOT graph, anomaly mode, and the 2-2-1 network of examples/backprop_by_hand.cpp derived by
+// the DOT graph, anomaly mode, and the 2-2-1 network of examples/tutorial/backprop_by_hand.cpp derived by
 // hand. Every test reads the content of what is printed: op order, labels, shapes, formulas and
 // numbers, all worked out by hand for the small fixed graphs below.
 #include <doctest/doctest.h>
@@ -47,7 +47,7 @@ std::string value_error(F f) {
   return {};
 }
 
-// The single neuron of examples/single_neuron.cpp: L = (sigmoid(w x + b) - t)^2 with w = 0.8,
+// The single neuron of examples/tutorial/single_neuron.cpp: L = (sigmoid(w x + b) - t)^2 with w = 0.8,
 // x = 1.5, b = -0.5, t = 1, so z = 0.7, y = sigmoid(0.7) = 0.66819, e = -0.33181, L = 0.11010.
 struct Neuron {
   Tensor x = xg::tensor({1.5}, data64).name("x");

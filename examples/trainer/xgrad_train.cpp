@@ -41,6 +41,29 @@ struct Config {
   int64_t eval_every = 0;      // with a target: also evaluate every N steps (0: after each epoch only)
 };
 
+// The command line: each option writes its field of c.
+void add_options(CLI::App& app, Config& c) {
+  app.add_option("--model", c.model, "mlp or cnn")->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--epochs", c.epochs, "epochs (default: 15 for mlp, 8 for cnn)");
+  app.add_option("--batch-size", c.batch_size, "examples per step (default: 128 for mlp, 64 for cnn)");
+  app.add_option("--lr", c.lr, "learning rate (default: 1e-3 for adam/adamw, 0.05 for sgd)");
+  app.add_option("--optimizer", c.optimizer, "sgd (momentum 0.9), adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--threads", c.threads, "BLAS threads")->check(CLI::PositiveNumber);
+  app.add_option("--seed", c.seed, "seed for initialisation, shuffling and dropout");
+  app.add_option("--data", c.data, "directory with the Fashion-MNIST IDX files");
+  app.add_option("--out", c.out, "directory for curves and the default checkpoint");
+  app.add_option("--checkpoint", c.checkpoint, "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
+  app.add_option("--resume", c.resume, "continue from this checkpoint");
+  app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
+  app.add_option("--stop-after", c.stop_after, "stop after this epoch, as an interruption would (then --resume)");
+  app.add_flag("--quiet", c.quiet, "no progress bar");
+  app.add_option("--target-accuracy", c.target_accuracy,
+                 "time to accuracy: stop when the test accuracy first reaches this and print a JSON line with the seconds of training")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--eval-every", c.eval_every, "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
+      ->check(CLI::NonNegativeNumber);
+}
+
 struct EpochRecord {
   int epoch;
   double train_loss, test_loss, test_acc, seconds;
@@ -238,8 +261,11 @@ int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& mo
   return std::stoi(meta("xgrad.epoch"));
 }
 
-int run(Config c) {
-  const bool tty = ::isatty(2) && !c.quiet;
+// ---- the parts of a run, in order ----
+
+// The model's defaults for what was not given, the thread count and seed, the output directory
+// (created) and the default checkpoint path inside it. Returns the output directory.
+std::string prepare(Config& c) {
   if (c.epochs <= 0) c.epochs = c.model == "cnn" ? 8 : 15;
   if (c.batch_size <= 0) c.batch_size = c.model == "cnn" ? 64 : 128;
   if (c.lr <= 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
@@ -248,103 +274,181 @@ int run(Config c) {
   const std::string dir = c.out + "/" + c.model;
   std::filesystem::create_directories(dir);
   if (c.checkpoint.empty()) c.checkpoint = dir + "/checkpoint.safetensors";
+  return dir;
+}
 
-  auto train = xg::data::fashion_mnist(c.data, true), test = xg::data::fashion_mnist(c.data, false);
+struct Data {
+  std::shared_ptr<xg::data::TensorDataset> train, test;
+};
+
+// The training and test sets, or their first --limit examples.
+Data load_data(const Config& c) {
+  Data d{xg::data::fashion_mnist(c.data, true), xg::data::fashion_mnist(c.data, false)};
   if (c.limit > 0) {
-    train = train->head(c.limit);
-    test = test->head(c.limit);
+    d.train = d.train->head(c.limit);
+    d.test = d.test->head(c.limit);
   }
-  auto model = make_model(c.model);
-  auto opt = make_optimizer(c, model->parameters());
+  return d;
+}
+
+// What is trained and how: the model, its optimizer and the learning-rate schedule.
+struct Training {
+  std::shared_ptr<xg::nn::Module> model;
+  std::unique_ptr<xg::optim::Optimizer> opt;
+  std::unique_ptr<xg::optim::LRScheduler> sched;
+};
+
+Training make_training(const Config& c) {
+  Training t;
+  t.model = make_model(c.model);
+  t.opt = make_optimizer(c, t.model->parameters());
   // The learning rate follows a cosine from lr down to 0 over the run (stepped once per epoch).
-  xg::optim::CosineAnnealingLR sched(*opt, {.T_max = c.epochs});
-  std::vector<EpochRecord> history;
-  int start = 0;
-  if (!c.resume.empty()) {
-    start = load_checkpoint(c.resume, c, *model, *opt, sched, history);
-    std::printf("resumed from %s after epoch %d\n", c.resume.c_str(), start);
+  t.sched = std::make_unique<xg::optim::CosineAnnealingLR>(*t.opt, xg::optim::CosineAnnealingLROptions{.T_max = c.epochs});
+  return t;
+}
+
+// With --resume: the checkpoint's state and history; returns the epoch it reached (0 without).
+int resume(const Config& c, Training& t, std::vector<EpochRecord>& history) {
+  if (c.resume.empty()) return 0;
+  const int start = load_checkpoint(c.resume, c, *t.model, *t.opt, *t.sched, history);
+  std::printf("resumed from %s after epoch %d\n", c.resume.c_str(), start);
+  return start;
+}
+
+// Time to accuracy (--target-accuracy): one JSON line, as the bench workloads print, when the
+// test accuracy first reaches the target (seconds of training only, evaluations excluded), or
+// at the end with "reached":false.
+void report_target(const Config& c, bool reached, double seconds, double epochs, int64_t steps, double acc) {
+  std::printf("{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
+              "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
+              "\"xg_threads\":%d}\n",
+              c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
+              static_cast<long>(c.eval_every), c.threads, xg::get_num_threads());
+  std::fflush(stdout);
+}
+
+struct EpochResult {
+  bool target_reached = false;  // by an evaluation within the epoch (reported; the run ends)
+  double loss_sum = 0;          // the training loss summed over the examples
+  int64_t seen = 0;             // examples trained on
+  double seconds = 0;           // of training, evaluations within the epoch excluded
+};
+
+// One pass over the shuffled training set, one optimizer step per batch, with a progress bar.
+// With --target-accuracy and --eval-every N, also evaluates every N steps (not after the last)
+// and stops at the first evaluation that reaches the target. `trained_before`: seconds of
+// training of the earlier epochs.
+EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& loader, const Data& data, int epoch,
+                            double trained_before, bool tty) {
+  const int64_t batches_per_epoch = loader.num_batches();
+  loader.set_epoch(epoch);
+  t.model->train();
+  ProgressBar bar(epoch, c.epochs, data.train->size(), tty);
+  const auto t0 = Clock::now();
+  EpochResult r;
+  double paused = 0;  // seconds spent in mid-epoch evaluations
+  int64_t step = 0;
+  for (const auto& b : loader) {
+    t.opt->zero_grad();
+    xg::Tensor loss = F::cross_entropy(t.model->forward(b.data), b.target);
+    loss.backward();
+    t.opt->step();
+    const int64_t n = b.data.size(0);
+    r.loss_sum += loss.item() * static_cast<double>(n);
+    r.seen += n;
+    ++step;
+    if (c.target_accuracy > 0 && c.eval_every > 0 && step % c.eval_every == 0 && step < batches_per_epoch) {
+      const auto e0 = Clock::now();
+      const double trained = trained_before + std::chrono::duration<double>(e0 - t0).count() - paused;
+      const double acc = evaluate(*t.model, data.test).second;
+      const double epochs = (epoch - 1) + static_cast<double>(step) / static_cast<double>(batches_per_epoch);
+      std::printf("  epoch %.2f  test acc %.4f  (%.2f s of training)\n", epochs, acc, trained);
+      if (acc >= c.target_accuracy) {
+        bar.finish();
+        report_target(c, true, trained, epochs, (epoch - 1) * batches_per_epoch + step, acc);
+        r.target_reached = true;
+        return r;
+      }
+      paused += std::chrono::duration<double>(Clock::now() - e0).count();
+    }
+    bar.update(r.seen, r.loss_sum / static_cast<double>(r.seen), std::chrono::duration<double>(Clock::now() - t0).count() - paused);
   }
+  bar.finish();
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
+  return r;
+}
+
+// The test loss and accuracy after an epoch, as a record of the history, printed.
+EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch, const EpochResult& r) {
+  auto [test_loss, test_acc] = evaluate(*t.model, data.test);
+  const EpochRecord rec{epoch, r.loss_sum / static_cast<double>(r.seen), test_loss, test_acc, r.seconds};
+  std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch, c.epochs,
+              rec.train_loss, test_loss, test_acc, fmt_time(r.seconds).c_str(), static_cast<double>(r.seen) / r.seconds);
+  std::fflush(stdout);
+  return rec;
+}
+
+// Where a run writes its curves (the checkpoint goes to c.checkpoint), and their title.
+struct Outputs {
+  std::string dir, csv, svg, title;
+};
+
+Outputs outputs(const Config& c, const std::string& dir) {
+  return {dir, dir + "/curves.csv", dir + "/curves.svg", "xgrad-train " + c.model + " on Fashion-MNIST"};
+}
+
+// After each epoch: the checkpoint to resume from, and the curves so far.
+void write_epoch_outputs(const Config& c, const Outputs& out, int epoch, const Training& t, const std::vector<EpochRecord>& history) {
+  save_checkpoint(c.checkpoint, c, epoch, *t.model, *t.opt, *t.sched, history);
+  write_csv(out.csv, history);
+  write_svg(out.svg, history, out.title);
+}
+
+// At the end of the run: the PNG of the curves (with gnuplot) and where everything is.
+void write_summary(const Config& c, const Outputs& out, const std::vector<EpochRecord>& history, int start, double total_seconds) {
+  if (history.empty()) {
+    std::printf("nothing to do: the checkpoint already reached epoch %d of %d\n", start, c.epochs);
+    return;
+  }
+  const std::string png = write_png(out.csv, out.dir + "/curves.png", out.title);
+  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc, history.back().epoch,
+              fmt_time(total_seconds).c_str());
+  std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", out.csv.c_str(), out.svg.c_str(), png.empty() ? "" : " and ", png.c_str(),
+              c.checkpoint.c_str());
+}
+
+int run(Config c) {
+  const bool tty = ::isatty(2) && !c.quiet;
+  const std::string dir = prepare(c);
+  const Outputs out = outputs(c, dir);
+  const Data data = load_data(c);
+  Training t = make_training(c);
+  std::vector<EpochRecord> history;
+  const int start = resume(c, t, history);
   std::printf("training %s on %ld examples (test %ld), %d epochs, batch %ld, %s lr %g, %d threads, seed %lu\n", c.model.c_str(),
-              static_cast<long>(train->size()), static_cast<long>(test->size()), c.epochs, static_cast<long>(c.batch_size),
+              static_cast<long>(data.train->size()), static_cast<long>(data.test->size()), c.epochs, static_cast<long>(c.batch_size),
               c.optimizer.c_str(), c.lr, c.threads, static_cast<unsigned long>(c.seed));
-  xg::data::DataLoader loader(train, {.batch_size = c.batch_size, .shuffle = true, .seed = c.seed});
-  const std::string csv = dir + "/curves.csv", svg = dir + "/curves.svg";
+  xg::data::DataLoader loader(data.train, {.batch_size = c.batch_size, .shuffle = true, .seed = c.seed});
   double total_seconds = 0;
   for (const auto& r : history) total_seconds += r.seconds;
-  // Time to accuracy (--target-accuracy): one JSON line, as the bench workloads print, when the
-  // test accuracy first reaches the target (seconds of training only, evaluations excluded), or
-  // at the end with "reached":false.
-  const int64_t batches_per_epoch = loader.num_batches();
-  auto report_target = [&](bool reached, double seconds, double epochs, int64_t steps, double acc) {
-    std::printf("{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
-                "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
-                "\"xg_threads\":%d}\n",
-                c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
-                static_cast<long>(c.eval_every), c.threads, xg::get_num_threads());
-    std::fflush(stdout);
-  };
   for (int epoch = start + 1; epoch <= c.epochs; ++epoch) {
-    loader.set_epoch(epoch);
-    model->train();
-    ProgressBar bar(epoch, c.epochs, train->size(), tty);
-    const auto t0 = Clock::now();
-    double loss_sum = 0, paused = 0;  // paused: seconds spent in mid-epoch evaluations
-    int64_t seen = 0, step = 0;
-    for (const auto& b : loader) {
-      opt->zero_grad();
-      xg::Tensor loss = F::cross_entropy(model->forward(b.data), b.target);
-      loss.backward();
-      opt->step();
-      const int64_t n = b.data.size(0);
-      loss_sum += loss.item() * static_cast<double>(n);
-      seen += n;
-      ++step;
-      if (c.target_accuracy > 0 && c.eval_every > 0 && step % c.eval_every == 0 && step < batches_per_epoch) {
-        const auto e0 = Clock::now();
-        const double trained = total_seconds + std::chrono::duration<double>(e0 - t0).count() - paused;
-        const double acc = evaluate(*model, test).second;
-        const double epochs = (epoch - 1) + static_cast<double>(step) / static_cast<double>(batches_per_epoch);
-        std::printf("  epoch %.2f  test acc %.4f  (%.2f s of training)\n", epochs, acc, trained);
-        if (acc >= c.target_accuracy) {
-          bar.finish();
-          report_target(true, trained, epochs, (epoch - 1) * batches_per_epoch + step, acc);
-          return 0;
-        }
-        paused += std::chrono::duration<double>(Clock::now() - e0).count();
-      }
-      bar.update(seen, loss_sum / static_cast<double>(seen), std::chrono::duration<double>(Clock::now() - t0).count() - paused);
-    }
-    bar.finish();
-    const double train_seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
-    auto [test_loss, test_acc] = evaluate(*model, test);
-    total_seconds += train_seconds;
-    history.push_back({epoch, loss_sum / static_cast<double>(seen), test_loss, test_acc, train_seconds});
-    std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch, c.epochs,
-                history.back().train_loss, test_loss, test_acc, fmt_time(train_seconds).c_str(),
-                static_cast<double>(seen) / train_seconds);
-    std::fflush(stdout);
+    const EpochResult r = train_one_epoch(c, t, loader, data, epoch, total_seconds, tty);
+    if (r.target_reached) return 0;
+    history.push_back(evaluate_epoch(c, t, data, epoch, r));
+    total_seconds += r.seconds;
+    const double test_acc = history.back().test_acc;
     if (c.target_accuracy > 0 && (test_acc >= c.target_accuracy || epoch == c.epochs)) {
-      report_target(test_acc >= c.target_accuracy, total_seconds, epoch, epoch * batches_per_epoch, test_acc);
+      report_target(c, test_acc >= c.target_accuracy, total_seconds, epoch, epoch * loader.num_batches(), test_acc);
       return 0;
     }
-    sched.step();
-    save_checkpoint(c.checkpoint, c, epoch, *model, *opt, sched, history);
-    write_csv(csv, history);
-    write_svg(svg, history, "xgrad-train " + c.model + " on Fashion-MNIST");
+    t.sched->step();
+    write_epoch_outputs(c, out, epoch, t, history);
     if (epoch == c.stop_after && epoch < c.epochs) {
       std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch, c.checkpoint.c_str());
       return 0;
     }
   }
-  const std::string png = history.empty() ? "" : write_png(csv, dir + "/curves.png", "xgrad-train " + c.model + " on Fashion-MNIST");
-  if (history.empty()) {
-    std::printf("nothing to do: the checkpoint already reached epoch %d of %d\n", start, c.epochs);
-    return 0;
-  }
-  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc, history.back().epoch,
-              fmt_time(total_seconds).c_str());
-  std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", csv.c_str(), svg.c_str(), png.empty() ? "" : " and ", png.c_str(),
-              c.checkpoint.c_str());
+  write_summary(c, out, history, start, total_seconds);
   return 0;
 }
 
@@ -353,25 +457,7 @@ int run(Config c) {
 int main(int argc, char** argv) {
   CLI::App app{"xgrad-train: train an MLP or a CNN on Fashion-MNIST with xgrad"};
   Config c;
-  app.add_option("--model", c.model, "mlp or cnn")->check(CLI::IsMember({"mlp", "cnn"}));
-  app.add_option("--epochs", c.epochs, "epochs (default: 15 for mlp, 8 for cnn)");
-  app.add_option("--batch-size", c.batch_size, "examples per step (default: 128 for mlp, 64 for cnn)");
-  app.add_option("--lr", c.lr, "learning rate (default: 1e-3 for adam/adamw, 0.05 for sgd)");
-  app.add_option("--optimizer", c.optimizer, "sgd (momentum 0.9), adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  app.add_option("--threads", c.threads, "BLAS threads")->check(CLI::PositiveNumber);
-  app.add_option("--seed", c.seed, "seed for initialisation, shuffling and dropout");
-  app.add_option("--data", c.data, "directory with the Fashion-MNIST IDX files");
-  app.add_option("--out", c.out, "directory for curves and the default checkpoint");
-  app.add_option("--checkpoint", c.checkpoint, "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
-  app.add_option("--resume", c.resume, "continue from this checkpoint");
-  app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
-  app.add_option("--stop-after", c.stop_after, "stop after this epoch, as an interruption would (then --resume)");
-  app.add_flag("--quiet", c.quiet, "no progress bar");
-  app.add_option("--target-accuracy", c.target_accuracy,
-                 "time to accuracy: stop when the test accuracy first reaches this and print a JSON line with the seconds of training")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--eval-every", c.eval_every, "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
-      ->check(CLI::NonNegativeNumber);
+  add_options(app, c);
   CLI11_PARSE(app, argc, argv);
   try {
     return run(c);
