@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the current build into a temporary DESTDIR, then compiles, links and runs a small
-# consumer program (tests/consumer/consumer.cpp) against that installed copy only: headers and
+# consumer program (tests/consumer/app.cpp) against that installed copy only: headers and
 # flags from the installed xgrad.pc, the library from the installed lib dir. Catches headers that
 # are used but not installed, a broken pkg-config file and a library that does not link.
 #
@@ -61,7 +61,7 @@ fi
 
 # The consumer is compiled from a copy outside the source tree, so that nothing but the
 # installed headers can satisfy its includes.
-cp "$SOURCE_ROOT/tests/consumer/consumer.cpp" "$TMP/consumer.cpp" || fail "cannot copy consumer.cpp"
+cp "$SOURCE_ROOT/tests/consumer/app.cpp" "$TMP/consumer.cpp" || fail "cannot copy app.cpp"
 # shellcheck disable=SC2086  # FLAGS and CXX are word lists
 if ! $CXX -std=c++20 "${SANFLAGS[@]}" -o "$TMP/consumer" "$TMP/consumer.cpp" $FLAGS >"$TMP/build.log" 2>&1; then
   cat "$TMP/build.log" >&2
