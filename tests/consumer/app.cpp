@@ -1,10 +1,30 @@
-// A program that uses xgrad the way a downstream project would: only the installed headers
-// (found through pkg-config) and the installed library. Built and run by install_consumer.sh.
+// A program that uses xgrad the way a downstream project would: only the installed headers and
+// the installed library, found through pkg-config or CMake's find_package(xgrad). It includes the
+// umbrella header and uses autograd, nn and optim, so that an umbrella header that misses one of
+// its parts fails to compile here. tests/install_consumer.sh builds and runs it, and the CMakeLists.txt
+// beside it, with README's install commands.
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-#include "xgrad/autograd.hpp"
+#include <xgrad/xgrad.hpp>
+
+// Fits y = 2 x - 1 with an nn::Linear(1, 1), mse_loss and 50 SGD steps; returns the first and the
+// last loss through the arguments.
+static void fit_line(double& first, double& last) {
+  xg::manual_seed(0);
+  xg::nn::Linear fc(1, 1);
+  xg::optim::SGD opt(fc.parameters(), {.lr = 0.1});
+  const xg::Tensor x = xg::tensor({-1.0, 0.0, 1.0, 2.0}, {4, 1});
+  const xg::Tensor y = xg::tensor({-3.0, -1.0, 1.0, 3.0}, {4, 1});
+  for (int step = 0; step < 50; ++step) {
+    opt.zero_grad();
+    xg::Tensor loss = xg::nn::functional::mse_loss(fc(x), y);
+    loss.backward();
+    opt.step();
+    (step == 0 ? first : last) = loss.item();
+  }
+}
 
 int main() {
   // loss = sum(tanh(x @ w)) + sum(w * w * w)
@@ -40,6 +60,14 @@ int main() {
       return 1;
     }
   }
-  std::printf("consumer: OK grad = [%.6f, %.6f, %.6f]\n", got[0], got[1], got[2]);
+
+  double first = 0, last = 0;
+  fit_line(first, last);
+  if (!(last < 1e-3 && last < first)) {
+    std::printf("consumer: FAIL: nn::Linear + optim::SGD: mse went from %g to %g in 50 steps\n", first, last);
+    return 1;
+  }
+  std::printf("consumer: OK grad = [%.6f, %.6f, %.6f], Linear + SGD mse %.4f -> %.2g\n", got[0], got[1], got[2],
+              first, last);
   return 0;
 }
