@@ -6,9 +6,6 @@
 //   conv2d_weight_grad -> conv2d_input_grad (d x), conv2d (d grad_output)
 //   max_pool2d         -> max_pool2d_backward (scatter at the argmax) -> gather at the argmax
 //   avg_pool2d / adaptive_avg_pool2d <-> avg_pool2d_backward (the transposed linear map)
-// This file includes OpenBLAS's <cblas.h>, so it must not include xtensor-blas.
-#include <cblas.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -17,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
@@ -28,25 +26,10 @@
 namespace xg {
 
 using detail::Domain;
+using detail::gemm;
 using detail::sample_tensor;
 
 namespace {
-
-// C = alpha op(A) op(B) + beta C, row-major, with explicit leading dimensions.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-          float beta, float* c, int64_t ldc) {
-  detail::prepare_gemm(m, n, k);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
-          double beta, double* c, int64_t ldc) {
-  detail::prepare_gemm(m, n, k);
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
 
 std::string pair_str(Size2 s) {
   std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
@@ -264,14 +247,14 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t s = i / G, gr = i % G;
         im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
-        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (beta 1)
+        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (accumulating)
       }
     });
     if (m == 1) {
-      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, K, cols + gr * K * L, L, T(1), y + (s0 * O + gr * og) * L, L);
+      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, cols + gr * K * L, y + (s0 * O + gr * og) * L, true);
       continue;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, K, cols + gr * K * ld, ld, T(0), out + gr * og * ld, ld);
+    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, cols + gr * K * ld, out + gr * og * ld);
     detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t s = lo; s < hi; ++s)
         for (int64_t o = 0; o < O; ++o) {
@@ -306,7 +289,7 @@ void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
       });
       src = gyt;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, K, src + gr * og * ld, ld, T(0), cols + gr * K * ld, ld);
+    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, src + gr * og * ld, cols + gr * K * ld);
     detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t s = i / G, gr = i % G;
@@ -339,7 +322,7 @@ void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     });
     const T* src = m > 1 ? gyt : gy + s0 * O * L;
     for (int64_t gr = 0; gr < G; ++gr)
-      gemm(false, true, og, K, ld, src + gr * og * ld, ld, cols + gr * K * ld, ld, s0 == 0 ? T(0) : T(1), gw + gr * og * K, K);
+      gemm(false, true, og, K, ld, src + gr * og * ld, cols + gr * K * ld, gw + gr * og * K, s0 > 0);
   }
 }
 
