@@ -1,6 +1,7 @@
 // The compute pool behind parallel_for: persistent workers that spin briefly on a generation
 // counter, then sleep on a condition variable. The brief spin keeps back-to-back small kernels cheap; the
 // sleep hands the core back to OpenBLAS's threads during gemm instead of fighting them.
+// xg::set_num_threads, at the end, sizes the pool and OpenBLAS's threads together.
 #include "xgrad/autograd/kernels/parallel.hpp"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "xgrad/autograd/kernels/gemm.hpp"
+#include "xgrad/autograd/kernels/threads.hpp"
 #include "xgrad/autograd/tensor/error.hpp"
 
 namespace xg::detail {
@@ -195,3 +197,13 @@ void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, in
 }
 
 }  // namespace xg::detail
+
+namespace xg {
+
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  detail::set_pool_threads(n);  // and OpenBLAS's
+}
+int get_num_threads() { return detail::pool_threads(); }
+
+}  // namespace xg

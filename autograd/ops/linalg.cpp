@@ -6,7 +6,6 @@
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/ops/op_list.hpp"
-#include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 
@@ -30,12 +29,6 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 }  // namespace
-
-void set_num_threads(int n) {
-  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
-  detail::set_pool_threads(n);  // and OpenBLAS's
-}
-int get_num_threads() { return detail::pool_threads(); }
 
 // ---- matmul_t: the primitive ----
 namespace opdefs {

@@ -117,10 +117,6 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c_next);
 /// takes any leading axes and calls this on the [rows, in] view.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
-/// Compute threads (n >= 1): the size of xgrad's kernel pool and of OpenBLAS's gemm pool alike.
-/// Defaults to the machine's hardware threads.
-void set_num_threads(int n);
-int get_num_threads();
 Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar
 
 // ---- shape ----
