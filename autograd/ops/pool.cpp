@@ -280,6 +280,22 @@ void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::ve
   }
 }
 
+// Calls f(xp, e, oh, ow, div) for each output element of planes [p0, p1): xp is the plane's
+// [h, w] side in x, e its element (oh, ow) on the [ho, wo] side in y, div that window's divisor.
+// The forward sums window (oh, ow) of xp into e; the backward spreads e back over the window.
+// Always inlined into the kernels' parallel_for bodies: kept out of line (GCC 12's choice), the
+// forward ran 1.5% more instructions.
+template <class X, class Y, class F>
+[[gnu::always_inline]] inline void for_each_window(const Windows& W, X* x, Y* y, int64_t p0, int64_t p1, F&& f) {
+  const int64_t hw = W.in_shape[2] * W.in_shape[3], ho = W.out_shape[2], wo = W.out_shape[3];
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    X* xp = x + pl * hw;
+    Y* yp = y + pl * ho * wo;
+    for (int64_t oh = 0; oh < ho; ++oh)
+      for (int64_t ow = 0; ow < wo; ++ow) f(xp, yp[oh * wo + ow], oh, ow, W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow]);
+  }
+}
+
 Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
 Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
 }  // namespace
@@ -337,18 +353,12 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
     const T* in = x.data<T>();
     T* out = y.data<T>();
     detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
-      for (int64_t pl = p0; pl < p1; ++pl) {
-        const T* xp = in + pl * h * w;
-        T* yp = out + pl * ho * wo;
-        for (int64_t oh = 0; oh < ho; ++oh)
-          for (int64_t ow = 0; ow < wo; ++ow) {
-            T acc = 0;
-            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
-            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-            yp[oh * wo + ow] = acc / static_cast<T>(div);
-          }
-      }
+      for_each_window(W, in, out, p0, p1, [&](const T* xp, T& y_at, int64_t oh, int64_t ow, int64_t div) {
+        T acc = 0;
+        for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+          for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
+        y_at = acc / static_cast<T>(div);
+      });
     });
   });
   return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
@@ -367,17 +377,11 @@ Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) 
     T* out = gx.data<T>();
     detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
       std::fill(out + p0 * h * w, out + p1 * h * w, T(0));
-      for (int64_t pl = p0; pl < p1; ++pl) {
-        const T* gp = g + pl * ho * wo;
-        T* xp = out + pl * h * w;
-        for (int64_t oh = 0; oh < ho; ++oh)
-          for (int64_t ow = 0; ow < wo; ++ow) {
-            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-            const T v = gp[oh * wo + ow] / static_cast<T>(div);
-            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
-          }
-      }
+      for_each_window(W, out, g, p0, p1, [&](T* xp, const T& g_at, int64_t oh, int64_t ow, int64_t div) {
+        const T v = g_at / static_cast<T>(div);
+        for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
+          for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
+      });
     });
   });
   return record(opdefs::avg_pool2d_backward_op, gx, {gy},
