@@ -1,9 +1,10 @@
 #pragma once
 /// @file autograd.hpp
 /// @brief xgrad's core in one include (`#include <xgrad/autograd.hpp>`): tensors, ops, backward
-/// and grad, custom ops, gradcheck, function transforms, tensor files. The inspection tools
-/// (`<xgrad/autograd/tools/inspect.hpp>`) and xtensor interop
+/// and grad, custom ops, gradcheck, function transforms, tensor files, the thread count. The
+/// inspection tools (`<xgrad/autograd/tools/inspect.hpp>`) and xtensor interop
 /// (`<xgrad/autograd/tools/xtensor_interop.hpp>`) are included on their own.
+#include "xgrad/autograd/kernels/threads.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/engine.hpp"

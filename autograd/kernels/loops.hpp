@@ -1,7 +1,8 @@
 #pragma once
-/// @file kernels.hpp
+/// @file loops.hpp
 /// @brief Internal to autograd/*.cpp: dtype dispatch, output allocation, the broadcasting and
-/// reduction loops every element-wise op and reduction uses. Not installed.
+/// reduction loops every element-wise op and reduction uses. Not installed; the out-of-line
+/// parts are in loops.cpp.
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -55,6 +56,19 @@ inline void check_castable(const S* p, int64_t n, const char* op) {
     for (int64_t i = 0; i < n; ++i)
       if (!(p[i] >= static_cast<S>(-0x1p63) && p[i] < static_cast<S>(0x1p63))) throw_not_int64(static_cast<double>(p[i]), op);
   }
+}
+
+/// A fresh tensor with element i set to gen(i) (a double, converted with checked_cast), then
+/// marked requires_grad when o asks for it: the creation functions' common loop.
+template <class G>
+Tensor generate(const Shape& shape, TensorOptions o, G gen) {
+  Tensor t = detail::new_tensor(shape, o.dtype);
+  detail::visit_dtype(o.dtype, [&]<class T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = detail::checked_cast<T>(gen(i), "tensor");
+  });
+  if (o.requires_grad) t.requires_grad_(true);
+  return t;
 }
 
 /// int64 arithmetic wraps around (two's complement, as PyTorch's) instead of overflowing, which is

@@ -1,6 +1,7 @@
 // The compute pool behind parallel_for: persistent workers that spin briefly on a generation
 // counter, then sleep on a condition variable. The brief spin keeps back-to-back small kernels cheap; the
 // sleep hands the core back to OpenBLAS's threads during gemm instead of fighting them.
+// xg::set_num_threads, at the end, sizes the pool and OpenBLAS's threads together.
 #include "xgrad/autograd/kernels/parallel.hpp"
 
 #include <algorithm>
@@ -11,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "xgrad/autograd/kernels/gemm.hpp"
+#include "xgrad/autograd/kernels/threads.hpp"
 #include "xgrad/autograd/tensor/error.hpp"
-
-extern "C" void openblas_set_num_threads(int);  // declared here: <cblas.h> clashes with xtensor-blas
 
 namespace xg::detail {
 namespace {
@@ -185,28 +186,10 @@ Pool& pool() {
 
 int pool_threads() { return pool().threads(); }
 
-namespace {
-std::atomic<int> blas_threads{0};  // what OpenBLAS was last told (0: not yet)
-}
-
 void set_pool_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
   pool().resize(n);
-  openblas_set_num_threads(n);
-  blas_threads.store(n);
-}
-
-// Below about 4M multiply-adds (~100 us on one core) a gemm gains little from a second thread on a
-// quiet machine and loses badly on a busy one, where the helper thread may not be scheduled for
-// milliseconds: the LSTM benchmark's 32x512x128 products ran 4x slower threaded under load.
-constexpr double kGemmThreadMin = 4.0 * 1024 * 1024;
-
-void prepare_gemm(int64_t m, int64_t n, int64_t k) {
-  const int want = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kGemmThreadMin ? 1 : pool_threads();
-  if (blas_threads.load(std::memory_order_relaxed) != want) {
-    openblas_set_num_threads(want);
-    blas_threads.store(want, std::memory_order_relaxed);
-  }
+  set_blas_threads(n);
 }
 
 void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, int64_t), void* ctx) {
@@ -214,3 +197,13 @@ void parallel_for_impl(int64_t n, int64_t grain, void (*call)(void*, int64_t, in
 }
 
 }  // namespace xg::detail
+
+namespace xg {
+
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
+  detail::set_pool_threads(n);  // and OpenBLAS's
+}
+int get_num_threads() { return detail::pool_threads(); }
+
+}  // namespace xg

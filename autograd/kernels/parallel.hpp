@@ -14,12 +14,8 @@ namespace xg::detail {
 /// The number of threads parallel_for uses (>= 1).
 int pool_threads();
 
-/// Sets the pool's size (>= 1); called by xg::set_num_threads.
+/// Sets the pool's size (>= 1) and OpenBLAS's thread count; called by xg::set_num_threads.
 void set_pool_threads(int n);
-
-/// Call before each gemm of m x n x k multiply-adds: OpenBLAS gets the pool's thread count for
-/// products large enough to repay handing work to another thread, and one thread otherwise.
-void prepare_gemm(int64_t m, int64_t n, int64_t k);
 
 /// Calls body(lo, hi) over [0, n) split into at most 4 * pool_threads() contiguous chunks of at
 /// least `grain` items, which the calling thread and the workers claim one by one (a worker the

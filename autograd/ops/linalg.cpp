@@ -1,13 +1,10 @@
-// Matrix products through BLAS gemm. Transposes are gemm flags, never copies: the backward of
-// matmul_t is matmul_t with other flags. This file includes OpenBLAS's <cblas.h>, so it must
-// not include xtensor-blas (the two declare the same CBLAS enums).
-#include <cblas.h>
+// Matrix products through BLAS gemm (kernels/gemm.hpp). Transposes are gemm flags, never copies:
+// the backward of matmul_t is matmul_t with other flags.
+#include <algorithm>
 
-#include <cstring>
-
+#include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
@@ -15,27 +12,10 @@
 namespace xg {
 
 using detail::Domain;
+using detail::gemm;
 using detail::sample_tensor;
 
 namespace {
-
-// c = op(a) op(b), or c += op(a) op(b) when accumulating. gemm always accumulates (beta = 1);
-// to overwrite, c is zeroed with memset first: OpenBLAS's own zeroing pass (sgemm_beta)
-// took 7-8% of the MLP benchmark's step and ran slower than memset.
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const float* a, const float* b, float* c, bool accumulate = false) {
-  detail::prepare_gemm(n, m, k);
-  if (!accumulate) std::memset(c, 0, sizeof(float) * static_cast<std::size_t>(n * m));
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
-              static_cast<int>(m), static_cast<int>(k), 1.0f, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
-}
-void gemm(bool ta, bool tb, int64_t n, int64_t m, int64_t k, const double* a, const double* b, double* c, bool accumulate = false) {
-  detail::prepare_gemm(n, m, k);
-  if (!accumulate) std::memset(c, 0, sizeof(double) * static_cast<std::size_t>(n * m));
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(n),
-              static_cast<int>(m), static_cast<int>(k), 1.0, a, static_cast<int>(ta ? n : k), b,
-              static_cast<int>(tb ? k : m), 1, c, static_cast<int>(m));
-}
 
 std::string operands(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return a.shape().str() + (ta ? "^T" : "") + " @ " + b.shape().str() + (tb ? "^T" : "");
@@ -49,12 +29,6 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 }  // namespace
-
-void set_num_threads(int n) {
-  if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
-  detail::set_pool_threads(n);  // and OpenBLAS's
-}
-int get_num_threads() { return detail::pool_threads(); }
 
 // ---- matmul_t: the primitive ----
 XG_OP(matmul_t, {.formula = "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)",

@@ -4,7 +4,7 @@
 /// Mixed dtypes promote as PyTorch does (int64 < float32 < float64); a C++ scalar takes the
 /// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
 /// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
-/// ops_elementwise.cpp, ops_reduce.cpp, ops_linalg.cpp, ops_shape.cpp, ops_nn.cpp.
+/// ops/elementwise.cpp, reduction.cpp, linalg.cpp, shape.cpp, conv.cpp, pool.cpp, rnn.cpp.
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -118,10 +118,6 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c_next);
 /// takes any leading axes and calls this on the [rows, in] view.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
-/// Compute threads (n >= 1): the size of xgrad's kernel pool and of OpenBLAS's gemm pool alike.
-/// Defaults to the machine's hardware threads.
-void set_num_threads(int n);
-int get_num_threads();
 Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar
 
 // ---- shape ----
@@ -163,7 +159,7 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype = Dtype::in
 /// Constant padding; `pads` lists (before, after) pairs starting from the last axis, as torch F.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
 
-// ---- neural-network ops (ops_nn.cpp): images are [N, C, H, W], weights as PyTorch's ----
+// ---- neural-network ops (conv.cpp, pool.cpp): images are [N, C, H, W], weights as PyTorch's ----
 /// A (height, width) pair; an integer converts to a square one (PyTorch's int-or-tuple arguments):
 /// `conv2d(x, w, b, 2, 1)` and `conv2d(x, w, b, {2, 1}, {1, 0})` both work.
 struct Size2 {

@@ -1,12 +1,11 @@
+// The Tensor class: element access, autograd state (requires_grad, grad, hooks), in-place
+// updates, and the creation functions that are not random.
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 #include <cmath>
-#include <cstdlib>
-#include <iomanip>
-#include <mutex>
-#include <ostream>
+#include <cstring>
 #include <sstream>
-#include <unordered_map>
+#include <string>
 
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
@@ -14,6 +13,8 @@
 #include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg {
+
+using detail::generate;
 
 // ---------------------------------------------------------------- dtypes
 const char* dtype_name(Dtype d) {
@@ -26,163 +27,7 @@ const char* dtype_name(Dtype d) {
 }
 std::size_t dtype_size(Dtype d) { return d == Dtype::float32 ? 4 : 8; }
 
-// ---------------------------------------------------------------- storage
-// Buffers of 64 KiB and more are kept in a cache keyed by size after release: a training step
-// that allocates the same activations every step then reuses resident memory instead of asking
-// the kernel for fresh pages (each fresh page is a fault). Small buffers go to malloc, whose
-// thread caches already serve them in nanoseconds.
-namespace {
-constexpr std::size_t kCacheMin = 64 * 1024;
-constexpr std::size_t kCacheLimit = std::size_t(4) << 30;
-struct BufferCache {
-  std::mutex mutex;
-  std::unordered_map<std::size_t, std::vector<void*>> free;
-  std::size_t cached = 0;
-};
-BufferCache& buffer_cache() {
-  static auto* cache = new BufferCache;  // never destroyed: buffers may be released at exit
-  return *cache;
-}
-std::size_t round_up(std::size_t n) { return (n + 63) & ~std::size_t(63); }
-}  // namespace
-
-Storage::Storage(std::size_t n) : nbytes(n) {
-  if (n <= kInlineBytes) {
-    data = inline_bytes;
-    return;
-  }
-  if (n < kCacheMin) {
-    data = std::malloc(n ? n : 1);
-  } else {
-    auto& c = buffer_cache();
-    {
-      std::lock_guard lock(c.mutex);
-      auto it = c.free.find(round_up(n));
-      if (it != c.free.end() && !it->second.empty()) {
-        data = it->second.back();
-        it->second.pop_back();
-        c.cached -= round_up(n);
-      }
-    }
-    if (!data) data = std::aligned_alloc(64, round_up(n));
-  }
-  if (!data) throw Error("out of memory allocating " + std::to_string(n) + " bytes");
-}
-
-Storage::~Storage() {
-  if (data == inline_bytes) return;
-  if (nbytes < kCacheMin) {
-    std::free(data);
-    return;
-  }
-  auto& c = buffer_cache();
-  std::lock_guard lock(c.mutex);
-  if (c.cached + round_up(nbytes) <= kCacheLimit) {
-    c.free[round_up(nbytes)].push_back(data);
-    c.cached += round_up(nbytes);
-  } else {
-    std::free(data);
-  }
-}
-
 TensorImpl::~TensorImpl() = default;
-
-namespace detail {
-int64_t checked_numel(const Shape& s, const char* op) {
-  int64_t n = 1;
-  bool overflow = false;
-  for (int64_t d : s) {
-    if (d == 0) return 0;
-    overflow = overflow || __builtin_mul_overflow(n, d, &n);
-  }
-  // at most 2^60 elements: the byte count of any dtype (and its rounding up) then fits in size_t.
-  if (overflow || n > (int64_t{1} << 60))
-    throw ShapeError(std::string(op) + ": shape " + s.str() + " has too many elements (the count overflows)");
-  return n;
-}
-void throw_not_int64(double v, const char* op) {
-  std::ostringstream msg;
-  msg << op << ": value " << v << " cannot be converted to int64 (not finite or out of range)";
-  throw ValueError(msg.str());
-}
-
-Tensor new_tensor(const Shape& shape, Dtype dtype) {
-  for (int64_t d : shape)
-    if (d < 0) throw ShapeError("shape " + shape.str() + " has a negative extent");
-  const int64_t n = checked_numel(shape, "shape");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
-  impl->shape = shape;
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
-
-Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = t.impl()->storage;
-  impl->shape = shape;
-  impl->dtype = t.dtype();
-  return Tensor(std::move(impl));
-}
-
-int wrap_axis(int64_t axis, int rank, const char* op) {
-  const int64_t r = rank == 0 ? 1 : rank;  // a 0-d tensor accepts axis 0 and -1, as PyTorch
-  if (axis < -r || axis >= r)
-    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                     std::to_string(rank) + " (valid axes are " + std::to_string(-r) + " to " + std::to_string(r - 1) + ")");
-  return static_cast<int>(axis < 0 ? axis + r : axis);
-}
-
-std::string shape_str(const Shape& s) { return s.str(); }
-
-Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
-  if (a == b) return a;
-  const int r = std::max(a.rank(), b.rank());
-  Shape out;
-  for (int i = 0; i < r; ++i) {
-    const int ia = i - (r - a.rank()), ib = i - (r - b.rank());
-    const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
-    if (da != db && da != 1 && db != 1)
-      throw ShapeError(std::string(op) + ": shapes " + a.str() + " and " + b.str() + " cannot be broadcast (axis " +
-                       std::to_string(i - r) + ": " + std::to_string(da) + " vs " + std::to_string(db) + ")");
-    out.push_back(da == 1 ? db : da);
-  }
-  return out;
-}
-
-void broadcast_strides(const Shape& in, const Shape& out, int64_t* strides) {
-  const int r = out.rank(), off = r - in.rank();
-  int64_t acc = 1;
-  for (int i = r - 1; i >= 0; --i) {
-    const int j = i - off;
-    if (j >= 0 && in[j] != 1) {
-      strides[i] = acc;
-      acc *= in[j];
-    } else {
-      strides[i] = 0;
-    }
-  }
-}
-
-ReducePlan make_reduce_plan(const Shape& in, const std::vector<bool>& reduced) {
-  // Merge adjacent axes of the same kind, then emit one [outer, n, inner] step per reduced run,
-  // innermost run first so that earlier steps leave the outer layout intact.
-  std::vector<std::pair<int64_t, bool>> runs;
-  for (int i = 0; i < in.rank(); ++i) {
-    if (!runs.empty() && runs.back().second == reduced[i]) runs.back().first *= in[i];
-    else runs.push_back({in[i], reduced[i]});
-  }
-  ReducePlan plan;
-  for (int k = static_cast<int>(runs.size()) - 1; k >= 0; --k) {
-    if (!runs[k].second) continue;
-    int64_t outer = 1, inner = 1;
-    for (int j = 0; j < k; ++j) outer *= runs[j].first;
-    for (int j = k + 1; j < static_cast<int>(runs.size()); ++j) inner *= runs[j].second ? 1 : runs[j].first;
-    plan.steps.push_back({outer, runs[k].first, inner});
-  }
-  return plan;
-}
-}  // namespace detail
 
 // ---------------------------------------------------------------- Tensor
 void Tensor::throw_undefined(const char* what) { throw ValueError(std::string(what) + ": the tensor is undefined"); }
@@ -415,102 +260,6 @@ Tensor& Tensor::fill_(double v) {
   return *this;
 }
 
-// ---------------------------------------------------------------- printing
-namespace {
-constexpr int64_t kSummariseAbove = 1000;
-constexpr int64_t kEdgeItems = 3;
-
-struct Formatter {
-  bool integral = true;  // int64, or floats that are all whole numbers
-  bool scientific = false;
-  int width = 1;
-  std::string format(double v) const {
-    std::ostringstream s;
-    if (integral && std::fabs(v) < 0x1p63) {
-      s << static_cast<long long>(v);
-      if (!is_int) s << '.';
-    } else if (integral) {  // +-2^63: int64's extremes as doubles, no longer a long long
-      s << std::fixed << std::setprecision(0) << v;
-      if (!is_int) s << '.';
-    } else if (scientific) {
-      s << std::scientific << std::setprecision(4) << v;
-    } else {
-      s << std::fixed << std::setprecision(4) << v;
-    }
-    return s.str();
-  }
-  bool is_int = false;
-};
-
-void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& s, int axis, int64_t offset,
-               const std::vector<int64_t>& strides, const Formatter& f, bool summarise, int indent) {
-  const int64_t n = s[axis];
-  auto visit = [&](int64_t i) {
-    if (axis == s.rank() - 1) {
-      std::string txt = f.format(v[static_cast<std::size_t>(offset + i)]);
-      os << std::string(static_cast<std::size_t>(std::max<int>(0, f.width - static_cast<int>(txt.size()))), ' ') << txt;
-    } else {
-      print_rec(os, v, s, axis + 1, offset + i * strides[axis], strides, f, summarise, indent + 1);
-    }
-  };
-  os << '[';
-  const bool cut = summarise && n > 2 * kEdgeItems;
-  for (int64_t i = 0; i < n; ++i) {
-    if (cut && i == kEdgeItems) {
-      os << (axis == s.rank() - 1 ? "..., " : "...,\n" + std::string(static_cast<std::size_t>(indent + 1), ' '));
-      i = n - kEdgeItems;
-    }
-    visit(i);
-    if (i + 1 < n) {
-      if (axis == s.rank() - 1) os << ", ";
-      else os << ',' << std::string(static_cast<std::size_t>(s.rank() - 1 - axis), '\n')
-              << std::string(static_cast<std::size_t>(indent + 1), ' ');
-    }
-  }
-  os << ']';
-}
-}  // namespace
-
-std::ostream& operator<<(std::ostream& os, const Tensor& t) {
-  if (!t.defined()) return os << "tensor(undefined)";
-  const bool summarise = t.numel() > kSummariseAbove;
-  std::vector<double> v = t.to_vector<double>();
-  Formatter f;
-  f.is_int = t.dtype() == Dtype::int64;
-  double max_abs = 0, min_abs = 0;
-  bool any_nonzero = false, nonfinite = false;
-  for (double x : v) {
-    if (!std::isfinite(x)) { nonfinite = true; continue; }
-    if (x != std::floor(x)) f.integral = false;
-    const double a = std::fabs(x);
-    max_abs = std::max(max_abs, a);
-    if (a > 0 && (!any_nonzero || a < min_abs)) min_abs = a;
-    if (a > 0) any_nonzero = true;
-  }
-  if (nonfinite && !f.is_int) f.integral = false;
-  if (f.integral && max_abs >= 1e8 && !f.is_int) f.integral = false;
-  if (!f.integral) f.scientific = max_abs >= 1e8 || (any_nonzero && min_abs < 1e-4);
-  for (double x : v) f.width = std::max<int>(f.width, static_cast<int>(f.format(x).size()));
-  os << "tensor(";
-  if (t.dim() == 0) {
-    os << f.format(v[0]);
-  } else {
-    print_rec(os, v, t.shape(), 0, 0, contiguous_strides(t.shape()), f, summarise, 7);
-  }
-  if (summarise || t.numel() == 0) os << ", shape=" << t.shape().str();
-  if (t.dtype() == Dtype::float64) os << ", dtype=float64";
-  if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
-  else if (t.requires_grad()) os << ", requires_grad=true";
-  if (!t.name().empty()) os << ", name=\"" << t.name() << '"';
-  return os << ')';
-}
-
-std::string to_string(const Tensor& t) {
-  std::ostringstream s;
-  s << t;
-  return s.str();
-}
-
 // ---------------------------------------------------------------- creation
 Tensor empty(const Shape& shape, TensorOptions o) {
   Tensor t = detail::new_tensor(shape, o.dtype);
@@ -533,19 +282,6 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype()
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype()}); }
 Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, {.dtype = t.dtype()}); }
 Tensor scalar_tensor(double value, TensorOptions o) { return full(Shape{}, value, o); }
-
-namespace {
-template <class G>
-Tensor generate(const Shape& shape, TensorOptions o, G gen) {
-  Tensor t = detail::new_tensor(shape, o.dtype);
-  detail::visit_dtype(o.dtype, [&]<class T>() {
-    T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = detail::checked_cast<T>(gen(i), "tensor");
-  });
-  if (o.requires_grad) t.requires_grad_(true);
-  return t;
-}
-}  // namespace
 
 Tensor arange(double start, double stop, double step, TensorOptions o) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
@@ -604,102 +340,5 @@ Tensor from_vector_impl(const std::vector<T>& v, const Shape& shape, bool requir
 Tensor from_vector(const std::vector<float>& v, const Shape& s, bool rg) { return from_vector_impl(v, s, rg); }
 Tensor from_vector(const std::vector<double>& v, const Shape& s, bool rg) { return from_vector_impl(v, s, rg); }
 Tensor from_vector(const std::vector<int64_t>& v, const Shape& s) { return from_vector_impl(v, s, false); }
-
-// ---------------------------------------------------------------- random numbers
-// xoshiro256** seeded by splitmix64: fast, and the same stream on every platform (the standard
-// library's distributions are not specified bit for bit).
-namespace {
-struct Generator {
-  uint64_t s[4];
-  bool has_spare = false;
-  double spare = 0;
-  explicit Generator(uint64_t seed) { reseed(seed); }
-  void reseed(uint64_t seed) {
-    for (auto& w : s) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      w = z ^ (z >> 31);
-    }
-    has_spare = false;
-  }
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t next() {
-    const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-  }
-  double uniform01() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  double normal01() {  // Box-Muller; the second value is kept for the next call
-    if (has_spare) {
-      has_spare = false;
-      return spare;
-    }
-    double u1 = uniform01(), u2 = uniform01();
-    if (u1 < 1e-300) u1 = 1e-300;
-    const double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
-    spare = r * std::sin(th);
-    has_spare = true;
-    return r * std::cos(th);
-  }
-};
-Generator& generator() {
-  static Generator g(0);
-  return g;
-}
-}  // namespace
-
-void manual_seed(uint64_t seed) { generator().reseed(seed); }
-double random_uniform01() { return generator().uniform01(); }
-uint64_t random_u64() { return generator().next(); }
-
-std::vector<uint64_t> get_rng_state() {
-  const Generator& g = generator();
-  uint64_t spare_bits;
-  std::memcpy(&spare_bits, &g.spare, sizeof spare_bits);
-  return {g.s[0], g.s[1], g.s[2], g.s[3], g.has_spare ? 1u : 0u, spare_bits};
-}
-
-void set_rng_state(const std::vector<uint64_t>& state) {
-  if (state.size() != 6)
-    throw ValueError("set_rng_state: expected 6 words (from get_rng_state), got " + std::to_string(state.size()));
-  Generator& g = generator();
-  for (int i = 0; i < 4; ++i) g.s[i] = state[static_cast<std::size_t>(i)];
-  g.has_spare = state[4] != 0;
-  std::memcpy(&g.spare, &state[5], sizeof g.spare);
-}
-
-Tensor rand(const Shape& shape, TensorOptions o) { return uniform(shape, 0.0, 1.0, o); }
-Tensor randn(const Shape& shape, TensorOptions o) { return normal(shape, 0.0, 1.0, o); }
-Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError(std::string("uniform: needs a float dtype, got ") + dtype_name(o.dtype));
-  return generate(shape, o, [&](int64_t) { return lo + (hi - lo) * generator().uniform01(); });
-}
-Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError(std::string("normal: needs a float dtype, got ") + dtype_name(o.dtype));
-  if (stddev < 0) throw ValueError("normal: stddev must be non-negative, got " + std::to_string(stddev));
-  return generate(shape, o, [&](int64_t) { return mean + stddev * generator().normal01(); });
-}
-Tensor randint(int64_t lo, int64_t hi, const Shape& shape) {
-  if (hi <= lo) throw ValueError("randint: empty range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
-  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // no int64 overflow
-  Tensor t = detail::new_tensor(shape, Dtype::int64);
-  int64_t* p = t.data<int64_t>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i)
-    p[i] = static_cast<int64_t>(static_cast<uint64_t>(lo) + generator().next() % span);
-  return t;
-}
-Tensor randperm(int64_t n) {
-  std::vector<int64_t> p(static_cast<std::size_t>(std::max<int64_t>(n, 0)));
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[generator().next() % static_cast<uint64_t>(i + 1)]);
-  return from_vector(p, Shape{n});
-}
 
 }  // namespace xg

@@ -25,7 +25,7 @@ struct InspectAnnotation final : NodeAnnotation {
   std::weak_ptr<TensorImpl> output;
 };
 
-const InspectAnnotation* annotation_of(const Node& n) { return dynamic_cast<const InspectAnnotation*>(n.annotation()); }
+inline const InspectAnnotation* annotation_of(const Node& n) { return dynamic_cast<const InspectAnnotation*>(n.annotation()); }
 void annotate(Node& node, std::span<const Tensor> inputs, const Tensor& output);
 
 // Formatting (tape_view.cpp).
@@ -88,34 +88,7 @@ class TapeView {
     return it != leaf_labels_.end() ? it->second : std::string("?");
   }
 
-  TapeInput input(const Node& n, std::size_t k) const {
-    TapeInput in;
-    const Edge& e = n.edges()[k];
-    const auto* a = annotation_of(n);
-    const std::shared_ptr<TensorImpl>* impl = a && k < a->inputs.size() ? &a->inputs[k] : nullptr;
-    if (e.fn) {
-      in.producer_step = step(e.fn.get());
-      in.producer_op = e.fn->name();
-      in.label = impl && !(*impl)->name.empty() ? (*impl)->name : output_label(*e.fn);
-      in.shape = e.fn->output_shape();
-      in.requires_grad = true;
-      in.value = impl ? Tensor(*impl) : output_value(*e.fn);
-    } else if (e.leaf) {
-      in.label = leaf_label(e.leaf.get());
-      in.shape = e.leaf->shape;
-      in.requires_grad = true;
-      in.is_leaf = true;
-      in.value = Tensor(e.leaf);
-    } else if (impl) {
-      in.label = leaf_label(impl->get());
-      in.shape = (*impl)->shape;
-      in.value = Tensor(*impl);
-    } else {
-      in.label = "?";
-      in.shape_known = false;
-    }
-    return in;
-  }
+  TapeInput input(const Node& n, std::size_t k) const;  // (tape_view.cpp)
 
   TapeEntry entry(std::size_t i) const {
     const Node& n = *nodes_[i];

@@ -104,6 +104,35 @@ bool close_to(const Tensor& a, const Tensor& b) {
   return true;
 }
 
+TapeInput TapeView::input(const Node& n, std::size_t k) const {
+  TapeInput in;
+  const Edge& e = n.edges()[k];
+  const auto* a = annotation_of(n);
+  const std::shared_ptr<TensorImpl>* impl = a && k < a->inputs.size() ? &a->inputs[k] : nullptr;
+  if (e.fn) {
+    in.producer_step = step(e.fn.get());
+    in.producer_op = e.fn->name();
+    in.label = impl && !(*impl)->name.empty() ? (*impl)->name : output_label(*e.fn);
+    in.shape = e.fn->output_shape();
+    in.requires_grad = true;
+    in.value = impl ? Tensor(*impl) : output_value(*e.fn);
+  } else if (e.leaf) {
+    in.label = leaf_label(e.leaf.get());
+    in.shape = e.leaf->shape;
+    in.requires_grad = true;
+    in.is_leaf = true;
+    in.value = Tensor(e.leaf);
+  } else if (impl) {
+    in.label = leaf_label(impl->get());
+    in.shape = (*impl)->shape;
+    in.value = Tensor(*impl);
+  } else {
+    in.label.assign(1, '?');  // (not = "?": GCC 12 warns falsely here, -Wrestrict)
+    in.shape_known = false;
+  }
+  return in;
+}
+
 }  // namespace inspect_detail
 
 using namespace inspect_detail;

@@ -1,58 +1,32 @@
-// Neural-network ops: convolution through im2col + gemm, and the pools. Each op's kernel,
-// backward formula and samples sit together. The backward of every primitive here is written with
-// primitives of this file, so create_graph differentiates through them:
+// Convolution through im2col + gemm: conv2d, its two gradients, and conv1d on top. Each op's
+// kernel, backward formula and samples sit together. The backward of every primitive here is
+// written with primitives of this file, so create_graph differentiates through them:
 //   conv2d             -> conv2d_input_grad (dx), conv2d_weight_grad (dw), sum (db)
 //   conv2d_input_grad  -> conv2d (d grad_output), conv2d_weight_grad (d weight)
 //   conv2d_weight_grad -> conv2d_input_grad (d x), conv2d (d grad_output)
-//   max_pool2d         -> max_pool2d_backward (scatter at the argmax) -> gather at the argmax
-//   avg_pool2d / adaptive_avg_pool2d <-> avg_pool2d_backward (the transposed linear map)
-// This file includes OpenBLAS's <cblas.h>, so it must not include xtensor-blas.
-#include <cblas.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cmath>
 #include <cstring>
-#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/ops/window.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
 using detail::Domain;
+using detail::gemm;
+using detail::pair_str;
 using detail::sample_tensor;
+using detail::valid_range;
 
 namespace {
-
-// C = alpha op(A) op(B) + beta C, row-major, with explicit leading dimensions.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-          float beta, float* c, int64_t ldc) {
-  detail::prepare_gemm(m, n, k);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
-          double beta, double* c, int64_t ldc) {
-  detail::prepare_gemm(m, n, k);
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-
-std::string pair_str(Size2 s) {
-  std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
-  r.insert(0, 1, '(');
-  r.append(", ").append(std::to_string(s.w)).append(")");
-  return r;
-}
 
 void check_defined(const Tensor& t, const char* op, const char* what) {
   if (!t.defined()) throw ValueError(std::string(op) + ": " + what + " is undefined");
@@ -116,14 +90,6 @@ ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const 
   g.ho = conv_out(g.h, g.kh, p.stride.h, p.padding.h, p.dilation.h);
   g.wo = conv_out(g.w, g.kw, p.stride.w, p.padding.w, p.dilation.w);
   return g;
-}
-
-// The range [lo, hi) of output columns whose input column ow * s + off lies in [0, w).
-inline void valid_range(int64_t off, int64_t s, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
-  lo = off >= 0 ? 0 : (-off + s - 1) / s;
-  hi = off <= w - 1 ? std::min(wo, (w - 1 - off) / s + 1) : 0;
-  lo = std::min(lo, wo);
-  hi = std::max(hi, lo);
 }
 
 // d[0, n) = s[0, n) for the short rows of im2col (a row of a 14 x 14 output is 56 bytes): fixed-size
@@ -263,14 +229,14 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t s = i / G, gr = i % G;
         im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
-        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (beta 1)
+        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (accumulating)
       }
     });
     if (m == 1) {
-      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, K, cols + gr * K * L, L, T(1), y + (s0 * O + gr * og) * L, L);
+      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, cols + gr * K * L, y + (s0 * O + gr * og) * L, true);
       continue;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, K, cols + gr * K * ld, ld, T(0), out + gr * og * ld, ld);
+    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, cols + gr * K * ld, out + gr * og * ld);
     detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t s = lo; s < hi; ++s)
         for (int64_t o = 0; o < O; ++o) {
@@ -305,7 +271,7 @@ void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
       });
       src = gyt;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, K, src + gr * og * ld, ld, T(0), cols + gr * K * ld, ld);
+    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, src + gr * og * ld, cols + gr * K * ld);
     detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t s = i / G, gr = i % G;
@@ -338,7 +304,7 @@ void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     });
     const T* src = m > 1 ? gyt : gy + s0 * O * L;
     for (int64_t gr = 0; gr < G; ++gr)
-      gemm(false, true, og, K, ld, src + gr * og * ld, ld, cols + gr * K * ld, ld, s0 == 0 ? T(0) : T(1), gw + gr * og * K, K);
+      gemm(false, true, og, K, ld, src + gr * og * ld, cols + gr * K * ld, gw + gr * og * K, s0 > 0);
   }
 }
 
@@ -536,397 +502,6 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                      std::to_string(stride) + ", padding " + std::to_string(padding) + ", dilation " + std::to_string(dilation) +
                      ", groups " + std::to_string(groups) + ")");
   }
-}
-
-// ---------------------------------------------------------------- pooling
-namespace {
-
-// PyTorch's pooling_output_shape.
-int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  const int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
-  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
-  return out;
-}
-
-struct PoolGeom {
-  int64_t planes, h, w, ho, wo;
-};
-
-// Validates a pool's arguments on a 4-D input and computes its output size.
-PoolGeom pool_geom(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode, const char* op) {
-  const std::string args = " (input " + x.shape().str() + ", kernel_size " + pair_str(k) + ", stride " + pair_str(s) + ", padding " +
-                           pair_str(p) + (d.h == 1 && d.w == 1 ? std::string() : ", dilation " + pair_str(d)) + ")";
-  if (x.dim() != 4) throw ShapeError(std::string(op) + ": expected a 4-D input [N, C, H, W] or 3-D [C, H, W]" + args);
-  if (k.h <= 0 || k.w <= 0) throw ValueError(std::string(op) + ": kernel_size must be positive" + args);
-  if (s.h <= 0 || s.w <= 0) throw ValueError(std::string(op) + ": stride must be positive" + args);
-  if (d.h <= 0 || d.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive" + args);
-  if (p.h < 0 || p.w < 0 || 2 * p.h > k.h || 2 * p.w > k.w)
-    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" + args);
-  PoolGeom g{x.shape()[0] * x.shape()[1], x.shape()[2], x.shape()[3], 0, 0};
-  g.ho = pool_out(g.h, k.h, s.h, p.h, d.h, ceil_mode);
-  g.wo = pool_out(g.w, k.w, s.w, p.w, d.w, ceil_mode);
-  if (g.ho <= 0 || g.wo <= 0)
-    throw ShapeError(std::string(op) + ": the output would be empty (" + std::to_string(g.ho) + " x " + std::to_string(g.wo) + ")" + args);
-  return g;
-}
-
-// Planes per parallel_for chunk for a pool doing `work` element steps per plane: at least about
-// 16K steps per chunk, so that small pools (the gradcheck samples) run inline.
-int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)); }
-
-Tensor as_batched(const Tensor& x, const char* op) {
-  if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
-  return x.dim() == 3 ? unsqueeze(x, 0) : x;
-}
-
-}  // namespace
-
-// ---- max_pool2d ----
-XG_OP(max_pool2d, {.formula = "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
-                               return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
-                             };
-                             return std::vector<OpSample>{
-                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, 1, false)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, 1, false)},
-                                 {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)", {sample_tensor({1, 2, 6, 5}, Domain::real, 3)}, call(2, 1, 0, 2, false)},
-                                 {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode", {sample_tensor({2, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, Size2{2, 2}, 0, 1, true)},
-                                 {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1", {sample_tensor({2, 4, 4}, Domain::real, 5)}, call(3, 1, 1, 1, false)},
-                             };
-                           }});
-XG_OP(max_pool2d_backward, {.formula = "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                      auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
-                                        Tensor x = sample_tensor(xs, Domain::real, salt).detach();
-                                        Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
-                                        return OpSample{label, {sample_tensor(idx.shape(), Domain::real, salt + 1)},
-                                                        [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
-                                      };
-                                      return std::vector<OpSample>{
-                                          make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
-                                          make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
-                                      };
-                                    }});
-
-namespace {
-Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
-
-// The extents of a max pool, passed by value: the kernel unpacks them into locals, which the
-// int64 index stores cannot alias (fields reached through a pointer, or locals whose address a
-// parallel_for closure holds, could be, and would be reloaded after every store).
-struct MaxPoolDims {
-  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
-};
-
-// Planes [p0, p1) of a max pool. Per output row: taps outer, output columns inner. The inner loop
-// is a branch-free select over a contiguous output row (random data would mispredict a branch per
-// tap), and taps are visited in row-major window order, so ties go to the first maximum, as PyTorch.
-template <class T>
-void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, const MaxPoolDims dims) {
-  const int64_t H = dims.H, W = dims.W, Ho = dims.Ho, Wo = dims.Wo, hw = H * W, L = Ho * Wo;
-  const int64_t kh = dims.kh, kw = dims.kw, sh = dims.sh, sw = dims.sw, ph = dims.ph, pw = dims.pw, dh = dims.dh, dw = dims.dw;
-  auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
-    const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
-    b = take ? v : b;
-    at = take ? pos : at;
-  };
-  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
-    // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
-    for (int64_t pl = p0; pl < p1; ++pl) {
-      const T* xp = in + pl * hw;
-      for (int64_t oh = 0; oh < Ho; ++oh) {
-        const T* __restrict r0 = xp + 2 * oh * W;
-        const T* __restrict r1 = r0 + W;
-        T* __restrict yb = out + pl * L + oh * Wo;
-        int64_t* __restrict yi = id + pl * L + oh * Wo;
-        const int64_t q0 = 2 * oh * W;
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          T b = r0[2 * ow];
-          int64_t at = q0 + 2 * ow;
-          pick(r0[2 * ow + 1], b, q0 + 2 * ow + 1, at);
-          pick(r1[2 * ow], b, q0 + W + 2 * ow, at);
-          pick(r1[2 * ow + 1], b, q0 + W + 2 * ow + 1, at);
-          yb[ow] = b;
-          yi[ow] = at;
-        }
-      }
-    }
-    return;
-  }
-  for (int64_t pl = p0; pl < p1; ++pl) {
-    const T* xp = in + pl * hw;
-    for (int64_t oh = 0; oh < Ho; ++oh) {
-      T* __restrict yb = out + pl * L + oh * Wo;
-      int64_t* __restrict yi = id + pl * L + oh * Wo;
-      const int64_t h0 = oh * sh - ph;
-      const int64_t i0 = h0 >= 0 ? 0 : (-h0 + dh - 1) / dh;
-      const int64_t i1 = std::max(i0, std::min(kh, h0 <= H - 1 ? (H - 1 - h0) / dh + 1 : 0));
-      for (int64_t ow = 0; ow < Wo; ++ow) {  // start at the first tap inside the input
-        const int64_t w0 = ow * sw - pw;
-        yb[ow] = -std::numeric_limits<T>::infinity();
-        yi[ow] = (h0 + i0 * dh) * W + w0 + (w0 >= 0 ? 0 : (-w0 + dw - 1) / dw) * dw;
-      }
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t ih = h0 + i * dh;
-        for (int64_t j = 0; j < kw; ++j) {
-          const int64_t off = j * dw - pw;
-          int64_t lo, hi;
-          valid_range(off, sw, W, Wo, lo, hi);
-          const T* __restrict xr = xp + ih * W + off;
-          const int64_t base = ih * W + off;
-          for (int64_t ow = lo; ow < hi; ++ow) pick(xr[ow * sw], yb[ow], base + ow * sw, yi[ow]);
-        }
-      }
-    }
-  }
-}
-
-std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode) {
-  const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
-  if (!x.is_floating_point()) throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
-  const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
-  Tensor y = detail::new_tensor(os, x.dtype());
-  Tensor idx = detail::new_tensor(os, Dtype::int64);
-  const MaxPoolDims dims{g.h, g.w, g.ho, g.wo, k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w};
-  detail::visit_float(x.dtype(), "max_pool2d", [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    int64_t* id = idx.data<int64_t>();
-    detail::parallel_for(g.planes, plane_grain(g.h * g.w), [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
-  });
-  if (!will_record({x})) return {y, idx};
-  Tensor r = record(opdefs::max_pool2d_op, y, {x}, [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
-    gx[0] = max_pool2d_backward_impl(gy, idx, xs);
-  });
-  return {r, idx};
-}
-
-Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs) {
-  if (!gy.defined() || !idx.defined()) throw ValueError("max_pool2d_backward: an operand is undefined");
-  if (idx.dtype() != Dtype::int64) throw TypeError(std::string("max_pool2d_backward: indices must be int64, got ") + dtype_name(idx.dtype()));
-  if (xs.rank() != 4 || idx.dim() != 4 || !(gy.shape() == idx.shape()) || idx.shape()[0] != xs[0] || idx.shape()[1] != xs[1])
-    throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " + idx.shape().str() +
-                     " must have equal [N, C, Ho, Wo] shapes matching the input " + xs.str());
-  const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], L = idx.shape()[2] * idx.shape()[3];
-  Tensor gx = detail::new_tensor(xs, gy.dtype());
-  const int64_t* ip = idx.data<int64_t>();
-  std::atomic<bool> bad{false};
-  detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
-    const T* g = gy.data<T>();
-    T* out = gx.data<T>();
-    detail::parallel_for(planes, plane_grain(hw), [&](int64_t p0, int64_t p1) {
-      std::fill(out + p0 * hw, out + p1 * hw, T(0));
-      bool ok = true;
-      for (int64_t pl = p0; pl < p1; ++pl) {
-        const int64_t* ipl = ip + pl * L;
-        const T* gpl = g + pl * L;
-        T* opl = out + pl * hw;
-        for (int64_t l = 0; l < L; ++l) {
-          const int64_t i = ipl[l];
-          if (i >= 0 && i < hw) opl[i] += gpl[l];
-          else ok = false;
-        }
-      }
-      if (!ok) bad.store(true, std::memory_order_relaxed);
-    });
-  });
-  if (bad.load())
-    for (int64_t i = 0, n = idx.numel(); i < n; ++i)
-      if (ip[i] < 0 || ip[i] >= hw)
-        throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
-                         " elements (input " + xs.str() + ")");
-  return record(opdefs::max_pool2d_backward_op, gx, {gy}, [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
-    gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
-  });
-}
-}  // namespace
-
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
-                                                  Size2 dilation, bool ceil_mode) {
-  const Tensor x = as_batched(x0, "max_pool2d");
-  auto [y, idx] = max_pool2d_impl(x, kernel_size, stride.value_or(kernel_size), padding, dilation, ceil_mode);
-  if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
-  return {y, idx};
-}
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation, bool ceil_mode) {
-  return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
-}
-Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
-  return max_pool2d_backward_impl(grad_output, indices, input_shape);
-}
-
-// ---- average pools: windows [start, end) per output row and column, and a divisor per window ----
-namespace {
-struct Windows {
-  std::vector<int64_t> r0, r1, c0, c1;  // row / column window bounds (clipped to the input)
-  std::vector<int64_t> rn, cn;          // divisor factors per output row / column
-  int64_t divisor = 0;                  // when > 0, replaces rn[oh] * cn[ow]
-  bool adaptive = false;                // which forward op records the transposed map
-  Shape in_shape, out_shape;
-};
-
-void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad, std::vector<int64_t>& b0,
-                 std::vector<int64_t>& b1, std::vector<int64_t>& n) {
-  for (int64_t o = 0; o < out; ++o) {  // PyTorch's avg_pool2d: the padded window is clipped to in + p
-    int64_t start = o * s - p, end = std::min(start + k, in + p);
-    const int64_t padded = end - start;
-    start = std::max<int64_t>(start, 0);
-    end = std::min(end, in);
-    b0.push_back(start);
-    b1.push_back(end);
-    n.push_back(count_pad ? padded : end - start);
-  }
-}
-void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::vector<int64_t>& b1, std::vector<int64_t>& n) {
-  for (int64_t o = 0; o < out; ++o) {
-    const int64_t start = (o * in) / out, end = ((o + 1) * in + out - 1) / out;
-    b0.push_back(start);
-    b1.push_back(end);
-    n.push_back(end - start);
-  }
-}
-
-Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
-Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
-}  // namespace
-
-XG_OP(avg_pool2d, {.formula = "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip, std::optional<int64_t> div) {
-                               return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
-                             };
-                             return std::vector<OpSample>{
-                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, false, true, std::nullopt)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, false, true, std::nullopt)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false", {sample_tensor({2, 3, 5, 5}, Domain::real, 3)}, call(3, 2, 1, false, false, std::nullopt)},
-                                 {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode", {sample_tensor({1, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, 2, 0, true, true, std::nullopt)},
-                                 {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3", {sample_tensor({1, 2, 4, 4}, Domain::real, 5)}, call(2, 1, 0, false, true, 3)},
-                             };
-                           }});
-XG_OP(adaptive_avg_pool2d, {.formula = "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                      auto call = [](Size2 o) { return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); }; };
-                                      return std::vector<OpSample>{
-                                          {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)", {sample_tensor({2, 2, 5, 7}, Domain::real, 1)}, call({3, 4})},
-                                          {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
-                                          {"[1, 2, 3, 2] -> (5, 4) (upsampling)", {sample_tensor({1, 2, 3, 2}, Domain::real, 3)}, call({5, 4})},
-                                      };
-                                    }});
-XG_OP(avg_pool2d_backward, {.formula = "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                      auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
-                                        return [pool, xs](std::span<const Tensor> t) {
-                                          Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
-                                          return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
-                                        };
-                                      };
-                                      return std::vector<OpSample>{
-                                          {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
-                                           via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
-                                          {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)", {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
-                                           via_grad([](const Tensor& x) { return adaptive_avg_pool2d(x, {3, 4}); }, {1, 2, 5, 7})},
-                                      };
-                                    }});
-
-namespace {
-Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
-  const Windows& W = *wd;
-  Tensor y = detail::new_tensor(W.out_shape, x.dtype());
-  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
-  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
-  const char* op = W.adaptive ? "adaptive_avg_pool2d" : "avg_pool2d";
-  detail::visit_float(x.dtype(), op, [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
-      for (int64_t pl = p0; pl < p1; ++pl) {
-        const T* xp = in + pl * h * w;
-        T* yp = out + pl * ho * wo;
-        for (int64_t oh = 0; oh < ho; ++oh)
-          for (int64_t ow = 0; ow < wo; ++ow) {
-            T acc = 0;
-            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) acc += xp[i * w + j];
-            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-            yp[oh * wo + ow] = acc / static_cast<T>(div);
-          }
-      }
-    });
-  });
-  return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
-                [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
-}
-
-Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) {
-  const Windows& W = *wd;
-  if (!(gy.shape() == W.out_shape))
-    throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " + W.out_shape.str());
-  Tensor gx = detail::new_tensor(W.in_shape, gy.dtype());
-  const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
-  const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
-  detail::visit_float(gy.dtype(), "avg_pool2d_backward", [&]<class T>() {
-    const T* g = gy.data<T>();
-    T* out = gx.data<T>();
-    detail::parallel_for(planes, plane_grain(std::max(h * w, ho * wo)), [&](int64_t p0, int64_t p1) {
-      std::fill(out + p0 * h * w, out + p1 * h * w, T(0));
-      for (int64_t pl = p0; pl < p1; ++pl) {
-        const T* gp = g + pl * ho * wo;
-        T* xp = out + pl * h * w;
-        for (int64_t oh = 0; oh < ho; ++oh)
-          for (int64_t ow = 0; ow < wo; ++ow) {
-            const int64_t div = W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow];
-            const T v = gp[oh * wo + ow] / static_cast<T>(div);
-            for (int64_t i = W.r0[oh]; i < W.r1[oh]; ++i)
-              for (int64_t j = W.c0[ow]; j < W.c1[ow]; ++j) xp[i * w + j] += v;
-          }
-      }
-    });
-  });
-  return record(opdefs::avg_pool2d_backward_op, gx, {gy},
-                [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); });
-}
-}  // namespace
-
-Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride0, Size2 padding, bool ceil_mode,
-                  bool count_include_pad, std::optional<int64_t> divisor_override) {
-  const Tensor x = as_batched(x0, "avg_pool2d");
-  const Size2 stride = stride0.value_or(kernel_size);
-  const PoolGeom g = pool_geom(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d");
-  if (divisor_override && *divisor_override <= 0)
-    throw ValueError("avg_pool2d: divisor_override must be positive, got " + std::to_string(*divisor_override));
-  auto wd = std::make_shared<Windows>();
-  avg_windows(g.h, g.ho, kernel_size.h, stride.h, padding.h, count_include_pad, wd->r0, wd->r1, wd->rn);
-  avg_windows(g.w, g.wo, kernel_size.w, stride.w, padding.w, count_include_pad, wd->c0, wd->c1, wd->cn);
-  wd->divisor = divisor_override.value_or(0);
-  wd->in_shape = x.shape();
-  wd->out_shape = Shape{x.shape()[0], x.shape()[1], g.ho, g.wo};
-  Tensor y = window_avg(x, std::move(wd));
-  return x0.dim() == 3 ? squeeze(y, 0) : y;
-}
-
-Tensor adaptive_avg_pool2d(const Tensor& x0, Size2 output_size) {
-  const Tensor x = as_batched(x0, "adaptive_avg_pool2d");
-  if (x.dim() != 4)
-    throw ShapeError("adaptive_avg_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " + x0.shape().str());
-  if (output_size.h <= 0 || output_size.w <= 0)
-    throw ValueError("adaptive_avg_pool2d: output_size must be positive, got " + pair_str(output_size));
-  if (x.shape()[2] == 0 || x.shape()[3] == 0)
-    throw ShapeError("adaptive_avg_pool2d: the input " + x0.shape().str() + " has an empty spatial axis");
-  auto wd = std::make_shared<Windows>();
-  adaptive_windows(x.shape()[2], output_size.h, wd->r0, wd->r1, wd->rn);
-  adaptive_windows(x.shape()[3], output_size.w, wd->c0, wd->c1, wd->cn);
-  wd->adaptive = true;
-  wd->in_shape = x.shape();
-  wd->out_shape = Shape{x.shape()[0], x.shape()[1], output_size.h, output_size.w};
-  Tensor y = window_avg(x, std::move(wd));
-  return x0.dim() == 3 ? squeeze(y, 0) : y;
 }
 
 }  // namespace xg
