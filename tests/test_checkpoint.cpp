@@ -2,10 +2,9 @@
 // models (a CNN and an LSTM) trained on synthetic tasks, saved, reloaded, identical.
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <iterator>
-#include <unistd.h>
+#include <cstdio>
 
+#include "helpers.hpp"
 #include "xgrad/autograd.hpp"
 #include "xgrad/nn/conv.hpp"
 #include "xgrad/nn/functional.hpp"
@@ -15,21 +14,9 @@
 #include "xgrad/optim/adam.hpp"
 
 namespace {
-std::string tmp(const std::string& name) { return "/tmp/xg_ckpt_" + std::to_string(::getpid()) + "_" + name; }
-std::string bytes_of(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-void write(const std::string& p, const std::string& b) { std::ofstream(p, std::ios::binary) << b; }
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const xg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using xg_test::read_file;
+using xg_test::write_file;
+std::string tmp(const std::string& name) { return xg_test::temp_path("ckpt_" + name); }
 // A safetensors file by hand: 8-byte length, header, data.
 std::string make_file(const std::string& header, const std::string& data) {
   std::string out(8, '\0');
@@ -138,9 +125,9 @@ TEST_CASE("tensor files round-trip every dtype with metadata") {
   CHECK(f.at("c").to_vector<int64_t>() == std::vector<int64_t>{7, -8, 9});
   CHECK(f.at("empty").shape() == xg::Shape{0, 4});
   CHECK(f.metadata.at("note") == "hello");
-  CHECK(error_of([&] { f.at("nope"); }).find("no tensor named 'nope'") != std::string::npos);
+  CHECK_ERROR(f.at("nope"), xg::IOError, "no tensor named 'nope'");
   // the header is 8-byte aligned JSON, as the format wants
-  const std::string raw = bytes_of(p);
+  const std::string raw = read_file(p);
   CHECK((8 + static_cast<unsigned char>(raw[0])) % 8 == 0);
   std::remove(p.c_str());
 }
@@ -148,37 +135,33 @@ TEST_CASE("tensor files round-trip every dtype with metadata") {
 TEST_CASE("corrupted tensor files give a clear error naming the file and what is wrong") {
   const std::string p = tmp("bad.safetensors");
   xg::save_tensors(p, {{"w", xg::ones({4, 4})}});
-  const std::string good = bytes_of(p);
+  const std::string good = read_file(p);
 
-  write(p, good.substr(0, good.size() - 10));  // truncated data
-  std::string e = error_of([&] { xg::load_tensors(p); });
-  CHECK(e.find(p) != std::string::npos);
-  CHECK(e.find("truncated") != std::string::npos);
+  write_file(p, good.substr(0, good.size() - 10));  // truncated data
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "truncated");
 
-  write(p, good.substr(0, 5));  // truncated length
-  CHECK(error_of([&] { xg::load_tensors(p); }).find("header length is missing") != std::string::npos);
+  write_file(p, good.substr(0, 5));  // truncated length
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "header length is missing");
 
   std::string big = good;
   big[6] = '\x7f';  // header length far beyond the file
-  e = error_of([&] { xg::load_tensors(p + "x"); });
-  write(p, big);
-  e = error_of([&] { xg::load_tensors(p); });
-  CHECK(e.find("runs past the end of the file") != std::string::npos);
+  write_file(p, big);
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "runs past the end of the file");
 
-  write(p, make_file("{not json", ""));
-  CHECK(error_of([&] { xg::load_tensors(p); }).find("malformed JSON header at offset 8") != std::string::npos);
+  write_file(p, make_file("{not json", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "malformed JSON header at offset 8");
 
-  write(p, make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                      std::string(12, '\0')));
-  CHECK(error_of([&] { xg::load_tensors(p); }).find("gap or overlap") != std::string::npos);
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'b' starts at data offset 4", "gap or overlap");
 
-  write(p, make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  CHECK(error_of([&] { xg::load_tensors(p); }).find("needs 12 bytes") != std::string::npos);
+  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'a' of shape [3] and dtype F32 needs 12 bytes");
 
-  write(p, make_file(R"({"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  CHECK(error_of([&] { xg::load_tensors(p); }).find("unsupported dtype C64") != std::string::npos);
+  write_file(p, make_file(R"({"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "unsupported dtype C64");
 
-  CHECK(error_of([&] { xg::load_tensors(tmp("missing.safetensors")); }).find("cannot open") != std::string::npos);
+  CHECK_ERROR(xg::load_tensors(tmp("missing.safetensors")), xg::IOError, tmp("missing.safetensors"), "cannot open");
   std::remove(p.c_str());
 }
 
@@ -190,21 +173,18 @@ TEST_CASE("loading a state dict checks names, shapes and dtypes before copying a
 
   auto wrong_shape = state;
   wrong_shape[0].second = xg::zeros({2, 4});
-  std::string e = error_of([&] { model->load_state_dict(wrong_shape); });
-  CHECK(e.find("'weight' has shape [2, 4] in the state, [2, 3] in the model") != std::string::npos);
+  CHECK_ERROR(model->load_state_dict(wrong_shape), xg::ShapeError, "'weight' has shape [2, 4] in the state, [2, 3] in the model");
 
   auto wrong_dtype = state;
   wrong_dtype[1].second = xg::zeros({2}, {.dtype = xg::Dtype::float64});
-  e = error_of([&] { model->load_state_dict(wrong_dtype); });
-  CHECK(e.find("'bias' is float64 in the state, float32 in the model") != std::string::npos);
+  CHECK_ERROR(model->load_state_dict(wrong_dtype), xg::TypeError, "'bias' is float64 in the state, float32 in the model");
 
   xg::NamedTensors missing = {{"weight", xg::ones({2, 3})}};
-  e = error_of([&] { model->load_state_dict(missing); });
-  CHECK(e.find("missing: bias") != std::string::npos);
+  CHECK_ERROR(model->load_state_dict(missing), xg::ValueError, "Linear.load_state_dict:", "missing: bias");
   CHECK(model->weight.to_vector<float>() == before);  // the failed load changed nothing
 
   xg::NamedTensors extra = {{"weight", xg::ones({2, 3})}, {"bias", xg::ones({2})}, {"scale", xg::ones({1})}};
-  CHECK(error_of([&] { model->load_state_dict(extra); }).find("unexpected: scale") != std::string::npos);
+  CHECK_ERROR(model->load_state_dict(extra), xg::ValueError, "Linear.load_state_dict:", "unexpected: scale");
 
   // non-strict: loads what matches and reports the rest
   xg::nn::LoadResult r = model->load_state_dict(missing, false);
@@ -215,8 +195,6 @@ TEST_CASE("loading a state dict checks names, shapes and dtypes before copying a
   // a file of another model names the file and the first mismatch
   const std::string p = tmp("other.safetensors");
   xg::nn::Linear(5, 2).save(p);
-  e = error_of([&] { model->load(p); });
-  CHECK(e.find(p) != std::string::npos);
-  CHECK(e.find("'weight' has shape [2, 5]") != std::string::npos);
+  CHECK_ERROR(model->load(p), xg::ValueError, p, "'weight' has shape [2, 5]");
   std::remove(p.c_str());
 }

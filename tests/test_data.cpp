@@ -1,31 +1,17 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <fstream>
 #include <set>
 #include <string>
-#include <unistd.h>
 
+#include "helpers.hpp"
 #include "xgrad/autograd.hpp"
 #include "xgrad/data/dataset.hpp"
 #include "xgrad/data/idx.hpp"
 
 namespace {
-std::string tmp_path(const std::string& name) { return "/tmp/xg_test_data_" + std::to_string(::getpid()) + "_" + name; }
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const xg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+using xg_test::write_file;
+std::string tmp_path(const std::string& name) { return xg_test::temp_path("data_" + name); }
 }  // namespace
 
 TEST_CASE("IDX files round-trip, raw and gzip'd") {
@@ -42,40 +28,32 @@ TEST_CASE("IDX files round-trip, raw and gzip'd") {
 
 TEST_CASE("corrupted, truncated and missing IDX files give one clear error naming the file") {
   const std::string p = tmp_path("bad.idx");
-  write_bytes(p, std::string("\x01\x02\x08\x01", 4));
-  std::string e = error_of([&] { xg::data::read_idx(p); });
-  CHECK(e.find(p) != std::string::npos);
-  CHECK(e.find("bad magic number") != std::string::npos);
+  write_file(p, std::string("\x01\x02\x08\x01", 4));
+  CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "bad magic number");
 
-  write_bytes(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", 10));  // 5 values announced, 2 present
-  e = error_of([&] { xg::data::read_idx(p); });
-  CHECK(e.find("truncated") != std::string::npos);
-  CHECK(e.find("need 5 bytes") != std::string::npos);
-  CHECK(e.find("offset 10") != std::string::npos);
+  write_file(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", 10));  // 5 values announced, 2 present
+  CHECK_ERROR(xg::data::read_idx(p), xg::IOError, "truncated", "need 5 bytes", "offset 10");
 
-  write_bytes(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x01\x01\x02", 10));  // 1 announced, 2 present
-  e = error_of([&] { xg::data::read_idx(p); });
-  CHECK(e.find("unexpected bytes") != std::string::npos);
+  write_file(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x01\x01\x02", 10));  // 1 announced, 2 present
+  CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "1 unexpected bytes after the data");
 
   // A gzip stream cut in the middle.
   const std::string gz = tmp_path("cut.idx.gz");
   xg::data::write_idx(gz, xg::arange(0, 200, 1, {.dtype = xg::Dtype::int64}).reshape({10, 20}));
-  std::ifstream in(gz, std::ios::binary);
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  write_bytes(gz, all.substr(0, all.size() / 2));
-  e = error_of([&] { xg::data::read_idx(gz); });
+  const std::string all = xg_test::read_file(gz);
+  write_file(gz, all.substr(0, all.size() / 2));
+  const std::string e = ERROR_MESSAGE(xg::data::read_idx(gz), xg::IOError);
   CHECK(e.find(gz) != std::string::npos);
   CHECK((e.find("truncated") != std::string::npos || e.find("corrupted") != std::string::npos));
   CHECK(e.find('\n') == std::string::npos);
 
-  e = error_of([&] { xg::data::read_idx(tmp_path("does-not-exist.idx")); });
-  CHECK(e.find("cannot open") != std::string::npos);
+  CHECK_ERROR(xg::data::read_idx(tmp_path("does-not-exist.idx")), xg::IOError, tmp_path("does-not-exist.idx"), "cannot open");
   std::remove(p.c_str());
   std::remove(gz.c_str());
 }
 
 TEST_CASE("a missing data directory names the package to install") {
-  const std::string e = error_of([] { xg::data::fashion_mnist("/nonexistent/fmnist", true); });
+  const std::string e = ERROR_MESSAGE(xg::data::fashion_mnist("/nonexistent/fmnist", true), xg::IOError);
   CHECK(e.find("dataset-fashion-mnist") != std::string::npos);
   CHECK(e.find("/nonexistent/fmnist") != std::string::npos);
   CHECK(e.find('\n') == std::string::npos);
