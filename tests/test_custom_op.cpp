@@ -239,6 +239,7 @@ TEST_CASE("the graph of a custom op is released after backward") {
   Tensor x = xg::tensor({1, 2}, f64);
   Tensor y = xg::sum(cube()({x}));
   auto tape = xg::tape_of(y);
+  REQUIRE(tape.size() == 2);  // cube, sum
   y.backward();
   for (const auto& n : tape) CHECK(n->released());
   CHECK_ERROR(y.backward(), xg::ValueError, "backward:", "second time");

@@ -149,6 +149,7 @@ TEST_CASE("a mistake in one element only: the report names input 1 element [1, 2
   CHECK(r.inputs_checked == 2);
   CHECK(r.entries_checked == 72);
   CHECK(r.mismatch_count == 1);
+  REQUIRE(r.mismatches.size() == 1);
   const xg::GradcheckMismatch& m = r.mismatches[0];
   CHECK(m.input == 1);
   CHECK(m.input_index == std::vector<int64_t>{1, 2});
@@ -194,6 +195,7 @@ TEST_CASE("gradgradcheck catches a wrong second derivative when the first is rig
     CHECK(r.check == "gradgradcheck");
     CHECK(r.inputs_checked == 2);  // x and the cotangent v
     CHECK(r.mismatch_count == 3);  // d vjp_k / d x_k = 6 x_k v_k is reported as 0; d/dv is right
+    REQUIRE(r.mismatches.size() == 3);
     for (const auto& m : r.mismatches) {
       CHECK(m.input == 0);
       CHECK(m.input_index == m.output_index);
@@ -264,6 +266,7 @@ TEST_CASE("multi-output functions are checked output by output") {
   xg::GradcheckReport rb = xg::gradcheck(bad, {a, b});
   CHECK_FALSE(rb.passed);
   REQUIRE(rb.mismatch_count == 1);
+  REQUIRE(rb.mismatches.size() == 1);
   CHECK(rb.mismatches[0].input == 1);
   CHECK(rb.mismatches[0].output == 1);
   CHECK(rb.mismatches[0].input_index == std::vector<int64_t>{1, 2});

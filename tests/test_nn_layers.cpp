@@ -291,6 +291,8 @@ TEST_CASE("Dropout: inverted dropout in training, identity in eval, seeded masks
   Tensor ys = drop.forward(xs);
   ys.backward(xg::ones_like(ys));
   const auto gv = xs.grad().to_vector<double>(), yv = ys.to_vector<double>(), xv = xs.to_vector<double>();
+  REQUIRE(gv.size() == 2000);
+  REQUIRE(yv.size() == 2000);
   for (std::size_t i = 0; i < gv.size(); ++i) {
     CHECK((gv[i] == 0.0 || std::abs(gv[i] - 1.0 / 0.7) < 1e-6));
     CHECK(yv[i] == doctest::Approx(xv[i] * gv[i]));

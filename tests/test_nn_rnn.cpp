@@ -143,6 +143,7 @@ TEST_CASE("cells without bias, initialisation range") {
   CHECK(nb.repr() == "GRUCell(3, 4, bias=false)");
   CHECK(nb.forward(xg::randn({2, 3})).shape() == xg::Shape{2, 4});
   xg::nn::LSTM lstm(5, 16, 2);
+  REQUIRE(lstm.parameters().size() == 8);  // 2 layers x (weight_ih, weight_hh, bias_ih, bias_hh)
   for (const Tensor& p : lstm.parameters()) {
     const Vec v = p.to_vector<double>();
     double lo = 1, hi = -1;

@@ -406,6 +406,7 @@ TEST_CASE("adaptive_avg_pool2d: windows floor(i H / Ho) to ceil((i + 1) H / Ho)"
   // gradient of the global pool: 1 / (H W) everywhere
   Tensor xr = xg::zeros({1, 2, 3, 5}, {.dtype = Dtype::float64, .requires_grad = true});
   xg::sum(xg::adaptive_avg_pool2d(xr, 1)).backward();
+  REQUIRE(xr.grad().shape() == xr.shape());
   for (double v : xr.grad().to_vector<double>()) CHECK(v == doctest::Approx(1.0 / 15));
 }
 

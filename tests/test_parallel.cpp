@@ -108,5 +108,7 @@ TEST_CASE("parallel_for: many back-to-back regions, with workers both spinning a
     // Every so often let the workers fall asleep, so the wake-up path runs too.
     if (r % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  CHECK(total > 0);
+  // n = 2 + r % 7 runs through 2..8 (sums 1, 3, 6, 10, 15, 21, 28: 84 per round of 7) 2857
+  // times, then r = 19999 has n = 2 (sum 1): 2857 * 84 + 1.
+  CHECK(total == 239989);
 }
