@@ -1,5 +1,6 @@
 #pragma once
-// What the doctest files in tests/ share: the error check, value comparisons, builders and paths.
+// What the doctest files in tests/ share: the error check, value comparisons, module checks,
+// builders and paths.
 //
 //   CHECK_ERROR(expr, xg::ShapeError, "matmul:", "[3, 4]")   expr throws exactly xg::ShapeError
 //                                                             and what() contains every fragment
@@ -13,11 +14,13 @@
 #include <cxxabi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <string>
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "xgrad/autograd.hpp"
+#include "xgrad/nn/module.hpp"
 
 namespace xg_test {
 
@@ -108,6 +112,47 @@ inline std::vector<std::string> names_of(const xg::NamedTensors& nt) {
   std::vector<std::string> out;
   for (const auto& [n, t] : nt) out.push_back(n);
   return out;
+}
+
+// ------------------------------------------------------------------------------------ modules
+
+// Names and shapes of a module's parameters, in registration order.
+inline std::vector<std::pair<std::string, xg::Shape>> param_layout(const xg::nn::Module& m) {
+  std::vector<std::pair<std::string, xg::Shape>> out;
+  for (const auto& [n, t] : m.named_parameters()) out.emplace_back(n, t.shape());
+  return out;
+}
+
+inline double max_abs(const xg::Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// Converts the module to float64 and gradchecks forward with respect to x and every parameter
+// (the parameters are passed to gradcheck as inputs: it perturbs them in place). `before` runs
+// before each evaluation (to re-seed a dropout mask, say).
+inline void check_layer_grads(xg::nn::Module& m, const xg::Tensor& x0, bool second_order = true,
+                              const std::function<void()>& before = {}) {
+  m.to(xg::Dtype::float64);
+  xg::Tensor x = x0.to(xg::Dtype::float64).detach().requires_grad_();
+  std::vector<xg::Tensor> inputs{x};
+  for (const xg::Tensor& p : m.parameters()) {
+    REQUIRE(p.dtype() == xg::Dtype::float64);
+    REQUIRE(p.requires_grad());
+    inputs.push_back(p);
+  }
+  auto f = [&](const std::vector<xg::Tensor>& in) {
+    if (before) before();
+    return m.forward(in[0]);
+  };
+  const xg::GradcheckReport r = xg::gradcheck(f, inputs);
+  CHECK_MESSAGE(r.passed, m.type_name(), ": ", r.str());
+  CHECK(r.inputs_checked == static_cast<int>(inputs.size()));
+  if (second_order) {
+    const xg::GradcheckReport r2 = xg::gradgradcheck(f, inputs);
+    CHECK_MESSAGE(r2.passed, m.type_name(), ": ", r2.str());
+  }
 }
 
 // ------------------------------------------------------------------------------------ builders

@@ -1,29 +1,35 @@
-// Checkpoints: safetensors round trips, corrupted files, state-dict checks, and small user
-// models (a CNN and an LSTM) trained on synthetic tasks, saved, reloaded, identical.
+// nn/module.cpp: Sequential's dotted parameter names, state dicts that check names, shapes and
+// dtypes before copying, and small user models (a CNN and an LSTM) trained on synthetic tasks,
+// saved, reloaded, identical.
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "helpers.hpp"
 #include "xgrad/autograd.hpp"
+#include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/functional.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/module.hpp"
+#include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/rnn.hpp"
 #include "xgrad/optim/adam.hpp"
 
+using xg::Shape;
+using xg::Tensor;
+namespace nn = xg::nn;
+using xg_test::contains;
+using xg_test::param_layout;
+
 namespace {
-using xg_test::read_file;
-using xg_test::write_file;
-std::string tmp(const std::string& name) { return xg_test::temp_path("ckpt_" + name); }
-// A safetensors file by hand: 8-byte length, header, data.
-std::string make_file(const std::string& header, const std::string& data) {
-  std::string out(8, '\0');
-  uint64_t n = header.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  return out + header + data;
-}
+std::string tmp(const std::string& name) { return xg_test::temp_path("module_" + name); }
 
 struct SmallCnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Conv2d> conv;
@@ -76,6 +82,7 @@ void check_identical_after_reload(xg::nn::Module& trained, xg::nn::Module& fresh
 }
 }  // namespace
 
+// ================================================================ trained models saved and reloaded
 TEST_CASE("a small CNN user model learns a synthetic task, saves, reloads with identical outputs") {
   xg::manual_seed(1);
   // class 1: the bright square sits in the left half; class 0: in the right half
@@ -108,61 +115,38 @@ TEST_CASE("a small LSTM user model learns a synthetic task, saves, reloads with 
   check_identical_after_reload(model, fresh, x, tmp("lstm.safetensors"));
 }
 
-TEST_CASE("tensor files round-trip every dtype with metadata") {
-  const std::string p = tmp("rt.safetensors");
-  xg::Tensor a = xg::arange(0, 6, 1).reshape({2, 3});
-  xg::Tensor b = xg::tensor({1.5, -2.25}, {.dtype = xg::Dtype::float64});
-  xg::Tensor c = xg::tensor({7, -8, 9}, {.dtype = xg::Dtype::int64});
-  xg::Tensor e = xg::zeros({0, 4});
-  xg::save_tensors(p, {{"a", a}, {"b", b}, {"c", c}, {"empty", e}}, {{"note", "hello"}});
-  xg::TensorFile f = xg::load_tensors(p);
-  REQUIRE(f.tensors.size() == 4);
-  CHECK(f.tensors[0].first == "a");
-  CHECK(f.at("a").shape() == xg::Shape{2, 3});
-  CHECK(f.at("a").to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4, 5});
-  CHECK(f.at("b").dtype() == xg::Dtype::float64);
-  CHECK(f.at("b").to_vector<double>() == std::vector<double>{1.5, -2.25});
-  CHECK(f.at("c").to_vector<int64_t>() == std::vector<int64_t>{7, -8, 9});
-  CHECK(f.at("empty").shape() == xg::Shape{0, 4});
-  CHECK(f.metadata.at("note") == "hello");
-  CHECK_ERROR(f.at("nope"), xg::IOError, "no tensor named 'nope'");
-  // the header is 8-byte aligned JSON, as the format wants
-  const std::string raw = read_file(p);
-  CHECK((8 + static_cast<unsigned char>(raw[0])) % 8 == 0);
-  std::remove(p.c_str());
-}
-
-TEST_CASE("corrupted tensor files give a clear error naming the file and what is wrong") {
-  const std::string p = tmp("bad.safetensors");
-  xg::save_tensors(p, {{"w", xg::ones({4, 4})}});
-  const std::string good = read_file(p);
-
-  write_file(p, good.substr(0, good.size() - 10));  // truncated data
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "truncated");
-
-  write_file(p, good.substr(0, 5));  // truncated length
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "header length is missing");
-
-  std::string big = good;
-  big[6] = '\x7f';  // header length far beyond the file
-  write_file(p, big);
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "runs past the end of the file");
-
-  write_file(p, make_file("{not json", ""));
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "malformed JSON header at offset 8");
-
-  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                     std::string(12, '\0')));
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'b' starts at data offset 4", "gap or overlap");
-
-  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'a' of shape [3] and dtype F32 needs 12 bytes");
-
-  write_file(p, make_file(R"({"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')));
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "unsupported dtype C64");
-
-  CHECK_ERROR(xg::load_tensors(tmp("missing.safetensors")), xg::IOError, tmp("missing.safetensors"), "cannot open");
-  std::remove(p.c_str());
+// ================================================================ Sequential, state dicts
+TEST_CASE("a small CNN in Sequential: dotted parameter names, shapes, backward, state dict round trip") {
+  xg::manual_seed(13);
+  auto net = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+      std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Dropout>(0.25),
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10), std::make_shared<nn::LogSoftmax>(1)});
+  std::vector<std::pair<std::string, Shape>> want = {{"0.weight", {4, 1, 3, 3}}, {"0.bias", {4}}, {"5.weight", {10, 196}}, {"5.bias", {10}}};
+  CHECK(param_layout(*net) == want);
+  Tensor x = xg::randn({8, 1, 14, 14});
+  Tensor y = net->forward(x);
+  CHECK(y.shape() == Shape{8, 10});
+  xg::mean(y).backward();
+  for (const Tensor& p : net->parameters()) CHECK(p.grad().defined());
+  std::ostringstream s;
+  s << *net;
+  CHECK(contains(s.str(), "(0): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"));
+  CHECK(contains(s.str(), "(3): Dropout(p=0.25)"));
+  CHECK(contains(s.str(), "(5): Linear(in_features=196, out_features=10, bias=true)"));
+  // eval() reaches the Dropout: two evaluations agree
+  net->eval();
+  CHECK(xg::max(xg::abs(net->forward(x) - net->forward(x))).item() == 0.0);
+  // weights move to another instance by name
+  xg::manual_seed(14);
+  auto other = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+      std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Dropout>(0.25),
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10), std::make_shared<nn::LogSoftmax>(1)});
+  other->eval();
+  CHECK(xg::max(xg::abs(other->forward(x) - net->forward(x))).item() > 0.0);
+  other->load_state_dict(net->state_dict());
+  CHECK(xg::max(xg::abs(other->forward(x) - net->forward(x))).item() == 0.0);
 }
 
 TEST_CASE("loading a state dict checks names, shapes and dtypes before copying anything") {

@@ -1,4 +1,4 @@
-// Convolution and pooling ops (autograd/ops_nn.cpp): values against hand-computed examples and
+// Convolution and pooling ops (autograd/ops/nn.cpp): values against hand-computed examples and
 // against naive direct loops over several stride / padding / dilation / groups settings, in
 // float32 and float64; gradients against the same loops; error messages naming the op and shapes.
 // (Every op here is also gradchecked and gradgradchecked by the registry sweep.)

@@ -1,4 +1,4 @@
-// autograd/xtensor_interop.hpp: to_xarray, from_xexpression, as_xtensor, with values checked
+// autograd/tools/xtensor_interop.hpp: to_xarray, from_xexpression, as_xtensor, with values checked
 // element by element for float32, float64 and int64, and a gradient through a tensor that came
 // from an xtensor expression.
 #include <doctest/doctest.h>
