@@ -1,12 +1,14 @@
-// nn/module.cpp: Sequential's dotted parameter names, state dicts that check names, shapes and
-// dtypes before copying, and small user models (a CNN and an LSTM) trained on synthetic tasks,
-// saved, reloaded, identical.
+// nn/module.cpp: named_modules() on models on the stack and on the heap (PyTorch's dotted names),
+// Sequential's dotted parameter names, state dicts that check names, shapes and dtypes before
+// copying, and small user models (a CNN and an LSTM) trained on synthetic tasks, saved, reloaded,
+// identical.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "helpers.hpp"
@@ -31,6 +33,68 @@ using xg_test::param_layout;
 namespace {
 std::string tmp(const std::string& name) { return xg_test::temp_path("module_" + name); }
 
+// The model of the named_modules() tests, written as user code writes one: sub-modules held by
+// shared_ptr members, a Sequential inside a Sequential, a ModuleList of user blocks. The PyTorch
+// model of the same structure,
+//   class Block(nn.Module): fc = nn.Linear(4, 4); act = nn.ReLU()
+//   class Net(nn.Module): layer1 = nn.Sequential(nn.Linear(3, 4), nn.ReLU(),
+//                                                nn.Sequential(nn.Linear(4, 4), nn.Tanh()))
+//                         blocks = nn.ModuleList([Block(), Block()]); head = nn.Linear(4, 2)
+// gives [(name, type(m).__name__) for name, m in Net().named_modules()] == kNetModules.
+struct Block : nn::Module {
+  std::shared_ptr<nn::Linear> fc;
+  std::shared_ptr<nn::ReLU> act;
+  Block() : Module("Block") {
+    fc = register_module("fc", std::make_shared<nn::Linear>(4, 4));
+    act = register_module("act", std::make_shared<nn::ReLU>());
+  }
+  Tensor forward(const Tensor& x) override { return act->forward(fc->forward(x)); }
+};
+
+struct Net : nn::Module {
+  std::shared_ptr<nn::Sequential> layer1;
+  std::shared_ptr<nn::ModuleList> blocks;
+  std::shared_ptr<nn::Linear> head;
+  Net() : Module("Net") {
+    layer1 = register_module(
+        "layer1", std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+                      std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
+                      std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(4, 4), std::make_shared<nn::Tanh>()})}));
+    blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
+    blocks->push_back(std::make_shared<Block>()).push_back(std::make_shared<Block>());
+    head = register_module("head", std::make_shared<nn::Linear>(4, 2));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = layer1->forward(x);
+    for (std::size_t i = 0; i < blocks->size(); ++i) h = (*blocks)[i]->forward(h);
+    return head->forward(h);
+  }
+};
+
+using Layout = std::vector<std::pair<std::string, std::string>>;
+
+// (name, type name) of every entry of named_modules(), in order.
+Layout layout_of(const std::vector<std::pair<std::string, nn::ModulePtr>>& modules) {
+  Layout out;
+  for (const auto& [name, m] : modules) out.emplace_back(name, m->type_name());
+  return out;
+}
+
+const Layout kNetModules = {{"", "Net"},
+                            {"layer1", "Sequential"},
+                            {"layer1.0", "Linear"},
+                            {"layer1.1", "ReLU"},
+                            {"layer1.2", "Sequential"},
+                            {"layer1.2.0", "Linear"},
+                            {"layer1.2.1", "Tanh"},
+                            {"blocks", "ModuleList"},
+                            {"blocks.0", "Block"},
+                            {"blocks.0.fc", "Linear"},
+                            {"blocks.0.act", "ReLU"},
+                            {"blocks.1", "Block"},
+                            {"blocks.1.fc", "Linear"},
+                            {"blocks.1.act", "ReLU"},
+                            {"head", "Linear"}};
 struct SmallCnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Conv2d> conv;
   std::shared_ptr<xg::nn::Linear> fc;
@@ -81,6 +145,73 @@ void check_identical_after_reload(xg::nn::Module& trained, xg::nn::Module& fresh
   std::remove(path.c_str());
 }
 }  // namespace
+
+// ================================================================ named_modules
+TEST_CASE("named_modules of a model on the stack: PyTorch's dotted names, depth first, the modules themselves") {
+  Net model;  // as the examples hold their models (shared_from_this used to throw bad_weak_ptr here)
+  const auto modules = model.named_modules();
+  REQUIRE(modules.size() == 15);
+  CHECK(layout_of(modules) == kNetModules);
+  CHECK(modules[0].second.get() == &model);
+  CHECK(modules[0].second.use_count() == 0);  // no shared_ptr owns the model: the root is only pointed to
+  CHECK(modules[1].second == model.layer1);
+  CHECK(modules[4].second == (*model.layer1)[2]);
+  CHECK(modules[7].second == model.blocks);
+  CHECK(modules[8].second == (*model.blocks)[0]);
+  CHECK(modules[9].second == model.blocks->at<Block>(0)->fc);
+  CHECK(modules[13].second == model.blocks->at<Block>(1)->act);
+  CHECK(modules[14].second == model.head);
+  // the pointers are the live modules: every Linear by name, as code that walks a model does
+  std::vector<std::string> linears;
+  for (const auto& [name, m] : modules)
+    if (std::dynamic_pointer_cast<nn::Linear>(m)) linears.push_back(name);
+  CHECK(linears == std::vector<std::string>{"layer1.0", "layer1.2.0", "blocks.0.fc", "blocks.1.fc", "head"});
+  // a sub-module names its own descendants relative to itself
+  CHECK(layout_of(model.layer1->named_modules()) ==
+        Layout{{"", "Sequential"}, {"0", "Linear"}, {"1", "ReLU"}, {"2", "Sequential"}, {"2.0", "Linear"}, {"2.1", "Tanh"}});
+  CHECK(model.forward(xg::randn({2, 3})).shape() == Shape{2, 2});
+}
+
+TEST_CASE("named_modules of a model on the heap: the same names, and the root's pointer shares ownership") {
+  auto model = std::make_shared<Net>();
+  const auto modules = model->named_modules();
+  REQUIRE(modules.size() == 15);
+  CHECK(layout_of(modules) == kNetModules);
+  CHECK(modules[0].second == model);
+  CHECK(model.use_count() == 2);  // the caller's pointer and the list's
+  CHECK(modules[1].second == model->layer1);
+  CHECK(modules[14].second == model->head);
+  Net on_stack;
+  CHECK(layout_of(on_stack.named_modules()) == layout_of(modules));
+}
+
+TEST_CASE("named_modules of a single layer and of containers held by value, nested") {
+  nn::Linear fc(2, 3);
+  const auto one = fc.named_modules();
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].first == "");
+  CHECK(one[0].second.get() == &fc);
+
+  nn::ModuleList list;
+  list.push_back(std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::ReLU>()}))
+      .push_back(std::make_shared<nn::Linear>(2, 1));
+  CHECK(layout_of(list.named_modules()) ==
+        Layout{{"", "ModuleList"}, {"0", "Sequential"}, {"0.0", "Linear"}, {"0.1", "ReLU"}, {"1", "Linear"}});
+
+  nn::Sequential seq;
+  seq.push_back("encoder", std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(3, 2)}))
+      .push_back("act", std::make_shared<nn::Tanh>());
+  CHECK(layout_of(seq.named_modules()) == Layout{{"", "Sequential"}, {"encoder", "Sequential"}, {"encoder.0", "Linear"}, {"act", "Tanh"}});
+}
+
+TEST_CASE("named_modules lists a module registered twice once, under its first name, as PyTorch") {
+  auto shared = std::make_shared<nn::Linear>(2, 2);
+  nn::Sequential seq(std::vector<nn::ModulePtr>{shared, std::make_shared<nn::ReLU>(), shared});
+  const auto modules = seq.named_modules();
+  CHECK(layout_of(modules) == Layout{{"", "Sequential"}, {"0", "Linear"}, {"1", "ReLU"}});
+  CHECK(modules[1].second == shared);
+  CHECK(seq.named_children().size() == 3);  // the children stay as registered
+}
 
 // ================================================================ trained models saved and reloaded
 TEST_CASE("a small CNN user model learns a synthetic task, saves, reloads with identical outputs") {
