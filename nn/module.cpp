@@ -85,9 +85,21 @@ std::vector<Tensor> Module::buffers(bool recurse) const {
 }
 
 std::vector<std::pair<std::string, ModulePtr>> Module::named_modules() {
-  std::vector<std::pair<std::string, ModulePtr>> out{{"", shared_from_this()}};
-  for (const auto& [n, c] : children_)
-    for (auto& [sub, m] : c->named_modules()) out.emplace_back(sub.empty() ? n : n + "." + sub, m);
+  // shared_from_this() would throw bad_weak_ptr for a module that no shared_ptr owns (one on the
+  // stack, or a member held by value): such a root gets a non-owning pointer instead.
+  ModulePtr self = weak_from_this().lock();
+  if (!self) self = ModulePtr(ModulePtr(), this);
+  std::vector<std::pair<std::string, ModulePtr>> out{{"", self}};
+  std::set<const Module*> seen{this};
+  auto visit = [&](auto& visit_children, const Module& m, const std::string& prefix) -> void {
+    for (const auto& [n, c] : m.children_) {
+      if (!seen.insert(c.get()).second) continue;
+      const std::string name = prefix.empty() ? n : prefix + "." + n;
+      out.emplace_back(name, c);
+      visit_children(visit_children, *c, name);
+    }
+  };
+  visit(visit, *this, "");
   return out;
 }
 

@@ -52,7 +52,11 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<Tensor> buffers(bool recurse = true) const;
   NamedTensors named_buffers(bool recurse = true) const;
   std::vector<std::pair<std::string, ModulePtr>> named_children() const { return children_; }
-  /// This module ("" ) and every descendant, depth first, with dotted names.
+  /// This module ("") and every descendant, depth first in registration order, with dotted
+  /// names ("layer1", "layer1.0"), as PyTorch's: a module registered twice is listed once, under
+  /// its first name. Works on any module, on the heap or not (`Net model; model.named_modules()`):
+  /// the root's pointer owns it when a shared_ptr does, and otherwise only points to it (valid
+  /// while the module lives); the descendants' are their parents' own shared_ptrs.
   std::vector<std::pair<std::string, ModulePtr>> named_modules();
 
   /// Training mode (dropout active, batch norm updates its running statistics) or evaluation.

@@ -63,6 +63,7 @@ TEST_CASE("a training step: backward frees the saved tensors, dropping the loss 
   Net net;
   xg::optim::Adam opt(net.parameters(), {.lr = 1e-3});
   Tensor x = xg::randn({16, 64}), y = xg::randint(0, 10, {16});
+  REQUIRE(net.parameters().size() == 4);  // the weights and biases of fc1 and fc2
 
   opt.zero_grad();
   Forward f = forward(net, x, y);
@@ -116,6 +117,7 @@ TEST_CASE("200 training steps: the same tape every step, each freed by the next,
   xg::optim::Adam opt(net.parameters(), {.lr = 1e-3});
   Tensor x = xg::randn({32, 64}), y = xg::randint(0, 10, {32});
   const std::vector<Tensor> params = net.parameters();
+  REQUIRE(params.size() == 4);
   std::vector<long> baseline;
   for (const Tensor& p : params) baseline.push_back(p.impl().use_count());
 

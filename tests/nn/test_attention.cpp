@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "helpers.hpp"
 #include "xgrad/autograd.hpp"
 #include "xgrad/nn/attention.hpp"
 
@@ -20,12 +21,8 @@ using Vec = std::vector<double>;
 using Mat = std::vector<Vec>;
 using xg::nn::MaskKind;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-void check_close(const Vec& a, const Vec& b, double tol = 1e-5) {
-  REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(std::abs(a[i] - b[i]) <= tol, "element " << i << ": " << a[i] << " vs " << b[i]);
-}
+using xg_test::check_close;
+using xg_test::names_of;
 
 Mat to_mat(const Vec& v, std::size_t rows, std::size_t cols, std::size_t offset = 0) {
   Mat m(rows, Vec(cols));
@@ -105,12 +102,6 @@ Naive naive_mha(const xg::nn::MultiheadAttention& m, const Mat& query, const Mat
 // Batch element n of a seq-first [T, N, E] tensor as a matrix.
 Mat batch_of(const Tensor& x, int64_t n) { return to_mat(xg::squeeze(xg::slice(x, 1, n, n + 1), 1).to_vector<double>(), static_cast<std::size_t>(x.size(0)), static_cast<std::size_t>(x.size(2))); }
 
-std::vector<std::string> names_of(const xg::NamedTensors& nt) {
-  std::vector<std::string> out;
-  for (const auto& [n, t] : nt) out.push_back(n);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("scaled_dot_product_attention against a naive computation") {
@@ -162,7 +153,7 @@ TEST_CASE("attention masks: additive, keep, drop and causal") {
   check_close(xg::nn::scaled_dot_product_attention(q, k, v, drop, false, {.mask_kind = MaskKind::drop}).to_vector<double>(), flat(nk.out));
   check_close(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64), false, {.mask_kind = MaskKind::keep}).to_vector<double>(),
               flat(nk.out));
-  CHECK_THROWS_AS(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64)), xg::TypeError);
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64)), xg::TypeError, "attention:", "additive mask", "int64");
 
   // causal: query i sees keys 0..i; row 0 is v's row 0
   xg::nn::AttentionOutput c = xg::nn::attention(q, k, v, Tensor(), true);
@@ -180,18 +171,11 @@ TEST_CASE("attention masks: additive, keep, drop and causal") {
 
 TEST_CASE("scaled_dot_product_attention errors name the shapes") {
   Tensor q = xg::randn({2, 3, 4}), k = xg::randn({2, 5, 4}), v = xg::randn({2, 5, 3});
-  try {
-    xg::nn::scaled_dot_product_attention(q, xg::randn({2, 5, 3}), v);
-    FAIL("expected ShapeError");
-  } catch (const xg::ShapeError& e) {
-    CHECK(contains(e.what(), "scaled_dot_product_attention"));
-    CHECK(contains(e.what(), "[2, 3, 4]"));
-    CHECK(contains(e.what(), "[2, 5, 3]"));
-  }
-  CHECK_THROWS_AS(xg::nn::scaled_dot_product_attention(q, k, xg::randn({2, 4, 3})), xg::ShapeError);
-  CHECK_THROWS_AS(xg::nn::scaled_dot_product_attention(q, xg::randn({3, 5, 4}), v), xg::ShapeError);
-  CHECK_THROWS_AS(xg::nn::scaled_dot_product_attention(q, k, v, xg::zeros({3, 4})), xg::ShapeError);
-  CHECK_THROWS_AS(xg::nn::scaled_dot_product_attention(q, k, v, Tensor(), false, {.dropout_p = 2}), xg::ValueError);
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({2, 5, 3}), v), xg::ShapeError, "scaled_dot_product_attention", "[2, 3, 4]", "[2, 5, 3]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, xg::randn({2, 4, 3})), xg::ShapeError, "scaled_dot_product_attention:", "different lengths", "v [2, 4, 3]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({3, 5, 4}), v), xg::ShapeError, "scaled_dot_product_attention:", "batch axes", "k [3, 5, 4]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, xg::zeros({3, 4})), xg::ShapeError, "scaled_dot_product_attention:", "attn_mask [3, 4]", "[2, 3, 5]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, Tensor(), false, {.dropout_p = 2}), xg::ValueError, "scaled_dot_product_attention:", "dropout_p", "got 2");
 }
 
 TEST_CASE("MultiheadAttention: parameters as PyTorch") {
@@ -211,7 +195,7 @@ TEST_CASE("MultiheadAttention: parameters as PyTorch") {
         "MultiheadAttention(embed_dim=8, num_heads=2\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=true)\n)");
   xg::nn::MultiheadAttention nb(4, 1, {.bias = false});
   CHECK(names_of(nb.named_parameters()) == std::vector<std::string>{"in_proj_weight", "out_proj.weight"});
-  CHECK_THROWS_AS(xg::nn::MultiheadAttention(6, 4), xg::ValueError);
+  CHECK_ERROR(xg::nn::MultiheadAttention(6, 4), xg::ValueError, "MultiheadAttention:", "embed_dim 6", "num_heads 4");
 }
 
 TEST_CASE("MultiheadAttention against a naive per-head computation") {
@@ -322,28 +306,15 @@ TEST_CASE("MultiheadAttention self-attention, masks and key padding") {
 TEST_CASE("MultiheadAttention errors, state_dict round trip, dropout in training only") {
   xg::manual_seed(25);
   xg::nn::MultiheadAttention mha(4, 2);
-  try {
-    mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 3}), xg::randn({5, 2, 3}));
-    FAIL("expected ShapeError");
-  } catch (const xg::ShapeError& e) {
-    CHECK(contains(e.what(), "MultiheadAttention"));
-    CHECK(contains(e.what(), "[5, 2, 3]"));
-  }
-  CHECK_THROWS_AS(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 3, 4}), xg::randn({5, 3, 4})), xg::ShapeError);
-  CHECK_THROWS_AS(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({4, 2, 4})), xg::ShapeError);
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 3}), xg::randn({5, 2, 3})), xg::ShapeError, "MultiheadAttention", "[5, 2, 3]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 3, 4}), xg::randn({5, 3, 4})), xg::ShapeError, "MultiheadAttention:", "different batch sizes", "key [5, 3, 4]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({4, 2, 4})), xg::ShapeError, "MultiheadAttention:", "different lengths", "value [4, 2, 4]");
   xg::nn::MultiheadAttentionArgs bad;
   bad.attn_mask = xg::zeros({3, 4});
-  try {
-    mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), bad);
-    FAIL("expected ShapeError");
-  } catch (const xg::ShapeError& e) {
-    CHECK(contains(e.what(), "attn_mask"));
-    CHECK(contains(e.what(), "[3, 5]"));
-    CHECK(contains(e.what(), "[3, 4]"));
-  }
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), bad), xg::ShapeError, "attn_mask", "[3, 5]", "[3, 4]");
   xg::nn::MultiheadAttentionArgs badpad;
   badpad.key_padding_mask = xg::zeros({2, 4});
-  CHECK_THROWS_AS(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), badpad), xg::ShapeError);
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), badpad), xg::ShapeError, "MultiheadAttention:", "key_padding_mask must be [2, 5], got [2, 4]");
 
   xg::nn::MultiheadAttention other(4, 2);
   Tensor x = xg::randn({3, 2, 4});
