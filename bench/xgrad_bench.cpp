@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "xgrad/autograd.hpp"
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/conv.hpp"
@@ -23,9 +26,6 @@
 #include "xgrad/nn/rnn.hpp"
 #include "xgrad/optim/adam.hpp"
 #include "xgrad/optim/sgd.hpp"
-#include <sys/resource.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace {
 
@@ -66,9 +66,8 @@ std::vector<double> time_steps(int warmup, int steps, const std::function<void()
 std::string common_fields(const char* workload, const Args& a, int warmup, int steps, const Stats& s) {
   std::ostringstream o;
   o << "{\"impl\":\"xgrad\",\"workload\":\"" << workload << "\",\"threads\":" << a.threads
-    << ",\"xg_threads\":" << xg::get_num_threads()
-    << ",\"warmup\":" << warmup
-    << ",\"steps\":" << steps << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min
+    << ",\"xg_threads\":" << xg::get_num_threads() << ",\"warmup\":" << warmup << ",\"steps\":" << steps
+    << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min
     << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
   return o.str();
 }
@@ -93,8 +92,8 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
   step();
   const double first = loss.item();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n", common_fields(name, a, warmup, steps, s).c_str(),
-              first, loss.item(), peak_rss_kb());
+  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              common_fields(name, a, warmup, steps, s).c_str(), first, loss.item(), peak_rss_kb());
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
@@ -113,7 +112,8 @@ void run_mlp(const Args& a) {
   auto net = make_mlp();
   xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
   xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
-  train_workload("mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
+  train_workload(
+      "mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
 }
 
 // Resident set size now (not the peak) from /proc/self/statm: all resident pages, and the
@@ -180,27 +180,36 @@ void run_mlp_rss(const Args& a) {
       r = current_rss();
       rss_min = std::min(rss_min, r.kb);
       rss_max = std::max(rss_max, r.kb);
-      if ((i + 1) % tenth == 0 && (i + 1) / tenth <= 10) trace[static_cast<std::size_t>((i + 1) / tenth)] = r.kb;
+      if ((i + 1) % tenth == 0 && (i + 1) / tenth <= 10)
+        trace[static_cast<std::size_t>((i + 1) / tenth)] = r.kb;
     }
   }
   const Rss end = current_rss();
   const Stats s = stats_of(ms.empty() ? std::vector<double>{0.0} : ms);
-  auto growth = [](long from, long to) { return from > 0 ? 100.0 * static_cast<double>(to - from) / static_cast<double>(from) : 0.0; };
+  auto growth = [](long from, long to) {
+    return from > 0 ? 100.0 * static_cast<double>(to - from) / static_cast<double>(from) : 0.0;
+  };
   std::string tr;
   for (long v : trace) tr += (tr.empty() ? "" : ",") + std::to_string(v);
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"rss_kb_after_warmup\":%ld,\"rss_kb_end\":%ld,\"rss_kb_min\":%ld,"
-              "\"rss_kb_max\":%ld,\"rss_growth_percent\":%.3f,\"anon_rss_kb_after_warmup\":%ld,\"anon_rss_kb_end\":%ld,"
-              "\"anon_rss_growth_percent\":%.3f,\"rss_kb_every_10_percent\":[%s],\"peak_rss_kb\":%ld}\n",
-              common_fields("mlp_rss", a, warmup, steps, s).c_str(), first, loss.item(), warm.kb, end.kb, rss_min, rss_max,
-              growth(warm.kb, end.kb), warm.anon_kb, end.anon_kb, growth(warm.anon_kb, end.anon_kb), tr.c_str(), peak_rss_kb());
+  std::printf(
+      "%s,\"first_loss\":%g,\"final_loss\":%g,\"rss_kb_after_warmup\":%ld,\"rss_kb_end\":%ld,\"rss_kb_min\":%"
+      "ld,"
+      "\"rss_kb_max\":%ld,\"rss_growth_percent\":%.3f,\"anon_rss_kb_after_warmup\":%ld,\"anon_rss_kb_end\":%"
+      "ld,"
+      "\"anon_rss_growth_percent\":%.3f,\"rss_kb_every_10_percent\":[%s],\"peak_rss_kb\":%ld}\n",
+      common_fields("mlp_rss", a, warmup, steps, s).c_str(), first, loss.item(), warm.kb, end.kb, rss_min,
+      rss_max, growth(warm.kb, end.kb), warm.anon_kb, end.anon_kb, growth(warm.anon_kb, end.anon_kb),
+      tr.c_str(), peak_rss_kb());
 }
 
 // cnn: two conv 3x3 + ReLU + max-pool blocks, then 3136-128-10, batch 64, Adam lr 1e-3.
 void run_cnn(const Args& a) {
   namespace F = xg::nn::functional;
   xg::manual_seed(0);
-  auto c1 = std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1});
-  auto c2 = std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1});
+  auto c1 = std::make_shared<xg::nn::Conv2d>(
+      xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1});
+  auto c2 = std::make_shared<xg::nn::Conv2d>(
+      xg::nn::Conv2dOptions{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1});
   auto f1 = std::make_shared<xg::nn::Linear>(3136, 128);
   auto f2 = std::make_shared<xg::nn::Linear>(128, 10);
   std::vector<xg::Tensor> params;
@@ -208,11 +217,14 @@ void run_cnn(const Args& a) {
     for (auto& p : m->parameters()) params.push_back(p);
   xg::optim::Adam opt(params, {.lr = 1e-3});
   xg::Tensor x = xg::randn({64, 1, 28, 28}), y = xg::randint(0, 10, {64});
-  train_workload("cnn", a, 10, 100, opt, [&] {
-    xg::Tensor h = F::max_pool2d(xg::relu(c1->forward(x)), 2);
-    h = F::max_pool2d(xg::relu(c2->forward(h)), 2);
-    return f2->forward(xg::relu(f1->forward(xg::flatten(h, 1))));
-  }, y);
+  train_workload(
+      "cnn", a, 10, 100, opt,
+      [&] {
+        xg::Tensor h = F::max_pool2d(xg::relu(c1->forward(x)), 2);
+        h = F::max_pool2d(xg::relu(c2->forward(h)), 2);
+        return f2->forward(xg::relu(f1->forward(xg::flatten(h, 1))));
+      },
+      y);
 }
 
 // lstm: an LSTMCell (64 -> 128) stepped over 32 time steps of a [32, 32, 64] sequence, then
@@ -228,11 +240,14 @@ void run_lstm(const Args& a) {
   xg::Tensor x = xg::randn({T, B, I}), y = xg::randint(0, 10, {B});
   std::vector<xg::Tensor> xs;
   for (int64_t t = 0; t < T; ++t) xs.push_back(xg::reshape(xg::slice(x, 0, t, t + 1), {B, I}));
-  train_workload("lstm", a, 20, 200, opt, [&] {
-    xg::nn::LSTMState s{xg::zeros({B, H}), xg::zeros({B, H})};
-    for (int64_t t = 0; t < T; ++t) s = cell->forward(xs[static_cast<std::size_t>(t)], s);
-    return head->forward(s.h);
-  }, y);
+  train_workload(
+      "lstm", a, 20, 200, opt,
+      [&] {
+        xg::nn::LSTMState s{xg::zeros({B, H}), xg::zeros({B, H})};
+        for (int64_t t = 0; t < T; ++t) s = cell->forward(xs[static_cast<std::size_t>(t)], s);
+        return head->forward(s.h);
+      },
+      y);
 }
 
 // tiny: 100 x (y = tanh(y * w + b)) on [16], sum, backward, SGD on w and b: per-op overhead.
@@ -259,9 +274,11 @@ void run_tiny(const Args& a) {
   step();
   const double first = loss.item();
   const Stats s = stats_of(time_steps(warmup - 1 > 0 ? warmup - 1 : 0, steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,\"peak_rss_kb\":%ld}\n",
-              common_fields("tiny", a, warmup, steps, s).c_str(), first, loss.item(), s.median * 1000 / 300,
-              s.min * 1000 / 300, peak_rss_kb());
+  std::printf(
+      "%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
+      "\"peak_rss_kb\":%ld}\n",
+      common_fields("tiny", a, warmup, steps, s).c_str(), first, loss.item(), s.median * 1000 / 300,
+      s.min * 1000 / 300, peak_rss_kb());
 }
 
 // matmul_peak: C = A B for 1024^2 float32 through xg::matmul, and the raw sgemm for reference.
@@ -274,13 +291,15 @@ void run_matmul_peak(const Args& a) {
   const Stats s = stats_of(time_steps(warmup, steps, [&] { C = xg::matmul(A, B); }));
   std::vector<float> raw(static_cast<std::size_t>(n * n));
   const Stats r = stats_of(time_steps(warmup, steps, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data<float>(), n, B.data<float>(), n, 0.0f,
-                raw.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data<float>(), n, B.data<float>(),
+                n, 0.0f, raw.data(), n);
   }));
   const double flop = 2.0 * n * n * n;
-  std::printf("%s,\"n\":%ld,\"gflops_median\":%g,\"gflops_max\":%g,\"raw_sgemm_gflops_median\":%g,\"raw_sgemm_gflops_max\":%g}\n",
-              common_fields("matmul_peak", a, warmup, steps, s).c_str(), static_cast<long>(n), flop / (s.median * 1e6),
-              flop / (s.min * 1e6), flop / (r.median * 1e6), flop / (r.min * 1e6));
+  std::printf(
+      "%s,\"n\":%ld,\"gflops_median\":%g,\"gflops_max\":%g,\"raw_sgemm_gflops_median\":%g,\"raw_sgemm_gflops_"
+      "max\":%g}\n",
+      common_fields("matmul_peak", a, warmup, steps, s).c_str(), static_cast<long>(n),
+      flop / (s.median * 1e6), flop / (s.min * 1e6), flop / (r.median * 1e6), flop / (r.min * 1e6));
 }
 
 // kernels (xgrad only): hot kernels against the memory-bandwidth reference of a 4 MiB copy.
@@ -290,7 +309,9 @@ void run_kernels(const Args& a) {
   xg::Tensor m = xg::randn({1024, 1024}), x = xg::randn({1 << 20}), y = xg::randn({1 << 20});
   std::vector<float> src(1 << 20, 1.0f), dst(1 << 20);
   xg::Tensor keep;
-  auto us = [&](const std::function<void()>& f) { return stats_of(time_steps(warmup, steps, f)).median * 1000; };
+  auto us = [&](const std::function<void()>& f) {
+    return stats_of(time_steps(warmup, steps, f)).median * 1000;
+  };
   const double copy = us([&] { std::memcpy(dst.data(), src.data(), src.size() * sizeof(float)); });
   const double sum0 = us([&] { keep = xg::sum(m, {0}); });
   const double sum1 = us([&] { keep = xg::sum(m, {1}); });
@@ -298,18 +319,23 @@ void run_kernels(const Args& a) {
   const double smax = us([&] { keep = xg::softmax(m, -1); });
   const double tanh = us([&] { keep = xg::tanh(x); });
   const double relu = us([&] { keep = xg::relu(x); });
-  std::printf("{\"impl\":\"xgrad\",\"workload\":\"kernels\",\"threads\":%d,\"xg_threads\":%d,\"us_copy_4MiB\":%g,\"us_sum_axis0_1024x1024\":%g,"
-              "\"us_sum_axis1_1024x1024\":%g,\"us_x_mul_y_add_x_1M\":%g,\"us_softmax_rows_1024x1024\":%g,\"us_tanh_1M\":%g,"
-              "\"us_relu_1M\":%g}\n",
-              a.threads, xg::get_num_threads(), copy, sum0, sum1, fma, smax, tanh, relu);
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"kernels\",\"threads\":%d,\"xg_threads\":%d,\"us_copy_4MiB\":%g,"
+      "\"us_sum_axis0_1024x1024\":%g,"
+      "\"us_sum_axis1_1024x1024\":%g,\"us_x_mul_y_add_x_1M\":%g,\"us_softmax_rows_1024x1024\":%g,\"us_tanh_"
+      "1M\":%g,"
+      "\"us_relu_1M\":%g}\n",
+      a.threads, xg::get_num_threads(), copy, sum0, sum1, fma, smax, tanh, relu);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n"
-                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n"
+                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss\n",
+                 argv[0]);
     return 2;
   }
   Args a;
@@ -320,23 +346,34 @@ int main(int argc, char** argv) {
       return 2;
     }
     const int v = std::atoi(argv[++i]);
-    if (k == "--threads") a.threads = v;
-    else if (k == "--warmup") a.warmup = v;
-    else if (k == "--steps") a.steps = v;
+    if (k == "--threads")
+      a.threads = v;
+    else if (k == "--warmup")
+      a.warmup = v;
+    else if (k == "--steps")
+      a.steps = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
     }
   }
   xg::set_num_threads(a.threads);
-  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"mlp", run_mlp}, {"cnn", run_cnn}, {"tiny", run_tiny}, {"lstm", run_lstm}, {"matmul_peak", run_matmul_peak}, {"kernels", run_kernels}, {"mlp_rss", run_mlp_rss}};
+  const std::map<std::string, std::function<void(const Args&)>> workloads = {{"mlp", run_mlp},
+                                                                             {"cnn", run_cnn},
+                                                                             {"tiny", run_tiny},
+                                                                             {"lstm", run_lstm},
+                                                                             {"matmul_peak", run_matmul_peak},
+                                                                             {"kernels", run_kernels},
+                                                                             {"mlp_rss", run_mlp_rss}};
   std::string list = argv[1];
   if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(stderr, "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, mlp_rss)\n", w.c_str());
+      std::fprintf(stderr,
+                   "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, mlp_rss)\n",
+                   w.c_str());
       return 2;
     }
     it->second(a);

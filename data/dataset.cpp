@@ -1,19 +1,21 @@
 #include "xgrad/data/dataset.hpp"
 
-#include <cstring>
 #include <sys/stat.h>
+#include <cstring>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/data/idx.hpp"
 
 namespace xg::data {
 
-TensorDataset::TensorDataset(Tensor data, Tensor target) : data_(std::move(data)), target_(std::move(target)) {
+TensorDataset::TensorDataset(Tensor data, Tensor target)
+    : data_(std::move(data)), target_(std::move(target)) {
   if (!data_.defined() || !target_.defined() || data_.dim() == 0 || target_.dim() == 0 ||
       data_.shape()[0] != target_.shape()[0])
-    throw ShapeError("TensorDataset: data " + (data_.defined() ? data_.shape().str() : "undefined") + " and target " +
-                     (target_.defined() ? target_.shape().str() : "undefined") + " must have the same first extent");
+    throw ShapeError("TensorDataset: data " + (data_.defined() ? data_.shape().str() : "undefined") +
+                     " and target " + (target_.defined() ? target_.shape().str() : "undefined") +
+                     " must have the same first extent");
 }
 
 Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
@@ -29,7 +31,8 @@ Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
     for (std::size_t k = 0; k < indices.size(); ++k) {
       const int64_t i = indices[k];
       if (i < 0 || i >= src.shape()[0])
-        throw IndexError("TensorDataset: index " + std::to_string(i) + " is out of range for " + std::to_string(src.shape()[0]) + " examples");
+        throw IndexError("TensorDataset: index " + std::to_string(i) + " is out of range for " +
+                         std::to_string(src.shape()[0]) + " examples");
       std::memcpy(o + k * bytes, in + static_cast<std::size_t>(i) * bytes, bytes);
     }
     return out;
@@ -47,7 +50,8 @@ std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train,
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw IOError("Fashion-MNIST: directory '" + dir +
-                  "' not found; install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR");
+                  "' not found; install the Debian package dataset-fashion-mnist (apt-get install "
+                  "dataset-fashion-mnist) or pass --data DIR");
   const std::string prefix = dir + "/" + (train ? "train" : "t10k");
   auto pick = [&](const std::string& stem) {
     for (const std::string& p : {prefix + stem + ".gz", prefix + stem})
@@ -60,7 +64,8 @@ std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train,
   if (images.dim() != 3 || images.shape()[1] != 28 || images.shape()[2] != 28)
     throw IOError("IDX file '" + img_path + "': expected images [N, 28, 28], got " + images.shape().str());
   if (labels.dim() != 1 || labels.shape()[0] != images.shape()[0])
-    throw IOError("IDX file '" + lbl_path + "': " + labels.shape().str() + " labels for " + std::to_string(images.shape()[0]) + " images");
+    throw IOError("IDX file '" + lbl_path + "': " + labels.shape().str() + " labels for " +
+                  std::to_string(images.shape()[0]) + " images");
   const int64_t n = images.shape()[0];
   Tensor x = empty({n, 1, 28, 28});
   const int64_t* in = images.data<int64_t>();
@@ -68,7 +73,8 @@ std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train,
   const float mean = do_normalize ? 0.2860f : 0.0f, inv_std = do_normalize ? 1.0f / 0.3530f : 1.0f;
   for (int64_t i = 0; i < images.numel(); ++i) out[i] = (static_cast<float>(in[i]) / 255.0f - mean) * inv_std;
   for (int64_t v : labels.to_vector<int64_t>())
-    if (v < 0 || v > 9) throw IOError("IDX file '" + lbl_path + "': label " + std::to_string(v) + " is outside 0..9");
+    if (v < 0 || v > 9)
+      throw IOError("IDX file '" + lbl_path + "': label " + std::to_string(v) + " is outside 0..9");
   return std::make_shared<TensorDataset>(x, labels);
 }
 
@@ -83,7 +89,8 @@ Transform normalize(double mean, double stddev) {
 
 Transform random_horizontal_flip(double p) {
   return [p](Batch b) {
-    if (b.data.dim() != 4) throw ShapeError("random_horizontal_flip: expects [N, C, H, W], got " + b.data.shape().str());
+    if (b.data.dim() != 4)
+      throw ShapeError("random_horizontal_flip: expects [N, C, H, W], got " + b.data.shape().str());
     NoGradGuard guard;
     Tensor x = b.data.clone();
     const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
@@ -100,10 +107,12 @@ Transform random_horizontal_flip(double p) {
   };
 }
 
-DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options, std::vector<Transform> transforms)
+DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options,
+                       std::vector<Transform> transforms)
     : dataset_(std::move(dataset)), options_(options), transforms_(std::move(transforms)) {
   if (!dataset_) throw ValueError("DataLoader: the dataset is null");
-  if (options_.batch_size <= 0) throw ValueError("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
+  if (options_.batch_size <= 0)
+    throw ValueError("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
 }
 
 int64_t DataLoader::num_batches() const {
@@ -118,7 +127,8 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
   if (!options_.shuffle) return idx;
   // A private splitmix64 stream from (seed, epoch): independent of the global generator, so that
   // model initialisation and shuffling do not disturb each other.
-  uint64_t state = options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + 1;
+  uint64_t state =
+      options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + 1;
   auto next = [&] {
     uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

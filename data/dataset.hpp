@@ -66,7 +66,8 @@ struct DataLoaderOptions {
 
 class DataLoader {
  public:
-  DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options, std::vector<Transform> transforms = {});
+  DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options,
+             std::vector<Transform> transforms = {});
   /// Chooses the epoch whose order the next iteration follows (as PyTorch's sampler.set_epoch).
   void set_epoch(int64_t epoch) { epoch_ = epoch; }
   int64_t num_batches() const;

@@ -2,18 +2,20 @@
 
 #include <zlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <vector>
 
 namespace xg::data {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) { throw IOError("IDX file '" + path + "': " + what); }
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw IOError("IDX file '" + path + "': " + what);
+}
 
 // Reads all bytes (decompressing gzip transparently; zlib passes plain files through).
 std::vector<unsigned char> read_all(const std::string& path) {
@@ -42,7 +44,8 @@ std::vector<unsigned char> read_all(const std::string& path) {
     gzclose(f);
     fail(path, "corrupted compressed data after " + std::to_string(bytes.size()) + " bytes: " + m);
   }
-  if (gzclose(f) == Z_BUF_ERROR) fail(path, "truncated gzip stream after " + std::to_string(bytes.size()) + " bytes");
+  if (gzclose(f) == Z_BUF_ERROR)
+    fail(path, "truncated gzip stream after " + std::to_string(bytes.size()) + " bytes");
   return bytes;
 }
 
@@ -50,30 +53,39 @@ std::vector<unsigned char> read_all(const std::string& path) {
 
 Tensor read_idx(const std::string& path) {
   const std::vector<unsigned char> b = read_all(path);
-  if (b.size() < 4) fail(path, "truncated: " + std::to_string(b.size()) + " bytes, the 4-byte magic number is incomplete");
+  if (b.size() < 4)
+    fail(path, "truncated: " + std::to_string(b.size()) + " bytes, the 4-byte magic number is incomplete");
   if (b[0] != 0 || b[1] != 0)
-    fail(path, "bad magic number (bytes 0-1 are " + std::to_string(b[0]) + ", " + std::to_string(b[1]) + ", expected 0, 0): not an IDX file");
-  if (b[2] != 0x08) fail(path, "unsupported element type 0x" + std::to_string(b[2]) + " at offset 2 (only unsigned bytes, 0x08)");
+    fail(path, "bad magic number (bytes 0-1 are " + std::to_string(b[0]) + ", " + std::to_string(b[1]) +
+                   ", expected 0, 0): not an IDX file");
+  if (b[2] != 0x08)
+    fail(path,
+         "unsupported element type 0x" + std::to_string(b[2]) + " at offset 2 (only unsigned bytes, 0x08)");
   const int rank = b[3];
-  if (rank < 1 || rank > kMaxRank) fail(path, "unsupported number of dimensions " + std::to_string(rank) + " at offset 3");
+  if (rank < 1 || rank > kMaxRank)
+    fail(path, "unsupported number of dimensions " + std::to_string(rank) + " at offset 3");
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
   if (b.size() < header)
-    fail(path, "truncated in the header: " + std::to_string(b.size()) + " bytes, the dimensions need " + std::to_string(header));
+    fail(path, "truncated in the header: " + std::to_string(b.size()) + " bytes, the dimensions need " +
+                   std::to_string(header));
   Shape shape;
   uint64_t count = 1;
   for (int i = 0; i < rank; ++i) {
     const unsigned char* p = &b[4 + 4 * static_cast<std::size_t>(i)];
-    const uint32_t d = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+    const uint32_t d =
+        (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
     shape.push_back(static_cast<int64_t>(d));
     count *= d;
   }
   const uint64_t have = b.size() - header;
   if (have < count)
-    fail(path, "truncated: dimensions " + shape.str() + " need " + std::to_string(count) + " bytes of data after the " +
-                   std::to_string(header) + "-byte header, the file ends at offset " + std::to_string(b.size()));
+    fail(path, "truncated: dimensions " + shape.str() + " need " + std::to_string(count) +
+                   " bytes of data after the " + std::to_string(header) +
+                   "-byte header, the file ends at offset " + std::to_string(b.size()));
   if (have > count)
-    fail(path, std::to_string(have - count) + " unexpected bytes after the data (offset " + std::to_string(header + count) +
-                   "); dimensions " + shape.str() + " do not match the file size");
+    fail(path, std::to_string(have - count) + " unexpected bytes after the data (offset " +
+                   std::to_string(header + count) + "); dimensions " + shape.str() +
+                   " do not match the file size");
   Tensor t = empty(shape, {.dtype = Dtype::int64});
   int64_t* out = t.data<int64_t>();
   for (uint64_t i = 0; i < count; ++i) out[i] = b[header + i];
@@ -81,7 +93,8 @@ Tensor read_idx(const std::string& path) {
 }
 
 void write_idx(const std::string& path, const Tensor& values) {
-  if (!values.defined() || values.dim() < 1) throw ValueError("write_idx: needs a tensor of at least one axis");
+  if (!values.defined() || values.dim() < 1)
+    throw ValueError("write_idx: needs a tensor of at least one axis");
   std::vector<unsigned char> b = {0, 0, 0x08, static_cast<unsigned char>(values.dim())};
   for (int64_t d : values.shape())
     for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>((d >> s) & 0xff));

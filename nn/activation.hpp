@@ -30,7 +30,8 @@ struct LeakyReLUOptions {
 class LeakyReLU : public Module {
  public:
   explicit LeakyReLU(LeakyReLUOptions options) : Module("LeakyReLU"), options_(options) {}
-  explicit LeakyReLU(double negative_slope = 0.01) : LeakyReLU(LeakyReLUOptions{.negative_slope = negative_slope}) {}
+  explicit LeakyReLU(double negative_slope = 0.01)
+      : LeakyReLU(LeakyReLUOptions{.negative_slope = negative_slope}) {}
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;  ///< "negative_slope=0.01"
   const LeakyReLUOptions& options() const { return options_; }

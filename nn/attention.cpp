@@ -5,8 +5,8 @@
 #include <sstream>
 #include <vector>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
@@ -53,36 +53,44 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
 Tensor additive_mask(const Tensor& mask, MaskKind kind, Dtype dtype) {
   if (!mask.defined()) return mask;
   if (kind == MaskKind::additive) {
-    if (!mask.is_floating_point()) throw TypeError("attention: an additive mask must be a float tensor, got int64");
+    if (!mask.is_floating_point())
+      throw TypeError("attention: an additive mask must be a float tensor, got int64");
     return mask;
   }
   NoGradGuard guard;
-  const Tensor zero = scalar_tensor(0.0, {.dtype = dtype}), minus_inf = scalar_tensor(-kInf, {.dtype = dtype});
+  const Tensor zero = scalar_tensor(0.0, {.dtype = dtype}),
+               minus_inf = scalar_tensor(-kInf, {.dtype = dtype});
   const Tensor nonzero = ne(mask, 0.0);
   return kind == MaskKind::keep ? where(nonzero, zero, minus_inf) : where(nonzero, minus_inf, zero);
 }
 
-AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask, bool is_causal,
-                          const AttentionOptions& o) {
+AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                          bool is_causal, const AttentionOptions& o) {
   const char* name = "scaled_dot_product_attention";
-  if (!q.defined() || !k.defined() || !v.defined()) throw ValueError(std::string(name) + ": q, k or v is undefined");
+  if (!q.defined() || !k.defined() || !v.defined())
+    throw ValueError(std::string(name) + ": q, k or v is undefined");
   const std::string shapes = "q " + q.shape().str() + ", k " + k.shape().str() + ", v " + v.shape().str();
   if (q.dim() < 2 || k.dim() != q.dim() || v.dim() != q.dim())
-    throw ShapeError(std::string(name) + ": q, k and v need the same rank, at least 2 ([..., L, E], [..., S, E], [..., S, Ev]): " + shapes);
+    throw ShapeError(
+        std::string(name) +
+        ": q, k and v need the same rank, at least 2 ([..., L, E], [..., S, E], [..., S, Ev]): " + shapes);
   for (int i = 0; i < q.dim() - 2; ++i)
     if (k.shape()[i] != q.shape()[i] || v.shape()[i] != q.shape()[i])
       throw ShapeError(std::string(name) + ": the batch axes of q, k and v differ: " + shapes);
-  if (k.size(-1) != q.size(-1)) throw ShapeError(std::string(name) + ": q and k have different feature sizes E: " + shapes);
-  if (v.size(-2) != k.size(-2)) throw ShapeError(std::string(name) + ": k and v have different lengths S: " + shapes);
+  if (k.size(-1) != q.size(-1))
+    throw ShapeError(std::string(name) + ": q and k have different feature sizes E: " + shapes);
+  if (v.size(-2) != k.size(-2))
+    throw ShapeError(std::string(name) + ": k and v have different lengths S: " + shapes);
   if (!(o.dropout_p >= 0 && o.dropout_p <= 1))
-    throw ValueError(std::string(name) + ": dropout_p must lie in [0, 1], got " + std::to_string(o.dropout_p));
+    throw ValueError(std::string(name) + ": dropout_p must lie in [0, 1], got " +
+                     std::to_string(o.dropout_p));
 
   const double scale = o.scale ? *o.scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   Tensor scores = matmul_t(q, k, false, true) * scale;  // [..., L, S]
   if (attn_mask.defined()) {
     if (!broadcasts_to(attn_mask.shape(), scores.shape()))
-      throw ShapeError(std::string(name) + ": attn_mask " + attn_mask.shape().str() + " does not broadcast to the scores " +
-                       scores.shape().str() + " (" + shapes + ")");
+      throw ShapeError(std::string(name) + ": attn_mask " + attn_mask.shape().str() +
+                       " does not broadcast to the scores " + scores.shape().str() + " (" + shapes + ")");
     scores = scores + additive_mask(attn_mask, o.mask_kind, scores.dtype());
   }
   if (is_causal) scores = scores + causal_mask(q.size(-2), k.size(-2), scores.dtype());
@@ -90,23 +98,27 @@ AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, con
   return {matmul_t(weights, v, false, false), weights};
 }
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
-                                    bool is_causal, const AttentionOptions& options) {
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask, bool is_causal,
+                                    const AttentionOptions& options) {
   return attention(q, k, v, attn_mask, is_causal, options).output;
 }
 
 // ---- the output projection ----
 
-AttentionOutProj::AttentionOutProj(int64_t embed_dim, bool with_bias) : Module("NonDynamicallyQuantizableLinear"), embed_dim_(embed_dim) {
-  // As Linear: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(E), 1/sqrt(E)); MultiheadAttention zeroes the bias.
-  weight = register_parameter("weight", init::kaiming_uniform_(empty({embed_dim, embed_dim}), std::sqrt(5.0)));
+AttentionOutProj::AttentionOutProj(int64_t embed_dim, bool with_bias)
+    : Module("NonDynamicallyQuantizableLinear"), embed_dim_(embed_dim) {
+  // As Linear: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(E), 1/sqrt(E)); MultiheadAttention zeroes the
+  // bias.
+  weight =
+      register_parameter("weight", init::kaiming_uniform_(empty({embed_dim, embed_dim}), std::sqrt(5.0)));
   if (with_bias) bias = register_parameter("bias", zeros({embed_dim}));
 }
 
 Tensor AttentionOutProj::forward(const Tensor& x) {
   if (!x.defined() || x.dim() < 1 || x.size(-1) != embed_dim_)
-    throw ShapeError("MultiheadAttention.out_proj: expected an input [..., " + std::to_string(embed_dim_) + "], got " +
-                     (x.defined() ? x.shape().str() : std::string("undefined")));
+    throw ShapeError("MultiheadAttention.out_proj: expected an input [..., " + std::to_string(embed_dim_) +
+                     "], got " + (x.defined() ? x.shape().str() : std::string("undefined")));
   Shape out = x.shape();
   Tensor y = affine(reshape(x, {-1, embed_dim_}), weight, bias);
   return reshape(y, out);
@@ -114,23 +126,27 @@ Tensor AttentionOutProj::forward(const Tensor& x) {
 
 std::string AttentionOutProj::extra_repr() const {
   std::ostringstream s;
-  s << "in_features=" << embed_dim_ << ", out_features=" << embed_dim_ << ", bias=" << (bias.defined() ? "true" : "false");
+  s << "in_features=" << embed_dim_ << ", out_features=" << embed_dim_
+    << ", bias=" << (bias.defined() ? "true" : "false");
   return s.str();
 }
 
 // ---- MultiheadAttention ----
 
-MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options)
+MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads,
+                                       MultiheadAttentionOptions options)
     : Module("MultiheadAttention"), embed_dim_(embed_dim), num_heads_(num_heads), options_(options) {
   if (embed_dim <= 0 || num_heads <= 0)
-    throw ValueError("MultiheadAttention: embed_dim and num_heads must be positive, got " + std::to_string(embed_dim) +
-                     " and " + std::to_string(num_heads));
+    throw ValueError("MultiheadAttention: embed_dim and num_heads must be positive, got " +
+                     std::to_string(embed_dim) + " and " + std::to_string(num_heads));
   if (embed_dim % num_heads != 0)
-    throw ValueError("MultiheadAttention: embed_dim " + std::to_string(embed_dim) + " is not divisible by num_heads " +
-                     std::to_string(num_heads));
+    throw ValueError("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
+                     " is not divisible by num_heads " + std::to_string(num_heads));
   if (!(options.dropout >= 0 && options.dropout <= 1))
-    throw ValueError("MultiheadAttention: dropout must lie in [0, 1], got " + std::to_string(options.dropout));
-  in_proj_weight = register_parameter("in_proj_weight", init::xavier_uniform_(empty({3 * embed_dim, embed_dim})));
+    throw ValueError("MultiheadAttention: dropout must lie in [0, 1], got " +
+                     std::to_string(options.dropout));
+  in_proj_weight =
+      register_parameter("in_proj_weight", init::xavier_uniform_(empty({3 * embed_dim, embed_dim})));
   if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
   out_proj = register_module("out_proj", std::make_shared<AttentionOutProj>(embed_dim, options.bias));
 }
@@ -141,23 +157,31 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
   return forward(x, x, x, args).output;
 }
 
-MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
+                                                     const Tensor& value,
                                                      const MultiheadAttentionArgs& args) {
   const std::string name = "MultiheadAttention";
-  if (!query.defined() || !key.defined() || !value.defined()) throw ValueError(name + ": query, key or value is undefined");
-  const std::string shapes = "query " + query.shape().str() + ", key " + key.shape().str() + ", value " + value.shape().str();
+  if (!query.defined() || !key.defined() || !value.defined())
+    throw ValueError(name + ": query, key or value is undefined");
+  const std::string shapes =
+      "query " + query.shape().str() + ", key " + key.shape().str() + ", value " + value.shape().str();
   const bool bf = options_.batch_first;
   if ((query.dim() != 2 && query.dim() != 3) || key.dim() != query.dim() || value.dim() != query.dim())
-    throw ShapeError(name + ": expected query, key and value all " + (bf ? "[N, L, E]" : "[L, N, E]") + " or all [L, E], got " + shapes);
+    throw ShapeError(name + ": expected query, key and value all " + (bf ? "[N, L, E]" : "[L, N, E]") +
+                     " or all [L, E], got " + shapes);
   if (query.size(-1) != embed_dim_ || key.size(-1) != embed_dim_ || value.size(-1) != embed_dim_)
-    throw ShapeError(name + ": expected embed_dim " + std::to_string(embed_dim_) + " features, got " + shapes);
+    throw ShapeError(name + ": expected embed_dim " + std::to_string(embed_dim_) + " features, got " +
+                     shapes);
   const bool unbatched = query.dim() == 2;
   const int seq_axis = unbatched ? 0 : (bf ? 1 : 0), batch_axis = bf ? 0 : 1;
-  if (!unbatched && (key.size(batch_axis) != query.size(batch_axis) || value.size(batch_axis) != query.size(batch_axis)))
+  if (!unbatched &&
+      (key.size(batch_axis) != query.size(batch_axis) || value.size(batch_axis) != query.size(batch_axis)))
     throw ShapeError(name + ": query, key and value have different batch sizes: " + shapes);
-  if (key.size(seq_axis) != value.size(seq_axis)) throw ShapeError(name + ": key and value have different lengths: " + shapes);
+  if (key.size(seq_axis) != value.size(seq_axis))
+    throw ShapeError(name + ": key and value have different lengths: " + shapes);
   for (const Tensor* t : {&query, &key, &value})
-    if (!t->is_floating_point()) throw TypeError(name + ": expected float inputs, got int64 (" + shapes + ")");
+    if (!t->is_floating_point())
+      throw TypeError(name + ": expected float inputs, got int64 (" + shapes + ")");
 
   // Everything runs in [N, L, E].
   auto to_nle = [&](const Tensor& t) { return unbatched ? unsqueeze(t, 0) : bf ? t : transpose(t, 0, 1); };
@@ -168,7 +192,8 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   Tensor q, k, v;
   const bool self = query.get() == key.get() && key.get() == value.get();
   if (self) {
-    std::vector<Tensor> qkv = chunk(affine(reshape(to_nle(query), {n * l, e}), in_proj_weight, in_proj_bias), 3, 1);
+    std::vector<Tensor> qkv =
+        chunk(affine(reshape(to_nle(query), {n * l, e}), in_proj_weight, in_proj_bias), 3, 1);
     q = qkv[0], k = qkv[1], v = qkv[2];
   } else {
     auto block = [&](const Tensor& x, int64_t i, int64_t len) {
@@ -178,7 +203,9 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
     q = block(query, 0, l), k = block(key, 1, s), v = block(value, 2, s);
   }
   // [N len, E] -> [N, h, len, d]
-  auto heads = [&](const Tensor& x, int64_t len) { return permute(reshape(x, {n, len, h, d}), {0, 2, 1, 3}); };
+  auto heads = [&](const Tensor& x, int64_t len) {
+    return permute(reshape(x, {n, len, h, d}), {0, 2, 1, 3});
+  };
 
   // Masks, as additive masks broadcasting to the scores [N, h, L, S].
   Tensor mask;
@@ -190,14 +217,15 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
     else if (m.dim() == 3 && m.size(0) == n * h && m.size(1) == l && m.size(2) == s)
       mask = reshape(additive_mask(m, args.mask_kind, dt), {n, h, l, s});
     else
-      throw ShapeError(name + ": attn_mask must be " + Shape{l, s}.str() + " or " + Shape{n * h, l, s}.str() + ", got " +
-                       m.shape().str() + " for " + shapes);
+      throw ShapeError(name + ": attn_mask must be " + Shape{l, s}.str() + " or " + Shape{n * h, l, s}.str() +
+                       ", got " + m.shape().str() + " for " + shapes);
   }
   if (args.key_padding_mask.defined()) {
     const Tensor& m = args.key_padding_mask;
     const Shape want = unbatched ? Shape{s} : Shape{n, s};
     if (!(m.shape() == want))
-      throw ShapeError(name + ": key_padding_mask must be " + want.str() + ", got " + m.shape().str() + " for " + shapes);
+      throw ShapeError(name + ": key_padding_mask must be " + want.str() + ", got " + m.shape().str() +
+                       " for " + shapes);
     Tensor pad = reshape(additive_mask(m, args.mask_kind, dt), {n, 1, 1, s});
     mask = mask.defined() ? mask + pad : pad;
   }

@@ -26,8 +26,8 @@ enum class MaskKind { additive, keep, drop };
 
 /// The rarer arguments of scaled_dot_product_attention.
 struct AttentionOptions {
-  MaskKind mask_kind = MaskKind::additive;  ///< how attn_mask is read
-  double dropout_p = 0.0;                   ///< dropout on the attention weights (always applied when > 0)
+  MaskKind mask_kind = MaskKind::additive;     ///< how attn_mask is read
+  double dropout_p = 0.0;                      ///< dropout on the attention weights (always applied when > 0)
   std::optional<double> scale = std::nullopt;  ///< default 1 / sqrt(E)
 };
 
@@ -41,11 +41,13 @@ struct AttentionOutput {
 /// q [..., L, E], k [..., S, E], v [..., S, Ev] with equal leading (batch) axes; attn_mask
 /// broadcasts to [..., L, S]; is_causal masks out key j > query i (a top-left aligned lower
 /// triangle, as PyTorch) and combines with attn_mask. Returns [..., L, Ev].
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = Tensor(),
-                                    bool is_causal = false, const AttentionOptions& options = {});
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask = Tensor(), bool is_causal = false,
+                                    const AttentionOptions& options = {});
 /// The same, also returning the attention weights [..., L, S].
-AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = Tensor(),
-                          bool is_causal = false, const AttentionOptions& options = {});
+AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                          const Tensor& attn_mask = Tensor(), bool is_causal = false,
+                          const AttentionOptions& options = {});
 /// A mask of kind `kind` as an additive mask of dtype (0 where attending, -inf where not).
 Tensor additive_mask(const Tensor& mask, MaskKind kind, Dtype dtype);
 
@@ -71,9 +73,9 @@ struct MultiheadAttentionOptions {
 
 /// The optional arguments of MultiheadAttention::forward (PyTorch's names and defaults).
 struct MultiheadAttentionArgs {
-  Tensor key_padding_mask = Tensor();             ///< [N, S] ([S] unbatched): keys to ignore (read with mask_kind)
+  Tensor key_padding_mask = Tensor();  ///< [N, S] ([S] unbatched): keys to ignore (read with mask_kind)
   bool need_weights = true;            ///< return the attention weights
-  Tensor attn_mask = Tensor();                    ///< [L, S] or [N num_heads, L, S] (read with mask_kind)
+  Tensor attn_mask = Tensor();         ///< [L, S] or [N num_heads, L, S] (read with mask_kind)
   bool average_attn_weights = true;    ///< weights averaged over heads [N, L, S], else [N, num_heads, L, S]
   bool is_causal = false;              ///< also mask out key j > query i
   MaskKind mask_kind = MaskKind::additive;  ///< MaskKind::drop for PyTorch's boolean masks
@@ -82,7 +84,8 @@ struct MultiheadAttentionArgs {
 /// What MultiheadAttention::forward returns.
 struct MultiheadAttentionOutput {
   Tensor output;        ///< [L, N, E] ([N, L, E] with batch_first, [L, E] unbatched)
-  Tensor attn_weights;  ///< [N, L, S] (see average_attn_weights; [L, S] unbatched); undefined without need_weights
+  Tensor attn_weights;  ///< [N, L, S] (see average_attn_weights; [L, S] unbatched); undefined without
+                        ///< need_weights
 };
 
 /// @brief Multi-head attention, as torch.nn.MultiheadAttention (embed_dim for queries, keys and values):

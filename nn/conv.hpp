@@ -5,9 +5,9 @@
 /// The work is xg::conv2d (im2col + gemm, autograd/ops_nn.cpp).
 ///
 /// @code
-/// xg::nn::Conv2d conv1(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1});
-/// auto conv2 = std::make_shared<xg::nn::Conv2d>(32, 64, 3);        // weight [64, 32, 3, 3], bias [64]
-/// xg::Tensor y = conv1.forward(xg::randn({64, 1, 28, 28}));        // [64, 32, 28, 28]
+/// xg::nn::Conv2d conv1(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3,
+/// .padding = 1}); auto conv2 = std::make_shared<xg::nn::Conv2d>(32, 64, 3);        // weight [64, 32, 3, 3],
+/// bias [64] xg::Tensor y = conv1.forward(xg::randn({64, 1, 28, 28}));        // [64, 32, 28, 28]
 /// @endcode
 #include <cstdint>
 #include <string>
@@ -37,7 +37,8 @@ class Conv2d : public Module {
  public:
   explicit Conv2d(Conv2dOptions options);
   Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size)
-      : Conv2d(Conv2dOptions{.in_channels = in_channels, .out_channels = out_channels, .kernel_size = kernel_size}) {}
+      : Conv2d(Conv2dOptions{
+            .in_channels = in_channels, .out_channels = out_channels, .kernel_size = kernel_size}) {}
   Tensor forward(const Tensor& x) override;
   /// "1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)" (padding, dilation, groups and
   /// bias shown when not the default, as PyTorch).
@@ -68,7 +69,8 @@ class Conv1d : public Module {
  public:
   explicit Conv1d(Conv1dOptions options);
   Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
-      : Conv1d(Conv1dOptions{.in_channels = in_channels, .out_channels = out_channels, .kernel_size = kernel_size}) {}
+      : Conv1d(Conv1dOptions{
+            .in_channels = in_channels, .out_channels = out_channels, .kernel_size = kernel_size}) {}
   Tensor forward(const Tensor& x) override;
   /// "16, 33, kernel_size=(3,), stride=(2,)" as PyTorch.
   std::string extra_repr() const override;

@@ -11,22 +11,23 @@ namespace {
 void check_float_input(const Tensor& t, const char* fn, const char* what) {
   if (!t.defined()) throw ValueError(std::string(fn) + ": " + what + " is undefined");
   if (!t.is_floating_point())
-    throw TypeError(std::string(fn) + ": " + what + " must be a float tensor, got " + dtype_name(t.dtype()) + " of shape " +
-                    t.shape().str());
+    throw TypeError(std::string(fn) + ": " + what + " must be a float tensor, got " + dtype_name(t.dtype()) +
+                    " of shape " + t.shape().str());
 }
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_float_input(x, "linear", "the input");
   check_float_input(weight, "linear", "the weight");
-  if (weight.dim() != 2) throw ShapeError("linear: the weight must be [out_features, in_features], got " + weight.shape().str());
+  if (weight.dim() != 2)
+    throw ShapeError("linear: the weight must be [out_features, in_features], got " + weight.shape().str());
   const int64_t in = weight.size(1), out = weight.size(0);
   if (x.dim() == 0 || x.size(-1) != in)
-    throw ShapeError("linear: input " + x.shape().str() + " does not end in in_features = " + std::to_string(in) + " (weight " +
-                     weight.shape().str() + ")");
+    throw ShapeError("linear: input " + x.shape().str() + " does not end in in_features = " +
+                     std::to_string(in) + " (weight " + weight.shape().str() + ")");
   if (bias.defined() && !(bias.shape() == Shape{out}))
-    throw ShapeError("linear: bias has shape " + bias.shape().str() + ", expected [" + std::to_string(out) + "] for weight " +
-                     weight.shape().str());
+    throw ShapeError("linear: bias has shape " + bias.shape().str() + ", expected [" + std::to_string(out) +
+                     "] for weight " + weight.shape().str());
   // [..., in] -> [rows, in] (a view), one gemm against W^T onto the bias, back to [..., out].
   Tensor y = xg::linear(x.dim() == 2 ? x : reshape(x, {-1, in}), weight, bias);
   if (x.dim() != 2) {
@@ -42,16 +43,23 @@ Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const 
   check_float_input(x2, "bilinear", "input2");
   check_float_input(weight, "bilinear", "the weight");
   if (weight.dim() != 3)
-    throw ShapeError("bilinear: the weight must be [out_features, in1_features, in2_features], got " + weight.shape().str());
+    throw ShapeError("bilinear: the weight must be [out_features, in1_features, in2_features], got " +
+                     weight.shape().str());
   const int64_t out = weight.size(0), in1 = weight.size(1), in2 = weight.size(2);
-  const std::string shapes = " (input1 " + x1.shape().str() + ", input2 " + x2.shape().str() + ", weight " + weight.shape().str() + ")";
-  if (x1.dim() == 0 || x1.size(-1) != in1) throw ShapeError("bilinear: input1 does not end in in1_features = " + std::to_string(in1) + shapes);
-  if (x2.dim() == 0 || x2.size(-1) != in2) throw ShapeError("bilinear: input2 does not end in in2_features = " + std::to_string(in2) + shapes);
-  if (x1.dim() != x2.dim()) throw ShapeError("bilinear: input1 and input2 must have the same leading axes" + shapes);
+  const std::string shapes = " (input1 " + x1.shape().str() + ", input2 " + x2.shape().str() + ", weight " +
+                             weight.shape().str() + ")";
+  if (x1.dim() == 0 || x1.size(-1) != in1)
+    throw ShapeError("bilinear: input1 does not end in in1_features = " + std::to_string(in1) + shapes);
+  if (x2.dim() == 0 || x2.size(-1) != in2)
+    throw ShapeError("bilinear: input2 does not end in in2_features = " + std::to_string(in2) + shapes);
+  if (x1.dim() != x2.dim())
+    throw ShapeError("bilinear: input1 and input2 must have the same leading axes" + shapes);
   for (int i = 0; i + 1 < x1.dim(); ++i)
-    if (x1.size(i) != x2.size(i)) throw ShapeError("bilinear: input1 and input2 must have the same leading axes" + shapes);
+    if (x1.size(i) != x2.size(i))
+      throw ShapeError("bilinear: input1 and input2 must have the same leading axes" + shapes);
   if (bias.defined() && !(bias.shape() == Shape{out}))
-    throw ShapeError("bilinear: bias has shape " + bias.shape().str() + ", expected [" + std::to_string(out) + "]" + shapes);
+    throw ShapeError("bilinear: bias has shape " + bias.shape().str() + ", expected [" + std::to_string(out) +
+                     "]" + shapes);
   // t[n, o, j] = sum_i x1[n, i] W[o, i, j]: one gemm of [n, in1] with W as [in1, out * in2];
   // then y[n, o] = sum_j t[n, o, j] x2[n, j] as a batched [out, in2] @ [in2, 1] product.
   const Tensor a = reshape(x1, {-1, in1}), b = reshape(x2, {-1, in2});
@@ -85,15 +93,19 @@ Tensor dropout(const Tensor& x, double p, bool training) {
 }
 
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
-  if (!indices.defined() || !weight.defined()) throw ValueError("embedding: the indices or the weight is undefined");
+  if (!indices.defined() || !weight.defined())
+    throw ValueError("embedding: the indices or the weight is undefined");
   if (indices.dtype() != Dtype::int64)
-    throw TypeError(std::string("embedding: indices must be int64, got ") + dtype_name(indices.dtype()) + " of shape " + indices.shape().str());
-  if (weight.dim() != 2) throw ShapeError("embedding: the weight must be [num_embeddings, embedding_dim], got " + weight.shape().str());
+    throw TypeError(std::string("embedding: indices must be int64, got ") + dtype_name(indices.dtype()) +
+                    " of shape " + indices.shape().str());
+  if (weight.dim() != 2)
+    throw ShapeError("embedding: the weight must be [num_embeddings, embedding_dim], got " +
+                     weight.shape().str());
   const int64_t num = weight.size(0), dim = weight.size(1);
   if (padding_idx) {  // negative counts from the end, as PyTorch
     if (*padding_idx < -num || *padding_idx >= num)
-      throw IndexError("embedding: padding_idx " + std::to_string(*padding_idx) + " is out of range for " + std::to_string(num) +
-                       " embeddings (weight " + weight.shape().str() + ")");
+      throw IndexError("embedding: padding_idx " + std::to_string(*padding_idx) + " is out of range for " +
+                       std::to_string(num) + " embeddings (weight " + weight.shape().str() + ")");
     if (*padding_idx < 0) padding_idx = *padding_idx + num;
   }
   const Tensor flat = reshape(indices, {-1});
@@ -101,8 +113,9 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
   bool has_pad = false;
   for (int64_t i = 0, n = flat.numel(); i < n; ++i) {
     if (ip[i] < 0 || ip[i] >= num)
-      throw IndexError("embedding: index " + std::to_string(ip[i]) + " is out of range for " + std::to_string(num) +
-                       " embeddings (weight " + weight.shape().str() + ", indices " + indices.shape().str() + ")");
+      throw IndexError("embedding: index " + std::to_string(ip[i]) + " is out of range for " +
+                       std::to_string(num) + " embeddings (weight " + weight.shape().str() + ", indices " +
+                       indices.shape().str() + ")");
     has_pad = has_pad || (padding_idx && ip[i] == *padding_idx);
   }
   Tensor rows = index_select(weight, 0, flat);
@@ -122,7 +135,8 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "none") return xg::gelu(x);
-  if (approximate != "tanh") throw ValueError("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+  if (approximate != "tanh")
+    throw ValueError("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
   const double k = std::sqrt(2.0 / M_PI);
   return 0.5 * x * (1.0 + xg::tanh(k * (x + 0.044715 * x * x * x)));
 }

@@ -38,29 +38,30 @@ Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
 /// Rows of weight [num_embeddings, dim] picked by int64 indices of any shape -> [..., dim]
 /// (index_select). With padding_idx, positions holding that index get the row's value but pass
 /// no gradient to it, as PyTorch. IndexError for an index outside [0, num_embeddings).
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx = std::nullopt);
+Tensor embedding(const Tensor& indices, const Tensor& weight,
+                 std::optional<int64_t> padding_idx = std::nullopt);
 
 /// GELU: "none" is the exact x Phi(x) (xg::gelu); "tanh" the approximation
 /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch's `approximate=`.
 Tensor gelu(const Tensor& x, const std::string& approximate);
 
 // ---- re-exported from autograd/ops.hpp ----
-using xg::Size2;
+using xg::adaptive_avg_pool2d;
+using xg::avg_pool2d;
 using xg::conv1d;
 using xg::conv2d;
-using xg::max_pool2d;
-using xg::max_pool2d_with_indices;
-using xg::avg_pool2d;
-using xg::adaptive_avg_pool2d;
-using xg::relu;
-using xg::leaky_relu;
 using xg::elu;
 using xg::gelu;
-using xg::silu;
-using xg::sigmoid;
-using xg::tanh;
-using xg::softmax;
+using xg::leaky_relu;
 using xg::log_softmax;
+using xg::max_pool2d;
+using xg::max_pool2d_with_indices;
+using xg::relu;
+using xg::sigmoid;
+using xg::silu;
+using xg::Size2;
+using xg::softmax;
 using xg::softplus;
+using xg::tanh;
 
 }  // namespace xg::nn::functional

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn::init {
 
@@ -15,8 +15,8 @@ namespace {
 void check_float(const Tensor& t, const char* fn) {
   if (!t.defined()) throw ValueError(std::string("init.") + fn + ": the tensor is undefined");
   if (!t.is_floating_point())
-    throw TypeError(std::string("init.") + fn + ": expects a float32 or float64 tensor, got " + dtype_name(t.dtype()) +
-                    " of shape " + t.shape().str());
+    throw TypeError(std::string("init.") + fn + ": expects a float32 or float64 tensor, got " +
+                    dtype_name(t.dtype()) + " of shape " + t.shape().str());
 }
 
 // Writes the values of `src` (same shape) into t without recording and bumps its version.
@@ -29,22 +29,32 @@ Tensor fill_from(const Tensor& t, const Tensor& src) {
 
 std::pair<int64_t, int64_t> fans(const Tensor& t, const char* fn) {
   if (t.dim() < 2)
-    throw ValueError(std::string("init.") + fn + ": fan in and fan out cannot be computed for a tensor of fewer than 2 axes, got shape " +
+    throw ValueError(std::string("init.") + fn +
+                     ": fan in and fan out cannot be computed for a tensor of fewer than 2 axes, got shape " +
                      t.shape().str());
   return calculate_fan_in_and_fan_out(t);
 }
 
 const char* gain_name(Nonlinearity n) {
   switch (n) {
-    case Nonlinearity::linear: return "linear";
-    case Nonlinearity::conv1d: return "conv1d";
-    case Nonlinearity::conv2d: return "conv2d";
-    case Nonlinearity::conv3d: return "conv3d";
-    case Nonlinearity::sigmoid: return "sigmoid";
-    case Nonlinearity::tanh: return "tanh";
-    case Nonlinearity::relu: return "relu";
-    case Nonlinearity::leaky_relu: return "leaky_relu";
-    case Nonlinearity::selu: return "selu";
+    case Nonlinearity::linear:
+      return "linear";
+    case Nonlinearity::conv1d:
+      return "conv1d";
+    case Nonlinearity::conv2d:
+      return "conv2d";
+    case Nonlinearity::conv3d:
+      return "conv3d";
+    case Nonlinearity::sigmoid:
+      return "sigmoid";
+    case Nonlinearity::tanh:
+      return "tanh";
+    case Nonlinearity::relu:
+      return "relu";
+    case Nonlinearity::leaky_relu:
+      return "leaky_relu";
+    case Nonlinearity::selu:
+      return "selu";
   }
   return "?";
 }
@@ -65,14 +75,18 @@ double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param) {
     case Nonlinearity::conv1d:
     case Nonlinearity::conv2d:
     case Nonlinearity::conv3d:
-    case Nonlinearity::sigmoid: return 1.0;
-    case Nonlinearity::tanh: return 5.0 / 3.0;
-    case Nonlinearity::relu: return std::sqrt(2.0);
+    case Nonlinearity::sigmoid:
+      return 1.0;
+    case Nonlinearity::tanh:
+      return 5.0 / 3.0;
+    case Nonlinearity::relu:
+      return std::sqrt(2.0);
     case Nonlinearity::leaky_relu: {
       const double slope = param.value_or(0.01);
       return std::sqrt(2.0 / (1.0 + slope * slope));
     }
-    case Nonlinearity::selu: return 3.0 / 4.0;
+    case Nonlinearity::selu:
+      return 3.0 / 4.0;
   }
   throw ValueError(std::string("init.calculate_gain: unsupported nonlinearity ") + gain_name(nonlinearity));
 }
@@ -80,8 +94,10 @@ double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param) {
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
   if (!t.defined()) throw ValueError("init.calculate_fan_in_and_fan_out: the tensor is undefined");
   if (t.dim() < 2)
-    throw ValueError("init.calculate_fan_in_and_fan_out: fan in and fan out cannot be computed for a tensor of fewer than 2 axes, got shape " +
-                     t.shape().str());
+    throw ValueError(
+        "init.calculate_fan_in_and_fan_out: fan in and fan out cannot be computed for a tensor of fewer than "
+        "2 axes, got shape " +
+        t.shape().str());
   int64_t receptive = 1;
   for (int i = 2; i < t.dim(); ++i) receptive *= t.shape()[i];
   return {t.shape()[1] * receptive, t.shape()[0] * receptive};
@@ -89,13 +105,16 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
 
 Tensor uniform_(const Tensor& t, double a, double b) {
   check_float(t, "uniform_");
-  if (!(a <= b)) throw ValueError("init.uniform_: expects a <= b, got a = " + std::to_string(a) + ", b = " + std::to_string(b));
+  if (!(a <= b))
+    throw ValueError("init.uniform_: expects a <= b, got a = " + std::to_string(a) +
+                     ", b = " + std::to_string(b));
   return fill_from(t, xg::uniform(t.shape(), a, b, {.dtype = t.dtype()}));
 }
 
 Tensor normal_(const Tensor& t, double mean, double stddev) {
   check_float(t, "normal_");
-  if (!(stddev >= 0)) throw ValueError("init.normal_: std must be non-negative, got " + std::to_string(stddev));
+  if (!(stddev >= 0))
+    throw ValueError("init.normal_: std must be non-negative, got " + std::to_string(stddev));
   return fill_from(t, xg::normal(t.shape(), mean, stddev, {.dtype = t.dtype()}));
 }
 
@@ -106,8 +125,12 @@ Tensor constant_(const Tensor& t, double value) {
   h.fill_(value);
   return t;
 }
-Tensor zeros_(const Tensor& t) { return constant_(t, 0.0); }
-Tensor ones_(const Tensor& t) { return constant_(t, 1.0); }
+Tensor zeros_(const Tensor& t) {
+  return constant_(t, 0.0);
+}
+Tensor ones_(const Tensor& t) {
+  return constant_(t, 1.0);
+}
 
 Tensor xavier_uniform_(const Tensor& t, double gain) {
   check_float(t, "xavier_uniform_");
@@ -142,7 +165,8 @@ Tensor kaiming_normal_(const Tensor& t, double a, FanMode mode, Nonlinearity non
 Tensor orthogonal_(const Tensor& t, double gain) {
   check_float(t, "orthogonal_");
   if (t.dim() < 2)
-    throw ValueError("init.orthogonal_: only tensors with 2 or more axes are supported, got shape " + t.shape().str());
+    throw ValueError("init.orthogonal_: only tensors with 2 or more axes are supported, got shape " +
+                     t.shape().str());
   if (t.numel() == 0) return t;
   const int64_t rows = t.shape()[0], cols = t.numel() / rows;
   // Orthonormalise the columns of a tall m x n normal matrix (m >= n): Gram-Schmidt, run twice per
@@ -174,7 +198,8 @@ Tensor orthogonal_(const Tensor& t, double gain) {
   // rows >= cols: the tensor is Q [rows, cols]; rows < cols: it is Q^T [rows, cols].
   std::vector<double> out(static_cast<std::size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = gain * (rows >= cols ? a[c * m + r] : a[r * m + c]);
+    for (int64_t c = 0; c < cols; ++c)
+      out[r * cols + c] = gain * (rows >= cols ? a[c * m + r] : a[r * m + c]);
   return fill_from(t, xg::reshape(from_vector(out, Shape{rows, cols}), t.shape()));
 }
 

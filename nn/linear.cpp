@@ -9,7 +9,8 @@ namespace xg::nn {
 
 namespace {
 void check_positive(int64_t v, const char* layer, const char* what) {
-  if (v <= 0) throw ValueError(std::string(layer) + ": " + what + " must be positive, got " + std::to_string(v));
+  if (v <= 0)
+    throw ValueError(std::string(layer) + ": " + what + " must be positive, got " + std::to_string(v));
 }
 }  // namespace
 
@@ -24,20 +25,22 @@ Linear::Linear(LinearOptions o) : Module("Linear"), options_(o) {
 void Linear::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(init::calculate_fan_in_and_fan_out(weight).first));
+    const double bound =
+        1.0 / std::sqrt(static_cast<double>(init::calculate_fan_in_and_fan_out(weight).first));
     init::uniform_(bias, -bound, bound);
   }
 }
 
 Tensor Linear::forward(const Tensor& x) {
   if (x.defined() && (x.dim() == 0 || x.size(-1) != options_.in_features))
-    throw ShapeError("Linear: input " + x.shape().str() + " does not end in in_features = " + std::to_string(options_.in_features) +
-                     " (" + extra_repr() + ")");
+    throw ShapeError("Linear: input " + x.shape().str() + " does not end in in_features = " +
+                     std::to_string(options_.in_features) + " (" + extra_repr() + ")");
   return functional::linear(x, weight, bias);
 }
 
 std::string Linear::extra_repr() const {
-  return "in_features=" + std::to_string(options_.in_features) + ", out_features=" + std::to_string(options_.out_features) +
+  return "in_features=" + std::to_string(options_.in_features) +
+         ", out_features=" + std::to_string(options_.out_features) +
          ", bias=" + (bias.defined() ? "true" : "false");
 }
 
@@ -56,11 +59,15 @@ void Bilinear::reset_parameters() {
   if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
-Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) { return functional::bilinear(x1, x2, weight, bias); }
+Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) {
+  return functional::bilinear(x1, x2, weight, bias);
+}
 
 std::string Bilinear::extra_repr() const {
-  return "in1_features=" + std::to_string(options_.in1_features) + ", in2_features=" + std::to_string(options_.in2_features) +
-         ", out_features=" + std::to_string(options_.out_features) + ", bias=" + (bias.defined() ? "true" : "false");
+  return "in1_features=" + std::to_string(options_.in1_features) +
+         ", in2_features=" + std::to_string(options_.in2_features) +
+         ", out_features=" + std::to_string(options_.out_features) +
+         ", bias=" + (bias.defined() ? "true" : "false");
 }
 
 }  // namespace xg::nn

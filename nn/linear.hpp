@@ -57,7 +57,10 @@ class Bilinear : public Module {
  public:
   explicit Bilinear(BilinearOptions options);
   Bilinear(int64_t in1_features, int64_t in2_features, int64_t out_features, bool bias = true)
-      : Bilinear(BilinearOptions{.in1_features = in1_features, .in2_features = in2_features, .out_features = out_features, .bias = bias}) {}
+      : Bilinear(BilinearOptions{.in1_features = in1_features,
+                                 .in2_features = in2_features,
+                                 .out_features = out_features,
+                                 .bias = bias}) {}
   using Module::forward;
   Tensor forward(const Tensor& x1, const Tensor& x2);
   using Module::operator();

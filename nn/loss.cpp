@@ -9,24 +9,30 @@
 #include <string>
 #include <utility>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn {
 
 const char* reduction_name(Reduction r) {
   switch (r) {
-    case Reduction::none: return "none";
-    case Reduction::mean: return "mean";
-    case Reduction::sum: return "sum";
-    case Reduction::batchmean: return "batchmean";
+    case Reduction::none:
+      return "none";
+    case Reduction::mean:
+      return "mean";
+    case Reduction::sum:
+      return "sum";
+    case Reduction::batchmean:
+      return "batchmean";
   }
   return "?";
 }
 
 namespace {
 
-std::string str(const Tensor& t) { return t.shape().str(); }
+std::string str(const Tensor& t) {
+  return t.shape().str();
+}
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -41,14 +47,16 @@ void check_defined(const Tensor& t, const char* loss, const char* what) {
 void check_float(const Tensor& t, const char* loss, const char* what) {
   check_defined(t, loss, what);
   if (!t.is_floating_point())
-    throw TypeError(std::string(loss) + ": " + what + " must be a float tensor, got int64 of shape " + str(t));
+    throw TypeError(std::string(loss) + ": " + what + " must be a float tensor, got int64 of shape " +
+                    str(t));
 }
 
 void check_reduction(Reduction r, const char* loss, bool batchmean_ok = false) {
   switch (r) {
     case Reduction::none:
     case Reduction::mean:
-    case Reduction::sum: return;
+    case Reduction::sum:
+      return;
     case Reduction::batchmean:
       if (batchmean_ok) return;
       throw ValueError(std::string(loss) + ": reduction batchmean is only for kl_div; use none, mean or sum");
@@ -56,11 +64,11 @@ void check_reduction(Reduction r, const char* loss, bool batchmean_ok = false) {
   throw ValueError(std::string(loss) + ": unknown reduction " + std::to_string(static_cast<int>(r)));
 }
 
-void check_same_shape(const Tensor& input, const Tensor& target, const char* loss, const char* input_name = "input",
-                      const char* target_name = "target") {
+void check_same_shape(const Tensor& input, const Tensor& target, const char* loss,
+                      const char* input_name = "input", const char* target_name = "target") {
   if (!(input.shape() == target.shape()))
-    throw ShapeError(std::string(loss) + ": " + target_name + " shape " + str(target) + " differs from " + input_name + " shape " +
-                     str(input) + "; they must be equal");
+    throw ShapeError(std::string(loss) + ": " + target_name + " shape " + str(target) + " differs from " +
+                     input_name + " shape " + str(input) + "; they must be equal");
 }
 
 // The broadcast of two shapes, or nullopt when they do not broadcast.
@@ -81,7 +89,8 @@ void check_broadcasts_to(const Tensor& w, const Shape& shape, const char* loss, 
   check_float(w, loss, what);
   const auto b = broadcast(w.shape(), shape);
   if (!b || !(*b == shape))
-    throw ShapeError(std::string(loss) + ": " + what + " of shape " + str(w) + " does not broadcast to the input shape " + shape.str());
+    throw ShapeError(std::string(loss) + ": " + what + " of shape " + str(w) +
+                     " does not broadcast to the input shape " + shape.str());
 }
 
 // Calls f(value as double) for every element of a float or int64 tensor.
@@ -111,26 +120,35 @@ void for_each_value(const Tensor& t, F f) {
 void check_plus_minus_one(const Tensor& target, const char* loss) {
   for_each_value(target, [&](double v) {
     if (v != 1.0 && v != -1.0)
-      throw ValueError(std::string(loss) + ": target values must be 1 or -1, found " + fmt(v) + " (target shape " + str(target) + ")");
+      throw ValueError(std::string(loss) + ": target values must be 1 or -1, found " + fmt(v) +
+                       " (target shape " + str(target) + ")");
   });
 }
 
-Tensor zero_of(Dtype d) { return scalar_tensor(0.0, {.dtype = d}); }
+Tensor zero_of(Dtype d) {
+  return scalar_tensor(0.0, {.dtype = d});
+}
 
 Tensor reduce(const Tensor& l, Reduction r) {
   switch (r) {
-    case Reduction::none: return l;
-    case Reduction::sum: return sum(l);
-    default: return mean(l);
+    case Reduction::none:
+      return l;
+    case Reduction::sum:
+      return sum(l);
+    default:
+      return mean(l);
   }
 }
 
 // Per-element losses l with per-element weights wt: none -> l, sum -> sum(l), mean -> sum(l) / sum(wt).
 Tensor reduce_weighted(const Tensor& l, const Tensor& wt, Reduction r) {
   switch (r) {
-    case Reduction::none: return l;
-    case Reduction::sum: return sum(l);
-    default: return sum(l) / sum(wt);
+    case Reduction::none:
+      return l;
+    case Reduction::sum:
+      return sum(l);
+    default:
+      return sum(l) / sum(wt);
   }
 }
 
@@ -138,7 +156,8 @@ Tensor reduce_weighted(const Tensor& l, const Tensor& wt, Reduction r) {
 
 // The class axis of an input [C], [N, C] or [N, C, d1, ...].
 int class_axis(const Tensor& input, const char* loss) {
-  if (input.dim() == 0) throw ShapeError(std::string(loss) + ": input must be [C], [N, C] or [N, C, d1, ...], got a 0-D tensor");
+  if (input.dim() == 0)
+    throw ShapeError(std::string(loss) + ": input must be [C], [N, C] or [N, C, d1, ...], got a 0-D tensor");
   return input.dim() == 1 ? 0 : 1;
 }
 
@@ -150,7 +169,8 @@ Shape without_axis(Shape s, int axis) {
 void check_class_weight(const Tensor& w, int64_t classes, const char* loss) {
   check_float(w, loss, "weight");
   if (w.dim() != 1 || w.numel() != classes)
-    throw ShapeError(std::string(loss) + ": weight must have one entry per class, shape [" + std::to_string(classes) + "], got " + str(w));
+    throw ShapeError(std::string(loss) + ": weight must have one entry per class, shape [" +
+                     std::to_string(classes) + "], got " + str(w));
 }
 
 struct ClassTargets {
@@ -159,7 +179,8 @@ struct ClassTargets {
   Tensor mask;   ///< the input's dtype, the target's shape: 1 where the target counts, 0 where ignored
 };
 
-ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ignore_index, int axis, const char* loss) {
+ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ignore_index, int axis,
+                           const char* loss) {
   const int64_t classes = input.size(axis);
   const int64_t n = target.numel();
   const int64_t* t = target.data<int64_t>();
@@ -174,9 +195,10 @@ ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ig
       continue;
     }
     if (v < 0 || v >= classes)
-      throw IndexError(std::string(loss) + ": target " + std::to_string(v) + " is out of range for " + std::to_string(classes) +
-                       " classes (valid: 0 to " + std::to_string(classes - 1) + ", or ignore_index " + std::to_string(ignore_index) +
-                       "; input shape " + str(input) + ", target shape " + str(target) + ")");
+      throw IndexError(std::string(loss) + ": target " + std::to_string(v) + " is out of range for " +
+                       std::to_string(classes) + " classes (valid: 0 to " + std::to_string(classes - 1) +
+                       ", or ignore_index " + std::to_string(ignore_index) + "; input shape " + str(input) +
+                       ", target shape " + str(target) + ")");
     safe[k] = v;
     mask[k] = 1.0;
   }
@@ -196,8 +218,8 @@ struct NllParts {
 };
 
 // input holds log-probabilities; weight (optional) is already checked and converted to input's dtype.
-NllParts nll_parts(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index, int axis,
-                   const char* loss) {
+NllParts nll_parts(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   int axis, const char* loss) {
   const ClassTargets ct = class_targets(input, target, ignore_index, axis, loss);
   const Tensor picked = squeeze(gather(input, axis, ct.index), axis);
   Tensor wt = ct.mask;
@@ -208,24 +230,26 @@ NllParts nll_parts(const Tensor& input, const Tensor& target, const Tensor& weig
 }
 
 // Checks input/target/weight of a class-index loss; returns the class axis.
-int check_class_index_loss(const Tensor& input, const Tensor& target, const Tensor& weight, const char* loss) {
+int check_class_index_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
+                           const char* loss) {
   check_float(input, loss, "input");
   check_defined(target, loss, "target");
   const int axis = class_axis(input, loss);
   const Shape want = without_axis(input.shape(), axis);
   if (!(target.shape() == want))
-    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " + str(input) +
-                     "; class-index targets have shape " + want.str() + " (the input without its class axis " + std::to_string(axis) +
-                     ")");
+    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " +
+                     str(input) + "; class-index targets have shape " + want.str() +
+                     " (the input without its class axis " + std::to_string(axis) + ")");
   if (target.dtype() != Dtype::int64)
-    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " + dtype_name(target.dtype()) + " of shape " +
-                    str(target));
+    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " +
+                    dtype_name(target.dtype()) + " of shape " + str(target));
   if (weight.defined()) check_class_weight(weight, input.size(axis), loss);
   return axis;
 }
 
 void check_label_smoothing(double s, const char* loss) {
-  if (!(s >= 0.0 && s <= 1.0)) throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " + fmt(s));
+  if (!(s >= 0.0 && s <= 1.0))
+    throw ValueError(std::string(loss) + ": label_smoothing must be in [0, 1], got " + fmt(s));
 }
 
 // ---- the checks of the options, shared by each functional form and its module's constructor ----
@@ -247,7 +271,9 @@ void check_options(const CrossEntropyLossOptions& o, const char* loss) {
   check_reduction(o.reduction, loss);
   check_label_smoothing(o.label_smoothing, loss);
 }
-void check_options(const KLDivLossOptions& o, const char* loss) { check_reduction(o.reduction, loss, true); }
+void check_options(const KLDivLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss, true);
+}
 
 // The checks of an element-wise loss: its options, then a float input and a float target of one shape.
 template <class O>
@@ -318,17 +344,20 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   if (target.shape() == input.shape() && input.dim() > 0) {
     // ---- class probabilities ----
     if (!target.is_floating_point())
-      throw TypeError(std::string(loss) + ": a target of the input's shape " + str(input) +
-                      " holds class probabilities and must be a float tensor, got int64 (class indices have shape " +
-                      without_axis(input.shape(), axis).str() + ")");
+      throw TypeError(
+          std::string(loss) + ": a target of the input's shape " + str(input) +
+          " holds class probabilities and must be a float tensor, got int64 (class indices have shape " +
+          without_axis(input.shape(), axis).str() + ")");
     if (o.weight.defined()) check_class_weight(o.weight, classes, loss);
     Tensor t = target.to(input.dtype());
     if (s > 0.0) t = t * (1.0 - s) + s / static_cast<double>(classes);
     Tensor prod = log_softmax(input, axis) * t;
     if (o.weight.defined()) prod = prod * class_weight_view(o.weight.to(input.dtype()), input.dim(), axis);
     switch (o.reduction) {
-      case Reduction::none: return -sum(prod, {axis});
-      case Reduction::sum: return -sum(prod);
+      case Reduction::none:
+        return -sum(prod, {axis});
+      case Reduction::sum:
+        return -sum(prod);
       default: {
         const int64_t samples = classes == 0 ? 0 : input.numel() / classes;
         return -sum(prod) / static_cast<double>(samples);  // 0 / 0 = NaN for no samples, as PyTorch
@@ -338,12 +367,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 
   // ---- class indices ----
   if (target.is_floating_point() && target.shape() == without_axis(input.shape(), axis))
-    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " + dtype_name(target.dtype()) + " of shape " +
-                    str(target) + " (float targets must be class probabilities of the input's shape " + str(input) + ")");
+    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " +
+                    dtype_name(target.dtype()) + " of shape " + str(target) +
+                    " (float targets must be class probabilities of the input's shape " + str(input) + ")");
   if (!(target.shape() == without_axis(input.shape(), axis)))
-    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " + str(input) +
-                     "; expected int64 class indices of shape " + without_axis(input.shape(), axis).str() +
-                     " or float class probabilities of shape " + str(input));
+    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " +
+                     str(input) + "; expected int64 class indices of shape " +
+                     without_axis(input.shape(), axis).str() + " or float class probabilities of shape " +
+                     str(input));
   check_class_index_loss(input, target, o.weight, loss);
   const Tensor w = o.weight.defined() ? o.weight.to(input.dtype()) : Tensor();
   const Tensor logp = log_softmax(input, axis);
@@ -353,7 +384,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   // PyTorch's smoothing term: -sum_c w[c] logp[c] per target (0 where ignored), reduced as the nll.
   const Tensor wl = w.defined() ? logp * class_weight_view(w, input.dim(), axis) : logp;
   const Tensor smooth = where(p.mask, -sum(wl, {axis}), zero_of(input.dtype()));
-  return nll * (1.0 - s) + reduce_weighted(smooth, p.weight, o.reduction) * (s / static_cast<double>(classes));
+  return nll * (1.0 - s) +
+         reduce_weighted(smooth, p.weight, o.reduction) * (s / static_cast<double>(classes));
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& o) {
@@ -362,8 +394,8 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
   for_each_value(input, [&](double v) {
     if (!(v >= 0.0 && v <= 1.0))
-      throw ValueError(std::string(loss) + ": input values must be probabilities in [0, 1], found " + fmt(v) + " (input shape " +
-                       str(input) + "); use binary_cross_entropy_with_logits for logits");
+      throw ValueError(std::string(loss) + ": input values must be probabilities in [0, 1], found " + fmt(v) +
+                       " (input shape " + str(input) + "); use binary_cross_entropy_with_logits for logits");
   });
   const Dtype dt = input.dtype();
   const Tensor t = target.to(dt);
@@ -378,13 +410,15 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
   }
   const Tensor one = scalar_tensor(1.0, {.dtype = dt}), floor = scalar_tensor(-100.0, {.dtype = dt});
   const Tensor log_x = where(pos, clamp(log(where(pos, input, one)), -100.0, std::nullopt), floor);
-  const Tensor log_1mx = where(below_one, clamp(log(where(below_one, 1.0 - input, one)), -100.0, std::nullopt), floor);
+  const Tensor log_1mx =
+      where(below_one, clamp(log(where(below_one, 1.0 - input, one)), -100.0, std::nullopt), floor);
   Tensor l = -(t * log_x + (1.0 - t) * log_1mx);
   if (o.weight.defined()) l = l * o.weight.to(dt);
   return reduce(l, o.reduction);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const BCEWithLogitsLossOptions& o) {
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BCEWithLogitsLossOptions& o) {
   constexpr const char* loss = "binary_cross_entropy_with_logits";
   check_elementwise(input, target, o, loss);
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
@@ -417,7 +451,8 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions&
       NoGradGuard guard;
       nonzero = ne(t, 0.0);
     }
-    const Tensor xlogy = where(nonzero, t * log(where(nonzero, t, scalar_tensor(1.0, {.dtype = dt}))), zero_of(dt));
+    const Tensor xlogy =
+        where(nonzero, t * log(where(nonzero, t, scalar_tensor(1.0, {.dtype = dt}))), zero_of(dt));
     l = xlogy - t * input;
   }
   if (o.reduction == Reduction::batchmean) {
@@ -427,7 +462,8 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions&
   return reduce(l, o.reduction);
 }
 
-Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const CosineEmbeddingLossOptions& o) {
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                             const CosineEmbeddingLossOptions& o) {
   constexpr const char* loss = "cosine_embedding_loss";
   check_options(o, loss);
   check_float(input1, loss, "input1");
@@ -436,14 +472,15 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
   check_same_shape(input1, input2, loss, "input1", "input2");
   if (target.dim() == 1) {
     if (input1.dim() != 2 || input1.size(0) != target.size(0))
-      throw ShapeError(std::string(loss) + ": a 1-D target [N] expects inputs [N, D]; got inputs " + str(input1) + " and target " +
-                       str(target));
+      throw ShapeError(std::string(loss) + ": a 1-D target [N] expects inputs [N, D]; got inputs " +
+                       str(input1) + " and target " + str(target));
   } else if (target.dim() == 0) {
     if (input1.dim() != 1)
-      throw ShapeError(std::string(loss) + ": a 0-D target expects 1-D inputs [D]; got inputs " + str(input1));
+      throw ShapeError(std::string(loss) + ": a 0-D target expects 1-D inputs [D]; got inputs " +
+                       str(input1));
   } else {
-    throw ShapeError(std::string(loss) + ": target must be 0-D or 1-D (one label per pair), got shape " + str(target) +
-                     " for inputs " + str(input1));
+    throw ShapeError(std::string(loss) + ": target must be 0-D or 1-D (one label per pair), got shape " +
+                     str(target) + " for inputs " + str(input1));
   }
   check_plus_minus_one(target, loss);
   const Axes ax{target.dim()};
@@ -461,20 +498,21 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
   return reduce(where(is_pos, pos, neg), o.reduction);
 }
 
-Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, const MarginRankingLossOptions& o) {
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
+                           const MarginRankingLossOptions& o) {
   constexpr const char* loss = "margin_ranking_loss";
   check_options(o, loss);
   check_float(input1, loss, "input1");
   check_float(input2, loss, "input2");
   check_defined(target, loss, "target");
   if (input1.dim() != input2.dim() || input1.dim() != target.dim())
-    throw ShapeError(std::string(loss) + ": input1, input2 and target must have the same rank; got input1 " + str(input1) +
-                     ", input2 " + str(input2) + ", target " + str(target));
+    throw ShapeError(std::string(loss) + ": input1, input2 and target must have the same rank; got input1 " +
+                     str(input1) + ", input2 " + str(input2) + ", target " + str(target));
   const auto b12 = broadcast(input1.shape(), input2.shape());
   const auto b = b12 ? broadcast(*b12, target.shape()) : std::nullopt;
   if (!b)
-    throw ShapeError(std::string(loss) + ": shapes do not broadcast: input1 " + str(input1) + ", input2 " + str(input2) + ", target " +
-                     str(target));
+    throw ShapeError(std::string(loss) + ": shapes do not broadcast: input1 " + str(input1) + ", input2 " +
+                     str(input2) + ", target " + str(target));
   check_plus_minus_one(target, loss);
   const Tensor d = input1 - input2;
   const Tensor y = target.to(d.dtype());
@@ -486,32 +524,53 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
 // ---- modules: the constructor checks the options (as the functional form will on each call) ----
 
 namespace {
-std::string reduction_repr(Reduction r) { return std::string("reduction=") + reduction_name(r); }
+std::string reduction_repr(Reduction r) {
+  return std::string("reduction=") + reduction_name(r);
+}
 
 // A module's weight option before it becomes a buffer: a float tensor, 1-D [C] for a class weight.
 const Tensor& checked_weight(const Tensor& w, const char* loss, const char* what, bool per_class) {
   check_float(w, loss, what);
-  if (per_class && w.dim() != 1) throw ShapeError(std::string(loss) + ": weight must be 1-D [C], got " + str(w));
+  if (per_class && w.dim() != 1)
+    throw ShapeError(std::string(loss) + ": weight must be 1-D [C], got " + str(w));
   return w;
 }
 }  // namespace
 
-MSELoss::MSELoss(MSELossOptions o) : FunctionalLoss("MSELoss", o) { check_options(options, "MSELoss"); }
-std::string MSELoss::extra_repr() const { return reduction_repr(options.reduction); }
+MSELoss::MSELoss(MSELossOptions o) : FunctionalLoss("MSELoss", o) {
+  check_options(options, "MSELoss");
+}
+std::string MSELoss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
 
-L1Loss::L1Loss(L1LossOptions o) : FunctionalLoss("L1Loss", o) { check_options(options, "L1Loss"); }
-std::string L1Loss::extra_repr() const { return reduction_repr(options.reduction); }
+L1Loss::L1Loss(L1LossOptions o) : FunctionalLoss("L1Loss", o) {
+  check_options(options, "L1Loss");
+}
+std::string L1Loss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
 
-SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : FunctionalLoss("SmoothL1Loss", o) { check_options(options, "SmoothL1Loss"); }
-std::string SmoothL1Loss::extra_repr() const { return reduction_repr(options.reduction) + ", beta=" + fmt(options.beta); }
+SmoothL1Loss::SmoothL1Loss(SmoothL1LossOptions o) : FunctionalLoss("SmoothL1Loss", o) {
+  check_options(options, "SmoothL1Loss");
+}
+std::string SmoothL1Loss::extra_repr() const {
+  return reduction_repr(options.reduction) + ", beta=" + fmt(options.beta);
+}
 
-HuberLoss::HuberLoss(HuberLossOptions o) : FunctionalLoss("HuberLoss", o) { check_options(options, "HuberLoss"); }
-std::string HuberLoss::extra_repr() const { return reduction_repr(options.reduction) + ", delta=" + fmt(options.delta); }
+HuberLoss::HuberLoss(HuberLossOptions o) : FunctionalLoss("HuberLoss", o) {
+  check_options(options, "HuberLoss");
+}
+std::string HuberLoss::extra_repr() const {
+  return reduction_repr(options.reduction) + ", delta=" + fmt(options.delta);
+}
 
-CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o) : FunctionalLoss("CrossEntropyLoss", std::move(o)) {
+CrossEntropyLoss::CrossEntropyLoss(CrossEntropyLossOptions o)
+    : FunctionalLoss("CrossEntropyLoss", std::move(o)) {
   check_options(options, "CrossEntropyLoss");
   if (options.weight.defined())
-    options.weight = register_buffer("weight", checked_weight(options.weight, "CrossEntropyLoss", "weight", true));
+    options.weight =
+        register_buffer("weight", checked_weight(options.weight, "CrossEntropyLoss", "weight", true));
 }
 std::string CrossEntropyLoss::extra_repr() const {
   std::string s = reduction_repr(options.reduction);
@@ -522,7 +581,8 @@ std::string CrossEntropyLoss::extra_repr() const {
 
 NLLLoss::NLLLoss(NLLLossOptions o) : FunctionalLoss("NLLLoss", std::move(o)) {
   check_options(options, "NLLLoss");
-  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, "NLLLoss", "weight", true));
+  if (options.weight.defined())
+    options.weight = register_buffer("weight", checked_weight(options.weight, "NLLLoss", "weight", true));
 }
 std::string NLLLoss::extra_repr() const {
   std::string s = reduction_repr(options.reduction);
@@ -532,32 +592,48 @@ std::string NLLLoss::extra_repr() const {
 
 BCELoss::BCELoss(BCELossOptions o) : FunctionalLoss("BCELoss", std::move(o)) {
   check_options(options, "BCELoss");
-  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, "BCELoss", "weight", false));
+  if (options.weight.defined())
+    options.weight = register_buffer("weight", checked_weight(options.weight, "BCELoss", "weight", false));
 }
-std::string BCELoss::extra_repr() const { return reduction_repr(options.reduction); }
+std::string BCELoss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
 
-BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o) : FunctionalLoss("BCEWithLogitsLoss", std::move(o)) {
+BCEWithLogitsLoss::BCEWithLogitsLoss(BCEWithLogitsLossOptions o)
+    : FunctionalLoss("BCEWithLogitsLoss", std::move(o)) {
   constexpr const char* loss = "BCEWithLogitsLoss";
   check_options(options, loss);
-  if (options.weight.defined()) options.weight = register_buffer("weight", checked_weight(options.weight, loss, "weight", false));
+  if (options.weight.defined())
+    options.weight = register_buffer("weight", checked_weight(options.weight, loss, "weight", false));
   if (options.pos_weight.defined())
-    options.pos_weight = register_buffer("pos_weight", checked_weight(options.pos_weight, loss, "pos_weight", false));
+    options.pos_weight =
+        register_buffer("pos_weight", checked_weight(options.pos_weight, loss, "pos_weight", false));
 }
-std::string BCEWithLogitsLoss::extra_repr() const { return reduction_repr(options.reduction); }
+std::string BCEWithLogitsLoss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
 
-KLDivLoss::KLDivLoss(KLDivLossOptions o) : FunctionalLoss("KLDivLoss", o) { check_options(options, "KLDivLoss"); }
+KLDivLoss::KLDivLoss(KLDivLossOptions o) : FunctionalLoss("KLDivLoss", o) {
+  check_options(options, "KLDivLoss");
+}
 std::string KLDivLoss::extra_repr() const {
   return reduction_repr(options.reduction) + ", log_target=" + (options.log_target ? "true" : "false");
 }
 
-CosineEmbeddingLoss::CosineEmbeddingLoss(CosineEmbeddingLossOptions o) : FunctionalPairLoss("CosineEmbeddingLoss", o) {
+CosineEmbeddingLoss::CosineEmbeddingLoss(CosineEmbeddingLossOptions o)
+    : FunctionalPairLoss("CosineEmbeddingLoss", o) {
   check_options(options, "CosineEmbeddingLoss");
 }
-std::string CosineEmbeddingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
+std::string CosineEmbeddingLoss::extra_repr() const {
+  return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction);
+}
 
-MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o) : FunctionalPairLoss("MarginRankingLoss", o) {
+MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o)
+    : FunctionalPairLoss("MarginRankingLoss", o) {
   check_options(options, "MarginRankingLoss");
 }
-std::string MarginRankingLoss::extra_repr() const { return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction); }
+std::string MarginRankingLoss::extra_repr() const {
+  return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction);
+}
 
 }  // namespace xg::nn

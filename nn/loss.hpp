@@ -6,7 +6,8 @@
 ///
 /// @code
 /// namespace F = xg::nn::functional;
-/// xg::Tensor loss = F::cross_entropy(logits, labels, {.reduction = xg::nn::Reduction::sum, .label_smoothing = 0.1});
+/// xg::Tensor loss = F::cross_entropy(logits, labels, {.reduction = xg::nn::Reduction::sum, .label_smoothing
+/// = 0.1});
 ///
 /// xg::nn::CrossEntropyLoss criterion({.weight = class_weights, .ignore_index = 0});
 /// xg::Tensor l = criterion(logits, labels);
@@ -57,8 +58,9 @@ struct HuberLossOptions {
   double delta = 1.0;
 };
 struct CrossEntropyLossOptions {
-  Tensor weight = {};         ///< [C] rescaling weight per class (optional)
-  int64_t ignore_index = -100;  ///< class-index targets equal to it add nothing (and do not count in the mean)
+  Tensor weight = {};  ///< [C] rescaling weight per class (optional)
+  int64_t ignore_index =
+      -100;  ///< class-index targets equal to it add nothing (and do not count in the mean)
   Reduction reduction = Reduction::mean;
   double label_smoothing = 0.0;  ///< in [0, 1]: the target mixes (1 - s) one-hot + s / C uniform
 };
@@ -74,7 +76,8 @@ struct BCELossOptions {
 struct BCEWithLogitsLossOptions {
   Tensor weight = {};  ///< rescaling weight broadcast to the input's shape (optional)
   Reduction reduction = Reduction::mean;
-  Tensor pos_weight = {};  ///< weight of positive examples broadcast to the target's shape, e.g. [C] (optional)
+  Tensor pos_weight =
+      {};  ///< weight of positive examples broadcast to the target's shape, e.g. [C] (optional)
 };
 struct KLDivLossOptions {
   Reduction reduction = Reduction::mean;  ///< batchmean gives the true KL divergence per sample
@@ -121,7 +124,8 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
 /// Binary cross entropy of logits, in the stable form
 /// w ((1 - t) x + (1 + (p - 1) t) softplus(-x)), softplus(-x) = max(-x, 0) + log1p(exp(-|x|)),
 /// which without pos_weight p is max(x, 0) - x t + log1p(exp(-|x|)).
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const BCEWithLogitsLossOptions& o = {});
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BCEWithLogitsLossOptions& o = {});
 /// Kullback-Leibler divergence with input as log-probabilities: t (log t - x) (0 where t = 0), or
 /// exp(t) (t - x) with log_target. Use Reduction::batchmean for the KL divergence per sample.
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& o = {});
@@ -143,8 +147,8 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
 /// The single-input Module::forward(x) stays reachable and throws.
 class Loss : public Module {
  public:
-  using Module::Module;
   using Module::forward;
+  using Module::Module;
   virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
   Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
 };
@@ -167,12 +171,17 @@ template <class Options, Tensor (*Fn)(const Tensor&, const Tensor&, const Tensor
 class FunctionalPairLoss : public Module {
  public:
   using Module::forward;
-  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target) { return Fn(input1, input2, target, options); }
-  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) { return forward(input1, input2, target); }
+  Tensor forward(const Tensor& input1, const Tensor& input2, const Tensor& target) {
+    return Fn(input1, input2, target, options);
+  }
+  Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
+    return forward(input1, input2, target);
+  }
   Options options;
 
  protected:
-  FunctionalPairLoss(std::string type_name, Options o) : Module(std::move(type_name)), options(std::move(o)) {}
+  FunctionalPairLoss(std::string type_name, Options o)
+      : Module(std::move(type_name)), options(std::move(o)) {}
 };
 
 class MSELoss : public FunctionalLoss<MSELossOptions, functional::mse_loss> {
@@ -221,7 +230,8 @@ class BCELoss : public FunctionalLoss<BCELossOptions, functional::binary_cross_e
 };
 
 /// options.weight and options.pos_weight, when given, are registered as buffers "weight" and "pos_weight".
-class BCEWithLogitsLoss : public FunctionalLoss<BCEWithLogitsLossOptions, functional::binary_cross_entropy_with_logits> {
+class BCEWithLogitsLoss
+    : public FunctionalLoss<BCEWithLogitsLossOptions, functional::binary_cross_entropy_with_logits> {
  public:
   explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions o = {});
   std::string extra_repr() const override;
@@ -233,13 +243,15 @@ class KLDivLoss : public FunctionalLoss<KLDivLossOptions, functional::kl_div> {
   std::string extra_repr() const override;
 };
 
-class CosineEmbeddingLoss : public FunctionalPairLoss<CosineEmbeddingLossOptions, functional::cosine_embedding_loss> {
+class CosineEmbeddingLoss
+    : public FunctionalPairLoss<CosineEmbeddingLossOptions, functional::cosine_embedding_loss> {
  public:
   explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions o = {});
   std::string extra_repr() const override;
 };
 
-class MarginRankingLoss : public FunctionalPairLoss<MarginRankingLossOptions, functional::margin_ranking_loss> {
+class MarginRankingLoss
+    : public FunctionalPairLoss<MarginRankingLossOptions, functional::margin_ranking_loss> {
  public:
   explicit MarginRankingLoss(MarginRankingLossOptions o = {});
   std::string extra_repr() const override;

@@ -4,8 +4,8 @@
 #include <set>
 #include <sstream>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn {
 
@@ -151,19 +151,25 @@ LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
     }
     used.insert(name);
     if (!(src->shape() == t.shape()))
-      throw ShapeError(type_name_ + ".load_state_dict: '" + name + "' has shape " + src->shape().str() + " in the state, " +
-                       t.shape().str() + " in the model");
+      throw ShapeError(type_name_ + ".load_state_dict: '" + name + "' has shape " + src->shape().str() +
+                       " in the state, " + t.shape().str() + " in the model");
     if (src->dtype() != t.dtype())
-      throw TypeError(type_name_ + ".load_state_dict: '" + name + "' is " + dtype_name(src->dtype()) + " in the state, " +
-                      dtype_name(t.dtype()) + " in the model (convert the model with to() first)");
+      throw TypeError(type_name_ + ".load_state_dict: '" + name + "' is " + dtype_name(src->dtype()) +
+                      " in the state, " + dtype_name(t.dtype()) +
+                      " in the model (convert the model with to() first)");
     copies.emplace_back(t, src);
   }
   for (const auto& [n, v] : state)
     if (!used.count(n)) r.unexpected.push_back(n);
   if (strict && (!r.missing.empty() || !r.unexpected.empty())) {
     std::string msg = type_name_ + ".load_state_dict: the state does not match the model;";
-    if (!r.missing.empty()) msg += " missing: " + r.missing.front() + (r.missing.size() > 1 ? " (+" + std::to_string(r.missing.size() - 1) + " more)" : "") + ";";
-    if (!r.unexpected.empty()) msg += " unexpected: " + r.unexpected.front() + (r.unexpected.size() > 1 ? " (+" + std::to_string(r.unexpected.size() - 1) + " more)" : "") + ";";
+    if (!r.missing.empty())
+      msg += " missing: " + r.missing.front() +
+             (r.missing.size() > 1 ? " (+" + std::to_string(r.missing.size() - 1) + " more)" : "") + ";";
+    if (!r.unexpected.empty())
+      msg += " unexpected: " + r.unexpected.front() +
+             (r.unexpected.size() > 1 ? " (+" + std::to_string(r.unexpected.size() - 1) + " more)" : "") +
+             ";";
     throw ValueError(msg);
   }
   NoGradGuard guard;
@@ -171,7 +177,9 @@ LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
   return r;
 }
 
-void Module::save(const std::string& path) const { save_tensors(path, state_dict(), {{"format", "xgrad-state-dict"}}); }
+void Module::save(const std::string& path) const {
+  save_tensors(path, state_dict(), {{"format", "xgrad-state-dict"}});
+}
 
 LoadResult Module::load(const std::string& path, bool strict) {
   TensorFile f = load_tensors(path);
@@ -188,19 +196,24 @@ std::string Module::repr(int indent) const {
   if (!children_.empty()) {
     s << '\n';
     for (const auto& [n, c] : children_)
-      s << std::string(static_cast<std::size_t>(indent + 2), ' ') << '(' << n << "): " << c->repr(indent + 2) << '\n';
+      s << std::string(static_cast<std::size_t>(indent + 2), ' ') << '(' << n << "): " << c->repr(indent + 2)
+        << '\n';
     s << std::string(static_cast<std::size_t>(indent), ' ');
   }
   s << ')';
   return s.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.repr(); }
+std::ostream& operator<<(std::ostream& os, const Module& m) {
+  return os << m.repr();
+}
 
 Sequential::Sequential(std::vector<ModulePtr> modules) : Module("Sequential") {
   for (auto& m : modules) push_back(std::move(m));
 }
-Sequential& Sequential::push_back(ModulePtr m) { return push_back(std::to_string(size()), std::move(m)); }
+Sequential& Sequential::push_back(ModulePtr m) {
+  return push_back(std::to_string(size()), std::move(m));
+}
 Sequential& Sequential::push_back(const std::string& name, ModulePtr m) {
   register_module(name, std::move(m));
   return *this;

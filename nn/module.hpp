@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "xgrad/autograd/tools/serialize.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
+#include "xgrad/autograd/tools/serialize.hpp"
 
 namespace xg::nn {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn {
 
@@ -14,16 +14,21 @@ std::string ranks_str(const std::vector<int>& ranks) {
   for (std::size_t i = 0; i < ranks.size(); ++i) s += (i ? " or " : "") + std::to_string(ranks[i]) + "-D";
   return s;
 }
-std::string dims_str(const std::vector<int64_t>& d) { return Shape(d).str(); }
+std::string dims_str(const std::vector<int64_t>& d) {
+  return Shape(d).str();
+}
 }  // namespace
 
-BatchNormBase::BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options, std::vector<int> ranks)
+BatchNormBase::BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
+                             std::vector<int> ranks)
     : Module(std::move(type_name)), num_features_(num_features), options_(options), ranks_(std::move(ranks)) {
   if (num_features <= 0)
-    throw ValueError(this->type_name() + ": num_features must be positive, got " + std::to_string(num_features));
+    throw ValueError(this->type_name() + ": num_features must be positive, got " +
+                     std::to_string(num_features));
   if (options.eps < 0) throw ValueError(this->type_name() + ": eps must be non-negative");
   if (options.momentum && (*options.momentum < 0 || *options.momentum > 1))
-    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " + std::to_string(*options.momentum));
+    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " +
+                     std::to_string(*options.momentum));
   if (options.affine) {
     weight = register_parameter("weight", ones({num_features}));
     bias = register_parameter("bias", zeros({num_features}));
@@ -47,10 +52,12 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   const std::string& name = type_name();
   if (!x.defined()) throw ValueError(name + ": the input is undefined");
   if (std::find(ranks_.begin(), ranks_.end(), x.dim()) == ranks_.end())
-    throw ShapeError(name + ": expected a " + ranks_str(ranks_) + " input [N, C, ...], got " + x.shape().str());
+    throw ShapeError(name + ": expected a " + ranks_str(ranks_) + " input [N, C, ...], got " +
+                     x.shape().str());
   if (x.size(1) != num_features_)
-    throw ShapeError(name + ": input has " + std::to_string(x.size(1)) + " channels (axis 1), expected num_features " +
-                     std::to_string(num_features_) + ": input " + x.shape().str());
+    throw ShapeError(name + ": input has " + std::to_string(x.size(1)) +
+                     " channels (axis 1), expected num_features " + std::to_string(num_features_) +
+                     ": input " + x.shape().str());
   if (!x.is_floating_point()) throw TypeError(name + ": expected a float input, got int64");
 
   // Statistics over every axis but the channel axis; per-channel tensors are shaped [1, C, 1, ...]
@@ -67,7 +74,8 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   Tensor y;
   if (use_batch_stats) {
     if (is_training() && n <= 1)
-      throw ValueError(name + ": expected more than 1 value per channel when training, got input " + x.shape().str());
+      throw ValueError(name + ": expected more than 1 value per channel when training, got input " +
+                       x.shape().str());
     Tensor mu = mean(x, axes, true);
     Tensor d = x - mu;
     Tensor v = mean(d * d, axes, true);  // biased variance normalises, as PyTorch
@@ -78,12 +86,15 @@ Tensor BatchNormBase::forward(const Tensor& x) {
       set_buffer("num_batches_tracked", scalar_tensor(static_cast<double>(count), {.dtype = Dtype::int64}));
       const double m = options_.momentum ? *options_.momentum : 1.0 / static_cast<double>(count);
       const Tensor batch_mean = reshape(mu, {num_features_}).to(running_mean.dtype());
-      const Tensor unbiased = (reshape(v, {num_features_}) * (static_cast<double>(n) / static_cast<double>(n - 1))).to(running_var.dtype());
+      const Tensor unbiased =
+          (reshape(v, {num_features_}) * (static_cast<double>(n) / static_cast<double>(n - 1)))
+              .to(running_var.dtype());
       running_mean.mul_(1.0 - m).add_(batch_mean, m);
       running_var.mul_(1.0 - m).add_(unbiased, m);
     }
   } else {
-    y = (x - reshape(running_mean, channel_shape)) * reshape(rsqrt(running_var + options_.eps), channel_shape);
+    y = (x - reshape(running_mean, channel_shape)) *
+        reshape(rsqrt(running_var + options_.eps), channel_shape);
   }
   if (options_.affine) y = y * reshape(weight, channel_shape) + reshape(bias, channel_shape);
   return y;
@@ -105,7 +116,8 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, LayerNormOptions opt
     : Module("LayerNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
   if (normalized_shape_.empty()) throw ValueError("LayerNorm: normalized_shape is empty");
   for (int64_t d : normalized_shape_)
-    if (d <= 0) throw ValueError("LayerNorm: normalized_shape must be positive, got " + dims_str(normalized_shape_));
+    if (d <= 0)
+      throw ValueError("LayerNorm: normalized_shape must be positive, got " + dims_str(normalized_shape_));
   if (options.eps < 0) throw ValueError("LayerNorm: eps must be non-negative");
   if (options.elementwise_affine) {
     weight = register_parameter("weight", ones(Shape(normalized_shape_)));
@@ -117,10 +129,11 @@ Tensor LayerNorm::forward(const Tensor& x) {
   if (!x.defined()) throw ValueError("LayerNorm: the input is undefined");
   const int k = static_cast<int>(normalized_shape_.size());
   bool fits = x.dim() >= k;
-  for (int i = 0; fits && i < k; ++i) fits = x.size(x.dim() - k + i) == normalized_shape_[static_cast<std::size_t>(i)];
+  for (int i = 0; fits && i < k; ++i)
+    fits = x.size(x.dim() - k + i) == normalized_shape_[static_cast<std::size_t>(i)];
   if (!fits)
-    throw ShapeError("LayerNorm: the input's trailing extents must be normalized_shape " + dims_str(normalized_shape_) +
-                     ", got input " + x.shape().str());
+    throw ShapeError("LayerNorm: the input's trailing extents must be normalized_shape " +
+                     dims_str(normalized_shape_) + ", got input " + x.shape().str());
   if (!x.is_floating_point()) throw TypeError("LayerNorm: expected a float input, got int64");
   Axes axes;
   for (int i = 0; i < k; ++i) axes.push_back(x.dim() - k + i);

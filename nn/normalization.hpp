@@ -49,11 +49,12 @@ class BatchNormBase : public Module {
   /// Sets the running statistics back to mean 0, variance 1 and the counter to 0.
   void reset_running_stats();
 
-  Tensor weight, bias;                                      ///< undefined without affine
-  Tensor running_mean, running_var, num_batches_tracked;    ///< undefined without track_running_stats
+  Tensor weight, bias;                                    ///< undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  ///< undefined without track_running_stats
 
  protected:
-  BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options, std::vector<int> ranks);
+  BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
+                std::vector<int> ranks);
 
  private:
   int64_t num_features_;

@@ -19,9 +19,9 @@
 namespace xg::nn {
 
 struct MaxPool2dOptions {
-  Size2 kernel_size = 0;                ///< required
-  std::optional<Size2> stride = {};     ///< defaults to kernel_size
-  Size2 padding = 0;                    ///< at most half the kernel; pads with -inf
+  Size2 kernel_size = 0;             ///< required
+  std::optional<Size2> stride = {};  ///< defaults to kernel_size
+  Size2 padding = 0;                 ///< at most half the kernel; pads with -inf
   Size2 dilation = 1;
   bool ceil_mode = false;
 };
@@ -41,11 +41,11 @@ class MaxPool2d : public Module {
 };
 
 struct AvgPool2dOptions {
-  Size2 kernel_size = 0;                ///< required
-  std::optional<Size2> stride = {};     ///< defaults to kernel_size
-  Size2 padding = 0;                    ///< zero padding, at most half the kernel
+  Size2 kernel_size = 0;             ///< required
+  std::optional<Size2> stride = {};  ///< defaults to kernel_size
+  Size2 padding = 0;                 ///< zero padding, at most half the kernel
   bool ceil_mode = false;
-  bool count_include_pad = true;        ///< the divisor counts the padding (PyTorch's default)
+  bool count_include_pad = true;  ///< the divisor counts the padding (PyTorch's default)
   std::optional<int64_t> divisor_override = {};
 };
 

@@ -17,15 +17,20 @@ inline std::string repr_double(double v) {
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // 'n': inf / nan stay as they are
   return s;
 }
-inline const char* repr_bool(bool b) { return b ? "true" : "false"; }
+inline const char* repr_bool(bool b) {
+  return b ? "true" : "false";
+}
 /// "(3, 3)", as PyTorch prints a conv's expanded tuple arguments.
 inline std::string repr_tuple(Size2 s) {
-  std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
+  std::string r =
+      std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
   r.insert(0, 1, '(');
   r.append(", ").append(std::to_string(s.w)).append(")");
   return r;
 }
 /// "2" for a square pair, "(2, 3)" otherwise, as PyTorch prints what the user passed to a pool.
-inline std::string repr_size(Size2 s) { return s.h == s.w ? std::to_string(s.h) : repr_tuple(s); }
+inline std::string repr_size(Size2 s) {
+  return s.h == s.w ? std::to_string(s.h) : repr_tuple(s);
+}
 
 }  // namespace xg::nn::detail

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/nn/init.hpp"
 
 namespace xg::nn {
@@ -18,15 +18,19 @@ Tensor init_uniform(const Shape& shape, int64_t hidden_size) {
 }
 
 // x W^T + b for x [B, in], W [out, in]: the transpose is a gemm flag, not a copy.
-Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) { return linear(x, w, b); }
+Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return linear(x, w, b);
+}
 
 // One step of each kind, from the input projection xw = W_ih x + b_ih [B, G H] and the state.
-Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh, RNNActivation act) {
+Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh,
+                RNNActivation act) {
   Tensor pre = xw + affine(h, w_hh, b_hh);
   return act == RNNActivation::tanh ? tanh(pre) : relu(pre);
 }
 
-LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh) {
+LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                    const Tensor& b_hh) {
   // The gates' element-wise part is two fused ops (autograd/ops_rnn.cpp) instead of a dozen.
   const Tensor gates = xw + affine(h, w_hh, b_hh);  // i, f, g, o
   Tensor c_next = lstm_cell_c(gates, c);
@@ -34,8 +38,8 @@ LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Te
 }
 
 Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
-  std::vector<Tensor> gx = chunk(xw, 3, 1);                          // x parts of r, z, n
-  std::vector<Tensor> gh = chunk(affine(h, w_hh, b_hh), 3, 1);      // h parts of r, z, n
+  std::vector<Tensor> gx = chunk(xw, 3, 1);                     // x parts of r, z, n
+  std::vector<Tensor> gh = chunk(affine(h, w_hh, b_hh), 3, 1);  // h parts of r, z, n
   Tensor r = sigmoid(gx[0] + gh[0]);
   Tensor z = sigmoid(gx[1] + gh[1]);
   Tensor n = tanh(gx[2] + r * gh[2]);
@@ -48,7 +52,8 @@ Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
 void unbind_into(const Tensor& x, std::size_t offset, std::vector<Tensor>& out) {
   const int64_t n = x.size(0);
   if (n <= 4 || !x.requires_grad() || !GradMode::is_enabled()) {
-    for (int64_t i = 0; i < n; ++i) out[offset + static_cast<std::size_t>(i)] = squeeze(slice(x, 0, i, i + 1), 0);
+    for (int64_t i = 0; i < n; ++i)
+      out[offset + static_cast<std::size_t>(i)] = squeeze(slice(x, 0, i, i + 1), 0);
     return;
   }
   const int64_t half = n / 2;
@@ -73,8 +78,8 @@ Tensor step_dropout(const Tensor& x, double p) {
 
 void check_sizes(const std::string& name, int64_t input_size, int64_t hidden_size) {
   if (input_size <= 0 || hidden_size <= 0)
-    throw ValueError(name + ": input_size and hidden_size must be positive, got " + std::to_string(input_size) + " and " +
-                     std::to_string(hidden_size));
+    throw ValueError(name + ": input_size and hidden_size must be positive, got " +
+                     std::to_string(input_size) + " and " + std::to_string(hidden_size));
 }
 
 void check_float(const std::string& name, const Tensor& x, const char* what) {
@@ -87,12 +92,12 @@ struct CellArgs {
   std::vector<Tensor> states;
   bool unbatched = false;
 };
-CellArgs cell_args(const std::string& name, const Tensor& x, const std::vector<Tensor>& states, int64_t input_size,
-                   int64_t hidden_size) {
+CellArgs cell_args(const std::string& name, const Tensor& x, const std::vector<Tensor>& states,
+                   int64_t input_size, int64_t hidden_size) {
   if (!x.defined()) throw ValueError(name + ": the input is undefined");
   if (x.dim() != 1 && x.dim() != 2)
-    throw ShapeError(name + ": expected an input [B, " + std::to_string(input_size) + "] or [" + std::to_string(input_size) +
-                     "], got " + x.shape().str());
+    throw ShapeError(name + ": expected an input [B, " + std::to_string(input_size) + "] or [" +
+                     std::to_string(input_size) + "], got " + x.shape().str());
   if (x.size(-1) != input_size)
     throw ShapeError(name + ": input has " + std::to_string(x.size(-1)) + " features, expected input_size " +
                      std::to_string(input_size) + ": input " + x.shape().str());
@@ -108,8 +113,8 @@ CellArgs cell_args(const std::string& name, const Tensor& x, const std::vector<T
       continue;
     }
     if (!(s.shape() == want))
-      throw ShapeError(name + ": hidden state has shape " + s.shape().str() + ", expected " + want.str() + " for input " +
-                       x.shape().str());
+      throw ShapeError(name + ": hidden state has shape " + s.shape().str() + ", expected " + want.str() +
+                       " for input " + x.shape().str());
     check_float(name, s, "hidden state");
     a.states.push_back(a.unbatched ? unsqueeze(s, 0) : s);
   }
@@ -120,7 +125,8 @@ CellArgs cell_args(const std::string& name, const Tensor& x, const std::vector<T
 
 // ---- cells ----
 
-RNNCellBase::RNNCellBase(std::string type_name, int64_t input_size, int64_t hidden_size, RNNCellOptions options, int64_t gates)
+RNNCellBase::RNNCellBase(std::string type_name, int64_t input_size, int64_t hidden_size,
+                         RNNCellOptions options, int64_t gates)
     : Module(std::move(type_name)), input_size_(input_size), hidden_size_(hidden_size), options_(options) {
   check_sizes(this->type_name(), input_size, hidden_size);
   if (gates != 1 && options.nonlinearity != RNNActivation::tanh)
@@ -143,16 +149,21 @@ std::string RNNCellBase::extra_repr() const {
 
 RNNCell::RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("RNNCell", input_size, hidden_size, options, 1) {}
-Tensor RNNCell::forward(const Tensor& x) { return forward(x, Tensor()); }
+Tensor RNNCell::forward(const Tensor& x) {
+  return forward(x, Tensor());
+}
 Tensor RNNCell::forward(const Tensor& x, const Tensor& h) {
   CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
-  Tensor y = rnn_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh, options().nonlinearity);
+  Tensor y =
+      rnn_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh, options().nonlinearity);
   return a.unbatched ? squeeze(y, 0) : y;
 }
 
 LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("LSTMCell", input_size, hidden_size, options, 4) {}
-Tensor LSTMCell::forward(const Tensor& x) { return forward(x, LSTMState{}).h; }
+Tensor LSTMCell::forward(const Tensor& x) {
+  return forward(x, LSTMState{}).h;
+}
 LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
   CellArgs a = cell_args(type_name(), x, {state.h, state.c}, input_size(), hidden_size());
   LSTMState s = lstm_step(affine(a.x, weight_ih, bias_ih), a.states[0], a.states[1], weight_hh, bias_hh);
@@ -162,7 +173,9 @@ LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
 
 GRUCell::GRUCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("GRUCell", input_size, hidden_size, options, 3) {}
-Tensor GRUCell::forward(const Tensor& x) { return forward(x, Tensor()); }
+Tensor GRUCell::forward(const Tensor& x) {
+  return forward(x, Tensor());
+}
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) {
   CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
   Tensor y = gru_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh);
@@ -175,7 +188,8 @@ RNNBase::RNNBase(std::string type_name, Kind kind, RNNOptions options)
     : Module(std::move(type_name)), kind_(kind), options_(options) {
   const std::string& name = this->type_name();
   check_sizes(name, options.input_size, options.hidden_size);
-  if (options.num_layers <= 0) throw ValueError(name + ": num_layers must be positive, got " + std::to_string(options.num_layers));
+  if (options.num_layers <= 0)
+    throw ValueError(name + ": num_layers must be positive, got " + std::to_string(options.num_layers));
   if (!(options.dropout >= 0 && options.dropout <= 1))
     throw ValueError(name + ": dropout must lie in [0, 1], got " + std::to_string(options.dropout));
   if (kind != Kind::rnn && options.nonlinearity != RNNActivation::tanh)
@@ -199,8 +213,9 @@ RNNBase::RNNBase(std::string type_name, Kind kind, RNNOptions options)
 
 std::vector<Tensor> RNNBase::layer_parameters(int64_t layer, bool reverse) const {
   if (layer < 0 || layer >= options_.num_layers || (reverse && !options_.bidirectional))
-    throw IndexError(type_name() + ": no layer " + std::to_string(layer) + (reverse ? " (reverse)" : "") + " among " +
-                     std::to_string(options_.num_layers) + (options_.bidirectional ? " bidirectional" : "") + " layer(s)");
+    throw IndexError(type_name() + ": no layer " + std::to_string(layer) + (reverse ? " (reverse)" : "") +
+                     " among " + std::to_string(options_.num_layers) +
+                     (options_.bidirectional ? " bidirectional" : "") + " layer(s)");
   return weights_[static_cast<std::size_t>(layer * (options_.bidirectional ? 2 : 1) + (reverse ? 1 : 0))];
 }
 
@@ -233,7 +248,8 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
   };
   const Tensor h_init = initial(h0, "h0"), c_init = initial(c0, "c0");
   auto state_at = [&](const Tensor& s, int64_t slot) {
-    return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, hidden}) : zeros({batch, hidden}, {.dtype = x.dtype()});
+    return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, hidden})
+                       : zeros({batch, hidden}, {.dtype = x.dtype()});
   };
 
   // Layers pass per-step lists [B, F] to each other: slicing a sequence tensor that requires grad
@@ -253,8 +269,12 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
         const auto t = static_cast<std::size_t>(d ? steps - 1 - s : s);
         const Tensor xw = affine(layer_in[t], w[0], b_ih);
         switch (kind_) {
-          case Kind::rnn: h = rnn_step(xw, h, w[1], b_hh, o.nonlinearity); break;
-          case Kind::gru: h = gru_step(xw, h, w[1], b_hh); break;
+          case Kind::rnn:
+            h = rnn_step(xw, h, w[1], b_hh, o.nonlinearity);
+            break;
+          case Kind::gru:
+            h = gru_step(xw, h, w[1], b_hh);
+            break;
           case Kind::lstm: {
             LSTMState next = lstm_step(xw, h, c, w[1], b_hh);
             h = next.h;
@@ -270,7 +290,8 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
     }
     for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
       layer_in[t] = dirs == 1 ? dir_out[0][t] : concat({dir_out[0][t], dir_out[1][t]}, 1);
-      if (o.dropout > 0 && is_training() && l + 1 < o.num_layers) layer_in[t] = step_dropout(layer_in[t], o.dropout);
+      if (o.dropout > 0 && is_training() && l + 1 < o.num_layers)
+        layer_in[t] = step_dropout(layer_in[t], o.dropout);
     }
   }
 
@@ -302,18 +323,26 @@ std::string RNNBase::extra_repr() const {
 }
 
 RNN::RNN(RNNOptions options) : RNNBase("RNN", Kind::rnn, options) {}
-Tensor RNN::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
+Tensor RNN::forward(const Tensor& x) {
+  return run(x, Tensor(), Tensor()).output;
+}
 RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) {
   LSTMOutput r = run(x, h0, Tensor());
   return {r.output, r.h_n};
 }
 
 LSTM::LSTM(RNNOptions options) : RNNBase("LSTM", Kind::lstm, options) {}
-Tensor LSTM::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
-LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) { return run(x, state.h, state.c); }
+Tensor LSTM::forward(const Tensor& x) {
+  return run(x, Tensor(), Tensor()).output;
+}
+LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) {
+  return run(x, state.h, state.c);
+}
 
 GRU::GRU(RNNOptions options) : RNNBase("GRU", Kind::gru, options) {}
-Tensor GRU::forward(const Tensor& x) { return run(x, Tensor(), Tensor()).output; }
+Tensor GRU::forward(const Tensor& x) {
+  return run(x, Tensor(), Tensor()).output;
+}
 RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) {
   LSTMOutput r = run(x, h0, Tensor());
   return {r.output, r.h_n};

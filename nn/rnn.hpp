@@ -36,8 +36,8 @@ enum class RNNActivation { tanh, relu };
 
 /// Options of the cells.
 struct RNNCellOptions {
-  bool bias = true;                                   ///< with bias_ih and bias_hh
-  RNNActivation nonlinearity = RNNActivation::tanh;   ///< RNNCell only (LSTM/GRU cells: tanh)
+  bool bias = true;                                  ///< with bias_ih and bias_hh
+  RNNActivation nonlinearity = RNNActivation::tanh;  ///< RNNCell only (LSTM/GRU cells: tanh)
 };
 
 /// @brief What the cells share: sizes, options, the parameters
@@ -51,7 +51,8 @@ class RNNCellBase : public Module {
   Tensor weight_ih, weight_hh, bias_ih, bias_hh;  ///< bias_* undefined without bias
 
  protected:
-  RNNCellBase(std::string type_name, int64_t input_size, int64_t hidden_size, RNNCellOptions options, int64_t gates);
+  RNNCellBase(std::string type_name, int64_t input_size, int64_t hidden_size, RNNCellOptions options,
+              int64_t gates);
 
  private:
   int64_t input_size_, hidden_size_;
@@ -99,15 +100,16 @@ struct RNNOptions {
   int64_t num_layers = 1;
   RNNActivation nonlinearity = RNNActivation::tanh;  ///< RNN only; LSTM and GRU refuse relu
   bool bias = true;
-  bool batch_first = false;   ///< input and output [B, T, features] instead of [T, B, features]
-  double dropout = 0.0;       ///< dropout on the outputs of every layer but the last, in training
-  bool bidirectional = false; ///< a second pass from the end; outputs concatenated: 2 H features
+  bool batch_first = false;    ///< input and output [B, T, features] instead of [T, B, features]
+  double dropout = 0.0;        ///< dropout on the outputs of every layer but the last, in training
+  bool bidirectional = false;  ///< a second pass from the end; outputs concatenated: 2 H features
 };
 
 /// What RNN and GRU return.
 struct RNNOutput {
   Tensor output;  ///< [T, B, D H] ([B, T, D H] with batch_first; [T, D H] unbatched), D = 2 if bidirectional
-  Tensor h_n;     ///< [num_layers D, B, H] ([num_layers D, H] unbatched): the last step of each layer and direction
+  Tensor
+      h_n;  ///< [num_layers D, B, H] ([num_layers D, H] unbatched): the last step of each layer and direction
 };
 /// What LSTM returns.
 struct LSTMOutput {

@@ -26,8 +26,12 @@ struct AdagradOptions {
   void check() const;  ///< ValueError "Adagrad: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
-    f("lr", lr); f("lr_decay", lr_decay); f("weight_decay", weight_decay);
-    f("initial_accumulator_value", initial_accumulator_value); f("eps", eps); f("maximize", maximize);
+    f("lr", lr);
+    f("lr_decay", lr_decay);
+    f("weight_decay", weight_decay);
+    f("initial_accumulator_value", initial_accumulator_value);
+    f("eps", eps);
+    f("maximize", maximize);
   }
 };
 
@@ -37,7 +41,8 @@ struct AdagradState {
   Tensor sum;
   template <class F>
   void fields(F&& f) {
-    f("step", step); f("sum", sum);
+    f("step", step);
+    f("sum", sum);
   }
 };
 

@@ -50,8 +50,9 @@ void adam_update(const std::string& who, const Tensor& p, const Tensor& g, AdamS
   ++s.step;
   Tensor param = p;
   detail::visit_float(p, who, [&]<class T>() {
-    adam_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.template data<T>(), s.exp_avg_sq.template data<T>(),
-                   o.amsgrad ? s.max_exp_avg_sq.template data<T>() : nullptr, p.numel(), o, s.step);
+    adam_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.template data<T>(),
+                   s.exp_avg_sq.template data<T>(), o.amsgrad ? s.max_exp_avg_sq.template data<T>() : nullptr,
+                   p.numel(), o, s.step);
   });
   detail::bump_version(p);
   detail::bump_version(s.exp_avg);
@@ -73,9 +74,11 @@ void detail::AdamOptionsOf<Decoupled>::check() const {
 
 template <bool Decoupled>
 void detail::AdamBase<Decoupled>::step() {
-  this->for_each_with_grad([&](const Tensor& p, const Tensor& g, AdamState& s, const AdamOptionsOf<Decoupled>& o) {
-    adam_update(this->name(), p, g, s, {o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, Decoupled});
-  });
+  this->for_each_with_grad(
+      [&](const Tensor& p, const Tensor& g, AdamState& s, const AdamOptionsOf<Decoupled>& o) {
+        adam_update(this->name(), p, g, s,
+                    {o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, Decoupled});
+      });
 }
 
 template struct detail::AdamOptionsOf<false>;
@@ -83,9 +86,13 @@ template struct detail::AdamOptionsOf<true>;
 template class detail::AdamBase<false>;
 template class detail::AdamBase<true>;
 
-Adam::Adam(std::vector<Tensor> params, AdamOptions options) : AdamBase("Adam", {{std::move(params), options}}, options) {}
-Adam::Adam(std::vector<ParamGroup> groups, AdamOptions defaults) : AdamBase("Adam", std::move(groups), defaults) {}
-AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options) : AdamBase("AdamW", {{std::move(params), options}}, options) {}
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults) : AdamBase("AdamW", std::move(groups), defaults) {}
+Adam::Adam(std::vector<Tensor> params, AdamOptions options)
+    : AdamBase("Adam", {{std::move(params), options}}, options) {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions defaults)
+    : AdamBase("Adam", std::move(groups), defaults) {}
+AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
+    : AdamBase("AdamW", {{std::move(params), options}}, options) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults)
+    : AdamBase("AdamW", std::move(groups), defaults) {}
 
 }  // namespace xg::optim

@@ -40,8 +40,12 @@ struct AdamOptionsOf {
   void check() const;  ///< ValueError "Adam: invalid <option> = <value> (<rule>)" ("AdamW: ..." for AdamW)
   template <class F>
   void fields(F&& f) {
-    f("lr", lr); f("betas", betas); f("eps", eps); f("weight_decay", weight_decay);
-    f("amsgrad", amsgrad); f("maximize", maximize);
+    f("lr", lr);
+    f("betas", betas);
+    f("eps", eps);
+    f("weight_decay", weight_decay);
+    f("amsgrad", amsgrad);
+    f("maximize", maximize);
   }
 };
 
@@ -56,7 +60,10 @@ struct AdamState {
   Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
   template <class F>
   void fields(F&& f) {
-    f("step", step); f("exp_avg", exp_avg); f("exp_avg_sq", exp_avg_sq); f("max_exp_avg_sq", max_exp_avg_sq);
+    f("step", step);
+    f("exp_avg", exp_avg);
+    f("exp_avg_sq", exp_avg_sq);
+    f("max_exp_avg_sq", max_exp_avg_sq);
   }
 };
 

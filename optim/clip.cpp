@@ -8,7 +8,8 @@
 
 namespace xg::optim {
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type,
+                       bool error_if_nonfinite) {
   if (!(max_norm >= 0.0))
     throw ValueError("clip_grad_norm_: invalid max_norm = " + option_to_string(max_norm) + " (must be >= 0)");
   if (!(norm_type > 0.0))
@@ -19,7 +20,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
     if (!p.defined()) throw ValueError("clip_grad_norm_: a parameter is undefined");
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (!g.is_floating_point()) throw TypeError("clip_grad_norm_: a gradient is " + std::string(dtype_name(g.dtype())));
+    if (!g.is_floating_point())
+      throw TypeError("clip_grad_norm_: a gradient is " + std::string(dtype_name(g.dtype())));
     grads.push_back(g);
   }
   if (grads.empty()) return 0.0;
@@ -46,11 +48,15 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
       }
     });
   }
-  double total = inf_norm ? acc : norm_type == 2.0 ? std::sqrt(acc) : norm_type == 1.0 ? acc : std::pow(acc, 1.0 / norm_type);
+  double total = inf_norm           ? acc
+                 : norm_type == 2.0 ? std::sqrt(acc)
+                 : norm_type == 1.0 ? acc
+                                    : std::pow(acc, 1.0 / norm_type);
   if (nan) total = NAN;
   if (error_if_nonfinite && !std::isfinite(total))
-    throw ValueError("clip_grad_norm_: the total norm of order " + option_to_string(norm_type) + " of the gradients is " +
-                     option_to_string(total) + "; clipping would destroy them (error_if_nonfinite = true)");
+    throw ValueError("clip_grad_norm_: the total norm of order " + option_to_string(norm_type) +
+                     " of the gradients is " + option_to_string(total) +
+                     "; clipping would destroy them (error_if_nonfinite = true)");
 
   const double coef = max_norm / (total + 1e-6);
   if (!(coef >= 1.0)) {  // also when NaN: the gradients become NaN, as PyTorch's
@@ -69,7 +75,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   if (!(clip_value >= 0.0))
-    throw ValueError("clip_grad_value_: invalid clip_value = " + option_to_string(clip_value) + " (must be >= 0)");
+    throw ValueError("clip_grad_value_: invalid clip_value = " + option_to_string(clip_value) +
+                     " (must be >= 0)");
   for (const Tensor& p : params) {
     if (!p.defined()) throw ValueError("clip_grad_value_: a parameter is undefined");
     Tensor g = p.grad();
@@ -78,8 +85,10 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
       T* v = g.data<T>();
       const T hi = static_cast<T>(clip_value), lo = -hi;
       for (int64_t i = 0, n = g.numel(); i < n; ++i) {
-        if (v[i] > hi) v[i] = hi;
-        else if (v[i] < lo) v[i] = lo;
+        if (v[i] > hi)
+          v[i] = hi;
+        else if (v[i] < lo)
+          v[i] = lo;
       }
     });
     detail::bump_version(g);

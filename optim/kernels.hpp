@@ -21,10 +21,13 @@
 namespace xg::optim::detail {
 
 template <class T>
-T* writable(T* p) { return p; }
+T* writable(T* p) {
+  return p;
+}
 template <class T>
-T* writable(const T*) { return nullptr; }  // inputs (the gradient) are never written
-
+T* writable(const T*) {
+  return nullptr;
+}  // inputs (the gradient) are never written
 
 /// Calls f(b...) on batches of n elements of the arrays ptrs..., one xsimd::batch per array,
 /// and writes back the batches of the non-const arrays. A null pointer stands for an unused
@@ -44,12 +47,12 @@ void simd_for_each_serial(int64_t n, F&& f, P0* p0, P*... ptrs) {
   // Full batches: every index below is a constant, so the batches live in registers (a loop over
   // the arrays with a runtime tail test kept them on the stack and ran 4x slower).
   int64_t i = 0;
-  for (; i + w <= n; i += w)
-    [&]<std::size_t... K>(std::index_sequence<K...>) {
+  for (; i + w <= n; i += w) [&]<std::size_t... K>(std::index_sequence<K...>) {
       std::array<B, count> b{(src[K] ? B::load_unaligned(src[K] + i) : B(T(0)))...};
       f(b[K]...);
       ((dst[K] ? b[K].store_unaligned(dst[K] + i) : void()), ...);
-    }(Seq{});
+    }
+  (Seq{});
   if (i == n) return;
   // The tail: zero-padded batches through the same f.
   const int64_t len = n - i;
@@ -63,7 +66,8 @@ void simd_for_each_serial(int64_t n, F&& f, P0* p0, P*... ptrs) {
     for (std::size_t a = 0; a < count; ++a)
       if (dst[a])
         for (int64_t k = 0; k < len; ++k) dst[a][i + k] = pad[a][k];
-  }(Seq{});
+  }
+  (Seq{});
 }
 
 /// simd_for_each_serial split over the compute pool in whole batches: every element still sees

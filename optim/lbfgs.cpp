@@ -6,20 +6,28 @@
 
 namespace xg::optim {
 
-std::string option_to_string(LineSearch v) { return v == LineSearch::strong_wolfe ? "strong_wolfe" : "none"; }
+std::string option_to_string(LineSearch v) {
+  return v == LineSearch::strong_wolfe ? "strong_wolfe" : "none";
+}
 void option_from_string(const std::string& s, LineSearch& v, const std::string& what) {
-  if (s == "none") v = LineSearch::none;
-  else if (s == "strong_wolfe") v = LineSearch::strong_wolfe;
-  else throw ValueError(what + ": cannot read '" + s + "' as a line search (none or strong_wolfe)");
+  if (s == "none")
+    v = LineSearch::none;
+  else if (s == "strong_wolfe")
+    v = LineSearch::strong_wolfe;
+  else
+    throw ValueError(what + ": cannot read '" + s + "' as a line search (none or strong_wolfe)");
 }
 
 void LBFGSOptions::check() const {
   detail::check_option(lr >= 0.0, "LBFGS", "lr", lr, "must be >= 0");
   detail::check_option(max_iter >= 1, "LBFGS", "max_iter", static_cast<double>(max_iter), "must be >= 1");
-  if (max_eval) detail::check_option(*max_eval >= 1, "LBFGS", "max_eval", static_cast<double>(*max_eval), "must be >= 1");
+  if (max_eval)
+    detail::check_option(*max_eval >= 1, "LBFGS", "max_eval", static_cast<double>(*max_eval), "must be >= 1");
   detail::check_option(tolerance_grad >= 0.0, "LBFGS", "tolerance_grad", tolerance_grad, "must be >= 0");
-  detail::check_option(tolerance_change >= 0.0, "LBFGS", "tolerance_change", tolerance_change, "must be >= 0");
-  detail::check_option(history_size >= 1, "LBFGS", "history_size", static_cast<double>(history_size), "must be >= 1");
+  detail::check_option(tolerance_change >= 0.0, "LBFGS", "tolerance_change", tolerance_change,
+                       "must be >= 0");
+  detail::check_option(history_size >= 1, "LBFGS", "history_size", static_cast<double>(history_size),
+                       "must be >= 1");
 }
 
 LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions options)
@@ -28,11 +36,13 @@ LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions options)
 }
 
 void LBFGS::add_param_group(std::vector<Tensor>, const LBFGSOptions&) {
-  throw ValueError("LBFGS: does not support parameter groups (add_param_group); put every parameter in one group");
+  throw ValueError(
+      "LBFGS: does not support parameter groups (add_param_group); put every parameter in one group");
 }
 
 void LBFGS::step() {
-  throw ValueError("LBFGS: step() needs a closure that re-evaluates the loss: step([&] { ...; return loss; })");
+  throw ValueError(
+      "LBFGS: step() needs a closure that re-evaluates the loss: step([&] { ...; return loss; })");
 }
 
 // ---------------------------------------------------------------- flat vectors
@@ -85,7 +95,8 @@ void LBFGS::add_grad(double t, const std::vector<double>& d) {
     Tensor q = p;
     detail::visit_float(p, name(), [&]<class T>() {
       T* v = q.data<T>();
-      for (int64_t i = 0, n = q.numel(); i < n; ++i) v[i] = static_cast<T>(static_cast<double>(v[i]) + t * d[k++]);
+      for (int64_t i = 0, n = q.numel(); i < n; ++i)
+        v[i] = static_cast<T>(static_cast<double>(v[i]) + t * d[k++]);
     });
     detail::bump_version(p);
   }
@@ -134,9 +145,12 @@ namespace {
 double cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2,
                          std::optional<std::pair<double, double>> bounds = std::nullopt) {
   double lo, hi;
-  if (bounds) std::tie(lo, hi) = *bounds;
-  else if (x1 <= x2) lo = x1, hi = x2;
-  else lo = x2, hi = x1;
+  if (bounds)
+    std::tie(lo, hi) = *bounds;
+  else if (x1 <= x2)
+    lo = x1, hi = x2;
+  else
+    lo = x2, hi = x1;
   const double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
   const double d2_square = d1 * d1 - g1 * g2;
   if (d2_square >= 0) {
@@ -158,8 +172,9 @@ struct LineSearchResult {
 // Strong-Wolfe line search along d from f, g (gtd = gᵀd): brackets a step satisfying the
 // conditions, then zooms in on it by cubic interpolation. obj(t) = (loss, gradient) at x + t d.
 template <class Obj>
-LineSearchResult strong_wolfe(Obj obj, double t, const std::vector<double>& d, double f, const std::vector<double>& g,
-                              double gtd, double tolerance_change, double c1 = 1e-4, double c2 = 0.9, int max_ls = 25) {
+LineSearchResult strong_wolfe(Obj obj, double t, const std::vector<double>& d, double f,
+                              const std::vector<double>& g, double gtd, double tolerance_change,
+                              double c1 = 1e-4, double c2 = 0.9, int max_ls = 25) {
   const double d_norm = max_abs(d);
   auto [f_new, g_new] = obj(t);
   int64_t evals = 1;
@@ -173,7 +188,8 @@ LineSearchResult strong_wolfe(Obj obj, double t, const std::vector<double>& d, d
   std::vector<std::vector<double>> bracket_g;
   while (ls_iter < max_ls) {
     if (f_new > f + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev)) {  // too far: bracketed
-      bracket = {t_prev, t}, bracket_f = {f_prev, f_new}, bracket_g = {g_prev, g_new}, bracket_gtd = {gtd_prev, gtd_new};
+      bracket = {t_prev, t}, bracket_f = {f_prev, f_new}, bracket_g = {g_prev, g_new},
+      bracket_gtd = {gtd_prev, gtd_new};
       break;
     }
     if (std::abs(gtd_new) <= -c2 * gtd) {  // both conditions hold
@@ -182,7 +198,8 @@ LineSearchResult strong_wolfe(Obj obj, double t, const std::vector<double>& d, d
       break;
     }
     if (gtd_new >= 0) {  // past a minimum: bracketed
-      bracket = {t_prev, t}, bracket_f = {f_prev, f_new}, bracket_g = {g_prev, g_new}, bracket_gtd = {gtd_prev, gtd_new};
+      bracket = {t_prev, t}, bracket_f = {f_prev, f_new}, bracket_g = {g_prev, g_new},
+      bracket_gtd = {gtd_prev, gtd_new};
       break;
     }
     // extrapolate
@@ -229,8 +246,10 @@ LineSearchResult strong_wolfe(Obj obj, double t, const std::vector<double>& d, d
     if (f_new > f + c1 * t * gtd || f_new >= bracket_f[low]) {
       // Armijo condition fails, or no lower than the lowest point: the new point is the high end
       bracket[high] = t, bracket_f[high] = f_new, bracket_g[high] = g_new, bracket_gtd[high] = gtd_new;
-      if (bracket_f[0] <= bracket_f[1]) low = 0, high = 1;
-      else low = 1, high = 0;
+      if (bracket_f[0] <= bracket_f[1])
+        low = 0, high = 1;
+      else
+        low = 1, high = 0;
     } else {
       if (std::abs(gtd_new) <= -c2 * gtd) {
         done = true;
@@ -358,7 +377,8 @@ void LBFGS::save_extra(StateDict& sd) const {
   sd.metadata["lbfgs.history"] = std::to_string(h_.old_dirs.size());
   const int64_t n = static_cast<int64_t>(numel_);
   if (!h_.d.empty()) sd.tensors.emplace_back("lbfgs.d", from_vector(h_.d, {n}));
-  if (!h_.prev_flat_grad.empty()) sd.tensors.emplace_back("lbfgs.prev_flat_grad", from_vector(h_.prev_flat_grad, {n}));
+  if (!h_.prev_flat_grad.empty())
+    sd.tensors.emplace_back("lbfgs.prev_flat_grad", from_vector(h_.prev_flat_grad, {n}));
   if (!h_.old_dirs.empty()) {
     const int64_t m = static_cast<int64_t>(h_.old_dirs.size());
     std::vector<double> dirs, stps;
@@ -375,7 +395,9 @@ void LBFGS::save_extra(StateDict& sd) const {
 void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) {
   const std::string who = name() + ".load_state_dict";
   History h;
-  auto meta = [&](const char* key, auto& v) { option_from_string(detail::get_meta(sd, key, who), v, who + ": " + key); };
+  auto meta = [&](const char* key, auto& v) {
+    option_from_string(detail::get_meta(sd, key, who), v, who + ": " + key);
+  };
   meta("lbfgs.func_evals", h.func_evals);
   meta("lbfgs.n_iter", h.n_iter);
   meta("lbfgs.t", h.t);
@@ -391,14 +413,16 @@ void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) 
       return {};
     }
     if (!(it->second->shape() == shape))
-      throw ShapeError(who + ": '" + std::string(key) + "' has shape " + it->second->shape().str() + ", expected " +
-                       shape.str() + " (the parameters have " + std::to_string(n) + " elements)");
+      throw ShapeError(who + ": '" + std::string(key) + "' has shape " + it->second->shape().str() +
+                       ", expected " + shape.str() + " (the parameters have " + std::to_string(n) +
+                       " elements)");
     return it->second->to(Dtype::float64).to_vector<double>();
   };
   h.d = values("lbfgs.d", {n}, false);
   h.prev_flat_grad = values("lbfgs.prev_flat_grad", {n}, false);
   if (m > 0) {
-    const std::vector<double> dirs = values("lbfgs.old_dirs", {m, n}, true), stps = values("lbfgs.old_stps", {m, n}, true);
+    const std::vector<double> dirs = values("lbfgs.old_dirs", {m, n}, true),
+                              stps = values("lbfgs.old_stps", {m, n}, true);
     const std::vector<double> ro = values("lbfgs.ro", {m}, true);
     for (int64_t i = 0; i < m; ++i) {
       h.old_dirs.emplace_back(dirs.begin() + i * n, dirs.begin() + (i + 1) * n);

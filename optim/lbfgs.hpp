@@ -35,7 +35,7 @@ void option_from_string(const std::string& s, LineSearch& v, const std::string& 
 
 struct LBFGSOptions {
   double lr = 1.0;
-  int64_t max_iter = 20;            ///< iterations per step()
+  int64_t max_iter = 20;                           ///< iterations per step()
   std::optional<int64_t> max_eval = std::nullopt;  ///< closure calls per step(); default max_iter * 5 / 4
   double tolerance_grad = 1e-7;
   double tolerance_change = 1e-9;
@@ -46,8 +46,13 @@ struct LBFGSOptions {
   int64_t max_evals() const { return max_eval ? *max_eval : max_iter * 5 / 4; }
   template <class F>
   void fields(F&& f) {
-    f("lr", lr); f("max_iter", max_iter); f("max_eval", max_eval); f("tolerance_grad", tolerance_grad);
-    f("tolerance_change", tolerance_change); f("history_size", history_size); f("line_search_fn", line_search_fn);
+    f("lr", lr);
+    f("max_iter", max_iter);
+    f("max_eval", max_eval);
+    f("tolerance_grad", tolerance_grad);
+    f("tolerance_change", tolerance_change);
+    f("history_size", history_size);
+    f("line_search_fn", line_search_fn);
   }
 };
 
@@ -72,8 +77,8 @@ class LBFGS : public TypedOptimizer<LBFGSOptions, LBFGSParamState> {
 
   /// What persists between steps (and is saved by state_dict as lbfgs.* entries).
   struct History {
-    int64_t func_evals = 0;  ///< closure calls over all steps
-    int64_t n_iter = 0;      ///< iterations over all steps
+    int64_t func_evals = 0;                 ///< closure calls over all steps
+    int64_t n_iter = 0;                     ///< iterations over all steps
     std::vector<double> d, prev_flat_grad;  ///< last direction and gradient (empty before the first step)
     double t = 0.0, H_diag = 1.0, prev_loss = 0.0;
     std::deque<std::vector<double>> old_dirs, old_stps;  ///< y and s pairs, oldest first

@@ -61,12 +61,18 @@ std::string option_to_string(double v) {
   auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
   return std::string(buf, r.ptr);
 }
-std::string option_to_string(bool v) { return v ? "true" : "false"; }
-std::string option_to_string(int64_t v) { return std::to_string(v); }
+std::string option_to_string(bool v) {
+  return v ? "true" : "false";
+}
+std::string option_to_string(int64_t v) {
+  return std::to_string(v);
+}
 std::string option_to_string(const std::array<double, 2>& v) {
   return option_to_string(v[0]) + "," + option_to_string(v[1]);
 }
-std::string option_to_string(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "none"; }
+std::string option_to_string(const std::optional<int64_t>& v) {
+  return v ? std::to_string(*v) : "none";
+}
 
 namespace {
 [[noreturn]] void bad_value(const std::string& s, const std::string& what, const char* expected) {
@@ -77,16 +83,23 @@ namespace {
 void option_from_string(const std::string& s, double& v, const std::string& what) {
   double x = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), x);
-  if (s == "inf") x = INFINITY;
-  else if (s == "-inf") x = -INFINITY;
-  else if (s == "nan") x = NAN;
-  else if (r.ec != std::errc() || r.ptr != s.data() + s.size()) bad_value(s, what, "a number");
+  if (s == "inf")
+    x = INFINITY;
+  else if (s == "-inf")
+    x = -INFINITY;
+  else if (s == "nan")
+    x = NAN;
+  else if (r.ec != std::errc() || r.ptr != s.data() + s.size())
+    bad_value(s, what, "a number");
   v = x;
 }
 void option_from_string(const std::string& s, bool& v, const std::string& what) {
-  if (s == "true") v = true;
-  else if (s == "false") v = false;
-  else bad_value(s, what, "true or false");
+  if (s == "true")
+    v = true;
+  else if (s == "false")
+    v = false;
+  else
+    bad_value(s, what, "true or false");
 }
 void option_from_string(const std::string& s, int64_t& v, const std::string& what) {
   int64_t x = 0;
@@ -116,18 +129,20 @@ void option_from_string(const std::string& s, std::optional<int64_t>& v, const s
 namespace detail {
 
 namespace {
-std::string param_label(const Tensor& p) { return p.name().empty() ? "" : " '" + p.name() + "'"; }
+std::string param_label(const Tensor& p) {
+  return p.name().empty() ? "" : " '" + p.name() + "'";
+}
 }  // namespace
 
 Tensor checked_grad(const std::string& optimizer, const Tensor& p) {
   Tensor g = p.grad();
   if (!g.defined()) return g;
   if (g.dtype() != p.dtype())
-    throw TypeError(optimizer + ": the gradient of parameter" + param_label(p) + " is " + dtype_name(g.dtype()) +
-                    " but the parameter is " + dtype_name(p.dtype()));
+    throw TypeError(optimizer + ": the gradient of parameter" + param_label(p) + " is " +
+                    dtype_name(g.dtype()) + " but the parameter is " + dtype_name(p.dtype()));
   if (!(g.shape() == p.shape()))
-    throw ShapeError(optimizer + ": the gradient of parameter" + param_label(p) + " has shape " + g.shape().str() +
-                     ", the parameter " + p.shape().str());
+    throw ShapeError(optimizer + ": the gradient of parameter" + param_label(p) + " has shape " +
+                     g.shape().str() + ", the parameter " + p.shape().str());
   return g;
 }
 
@@ -140,8 +155,10 @@ void ensure_buffer(Tensor& buffer, const Tensor& p, double fill) {
   }
 }
 
-void check_option(bool ok, const std::string& optimizer, const std::string& option, double value, const char* rule) {
-  if (!ok) throw ValueError(optimizer + ": invalid " + option + " = " + option_to_string(value) + " (" + rule + ")");
+void check_option(bool ok, const std::string& optimizer, const std::string& option, double value,
+                  const char* rule) {
+  if (!ok)
+    throw ValueError(optimizer + ": invalid " + option + " = " + option_to_string(value) + " (" + rule + ")");
 }
 
 void check_new_params(const std::string& optimizer, const std::vector<Tensor>& params,
@@ -153,9 +170,11 @@ void check_new_params(const std::string& optimizer, const std::vector<Tensor>& p
     const std::string which = "parameter " + std::to_string(i) + param_label(p);
     if (!p.defined()) throw ValueError(optimizer + ": " + which + " is undefined");
     if (!p.is_floating_point())
-      throw TypeError(optimizer + ": " + which + " is " + dtype_name(p.dtype()) + "; only float tensors can be optimized");
+      throw TypeError(optimizer + ": " + which + " is " + dtype_name(p.dtype()) +
+                      "; only float tensors can be optimized");
     if (!p.is_leaf())
-      throw ValueError(optimizer + ": " + which + " is not a leaf (it was produced by an op); only leaves can be optimized");
+      throw ValueError(optimizer + ": " + which +
+                       " is not a leaf (it was produced by an op); only leaves can be optimized");
     if (seen.count(p.get()) || !mine.insert(p.get()).second)
       throw ValueError(optimizer + ": " + which + " appears more than once in the parameter groups");
   }
@@ -174,25 +193,30 @@ void put_state(StateDict& sd, const std::string& key, double v) {
   sd.tensors.emplace_back(key, from_vector(std::vector<double>{v}, Shape{}));
 }
 
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out, const std::string& who) {
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out,
+               const std::string& who) {
   auto it = in.find(key);
   if (it == in.end()) return false;
   const Tensor& t = *it->second;
   if (!(t.shape() == p.shape()))
-    throw ShapeError(who + ": '" + key + "' has shape " + t.shape().str() + " in the state, the parameter " + p.shape().str());
-  if (!t.is_floating_point()) throw TypeError(who + ": '" + key + "' is " + dtype_name(t.dtype()) + ", expected a float tensor");
+    throw ShapeError(who + ": '" + key + "' has shape " + t.shape().str() + " in the state, the parameter " +
+                     p.shape().str());
+  if (!t.is_floating_point())
+    throw TypeError(who + ": '" + key + "' is " + dtype_name(t.dtype()) + ", expected a float tensor");
   NoGradGuard no_grad;
   out = t.to(p.dtype()).clone().detach();
   return true;
 }
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, int64_t& out, const std::string& who) {
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, int64_t& out,
+               const std::string& who) {
   auto it = in.find(key);
   if (it == in.end()) return false;
   if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
   out = it->second->item<int64_t>();
   return true;
 }
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, double& out, const std::string& who) {
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, double& out,
+               const std::string& who) {
   auto it = in.find(key);
   if (it == in.end()) return false;
   if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");

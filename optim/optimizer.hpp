@@ -34,10 +34,10 @@
 #include <utility>
 #include <vector>
 
-#include "xgrad/autograd/tensor/error.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
-#include "xgrad/autograd/tools/serialize.hpp"
+#include "xgrad/autograd/tensor/error.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
+#include "xgrad/autograd/tools/serialize.hpp"
 
 namespace xg::optim {
 
@@ -118,14 +118,21 @@ namespace detail {
 template <class F>
 void visit_float(const Tensor& p, const std::string& who, F&& f) {
   switch (p.dtype()) {
-    case Dtype::float32: f.template operator()<float>(); return;
-    case Dtype::float64: f.template operator()<double>(); return;
-    default: throw TypeError(who + ": cannot optimize a tensor of dtype " + std::string(dtype_name(p.dtype())));
+    case Dtype::float32:
+      f.template operator()<float>();
+      return;
+    case Dtype::float64:
+      f.template operator()<double>();
+      return;
+    default:
+      throw TypeError(who + ": cannot optimize a tensor of dtype " + std::string(dtype_name(p.dtype())));
   }
 }
 
 /// Marks an in-place write done through raw data.
-inline void bump_version(const Tensor& t) { ++t.get()->storage->version; }
+inline void bump_version(const Tensor& t) {
+  ++t.get()->storage->version;
+}
 
 /// p's gradient after checking that it has p's dtype and shape; undefined when p has none.
 Tensor checked_grad(const std::string& optimizer, const Tensor& p);
@@ -135,7 +142,8 @@ Tensor checked_grad(const std::string& optimizer, const Tensor& p);
 void ensure_buffer(Tensor& buffer, const Tensor& p, double fill = 0.0);
 
 /// Throws ValueError "<optimizer>: invalid <option> = <value> (<rule>)" unless ok.
-void check_option(bool ok, const std::string& optimizer, const std::string& option, double value, const char* rule);
+void check_option(bool ok, const std::string& optimizer, const std::string& option, double value,
+                  const char* rule);
 
 /// Validates a new group's parameters against those already held: defined, float, leaves,
 /// no duplicates. Adds them to `seen`.
@@ -148,9 +156,12 @@ void put_state(StateDict& sd, const std::string& key, int64_t v);
 void put_state(StateDict& sd, const std::string& key, double v);
 using TensorLookup = std::unordered_map<std::string, const Tensor*>;
 /// Each returns whether the entry was present; tensors must have p's shape and become p's dtype.
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out, const std::string& who);
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, int64_t& out, const std::string& who);
-bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, double& out, const std::string& who);
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out,
+               const std::string& who);
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, int64_t& out,
+               const std::string& who);
+bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, double& out,
+               const std::string& who);
 /// The metadata value at key; ValueError naming `who` when absent.
 const std::string& get_meta(const StateDict& sd, const std::string& key, const std::string& who);
 /// Checks format and optimizer name; returns the lookup of the tensors by name.
@@ -305,7 +316,8 @@ void TypedOptimizer<Options, State>::load_state_dict(const StateDict& sd) {
       State s{};
       bool any = false;
       const std::string sp = "state." + std::to_string(k) + ".";
-      s.fields([&](const char* key, auto& v) { any = detail::get_state(lookup, sp + key, p, v, who) || any; });
+      s.fields(
+          [&](const char* key, auto& v) { any = detail::get_state(lookup, sp + key, p, v, who) || any; });
       if (any) state.emplace(p.get(), std::move(s));
       ++k;
     }

@@ -27,8 +27,13 @@ struct RMSpropOptions {
   void check() const;  ///< ValueError "RMSprop: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
-    f("lr", lr); f("alpha", alpha); f("eps", eps); f("weight_decay", weight_decay); f("momentum", momentum);
-    f("centered", centered); f("maximize", maximize);
+    f("lr", lr);
+    f("alpha", alpha);
+    f("eps", eps);
+    f("weight_decay", weight_decay);
+    f("momentum", momentum);
+    f("centered", centered);
+    f("maximize", maximize);
   }
 };
 
@@ -39,7 +44,10 @@ struct RMSpropState {
   Tensor square_avg, momentum_buffer, grad_avg;
   template <class F>
   void fields(F&& f) {
-    f("step", step); f("square_avg", square_avg); f("momentum_buffer", momentum_buffer); f("grad_avg", grad_avg);
+    f("step", step);
+    f("square_avg", square_avg);
+    f("momentum_buffer", momentum_buffer);
+    f("grad_avg", grad_avg);
   }
 };
 

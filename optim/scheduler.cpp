@@ -35,24 +35,37 @@ std::vector<T> list_from_string(const std::string& s, const std::string& what) {
 }
 }  // namespace
 
-std::string option_to_string(PlateauMode v) { return v == PlateauMode::max ? "max" : "min"; }
-std::string option_to_string(ThresholdMode v) { return v == ThresholdMode::abs ? "abs" : "rel"; }
-std::string option_to_string(const std::vector<int64_t>& v) { return list_to_string(v); }
+std::string option_to_string(PlateauMode v) {
+  return v == PlateauMode::max ? "max" : "min";
+}
+std::string option_to_string(ThresholdMode v) {
+  return v == ThresholdMode::abs ? "abs" : "rel";
+}
+std::string option_to_string(const std::vector<int64_t>& v) {
+  return list_to_string(v);
+}
 void option_from_string(const std::string& s, PlateauMode& v, const std::string& what) {
-  if (s == "min") v = PlateauMode::min;
-  else if (s == "max") v = PlateauMode::max;
-  else throw ValueError(what + ": cannot read '" + s + "' as a mode (min or max)");
+  if (s == "min")
+    v = PlateauMode::min;
+  else if (s == "max")
+    v = PlateauMode::max;
+  else
+    throw ValueError(what + ": cannot read '" + s + "' as a mode (min or max)");
 }
 void option_from_string(const std::string& s, ThresholdMode& v, const std::string& what) {
-  if (s == "rel") v = ThresholdMode::rel;
-  else if (s == "abs") v = ThresholdMode::abs;
-  else throw ValueError(what + ": cannot read '" + s + "' as a threshold mode (rel or abs)");
+  if (s == "rel")
+    v = ThresholdMode::rel;
+  else if (s == "abs")
+    v = ThresholdMode::abs;
+  else
+    throw ValueError(what + ": cannot read '" + s + "' as a threshold mode (rel or abs)");
 }
 void option_from_string(const std::string& s, std::vector<int64_t>& v, const std::string& what) {
   v = list_from_string<int64_t>(s, what);
 }
 
-const std::string& detail::scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who) {
+const std::string& detail::scheduler_entry(const SchedulerState& state, const std::string& key,
+                                           const std::string& who) {
   auto it = state.find(key);
   if (it == state.end()) throw ValueError(who + ": the state has no entry '" + key + "'");
   return it->second;
@@ -115,11 +128,13 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
   check_kind(state, name_);
   int64_t epoch = 0;
   option_from_string(entry(state, "scheduler.last_epoch", who), epoch, who + ": scheduler.last_epoch");
-  std::vector<double> base = list_from_string<double>(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
-  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  std::vector<double> base =
+      list_from_string<double>(entry(state, "scheduler.base_lrs", who), who + ": scheduler.base_lrs");
+  std::vector<double> last =
+      list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
   if (base.size() != optimizer_.num_param_groups() || last.size() != base.size())
-    throw ValueError(who + ": the state is for " + std::to_string(base.size()) + " parameter groups, the optimizer has " +
-                     std::to_string(optimizer_.num_param_groups()));
+    throw ValueError(who + ": the state is for " + std::to_string(base.size()) +
+                     " parameter groups, the optimizer has " + std::to_string(optimizer_.num_param_groups()));
   load_options(state);
   last_epoch_ = epoch;
   base_lrs_ = std::move(base);
@@ -128,10 +143,12 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
 
 // ---------------------------------------------------------------- StepLR
 void StepLROptions::check() const {
-  detail::check_option(step_size >= 1, "StepLR", "step_size", static_cast<double>(step_size), "required; must be >= 1");
+  detail::check_option(step_size >= 1, "StepLR", "step_size", static_cast<double>(step_size),
+                       "required; must be >= 1");
   detail::check_option(gamma >= 0.0, "StepLR", "gamma", gamma, "must be >= 0");
 }
-StepLR::StepLR(Optimizer& optimizer, StepLROptions options) : ClosedFormScheduler(optimizer, "StepLR", std::move(options)) {
+StepLR::StepLR(Optimizer& optimizer, StepLROptions options)
+    : ClosedFormScheduler(optimizer, "StepLR", std::move(options)) {
   start();
 }
 double StepLR::lr_at(double base_lr, int64_t epoch) const {
@@ -148,7 +165,8 @@ MultiStepLR::MultiStepLR(Optimizer& optimizer, MultiStepLROptions options)
   start();
 }
 double MultiStepLR::lr_at(double base_lr, int64_t epoch) const {
-  const auto passed = std::upper_bound(o_.milestones.begin(), o_.milestones.end(), epoch) - o_.milestones.begin();
+  const auto passed =
+      std::upper_bound(o_.milestones.begin(), o_.milestones.end(), epoch) - o_.milestones.begin();
   return base_lr * std::pow(o_.gamma, static_cast<double>(passed));
 }
 void MultiStepLR::load_options(const SchedulerState& state) {
@@ -170,7 +188,8 @@ double ExponentialLR::lr_at(double base_lr, int64_t epoch) const {
 
 // ---------------------------------------------------------------- CosineAnnealingLR
 void CosineAnnealingLROptions::check() const {
-  detail::check_option(T_max >= 1, "CosineAnnealingLR", "T_max", static_cast<double>(T_max), "required; must be >= 1");
+  detail::check_option(T_max >= 1, "CosineAnnealingLR", "T_max", static_cast<double>(T_max),
+                       "required; must be >= 1");
   detail::check_option(eta_min >= 0.0, "CosineAnnealingLR", "eta_min", eta_min, "must be >= 0");
 }
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options)
@@ -186,14 +205,18 @@ double CosineAnnealingLR::lr_at(double base_lr, int64_t epoch) const {
 void LinearLROptions::check() const {
   detail::check_option(start_factor > 0.0 && start_factor <= 1.0, "LinearLR", "start_factor", start_factor,
                        "must be in (0, 1]");
-  detail::check_option(end_factor >= 0.0 && end_factor <= 1.0, "LinearLR", "end_factor", end_factor, "must be in [0, 1]");
-  detail::check_option(total_iters >= 1, "LinearLR", "total_iters", static_cast<double>(total_iters), "must be >= 1");
+  detail::check_option(end_factor >= 0.0 && end_factor <= 1.0, "LinearLR", "end_factor", end_factor,
+                       "must be in [0, 1]");
+  detail::check_option(total_iters >= 1, "LinearLR", "total_iters", static_cast<double>(total_iters),
+                       "must be >= 1");
 }
-LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options) : ClosedFormScheduler(optimizer, "LinearLR", options) {
+LinearLR::LinearLR(Optimizer& optimizer, LinearLROptions options)
+    : ClosedFormScheduler(optimizer, "LinearLR", options) {
   start();
 }
 double LinearLR::lr_at(double base_lr, int64_t epoch) const {
-  const double done = static_cast<double>(std::min(epoch, o_.total_iters)) / static_cast<double>(o_.total_iters);
+  const double done =
+      static_cast<double>(std::min(epoch, o_.total_iters)) / static_cast<double>(o_.total_iters);
   return base_lr * (o_.start_factor + (o_.end_factor - o_.start_factor) * done);
 }
 
@@ -211,12 +234,14 @@ void ReduceLROnPlateauOptions::check() const {
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)
     : optimizer_(optimizer), o_(options), last_lr_(current_lrs(optimizer)) {
   o_.check();
-  best_ = o_.mode == PlateauMode::min ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  best_ = o_.mode == PlateauMode::min ? std::numeric_limits<double>::infinity()
+                                      : -std::numeric_limits<double>::infinity();
 }
 
 bool ReduceLROnPlateau::is_better(double a, double best) const {
   if (o_.mode == PlateauMode::min)
-    return o_.threshold_mode == ThresholdMode::rel ? a < best * (1.0 - o_.threshold) : a < best - o_.threshold;
+    return o_.threshold_mode == ThresholdMode::rel ? a < best * (1.0 - o_.threshold)
+                                                   : a < best - o_.threshold;
   return o_.threshold_mode == ThresholdMode::rel ? a > best * (o_.threshold + 1.0) : a > best + o_.threshold;
 }
 
@@ -263,8 +288,10 @@ void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
   option_from_string(entry(state, "scheduler.last_epoch", who), epoch, who + ": scheduler.last_epoch");
   option_from_string(entry(state, "scheduler.best", who), best, who + ": scheduler.best");
   option_from_string(entry(state, "scheduler.num_bad_epochs", who), bad, who + ": scheduler.num_bad_epochs");
-  option_from_string(entry(state, "scheduler.cooldown_counter", who), cooldown, who + ": scheduler.cooldown_counter");
-  std::vector<double> last = list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  option_from_string(entry(state, "scheduler.cooldown_counter", who), cooldown,
+                     who + ": scheduler.cooldown_counter");
+  std::vector<double> last =
+      list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
   detail::load_scheduler_options(o_, state, who);
   last_epoch_ = epoch, best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown;
   last_lr_ = std::move(last);

@@ -98,7 +98,8 @@ void option_from_string(const std::string& s, std::vector<int64_t>& v, const std
 
 namespace detail {
 /// The value of state[key]; ValueError "<who>: the state has no entry '<key>'" when absent.
-const std::string& scheduler_entry(const SchedulerState& state, const std::string& key, const std::string& who);
+const std::string& scheduler_entry(const SchedulerState& state, const std::string& key,
+                                   const std::string& who);
 /// scheduler.<option> = text, for each field of the options.
 template <class O>
 void save_scheduler_options(O o, SchedulerState& state) {
@@ -147,7 +148,8 @@ struct StepLROptions {
   void check() const;
   template <class F>
   void fields(F&& f) {
-    f("step_size", step_size); f("gamma", gamma);
+    f("step_size", step_size);
+    f("gamma", gamma);
   }
 };
 class StepLR : public ClosedFormScheduler<StepLROptions> {
@@ -164,7 +166,8 @@ struct MultiStepLROptions {
   void check() const;
   template <class F>
   void fields(F&& f) {
-    f("milestones", milestones); f("gamma", gamma);
+    f("milestones", milestones);
+    f("gamma", gamma);
   }
 };
 class MultiStepLR : public ClosedFormScheduler<MultiStepLROptions> {
@@ -203,7 +206,8 @@ struct CosineAnnealingLROptions {
   void check() const;
   template <class F>
   void fields(F&& f) {
-    f("T_max", T_max); f("eta_min", eta_min);
+    f("T_max", T_max);
+    f("eta_min", eta_min);
   }
 };
 class CosineAnnealingLR : public ClosedFormScheduler<CosineAnnealingLROptions> {
@@ -221,7 +225,9 @@ struct LinearLROptions {
   void check() const;
   template <class F>
   void fields(F&& f) {
-    f("start_factor", start_factor); f("end_factor", end_factor); f("total_iters", total_iters);
+    f("start_factor", start_factor);
+    f("end_factor", end_factor);
+    f("total_iters", total_iters);
   }
 };
 class LinearLR : public ClosedFormScheduler<LinearLROptions> {
@@ -234,7 +240,7 @@ class LinearLR : public ClosedFormScheduler<LinearLROptions> {
 /// best − threshold (abs); (mode max) above best · (1 + threshold) or best + threshold.
 struct ReduceLROnPlateauOptions {
   PlateauMode mode = PlateauMode::min;
-  double factor = 0.1;  ///< new lr = max(lr · factor, min_lr); must be < 1
+  double factor = 0.1;    ///< new lr = max(lr · factor, min_lr); must be < 1
   int64_t patience = 10;  ///< epochs without improvement tolerated before reducing
   double threshold = 1e-4;
   ThresholdMode threshold_mode = ThresholdMode::rel;
@@ -244,8 +250,14 @@ struct ReduceLROnPlateauOptions {
   void check() const;
   template <class F>
   void fields(F&& f) {
-    f("mode", mode); f("factor", factor); f("patience", patience); f("threshold", threshold);
-    f("threshold_mode", threshold_mode); f("cooldown", cooldown); f("min_lr", min_lr); f("eps", eps);
+    f("mode", mode);
+    f("factor", factor);
+    f("patience", patience);
+    f("threshold", threshold);
+    f("threshold_mode", threshold_mode);
+    f("cooldown", cooldown);
+    f("min_lr", min_lr);
+    f("eps", eps);
   }
 };
 

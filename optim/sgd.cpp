@@ -19,7 +19,8 @@ void SGDOptions::check() const {
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions options)
     : TypedOptimizer("SGD", {{std::move(params), options}}, options) {}
-SGD::SGD(std::vector<ParamGroup> groups, SGDOptions defaults) : TypedOptimizer("SGD", std::move(groups), defaults) {}
+SGD::SGD(std::vector<ParamGroup> groups, SGDOptions defaults)
+    : TypedOptimizer("SGD", std::move(groups), defaults) {}
 
 namespace {
 template <class T>

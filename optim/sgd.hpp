@@ -31,8 +31,12 @@ struct SGDOptions {
   void check() const;  ///< ValueError "SGD: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
-    f("lr", lr); f("momentum", momentum); f("dampening", dampening); f("weight_decay", weight_decay);
-    f("nesterov", nesterov); f("maximize", maximize);
+    f("lr", lr);
+    f("momentum", momentum);
+    f("dampening", dampening);
+    f("weight_decay", weight_decay);
+    f("nesterov", nesterov);
+    f("maximize", maximize);
   }
 };
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz)
+packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

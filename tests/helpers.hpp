@@ -34,7 +34,9 @@
 
 namespace xg_test {
 
-inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // ------------------------------------------------------------------------------------ errors
 
@@ -78,7 +80,8 @@ inline std::string describe(const Thrown& t) {
   return t.type + " was thrown: \"" + t.what + "\"";
 }
 
-inline std::string checked_message(const Thrown& t, const char* expr, const char* type, const char* file, int line) {
+inline std::string checked_message(const Thrown& t, const char* expr, const char* type, const char* file,
+                                   int line) {
   if (!t.right_type) {
     const std::string msg = std::string(expr) + " should throw " + type + "; " + describe(t);
     ADD_FAIL_CHECK_AT(file, line, msg);
@@ -104,7 +107,8 @@ inline void check_values(const xg::Tensor& t, const std::vector<double>& expecte
 // Two vectors element by element, within an absolute tolerance.
 inline void check_close(const std::vector<double>& a, const std::vector<double>& b, double tol = 1e-5) {
   REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(std::abs(a[i] - b[i]) <= tol, "element " << i << ": " << a[i] << " vs " << b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    CHECK_MESSAGE(std::abs(a[i] - b[i]) <= tol, "element " << i << ": " << a[i] << " vs " << b[i]);
 }
 
 // The names of named tensors (parameters, buffers, a state dict), in order.
@@ -158,12 +162,17 @@ inline void check_layer_grads(xg::nn::Module& m, const xg::Tensor& x0, bool seco
 // ------------------------------------------------------------------------------------ builders
 
 // An int64 tensor holding exactly these values (1-D, or of the given shape).
-inline xg::Tensor i64(const std::vector<int64_t>& v) { return xg::from_vector(v, xg::Shape{static_cast<int64_t>(v.size())}); }
-inline xg::Tensor i64(const std::vector<int64_t>& v, const xg::Shape& s) { return xg::from_vector(v, s); }
+inline xg::Tensor i64(const std::vector<int64_t>& v) {
+  return xg::from_vector(v, xg::Shape{static_cast<int64_t>(v.size())});
+}
+inline xg::Tensor i64(const std::vector<int64_t>& v, const xg::Shape& s) {
+  return xg::from_vector(v, s);
+}
 
 // A path in the temporary directory, unique to this process: xg_test_<pid>_<name>.
 inline std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("xg_test_" + std::to_string(::getpid()) + "_" + name)).string();
+  return (std::filesystem::temp_directory_path() / ("xg_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 // The bytes of a file ("" when it cannot be read), and a file made of these bytes.
@@ -171,26 +180,33 @@ inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-inline void write_file(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
 
 }  // namespace xg_test
 
-#define CHECK_ERROR(expr, Type, first, ...)                                                                          \
-  do {                                                                                                               \
-    const ::xg_test::Thrown xg_thrown_ = ::xg_test::catch_error<Type>([&] { (void)(expr); });                        \
-    CHECK_MESSAGE(xg_thrown_.right_type, #expr " should throw " #Type "; " << ::xg_test::describe(xg_thrown_));     \
-    if (xg_thrown_.threw)                                                                                            \
-      for (const std::string& xg_part_ : std::initializer_list<std::string>{first __VA_OPT__(, ) __VA_ARGS__})      \
-        CHECK_MESSAGE(::xg_test::contains(xg_thrown_.what, xg_part_),                                               \
-                      "the message of " #expr " lacks \"" << xg_part_ << "\": \"" << xg_thrown_.what << "\"");      \
+#define CHECK_ERROR(expr, Type, first, ...)                                                               \
+  do {                                                                                                    \
+    const ::xg_test::Thrown xg_thrown_ = ::xg_test::catch_error<Type>([&] { (void)(expr); });             \
+    CHECK_MESSAGE(xg_thrown_.right_type,                                                                  \
+                  #expr " should throw " #Type "; " << ::xg_test::describe(xg_thrown_));                  \
+    if (xg_thrown_.threw)                                                                                 \
+      for (const std::string& xg_part_ :                                                                  \
+           std::initializer_list<std::string>{first __VA_OPT__(, ) __VA_ARGS__})                          \
+        CHECK_MESSAGE(::xg_test::contains(xg_thrown_.what, xg_part_), "the message of " #expr " lacks \"" \
+                                                                          << xg_part_ << "\": \""         \
+                                                                          << xg_thrown_.what << "\"");    \
   } while (0)
 
-#define CHECK_ERROR_EQ(expr, Type, text)                                                                             \
-  do {                                                                                                               \
-    const ::xg_test::Thrown xg_thrown_ = ::xg_test::catch_error<Type>([&] { (void)(expr); });                        \
-    CHECK_MESSAGE(xg_thrown_.right_type, #expr " should throw " #Type "; " << ::xg_test::describe(xg_thrown_));     \
-    if (xg_thrown_.threw) CHECK(xg_thrown_.what == std::string(text));                                               \
+#define CHECK_ERROR_EQ(expr, Type, text)                                                      \
+  do {                                                                                        \
+    const ::xg_test::Thrown xg_thrown_ = ::xg_test::catch_error<Type>([&] { (void)(expr); }); \
+    CHECK_MESSAGE(xg_thrown_.right_type,                                                      \
+                  #expr " should throw " #Type "; " << ::xg_test::describe(xg_thrown_));      \
+    if (xg_thrown_.threw) CHECK(xg_thrown_.what == std::string(text));                        \
   } while (0)
 
-#define ERROR_MESSAGE(expr, Type) \
-  ::xg_test::checked_message(::xg_test::catch_error<Type>([&] { (void)(expr); }), #expr, #Type, __FILE__, __LINE__)
+#define ERROR_MESSAGE(expr, Type)                                                                         \
+  ::xg_test::checked_message(::xg_test::catch_error<Type>([&] { (void)(expr); }), #expr, #Type, __FILE__, \
+                             __LINE__)

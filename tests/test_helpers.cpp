@@ -11,9 +11,15 @@
 
 namespace {
 
-void throw_shape() { throw xg::ShapeError("matmul: inner dimensions differ: [3, 4] @ [5, 2]"); }
-void throw_value() { throw xg::ValueError("matmul: inner dimensions differ: [3, 4] @ [5, 2]"); }
-void throw_base() { throw xg::Error("matmul: inner dimensions differ: [3, 4] @ [5, 2]"); }
+void throw_shape() {
+  throw xg::ShapeError("matmul: inner dimensions differ: [3, 4] @ [5, 2]");
+}
+void throw_value() {
+  throw xg::ValueError("matmul: inner dimensions differ: [3, 4] @ [5, 2]");
+}
+void throw_base() {
+  throw xg::Error("matmul: inner dimensions differ: [3, 4] @ [5, 2]");
+}
 void throw_nothing() {}
 
 }  // namespace
@@ -32,7 +38,8 @@ TEST_CASE("catch_error: the thrown type exactly, its name and what()") {
   CHECK_FALSE(xg_test::catch_error<xg::ShapeError>(throw_base).right_type);  // the base for a subclass
   CHECK_FALSE(xg_test::catch_error<xg::Error>(throw_shape).right_type);      // a subclass for the base
 
-  const xg_test::Thrown other = xg_test::catch_error<xg::ShapeError>([] { throw std::runtime_error("not ours"); });
+  const xg_test::Thrown other =
+      xg_test::catch_error<xg::ShapeError>([] { throw std::runtime_error("not ours"); });
   CHECK(other.threw);
   CHECK_FALSE(other.right_type);
   CHECK(other.type == "std::runtime_error");
@@ -62,11 +69,13 @@ TEST_CASE("CHECK_ERROR fails on another xg::Error subclass" * doctest::expected_
   CHECK_ERROR(throw_value(), xg::ShapeError, "matmul:");
 }
 
-TEST_CASE("CHECK_ERROR fails on the base class where a subclass is expected" * doctest::expected_failures(1)) {
+TEST_CASE("CHECK_ERROR fails on the base class where a subclass is expected" *
+          doctest::expected_failures(1)) {
   CHECK_ERROR(throw_base(), xg::ShapeError, "matmul:");
 }
 
-TEST_CASE("CHECK_ERROR fails on a subclass where the base class is expected" * doctest::expected_failures(1)) {
+TEST_CASE("CHECK_ERROR fails on a subclass where the base class is expected" *
+          doctest::expected_failures(1)) {
   CHECK_ERROR(throw_shape(), xg::Error, "matmul:");
 }
 
@@ -82,6 +91,7 @@ TEST_CASE("CHECK_ERROR_EQ fails on another message" * doctest::expected_failures
   CHECK_ERROR_EQ(throw_shape(), xg::ShapeError, "matmul: inner dimensions differ");
 }
 
-TEST_CASE("ERROR_MESSAGE fails on another type and still returns the message" * doctest::expected_failures(1)) {
+TEST_CASE("ERROR_MESSAGE fails on another type and still returns the message" *
+          doctest::expected_failures(1)) {
   CHECK(ERROR_MESSAGE(throw_value(), xg::ShapeError) == "matmul: inner dimensions differ: [3, 4] @ [5, 2]");
 }

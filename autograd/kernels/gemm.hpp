@@ -12,8 +12,10 @@ namespace xg::detail {
 /// a is [m, k] ([k, m] when ta), b is [k, n] ([n, k] when tb). OpenBLAS gets the compute pool's
 /// threads for products large enough to repay them, and one thread otherwise. Not to be called
 /// from inside a parallel_for body.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, bool accumulate = false);
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c, bool accumulate = false);
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+          bool accumulate = false);
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c,
+          bool accumulate = false);
 
 /// Tells OpenBLAS to use n threads (xg::set_num_threads); gemm lowers it for small products.
 void set_blas_threads(int n);

@@ -48,12 +48,15 @@ Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
 int wrap_axis(int64_t axis, int rank, const char* op) {
   const int64_t r = rank == 0 ? 1 : rank;  // a 0-d tensor accepts axis 0 and -1, as PyTorch
   if (axis < -r || axis >= r)
-    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                     std::to_string(rank) + " (valid axes are " + std::to_string(-r) + " to " + std::to_string(r - 1) + ")");
+    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) +
+                     " is out of range for a tensor of rank " + std::to_string(rank) + " (valid axes are " +
+                     std::to_string(-r) + " to " + std::to_string(r - 1) + ")");
   return static_cast<int>(axis < 0 ? axis + r : axis);
 }
 
-std::string shape_str(const Shape& s) { return s.str(); }
+std::string shape_str(const Shape& s) {
+  return s.str();
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   if (a == b) return a;
@@ -63,8 +66,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int ia = i - (r - a.rank()), ib = i - (r - b.rank());
     const int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     if (da != db && da != 1 && db != 1)
-      throw ShapeError(std::string(op) + ": shapes " + a.str() + " and " + b.str() + " cannot be broadcast (axis " +
-                       std::to_string(i - r) + ": " + std::to_string(da) + " vs " + std::to_string(db) + ")");
+      throw ShapeError(std::string(op) + ": shapes " + a.str() + " and " + b.str() +
+                       " cannot be broadcast (axis " + std::to_string(i - r) + ": " + std::to_string(da) +
+                       " vs " + std::to_string(db) + ")");
     out.push_back(da == 1 ? db : da);
   }
   return out;
@@ -89,8 +93,10 @@ ReducePlan make_reduce_plan(const Shape& in, const std::vector<bool>& reduced) {
   // innermost run first so that earlier steps leave the outer layout intact.
   std::vector<std::pair<int64_t, bool>> runs;
   for (int i = 0; i < in.rank(); ++i) {
-    if (!runs.empty() && runs.back().second == reduced[i]) runs.back().first *= in[i];
-    else runs.push_back({in[i], reduced[i]});
+    if (!runs.empty() && runs.back().second == reduced[i])
+      runs.back().first *= in[i];
+    else
+      runs.push_back({in[i], reduced[i]});
   }
   ReducePlan plan;
   for (int k = static_cast<int>(runs.size()) - 1; k >= 0; --k) {

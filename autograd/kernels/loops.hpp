@@ -16,9 +16,12 @@ namespace xg::detail {
 template <class F>
 decltype(auto) visit_dtype(Dtype d, F&& f) {
   switch (d) {
-    case Dtype::float32: return f.template operator()<float>();
-    case Dtype::float64: return f.template operator()<double>();
-    case Dtype::int64: break;
+    case Dtype::float32:
+      return f.template operator()<float>();
+    case Dtype::float64:
+      return f.template operator()<double>();
+    case Dtype::int64:
+      break;
   }
   return f.template operator()<int64_t>();
 }
@@ -45,7 +48,8 @@ template <class T, class S>
 inline T checked_cast(S v, const char* op) {
   if constexpr (std::is_integral_v<T> && !std::is_integral_v<S>) {
     // -2^63 and 2^63 are exact in float and double.
-    if (!(v >= static_cast<S>(-0x1p63) && v < static_cast<S>(0x1p63))) throw_not_int64(static_cast<double>(v), op);
+    if (!(v >= static_cast<S>(-0x1p63) && v < static_cast<S>(0x1p63)))
+      throw_not_int64(static_cast<double>(v), op);
   }
   return static_cast<T>(v);
 }
@@ -54,7 +58,8 @@ template <class T, class S>
 inline void check_castable(const S* p, int64_t n, const char* op) {
   if constexpr (std::is_integral_v<T> && !std::is_integral_v<S>) {
     for (int64_t i = 0; i < n; ++i)
-      if (!(p[i] >= static_cast<S>(-0x1p63) && p[i] < static_cast<S>(0x1p63))) throw_not_int64(static_cast<double>(p[i]), op);
+      if (!(p[i] >= static_cast<S>(-0x1p63) && p[i] < static_cast<S>(0x1p63)))
+        throw_not_int64(static_cast<double>(p[i]), op);
   }
 }
 
@@ -75,23 +80,31 @@ Tensor generate(const Shape& shape, TensorOptions o, G gen) {
 /// undefined behaviour in C++; for floats these are the plain operators.
 template <class T>
 inline T add_wrap(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-  else return a + b;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  else
+    return a + b;
 }
 template <class T>
 inline T sub_wrap(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-  else return a - b;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  else
+    return a - b;
 }
 template <class T>
 inline T mul_wrap(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-  else return a * b;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  else
+    return a * b;
 }
 template <class T>
 inline T neg_wrap(T a) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(0 - static_cast<uint64_t>(a));
-  else return -a;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(0 - static_cast<uint64_t>(a));
+  else
+    return -a;
 }
 /// A tensor sharing t's storage (and version counter) with another shape of the same numel.
 Tensor alias_with_shape(const Tensor& t, const Shape& shape);
@@ -164,7 +177,9 @@ void broadcast_copy(const T* in, const Shape& is, T* out, const Shape& os) {
 /// Views a reduction over axes as a sequence of [outer, n, inner] reductions, one per run of
 /// adjacent reduced axes (runs of reduced axes are merged first).
 struct ReducePlan {
-  struct Step { int64_t outer, n, inner; };
+  struct Step {
+    int64_t outer, n, inner;
+  };
   std::vector<Step> steps;  // applied in order, from the last run to the first
 };
 ReducePlan make_reduce_plan(const Shape& in, const std::vector<bool>& reduced);

@@ -52,7 +52,8 @@ class Pool {
       call(ctx, 0, n);  // nested or concurrent region: run inline
       return;
     }
-    const int64_t chunks = std::min<int64_t>({int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1), 0xffff});
+    const int64_t chunks =
+        std::min<int64_t>({int64_t{kChunksPerThread} * t, n / std::max<int64_t>(grain, 1), 0xffff});
     if (chunks < 2) {
       call(ctx, 0, n);
       return;
@@ -93,7 +94,8 @@ class Pool {
     for (;;) {
       uint64_t c = claim_.load(std::memory_order_acquire);
       if (static_cast<uint32_t>(c >> 32) != gen) return;
-      const uint32_t next = static_cast<uint32_t>(c & 0xffff), chunks = static_cast<uint32_t>((c >> 16) & 0xffff);
+      const uint32_t next = static_cast<uint32_t>(c & 0xffff),
+                     chunks = static_cast<uint32_t>((c >> 16) & 0xffff);
       if (next >= chunks) return;
       if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
       run_chunk(next, chunks);
@@ -184,7 +186,9 @@ Pool& pool() {
 
 }  // namespace
 
-int pool_threads() { return pool().threads(); }
+int pool_threads() {
+  return pool().threads();
+}
 
 void set_pool_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
@@ -204,6 +208,8 @@ void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
   detail::set_pool_threads(n);  // and OpenBLAS's
 }
-int get_num_threads() { return detail::pool_threads(); }
+int get_num_threads() {
+  return detail::pool_threads();
+}
 
 }  // namespace xg

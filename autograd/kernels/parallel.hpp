@@ -33,8 +33,9 @@ void parallel_for(int64_t n, int64_t grain, F&& body) {
     return;
   }
   using Fn = std::remove_reference_t<F>;
-  parallel_for_impl(n, grain, [](void* c, int64_t lo, int64_t hi) { (*static_cast<Fn*>(c))(lo, hi); },
-                    const_cast<void*>(static_cast<const void*>(&body)));
+  parallel_for_impl(
+      n, grain, [](void* c, int64_t lo, int64_t hi) { (*static_cast<Fn*>(c))(lo, hi); },
+      const_cast<void*>(static_cast<const void*>(&body)));
 }
 
 }  // namespace xg::detail

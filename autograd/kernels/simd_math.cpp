@@ -49,9 +49,13 @@ B keep_nan(const B& x, const B& r) {
 }
 }  // namespace
 
-#define XG_SIMD_DEFINE(name, expr)                                                                   \
-  void name(const float* in, float* out, int64_t n) { apply(in, out, n, [](auto x) { return expr; }); }   \
-  void name(const double* in, double* out, int64_t n) { apply(in, out, n, [](auto x) { return expr; }); }
+#define XG_SIMD_DEFINE(name, expr)                      \
+  void name(const float* in, float* out, int64_t n) {   \
+    apply(in, out, n, [](auto x) { return expr; });     \
+  }                                                     \
+  void name(const double* in, double* out, int64_t n) { \
+    apply(in, out, n, [](auto x) { return expr; });     \
+  }
 
 XG_SIMD_DEFINE(exp, keep_nan(x, xsimd::exp(saturating_arg(x))))
 XG_SIMD_DEFINE(log, xsimd::log(x))

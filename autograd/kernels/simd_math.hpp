@@ -6,8 +6,8 @@
 
 namespace xg::simd {
 
-#define XG_SIMD_UNARY(name)                                  \
-  void name(const float* in, float* out, int64_t n);         \
+#define XG_SIMD_UNARY(name)                          \
+  void name(const float* in, float* out, int64_t n); \
   void name(const double* in, double* out, int64_t n);
 
 XG_SIMD_UNARY(exp)

@@ -37,7 +37,8 @@ Dtype float_dtype_of(std::initializer_list<const Tensor*> ts, const char* op) {
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;
     if (!t->is_floating_point())
-      throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(t->dtype()) + " of shape " + t->shape().str());
+      throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(t->dtype()) +
+                      " of shape " + t->shape().str());
     if (t->dtype() == Dtype::float64) d = Dtype::float64;
   }
   return d;
@@ -50,43 +51,56 @@ struct ConvParams {
 };
 
 struct ConvGeom {
-  int64_t n, c, h, w;    // input
-  int64_t o, kh, kw;     // weight [o, c / groups, kh, kw]
-  int64_t ho, wo;        // output
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // weight [o, c / groups, kh, kw]
+  int64_t ho, wo;      // output
   ConvParams p;
   int64_t cg() const { return c / p.groups; }
   int64_t og() const { return o / p.groups; }
   int64_t rows() const { return cg() * kh * kw; }  // rows of the im2col matrix
   int64_t cols() const { return ho * wo; }
   // A 1x1 kernel without stride or padding reads the input as it is: no im2col copy.
-  bool direct() const { return kh == 1 && kw == 1 && p.stride.h == 1 && p.stride.w == 1 && p.padding.h == 0 && p.padding.w == 0; }
+  bool direct() const {
+    return kh == 1 && kw == 1 && p.stride.h == 1 && p.stride.w == 1 && p.padding.h == 0 && p.padding.w == 0;
+  }
 };
 
-int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
 
 // Checks the shapes of a convolution and computes its output size; `op` names the caller.
 ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const char* op) {
   auto fail = [&](const std::string& why) {
-    throw ShapeError(std::string(op) + ": " + why + " (input " + xs.str() + ", weight " + ws.str() + ", stride " +
-                     pair_str(p.stride) + ", padding " + pair_str(p.padding) + ", dilation " + pair_str(p.dilation) +
-                     ", groups " + std::to_string(p.groups) + ")");
+    throw ShapeError(std::string(op) + ": " + why + " (input " + xs.str() + ", weight " + ws.str() +
+                     ", stride " + pair_str(p.stride) + ", padding " + pair_str(p.padding) + ", dilation " +
+                     pair_str(p.dilation) + ", groups " + std::to_string(p.groups) + ")");
   };
   if (xs.rank() != 4) fail("expected a 4-D input [N, C, H, W], got " + std::to_string(xs.rank()) + " axes");
-  if (ws.rank() != 4) fail("expected a 4-D weight [out_channels, in_channels / groups, kH, kW], got " + std::to_string(ws.rank()) + " axes");
-  if (p.stride.h <= 0 || p.stride.w <= 0) throw ValueError(std::string(op) + ": stride must be positive, got " + pair_str(p.stride));
-  if (p.dilation.h <= 0 || p.dilation.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive, got " + pair_str(p.dilation));
-  if (p.padding.h < 0 || p.padding.w < 0) throw ValueError(std::string(op) + ": padding must be non-negative, got " + pair_str(p.padding));
-  if (p.groups <= 0) throw ValueError(std::string(op) + ": groups must be positive, got " + std::to_string(p.groups));
+  if (ws.rank() != 4)
+    fail("expected a 4-D weight [out_channels, in_channels / groups, kH, kW], got " +
+         std::to_string(ws.rank()) + " axes");
+  if (p.stride.h <= 0 || p.stride.w <= 0)
+    throw ValueError(std::string(op) + ": stride must be positive, got " + pair_str(p.stride));
+  if (p.dilation.h <= 0 || p.dilation.w <= 0)
+    throw ValueError(std::string(op) + ": dilation must be positive, got " + pair_str(p.dilation));
+  if (p.padding.h < 0 || p.padding.w < 0)
+    throw ValueError(std::string(op) + ": padding must be non-negative, got " + pair_str(p.padding));
+  if (p.groups <= 0)
+    throw ValueError(std::string(op) + ": groups must be positive, got " + std::to_string(p.groups));
   ConvGeom g{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, p};
-  if (g.o % p.groups != 0) fail("out_channels " + std::to_string(g.o) + " is not divisible by groups " + std::to_string(p.groups));
+  if (g.o % p.groups != 0)
+    fail("out_channels " + std::to_string(g.o) + " is not divisible by groups " + std::to_string(p.groups));
   if (g.c != ws[1] * p.groups)
-    fail("input has " + std::to_string(g.c) + " channels but the weight expects " + std::to_string(ws[1] * p.groups) +
-         " (weight.size(1) = " + std::to_string(ws[1]) + " times groups = " + std::to_string(p.groups) + ")");
+    fail("input has " + std::to_string(g.c) + " channels but the weight expects " +
+         std::to_string(ws[1] * p.groups) + " (weight.size(1) = " + std::to_string(ws[1]) +
+         " times groups = " + std::to_string(p.groups) + ")");
   if (g.kh <= 0 || g.kw <= 0) fail("the kernel must not be empty");
   const int64_t eh = p.dilation.h * (g.kh - 1) + 1, ew = p.dilation.w * (g.kw - 1) + 1;
   if (g.h + 2 * p.padding.h < eh || g.w + 2 * p.padding.w < ew)
-    fail("the padded input (" + std::to_string(g.h + 2 * p.padding.h) + " x " + std::to_string(g.w + 2 * p.padding.w) +
-         ") is smaller than the dilated kernel (" + std::to_string(eh) + " x " + std::to_string(ew) + ")");
+    fail("the padded input (" + std::to_string(g.h + 2 * p.padding.h) + " x " +
+         std::to_string(g.w + 2 * p.padding.w) + ") is smaller than the dilated kernel (" +
+         std::to_string(eh) + " x " + std::to_string(ew) + ")");
   g.ho = conv_out(g.h, g.kh, p.stride.h, p.padding.h, p.dilation.h);
   g.wo = conv_out(g.w, g.kw, p.stride.w, p.padding.w, p.dilation.w);
   return g;
@@ -136,7 +150,8 @@ void im2col(const T* x, T* cols, int64_t ld, const ConvGeom& g) {
           }
           const T* xr = xc + ih * g.w + off;  // xr[ow * sw] is input column ow * sw + off
           for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
-          if (sw == 1) copy_short(r + lo, xr + lo, hi - lo);
+          if (sw == 1)
+            copy_short(r + lo, xr + lo, hi - lo);
           else
             for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
           for (int64_t ow = hi; ow < g.wo; ++ow) r[ow] = T(0);
@@ -196,7 +211,8 @@ Tensor scratch(int64_t n) {
 template <class T>
 int64_t chunk_samples(const ConvGeom& g) {
   if (detail::pool_threads() == 1) return 1;
-  const int64_t per = std::max<int64_t>(1, g.p.groups * g.rows() * g.cols() * static_cast<int64_t>(sizeof(T)));
+  const int64_t per =
+      std::max<int64_t>(1, g.p.groups * g.rows() * g.cols() * static_cast<int64_t>(sizeof(T)));
   return std::clamp<int64_t>(kColumnBudget / per, 1, std::max<int64_t>(g.n, 1));
 }
 
@@ -213,7 +229,8 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
   if (g.n == 0 || O == 0) return;
   auto fill_bias = [&](int64_t s) {
-    for (int64_t o = 0; o < O; ++o) std::fill(y + (s * O + o) * L, y + (s * O + o + 1) * L, bias ? bias[o] : T(0));
+    for (int64_t o = 0; o < O; ++o)
+      std::fill(y + (s * O + o) * L, y + (s * O + o + 1) * L, bias ? bias[o] : T(0));
   };
   if (K == 0) {
     for (int64_t s = 0; s < g.n; ++s) fill_bias(s);
@@ -233,10 +250,12 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       }
     });
     if (m == 1) {
-      for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, L, K, w + gr * og * K, cols + gr * K * L, y + (s0 * O + gr * og) * L, true);
+      for (int64_t gr = 0; gr < G; ++gr)
+        gemm(false, false, og, L, K, w + gr * og * K, cols + gr * K * L, y + (s0 * O + gr * og) * L, true);
       continue;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(false, false, og, ld, K, w + gr * og * K, cols + gr * K * ld, out + gr * og * ld);
+    for (int64_t gr = 0; gr < G; ++gr)
+      gemm(false, false, og, ld, K, w + gr * og * K, cols + gr * K * ld, out + gr * og * ld);
     detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t s = lo; s < hi; ++s)
         for (int64_t o = 0; o < O; ++o) {
@@ -271,7 +290,8 @@ void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
       });
       src = gyt;
     }
-    for (int64_t gr = 0; gr < G; ++gr) gemm(true, false, K, ld, og, w + gr * og * K, src + gr * og * ld, cols + gr * K * ld);
+    for (int64_t gr = 0; gr < G; ++gr)
+      gemm(true, false, K, ld, og, w + gr * og * K, src + gr * og * ld, cols + gr * K * ld);
     detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t s = i / G, gr = i % G;
@@ -308,21 +328,24 @@ void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
   }
 }
 
-Shape conv_out_shape(const ConvGeom& g) { return Shape{g.n, g.o, g.ho, g.wo}; }
+Shape conv_out_shape(const ConvGeom& g) {
+  return Shape{g.n, g.o, g.ho, g.wo};
+}
 
 void check_grad_shape(const Tensor& gy, const ConvGeom& g, const char* op) {
   const Shape want = conv_out_shape(g);
   if (!(gy.shape() == want))
-    throw ShapeError(std::string(op) + ": grad_output has shape " + gy.shape().str() + ", expected " + want.str() +
-                     " (the convolution's output for input [" + std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
-                     std::to_string(g.h) + ", " + std::to_string(g.w) + "])");
+    throw ShapeError(std::string(op) + ": grad_output has shape " + gy.shape().str() + ", expected " +
+                     want.str() + " (the convolution's output for input [" + std::to_string(g.n) + ", " +
+                     std::to_string(g.c) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "])");
 }
 
 OpSample conv_sample(const char* label, Shape xs, Shape ws, bool bias, ConvParams p, unsigned salt) {
   std::vector<Tensor> in = {sample_tensor(xs, Domain::real, salt), sample_tensor(ws, Domain::real, salt + 1)};
   if (bias) in.push_back(sample_tensor({ws[0]}, Domain::real, salt + 2));
   return {label, in, [p](std::span<const Tensor> t) {
-            return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p.stride, p.padding, p.dilation, p.groups);
+            return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p.stride, p.padding, p.dilation,
+                          p.groups);
           }};
 }
 
@@ -336,9 +359,21 @@ std::vector<ConvCase> conv_cases() {
   return {
       {"[2, 3, 5, 5] * [4, 3, 3, 3] + bias", {2, 3, 5, 5}, {4, 3, 3, 3}, true, {}},
       {"[2, 2, 6, 6] * [3, 2, 3, 3] stride 2 padding 1", {2, 2, 6, 6}, {3, 2, 3, 3}, false, {2, 1, 1, 1}},
-      {"[1, 2, 6, 5] * [2, 2, 2, 2] dilation 2 padding 1 + bias", {1, 2, 6, 5}, {2, 2, 2, 2}, true, {1, 1, 2, 1}},
-      {"[2, 4, 5, 4] * [6, 2, 3, 3] groups 2, stride (1, 2), padding (1, 0) + bias", {2, 4, 5, 4}, {6, 2, 3, 3}, true, {{1, 2}, {1, 0}, 1, 2}},
-      {"[2, 2, 4, 6] * [4, 1, 2, 3] groups 2, stride (2, 1), dilation (1, 2), padding (0, 2)", {2, 2, 4, 6}, {4, 1, 2, 3}, false, {{2, 1}, {0, 2}, {1, 2}, 2}},
+      {"[1, 2, 6, 5] * [2, 2, 2, 2] dilation 2 padding 1 + bias",
+       {1, 2, 6, 5},
+       {2, 2, 2, 2},
+       true,
+       {1, 1, 2, 1}},
+      {"[2, 4, 5, 4] * [6, 2, 3, 3] groups 2, stride (1, 2), padding (1, 0) + bias",
+       {2, 4, 5, 4},
+       {6, 2, 3, 3},
+       true,
+       {{1, 2}, {1, 0}, 1, 2}},
+      {"[2, 2, 4, 6] * [4, 1, 2, 3] groups 2, stride (2, 1), dilation (1, 2), padding (0, 2)",
+       {2, 2, 4, 6},
+       {4, 1, 2, 3},
+       false,
+       {{2, 1}, {0, 2}, {1, 2}, 2}},
       {"[2, 3, 4, 4] * [2, 3, 1, 1] (1x1, no im2col) + bias", {2, 3, 4, 4}, {2, 3, 1, 1}, true, {}},
   };
 }
@@ -346,58 +381,77 @@ std::vector<ConvCase> conv_cases() {
 }  // namespace
 
 // ---------------------------------------------------------------- conv2d and its two gradients
-XG_OP(conv2d, {.formula = "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, g), db = sum(g, {0, 2, 3})",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                         std::vector<OpSample> s;
-                         unsigned salt = 1;
-                         for (const ConvCase& c : conv_cases()) s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
-                         return s;
-                       }});
-XG_OP(conv2d_input_grad, {.formula = "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, w), d/dw = conv2d_weight_grad(grad, g)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                    std::vector<OpSample> s;
-                                    unsigned salt = 40;
-                                    for (const ConvCase& c : conv_cases()) {
-                                      const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_input_grad");
-                                      const Shape xs = c.xs;
-                                      const ConvParams p = c.p;
-                                      s.push_back({c.label, {sample_tensor(conv_out_shape(g), Domain::real, salt += 2), sample_tensor(c.ws, Domain::real, salt + 1)},
-                                                   [xs, p](std::span<const Tensor> t) {
-                                                     return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding, p.dilation, p.groups);
-                                                   }});
-                                    }
-                                    return s;
-                                  }});
-XG_OP(conv2d_weight_grad, {.formula = "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                     std::vector<OpSample> s;
-                                     unsigned salt = 80;
-                                     for (const ConvCase& c : conv_cases()) {
-                                       const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_weight_grad");
-                                       const Shape ws = c.ws;
-                                       const ConvParams p = c.p;
-                                       s.push_back({c.label, {sample_tensor(c.xs, Domain::real, salt += 2), sample_tensor(conv_out_shape(g), Domain::real, salt + 1)},
-                                                    [ws, p](std::span<const Tensor> t) {
-                                                      return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding, p.dilation, p.groups);
-                                                    }});
-                                     }
-                                     return s;
-                                   }});
+XG_OP(conv2d, {.formula = "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, "
+                          "g), db = sum(g, {0, 2, 3})",
+               .kind = OpKind::primitive,
+               .samples = [] {
+                 std::vector<OpSample> s;
+                 unsigned salt = 1;
+                 for (const ConvCase& c : conv_cases())
+                   s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
+                 return s;
+               }});
+XG_OP(conv2d_input_grad, {.formula = "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, "
+                                     "w), d/dw = conv2d_weight_grad(grad, g)",
+                          .kind = OpKind::primitive,
+                          .samples = [] {
+                            std::vector<OpSample> s;
+                            unsigned salt = 40;
+                            for (const ConvCase& c : conv_cases()) {
+                              const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_input_grad");
+                              const Shape xs = c.xs;
+                              const ConvParams p = c.p;
+                              s.push_back({c.label,
+                                           {sample_tensor(conv_out_shape(g), Domain::real, salt += 2),
+                                            sample_tensor(c.ws, Domain::real, salt + 1)},
+                                           [xs, p](std::span<const Tensor> t) {
+                                             return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding,
+                                                                      p.dilation, p.groups);
+                                           }});
+                            }
+                            return s;
+                          }});
+XG_OP(conv2d_weight_grad, {.formula = "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = "
+                                      "conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
+                           .kind = OpKind::primitive,
+                           .samples = [] {
+                             std::vector<OpSample> s;
+                             unsigned salt = 80;
+                             for (const ConvCase& c : conv_cases()) {
+                               const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_weight_grad");
+                               const Shape ws = c.ws;
+                               const ConvParams p = c.p;
+                               s.push_back({c.label,
+                                            {sample_tensor(c.xs, Domain::real, salt += 2),
+                                             sample_tensor(conv_out_shape(g), Domain::real, salt + 1)},
+                                            [ws, p](std::span<const Tensor> t) {
+                                              return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding,
+                                                                        p.dilation, p.groups);
+                                            }});
+                             }
+                             return s;
+                           }});
 XG_OP(conv1d, {.formula = "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                         auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
-                           return [=](std::span<const Tensor> t) { return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g); };
-                         };
-                         return std::vector<OpSample>{
-                             {"[2, 3, 7] * [4, 3, 3] + bias", {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2), sample_tensor({4}, Domain::real, 3)}, call(1, 0, 1, 1)},
-                             {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2", {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call(2, 1, 2, 2)},
-                             {"unbatched [3, 6] * [2, 3, 2]", {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)}, call(1, 1, 1, 1)},
-                         };
-                       }});
+               .kind = OpKind::composite,
+               .samples = [] {
+                 auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
+                   return [=](std::span<const Tensor> t) {
+                     return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g);
+                   };
+                 };
+                 return std::vector<OpSample>{
+                     {"[2, 3, 7] * [4, 3, 3] + bias",
+                      {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2),
+                       sample_tensor({4}, Domain::real, 3)},
+                      call(1, 0, 1, 1)},
+                     {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2",
+                      {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
+                      call(2, 1, 2, 2)},
+                     {"unbatched [3, 6] * [2, 3, 2]",
+                      {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)},
+                      call(1, 1, 1, 1)},
+                 };
+               }});
 
 namespace {
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
@@ -409,15 +463,17 @@ Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const C
   const ConvGeom g = conv_geom(x0.shape(), w0.shape(), p, "conv2d");
   const bool has_bias = b0.defined();
   if (has_bias && !(b0.shape() == Shape{g.o}))
-    throw ShapeError("conv2d: bias has shape " + b0.shape().str() + ", expected [" + std::to_string(g.o) + "] for weight " +
-                     w0.shape().str());
+    throw ShapeError("conv2d: bias has shape " + b0.shape().str() + ", expected [" + std::to_string(g.o) +
+                     "] for weight " + w0.shape().str());
   const Tensor x = x0.to(d), w = w0.to(d), b = has_bias ? b0.to(d) : Tensor();
   Tensor y = detail::new_tensor(conv_out_shape(g), d);
   detail::visit_float(d, "conv2d", [&]<class T>() {
-    conv_forward(x.data<T>(), w.data<T>(), has_bias ? b.data<T>() : static_cast<const T*>(nullptr), y.data<T>(), g);
+    conv_forward(x.data<T>(), w.data<T>(), has_bias ? b.data<T>() : static_cast<const T*>(nullptr),
+                 y.data<T>(), g);
   });
-  auto backward = [sx = w.requires_grad() ? save_input(x) : SavedTensor(), sw = x.requires_grad() ? save_input(w) : SavedTensor(),
-                   xs = x.shape(), ws = w.shape(), p](const Node& nd, const Tensor& gy, std::span<Tensor> gx) {
+  auto backward = [sx = w.requires_grad() ? save_input(x) : SavedTensor(),
+                   sw = x.requires_grad() ? save_input(w) : SavedTensor(), xs = x.shape(), ws = w.shape(),
+                   p](const Node& nd, const Tensor& gy, std::span<Tensor> gx) {
     if (nd.needs_input_grad(0)) gx[0] = conv2d_input_grad_impl(gy, sw.unpack(nd), xs, p);
     if (nd.needs_input_grad(1)) gx[1] = conv2d_weight_grad_impl(sx.unpack(nd), gy, ws, p);
     if (nd.num_inputs() > 2 && nd.needs_input_grad(2)) gx[2] = sum(gy, {0, 2, 3});
@@ -436,11 +492,13 @@ Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& 
   check_grad_shape(gy0, g, "conv2d_input_grad");
   const Tensor gy = gy0.to(d), w = w0.to(d);
   Tensor gx = detail::new_tensor(xs, d);
-  detail::visit_float(d, "conv2d_input_grad", [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
+  detail::visit_float(d, "conv2d_input_grad",
+                      [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
   if (!will_record({gy, w})) return gx;
   return record(opdefs::conv2d_input_grad_op, gx, {gy, w},
-                [sg = w.requires_grad() ? save_input(gy) : SavedTensor(), sw = gy.requires_grad() ? save_input(w) : SavedTensor(),
-                 ws = w.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                [sg = w.requires_grad() ? save_input(gy) : SavedTensor(),
+                 sw = gy.requires_grad() ? save_input(w) : SavedTensor(), ws = w.shape(),
+                 p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
                   if (nd.needs_input_grad(0)) gi[0] = conv2d_impl(gg, sw.unpack(nd), Tensor(), p);
                   if (nd.needs_input_grad(1)) gi[1] = conv2d_weight_grad_impl(gg, sg.unpack(nd), ws, p);
                 });
@@ -452,55 +510,64 @@ Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape&
   check_grad_shape(gy0, g, "conv2d_weight_grad");
   const Tensor x = x0.to(d), gy = gy0.to(d);
   Tensor gw = detail::new_tensor(ws, d);
-  detail::visit_float(d, "conv2d_weight_grad", [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
+  detail::visit_float(d, "conv2d_weight_grad",
+                      [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
   if (!will_record({x, gy})) return gw;
   return record(opdefs::conv2d_weight_grad_op, gw, {x, gy},
-                [sx = gy.requires_grad() ? save_input(x) : SavedTensor(), sg = x.requires_grad() ? save_input(gy) : SavedTensor(),
-                 xs = x.shape(), p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+                [sx = gy.requires_grad() ? save_input(x) : SavedTensor(),
+                 sg = x.requires_grad() ? save_input(gy) : SavedTensor(), xs = x.shape(),
+                 p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
                   if (nd.needs_input_grad(0)) gi[0] = conv2d_input_grad_impl(sg.unpack(nd), gg, xs, p);
                   if (nd.needs_input_grad(1)) gi[1] = conv2d_impl(sx.unpack(nd), gg, Tensor(), p);
                 });
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups) {
   check_defined(x, "conv2d", "the input");
   check_defined(weight, "conv2d", "the weight");
   const ConvParams p{stride, padding, dilation, groups};
   if (x.dim() == 3) return squeeze(conv2d_impl(unsqueeze(x, 0), weight, bias, p), 0);  // unbatched [C, H, W]
   return conv2d_impl(x, weight, bias, p);
 }
-Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride, Size2 padding,
-                         Size2 dilation, int64_t groups) {
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                         Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
   check_defined(grad_output, "conv2d_input_grad", "grad_output");
   check_defined(weight, "conv2d_input_grad", "the weight");
   return conv2d_input_grad_impl(grad_output, weight, input_shape, {stride, padding, dilation, groups});
 }
-Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride, Size2 padding,
-                          Size2 dilation, int64_t groups) {
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride,
+                          Size2 padding, Size2 dilation, int64_t groups) {
   check_defined(x, "conv2d_weight_grad", "the input");
   check_defined(grad_output, "conv2d_weight_grad", "grad_output");
   return conv2d_weight_grad_impl(x, grad_output, weight_shape, {stride, padding, dilation, groups});
 }
 
-Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding, int64_t dilation,
-              int64_t groups) {
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
   check_defined(x, "conv1d", "the input");
   check_defined(weight, "conv1d", "the weight");
-  if (x.dim() == 2) return squeeze(conv1d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0);
+  if (x.dim() == 2)
+    return squeeze(conv1d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups), 0);
   if (x.dim() != 3 || weight.dim() != 3)
-    throw ShapeError("conv1d: expected a 3-D input [N, C, L] (or 2-D [C, L]) and a 3-D weight [out_channels, in_channels / groups, k], got input " +
-                     x.shape().str() + " and weight " + weight.shape().str());
+    throw ShapeError(
+        "conv1d: expected a 3-D input [N, C, L] (or 2-D [C, L]) and a 3-D weight [out_channels, in_channels "
+        "/ groups, k], got input " +
+        x.shape().str() + " and weight " + weight.shape().str());
   try {
-    return squeeze(conv2d_impl(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {{1, stride}, {0, padding}, {1, dilation}, groups}), 2);
+    return squeeze(conv2d_impl(unsqueeze(x, 2), unsqueeze(weight, 2), bias,
+                               {{1, stride}, {0, padding}, {1, dilation}, groups}),
+                   2);
   } catch (const ShapeError& e) {
     // Re-phrase in conv1d's own shapes rather than the [N, C, 1, L] it runs on.
     std::string m = e.what();
     const auto paren = m.find(" (input ");
-    if (m.rfind("conv2d: ", 0) == 0) m = m.substr(8, paren == std::string::npos ? std::string::npos : paren - 8);
-    throw ShapeError("conv1d: " + m + " (input " + x.shape().str() + ", weight " + weight.shape().str() + ", stride " +
-                     std::to_string(stride) + ", padding " + std::to_string(padding) + ", dilation " + std::to_string(dilation) +
-                     ", groups " + std::to_string(groups) + ")");
+    if (m.rfind("conv2d: ", 0) == 0)
+      m = m.substr(8, paren == std::string::npos ? std::string::npos : paren - 8);
+    throw ShapeError("conv1d: " + m + " (input " + x.shape().str() + ", weight " + weight.shape().str() +
+                     ", stride " + std::to_string(stride) + ", padding " + std::to_string(padding) +
+                     ", dilation " + std::to_string(dilation) + ", groups " + std::to_string(groups) + ")");
   }
 }
 

@@ -3,14 +3,14 @@
 #include <cmath>
 #include <sstream>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
-#include "xgrad/autograd/ops/explain.hpp"
-#include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -61,7 +61,8 @@ Tensor unary_float(const Tensor& x, const char* op, F f) {
   visit_float(x.dtype(), op, [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+    detail::parallel_for(x.numel(), kGrainMath,
+                         [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
   });
   return y;
 }
@@ -73,7 +74,8 @@ Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
   visit_float(x.dtype(), op, [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainMath, [&](int64_t lo, int64_t hi) { vf(in + lo, out + lo, hi - lo); });
+    detail::parallel_for(x.numel(), kGrainMath,
+                         [&](int64_t lo, int64_t hi) { vf(in + lo, out + lo, hi - lo); });
   });
   return y;
 }
@@ -85,7 +87,8 @@ Tensor unary_any(const Tensor& x, const char* op, F f) {
   visit_dtype(x.dtype(), [&]<class T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainArith, [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
+    detail::parallel_for(x.numel(), kGrainArith,
+                         [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
   });
   return y;
 }
@@ -107,8 +110,8 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool floa
     if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
       detail::parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
         const Shape part{hi - lo};
-        detail::map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo), nb == 1 ? Shape{1} : part,
-                           po + lo, part, f);
+        detail::map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
+                           nb == 1 ? Shape{1} : part, po + lo, part, f);
       });
       return;
     }
@@ -120,101 +123,125 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool floa
     for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
     for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
     const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
-    detail::parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)), [&](int64_t lo, int64_t hi) {
-      Shape so = os, sa = as, sb = bs;
-      so[0] = hi - lo;
-      if (sa[0] != 1) sa[0] = hi - lo;
-      if (sb[0] != 1) sb[0] = hi - lo;
-      detail::map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
-    });
+    detail::parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
+                         [&](int64_t lo, int64_t hi) {
+                           Shape so = os, sa = as, sb = bs;
+                           so[0] = hi - lo;
+                           if (sa[0] != 1) sa[0] = hi - lo;
+                           if (sb[0] != 1) sb[0] = hi - lo;
+                           detail::map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+                         });
   };
-  if (float_only) visit_float(a.dtype(), op, run);
-  else visit_dtype(a.dtype(), run);
+  if (float_only)
+    visit_float(a.dtype(), op, run);
+  else
+    visit_dtype(a.dtype(), run);
   return out;
 }
 
 }  // namespace
 
-
 // ================================================================ two operands
 // ---- add ----
 XG_OP(add, {.formula = "d/da (a + b) = 1, d/db (a + b) = 1",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.pass(); },
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real, Domain::real); }});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.pass(); },
+            .samples =
+                [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real,
+                                                Domain::real);
+                }});
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "add");
   Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return detail::add_wrap(x, z); });
-  return record(opdefs::add_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = sum_to(g, sa);
-    gx[1] = sum_to(g, sb);
-  });
+  return record(opdefs::add_op, y, {a, b},
+                [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = sum_to(g, sa);
+                  gx[1] = sum_to(g, sb);
+                });
 }
 
 // ---- sub ----
 XG_OP(sub, {.formula = "d/da (a - b) = 1, d/db (a - b) = -1",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.pass(c.k == 1); },
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real, Domain::real); }});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.pass(c.k == 1); },
+            .samples =
+                [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real,
+                                                Domain::real);
+                }});
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "sub");
   Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return detail::sub_wrap(x, z); });
-  return record(opdefs::sub_op, y, {a, b}, [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = sum_to(g, sa);
-    if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
-  });
+  return record(opdefs::sub_op, y, {a, b},
+                [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = sum_to(g, sa);
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
+                });
 }
 
 // ---- mul ----
 XG_OP(mul, {.formula = "d/da (a * b) = b, d/db (a * b) = a",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times(c.label(1 - c.k), c.value(1 - c.k)); },
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real, Domain::real); }});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.times(c.label(1 - c.k), c.value(1 - c.k)); },
+            .samples =
+                [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real,
+                                                Domain::real);
+                }});
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "mul");
   Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return detail::mul_wrap(x, z); });
   if (!will_record({a, b})) return y;
-  return record(opdefs::mul_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor a = sa.unpack(n), b = sb.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * b, a.shape());
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * a, b.shape());
-                });
+  return record(
+      opdefs::mul_op, y, {a, b},
+      [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor a = sa.unpack(n), b = sb.unpack(n);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(g * b, a.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(g * a, b.shape());
+      });
 }
 
 // ---- div ----
 XG_OP(div, {.formula = "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) {
-         const Tensor a = c.value(0), b = c.value(1);
-         if (c.k == 0) return c.over(c.label(1), b);
-         return c.times("(-" + c.label(0) + " / " + c.label(1) + "^2)", neg(a / (b * b)));
-       },
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real, Domain::nonzero); }});
+            .kind = OpKind::primitive,
+            .explain =
+                [](const ChainRuleContext& c) {
+                  const Tensor a = c.value(0), b = c.value(1);
+                  if (c.k == 0) return c.over(c.label(1), b);
+                  return c.times("(-" + c.label(0) + " / " + c.label(1) + "^2)", neg(a / (b * b)));
+                },
+            .samples =
+                [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real,
+                                                Domain::nonzero);
+                }});
 Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "div");
   Tensor y = binary_kernel(a, b, "div", true, [](auto x, auto z) { return x / z; });
   if (!will_record({a, b})) return y;
-  return record(opdefs::div_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor a = sa.unpack(n), b = sb.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(g / b, a.shape());
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * a / (b * b)), b.shape());
-                });
+  return record(
+      opdefs::div_op, y, {a, b},
+      [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor a = sa.unpack(n), b = sb.unpack(n);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(g / b, a.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * a / (b * b)), b.shape());
+      });
 }
 
 // ---- pow (tensor ^ tensor) ----
-XG_OP(pow, {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                      return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive, Domain::real);
-                    }});
+XG_OP(pow,
+      {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)", .kind = OpKind::primitive, .samples = [] {
+         return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive,
+                                       Domain::real);
+       }});
 Tensor pow(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "pow");
   Tensor y = binary_kernel(a, b, "pow", true, [](auto x, auto z) { return std::pow(x, z); });
   if (!will_record({a, b})) return y;
   return record(opdefs::pow_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
+                                                                              std::span<Tensor> gx) {
                   Tensor a = sa.unpack(n), b = sb.unpack(n);
                   if (n.needs_input_grad(0)) gx[0] = sum_to(g * b * pow(a, b - 1.0), a.shape());
                   if (n.needs_input_grad(1)) gx[1] = sum_to(g * sy.unpack(n) * log(a), b.shape());
@@ -222,43 +249,50 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- pow (tensor ^ scalar) ----
-XG_OP(pow_scalar, {.formula = "d/dx x^p = p x^(p-1)",
+XG_OP(pow_scalar,
+      {.formula = "d/dx x^p = p x^(p-1)",
        .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) {
-         const double p = c.attr(0), q = p - 1;
-         std::string text = c.number(p);  // "2 x" or "(3 x^2)" (appended: GCC 12 warns on "(" + s)
-         text += ' ';
-         text += c.label(0);
-         if (q != 1) {
-           text += '^';
-           text += c.number(q);
-           text.insert(0, 1, '(');
-           text += ')';
-         }
-         return c.times(text, p * pow(c.value(0), q));
-       },
+       .explain =
+           [](const ChainRuleContext& c) {
+             const double p = c.attr(0), q = p - 1;
+             std::string text = c.number(p);  // "2 x" or "(3 x^2)" (appended: GCC 12 warns on "(" + s)
+             text += ' ';
+             text += c.label(0);
+             if (q != 1) {
+               text += '^';
+               text += c.number(q);
+               text.insert(0, 1, '(');
+               text += ')';
+             }
+             return c.times(text, p * pow(c.value(0), q));
+           },
        .attrs = {"p"},
-       .samples = [] {
-                             auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
-                             auto s2 = detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false);
-                             auto s3 = detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false);
-                             s.insert(s.end(), s2.begin(), s2.end());
-                             s.insert(s.end(), s3.begin(), s3.end());
-                             return s;
-                           }});
+       .samples =
+           [] {
+             auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
+             auto s2 = detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false);
+             auto s3 = detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false);
+             s.insert(s.end(), s2.begin(), s2.end());
+             s.insert(s.end(), s3.begin(), s3.end());
+             return s;
+           }});
 Tensor pow(const Tensor& x, double p) {
   Tensor y = p == 2.0 ? unary_float(x, "pow", [](auto v) { return v * v; })
-             : p == 0.5 ? unary_float(x, "pow", [](auto v) { return std::sqrt(v); })
-                        : unary_float(x, "pow", [p](auto v) { return static_cast<decltype(v)>(std::pow(v, p)); });
+             : p == 0.5
+                 ? unary_float(x, "pow", [](auto v) { return std::sqrt(v); })
+                 : unary_float(x, "pow", [p](auto v) { return static_cast<decltype(v)>(std::pow(v, p)); });
   if (!will_record({x})) return y;
-  return record(opdefs::pow_scalar_op, y, {x}, [sx = save_input(x), p](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    if (p == 0.0) {
-      gx[0] = zeros_like(g);
-      return;
-    }
-    Tensor x = sx.unpack(n);
-    gx[0] = p == 1.0 ? g : p == 2.0 ? g * (2.0 * x) : g * (p * pow(x, p - 1.0));
-  }, OpAttrs{{p, 0}, 1});
+  return record(
+      opdefs::pow_scalar_op, y, {x},
+      [sx = save_input(x), p](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        if (p == 0.0) {
+          gx[0] = zeros_like(g);
+          return;
+        }
+        Tensor x = sx.unpack(n);
+        gx[0] = p == 1.0 ? g : p == 2.0 ? g * (2.0 * x) : g * (p * pow(x, p - 1.0));
+      },
+      OpAttrs{{p, 0}, 1});
 }
 
 // ---- maximum / minimum ----
@@ -272,44 +306,67 @@ Tensor winner_mask(const Tensor& a, const Tensor& b, bool larger) {
 template <bool Larger>
 Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
   auto [a, b] = promoted(a0, b0, info.name);
-  Tensor y = binary_kernel(a, b, info.name, false, [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
+  Tensor y = binary_kernel(a, b, info.name, false,
+                           [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
   if (!will_record({a, b})) return y;
-  return record(info, y, {a, b}, [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor a = sa.unpack(n), b = sb.unpack(n);
-    Tensor wa = winner_mask(a, b, Larger);
-    if (n.needs_input_grad(0)) gx[0] = sum_to(g * wa, a.shape());
-    if (n.needs_input_grad(1)) gx[1] = sum_to(g * (1.0 - wa), b.shape());
-  });
+  return record(
+      info, y, {a, b},
+      [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor a = sa.unpack(n), b = sb.unpack(n);
+        Tensor wa = winner_mask(a, b, Larger);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(g * wa, a.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(g * (1.0 - wa), b.shape());
+      });
 }
 }  // namespace
 XG_OP(maximum, {.formula = "d/da max(a, b) = [a > b] + 0.5 [a = b], d/db = [b > a] + 0.5 [a = b]",
-       .kind = OpKind::primitive,
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real, Domain::real); }});
+                .kind = OpKind::primitive,
+                .samples = [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real,
+                                                Domain::real);
+                }});
 XG_OP(minimum, {.formula = "d/da min(a, b) = [a < b] + 0.5 [a = b], d/db = [b < a] + 0.5 [a = b]",
-       .kind = OpKind::primitive,
-       .samples = [] { return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real, Domain::real); }});
-Tensor maximum(const Tensor& a, const Tensor& b) { return extremum<true>(a, b, opdefs::maximum_op); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return extremum<false>(a, b, opdefs::minimum_op); }
+                .kind = OpKind::primitive,
+                .samples = [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real,
+                                                Domain::real);
+                }});
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return extremum<true>(a, b, opdefs::maximum_op);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return extremum<false>(a, b, opdefs::minimum_op);
+}
 
 // ---- where ----
 XG_OP(where, {.formula = "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                        auto call = [](std::span<const Tensor> in) { return where(gt(in[0], 0.0), in[1], in[2]); };
-                        auto m = [](Shape s, unsigned k) {
-                          Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
-                          return t.detach();
-                        };
-                        return std::vector<OpSample>{
-                            {"equal shapes [3, 4]", {m({3, 4}, 1), detail::sample_tensor({3, 4}, Domain::real, 2), detail::sample_tensor({3, 4}, Domain::real, 3)}, call},
-                            {"broadcast mask [4], a [3, 1], b scalar", {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5), detail::sample_tensor({}, Domain::real, 6)}, call},
-                            {"empty [0, 2]", {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8), detail::sample_tensor({2}, Domain::real, 9)}, call},
-                        };
-                      }});
+              .kind = OpKind::primitive,
+              .samples = [] {
+                auto call = [](std::span<const Tensor> in) { return where(gt(in[0], 0.0), in[1], in[2]); };
+                auto m = [](Shape s, unsigned k) {
+                  Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
+                  return t.detach();
+                };
+                return std::vector<OpSample>{
+                    {"equal shapes [3, 4]",
+                     {m({3, 4}, 1), detail::sample_tensor({3, 4}, Domain::real, 2),
+                      detail::sample_tensor({3, 4}, Domain::real, 3)},
+                     call},
+                    {"broadcast mask [4], a [3, 1], b scalar",
+                     {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5),
+                      detail::sample_tensor({}, Domain::real, 6)},
+                     call},
+                    {"empty [0, 2]",
+                     {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8),
+                      detail::sample_tensor({2}, Domain::real, 9)},
+                     call},
+                };
+              }});
 Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   check_defined(mask, "where");
   auto [a, b] = promoted(a0, b0, "where");
-  const Shape os = detail::broadcast_shapes(detail::broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+  const Shape os = detail::broadcast_shapes(detail::broadcast_shapes(mask.shape(), a.shape(), "where"),
+                                            b.shape(), "where");
   // Broadcast all three to the output shape, then select element by element.
   Tensor y = detail::new_tensor(os, a.dtype());
   visit_dtype(a.dtype(), [&]<class T>() {
@@ -325,7 +382,8 @@ Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   });
   if (!will_record({a, b})) return y;
   return record(opdefs::where_op, y, {a, b},
-                [m = mask.detach(), sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                [m = mask.detach(), sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g,
+                                                                    std::span<Tensor> gx) {
                   Tensor zero = scalar_tensor(0.0, {.dtype = g.dtype()});
                   if (n.needs_input_grad(0)) gx[0] = sum_to(where(m, g, zero), sa);
                   if (n.needs_input_grad(1)) gx[1] = sum_to(where(m, zero, g), sb);
@@ -333,256 +391,340 @@ Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- operators ----
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
-Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
-Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
-Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator+(const Tensor& a, double b) {
+  return add(a, scalar_like(a, b));
+}
+Tensor operator-(const Tensor& a, double b) {
+  return sub(a, scalar_like(a, b));
+}
+Tensor operator*(const Tensor& a, double b) {
+  return mul(a, scalar_like(a, b));
+}
+Tensor operator/(const Tensor& a, double b) {
+  return div(a, scalar_like(a, b));
+}
+Tensor operator+(double a, const Tensor& b) {
+  return add(scalar_like(b, a), b);
+}
+Tensor operator-(double a, const Tensor& b) {
+  return sub(scalar_like(b, a), b);
+}
+Tensor operator*(double a, const Tensor& b) {
+  return mul(scalar_like(b, a), b);
+}
+Tensor operator/(double a, const Tensor& b) {
+  return div(scalar_like(b, a), b);
+}
+Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
 
 // ================================================================ one operand
 // Each: the kernel, then the backward as xg ops on saved input x or output y.
-#define XG_UNARY_SAMPLES(fn, domain) [] { return detail::unary_samples([](auto& x) { return fn(x); }, domain); }
+#define XG_UNARY_SAMPLES(fn, domain) \
+  [] { return detail::unary_samples([](auto& x) { return fn(x); }, domain); }
 
 XG_OP(neg, {.formula = "d/dx (-x) = -1",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.pass(true); },
-       .samples = XG_UNARY_SAMPLES(neg, Domain::real)});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.pass(true); },
+            .samples = XG_UNARY_SAMPLES(neg, Domain::real)});
 Tensor neg(const Tensor& x) {
   Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
-  return record(opdefs::neg_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
+  return record(opdefs::neg_op, y, {x},
+                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
 }
 
 XG_OP(exp, {.formula = "d/dx exp(x) = exp(x)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times(c.output_label, c.output); },
-       .samples = XG_UNARY_SAMPLES(exp, Domain::real)});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.times(c.output_label, c.output); },
+            .samples = XG_UNARY_SAMPLES(exp, Domain::real)});
 Tensor exp(const Tensor& x) {
   Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::exp_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * sy.unpack(n);
-  });
+  return record(opdefs::exp_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * sy.unpack(n);
+                });
 }
 
-XG_OP(expm1, {.formula = "d/dx (exp(x) - 1) = exp(x)",
-              .kind = OpKind::primitive,
-              .explain = [](const ChainRuleContext& c) { return c.times("(" + c.output_label + " + 1)", c.output + 1.0); },
-              .samples = XG_UNARY_SAMPLES(expm1, Domain::real)});
+XG_OP(expm1,
+      {.formula = "d/dx (exp(x) - 1) = exp(x)",
+       .kind = OpKind::primitive,
+       .explain =
+           [](const ChainRuleContext& c) { return c.times("(" + c.output_label + " + 1)", c.output + 1.0); },
+       .samples = XG_UNARY_SAMPLES(expm1, Domain::real)});
 Tensor expm1(const Tensor& x) {
   Tensor y = unary_float(x, "expm1", [](auto v) { return std::expm1(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::expm1_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * (sy.unpack(n) + 1.0);
-  });
+  return record(opdefs::expm1_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * (sy.unpack(n) + 1.0);
+                });
 }
 
 XG_OP(log, {.formula = "d/dx log(x) = 1 / x",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.over(c.label(0), c.value(0)); },
-       .samples = XG_UNARY_SAMPLES(log, Domain::positive)});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) { return c.over(c.label(0), c.value(0)); },
+            .samples = XG_UNARY_SAMPLES(log, Domain::positive)});
 Tensor log(const Tensor& x) {
   Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::log_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g / sx.unpack(n);
-  });
+  return record(opdefs::log_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g / sx.unpack(n);
+                });
 }
 
-XG_OP(log1p, {.formula = "d/dx log(1 + x) = 1 / (1 + x)",
+XG_OP(log1p,
+      {.formula = "d/dx log(1 + x) = 1 / (1 + x)",
        .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.over("(1 + " + c.label(0) + ")", 1.0 + c.value(0)); },
+       .explain =
+           [](const ChainRuleContext& c) { return c.over("(1 + " + c.label(0) + ")", 1.0 + c.value(0)); },
        .samples = XG_UNARY_SAMPLES(log1p, Domain::positive)});
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::log1p_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g / (sx.unpack(n) + 1.0);
-  });
+  return record(opdefs::log1p_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g / (sx.unpack(n) + 1.0);
+                });
 }
 
 XG_OP(sqrt, {.formula = "d/dx sqrt(x) = 1 / (2 sqrt(x))",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("1 / (2 " + c.output_label + ")", 0.5 / c.output); },
-       .samples = XG_UNARY_SAMPLES(sqrt, Domain::positive)});
+             .kind = OpKind::primitive,
+             .explain =
+                 [](const ChainRuleContext& c) {
+                   return c.times("1 / (2 " + c.output_label + ")", 0.5 / c.output);
+                 },
+             .samples = XG_UNARY_SAMPLES(sqrt, Domain::positive)});
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::sqrt_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * 0.5 / sy.unpack(n);
-  });
+  return record(opdefs::sqrt_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * 0.5 / sy.unpack(n);
+                });
 }
 
 XG_OP(rsqrt, {.formula = "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("(-1/2 " + c.output_label + "^3)", -0.5 * c.output * c.output * c.output); },
-       .samples = XG_UNARY_SAMPLES(rsqrt, Domain::positive)});
+              .kind = OpKind::primitive,
+              .explain =
+                  [](const ChainRuleContext& c) {
+                    return c.times("(-1/2 " + c.output_label + "^3)", -0.5 * c.output * c.output * c.output);
+                  },
+              .samples = XG_UNARY_SAMPLES(rsqrt, Domain::positive)});
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary_float(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::rsqrt_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor y = sy.unpack(n);
-    gx[0] = g * -0.5 * y * y * y;
-  });
+  return record(opdefs::rsqrt_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor y = sy.unpack(n);
+                  gx[0] = g * -0.5 * y * y * y;
+                });
 }
 
-XG_OP(abs, {.formula = "d/dx |x| = sign(x)",
+XG_OP(abs,
+      {.formula = "d/dx |x| = sign(x)",
        .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("sign(" + c.label(0) + ")", sign(c.value(0))); },
+       .explain =
+           [](const ChainRuleContext& c) { return c.times("sign(" + c.label(0) + ")", sign(c.value(0))); },
        .samples = XG_UNARY_SAMPLES(abs, Domain::nonzero)});
 Tensor abs(const Tensor& x) {
   Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
   if (!will_record({x})) return y;
-  return record(opdefs::abs_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * sign(sx.unpack(n));
-  });
+  return record(opdefs::abs_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * sign(sx.unpack(n));
+                });
 }
 
 XG_OP(sign, {.formula = "sign(x) is piecewise constant: no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = XG_UNARY_SAMPLES(sign, Domain::nonzero)});
+             .kind = OpKind::non_differentiable,
+             .samples = XG_UNARY_SAMPLES(sign, Domain::nonzero)});
 Tensor sign(const Tensor& x) {
   return unary_any(x, "sign", [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
 }
 
 XG_OP(sin, {.formula = "d/dx sin(x) = cos(x)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("cos(" + c.label(0) + ")", cos(c.value(0))); },
-       .samples = XG_UNARY_SAMPLES(sin, Domain::real)});
+            .kind = OpKind::primitive,
+            .explain =
+                [](const ChainRuleContext& c) { return c.times("cos(" + c.label(0) + ")", cos(c.value(0))); },
+            .samples = XG_UNARY_SAMPLES(sin, Domain::real)});
 Tensor sin(const Tensor& x) {
   Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::sin_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g * cos(sx.unpack(n));
-  });
+  return record(opdefs::sin_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * cos(sx.unpack(n));
+                });
 }
 
 XG_OP(cos, {.formula = "d/dx cos(x) = -sin(x)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("(-sin(" + c.label(0) + "))", neg(sin(c.value(0)))); },
-       .samples = XG_UNARY_SAMPLES(cos, Domain::real)});
+            .kind = OpKind::primitive,
+            .explain =
+                [](const ChainRuleContext& c) {
+                  return c.times("(-sin(" + c.label(0) + "))", neg(sin(c.value(0))));
+                },
+            .samples = XG_UNARY_SAMPLES(cos, Domain::real)});
 Tensor cos(const Tensor& x) {
   Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::cos_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = neg(g * sin(sx.unpack(n)));
-  });
+  return record(opdefs::cos_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = neg(g * sin(sx.unpack(n)));
+                });
 }
 
 XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("(1 - " + c.output_label + "^2)", 1.0 - c.output * c.output); },
-       .samples = XG_UNARY_SAMPLES(tanh, Domain::real)});
+             .kind = OpKind::primitive,
+             .explain =
+                 [](const ChainRuleContext& c) {
+                   return c.times("(1 - " + c.output_label + "^2)", 1.0 - c.output * c.output);
+                 },
+             .samples = XG_UNARY_SAMPLES(tanh, Domain::real)});
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::tanh_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor y = sy.unpack(n);
-    gx[0] = g * (1.0 - y * y);
-  });
+  return record(opdefs::tanh_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor y = sy.unpack(n);
+                  gx[0] = g * (1.0 - y * y);
+                });
 }
 
 XG_OP(sigmoid, {.formula = "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times(c.output_label + " (1 - " + c.output_label + ")", c.output * (1.0 - c.output)); },
-       .samples = XG_UNARY_SAMPLES(sigmoid, Domain::real)});
+                .kind = OpKind::primitive,
+                .explain =
+                    [](const ChainRuleContext& c) {
+                      return c.times(c.output_label + " (1 - " + c.output_label + ")",
+                                     c.output * (1.0 - c.output));
+                    },
+                .samples = XG_UNARY_SAMPLES(sigmoid, Domain::real)});
 Tensor sigmoid(const Tensor& x) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
   Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::sigmoid_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor y = sy.unpack(n);
-    gx[0] = g * y * (1.0 - y);
-  });
+  return record(opdefs::sigmoid_op, y, {x},
+                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor y = sy.unpack(n);
+                  gx[0] = g * y * (1.0 - y);
+                });
 }
 
 XG_OP(erf, {.formula = "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)",
-       .kind = OpKind::primitive,
-       .samples = XG_UNARY_SAMPLES(erf, Domain::real)});
+            .kind = OpKind::primitive,
+            .samples = XG_UNARY_SAMPLES(erf, Domain::real)});
 Tensor erf(const Tensor& x) {
   Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::erf_op, y, {x}, [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor x = sx.unpack(n);
-    gx[0] = g * (M_2_SQRTPI * exp(neg(x * x)));
-  });
+  return record(opdefs::erf_op, y, {x},
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor x = sx.unpack(n);
+                  gx[0] = g * (M_2_SQRTPI * exp(neg(x * x)));
+                });
 }
 
-XG_OP(relu, {.formula = "d/dx relu(x) = [x > 0]",
+XG_OP(relu,
+      {.formula = "d/dx relu(x) = [x > 0]",
        .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.times("[" + c.label(0) + " > 0]", gt(c.value(0), 0.0)); },
+       .explain =
+           [](const ChainRuleContext& c) { return c.times("[" + c.label(0) + " > 0]", gt(c.value(0), 0.0)); },
        .samples = XG_UNARY_SAMPLES(relu, Domain::nonzero)});
 Tensor relu(const Tensor& x) {
   Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
   if (!will_record({x})) return y;
-  return record(opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    const Tensor y = sy.unpack(n);
-    if (GradMode::is_enabled() || g.dtype() != y.dtype() || !(g.shape() == y.shape())) {  // differentiable form
-      gx[0] = g * gt(y, 0.0);
-      return;
-    }
-    // First order: one masked copy instead of a mask tensor and a product.
-    gx[0] = binary_kernel(g, y, "relu", true, [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
-  });
+  return record(
+      opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor y = sy.unpack(n);
+        if (GradMode::is_enabled() || g.dtype() != y.dtype() ||
+            !(g.shape() == y.shape())) {  // differentiable form
+          gx[0] = g * gt(y, 0.0);
+          return;
+        }
+        // First order: one masked copy instead of a mask tensor and a product.
+        gx[0] =
+            binary_kernel(g, y, "relu", true, [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
+      });
 }
 
-XG_OP(leaky_relu, {.formula = "d/dx leaky_relu(x) = 1 if x > 0 else negative_slope",
+XG_OP(leaky_relu,
+      {.formula = "d/dx leaky_relu(x) = 1 if x > 0 else negative_slope",
        .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) {
-         const double slope = c.attr(0);
-         return c.times("([" + c.label(0) + " > 0] + " + c.number(slope) + " [" + c.label(0) + " <= 0])",
-                        gt(c.value(0), 0.0) + slope * le(c.value(0), 0.0));
-       },
+       .explain =
+           [](const ChainRuleContext& c) {
+             const double slope = c.attr(0);
+             return c.times("([" + c.label(0) + " > 0] + " + c.number(slope) + " [" + c.label(0) + " <= 0])",
+                            gt(c.value(0), 0.0) + slope * le(c.value(0), 0.0));
+           },
        .attrs = {"negative_slope"},
-       .samples = [] { return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero); }});
+       .samples =
+           [] {
+             return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero);
+           }});
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor y = unary_float(x, "leaky_relu", [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; });
+  Tensor y = unary_float(x, "leaky_relu",
+                         [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; });
   if (!will_record({x})) return y;
-  return record(opdefs::leaky_relu_op, y, {x}, [sx = save_input(x), slope](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = where(gt(sx.unpack(n), 0.0), g, g * slope);
-  }, OpAttrs{{slope, 0}, 1});
+  return record(
+      opdefs::leaky_relu_op, y, {x},
+      [sx = save_input(x), slope](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = where(gt(sx.unpack(n), 0.0), g, g * slope);
+      },
+      OpAttrs{{slope, 0}, 1});
 }
 
-XG_OP(elu, {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha",
-       .kind = OpKind::primitive,
-       .samples = [] { return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero); }});
+XG_OP(elu,
+      {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha", .kind = OpKind::primitive, .samples = [] {
+         return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero);
+       }});
 Tensor elu(const Tensor& x, double alpha) {
   Tensor y = unary_float(x, "elu", [alpha](auto v) {
     using T = decltype(v);
     return v > 0 ? v : static_cast<T>(alpha) * std::expm1(v);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::elu_op, y, {x},
-                [sx = save_input(x), sy = save_output(y), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = where(gt(sx.unpack(n), 0.0), g, g * (sy.unpack(n) + alpha));
-                });
+  return record(
+      opdefs::elu_op, y, {x},
+      [sx = save_input(x), sy = save_output(y), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = where(gt(sx.unpack(n), 0.0), g, g * (sy.unpack(n) + alpha));
+      });
 }
 
 // gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.
 XG_OP(gelu, {.formula = "gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (composite)",
-       .kind = OpKind::composite,
-       .samples = XG_UNARY_SAMPLES(gelu, Domain::real)});
+             .kind = OpKind::composite,
+             .samples = XG_UNARY_SAMPLES(gelu, Domain::real)});
 XG_OP(silu, {.formula = "silu(x) = x sigmoid(x) (composite)",
-       .kind = OpKind::composite,
-       .samples = XG_UNARY_SAMPLES(silu, Domain::real)});
-Tensor gelu(const Tensor& x) { return 0.5 * x * (1.0 + erf(x * M_SQRT1_2)); }
-Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+             .kind = OpKind::composite,
+             .samples = XG_UNARY_SAMPLES(silu, Domain::real)});
+Tensor gelu(const Tensor& x) {
+  return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
+}
+Tensor silu(const Tensor& x) {
+  return x * sigmoid(x);
+}
 
 XG_OP(softplus, {.formula = "d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                           auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
-                           auto s2 = detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); }, Domain::nonzero, false);
-                           s.insert(s.end(), s2.begin(), s2.end());
-                           return s;
-                         }});
+                 .kind = OpKind::primitive,
+                 .samples = [] {
+                   auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
+                   auto s2 = detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); },
+                                                   Domain::nonzero, false);
+                   s.insert(s.end(), s2.begin(), s2.end());
+                   return s;
+                 }});
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   Tensor y = unary_float(x, "softplus", [beta, threshold](auto v) {
     using T = decltype(v);
@@ -599,16 +741,16 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
                 });
 }
 
-XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                        auto s = detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real);
-                        auto s2 = detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); }, Domain::real, false);
-                        auto s3 = detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); }, Domain::real, false);
-                        s.insert(s.end(), s2.begin(), s2.end());
-                        s.insert(s.end(), s3.begin(), s3.end());
-                        return s;
-                      }});
+XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]", .kind = OpKind::primitive, .samples = [] {
+                auto s = detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real);
+                auto s2 = detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); },
+                                                Domain::real, false);
+                auto s3 = detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); },
+                                                Domain::real, false);
+                s.insert(s.end(), s2.begin(), s2.end());
+                s.insert(s.end(), s3.begin(), s3.end());
+                return s;
+              }});
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (lo && hi && *lo > *hi) {
     std::ostringstream msg;
@@ -622,21 +764,31 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     return d < l ? detail::checked_cast<T>(l, "clamp") : d > h ? detail::checked_cast<T>(h, "clamp") : v;
   });
   if (!will_record({x})) return y;
-  return record(opdefs::clamp_op, y, {x}, [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor x = sx.unpack(n);
-    gx[0] = g * (ge(x, l) * le(x, h));
-  });
+  return record(opdefs::clamp_op, y, {x},
+                [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor x = sx.unpack(n);
+                  gx[0] = g * (ge(x, l) * le(x, h));
+                });
 }
 
 XG_OP(to, {.formula = "d/dx to(x, dtype) = 1 (the gradient converted back to x's dtype)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.note(c.up + " converted back", c.grad_output.to(c.input_dtype)); },
-       .samples = [] {
-                     auto round_trip = [](std::span<const Tensor> in) { return in[0].to(Dtype::float32).to(Dtype::float64); };
-                     return std::vector<OpSample>{
-                         {"float64 -> float32 -> float64 [3, 2]", {detail::sample_tensor({3, 2}, Domain::real, 1)}, round_trip, 1e-2},
-                     };
-                   }});
+           .kind = OpKind::primitive,
+           .explain =
+               [](const ChainRuleContext& c) {
+                 return c.note(c.up + " converted back", c.grad_output.to(c.input_dtype));
+               },
+           .samples =
+               [] {
+                 auto round_trip = [](std::span<const Tensor> in) {
+                   return in[0].to(Dtype::float32).to(Dtype::float64);
+                 };
+                 return std::vector<OpSample>{
+                     {"float64 -> float32 -> float64 [3, 2]",
+                      {detail::sample_tensor({3, 2}, Domain::real, 1)},
+                      round_trip,
+                      1e-2},
+                 };
+               }});
 Tensor Tensor::to(Dtype d) const {
   check_defined("to");
   if (dtype() == d) return *this;
@@ -649,20 +801,21 @@ Tensor Tensor::to(Dtype d) const {
   });
   if (!is_floating(d)) return y;  // int64 results carry no gradient
   const Dtype src = dtype();
-  return record(opdefs::to_op, y, {*this}, [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); });
+  return record(opdefs::to_op, y, {*this},
+                [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); });
 }
 
-XG_OP(clone, {.formula = "d/dx clone(x) = 1",
+XG_OP(clone,
+      {.formula = "d/dx clone(x) = 1",
        .kind = OpKind::primitive,
        .explain = [](const ChainRuleContext& c) { return c.note(c.up, c.grad_output); },
-       .samples = [] {
-                        return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real);
-                      }});
+       .samples = [] { return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real); }});
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor y = detail::new_tensor(shape(), dtype());
   if (numel()) std::memcpy(y.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
-  return record(opdefs::clone_op, y, {*this}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
+  return record(opdefs::clone_op, y, {*this},
+                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
 }
 
 // ================================================================ comparisons (no gradient)
@@ -671,44 +824,70 @@ template <class F>
 Tensor compare(const Tensor& a0, const Tensor& b0, const char* op, F f) {
   auto [a, b] = promoted(a0, b0, op);
   NoGradGuard guard;  // masks never require grad
-  return binary_kernel(a, b, op, false, [f](auto x, auto z) { return static_cast<decltype(x)>(f(x, z) ? 1 : 0); });
+  return binary_kernel(a, b, op, false,
+                       [f](auto x, auto z) { return static_cast<decltype(x)>(f(x, z) ? 1 : 0); });
 }
 std::vector<OpSample> compare_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
   auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
   Tensor a = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, {.dtype = Dtype::float64});
   Tensor b = tensor({3, 2, 1}, {.dtype = Dtype::float64});
-  return {{"[2, 3] with [3]", {a, b}, call}, {"int64 with float32", {a.to(Dtype::int64), b.to(Dtype::float32)}, call}};
+  return {{"[2, 3] with [3]", {a, b}, call},
+          {"int64 with float32", {a.to(Dtype::int64), b.to(Dtype::float32)}, call}};
 }
 }  // namespace
-XG_OP(eq, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq)); }});
-XG_OP(ne, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne)); }});
-XG_OP(lt, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt)); }});
-XG_OP(le, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le)); }});
-XG_OP(gt, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt)); }});
-XG_OP(ge, {.formula = "masks carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge)); }});
-Tensor eq(const Tensor& a, const Tensor& b) { return compare(a, b, "eq", [](auto x, auto z) { return x == z; }); }
-Tensor ne(const Tensor& a, const Tensor& b) { return compare(a, b, "ne", [](auto x, auto z) { return x != z; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare(a, b, "lt", [](auto x, auto z) { return x < z; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare(a, b, "le", [](auto x, auto z) { return x <= z; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare(a, b, "gt", [](auto x, auto z) { return x > z; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare(a, b, "ge", [](auto x, auto z) { return x >= z; }); }
-Tensor eq(const Tensor& a, double b) { return eq(a, scalar_like(a, b)); }
-Tensor ne(const Tensor& a, double b) { return ne(a, scalar_like(a, b)); }
-Tensor lt(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
-Tensor le(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
-Tensor gt(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
-Tensor ge(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+XG_OP(eq, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq));
+           }});
+XG_OP(ne, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne));
+           }});
+XG_OP(lt, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt));
+           }});
+XG_OP(le, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le));
+           }});
+XG_OP(gt, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt));
+           }});
+XG_OP(ge, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge));
+           }});
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "eq", [](auto x, auto z) { return x == z; });
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ne", [](auto x, auto z) { return x != z; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "lt", [](auto x, auto z) { return x < z; });
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "le", [](auto x, auto z) { return x <= z; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "gt", [](auto x, auto z) { return x > z; });
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return compare(a, b, "ge", [](auto x, auto z) { return x >= z; });
+}
+Tensor eq(const Tensor& a, double b) {
+  return eq(a, scalar_like(a, b));
+}
+Tensor ne(const Tensor& a, double b) {
+  return ne(a, scalar_like(a, b));
+}
+Tensor lt(const Tensor& a, double b) {
+  return lt(a, scalar_like(a, b));
+}
+Tensor le(const Tensor& a, double b) {
+  return le(a, scalar_like(a, b));
+}
+Tensor gt(const Tensor& a, double b) {
+  return gt(a, scalar_like(a, b));
+}
+Tensor ge(const Tensor& a, double b) {
+  return ge(a, scalar_like(a, b));
+}
 
 }  // namespace xg

@@ -37,9 +37,11 @@ std::optional<ChainRuleLine> ChainRuleContext::times(const std::string& text, co
   return to_input_shape({up + " * " + text, fmt(grad_output) + " * " + fmt(local), grad_output * local});
 }
 
-std::optional<ChainRuleLine> ChainRuleContext::over(const std::string& text, const Tensor& denominator) const {
+std::optional<ChainRuleLine> ChainRuleContext::over(const std::string& text,
+                                                    const Tensor& denominator) const {
   if (!denominator.defined()) return std::nullopt;
-  return to_input_shape({up + " / " + text, fmt(grad_output) + " / " + fmt(denominator), grad_output / denominator});
+  return to_input_shape(
+      {up + " / " + text, fmt(grad_output) + " / " + fmt(denominator), grad_output / denominator});
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::pass(bool negate) const {

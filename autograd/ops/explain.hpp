@@ -18,17 +18,17 @@ namespace xg {
 
 class ChainRuleContext {
  public:
-  std::size_t k = 0;              ///< the input whose line is written
-  std::string up;                 ///< "dL/dy": the upstream gradient's name
-  Tensor grad_output;             ///< its value
-  std::string output_label;       ///< y's label
-  Tensor output;                  ///< y's values (undefined when unknown)
-  std::vector<std::string> labels;  ///< the inputs' labels
-  std::vector<Tensor> values;       ///< the inputs' values (undefined when unknown)
-  Shape input_shape;              ///< the shape of input k
+  std::size_t k = 0;                   ///< the input whose line is written
+  std::string up;                      ///< "dL/dy": the upstream gradient's name
+  Tensor grad_output;                  ///< its value
+  std::string output_label;            ///< y's label
+  Tensor output;                       ///< y's values (undefined when unknown)
+  std::vector<std::string> labels;     ///< the inputs' labels
+  std::vector<Tensor> values;          ///< the inputs' values (undefined when unknown)
+  Shape input_shape;                   ///< the shape of input k
   Dtype input_dtype = Dtype::float32;  ///< and its dtype
-  OpAttrs attrs;                  ///< the node's recorded scalars (pow's exponent...)
-  bool show_values = true;        ///< numbers as values (else as shapes)
+  OpAttrs attrs;                       ///< the node's recorded scalars (pow's exponent...)
+  bool show_values = true;             ///< numbers as values (else as shapes)
   int precision = 4;
   int64_t max_values = 16;
 
@@ -50,7 +50,8 @@ class ChainRuleContext {
   /// A line without numbers of its own: `expr`, whose value is `predicted`.
   std::optional<ChainRuleLine> note(const std::string& expr, const Tensor& predicted) const;
   /// Any line: `expr = numbers`, evaluating to `predicted`.
-  std::optional<ChainRuleLine> line(const std::string& expr, const std::string& numbers, const Tensor& predicted) const;
+  std::optional<ChainRuleLine> line(const std::string& expr, const std::string& numbers,
+                                    const Tensor& predicted) const;
 
  private:
   // Reduces a broadcast product back to input k's shape, saying so in the text.

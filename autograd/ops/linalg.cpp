@@ -4,10 +4,10 @@
 
 #include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/explain.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -24,14 +24,16 @@ std::string operands(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
   if (!a.defined() || !b.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
   if (!a.is_floating_point() || !b.is_floating_point())
-    throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()));
+    throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(a.dtype()) + " and " +
+                    dtype_name(b.dtype()));
   return (a.dtype() == Dtype::float64 || b.dtype() == Dtype::float64) ? Dtype::float64 : Dtype::float32;
 }
 
 }  // namespace
 
 // ---- matmul_t: the primitive ----
-XG_OP(matmul_t, {.formula = "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)",
+XG_OP(matmul_t,
+      {.formula = "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC (as gemm flags)",
        .kind = OpKind::primitive,
        .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
          // C = op(A) op(B); the gradient of each side as the backward forms it (see above).
@@ -39,25 +41,42 @@ XG_OP(matmul_t, {.formula = "C = op(A) op(B): dA' = dC op(B)^T, dB' = op(A)^T dC
          auto t = [](const std::string& s, bool on) { return on ? s + "^T" : s; };
          const Tensor a = c.value(0), b = c.value(1), &g = c.grad_output;
          const std::string &la = c.label(0), &lb = c.label(1), fa = c.fmt(a), fb = c.fmt(b), fg = c.fmt(g);
-         if (c.k == 0 && !ta) return c.line(c.up + " @ " + t(lb, !tb), fg + " @ " + t(fb, !tb), matmul_t(g, b, false, !tb));
-         if (c.k == 0) return c.line(t(lb, tb) + " @ " + c.up + "^T", t(fb, tb) + " @ " + fg + "^T", matmul_t(b, g, tb, true));
-         if (!tb) return c.line(t(la, !ta) + " @ " + c.up, t(fa, !ta) + " @ " + fg, matmul_t(a, g, !ta, false));
+         if (c.k == 0 && !ta)
+           return c.line(c.up + " @ " + t(lb, !tb), fg + " @ " + t(fb, !tb), matmul_t(g, b, false, !tb));
+         if (c.k == 0)
+           return c.line(t(lb, tb) + " @ " + c.up + "^T", t(fb, tb) + " @ " + fg + "^T",
+                         matmul_t(b, g, tb, true));
+         if (!tb)
+           return c.line(t(la, !ta) + " @ " + c.up, t(fa, !ta) + " @ " + fg, matmul_t(a, g, !ta, false));
          return c.line(c.up + "^T @ " + t(la, ta), fg + "^T @ " + t(fa, ta), matmul_t(g, a, true, ta));
        },
        .attrs = {"ta", "tb"},
-       .samples = [] {
-                           auto mk = [](bool ta, bool tb) {
-                             return [ta, tb](std::span<const Tensor> in) { return matmul_t(in[0], in[1], ta, tb); };
-                           };
-                           return std::vector<OpSample>{
-                               {"[3, 4] @ [4, 2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({4, 2}, Domain::real, 2)}, mk(false, false)},
-                               {"[4, 3]^T @ [4, 2]", {sample_tensor({4, 3}, Domain::real, 3), sample_tensor({4, 2}, Domain::real, 4)}, mk(true, false)},
-                               {"[3, 4] @ [2, 4]^T", {sample_tensor({3, 4}, Domain::real, 5), sample_tensor({2, 4}, Domain::real, 6)}, mk(false, true)},
-                               {"[4, 3]^T @ [2, 4]^T", {sample_tensor({4, 3}, Domain::real, 7), sample_tensor({2, 4}, Domain::real, 8)}, mk(true, true)},
-                               {"batched [2, 3, 4] @ [2, 4, 2]", {sample_tensor({2, 3, 4}, Domain::real, 9), sample_tensor({2, 4, 2}, Domain::real, 10)}, mk(false, false)},
-                               {"inner 0: [2, 0] @ [0, 3]", {sample_tensor({2, 0}, Domain::real, 11), sample_tensor({0, 3}, Domain::real, 12)}, mk(false, false)},
-                           };
-                         }});
+       .samples =
+           [] {
+             auto mk = [](bool ta, bool tb) {
+               return [ta, tb](std::span<const Tensor> in) { return matmul_t(in[0], in[1], ta, tb); };
+             };
+             return std::vector<OpSample>{
+                 {"[3, 4] @ [4, 2]",
+                  {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({4, 2}, Domain::real, 2)},
+                  mk(false, false)},
+                 {"[4, 3]^T @ [4, 2]",
+                  {sample_tensor({4, 3}, Domain::real, 3), sample_tensor({4, 2}, Domain::real, 4)},
+                  mk(true, false)},
+                 {"[3, 4] @ [2, 4]^T",
+                  {sample_tensor({3, 4}, Domain::real, 5), sample_tensor({2, 4}, Domain::real, 6)},
+                  mk(false, true)},
+                 {"[4, 3]^T @ [2, 4]^T",
+                  {sample_tensor({4, 3}, Domain::real, 7), sample_tensor({2, 4}, Domain::real, 8)},
+                  mk(true, true)},
+                 {"batched [2, 3, 4] @ [2, 4, 2]",
+                  {sample_tensor({2, 3, 4}, Domain::real, 9), sample_tensor({2, 4, 2}, Domain::real, 10)},
+                  mk(false, false)},
+                 {"inner 0: [2, 0] @ [0, 3]",
+                  {sample_tensor({2, 0}, Domain::real, 11), sample_tensor({0, 3}, Domain::real, 12)},
+                  mk(false, false)},
+             };
+           }});
 Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   const Dtype d = common_float(a0, b0, "matmul");
   const Tensor a = a0.to(d), b = b0.to(d);
@@ -71,7 +90,8 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   Shape os;
   int64_t batch = 1;
   for (int i = 0; i < ra - 2; ++i) {
-    if (a.shape()[i] != b.shape()[i]) throw ShapeError("matmul: batch axes differ: " + operands(a, b, ta, tb));
+    if (a.shape()[i] != b.shape()[i])
+      throw ShapeError("matmul: batch axes differ: " + operands(a, b, ta, tb));
     os.push_back(a.shape()[i]);
     batch *= a.shape()[i];
   }
@@ -85,52 +105,73 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
       return;
     }
     if (n == 0 || m == 0) return;
-    for (int64_t i = 0; i < batch; ++i) gemm(ta, tb, n, m, k, a.data<T>() + i * n * k, b.data<T>() + i * k * m, c + i * n * m);
+    for (int64_t i = 0; i < batch; ++i)
+      gemm(ta, tb, n, m, k, a.data<T>() + i * n * k, b.data<T>() + i * k * m, c + i * n * m);
   });
   if (!will_record({a, b})) return y;
-  return record(opdefs::matmul_t_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b), ta, tb](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  if (nd.needs_input_grad(0)) {
-                    Tensor b = sb.unpack(nd);
-                    gx[0] = ta ? matmul_t(b, g, tb, true) : matmul_t(g, b, false, !tb);
-                  }
-                  if (nd.needs_input_grad(1)) {
-                    Tensor a = sa.unpack(nd);
-                    gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
-                  }
-                }, OpAttrs{{ta ? 1.0 : 0.0, tb ? 1.0 : 0.0}, 2});
+  return record(
+      opdefs::matmul_t_op, y, {a, b},
+      [sa = save_input(a), sb = save_input(b), ta, tb](const Node& nd, const Tensor& g,
+                                                       std::span<Tensor> gx) {
+        if (nd.needs_input_grad(0)) {
+          Tensor b = sb.unpack(nd);
+          gx[0] = ta ? matmul_t(b, g, tb, true) : matmul_t(g, b, false, !tb);
+        }
+        if (nd.needs_input_grad(1)) {
+          Tensor a = sa.unpack(nd);
+          gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
+        }
+      },
+      OpAttrs{{ta ? 1.0 : 0.0, tb ? 1.0 : 0.0}, 2});
 }
 
 // ---- linear: x @ w^T + b as one gemm onto rows pre-filled with the bias ----
 // One pass fewer than matmul_t + add (no separate bias sweep, and gemm's own zeroing of C is
 // replaced by the bias copy); the backward is matmul_t and sum_to, so it differentiates again.
 XG_OP(linear, {.formula = "y = x w^T + b: dx = g w, dw = g^T x, db = sum over rows of g",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
-         const Tensor& g = c.grad_output;
-         if (c.k == 0) return c.line(c.up + " @ " + c.label(1), c.fmt(g) + " @ " + c.fmt(c.value(1)), matmul(g, c.value(1)));
-         if (c.k == 1)
-           return c.line(c.up + "^T @ " + c.label(0), c.fmt(g) + "^T @ " + c.fmt(c.value(0)), matmul_t(g, c.value(0), true, false));
-         return c.note("the sum of " + c.up + " over its rows", sum_to(g, c.input_shape));
-       },
-       .samples = [] {
-                         auto call = [](std::span<const Tensor> in) { return linear(in[0], in[1], in[2]); };
-                         return std::vector<OpSample>{
-                             {"[3, 4] w [2, 4] b [2]", {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({2, 4}, Domain::real, 2), sample_tensor({2}, Domain::real, 3)}, call},
-                             {"[1, 5] w [3, 5] b [3]", {sample_tensor({1, 5}, Domain::real, 4), sample_tensor({3, 5}, Domain::real, 5), sample_tensor({3}, Domain::real, 6)}, call},
-                             {"[0, 2] w [3, 2] b [3] (no rows)", {sample_tensor({0, 2}, Domain::real, 7), sample_tensor({3, 2}, Domain::real, 8), sample_tensor({3}, Domain::real, 9)}, call},
-                             {"[2, 0] w [3, 0] b [3] (no inputs)", {sample_tensor({2, 0}, Domain::real, 10), sample_tensor({3, 0}, Domain::real, 11), sample_tensor({3}, Domain::real, 12)}, call},
-                         };
-                       }});
+               .kind = OpKind::primitive,
+               .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
+                 const Tensor& g = c.grad_output;
+                 if (c.k == 0)
+                   return c.line(c.up + " @ " + c.label(1), c.fmt(g) + " @ " + c.fmt(c.value(1)),
+                                 matmul(g, c.value(1)));
+                 if (c.k == 1)
+                   return c.line(c.up + "^T @ " + c.label(0), c.fmt(g) + "^T @ " + c.fmt(c.value(0)),
+                                 matmul_t(g, c.value(0), true, false));
+                 return c.note("the sum of " + c.up + " over its rows", sum_to(g, c.input_shape));
+               },
+               .samples =
+                   [] {
+                     auto call = [](std::span<const Tensor> in) { return linear(in[0], in[1], in[2]); };
+                     return std::vector<OpSample>{
+                         {"[3, 4] w [2, 4] b [2]",
+                          {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({2, 4}, Domain::real, 2),
+                           sample_tensor({2}, Domain::real, 3)},
+                          call},
+                         {"[1, 5] w [3, 5] b [3]",
+                          {sample_tensor({1, 5}, Domain::real, 4), sample_tensor({3, 5}, Domain::real, 5),
+                           sample_tensor({3}, Domain::real, 6)},
+                          call},
+                         {"[0, 2] w [3, 2] b [3] (no rows)",
+                          {sample_tensor({0, 2}, Domain::real, 7), sample_tensor({3, 2}, Domain::real, 8),
+                           sample_tensor({3}, Domain::real, 9)},
+                          call},
+                         {"[2, 0] w [3, 0] b [3] (no inputs)",
+                          {sample_tensor({2, 0}, Domain::real, 10), sample_tensor({3, 0}, Domain::real, 11),
+                           sample_tensor({3}, Domain::real, 12)},
+                          call},
+                     };
+                   }});
 Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
   if (!b0.defined()) return matmul_t(x0, w0, false, true);
   Dtype d = common_float(x0, w0, "linear");
-  if (!b0.is_floating_point()) throw TypeError(std::string("linear: expected a float bias, got ") + dtype_name(b0.dtype()));
+  if (!b0.is_floating_point())
+    throw TypeError(std::string("linear: expected a float bias, got ") + dtype_name(b0.dtype()));
   if (b0.dtype() == Dtype::float64) d = Dtype::float64;
   const Tensor x = x0.to(d), w = w0.to(d), b = b0.to(d);
   if (x.dim() != 2 || w.dim() != 2 || b.dim() != 1 || x.size(1) != w.size(1) || b.size(0) != w.size(0))
-    throw ShapeError("linear: expected x [n, in], w [out, in], b [out], got x " + x.shape().str() + ", w " + w.shape().str() +
-                     ", b " + b.shape().str());
+    throw ShapeError("linear: expected x [n, in], w [out, in], b [out], got x " + x.shape().str() + ", w " +
+                     w.shape().str() + ", b " + b.shape().str());
   const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
   Tensor y = detail::new_tensor({n, out}, d);
   detail::visit_float(d, "linear", [&]<class T>() {
@@ -140,50 +181,61 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
     if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, true);
   });
   if (!will_record({x, w, b})) return y;
-  return record(opdefs::linear_op, y, {x, w, b}, [sx = save_input(x), sw = save_input(w)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-    if (nd.needs_input_grad(0)) gx[0] = matmul_t(g, sw.unpack(nd), false, false);
-    if (nd.needs_input_grad(1)) gx[1] = matmul_t(g, sx.unpack(nd), true, false);
-    if (nd.needs_input_grad(2)) gx[2] = sum(g, {0});
-  });
+  return record(
+      opdefs::linear_op, y, {x, w, b},
+      [sx = save_input(x), sw = save_input(w)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        if (nd.needs_input_grad(0)) gx[0] = matmul_t(g, sw.unpack(nd), false, false);
+        if (nd.needs_input_grad(1)) gx[1] = matmul_t(g, sx.unpack(nd), true, false);
+        if (nd.needs_input_grad(2)) gx[2] = sum(g, {0});
+      });
 }
 
 // ---- matmul: torch.matmul semantics, composed of reshape/expand and matmul_t ----
 XG_OP(matmul, {.formula = "matmul = matmul_t after 1-D promotion and batch broadcasting (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                         auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
-                         auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
-                           return OpSample{label, {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)}, call};
-                         };
-                         return std::vector<OpSample>{
-                             pair("[4] @ [4]", {4}, {4}, 1),
-                             pair("[4] @ [4, 3]", {4}, {4, 3}, 2),
-                             pair("[3, 4] @ [4]", {3, 4}, {4}, 3),
-                             pair("[2, 3, 4] @ [4, 2] (folded)", {2, 3, 4}, {4, 2}, 4),
-                             pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
-                             pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
-                         };
-                       }});
+               .kind = OpKind::composite,
+               .samples = [] {
+                 auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
+                 auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
+                   return OpSample{
+                       label,
+                       {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)},
+                       call};
+                 };
+                 return std::vector<OpSample>{
+                     pair("[4] @ [4]", {4}, {4}, 1),
+                     pair("[4] @ [4, 3]", {4}, {4, 3}, 2),
+                     pair("[3, 4] @ [4]", {3, 4}, {4}, 3),
+                     pair("[2, 3, 4] @ [4, 2] (folded)", {2, 3, 4}, {4, 2}, 4),
+                     pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
+                     pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
+                 };
+               }});
 XG_OP(outer, {.formula = "outer(a, b) = a[:, None] * b[None, :] (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                        return std::vector<OpSample>{{"[3] x [4]", {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
-                                                      [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
-                      }});
-XG_OP(dot, {.formula = "dot(a, b) = sum(a * b) via gemm (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                      return std::vector<OpSample>{{"[5] . [5]", {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
-                                                    [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
-                    }});
+              .kind = OpKind::composite,
+              .samples = [] {
+                return std::vector<OpSample>{
+                    {"[3] x [4]",
+                     {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
+                     [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
+              }});
+XG_OP(dot,
+      {.formula = "dot(a, b) = sum(a * b) via gemm (composite)", .kind = OpKind::composite, .samples = [] {
+         return std::vector<OpSample>{
+             {"[5] . [5]",
+              {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
+              [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
+       }});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   common_float(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
-    throw ShapeError("matmul: both operands need at least 1 axis, got " + a.shape().str() + " @ " + b.shape().str());
+    throw ShapeError("matmul: both operands need at least 1 axis, got " + a.shape().str() + " @ " +
+                     b.shape().str());
   const int64_t ka = a.shape()[a.dim() - 1], kb = b.shape()[b.dim() == 1 ? 0 : b.dim() - 2];
-  if (ka != kb) throw ShapeError("matmul: inner dimensions differ: " + a.shape().str() + " @ " + b.shape().str());
-  if (a.dim() == 1 && b.dim() == 1) return reshape(matmul_t(reshape(a, {1, ka}), reshape(b, {kb, 1}), false, false), Shape{});
+  if (ka != kb)
+    throw ShapeError("matmul: inner dimensions differ: " + a.shape().str() + " @ " + b.shape().str());
+  if (a.dim() == 1 && b.dim() == 1)
+    return reshape(matmul_t(reshape(a, {1, ka}), reshape(b, {kb, 1}), false, false), Shape{});
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
   if (a.dim() == 2 && b.dim() == 2) return matmul_t(a, b, false, false);
@@ -212,14 +264,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 Tensor outer(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) throw ValueError("outer: an operand is undefined");
-  if (a.dim() != 1 || b.dim() != 1) throw ShapeError("outer: expects two 1-D tensors, got " + a.shape().str() + " and " + b.shape().str());
+  if (a.dim() != 1 || b.dim() != 1)
+    throw ShapeError("outer: expects two 1-D tensors, got " + a.shape().str() + " and " + b.shape().str());
   return reshape(a, {a.numel(), 1}) * reshape(b, {1, b.numel()});
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) throw ValueError("dot: an operand is undefined");
   if (a.dim() != 1 || b.dim() != 1 || a.numel() != b.numel())
-    throw ShapeError("dot: expects two 1-D tensors of equal length, got " + a.shape().str() + " and " + b.shape().str());
+    throw ShapeError("dot: expects two 1-D tensors of equal length, got " + a.shape().str() + " and " +
+                     b.shape().str());
   return matmul(a, b);
 }
 

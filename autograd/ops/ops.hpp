@@ -20,13 +20,13 @@ using Axes = std::vector<int64_t>;
 inline constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
 
 // ---- element-wise, two operands (broadcasting) ----
-Tensor add(const Tensor& a, const Tensor& b);       ///< a + b
-Tensor sub(const Tensor& a, const Tensor& b);       ///< a - b
-Tensor mul(const Tensor& a, const Tensor& b);       ///< a * b
-Tensor div(const Tensor& a, const Tensor& b);       ///< a / b (floats)
-Tensor pow(const Tensor& a, const Tensor& b);       ///< a^b, d/db = a^b log a (a > 0)
-Tensor pow(const Tensor& x, double p);              ///< x^p, d/dx = p x^(p-1)
-Tensor maximum(const Tensor& a, const Tensor& b);   ///< ties share the gradient equally
+Tensor add(const Tensor& a, const Tensor& b);      ///< a + b
+Tensor sub(const Tensor& a, const Tensor& b);      ///< a - b
+Tensor mul(const Tensor& a, const Tensor& b);      ///< a * b
+Tensor div(const Tensor& a, const Tensor& b);      ///< a / b (floats)
+Tensor pow(const Tensor& a, const Tensor& b);      ///< a^b, d/db = a^b log a (a > 0)
+Tensor pow(const Tensor& x, double p);             ///< x^p, d/dx = p x^(p-1)
+Tensor maximum(const Tensor& a, const Tensor& b);  ///< ties share the gradient equally
 Tensor minimum(const Tensor& a, const Tensor& b);
 /// mask ? a : b element-wise (mask nonzero = true); the mask carries no gradient.
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
@@ -52,19 +52,19 @@ Tensor expm1(const Tensor& x);  ///< exp(x) - 1, exact for small |x|
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor sqrt(const Tensor& x);
-Tensor rsqrt(const Tensor& x);   ///< 1 / sqrt(x)
-Tensor abs(const Tensor& x);     ///< gradient sign(x) (0 at 0)
-Tensor sign(const Tensor& x);    ///< -1, 0 or 1; carries no gradient
+Tensor rsqrt(const Tensor& x);  ///< 1 / sqrt(x)
+Tensor abs(const Tensor& x);    ///< gradient sign(x) (0 at 0)
+Tensor sign(const Tensor& x);   ///< -1, 0 or 1; carries no gradient
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor erf(const Tensor& x);
-Tensor relu(const Tensor& x);                                  ///< gradient 0 at 0, as PyTorch
+Tensor relu(const Tensor& x);  ///< gradient 0 at 0, as PyTorch
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor elu(const Tensor& x, double alpha = 1.0);
-Tensor gelu(const Tensor& x);                                  ///< x Φ(x), the erf form
-Tensor silu(const Tensor& x);                                  ///< x σ(x)
+Tensor gelu(const Tensor& x);  ///< x Φ(x), the erf form
+Tensor silu(const Tensor& x);  ///< x σ(x)
 /// log(1 + exp(beta x)) / beta, linear above `threshold` (as PyTorch), stable for large |x|.
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 /// Limits to [lo, hi]; either bound may be absent. Gradient 1 inside, 0 outside.
@@ -125,8 +125,8 @@ Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar
 Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor view(const Tensor& x, const Shape& shape);
 Tensor flatten(const Tensor& x, int64_t start_axis = 0, int64_t end_axis = -1);
-Tensor squeeze(const Tensor& x);                 ///< drops every axis of extent 1
-Tensor squeeze(const Tensor& x, int64_t axis);   ///< drops `axis` if its extent is 1
+Tensor squeeze(const Tensor& x);                ///< drops every axis of extent 1
+Tensor squeeze(const Tensor& x, int64_t axis);  ///< drops `axis` if its extent is 1
 Tensor unsqueeze(const Tensor& x, int64_t axis);
 Tensor permute(const Tensor& x, const Axes& order);
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
@@ -171,36 +171,39 @@ struct Size2 {
 /// x [N, C, H, W] (or unbatched [C, H, W]), weight [O, C / groups, kh, kw], optional bias [O]
 /// -> [N, O, Ho, Wo] with Ho = (H + 2 ph - dh (kh - 1) - 1) / sh + 1 (same for Wo).
 /// Gradients: dx = conv2d_input_grad(g, weight), dweight = conv2d_weight_grad(x, g), dbias = sum of g.
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1, Size2 padding = 0,
-              Size2 dilation = 1, int64_t groups = 1);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1,
+              Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 /// The gradient of conv2d with respect to its input (a transposed convolution, col2im of w^T g):
 /// grad_output [N, O, Ho, Wo], weight [O, C / groups, kh, kw] -> input_shape [N, C, H, W].
-Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape, Size2 stride = 1,
-                         Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+Tensor conv2d_input_grad(const Tensor& grad_output, const Tensor& weight, const Shape& input_shape,
+                         Size2 stride = 1, Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 /// The gradient of conv2d with respect to its weight (g @ im2col(x)^T summed over the batch):
 /// x [N, C, H, W], grad_output [N, O, Ho, Wo] -> weight_shape [O, C / groups, kh, kw].
-Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape, Size2 stride = 1,
-                          Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shape& weight_shape,
+                          Size2 stride = 1, Size2 padding = 0, Size2 dilation = 1, int64_t groups = 1);
 /// 1-D convolution: x [N, C, L] (or [C, L]), weight [O, C / groups, k], bias [O] -> [N, O, Lo];
 /// conv2d on [N, C, 1, L] (composite).
-Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1, int64_t padding = 0,
-              int64_t dilation = 1, int64_t groups = 1);
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
 /// Max over each kh x kw window (dilated; padding counts as -inf; NaN propagates), as
 /// torch.nn.functional.max_pool2d. stride defaults to the kernel size; padding is at most half the
 /// kernel. x [N, C, H, W] or [C, H, W]. The gradient goes to each window's first largest element.
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
-                  Size2 dilation = 1, bool ceil_mode = false);
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false);
 /// max_pool2d and its indices: int64 [N, C, Ho, Wo], each the flat position h * W + w of the
 /// maximum in its [H, W] plane (PyTorch's convention).
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
-                                                  Size2 padding = 0, Size2 dilation = 1, bool ceil_mode = false);
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel_size,
+                                                  std::optional<Size2> stride = std::nullopt,
+                                                  Size2 padding = 0, Size2 dilation = 1,
+                                                  bool ceil_mode = false);
 /// The gradient of max_pool2d: grad_output [N, C, Ho, Wo] added at `indices` into zeros of
 /// input_shape [N, C, H, W]. Its own gradient gathers at the same indices.
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape);
 /// Mean over each kh x kw window, as torch.nn.functional.avg_pool2d: with count_include_pad the
 /// divisor counts the zero padding (PyTorch's default); divisor_override replaces it.
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
-                  bool ceil_mode = false, bool count_include_pad = true, std::optional<int64_t> divisor_override = std::nullopt);
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
+                  Size2 padding = 0, bool ceil_mode = false, bool count_include_pad = true,
+                  std::optional<int64_t> divisor_override = std::nullopt);
 /// Mean over output_size windows that cover the input: rows floor(i H / Ho) to ceil((i + 1) H / Ho)
 /// (same for columns), as torch.nn.functional.adaptive_avg_pool2d.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);

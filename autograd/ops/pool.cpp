@@ -34,7 +34,8 @@ namespace {
 int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
   const int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
   int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
+  if (ceil_mode && (out - 1) * s >= in + p)
+    --out;  // the last window must start inside the input or left padding
   return out;
 }
 
@@ -44,25 +45,31 @@ struct PoolGeom {
 
 // Validates a pool's arguments on a 4-D input and computes its output size.
 PoolGeom pool_geom(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode, const char* op) {
-  const std::string args = " (input " + x.shape().str() + ", kernel_size " + pair_str(k) + ", stride " + pair_str(s) + ", padding " +
-                           pair_str(p) + (d.h == 1 && d.w == 1 ? std::string() : ", dilation " + pair_str(d)) + ")";
-  if (x.dim() != 4) throw ShapeError(std::string(op) + ": expected a 4-D input [N, C, H, W] or 3-D [C, H, W]" + args);
+  const std::string args = " (input " + x.shape().str() + ", kernel_size " + pair_str(k) + ", stride " +
+                           pair_str(s) + ", padding " + pair_str(p) +
+                           (d.h == 1 && d.w == 1 ? std::string() : ", dilation " + pair_str(d)) + ")";
+  if (x.dim() != 4)
+    throw ShapeError(std::string(op) + ": expected a 4-D input [N, C, H, W] or 3-D [C, H, W]" + args);
   if (k.h <= 0 || k.w <= 0) throw ValueError(std::string(op) + ": kernel_size must be positive" + args);
   if (s.h <= 0 || s.w <= 0) throw ValueError(std::string(op) + ": stride must be positive" + args);
   if (d.h <= 0 || d.w <= 0) throw ValueError(std::string(op) + ": dilation must be positive" + args);
   if (p.h < 0 || p.w < 0 || 2 * p.h > k.h || 2 * p.w > k.w)
-    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" + args);
+    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" +
+                     args);
   PoolGeom g{x.shape()[0] * x.shape()[1], x.shape()[2], x.shape()[3], 0, 0};
   g.ho = pool_out(g.h, k.h, s.h, p.h, d.h, ceil_mode);
   g.wo = pool_out(g.w, k.w, s.w, p.w, d.w, ceil_mode);
   if (g.ho <= 0 || g.wo <= 0)
-    throw ShapeError(std::string(op) + ": the output would be empty (" + std::to_string(g.ho) + " x " + std::to_string(g.wo) + ")" + args);
+    throw ShapeError(std::string(op) + ": the output would be empty (" + std::to_string(g.ho) + " x " +
+                     std::to_string(g.wo) + ")" + args);
   return g;
 }
 
 // Planes per parallel_for chunk for a pool doing `work` element steps per plane: at least about
 // 16K steps per chunk, so that small pools (the gradcheck samples) run inline.
-int64_t plane_grain(int64_t work) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)); }
+int64_t plane_grain(int64_t work) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1));
+}
 
 Tensor as_batched(const Tensor& x, const char* op) {
   if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
@@ -72,34 +79,50 @@ Tensor as_batched(const Tensor& x, const char* op) {
 }  // namespace
 
 // ---- max_pool2d ----
-XG_OP(max_pool2d, {.formula = "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
+XG_OP(
+    max_pool2d,
+    {.formula =
+         "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
+     .kind = OpKind::primitive,
+     .samples = [] {
+       auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
+         return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
+       };
+       return std::vector<OpSample>{
+           {"[2, 2, 4, 4] kernel 2",
+            {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
+            call(2, std::nullopt, 0, 1, false)},
+           {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
+            {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
+            call(3, 2, 1, 1, false)},
+           {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)",
+            {sample_tensor({1, 2, 6, 5}, Domain::real, 3)},
+            call(2, 1, 0, 2, false)},
+           {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode",
+            {sample_tensor({2, 2, 5, 6}, Domain::real, 4)},
+            call({2, 3}, Size2{2, 2}, 0, 1, true)},
+           {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1",
+            {sample_tensor({2, 4, 4}, Domain::real, 5)},
+            call(3, 1, 1, 1, false)},
+       };
+     }});
+XG_OP(max_pool2d_backward,
+      {.formula = "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)",
        .kind = OpKind::primitive,
        .samples = [] {
-                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
-                               return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
-                             };
-                             return std::vector<OpSample>{
-                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, 1, false)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, 1, false)},
-                                 {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)", {sample_tensor({1, 2, 6, 5}, Domain::real, 3)}, call(2, 1, 0, 2, false)},
-                                 {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode", {sample_tensor({2, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, Size2{2, 2}, 0, 1, true)},
-                                 {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1", {sample_tensor({2, 4, 4}, Domain::real, 5)}, call(3, 1, 1, 1, false)},
-                             };
-                           }});
-XG_OP(max_pool2d_backward, {.formula = "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                      auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
-                                        Tensor x = sample_tensor(xs, Domain::real, salt).detach();
-                                        Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
-                                        return OpSample{label, {sample_tensor(idx.shape(), Domain::real, salt + 1)},
-                                                        [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
-                                      };
-                                      return std::vector<OpSample>{
-                                          make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
-                                          make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
-                                      };
-                                    }});
+         auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
+           Tensor x = sample_tensor(xs, Domain::real, salt).detach();
+           Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
+           return OpSample{
+               label,
+               {sample_tensor(idx.shape(), Domain::real, salt + 1)},
+               [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
+         };
+         return std::vector<OpSample>{
+             make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
+             make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
+         };
+       }});
 
 namespace {
 Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
@@ -117,13 +140,15 @@ struct MaxPoolDims {
 template <class T>
 void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, const MaxPoolDims dims) {
   const int64_t H = dims.H, W = dims.W, Ho = dims.Ho, Wo = dims.Wo, hw = H * W, L = Ho * Wo;
-  const int64_t kh = dims.kh, kw = dims.kw, sh = dims.sh, sw = dims.sw, ph = dims.ph, pw = dims.pw, dh = dims.dh, dw = dims.dw;
+  const int64_t kh = dims.kh, kw = dims.kw, sh = dims.sh, sw = dims.sw, ph = dims.ph, pw = dims.pw,
+                dh = dims.dh, dw = dims.dw;
   auto pick = [](T v, T& b, int64_t pos, int64_t& at) {
     const bool take = (v > b) | (v != v);  // NaN wins, as PyTorch
     b = take ? v : b;
     at = take ? pos : at;
   };
-  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H && 2 * Wo <= W) {
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1 && 2 * Ho <= H &&
+      2 * Wo <= W) {
     // The common 2x2 / stride 2 pool: all four taps inline, no bounds.
     for (int64_t pl = p0; pl < p1; ++pl) {
       const T* xp = in + pl * hw;
@@ -174,9 +199,11 @@ void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, c
   }
 }
 
-std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil_mode) {
+std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d,
+                                          bool ceil_mode) {
   const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
-  if (!x.is_floating_point()) throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
+  if (!x.is_floating_point())
+    throw TypeError(std::string("max_pool2d: expected a float tensor, got ") + dtype_name(x.dtype()));
   const Shape os{x.shape()[0], x.shape()[1], g.ho, g.wo};
   Tensor y = detail::new_tensor(os, x.dtype());
   Tensor idx = detail::new_tensor(os, Dtype::int64);
@@ -185,21 +212,27 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Siz
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* id = idx.data<int64_t>();
-    detail::parallel_for(g.planes, plane_grain(g.h * g.w), [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
+    detail::parallel_for(g.planes, plane_grain(g.h * g.w),
+                         [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
   });
   if (!will_record({x})) return {y, idx};
-  Tensor r = record(opdefs::max_pool2d_op, y, {x}, [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
-    gx[0] = max_pool2d_backward_impl(gy, idx, xs);
-  });
+  Tensor r = record(opdefs::max_pool2d_op, y, {x},
+                    [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+                      gx[0] = max_pool2d_backward_impl(gy, idx, xs);
+                    });
   return {r, idx};
 }
 
 Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs) {
   if (!gy.defined() || !idx.defined()) throw ValueError("max_pool2d_backward: an operand is undefined");
-  if (idx.dtype() != Dtype::int64) throw TypeError(std::string("max_pool2d_backward: indices must be int64, got ") + dtype_name(idx.dtype()));
-  if (xs.rank() != 4 || idx.dim() != 4 || !(gy.shape() == idx.shape()) || idx.shape()[0] != xs[0] || idx.shape()[1] != xs[1])
-    throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " + idx.shape().str() +
-                     " must have equal [N, C, Ho, Wo] shapes matching the input " + xs.str());
+  if (idx.dtype() != Dtype::int64)
+    throw TypeError(std::string("max_pool2d_backward: indices must be int64, got ") +
+                    dtype_name(idx.dtype()));
+  if (xs.rank() != 4 || idx.dim() != 4 || !(gy.shape() == idx.shape()) || idx.shape()[0] != xs[0] ||
+      idx.shape()[1] != xs[1])
+    throw ShapeError("max_pool2d_backward: grad_output " + gy.shape().str() + " and indices " +
+                     idx.shape().str() + " must have equal [N, C, Ho, Wo] shapes matching the input " +
+                     xs.str());
   const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], L = idx.shape()[2] * idx.shape()[3];
   Tensor gx = detail::new_tensor(xs, gy.dtype());
   const int64_t* ip = idx.data<int64_t>();
@@ -216,8 +249,10 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
         T* opl = out + pl * hw;
         for (int64_t l = 0; l < L; ++l) {
           const int64_t i = ipl[l];
-          if (i >= 0 && i < hw) opl[i] += gpl[l];
-          else ok = false;
+          if (i >= 0 && i < hw)
+            opl[i] += gpl[l];
+          else
+            ok = false;
         }
       }
       if (!ok) bad.store(true, std::memory_order_relaxed);
@@ -226,22 +261,27 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
   if (bad.load())
     for (int64_t i = 0, n = idx.numel(); i < n; ++i)
       if (ip[i] < 0 || ip[i] >= hw)
-        throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) + " is out of range for planes of " + std::to_string(hw) +
-                         " elements (input " + xs.str() + ")");
-  return record(opdefs::max_pool2d_backward_op, gx, {gy}, [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
-    gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
-  });
+        throw IndexError("max_pool2d_backward: index " + std::to_string(ip[i]) +
+                         " is out of range for planes of " + std::to_string(hw) + " elements (input " +
+                         xs.str() + ")");
+  return record(
+      opdefs::max_pool2d_backward_op, gx, {gy},
+      [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
+        gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
+      });
 }
 }  // namespace
 
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
-                                                  Size2 dilation, bool ceil_mode) {
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x0, Size2 kernel_size,
+                                                  std::optional<Size2> stride, Size2 padding, Size2 dilation,
+                                                  bool ceil_mode) {
   const Tensor x = as_batched(x0, "max_pool2d");
   auto [y, idx] = max_pool2d_impl(x, kernel_size, stride.value_or(kernel_size), padding, dilation, ceil_mode);
   if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
   return {y, idx};
 }
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding, Size2 dilation, bool ceil_mode) {
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> stride, Size2 padding,
+                  Size2 dilation, bool ceil_mode) {
   return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
 }
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
@@ -258,8 +298,8 @@ struct Windows {
   Shape in_shape, out_shape;
 };
 
-void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad, std::vector<int64_t>& b0,
-                 std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool count_pad,
+                 std::vector<int64_t>& b0, std::vector<int64_t>& b1, std::vector<int64_t>& n) {
   for (int64_t o = 0; o < out; ++o) {  // PyTorch's avg_pool2d: the padded window is clipped to in + p
     int64_t start = o * s - p, end = std::min(start + k, in + p);
     const int64_t padded = end - start;
@@ -270,7 +310,8 @@ void avg_windows(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool 
     n.push_back(count_pad ? padded : end - start);
   }
 }
-void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::vector<int64_t>& b1, std::vector<int64_t>& n) {
+void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::vector<int64_t>& b1,
+                      std::vector<int64_t>& n) {
   for (int64_t o = 0; o < out; ++o) {
     const int64_t start = (o * in) / out, end = ((o + 1) * in + out - 1) / out;
     b0.push_back(start);
@@ -285,13 +326,15 @@ void adaptive_windows(int64_t in, int64_t out, std::vector<int64_t>& b0, std::ve
 // Always inlined into the kernels' parallel_for bodies: kept out of line (GCC 12's choice), the
 // forward ran 1.5% more instructions.
 template <class X, class Y, class F>
-[[gnu::always_inline]] inline void for_each_window(const Windows& W, X* x, Y* y, int64_t p0, int64_t p1, F&& f) {
+[[gnu::always_inline]] inline void for_each_window(const Windows& W, X* x, Y* y, int64_t p0, int64_t p1,
+                                                   F&& f) {
   const int64_t hw = W.in_shape[2] * W.in_shape[3], ho = W.out_shape[2], wo = W.out_shape[3];
   for (int64_t pl = p0; pl < p1; ++pl) {
     X* xp = x + pl * hw;
     Y* yp = y + pl * ho * wo;
     for (int64_t oh = 0; oh < ho; ++oh)
-      for (int64_t ow = 0; ow < wo; ++ow) f(xp, yp[oh * wo + ow], oh, ow, W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow]);
+      for (int64_t ow = 0; ow < wo; ++ow)
+        f(xp, yp[oh * wo + ow], oh, ow, W.divisor > 0 ? W.divisor : W.rn[oh] * W.cn[ow]);
   }
 }
 
@@ -299,46 +342,73 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd);
 Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd);
 }  // namespace
 
-XG_OP(avg_pool2d, {.formula = "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
+XG_OP(avg_pool2d,
+      {.formula =
+           "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
        .kind = OpKind::primitive,
        .samples = [] {
-                             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip, std::optional<int64_t> div) {
-                               return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
-                             };
-                             return std::vector<OpSample>{
-                                 {"[2, 2, 4, 4] kernel 2", {sample_tensor({2, 2, 4, 4}, Domain::real, 1)}, call(2, std::nullopt, 0, false, true, std::nullopt)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 3, 5, 5}, Domain::real, 2)}, call(3, 2, 1, false, true, std::nullopt)},
-                                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false", {sample_tensor({2, 3, 5, 5}, Domain::real, 3)}, call(3, 2, 1, false, false, std::nullopt)},
-                                 {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode", {sample_tensor({1, 2, 5, 6}, Domain::real, 4)}, call({2, 3}, 2, 0, true, true, std::nullopt)},
-                                 {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3", {sample_tensor({1, 2, 4, 4}, Domain::real, 5)}, call(2, 1, 0, false, true, 3)},
-                             };
-                           }});
-XG_OP(adaptive_avg_pool2d, {.formula = "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
+         auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip,
+                        std::optional<int64_t> div) {
+           return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
+         };
+         return std::vector<OpSample>{
+             {"[2, 2, 4, 4] kernel 2",
+              {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
+              call(2, std::nullopt, 0, false, true, std::nullopt)},
+             {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
+              {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
+              call(3, 2, 1, false, true, std::nullopt)},
+             {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false",
+              {sample_tensor({2, 3, 5, 5}, Domain::real, 3)},
+              call(3, 2, 1, false, false, std::nullopt)},
+             {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode",
+              {sample_tensor({1, 2, 5, 6}, Domain::real, 4)},
+              call({2, 3}, 2, 0, true, true, std::nullopt)},
+             {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3",
+              {sample_tensor({1, 2, 4, 4}, Domain::real, 5)},
+              call(2, 1, 0, false, true, 3)},
+         };
+       }});
+XG_OP(adaptive_avg_pool2d,
+      {.formula = "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
        .kind = OpKind::primitive,
        .samples = [] {
-                                      auto call = [](Size2 o) { return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); }; };
-                                      return std::vector<OpSample>{
-                                          {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)", {sample_tensor({2, 2, 5, 7}, Domain::real, 1)}, call({3, 4})},
-                                          {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
-                                          {"[1, 2, 3, 2] -> (5, 4) (upsampling)", {sample_tensor({1, 2, 3, 2}, Domain::real, 3)}, call({5, 4})},
-                                      };
-                                    }});
-XG_OP(avg_pool2d_backward, {.formula = "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
+         auto call = [](Size2 o) {
+           return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); };
+         };
+         return std::vector<OpSample>{
+             {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)",
+              {sample_tensor({2, 2, 5, 7}, Domain::real, 1)},
+              call({3, 4})},
+             {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
+             {"[1, 2, 3, 2] -> (5, 4) (upsampling)",
+              {sample_tensor({1, 2, 3, 2}, Domain::real, 3)},
+              call({5, 4})},
+         };
+       }});
+XG_OP(avg_pool2d_backward,
+      {.formula = "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
        .kind = OpKind::primitive,
        .samples = [] {
-                                      auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
-                                        return [pool, xs](std::span<const Tensor> t) {
-                                          Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
-                                          return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
-                                        };
-                                      };
-                                      return std::vector<OpSample>{
-                                          {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1", {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
-                                           via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
-                                          {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)", {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
-                                           via_grad([](const Tensor& x) { return adaptive_avg_pool2d(x, {3, 4}); }, {1, 2, 5, 7})},
-                                      };
-                                    }});
+         auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
+           return [pool, xs](std::span<const Tensor> t) {
+             Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
+             return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
+           };
+         };
+         return std::vector<OpSample>{
+             {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1",
+              {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
+              via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
+             {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)",
+              {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
+              via_grad(
+                  [](const Tensor& x) {
+                    return adaptive_avg_pool2d(x, {3, 4});
+                  },
+                  {1, 2, 5, 7})},
+         };
+       }});
 
 namespace {
 Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
@@ -359,14 +429,16 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
       });
     });
   });
-  return record(W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
-                [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
+  return record(
+      W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
+      [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
 }
 
 Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) {
   const Windows& W = *wd;
   if (!(gy.shape() == W.out_shape))
-    throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " + W.out_shape.str());
+    throw ShapeError("avg_pool2d_backward: grad_output has shape " + gy.shape().str() + ", expected " +
+                     W.out_shape.str());
   Tensor gx = detail::new_tensor(W.in_shape, gy.dtype());
   const int64_t planes = W.in_shape[0] * W.in_shape[1], h = W.in_shape[2], w = W.in_shape[3];
   const int64_t ho = W.out_shape[2], wo = W.out_shape[3];
@@ -387,13 +459,14 @@ Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) 
 }
 }  // namespace
 
-Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride0, Size2 padding, bool ceil_mode,
-                  bool count_include_pad, std::optional<int64_t> divisor_override) {
+Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stride0, Size2 padding,
+                  bool ceil_mode, bool count_include_pad, std::optional<int64_t> divisor_override) {
   const Tensor x = as_batched(x0, "avg_pool2d");
   const Size2 stride = stride0.value_or(kernel_size);
   const PoolGeom g = pool_geom(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d");
   if (divisor_override && *divisor_override <= 0)
-    throw ValueError("avg_pool2d: divisor_override must be positive, got " + std::to_string(*divisor_override));
+    throw ValueError("avg_pool2d: divisor_override must be positive, got " +
+                     std::to_string(*divisor_override));
   auto wd = std::make_shared<Windows>();
   avg_windows(g.h, g.ho, kernel_size.h, stride.h, padding.h, count_include_pad, wd->r0, wd->r1, wd->rn);
   avg_windows(g.w, g.wo, kernel_size.w, stride.w, padding.w, count_include_pad, wd->c0, wd->c1, wd->cn);
@@ -407,7 +480,8 @@ Tensor avg_pool2d(const Tensor& x0, Size2 kernel_size, std::optional<Size2> stri
 Tensor adaptive_avg_pool2d(const Tensor& x0, Size2 output_size) {
   const Tensor x = as_batched(x0, "adaptive_avg_pool2d");
   if (x.dim() != 4)
-    throw ShapeError("adaptive_avg_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " + x0.shape().str());
+    throw ShapeError("adaptive_avg_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " +
+                     x0.shape().str());
   if (output_size.h <= 0 || output_size.w <= 0)
     throw ValueError("adaptive_avg_pool2d: output_size must be positive, got " + pair_str(output_size));
   if (x.shape()[2] == 0 || x.shape()[3] == 0)

@@ -4,11 +4,11 @@
 #include <limits>
 
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
-#include "xgrad/autograd/ops/explain.hpp"
-#include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
+#include "xgrad/autograd/ops/explain.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -21,9 +21,9 @@ namespace {
 // Which axes a reduction covers, and the output shape with and without keepdim.
 struct Reduction {
   std::vector<bool> reduced;
-  Shape keep_shape;  // reduced axes kept with extent 1
-  Shape out_shape;   // as requested (keepdim or not)
-  int64_t count = 1; // elements folded into each output element
+  Shape keep_shape;   // reduced axes kept with extent 1
+  Shape out_shape;    // as requested (keepdim or not)
+  int64_t count = 1;  // elements folded into each output element
 };
 
 Reduction plan_reduction(const Tensor& x, const Axes& axes, bool keepdim, const char* op) {
@@ -34,8 +34,7 @@ Reduction plan_reduction(const Tensor& x, const Axes& axes, bool keepdim, const 
   for (int64_t a : axes) {
     const int w = detail::wrap_axis(a, rank, op);
     if (rank == 0) continue;
-    if (r.reduced[w])
-      throw IndexError(std::string(op) + ": axis " + std::to_string(a) + " is listed twice");
+    if (r.reduced[w]) throw IndexError(std::string(op) + ": axis " + std::to_string(a) + " is listed twice");
     r.reduced[w] = true;
   }
   for (int i = 0; i < rank; ++i) {
@@ -91,39 +90,48 @@ std::vector<OpSample> reduce_samples_of(Tensor (*f)(const Tensor&, const Axes&, 
 
 // ---- sum ----
 XG_OP(sum, {.formula = "d/dx sum(x) = 1 (the gradient broadcast back over the reduced axes)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
-         const Tensor& g = c.grad_output;
-         if (g.shape() == c.input_shape) return c.note(c.up, g);
-         // g broadcast back: the reduced axes (bit i of the attribute: axis i) become size 1.
-         const auto mask = static_cast<uint64_t>(c.attr(0));
-         Shape kept = c.input_shape;
-         for (int i = 0; i < kept.rank(); ++i)
-           if (mask >> i & 1) kept[i] = 1;
-         return c.note(c.up + " broadcast to " + c.input_shape.str(), expand(reshape(g, kept), c.input_shape));
-       },
-       .attrs = {"axes_mask"},
-       .samples = [] {
-                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, Domain::real);
-                      s.push_back({"empty [0, 3] axis 0", {detail::sample_tensor({0, 3}, Domain::real, 9)},
-                                   [](std::span<const Tensor> in) { return sum(in[0], {0}); }});
-                      return s;
-                    }});
+            .kind = OpKind::primitive,
+            .explain = [](const ChainRuleContext& c) -> std::optional<ChainRuleLine> {
+              const Tensor& g = c.grad_output;
+              if (g.shape() == c.input_shape) return c.note(c.up, g);
+              // g broadcast back: the reduced axes (bit i of the attribute: axis i) become size 1.
+              const auto mask = static_cast<uint64_t>(c.attr(0));
+              Shape kept = c.input_shape;
+              for (int i = 0; i < kept.rank(); ++i)
+                if (mask >> i & 1) kept[i] = 1;
+              return c.note(c.up + " broadcast to " + c.input_shape.str(),
+                            expand(reshape(g, kept), c.input_shape));
+            },
+            .attrs = {"axes_mask"},
+            .samples =
+                [] {
+                  auto s = reduce_samples_of(
+                      [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, Domain::real);
+                  s.push_back({"empty [0, 3] axis 0",
+                               {detail::sample_tensor({0, 3}, Domain::real, 9)},
+                               [](std::span<const Tensor> in) { return sum(in[0], {0}); }});
+                  return s;
+                }});
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "sum");
-  Tensor y = visit_dtype(x.dtype(), [&]<class T>() { return run_reduction<T>(x, r, detail::reduce_sum_step<T>); });
+  Tensor y =
+      visit_dtype(x.dtype(), [&]<class T>() { return run_reduction<T>(x, r, detail::reduce_sum_step<T>); });
   if (!will_record({x})) return y;
   uint64_t reduced = 0;  // for the step-by-step backward: bit i set when axis i is summed
   for (int i = 0; i < x.dim(); ++i)
     if (r.keep_shape[i] != x.shape()[i]) reduced |= uint64_t(1) << i;
-  return record(opdefs::sum_op, y, {x}, [ks = r.keep_shape, xs = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = expand_back(g, ks, xs);
-  }, OpAttrs{{static_cast<double>(reduced), 0}, 1});
+  return record(
+      opdefs::sum_op, y, {x},
+      [ks = r.keep_shape, xs = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = expand_back(g, ks, xs);
+      },
+      OpAttrs{{static_cast<double>(reduced), 0}, 1});
 }
 
-XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)",
-       .kind = OpKind::composite,
-       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, Domain::real); }});
+XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)", .kind = OpKind::composite, .samples = [] {
+               return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); },
+                                        Domain::real);
+             }});
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "mean");
   if (!x.is_floating_point()) throw TypeError("mean: expected a float tensor, got int64");
@@ -132,8 +140,11 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
 
 // ---- prod ----
 XG_OP(prod, {.formula = "d/dx_i prod(x) = prod of the other elements = prod(x) / x_i",
-       .kind = OpKind::primitive,
-       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, Domain::nonzero); }});
+             .kind = OpKind::primitive,
+             .samples = [] {
+               return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); },
+                                        Domain::nonzero);
+             }});
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "prod");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
@@ -142,36 +153,38 @@ Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
     });
   });
   if (!will_record({x})) return y;
-  return record(opdefs::prod_op, y, {x},
-                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n), y = sy.unpack(n);
-                  bool has_zero;
-                  {
-                    NoGradGuard guard;
-                    has_zero = sum(eq(x, 0.0)).item() > 0;
-                  }
-                  if (!has_zero) {
-                    gx[0] = expand_back(g * y, ks, x.shape()) / x;
-                    return;
-                  }
-                  if (GradMode::is_enabled())
-                    throw ValueError("prod: higher-order gradients at inputs containing zeros are not supported");
-                  // With zeros, y / x is undefined: take the product of the other elements directly.
-                  Tensor others = zeros_like(x);
-                  visit_dtype(x.dtype(), [&]<class T>() {
-                    const T* xv = x.data<T>();
-                    T* ov = others.data<T>();
-                    for (int64_t i = 0; i < x.numel(); ++i) {
-                      Tensor tmp = x.clone();
-                      tmp.data<T>()[i] = T(1);
-                      Tensor p = prod(tmp, axes, true);
-                      Tensor pe = expand(p, x.shape());
-                      ov[i] = pe.data<T>()[i];
-                      (void)xv;
-                    }
-                  });
-                  gx[0] = expand_back(g, ks, x.shape()) * others;
-                });
+  return record(
+      opdefs::prod_op, y, {x},
+      [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g,
+                                                                         std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n), y = sy.unpack(n);
+        bool has_zero;
+        {
+          NoGradGuard guard;
+          has_zero = sum(eq(x, 0.0)).item() > 0;
+        }
+        if (!has_zero) {
+          gx[0] = expand_back(g * y, ks, x.shape()) / x;
+          return;
+        }
+        if (GradMode::is_enabled())
+          throw ValueError("prod: higher-order gradients at inputs containing zeros are not supported");
+        // With zeros, y / x is undefined: take the product of the other elements directly.
+        Tensor others = zeros_like(x);
+        visit_dtype(x.dtype(), [&]<class T>() {
+          const T* xv = x.data<T>();
+          T* ov = others.data<T>();
+          for (int64_t i = 0; i < x.numel(); ++i) {
+            Tensor tmp = x.clone();
+            tmp.data<T>()[i] = T(1);
+            Tensor p = prod(tmp, axes, true);
+            Tensor pe = expand(p, x.shape());
+            ov[i] = pe.data<T>()[i];
+            (void)xv;
+          }
+        });
+        gx[0] = expand_back(g, ks, x.shape()) * others;
+      });
 }
 
 // ---- max / min (ties share the gradient, as amax/amin) ----
@@ -181,79 +194,98 @@ Tensor extreme_reduce(const Tensor& x, const Axes& axes, bool keepdim, const OpI
   const Reduction r = plan_reduction(x, axes, keepdim, info.name);
   for (int i = 0; i < x.dim(); ++i)
     if (r.reduced[i] && x.shape()[i] == 0)
-      throw ValueError(std::string(info.name) + ": cannot reduce over empty axis " + std::to_string(i) + " of shape " + x.shape().str());
+      throw ValueError(std::string(info.name) + ": cannot reduce over empty axis " + std::to_string(i) +
+                       " of shape " + x.shape().str());
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
     const T init = Larger ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
     return run_reduction<T>(x, r, [init](const T* in, T* out, int64_t o, int64_t n, int64_t i) {
       // NaN propagates, as PyTorch's max does
-      detail::reduce_fold_step(in, out, o, n, i, init, [](T a, T b) { return (b != b || (Larger ? b > a : b < a)) ? b : a; });
+      detail::reduce_fold_step(in, out, o, n, i, init,
+                               [](T a, T b) { return (b != b || (Larger ? b > a : b < a)) ? b : a; });
     });
   });
   if (!will_record({x})) return y;
-  return record(info, y, {x}, [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor x = sx.unpack(n);
-    Tensor mask, count;
-    {
-      NoGradGuard guard;
-      mask = eq(x, expand_back(sy.unpack(n), ks, x.shape()));
-      count = sum(mask, axes, true);
-    }
-    gx[0] = expand_back(g, ks, x.shape()) / expand(count, x.shape()) * mask;
-  });
+  return record(info, y, {x},
+                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](
+                    const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor x = sx.unpack(n);
+                  Tensor mask, count;
+                  {
+                    NoGradGuard guard;
+                    mask = eq(x, expand_back(sy.unpack(n), ks, x.shape()));
+                    count = sum(mask, axes, true);
+                  }
+                  gx[0] = expand_back(g, ks, x.shape()) / expand(count, x.shape()) * mask;
+                });
 }
 }  // namespace
 XG_OP(max, {.formula = "d/dx max(x) = [x = max(x)] / (number of maxima)",
-       .kind = OpKind::primitive,
-       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); }, Domain::real); }});
+            .kind = OpKind::primitive,
+            .samples = [] {
+              return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); },
+                                       Domain::real);
+            }});
 XG_OP(min, {.formula = "d/dx min(x) = [x = min(x)] / (number of minima)",
-       .kind = OpKind::primitive,
-       .samples = [] { return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); }, Domain::real); }});
-Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<true>(x, axes, keepdim, opdefs::max_op); }
-Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extreme_reduce<false>(x, axes, keepdim, opdefs::min_op); }
+            .kind = OpKind::primitive,
+            .samples = [] {
+              return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); },
+                                       Domain::real);
+            }});
+Tensor max(const Tensor& x, const Axes& axes, bool keepdim) {
+  return extreme_reduce<true>(x, axes, keepdim, opdefs::max_op);
+}
+Tensor min(const Tensor& x, const Axes& axes, bool keepdim) {
+  return extreme_reduce<false>(x, axes, keepdim, opdefs::min_op);
+}
 
 // ---- var / std (composites) ----
 XG_OP(var, {.formula = "var(x) = sum((x - mean(x))^2) / (n - correction) (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
-                      s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
-                      s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
-                      return s;
-                    }});
-XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                      auto s = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
-                      s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
-                      s.erase(s.begin() + 6);
-                      return s;
-                    }});
+            .kind = OpKind::composite,
+            .samples = [] {
+              auto s = reduce_samples_of(
+                  [](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
+              s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
+              s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
+              return s;
+            }});
+XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)", .kind = OpKind::composite, .samples = [] {
+              auto s = reduce_samples_of(
+                  [](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
+              s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
+              s.erase(s.begin() + 6);
+              return s;
+            }});
 Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "var");
   Tensor d = x - mean(x, axes, true);
   const double denom = static_cast<double>(r.count) - static_cast<double>(correction);  // no int64 overflow
   return sum(d * d, axes, keepdim) * (denom > 0 ? 1.0 / denom : std::numeric_limits<double>::quiet_NaN());
 }
-Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) { return sqrt(var(x, axes, correction, keepdim)); }
+Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
+  return sqrt(var(x, axes, correction, keepdim));
+}
 
 // ---- norm ----
 // norm is two ops on the tape: the 2-norm is a primitive; any other p composes abs, pow and sum
 // (registered as norm_p, so that the sweep can tell the two kinds apart).
-XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                       return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
-                     }});
-XG_OP(norm_p, {.formula = "||x||_p = (sum |x|^p)^(1/p) for p != 2 (composite: abs, pow, sum)",
+XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0)", .kind = OpKind::primitive, .samples = [] {
+               return reduce_samples_of(
+                   [](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
+             }});
+XG_OP(norm_p,
+      {.formula = "||x||_p = (sum |x|^p)^(1/p) for p != 2 (composite: abs, pow, sum)",
        .kind = OpKind::composite,
        .samples = [] {
-                       auto s3 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
-                       auto s1 = reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 1.0, a, k); }, Domain::nonzero);
-                       return std::vector<OpSample>{s3[1], s3[3], s1[1]};
-                     }});
+         auto s3 = reduce_samples_of(
+             [](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
+         auto s1 = reduce_samples_of(
+             [](const Tensor& x, const Axes& a, bool k) { return norm(x, 1.0, a, k); }, Domain::nonzero);
+         return std::vector<OpSample>{s3[1], s3[3], s1[1]};
+       }});
 Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "norm");
-  if (!(p > 0) || !std::isfinite(p)) throw ValueError("norm: p must be positive and finite, got " + std::to_string(p));
+  if (!(p > 0) || !std::isfinite(p))
+    throw ValueError("norm: p must be positive and finite, got " + std::to_string(p));
   if (!x.is_floating_point()) throw TypeError("norm: expected a float tensor, got int64");
   if (p == 1.0) return sum(abs(x), axes, keepdim);
   if (p != 2.0) return pow(sum(pow(abs(x), p), axes, keepdim), 1.0 / p);
@@ -263,12 +295,14 @@ Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
     y = sqrt(sum(x * x, axes, keepdim));
   }
   if (!will_record({x})) return y;
-  return record(opdefs::norm_op, y, {x}, [sx = save_input(x), sy = save_output(y), ks = r.keep_shape](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    Tensor x = sx.unpack(n), y = sy.unpack(n);
-    // x / y with y replaced by 1 where it is 0 (x is 0 there too): gradient 0, no NaN
-    Tensor safe = where(eq(y, 0.0), ones_like(y), y);
-    gx[0] = expand_back(g / safe, ks, x.shape()) * x;
-  });
+  return record(opdefs::norm_op, y, {x},
+                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape](const Node& n, const Tensor& g,
+                                                                             std::span<Tensor> gx) {
+                  Tensor x = sx.unpack(n), y = sy.unpack(n);
+                  // x / y with y replaced by 1 where it is 0 (x is 0 there too): gradient 0, no NaN
+                  Tensor safe = where(eq(y, 0.0), ones_like(y), y);
+                  gx[0] = expand_back(g / safe, ks, x.shape()) * x;
+                });
 }
 
 // ---- logsumexp, softmax, log_softmax (composites, shifted by the max for stability) ----
@@ -281,23 +315,27 @@ Tensor stable_shift(const Tensor& x, const Axes& axes) {
 }
 std::vector<OpSample> axis_samples(Tensor (*f)(const Tensor&, int64_t)) {
   auto make = [f](const char* label, Shape s, int64_t axis, unsigned salt) {
-    return OpSample{label, {detail::sample_tensor(s, Domain::real, salt)}, [f, axis](std::span<const Tensor> in) { return f(in[0], axis); }};
+    return OpSample{label,
+                    {detail::sample_tensor(s, Domain::real, salt)},
+                    [f, axis](std::span<const Tensor> in) { return f(in[0], axis); }};
   };
-  return {make("[3, 4] axis -1", {3, 4}, -1, 1), make("[3, 4] axis 0", {3, 4}, 0, 2), make("[2, 3, 2] axis 1", {2, 3, 2}, 1, 3),
-          make("[5] axis 0", {5}, 0, 4)};
+  return {make("[3, 4] axis -1", {3, 4}, -1, 1), make("[3, 4] axis 0", {3, 4}, 0, 2),
+          make("[2, 3, 2] axis 1", {2, 3, 2}, 1, 3), make("[5] axis 0", {5}, 0, 4)};
 }
 }  // namespace
 XG_OP(logsumexp, {.formula = "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                            return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); }, Domain::real);
-                          }});
+                  .kind = OpKind::composite,
+                  .samples = [] {
+                    return reduce_samples_of(
+                        [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); },
+                        Domain::real);
+                  }});
 XG_OP(softmax, {.formula = "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)",
-       .kind = OpKind::primitive,
-       .samples = [] { return axis_samples(softmax); }});
+                .kind = OpKind::primitive,
+                .samples = [] { return axis_samples(softmax); }});
 XG_OP(log_softmax, {.formula = "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)",
-       .kind = OpKind::primitive,
-       .samples = [] { return axis_samples(log_softmax); }});
+                    .kind = OpKind::primitive,
+                    .samples = [] { return axis_samples(log_softmax); }});
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
   if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
@@ -359,10 +397,11 @@ Tensor softmax(const Tensor& x, int64_t axis) {
   if (!x.is_floating_point()) throw TypeError("softmax: expected a float tensor, got int64");
   Tensor y = softmax_forward<false>(x, a, "softmax");
   if (!will_record({x})) return y;
-  return record(opdefs::softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-    Tensor y = sy.unpack(nd);
-    gx[0] = y * (g - sum(g * y, {a}, true));
-  });
+  return record(opdefs::softmax_op, y, {x},
+                [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor y = sy.unpack(nd);
+                  gx[0] = y * (g - sum(g * y, {a}, true));
+                });
 }
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("log_softmax: the operand is undefined");
@@ -370,9 +409,10 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.is_floating_point()) throw TypeError("log_softmax: expected a float tensor, got int64");
   Tensor y = softmax_forward<true>(x, a, "log_softmax");
   if (!will_record({x})) return y;
-  return record(opdefs::log_softmax_op, y, {x}, [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
-  });
+  return record(opdefs::log_softmax_op, y, {x},
+                [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
+                });
 }
 
 // ---- argmax / argmin ----
@@ -382,14 +422,18 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) 
   if (!x.defined()) throw ValueError(std::string(op) + ": the operand is undefined");
   const int a = detail::wrap_axis(axis, x.dim(), op);
   const int64_t n = x.dim() ? x.shape()[a] : 1;
-  if (n == 0) throw ValueError(std::string(op) + ": cannot reduce over empty axis " + std::to_string(axis) + " of shape " + x.shape().str());
+  if (n == 0)
+    throw ValueError(std::string(op) + ": cannot reduce over empty axis " + std::to_string(axis) +
+                     " of shape " + x.shape().str());
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < a && x.dim(); ++i) outer *= x.shape()[i];
   for (int i = a + 1; i < x.dim(); ++i) inner *= x.shape()[i];
   Shape os;
   for (int i = 0; i < x.dim(); ++i) {
-    if (i != a) os.push_back(x.shape()[i]);
-    else if (keepdim) os.push_back(1);
+    if (i != a)
+      os.push_back(x.shape()[i]);
+    else if (keepdim)
+      os.push_back(1);
   }
   Tensor y = detail::new_tensor(os, Dtype::int64);
   int64_t* out = y.data<int64_t>();
@@ -407,19 +451,21 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) 
   return y;
 }
 }  // namespace
-XG_OP(argmax, {.formula = "indices carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] {
-                         return std::vector<OpSample>{{"[2, 3] axis 1", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
-                                                       [](std::span<const Tensor> in) { return argmax(in[0], 1); }}};
-                       }});
-XG_OP(argmin, {.formula = "indices carry no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] {
-                         return std::vector<OpSample>{{"[2, 3] axis 0", {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
-                                                       [](std::span<const Tensor> in) { return argmin(in[0], 0); }}};
-                       }});
-Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<true>(x, axis, keepdim, "argmax"); }
-Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) { return arg_extreme<false>(x, axis, keepdim, "argmin"); }
+XG_OP(argmax, {.formula = "indices carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+                 return std::vector<OpSample>{{"[2, 3] axis 1",
+                                               {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                               [](std::span<const Tensor> in) { return argmax(in[0], 1); }}};
+               }});
+XG_OP(argmin, {.formula = "indices carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
+                 return std::vector<OpSample>{{"[2, 3] axis 0",
+                                               {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                               [](std::span<const Tensor> in) { return argmin(in[0], 0); }}};
+               }});
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
+  return arg_extreme<true>(x, axis, keepdim, "argmax");
+}
+Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) {
+  return arg_extreme<false>(x, axis, keepdim, "argmin");
+}
 
 }  // namespace xg

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
-#include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -29,21 +29,24 @@ namespace {
 int64_t check_cell(const Tensor& gates, const Tensor& state, const char* op, const char* state_name) {
   if (!gates.defined() || !state.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
   if (!gates.is_floating_point() || gates.dtype() != state.dtype())
-    throw TypeError(std::string(op) + ": expected float gates and " + state_name + " of one dtype, got " + dtype_name(gates.dtype()) +
-                    " and " + dtype_name(state.dtype()));
+    throw TypeError(std::string(op) + ": expected float gates and " + state_name + " of one dtype, got " +
+                    dtype_name(gates.dtype()) + " and " + dtype_name(state.dtype()));
   const int r = gates.dim();
   bool ok = r >= 1 && state.dim() == r && gates.size(-1) == 4 * state.size(-1);
   for (int i = 0; ok && i < r - 1; ++i) ok = gates.size(i) == state.size(i);
   if (!ok)
-    throw ShapeError(std::string(op) + ": expected gates [..., 4H] and " + state_name + " [..., H] with equal leading axes, got " +
-                     gates.shape().str() + " and " + state.shape().str());
+    throw ShapeError(std::string(op) + ": expected gates [..., 4H] and " + state_name +
+                     " [..., H] with equal leading axes, got " + gates.shape().str() + " and " +
+                     state.shape().str());
   return state.size(-1);
 }
 
 // Rows of the cell in chunks over the pool (chunks of at least ~16K gate values: smaller ones
 // cost more to hand over than they take): per row, sigmoid / tanh of the gate slices a kernel
 // needs into scratch, then the element-wise formula.
-int64_t row_grain(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * h)); }
+int64_t row_grain(int64_t h) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * h));
+}
 
 // Per-thread scratch for one row's activations (a: up to 2H values, b: H values), kept between
 // calls so that an LSTM step allocates nothing beyond its outputs.
@@ -59,26 +62,38 @@ struct RowScratch {
   }
 };
 
-Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) { return narrow(gates, -1, k * h, h); }
+Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) {
+  return narrow(gates, -1, k * h, h);
+}
 
 }  // namespace
 
 std::vector<OpSample> cell_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
   auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
   return {
-      {"gates [3, 8], state [3, 2]", {sample_tensor({3, 8}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)}, call},
-      {"unbatched gates [12], state [3]", {sample_tensor({12}, Domain::real, 3), sample_tensor({3}, Domain::real, 4)}, call},
-      {"gates [2, 1, 4], state [2, 1, 1]", {sample_tensor({2, 1, 4}, Domain::real, 5), sample_tensor({2, 1, 1}, Domain::real, 6)}, call},
-      {"no rows: gates [0, 8], state [0, 2]", {sample_tensor({0, 8}, Domain::real, 7), sample_tensor({0, 2}, Domain::real, 8)}, call},
+      {"gates [3, 8], state [3, 2]",
+       {sample_tensor({3, 8}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)},
+       call},
+      {"unbatched gates [12], state [3]",
+       {sample_tensor({12}, Domain::real, 3), sample_tensor({3}, Domain::real, 4)},
+       call},
+      {"gates [2, 1, 4], state [2, 1, 1]",
+       {sample_tensor({2, 1, 4}, Domain::real, 5), sample_tensor({2, 1, 1}, Domain::real, 6)},
+       call},
+      {"no rows: gates [0, 8], state [0, 2]",
+       {sample_tensor({0, 8}, Domain::real, 7), sample_tensor({0, 2}, Domain::real, 8)},
+       call},
   };
 }
-XG_OP(lstm_cell_c, {.formula = "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
-                            "dg = gc s(i)(1 - tanh(g)^2), do = 0, dc = gc s(f)",
+XG_OP(lstm_cell_c,
+      {.formula = "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
+                  "dg = gc s(i)(1 - tanh(g)^2), do = 0, dc = gc s(f)",
        .kind = OpKind::primitive,
        .samples = [] { return cell_samples(lstm_cell_c); }});
-XG_OP(lstm_cell_h, {.formula = "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = gh s(o)(1 - tanh(c')^2)",
-       .kind = OpKind::primitive,
-       .samples = [] { return cell_samples(lstm_cell_h); }});
+XG_OP(lstm_cell_h, {.formula = "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = "
+                               "gh s(o)(1 - tanh(c')^2)",
+                    .kind = OpKind::primitive,
+                    .samples = [] { return cell_samples(lstm_cell_h); }});
 
 Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
   const int64_t h = check_cell(gates, c, "lstm_cell_c", "the cell state");
@@ -100,13 +115,17 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
     });
   });
   return record(opdefs::lstm_cell_c_op, y, {gates, c},
-                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gc, std::span<Tensor> gx) {
+                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gc,
+                                                                std::span<Tensor> gx) {
                   const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
                   if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
-                    const Tensor si = sigmoid(narrow_gate(gates, 0, h)), sf = sigmoid(narrow_gate(gates, 1, h));
+                    const Tensor si = sigmoid(narrow_gate(gates, 0, h)),
+                                 sf = sigmoid(narrow_gate(gates, 1, h));
                     const Tensor tg = tanh(narrow_gate(gates, 2, h));
                     if (nd.needs_input_grad(0))
-                      gx[0] = concat({gc * tg * si * (1.0 - si), gc * c * sf * (1.0 - sf), gc * si * (1.0 - tg * tg), zeros_like(c)}, -1);
+                      gx[0] = concat({gc * tg * si * (1.0 - si), gc * c * sf * (1.0 - sf),
+                                      gc * si * (1.0 - tg * tg), zeros_like(c)},
+                                     -1);
                     if (nd.needs_input_grad(1)) gx[1] = gc * sf;
                     return;
                   }
@@ -162,7 +181,8 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
     });
   });
   return record(opdefs::lstm_cell_h_op, y, {gates, c},
-                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gh, std::span<Tensor> gx) {
+                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gh,
+                                                                std::span<Tensor> gx) {
                   const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
                   if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
                     const Tensor so = sigmoid(narrow_gate(gates, 3, h)), tc = tanh(c);
@@ -188,7 +208,8 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
                         simd::tanh(cp + r * h, s.b, h);
                         const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
                         if (dcp)
-                          for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
+                          for (int64_t j = 0; j < h; ++j)
+                            dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
                         if (!dgp) continue;
                         T* d = dgp + r * 4 * h;
                         std::fill(d, d + 3 * h, T(0));

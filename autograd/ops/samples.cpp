@@ -18,10 +18,18 @@ Tensor sample_tensor(const Shape& shape, Domain d, unsigned salt) {
   for (double& x : v) {
     const double u = next();
     switch (d) {
-      case Domain::real: x = std::sqrt(-2 * std::log(std::max(next(), 1e-12))) * std::cos(2 * M_PI * u); break;
-      case Domain::positive: x = 0.5 + 1.5 * u; break;
-      case Domain::nonzero: x = (next() < 0.5 ? -1 : 1) * (0.2 + 1.8 * u); break;
-      case Domain::unit: x = -0.9 + 1.8 * u; break;
+      case Domain::real:
+        x = std::sqrt(-2 * std::log(std::max(next(), 1e-12))) * std::cos(2 * M_PI * u);
+        break;
+      case Domain::positive:
+        x = 0.5 + 1.5 * u;
+        break;
+      case Domain::nonzero:
+        x = (next() < 0.5 ? -1 : 1) * (0.2 + 1.8 * u);
+        break;
+      case Domain::unit:
+        x = -0.9 + 1.8 * u;
+        break;
     }
   }
   return tensor(v, shape, {.dtype = Dtype::float64, .requires_grad = true});
@@ -39,7 +47,8 @@ std::vector<OpSample> unary_samples(std::function<Tensor(const Tensor&)> f, Doma
   return s;
 }
 
-std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const Tensor&)> f, Domain da, Domain db) {
+std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const Tensor&)> f, Domain da,
+                                     Domain db) {
   auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };
   auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
     return OpSample{label, {sample_tensor(a, da, salt), sample_tensor(b, db, salt + 100)}, call};
@@ -57,8 +66,9 @@ std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const T
 
 std::vector<OpSample> reduce_samples(std::function<Tensor(const Tensor&, const Axes&, bool)> f, Domain d) {
   auto make = [&](const char* label, Shape s, Axes axes, bool keepdim, unsigned salt) {
-    return OpSample{label, {sample_tensor(s, d, salt)},
-                    [f, axes, keepdim](std::span<const Tensor> in) { return f(in[0], axes, keepdim); }};
+    return OpSample{label, {sample_tensor(s, d, salt)}, [f, axes, keepdim](std::span<const Tensor> in) {
+                      return f(in[0], axes, keepdim);
+                    }};
   };
   return {
       make("all of [3, 4]", {3, 4}, {}, false, 1),

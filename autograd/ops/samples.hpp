@@ -5,8 +5,8 @@
 #include <functional>
 #include <vector>
 
-#include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/op_info.hpp"
 
 namespace xg::detail {
 
@@ -23,7 +23,8 @@ Tensor sample_tensor(const Shape& shape, Domain d, unsigned salt = 0);
 std::vector<OpSample> unary_samples(std::function<Tensor(const Tensor&)> f, Domain d, bool with_empty = true);
 /// Samples for a two-operand op: equal shapes, broadcasting pairs, a scalar operand, size-1
 /// axes, an empty pair.
-std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const Tensor&)> f, Domain da, Domain db);
+std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const Tensor&)> f, Domain da,
+                                     Domain db);
 /// Samples for a reduction over `axes` (each case: shape, axes, keepdim), including negative axes.
 std::vector<OpSample> reduce_samples(std::function<Tensor(const Tensor&, const Axes&, bool)> f, Domain d);
 

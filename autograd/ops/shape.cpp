@@ -4,12 +4,12 @@
 #include <cstring>
 #include <numeric>
 
-#include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/explain.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
+#include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -25,11 +25,12 @@ void check_defined(const Tensor& t, const char* op) {
 // The position of a new axis inserted into a tensor of rank `rank` (unsqueeze, stack): -(rank+1)..rank.
 int wrap_new_axis(int64_t axis, int rank, const char* op) {
   if (axis < -(rank + 1) || axis > rank)
-    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a new axis of a tensor of rank " +
-                     std::to_string(rank) + " (valid axes are " + std::to_string(-(rank + 1)) + " to " + std::to_string(rank) + ")");
+    throw IndexError(std::string(op) + ": axis " + std::to_string(axis) +
+                     " is out of range for a new axis of a tensor of rank " + std::to_string(rank) +
+                     " (valid axes are " + std::to_string(-(rank + 1)) + " to " + std::to_string(rank) + ")");
   if (rank == kMaxRank)
-    throw ShapeError(std::string(op) + ": cannot add an axis to a tensor of rank " + std::to_string(rank) + " (at most " +
-                     std::to_string(kMaxRank) + " axes)");
+    throw ShapeError(std::string(op) + ": cannot add an axis to a tensor of rank " + std::to_string(rank) +
+                     " (at most " + std::to_string(kMaxRank) + " axes)");
   return static_cast<int>(axis < 0 ? axis + rank + 1 : axis);
 }
 int64_t prod_of(const Shape& s, int from, int to) {
@@ -44,16 +45,31 @@ OpSample sample1(const char* label, Tensor x, std::function<Tensor(const Tensor&
 
 // ---- reshape ----
 XG_OP(reshape, {.formula = "d/dx reshape(x, s) = reshape(grad, shape of x)",
-       .kind = OpKind::primitive,
-       .explain = [](const ChainRuleContext& c) { return c.note(c.up + " reshaped to " + c.input_shape.str(), reshape(c.grad_output, c.input_shape)); },
-       .samples = [] {
-                          return std::vector<OpSample>{
-                              sample1("[3, 4] -> [2, 6]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return reshape(x, {2, 6}); }),
-                              sample1("[2, 3, 2] -> [-1]", sample_tensor({2, 3, 2}, Domain::real, 2), [](auto& x) { return reshape(x, {-1}); }),
-                              sample1("scalar -> [1, 1]", sample_tensor({}, Domain::real, 3), [](auto& x) { return reshape(x, {1, 1}); }),
-                              sample1("[0, 3] -> [3, 0]", sample_tensor({0, 3}, Domain::real, 4), [](auto& x) { return reshape(x, {3, 0}); }),
-                          };
-                        }});
+                .kind = OpKind::primitive,
+                .explain =
+                    [](const ChainRuleContext& c) {
+                      return c.note(c.up + " reshaped to " + c.input_shape.str(),
+                                    reshape(c.grad_output, c.input_shape));
+                    },
+                .samples =
+                    [] {
+                      return std::vector<OpSample>{
+                          sample1("[3, 4] -> [2, 6]", sample_tensor({3, 4}, Domain::real, 1),
+                                  [](auto& x) {
+                                    return reshape(x, {2, 6});
+                                  }),
+                          sample1("[2, 3, 2] -> [-1]", sample_tensor({2, 3, 2}, Domain::real, 2),
+                                  [](auto& x) { return reshape(x, {-1}); }),
+                          sample1("scalar -> [1, 1]", sample_tensor({}, Domain::real, 3),
+                                  [](auto& x) {
+                                    return reshape(x, {1, 1});
+                                  }),
+                          sample1("[0, 3] -> [3, 0]", sample_tensor({0, 3}, Domain::real, 4),
+                                  [](auto& x) {
+                                    return reshape(x, {3, 0});
+                                  }),
+                      };
+                    }});
 Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined(x, "reshape");
   Shape s = shape;
@@ -64,8 +80,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
       if (infer >= 0) throw ShapeError("reshape: more than one -1 in " + shape.str());
       infer = i;
     } else if (__builtin_mul_overflow(known, s[i], &known)) {
-      throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) to " +
-                       shape.str() + " (the element count overflows)");
+      throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) +
+                       " elements) to " + shape.str() + " (the element count overflows)");
     }
   }
   if (infer >= 0) {
@@ -75,45 +91,50 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     s[infer] = x.numel() / known;
   }
   if (detail::checked_numel(s, "reshape") != x.numel())
-    throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) to " +
-                     s.str() + " (" + std::to_string(s.numel()) + " elements)");
+    throw ShapeError("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) +
+                     " elements) to " + s.str() + " (" + std::to_string(s.numel()) + " elements)");
   Tensor y = detail::alias_with_shape(x, s);
-  return record(opdefs::reshape_op, y, {x}, [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = reshape(g, sx);
-  });
+  return record(
+      opdefs::reshape_op, y, {x},
+      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = reshape(g, sx); });
 }
-Tensor view(const Tensor& x, const Shape& shape) { return reshape(x, shape); }
+Tensor view(const Tensor& x, const Shape& shape) {
+  return reshape(x, shape);
+}
 
-XG_OP(flatten, {.formula = "flatten is a reshape (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                          return std::vector<OpSample>{
-                              sample1("[2, 3, 2] all", sample_tensor({2, 3, 2}, Domain::real, 1), [](auto& x) { return flatten(x); }),
-                              sample1("[2, 3, 2] axes 1..-1", sample_tensor({2, 3, 2}, Domain::real, 2), [](auto& x) { return flatten(x, 1); }),
-                          };
-                        }});
-XG_OP(squeeze, {.formula = "squeeze is a reshape (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                          return std::vector<OpSample>{
-                              sample1("[3, 1, 2, 1] all", sample_tensor({3, 1, 2, 1}, Domain::real, 1), [](auto& x) { return squeeze(x); }),
-                              sample1("[3, 1, 2] axis -2", sample_tensor({3, 1, 2}, Domain::real, 2), [](auto& x) { return squeeze(x, -2); }),
-                          };
-                        }});
-XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                            return std::vector<OpSample>{
-                                sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 1), [](auto& x) { return unsqueeze(x, 0); }),
-                                sample1("[3, 2] axis -1", sample_tensor({3, 2}, Domain::real, 2), [](auto& x) { return unsqueeze(x, -1); }),
-                                sample1("scalar axis 0", sample_tensor({}, Domain::real, 3), [](auto& x) { return unsqueeze(x, 0); }),
-                            };
-                          }});
+XG_OP(flatten, {.formula = "flatten is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
+                  return std::vector<OpSample>{
+                      sample1("[2, 3, 2] all", sample_tensor({2, 3, 2}, Domain::real, 1),
+                              [](auto& x) { return flatten(x); }),
+                      sample1("[2, 3, 2] axes 1..-1", sample_tensor({2, 3, 2}, Domain::real, 2),
+                              [](auto& x) { return flatten(x, 1); }),
+                  };
+                }});
+XG_OP(squeeze, {.formula = "squeeze is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
+                  return std::vector<OpSample>{
+                      sample1("[3, 1, 2, 1] all", sample_tensor({3, 1, 2, 1}, Domain::real, 1),
+                              [](auto& x) { return squeeze(x); }),
+                      sample1("[3, 1, 2] axis -2", sample_tensor({3, 1, 2}, Domain::real, 2),
+                              [](auto& x) { return squeeze(x, -2); }),
+                  };
+                }});
+XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
+                    return std::vector<OpSample>{
+                        sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 1),
+                                [](auto& x) { return unsqueeze(x, 0); }),
+                        sample1("[3, 2] axis -1", sample_tensor({3, 2}, Domain::real, 2),
+                                [](auto& x) { return unsqueeze(x, -1); }),
+                        sample1("scalar axis 0", sample_tensor({}, Domain::real, 3),
+                                [](auto& x) { return unsqueeze(x, 0); }),
+                    };
+                  }});
 Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   check_defined(x, "flatten");
   if (x.dim() == 0) return reshape(x, {1});
   const int s = wrap_axis(start_axis, x.dim(), "flatten"), e = wrap_axis(end_axis, x.dim(), "flatten");
-  if (s > e) throw IndexError("flatten: start axis " + std::to_string(start_axis) + " comes after end axis " + std::to_string(end_axis));
+  if (s > e)
+    throw IndexError("flatten: start axis " + std::to_string(start_axis) + " comes after end axis " +
+                     std::to_string(end_axis));
   Shape out;
   for (int i = 0; i < s; ++i) out.push_back(x.shape()[i]);
   out.push_back(prod_of(x.shape(), s, e + 1));
@@ -145,28 +166,37 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
 
 // ---- permute ----
 XG_OP(permute, {.formula = "d/dx permute(x, p) = permute(grad, inverse of p)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                          return std::vector<OpSample>{
-                              sample1("[2, 3, 4] (2, 0, 1)", sample_tensor({2, 3, 4}, Domain::real, 1), [](auto& x) { return permute(x, {2, 0, 1}); }),
-                              sample1("[3, 4] (-1, 0)", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return permute(x, {-1, 0}); }),
-                              sample1("[0, 2] (1, 0)", sample_tensor({0, 2}, Domain::real, 3), [](auto& x) { return permute(x, {1, 0}); }),
-                          };
-                        }});
-XG_OP(transpose, {.formula = "transpose is a permute (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                            return std::vector<OpSample>{
-                                sample1("[2, 3, 4] axes 0, -1", sample_tensor({2, 3, 4}, Domain::real, 1), [](auto& x) { return transpose(x, 0, -1); }),
-                                sample1("t([3, 4])", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return t(x); }),
-                            };
-                          }});
+                .kind = OpKind::primitive,
+                .samples = [] {
+                  return std::vector<OpSample>{
+                      sample1("[2, 3, 4] (2, 0, 1)", sample_tensor({2, 3, 4}, Domain::real, 1),
+                              [](auto& x) {
+                                return permute(x, {2, 0, 1});
+                              }),
+                      sample1("[3, 4] (-1, 0)", sample_tensor({3, 4}, Domain::real, 2),
+                              [](auto& x) {
+                                return permute(x, {-1, 0});
+                              }),
+                      sample1("[0, 2] (1, 0)", sample_tensor({0, 2}, Domain::real, 3),
+                              [](auto& x) {
+                                return permute(x, {1, 0});
+                              }),
+                  };
+                }});
+XG_OP(transpose,
+      {.formula = "transpose is a permute (composite)", .kind = OpKind::composite, .samples = [] {
+         return std::vector<OpSample>{
+             sample1("[2, 3, 4] axes 0, -1", sample_tensor({2, 3, 4}, Domain::real, 1),
+                     [](auto& x) { return transpose(x, 0, -1); }),
+             sample1("t([3, 4])", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return t(x); }),
+         };
+       }});
 Tensor permute(const Tensor& x, const Axes& order) {
   check_defined(x, "permute");
   const int r = x.dim();
   if (static_cast<int>(order.size()) != r)
-    throw ShapeError("permute: " + std::to_string(order.size()) + " axes given for a tensor of rank " + std::to_string(r) +
-                     " (shape " + x.shape().str() + ")");
+    throw ShapeError("permute: " + std::to_string(order.size()) + " axes given for a tensor of rank " +
+                     std::to_string(r) + " (shape " + x.shape().str() + ")");
   std::vector<int> p(r);
   std::vector<bool> seen(r, false);
   for (int i = 0; i < r; ++i) {
@@ -223,30 +253,48 @@ Tensor transpose(const Tensor& x, int64_t a0, int64_t a1) {
 Tensor t(const Tensor& x) {
   check_defined(x, "t");
   if (x.dim() < 2) return x;
-  if (x.dim() > 2) throw ShapeError("t: expects a tensor of at most 2 axes, got shape " + x.shape().str() + " (use transpose)");
+  if (x.dim() > 2)
+    throw ShapeError("t: expects a tensor of at most 2 axes, got shape " + x.shape().str() +
+                     " (use transpose)");
   return transpose(x, 0, 1);
 }
 
 // ---- expand and its inverse, sum_to ----
-XG_OP(expand, {.formula = "d/dx expand(x, s) = sum_to(grad, shape of x)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                         return std::vector<OpSample>{
-                             sample1("[3, 1] -> [3, 4]", sample_tensor({3, 1}, Domain::real, 1), [](auto& x) { return expand(x, {3, 4}); }),
-                             sample1("[4] -> [2, 3, 4]", sample_tensor({4}, Domain::real, 2), [](auto& x) { return expand(x, {2, 3, 4}); }),
-                             sample1("scalar -> [2, 2]", sample_tensor({}, Domain::real, 3), [](auto& x) { return expand(x, {2, 2}); }),
-                             sample1("[2, 1] -> [-1, 0]", sample_tensor({2, 1}, Domain::real, 4), [](auto& x) { return expand(x, {-1, 0}); }),
-                         };
-                       }});
+XG_OP(expand,
+      {.formula = "d/dx expand(x, s) = sum_to(grad, shape of x)", .kind = OpKind::primitive, .samples = [] {
+         return std::vector<OpSample>{
+             sample1("[3, 1] -> [3, 4]", sample_tensor({3, 1}, Domain::real, 1),
+                     [](auto& x) {
+                       return expand(x, {3, 4});
+                     }),
+             sample1("[4] -> [2, 3, 4]", sample_tensor({4}, Domain::real, 2),
+                     [](auto& x) {
+                       return expand(x, {2, 3, 4});
+                     }),
+             sample1("scalar -> [2, 2]", sample_tensor({}, Domain::real, 3),
+                     [](auto& x) {
+                       return expand(x, {2, 2});
+                     }),
+             sample1("[2, 1] -> [-1, 0]", sample_tensor({2, 1}, Domain::real, 4),
+                     [](auto& x) {
+                       return expand(x, {-1, 0});
+                     }),
+         };
+       }});
 XG_OP(sum_to, {.formula = "sum_to(x, s) = sum over broadcast axes, reshaped to s (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                         return std::vector<OpSample>{
-                             sample1("[3, 4] -> [4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return sum_to(x, {4}); }),
-                             sample1("[2, 3, 4] -> [3, 1]", sample_tensor({2, 3, 4}, Domain::real, 2), [](auto& x) { return sum_to(x, {3, 1}); }),
-                             sample1("[2, 3] -> scalar", sample_tensor({2, 3}, Domain::real, 3), [](auto& x) { return sum_to(x, {}); }),
-                         };
-                       }});
+               .kind = OpKind::composite,
+               .samples = [] {
+                 return std::vector<OpSample>{
+                     sample1("[3, 4] -> [4]", sample_tensor({3, 4}, Domain::real, 1),
+                             [](auto& x) { return sum_to(x, {4}); }),
+                     sample1("[2, 3, 4] -> [3, 1]", sample_tensor({2, 3, 4}, Domain::real, 2),
+                             [](auto& x) {
+                               return sum_to(x, {3, 1});
+                             }),
+                     sample1("[2, 3] -> scalar", sample_tensor({2, 3}, Domain::real, 3),
+                             [](auto& x) { return sum_to(x, {}); }),
+                 };
+               }});
 Tensor expand(const Tensor& x, const Shape& shape) {
   check_defined(x, "expand");
   if (shape.rank() < x.dim())
@@ -256,19 +304,21 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   for (int i = 0; i < shape.rank(); ++i) {
     const int64_t xd = i >= off ? x.shape()[i - off] : 1;
     if (os[i] == -1) {
-      if (i < off) throw ShapeError("expand: -1 is not allowed for the new leading axis " + std::to_string(i) + " in " + shape.str());
+      if (i < off)
+        throw ShapeError("expand: -1 is not allowed for the new leading axis " + std::to_string(i) + " in " +
+                         shape.str());
       os[i] = xd;
     }
     if (xd != os[i] && xd != 1)
-      throw ShapeError("expand: cannot expand " + x.shape().str() + " to " + shape.str() + " (axis " + std::to_string(i) +
-                       ": " + std::to_string(xd) + " vs " + std::to_string(os[i]) + ")");
+      throw ShapeError("expand: cannot expand " + x.shape().str() + " to " + shape.str() + " (axis " +
+                       std::to_string(i) + ": " + std::to_string(xd) + " vs " + std::to_string(os[i]) + ")");
   }
   if (os == x.shape()) return x;
   Tensor y = detail::new_tensor(os, x.dtype());
   visit_dtype(x.dtype(), [&]<class T>() { detail::broadcast_copy(x.data<T>(), x.shape(), y.data<T>(), os); });
-  return record(opdefs::expand_op, y, {x}, [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = sum_to(g, sx);
-  });
+  return record(
+      opdefs::expand_op, y, {x},
+      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = sum_to(g, sx); });
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -285,7 +335,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     const int64_t want = shape[i - off];
     if (want == x.shape()[i]) continue;
     if (want != 1)
-      throw ShapeError("sum_to: " + x.shape().str() + " cannot be summed to " + shape.str() + " (axis " + std::to_string(i) + ")");
+      throw ShapeError("sum_to: " + x.shape().str() + " cannot be summed to " + shape.str() + " (axis " +
+                       std::to_string(i) + ")");
     axes.push_back(i);
   }
   if (axes.empty()) return reshape(x, shape);
@@ -308,46 +359,52 @@ void copy_strided(T* full, T* part, const Shape& full_shape, const SliceSpec& s,
     for (int64_t k = 0; k < s.count; ++k) {
       T* f = full + (o * n + s.start + k * s.step) * inner;
       T* p = part + (o * s.count + k) * inner;
-      if (to_full) std::copy(p, p + inner, f);
-      else std::copy(f, f + inner, p);
+      if (to_full)
+        std::copy(p, p + inner, f);
+      else
+        std::copy(f, f + inner, p);
     }
 }
 Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s);
 }  // namespace
 
 XG_OP(slice, {.formula = "d/dx slice(x) = the gradient placed back at the sliced positions, zeros elsewhere",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                        return std::vector<OpSample>{
-                            sample1("[5, 3] rows 1:4", sample_tensor({5, 3}, Domain::real, 1), [](auto& x) { return slice(x, 0, 1, 4); }),
-                            sample1("[2, 7] axis -1, 0:7:3", sample_tensor({2, 7}, Domain::real, 2), [](auto& x) { return slice(x, -1, 0, 7, 3); }),
-                            sample1("[2, 6, 2] axis 1, -4:", sample_tensor({2, 6, 2}, Domain::real, 3), [](auto& x) { return slice(x, 1, -4); }),
-                            sample1("[4] empty 2:2", sample_tensor({4}, Domain::real, 4), [](auto& x) { return slice(x, 0, 2, 2); }),
-                        };
-                      }});
-XG_OP(slice_backward, {.formula = "d/dg slice_backward(g) = slice(grad)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                                 // reached through slice's backward; sampled directly through a double backward
-                                 return std::vector<OpSample>{
-                                     sample1("grad of slice [5, 3] rows 0:5:2", sample_tensor({3, 3}, Domain::real, 1), [](auto& g) {
-                                       Tensor x = zeros({5, 3}, {.dtype = Dtype::float64, .requires_grad = true});
-                                       return xg::grad({slice(x, 0, 0, 5, 2)}, {x}, {g}, true, true)[0];
-                                     }),
-                                 };
-                               }});
-XG_OP(narrow, {.formula = "narrow is a slice (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                         return std::vector<OpSample>{
-                             sample1("[4, 5] axis 1 from 1 length 3", sample_tensor({4, 5}, Domain::real, 1), [](auto& x) { return narrow(x, 1, 1, 3); }),
-                         };
-                       }});
+              .kind = OpKind::primitive,
+              .samples = [] {
+                return std::vector<OpSample>{
+                    sample1("[5, 3] rows 1:4", sample_tensor({5, 3}, Domain::real, 1),
+                            [](auto& x) { return slice(x, 0, 1, 4); }),
+                    sample1("[2, 7] axis -1, 0:7:3", sample_tensor({2, 7}, Domain::real, 2),
+                            [](auto& x) { return slice(x, -1, 0, 7, 3); }),
+                    sample1("[2, 6, 2] axis 1, -4:", sample_tensor({2, 6, 2}, Domain::real, 3),
+                            [](auto& x) { return slice(x, 1, -4); }),
+                    sample1("[4] empty 2:2", sample_tensor({4}, Domain::real, 4),
+                            [](auto& x) { return slice(x, 0, 2, 2); }),
+                };
+              }});
+XG_OP(slice_backward,
+      {.formula = "d/dg slice_backward(g) = slice(grad)", .kind = OpKind::primitive, .samples = [] {
+         // reached through slice's backward; sampled directly through a double backward
+         return std::vector<OpSample>{
+             sample1("grad of slice [5, 3] rows 0:5:2", sample_tensor({3, 3}, Domain::real, 1),
+                     [](auto& g) {
+                       Tensor x = zeros({5, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+                       return xg::grad({slice(x, 0, 0, 5, 2)}, {x}, {g}, true, true)[0];
+                     }),
+         };
+       }});
+XG_OP(narrow, {.formula = "narrow is a slice (composite)", .kind = OpKind::composite, .samples = [] {
+                 return std::vector<OpSample>{
+                     sample1("[4, 5] axis 1 from 1 length 3", sample_tensor({4, 5}, Domain::real, 1),
+                             [](auto& x) { return narrow(x, 1, 1, 3); }),
+                 };
+               }});
 
 namespace {
 Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s) {
   Tensor y = zeros(full, {.dtype = g.dtype()});
-  visit_dtype(g.dtype(), [&]<class T>() { copy_strided(y.data<T>(), const_cast<T*>(g.data<T>()), full, s, true); });
+  visit_dtype(g.dtype(),
+              [&]<class T>() { copy_strided(y.data<T>(), const_cast<T*>(g.data<T>()), full, s, true); });
   return record(opdefs::slice_backward_op, y, {g}, [s](const Node&, const Tensor& gg, std::span<Tensor> gx) {
     gx[0] = slice(gg, s.axis, s.start, s.start + (s.count - 1) * s.step + 1, s.step);
   });
@@ -364,8 +421,9 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
     if (v == kEnd) return n;
     const int64_t w = v < 0 ? v + n : v;
     if (w < 0 || w > n)
-      throw IndexError("slice: " + std::string(what) + " " + std::to_string(v) + " is out of range for axis " +
-                       std::to_string(axis) + " of extent " + std::to_string(n) + " (shape " + x.shape().str() + ")");
+      throw IndexError("slice: " + std::string(what) + " " + std::to_string(v) +
+                       " is out of range for axis " + std::to_string(axis) + " of extent " +
+                       std::to_string(n) + " (shape " + x.shape().str() + ")");
     return w;
   };
   const int64_t b = fix(start, "start"), e = fix(stop, "stop");
@@ -374,10 +432,13 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   Shape os = x.shape();
   os[a] = count;
   Tensor y = detail::new_tensor(os, x.dtype());
-  visit_dtype(x.dtype(), [&]<class T>() { copy_strided(const_cast<T*>(x.data<T>()), y.data<T>(), x.shape(), spec, false); });
-  return record(opdefs::slice_op, y, {x}, [spec, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = slice_backward(g, sx, spec);
+  visit_dtype(x.dtype(), [&]<class T>() {
+    copy_strided(const_cast<T*>(x.data<T>()), y.data<T>(), x.shape(), spec, false);
   });
+  return record(opdefs::slice_op, y, {x},
+                [spec, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = slice_backward(g, sx, spec);
+                });
 }
 
 Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
@@ -388,49 +449,59 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
   if (b < 0 || length > x.shape()[a] - b) {  // (b + length could overflow)
     int64_t stop = 0;
     const std::string stop_str = __builtin_add_overflow(start, length, &stop)
-                                     ? std::to_string(start) + " + " + std::to_string(length) : std::to_string(stop);
+                                     ? std::to_string(start) + " + " + std::to_string(length)
+                                     : std::to_string(stop);
     throw IndexError("narrow: range [" + std::to_string(start) + ", " + stop_str +
-                     ") is out of range for axis " + std::to_string(axis) + " of extent " + std::to_string(x.shape()[a]) + " (shape " +
-                     x.shape().str() + ")");
+                     ") is out of range for axis " + std::to_string(axis) + " of extent " +
+                     std::to_string(x.shape()[a]) + " (shape " + x.shape().str() + ")");
   }
   return slice(x, a, b, b + length);
 }
 
 // ---- concat / stack / split / chunk ----
 XG_OP(concat, {.formula = "d/dx_i concat(x_1..x_n) = the slice of grad that x_i filled",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                         auto call = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, -1); };
-                         auto call0 = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, 0); };
-                         return std::vector<OpSample>{
-                             {"[2, 3] + [2, 1] + [2, 2] axis -1", {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 1}, Domain::real, 2), sample_tensor({2, 2}, Domain::real, 3)}, call},
-                             {"[1, 2, 2] + [2, 2, 2] axis 0", {sample_tensor({1, 2, 2}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)}, call0},
-                             {"[0, 2] + [3, 2] axis 0", {sample_tensor({0, 2}, Domain::real, 6), sample_tensor({3, 2}, Domain::real, 7)}, call0},
-                         };
-                       }});
-XG_OP(stack, {.formula = "stack is unsqueeze + concat (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                        auto call = [](std::span<const Tensor> in) { return stack({in.begin(), in.end()}, 1); };
-                        return std::vector<OpSample>{
-                            {"3 x [2, 3] axis 1", {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2), sample_tensor({2, 3}, Domain::real, 3)}, call},
-                        };
-                      }});
-XG_OP(split, {.formula = "split is a list of slices (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                        return std::vector<OpSample>{
-                            sample1("[5, 2] by 2, last piece", sample_tensor({5, 2}, Domain::real, 1), [](auto& x) { return split(x, 2, 0)[2]; }),
-                            sample1("[2, 6] sizes {1, 5} axis -1, second", sample_tensor({2, 6}, Domain::real, 2), [](auto& x) { return split(x, std::vector<int64_t>{1, 5}, -1)[1]; }),
-                        };
-                      }});
-XG_OP(chunk, {.formula = "chunk is a list of slices (composite)",
-       .kind = OpKind::composite,
-       .samples = [] {
-                        return std::vector<OpSample>{
-                            sample1("[7, 2] in 3, middle", sample_tensor({7, 2}, Domain::real, 1), [](auto& x) { return chunk(x, 3, 0)[1]; }),
-                        };
-                      }});
+               .kind = OpKind::primitive,
+               .samples = [] {
+                 auto call = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, -1); };
+                 auto call0 = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, 0); };
+                 return std::vector<OpSample>{
+                     {"[2, 3] + [2, 1] + [2, 2] axis -1",
+                      {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 1}, Domain::real, 2),
+                       sample_tensor({2, 2}, Domain::real, 3)},
+                      call},
+                     {"[1, 2, 2] + [2, 2, 2] axis 0",
+                      {sample_tensor({1, 2, 2}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
+                      call0},
+                     {"[0, 2] + [3, 2] axis 0",
+                      {sample_tensor({0, 2}, Domain::real, 6), sample_tensor({3, 2}, Domain::real, 7)},
+                      call0},
+                 };
+               }});
+XG_OP(stack, {.formula = "stack is unsqueeze + concat (composite)", .kind = OpKind::composite, .samples = [] {
+                auto call = [](std::span<const Tensor> in) { return stack({in.begin(), in.end()}, 1); };
+                return std::vector<OpSample>{
+                    {"3 x [2, 3] axis 1",
+                     {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2),
+                      sample_tensor({2, 3}, Domain::real, 3)},
+                     call},
+                };
+              }});
+XG_OP(split, {.formula = "split is a list of slices (composite)", .kind = OpKind::composite, .samples = [] {
+                return std::vector<OpSample>{
+                    sample1("[5, 2] by 2, last piece", sample_tensor({5, 2}, Domain::real, 1),
+                            [](auto& x) { return split(x, 2, 0)[2]; }),
+                    sample1("[2, 6] sizes {1, 5} axis -1, second", sample_tensor({2, 6}, Domain::real, 2),
+                            [](auto& x) {
+                              return split(x, std::vector<int64_t>{1, 5}, -1)[1];
+                            }),
+                };
+              }});
+XG_OP(chunk, {.formula = "chunk is a list of slices (composite)", .kind = OpKind::composite, .samples = [] {
+                return std::vector<OpSample>{
+                    sample1("[7, 2] in 3, middle", sample_tensor({7, 2}, Domain::real, 1),
+                            [](auto& x) { return chunk(x, 3, 0)[1]; }),
+                };
+              }});
 
 Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
   if (xs0.empty()) throw ValueError("concat: no tensors given");
@@ -451,8 +522,8 @@ Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
     bool ok = s.rank() == s0.rank();
     for (int i = 0; ok && i < s.rank(); ++i) ok = i == a || s[i] == s0[i];
     if (!ok)
-      throw ShapeError("concat: tensor " + std::to_string(k) + " has shape " + s.str() + ", which does not match " + s0.str() +
-                       " outside axis " + std::to_string(axis));
+      throw ShapeError("concat: tensor " + std::to_string(k) + " has shape " + s.str() +
+                       ", which does not match " + s0.str() + " outside axis " + std::to_string(axis));
     os[a] += s[a];
   }
   Tensor y = detail::new_tensor(os, d);
@@ -463,29 +534,33 @@ Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
     for (const Tensor& x : xs) {
       const int64_t n = x.shape()[a];
       const T* in = x.data<T>();
-      for (int64_t o = 0; o < outer; ++o) std::copy(in + o * n * inner, in + (o + 1) * n * inner, out + (o * n_out + at) * inner);
+      for (int64_t o = 0; o < outer; ++o)
+        std::copy(in + o * n * inner, in + (o + 1) * n * inner, out + (o * n_out + at) * inner);
       at += n;
     }
   });
   std::vector<int64_t> sizes;
   for (const Tensor& x : xs) sizes.push_back(x.shape()[a]);
-  return record(opdefs::concat_op, y, std::span<const Tensor>(xs), [a, sizes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    int64_t at = 0;
-    for (std::size_t k = 0; k < sizes.size(); ++k) {
-      if (n.needs_input_grad(k)) gx[k] = slice(g, a, at, at + sizes[k]);
-      at += sizes[k];
-    }
-  });
+  return record(opdefs::concat_op, y, std::span<const Tensor>(xs),
+                [a, sizes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  int64_t at = 0;
+                  for (std::size_t k = 0; k < sizes.size(); ++k) {
+                    if (n.needs_input_grad(k)) gx[k] = slice(g, a, at, at + sizes[k]);
+                    at += sizes[k];
+                  }
+                });
 }
-Tensor cat(const std::vector<Tensor>& xs, int64_t axis) { return concat(xs, axis); }
+Tensor cat(const std::vector<Tensor>& xs, int64_t axis) {
+  return concat(xs, axis);
+}
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
   if (xs.empty()) throw ValueError("stack: no tensors given");
   for (std::size_t k = 0; k < xs.size(); ++k) {
     check_defined(xs[k], "stack");
     if (!(xs[k].shape() == xs[0].shape()))
-      throw ShapeError("stack: tensor " + std::to_string(k) + " has shape " + xs[k].shape().str() + ", tensor 0 has " +
-                       xs[0].shape().str());
+      throw ShapeError("stack: tensor " + std::to_string(k) + " has shape " + xs[k].shape().str() +
+                       ", tensor 0 has " + xs[0].shape().str());
   }
   const int a = wrap_new_axis(axis, xs[0].dim(), "stack");
   std::vector<Tensor> parts;
@@ -502,8 +577,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     total += s;
   }
   if (total != x.shape()[a])
-    throw ShapeError("split: sizes add up to " + std::to_string(total) + " but axis " + std::to_string(axis) + " of " +
-                     x.shape().str() + " has " + std::to_string(x.shape()[a]));
+    throw ShapeError("split: sizes add up to " + std::to_string(total) + " but axis " + std::to_string(axis) +
+                     " of " + x.shape().str() + " has " + std::to_string(x.shape()[a]));
   std::vector<Tensor> out;
   int64_t at = 0;
   for (int64_t s : sizes) {
@@ -537,31 +612,44 @@ void check_index(const Tensor& index, const char* op) {
 }
 void check_range(int64_t v, const Shape& xs, const char* op, int axis) {
   if (v < 0 || v >= xs[axis])
-    throw IndexError(std::string(op) + ": index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) +
-                     " of extent " + std::to_string(xs[axis]) + " (shape " + xs.str() + ")");
+    throw IndexError(std::string(op) + ": index " + std::to_string(v) + " is out of range for axis " +
+                     std::to_string(axis) + " of extent " + std::to_string(xs[axis]) + " (shape " + xs.str() +
+                     ")");
 }
 void check_not_0d(const Tensor& x, const char* op) {
   if (x.dim() == 0) throw IndexError(std::string(op) + ": cannot index a 0-d tensor along an axis");
 }
-Tensor index_1d(std::initializer_list<double> v) { return tensor(v, {.dtype = Dtype::int64}); }
+Tensor index_1d(std::initializer_list<double> v) {
+  return tensor(v, {.dtype = Dtype::int64});
+}
 }  // namespace
 
 XG_OP(index_select, {.formula = "d/dx index_select(x, i) = index_add(zeros, i, grad)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                               return std::vector<OpSample>{
-                                   sample1("[4, 3] rows {3, 0, 3}", sample_tensor({4, 3}, Domain::real, 1), [](auto& x) { return index_select(x, 0, index_1d({3, 0, 3})); }),
-                                   sample1("[2, 4] axis -1 {1, 2}", sample_tensor({2, 4}, Domain::real, 2), [](auto& x) { return index_select(x, -1, index_1d({1, 2})); }),
-                               };
-                             }});
+                     .kind = OpKind::primitive,
+                     .samples = [] {
+                       return std::vector<OpSample>{
+                           sample1("[4, 3] rows {3, 0, 3}", sample_tensor({4, 3}, Domain::real, 1),
+                                   [](auto& x) {
+                                     return index_select(x, 0, index_1d({3, 0, 3}));
+                                   }),
+                           sample1("[2, 4] axis -1 {1, 2}", sample_tensor({2, 4}, Domain::real, 2),
+                                   [](auto& x) {
+                                     return index_select(x, -1, index_1d({1, 2}));
+                                   }),
+                       };
+                     }});
 XG_OP(index_add, {.formula = "d/dx index_add(x, i, s) = grad, d/ds = index_select(grad, i)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                            auto call = [](std::span<const Tensor> in) { return index_add(in[0], 0, index_1d({2, 0, 2}), in[1]); };
-                            return std::vector<OpSample>{
-                                {"[3, 2] += [3, 2] at rows {2, 0, 2}", {sample_tensor({3, 2}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)}, call},
-                            };
-                          }});
+                  .kind = OpKind::primitive,
+                  .samples = [] {
+                    auto call = [](std::span<const Tensor> in) {
+                      return index_add(in[0], 0, index_1d({2, 0, 2}), in[1]);
+                    };
+                    return std::vector<OpSample>{
+                        {"[3, 2] += [3, 2] at rows {2, 0, 2}",
+                         {sample_tensor({3, 2}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)},
+                         call},
+                    };
+                  }});
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "index_select");
@@ -570,7 +658,8 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
   if (index.dim() != 1) throw ShapeError("index_select: index must be 1-D, got shape " + index.shape().str());
   const int a = wrap_axis(axis, x.dim(), "index_select");
   const Shape& xs = x.shape();
-  const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()), k = index.numel();
+  const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()),
+                k = index.numel();
   const int64_t* idx = index.data<int64_t>();
   for (int64_t j = 0; j < k; ++j) check_range(idx[j], xs, "index_select", a);
   Shape os = xs;
@@ -581,11 +670,13 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
     T* out = y.data<T>();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t j = 0; j < k; ++j)
-        std::copy(in + (o * n + idx[j]) * inner, in + (o * n + idx[j] + 1) * inner, out + (o * k + j) * inner);
+        std::copy(in + (o * n + idx[j]) * inner, in + (o * n + idx[j] + 1) * inner,
+                  out + (o * k + j) * inner);
   });
-  return record(opdefs::index_select_op, y, {x}, [a, index, sx = xs](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = index_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
-  });
+  return record(opdefs::index_select_op, y, {x},
+                [a, index, sx = xs](const Node&, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = index_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
+                });
 }
 
 Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src0) {
@@ -601,7 +692,8 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
   if (!(src0.shape() == want))
     throw ShapeError("index_add: source has shape " + src0.shape().str() + ", expected " + want.str());
   Tensor src = src0.to(x.dtype());
-  const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()), k = index.numel();
+  const int64_t outer = prod_of(xs, 0, a), n = xs[a], inner = prod_of(xs, a + 1, xs.rank()),
+                k = index.numel();
   const int64_t* idx = index.data<int64_t>();
   for (int64_t j = 0; j < k; ++j) check_range(idx[j], xs, "index_add", a);
   Tensor y = detail::new_tensor(xs, x.dtype());
@@ -617,10 +709,11 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
         for (int64_t i = 0; i < inner; ++i) dst[i] += from[i];
       }
   });
-  return record(opdefs::index_add_op, y, {x, src}, [a, index](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g;
-    if (nd.needs_input_grad(1)) gx[1] = index_select(g, a, index);
-  });
+  return record(opdefs::index_add_op, y, {x, src},
+                [a, index](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g;
+                  if (nd.needs_input_grad(1)) gx[1] = index_select(g, a, index);
+                });
 }
 
 // ---- gather / scatter_add ----
@@ -631,11 +724,12 @@ template <class F>
 void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char* op, F f) {
   const Shape& is = index.shape();
   if (is.rank() != xs.rank())
-    throw ShapeError(std::string(op) + ": index has shape " + is.str() + " but the tensor has rank " + std::to_string(xs.rank()) +
-                     " (shape " + xs.str() + ")");
+    throw ShapeError(std::string(op) + ": index has shape " + is.str() + " but the tensor has rank " +
+                     std::to_string(xs.rank()) + " (shape " + xs.str() + ")");
   for (int d = 0; d < xs.rank(); ++d)
     if (d != axis && is[d] > xs[d])
-      throw ShapeError(std::string(op) + ": index shape " + is.str() + " exceeds " + xs.str() + " in axis " + std::to_string(d));
+      throw ShapeError(std::string(op) + ": index shape " + is.str() + " exceeds " + xs.str() + " in axis " +
+                       std::to_string(d));
   const int64_t total = is.numel();
   if (total == 0) return;
   const std::vector<int64_t> st = contiguous_strides(xs);
@@ -657,30 +751,38 @@ void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char
 }  // namespace
 
 XG_OP(gather, {.formula = "d/dx gather(x, i) = scatter_add(zeros, i, grad)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                         Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
-                         Tensor idx0 = tensor({1, 0, 1, 2, 0, 1}, {3, 2}, {.dtype = Dtype::int64});
-                         return std::vector<OpSample>{
-                             sample1("[2, 3] axis 1", sample_tensor({2, 3}, Domain::real, 1), [idx](auto& x) { return gather(x, 1, idx); }),
-                             sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 2), [idx0](auto& x) { return gather(x, -2, idx0); }),
-                         };
-                       }});
+               .kind = OpKind::primitive,
+               .samples = [] {
+                 Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
+                 Tensor idx0 = tensor({1, 0, 1, 2, 0, 1}, {3, 2}, {.dtype = Dtype::int64});
+                 return std::vector<OpSample>{
+                     sample1("[2, 3] axis 1", sample_tensor({2, 3}, Domain::real, 1),
+                             [idx](auto& x) { return gather(x, 1, idx); }),
+                     sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 2),
+                             [idx0](auto& x) { return gather(x, -2, idx0); }),
+                 };
+               }});
 XG_OP(scatter_add, {.formula = "d/dx scatter_add(x, i, s) = grad, d/ds = gather(grad, i)",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                              Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
-                              auto call = [idx](std::span<const Tensor> in) { return scatter_add(in[0], 1, idx, in[1]); };
-                              return std::vector<OpSample>{
-                                  {"[2, 3] axis 1", {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2)}, call},
-                              };
-                            }});
+                    .kind = OpKind::primitive,
+                    .samples = [] {
+                      Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
+                      auto call = [idx](std::span<const Tensor> in) {
+                        return scatter_add(in[0], 1, idx, in[1]);
+                      };
+                      return std::vector<OpSample>{
+                          {"[2, 3] axis 1",
+                           {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2)},
+                           call},
+                      };
+                    }});
 XG_OP(one_hot, {.formula = "one_hot returns constants: no gradient",
-       .kind = OpKind::non_differentiable,
-       .samples = [] {
-                          Tensor idx = tensor({0, 2, 1}, {.dtype = Dtype::int64});
-                          return std::vector<OpSample>{{"[3] into 3 classes", {idx}, [](std::span<const Tensor> in) { return one_hot(in[0], 3); }}};
-                        }});
+                .kind = OpKind::non_differentiable,
+                .samples = [] {
+                  Tensor idx = tensor({0, 2, 1}, {.dtype = Dtype::int64});
+                  return std::vector<OpSample>{{"[3] into 3 classes", {idx}, [](std::span<const Tensor> in) {
+                                                  return one_hot(in[0], 3);
+                                                }}};
+                }});
 
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "gather");
@@ -692,9 +794,10 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
     T* out = y.data<T>();
     for_each_indexed(x.shape(), index, a, "gather", [&](int64_t xo, int64_t k) { out[k] = in[xo]; });
   });
-  return record(opdefs::gather_op, y, {x}, [a, index, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = scatter_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
-  });
+  return record(opdefs::gather_op, y, {x},
+                [a, index, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = scatter_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
+                });
 }
 
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src0) {
@@ -702,7 +805,8 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
   check_defined(src0, "scatter_add");
   check_index(index, "scatter_add");
   if (!(src0.shape() == index.shape()))
-    throw ShapeError("scatter_add: source shape " + src0.shape().str() + " must equal index shape " + index.shape().str());
+    throw ShapeError("scatter_add: source shape " + src0.shape().str() + " must equal index shape " +
+                     index.shape().str());
   const int a = wrap_axis(axis, x.dim(), "scatter_add");
   Tensor src = src0.to(x.dtype());
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
@@ -713,18 +817,21 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
     std::copy(in, in + x.numel(), out);
     for_each_indexed(x.shape(), index, a, "scatter_add", [&](int64_t xo, int64_t k) { out[xo] += s[k]; });
   });
-  return record(opdefs::scatter_add_op, y, {x, src}, [a, index](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = g;
-    if (n.needs_input_grad(1)) gx[1] = gather(g, a, index);
-  });
+  return record(opdefs::scatter_add_op, y, {x, src},
+                [a, index](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g;
+                  if (n.needs_input_grad(1)) gx[1] = gather(g, a, index);
+                });
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
   check_index(index, "one_hot");
-  if (num_classes <= 0) throw ValueError("one_hot: num_classes must be positive, got " + std::to_string(num_classes));
+  if (num_classes <= 0)
+    throw ValueError("one_hot: num_classes must be positive, got " + std::to_string(num_classes));
   if (index.dim() == kMaxRank)
-    throw ShapeError("one_hot: the index has rank " + std::to_string(kMaxRank) + " (shape " + index.shape().str() +
-                     "); adding the class axis would exceed " + std::to_string(kMaxRank) + " axes");
+    throw ShapeError("one_hot: the index has rank " + std::to_string(kMaxRank) + " (shape " +
+                     index.shape().str() + "); adding the class axis would exceed " +
+                     std::to_string(kMaxRank) + " axes");
   Shape os = index.shape();
   os.push_back(num_classes);
   Tensor y = zeros(os, {.dtype = dtype});
@@ -733,8 +840,9 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
     T* out = y.data<T>();
     for (int64_t k = 0; k < index.numel(); ++k) {
       if (idx[k] < 0 || idx[k] >= num_classes)
-        throw IndexError("one_hot: class index " + std::to_string(idx[k]) + " is out of range for num_classes " +
-                         std::to_string(num_classes) + " (index shape " + index.shape().str() + ")");
+        throw IndexError("one_hot: class index " + std::to_string(idx[k]) +
+                         " is out of range for num_classes " + std::to_string(num_classes) +
+                         " (index shape " + index.shape().str() + ")");
       out[k * num_classes + idx[k]] = T(1);
     }
   });
@@ -742,28 +850,37 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
 }
 
 // ---- pad ----
-XG_OP(pad, {.formula = "d/dx pad(x) = grad with the padding sliced off",
-       .kind = OpKind::primitive,
-       .samples = [] {
-                      return std::vector<OpSample>{
-                          sample1("[2, 3] last axis (1, 2)", sample_tensor({2, 3}, Domain::real, 1), [](auto& x) { return pad(x, {1, 2}); }),
-                          sample1("[2, 2, 2] (0, 1, 2, 0) value 3", sample_tensor({2, 2, 2}, Domain::real, 2), [](auto& x) { return pad(x, {0, 1, 2, 0}, 3.0); }),
-                      };
-                    }});
+XG_OP(pad,
+      {.formula = "d/dx pad(x) = grad with the padding sliced off", .kind = OpKind::primitive, .samples = [] {
+         return std::vector<OpSample>{
+             sample1("[2, 3] last axis (1, 2)", sample_tensor({2, 3}, Domain::real, 1),
+                     [](auto& x) {
+                       return pad(x, {1, 2});
+                     }),
+             sample1("[2, 2, 2] (0, 1, 2, 0) value 3", sample_tensor({2, 2, 2}, Domain::real, 2),
+                     [](auto& x) {
+                       return pad(x, {0, 1, 2, 0}, 3.0);
+                     }),
+         };
+       }});
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   check_defined(x, "pad");
   if (pads.size() % 2 != 0 || static_cast<int>(pads.size() / 2) > x.dim())
-    throw ShapeError("pad: " + std::to_string(pads.size()) + " pad values for a tensor of shape " + x.shape().str() +
-                     " (need (before, after) pairs for at most " + std::to_string(x.dim()) + " axes)");
+    throw ShapeError("pad: " + std::to_string(pads.size()) + " pad values for a tensor of shape " +
+                     x.shape().str() + " (need (before, after) pairs for at most " + std::to_string(x.dim()) +
+                     " axes)");
   Shape os = x.shape();
   std::vector<int64_t> before(x.dim(), 0);
   for (std::size_t k = 0; k < pads.size() / 2; ++k) {
     const int axis = x.dim() - 1 - static_cast<int>(k);
-    if (pads[2 * k] < 0 || pads[2 * k + 1] < 0) throw ValueError("pad: negative padding for axis " + std::to_string(axis));
+    if (pads[2 * k] < 0 || pads[2 * k + 1] < 0)
+      throw ValueError("pad: negative padding for axis " + std::to_string(axis));
     before[axis] = pads[2 * k];
-    if (__builtin_add_overflow(os[axis], pads[2 * k], &os[axis]) || __builtin_add_overflow(os[axis], pads[2 * k + 1], &os[axis]))
-      throw ShapeError("pad: padding axis " + std::to_string(axis) + " of " + x.shape().str() + " by (" + std::to_string(pads[2 * k]) +
-                       ", " + std::to_string(pads[2 * k + 1]) + ") overflows its extent");
+    if (__builtin_add_overflow(os[axis], pads[2 * k], &os[axis]) ||
+        __builtin_add_overflow(os[axis], pads[2 * k + 1], &os[axis]))
+      throw ShapeError("pad: padding axis " + std::to_string(axis) + " of " + x.shape().str() + " by (" +
+                       std::to_string(pads[2 * k]) + ", " + std::to_string(pads[2 * k + 1]) +
+                       ") overflows its extent");
   }
   Tensor y = full(os, value, {.dtype = x.dtype()});
   const int r = x.dim();
@@ -790,12 +907,13 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
       }
     });
   }
-  return record(opdefs::pad_op, y, {x}, [before, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    Tensor r = g;
-    for (int d = 0; d < sx.rank(); ++d)
-      if (g.shape()[d] != sx[d]) r = slice(r, d, before[d], before[d] + sx[d]);
-    gx[0] = r;
-  });
+  return record(opdefs::pad_op, y, {x},
+                [before, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+                  Tensor r = g;
+                  for (int d = 0; d < sx.rank(); ++d)
+                    if (g.shape()[d] != sx[d]) r = slice(r, d, before[d], before[d] + sx[d]);
+                  gx[0] = r;
+                });
 }
 
 }  // namespace xg

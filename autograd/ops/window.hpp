@@ -12,7 +12,8 @@ namespace xg::detail {
 
 /// "(h, w)", for error messages.
 inline std::string pair_str(Size2 s) {
-  std::string r = std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
+  std::string r =
+      std::to_string(s.h);  // appended piece by piece: GCC 12 warns (-Wrestrict) on "(" + to_string(..)
   r.insert(0, 1, '(');
   r.append(", ").append(std::to_string(s.w)).append(")");
   return r;

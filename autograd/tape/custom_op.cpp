@@ -17,14 +17,15 @@ namespace {
 
 class CustomNode final : public Node, public CustomOpContext {
  public:
-  CustomNode(std::shared_ptr<const CustomOp::Impl> def, const std::vector<Tensor>& inputs, const Tensor& output)
+  CustomNode(std::shared_ptr<const CustomOp::Impl> def, const std::vector<Tensor>& inputs,
+             const Tensor& output)
       : Node(*def->info, collect_edges(inputs), output), def_(std::move(def)), out_(output, true) {
     for (const Tensor& t : inputs) in_.emplace_back(t, false);
   }
   Tensor input(std::size_t i) const override {
     if (i >= in_.size())
-      throw IndexError("custom op '" + def_->name + "': input " + std::to_string(i) + " requested, the op has " +
-                       std::to_string(in_.size()));
+      throw IndexError("custom op '" + def_->name + "': input " + std::to_string(i) +
+                       " requested, the op has " + std::to_string(in_.size()));
     return in_[i].unpack(*this);
   }
   std::size_t num_inputs() const override { return in_.size(); }
@@ -54,7 +55,8 @@ class CustomNode final : public Node, public CustomOpContext {
 
 CustomOp::CustomOp(std::string name, std::string formula, Forward forward, Backward backward)
     : impl_(std::make_shared<Impl>()) {
-  if (!forward || !backward) throw ValueError("custom op '" + name + "': forward and backward must both be given");
+  if (!forward || !backward)
+    throw ValueError("custom op '" + name + "': forward and backward must both be given");
   impl_->name = std::move(name);
   impl_->formula = std::move(formula);
   impl_->forward = std::move(forward);
@@ -62,7 +64,9 @@ CustomOp::CustomOp(std::string name, std::string formula, Forward forward, Backw
   impl_->info = detail::OpDefinition::make(impl_->name.c_str(), {.formula = impl_->formula.c_str()});
 }
 
-const std::string& CustomOp::name() const { return impl_->name; }
+const std::string& CustomOp::name() const {
+  return impl_->name;
+}
 
 Tensor CustomOp::operator()(const std::vector<Tensor>& inputs) const {
   Tensor y;
@@ -78,7 +82,8 @@ Tensor CustomOp::operator()(const std::vector<Tensor>& inputs) const {
   if (alias) y = y.detach();
   y.impl()->grad_fn = std::make_shared<CustomNode>(impl_, inputs, y);
   y.impl()->requires_grad = true;
-  if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(*y.impl()->grad_fn, inputs, y);
+  if (detail::tape_observer) [[unlikely]]
+    detail::tape_observer->on_record(*y.impl()->grad_fn, inputs, y);
   return y;
 }
 

@@ -5,8 +5,8 @@
 #include <unordered_map>
 
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -16,8 +16,12 @@ thread_local bool grad_mode_enabled = true;
 std::atomic<uint64_t> next_sequence_nr{1};
 std::atomic<uint64_t> next_visit_mark{1};
 }  // namespace
-bool GradMode::is_enabled() { return grad_mode_enabled; }
-void GradMode::set_enabled(bool on) { grad_mode_enabled = on; }
+bool GradMode::is_enabled() {
+  return grad_mode_enabled;
+}
+void GradMode::set_enabled(bool on) {
+  grad_mode_enabled = on;
+}
 
 namespace detail {
 [[gnu::tls_model("initial-exec")]] constinit thread_local TapeObserver* tape_observer = nullptr;
@@ -99,8 +103,10 @@ EdgeList collect_edges(std::span<const Tensor> inputs) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto& impl = inputs[i].impl();
     if (!impl || !impl->requires_grad) continue;
-    if (impl->grad_fn) edges[i].fn = impl->grad_fn;
-    else edges[i].leaf = impl;
+    if (impl->grad_fn)
+      edges[i].fn = impl->grad_fn;
+    else
+      edges[i].leaf = impl;
   }
   return edges;
 }
@@ -121,10 +127,11 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output
 Tensor SavedTensor::unpack(const Node& owner) const {
   const auto& storage = is_output_ ? storage_ : impl_->storage;
   if (storage->version != saved_version_)
-    throw ValueError("backward: a tensor saved by '" + std::string(owner.name()) + "' (step " +
-                     std::to_string(owner.sequence_nr()) + ") was modified in place after it was saved (version " +
-                     std::to_string(storage->version) + ", saved at version " + std::to_string(saved_version_) +
-                     "), e.g. by an optimizer step between forward and backward");
+    throw ValueError(
+        "backward: a tensor saved by '" + std::string(owner.name()) + "' (step " +
+        std::to_string(owner.sequence_nr()) + ") was modified in place after it was saved (version " +
+        std::to_string(storage->version) + ", saved at version " + std::to_string(saved_version_) +
+        "), e.g. by an optimizer step between forward and backward");
   if (!is_output_) return Tensor(impl_);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = storage_;
@@ -191,9 +198,12 @@ class Engine {
       // accumulation never writes into a tensor someone else holds.
       const bool sole = g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && !g.grad_fn();
       // A gradient with a graph (create_graph) is kept as is: later accumulation is out of place.
-      if (create_graph && g.requires_grad()) leaf.grad = g.impl();
-      else if (sole) leaf.grad = g.impl();
-      else leaf.grad = g.clone().impl();
+      if (create_graph && g.requires_grad())
+        leaf.grad = g.impl();
+      else if (sole)
+        leaf.grad = g.impl();
+      else
+        leaf.grad = g.clone().impl();
       return;
     }
     if (create_graph || Tensor(leaf.grad).requires_grad()) {
@@ -216,8 +226,8 @@ class Engine {
   };
 
   // The one backward loop: used by backward() (captures empty) and grad() (captures given).
-  static void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
-                  bool create_graph, std::vector<Capture>* captures) {
+  static void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+                  bool retain_graph, bool create_graph, std::vector<Capture>* captures) {
     check_grad_count(outputs, grad_outputs);
     AutoGradMode mode(create_graph);
     std::vector<Node*> roots;
@@ -244,15 +254,17 @@ class Engine {
 
   // The gradient each output starts from (given, or 1 for a one-element output), checked against
   // the output; the outputs' nodes are appended to roots.
-  static std::vector<Tensor> seed_gradients(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+  static std::vector<Tensor> seed_gradients(const std::vector<Tensor>& outputs,
+                                            const std::vector<Tensor>& grad_outputs,
                                             std::vector<Node*>& roots) {
     std::vector<Tensor> seeds(outputs.size());
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       const Tensor& out = outputs[i];
       if (!out.defined()) throw ValueError("backward: output " + std::to_string(i) + " is undefined");
       if (!out.requires_grad())
-        throw ValueError("backward: output " + std::to_string(i) + " of shape " + out.shape().str() +
-                         " does not require grad (no input of it requires grad, or it was made under NoGradGuard)");
+        throw ValueError(
+            "backward: output " + std::to_string(i) + " of shape " + out.shape().str() +
+            " does not require grad (no input of it requires grad, or it was made under NoGradGuard)");
       Tensor seed = grad_outputs.empty() ? Tensor() : grad_outputs[i];
       if (!seed.defined()) {
         if (out.numel() != 1)
@@ -260,8 +272,8 @@ class Engine {
                            "; a gradient can be implied only for a one-element output, pass grad explicitly");
         seed = ones_like(out);
       } else if (!(seed.shape() == out.shape())) {
-        throw ShapeError("backward: gradient of shape " + seed.shape().str() + " for output " + std::to_string(i) +
-                         " of shape " + out.shape().str());
+        throw ShapeError("backward: gradient of shape " + seed.shape().str() + " for output " +
+                         std::to_string(i) + " of shape " + out.shape().str());
       } else if (seed.dtype() != out.dtype()) {
         seed = seed.to(out.dtype());
       }
@@ -298,7 +310,8 @@ class Engine {
     pass.grads.assign(n->edges_.size(), Tensor());
     n->apply(g, pass.grads);
     deliver(pass, *n);
-    if (pass.obs) [[unlikely]] pass.obs->on_backward_node(pass.order, i, g, pass.grads);
+    if (pass.obs) [[unlikely]]
+      pass.obs->on_backward_node(pass.order, i, g, pass.grads);
   }
 
   // Checks each gradient n computed for an input (shape, dtype) and adds it to that input's node,
@@ -311,8 +324,8 @@ class Engine {
       const Shape& want = e.fn ? e.fn->out_shape_ : e.leaf->shape;
       if (!(gk.shape() == want))
         throw ValueError("backward: '" + std::string(n.name()) + "' (step " + std::to_string(n.seq_) +
-                         ") produced a gradient of shape " + gk.shape().str() + " for input " + std::to_string(k) +
-                         " of shape " + want.str());
+                         ") produced a gradient of shape " + gk.shape().str() + " for input " +
+                         std::to_string(k) + " of shape " + want.str());
       const Dtype want_dtype = e.fn ? e.fn->out_dtype_ : e.leaf->dtype;
       if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
       if (e.fn) {
@@ -327,12 +340,14 @@ class Engine {
 
   // Adds g to leaf's total (grad() sums only the leaves it returns).
   static void add_to_leaf(Pass& pass, TensorImpl* leaf, Tensor g) {
-    if (pass.captures &&
-        std::none_of(pass.captures->begin(), pass.captures->end(), [&](const Capture& c) { return c.leaf == leaf; }))
+    if (pass.captures && std::none_of(pass.captures->begin(), pass.captures->end(),
+                                      [&](const Capture& c) { return c.leaf == leaf; }))
       return;
     auto [it, fresh] = pass.leaf_slot.try_emplace(leaf, pass.leaf_grads.size());
-    if (fresh) pass.leaf_grads.emplace_back(leaf, std::move(g));
-    else pass.leaf_grads[it->second].second = accumulate(pass.leaf_grads[it->second].second, g);
+    if (fresh)
+      pass.leaf_grads.emplace_back(leaf, std::move(g));
+    else
+      pass.leaf_grads[it->second].second = accumulate(pass.leaf_grads[it->second].second, g);
   }
 
   // Each leaf's total, through its hooks: returned (grad()) or accumulated into leaf.grad
@@ -343,7 +358,8 @@ class Engine {
         const Tensor h = run_hooks(leaf->hooks, std::move(g));
         for (auto& c : *pass.captures)
           if (c.leaf == leaf) c.grad = accumulate(c.grad, h);
-        if (pass.obs) [[unlikely]] pass.obs->on_leaf_grad(*leaf, h);
+        if (pass.obs) [[unlikely]]
+          pass.obs->on_leaf_grad(*leaf, h);
       } else if (pass.obs) [[unlikely]] {
         const Tensor total = g;
         accumulate_into_leaf(*leaf, std::move(g), create_graph);
@@ -361,22 +377,25 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
-                         bool allow_unused) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
   std::vector<Engine::Capture> captures(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& in = inputs[i];
     if (!in.defined() || !in.requires_grad())
       throw ValueError("grad: input " + std::to_string(i) + " does not require grad");
-    if (in.grad_fn()) captures[i].node = in.grad_fn().get();
-    else captures[i].leaf = in.get();
+    if (in.grad_fn())
+      captures[i].node = in.grad_fn().get();
+    else
+      captures[i].leaf = in.get();
   }
   Engine::run(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, &captures);
   std::vector<Tensor> result(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!captures[i].grad.defined() && !allow_unused)
-      throw ValueError("grad: input " + std::to_string(i) + " of shape " + inputs[i].shape().str() +
-                       " is not used to compute the outputs; pass allow_unused=true to get an undefined gradient");
+      throw ValueError(
+          "grad: input " + std::to_string(i) + " of shape " + inputs[i].shape().str() +
+          " is not used to compute the outputs; pass allow_unused=true to get an undefined gradient");
     result[i] = captures[i].grad;
   }
   return result;

@@ -21,8 +21,9 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 /// retain_graph defaults to create_graph. An input the outputs do not depend on raises
 /// ValueError unless allow_unused, in which case its gradient is undefined.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
-                         bool create_graph = false, bool allow_unused = false);
+                         const std::vector<Tensor>& grad_outputs = {},
+                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                         bool allow_unused = false);
 
 /// The nodes reachable from `root`, in recording order (increasing sequence number). This is the
 /// tape of `root`: what backward() will replay, in reverse.

@@ -62,15 +62,19 @@ class SavedTensor {
   bool defined() const { return impl_ || storage_; }
 
  private:
-  std::shared_ptr<TensorImpl> impl_;   // inputs: the tensor itself (with its grad_fn)
-  std::shared_ptr<Storage> storage_;   // outputs: just the values, re-wrapped on unpack
+  std::shared_ptr<TensorImpl> impl_;  // inputs: the tensor itself (with its grad_fn)
+  std::shared_ptr<Storage> storage_;  // outputs: just the values, re-wrapped on unpack
   Shape shape_;
   uint64_t saved_version_ = 0;
   Dtype dtype_ = Dtype::float32;
   bool is_output_ = false;
 };
-inline SavedTensor save_input(const Tensor& t) { return SavedTensor(t, false); }
-inline SavedTensor save_output(const Tensor& t) { return SavedTensor(t, true); }
+inline SavedTensor save_input(const Tensor& t) {
+  return SavedTensor(t, false);
+}
+inline SavedTensor save_output(const Tensor& t) {
+  return SavedTensor(t, true);
+}
 
 /// Extra data the inspection tools (autograd/inspect.hpp) attach to a node while they are on
 /// (input and output tensors, for printing). The core never reads it.
@@ -98,7 +102,7 @@ class TapeObserver {
 namespace detail {
 // initial-exec: a plain %fs-relative load in the shared library too, no __tls_get_addr call per op.
 [[gnu::tls_model("initial-exec")]] extern constinit thread_local TapeObserver* tape_observer;
-}
+}  // namespace detail
 
 /// @brief One recorded op. Single output; any number of inputs.
 class Node : public std::enable_shared_from_this<Node> {
@@ -187,14 +191,15 @@ Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> 
   if (attrs.size) recorded.set_attrs(attrs);
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
-  if (detail::tape_observer) [[unlikely]] detail::tape_observer->on_record(recorded, inputs, output);
+  if (detail::tape_observer) [[unlikely]]
+    detail::tape_observer->on_record(recorded, inputs, output);
   return output;
 }
 template <class F>
 Tensor record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> inputs, F&& backward,
               const OpAttrs& attrs = {}) {
-  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()), std::forward<F>(backward),
-                attrs);
+  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()),
+                std::forward<F>(backward), attrs);
 }
 /// True when recording would happen for these inputs (lets an op skip saving work).
 inline bool will_record(std::initializer_list<Tensor> inputs) {

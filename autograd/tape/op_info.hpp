@@ -70,7 +70,7 @@ struct OpAttrs {
 struct OpSpec {
   const char* formula = nullptr;  ///< the derivative as text, e.g. "d/dx tanh(x) = 1 - tanh(x)^2"
   OpKind kind = OpKind::primitive;
-  ExplainFn explain = nullptr;  ///< nullptr: the step-by-step backward prints the gradient alone
+  ExplainFn explain = nullptr;         ///< nullptr: the step-by-step backward prints the gradient alone
   std::array<const char*, 2> attrs{};  ///< names of the OpAttrs the op records, e.g. {"p"}
   std::vector<OpSample> (*samples)() = nullptr;  ///< nullptr fails the sweep
 };
@@ -105,10 +105,9 @@ const OpInfo* find_op(std::string_view name);
 /// Defines op `n` (an `xg::opdefs::n_op`) and registers it: the address goes into the linker
 /// section xg_op_registry, which all_ops() reads. Use inside namespace xg, followed by `;`.
 /// The object has external linkage, so two definitions of one name fail to link.
-#define XG_OP(n, ...)                                                                           \
-  namespace opdefs {                                                                            \
-  extern const ::xg::OpInfo n##_op;                                                             \
-  [[gnu::used, gnu::section("xg_op_registry")]] constinit const ::xg::OpInfo* const n##_entry = \
-      &n##_op;                                                                                  \
-  }                                                                                             \
+#define XG_OP(n, ...)                                                                                    \
+  namespace opdefs {                                                                                     \
+  extern const ::xg::OpInfo n##_op;                                                                      \
+  [[gnu::used, gnu::section("xg_op_registry")]] constinit const ::xg::OpInfo* const n##_entry = &n##_op; \
+  }                                                                                                      \
   constinit const ::xg::OpInfo opdefs::n##_op = ::xg::detail::OpDefinition::make(#n, ::xg::OpSpec __VA_ARGS__)

@@ -13,14 +13,29 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 /// @brief Shapes that do not fit: broadcasting, matmul dimensions, reshape element counts.
-class ShapeError : public Error { public: using Error::Error; };
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
 /// @brief A dtype an op cannot take (int64 where a float is needed, ...).
-class TypeError : public Error { public: using Error::Error; };
+class TypeError : public Error {
+ public:
+  using Error::Error;
+};
 /// @brief An axis, index or slice out of range.
-class IndexError : public Error { public: using Error::Error; };
+class IndexError : public Error {
+ public:
+  using Error::Error;
+};
 /// @brief A value or a state that is not allowed (backward on a freed graph, a modified saved tensor, ...).
-class ValueError : public Error { public: using Error::Error; };
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
 /// @brief Reading or writing files.
-class IOError : public Error { public: using Error::Error; };
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
 
 }  // namespace xg

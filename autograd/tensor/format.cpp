@@ -45,7 +45,9 @@ void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& s, i
   auto visit = [&](int64_t i) {
     if (axis == s.rank() - 1) {
       std::string txt = f.format(v[static_cast<std::size_t>(offset + i)]);
-      os << std::string(static_cast<std::size_t>(std::max<int>(0, f.width - static_cast<int>(txt.size()))), ' ') << txt;
+      os << std::string(static_cast<std::size_t>(std::max<int>(0, f.width - static_cast<int>(txt.size()))),
+                        ' ')
+         << txt;
     } else {
       print_rec(os, v, s, axis + 1, offset + i * strides[axis], strides, f, summarise, indent + 1);
     }
@@ -54,14 +56,17 @@ void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& s, i
   const bool cut = summarise && n > 2 * kEdgeItems;
   for (int64_t i = 0; i < n; ++i) {
     if (cut && i == kEdgeItems) {
-      os << (axis == s.rank() - 1 ? "..., " : "...,\n" + std::string(static_cast<std::size_t>(indent + 1), ' '));
+      os << (axis == s.rank() - 1 ? "..., "
+                                  : "...,\n" + std::string(static_cast<std::size_t>(indent + 1), ' '));
       i = n - kEdgeItems;
     }
     visit(i);
     if (i + 1 < n) {
-      if (axis == s.rank() - 1) os << ", ";
-      else os << ',' << std::string(static_cast<std::size_t>(s.rank() - 1 - axis), '\n')
-              << std::string(static_cast<std::size_t>(indent + 1), ' ');
+      if (axis == s.rank() - 1)
+        os << ", ";
+      else
+        os << ',' << std::string(static_cast<std::size_t>(s.rank() - 1 - axis), '\n')
+           << std::string(static_cast<std::size_t>(indent + 1), ' ');
     }
   }
   os << ']';
@@ -77,7 +82,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   double max_abs = 0, min_abs = 0;
   bool any_nonzero = false, nonfinite = false;
   for (double x : v) {
-    if (!std::isfinite(x)) { nonfinite = true; continue; }
+    if (!std::isfinite(x)) {
+      nonfinite = true;
+      continue;
+    }
     if (x != std::floor(x)) f.integral = false;
     const double a = std::fabs(x);
     max_abs = std::max(max_abs, a);
@@ -96,8 +104,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   }
   if (summarise || t.numel() == 0) os << ", shape=" << t.shape().str();
   if (t.dtype() == Dtype::float64) os << ", dtype=float64";
-  if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
-  else if (t.requires_grad()) os << ", requires_grad=true";
+  if (t.grad_fn())
+    os << ", grad_fn=" << t.grad_fn()->name();
+  else if (t.requires_grad())
+    os << ", requires_grad=true";
   if (!t.name().empty()) os << ", name=\"" << t.name() << '"';
   return os << ')';
 }

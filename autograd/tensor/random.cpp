@@ -63,9 +63,15 @@ Generator& generator() {
 }
 }  // namespace
 
-void manual_seed(uint64_t seed) { generator().reseed(seed); }
-double random_uniform01() { return generator().uniform01(); }
-uint64_t random_u64() { return generator().next(); }
+void manual_seed(uint64_t seed) {
+  generator().reseed(seed);
+}
+double random_uniform01() {
+  return generator().uniform01();
+}
+uint64_t random_u64() {
+  return generator().next();
+}
 
 std::vector<uint64_t> get_rng_state() {
   const Generator& g = generator();
@@ -76,26 +82,34 @@ std::vector<uint64_t> get_rng_state() {
 
 void set_rng_state(const std::vector<uint64_t>& state) {
   if (state.size() != 6)
-    throw ValueError("set_rng_state: expected 6 words (from get_rng_state), got " + std::to_string(state.size()));
+    throw ValueError("set_rng_state: expected 6 words (from get_rng_state), got " +
+                     std::to_string(state.size()));
   Generator& g = generator();
   for (int i = 0; i < 4; ++i) g.s[i] = state[static_cast<std::size_t>(i)];
   g.has_spare = state[4] != 0;
   std::memcpy(&g.spare, &state[5], sizeof g.spare);
 }
 
-Tensor rand(const Shape& shape, TensorOptions o) { return uniform(shape, 0.0, 1.0, o); }
-Tensor randn(const Shape& shape, TensorOptions o) { return normal(shape, 0.0, 1.0, o); }
+Tensor rand(const Shape& shape, TensorOptions o) {
+  return uniform(shape, 0.0, 1.0, o);
+}
+Tensor randn(const Shape& shape, TensorOptions o) {
+  return normal(shape, 0.0, 1.0, o);
+}
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError(std::string("uniform: needs a float dtype, got ") + dtype_name(o.dtype));
+  if (!is_floating(o.dtype))
+    throw TypeError(std::string("uniform: needs a float dtype, got ") + dtype_name(o.dtype));
   return generate(shape, o, [&](int64_t) { return lo + (hi - lo) * generator().uniform01(); });
 }
 Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o) {
-  if (!is_floating(o.dtype)) throw TypeError(std::string("normal: needs a float dtype, got ") + dtype_name(o.dtype));
+  if (!is_floating(o.dtype))
+    throw TypeError(std::string("normal: needs a float dtype, got ") + dtype_name(o.dtype));
   if (stddev < 0) throw ValueError("normal: stddev must be non-negative, got " + std::to_string(stddev));
   return generate(shape, o, [&](int64_t) { return mean + stddev * generator().normal01(); });
 }
 Tensor randint(int64_t lo, int64_t hi, const Shape& shape) {
-  if (hi <= lo) throw ValueError("randint: empty range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
+  if (hi <= lo)
+    throw ValueError("randint: empty range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
   const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // no int64 overflow
   Tensor t = detail::new_tensor(shape, Dtype::int64);
   int64_t* p = t.data<int64_t>();

@@ -11,13 +11,15 @@ namespace {
 }
 }  // namespace
 
-Shape::Shape(std::initializer_list<int64_t> dims) : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<int64_t> dims)
+    : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const int64_t> dims) {
   if (dims.size() > static_cast<std::size_t>(kMaxRank)) too_many_axes(dims.size());
   rank_ = static_cast<int>(dims.size());
   for (int i = 0; i < rank_; ++i) {
-    if (dims[i] < -1) throw ShapeError("shape: negative extent " + std::to_string(dims[i]) + " in axis " + std::to_string(i));
+    if (dims[i] < -1)
+      throw ShapeError("shape: negative extent " + std::to_string(dims[i]) + " in axis " + std::to_string(i));
     dims_[i] = dims[i];
   }
 }

@@ -25,7 +25,9 @@ BufferCache& buffer_cache() {
   static auto* cache = new BufferCache;  // never destroyed: buffers may be released at exit
   return *cache;
 }
-std::size_t round_up(std::size_t n) { return (n + 63) & ~std::size_t(63); }
+std::size_t round_up(std::size_t n) {
+  return (n + 63) & ~std::size_t(63);
+}
 }  // namespace
 
 Storage::Storage(std::size_t n) : nbytes(n) {

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <string>
 
-#include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
-#include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
 
@@ -19,25 +19,33 @@ using detail::generate;
 // ---------------------------------------------------------------- dtypes
 const char* dtype_name(Dtype d) {
   switch (d) {
-    case Dtype::float32: return "float32";
-    case Dtype::float64: return "float64";
-    case Dtype::int64: return "int64";
+    case Dtype::float32:
+      return "float32";
+    case Dtype::float64:
+      return "float64";
+    case Dtype::int64:
+      return "int64";
   }
   return "?";
 }
-std::size_t dtype_size(Dtype d) { return d == Dtype::float32 ? 4 : 8; }
+std::size_t dtype_size(Dtype d) {
+  return d == Dtype::float32 ? 4 : 8;
+}
 
 TensorImpl::~TensorImpl() = default;
 
 // ---------------------------------------------------------------- Tensor
-void Tensor::throw_undefined(const char* what) { throw ValueError(std::string(what) + ": the tensor is undefined"); }
+void Tensor::throw_undefined(const char* what) {
+  throw ValueError(std::string(what) + ": the tensor is undefined");
+}
 void Tensor::throw_bad_data(Dtype requested) const {
   if (!impl_) throw_undefined("data");
-  throw TypeError(std::string("data: requested ") + dtype_name(requested) + " from a " + dtype_name(impl_->dtype) +
-                  " tensor");
+  throw TypeError(std::string("data: requested ") + dtype_name(requested) + " from a " +
+                  dtype_name(impl_->dtype) + " tensor");
 }
 int64_t Tensor::size(int axis) const {
-  if (dim() == 0) throw IndexError("size: a 0-d tensor has no axes (asked for axis " + std::to_string(axis) + ")");
+  if (dim() == 0)
+    throw IndexError("size: a 0-d tensor has no axes (asked for axis " + std::to_string(axis) + ")");
   return shape()[detail::wrap_axis(axis, dim(), "size")];
 }
 
@@ -51,7 +59,8 @@ double Tensor::item() const {
   if (numel() != 1)
     throw ValueError("item: the tensor has " + std::to_string(numel()) + " elements " + shape().str() +
                      "; item() needs exactly one");
-  return detail::visit_dtype(dtype(), [&]<class T>() { return static_cast<double>(*static_cast<const T*>(raw_data())); });
+  return detail::visit_dtype(
+      dtype(), [&]<class T>() { return static_cast<double>(*static_cast<const T*>(raw_data())); });
 }
 
 double Tensor::at(std::initializer_list<int64_t> index) const {
@@ -63,12 +72,13 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
   for (int64_t i : index) {
     const int64_t n = s[axis];
     if (i < -n || i >= n)
-      throw IndexError("at: index " + std::to_string(i) + " is out of range for axis " + std::to_string(axis) +
-                       " of extent " + std::to_string(n) + " (shape " + s.str() + ")");
+      throw IndexError("at: index " + std::to_string(i) + " is out of range for axis " +
+                       std::to_string(axis) + " of extent " + std::to_string(n) + " (shape " + s.str() + ")");
     flat = flat * n + (i < 0 ? i + n : i);
     ++axis;
   }
-  return detail::visit_dtype(dtype(), [&]<class T>() { return static_cast<double>(static_cast<const T*>(raw_data())[flat]); });
+  return detail::visit_dtype(
+      dtype(), [&]<class T>() { return static_cast<double>(static_cast<const T*>(raw_data())[flat]); });
 }
 
 template <class T>
@@ -86,7 +96,9 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
-bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
+bool Tensor::requires_grad() const {
+  return impl_ && impl_->requires_grad;
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
   check_defined("requires_grad_");
@@ -100,12 +112,17 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return !impl_ || !impl_->grad_fn; }
-Tensor Tensor::grad() const { return impl_ ? Tensor(impl_->grad) : Tensor(); }
+bool Tensor::is_leaf() const {
+  return !impl_ || !impl_->grad_fn;
+}
+Tensor Tensor::grad() const {
+  return impl_ ? Tensor(impl_->grad) : Tensor();
+}
 void Tensor::set_grad(const Tensor& g) {
   check_defined("set_grad");
   if (g.defined() && !(g.shape() == shape()))
-    throw ShapeError("set_grad: gradient of shape " + g.shape().str() + " for a tensor of shape " + shape().str());
+    throw ShapeError("set_grad: gradient of shape " + g.shape().str() + " for a tensor of shape " +
+                     shape().str());
   impl_->grad = g.impl();
 }
 void Tensor::zero_grad(bool set_to_none) {
@@ -140,8 +157,10 @@ void Tensor::register_hook(TensorHook hook) {
   check_defined("register_hook");
   if (!impl_->requires_grad)
     throw ValueError("register_hook: the tensor does not require grad, so no gradient will reach the hook");
-  if (impl_->grad_fn) impl_->grad_fn->pre_hooks().push_back(std::move(hook));
-  else impl_->hooks.push_back(std::move(hook));
+  if (impl_->grad_fn)
+    impl_->grad_fn->pre_hooks().push_back(std::move(hook));
+  else
+    impl_->hooks.push_back(std::move(hook));
 }
 
 void Tensor::retain_grad() {
@@ -176,17 +195,23 @@ Tensor& Tensor::name(std::string n) {
   return *this;
 }
 
-Tensor Tensor::reshape(const Shape& s) const { return xg::reshape(*this, s); }
-Tensor Tensor::sum() const { return xg::sum(*this); }
-Tensor Tensor::mean() const { return xg::mean(*this); }
+Tensor Tensor::reshape(const Shape& s) const {
+  return xg::reshape(*this, s);
+}
+Tensor Tensor::sum() const {
+  return xg::sum(*this);
+}
+Tensor Tensor::mean() const {
+  return xg::mean(*this);
+}
 
 // ---- in-place updates ----
 namespace {
 void check_inplace(const Tensor& t, const char* op) {
   if (!t.defined()) throw ValueError(std::string(op) + ": the tensor is undefined");
   if (GradMode::is_enabled() && t.requires_grad())
-    throw ValueError(std::string(op) + ": in-place update of a tensor of shape " + t.shape().str() + " that requires grad" +
-                     (t.name().empty() ? "" : " ('" + t.name() + "')") +
+    throw ValueError(std::string(op) + ": in-place update of a tensor of shape " + t.shape().str() +
+                     " that requires grad" + (t.name().empty() ? "" : " ('" + t.name() + "')") +
                      " while grad mode is on; wrap the update in xg::NoGradGuard");
 }
 
@@ -276,34 +301,52 @@ Tensor full(const Shape& shape, double value, TensorOptions o) {
   if (o.requires_grad) t.requires_grad_(true);
   return t;
 }
-Tensor zeros(const Shape& shape, TensorOptions o) { return full(shape, 0.0, o); }
-Tensor ones(const Shape& shape, TensorOptions o) { return full(shape, 1.0, o); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype()}); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype()}); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, {.dtype = t.dtype()}); }
-Tensor scalar_tensor(double value, TensorOptions o) { return full(Shape{}, value, o); }
+Tensor zeros(const Shape& shape, TensorOptions o) {
+  return full(shape, 0.0, o);
+}
+Tensor ones(const Shape& shape, TensorOptions o) {
+  return full(shape, 1.0, o);
+}
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), {.dtype = t.dtype()});
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), {.dtype = t.dtype()});
+}
+Tensor full_like(const Tensor& t, double value) {
+  return full(t.shape(), value, {.dtype = t.dtype()});
+}
+Tensor scalar_tensor(double value, TensorOptions o) {
+  return full(Shape{}, value, o);
+}
 
 Tensor arange(double start, double stop, double step, TensorOptions o) {
   if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step)) {
     std::ostringstream msg;
-    msg << "arange: step must be nonzero and bounds finite (start " << start << ", stop " << stop << ", step " << step << ")";
+    msg << "arange: step must be nonzero and bounds finite (start " << start << ", stop " << stop << ", step "
+        << step << ")";
     throw ValueError(msg.str());
   }
   const double count = std::ceil((stop - start) / step);
   if (count >= 0x1p60) {  // also keeps the cast below defined
     std::ostringstream msg;
-    msg << "arange: " << count << " values from " << start << " to " << stop << " in steps of " << step << " are too many";
+    msg << "arange: " << count << " values from " << start << " to " << stop << " in steps of " << step
+        << " are too many";
     throw ValueError(msg.str());
   }
   const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   return generate(Shape{n}, o, [&](int64_t i) { return start + static_cast<double>(i) * step; });
 }
-Tensor arange(double stop, TensorOptions o) { return arange(0.0, stop, 1.0, o); }
+Tensor arange(double stop, TensorOptions o) {
+  return arange(0.0, stop, 1.0, o);
+}
 
 Tensor linspace(double start, double stop, int64_t steps, TensorOptions o) {
   if (steps < 0) throw ValueError("linspace: steps must be non-negative, got " + std::to_string(steps));
   const double h = steps > 1 ? (stop - start) / static_cast<double>(steps - 1) : 0.0;
-  return generate(Shape{steps}, o, [&](int64_t i) { return i > 0 && i == steps - 1 ? stop : start + static_cast<double>(i) * h; });
+  return generate(Shape{steps}, o, [&](int64_t i) {
+    return i > 0 && i == steps - 1 ? stop : start + static_cast<double>(i) * h;
+  });
 }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions o) {
@@ -314,14 +357,16 @@ Tensor eye(int64_t n, int64_t m, TensorOptions o) {
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions o) {
   if (static_cast<int64_t>(values.size()) != shape.numel())
-    throw ShapeError("tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape.str() + " (" +
-                     std::to_string(shape.numel()) + " elements)");
+    throw ShapeError("tensor: " + std::to_string(values.size()) + " values do not fill shape " + shape.str() +
+                     " (" + std::to_string(shape.numel()) + " elements)");
   return generate(shape, o, [&](int64_t i) { return values[static_cast<std::size_t>(i)]; });
 }
 Tensor tensor(const std::vector<double>& values, TensorOptions o) {
   return tensor(values, Shape{static_cast<int64_t>(values.size())}, o);
 }
-Tensor tensor(std::initializer_list<double> values, TensorOptions o) { return tensor(std::vector<double>(values), o); }
+Tensor tensor(std::initializer_list<double> values, TensorOptions o) {
+  return tensor(std::vector<double>(values), o);
+}
 Tensor tensor(std::initializer_list<double> values, const Shape& shape, TensorOptions o) {
   return tensor(std::vector<double>(values), shape, o);
 }
@@ -337,8 +382,14 @@ Tensor from_vector_impl(const std::vector<T>& v, const Shape& shape, bool requir
   return t;
 }
 }  // namespace
-Tensor from_vector(const std::vector<float>& v, const Shape& s, bool rg) { return from_vector_impl(v, s, rg); }
-Tensor from_vector(const std::vector<double>& v, const Shape& s, bool rg) { return from_vector_impl(v, s, rg); }
-Tensor from_vector(const std::vector<int64_t>& v, const Shape& s) { return from_vector_impl(v, s, false); }
+Tensor from_vector(const std::vector<float>& v, const Shape& s, bool rg) {
+  return from_vector_impl(v, s, rg);
+}
+Tensor from_vector(const std::vector<double>& v, const Shape& s, bool rg) {
+  return from_vector_impl(v, s, rg);
+}
+Tensor from_vector(const std::vector<int64_t>& v, const Shape& s) {
+  return from_vector_impl(v, s, false);
+}
 
 }  // namespace xg

@@ -24,11 +24,23 @@ enum class Dtype : uint8_t { float32, float64, int64 };
 
 const char* dtype_name(Dtype d);
 std::size_t dtype_size(Dtype d);
-inline bool is_floating(Dtype d) { return d != Dtype::int64; }
-template <class T> constexpr Dtype dtype_of();
-template <> constexpr Dtype dtype_of<float>() { return Dtype::float32; }
-template <> constexpr Dtype dtype_of<double>() { return Dtype::float64; }
-template <> constexpr Dtype dtype_of<int64_t>() { return Dtype::int64; }
+inline bool is_floating(Dtype d) {
+  return d != Dtype::int64;
+}
+template <class T>
+constexpr Dtype dtype_of();
+template <>
+constexpr Dtype dtype_of<float>() {
+  return Dtype::float32;
+}
+template <>
+constexpr Dtype dtype_of<double>() {
+  return Dtype::float64;
+}
+template <>
+constexpr Dtype dtype_of<int64_t>() {
+  return Dtype::int64;
+}
 
 /// Raw bytes of a tensor plus the version counter shared by every tensor that aliases them.
 /// Buffers come from a caching allocator so that a training loop does not page-fault anew each step.
@@ -55,9 +67,9 @@ struct TensorImpl {
   Shape shape;
   Dtype dtype = Dtype::float32;
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;      ///< the node that produced this tensor (none for leaves)
-  std::shared_ptr<TensorImpl> grad;   ///< accumulated gradient (leaves, or after retain_grad)
-  std::vector<TensorHook> hooks;      ///< leaf hooks; a non-leaf's hooks live on its grad_fn
+  std::shared_ptr<Node> grad_fn;     ///< the node that produced this tensor (none for leaves)
+  std::shared_ptr<TensorImpl> grad;  ///< accumulated gradient (leaves, or after retain_grad)
+  std::vector<TensorHook> hooks;     ///< leaf hooks; a non-leaf's hooks live on its grad_fn
   std::string name;
   ~TensorImpl();
 };
@@ -86,17 +98,22 @@ class Tensor {
 
   // ---- values ----
   /// Pointer to the elements; throws TypeError when T does not match the dtype.
-  template <class T> T* data() {
+  template <class T>
+  T* data() {
     if (!impl_ || impl_->dtype != dtype_of<T>()) throw_bad_data(dtype_of<T>());
     return static_cast<T*>(impl_->storage->data);
   }
-  template <class T> const T* data() const { return const_cast<Tensor*>(this)->data<T>(); }
+  template <class T>
+  const T* data() const {
+    return const_cast<Tensor*>(this)->data<T>();
+  }
   void* raw_data() const;
   /// The single value of a one-element tensor, converted to double / T. An int64 tensor's value
   /// comes back exact as item<int64_t>(); a value that does not fit an integer T (NaN, inf, out of
   /// range) raises ValueError.
   double item() const;
-  template <class T> T item() const {
+  template <class T>
+  T item() const {
     const double v = item();
     if constexpr (std::is_same_v<T, int64_t>) {
       if (dtype() == Dtype::int64) return *data<int64_t>();  // exact beyond 2^53
@@ -104,14 +121,16 @@ class Tensor {
     if constexpr (std::is_integral_v<T>) {
       const double lo = static_cast<double>(std::numeric_limits<T>::min());
       const double hi = 2.0 * static_cast<double>(T(1) << (std::numeric_limits<T>::digits - 1));
-      if (!(v >= lo && v < hi)) throw ValueError("item: value " + std::to_string(v) + " does not fit the integer type asked for");
+      if (!(v >= lo && v < hi))
+        throw ValueError("item: value " + std::to_string(v) + " does not fit the integer type asked for");
     }
     return static_cast<T>(v);
   }
   /// Element at a multi-index (negative indices allowed), converted to double.
   double at(std::initializer_list<int64_t> index) const;
   /// All elements, converted to T, in row-major order.
-  template <class T> std::vector<T> to_vector() const;
+  template <class T>
+  std::vector<T> to_vector() const;
 
   // ---- autograd ----
   bool requires_grad() const;
@@ -211,8 +230,8 @@ Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
 
 // ---- random numbers (one seeded generator per process) ----
 void manual_seed(uint64_t seed);
-Tensor rand(const Shape& shape, TensorOptions o = {});                       ///< U[0, 1)
-Tensor randn(const Shape& shape, TensorOptions o = {});                      ///< N(0, 1)
+Tensor rand(const Shape& shape, TensorOptions o = {});   ///< U[0, 1)
+Tensor randn(const Shape& shape, TensorOptions o = {});  ///< N(0, 1)
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o = {});
 Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o = {});
 /// Integers uniform in [lo, hi) as int64.

@@ -8,14 +8,15 @@ namespace xg {
 
 namespace inspect_detail {
 
-[[noreturn]] void forward_anomaly(Node& node, std::span<const Tensor> inputs, const Tensor& output, int64_t bad) {
+[[noreturn]] void forward_anomaly(Node& node, std::span<const Tensor> inputs, const Tensor& output,
+                                  int64_t bad) {
   annotate(node, inputs, output);  // for the labels below
   const TapeView view(output, false);
   const int step = view.step(&node);
   std::ostringstream m;
-  m << "anomaly: '" << node.name() << "' (tape step " << step << ") produced " << number(element(output, bad), 4)
-    << " at element " << unravel(bad, output.shape()) << " of its output " << view.output_label(node) << " "
-    << output.shape().str() << "; its inputs:";
+  m << "anomaly: '" << node.name() << "' (tape step " << step << ") produced "
+    << number(element(output, bad), 4) << " at element " << unravel(bad, output.shape()) << " of its output "
+    << view.output_label(node) << " " << output.shape().str() << "; its inputs:";
   for (std::size_t k = 0; k < node.num_inputs(); ++k) {
     const TapeInput in = view.input(node, k);
     m << (k ? "," : "") << " " << provenance(in);
@@ -24,16 +25,17 @@ namespace inspect_detail {
   throw ValueError(m.str());
 }
 
-[[noreturn]] void backward_anomaly(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output, std::size_t k,
-                                   const Tensor& gk, int64_t bad) {
+[[noreturn]] void backward_anomaly(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output,
+                                   std::size_t k, const Tensor& gk, int64_t bad) {
   const Node& node = *pass[i];
   const TapeView view(pass);
   const TapeInput in = view.input(node, k);
   std::ostringstream m;
   m << "anomaly: the backward of '" << node.name() << "' (tape step " << pass.size() - i << ", "
-    << (node.info().formula ? node.info().formula : "") << ") sent " << number(element(gk, bad), 4) << " at element "
-    << unravel(bad, gk.shape()) << " of the gradient for input " << k << ", " << provenance(in) << "; the gradient of its output "
-    << view.output_label(node) << " was " << (first_non_finite(grad_output) >= 0 ? "already non-finite" : "finite");
+    << (node.info().formula ? node.info().formula : "") << ") sent " << number(element(gk, bad), 4)
+    << " at element " << unravel(bad, gk.shape()) << " of the gradient for input " << k << ", "
+    << provenance(in) << "; the gradient of its output " << view.output_label(node) << " was "
+    << (first_non_finite(grad_output) >= 0 ? "already non-finite" : "finite");
   throw ValueError(m.str());
 }
 
@@ -49,6 +51,8 @@ AnomalyGuard::~AnomalyGuard() {
   state.anomaly = prev_;
   update_observer();
 }
-bool anomaly_enabled() { return state.anomaly; }
+bool anomaly_enabled() {
+  return state.anomaly;
+}
 
 }  // namespace xg

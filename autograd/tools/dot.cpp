@@ -31,13 +31,15 @@ std::string escape(const std::string& s) {
 std::string to_dot(const Tensor& root, const DotOptions& o) {
   if (!root.defined()) throw ValueError("to_dot: the tensor is undefined");
   const TapeView view(root);
-  std::unordered_map<const Node*, const BackwardStep*> grad_of;  // node -> the step that received dL/d(its output)
+  std::unordered_map<const Node*, const BackwardStep*>
+      grad_of;  // node -> the step that received dL/d(its output)
   if (o.trace)
     for (const BackwardStep& s : o.trace->steps) grad_of[s.node.get()] = &s;
   auto fmt = [&](const Tensor& t) { return format_values(t, o.precision, o.max_values); };
   std::ostringstream d;
   d << "digraph xgrad {\n"
-    << "  graph [rankdir=" << (o.rankdir == "LR" ? "LR" : "TB") << ", fontname=\"Helvetica\", fontsize=11, nodesep=0.3, ranksep=0.4";
+    << "  graph [rankdir=" << (o.rankdir == "LR" ? "LR" : "TB")
+    << ", fontname=\"Helvetica\", fontsize=11, nodesep=0.3, ranksep=0.4";
   if (!o.title.empty()) d << ", label=\"" << escape(o.title) << "\", labelloc=t";
   d << "];\n"
     << "  node [fontname=\"Helvetica\", fontsize=10];\n"
@@ -53,7 +55,8 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
   for (std::size_t i = 0; i < view.nodes().size(); ++i) {
     const Node& n = *view.nodes()[i];
     const std::string op_id = tag("op", static_cast<std::size_t>(i + 1));
-    d << "  " << op_id << " [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step " << i + 1 << "\\n"
+    d << "  " << op_id << " [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step " << i + 1
+      << "\\n"
       << escape(n.name()) << "\"];\n";
     for (std::size_t k = 0; k < n.num_inputs(); ++k) {
       const TapeInput in = view.input(n, k);
@@ -63,7 +66,9 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
       } else {
         const Edge& e = n.edges()[k];
         const auto* a = annotation_of(n);
-        const TensorImpl* impl = e.leaf ? e.leaf.get() : a && k < a->inputs.size() ? a->inputs[k].get() : nullptr;
+        const TensorImpl* impl = e.leaf                      ? e.leaf.get()
+                                 : a && k < a->inputs.size() ? a->inputs[k].get()
+                                                             : nullptr;
         auto it = impl ? leaf_ids.find(impl) : leaf_ids.end();
         if (it != leaf_ids.end()) {
           id = it->second;
@@ -71,10 +76,12 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
           id = tag("v", static_cast<std::size_t>(++next_leaf));
           if (impl) leaf_ids[impl] = id;
           const Tensor grad = in.is_leaf && impl && impl->grad ? Tensor(impl->grad) : Tensor();
-          const std::string style = in.is_leaf ? "shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\""
-                                               : "shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\"";
-          const std::string label = in.shape_known ? tensor_label(in.label, in.shape, in.is_leaf ? in.value : in.value, grad)
-                                                   : std::string("constant\n(shape unknown)");
+          const std::string style =
+              in.is_leaf ? "shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\""
+                         : "shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\"";
+          const std::string label =
+              in.shape_known ? tensor_label(in.label, in.shape, in.is_leaf ? in.value : in.value, grad)
+                             : std::string("constant\n(shape unknown)");
           d << "  " << id << " [" << style << ", label=\"" << escape(label) << "\"];\n";
         }
       }
@@ -90,7 +97,8 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
     d << "  " << op_id << " -> " << out_id << ";\n";
   }
   if (view.nodes().empty())
-    d << "  v0 [shape=box, label=\"" << escape(tensor_label(view.root_label(), root.shape(), root, root.grad())) << "\"];\n";
+    d << "  v0 [shape=box, label=\""
+      << escape(tensor_label(view.root_label(), root.shape(), root, root.grad())) << "\"];\n";
   d << "}\n";
   return d.str();
 }

@@ -1,8 +1,8 @@
 #include "xgrad/autograd/tools/functional.hpp"
 
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg {
 
@@ -11,7 +11,8 @@ namespace {
 // The point at which f is evaluated: a fresh leaf, or (create_graph) a differentiable alias of x.
 Tensor input_for(const Tensor& x, bool create_graph, const char* op) {
   if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
-  if (!x.is_floating_point()) throw TypeError(std::string(op) + ": the input must be a float tensor, got int64");
+  if (!x.is_floating_point())
+    throw TypeError(std::string(op) + ": the input must be a float tensor, got int64");
   if (create_graph && x.requires_grad()) return reshape(x, x.shape());
   Tensor leaf = x.detach();
   leaf.requires_grad_(true);
@@ -25,15 +26,19 @@ Tensor evaluate(const TensorFunction& f, const Tensor& x, const char* op) {
   return y;
 }
 
-Tensor or_zeros(const Tensor& g, const Tensor& like) { return g.defined() ? g : zeros_like(like); }
+Tensor or_zeros(const Tensor& g, const Tensor& like) {
+  return g.defined() ? g : zeros_like(like);
+}
 
 void check_same_shape(const Tensor& v, const Tensor& like, const char* op, const char* what) {
   if (!v.defined() || !(v.shape() == like.shape()))
-    throw ShapeError(std::string(op) + ": v must have the shape of " + what + " " + like.shape().str() + ", got " +
-                     (v.defined() ? v.shape().str() : std::string("undefined")));
+    throw ShapeError(std::string(op) + ": v must have the shape of " + what + " " + like.shape().str() +
+                     ", got " + (v.defined() ? v.shape().str() : std::string("undefined")));
 }
 
-Tensor result(const Tensor& t, bool create_graph) { return create_graph ? t : t.detach(); }
+Tensor result(const Tensor& t, bool create_graph) {
+  return create_graph ? t : t.detach();
+}
 
 }  // namespace
 
@@ -67,8 +72,10 @@ Tensor jacobian(const TensorFunction& f, const Tensor& x, bool create_graph) {
   std::vector<Tensor> rows;
   for (int64_t k = 0; k < y.numel(); ++k) {
     Tensor onehot = zeros(y.shape(), {.dtype = y.dtype()});
-    if (y.dtype() == Dtype::float64) onehot.data<double>()[k] = 1;
-    else onehot.data<float>()[k] = 1;
+    if (y.dtype() == Dtype::float64)
+      onehot.data<double>()[k] = 1;
+    else
+      onehot.data<float>()[k] = 1;
     Tensor g = grad({y}, {xi}, {onehot}, true, create_graph, true)[0];
     rows.push_back(or_zeros(g, x));
   }
@@ -79,7 +86,8 @@ Tensor hessian(const TensorFunction& f, const Tensor& x, bool create_graph) {
   auto gradient = [&f](const Tensor& xi) {
     Tensor y = f(xi);
     if (!y.defined() || y.numel() != 1)
-      throw ShapeError("hessian: f must return a one-element tensor, got " + (y.defined() ? y.shape().str() : std::string("undefined")));
+      throw ShapeError("hessian: f must return a one-element tensor, got " +
+                       (y.defined() ? y.shape().str() : std::string("undefined")));
     if (!y.requires_grad()) return zeros_like(xi);
     return or_zeros(grad({y}, {xi}, {}, true, true, true)[0], xi);
   };

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
-#include "xgrad/autograd/ops/ops.hpp"
 
 namespace xg {
 
@@ -47,12 +47,12 @@ std::string GradcheckReport::str() const {
       << " Jacobian entries, max abs error " << max_abs_error << ", max rel error " << max_rel_error;
     return s.str();
   }
-  s << check << " FAILED: " << mismatch_count << " of " << entries_checked << " Jacobian entries differ (worst relative error "
-    << max_rel_error << ")";
+  s << check << " FAILED: " << mismatch_count << " of " << entries_checked
+    << " Jacobian entries differ (worst relative error " << max_rel_error << ")";
   for (const auto& m : mismatches)
-    s << "\n  input " << m.input << " element " << index_str(m.input_index) << ", output " << m.output << " element "
-      << index_str(m.output_index) << ": analytic " << m.analytic << ", numerical " << m.numerical << " (abs error "
-      << m.abs_error << ", rel error " << m.rel_error << ")";
+    s << "\n  input " << m.input << " element " << index_str(m.input_index) << ", output " << m.output
+      << " element " << index_str(m.output_index) << ": analytic " << m.analytic << ", numerical "
+      << m.numerical << " (abs error " << m.abs_error << ", rel error " << m.rel_error << ")";
   return s.str();
 }
 
@@ -69,7 +69,8 @@ GradcheckReport failed_to_run(GradcheckReport rep, const std::exception& e) {
 }
 }  // namespace
 
-GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
+GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& o) {
   GradcheckReport rep;
   std::vector<int> checked;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -136,12 +137,15 @@ void compare_jacobians(const MultiFunction& f, const std::vector<Tensor>& inputs
       std::vector<Tensor> g(checked.size());
       if (y.requires_grad() && !checked.empty()) {
         Tensor onehot = zeros(y.shape(), {.dtype = y.dtype()});
-        if (y.dtype() == Dtype::float64) onehot.data<double>()[k] = 1;
-        else onehot.data<float>()[k] = 1;
+        if (y.dtype() == Dtype::float64)
+          onehot.data<double>()[k] = 1;
+        else
+          onehot.data<float>()[k] = 1;
         g = grad({y}, checked_inputs, {onehot}, true, false, true);
       }
       for (std::size_t c = 0; c < checked.size(); ++c) {
-        std::vector<double> row = g[c].defined() ? g[c].to_vector<double>() : std::vector<double>(checked_inputs[c].numel(), 0.0);
+        std::vector<double> row =
+            g[c].defined() ? g[c].to_vector<double>() : std::vector<double>(checked_inputs[c].numel(), 0.0);
         for (int64_t e = 0; e < checked_inputs[c].numel(); ++e) {
           const double an = row[e], nu = numerical[c][e][j][k];
           const double err = std::fabs(an - nu), rel = err / std::max(std::fabs(nu), 1e-8);
@@ -152,20 +156,23 @@ void compare_jacobians(const MultiFunction& f, const std::vector<Tensor>& inputs
           if (!bad) continue;
           rep.passed = false;
           ++rep.mismatch_count;
-          rep.mismatches.push_back({checked[c], unravel(e, checked_inputs[c].shape()), static_cast<int>(j), unravel(k, y.shape()), an, nu, err, rel});
+          rep.mismatches.push_back({checked[c], unravel(e, checked_inputs[c].shape()), static_cast<int>(j),
+                                    unravel(k, y.shape()), an, nu, err, rel});
         }
       }
     }
   }
   std::sort(rep.mismatches.begin(), rep.mismatches.end(), [](const auto& a, const auto& b) {
-    return (std::isnan(a.rel_error) ? INFINITY : a.rel_error) > (std::isnan(b.rel_error) ? INFINITY : b.rel_error);
+    return (std::isnan(a.rel_error) ? INFINITY : a.rel_error) >
+           (std::isnan(b.rel_error) ? INFINITY : b.rel_error);
   });
-  if (static_cast<int>(rep.mismatches.size()) > o.max_failures) rep.mismatches.resize(static_cast<std::size_t>(o.max_failures));
+  if (static_cast<int>(rep.mismatches.size()) > o.max_failures)
+    rep.mismatches.resize(static_cast<std::size_t>(o.max_failures));
 }
 }  // namespace
 
-GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o,
-                              const std::vector<Tensor>& grad_outputs) {
+GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs,
+                              const GradcheckOptions& o, const std::vector<Tensor>& grad_outputs) {
   std::vector<int> diff;
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) diff.push_back(static_cast<int>(i));
@@ -185,7 +192,8 @@ GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>&
       g = grad_outputs[j].detach().to(Dtype::float64).clone();
     } else {
       std::vector<double> vals(static_cast<std::size_t>(outs[j].numel()));
-      for (std::size_t k = 0; k < vals.size(); ++k) vals[k] = std::sin(1.7 * static_cast<double>(k + 3 * j) + 0.3);
+      for (std::size_t k = 0; k < vals.size(); ++k)
+        vals[k] = std::sin(1.7 * static_cast<double>(k + 3 * j) + 0.3);
       g = tensor(vals, outs[j].shape(), {.dtype = Dtype::float64});
     }
     v.push_back(g.requires_grad_(true));
@@ -204,8 +212,10 @@ GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>&
         vs_used.push_back(vs[j]);
       }
     std::vector<Tensor> gs;
-    if (!ys_used.empty() && !diff_in.empty()) gs = grad(ys_used, diff_in, vs_used, true, true, true);
-    else gs.assign(diff_in.size(), Tensor());
+    if (!ys_used.empty() && !diff_in.empty())
+      gs = grad(ys_used, diff_in, vs_used, true, true, true);
+    else
+      gs.assign(diff_in.size(), Tensor());
     for (std::size_t c = 0; c < gs.size(); ++c)
       if (!gs[c].defined()) gs[c] = zeros_like(diff_in[c]);
     return gs;

@@ -23,9 +23,9 @@ struct GradcheckOptions {
 
 /// One element where the analytic and numerical derivative disagree.
 struct GradcheckMismatch {
-  int input = 0;                    ///< which input (0-based)
-  std::vector<int64_t> input_index; ///< multi-index of the element in that input
-  int output = 0;                   ///< which output
+  int input = 0;                     ///< which input (0-based)
+  std::vector<int64_t> input_index;  ///< multi-index of the element in that input
+  int output = 0;                    ///< which output
   std::vector<int64_t> output_index;
   double analytic = 0, numerical = 0, abs_error = 0, rel_error = 0;
 };
@@ -46,22 +46,25 @@ struct GradcheckReport {
 
 using MultiFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
-GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {});
+GradcheckReport gradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs,
+                          const GradcheckOptions& o = {});
 /// Checks second derivatives: gradcheck of (inputs, v) -> vjp(f, inputs, v) with create_graph,
 /// for fixed pseudo-random v (or the given grad_outputs).
-GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {},
-                              const std::vector<Tensor>& grad_outputs = {});
+GradcheckReport gradgradcheck(const MultiFunction& f, const std::vector<Tensor>& inputs,
+                              const GradcheckOptions& o = {}, const std::vector<Tensor>& grad_outputs = {});
 
 /// Single-output forms: f returns one Tensor.
 template <class F>
-  requires std::is_invocable_r_v<Tensor, F, const std::vector<Tensor>&>
-GradcheckReport gradcheck(F f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {}) {
-  return gradcheck(MultiFunction([f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in)}; }), inputs, o);
+requires std::is_invocable_r_v < Tensor, F, const std::vector<Tensor>
+& > GradcheckReport gradcheck(F f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {}) {
+  return gradcheck(MultiFunction([f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in)}; }),
+                   inputs, o);
 }
 template <class F>
-  requires std::is_invocable_r_v<Tensor, F, const std::vector<Tensor>&>
-GradcheckReport gradgradcheck(F f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {}) {
-  return gradgradcheck(MultiFunction([f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in)}; }), inputs, o);
+requires std::is_invocable_r_v < Tensor, F, const std::vector<Tensor>
+& > GradcheckReport gradgradcheck(F f, const std::vector<Tensor>& inputs, const GradcheckOptions& o = {}) {
+  return gradgradcheck(
+      MultiFunction([f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in)}; }), inputs, o);
 }
 
 }  // namespace xg

@@ -42,7 +42,8 @@ void Inspector::on_backward_node(std::span<Node* const> pass, std::size_t i, con
                                  std::span<const Tensor> grad_inputs) {
   if (state.anomaly)
     for (std::size_t k = 0; k < grad_inputs.size(); ++k)
-      if (const int64_t bad = pass[i]->edges()[k].requires_grad() ? first_non_finite(grad_inputs[k]) : -1; bad >= 0)
+      if (const int64_t bad = pass[i]->edges()[k].requires_grad() ? first_non_finite(grad_inputs[k]) : -1;
+          bad >= 0)
         backward_anomaly(pass, i, grad_output, k, grad_inputs[k], bad);
   if (state.trace) state.trace->on_node(pass, i, grad_output, grad_inputs);
 }
@@ -63,6 +64,8 @@ InspectGuard::~InspectGuard() {
   state.inspect = prev_;
   update_observer();
 }
-bool inspect_enabled() { return state.inspect; }
+bool inspect_enabled() {
+  return state.inspect;
+}
 
 }  // namespace xg

@@ -72,10 +72,10 @@ bool anomaly_enabled();
 
 /// How the printers show tensors and formulas.
 struct InspectOptions {
-  bool values = true;        ///< print the values of tensors of at most max_values elements
+  bool values = true;  ///< print the values of tensors of at most max_values elements
   int64_t max_values = 16;
-  int precision = 4;         ///< significant digits
-  bool formulas = true;      ///< print each op's derivative formula (from the op registry)
+  int precision = 4;     ///< significant digits
+  bool formulas = true;  ///< print each op's derivative formula (from the op registry)
 };
 
 /// Values as nested brackets, `[[0.1, 0.2], [0.3, 0.4]]` (a 0-d tensor: the bare number), with
@@ -88,25 +88,25 @@ class Node;
 
 /// One input of a recorded op, as far as it is known.
 struct TapeInput {
-  std::string label;          ///< see "Labels" above; "?" for a constant recorded without InspectGuard
+  std::string label;  ///< see "Labels" above; "?" for a constant recorded without InspectGuard
   Shape shape;
-  bool shape_known = true;    ///< false for a constant recorded without InspectGuard
-  int producer_step = 0;      ///< the step whose output this is; 0 for leaves and constants
-  std::string producer_op;    ///< that step's op
+  bool shape_known = true;  ///< false for a constant recorded without InspectGuard
+  int producer_step = 0;    ///< the step whose output this is; 0 for leaves and constants
+  std::string producer_op;  ///< that step's op
   bool requires_grad = false;
-  bool is_leaf = false;       ///< a leaf that requires grad (a parameter or an input being differentiated)
-  Tensor value;               ///< undefined when unknown (recorded without InspectGuard)
+  bool is_leaf = false;  ///< a leaf that requires grad (a parameter or an input being differentiated)
+  Tensor value;          ///< undefined when unknown (recorded without InspectGuard)
 };
 
 /// One recorded op of a tape.
 struct TapeEntry {
-  int step = 0;               ///< 1-based position in recording order
-  uint64_t sequence_nr = 0;   ///< the node's global sequence number
+  int step = 0;              ///< 1-based position in recording order
+  uint64_t sequence_nr = 0;  ///< the node's global sequence number
   std::string op, formula;
-  std::string output;         ///< the output's label
+  std::string output;  ///< the output's label
   Shape shape;
   Dtype dtype = Dtype::float32;
-  Tensor value;               ///< the output's values; undefined when unknown
+  Tensor value;  ///< the output's values; undefined when unknown
   std::vector<TapeInput> inputs;
   std::shared_ptr<Node> node;
 };
@@ -124,13 +124,13 @@ std::string tape_string(const Tensor& root, const InspectOptions& o = {});
 /// What one step of the backward pass did: the node, the gradient that arrived for its output,
 /// its derivative formula, and the gradient it sent to each input.
 struct BackwardStep {
-  int step = 0;               ///< tape step (backward runs them from the highest down)
+  int step = 0;  ///< tape step (backward runs them from the highest down)
   std::shared_ptr<Node> node;
   std::string op, formula;
-  std::string root;           ///< the label of the tensor being differentiated ("L")
-  std::string output;         ///< the label of the node's output y
-  Tensor output_value;        ///< y's values (undefined when unknown)
-  Tensor grad_output;         ///< dL/dy, the upstream gradient
+  std::string root;     ///< the label of the tensor being differentiated ("L")
+  std::string output;   ///< the label of the node's output y
+  Tensor output_value;  ///< y's values (undefined when unknown)
+  Tensor grad_output;   ///< dL/dy, the upstream gradient
   std::vector<TapeInput> inputs;
   std::vector<Tensor> grad_inputs;  ///< dL/d(input k) sent by this step; undefined: no gradient
   /// The chain-rule line for input k, e.g. `dL/dz1 = dL/dh * h (1 - h) = [..] * [..] = [..]`;
@@ -179,13 +179,13 @@ void dump_backward(const Tensor& root);
 // ---------------------------------------------------------------- the graph, drawn
 
 struct DotOptions {
-  bool values = false;   ///< show tensor values (up to max_values elements)
-  bool grads = false;    ///< show gradients: leaves' .grad, and intermediates' from `trace`
+  bool values = false;  ///< show tensor values (up to max_values elements)
+  bool grads = false;   ///< show gradients: leaves' .grad, and intermediates' from `trace`
   int64_t max_values = 8;
   int precision = 4;
   const BackwardTrace* trace = nullptr;  ///< gradients of intermediate tensors, from backward_trace
-  std::string title = {};  ///< a graph label
-  std::string rankdir = "TB";  ///< Graphviz layout direction: "TB" (top to bottom) or "LR"
+  std::string title = {};                ///< a graph label
+  std::string rankdir = "TB";            ///< Graphviz layout direction: "TB" (top to bottom) or "LR"
 };
 
 /// The tape of `root` as a Graphviz digraph: an ellipse per op ("step 3\nsigmoid") and a box per

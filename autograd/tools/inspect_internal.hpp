@@ -17,7 +17,6 @@
 
 namespace xg::inspect_detail {
 
-
 // What InspectGuard keeps per recorded op: the inputs (strongly: they are printed, and a
 // temporary input would otherwise be gone) and the output (weakly: it owns the node).
 struct InspectAnnotation final : NodeAnnotation {
@@ -25,13 +24,15 @@ struct InspectAnnotation final : NodeAnnotation {
   std::weak_ptr<TensorImpl> output;
 };
 
-inline const InspectAnnotation* annotation_of(const Node& n) { return dynamic_cast<const InspectAnnotation*>(n.annotation()); }
+inline const InspectAnnotation* annotation_of(const Node& n) {
+  return dynamic_cast<const InspectAnnotation*>(n.annotation());
+}
 void annotate(Node& node, std::span<const Tensor> inputs, const Tensor& output);
 
 // Formatting (tape_view.cpp).
 std::string number(double v, int precision);
-void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos, int precision,
-            bool integral);
+void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos,
+            int precision, bool integral);
 std::string tag(const char* prefix, std::size_t n);
 std::string shape_dtype(const Tensor& t);
 /// Index of the first NaN or Inf element, or -1.
@@ -65,7 +66,8 @@ class TapeView {
   }
   std::string root_label() const {
     if (root_.defined() && !root_.name().empty()) return root_.name();
-    if (!root_is_loss_ && root_.defined() && root_.grad_fn()) return tag("t", static_cast<std::size_t>(step(root_.grad_fn().get())));
+    if (!root_is_loss_ && root_.defined() && root_.grad_fn())
+      return tag("t", static_cast<std::size_t>(step(root_.grad_fn().get())));
     return "L";
   }
 
@@ -117,16 +119,21 @@ class TapeView {
       for (std::size_t k = 0; k < n->num_inputs(); ++k) {
         const Edge& e = n->edges()[k];
         if (e.fn) continue;
-        if (e.leaf) assign(e.leaf, leaves, consts);
-        else if (a && k < a->inputs.size()) assign(a->inputs[k], leaves, consts);
+        if (e.leaf)
+          assign(e.leaf, leaves, consts);
+        else if (a && k < a->inputs.size())
+          assign(a->inputs[k], leaves, consts);
       }
     }
   }
   void assign(const std::shared_ptr<TensorImpl>& impl, int& leaves, int& consts) {
     if (!impl || !impl->name.empty() || leaf_labels_.count(impl.get())) return;
-    if (impl->requires_grad) leaf_labels_[impl.get()] = tag("leaf", static_cast<std::size_t>(++leaves));
-    else if (impl->shape.numel() == 1) leaf_labels_[impl.get()] = format_values(Tensor(impl), 4, 1);
-    else leaf_labels_[impl.get()] = tag("const", static_cast<std::size_t>(++consts));
+    if (impl->requires_grad)
+      leaf_labels_[impl.get()] = tag("leaf", static_cast<std::size_t>(++leaves));
+    else if (impl->shape.numel() == 1)
+      leaf_labels_[impl.get()] = format_values(Tensor(impl), 4, 1);
+    else
+      leaf_labels_[impl.get()] = tag("const", static_cast<std::size_t>(++consts));
   }
 
   Tensor root_;
@@ -153,9 +160,10 @@ extern thread_local ThreadState state;
 void update_observer();
 
 // Anomaly mode's errors (anomaly.cpp).
-[[noreturn]] void forward_anomaly(Node& node, std::span<const Tensor> inputs, const Tensor& output, int64_t bad);
-[[noreturn]] void backward_anomaly(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output, std::size_t k,
-                                   const Tensor& gk, int64_t bad);
+[[noreturn]] void forward_anomaly(Node& node, std::span<const Tensor> inputs, const Tensor& output,
+                                  int64_t bad);
+[[noreturn]] void backward_anomaly(std::span<Node* const> pass, std::size_t i, const Tensor& grad_output,
+                                   std::size_t k, const Tensor& gk, int64_t bad);
 
 // Collects the steps of one backward_trace call.
 class TraceCollector {

@@ -23,13 +23,14 @@ void print_tape(const Tensor& root, std::ostream& os, const InspectOptions& o) {
   const auto& nodes = view.nodes();
   const std::string name = view.root_label();
   if (nodes.empty()) {
-    os << "tape of " << name << ": empty (" << (root.requires_grad() ? "a leaf" : "no op was recorded: nothing requires grad")
-       << ")\n";
+    os << "tape of " << name << ": empty ("
+       << (root.requires_grad() ? "a leaf" : "no op was recorded: nothing requires grad") << ")\n";
     return;
   }
   std::vector<TapeEntry> entries;
   for (std::size_t i = 0; i < nodes.size(); ++i) entries.push_back(view.entry(i));
-  os << "tape of " << name << ": " << nodes.size() << " op" << (nodes.size() == 1 ? "" : "s") << " in recording order\n";
+  os << "tape of " << name << ": " << nodes.size() << " op" << (nodes.size() == 1 ? "" : "s")
+     << " in recording order\n";
   // The leaves and constants first, once each, in order of first use.
   std::vector<std::string> seen;
   bool header = false;
@@ -64,6 +65,8 @@ std::string tape_string(const Tensor& root, const InspectOptions& o) {
   return s.str();
 }
 
-void dump_tape(const Tensor& root) { print_tape(root, std::cerr); }
+void dump_tape(const Tensor& root) {
+  print_tape(root, std::cerr);
+}
 
 }  // namespace xg

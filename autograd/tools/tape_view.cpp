@@ -24,8 +24,8 @@ std::string number(double v, int precision) {
   return buf;
 }
 
-void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos, int precision,
-            bool integral) {
+void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos,
+            int precision, bool integral) {
   if (axis == s.rank()) {
     const double x = v[static_cast<std::size_t>(pos++)];
     out += integral ? std::to_string(static_cast<int64_t>(x)) : number(x, precision);
@@ -83,14 +83,16 @@ double element(const Tensor& t, int64_t i) {
 
 std::string with_shape(const TapeInput& in) {
   if (!in.shape_known) return "? (a constant)";
-  if (!in.requires_grad && in.value.defined() && in.value.numel() == 1 && in.label == format_values(in.value, 4, 1))
+  if (!in.requires_grad && in.value.defined() && in.value.numel() == 1 &&
+      in.label == format_values(in.value, 4, 1))
     return in.label;  // a scalar constant: its value says it all
   return in.label + " " + in.shape.str();
 }
 
 // "t2 [2] from 'sub' (step 2)", "W1 [2, 2] (a leaf)", "0.5 (a constant)"
 std::string provenance(const TapeInput& in) {
-  if (in.producer_step) return with_shape(in) + " from '" + in.producer_op + "' (step " + std::to_string(in.producer_step) + ")";
+  if (in.producer_step)
+    return with_shape(in) + " from '" + in.producer_op + "' (step " + std::to_string(in.producer_step) + ")";
   if (in.is_leaf) return with_shape(in) + " (a leaf)";
   return with_shape(in) + " (a constant)";
 }

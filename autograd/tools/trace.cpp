@@ -13,7 +13,8 @@ namespace xg {
 using namespace inspect_detail;
 
 std::optional<ChainRuleLine> BackwardStep::explanation(std::size_t k, const InspectOptions& o) const {
-  if (k >= grad_inputs.size() || !grad_inputs[k].defined() || !node || !node->info().explain) return std::nullopt;
+  if (k >= grad_inputs.size() || !grad_inputs[k].defined() || !node || !node->info().explain)
+    return std::nullopt;
   ChainRuleContext c;
   c.k = k;
   c.up = "d" + root + "/d" + output;
@@ -42,7 +43,9 @@ std::optional<ChainRuleLine> BackwardStep::explanation(std::size_t k, const Insp
 
 std::string BackwardStep::chain_rule(std::size_t k, const InspectOptions& o) const {
   if (k >= grad_inputs.size() || !grad_inputs[k].defined()) return "";
-  auto fmt = [&](const Tensor& t) { return o.values ? format_values(t, o.precision, o.max_values) : shape_dtype(t); };
+  auto fmt = [&](const Tensor& t) {
+    return o.values ? format_values(t, o.precision, o.max_values) : shape_dtype(t);
+  };
   const Tensor& gk = grad_inputs[k];
   const std::string lhs = "d" + root + "/d" + inputs[k].label;
   const std::optional<ChainRuleLine> r = explanation(k, o);
@@ -76,14 +79,17 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
   os << "backward from " << root << ": " << steps.size() << " step" << (steps.size() == 1 ? "" : "s")
      << ", from the last op recorded to the first";
   if (!steps.empty() && steps.front().grad_output.defined())
-    os << "; d" << root << "/d" << root << " = " << format_values(steps.front().grad_output, o.precision, o.max_values);
+    os << "; d" << root << "/d" << root << " = "
+       << format_values(steps.front().grad_output, o.precision, o.max_values);
   os << "\n";
   for (const BackwardStep& s : steps) os << s.str(o);
   if (!leaves.empty()) os << "leaf gradients (.grad after this backward):\n";
   for (const LeafGradient& l : leaves) {
-    os << "  " << l.label << ".grad = " << format_values(l.accumulated.defined() ? l.accumulated : l.grad, o.precision, o.max_values);
+    os << "  " << l.label << ".grad = "
+       << format_values(l.accumulated.defined() ? l.accumulated : l.grad, o.precision, o.max_values);
     if (l.accumulated_onto_earlier)
-      os << "  (this pass: " << format_values(l.grad, o.precision, o.max_values) << ", added to the earlier .grad)";
+      os << "  (this pass: " << format_values(l.grad, o.precision, o.max_values)
+         << ", added to the earlier .grad)";
     os << "\n";
   }
 }
@@ -94,7 +100,8 @@ std::string BackwardTrace::str(const InspectOptions& o) const {
   return s.str();
 }
 
-BackwardTrace backward_trace(const Tensor& root, const Tensor& grad, bool retain_graph, const BackwardStepCallback& on_step) {
+BackwardTrace backward_trace(const Tensor& root, const Tensor& grad, bool retain_graph,
+                             const BackwardStepCallback& on_step) {
   if (!root.defined()) throw ValueError("backward_trace: the tensor is undefined");
   BackwardTrace trace;
   TraceCollector collector(root, trace, on_step);
@@ -113,6 +120,8 @@ BackwardTrace backward_trace(const Tensor& root, const Tensor& grad, bool retain
   return trace;
 }
 
-void dump_backward(const Tensor& root) { backward_trace(root, Tensor(), true).print(std::cerr); }
+void dump_backward(const Tensor& root) {
+  backward_trace(root, Tensor(), true).print(std::cerr);
+}
 
 }  // namespace xg

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <torch/torch.h>
 
+#include <sys/resource.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,7 +13,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <sys/resource.h>
 #include <vector>
 
 namespace {
@@ -34,7 +34,8 @@ Stats stats_of(std::vector<double> ms) {
   double sum = 0;
   for (double v : ms) sum += v;
   const std::size_t n = ms.size();
-  return {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms.front(), sum / static_cast<double>(n), ms.back()};
+  return {n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]), ms.front(), sum / static_cast<double>(n),
+          ms.back()};
 }
 
 std::vector<double> time_steps(int warmup, int steps, const std::function<void()>& step) {
@@ -50,11 +51,12 @@ std::vector<double> time_steps(int warmup, int steps, const std::function<void()
 
 std::string head(const char* w, const Args& a, int warmup, int steps, const Stats& s) {
   std::ostringstream o;
-  o << "{\"impl\":\"libtorch\",\"workload\":\"" << w << "\",\"threads\":" << a.threads << ",\"torch_threads\":" << torch::get_num_threads()
+  o << "{\"impl\":\"libtorch\",\"workload\":\"" << w << "\",\"threads\":" << a.threads
+    << ",\"torch_threads\":" << torch::get_num_threads()
     << ",\"interop_threads\":" << at::get_num_interop_threads()
-    << ",\"blas_threads\":" << openblas_get_num_threads() << ",\"warmup\":" << warmup << ",\"steps\":" << steps
-    << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min << ",\"ms_per_step_mean\":" << s.mean
-    << ",\"ms_per_step_max\":" << s.max;
+    << ",\"blas_threads\":" << openblas_get_num_threads() << ",\"warmup\":" << warmup
+    << ",\"steps\":" << steps << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min
+    << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
   return o.str();
 }
 
@@ -66,8 +68,9 @@ long peak_rss_kb() {
 
 // One training workload: model, data, optimizer; step = zero_grad, forward, loss, backward, update.
 template <class Model, class Opt>
-void train_workload(const char* name, const Args& a, int dw, int ds, Model& model, Opt& opt, const torch::Tensor& x,
-                    const torch::Tensor& y, const std::function<torch::Tensor(const torch::Tensor&)>& fwd) {
+void train_workload(const char* name, const Args& a, int dw, int ds, Model& model, Opt& opt,
+                    const torch::Tensor& x, const torch::Tensor& y,
+                    const std::function<torch::Tensor(const torch::Tensor&)>& fwd) {
   const int warmup = a.warmup >= 0 ? a.warmup : dw, steps = a.steps >= 0 ? a.steps : ds;
   torch::Tensor loss;
   auto step = [&] {
@@ -80,28 +83,31 @@ void train_workload(const char* name, const Args& a, int dw, int ds, Model& mode
   const double first = loss.item<double>();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
   (void)model;
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n", head(name, a, warmup, steps, s).c_str(), first,
-              loss.item<double>(), peak_rss_kb());
+  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              head(name, a, warmup, steps, s).c_str(), first, loss.item<double>(), peak_rss_kb());
 }
 
 void run_mlp(const Args& a) {
   torch::manual_seed(0);
-  torch::nn::Sequential net(torch::nn::Linear(784, 512), torch::nn::ReLU(), torch::nn::Linear(512, 256), torch::nn::ReLU(),
-                            torch::nn::Linear(256, 10));
+  torch::nn::Sequential net(torch::nn::Linear(784, 512), torch::nn::ReLU(), torch::nn::Linear(512, 256),
+                            torch::nn::ReLU(), torch::nn::Linear(256, 10));
   torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   torch::Tensor x = torch::randn({128, 784}), y = torch::randint(0, 10, {128});
-  train_workload("mlp", a, 20, 200, net, opt, x, y, [&](const torch::Tensor& in) { return net->forward(in); });
+  train_workload("mlp", a, 20, 200, net, opt, x, y,
+                 [&](const torch::Tensor& in) { return net->forward(in); });
 }
 
 void run_cnn(const Args& a) {
   torch::manual_seed(0);
-  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)), torch::nn::ReLU(),
-                            torch::nn::MaxPool2d(2), torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).padding(1)),
-                            torch::nn::ReLU(), torch::nn::MaxPool2d(2), torch::nn::Flatten(), torch::nn::Linear(3136, 128),
-                            torch::nn::ReLU(), torch::nn::Linear(128, 10));
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 3).padding(1)),
+                            torch::nn::ReLU(), torch::nn::MaxPool2d(2),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 3).padding(1)),
+                            torch::nn::ReLU(), torch::nn::MaxPool2d(2), torch::nn::Flatten(),
+                            torch::nn::Linear(3136, 128), torch::nn::ReLU(), torch::nn::Linear(128, 10));
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
   torch::Tensor x = torch::randn({64, 1, 28, 28}), y = torch::randint(0, 10, {64});
-  train_workload("cnn", a, 10, 100, net, opt, x, y, [&](const torch::Tensor& in) { return net->forward(in); });
+  train_workload("cnn", a, 10, 100, net, opt, x, y,
+                 [&](const torch::Tensor& in) { return net->forward(in); });
 }
 
 void run_lstm(const Args& a) {
@@ -123,7 +129,8 @@ void run_lstm(const Args& a) {
 void run_tiny(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : 200;
   torch::manual_seed(0);
-  torch::Tensor x = torch::randn({16}, torch::requires_grad()), w = torch::randn({16}, torch::requires_grad()),
+  torch::Tensor x = torch::randn({16}, torch::requires_grad()),
+                w = torch::randn({16}, torch::requires_grad()),
                 b = torch::randn({16}, torch::requires_grad());
   torch::Tensor loss;
   auto step = [&] {
@@ -140,27 +147,34 @@ void run_tiny(const Args& a) {
   step();
   const double first = loss.item<double>();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,\"peak_rss_kb\":%ld}\n",
-              head("tiny", a, warmup, steps, s).c_str(), first, loss.item<double>(), s.median * 1000 / 300, s.min * 1000 / 300,
-              peak_rss_kb());
+  std::printf(
+      "%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
+      "\"peak_rss_kb\":%ld}\n",
+      head("tiny", a, warmup, steps, s).c_str(), first, loss.item<double>(), s.median * 1000 / 300,
+      s.min * 1000 / 300, peak_rss_kb());
 }
 
 void run_matmul_peak(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 3, steps = a.steps >= 0 ? a.steps : 30;
   torch::manual_seed(0);
-  torch::Tensor A = torch::randn({1024, 1024}), B = torch::randn({1024, 1024}), C = torch::empty({1024, 1024});
+  torch::Tensor A = torch::randn({1024, 1024}), B = torch::randn({1024, 1024}),
+                C = torch::empty({1024, 1024});
   torch::NoGradGuard g;
   const Stats s = stats_of(time_steps(warmup, steps, [&] { torch::mm_out(C, A, B); }));
   const double flop = 2.0 * 1024 * 1024 * 1024;
-  std::printf("%s,\"n\":1024,\"gflops_median\":%g,\"gflops_max\":%g}\n", head("matmul_peak", a, warmup, steps, s).c_str(),
-              flop / (s.median * 1e6), flop / (s.min * 1e6));
+  std::printf("%s,\"n\":1024,\"gflops_median\":%g,\"gflops_max\":%g}\n",
+              head("matmul_peak", a, warmup, steps, s).c_str(), flop / (s.median * 1e6),
+              flop / (s.min * 1e6));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <workload>[,...]|all [--threads N] [--intra M] [--blas-threads M] [--warmup W] [--steps S]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <workload>[,...]|all [--threads N] [--intra M] [--blas-threads M] [--warmup W] "
+                 "[--steps S]\n",
+                 argv[0]);
     return 2;
   }
   Args a;
@@ -171,11 +185,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     const int v = std::atoi(argv[i + 1]);
-    if (k == "--threads") a.threads = v;
-    else if (k == "--intra") a.intra = v;
-    else if (k == "--blas-threads") a.blas = v;
-    else if (k == "--warmup") a.warmup = v;
-    else if (k == "--steps") a.steps = v;
+    if (k == "--threads")
+      a.threads = v;
+    else if (k == "--intra")
+      a.intra = v;
+    else if (k == "--blas-threads")
+      a.blas = v;
+    else if (k == "--warmup")
+      a.warmup = v;
+    else if (k == "--steps")
+      a.steps = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -184,8 +203,11 @@ int main(int argc, char** argv) {
   at::set_num_interop_threads(1);
   at::set_num_threads(a.intra > 0 ? a.intra : a.threads);
   openblas_set_num_threads(a.blas > 0 ? a.blas : a.threads);
-  const std::map<std::string, std::function<void(const Args&)>> w = {
-      {"mlp", run_mlp}, {"cnn", run_cnn}, {"tiny", run_tiny}, {"lstm", run_lstm}, {"matmul_peak", run_matmul_peak}};
+  const std::map<std::string, std::function<void(const Args&)>> w = {{"mlp", run_mlp},
+                                                                     {"cnn", run_cnn},
+                                                                     {"tiny", run_tiny},
+                                                                     {"lstm", run_lstm},
+                                                                     {"matmul_peak", run_matmul_peak}};
   std::string list = argv[1];
   if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);

@@ -52,7 +52,8 @@ struct Idx {
 
 Idx read_idx(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error("cannot open '" + path + "' (install dataset-fashion-mnist or pass --data DIR)");
+  if (!f)
+    throw std::runtime_error("cannot open '" + path + "' (install dataset-fashion-mnist or pass --data DIR)");
   auto read = [&](void* dst, std::size_t n, const char* what) {
     std::size_t done = 0;
     while (done < n) {
@@ -113,7 +114,8 @@ Split load_split(const Args& a, bool train) {
   torch::Tensor x = torch::empty({n, 784});
   float* px = x.data_ptr<float>();
   const float mean = 0.2860f, inv_std = 1.0f / 0.3530f;
-  for (int64_t i = 0; i < n * 784; ++i) px[i] = (static_cast<float>(images.bytes[static_cast<std::size_t>(i)]) / 255.0f - mean) * inv_std;
+  for (int64_t i = 0; i < n * 784; ++i)
+    px[i] = (static_cast<float>(images.bytes[static_cast<std::size_t>(i)]) / 255.0f - mean) * inv_std;
   torch::Tensor y = torch::empty({n}, torch::kInt64);
   int64_t* py = y.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
@@ -149,28 +151,33 @@ int run(const Args& a) {
                             torch::nn::Linear(128, 10));
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(a.lr));
   const int64_t n = train.x.size(0), batches = (n + a.batch_size - 1) / a.batch_size;
-  std::fprintf(stderr, "libtorch-fashion-mlp: %ld training examples (test %ld), up to %d epochs, batch %ld, Adam lr %g, "
-               "torch threads %d, OpenBLAS threads %d, target %.4f\n",
-               static_cast<long>(n), static_cast<long>(test.x.size(0)), a.epochs, static_cast<long>(a.batch_size), a.lr,
-               torch::get_num_threads(), openblas_get_num_threads(), a.target);
+  std::fprintf(
+      stderr,
+      "libtorch-fashion-mlp: %ld training examples (test %ld), up to %d epochs, batch %ld, Adam lr %g, "
+      "torch threads %d, OpenBLAS threads %d, target %.4f\n",
+      static_cast<long>(n), static_cast<long>(test.x.size(0)), a.epochs, static_cast<long>(a.batch_size),
+      a.lr, torch::get_num_threads(), openblas_get_num_threads(), a.target);
 
   double seconds = 0, acc = 0;
   int64_t steps = 0;
   bool reached = false;
   auto report = [&](double epochs) {
-    std::printf("{\"impl\":\"libtorch\",\"workload\":\"fashion_mlp_tta\",\"target\":%g,\"reached\":%s,\"seconds\":%.3f,"
-                "\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,\"torch_threads\":%d,"
-                "\"interop_threads\":%d,\"blas_threads\":%d,\"impl_version\":\"%s\"}\n",
-                a.target, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
-                static_cast<long>(a.eval_every), a.threads, torch::get_num_threads(), at::get_num_interop_threads(),
-                openblas_get_num_threads(), TORCH_VERSION);
+    std::printf(
+        "{\"impl\":\"libtorch\",\"workload\":\"fashion_mlp_tta\",\"target\":%g,\"reached\":%s,\"seconds\":%."
+        "3f,"
+        "\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,\"torch_"
+        "threads\":%d,"
+        "\"interop_threads\":%d,\"blas_threads\":%d,\"impl_version\":\"%s\"}\n",
+        a.target, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
+        static_cast<long>(a.eval_every), a.threads, torch::get_num_threads(), at::get_num_interop_threads(),
+        openblas_get_num_threads(), TORCH_VERSION);
     std::fflush(stdout);
   };
   // Evaluates, logs, and says whether the target is reached (the clock is stopped meanwhile).
   auto check = [&](double epochs) {
     acc = evaluate(net, test);
-    std::fprintf(stderr, "  epoch %.2f  step %ld  %.2f s of training  test acc %.4f\n", epochs, static_cast<long>(steps),
-                 seconds, acc);
+    std::fprintf(stderr, "  epoch %.2f  step %ld  %.2f s of training  test acc %.4f\n", epochs,
+                 static_cast<long>(steps), seconds, acc);
     return acc >= a.target;
   };
 
@@ -219,23 +226,36 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s needs a value\nusage: %s [--threads N] [--intra M] [--blas-threads M] [--target A] "
-                   "[--epochs E] [--batch-size B] [--lr LR] [--seed S] [--eval-every STEPS] [--limit N] [--data DIR]\n",
+      std::fprintf(stderr,
+                   "%s needs a value\nusage: %s [--threads N] [--intra M] [--blas-threads M] [--target A] "
+                   "[--epochs E] [--batch-size B] [--lr LR] [--seed S] [--eval-every STEPS] [--limit N] "
+                   "[--data DIR]\n",
                    k.c_str(), argv[0]);
       return 2;
     }
     const char* v = argv[i + 1];
-    if (k == "--threads") a.threads = std::atoi(v);
-    else if (k == "--intra") a.intra = std::atoi(v);
-    else if (k == "--blas-threads") a.blas = std::atoi(v);
-    else if (k == "--target") a.target = std::atof(v);
-    else if (k == "--epochs") a.epochs = std::atoi(v);
-    else if (k == "--batch-size") a.batch_size = std::atoll(v);
-    else if (k == "--lr") a.lr = std::atof(v);
-    else if (k == "--seed") a.seed = std::strtoull(v, nullptr, 10);
-    else if (k == "--eval-every") a.eval_every = std::atoll(v);
-    else if (k == "--limit") a.limit = std::atoll(v);
-    else if (k == "--data") a.data = v;
+    if (k == "--threads")
+      a.threads = std::atoi(v);
+    else if (k == "--intra")
+      a.intra = std::atoi(v);
+    else if (k == "--blas-threads")
+      a.blas = std::atoi(v);
+    else if (k == "--target")
+      a.target = std::atof(v);
+    else if (k == "--epochs")
+      a.epochs = std::atoi(v);
+    else if (k == "--batch-size")
+      a.batch_size = std::atoll(v);
+    else if (k == "--lr")
+      a.lr = std::atof(v);
+    else if (k == "--seed")
+      a.seed = std::strtoull(v, nullptr, 10);
+    else if (k == "--eval-every")
+      a.eval_every = std::atoll(v);
+    else if (k == "--limit")
+      a.limit = std::atoll(v);
+    else if (k == "--data")
+      a.data = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;

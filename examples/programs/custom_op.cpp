@@ -16,10 +16,10 @@ int main(int argc, char** argv) {
   const double eps = 1e-3;
   // d/dx sqrt(x^2 + eps) = x / sqrt(x^2 + eps) = x / output: the backward reuses the forward's result.
   xg::CustomOp smooth_abs{"smooth_abs", "d/dx sqrt(x^2 + eps) = x / sqrt(x^2 + eps)",
-      [eps](const std::vector<xg::Tensor>& in) { return xg::sqrt(in[0] * in[0] + eps); },
-      [](const xg::CustomOpContext& ctx, const xg::Tensor& g) {
-        return std::vector<xg::Tensor>{g * ctx.input(0) / ctx.output()};
-      }};
+                          [eps](const std::vector<xg::Tensor>& in) { return xg::sqrt(in[0] * in[0] + eps); },
+                          [](const xg::CustomOpContext& ctx, const xg::Tensor& g) {
+                            return std::vector<xg::Tensor>{g * ctx.input(0) / ctx.output()};
+                          }};
 
   // Check first, in float64 (finite differences need the precision).
   xg::manual_seed(0);
@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     xg::Tensor loss = xg::sum(smooth_abs({a - data}));
     loss.backward();
     opt.step();
-    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0) std::printf("step %4d  loss %.6f  a %.4f\n", step, loss.item(), a.item());
+    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0)
+      std::printf("step %4d  loss %.6f  a %.4f\n", step, loss.item(), a.item());
   }
   std::printf("gradcheck passed; a = %.4f (median 3, mean %.1f)\n", a.item(), xg::mean(data).item());
   return 0;

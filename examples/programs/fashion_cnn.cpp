@@ -16,9 +16,13 @@ struct Cnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Dropout> drop;
   std::shared_ptr<xg::nn::Linear> fc1, fc2;
   Cnn() : Module("Cnn") {
-    conv1 = register_module("conv1", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1}));
+    conv1 =
+        register_module("conv1", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                     .in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1}));
     bn1 = register_module("bn1", std::make_shared<xg::nn::BatchNorm2d>(32));
-    conv2 = register_module("conv2", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1}));
+    conv2 =
+        register_module("conv2", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                     .in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1}));
     bn2 = register_module("bn2", std::make_shared<xg::nn::BatchNorm2d>(64));
     drop = register_module("drop", std::make_shared<xg::nn::Dropout>(0.3));
     fc1 = register_module("fc1", std::make_shared<xg::nn::Linear>(64 * 7 * 7, 128));
@@ -26,9 +30,9 @@ struct Cnn : xg::nn::Module {
   }
   xg::Tensor forward(const xg::Tensor& x) override {  // x: images [N, 1, 28, 28]
     namespace F = xg::nn::functional;
-    xg::Tensor h = F::max_pool2d(xg::relu(bn1->forward(conv1->forward(x))), 2);  // [N, 32, 14, 14]
-    h = F::max_pool2d(xg::relu(bn2->forward(conv2->forward(h))), 2);             // [N, 64, 7, 7]
-    h = xg::flatten(h, 1);                                                          // [N, 3136]
+    xg::Tensor h = F::max_pool2d(xg::relu(bn1->forward(conv1->forward(x))), 2);    // [N, 32, 14, 14]
+    h = F::max_pool2d(xg::relu(bn2->forward(conv2->forward(h))), 2);               // [N, 64, 7, 7]
+    h = xg::flatten(h, 1);                                                         // [N, 3136]
     return fc2->forward(drop->forward(xg::relu(fc1->forward(drop->forward(h)))));  // logits
   }
 };
@@ -56,7 +60,8 @@ int main(int argc, char** argv) {
       xg::Tensor loss = xg::nn::functional::cross_entropy(model.forward(b.data), b.target);
       loss.backward();
       opt.step();
-      if (i++ % report == 0) std::printf("epoch %d batch %4lld  loss %.4f\n", epoch, static_cast<long long>(i - 1), loss.item());
+      if (i++ % report == 0)
+        std::printf("epoch %d batch %4lld  loss %.4f\n", epoch, static_cast<long long>(i - 1), loss.item());
     }
   }
   // Test accuracy: eval mode (no dropout), no recording.
@@ -65,6 +70,7 @@ int main(int argc, char** argv) {
   int64_t correct = 0;
   for (const auto& b : xg::data::DataLoader(test, {.batch_size = 1000, .shuffle = false}))
     correct += static_cast<int64_t>(xg::sum(xg::eq(xg::argmax(model.forward(b.data), 1), b.target)).item());
-  std::printf("test accuracy %.2f%% (%lld examples)\n", 100.0 * correct / test->size(), static_cast<long long>(test->size()));
+  std::printf("test accuracy %.2f%% (%lld examples)\n", 100.0 * correct / test->size(),
+              static_cast<long long>(test->size()));
   return 0;
 }

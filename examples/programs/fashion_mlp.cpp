@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
       xg::Tensor loss = xg::nn::functional::cross_entropy(model.forward(b.data), b.target);
       loss.backward();
       opt.step();
-      if (i++ % report == 0) std::printf("epoch %d batch %4lld  loss %.4f\n", epoch, static_cast<long long>(i - 1), loss.item());
+      if (i++ % report == 0)
+        std::printf("epoch %d batch %4lld  loss %.4f\n", epoch, static_cast<long long>(i - 1), loss.item());
     }
   }
   // Test accuracy: eval mode (no dropout), no recording.
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   int64_t correct = 0;
   for (const auto& b : xg::data::DataLoader(test, {.batch_size = 1000, .shuffle = false}))
     correct += static_cast<int64_t>(xg::sum(xg::eq(xg::argmax(model.forward(b.data), 1), b.target)).item());
-  std::printf("test accuracy %.2f%% (%lld examples)\n", 100.0 * correct / test->size(), static_cast<long long>(test->size()));
+  std::printf("test accuracy %.2f%% (%lld examples)\n", 100.0 * correct / test->size(),
+              static_cast<long long>(test->size()));
   return 0;
 }

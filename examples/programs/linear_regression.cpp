@@ -18,17 +18,18 @@ int main() {
   const double lr = 0.1;
 
   for (int step = 0; step <= 200; ++step) {
-    xg::Tensor pred = x * w + b;                  // broadcasting [n, 1] * [1]
+    xg::Tensor pred = x * w + b;                         // broadcasting [n, 1] * [1]
     xg::Tensor loss = xg::mean(xg::pow(pred - y, 2.0));  // mean squared error
-    loss.backward();                              // d loss / d w and d loss / d b
+    loss.backward();                                     // d loss / d w and d loss / d b
     {
-      xg::NoGradGuard no_grad;                    // the update itself is not recorded
+      xg::NoGradGuard no_grad;  // the update itself is not recorded
       w.sub_(w.grad(), lr);
       b.sub_(b.grad(), lr);
     }
     w.zero_grad();
     b.zero_grad();
-    if (step % 25 == 0) std::printf("step %3d  loss %.5f  w %.4f  b %.4f\n", step, loss.item(), w.item(), b.item());
+    if (step % 25 == 0)
+      std::printf("step %3d  loss %.5f  w %.4f  b %.4f\n", step, loss.item(), w.item(), b.item());
   }
   std::printf("learned y = %.3f x + %.3f (true: y = 3x + 2)\n", w.item(), b.item());
   return 0;

@@ -11,8 +11,8 @@
 
 #include "xgrad/xgrad.hpp"
 
-constexpr int W = 12;            // window length
-constexpr double DT = 0.3;       // sampling step of the sine
+constexpr int W = 12;       // window length
+constexpr double DT = 0.3;  // sampling step of the sine
 
 struct SineNet : xg::nn::Module {
   std::shared_ptr<xg::nn::LSTMCell> cell;
@@ -41,8 +41,10 @@ int main(int argc, char** argv) {
   for (int t = 0; t <= W; ++t) {
     std::vector<float> col(B);
     for (int b = 0; b < B; ++b) col[b] = static_cast<float>(std::sin((b * 0.7 + t) * DT));
-    if (t < W) xs.push_back(xg::from_vector(col, {B, 1}));
-    else target = col;
+    if (t < W)
+      xs.push_back(xg::from_vector(col, {B, 1}));
+    else
+      target = col;
   }
   xg::Tensor y = xg::from_vector(target, {B, 1});
   SineNet model;
@@ -52,12 +54,14 @@ int main(int argc, char** argv) {
     xg::Tensor loss = xg::nn::functional::mse_loss(model.predict(xs), y);
     loss.backward();
     opt.step();
-    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0) std::printf("step %4d  loss %.6f\n", step, loss.item());
+    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0)
+      std::printf("step %4d  loss %.6f\n", step, loss.item());
   }
   // Continue the wave: start from a true window, feed each prediction back as the newest value.
   xg::NoGradGuard no_grad;
   std::vector<xg::Tensor> window;
-  for (int t = 0; t < W; ++t) window.push_back(xg::from_vector(std::vector<float>{static_cast<float>(std::sin(t * DT))}, {1, 1}));
+  for (int t = 0; t < W; ++t)
+    window.push_back(xg::from_vector(std::vector<float>{static_cast<float>(std::sin(t * DT))}, {1, 1}));
   double worst = 0;
   for (int t = W; t < W + 8; ++t) {
     const double pred = model.predict(window).item(), truth = std::sin(t * DT);

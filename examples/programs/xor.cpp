@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     xg::Tensor loss = xg::nn::functional::binary_cross_entropy(model.forward(x), y);
     loss.backward();
     opt.step();
-    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0) std::printf("step %5d  loss %.6f\n", step, loss.item());
+    if (step % (steps / 10 > 0 ? steps / 10 : 1) == 0)
+      std::printf("step %5d  loss %.6f\n", step, loss.item());
   }
   // Predictions: above 0.5 means "1".
   xg::NoGradGuard no_grad;

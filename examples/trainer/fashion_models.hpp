@@ -32,9 +32,13 @@ struct Cnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Dropout> drop;
   std::shared_ptr<xg::nn::Linear> fc1, fc2;
   Cnn() : Module("Cnn") {
-    conv1 = register_module("conv1", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1}));
+    conv1 =
+        register_module("conv1", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                     .in_channels = 1, .out_channels = 32, .kernel_size = 3, .padding = 1}));
     bn1 = register_module("bn1", std::make_shared<xg::nn::BatchNorm2d>(32));
-    conv2 = register_module("conv2", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1}));
+    conv2 =
+        register_module("conv2", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                     .in_channels = 32, .out_channels = 64, .kernel_size = 3, .padding = 1}));
     bn2 = register_module("bn2", std::make_shared<xg::nn::BatchNorm2d>(64));
     drop = register_module("drop", std::make_shared<xg::nn::Dropout>(0.3));
     fc1 = register_module("fc1", std::make_shared<xg::nn::Linear>(64 * 7 * 7, 128));
@@ -44,7 +48,7 @@ struct Cnn : xg::nn::Module {
     namespace F = xg::nn::functional;
     xg::Tensor h = F::max_pool2d(xg::relu(bn1->forward(conv1->forward(x))), 2);  // [N, 32, 14, 14]
     h = F::max_pool2d(xg::relu(bn2->forward(conv2->forward(h))), 2);             // [N, 64, 7, 7]
-    h = xg::flatten(h, 1);                                                          // [N, 3136]
+    h = xg::flatten(h, 1);                                                       // [N, 3136]
     h = drop->forward(xg::relu(fc1->forward(drop->forward(h))));
     return fc2->forward(h);
   }

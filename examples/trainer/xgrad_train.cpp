@@ -1,8 +1,8 @@
 // xgrad-train: trains the Fashion-MNIST MLP or CNN with a progress bar, per-epoch test
 // accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
 // epoch from which --resume continues exactly where the run stopped.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/xgrad.hpp"
 #include "fashion_models.hpp"
+#include "xgrad/xgrad.hpp"
 
 namespace {
 
@@ -34,7 +34,7 @@ struct Config {
   std::string out = "runs";
   std::string checkpoint;  // default: <out>/<model>/checkpoint.safetensors
   std::string resume;
-  int64_t limit = 0;  // 0: all examples
+  int64_t limit = 0;   // 0: all examples
   int stop_after = 0;  // stop after this epoch, as an interruption would (0: run to the end)
   bool quiet = false;
   double target_accuracy = 0;  // > 0: stop when the test accuracy first reaches it, print a JSON line
@@ -47,20 +47,25 @@ void add_options(CLI::App& app, Config& c) {
   app.add_option("--epochs", c.epochs, "epochs (default: 15 for mlp, 8 for cnn)");
   app.add_option("--batch-size", c.batch_size, "examples per step (default: 128 for mlp, 64 for cnn)");
   app.add_option("--lr", c.lr, "learning rate (default: 1e-3 for adam/adamw, 0.05 for sgd)");
-  app.add_option("--optimizer", c.optimizer, "sgd (momentum 0.9), adam or adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--optimizer", c.optimizer, "sgd (momentum 0.9), adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   app.add_option("--threads", c.threads, "BLAS threads")->check(CLI::PositiveNumber);
   app.add_option("--seed", c.seed, "seed for initialisation, shuffling and dropout");
   app.add_option("--data", c.data, "directory with the Fashion-MNIST IDX files");
   app.add_option("--out", c.out, "directory for curves and the default checkpoint");
-  app.add_option("--checkpoint", c.checkpoint, "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
+  app.add_option("--checkpoint", c.checkpoint,
+                 "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
   app.add_option("--resume", c.resume, "continue from this checkpoint");
   app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
-  app.add_option("--stop-after", c.stop_after, "stop after this epoch, as an interruption would (then --resume)");
+  app.add_option("--stop-after", c.stop_after,
+                 "stop after this epoch, as an interruption would (then --resume)");
   app.add_flag("--quiet", c.quiet, "no progress bar");
   app.add_option("--target-accuracy", c.target_accuracy,
-                 "time to accuracy: stop when the test accuracy first reaches this and print a JSON line with the seconds of training")
+                 "time to accuracy: stop when the test accuracy first reaches this and print a JSON line "
+                 "with the seconds of training")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--eval-every", c.eval_every, "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
+  app.add_option("--eval-every", c.eval_every,
+                 "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
       ->check(CLI::NonNegativeNumber);
 }
 
@@ -76,23 +81,29 @@ std::shared_ptr<xg::nn::Module> make_model(const std::string& name) {
 }
 
 std::unique_ptr<xg::optim::Optimizer> make_optimizer(const Config& c, const std::vector<xg::Tensor>& params) {
-  if (c.optimizer == "sgd") return std::make_unique<xg::optim::SGD>(params, xg::optim::SGDOptions{.lr = c.lr, .momentum = 0.9});
-  if (c.optimizer == "adam") return std::make_unique<xg::optim::Adam>(params, xg::optim::AdamOptions{.lr = c.lr});
-  if (c.optimizer == "adamw") return std::make_unique<xg::optim::AdamW>(params, xg::optim::AdamWOptions{.lr = c.lr});
+  if (c.optimizer == "sgd")
+    return std::make_unique<xg::optim::SGD>(params, xg::optim::SGDOptions{.lr = c.lr, .momentum = 0.9});
+  if (c.optimizer == "adam")
+    return std::make_unique<xg::optim::Adam>(params, xg::optim::AdamOptions{.lr = c.lr});
+  if (c.optimizer == "adamw")
+    return std::make_unique<xg::optim::AdamW>(params, xg::optim::AdamWOptions{.lr = c.lr});
   throw xg::ValueError("--optimizer must be sgd, adam or adamw, got '" + c.optimizer + "'");
 }
 
 std::string fmt_time(double s) {
   char buf[32];
-  if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
   return buf;
 }
 
 // One line redrawn in place on a terminal; nothing at all in a log (no control characters).
 class ProgressBar {
  public:
-  ProgressBar(int epoch, int epochs, int64_t total, bool enabled) : epoch_(epoch), epochs_(epochs), total_(total), on_(enabled) {}
+  ProgressBar(int epoch, int epochs, int64_t total, bool enabled)
+      : epoch_(epoch), epochs_(epochs), total_(total), on_(enabled) {}
   void update(int64_t done, double running_loss, double seconds) {
     if (!on_) return;
     const int width = 30;
@@ -100,8 +111,9 @@ class ProgressBar {
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : 0;
     std::fprintf(stderr, "\r  epoch %d/%d [%s%s] %6ld/%ld  %7.0f ex/s  ETA %-7s loss %.4f ", epoch_, epochs_,
-                 std::string(static_cast<std::size_t>(filled), '=').c_str(), std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
-                 static_cast<long>(done), static_cast<long>(total_), rate, fmt_time(eta).c_str(), running_loss);
+                 std::string(static_cast<std::size_t>(filled), '=').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), static_cast<long>(done),
+                 static_cast<long>(total_), rate, fmt_time(eta).c_str(), running_loss);
     std::fflush(stderr);
   }
   void finish() {
@@ -115,7 +127,8 @@ class ProgressBar {
 };
 
 // Mean loss and accuracy over a dataset, in eval mode, without recording.
-std::pair<double, double> evaluate(xg::nn::Module& model, const std::shared_ptr<xg::data::TensorDataset>& ds) {
+std::pair<double, double> evaluate(xg::nn::Module& model,
+                                   const std::shared_ptr<xg::data::TensorDataset>& ds) {
   xg::NoGradGuard no_grad;
   model.eval();
   xg::data::DataLoader loader(ds, {.batch_size = 1000, .shuffle = false});
@@ -136,7 +149,9 @@ void write_csv(const std::string& path, const std::vector<EpochRecord>& h) {
   {
     std::ofstream o(tmp);
     o << "epoch,train_loss,test_loss,test_acc,seconds\n";
-    for (const auto& r : h) o << r.epoch << ',' << r.train_loss << ',' << r.test_loss << ',' << r.test_acc << ',' << r.seconds << '\n';
+    for (const auto& r : h)
+      o << r.epoch << ',' << r.train_loss << ',' << r.test_loss << ',' << r.test_acc << ',' << r.seconds
+        << '\n';
   }
   std::filesystem::rename(tmp, path);
 }
@@ -152,24 +167,32 @@ void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const
   auto py_loss = [&](double v) { return T + (H - T - B) * (1 - v / max_loss); };
   auto py_acc = [&](double v) { return T + (H - T - B) * (1 - v); };
   std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << W / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
-    << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n"
-    << "<line x1=\"" << W - R << "\" y1=\"" << T << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
+    << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B
+    << "\" stroke=\"black\"/>\n"
+    << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B
+    << "\" stroke=\"black\"/>\n"
+    << "<line x1=\"" << W - R << "\" y1=\"" << T << "\" x2=\"" << W - R << "\" y2=\"" << H - B
+    << "\" stroke=\"black\"/>\n";
   for (int k = 0; k <= 4; ++k) {
     const double f = k / 4.0;
-    s << "<text x=\"" << L - 6 << "\" y=\"" << py_loss(max_loss * f) + 4 << "\" text-anchor=\"end\">" << std::round(max_loss * f * 100) / 100 << "</text>\n"
+    s << "<text x=\"" << L - 6 << "\" y=\"" << py_loss(max_loss * f) + 4 << "\" text-anchor=\"end\">"
+      << std::round(max_loss * f * 100) / 100 << "</text>\n"
       << "<text x=\"" << W - R + 6 << "\" y=\"" << py_acc(f) + 4 << "\">" << f << "</text>\n";
   }
   for (std::size_t i = 0; i < h.size(); ++i)
-    s << "<text x=\"" << px(static_cast<double>(i)) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">" << h[i].epoch << "</text>\n";
+    s << "<text x=\"" << px(static_cast<double>(i)) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">"
+      << h[i].epoch << "</text>\n";
   s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\">epoch</text>\n";
   auto line = [&](auto value, auto py, const char* color, const char* label, int row) {
     s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
-    for (std::size_t i = 0; i < h.size(); ++i) s << px(static_cast<double>(i)) << ',' << py(value(h[i])) << ' ';
-    s << "\"/>\n<text x=\"" << L + 10 << "\" y=\"" << T + 14 * row << "\" fill=\"" << color << "\">" << label << "</text>\n";
+    for (std::size_t i = 0; i < h.size(); ++i)
+      s << px(static_cast<double>(i)) << ',' << py(value(h[i])) << ' ';
+    s << "\"/>\n<text x=\"" << L + 10 << "\" y=\"" << T + 14 * row << "\" fill=\"" << color << "\">" << label
+      << "</text>\n";
   };
   line([](const EpochRecord& r) { return r.train_loss; }, py_loss, "#1f77b4", "train loss (left)", 1);
   line([](const EpochRecord& r) { return r.test_loss; }, py_loss, "#ff7f0e", "test loss (left)", 2);
@@ -184,8 +207,10 @@ void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const
 std::string write_png(const std::string& csv, const std::string& png, const std::string& title) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return "";
   const std::string script = png + ".gp";
-  std::ofstream(script) << "set terminal pngcairo size 800,500\nset output '" << png << "'\nset datafile separator ','\n"
-                        << "set title '" << title << "'\nset xlabel 'epoch'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
+  std::ofstream(script) << "set terminal pngcairo size 800,500\nset output '" << png
+                        << "'\nset datafile separator ','\n"
+                        << "set title '" << title
+                        << "'\nset xlabel 'epoch'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
                         << "set ytics nomirror\nset y2tics\nset key center right\n"
                         << "plot '" << csv << "' using 1:2 every ::1 with linespoints title 'train loss', "
                         << "'' using 1:3 every ::1 with linespoints title 'test loss', "
@@ -213,30 +238,38 @@ void save_checkpoint(const std::string& path, const Config& c, int epoch, xg::nn
   meta["xgrad.seed"] = std::to_string(c.seed);
   std::ostringstream rng, hist;
   for (uint64_t w : xg::get_rng_state()) rng << w << ' ';
-  for (const auto& r : history) hist << r.epoch << ' ' << r.train_loss << ' ' << r.test_loss << ' ' << r.test_acc << ' ' << r.seconds << ';';
+  for (const auto& r : history)
+    hist << r.epoch << ' ' << r.train_loss << ' ' << r.test_loss << ' ' << r.test_acc << ' ' << r.seconds
+         << ';';
   meta["xgrad.rng"] = rng.str();
   meta["xgrad.history"] = hist.str();
   xg::save_tensors(path, tensors, meta);
 }
 
 // Restores a checkpoint into model and optimizer; returns the epoch it reached.
-int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& model, xg::optim::Optimizer& opt,
-                    xg::optim::LRScheduler& sched, std::vector<EpochRecord>& history) {
+int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& model,
+                    xg::optim::Optimizer& opt, xg::optim::LRScheduler& sched,
+                    std::vector<EpochRecord>& history) {
   xg::TensorFile f = xg::load_tensors(path);
   auto meta = [&](const std::string& k) {
     auto it = f.metadata.find(k);
-    if (it == f.metadata.end()) throw xg::IOError("checkpoint '" + path + "' is not an xgrad-train checkpoint (no " + k + ")");
+    if (it == f.metadata.end())
+      throw xg::IOError("checkpoint '" + path + "' is not an xgrad-train checkpoint (no " + k + ")");
     return it->second;
   };
   if (meta("xgrad.model") != c.model)
-    throw xg::ValueError("checkpoint '" + path + "' holds a '" + meta("xgrad.model") + "' model, not '" + c.model + "' (pass --model " + meta("xgrad.model") + ")");
+    throw xg::ValueError("checkpoint '" + path + "' holds a '" + meta("xgrad.model") + "' model, not '" +
+                         c.model + "' (pass --model " + meta("xgrad.model") + ")");
   if (meta("xgrad.optimizer") != c.optimizer)
-    throw xg::ValueError("checkpoint '" + path + "' was trained with --optimizer " + meta("xgrad.optimizer") + ", not " + c.optimizer);
+    throw xg::ValueError("checkpoint '" + path + "' was trained with --optimizer " + meta("xgrad.optimizer") +
+                         ", not " + c.optimizer);
   xg::NamedTensors model_state;
   xg::optim::StateDict os;
   for (auto& [n, t] : f.tensors) {
-    if (n.rfind("model.", 0) == 0) model_state.emplace_back(n.substr(6), t);
-    else if (n.rfind("optim.", 0) == 0) os.tensors.emplace_back(n.substr(6), t);
+    if (n.rfind("model.", 0) == 0)
+      model_state.emplace_back(n.substr(6), t);
+    else if (n.rfind("optim.", 0) == 0)
+      os.tensors.emplace_back(n.substr(6), t);
   }
   for (auto& [k, v] : f.metadata)
     if (k.rfind("optim.", 0) == 0) os.metadata[k.substr(6)] = v;
@@ -303,7 +336,8 @@ Training make_training(const Config& c) {
   t.model = make_model(c.model);
   t.opt = make_optimizer(c, t.model->parameters());
   // The learning rate follows a cosine from lr down to 0 over the run (stepped once per epoch).
-  t.sched = std::make_unique<xg::optim::CosineAnnealingLR>(*t.opt, xg::optim::CosineAnnealingLROptions{.T_max = c.epochs});
+  t.sched = std::make_unique<xg::optim::CosineAnnealingLR>(
+      *t.opt, xg::optim::CosineAnnealingLROptions{.T_max = c.epochs});
   return t;
 }
 
@@ -319,11 +353,12 @@ int resume(const Config& c, Training& t, std::vector<EpochRecord>& history) {
 // test accuracy first reaches the target (seconds of training only, evaluations excluded), or
 // at the end with "reached":false.
 void report_target(const Config& c, bool reached, double seconds, double epochs, int64_t steps, double acc) {
-  std::printf("{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
-              "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
-              "\"xg_threads\":%d}\n",
-              c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs, static_cast<long>(steps), acc,
-              static_cast<long>(c.eval_every), c.threads, xg::get_num_threads());
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"fashion_mlp_tta\",\"model\":\"%s\",\"target\":%g,\"reached\":%s,"
+      "\"seconds\":%.3f,\"epochs\":%g,\"steps\":%ld,\"test_accuracy\":%.4f,\"eval_every\":%ld,\"threads\":%d,"
+      "\"xg_threads\":%d}\n",
+      c.model.c_str(), c.target_accuracy, reached ? "true" : "false", seconds, epochs,
+      static_cast<long>(steps), acc, static_cast<long>(c.eval_every), c.threads, xg::get_num_threads());
   std::fflush(stdout);
 }
 
@@ -338,8 +373,8 @@ struct EpochResult {
 // With --target-accuracy and --eval-every N, also evaluates every N steps (not after the last)
 // and stops at the first evaluation that reaches the target. `trained_before`: seconds of
 // training of the earlier epochs.
-EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& loader, const Data& data, int epoch,
-                            double trained_before, bool tty) {
+EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& loader, const Data& data,
+                            int epoch, double trained_before, bool tty) {
   const int64_t batches_per_epoch = loader.num_batches();
   loader.set_epoch(epoch);
   t.model->train();
@@ -371,7 +406,8 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
       }
       paused += std::chrono::duration<double>(Clock::now() - e0).count();
     }
-    bar.update(r.seen, r.loss_sum / static_cast<double>(r.seen), std::chrono::duration<double>(Clock::now() - t0).count() - paused);
+    bar.update(r.seen, r.loss_sum / static_cast<double>(r.seen),
+               std::chrono::duration<double>(Clock::now() - t0).count() - paused);
   }
   bar.finish();
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
@@ -379,11 +415,13 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
 }
 
 // The test loss and accuracy after an epoch, as a record of the history, printed.
-EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch, const EpochResult& r) {
+EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch,
+                           const EpochResult& r) {
   auto [test_loss, test_acc] = evaluate(*t.model, data.test);
   const EpochRecord rec{epoch, r.loss_sum / static_cast<double>(r.seen), test_loss, test_acc, r.seconds};
-  std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch, c.epochs,
-              rec.train_loss, test_loss, test_acc, fmt_time(r.seconds).c_str(), static_cast<double>(r.seen) / r.seconds);
+  std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch,
+              c.epochs, rec.train_loss, test_loss, test_acc, fmt_time(r.seconds).c_str(),
+              static_cast<double>(r.seen) / r.seconds);
   std::fflush(stdout);
   return rec;
 }
@@ -398,23 +436,25 @@ Outputs outputs(const Config& c, const std::string& dir) {
 }
 
 // After each epoch: the checkpoint to resume from, and the curves so far.
-void write_epoch_outputs(const Config& c, const Outputs& out, int epoch, const Training& t, const std::vector<EpochRecord>& history) {
+void write_epoch_outputs(const Config& c, const Outputs& out, int epoch, const Training& t,
+                         const std::vector<EpochRecord>& history) {
   save_checkpoint(c.checkpoint, c, epoch, *t.model, *t.opt, *t.sched, history);
   write_csv(out.csv, history);
   write_svg(out.svg, history, out.title);
 }
 
 // At the end of the run: the PNG of the curves (with gnuplot) and where everything is.
-void write_summary(const Config& c, const Outputs& out, const std::vector<EpochRecord>& history, int start, double total_seconds) {
+void write_summary(const Config& c, const Outputs& out, const std::vector<EpochRecord>& history, int start,
+                   double total_seconds) {
   if (history.empty()) {
     std::printf("nothing to do: the checkpoint already reached epoch %d of %d\n", start, c.epochs);
     return;
   }
   const std::string png = write_png(out.csv, out.dir + "/curves.png", out.title);
-  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc, history.back().epoch,
-              fmt_time(total_seconds).c_str());
-  std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", out.csv.c_str(), out.svg.c_str(), png.empty() ? "" : " and ", png.c_str(),
-              c.checkpoint.c_str());
+  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc,
+              history.back().epoch, fmt_time(total_seconds).c_str());
+  std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", out.csv.c_str(), out.svg.c_str(),
+              png.empty() ? "" : " and ", png.c_str(), c.checkpoint.c_str());
 }
 
 int run(Config c) {
@@ -425,9 +465,11 @@ int run(Config c) {
   Training t = make_training(c);
   std::vector<EpochRecord> history;
   const int start = resume(c, t, history);
-  std::printf("training %s on %ld examples (test %ld), %d epochs, batch %ld, %s lr %g, %d threads, seed %lu\n", c.model.c_str(),
-              static_cast<long>(data.train->size()), static_cast<long>(data.test->size()), c.epochs, static_cast<long>(c.batch_size),
-              c.optimizer.c_str(), c.lr, c.threads, static_cast<unsigned long>(c.seed));
+  std::printf(
+      "training %s on %ld examples (test %ld), %d epochs, batch %ld, %s lr %g, %d threads, seed %lu\n",
+      c.model.c_str(), static_cast<long>(data.train->size()), static_cast<long>(data.test->size()), c.epochs,
+      static_cast<long>(c.batch_size), c.optimizer.c_str(), c.lr, c.threads,
+      static_cast<unsigned long>(c.seed));
   xg::data::DataLoader loader(data.train, {.batch_size = c.batch_size, .shuffle = true, .seed = c.seed});
   double total_seconds = 0;
   for (const auto& r : history) total_seconds += r.seconds;
@@ -438,13 +480,15 @@ int run(Config c) {
     total_seconds += r.seconds;
     const double test_acc = history.back().test_acc;
     if (c.target_accuracy > 0 && (test_acc >= c.target_accuracy || epoch == c.epochs)) {
-      report_target(c, test_acc >= c.target_accuracy, total_seconds, epoch, epoch * loader.num_batches(), test_acc);
+      report_target(c, test_acc >= c.target_accuracy, total_seconds, epoch, epoch * loader.num_batches(),
+                    test_acc);
       return 0;
     }
     t.sched->step();
     write_epoch_outputs(c, out, epoch, t, history);
     if (epoch == c.stop_after && epoch < c.epochs) {
-      std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch, c.checkpoint.c_str());
+      std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch,
+                  c.checkpoint.c_str());
       return 0;
     }
   }

@@ -19,12 +19,15 @@
 
 namespace {
 
-double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+double sigmoid(double v) {
+  return 1.0 / (1.0 + std::exp(-v));
+}
 
 // One line of the comparison: the quantity, its hand formula, both values, their largest difference.
 double worst = 0;
 int quantities = 0;
-void compare(const char* what, const char* formula, const std::vector<double>& hand, const xg::Tensor& autograd) {
+void compare(const char* what, const char* formula, const std::vector<double>& hand,
+             const xg::Tensor& autograd) {
   const std::vector<double> ag = autograd.to_vector<double>();
   double diff = ag.size() == hand.size() ? 0.0 : INFINITY;
   std::string h = "[", a = "[";
@@ -65,13 +68,13 @@ int main(int argc, char** argv) {
   const double yhat = sigmoid(z2);
   const double L = (yhat - t) * (yhat - t);
   // ---- by hand: the backward pass, the textbook formulas
-  const double dL_dyhat = 2.0 * (yhat - t);             // dL/dyhat = 2 (yhat - t)
+  const double dL_dyhat = 2.0 * (yhat - t);              // dL/dyhat = 2 (yhat - t)
   const double delta2 = dL_dyhat * yhat * (1.0 - yhat);  // delta2 = dL/dz2 = dL/dyhat sigmoid'(z2)
   double dW2[2], dh[2], delta1[2], dW1[2][2];
   for (int i = 0; i < 2; ++i) {
-    dW2[i] = delta2 * h[i];                    // dL/dW2 = delta2 h^T
-    dh[i] = W2[i] * delta2;                    // dL/dh = W2^T delta2
-    delta1[i] = dh[i] * h[i] * (1.0 - h[i]);   // delta1 = dL/dz1 = dL/dh * sigmoid'(z1)
+    dW2[i] = delta2 * h[i];                                    // dL/dW2 = delta2 h^T
+    dh[i] = W2[i] * delta2;                                    // dL/dh = W2^T delta2
+    delta1[i] = dh[i] * h[i] * (1.0 - h[i]);                   // delta1 = dL/dz1 = dL/dh * sigmoid'(z1)
     for (int j = 0; j < 2; ++j) dW1[i][j] = delta1[i] * x[j];  // dL/dW1 = delta1 x^T
   }
   const double db2 = delta2, db1[2] = {delta1[0], delta1[1]};  // dL/db = delta
@@ -101,7 +104,8 @@ int main(int argc, char** argv) {
 
   if (!graph_path.empty()) {
     const xg::RenderResult r = xg::render_graph(
-        tL, graph_path, {.values = true, .grads = true, .trace = &trace, .title = "2-2-1 network: values and gradients"});
+        tL, graph_path,
+        {.values = true, .grads = true, .trace = &trace, .title = "2-2-1 network: values and gradients"});
     std::cerr << r.message << "\n";
   }
 
@@ -145,7 +149,8 @@ int main(int argc, char** argv) {
   double h_new[2];
   for (int i = 0; i < 2; ++i) h_new[i] = sigmoid(W1[i][0] * x[0] + W1[i][1] * x[1] + b1[i]);
   const double yhat_new = sigmoid(W2[0] * h_new[0] + W2[1] * h_new[1] + b2);
-  xg::Tensor L_new = xg::mean(xg::pow(xg::sigmoid(xg::matmul(tW2, xg::sigmoid(xg::matmul(tW1, X) + tb1)) + tb2) - T, 2.0));
+  xg::Tensor L_new =
+      xg::mean(xg::pow(xg::sigmoid(xg::matmul(tW2, xg::sigmoid(xg::matmul(tW1, X) + tb1)) + tb2) - T, 2.0));
   compare("L after", "(yhat - t)^2", {(yhat_new - t) * (yhat_new - t)}, L_new);
   const bool step_agrees = worst <= 1e-12;
   std::printf("%s: the step by hand and by xg::optim::SGD agree to 1e-12; the loss went from %.6f to %.6f\n",

@@ -54,8 +54,8 @@ int main() {
     std::vector<xg::Tensor> p64;
     for (const xg::Tensor& p : params) p64.push_back(p.detach().to(xg::Dtype::float64));
     for (std::size_t i = 1; i < p64.size(); ++i) p64[i].requires_grad_();
-    const xg::GradcheckReport report = xg::gradcheck(
-        [&](const std::vector<xg::Tensor>& p) { return loss_of(p, images, four.target); }, p64);
+    const xg::GradcheckReport report =
+        xg::gradcheck([&](const std::vector<xg::Tensor>& p) { return loss_of(p, images, four.target); }, p64);
     // (the exact errors depend on the CPU's rounding; the bound does not)
     std::printf("\ngradcheck %s: %ld derivatives of b1, W2 and b2, largest relative error %s 1e-4\n\n",
                 report.passed ? "passed" : "FAILED", static_cast<long>(report.entries_checked),

@@ -1,6 +1,7 @@
 // One neuron, y = sigmoid(w x + b), and a squared error L = (y - t)^2: the tape its forward pass
 // records, then its backward pass, printed one step at a time as the engine runs it (each
-// chain-rule product with its numbers), and the same gradients derived by hand. Part 1 of docs/backprop-step-by-step.md.
+// chain-rule product with its numbers), and the same gradients derived by hand. Part 1 of
+// docs/backprop-step-by-step.md.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -13,9 +14,9 @@ int main() {
   const xg::TensorOptions data{.dtype = xg::Dtype::float64};
   const xg::TensorOptions param{.dtype = xg::Dtype::float64, .requires_grad = true};
 
-  xg::Tensor x = xg::tensor({1.5}, data).name("x");    // the input
-  xg::Tensor t = xg::tensor({1.0}, data).name("t");    // the target
-  xg::Tensor w = xg::tensor({0.8}, param).name("w");   // the parameters
+  xg::Tensor x = xg::tensor({1.5}, data).name("x");   // the input
+  xg::Tensor t = xg::tensor({1.0}, data).name("t");   // the target
+  xg::Tensor w = xg::tensor({0.8}, param).name("w");  // the parameters
   xg::Tensor b = xg::tensor({-0.5}, param).name("b");
 
   xg::Tensor wx = (w * x).name("wx");
@@ -29,12 +30,15 @@ int main() {
   // L.backward(), with a look at each step as the engine runs it.
   std::cout << "\nbackward:\n";
   xg::backward_trace(L, xg::Tensor(), false, [](const xg::BackwardStep& step) { std::cout << step.str(); });
-  std::cout << "w.grad = " << xg::format_values(w.grad()) << ", b.grad = " << xg::format_values(b.grad()) << "\n";
+  std::cout << "w.grad = " << xg::format_values(w.grad()) << ", b.grad = " << xg::format_values(b.grad())
+            << "\n";
 
   // The same two gradients by hand: dL/dw = 2 (y - t) y (1 - y) x, dL/db = 2 (y - t) y (1 - y).
   const double yv = 1.0 / (1.0 + std::exp(-(0.8 * 1.5 - 0.5)));
   const double delta = 2.0 * (yv - 1.0) * yv * (1.0 - yv);
-  std::printf("\nby hand: dL/dw = 2 (y - t) y (1 - y) x = %.6f, autograd %.6f\n", delta * 1.5, w.grad().item());
+  std::printf("\nby hand: dL/dw = 2 (y - t) y (1 - y) x = %.6f, autograd %.6f\n", delta * 1.5,
+              w.grad().item());
   std::printf("by hand: dL/db = 2 (y - t) y (1 - y)   = %.6f, autograd %.6f\n", delta, b.grad().item());
-  return std::fabs(delta * 1.5 - w.grad().item()) < 1e-12 && std::fabs(delta - b.grad().item()) < 1e-12 ? 0 : 1;
+  return std::fabs(delta * 1.5 - w.grad().item()) < 1e-12 && std::fabs(delta - b.grad().item()) < 1e-12 ? 0
+                                                                                                        : 1;
 }

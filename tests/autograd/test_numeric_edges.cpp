@@ -20,7 +20,9 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 
 using xg_test::i64;
-std::vector<int64_t> ivec(const Tensor& t) { return t.to_vector<int64_t>(); }
+std::vector<int64_t> ivec(const Tensor& t) {
+  return t.to_vector<int64_t>();
+}
 
 }  // namespace
 
@@ -35,7 +37,8 @@ TEST_CASE("int64 add, sub, mul, neg and abs wrap around at the limits") {
 
 TEST_CASE("int64 sum and prod wrap around") {
   CHECK(xg::sum(i64({kMax, 1})).item<int64_t>() == kMin);
-  CHECK(ivec(xg::sum(xg::from_vector(std::vector<int64_t>{kMax, 1, 2, 3}, {2, 2}), {0})) == std::vector<int64_t>{kMin + 1, 4});
+  CHECK(ivec(xg::sum(xg::from_vector(std::vector<int64_t>{kMax, 1, 2, 3}, {2, 2}), {0})) ==
+        std::vector<int64_t>{kMin + 1, 4});
   CHECK(xg::prod(i64({kMax, 2})).item<int64_t>() == -2);
 }
 
@@ -60,24 +63,36 @@ TEST_CASE("item<int64_t> of an int64 tensor is exact beyond 2^53; a value that d
   CHECK(xg::tensor({-2.75}).item<int64_t>() == -2);
   CHECK(xg::tensor({300.0}).item<int>() == 300);
   CHECK_ERROR(xg::tensor({NAN}).item<int64_t>(), xg::ValueError, "item:", "does not fit the integer type");
-  CHECK_ERROR(xg::tensor({INFINITY}).item<int64_t>(), xg::ValueError, "item:", "does not fit the integer type");
-  CHECK_ERROR(xg::scalar_tensor(1e19, {.dtype = Dtype::float64}).item<int64_t>(), xg::ValueError, "item:", "does not fit the integer type");
-  CHECK_ERROR(xg::scalar_tensor(3e9, {.dtype = Dtype::float64}).item<int>(), xg::ValueError, "item:", "does not fit the integer type");
+  CHECK_ERROR(xg::tensor({INFINITY}).item<int64_t>(), xg::ValueError,
+              "item:", "does not fit the integer type");
+  CHECK_ERROR(xg::scalar_tensor(1e19, {.dtype = Dtype::float64}).item<int64_t>(), xg::ValueError,
+              "item:", "does not fit the integer type");
+  CHECK_ERROR(xg::scalar_tensor(3e9, {.dtype = Dtype::float64}).item<int>(), xg::ValueError,
+              "item:", "does not fit the integer type");
 }
 
 TEST_CASE("float values int64 cannot hold are a ValueError naming the op") {
   const auto I = Dtype::int64;
-  CHECK_ERROR(xg::full({2}, NAN, {.dtype = I}), xg::ValueError, "full: value nan cannot be converted to int64");
+  CHECK_ERROR(xg::full({2}, NAN, {.dtype = I}), xg::ValueError,
+              "full: value nan cannot be converted to int64");
   CHECK_ERROR(xg::full({2}, INFINITY, {.dtype = I}), xg::ValueError, "full: value inf");
-  CHECK_ERROR(xg::full({2}, 1e19, {.dtype = I}), xg::ValueError, "full: value 1e+19 cannot be converted to int64");
+  CHECK_ERROR(xg::full({2}, 1e19, {.dtype = I}), xg::ValueError,
+              "full: value 1e+19 cannot be converted to int64");
   CHECK_ERROR(xg::tensor({1.0, NAN}, {.dtype = I}), xg::ValueError, "tensor: value nan");
   CHECK_ERROR(xg::tensor({1.5, NAN}).to(Dtype::int64), xg::ValueError, "to: value nan");
-  CHECK_ERROR(xg::tensor({-1e30}, {.dtype = Dtype::float64}).to(Dtype::int64), xg::ValueError, "to: value -1e+30 cannot be converted to int64");
+  CHECK_ERROR(xg::tensor({-1e30}, {.dtype = Dtype::float64}).to(Dtype::int64), xg::ValueError,
+              "to: value -1e+30 cannot be converted to int64");
   CHECK_ERROR(xg::tensor({INFINITY}).to_vector<int64_t>(), xg::ValueError, "to_vector: value inf");
   CHECK_ERROR(xg::zeros({2}, {.dtype = I}).fill_(-INFINITY), xg::ValueError, "fill_: value -inf");
   CHECK_ERROR(xg::ones({2}, {.dtype = I}).mul_(1e300), xg::ValueError, "mul_: value 1e+300");
-  CHECK_ERROR([&] { Tensor a = xg::ones({2}, {.dtype = I}); a.add_(a, NAN); }(), xg::ValueError, "add_: value nan");
-  CHECK_ERROR(xg::zeros({2}, {.dtype = I}).copy_(xg::tensor({0.0, NAN})), xg::ValueError, "value nan cannot be converted to int64");
+  CHECK_ERROR(
+      [&] {
+        Tensor a = xg::ones({2}, {.dtype = I});
+        a.add_(a, NAN);
+      }(),
+      xg::ValueError, "add_: value nan");
+  CHECK_ERROR(xg::zeros({2}, {.dtype = I}).copy_(xg::tensor({0.0, NAN})), xg::ValueError,
+              "value nan cannot be converted to int64");
   CHECK_ERROR(xg::clamp(i64({1}), 1e30, std::nullopt), xg::ValueError, "clamp: value 1e+30");
   // in range: truncated toward zero, as a C++ conversion
   CHECK(ivec(xg::tensor({2.9, -2.9, -9.2e18}, {.dtype = Dtype::float64}).to(Dtype::int64)) ==
@@ -92,8 +107,10 @@ TEST_CASE("shapes whose element count overflows are a ShapeError, not a short al
   CHECK_ERROR(xg::linspace(0, 1, kMax), xg::ShapeError, "too many elements");
   CHECK_ERROR(xg::one_hot(i64({0}), kMax), xg::ShapeError, "too many elements");
   CHECK_ERROR(xg::expand(xg::ones({1}), {int64_t{1} << 62, 8}), xg::ShapeError, "too many elements");
-  CHECK_ERROR(xg::reshape(xg::zeros({0}), {int64_t{1} << 62, 4}), xg::ShapeError, "reshape:", "the element count overflows");
-  CHECK_ERROR(xg::reshape(xg::arange(6), {int64_t{1} << 62, 4, -1}), xg::ShapeError, "reshape:", "the element count overflows");
+  CHECK_ERROR(xg::reshape(xg::zeros({0}), {int64_t{1} << 62, 4}), xg::ShapeError,
+              "reshape:", "the element count overflows");
+  CHECK_ERROR(xg::reshape(xg::arange(6), {int64_t{1} << 62, 4, -1}), xg::ShapeError,
+              "reshape:", "the element count overflows");
   CHECK_ERROR(xg::pad(xg::arange(5), {kMax, kMax}), xg::ShapeError, "pad:", "overflows its extent");
   CHECK_ERROR(xg::arange(0, 1e300), xg::ValueError, "arange:", "are too many");
   // a zero extent makes any shape empty
@@ -102,7 +119,8 @@ TEST_CASE("shapes whose element count overflows are a ShapeError, not a short al
 
 TEST_CASE("argument arithmetic that used to overflow int64") {
   // narrow: start + length beyond int64
-  CHECK_ERROR(xg::narrow(xg::arange(5), 0, 2, kMax), xg::IndexError, "narrow: range [2, 2 + 9223372036854775807)");
+  CHECK_ERROR(xg::narrow(xg::arange(5), 0, 2, kMax), xg::IndexError,
+              "narrow: range [2, 2 + 9223372036854775807)");
   // chunk into more pieces than elements: one element each
   std::vector<Tensor> parts = xg::chunk(xg::arange(5), kMax);
   CHECK(parts.size() == 5);
@@ -126,8 +144,8 @@ TEST_CASE("exp, tanh, sigmoid and erf of infinities and NaN (the vectorised kern
   for (Dtype d : {Dtype::float32, Dtype::float64}) {
     CAPTURE(xg::dtype_name(d));
     // 19 values: two full SIMD batches and a tail for every vector width
-    std::vector<double> v = {-INFINITY, INFINITY, NAN, -1e300, 1e300, -1e30, 1e30, -1000, 1000, 0, 1, -1,
-                             -INFINITY, INFINITY, NAN, 50, -50, NAN, -INFINITY};
+    std::vector<double> v = {-INFINITY, INFINITY, NAN,       -1e300,   1e300, -1e30, 1e30, -1000, 1000,     0,
+                             1,         -1,       -INFINITY, INFINITY, NAN,   50,    -50,  NAN,   -INFINITY};
     if (d == Dtype::float32)
       for (double& x : v)
         if (std::isfinite(x) && std::fabs(x) > 1e30) x = x > 0 ? INFINITY : -INFINITY;

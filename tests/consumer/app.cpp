@@ -67,7 +67,7 @@ int main() {
     std::printf("consumer: FAIL: nn::Linear + optim::SGD: mse went from %g to %g in 50 steps\n", first, last);
     return 1;
   }
-  std::printf("consumer: OK grad = [%.6f, %.6f, %.6f], Linear + SGD mse %.4f -> %.2g\n", got[0], got[1], got[2],
-              first, last);
+  std::printf("consumer: OK grad = [%.6f, %.6f, %.6f], Linear + SGD mse %.4f -> %.2g\n", got[0], got[1],
+              got[2], first, last);
   return 0;
 }

@@ -30,7 +30,8 @@ TEST_CASE("DataLoader: batches, shuffling from a seed, drop_last") {
   for (const auto& b : plain) {
     sizes.push_back(b.data.shape()[0]);
     firsts.push_back(b.target.to_vector<int64_t>()[0]);
-    CHECK(b.data.to_vector<double>()[0] == doctest::Approx(static_cast<double>(b.target.to_vector<int64_t>()[0])));
+    CHECK(b.data.to_vector<double>()[0] ==
+          doctest::Approx(static_cast<double>(b.target.to_vector<int64_t>()[0])));
   }
   CHECK(sizes == std::vector<int64_t>{4, 4, 2});
   CHECK(firsts == std::vector<int64_t>{0, 4, 8});

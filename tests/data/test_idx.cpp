@@ -11,7 +11,9 @@
 
 namespace {
 using xg_test::write_file;
-std::string tmp_path(const std::string& name) { return xg_test::temp_path("data_" + name); }
+std::string tmp_path(const std::string& name) {
+  return xg_test::temp_path("data_" + name);
+}
 }  // namespace
 
 TEST_CASE("IDX files round-trip, raw and gzip'd") {
@@ -31,7 +33,8 @@ TEST_CASE("corrupted, truncated and missing IDX files give one clear error namin
   write_file(p, std::string("\x01\x02\x08\x01", 4));
   CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "bad magic number");
 
-  write_file(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", 10));  // 5 values announced, 2 present
+  write_file(p,
+             std::string("\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", 10));  // 5 values announced, 2 present
   CHECK_ERROR(xg::data::read_idx(p), xg::IOError, "truncated", "need 5 bytes", "offset 10");
 
   write_file(p, std::string("\x00\x00\x08\x01\x00\x00\x00\x01\x01\x02", 10));  // 1 announced, 2 present
@@ -47,7 +50,8 @@ TEST_CASE("corrupted, truncated and missing IDX files give one clear error namin
   CHECK((e.find("truncated") != std::string::npos || e.find("corrupted") != std::string::npos));
   CHECK(e.find('\n') == std::string::npos);
 
-  CHECK_ERROR(xg::data::read_idx(tmp_path("does-not-exist.idx")), xg::IOError, tmp_path("does-not-exist.idx"), "cannot open");
+  CHECK_ERROR(xg::data::read_idx(tmp_path("does-not-exist.idx")), xg::IOError, tmp_path("does-not-exist.idx"),
+              "cannot open");
   std::remove(p.c_str());
   std::remove(gz.c_str());
 }

@@ -32,14 +32,16 @@ TEST_CASE("activation layers: the functions they wrap, reprs, gradcheck") {
       {std::make_shared<nn::ELU>(), xg::elu(x, 1.0), "ELU(alpha=1.0)"},
       {std::make_shared<nn::ELU>(nn::ELUOptions{.alpha = 0.5}), xg::elu(x, 0.5), "ELU(alpha=0.5)"},
       {std::make_shared<nn::GELU>(), xg::gelu(x), "GELU(approximate='none')"},
-      {std::make_shared<nn::GELU>(nn::GELUOptions{.approximate = "tanh"}), F::gelu(x, "tanh"), "GELU(approximate='tanh')"},
+      {std::make_shared<nn::GELU>(nn::GELUOptions{.approximate = "tanh"}), F::gelu(x, "tanh"),
+       "GELU(approximate='tanh')"},
       {std::make_shared<nn::SiLU>(), xg::silu(x), "SiLU()"},
       {std::make_shared<nn::Sigmoid>(), xg::sigmoid(x), "Sigmoid()"},
       {std::make_shared<nn::Tanh>(), xg::tanh(x), "Tanh()"},
       {std::make_shared<nn::Softmax>(1), xg::softmax(x, 1), "Softmax(dim=1)"},
       {std::make_shared<nn::LogSoftmax>(0), xg::log_softmax(x, 0), "LogSoftmax(dim=0)"},
       {std::make_shared<nn::Softplus>(), xg::softplus(x), "Softplus(beta=1.0, threshold=20.0)"},
-      {std::make_shared<nn::Softplus>(nn::SoftplusOptions{.beta = 2, .threshold = 10}), xg::softplus(x, 2, 10), "Softplus(beta=2.0, threshold=10.0)"},
+      {std::make_shared<nn::Softplus>(nn::SoftplusOptions{.beta = 2, .threshold = 10}),
+       xg::softplus(x, 2, 10), "Softplus(beta=2.0, threshold=10.0)"},
   };
   for (Case& c : cases) {
     CAPTURE(c.repr);
@@ -59,6 +61,7 @@ TEST_CASE("activation layers: the functions they wrap, reprs, gradcheck") {
   // the tanh approximation of GELU stays within 1e-3 of the exact one
   Tensor wide = xg::linspace(-6, 6, 1001, {.dtype = Dtype::float64});
   CHECK(xg::max(xg::abs(F::gelu(wide, "tanh") - xg::gelu(wide))).item() < 1e-3);
-  CHECK(F::gelu(xg::tensor({1.0}, {.dtype = Dtype::float64}), "tanh").item() == doctest::Approx(0.8411919906082768).epsilon(1e-12));
+  CHECK(F::gelu(xg::tensor({1.0}, {.dtype = Dtype::float64}), "tanh").item() ==
+        doctest::Approx(0.8411919906082768).epsilon(1e-12));
   CHECK_ERROR(nn::GELU(nn::GELUOptions{.approximate = "fast"}), xg::ValueError, "GELU:", "\"fast\"");
 }

@@ -81,12 +81,18 @@ Mat cols(const Mat& m, std::size_t from, std::size_t n) {
   return r;
 }
 
-// Naive multi-head attention of one batch element; returns the output [L, E] and weights averaged over heads [L, S].
-Naive naive_mha(const xg::nn::MultiheadAttention& m, const Mat& query, const Mat& key, const Mat& value, const Mat& mask = {}) {
-  const std::size_t e = static_cast<std::size_t>(m.embed_dim()), h = static_cast<std::size_t>(m.num_heads()), d = e / h;
+// Naive multi-head attention of one batch element; returns the output [L, E] and weights averaged over heads
+// [L, S].
+Naive naive_mha(const xg::nn::MultiheadAttention& m, const Mat& query, const Mat& key, const Mat& value,
+                const Mat& mask = {}) {
+  const std::size_t e = static_cast<std::size_t>(m.embed_dim()), h = static_cast<std::size_t>(m.num_heads()),
+                    d = e / h;
   const Vec w = m.in_proj_weight.to_vector<double>(), b = m.in_proj_bias.to_vector<double>();
-  auto block = [&](const Vec& v, std::size_t i, std::size_t len) { return Vec(v.begin() + static_cast<long>(i * len), v.begin() + static_cast<long>((i + 1) * len)); };
-  const Mat q = linear(query, block(w, 0, e * e), block(b, 0, e), e), k = linear(key, block(w, 1, e * e), block(b, 1, e), e),
+  auto block = [&](const Vec& v, std::size_t i, std::size_t len) {
+    return Vec(v.begin() + static_cast<long>(i * len), v.begin() + static_cast<long>((i + 1) * len));
+  };
+  const Mat q = linear(query, block(w, 0, e * e), block(b, 0, e), e),
+            k = linear(key, block(w, 1, e * e), block(b, 1, e), e),
             v = linear(value, block(w, 2, e * e), block(b, 2, e), e);
   Mat concat(query.size(), Vec(e, 0.0)), avg(query.size(), Vec(key.size(), 0.0));
   for (std::size_t hh = 0; hh < h; ++hh) {
@@ -96,11 +102,15 @@ Naive naive_mha(const xg::nn::MultiheadAttention& m, const Mat& query, const Mat
       for (std::size_t j = 0; j < key.size(); ++j) avg[i][j] += a.weights[i][j] / static_cast<double>(h);
     }
   }
-  return {linear(concat, m.out_proj->weight.to_vector<double>(), m.out_proj->bias.to_vector<double>(), e), avg};
+  return {linear(concat, m.out_proj->weight.to_vector<double>(), m.out_proj->bias.to_vector<double>(), e),
+          avg};
 }
 
 // Batch element n of a seq-first [T, N, E] tensor as a matrix.
-Mat batch_of(const Tensor& x, int64_t n) { return to_mat(xg::squeeze(xg::slice(x, 1, n, n + 1), 1).to_vector<double>(), static_cast<std::size_t>(x.size(0)), static_cast<std::size_t>(x.size(2))); }
+Mat batch_of(const Tensor& x, int64_t n) {
+  return to_mat(xg::squeeze(xg::slice(x, 1, n, n + 1), 1).to_vector<double>(),
+                static_cast<std::size_t>(x.size(0)), static_cast<std::size_t>(x.size(2)));
+}
 
 }  // namespace
 
@@ -112,22 +122,27 @@ TEST_CASE("scaled_dot_product_attention against a naive computation") {
   CHECK(a.weights.shape() == xg::Shape{2, 3, 5});
   Vec want_out, want_w;
   for (std::size_t b = 0; b < 2; ++b) {
-    Naive n = naive_attention(to_mat(q.to_vector<double>(), 3, 4, b * 12), to_mat(k.to_vector<double>(), 5, 4, b * 20),
+    Naive n = naive_attention(to_mat(q.to_vector<double>(), 3, 4, b * 12),
+                              to_mat(k.to_vector<double>(), 5, 4, b * 20),
                               to_mat(v.to_vector<double>(), 5, 3, b * 15));
     for (double x : flat(n.out)) want_out.push_back(x);
     for (double x : flat(n.weights)) want_w.push_back(x);
   }
   check_close(a.output.to_vector<double>(), want_out);
   check_close(a.weights.to_vector<double>(), want_w);
-  check_close(xg::nn::scaled_dot_product_attention(q, k, v).to_vector<double>(), a.output.to_vector<double>(), 0);
+  check_close(xg::nn::scaled_dot_product_attention(q, k, v).to_vector<double>(), a.output.to_vector<double>(),
+              0);
 
   SUBCASE("explicit scale, 2-D and 4-D operands") {
     Tensor o = xg::nn::scaled_dot_product_attention(q, k, v, Tensor(), false, {.scale = 0.5 * 2.0});
     Tensor o2 = xg::nn::scaled_dot_product_attention(q * 2.0, k, v);  // scale 1/2 on doubled q
     check_close(o.to_vector<double>(), o2.to_vector<double>());
-    Tensor q2 = xg::squeeze(xg::slice(q, 0, 0, 1), 0), k2 = xg::squeeze(xg::slice(k, 0, 0, 1), 0), v2 = xg::squeeze(xg::slice(v, 0, 0, 1), 0);
-    check_close(xg::nn::scaled_dot_product_attention(q2, k2, v2).to_vector<double>(), Vec(want_out.begin(), want_out.begin() + 9));
-    Tensor q4 = xg::reshape(q, {1, 2, 3, 4}), k4 = xg::reshape(k, {1, 2, 5, 4}), v4 = xg::reshape(v, {1, 2, 5, 3});
+    Tensor q2 = xg::squeeze(xg::slice(q, 0, 0, 1), 0), k2 = xg::squeeze(xg::slice(k, 0, 0, 1), 0),
+           v2 = xg::squeeze(xg::slice(v, 0, 0, 1), 0);
+    check_close(xg::nn::scaled_dot_product_attention(q2, k2, v2).to_vector<double>(),
+                Vec(want_out.begin(), want_out.begin() + 9));
+    Tensor q4 = xg::reshape(q, {1, 2, 3, 4}), k4 = xg::reshape(k, {1, 2, 5, 4}),
+           v4 = xg::reshape(v, {1, 2, 5, 3});
     check_close(xg::nn::scaled_dot_product_attention(q4, k4, v4).to_vector<double>(), want_out);
   }
 }
@@ -138,7 +153,8 @@ TEST_CASE("attention masks: additive, keep, drop and causal") {
   const double inf = std::numeric_limits<double>::infinity();
   Tensor additive = xg::tensor({0, -inf, 0, 0, 0, -inf, 0.5, 0, 0}, {3, 3});
   Mat madd{{0, -inf, 0}, {0, 0, -inf}, {0.5, 0, 0}};
-  Naive n = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2), to_mat(v.to_vector<double>(), 3, 2), madd);
+  Naive n = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2),
+                            to_mat(v.to_vector<double>(), 3, 2), madd);
   xg::nn::AttentionOutput a = xg::nn::attention(q, k, v, additive);
   check_close(a.output.to_vector<double>(), flat(n.out));
   check_close(a.weights.to_vector<double>(), flat(n.weights));
@@ -148,39 +164,56 @@ TEST_CASE("attention masks: additive, keep, drop and causal") {
   Tensor keep = xg::tensor({1, 0, 1, 1, 1, 0, 1, 1, 1}, {3, 3});
   Tensor drop = xg::tensor({0, 1, 0, 0, 0, 1, 0, 0, 0}, {3, 3});
   Mat mkeep{{0, -inf, 0}, {0, 0, -inf}, {0, 0, 0}};
-  Naive nk = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2), to_mat(v.to_vector<double>(), 3, 2), mkeep);
-  check_close(xg::nn::scaled_dot_product_attention(q, k, v, keep, false, {.mask_kind = MaskKind::keep}).to_vector<double>(), flat(nk.out));
-  check_close(xg::nn::scaled_dot_product_attention(q, k, v, drop, false, {.mask_kind = MaskKind::drop}).to_vector<double>(), flat(nk.out));
-  check_close(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64), false, {.mask_kind = MaskKind::keep}).to_vector<double>(),
+  Naive nk = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2),
+                             to_mat(v.to_vector<double>(), 3, 2), mkeep);
+  check_close(xg::nn::scaled_dot_product_attention(q, k, v, keep, false, {.mask_kind = MaskKind::keep})
+                  .to_vector<double>(),
               flat(nk.out));
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64)), xg::TypeError, "attention:", "additive mask", "int64");
+  check_close(xg::nn::scaled_dot_product_attention(q, k, v, drop, false, {.mask_kind = MaskKind::drop})
+                  .to_vector<double>(),
+              flat(nk.out));
+  check_close(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64), false,
+                                                   {.mask_kind = MaskKind::keep})
+                  .to_vector<double>(),
+              flat(nk.out));
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64)), xg::TypeError,
+              "attention:", "additive mask", "int64");
 
   // causal: query i sees keys 0..i; row 0 is v's row 0
   xg::nn::AttentionOutput c = xg::nn::attention(q, k, v, Tensor(), true);
   Mat mc{{0, -inf, -inf}, {0, 0, -inf}, {0, 0, 0}};
-  Naive ncaus = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2), to_mat(v.to_vector<double>(), 3, 2), mc);
+  Naive ncaus = naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2),
+                                to_mat(v.to_vector<double>(), 3, 2), mc);
   check_close(c.output.to_vector<double>(), flat(ncaus.out));
   CHECK(c.weights.at({0, 0, 0}) == doctest::Approx(1.0));
   CHECK(c.weights.at({0, 1, 2}) == 0.0);
   // causal combines with a mask
   Tensor both = xg::nn::scaled_dot_product_attention(q, k, v, keep, true, {.mask_kind = MaskKind::keep});
   Mat mboth{{0, -inf, -inf}, {0, 0, -inf}, {0, 0, 0}};
-  check_close(both.to_vector<double>(), flat(naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2),
-                                                             to_mat(v.to_vector<double>(), 3, 2), mboth).out));
+  check_close(both.to_vector<double>(),
+              flat(naive_attention(to_mat(q.to_vector<double>(), 3, 2), to_mat(k.to_vector<double>(), 3, 2),
+                                   to_mat(v.to_vector<double>(), 3, 2), mboth)
+                       .out));
 }
 
 TEST_CASE("scaled_dot_product_attention errors name the shapes") {
   Tensor q = xg::randn({2, 3, 4}), k = xg::randn({2, 5, 4}), v = xg::randn({2, 5, 3});
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({2, 5, 3}), v), xg::ShapeError, "scaled_dot_product_attention", "[2, 3, 4]", "[2, 5, 3]");
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, xg::randn({2, 4, 3})), xg::ShapeError, "scaled_dot_product_attention:", "different lengths", "v [2, 4, 3]");
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({3, 5, 4}), v), xg::ShapeError, "scaled_dot_product_attention:", "batch axes", "k [3, 5, 4]");
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, xg::zeros({3, 4})), xg::ShapeError, "scaled_dot_product_attention:", "attn_mask [3, 4]", "[2, 3, 5]");
-  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, Tensor(), false, {.dropout_p = 2}), xg::ValueError, "scaled_dot_product_attention:", "dropout_p", "got 2");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({2, 5, 3}), v), xg::ShapeError,
+              "scaled_dot_product_attention", "[2, 3, 4]", "[2, 5, 3]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, xg::randn({2, 4, 3})), xg::ShapeError,
+              "scaled_dot_product_attention:", "different lengths", "v [2, 4, 3]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, xg::randn({3, 5, 4}), v), xg::ShapeError,
+              "scaled_dot_product_attention:", "batch axes", "k [3, 5, 4]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, xg::zeros({3, 4})), xg::ShapeError,
+              "scaled_dot_product_attention:", "attn_mask [3, 4]", "[2, 3, 5]");
+  CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, Tensor(), false, {.dropout_p = 2}),
+              xg::ValueError, "scaled_dot_product_attention:", "dropout_p", "got 2");
 }
 
 TEST_CASE("MultiheadAttention: parameters as PyTorch") {
   xg::nn::MultiheadAttention mha(8, 2);
-  CHECK(names_of(mha.named_parameters()) == std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"});
+  CHECK(names_of(mha.named_parameters()) ==
+        std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"});
   CHECK(mha.in_proj_weight.shape() == xg::Shape{24, 8});
   CHECK(mha.in_proj_bias.shape() == xg::Shape{24});
   CHECK(mha.out_proj->weight.shape() == xg::Shape{8, 8});
@@ -192,10 +225,12 @@ TEST_CASE("MultiheadAttention: parameters as PyTorch") {
   for (double w : mha.out_proj->weight.to_vector<double>()) CHECK(std::abs(w) <= ob);
   CHECK(mha.head_dim() == 4);
   CHECK(mha.repr() ==
-        "MultiheadAttention(embed_dim=8, num_heads=2\n  (out_proj): NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=true)\n)");
+        "MultiheadAttention(embed_dim=8, num_heads=2\n  (out_proj): "
+        "NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=true)\n)");
   xg::nn::MultiheadAttention nb(4, 1, {.bias = false});
   CHECK(names_of(nb.named_parameters()) == std::vector<std::string>{"in_proj_weight", "out_proj.weight"});
-  CHECK_ERROR(xg::nn::MultiheadAttention(6, 4), xg::ValueError, "MultiheadAttention:", "embed_dim 6", "num_heads 4");
+  CHECK_ERROR(xg::nn::MultiheadAttention(6, 4), xg::ValueError, "MultiheadAttention:", "embed_dim 6",
+              "num_heads 4");
 }
 
 TEST_CASE("MultiheadAttention against a naive per-head computation") {
@@ -216,7 +251,9 @@ TEST_CASE("MultiheadAttention against a naive per-head computation") {
     Naive r = naive_mha(mha, batch_of(query, n), batch_of(key, n), batch_of(value, n));
     for (std::size_t i = 0; i < static_cast<std::size_t>(L); ++i)
       for (std::size_t c = 0; c < static_cast<std::size_t>(E); ++c)
-        want_out[(i * static_cast<std::size_t>(N) + static_cast<std::size_t>(n)) * static_cast<std::size_t>(E) + c] = r.out[i][c];
+        want_out[(i * static_cast<std::size_t>(N) + static_cast<std::size_t>(n)) *
+                     static_cast<std::size_t>(E) +
+                 c] = r.out[i][c];
     for (double w : flat(r.weights)) want_w.push_back(w);
   }
   check_close(out.output.to_vector<double>(), want_out);
@@ -225,7 +262,8 @@ TEST_CASE("MultiheadAttention against a naive per-head computation") {
   SUBCASE("batch_first and unbatched layouts") {
     xg::nn::MultiheadAttention bf(E, H, {.batch_first = true});
     bf.load_state_dict(mha.state_dict());
-    xg::nn::MultiheadAttentionOutput o = bf.forward(xg::transpose(query, 0, 1), xg::transpose(key, 0, 1), xg::transpose(value, 0, 1));
+    xg::nn::MultiheadAttentionOutput o =
+        bf.forward(xg::transpose(query, 0, 1), xg::transpose(key, 0, 1), xg::transpose(value, 0, 1));
     CHECK(o.output.shape() == xg::Shape{N, L, E});
     check_close(o.output.to_vector<double>(), xg::transpose(out.output, 0, 1).to_vector<double>());
     check_close(o.attn_weights.to_vector<double>(), want_w);
@@ -306,15 +344,20 @@ TEST_CASE("MultiheadAttention self-attention, masks and key padding") {
 TEST_CASE("MultiheadAttention errors, state_dict round trip, dropout in training only") {
   xg::manual_seed(25);
   xg::nn::MultiheadAttention mha(4, 2);
-  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 3}), xg::randn({5, 2, 3})), xg::ShapeError, "MultiheadAttention", "[5, 2, 3]");
-  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 3, 4}), xg::randn({5, 3, 4})), xg::ShapeError, "MultiheadAttention:", "different batch sizes", "key [5, 3, 4]");
-  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({4, 2, 4})), xg::ShapeError, "MultiheadAttention:", "different lengths", "value [4, 2, 4]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 3}), xg::randn({5, 2, 3})), xg::ShapeError,
+              "MultiheadAttention", "[5, 2, 3]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 3, 4}), xg::randn({5, 3, 4})), xg::ShapeError,
+              "MultiheadAttention:", "different batch sizes", "key [5, 3, 4]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({4, 2, 4})), xg::ShapeError,
+              "MultiheadAttention:", "different lengths", "value [4, 2, 4]");
   xg::nn::MultiheadAttentionArgs bad;
   bad.attn_mask = xg::zeros({3, 4});
-  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), bad), xg::ShapeError, "attn_mask", "[3, 5]", "[3, 4]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), bad),
+              xg::ShapeError, "attn_mask", "[3, 5]", "[3, 4]");
   xg::nn::MultiheadAttentionArgs badpad;
   badpad.key_padding_mask = xg::zeros({2, 4});
-  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), badpad), xg::ShapeError, "MultiheadAttention:", "key_padding_mask must be [2, 5], got [2, 4]");
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), badpad),
+              xg::ShapeError, "MultiheadAttention:", "key_padding_mask must be [2, 5], got [2, 4]");
 
   xg::nn::MultiheadAttention other(4, 2);
   Tensor x = xg::randn({3, 2, 4});
@@ -336,7 +379,8 @@ TEST_CASE("gradcheck in float64: attention and MultiheadAttention w.r.t. inputs 
     Tensor q = xg::randn({2, 3, 2}, f64), k = xg::randn({2, 3, 2}, f64), v = xg::randn({2, 3, 2}, f64);
     Tensor mask = xg::randn({3, 3}, f64);
     xg::GradcheckReport r = xg::gradcheck(xg::MultiFunction([](const std::vector<Tensor>& in) {
-                                            xg::nn::AttentionOutput a = xg::nn::attention(in[0], in[1], in[2], in[3], true);
+                                            xg::nn::AttentionOutput a =
+                                                xg::nn::attention(in[0], in[1], in[2], in[3], true);
                                             return std::vector<Tensor>{a.output, a.weights};
                                           }),
                                           {q, k, v, mask});
@@ -351,14 +395,16 @@ TEST_CASE("gradcheck in float64: attention and MultiheadAttention w.r.t. inputs 
       mha.in_proj_bias.copy_(xg::randn({12}));
       mha.out_proj->bias.copy_(xg::randn({4}));
     }
-    Tensor query = xg::randn({2, 2, 4}, f64), key = xg::randn({3, 2, 4}, f64), value = xg::randn({3, 2, 4}, f64);
+    Tensor query = xg::randn({2, 2, 4}, f64), key = xg::randn({3, 2, 4}, f64),
+           value = xg::randn({3, 2, 4}, f64);
     xg::nn::MultiheadAttentionArgs args;
     args.key_padding_mask = xg::tensor({0, 0, 1, 0, 0, 0}, {2, 3});
     args.mask_kind = MaskKind::drop;
     std::vector<Tensor> in{query, key, value};
     for (const Tensor& p : mha.parameters()) in.push_back(p);
     xg::GradcheckReport r = xg::gradcheck(xg::MultiFunction([&](const std::vector<Tensor>& v) {
-                                            xg::nn::MultiheadAttentionOutput o = mha.forward(v[0], v[1], v[2], args);
+                                            xg::nn::MultiheadAttentionOutput o =
+                                                mha.forward(v[0], v[1], v[2], args);
                                             return std::vector<Tensor>{o.output, o.attn_weights};
                                           }),
                                           in);
@@ -371,7 +417,8 @@ TEST_CASE("gradcheck in float64: attention and MultiheadAttention w.r.t. inputs 
     Tensor x = xg::randn({2, 3, 4}, f64);
     std::vector<Tensor> in{x};
     for (const Tensor& p : mha.parameters()) in.push_back(p);
-    xg::GradcheckReport r = xg::gradcheck([&](const std::vector<Tensor>& v) { return mha.forward(v[0]); }, in);
+    xg::GradcheckReport r =
+        xg::gradcheck([&](const std::vector<Tensor>& v) { return mha.forward(v[0]); }, in);
     CHECK_MESSAGE(r.passed, r.str());
   }
 }
@@ -381,6 +428,9 @@ TEST_CASE("second derivatives: gradgradcheck of scaled_dot_product_attention") {
   const xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
   Tensor q = xg::randn({2, 2}, f64), k = xg::randn({3, 2}, f64), v = xg::randn({3, 2}, f64);
   xg::GradcheckReport r = xg::gradgradcheck(
-      [](const std::vector<Tensor>& in) { return xg::nn::scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), true); }, {q, k, v});
+      [](const std::vector<Tensor>& in) {
+        return xg::nn::scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), true);
+      },
+      {q, k, v});
   CHECK_MESSAGE(r.passed, r.str());
 }

@@ -28,8 +28,10 @@ TEST_CASE("Dropout: inverted dropout in training, identity in eval, seeded masks
   int64_t zeros = 0;
   bool only_two_values = true;
   for (float e : v) {
-    if (e == 0.0f) ++zeros;
-    else only_two_values = only_two_values && std::abs(e - 1.0f / 0.7f) < 1e-6f;
+    if (e == 0.0f)
+      ++zeros;
+    else
+      only_two_values = only_two_values && std::abs(e - 1.0f / 0.7f) < 1e-6f;
   }
   CHECK(only_two_values);
   CHECK(static_cast<double>(zeros) / 1e6 == doctest::Approx(0.3).epsilon(0.01));

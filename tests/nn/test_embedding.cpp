@@ -60,14 +60,18 @@ TEST_CASE("Embedding: weight N(0, 1), lookups, padding_idx zero and without grad
   CHECK(neg.options().padding_idx == 4);
   CHECK(xg::slice(neg.weight, 0, 4, 5).to_vector<double>() == std::vector<double>{0, 0});
 
-  CHECK_ERROR(emb.forward(xg::from_vector(std::vector<int64_t>{3, 10}, {2})), xg::IndexError, "embedding", "10", "[10, 3]");
+  CHECK_ERROR(emb.forward(xg::from_vector(std::vector<int64_t>{3, 10}, {2})), xg::IndexError, "embedding",
+              "10", "[10, 3]");
   CHECK_ERROR(emb.forward(xg::zeros({2})), xg::TypeError, "embedding", "int64", "float32");
-  CHECK_ERROR(nn::Embedding({.num_embeddings = 5, .embedding_dim = 2, .padding_idx = 5}), xg::IndexError, "Embedding: padding_idx 5", "num_embeddings = 5");
+  CHECK_ERROR(nn::Embedding({.num_embeddings = 5, .embedding_dim = 2, .padding_idx = 5}), xg::IndexError,
+              "Embedding: padding_idx 5", "num_embeddings = 5");
 
-  auto pre = nn::Embedding::from_pretrained(xg::tensor({1, 2, 3, 4, 5, 6}, {3, 2}, {.dtype = Dtype::float64}));
+  auto pre =
+      nn::Embedding::from_pretrained(xg::tensor({1, 2, 3, 4, 5, 6}, {3, 2}, {.dtype = Dtype::float64}));
   CHECK(pre->weight.dtype() == Dtype::float64);
   CHECK_FALSE(pre->weight.requires_grad());
-  CHECK(pre->forward(xg::from_vector(std::vector<int64_t>{2, 0}, {2})).to_vector<double>() == std::vector<double>{5, 6, 1, 2});
+  CHECK(pre->forward(xg::from_vector(std::vector<int64_t>{2, 0}, {2})).to_vector<double>() ==
+        std::vector<double>{5, 6, 1, 2});
 }
 
 TEST_CASE("Embedding: float64 gradcheck with respect to the weight") {

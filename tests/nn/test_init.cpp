@@ -40,17 +40,21 @@ TEST_CASE("calculate_gain: PyTorch's values") {
   CHECK(init::calculate_gain(Nonlinearity::tanh) == doctest::Approx(5.0 / 3.0));
   CHECK(init::calculate_gain(Nonlinearity::relu) == doctest::Approx(std::sqrt(2.0)));
   CHECK(init::calculate_gain(Nonlinearity::selu) == doctest::Approx(0.75));
-  CHECK(init::calculate_gain(Nonlinearity::leaky_relu) == doctest::Approx(std::sqrt(2.0 / (1.0 + 0.01 * 0.01))));
+  CHECK(init::calculate_gain(Nonlinearity::leaky_relu) ==
+        doctest::Approx(std::sqrt(2.0 / (1.0 + 0.01 * 0.01))));
   CHECK(init::calculate_gain(Nonlinearity::leaky_relu, 0.2) == doctest::Approx(std::sqrt(2.0 / 1.04)));
   CHECK(init::calculate_gain(Nonlinearity::leaky_relu, 0.0) == doctest::Approx(std::sqrt(2.0)));
-  CHECK(init::calculate_gain(Nonlinearity::leaky_relu, std::sqrt(5.0)) == doctest::Approx(std::sqrt(1.0 / 3.0)));
+  CHECK(init::calculate_gain(Nonlinearity::leaky_relu, std::sqrt(5.0)) ==
+        doctest::Approx(std::sqrt(1.0 / 3.0)));
 }
 
 TEST_CASE("calculate_fan_in_and_fan_out: [out, in, k...] layouts") {
   CHECK(init::calculate_fan_in_and_fan_out(xg::empty({128, 784})) == std::pair<int64_t, int64_t>{784, 128});
-  CHECK(init::calculate_fan_in_and_fan_out(xg::empty({32, 16, 3, 5})) == std::pair<int64_t, int64_t>{16 * 15, 32 * 15});
+  CHECK(init::calculate_fan_in_and_fan_out(xg::empty({32, 16, 3, 5})) ==
+        std::pair<int64_t, int64_t>{16 * 15, 32 * 15});
   CHECK(init::calculate_fan_in_and_fan_out(xg::empty({8, 4, 7})) == std::pair<int64_t, int64_t>{28, 56});
-  CHECK_ERROR(init::calculate_fan_in_and_fan_out(xg::empty({5})), xg::ValueError, "init.calculate_fan_in_and_fan_out:", "[5]");
+  CHECK_ERROR(init::calculate_fan_in_and_fan_out(xg::empty({5})), xg::ValueError,
+              "init.calculate_fan_in_and_fan_out:", "[5]");
 }
 
 TEST_CASE("uniform_, normal_, constant_, zeros_, ones_: statistics on a million values") {
@@ -109,7 +113,9 @@ TEST_CASE("xavier_uniform_ and xavier_normal_: bound gain sqrt(6 / (fan_in + fan
   CHECK(std::abs(stats(c).mean) < 0.005);
 }
 
-TEST_CASE("kaiming_uniform_ and kaiming_normal_: fan modes, nonlinearities, the a = sqrt(5) default of Linear and Conv") {
+TEST_CASE(
+    "kaiming_uniform_ and kaiming_normal_: fan modes, nonlinearities, the a = sqrt(5) default of Linear and "
+    "Conv") {
   xg::manual_seed(3);
   Tensor w = xg::empty({500, 800});  // fan_in 800, fan_out 500
   init::kaiming_uniform_(w);         // a = 0, leaky_relu: gain sqrt(2), bound sqrt(6 / fan_in)
@@ -151,7 +157,8 @@ TEST_CASE("orthogonal_: orthonormal rows or columns, times the gain") {
     const int64_t n = m.size(0);
     double worst = 0;
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < n; ++j) worst = std::max(worst, std::abs(v[i * n + j] - (i == j ? scale : 0.0)));
+      for (int64_t j = 0; j < n; ++j)
+        worst = std::max(worst, std::abs(v[i * n + j] - (i == j ? scale : 0.0)));
     return worst;
   };
   Tensor wide = xg::empty({30, 50}, {.dtype = Dtype::float64});  // rows orthonormal
@@ -190,7 +197,8 @@ TEST_CASE("initialisers are reproducible under manual_seed and differ across see
   CHECK(draw(7) != draw(8));
 }
 
-TEST_CASE("initialisers write in place on parameters that require grad, bump the version, reject bad tensors") {
+TEST_CASE(
+    "initialisers write in place on parameters that require grad, bump the version, reject bad tensors") {
   Tensor p = xg::zeros({4, 3}, {.requires_grad = true});
   const uint64_t v0 = p.version();
   init::uniform_(p, 1.0, 2.0);  // grad mode is on: the initialiser runs under NoGradGuard itself
@@ -199,11 +207,13 @@ TEST_CASE("initialisers write in place on parameters that require grad, bump the
   CHECK(p.requires_grad());
   CHECK(p.is_leaf());
   CHECK(xg::GradMode::is_enabled());
-  CHECK_ERROR(init::normal_(xg::zeros({3}, {.dtype = Dtype::int64})), xg::TypeError, "init.normal_:", "int64");
+  CHECK_ERROR(init::normal_(xg::zeros({3}, {.dtype = Dtype::int64})), xg::TypeError,
+              "init.normal_:", "int64");
   CHECK_ERROR(init::xavier_uniform_(xg::zeros({3})), xg::ValueError, "init.xavier_uniform_:", "[3]");
   CHECK_ERROR(init::kaiming_normal_(xg::zeros({3})), xg::ValueError, "init.kaiming_normal_:", "[3]");
   CHECK_ERROR(init::uniform_(xg::zeros({3}), 2.0, 1.0), xg::ValueError, "init.uniform_:", "a <= b");
-  CHECK_ERROR(init::normal_(xg::zeros({3}), 0.0, -1.0), xg::ValueError, "init.normal_:", "std must be non-negative");
+  CHECK_ERROR(init::normal_(xg::zeros({3}), 0.0, -1.0), xg::ValueError,
+              "init.normal_:", "std must be non-negative");
   // zero-element tensors are a no-op, as PyTorch
   Tensor e = xg::empty({0, 5});
   CHECK_NOTHROW(init::kaiming_uniform_(e));

@@ -23,7 +23,8 @@ using xg_test::param_layout;
 TEST_CASE("Linear: PyTorch's parameters, init bounds, values, shapes and repr") {
   xg::manual_seed(1);
   nn::Linear fc(784, 128);
-  CHECK(param_layout(fc) == std::vector<std::pair<std::string, Shape>>{{"weight", {128, 784}}, {"bias", {128}}});
+  CHECK(param_layout(fc) ==
+        std::vector<std::pair<std::string, Shape>>{{"weight", {128, 784}}, {"bias", {128}}});
   const double bound = 1.0 / std::sqrt(784.0);
   CHECK(max_abs(fc.weight) <= bound);
   CHECK(max_abs(fc.weight) > 0.99 * bound);  // U(-b, b) over 100k values reaches near the bound
@@ -78,7 +79,8 @@ TEST_CASE("Linear and Bilinear: float64 gradcheck with respect to input and para
 TEST_CASE("Bilinear: parameters, bounds and values against the formula") {
   xg::manual_seed(3);
   nn::Bilinear bl({.in1_features = 20, .in2_features = 30, .out_features = 40});
-  CHECK(param_layout(bl) == std::vector<std::pair<std::string, Shape>>{{"weight", {40, 20, 30}}, {"bias", {40}}});
+  CHECK(param_layout(bl) ==
+        std::vector<std::pair<std::string, Shape>>{{"weight", {40, 20, 30}}, {"bias", {40}}});
   const double bound = 1.0 / std::sqrt(20.0);
   CHECK(max_abs(bl.weight) <= bound);
   CHECK(max_abs(bl.weight) > 0.99 * bound);
@@ -88,7 +90,8 @@ TEST_CASE("Bilinear: parameters, bounds and values against the formula") {
   Tensor y = bl(a, b);
   CHECK(y.shape() == Shape{5, 40});
   // y[n, o] = a[n] . W[o] . b[n] + bias[o]
-  const auto av = a.to_vector<double>(), bv = b.to_vector<double>(), wv = bl.weight.to_vector<double>(), cv = bl.bias.to_vector<double>();
+  const auto av = a.to_vector<double>(), bv = b.to_vector<double>(), wv = bl.weight.to_vector<double>(),
+             cv = bl.bias.to_vector<double>();
   double worst = 0;
   for (int n = 0; n < 5; ++n)
     for (int o = 0; o < 40; ++o) {

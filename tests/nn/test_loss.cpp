@@ -53,7 +53,9 @@ void check_grads(Fn f, const std::vector<Tensor>& inputs, bool second = true) {
 // Logits [[1, 2, 3], [1, 1, 1]] with targets [2, 0]: per-sample losses
 // logsumexp(1, 2, 3) - 3 and log 3.
 const double kCe0 = 0.4076059644443806, kCe1 = 1.09861228866811;
-Tensor logits23(xg::TensorOptions o = f64) { return xg::tensor({1, 2, 3, 1, 1, 1}, {2, 3}, o); }
+Tensor logits23(xg::TensorOptions o = f64) {
+  return xg::tensor({1, 2, 3, 1, 1, 1}, {2, 3}, o);
+}
 
 }  // namespace
 
@@ -107,10 +109,20 @@ TEST_CASE("regression losses: gradcheck and gradgradcheck w.r.t. input and targe
   Tensor y = xg::tensor({-0.1, 0.5, 0.2, 1.6, 0.35, 1.1}, {2, 3}, f64g);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([r](const std::vector<Tensor>& in) { return F::mse_loss(in[0], in[1], {.reduction = r}); }, {x, y});
-    check_grads([r](const std::vector<Tensor>& in) { return F::l1_loss(in[0], in[1], {.reduction = r}); }, {x, y});
-    check_grads([r](const std::vector<Tensor>& in) { return F::smooth_l1_loss(in[0], in[1], {.reduction = r, .beta = 1.0}); }, {x, y});
-    check_grads([r](const std::vector<Tensor>& in) { return F::huber_loss(in[0], in[1], {.reduction = r, .delta = 0.5}); }, {x, y});
+    check_grads([r](const std::vector<Tensor>& in) { return F::mse_loss(in[0], in[1], {.reduction = r}); },
+                {x, y});
+    check_grads([r](const std::vector<Tensor>& in) { return F::l1_loss(in[0], in[1], {.reduction = r}); },
+                {x, y});
+    check_grads(
+        [r](const std::vector<Tensor>& in) {
+          return F::smooth_l1_loss(in[0], in[1], {.reduction = r, .beta = 1.0});
+        },
+        {x, y});
+    check_grads(
+        [r](const std::vector<Tensor>& in) {
+          return F::huber_loss(in[0], in[1], {.reduction = r, .delta = 0.5});
+        },
+        {x, y});
   }
 }
 
@@ -136,8 +148,10 @@ TEST_CASE("cross_entropy with class indices: values for every reduction") {
 
 TEST_CASE("cross_entropy with class weights: the mean divides by the weights of the targets") {
   Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64), t = i64({2, 0});
-  check_values(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::none}), {0.5 * kCe0, 0.2 * kCe1});
-  check_scalar(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::sum}), 0.5 * kCe0 + 0.2 * kCe1);
+  check_values(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::none}),
+               {0.5 * kCe0, 0.2 * kCe1});
+  check_scalar(F::cross_entropy(logits23(), t, {.weight = w, .reduction = Reduction::sum}),
+               0.5 * kCe0 + 0.2 * kCe1);
   check_scalar(F::cross_entropy(logits23(), t, {.weight = w}), (0.5 * kCe0 + 0.2 * kCe1) / 0.7);
   check_scalar(F::cross_entropy(logits23(), t, {.weight = w}), 0.6050363427940175);
 }
@@ -165,7 +179,8 @@ TEST_CASE("cross_entropy label smoothing 0.1: PyTorch's (1 - s) nll + s / C smoo
   check_values(F::cross_entropy(logits23(), t, {.reduction = Reduction::none, .label_smoothing = 0.1}),
                {0.5076059644443807, 1.09861228866811});
   check_scalar(F::cross_entropy(logits23(), t, {.label_smoothing = 0.1}), 0.8031091265562453);
-  check_scalar(F::cross_entropy(logits23(), t, {.reduction = Reduction::sum, .label_smoothing = 0.1}), 0.5076059644443807 + 1.09861228866811);
+  check_scalar(F::cross_entropy(logits23(), t, {.reduction = Reduction::sum, .label_smoothing = 0.1}),
+               0.5076059644443807 + 1.09861228866811);
   // with weights: both terms are divided by the weights of the targets (0.5 + 0.2)
   Tensor w = xg::tensor({0.2, 0.3, 0.5}, f64);
   check_scalar(F::cross_entropy(logits23(), t, {.weight = w, .label_smoothing = 0.1}), 0.6495907205675915);
@@ -178,9 +193,11 @@ TEST_CASE("cross_entropy label smoothing 0.1: PyTorch's (1 - s) nll + s / C smoo
 
 TEST_CASE("cross_entropy with probability targets") {
   Tensor p = xg::tensor({0.1, 0.2, 0.7, 0.5, 0.25, 0.25}, {2, 3}, f64);
-  check_values(F::cross_entropy(logits23(), p, {.reduction = Reduction::none}), {0.8076059644443805, 1.09861228866811});
+  check_values(F::cross_entropy(logits23(), p, {.reduction = Reduction::none}),
+               {0.8076059644443805, 1.09861228866811});
   check_scalar(F::cross_entropy(logits23(), p), 0.9531091265562452);
-  check_scalar(F::cross_entropy(logits23(), p, {.reduction = Reduction::sum}), 0.8076059644443805 + 1.09861228866811);
+  check_scalar(F::cross_entropy(logits23(), p, {.reduction = Reduction::sum}),
+               0.8076059644443805 + 1.09861228866811);
   // one-hot probabilities give the class-index loss
   check_scalar(F::cross_entropy(logits23(), xg::one_hot(i64({2, 0}), 3, Dtype::float64)), (kCe0 + kCe1) / 2);
   // weights and smoothing: the mean divides by N (not by the weights)
@@ -239,20 +256,37 @@ TEST_CASE("cross_entropy and nll_loss: gradcheck and gradgradcheck") {
   Tensor w = xg::tensor({0.5, 1.5, 2.0}, f64);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.reduction = r}); }, {x});
-    check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.weight = w, .reduction = r, .label_smoothing = 0.1}); },
+    check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.reduction = r}); },
                 {x});
-    check_grads([&](const std::vector<Tensor>& in) { return F::nll_loss(in[0], t, {.weight = w, .reduction = r}); }, {x});
+    check_grads(
+        [&](const std::vector<Tensor>& in) {
+          return F::cross_entropy(in[0], t, {.weight = w, .reduction = r, .label_smoothing = 0.1});
+        },
+        {x});
+    check_grads(
+        [&](const std::vector<Tensor>& in) { return F::nll_loss(in[0], t, {.weight = w, .reduction = r}); },
+        {x});
   }
   // probability targets: w.r.t. the logits and the probabilities; [N, C, d]
   Tensor p = xg::tensor({0.1, 0.2, 0.7, 0.5, 0.25, 0.25, 0.3, 0.3, 0.4, 0.9, 0.05, 0.05}, {4, 3}, f64g);
-  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], in[1], {.weight = w, .label_smoothing = 0.2}); }, {x, p});
+  check_grads(
+      [&](const std::vector<Tensor>& in) {
+        return F::cross_entropy(in[0], in[1], {.weight = w, .label_smoothing = 0.2});
+      },
+      {x, p});
   Tensor x3 = xg::reshape(x.detach(), {2, 3, 2}).clone().requires_grad_();
-  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], i64({2, 0, -100, 1}, {2, 2}), {.weight = w}); }, {x3});
+  check_grads(
+      [&](const std::vector<Tensor>& in) {
+        return F::cross_entropy(in[0], i64({2, 0, -100, 1}, {2, 2}), {.weight = w});
+      },
+      {x3});
   // the class weight gets a gradient too
   Tensor wg = xg::tensor({0.5, 1.5, 2.0}, f64g);
-  check_grads([&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0], t, {.weight = in[1], .label_smoothing = 0.1}); },
-              {x, wg}, false);
+  check_grads(
+      [&](const std::vector<Tensor>& in) {
+        return F::cross_entropy(in[0], t, {.weight = in[1], .label_smoothing = 0.1});
+      },
+      {x, wg}, false);
 }
 
 TEST_CASE("cross_entropy is stable for logits of +-100") {
@@ -287,8 +321,9 @@ TEST_CASE("binary_cross_entropy: values, weight, the log clamped to -100") {
   Tensor w = xg::tensor({1, 2, 3}, f64);
   check_scalar(F::binary_cross_entropy(x, y, {.weight = w, .reduction = Reduction::sum}), a + 2 * b + 3 * c);
   // soft targets: -(t log x + (1 - t) log(1 - x))
-  check_scalar(F::binary_cross_entropy(xg::tensor({0.3}, f64), xg::tensor({0.25}, f64), {.reduction = Reduction::sum}),
-               -(0.25 * std::log(0.3) + 0.75 * std::log(0.7)));
+  check_scalar(
+      F::binary_cross_entropy(xg::tensor({0.3}, f64), xg::tensor({0.25}, f64), {.reduction = Reduction::sum}),
+      -(0.25 * std::log(0.3) + 0.75 * std::log(0.7)));
   // x = 0 or 1: the log is clamped to -100, as PyTorch's; the gradient stays finite
   // (ordered so that the expected values are not {a, a, 0, 0}: GCC 12.2 with -march=native on
   // AVX-512 miscompiles `std::vector<double>{100, 100, 0, 0}` into four 100s)
@@ -307,7 +342,8 @@ TEST_CASE("binary_cross_entropy_with_logits: stable form, pos_weight, weight") {
   const std::vector<double> plain{0.4740769841801067, 0.31326168751822286, 1.1269280110429725};
   check_values(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::none}), plain);
   check_scalar(F::binary_cross_entropy_with_logits(x, y), 0.6380888942471007);
-  check_scalar(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::sum}), 3 * 0.6380888942471007);
+  check_scalar(F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::sum}),
+               3 * 0.6380888942471007);
   // equals binary_cross_entropy of sigmoid(x)
   check_scalar(F::binary_cross_entropy_with_logits(x, y), F::binary_cross_entropy(xg::sigmoid(x), y).item());
   // pos_weight p: (1 - t) x + (1 + (p - 1) t) softplus(-x), broadcast from [3]
@@ -318,9 +354,11 @@ TEST_CASE("binary_cross_entropy_with_logits: stable form, pos_weight, weight") {
   // pos_weight over the class axis of a [2, 3] batch, and a per-sample weight [2, 1]
   Tensor x2 = xg::stack({x, -x}), y2 = xg::stack({y, 1.0 - y});
   Tensor w = xg::tensor({2, 0.5}, {2, 1}, f64);
-  Tensor l2 = F::binary_cross_entropy_with_logits(x2, y2, {.weight = w, .reduction = Reduction::none, .pos_weight = pw});
+  Tensor l2 = F::binary_cross_entropy_with_logits(
+      x2, y2, {.weight = w, .reduction = Reduction::none, .pos_weight = pw});
   CHECK(l2.shape() == xg::Shape{2, 3});
-  check_values(xg::slice(l2, 0, 0, 1), {2 * 1.42223095254032, 2 * 0.3132616875182228, 2 * 1.1903920165644588});
+  check_values(xg::slice(l2, 0, 0, 1),
+               {2 * 1.42223095254032, 2 * 0.3132616875182228, 2 * 1.1903920165644588});
 }
 
 TEST_CASE("binary_cross_entropy_with_logits is stable for logits of +-100") {
@@ -328,7 +366,8 @@ TEST_CASE("binary_cross_entropy_with_logits is stable for logits of +-100") {
     CAPTURE(xg::dtype_name(d));
     Tensor x = xg::tensor({100, -100, 100, -100}, {.dtype = d, .requires_grad = true});
     Tensor y = xg::tensor({0, 1, 1, 0}, {.dtype = d});
-    Tensor l = F::binary_cross_entropy_with_logits(x, y, {.reduction = Reduction::none, .pos_weight = xg::tensor({2}, {.dtype = d})});
+    Tensor l = F::binary_cross_entropy_with_logits(
+        x, y, {.reduction = Reduction::none, .pos_weight = xg::tensor({2}, {.dtype = d})});
     check_values(l, {100, 200, 0, 0}, 1e-6);
     xg::sum(l).backward();
     // d/dx = sigmoid(x) (1 + (p - 1) t) - p t ... here: 1, -2, 0, 0
@@ -342,16 +381,22 @@ TEST_CASE("binary cross entropy: gradcheck and gradgradcheck w.r.t. input, targe
   Tensor w = xg::tensor({0.5, 2, 1}, f64g);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([r](const std::vector<Tensor>& in) { return F::binary_cross_entropy(in[0], in[1], {.weight = in[2], .reduction = r}); },
-                {p, t, w});
+    check_grads(
+        [r](const std::vector<Tensor>& in) {
+          return F::binary_cross_entropy(in[0], in[1], {.weight = in[2], .reduction = r});
+        },
+        {p, t, w});
   }
   Tensor x = xg::tensor({0.5, -1, 2, 0, -3, 0.1}, {2, 3}, f64g);  // includes x = 0 (where |x| has a kink)
   Tensor pw = xg::tensor({3, 0.5, 2}, f64g);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([r](const std::vector<Tensor>& in) {
-      return F::binary_cross_entropy_with_logits(in[0], in[1], {.weight = in[2], .reduction = r, .pos_weight = in[3]});
-    }, {x, t, w, pw});
+    check_grads(
+        [r](const std::vector<Tensor>& in) {
+          return F::binary_cross_entropy_with_logits(in[0], in[1],
+                                                     {.weight = in[2], .reduction = r, .pos_weight = in[3]});
+        },
+        {x, t, w, pw});
   }
 }
 
@@ -364,7 +409,8 @@ TEST_CASE("kl_div: values, batchmean, zero targets, log_target") {
   Tensor p = xg::tensor({0.5, 0.5, 0.0, 0.2, 0.2, 0.6}, {2, 3}, f64);
   Tensor lq = xg::log(q);
   check_values(F::kl_div(lq, p, {.reduction = Reduction::none}),
-               {0.4581453659370775, 0.2554128118829954, 0, 0.13862943611198905, -0.21972245773362192, 0.41588830833596724});
+               {0.4581453659370775, 0.2554128118829954, 0, 0.13862943611198905, -0.21972245773362192,
+                0.41588830833596724});
   const double total = 1.0483534645344073;
   check_scalar(F::kl_div(lq, p, {.reduction = Reduction::sum}), total);
   check_scalar(F::kl_div(lq, p), total / 6);
@@ -376,7 +422,8 @@ TEST_CASE("kl_div: values, batchmean, zero targets, log_target") {
   // as PyTorch's: a log target of -inf (p = 0) gives exp(-inf) (-inf - x) = NaN, not 0
   CHECK(std::isnan(F::kl_div(lq, xg::log(p), {.reduction = Reduction::sum, .log_target = true}).item()));
   // a 0-D input: batchmean is the sum
-  check_scalar(F::kl_div(xg::scalar_tensor(std::log(0.25), f64), xg::scalar_tensor(0.5, f64), {.reduction = Reduction::batchmean}),
+  check_scalar(F::kl_div(xg::scalar_tensor(std::log(0.25), f64), xg::scalar_tensor(0.5, f64),
+                         {.reduction = Reduction::batchmean}),
                0.5 * std::log(2.0));
 }
 
@@ -386,8 +433,13 @@ TEST_CASE("kl_div: gradcheck and gradgradcheck w.r.t. input and target") {
   Tensor lp = xg::tensor({-0.7, -0.9, -2.3, -1.6, -1.6, -0.5}, {2, 3}, f64g);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum, Reduction::batchmean}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([r](const std::vector<Tensor>& in) { return F::kl_div(in[0], in[1], {.reduction = r}); }, {lq, p});
-    check_grads([r](const std::vector<Tensor>& in) { return F::kl_div(in[0], in[1], {.reduction = r, .log_target = true}); }, {lq, lp});
+    check_grads([r](const std::vector<Tensor>& in) { return F::kl_div(in[0], in[1], {.reduction = r}); },
+                {lq, p});
+    check_grads(
+        [r](const std::vector<Tensor>& in) {
+          return F::kl_div(in[0], in[1], {.reduction = r, .log_target = true});
+        },
+        {lq, lp});
   }
   // a zero target: finite gradients (0 for the t log t term)
   Tensor z = xg::tensor({0.0, 1.0}, f64g);
@@ -406,13 +458,18 @@ TEST_CASE("cosine_embedding_loss: 1 - cos for similar pairs, max(0, cos - margin
   // cos = 0, 1, 24/25
   Tensor y = xg::tensor({1, -1, -1}, f64);
   check_values(F::cosine_embedding_loss(a, b, y, {.reduction = Reduction::none}), {1, 1, 0.96}, 1e-9);
-  check_values(F::cosine_embedding_loss(a, b, y, {.margin = 0.5, .reduction = Reduction::none}), {1, 0.5, 0.46}, 1e-9);
+  check_values(F::cosine_embedding_loss(a, b, y, {.margin = 0.5, .reduction = Reduction::none}),
+               {1, 0.5, 0.46}, 1e-9);
   check_scalar(F::cosine_embedding_loss(a, b, y, {.margin = 0.5}), 1.96 / 3, 1e-9);
-  check_scalar(F::cosine_embedding_loss(a, b, i64({1, 1, 1}), {.reduction = Reduction::sum}), 1 + 0 + 0.04, 1e-9);
+  check_scalar(F::cosine_embedding_loss(a, b, i64({1, 1, 1}), {.reduction = Reduction::sum}), 1 + 0 + 0.04,
+               1e-9);
   // the margin clips: cos 0 with margin 0.5 gives 0
-  check_scalar(F::cosine_embedding_loss(a, b, i64({-1, 1, 1}), {.margin = 0.5, .reduction = Reduction::sum}), 0.04, 1e-9);
+  check_scalar(F::cosine_embedding_loss(a, b, i64({-1, 1, 1}), {.margin = 0.5, .reduction = Reduction::sum}),
+               0.04, 1e-9);
   // 1-D inputs with a 0-D target
-  check_scalar(F::cosine_embedding_loss(xg::tensor({3, 4}, f64), xg::tensor({4, 3}, f64), xg::scalar_tensor(1, f64)), 0.04, 1e-9);
+  check_scalar(
+      F::cosine_embedding_loss(xg::tensor({3, 4}, f64), xg::tensor({4, 3}, f64), xg::scalar_tensor(1, f64)),
+      0.04, 1e-9);
   // zero vectors: cos = 0 thanks to the 1e-12 in the norms, finite gradients
   Tensor z = xg::zeros({1, 2}, f64g);
   Tensor lz = F::cosine_embedding_loss(z, xg::tensor({1, 1}, {1, 2}, f64), i64({1}));
@@ -420,30 +477,41 @@ TEST_CASE("cosine_embedding_loss: 1 - cos for similar pairs, max(0, cos - margin
   lz.backward();
   CHECK(all_finite(z.grad()));
 
-  Tensor ag = xg::tensor({1, 0.2, 1, 1.5, 3, 4, -1, 0.5}, {4, 2}, f64g), bg = xg::tensor({0.3, 1, 2, 1, -4, 3, 2, 2}, {4, 2}, f64g);
+  Tensor ag = xg::tensor({1, 0.2, 1, 1.5, 3, 4, -1, 0.5}, {4, 2}, f64g),
+         bg = xg::tensor({0.3, 1, 2, 1, -4, 3, 2, 2}, {4, 2}, f64g);
   Tensor yg = xg::tensor({1, -1, -1, 1}, f64);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([&](const std::vector<Tensor>& in) { return F::cosine_embedding_loss(in[0], in[1], yg, {.margin = 0.1, .reduction = r}); },
-                {ag, bg});
+    check_grads(
+        [&](const std::vector<Tensor>& in) {
+          return F::cosine_embedding_loss(in[0], in[1], yg, {.margin = 0.1, .reduction = r});
+        },
+        {ag, bg});
   }
 }
 
 TEST_CASE("margin_ranking_loss: max(0, -y (x1 - x2) + margin)") {
   Tensor x1 = xg::tensor({1, 2, 3}, f64), x2 = xg::tensor({2, 2, 1}, f64), y = xg::tensor({1, -1, 1}, f64);
   check_values(F::margin_ranking_loss(x1, x2, y, {.reduction = Reduction::none}), {1, 0, 0});
-  check_values(F::margin_ranking_loss(x1, x2, y, {.margin = 0.5, .reduction = Reduction::none}), {1.5, 0.5, 0});
+  check_values(F::margin_ranking_loss(x1, x2, y, {.margin = 0.5, .reduction = Reduction::none}),
+               {1.5, 0.5, 0});
   check_scalar(F::margin_ranking_loss(x1, x2, y, {.margin = 0.5}), 2.0 / 3);
-  check_scalar(F::margin_ranking_loss(x1, x2, i64({1, -1, 1}), {.margin = 0.5, .reduction = Reduction::sum}), 2.0);
+  check_scalar(F::margin_ranking_loss(x1, x2, i64({1, -1, 1}), {.margin = 0.5, .reduction = Reduction::sum}),
+               2.0);
   // same rank, broadcasting: x2 [1] against x1 [3]
-  check_values(F::margin_ranking_loss(x1, xg::tensor({2}, f64), y, {.reduction = Reduction::none}), {1, 0, 0});
+  check_values(F::margin_ranking_loss(x1, xg::tensor({2}, f64), y, {.reduction = Reduction::none}),
+               {1, 0, 0});
 
   // (the +-1 labels are validated, so they are not perturbed by gradcheck)
-  Tensor a = xg::tensor({1, 2.5, 3, -1}, f64g), b = xg::tensor({2, 2, 1, 0.4}, f64g), t = xg::tensor({1, -1, 1, -1}, f64);
+  Tensor a = xg::tensor({1, 2.5, 3, -1}, f64g), b = xg::tensor({2, 2, 1, 0.4}, f64g),
+         t = xg::tensor({1, -1, 1, -1}, f64);
   for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
     CAPTURE(xg::nn::reduction_name(r));
-    check_grads([&](const std::vector<Tensor>& in) { return F::margin_ranking_loss(in[0], in[1], t, {.margin = 0.3, .reduction = r}); },
-                {a, b});
+    check_grads(
+        [&](const std::vector<Tensor>& in) {
+          return F::margin_ranking_loss(in[0], in[1], t, {.margin = 0.3, .reduction = r});
+        },
+        {a, b});
   }
 }
 
@@ -489,7 +557,8 @@ TEST_CASE("loss modules: designated-initialiser options, buffers, to(), repr") {
   xg::nn::MarginRankingLoss mrl({.margin = 0.5});
   check_scalar(mrl(xg::tensor({1}, f64), xg::tensor({2}, f64), xg::tensor({1}, f64)), 1.5);
   // the single-input forward of the Module base is not a loss's
-  CHECK_ERROR(mse.forward(xg::tensor({1}, f64)), xg::ValueError, "MSELoss: this module has no single-input forward(x)");
+  CHECK_ERROR(mse.forward(xg::tensor({1}, f64)), xg::ValueError,
+              "MSELoss: this module has no single-input forward(x)");
 
   // a loss used polymorphically through the Loss base
   std::shared_ptr<xg::nn::Loss> base = std::make_shared<xg::nn::L1Loss>();
@@ -506,41 +575,66 @@ TEST_CASE("loss errors name the loss, the shapes and the values") {
   CHECK_ERROR(F::cross_entropy(x, i64({2, 3})), xg::IndexError, "cross_entropy", "target 3", "3 classes");
   CHECK_ERROR(F::nll_loss(x, i64({-1, 0})), xg::IndexError, "nll_loss", "target -1");
   // float targets where int64 class indices are needed
-  CHECK_ERROR(F::cross_entropy(x, xg::tensor({2, 0}, f64)), xg::TypeError, "cross_entropy", "int64", "float64");
+  CHECK_ERROR(F::cross_entropy(x, xg::tensor({2, 0}, f64)), xg::TypeError, "cross_entropy", "int64",
+              "float64");
   CHECK_ERROR(F::nll_loss(x, xg::tensor({2, 0}, f64)), xg::TypeError, "nll_loss:", "int64", "float64");
   // int64 targets of the input's shape (probabilities must be float)
-  CHECK_ERROR(F::cross_entropy(x, i64({0, 0, 1, 1, 0, 0}, {2, 3})), xg::TypeError, "cross_entropy:", "must be a float tensor, got int64");
+  CHECK_ERROR(F::cross_entropy(x, i64({0, 0, 1, 1, 0, 0}, {2, 3})), xg::TypeError,
+              "cross_entropy:", "must be a float tensor, got int64");
   // shapes
   CHECK_ERROR(F::cross_entropy(x, i64({2, 0, 1})), xg::ShapeError, "cross_entropy", "[3]", "[2, 3]");
-  CHECK_ERROR(F::cross_entropy(xg::scalar_tensor(1.0, f64), i64({0}, xg::Shape{})), xg::ShapeError, "cross_entropy:", "0-D");
-  CHECK_ERROR(F::cross_entropy(x, i64({2, 0}), {.weight = xg::ones({4}, f64)}), xg::ShapeError, "weight", "[4]");
+  CHECK_ERROR(F::cross_entropy(xg::scalar_tensor(1.0, f64), i64({0}, xg::Shape{})), xg::ShapeError,
+              "cross_entropy:", "0-D");
+  CHECK_ERROR(F::cross_entropy(x, i64({2, 0}), {.weight = xg::ones({4}, f64)}), xg::ShapeError, "weight",
+              "[4]");
   CHECK_ERROR(F::mse_loss(xg::ones({3}, f64), xg::ones({3, 1}, f64)), xg::ShapeError, "mse_loss", "[3, 1]");
   CHECK_ERROR(F::l1_loss(xg::ones({2}), xg::ones({3})), xg::ShapeError, "l1_loss:", "[3]", "[2]");
   CHECK_ERROR(F::kl_div(xg::ones({2}), xg::ones({3})), xg::ShapeError, "kl_div:", "[3]", "[2]");
-  CHECK_ERROR(F::binary_cross_entropy_with_logits(xg::ones({2, 3}), xg::ones({2, 3}), {.pos_weight = xg::ones({2})}), xg::ShapeError, "binary_cross_entropy_with_logits:", "pos_weight of shape [2]");
-  CHECK_ERROR(F::binary_cross_entropy(xg::full({2, 3}, 0.5), xg::ones({2, 3}), {.weight = xg::ones({2, 2, 3})}), xg::ShapeError, "binary_cross_entropy:", "weight of shape [2, 2, 3]");
-  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({3})), xg::ShapeError, "cosine_embedding_loss:", "target [3]");
-  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 4}), xg::ones({2})), xg::ShapeError, "cosine_embedding_loss:", "[2, 4]", "[2, 3]");
-  CHECK_ERROR(F::margin_ranking_loss(xg::ones({3}), xg::ones({3, 1}), xg::ones({3})), xg::ShapeError, "margin_ranking_loss:", "same rank");
-  CHECK_ERROR(F::margin_ranking_loss(xg::ones({3}), xg::ones({2}), xg::ones({3})), xg::ShapeError, "margin_ranking_loss:", "do not broadcast", "input2 [2]");
+  CHECK_ERROR(
+      F::binary_cross_entropy_with_logits(xg::ones({2, 3}), xg::ones({2, 3}), {.pos_weight = xg::ones({2})}),
+      xg::ShapeError, "binary_cross_entropy_with_logits:", "pos_weight of shape [2]");
+  CHECK_ERROR(
+      F::binary_cross_entropy(xg::full({2, 3}, 0.5), xg::ones({2, 3}), {.weight = xg::ones({2, 2, 3})}),
+      xg::ShapeError, "binary_cross_entropy:", "weight of shape [2, 2, 3]");
+  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({3})), xg::ShapeError,
+              "cosine_embedding_loss:", "target [3]");
+  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 4}), xg::ones({2})), xg::ShapeError,
+              "cosine_embedding_loss:", "[2, 4]", "[2, 3]");
+  CHECK_ERROR(F::margin_ranking_loss(xg::ones({3}), xg::ones({3, 1}), xg::ones({3})), xg::ShapeError,
+              "margin_ranking_loss:", "same rank");
+  CHECK_ERROR(F::margin_ranking_loss(xg::ones({3}), xg::ones({2}), xg::ones({3})), xg::ShapeError,
+              "margin_ranking_loss:", "do not broadcast", "input2 [2]");
   // dtypes
   CHECK_ERROR(F::mse_loss(i64({1, 2}), xg::ones({2})), xg::TypeError, "mse_loss:", "int64");
-  CHECK_ERROR(F::cross_entropy(i64({1, 2}, {1, 2}), i64({0})), xg::TypeError, "cross_entropy: input must be a float tensor, got int64");
-  CHECK_ERROR(F::binary_cross_entropy_with_logits(xg::ones({2}), i64({1, 0})), xg::TypeError, "binary_cross_entropy_with_logits: target must be a float tensor, got int64");
+  CHECK_ERROR(F::cross_entropy(i64({1, 2}, {1, 2}), i64({0})), xg::TypeError,
+              "cross_entropy: input must be a float tensor, got int64");
+  CHECK_ERROR(F::binary_cross_entropy_with_logits(xg::ones({2}), i64({1, 0})), xg::TypeError,
+              "binary_cross_entropy_with_logits: target must be a float tensor, got int64");
   // values
-  CHECK_ERROR(F::binary_cross_entropy(xg::tensor({0.5, 1.5}), xg::ones({2})), xg::ValueError, "binary_cross_entropy:", "found 1.5");
-  CHECK_ERROR(F::binary_cross_entropy(xg::tensor({NAN}), xg::ones({1})), xg::ValueError, "binary_cross_entropy:", "found nan");
-  CHECK_ERROR(F::cross_entropy(x, i64({2, 0}), {.label_smoothing = 1.5}), xg::ValueError, "cross_entropy:", "label_smoothing", "got 1.5");
-  CHECK_ERROR(F::mse_loss(xg::ones({2}), xg::ones({2}), {.reduction = Reduction::batchmean}), xg::ValueError, "mse_loss:", "batchmean");
-  CHECK_ERROR(F::smooth_l1_loss(xg::ones({2}), xg::ones({2}), {.beta = -1}), xg::ValueError, "smooth_l1_loss: beta must be >= 0, got -1");
-  CHECK_ERROR(F::huber_loss(xg::ones({2}), xg::ones({2}), {.delta = 0}), xg::ValueError, "huber_loss: delta must be > 0, got 0");
-  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), i64({1, 0})), xg::ValueError, "cosine_embedding_loss:", "found 0");
-  CHECK_ERROR(F::margin_ranking_loss(xg::ones({2}), xg::ones({2}), xg::tensor({1, 2})), xg::ValueError, "margin_ranking_loss:", "found 2");
+  CHECK_ERROR(F::binary_cross_entropy(xg::tensor({0.5, 1.5}), xg::ones({2})), xg::ValueError,
+              "binary_cross_entropy:", "found 1.5");
+  CHECK_ERROR(F::binary_cross_entropy(xg::tensor({NAN}), xg::ones({1})), xg::ValueError,
+              "binary_cross_entropy:", "found nan");
+  CHECK_ERROR(F::cross_entropy(x, i64({2, 0}), {.label_smoothing = 1.5}), xg::ValueError,
+              "cross_entropy:", "label_smoothing", "got 1.5");
+  CHECK_ERROR(F::mse_loss(xg::ones({2}), xg::ones({2}), {.reduction = Reduction::batchmean}), xg::ValueError,
+              "mse_loss:", "batchmean");
+  CHECK_ERROR(F::smooth_l1_loss(xg::ones({2}), xg::ones({2}), {.beta = -1}), xg::ValueError,
+              "smooth_l1_loss: beta must be >= 0, got -1");
+  CHECK_ERROR(F::huber_loss(xg::ones({2}), xg::ones({2}), {.delta = 0}), xg::ValueError,
+              "huber_loss: delta must be > 0, got 0");
+  CHECK_ERROR(F::cosine_embedding_loss(xg::ones({2, 3}), xg::ones({2, 3}), i64({1, 0})), xg::ValueError,
+              "cosine_embedding_loss:", "found 0");
+  CHECK_ERROR(F::margin_ranking_loss(xg::ones({2}), xg::ones({2}), xg::tensor({1, 2})), xg::ValueError,
+              "margin_ranking_loss:", "found 2");
   CHECK_ERROR(F::mse_loss(Tensor(), xg::ones({2})), xg::ValueError, "mse_loss: input is undefined");
   // module constructors validate their options
-  CHECK_ERROR(xg::nn::CrossEntropyLoss({.label_smoothing = -0.1}), xg::ValueError, "CrossEntropyLoss: label_smoothing", "-0.1");
-  CHECK_ERROR(xg::nn::CrossEntropyLoss({.weight = xg::ones({2, 2})}), xg::ShapeError, "CrossEntropyLoss: weight must be 1-D", "[2, 2]");
-  CHECK_ERROR(xg::nn::NLLLoss({.weight = i64({1, 2})}), xg::TypeError, "NLLLoss: weight must be a float tensor", "int64");
+  CHECK_ERROR(xg::nn::CrossEntropyLoss({.label_smoothing = -0.1}), xg::ValueError,
+              "CrossEntropyLoss: label_smoothing", "-0.1");
+  CHECK_ERROR(xg::nn::CrossEntropyLoss({.weight = xg::ones({2, 2})}), xg::ShapeError,
+              "CrossEntropyLoss: weight must be 1-D", "[2, 2]");
+  CHECK_ERROR(xg::nn::NLLLoss({.weight = i64({1, 2})}), xg::TypeError,
+              "NLLLoss: weight must be a float tensor", "int64");
   CHECK_ERROR(xg::nn::MSELoss({.reduction = Reduction::batchmean}), xg::ValueError, "MSELoss:", "batchmean");
   CHECK_ERROR(xg::nn::HuberLoss({.delta = -1}), xg::ValueError, "HuberLoss: delta must be > 0, got -1");
 }

@@ -31,7 +31,9 @@ using xg_test::contains;
 using xg_test::param_layout;
 
 namespace {
-std::string tmp(const std::string& name) { return xg_test::temp_path("module_" + name); }
+std::string tmp(const std::string& name) {
+  return xg_test::temp_path("module_" + name);
+}
 
 // The model of the named_modules() tests, written as user code writes one: sub-modules held by
 // shared_ptr members, a Sequential inside a Sequential, a ModuleList of user blocks. The PyTorch
@@ -56,10 +58,11 @@ struct Net : nn::Module {
   std::shared_ptr<nn::ModuleList> blocks;
   std::shared_ptr<nn::Linear> head;
   Net() : Module("Net") {
-    layer1 = register_module(
-        "layer1", std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-                      std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
-                      std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(4, 4), std::make_shared<nn::Tanh>()})}));
+    layer1 = register_module("layer1",
+                             std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+                                 std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
+                                 std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+                                     std::make_shared<nn::Linear>(4, 4), std::make_shared<nn::Tanh>()})}));
     blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
     blocks->push_back(std::make_shared<Block>()).push_back(std::make_shared<Block>());
     head = register_module("head", std::make_shared<nn::Linear>(4, 2));
@@ -99,7 +102,8 @@ struct SmallCnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Conv2d> conv;
   std::shared_ptr<xg::nn::Linear> fc;
   SmallCnn() : Module("SmallCnn") {
-    conv = register_module("conv", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}));
+    conv = register_module("conv", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                       .in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}));
     fc = register_module("fc", std::make_shared<xg::nn::Linear>(4 * 4 * 4, 2));
   }
   xg::Tensor forward(const xg::Tensor& x) override {
@@ -117,7 +121,8 @@ struct SmallLstm : xg::nn::Module {
   }
   xg::Tensor forward(const xg::Tensor& x) override {  // x [T, B, 1]
     xg::nn::LSTMState s;
-    for (int64_t t = 0; t < x.size(0); ++t) s = cell->forward(xg::reshape(xg::slice(x, 0, t, t + 1), {x.size(1), 1}), s);
+    for (int64_t t = 0; t < x.size(0); ++t)
+      s = cell->forward(xg::reshape(xg::slice(x, 0, t, t + 1), {x.size(1), 1}), s);
     return fc->forward(s.h);
   }
 };
@@ -136,7 +141,8 @@ double train(xg::nn::Module& m, const xg::Tensor& x, const xg::Tensor& y, double
   return loss;
 }
 
-void check_identical_after_reload(xg::nn::Module& trained, xg::nn::Module& fresh, const xg::Tensor& x, const std::string& path) {
+void check_identical_after_reload(xg::nn::Module& trained, xg::nn::Module& fresh, const xg::Tensor& x,
+                                  const std::string& path) {
   trained.save(path);
   xg::NoGradGuard g;
   CHECK(trained.forward(x).to_vector<float>() != fresh.forward(x).to_vector<float>());
@@ -147,7 +153,8 @@ void check_identical_after_reload(xg::nn::Module& trained, xg::nn::Module& fresh
 }  // namespace
 
 // ================================================================ named_modules
-TEST_CASE("named_modules of a model on the stack: PyTorch's dotted names, depth first, the modules themselves") {
+TEST_CASE(
+    "named_modules of a model on the stack: PyTorch's dotted names, depth first, the modules themselves") {
   Net model;  // as the examples hold their models (shared_from_this used to throw bad_weak_ptr here)
   const auto modules = model.named_modules();
   REQUIRE(modules.size() == 15);
@@ -167,8 +174,12 @@ TEST_CASE("named_modules of a model on the stack: PyTorch's dotted names, depth 
     if (std::dynamic_pointer_cast<nn::Linear>(m)) linears.push_back(name);
   CHECK(linears == std::vector<std::string>{"layer1.0", "layer1.2.0", "blocks.0.fc", "blocks.1.fc", "head"});
   // a sub-module names its own descendants relative to itself
-  CHECK(layout_of(model.layer1->named_modules()) ==
-        Layout{{"", "Sequential"}, {"0", "Linear"}, {"1", "ReLU"}, {"2", "Sequential"}, {"2.0", "Linear"}, {"2.1", "Tanh"}});
+  CHECK(layout_of(model.layer1->named_modules()) == Layout{{"", "Sequential"},
+                                                           {"0", "Linear"},
+                                                           {"1", "ReLU"},
+                                                           {"2", "Sequential"},
+                                                           {"2.0", "Linear"},
+                                                           {"2.1", "Tanh"}});
   CHECK(model.forward(xg::randn({2, 3})).shape() == Shape{2, 2});
 }
 
@@ -193,15 +204,18 @@ TEST_CASE("named_modules of a single layer and of containers held by value, nest
   CHECK(one[0].second.get() == &fc);
 
   nn::ModuleList list;
-  list.push_back(std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::ReLU>()}))
+  list.push_back(std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+                     std::make_shared<nn::Linear>(2, 2), std::make_shared<nn::ReLU>()}))
       .push_back(std::make_shared<nn::Linear>(2, 1));
   CHECK(layout_of(list.named_modules()) ==
         Layout{{"", "ModuleList"}, {"0", "Sequential"}, {"0.0", "Linear"}, {"0.1", "ReLU"}, {"1", "Linear"}});
 
   nn::Sequential seq;
-  seq.push_back("encoder", std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(3, 2)}))
+  seq.push_back("encoder", std::make_shared<nn::Sequential>(
+                               std::vector<nn::ModulePtr>{std::make_shared<nn::Linear>(3, 2)}))
       .push_back("act", std::make_shared<nn::Tanh>());
-  CHECK(layout_of(seq.named_modules()) == Layout{{"", "Sequential"}, {"encoder", "Sequential"}, {"encoder.0", "Linear"}, {"act", "Tanh"}});
+  CHECK(layout_of(seq.named_modules()) ==
+        Layout{{"", "Sequential"}, {"encoder", "Sequential"}, {"encoder.0", "Linear"}, {"act", "Tanh"}});
 }
 
 TEST_CASE("named_modules lists a module registered twice once, under its first name, as PyTorch") {
@@ -250,10 +264,13 @@ TEST_CASE("a small LSTM user model learns a synthetic task, saves, reloads with 
 TEST_CASE("a small CNN in Sequential: dotted parameter names, shapes, backward, state dict round trip") {
   xg::manual_seed(13);
   auto net = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-      std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+      std::make_shared<nn::Conv2d>(
+          nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
       std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Dropout>(0.25),
-      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10), std::make_shared<nn::LogSoftmax>(1)});
-  std::vector<std::pair<std::string, Shape>> want = {{"0.weight", {4, 1, 3, 3}}, {"0.bias", {4}}, {"5.weight", {10, 196}}, {"5.bias", {10}}};
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10),
+      std::make_shared<nn::LogSoftmax>(1)});
+  std::vector<std::pair<std::string, Shape>> want = {
+      {"0.weight", {4, 1, 3, 3}}, {"0.bias", {4}}, {"5.weight", {10, 196}}, {"5.bias", {10}}};
   CHECK(param_layout(*net) == want);
   Tensor x = xg::randn({8, 1, 14, 14});
   Tensor y = net->forward(x);
@@ -271,9 +288,11 @@ TEST_CASE("a small CNN in Sequential: dotted parameter names, shapes, backward, 
   // weights move to another instance by name
   xg::manual_seed(14);
   auto other = std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
-      std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
+      std::make_shared<nn::Conv2d>(
+          nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1}),
       std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Dropout>(0.25),
-      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10), std::make_shared<nn::LogSoftmax>(1)});
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 7 * 7, 10),
+      std::make_shared<nn::LogSoftmax>(1)});
   other->eval();
   CHECK(xg::max(xg::abs(other->forward(x) - net->forward(x))).item() > 0.0);
   other->load_state_dict(net->state_dict());
@@ -288,11 +307,13 @@ TEST_CASE("loading a state dict checks names, shapes and dtypes before copying a
 
   auto wrong_shape = state;
   wrong_shape[0].second = xg::zeros({2, 4});
-  CHECK_ERROR(model->load_state_dict(wrong_shape), xg::ShapeError, "'weight' has shape [2, 4] in the state, [2, 3] in the model");
+  CHECK_ERROR(model->load_state_dict(wrong_shape), xg::ShapeError,
+              "'weight' has shape [2, 4] in the state, [2, 3] in the model");
 
   auto wrong_dtype = state;
   wrong_dtype[1].second = xg::zeros({2}, {.dtype = xg::Dtype::float64});
-  CHECK_ERROR(model->load_state_dict(wrong_dtype), xg::TypeError, "'bias' is float64 in the state, float32 in the model");
+  CHECK_ERROR(model->load_state_dict(wrong_dtype), xg::TypeError,
+              "'bias' is float64 in the state, float32 in the model");
 
   xg::NamedTensors missing = {{"weight", xg::ones({2, 3})}};
   CHECK_ERROR(model->load_state_dict(missing), xg::ValueError, "Linear.load_state_dict:", "missing: bias");

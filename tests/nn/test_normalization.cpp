@@ -52,8 +52,9 @@ ChannelStats channel_stats(const Tensor& x) {
 }
 
 // y = (x - mean_c) / sqrt(var_c + eps) * w_c + b_c element by element.
-std::vector<double> normalise(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& var,
-                              const std::vector<double>& w, const std::vector<double>& b, double eps) {
+std::vector<double> normalise(const Tensor& x, const std::vector<double>& mean,
+                              const std::vector<double>& var, const std::vector<double>& w,
+                              const std::vector<double>& b, double eps) {
   const std::vector<double> v = x.to_vector<double>();
   const int64_t n = x.size(0), c = x.size(1), inner = x.numel() / (n * c);
   std::vector<double> y(v.size());
@@ -72,7 +73,8 @@ std::vector<double> normalise(const Tensor& x, const std::vector<double>& mean, 
 TEST_CASE("BatchNorm1d: parameters, buffers and names as PyTorch") {
   BatchNorm1d bn(3);
   CHECK(names_of(bn.named_parameters()) == std::vector<std::string>{"weight", "bias"});
-  CHECK(names_of(bn.named_buffers()) == std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"});
+  CHECK(names_of(bn.named_buffers()) ==
+        std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"});
   CHECK(names_of(bn.state_dict()) ==
         std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
   CHECK(bn.weight.to_vector<double>() == std::vector<double>{1, 1, 1});
@@ -102,14 +104,16 @@ TEST_CASE("BatchNorm1d [N, C]: normalises each channel with the biased batch var
   Tensor x = xg::randn({5, 3}) * 2.0 + 1.0;
   Tensor y = bn.forward(x);
   ChannelStats s = channel_stats(x);
-  check_close(y.to_vector<double>(), normalise(x, s.mean, s.var, {0.5, 2.0, -1.0}, {0.1, -0.2, 0.3}, 1e-5), 1e-5);
+  check_close(y.to_vector<double>(), normalise(x, s.mean, s.var, {0.5, 2.0, -1.0}, {0.1, -0.2, 0.3}, 1e-5),
+              1e-5);
 
   // without affine: mean 0, biased variance ~1 per channel
   BatchNorm1d raw(3, {.affine = false});
   ChannelStats ys = channel_stats(raw.forward(x));
   for (int c = 0; c < 3; ++c) {
     CHECK(std::abs(ys.mean[static_cast<std::size_t>(c)]) < 1e-6);
-    CHECK(std::abs(ys.var[static_cast<std::size_t>(c)] - s.var[static_cast<std::size_t>(c)] / (s.var[static_cast<std::size_t>(c)] + 1e-5)) < 1e-5);
+    CHECK(std::abs(ys.var[static_cast<std::size_t>(c)] -
+                   s.var[static_cast<std::size_t>(c)] / (s.var[static_cast<std::size_t>(c)] + 1e-5)) < 1e-5);
   }
 }
 
@@ -224,7 +228,8 @@ TEST_CASE("BatchNorm errors name the layer and the shapes") {
   BatchNorm2d bn2(3);
   CHECK_ERROR(bn2.forward(xg::randn({4, 3})), xg::ShapeError, "BatchNorm2d:", "4-D", "[4, 3]");
   // one value per channel cannot give a batch variance in training
-  CHECK_ERROR(bn.forward(xg::randn({1, 3})), xg::ValueError, "BatchNorm1d:", "more than 1 value per channel", "[1, 3]");
+  CHECK_ERROR(bn.forward(xg::randn({1, 3})), xg::ValueError, "BatchNorm1d:", "more than 1 value per channel",
+              "[1, 3]");
   bn.eval();
   CHECK(bn.forward(xg::randn({1, 3})).shape() == xg::Shape{1, 3});
   CHECK_ERROR(BatchNorm1d(0), xg::ValueError, "BatchNorm1d: num_features must be positive, got 0");
@@ -317,7 +322,8 @@ TEST_CASE("LayerNorm: names, shapes, mean 0 and variance 1 over the last axes") 
   const std::vector<double> v = y.to_vector<double>(), xv = x.to_vector<double>();
   for (int b = 0; b < 2; ++b) {
     double m = 0, xm = 0;
-    for (int i = 0; i < 12; ++i) m += v[static_cast<std::size_t>(b * 12 + i)], xm += xv[static_cast<std::size_t>(b * 12 + i)];
+    for (int i = 0; i < 12; ++i)
+      m += v[static_cast<std::size_t>(b * 12 + i)], xm += xv[static_cast<std::size_t>(b * 12 + i)];
     m /= 12, xm /= 12;
     double var = 0, xvar = 0;
     for (int i = 0; i < 12; ++i) {
@@ -345,7 +351,8 @@ TEST_CASE("LayerNorm: names, shapes, mean 0 and variance 1 over the last axes") 
       for (int i = 0; i < 4; ++i) q += std::pow(xs[static_cast<std::size_t>(r * 4 + i)] - m, 2) / 4;
       for (int i = 0; i < 4; ++i) {
         const auto k = static_cast<std::size_t>(r * 4 + i);
-        want[k] = (xs[k] - m) / std::sqrt(q + 1e-3) * w[static_cast<std::size_t>(i)] + bb[static_cast<std::size_t>(i)];
+        want[k] = (xs[k] - m) / std::sqrt(q + 1e-3) * w[static_cast<std::size_t>(i)] +
+                  bb[static_cast<std::size_t>(i)];
       }
     }
     check_close(l1.forward(x2).to_vector<double>(), want, 1e-5);
@@ -355,7 +362,8 @@ TEST_CASE("LayerNorm: names, shapes, mean 0 and variance 1 over the last axes") 
 TEST_CASE("LayerNorm errors, state_dict round trip and gradcheck") {
   LayerNorm ln({3, 4});
   CHECK_ERROR(ln.forward(xg::randn({2, 4, 3})), xg::ShapeError, "LayerNorm", "[3, 4]", "[2, 4, 3]");
-  CHECK_ERROR(ln.forward(xg::randn({4})), xg::ShapeError, "LayerNorm:", "normalized_shape [3, 4]", "input [4]");
+  CHECK_ERROR(ln.forward(xg::randn({4})), xg::ShapeError, "LayerNorm:", "normalized_shape [3, 4]",
+              "input [4]");
   CHECK_ERROR(LayerNorm(std::vector<int64_t>{}), xg::ValueError, "LayerNorm: normalized_shape is empty");
 
   xg::manual_seed(9);
@@ -385,8 +393,10 @@ TEST_CASE("second derivatives: gradgradcheck of BatchNorm (train) and LayerNorm"
   ln.to(Dtype::float64);
   Tensor x = xg::randn({3, 2}, {.dtype = Dtype::float64, .requires_grad = true});
   Tensor z = xg::randn({2, 3}, {.dtype = Dtype::float64, .requires_grad = true});
-  xg::GradcheckReport r = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, {x, bn.weight});
+  xg::GradcheckReport r =
+      xg::gradgradcheck([&](const std::vector<Tensor>& in) { return bn.forward(in[0]); }, {x, bn.weight});
   CHECK_MESSAGE(r.passed, r.str());
-  xg::GradcheckReport r2 = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return ln.forward(in[0]); }, {z, ln.weight});
+  xg::GradcheckReport r2 =
+      xg::gradgradcheck([&](const std::vector<Tensor>& in) { return ln.forward(in[0]); }, {z, ln.weight});
   CHECK_MESSAGE(r2.passed, r2.str());
 }

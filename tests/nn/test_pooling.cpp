@@ -26,7 +26,8 @@ TEST_CASE("MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten: no parameters, shap
 
   nn::AvgPool2d ap(2);
   CHECK(ap.parameters().empty());
-  CHECK(ap.forward(x).to_vector<double>() == std::vector<double>{2.5, 4.5, 10.5, 12.5, 18.5, 20.5, 26.5, 28.5});
+  CHECK(ap.forward(x).to_vector<double>() ==
+        std::vector<double>{2.5, 4.5, 10.5, 12.5, 18.5, 20.5, 26.5, 28.5});
   CHECK(ap.extra_repr() == "kernel_size=2, stride=2, padding=0");
   nn::AvgPool2d ap2({.kernel_size = 3, .stride = 2, .padding = 1, .count_include_pad = false});
   CHECK(ap2.forward(x).shape() == Shape{1, 2, 2, 2});
@@ -45,7 +46,8 @@ TEST_CASE("MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten: no parameters, shap
   CHECK(nn::Flatten(0, 1).forward(xg::zeros({5, 2, 3, 4})).shape() == Shape{10, 3, 4});
   CHECK(nn::Flatten(1, 2).forward(xg::zeros({5, 2, 3, 4})).shape() == Shape{5, 6, 4});
   CHECK(fl.extra_repr() == "start_dim=1, end_dim=-1");
-  CHECK_ERROR(nn::MaxPool2d({.kernel_size = 2, .padding = 2}), xg::ValueError, "MaxPool2d:", "padding (2, 2)");
+  CHECK_ERROR(nn::MaxPool2d({.kernel_size = 2, .padding = 2}), xg::ValueError,
+              "MaxPool2d:", "padding (2, 2)");
   CHECK_ERROR(nn::AdaptiveAvgPool2d(0), xg::ValueError, "AdaptiveAvgPool2d:", "output_size must be positive");
 }
 

@@ -21,7 +21,9 @@ using Vec = std::vector<double>;
 using xg_test::check_close;
 using xg_test::names_of;
 
-double sigm(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+double sigm(double v) {
+  return 1.0 / (1.0 + std::exp(-v));
+}
 
 // Row r of W [rows, cols] (row-major values) dotted with v.
 double row_dot(const Vec& w, std::size_t cols, std::size_t r, const Vec& v) {
@@ -36,14 +38,19 @@ struct CellValues {
   std::size_t in, hid;
   template <class Cell>
   explicit CellValues(const Cell& c)
-      : wih(c.weight_ih.template to_vector<double>()), whh(c.weight_hh.template to_vector<double>()),
-        bih(c.bias_ih.template to_vector<double>()), bhh(c.bias_hh.template to_vector<double>()),
-        in(static_cast<std::size_t>(c.input_size())), hid(static_cast<std::size_t>(c.hidden_size())) {}
+      : wih(c.weight_ih.template to_vector<double>()),
+        whh(c.weight_hh.template to_vector<double>()),
+        bih(c.bias_ih.template to_vector<double>()),
+        bhh(c.bias_hh.template to_vector<double>()),
+        in(static_cast<std::size_t>(c.input_size())),
+        hid(static_cast<std::size_t>(c.hidden_size())) {}
   double xpart(std::size_t r, const Vec& x) const { return row_dot(wih, in, r, x) + bih[r]; }
   double hpart(std::size_t r, const Vec& h) const { return row_dot(whh, hid, r, h) + bhh[r]; }
 };
 
-Vec row(const Vec& m, std::size_t cols, std::size_t r) { return Vec(m.begin() + static_cast<long>(r * cols), m.begin() + static_cast<long>((r + 1) * cols)); }
+Vec row(const Vec& m, std::size_t cols, std::size_t r) {
+  return Vec(m.begin() + static_cast<long>(r * cols), m.begin() + static_cast<long>((r + 1) * cols));
+}
 
 // Copies parameters of layer `layer` (direction `reverse`) of a sequence module into a cell.
 template <class Cell>
@@ -59,7 +66,9 @@ void copy_into(Cell& cell, const xg::nn::RNNBase& m, int64_t layer, bool reverse
 }
 
 // The [T, B, F] tensor's step t as [B, F].
-Tensor step(const Tensor& seq, int64_t t) { return xg::squeeze(xg::slice(seq, 0, t, t + 1), 0); }
+Tensor step(const Tensor& seq, int64_t t) {
+  return xg::squeeze(xg::slice(seq, 0, t, t + 1), 0);
+}
 
 }  // namespace
 
@@ -82,13 +91,15 @@ TEST_CASE("RNNCell: tanh and relu against scalar formulas") {
     Tensor y0 = cell.forward(x);
     check_close(y0.to_vector<double>(), cell.forward(x, xg::zeros({2, 2})).to_vector<double>(), 0);
   }
-  CHECK(xg::nn::RNNCell(3, 2, {.nonlinearity = xg::nn::RNNActivation::relu}).repr() == "RNNCell(3, 2, nonlinearity=relu)");
+  CHECK(xg::nn::RNNCell(3, 2, {.nonlinearity = xg::nn::RNNActivation::relu}).repr() ==
+        "RNNCell(3, 2, nonlinearity=relu)");
 }
 
 TEST_CASE("LSTMCell: one step against scalar formulas (gates i, f, g, o)") {
   xg::manual_seed(12);
   xg::nn::LSTMCell cell(2, 3);
-  CHECK(names_of(cell.named_parameters()) == std::vector<std::string>{"weight_ih", "weight_hh", "bias_ih", "bias_hh"});
+  CHECK(names_of(cell.named_parameters()) ==
+        std::vector<std::string>{"weight_ih", "weight_hh", "bias_ih", "bias_hh"});
   CHECK(cell.weight_ih.shape() == xg::Shape{12, 2});
   CHECK(cell.weight_hh.shape() == xg::Shape{12, 3});
   CHECK(cell.bias_ih.shape() == xg::Shape{12});
@@ -99,7 +110,9 @@ TEST_CASE("LSTMCell: one step against scalar formulas (gates i, f, g, o)") {
   Vec xs = x.to_vector<double>(), hs = h.to_vector<double>(), cs = c.to_vector<double>(), want_h, want_c;
   for (std::size_t b = 0; b < 2; ++b)
     for (std::size_t j = 0; j < 3; ++j) {
-      auto pre = [&](std::size_t gate) { return p.xpart(gate * 3 + j, row(xs, 2, b)) + p.hpart(gate * 3 + j, row(hs, 3, b)); };
+      auto pre = [&](std::size_t gate) {
+        return p.xpart(gate * 3 + j, row(xs, 2, b)) + p.hpart(gate * 3 + j, row(hs, 3, b));
+      };
       const double i = sigm(pre(0)), f = sigm(pre(1)), g = std::tanh(pre(2)), o = sigm(pre(3));
       const double cn = f * cs[b * 3 + j] + i * g;
       want_c.push_back(cn);
@@ -157,9 +170,9 @@ TEST_CASE("cells without bias, initialisation range") {
 TEST_CASE("RNN/LSTM/GRU parameter names and shapes as PyTorch") {
   xg::nn::LSTM lstm({.input_size = 10, .hidden_size = 20, .num_layers = 2, .bidirectional = true});
   const std::vector<std::string> want{
-      "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",         "bias_hh_l0",
       "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
-      "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1",
+      "weight_ih_l1",         "weight_hh_l1",         "bias_ih_l1",         "bias_hh_l1",
       "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"};
   CHECK(names_of(lstm.named_parameters()) == want);
   xg::NamedTensors np = lstm.named_parameters();
@@ -170,11 +183,13 @@ TEST_CASE("RNN/LSTM/GRU parameter names and shapes as PyTorch") {
   CHECK(lstm.repr() == "LSTM(10, 20, num_layers=2, bidirectional=true)");
 
   xg::nn::GRU gru(4, 3);
-  CHECK(names_of(gru.named_parameters()) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"});
+  CHECK(names_of(gru.named_parameters()) ==
+        std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"});
   CHECK(gru.named_parameters()[0].second.shape() == xg::Shape{9, 4});
   xg::nn::RNN rnn({.input_size = 4, .hidden_size = 3, .num_layers = 3, .bias = false});
-  CHECK(names_of(rnn.named_parameters()) ==
-        std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1", "weight_ih_l2", "weight_hh_l2"});
+  CHECK(names_of(rnn.named_parameters()) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0",
+                                                                     "weight_ih_l1", "weight_hh_l1",
+                                                                     "weight_ih_l2", "weight_hh_l2"});
   CHECK(rnn.named_parameters()[2].second.shape() == xg::Shape{3, 3});
   CHECK(rnn.repr() == "RNN(4, 3, num_layers=3, bias=false)");
 }
@@ -218,11 +233,13 @@ TEST_CASE("LSTM over a sequence equals the cell applied step by step, layer by l
     check_close(o.h_n.to_vector<double>(), out.h_n.to_vector<double>());
   }
   SUBCASE("unbatched [T, in]") {
-    xg::nn::LSTMOutput u = lstm.forward(xg::squeeze(xg::slice(x, 1, 1, 2), 1),
-                                        {xg::squeeze(xg::slice(h0, 1, 1, 2), 1), xg::squeeze(xg::slice(c0, 1, 1, 2), 1)});
+    xg::nn::LSTMOutput u =
+        lstm.forward(xg::squeeze(xg::slice(x, 1, 1, 2), 1),
+                     {xg::squeeze(xg::slice(h0, 1, 1, 2), 1), xg::squeeze(xg::slice(c0, 1, 1, 2), 1)});
     CHECK(u.output.shape() == xg::Shape{T, H});
     CHECK(u.h_n.shape() == xg::Shape{2, H});
-    check_close(u.output.to_vector<double>(), xg::squeeze(xg::slice(out.output, 1, 1, 2), 1).to_vector<double>());
+    check_close(u.output.to_vector<double>(),
+                xg::squeeze(xg::slice(out.output, 1, 1, 2), 1).to_vector<double>());
     check_close(u.c_n.to_vector<double>(), xg::squeeze(xg::slice(out.c_n, 1, 1, 2), 1).to_vector<double>());
   }
 }
@@ -248,7 +265,8 @@ TEST_CASE("bidirectional GRU: the reverse direction reads the sequence from the 
     hb = bw.forward(step(x, t), hb);
     b[static_cast<std::size_t>(t)] = hb;
   }
-  check_close(out.output.to_vector<double>(), xg::concat({xg::stack(f, 0), xg::stack(b, 0)}, 2).to_vector<double>());
+  check_close(out.output.to_vector<double>(),
+              xg::concat({xg::stack(f, 0), xg::stack(b, 0)}, 2).to_vector<double>());
   check_close(out.h_n.to_vector<double>(), xg::stack({hf, hb}, 0).to_vector<double>());
 }
 
@@ -296,19 +314,23 @@ TEST_CASE("state_dict round trip, to(float64)") {
   CHECK(y.dtype() == Dtype::float64);
   check_close(y.to_vector<double>(), a.forward(x).to_vector<double>());
   xg::nn::LSTM other(3, 5);
-  CHECK_ERROR(other.load_state_dict(a.state_dict()), xg::ShapeError, "LSTM.load_state_dict:", "'weight_ih_l0' has shape [16, 3] in the state, [20, 3] in the model");
+  CHECK_ERROR(other.load_state_dict(a.state_dict()), xg::ShapeError,
+              "LSTM.load_state_dict:", "'weight_ih_l0' has shape [16, 3] in the state, [20, 3] in the model");
 }
 
 TEST_CASE("errors name the layer and the shapes") {
   xg::nn::LSTM lstm(3, 4, 2);
   CHECK_ERROR(lstm.forward(xg::randn({5, 2, 7})), xg::ShapeError, "LSTM", "[5, 2, 7]", "input_size 3");
-  CHECK_ERROR(lstm.forward(xg::randn({5, 2, 3}), {xg::zeros({1, 2, 4}), Tensor()}), xg::ShapeError, "LSTM", "h0", "[1, 2, 4]", "[2, 2, 4]");
+  CHECK_ERROR(lstm.forward(xg::randn({5, 2, 3}), {xg::zeros({1, 2, 4}), Tensor()}), xg::ShapeError, "LSTM",
+              "h0", "[1, 2, 4]", "[2, 2, 4]");
   CHECK_ERROR(lstm.forward(xg::randn({2, 3, 4, 3})), xg::ShapeError, "LSTM:", "[2, 3, 4, 3]");
   CHECK_ERROR(lstm.forward(xg::zeros({0, 2, 3})), xg::ValueError, "LSTM: the sequence is empty");
   xg::nn::GRUCell cell(3, 4);
-  CHECK_ERROR(cell.forward(xg::randn({2, 3}), xg::randn({3, 4})), xg::ShapeError, "GRUCell", "[3, 4]", "[2, 4]");
+  CHECK_ERROR(cell.forward(xg::randn({2, 3}), xg::randn({3, 4})), xg::ShapeError, "GRUCell", "[3, 4]",
+              "[2, 4]");
   CHECK_ERROR(cell.forward(xg::randn({2, 5})), xg::ShapeError, "GRUCell:", "5 features", "input_size 3");
-  CHECK_ERROR(xg::nn::LSTM({.input_size = 3, .hidden_size = 4, .nonlinearity = xg::nn::RNNActivation::relu}), xg::ValueError, "LSTM: the nonlinearity is fixed");
+  CHECK_ERROR(xg::nn::LSTM({.input_size = 3, .hidden_size = 4, .nonlinearity = xg::nn::RNNActivation::relu}),
+              xg::ValueError, "LSTM: the nonlinearity is fixed");
   CHECK_ERROR(xg::nn::GRU(3, 0), xg::ValueError, "GRU:", "got 3 and 0");
   CHECK_ERROR(lstm.layer_parameters(2), xg::IndexError, "LSTM: no layer 2 among 2 layer(s)");
   CHECK_ERROR(lstm.layer_parameters(0, true), xg::IndexError, "LSTM: no layer 0 (reverse)");
@@ -329,18 +351,19 @@ TEST_CASE("gradcheck in float64 w.r.t. inputs, states and every parameter") {
       for (const Tensor& p : m.parameters()) in.push_back(p);
       return in;
     };
-    xg::GradcheckReport r1 = xg::gradcheck([&](const std::vector<Tensor>& in) { return rnn.forward(in[0], in[1]); }, with_params({x, h}, rnn));
+    xg::GradcheckReport r1 = xg::gradcheck(
+        [&](const std::vector<Tensor>& in) { return rnn.forward(in[0], in[1]); }, with_params({x, h}, rnn));
     CHECK_MESSAGE(r1.passed, r1.str());
     CHECK(r1.inputs_checked == 6);
-    xg::GradcheckReport r2 = xg::gradcheck(
-        xg::MultiFunction([&](const std::vector<Tensor>& in) {
-          xg::nn::LSTMState s = lstm.forward(in[0], {in[1], in[2]});
-          return std::vector<Tensor>{s.h, s.c};
-        }),
-        with_params({x, h, c}, lstm));
+    xg::GradcheckReport r2 = xg::gradcheck(xg::MultiFunction([&](const std::vector<Tensor>& in) {
+                                             xg::nn::LSTMState s = lstm.forward(in[0], {in[1], in[2]});
+                                             return std::vector<Tensor>{s.h, s.c};
+                                           }),
+                                           with_params({x, h, c}, lstm));
     CHECK_MESSAGE(r2.passed, r2.str());
     CHECK(r2.inputs_checked == 7);
-    xg::GradcheckReport r3 = xg::gradcheck([&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, with_params({x, h}, gru));
+    xg::GradcheckReport r3 = xg::gradcheck(
+        [&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, with_params({x, h}, gru));
     CHECK_MESSAGE(r3.passed, r3.str());
   }
   SUBCASE("two-layer bidirectional LSTM over a sequence") {
@@ -373,14 +396,16 @@ TEST_CASE("gradcheck in float64 w.r.t. inputs, states and every parameter") {
     CHECK_MESSAGE(r.passed, r.str());
     std::vector<Tensor> rin{x, r0};
     for (const Tensor& p : rnn.parameters()) rin.push_back(p);
-    xg::GradcheckReport rr = xg::gradcheck([&](const std::vector<Tensor>& v) { return rnn.forward(v[0], v[1]).output; }, rin);
+    xg::GradcheckReport rr =
+        xg::gradcheck([&](const std::vector<Tensor>& v) { return rnn.forward(v[0], v[1]).output; }, rin);
     CHECK_MESSAGE(rr.passed, rr.str());
   }
   SUBCASE("a longer sequence (recursive halving of the steps), w.r.t. the input") {
     xg::nn::GRU gru({.input_size = 2, .hidden_size = 2, .bidirectional = true});
     gru.to(Dtype::float64);
     Tensor x = xg::randn({13, 1, 2}, f64);
-    xg::GradcheckReport r = xg::gradcheck([&](const std::vector<Tensor>& v) { return gru.forward(v[0]); }, {x});
+    xg::GradcheckReport r =
+        xg::gradcheck([&](const std::vector<Tensor>& v) { return gru.forward(v[0]); }, {x});
     CHECK_MESSAGE(r.passed, r.str());
   }
 }
@@ -393,13 +418,13 @@ TEST_CASE("second derivatives: gradgradcheck of an LSTMCell and a GRUCell step")
   lstm.to(Dtype::float64);
   gru.to(Dtype::float64);
   Tensor x = xg::randn({1, 2}, f64), h = xg::randn({1, 2}, f64), c = xg::randn({1, 2}, f64);
-  xg::GradcheckReport r = xg::gradgradcheck(
-      xg::MultiFunction([&](const std::vector<Tensor>& in) {
-        xg::nn::LSTMState s = lstm.forward(in[0], {in[1], in[2]});
-        return std::vector<Tensor>{s.h, s.c};
-      }),
-      {x, h, c, lstm.weight_hh});
+  xg::GradcheckReport r = xg::gradgradcheck(xg::MultiFunction([&](const std::vector<Tensor>& in) {
+                                              xg::nn::LSTMState s = lstm.forward(in[0], {in[1], in[2]});
+                                              return std::vector<Tensor>{s.h, s.c};
+                                            }),
+                                            {x, h, c, lstm.weight_hh});
   CHECK_MESSAGE(r.passed, r.str());
-  xg::GradcheckReport r2 = xg::gradgradcheck([&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, {x, h, gru.weight_ih});
+  xg::GradcheckReport r2 = xg::gradgradcheck(
+      [&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, {x, h, gru.weight_ih});
   CHECK_MESSAGE(r2.passed, r2.str());
 }

@@ -56,7 +56,8 @@ TEST_CASE("clip_grad_norm_ with other norm types") {
   }
   SUBCASE("3-norm") {
     Grads g;
-    CHECK(optim::clip_grad_norm_(g.params(), 100.0, 3.0) == doctest::Approx(std::cbrt(27.0 + 64.0 + 1728.0)).epsilon(1e-14));
+    CHECK(optim::clip_grad_norm_(g.params(), 100.0, 3.0) ==
+          doctest::Approx(std::cbrt(27.0 + 64.0 + 1728.0)).epsilon(1e-14));
   }
 }
 
@@ -106,9 +107,14 @@ TEST_CASE("clip_grad_value_ clamps every element") {
 
 TEST_CASE("clipping errors") {
   Grads g;
-  CHECK_ERROR(optim::clip_grad_norm_(g.params(), -1.0), xg::ValueError, "clip_grad_norm_: invalid max_norm = -1");
-  CHECK_ERROR(optim::clip_grad_norm_(g.params(), 1.0, 0.0), xg::ValueError, "clip_grad_norm_: invalid norm_type = 0");
-  CHECK_ERROR(optim::clip_grad_norm_(g.params(), 1.0, -kInf), xg::ValueError, "clip_grad_norm_: invalid norm_type = -inf");
-  CHECK_ERROR(optim::clip_grad_value_(g.params(), -0.5), xg::ValueError, "clip_grad_value_: invalid clip_value = -0.5");
-  CHECK_ERROR(optim::clip_grad_norm_({Tensor()}, 1.0), xg::ValueError, "clip_grad_norm_: a parameter is undefined");
+  CHECK_ERROR(optim::clip_grad_norm_(g.params(), -1.0), xg::ValueError,
+              "clip_grad_norm_: invalid max_norm = -1");
+  CHECK_ERROR(optim::clip_grad_norm_(g.params(), 1.0, 0.0), xg::ValueError,
+              "clip_grad_norm_: invalid norm_type = 0");
+  CHECK_ERROR(optim::clip_grad_norm_(g.params(), 1.0, -kInf), xg::ValueError,
+              "clip_grad_norm_: invalid norm_type = -inf");
+  CHECK_ERROR(optim::clip_grad_value_(g.params(), -0.5), xg::ValueError,
+              "clip_grad_value_: invalid clip_value = -0.5");
+  CHECK_ERROR(optim::clip_grad_norm_({Tensor()}, 1.0), xg::ValueError,
+              "clip_grad_norm_: a parameter is undefined");
 }

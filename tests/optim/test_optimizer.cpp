@@ -42,8 +42,10 @@ struct Problem {
   std::vector<Tensor> params() const { return {p1, p2}; }
   Tensor loss() const {
     const Dtype d = p1.dtype();
-    Tensor a1 = xg::tensor(part(kA, 0, 4), {2, 2}, {.dtype = d}), b1 = xg::tensor(part(kB, 0, 4), {2, 2}, {.dtype = d});
-    Tensor a2 = xg::tensor(part(kA, 4, 7), {3}, {.dtype = d}), b2 = xg::tensor(part(kB, 4, 7), {3}, {.dtype = d});
+    Tensor a1 = xg::tensor(part(kA, 0, 4), {2, 2}, {.dtype = d}),
+           b1 = xg::tensor(part(kB, 0, 4), {2, 2}, {.dtype = d});
+    Tensor a2 = xg::tensor(part(kA, 4, 7), {3}, {.dtype = d}),
+           b2 = xg::tensor(part(kB, 4, 7), {3}, {.dtype = d});
     return xg::sum(a1 * p1 * p1) + xg::sum(b1 * p1) + xg::sum(a2 * p2 * p2) + xg::sum(b2 * p2);
   }
   std::vector<double> values() const {
@@ -78,7 +80,8 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
 using Reference = std::function<void(std::vector<double>& theta, const std::vector<double>& grad, int t)>;
 
 /// Runs `steps` library steps and the hand reference side by side; compares after each step.
-void check_trajectory(optim::Optimizer& opt, const Problem& pb, Reference ref, int steps = 6, double tol = 1e-12) {
+void check_trajectory(optim::Optimizer& opt, const Problem& pb, Reference ref, int steps = 6,
+                      double tol = 1e-12) {
   std::vector<double> theta = pb.values();
   for (int t = 1; t <= steps; ++t) {
     CAPTURE(t);
@@ -119,8 +122,10 @@ Reference adam_ref(AdamLike o) {
     m->resize(th.size()), v->resize(th.size()), vmax->resize(th.size());
     for (std::size_t i = 0; i < th.size(); ++i) {
       double g = o.maximize ? -grad[i] : grad[i];
-      if (o.decoupled) th[i] = th[i] - o.lr * o.weight_decay * th[i];
-      else if (o.weight_decay != 0) g = g + o.weight_decay * th[i];
+      if (o.decoupled)
+        th[i] = th[i] - o.lr * o.weight_decay * th[i];
+      else if (o.weight_decay != 0)
+        g = g + o.weight_decay * th[i];
       (*m)[i] = o.beta1 * (*m)[i] + (1 - o.beta1) * g;
       (*v)[i] = o.beta2 * (*v)[i] + (1 - o.beta2) * g * g;
       const double m_hat = (*m)[i] / (1 - std::pow(o.beta1, t));
@@ -136,7 +141,8 @@ Reference adam_ref(AdamLike o) {
   };
 }
 Reference adam_ref(optim::AdamOptions o) {
-  return adam_ref(AdamLike{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, false});
+  return adam_ref(
+      AdamLike{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, false});
 }
 Reference adamw_ref(optim::AdamWOptions o) {
   return adam_ref(AdamLike{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, o.maximize, true});
@@ -180,7 +186,9 @@ Reference adagrad_ref(optim::AdagradOptions o) {
   };
 }
 
-std::string temp_path(const std::string& tag) { return xg_test::temp_path("optim_" + tag + ".safetensors"); }
+std::string temp_path(const std::string& tag) {
+  return xg_test::temp_path("optim_" + tag + ".safetensors");
+}
 
 }  // namespace
 
@@ -508,32 +516,67 @@ void check_resume(const MakeOpt& make, const MakeOpt& make_other, const std::str
 
 TEST_CASE("state_dict save and load resume a run exactly") {
   SUBCASE("SGD") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true}); },
-                 [](const Problem& p) { return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.lr = 1.0}); }, "sgd");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::SGD>(
+              p.params(), optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true});
+        },
+        [](const Problem& p) {
+          return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.lr = 1.0});
+        },
+        "sgd");
   }
   SUBCASE("Adam") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::Adam>(p.params(), optim::AdamOptions{.lr = 0.1, .betas = {0.8, 0.7}, .weight_decay = 0.01, .amsgrad = true}); },
-                 [](const Problem& p) { return std::make_unique<optim::Adam>(p.params()); }, "adam");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::Adam>(
+              p.params(),
+              optim::AdamOptions{.lr = 0.1, .betas = {0.8, 0.7}, .weight_decay = 0.01, .amsgrad = true});
+        },
+        [](const Problem& p) { return std::make_unique<optim::Adam>(p.params()); }, "adam");
   }
   SUBCASE("AdamW") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::AdamW>(p.params(), optim::AdamWOptions{.lr = 0.1, .weight_decay = 0.1}); },
-                 [](const Problem& p) { return std::make_unique<optim::AdamW>(p.params()); }, "adamw");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::AdamW>(p.params(),
+                                                optim::AdamWOptions{.lr = 0.1, .weight_decay = 0.1});
+        },
+        [](const Problem& p) { return std::make_unique<optim::AdamW>(p.params()); }, "adamw");
   }
   SUBCASE("RMSprop") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params(), optim::RMSpropOptions{.lr = 0.01, .momentum = 0.5, .centered = true}); },
-                 [](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params()); }, "rmsprop");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::RMSprop>(
+              p.params(), optim::RMSpropOptions{.lr = 0.01, .momentum = 0.5, .centered = true});
+        },
+        [](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params()); }, "rmsprop");
   }
   SUBCASE("Adagrad") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params(), optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.1, .initial_accumulator_value = 0.1}); },
-                 [](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params()); }, "adagrad");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::Adagrad>(
+              p.params(),
+              optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.1, .initial_accumulator_value = 0.1});
+        },
+        [](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params()); }, "adagrad");
   }
   SUBCASE("LBFGS") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params(), optim::LBFGSOptions{.lr = 0.5, .max_iter = 2, .history_size = 3}); },
-                 [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::LBFGS>(
+              p.params(), optim::LBFGSOptions{.lr = 0.5, .max_iter = 2, .history_size = 3});
+        },
+        [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs");
   }
   SUBCASE("LBFGS with line search") {
-    check_resume([](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params(), optim::LBFGSOptions{.max_iter = 1, .history_size = 2, .line_search_fn = optim::LineSearch::strong_wolfe}); },
-                 [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs_wolfe");
+    check_resume(
+        [](const Problem& p) {
+          return std::make_unique<optim::LBFGS>(
+              p.params(),
+              optim::LBFGSOptions{
+                  .max_iter = 1, .history_size = 2, .line_search_fn = optim::LineSearch::strong_wolfe});
+        },
+        [](const Problem& p) { return std::make_unique<optim::LBFGS>(p.params()); }, "lbfgs_wolfe");
   }
 }
 
@@ -550,8 +593,9 @@ TEST_CASE("state_dict: contents, options restored, an in-memory round trip") {
   CHECK(sd.metadata.at("group.1.amsgrad") == "true");
   std::vector<std::string> names;
   for (const auto& [n, t] : sd.tensors) names.push_back(n);
-  CHECK(names == std::vector<std::string>{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq", "state.1.step",
-                                          "state.1.exp_avg", "state.1.exp_avg_sq", "state.1.max_exp_avg_sq"});
+  CHECK(names == std::vector<std::string>{"state.0.step", "state.0.exp_avg", "state.0.exp_avg_sq",
+                                          "state.1.step", "state.1.exp_avg", "state.1.exp_avg_sq",
+                                          "state.1.max_exp_avg_sq"});
   CHECK(sd.tensors[0].second.dtype() == Dtype::int64);
   CHECK(sd.tensors[0].second.item<int64_t>() == 1);
 
@@ -583,13 +627,15 @@ TEST_CASE("load_state_dict refuses a state of another optimizer or other paramet
   }
   SUBCASE("another group structure") {
     optim::Adam two({{{pb.p1}, {}}, {{pb.p2}, {}}});
-    CHECK_ERROR(two.load_state_dict(sd), xg::ValueError, "Adam.load_state_dict:", "1 parameter groups", "has 2");
+    CHECK_ERROR(two.load_state_dict(sd), xg::ValueError, "Adam.load_state_dict:", "1 parameter groups",
+                "has 2");
   }
   SUBCASE("other shapes") {
     Tensor q1 = xg::zeros({4}, {.dtype = Dtype::float64, .requires_grad = true});
     Tensor q2 = xg::zeros({3}, {.dtype = Dtype::float64, .requires_grad = true});
     optim::Adam other({q1, q2});
-    CHECK_ERROR(other.load_state_dict(sd), xg::ShapeError, "Adam.load_state_dict:", "'state.0.exp_avg' has shape [2, 2]");
+    CHECK_ERROR(other.load_state_dict(sd), xg::ShapeError,
+                "Adam.load_state_dict:", "'state.0.exp_avg' has shape [2, 2]");
     CHECK(other.state(q1) == nullptr);  // a failed load changes nothing
   }
   SUBCASE("a file of another optimizer names the file") {
@@ -605,7 +651,8 @@ TEST_CASE("load_state_dict refuses a state of another optimizer or other paramet
 TEST_CASE("LBFGS: two iterations without line search match the two-loop recursion by hand") {
   Problem pb;
   const double lr = 0.5;
-  optim::LBFGS opt(pb.params(), {.lr = lr, .max_iter = 2, .max_eval = 10});  // (default max_eval: 2 * 5 / 4 = 2)
+  optim::LBFGS opt(pb.params(),
+                   {.lr = lr, .max_iter = 2, .max_eval = 10});  // (default max_eval: 2 * 5 / 4 = 2)
   int calls = 0;
   Tensor loss = opt.step([&] {
     ++calls;
@@ -651,7 +698,9 @@ TEST_CASE("LBFGS converges on the Rosenbrock function") {
   };
   SUBCASE("strong Wolfe line search") {
     Tensor p = xg::tensor({-1.5, 2.0}, {.dtype = Dtype::float64, .requires_grad = true});
-    optim::LBFGS opt({p}, {.max_iter = 100, .tolerance_grad = 1e-12, .tolerance_change = 1e-15,
+    optim::LBFGS opt({p}, {.max_iter = 100,
+                           .tolerance_grad = 1e-12,
+                           .tolerance_change = 1e-15,
                            .line_search_fn = optim::LineSearch::strong_wolfe});
     auto closure = [&] {
       opt.zero_grad();
@@ -682,8 +731,9 @@ TEST_CASE("LBFGS converges on the Rosenbrock function") {
 
 TEST_CASE("LBFGS on a quadratic stops at the minimum") {
   Problem pb;
-  optim::LBFGS opt(pb.params(), {.tolerance_grad = 1e-12, .tolerance_change = 1e-15,
-                                  .line_search_fn = optim::LineSearch::strong_wolfe});
+  optim::LBFGS opt(pb.params(), {.tolerance_grad = 1e-12,
+                                 .tolerance_change = 1e-15,
+                                 .line_search_fn = optim::LineSearch::strong_wolfe});
   opt.step([&] {
     opt.zero_grad();
     Tensor l = pb.loss();
@@ -704,7 +754,8 @@ TEST_CASE("invalid options throw ValueError naming the optimizer and the option"
   CHECK_ERROR(optim::SGD(pb.params(), {.momentum = -1}), xg::ValueError, "SGD:", "momentum");
   CHECK_ERROR(optim::SGD(pb.params(), {.weight_decay = -1}), xg::ValueError, "SGD:", "weight_decay");
   CHECK_ERROR(optim::SGD(pb.params(), {.nesterov = true}), xg::ValueError, "SGD:", "nesterov");
-  CHECK_ERROR(optim::SGD(pb.params(), {.momentum = 0.9, .dampening = 0.1, .nesterov = true}), xg::ValueError, "SGD:", "dampening");
+  CHECK_ERROR(optim::SGD(pb.params(), {.momentum = 0.9, .dampening = 0.1, .nesterov = true}), xg::ValueError,
+              "SGD:", "dampening");
   CHECK_ERROR(optim::Adam(pb.params(), {.lr = -1e-3}), xg::ValueError, "Adam:", "lr");
   CHECK_ERROR(optim::Adam(pb.params(), {.betas = {1.0, 0.999}}), xg::ValueError, "Adam:", "betas[0]");
   CHECK_ERROR(optim::Adam(pb.params(), {.betas = {0.9, -0.1}}), xg::ValueError, "Adam:", "betas[1]");
@@ -715,14 +766,16 @@ TEST_CASE("invalid options throw ValueError naming the optimizer and the option"
   CHECK_ERROR(optim::RMSprop(pb.params(), {.alpha = -0.5}), xg::ValueError, "RMSprop:", "alpha");
   CHECK_ERROR(optim::RMSprop(pb.params(), {.momentum = -0.5}), xg::ValueError, "RMSprop:", "momentum");
   CHECK_ERROR(optim::Adagrad(pb.params(), {.lr_decay = -1}), xg::ValueError, "Adagrad:", "lr_decay");
-  CHECK_ERROR(optim::Adagrad(pb.params(), {.initial_accumulator_value = -1}), xg::ValueError, "Adagrad:", "initial_accumulator_value");
+  CHECK_ERROR(optim::Adagrad(pb.params(), {.initial_accumulator_value = -1}), xg::ValueError,
+              "Adagrad:", "initial_accumulator_value");
   CHECK_ERROR(optim::LBFGS(pb.params(), {.history_size = 0}), xg::ValueError, "LBFGS:", "history_size");
   CHECK_ERROR(optim::LBFGS(pb.params(), {.max_iter = 0}), xg::ValueError, "LBFGS:", "max_iter");
   // later changes are checked too
   optim::Adam adam(pb.params());
   CHECK_ERROR(adam.set_lr(-1.0, 0), xg::ValueError, "Adam:", "lr");
   CHECK_ERROR(adam.set_options({.betas = {0.9, 1.0}}), xg::ValueError, "Adam:", "betas[1]");
-  CHECK_ERROR(adam.add_param_group({xg::zeros({1}, {.requires_grad = true})}, {.eps = -1}), xg::ValueError, "Adam:", "eps");
+  CHECK_ERROR(adam.add_param_group({xg::zeros({1}, {.requires_grad = true})}, {.eps = -1}), xg::ValueError,
+              "Adam:", "eps");
 }
 
 TEST_CASE("invalid parameters and misuse throw") {
@@ -730,12 +783,14 @@ TEST_CASE("invalid parameters and misuse throw") {
   CHECK_ERROR(optim::SGD(std::vector<Tensor>{}), xg::ValueError, "SGD", "empty parameter list");
   CHECK_ERROR(optim::Adam({pb.p1, pb.p1}), xg::ValueError, "Adam:", "parameter 1 appears more than once");
   CHECK_ERROR(optim::Adam({pb.p1 * 2.0}), xg::ValueError, "Adam:", "parameter 0 is not a leaf");
-  CHECK_ERROR(optim::Adam({xg::arange(3.0, {.dtype = Dtype::int64})}), xg::TypeError, "Adam:", "parameter 0 is int64");
+  CHECK_ERROR(optim::Adam({xg::arange(3.0, {.dtype = Dtype::int64})}), xg::TypeError,
+              "Adam:", "parameter 0 is int64");
   CHECK_ERROR(optim::Adam({Tensor()}), xg::ValueError, "Adam: parameter 0 is undefined");
 
   optim::LBFGS lbfgs(pb.params());
   CHECK_ERROR(lbfgs.step(), xg::ValueError, "LBFGS:", "closure");
-  CHECK_ERROR(lbfgs.add_param_group({xg::zeros({1}, {.requires_grad = true})}), xg::ValueError, "LBFGS:", "parameter groups");
+  CHECK_ERROR(lbfgs.add_param_group({xg::zeros({1}, {.requires_grad = true})}), xg::ValueError,
+              "LBFGS:", "parameter groups");
   CHECK_ERROR(lbfgs.step([] { return Tensor(); }), xg::ValueError, "LBFGS:", "one-element");
 
   SUBCASE("a gradient of another dtype") {
@@ -765,15 +820,24 @@ TEST_CASE("an element's update does not depend on its position (SIMD batches and
       for (std::size_t i = 0; i < small.size(); ++i) CHECK(small[i].item() == b[i]);
     };
     std::vector<std::unique_ptr<optim::Optimizer>> a, s;
-    a.push_back(std::make_unique<optim::SGD>(std::vector<Tensor>{big}, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
-    s.push_back(std::make_unique<optim::SGD>(all, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
-    a.push_back(std::make_unique<optim::Adam>(std::vector<Tensor>{big}, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
-    s.push_back(std::make_unique<optim::Adam>(all, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
+    a.push_back(std::make_unique<optim::SGD>(
+        std::vector<Tensor>{big},
+        optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    s.push_back(std::make_unique<optim::SGD>(
+        all, optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}));
+    a.push_back(std::make_unique<optim::Adam>(
+        std::vector<Tensor>{big}, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
+    s.push_back(std::make_unique<optim::Adam>(
+        all, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true}));
     a.push_back(std::make_unique<optim::AdamW>(std::vector<Tensor>{big}, optim::AdamWOptions{.lr = 0.1}));
     s.push_back(std::make_unique<optim::AdamW>(all, optim::AdamWOptions{.lr = 0.1}));
-    a.push_back(std::make_unique<optim::RMSprop>(std::vector<Tensor>{big}, optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
-    s.push_back(std::make_unique<optim::RMSprop>(all, optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
-    a.push_back(std::make_unique<optim::Adagrad>(std::vector<Tensor>{big}, optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
+    a.push_back(std::make_unique<optim::RMSprop>(
+        std::vector<Tensor>{big},
+        optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
+    s.push_back(std::make_unique<optim::RMSprop>(
+        all, optim::RMSpropOptions{.weight_decay = 0.1, .momentum = 0.5, .centered = true}));
+    a.push_back(std::make_unique<optim::Adagrad>(std::vector<Tensor>{big},
+                                                 optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
     s.push_back(std::make_unique<optim::Adagrad>(all, optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
     for (std::size_t k = 0; k < a.size(); ++k) {
       CAPTURE(a[k]->name());

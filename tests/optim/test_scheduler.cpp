@@ -17,7 +17,9 @@ namespace optim = xg::optim;
 using xg::Dtype;
 using xg::Tensor;
 
-Tensor param() { return xg::zeros({2}, {.dtype = Dtype::float64, .requires_grad = true}); }
+Tensor param() {
+  return xg::zeros({2}, {.dtype = Dtype::float64, .requires_grad = true});
+}
 
 // lrs[e] is the expected lr at epoch e (index 0: right after construction).
 template <class S>
@@ -68,8 +70,8 @@ TEST_CASE("CosineAnnealingLR: the closed form, down to eta_min at T_max and back
   optim::CosineAnnealingLR sched(opt, {.T_max = 4, .eta_min = 0.1});
   // eta_min + (1.1 - 0.1) (1 + cos(pi e / 4)) / 2; cos(pi/4) = 0.7071067811865476
   check_sequence(sched, opt,
-                 {1.1, 0.9535533905932737, 0.6, 0.24644660940672627, 0.1, 0.24644660940672627, 0.6, 0.9535533905932737,
-                  1.1});
+                 {1.1, 0.9535533905932737, 0.6, 0.24644660940672627, 0.1, 0.24644660940672627, 0.6,
+                  0.9535533905932737, 1.1});
 }
 
 TEST_CASE("LinearLR: warm-up from start_factor to end_factor, then constant") {
@@ -142,8 +144,11 @@ TEST_CASE("ReduceLROnPlateau") {
   }
   SUBCASE("mode max with an absolute threshold") {
     optim::SGD opt({param()}, {.lr = 1.0});
-    optim::ReduceLROnPlateau sched(opt, {.mode = optim::PlateauMode::max, .factor = 0.5, .patience = 1,
-                                         .threshold = 0.5, .threshold_mode = optim::ThresholdMode::abs});
+    optim::ReduceLROnPlateau sched(opt, {.mode = optim::PlateauMode::max,
+                                         .factor = 0.5,
+                                         .patience = 1,
+                                         .threshold = 0.5,
+                                         .threshold_mode = optim::ThresholdMode::abs});
     CHECK(sched.is_better(1.6, 1.0));
     CHECK_FALSE(sched.is_better(1.4, 1.0));
     sched.step(1.0);  // best 1
@@ -234,12 +239,14 @@ TEST_CASE("scheduler errors name the scheduler and the option") {
   CHECK_ERROR(optim::LinearLR(opt, {.end_factor = 1.5}), xg::ValueError, "LinearLR:", "end_factor");
   CHECK_ERROR(optim::LinearLR(opt, {.total_iters = 0}), xg::ValueError, "LinearLR:", "total_iters");
   CHECK_ERROR(optim::ReduceLROnPlateau(opt, {.factor = 1.0}), xg::ValueError, "ReduceLROnPlateau:", "factor");
-  CHECK_ERROR(optim::ReduceLROnPlateau(opt, {.patience = -1}), xg::ValueError, "ReduceLROnPlateau:", "patience");
+  CHECK_ERROR(optim::ReduceLROnPlateau(opt, {.patience = -1}), xg::ValueError,
+              "ReduceLROnPlateau:", "patience");
 
   optim::StepLR step(opt, {.step_size = 3});
   optim::SGD opt2({param()}, {.lr = 1.0});
   optim::CosineAnnealingLR cos(opt2, {.T_max = 3});
-  CHECK_ERROR(cos.load_state_dict(step.state_dict()), xg::ValueError, "CosineAnnealingLR.load_state_dict", "StepLR");
+  CHECK_ERROR(cos.load_state_dict(step.state_dict()), xg::ValueError, "CosineAnnealingLR.load_state_dict",
+              "StepLR");
 
   opt.add_param_group({param()});
   CHECK_ERROR(step.step(), xg::ValueError, "StepLR:", "2 parameter groups");

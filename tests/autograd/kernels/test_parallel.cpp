@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "xgrad/autograd/kernels/parallel.hpp"
 #include "helpers.hpp"
 #include "xgrad/autograd.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
 
 namespace {
 
@@ -33,14 +33,17 @@ TEST_CASE("parallel_for visits every index once, in chunks of at least the grain
       xg::detail::parallel_for(n, 50, [&](int64_t lo, int64_t hi) {
         ++chunks;
         int64_t len = hi - lo, s = shortest.load();
-        while (len < s && !shortest.compare_exchange_weak(s, len)) {}
+        while (len < s && !shortest.compare_exchange_weak(s, len)) {
+        }
         for (int64_t i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
       });
       CAPTURE(threads);
       CAPTURE(n);
       for (auto& h : hits) REQUIRE(h.load() == 1);
-      if (n == 0) CHECK(chunks.load() == 0);
-      else CHECK(chunks.load() == (n < 100 || threads == 1 ? 1 : std::min<int64_t>(4 * threads, n / 50)));
+      if (n == 0)
+        CHECK(chunks.load() == 0);
+      else
+        CHECK(chunks.load() == (n < 100 || threads == 1 ? 1 : std::min<int64_t>(4 * threads, n / 50)));
       if (n >= 100) CHECK(shortest.load() >= 50);
     }
   }
@@ -74,10 +77,11 @@ TEST_CASE("parallel_for rethrows a body's exception after every chunk finished")
   ThreadsRestore restore;
   xg::set_num_threads(2);
   std::atomic<int> finished{0};
-  CHECK_THROWS_WITH_AS(xg::detail::parallel_for(2, 1, [&](int64_t lo, int64_t) {
-                         if (lo == 1) throw std::runtime_error("chunk 1 failed");
-                         ++finished;
-                       }),
+  CHECK_THROWS_WITH_AS(xg::detail::parallel_for(2, 1,
+                                                [&](int64_t lo, int64_t) {
+                                                  if (lo == 1) throw std::runtime_error("chunk 1 failed");
+                                                  ++finished;
+                                                }),
                        "chunk 1 failed", std::runtime_error);
   CHECK(finished.load() == 1);
   // The pool still works afterwards.

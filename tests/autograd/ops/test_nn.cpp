@@ -23,15 +23,18 @@ namespace {
 
 using xg_test::contains;
 
-Tensor seq(const Shape& s, Dtype d = Dtype::float64) { return xg::reshape(xg::arange(0, static_cast<double>(s.numel()), 1, {.dtype = d}), s); }
+Tensor seq(const Shape& s, Dtype d = Dtype::float64) {
+  return xg::reshape(xg::arange(0, static_cast<double>(s.numel()), 1, {.dtype = d}), s);
+}
 
 // Direct 7-loop convolution in double: the reference.
-std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 s, Size2 p, Size2 d, int64_t groups,
-                               Shape& out_shape) {
+std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 s, Size2 p, Size2 d,
+                               int64_t groups, Shape& out_shape) {
   const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t O = w.size(0), Cg = w.size(1), KH = w.size(2), KW = w.size(3), Og = O / groups;
-  const int64_t Ho = (H + 2 * p.h - d.h * (KH - 1) - 1) / s.h + 1, Wo = (W + 2 * p.w - d.w * (KW - 1) - 1) / s.w + 1;
+  const int64_t Ho = (H + 2 * p.h - d.h * (KH - 1) - 1) / s.h + 1,
+                Wo = (W + 2 * p.w - d.w * (KW - 1) - 1) / s.w + 1;
   out_shape = Shape{N, O, Ho, Wo};
   std::vector<double> y(static_cast<std::size_t>(N * O * Ho * Wo), 0.0);
   for (int64_t n = 0; n < N; ++n)
@@ -56,7 +59,8 @@ void check_close(const Tensor& got, const std::vector<double>& want, double tol)
   const auto g = got.to_vector<double>();
   REQUIRE(g.size() == want.size());
   double worst = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - want[i]) / (1 + std::abs(want[i])));
+  for (std::size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, std::abs(g[i] - want[i]) / (1 + std::abs(want[i])));
   CHECK(worst <= tol);
 }
 
@@ -90,7 +94,8 @@ TEST_CASE("conv2d: a hand-computed example") {
   CHECK(y.shape() == Shape{1, 1, 3, 3});
   for (double v : y.to_vector<double>()) CHECK(v == -5.0);
   // A box filter with bias 1, stride 2: sums of the four 2x2 blocks plus 1.
-  Tensor y2 = xg::conv2d(x, xg::ones({1, 1, 2, 2}, {.dtype = Dtype::float64}), xg::tensor({1.0}, {.dtype = Dtype::float64}), 2);
+  Tensor y2 = xg::conv2d(x, xg::ones({1, 1, 2, 2}, {.dtype = Dtype::float64}),
+                         xg::tensor({1.0}, {.dtype = Dtype::float64}), 2);
   CHECK(y2.shape() == Shape{1, 1, 2, 2});
   CHECK(y2.to_vector<double>() == std::vector<double>{11, 19, 43, 51});
   // Padding 1: the corner output sees only x[0][0] (w's bottom-right tap).
@@ -115,8 +120,9 @@ TEST_CASE("conv2d: matches a direct loop for stride, padding, dilation and group
     CHECK(y.shape() == os);
     CHECK(y.dtype() == Dtype::float64);
     check_close(y, want, 1e-12);
-    Tensor y32 = xg::conv2d(x.to(Dtype::float32), w.to(Dtype::float32), c.bias ? b.to(Dtype::float32) : Tensor(), c.stride, c.padding,
-                            c.dilation, c.groups);
+    Tensor y32 =
+        xg::conv2d(x.to(Dtype::float32), w.to(Dtype::float32), c.bias ? b.to(Dtype::float32) : Tensor(),
+                   c.stride, c.padding, c.dilation, c.groups);
     CHECK(y32.dtype() == Dtype::float32);
     check_close(y32, want, 1e-4);
   }
@@ -130,7 +136,8 @@ TEST_CASE("conv2d: gradients equal those of the direct loop written with xg ops"
     Size2 s, p, d;
     int64_t g;
   };
-  for (const Case& c : std::vector<Case>{{{2, 2, 5, 6}, {4, 1, 3, 2}, {2, 1}, 1, {1, 2}, 2}, {{1, 3, 6, 6}, {2, 3, 3, 3}, 2, 1, 1, 1}}) {
+  for (const Case& c : std::vector<Case>{{{2, 2, 5, 6}, {4, 1, 3, 2}, {2, 1}, 1, {1, 2}, 2},
+                                         {{1, 3, 6, 6}, {2, 3, 3, 3}, 2, 1, 1, 1}}) {
     xg::manual_seed(7);
     Tensor x = xg::randn(c.xs, {.dtype = Dtype::float64, .requires_grad = true});
     Tensor w = xg::randn(c.ws, {.dtype = Dtype::float64, .requires_grad = true});
@@ -158,7 +165,10 @@ TEST_CASE("conv2d: gradients equal those of the direct loop written with xg ops"
             Tensor plane = xg::slice(xp, 1, gr * Cg + ch, gr * Cg + ch + 1);
             plane = xg::slice(plane, 2, i * c.d.h, i * c.d.h + (Ho - 1) * c.s.h + 1, c.s.h);
             plane = xg::slice(plane, 3, j * c.d.w, j * c.d.w + (Wo - 1) * c.s.w + 1, c.s.w);
-            Tensor tap = xg::reshape(xg::slice(xg::slice(xg::slice(xg::slice(w, 0, o, o + 1), 1, ch, ch + 1), 2, i, i + 1), 3, j, j + 1), {1, 1, 1});
+            Tensor tap = xg::reshape(
+                xg::slice(xg::slice(xg::slice(xg::slice(w, 0, o, o + 1), 1, ch, ch + 1), 2, i, i + 1), 3, j,
+                          j + 1),
+                {1, 1, 1});
             acc = acc + xg::squeeze(plane, 1) * tap;
           }
       outs.push_back(acc);
@@ -177,7 +187,8 @@ TEST_CASE("conv2d: float32 gradients agree with float64 on the mnist-sized first
   Tensor x64 = xg::randn({8, 1, 28, 28}, {.dtype = Dtype::float64});
   Tensor w64 = xg::randn({32, 1, 3, 3}, {.dtype = Dtype::float64});
   Tensor b64 = xg::randn({32}, {.dtype = Dtype::float64});
-  Tensor x32 = x64.to(Dtype::float32).requires_grad_(), w32 = w64.to(Dtype::float32).requires_grad_(), b32 = b64.to(Dtype::float32).requires_grad_();
+  Tensor x32 = x64.to(Dtype::float32).requires_grad_(), w32 = w64.to(Dtype::float32).requires_grad_(),
+         b32 = b64.to(Dtype::float32).requires_grad_();
   x64.requires_grad_();
   w64.requires_grad_();
   b64.requires_grad_();
@@ -199,7 +210,8 @@ TEST_CASE("conv2d: unbatched input, dtype promotion, second derivatives") {
   CHECK(xg::conv2d(x.to(Dtype::float32), w).dtype() == Dtype::float64);
   // d/dw of sum(conv(x, w)^2) is linear in w: its derivative along w is a constant Hessian, so
   // the create_graph gradient of <grad_w, v> w.r.t. w equals the finite difference.
-  Tensor xr = xg::randn({1, 2, 4, 4}, {.dtype = Dtype::float64}), wr = xg::randn({2, 2, 3, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor xr = xg::randn({1, 2, 4, 4}, {.dtype = Dtype::float64}),
+         wr = xg::randn({2, 2, 3, 3}, {.dtype = Dtype::float64, .requires_grad = true});
   Tensor gw = xg::grad({xg::sum(xg::pow(xg::conv2d(xr, wr, Tensor(), 1, 1), 2.0))}, {wr}, {}, true, true)[0];
   Tensor v = xg::randn(wr.shape(), {.dtype = Dtype::float64});
   Tensor hv = xg::grad({xg::sum(gw * v)}, {wr})[0];
@@ -218,8 +230,11 @@ TEST_CASE("conv2d_input_grad and conv2d_weight_grad are the adjoints of conv2d")
     Tensor y = xg::conv2d(x, w, Tensor(), c.stride, c.padding, c.dilation, c.groups);
     Tensor g = xg::randn(y.shape(), {.dtype = Dtype::float64});
     const double lhs = xg::sum(y * g).item();
-    const double via_x = xg::sum(x * xg::conv2d_input_grad(g, w, x.shape(), c.stride, c.padding, c.dilation, c.groups)).item();
-    const double via_w = xg::sum(w * xg::conv2d_weight_grad(x, g, w.shape(), c.stride, c.padding, c.dilation, c.groups)).item();
+    const double via_x =
+        xg::sum(x * xg::conv2d_input_grad(g, w, x.shape(), c.stride, c.padding, c.dilation, c.groups)).item();
+    const double via_w =
+        xg::sum(w * xg::conv2d_weight_grad(x, g, w.shape(), c.stride, c.padding, c.dilation, c.groups))
+            .item();
     CHECK(via_x == doctest::Approx(lhs).epsilon(1e-10));
     CHECK(via_w == doctest::Approx(lhs).epsilon(1e-10));
   }
@@ -233,41 +248,52 @@ TEST_CASE("conv1d: matches conv2d on [N, C, 1, L] and a direct loop") {
   CHECK(y.shape() == Shape{1, 1, 4});
   CHECK(y.to_vector<double>() == std::vector<double>{9.5, 11.5, 13.5, 15.5});
   xg::manual_seed(6);
-  Tensor x2 = xg::randn({2, 4, 9}, {.dtype = Dtype::float64}), w2 = xg::randn({6, 2, 3}, {.dtype = Dtype::float64});
+  Tensor x2 = xg::randn({2, 4, 9}, {.dtype = Dtype::float64}),
+         w2 = xg::randn({6, 2, 3}, {.dtype = Dtype::float64});
   Tensor y2 = xg::conv1d(x2, w2, Tensor(), 2, 1, 2, 2);
   Shape os;
-  const auto want = naive_conv(xg::unsqueeze(x2, 2), xg::unsqueeze(w2, 2), Tensor(), {1, 2}, {0, 1}, {1, 2}, 2, os);
+  const auto want =
+      naive_conv(xg::unsqueeze(x2, 2), xg::unsqueeze(w2, 2), Tensor(), {1, 2}, {0, 1}, {1, 2}, 2, os);
   CHECK(y2.shape() == Shape{2, 6, os[3]});
   check_close(y2, want, 1e-12);
-  CHECK(xg::conv1d(xg::squeeze(xg::slice(x2, 0, 0, 1), 0), w2, Tensor(), 2, 1, 2, 2).shape() == Shape{6, os[3]});
+  CHECK(xg::conv1d(xg::squeeze(xg::slice(x2, 0, 0, 1), 0), w2, Tensor(), 2, 1, 2, 2).shape() ==
+        Shape{6, os[3]});
 }
 
 TEST_CASE("conv2d / conv1d errors name the op and the shapes") {
   Tensor x = xg::zeros({2, 3, 5, 5}), w = xg::zeros({4, 2, 3, 3});
-  CHECK_ERROR(xg::conv2d(x, w), xg::ShapeError, "conv2d:", "3 channels", "expects 2", "[2, 3, 5, 5]", "[4, 2, 3, 3]");
-  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 3, 3}), xg::zeros({3})), xg::ShapeError, "conv2d:", "bias", "[3]", "[4]");
-  CHECK_ERROR(xg::conv2d(xg::zeros({2, 3, 5}), xg::zeros({4, 3, 3, 3}).reshape({4, 3, 9})), xg::ShapeError, "conv2d:", "4-D");
+  CHECK_ERROR(xg::conv2d(x, w), xg::ShapeError, "conv2d:", "3 channels", "expects 2", "[2, 3, 5, 5]",
+              "[4, 2, 3, 3]");
+  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 3, 3}), xg::zeros({3})), xg::ShapeError, "conv2d:", "bias",
+              "[3]", "[4]");
+  CHECK_ERROR(xg::conv2d(xg::zeros({2, 3, 5}), xg::zeros({4, 3, 3, 3}).reshape({4, 3, 9})), xg::ShapeError,
+              "conv2d:", "4-D");
   CHECK_ERROR(xg::conv2d(xg::zeros({3, 5}), w), xg::ShapeError, "conv2d:", "4-D input", "[3, 5]");
-  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 6, 6})), xg::ShapeError, "conv2d:", "smaller than the dilated kernel", "[4, 3, 6, 6]");
-  CHECK_ERROR(xg::conv2d(xg::zeros({2, 4, 5, 5}), xg::zeros({3, 2, 3, 3}), Tensor(), 1, 0, 1, 2), xg::ShapeError, "conv2d:",
-              "out_channels 3 is not divisible by groups 2");
-  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 3, 3}), Tensor(), 0), xg::ValueError, "conv2d:", "stride must be positive");
+  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 6, 6})), xg::ShapeError,
+              "conv2d:", "smaller than the dilated kernel", "[4, 3, 6, 6]");
+  CHECK_ERROR(xg::conv2d(xg::zeros({2, 4, 5, 5}), xg::zeros({3, 2, 3, 3}), Tensor(), 1, 0, 1, 2),
+              xg::ShapeError, "conv2d:", "out_channels 3 is not divisible by groups 2");
+  CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 3, 3}), Tensor(), 0), xg::ValueError,
+              "conv2d:", "stride must be positive");
   CHECK_ERROR(xg::conv2d(x, xg::zeros({4, 3, 3, 3}), Tensor(), 1, -1), xg::ValueError, "conv2d:", "padding");
-  CHECK_ERROR(xg::conv2d(xg::zeros({2, 3, 5, 5}, {.dtype = Dtype::int64}), xg::zeros({4, 3, 3, 3})), xg::TypeError, "conv2d:", "int64");
-  CHECK_ERROR(xg::conv2d_input_grad(xg::zeros({2, 4, 2, 2}), xg::zeros({4, 3, 3, 3}), {2, 3, 5, 5}), xg::ShapeError, "conv2d_input_grad:",
-              "[2, 4, 2, 2]", "[2, 4, 3, 3]");
-  CHECK_ERROR(xg::conv1d(xg::zeros({2, 3, 8}), xg::zeros({4, 2, 3})), xg::ShapeError, "conv1d:", "[2, 3, 8]", "[4, 2, 3]", "3 channels");
+  CHECK_ERROR(xg::conv2d(xg::zeros({2, 3, 5, 5}, {.dtype = Dtype::int64}), xg::zeros({4, 3, 3, 3})),
+              xg::TypeError, "conv2d:", "int64");
+  CHECK_ERROR(xg::conv2d_input_grad(xg::zeros({2, 4, 2, 2}), xg::zeros({4, 3, 3, 3}), {2, 3, 5, 5}),
+              xg::ShapeError, "conv2d_input_grad:", "[2, 4, 2, 2]", "[2, 4, 3, 3]");
+  CHECK_ERROR(xg::conv1d(xg::zeros({2, 3, 8}), xg::zeros({4, 2, 3})), xg::ShapeError, "conv1d:", "[2, 3, 8]",
+              "[4, 2, 3]", "3 channels");
   CHECK_ERROR(xg::conv1d(xg::zeros({2, 3, 8}), xg::zeros({4, 3, 3, 3})), xg::ShapeError, "conv1d:", "3-D");
 }
 
 // ================================================================ pools
 namespace {
 // Direct max / average pools in double (avg: PyTorch's count_include_pad divisor rule).
-std::vector<double> naive_pool(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool is_max, bool count_pad, Shape& os,
-                               std::vector<int64_t>* arg = nullptr) {
+std::vector<double> naive_pool(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d, bool is_max,
+                               bool count_pad, Shape& os, std::vector<int64_t>* arg = nullptr) {
   const auto xv = x.to_vector<double>();
   const int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t Ho = (H + 2 * p.h - d.h * (k.h - 1) - 1) / s.h + 1, Wo = (W + 2 * p.w - d.w * (k.w - 1) - 1) / s.w + 1;
+  const int64_t Ho = (H + 2 * p.h - d.h * (k.h - 1) - 1) / s.h + 1,
+                Wo = (W + 2 * p.w - d.w * (k.w - 1) - 1) / s.w + 1;
   os = Shape{x.size(0), x.size(1), Ho, Wo};
   std::vector<double> y;
   for (int64_t pl = 0; pl < P; ++pl)
@@ -309,7 +335,8 @@ TEST_CASE("max_pool2d: hand-computed values and indices") {
   CHECK(yc.shape() == Shape{1, 1, 3, 3});
   CHECK(yc.to_vector<double>() == std::vector<double>{6, 8, 9, 16, 18, 19, 21, 23, 24});
   // the gradient goes to the argmax; overlapping windows add up
-  Tensor xv = xg::tensor({1, 9, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 3, 3}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor xv =
+      xg::tensor({1, 9, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 3, 3}, {.dtype = Dtype::float64, .requires_grad = true});
   xg::sum(xg::max_pool2d(xv, 2, 1)).backward();  // all four 2x2 windows: maxima 9, 9, 7, 8
   CHECK(xv.grad().to_vector<double>() == std::vector<double>{0, 2, 0, 0, 0, 0, 0, 1, 1});
   // NaN propagates, as PyTorch
@@ -370,7 +397,8 @@ TEST_CASE("avg_pool2d: hand-computed values, padding divisors and ceil_mode") {
   CHECK(yc.shape() == Shape{1, 1, 3, 3});
   CHECK(yc.at({0, 0, 0, 2}) == doctest::Approx((4 + 9) / 2.0));
   CHECK(yc.at({0, 0, 2, 2}) == doctest::Approx(24.0));
-  CHECK(xg::avg_pool2d(x, 2, 1, 0, false, true, 3).at({0, 0, 0, 0}) == doctest::Approx((0 + 1 + 4 + 5) / 3.0));
+  CHECK(xg::avg_pool2d(x, 2, 1, 0, false, true, 3).at({0, 0, 0, 0}) ==
+        doctest::Approx((0 + 1 + 4 + 5) / 3.0));
   // direct loop, several settings
   xg::manual_seed(12);
   for (bool cip : {true, false}) {
@@ -384,7 +412,8 @@ TEST_CASE("avg_pool2d: hand-computed values, padding divisors and ceil_mode") {
   // the gradient spreads each output over its window
   Tensor xg2 = xg::zeros({1, 1, 4, 4}, {.dtype = Dtype::float64, .requires_grad = true});
   xg::sum(xg::avg_pool2d(xg2, 2, 1)).backward();  // 3x3 windows of 2x2 overlap: counts 1 2 2 1 / 2 4 4 2 ...
-  CHECK(xg2.grad().to_vector<double>() == std::vector<double>{0.25, 0.5, 0.5, 0.25, 0.5, 1, 1, 0.5, 0.5, 1, 1, 0.5, 0.25, 0.5, 0.5, 0.25});
+  CHECK(xg2.grad().to_vector<double>() ==
+        std::vector<double>{0.25, 0.5, 0.5, 0.25, 0.5, 1, 1, 0.5, 0.5, 1, 1, 0.5, 0.25, 0.5, 0.5, 0.25});
 }
 
 TEST_CASE("adaptive_avg_pool2d: windows floor(i H / Ho) to ceil((i + 1) H / Ho)") {
@@ -412,11 +441,16 @@ TEST_CASE("adaptive_avg_pool2d: windows floor(i H / Ho) to ceil((i + 1) H / Ho)"
 
 TEST_CASE("pool errors name the op and the shapes") {
   CHECK_ERROR(xg::max_pool2d(xg::zeros({4, 4}), 2), xg::ShapeError, "max_pool2d:", "4-D", "[4, 4]");
-  CHECK_ERROR(xg::max_pool2d(xg::zeros({1, 1, 4, 4}), 2, 2, 2), xg::ValueError, "max_pool2d:", "half the kernel", "[1, 1, 4, 4]");
-  CHECK_ERROR(xg::max_pool2d(xg::zeros({1, 1, 2, 2}), 3), xg::ShapeError, "max_pool2d:", "empty", "[1, 1, 2, 2]");
+  CHECK_ERROR(xg::max_pool2d(xg::zeros({1, 1, 4, 4}), 2, 2, 2), xg::ValueError,
+              "max_pool2d:", "half the kernel", "[1, 1, 4, 4]");
+  CHECK_ERROR(xg::max_pool2d(xg::zeros({1, 1, 2, 2}), 3), xg::ShapeError, "max_pool2d:", "empty",
+              "[1, 1, 2, 2]");
   CHECK_ERROR(xg::avg_pool2d(xg::zeros({1, 1, 4, 4}), 0), xg::ValueError, "avg_pool2d:", "kernel_size");
-  CHECK_ERROR(xg::avg_pool2d(xg::zeros({1, 1, 4, 4}, {.dtype = Dtype::int64}), 2), xg::TypeError, "avg_pool2d:", "int64");
-  CHECK_ERROR(xg::adaptive_avg_pool2d(xg::zeros({1, 1, 4, 4}), {0, 2}), xg::ValueError, "adaptive_avg_pool2d:", "output_size");
-  CHECK_ERROR(xg::max_pool2d_backward(xg::zeros({1, 1, 2, 2}), xg::zeros({1, 1, 3, 3}, {.dtype = Dtype::int64}), {1, 1, 4, 4}), xg::ShapeError,
-              "max_pool2d_backward:", "[1, 1, 2, 2]", "[1, 1, 3, 3]");
+  CHECK_ERROR(xg::avg_pool2d(xg::zeros({1, 1, 4, 4}, {.dtype = Dtype::int64}), 2), xg::TypeError,
+              "avg_pool2d:", "int64");
+  CHECK_ERROR(xg::adaptive_avg_pool2d(xg::zeros({1, 1, 4, 4}), {0, 2}), xg::ValueError,
+              "adaptive_avg_pool2d:", "output_size");
+  CHECK_ERROR(xg::max_pool2d_backward(xg::zeros({1, 1, 2, 2}),
+                                      xg::zeros({1, 1, 3, 3}, {.dtype = Dtype::int64}), {1, 1, 4, 4}),
+              xg::ShapeError, "max_pool2d_backward:", "[1, 1, 2, 2]", "[1, 1, 3, 3]");
 }

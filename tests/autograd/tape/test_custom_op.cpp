@@ -31,25 +31,25 @@ const xg::CustomOp& cube() {
 
 // f(a, b) = a * b^2 + sin(a): da = b^2 + cos(a), db = 2 a b
 const xg::CustomOp& mul_sq_sin() {
-  static const xg::CustomOp op{"mul_sq_sin", "d/da = b^2 + cos a, d/db = 2 a b",
-                               [](const std::vector<Tensor>& in) { return in[0] * in[1] * in[1] + xg::sin(in[0]); },
-                               [](const xg::CustomOpContext& ctx, const Tensor& g) {
-                                 Tensor a = ctx.input(0), b = ctx.input(1);
-                                 std::vector<Tensor> r(2);
-                                 if (ctx.needs_input_grad(0)) r[0] = g * (b * b + xg::cos(a));
-                                 if (ctx.needs_input_grad(1)) r[1] = g * 2.0 * a * b;
-                                 return r;
-                               }};
+  static const xg::CustomOp op{
+      "mul_sq_sin", "d/da = b^2 + cos a, d/db = 2 a b",
+      [](const std::vector<Tensor>& in) { return in[0] * in[1] * in[1] + xg::sin(in[0]); },
+      [](const xg::CustomOpContext& ctx, const Tensor& g) {
+        Tensor a = ctx.input(0), b = ctx.input(1);
+        std::vector<Tensor> r(2);
+        if (ctx.needs_input_grad(0)) r[0] = g * (b * b + xg::cos(a));
+        if (ctx.needs_input_grad(1)) r[1] = g * 2.0 * a * b;
+        return r;
+      }};
   return op;
 }
 
 // exp through its output: d/dx exp(x) = exp(x) = the op's own output
 const xg::CustomOp& my_exp() {
-  static const xg::CustomOp op{"my_exp", "d/dx exp(x) = exp(x) (the output)",
-                               [](const std::vector<Tensor>& in) { return xg::exp(in[0]); },
-                               [](const xg::CustomOpContext& ctx, const Tensor& g) {
-                                 return std::vector<Tensor>{g * ctx.output()};
-                               }};
+  static const xg::CustomOp op{
+      "my_exp", "d/dx exp(x) = exp(x) (the output)",
+      [](const std::vector<Tensor>& in) { return xg::exp(in[0]); },
+      [](const xg::CustomOpContext& ctx, const Tensor& g) { return std::vector<Tensor>{g * ctx.output()}; }};
   return op;
 }
 
@@ -159,7 +159,9 @@ TEST_CASE("gradcheck and gradgradcheck pass on correct custom ops (float64)") {
 TEST_CASE("a backward returning the wrong number of gradients names the op") {
   xg::CustomOp bad{"bad_count", "returns two gradients for one input",
                    [](const std::vector<Tensor>& in) { return in[0] * 2.0; },
-                   [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * 2.0, g}; }};
+                   [](const xg::CustomOpContext&, const Tensor& g) {
+                     return std::vector<Tensor>{g * 2.0, g};
+                   }};
   Tensor x = xg::tensor({1, 2}, f64);
   Tensor y = xg::sum(bad({x}));
   CHECK_ERROR(y.backward(), xg::ValueError, "bad_count", "2 gradients for 1 inputs");
@@ -167,7 +169,8 @@ TEST_CASE("a backward returning the wrong number of gradients names the op") {
   xg::CustomOp none{"no_grads", "returns nothing", [](const std::vector<Tensor>& in) { return in[0] * 1.0; },
                     [](const xg::CustomOpContext&, const Tensor&) { return std::vector<Tensor>{}; }};
   Tensor z = xg::tensor({1, 2}, f64);
-  CHECK_ERROR(xg::sum(none({z})).backward(), xg::ValueError, "custom op 'no_grads'", "0 gradients for 1 inputs");
+  CHECK_ERROR(xg::sum(none({z})).backward(), xg::ValueError, "custom op 'no_grads'",
+              "0 gradients for 1 inputs");
 }
 
 TEST_CASE("a backward returning a wrongly shaped gradient names the op") {
@@ -185,7 +188,8 @@ TEST_CASE("a backward returning a wrongly shaped gradient names the op") {
                       return std::vector<Tensor>{g * ctx.input(1), xg::sum(g * ctx.input(0))};
                     }};
   Tensor a = xg::tensor({1, 2}, f64), b = xg::tensor({3, 4}, f64);
-  CHECK_ERROR(xg::grad({xg::sum(bad2({a, b}))}, {a, b}), xg::ValueError, "'bad_second'", "gradient of shape [] for input 1 of shape [2]");
+  CHECK_ERROR(xg::grad({xg::sum(bad2({a, b}))}, {a, b}), xg::ValueError, "'bad_second'",
+              "gradient of shape [] for input 1 of shape [2]");
 }
 
 TEST_CASE("custom op: no recording under NoGradGuard or without inputs requiring grad") {
@@ -204,8 +208,9 @@ TEST_CASE("custom op: no recording under NoGradGuard or without inputs requiring
 }
 
 TEST_CASE("custom op whose forward returns its input: the input stays a leaf") {
-  xg::CustomOp ident{"ident", "d/dx x = 1", [](const std::vector<Tensor>& in) { return in[0]; },
-                     [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * 5.0}; }};
+  xg::CustomOp ident{
+      "ident", "d/dx x = 1", [](const std::vector<Tensor>& in) { return in[0]; },
+      [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * 5.0}; }};
   Tensor x = xg::tensor({1, 2}, f64);
   Tensor y = ident({x});
   CHECK(x.is_leaf());
@@ -224,12 +229,15 @@ TEST_CASE("custom op context: in-place changes of inputs and out-of-range inputs
   }
   CHECK_ERROR(y.backward(), xg::ValueError, "saved by 'cube'", "modified in place");
 
-  xg::CustomOp oob{"oob", "asks for an input that is not there", [](const std::vector<Tensor>& in) { return in[0] * 1.0; },
-                   [](const xg::CustomOpContext& ctx, const Tensor& g) { return std::vector<Tensor>{g * ctx.input(3)}; }};
+  xg::CustomOp oob{
+      "oob", "asks for an input that is not there", [](const std::vector<Tensor>& in) { return in[0] * 1.0; },
+      [](const xg::CustomOpContext& ctx, const Tensor& g) { return std::vector<Tensor>{g * ctx.input(3)}; }};
   Tensor z = xg::tensor({1}, f64);
-  CHECK_ERROR(xg::sum(oob({z})).backward(), xg::IndexError, "custom op 'oob'", "input 3 requested, the op has 1");
+  CHECK_ERROR(xg::sum(oob({z})).backward(), xg::IndexError, "custom op 'oob'",
+              "input 3 requested, the op has 1");
 
-  CHECK_ERROR(xg::CustomOp("nothing", "", nullptr, nullptr), xg::ValueError, "custom op 'nothing'", "forward and backward must both be given");
+  CHECK_ERROR(xg::CustomOp("nothing", "", nullptr, nullptr), xg::ValueError, "custom op 'nothing'",
+              "forward and backward must both be given");
   xg::CustomOp undef{"undef", "forward returns nothing", [](const std::vector<Tensor>&) { return Tensor(); },
                      [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g}; }};
   CHECK_ERROR(undef({z}), xg::ValueError, "custom op 'undef'", "undefined tensor");

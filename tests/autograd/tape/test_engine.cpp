@@ -17,8 +17,12 @@ using xg::Tensor;
 
 constexpr xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
 
-Tensor leaf(std::initializer_list<double> v, const xg::Shape& s) { return xg::tensor(v, s, f64); }
-Tensor leaf(std::initializer_list<double> v) { return xg::tensor(v, f64); }
+Tensor leaf(std::initializer_list<double> v, const xg::Shape& s) {
+  return xg::tensor(v, s, f64);
+}
+Tensor leaf(std::initializer_list<double> v) {
+  return xg::tensor(v, f64);
+}
 
 using xg_test::check_values;
 
@@ -51,7 +55,8 @@ TEST_CASE("backward(grad) on a non-scalar output is the vector-Jacobian product"
   }
   SUBCASE("a gradient of the wrong shape is a ShapeError") {
     Tensor z = x * 2.0;
-    CHECK_ERROR(z.backward(xg::ones({4}, {.dtype = Dtype::float64})), xg::ShapeError, "backward: gradient of shape [4] for output 0 of shape [2, 2]");
+    CHECK_ERROR(z.backward(xg::ones({4}, {.dtype = Dtype::float64})), xg::ShapeError,
+                "backward: gradient of shape [4] for output 0 of shape [2, 2]");
   }
   SUBCASE("a float32 gradient for a float64 output is converted") {
     Tensor x2 = leaf({1, 2});
@@ -70,16 +75,18 @@ TEST_CASE("backward on a tensor that does not require grad is a ValueError") {
 
 TEST_CASE("xg::backward with several outputs sums their contributions") {
   Tensor x = leaf({1, 2});
-  Tensor a = xg::sum(x * x);  // 2x
+  Tensor a = xg::sum(x * x);    // 2x
   Tensor b = xg::sum(x * 3.0);  // 3
   xg::backward({a, b});
   check_values(x.grad(), {5, 7});
   Tensor c = x * x;  // with explicit gradients: 2 x * g
   Tensor d = x * 10.0;
   x.zero_grad();
-  xg::backward({c, d}, {xg::tensor({1, 1}, {.dtype = Dtype::float64}), xg::tensor({0.5, 2}, {.dtype = Dtype::float64})});
+  xg::backward({c, d}, {xg::tensor({1, 1}, {.dtype = Dtype::float64}),
+                        xg::tensor({0.5, 2}, {.dtype = Dtype::float64})});
   check_values(x.grad(), {2 + 5, 4 + 20});
-  CHECK_ERROR(xg::backward({x * 2.0}, {Tensor(), Tensor()}), xg::ValueError, "backward: 2 gradients for 1 outputs");
+  CHECK_ERROR(xg::backward({x * 2.0}, {Tensor(), Tensor()}), xg::ValueError,
+              "backward: 2 gradients for 1 outputs");
 }
 
 // ---------------------------------------------------------------- accumulation, zero_grad
@@ -246,8 +253,8 @@ TEST_CASE("gradients through two paths into the same leaf sum") {
 
   // a diamond: h used twice below, x used directly as well
   Tensor x2 = leaf({2});
-  Tensor h = x2 * 3.0;                   // 3x
-  Tensor z = xg::sum(h * h + h * x2);    // 9x^2 + 3x^2 = 12 x^2 -> 24 x
+  Tensor h = x2 * 3.0;                 // 3x
+  Tensor z = xg::sum(h * h + h * x2);  // 9x^2 + 3x^2 = 12 x^2 -> 24 x
   z.backward();
   check_values(x2.grad(), {48});
 }
@@ -322,7 +329,8 @@ TEST_CASE("a hook on a leaf sees the gradient and can replace it") {
   }
   SUBCASE("a hook on a tensor that does not require grad is refused") {
     Tensor c = xg::ones({2});
-    CHECK_ERROR(c.register_hook([](const Tensor& g) { return g; }), xg::ValueError, "register_hook:", "does not require grad");
+    CHECK_ERROR(c.register_hook([](const Tensor& g) { return g; }), xg::ValueError,
+                "register_hook:", "does not require grad");
   }
 }
 
@@ -347,7 +355,7 @@ TEST_CASE("retain_grad keeps the gradient of a non-leaf") {
   Tensor x = leaf({1, 2, 3});
   Tensor h = xg::sin(x);
   h.retain_grad();
-  Tensor y = xg::sum(h * h);  // dy/dh = 2 h = 2 sin x
+  Tensor y = xg::sum(h * h);                    // dy/dh = 2 h = 2 sin x
   y.backward(Tensor(), /*retain_graph=*/true);  // h's own node is replayed again below
   check_values(h.grad(), {2 * std::sin(1.0), 2 * std::sin(2.0), 2 * std::sin(3.0)});
   check_values(x.grad(), {2 * std::sin(1.0) * std::cos(1.0), 2 * std::sin(2.0) * std::cos(2.0),
@@ -393,7 +401,8 @@ TEST_CASE("xg::grad with retain_graph and with grad_outputs") {
   check_values(g1[0], {3, -12, 13.5});
   std::vector<Tensor> g2 = xg::grad({y}, {x}, {v * 2.0}, /*retain_graph=*/true);
   check_values(g2[0], {6, -24, 27});
-  CHECK_ERROR(xg::grad({y}, {x}), xg::ValueError, "one-element output", "[3]");  // non-scalar needs grad_outputs
+  CHECK_ERROR(xg::grad({y}, {x}), xg::ValueError, "one-element output",
+              "[3]");  // non-scalar needs grad_outputs
   CHECK_ERROR(xg::grad({y}, {x}, {v, v}), xg::ValueError, "2 gradients for 1 outputs");  // count mismatch
 }
 
@@ -425,7 +434,8 @@ TEST_CASE("xg::grad: an unused input is an error unless allow_unused") {
   CHECK_FALSE(g[1].defined());
   // an input that does not require grad at all
   Tensor c = xg::tensor({1.0}, {.dtype = Dtype::float64});
-  CHECK_ERROR(xg::grad({y}, {c}, {}, true, false, true), xg::ValueError, "grad: input 0 does not require grad");
+  CHECK_ERROR(xg::grad({y}, {c}, {}, true, false, true), xg::ValueError,
+              "grad: input 0 does not require grad");
 }
 
 TEST_CASE("xg::grad runs leaf hooks on the returned gradient, and leaves .grad() alone") {

@@ -137,7 +137,8 @@ TEST_CASE("200 training steps: the same tape every step, each freed by the next,
     still_alive += alive(previous);  // the previous step's graph must be gone by now
     loss = Tensor();
     still_alive += alive(nodes);
-    for (std::size_t i = 0; i < params.size(); ++i) refs_changed += params[i].impl().use_count() != baseline[i];
+    for (std::size_t i = 0; i < params.size(); ++i)
+      refs_changed += params[i].impl().use_count() != baseline[i];
     previous = nodes;
   }
   CHECK(tape_size >= 6);

@@ -38,7 +38,8 @@ std::set<const xg::OpInfo*> ops_recorded(const xg::Tensor& y) {
 // A gradient for y with values that tell elements apart (all ones would hide a transposition).
 xg::Tensor upstream_for(const xg::Tensor& y) {
   std::vector<double> v(static_cast<std::size_t>(y.numel()));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.5 + 0.25 * static_cast<double>(i % 7) - 0.1 * static_cast<double>(i % 3);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = 0.5 + 0.25 * static_cast<double>(i % 7) - 0.1 * static_cast<double>(i % 3);
   return xg::tensor(v, y.shape(), {.dtype = y.dtype()});
 }
 
@@ -52,8 +53,12 @@ double max_abs_diff(const xg::Tensor& a, const xg::Tensor& b) {
 // Public functions that are other names of a registered op, or not ops at all. A new public
 // function that is neither registered nor listed here fails "every public op is registered".
 const std::map<std::string, std::string> kNotOpsOrAliases = {
-    {"view", "reshape"},  {"cat", "concat"}, {"t", "transpose"}, {"max_pool2d_with_indices", "max_pool2d"},
-    {"set_num_threads", "(not an op)"}, {"get_num_threads", "(not an op)"},
+    {"view", "reshape"},
+    {"cat", "concat"},
+    {"t", "transpose"},
+    {"max_pool2d_with_indices", "max_pool2d"},
+    {"set_num_threads", "(not an op)"},
+    {"get_num_threads", "(not an op)"},
 };
 }  // namespace
 
@@ -65,7 +70,8 @@ TEST_CASE("every public op is registered: ops.hpp declares no function without a
   text << f.rdbuf();
   const std::string src = text.str();
   // Declarations at the start of a line: `Tensor tanh(`, `std::vector<Tensor> split(`, ...
-  const std::regex decl(R"(^(?:inline )?(?:Tensor|std::[\w:<>, ]+|int|void|bool) ([a-z_0-9]+)\()", std::regex::multiline);
+  const std::regex decl(R"(^(?:inline )?(?:Tensor|std::[\w:<>, ]+|int|void|bool) ([a-z_0-9]+)\()",
+                        std::regex::multiline);
   std::set<std::string> declared;
   for (auto it = std::sregex_iterator(src.begin(), src.end(), decl); it != std::sregex_iterator(); ++it)
     declared.insert((*it)[1]);
@@ -77,7 +83,8 @@ TEST_CASE("every public op is registered: ops.hpp declares no function without a
     auto alias = kNotOpsOrAliases.find(name);
     if (alias != kNotOpsOrAliases.end()) {
       if (alias->second != "(not an op)")
-        CHECK_MESSAGE(xg::find_op(alias->second) != nullptr, name, " is listed as another name of ", alias->second);
+        CHECK_MESSAGE(xg::find_op(alias->second) != nullptr, name, " is listed as another name of ",
+                      alias->second);
       continue;
     }
     CHECK_MESSAGE(xg::find_op(name) != nullptr, "ops.hpp declares '", name,
@@ -154,7 +161,8 @@ TEST_CASE("an op's kind is what its recording shows") {
       if (op.kind == xg::OpKind::primitive)
         CHECK_MESSAGE(records_itself, "primitive '", name, "' recorded no node of its own");
       else
-        CHECK_MESSAGE(!records_itself, "composite '", name, "' recorded a node of its own: it is a primitive");
+        CHECK_MESSAGE(!records_itself, "composite '", name,
+                      "' recorded a node of its own: it is a primitive");
     }
     ++checked;
   }
@@ -201,7 +209,8 @@ TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward s
     const xg::OpInfo& op = *ops[i];
     const std::string name = op.name;
     CAPTURE(name);
-    REQUIRE_MESSAGE(op.kind == xg::OpKind::primitive, "only a primitive's node is on the tape to be explained");
+    REQUIRE_MESSAGE(op.kind == xg::OpKind::primitive,
+                    "only a primitive's node is on the tape to be explained");
     for (const xg::OpSample& s : op.samples()) {
       CAPTURE(s.label);
       xg::InspectGuard keep_values;

@@ -19,7 +19,9 @@ using V = std::vector<double>;
 
 namespace {
 
-V vec(const Tensor& t) { return t.to_vector<double>(); }
+V vec(const Tensor& t) {
+  return t.to_vector<double>();
+}
 
 using xg_test::check_values;
 
@@ -29,7 +31,9 @@ std::string str(const Tensor& t) {
   return s.str();
 }
 
-Tensor f64(std::initializer_list<double> v, const Shape& s) { return xg::tensor(v, s, {.dtype = Dtype::float64}); }
+Tensor f64(std::initializer_list<double> v, const Shape& s) {
+  return xg::tensor(v, s, {.dtype = Dtype::float64});
+}
 using xg_test::i64;
 
 }  // namespace
@@ -111,7 +115,8 @@ TEST_CASE("tensor with a shape, from_vector, scalar_tensor") {
   Tensor flat = xg::tensor({0.5, 1.5});
   CHECK(flat.shape() == Shape{2});
   CHECK(vec(flat) == V{0.5, 1.5});
-  Tensor td = xg::tensor(std::vector<double>{1, 2, 3, 4}, Shape{2, 2}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor td = xg::tensor(std::vector<double>{1, 2, 3, 4}, Shape{2, 2},
+                         {.dtype = Dtype::float64, .requires_grad = true});
   CHECK(td.dtype() == Dtype::float64);
   CHECK(td.requires_grad());
 
@@ -209,7 +214,7 @@ TEST_CASE("random numbers: ranges, dtypes and moments") {
   Tensor z = xg::randn({n}, {.dtype = Dtype::float64});
   CHECK(z.dtype() == Dtype::float64);
   const double m = xg::mean(z).item(), s = xg::std(z).item();
-  CHECK(std::fabs(m) < 0.05);       // standard error 0.01
+  CHECK(std::fabs(m) < 0.05);  // standard error 0.01
   CHECK(std::fabs(s - 1.0) < 0.05);
   CHECK(xg::max(xg::abs(z)).item() < 6.0);
   // a third of the mass within +-0.43, as a normal has
@@ -665,8 +670,9 @@ TEST_CASE("reductions: var, std, norm, logsumexp") {
   const double l1 = 3 + std::log(1 + std::exp(-1.0) + std::exp(-2.0));
   check_values(xg::logsumexp(x, {1}), {l1, l1 + 3}, 1e-12);
   CHECK(xg::logsumexp(x, {1}, true).shape() == Shape{2, 1});
-  CHECK(xg::logsumexp(x).item() == doctest::Approx(6 + std::log(1 + std::exp(-1.0) + std::exp(-2.0) + std::exp(-3.0) +
-                                                               std::exp(-4.0) + std::exp(-5.0))));
+  CHECK(xg::logsumexp(x).item() ==
+        doctest::Approx(6 + std::log(1 + std::exp(-1.0) + std::exp(-2.0) + std::exp(-3.0) + std::exp(-4.0) +
+                                     std::exp(-5.0))));
   // stable for large values
   CHECK(xg::logsumexp(xg::tensor({1000, 1000})).item() == doctest::Approx(1000 + std::log(2.0)));
   CHECK(xg::logsumexp(xg::tensor({-1000, -1000})).item() == doctest::Approx(-1000 + std::log(2.0)));
@@ -716,7 +722,8 @@ TEST_CASE("softmax: rows sum to 1, known values, no NaN at +-100") {
   for (double v : vec(ls)) CHECK(std::isfinite(v));
   check_values(ls, {0, -200}, 1e-6);
   check_values(xg::log_softmax(xg::tensor({1, 2, 3}, {.dtype = Dtype::float64})),
-              {std::log(0.09003057317038046), std::log(0.24472847105479767), std::log(0.6652409557748219)}, 1e-12);
+               {std::log(0.09003057317038046), std::log(0.24472847105479767), std::log(0.6652409557748219)},
+               1e-12);
   // a row of -inf (fully masked) gives NaN-free values in the other rows
   Tensor masked = xg::softmax(xg::tensor({0, -INFINITY, 0, 0}, {2, 2}), 1);
   check_values(xg::slice(masked, 0, 0, 1), {1, 0}, 1e-6);
@@ -737,7 +744,8 @@ TEST_CASE("matmul: 1-D, 2-D, batched and broadcast shapes") {
     CHECK(vec(r) == V{19, 22, 43, 50});
     Tensor r2 = xg::matmul(xg::tensor({1, 2, 3, 4, 5, 6}, {2, 3}), xg::tensor({1, 0, 0, 1, 1, 1}, {3, 2}));
     CHECK(vec(r2) == V{4, 5, 10, 11});
-    CHECK(vec(xg::matmul(f64({1, 2, 3, 4}, {2, 2}), xg::eye(2, -1, {.dtype = Dtype::float64}))) == V{1, 2, 3, 4});
+    CHECK(vec(xg::matmul(f64({1, 2, 3, 4}, {2, 2}), xg::eye(2, -1, {.dtype = Dtype::float64}))) ==
+          V{1, 2, 3, 4});
   }
   SUBCASE("1-D @ 2-D and 2-D @ 1-D drop the promoted axis") {
     Tensor m = xg::tensor({5, 6, 7, 8}, {2, 2});
@@ -789,7 +797,7 @@ TEST_CASE("matmul: 1-D, 2-D, batched and broadcast shapes") {
   SUBCASE("matmul_t, outer, dtypes, empty inner axis") {
     Tensor a = xg::tensor({1, 2, 3, 4, 5, 6}, {3, 2});  // a^T = [[1, 3, 5], [2, 4, 6]]
     Tensor b = xg::tensor({1, 0, 0, 1, 1, 1}, {3, 2});
-    CHECK(vec(xg::matmul_t(a, b, true, false)) == V{6, 8, 8, 10});  // a^T b
+    CHECK(vec(xg::matmul_t(a, b, true, false)) == V{6, 8, 8, 10});                        // a^T b
     CHECK(vec(xg::matmul_t(a, a, false, true)) == V{5, 11, 17, 11, 25, 39, 17, 39, 61});  // a a^T
     Tensor o = xg::outer(xg::tensor({1, 2}), xg::tensor({3, 4, 5}));
     CHECK(o.shape() == Shape{2, 3});
@@ -938,8 +946,10 @@ TEST_CASE("element-wise math values") {
   Tensor x = xg::tensor({-2, -0.5, 0, 0.5, 2}, {.dtype = Dtype::float64});
   check_values(xg::exp(x), {std::exp(-2.0), std::exp(-0.5), 1, std::exp(0.5), std::exp(2.0)}, 1e-12);
   check_values(xg::tanh(x), {std::tanh(-2.0), std::tanh(-0.5), 0, std::tanh(0.5), std::tanh(2.0)}, 1e-12);
-  check_values(xg::sigmoid(x), {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)),
-                               1 / (1 + std::exp(-2.0))}, 1e-12);
+  check_values(xg::sigmoid(x),
+               {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 0.5, 1 / (1 + std::exp(-0.5)),
+                1 / (1 + std::exp(-2.0))},
+               1e-12);
   CHECK(vec(xg::relu(x)) == V{0, 0, 0, 0.5, 2});
   CHECK(vec(xg::abs(x)) == V{2, 0.5, 0, 0.5, 2});
   CHECK(vec(xg::sign(x)) == V{-1, -1, 0, 1, 1});
@@ -950,6 +960,7 @@ TEST_CASE("element-wise math values") {
   check_values(xg::pow(x, 2.0), {4, 0.25, 0, 0.25, 4}, 1e-12);
   check_values(xg::sqrt(xg::tensor({4, 9, 0.25})), {2, 3, 0.5}, 1e-6);
   check_values(xg::log(xg::tensor({1, std::exp(1.0)}, {.dtype = Dtype::float64})), {0, 1}, 1e-12);
-  check_values(xg::softplus(xg::tensor({0, 100, -100}, {.dtype = Dtype::float64})), {std::log(2.0), 100, 0}, 1e-12);
+  check_values(xg::softplus(xg::tensor({0, 100, -100}, {.dtype = Dtype::float64})), {std::log(2.0), 100, 0},
+               1e-12);
   CHECK(vec(xg::pow(xg::tensor({2, 3}), xg::tensor({3, 2}))) == V{8, 9});
 }

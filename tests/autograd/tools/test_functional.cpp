@@ -19,8 +19,12 @@ using xg_test::check_values;
 
 // A = [[1, 2, 3], [-1, 0.5, 4]] (2x3)
 const std::vector<double> kA{1, 2, 3, -1, 0.5, 4};
-Tensor A() { return xg::tensor(kA, {2, 3}, f64); }
-Tensor linear(const Tensor& x) { return xg::matmul(A(), x); }
+Tensor A() {
+  return xg::tensor(kA, {2, 3}, f64);
+}
+Tensor linear(const Tensor& x) {
+  return xg::matmul(A(), x);
+}
 
 std::vector<double> diag(const std::vector<double>& d) {
   const std::size_t n = d.size();
@@ -237,17 +241,20 @@ TEST_CASE("shape and type errors") {
   Tensor x = xg::tensor({1, 2, 3}, f64);
   auto sq = [](const Tensor& t) { return t * t; };
   auto s = [](const Tensor& t) { return xg::sum(t * t); };
-  CHECK_ERROR(xg::vjp(s, x, xg::ones({3}, f64)), xg::ShapeError, "vjp:", "shape of f(x) []", "got [3]");  // v must be f(x)'s shape: []
+  CHECK_ERROR(xg::vjp(s, x, xg::ones({3}, f64)), xg::ShapeError, "vjp:", "shape of f(x) []",
+              "got [3]");  // v must be f(x)'s shape: []
   CHECK_ERROR(xg::vjp(sq, x, Tensor()), xg::ShapeError, "vjp:", "got undefined");
   CHECK_ERROR(xg::jvp(sq, x, xg::ones({3, 1}, f64)), xg::ShapeError, "jvp:", "[3]", "got [3, 1]");
   CHECK_ERROR(xg::hvp(s, x, xg::ones({4}, f64)), xg::ShapeError, "hvp:", "[3]", "got [4]");
-  CHECK_ERROR(xg::hvp(sq, x, xg::ones({3}, f64)), xg::ShapeError, "hvp: f must return a one-element tensor, got [3]");  // f must be scalar
+  CHECK_ERROR(xg::hvp(sq, x, xg::ones({3}, f64)), xg::ShapeError,
+              "hvp: f must return a one-element tensor, got [3]");  // f must be scalar
   CHECK_ERROR(xg::hessian(sq, x), xg::ShapeError, "hessian: f must return a one-element tensor");
   CHECK_ERROR(xg::vjp(sq, x, xg::ones({2}, f64)), xg::ShapeError, "vjp:", "[3]", "[2]");
   Tensor i = xg::arange(3.0, {.dtype = Dtype::int64});
   CHECK_ERROR(xg::jacobian(sq, i), xg::TypeError, "jacobian:", "float", "int64");
   CHECK_ERROR(xg::vjp(sq, Tensor(), x), xg::ValueError, "vjp: the input is undefined");
-  CHECK_ERROR(xg::jacobian([](const Tensor&) { return Tensor(); }, x), xg::ValueError, "jacobian: the function returned an undefined tensor");
+  CHECK_ERROR(xg::jacobian([](const Tensor&) { return Tensor(); }, x), xg::ValueError,
+              "jacobian: the function returned an undefined tensor");
 }
 
 TEST_CASE("transforms work under NoGradGuard") {

@@ -22,22 +22,21 @@ using xg_test::contains;
 enum class Mistake { none, missing_two_on_b, one_element_of_b, constant_in_backward };
 
 xg::CustomOp mul_sq(Mistake m) {
-  return xg::CustomOp{
-      "mul_sq", "d/da a b^2 = b^2, d/db a b^2 = 2 a b",
-      [](const std::vector<Tensor>& in) { return in[0] * in[1] * in[1]; },
-      [m](const xg::CustomOpContext& ctx, const Tensor& g) {
-        Tensor a = ctx.input(0), b = ctx.input(1);
-        Tensor ga = g * b * b;
-        Tensor gb = g * 2.0 * a * b;
-        if (m == Mistake::missing_two_on_b) gb = g * a * b;
-        if (m == Mistake::one_element_of_b) {
-          // right everywhere except element [1, 2] of b, where it is 1.5 times too large
-          Tensor factor = xg::ones(b.shape(), {.dtype = b.dtype()});
-          factor.data<double>()[1 * 3 + 2] = 1.5;
-          gb = gb * factor;
-        }
-        return std::vector<Tensor>{ga, gb};
-      }};
+  return xg::CustomOp{"mul_sq", "d/da a b^2 = b^2, d/db a b^2 = 2 a b",
+                      [](const std::vector<Tensor>& in) { return in[0] * in[1] * in[1]; },
+                      [m](const xg::CustomOpContext& ctx, const Tensor& g) {
+                        Tensor a = ctx.input(0), b = ctx.input(1);
+                        Tensor ga = g * b * b;
+                        Tensor gb = g * 2.0 * a * b;
+                        if (m == Mistake::missing_two_on_b) gb = g * a * b;
+                        if (m == Mistake::one_element_of_b) {
+                          // right everywhere except element [1, 2] of b, where it is 1.5 times too large
+                          Tensor factor = xg::ones(b.shape(), {.dtype = b.dtype()});
+                          factor.data<double>()[1 * 3 + 2] = 1.5;
+                          gb = gb * factor;
+                        }
+                        return std::vector<Tensor>{ga, gb};
+                      }};
 }
 
 // cube with a backward whose first derivative is right, but built from a constant copy of x,
@@ -57,7 +56,9 @@ const xg::CustomOp& cube_const_backward() {
 TEST_CASE("gradcheck passes for a correct function") {
   Tensor x = xg::tensor({0.5, -1, 2}, f64);
   Tensor y = xg::tensor({1, 0.3, -0.7}, f64);
-  auto f = [](const std::vector<Tensor>& in) { return xg::sum(in[0] * xg::sin(in[1])) + xg::sum(xg::tanh(in[0])); };
+  auto f = [](const std::vector<Tensor>& in) {
+    return xg::sum(in[0] * xg::sin(in[1])) + xg::sum(xg::tanh(in[0]));
+  };
   xg::GradcheckReport r = xg::gradcheck(f, {x, y});
   CHECK(r.passed);
   CHECK(static_cast<bool>(r));
@@ -168,8 +169,9 @@ TEST_CASE("a mistake in one element only: the report names input 1 element [1, 2
 
 TEST_CASE("tolerances: a small error passes or fails depending on atol and rtol") {
   // backward off by 1e-4 relative on every element
-  xg::CustomOp slightly{"slightly", "d/dx 2x = 2 (1 + 1e-4)", [](const std::vector<Tensor>& in) { return in[0] * 2.0; },
-                        [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * 2.0002}; }};
+  xg::CustomOp slightly{
+      "slightly", "d/dx 2x = 2 (1 + 1e-4)", [](const std::vector<Tensor>& in) { return in[0] * 2.0; },
+      [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * 2.0002}; }};
   auto f = [slightly](const std::vector<Tensor>& in) { return slightly(in); };
   Tensor x = xg::tensor({1, 2}, f64);
   CHECK(xg::gradcheck(f, {x}).passed);  // default rtol 1e-3
@@ -210,10 +212,9 @@ TEST_CASE("gradgradcheck catches a wrong second derivative when the first is rig
   }
   SUBCASE("with given cotangents") {
     Tensor v = xg::tensor({1, 1, 1}, {.dtype = Dtype::float64});
-    xg::GradcheckReport r = xg::gradgradcheck(xg::MultiFunction([f](const std::vector<Tensor>& in) {
-                                                return std::vector<Tensor>{f(in)};
-                                              }),
-                                              {x}, {}, {v});
+    xg::GradcheckReport r = xg::gradgradcheck(
+        xg::MultiFunction([f](const std::vector<Tensor>& in) { return std::vector<Tensor>{f(in)}; }), {x}, {},
+        {v});
     CHECK_FALSE(r.passed);
     REQUIRE(r.mismatch_count == 3);
     REQUIRE(r.mismatches.size() == 3);
@@ -236,8 +237,8 @@ TEST_CASE("gradcheck rejects float32 inputs with a TypeError naming the input") 
   CHECK_ERROR(xg::gradgradcheck(f, {x, y}), xg::TypeError, "input 1 is float32");
   // float32 that does not require grad is fine (not checked)
   Tensor c = xg::tensor({3, 4}, {.dtype = Dtype::float32});
-  xg::GradcheckReport r = xg::gradcheck([](const std::vector<Tensor>& in) { return xg::sum(in[0] * in[1].to(Dtype::float64)); },
-                                        {x, c});
+  xg::GradcheckReport r = xg::gradcheck(
+      [](const std::vector<Tensor>& in) { return xg::sum(in[0] * in[1].to(Dtype::float64)); }, {x, c});
   CHECK_MESSAGE(r.passed, r.str());
   CHECK(r.inputs_checked == 1);
   CHECK_ERROR(xg::gradcheck(f, {x, Tensor()}), xg::ValueError, "gradcheck: input 1 is undefined");
@@ -296,8 +297,9 @@ TEST_CASE("gradcheck flags a kink, where the one-sided analytic value differs fr
 }
 
 TEST_CASE("a NaN derivative fails the check") {
-  xg::CustomOp nan_grad{"nan_grad", "returns NaN", [](const std::vector<Tensor>& in) { return in[0] * 1.0; },
-                        [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * NAN}; }};
+  xg::CustomOp nan_grad{
+      "nan_grad", "returns NaN", [](const std::vector<Tensor>& in) { return in[0] * 1.0; },
+      [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * NAN}; }};
   auto f = [nan_grad](const std::vector<Tensor>& in) { return nan_grad(in); };
   Tensor x = xg::tensor({1}, f64);
   xg::GradcheckReport r = xg::gradcheck(f, {x});
@@ -321,8 +323,11 @@ TEST_CASE("a function that throws gives a failed report with the error, and the 
   CHECK(x.to_vector<double>() == std::vector<double>{1, 2});  // the perturbed element was put back
 
   // a custom op whose backward returns the wrong number of gradients: the error names the op
-  xg::CustomOp bad{"bad_count", "two gradients for one input", [](const std::vector<Tensor>& in) { return in[0] * 2.0; },
-                   [](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g, g}; }};
+  xg::CustomOp bad{"bad_count", "two gradients for one input",
+                   [](const std::vector<Tensor>& in) { return in[0] * 2.0; },
+                   [](const xg::CustomOpContext&, const Tensor& g) {
+                     return std::vector<Tensor>{g, g};
+                   }};
   xg::GradcheckReport rb = xg::gradcheck([bad](const std::vector<Tensor>& in) { return bad(in); }, {x});
   CHECK_FALSE(rb.passed);
   CHECK(contains(rb.error, "bad_count"));

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/autograd/tools/inspect.hpp"
-#include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd.hpp"
+#include "xgrad/autograd/tape/node.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
 #include "xgrad/optim/sgd.hpp"
 
 namespace {
@@ -27,7 +27,9 @@ using xg::Tensor;
 constexpr xg::TensorOptions data64{.dtype = Dtype::float64};
 constexpr xg::TensorOptions param64{.dtype = Dtype::float64, .requires_grad = true};
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -103,10 +105,12 @@ TEST_CASE("print_tape options: no values, no formulas, more digits") {
   CHECK(contains(precise, "step 3  sigmoid(z [1]) -> y [1] = [0.66818777]\n"));
 }
 
-TEST_CASE("unnamed tensors: tk for the output of step k, leafN, constN, a scalar constant's value, L for the root") {
+TEST_CASE(
+    "unnamed tensors: tk for the output of step k, leafN, constN, a scalar constant's value, L for the "
+    "root") {
   xg::InspectGuard inspect;
-  Tensor a = xg::tensor({1, 2}, param64);                     // leaf1
-  Tensor c = xg::tensor({3, 4}, data64);                      // const1
+  Tensor a = xg::tensor({1, 2}, param64);  // leaf1
+  Tensor c = xg::tensor({3, 4}, data64);   // const1
   Tensor L = xg::sum(xg::tanh(a * c) * 0.5);
   const std::vector<std::string> lines = lines_of(xg::tape_string(L, {.formulas = false}));
   REQUIRE(lines.size() == 8);
@@ -251,7 +255,9 @@ TEST_CASE("the printed trace") {
   CHECK(lines_of(s) == expected);
 }
 
-TEST_CASE("chain rules of matmul, tanh, div, relu, exp, log, broadcasting, and a second backward that accumulates") {
+TEST_CASE(
+    "chain rules of matmul, tanh, div, relu, exp, log, broadcasting, and a second backward that "
+    "accumulates") {
   xg::InspectGuard inspect;
   Tensor W = xg::tensor({0.5, -1, 2, 0.25}, {2, 2}, param64).name("W");
   Tensor x = xg::tensor({1, 2}, {2, 1}, data64).name("x");
@@ -264,14 +270,16 @@ TEST_CASE("chain rules of matmul, tanh, div, relu, exp, log, broadcasting, and a
   const xg::BackwardTrace trace = xg::backward_trace(L, Tensor(), true);
   std::vector<std::string> ops;
   for (const auto& s : trace.steps) ops.push_back(s.op);
-  CHECK(ops == std::vector<std::string>{"sum", "log", "add", "exp", "div", "relu", "tanh", "add", "matmul_t"});
+  CHECK(ops ==
+        std::vector<std::string>{"sum", "log", "add", "exp", "div", "relu", "tanh", "add", "matmul_t"});
   const xg::BackwardStep* s = trace.find(1);
   REQUIRE(s);
   CHECK(contains(s->chain_rule(0), "dL/dW = dL/dt1 @ x^T = "));
   CHECK(contains(s->chain_rule(0), " @ [[1], [2]]^T = "));
   CHECK(contains(trace.find(2)->chain_rule(1), "dL/db = sum_to(dL/dz, [1]) = "));
   CHECK(contains(trace.find(3)->chain_rule(0), "dL/dz = dL/dh * (1 - h^2) = "));
-  CHECK(trace.find(4)->chain_rule(0) == "dL/dh = dL/dr * [h > 0] = [[0.25], [0.3106]] * [[0], [1]] = [[0], [0.3106]]");
+  CHECK(trace.find(4)->chain_rule(0) ==
+        "dL/dh = dL/dr * [h > 0] = [[0.25], [0.3106]] * [[0], [1]] = [[0], [0.3106]]");
   CHECK(trace.find(7)->chain_rule(1) == "");  // the constant 1 of `exp(q) + 1` gets no gradient
   CHECK_FALSE(trace.find(7)->grad_inputs[1].defined());
   CHECK(contains(trace.find(5)->chain_rule(0), "dL/dr = dL/dq / 2 = "));
@@ -295,7 +303,8 @@ TEST_CASE("chain rules of matmul, tanh, div, relu, exp, log, broadcasting, and a
   CHECK(b.grad().item() == doctest::Approx(2 * g[1].item()).epsilon(1e-14));
 }
 
-TEST_CASE("a chain rule that cannot be spelled out falls back to the op's backward, with the engine's numbers") {
+TEST_CASE(
+    "a chain rule that cannot be spelled out falls back to the op's backward, with the engine's numbers") {
   xg::InspectGuard inspect;
   Tensor a = xg::tensor({1, 2, 3}, param64).name("a");
   Tensor L = xg::sum(xg::softplus(a)).name("L");
@@ -358,18 +367,24 @@ TEST_CASE("to_dot: op and tensor nodes, names, shapes, styles, values and gradie
   const std::string plain = xg::to_dot(n.L);
   CHECK(plain.rfind("digraph xgrad {\n", 0) == 0);
   CHECK(contains(plain, "rankdir=TB"));
-  CHECK(contains(plain, "  op1 [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step 1\\nmul\"];\n"));
-  CHECK(contains(plain, "  v1 [shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\", label=\"w\\n[1]\"];\n"));
-  CHECK(contains(plain, "  v2 [shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\", label=\"x\\n[1]\"];\n"));
+  CHECK(contains(plain,
+                 "  op1 [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step 1\\nmul\"];\n"));
+  CHECK(contains(plain,
+                 "  v1 [shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\", label=\"w\\n[1]\"];\n"));
+  CHECK(contains(
+      plain,
+      "  v2 [shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\", label=\"x\\n[1]\"];\n"));
   CHECK(contains(plain, "  v1 -> op1;\n"));
   CHECK(contains(plain, "  v2 -> op1;\n"));
   CHECK(contains(plain, "  t1 [shape=box, style=\"rounded\", label=\"wx\\n[1]\"];\n  op1 -> t1;\n"));
   CHECK(contains(plain, "  t1 -> op2;\n"));
-  CHECK(contains(plain, "  t5 [shape=box, style=\"filled,bold\", fillcolor=\"#ffe699\", label=\"L\\n[1]\"];\n"));
+  CHECK(contains(plain,
+                 "  t5 [shape=box, style=\"filled,bold\", fillcolor=\"#ffe699\", label=\"L\\n[1]\"];\n"));
   CHECK_FALSE(contains(plain, "value"));
 
   const xg::BackwardTrace trace = xg::backward_trace(n.L);
-  const std::string full = xg::to_dot(n.L, {.values = true, .grads = true, .trace = &trace, .title = "neuron"});
+  const std::string full =
+      xg::to_dot(n.L, {.values = true, .grads = true, .trace = &trace, .title = "neuron"});
   CHECK(contains(full, "label=\"neuron\""));
   CHECK(contains(full, "label=\"w\\n[1]\\nvalue [0.8]\\ngrad [-0.2207]\""));
   CHECK(contains(full, "label=\"y\\n[1]\\nvalue [0.6682]\\ngrad [-0.6636]\""));
@@ -427,9 +442,10 @@ TEST_CASE("anomaly mode: the first op whose forward output is NaN raises, naming
   xg::AnomalyGuard anomaly;
   Tensor s = (w * x).name("s");
   const std::string m = value_error([&] { Tensor L = xg::exp(xg::log(s)); });  // log is first, exp never runs
-  CHECK(m ==
-        "anomaly: 'log' (tape step 2) produced nan at element [2] of its output t2 [3]; its inputs: s [3] from "
-        "'mul' (step 1) = [1, 2, -1.5]");
+  CHECK(
+      m ==
+      "anomaly: 'log' (tape step 2) produced nan at element [2] of its output t2 [3]; its inputs: s [3] from "
+      "'mul' (step 1) = [1, 2, -1.5]");
 }
 
 TEST_CASE("anomaly mode: the first backward step that sends NaN or Inf raises") {
@@ -439,7 +455,8 @@ TEST_CASE("anomaly mode: the first backward step that sends NaN or Inf raises") 
   Tensor L = xg::sum(xg::sqrt(d)).name("L");  // finite forward: sqrt(0) = 0
   const std::string m = value_error([&] { L.backward(); });
   CHECK(m ==
-        "anomaly: the backward of 'sqrt' (tape step 2, d/dx sqrt(x) = 1 / (2 sqrt(x))) sent inf at element [0] of the "
+        "anomaly: the backward of 'sqrt' (tape step 2, d/dx sqrt(x) = 1 / (2 sqrt(x))) sent inf at element "
+        "[0] of the "
         "gradient for input 0, d [3] from 'sub' (step 1); the gradient of its output t2 was finite");
   CHECK_FALSE(w.grad().defined());  // the pass stopped before reaching the leaf
 }
@@ -472,18 +489,22 @@ TEST_CASE("anomaly mode off: nothing is checked, Inf flows into .grad") {
 }
 
 TEST_CASE("anomaly mode checks custom ops too") {
-  const xg::CustomOp inv{"inv", "d/dx 1/x = -1/x^2", [](const std::vector<Tensor>& in) { return 1.0 / in[0]; },
+  const xg::CustomOp inv{"inv", "d/dx 1/x = -1/x^2",
+                         [](const std::vector<Tensor>& in) { return 1.0 / in[0]; },
                          [](const xg::CustomOpContext& ctx, const Tensor& g) {
                            Tensor x = ctx.input(0);
                            return std::vector<Tensor>{-g / (x * x)};
                          }};
   xg::AnomalyGuard anomaly;
   const std::string m = value_error([&] { inv({xg::tensor({0.0}, param64).name("x")}); });
-  CHECK(contains(m, "anomaly: 'inv' (tape step 1) produced inf at element [0] of its output t1 [1]; its inputs: x [1] (a leaf)"));
+  CHECK(contains(m,
+                 "anomaly: 'inv' (tape step 1) produced inf at element [0] of its output t1 [1]; its inputs: "
+                 "x [1] (a leaf)"));
 }
 
 // ---------------------------------------------------------------- 5. the 2-2-1 network by hand
-TEST_CASE("backprop by hand: a 2-2-1 sigmoid network, hand formulas and autograd agree to 1e-12; SGD step too") {
+TEST_CASE(
+    "backprop by hand: a 2-2-1 sigmoid network, hand formulas and autograd agree to 1e-12; SGD step too") {
   const double x[2] = {0.05, 0.10}, t = 0.01;
   double W1[2][2] = {{0.15, 0.20}, {0.25, 0.30}}, b1[2] = {0.35, 0.35}, W2[2] = {0.40, 0.45}, b2 = 0.60;
   auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
@@ -500,7 +521,8 @@ TEST_CASE("backprop by hand: a 2-2-1 sigmoid network, hand formulas and autograd
   Tensor tb1 = xg::tensor({0.35, 0.35}, {2, 1}, param64);
   Tensor tW2 = xg::tensor({0.40, 0.45}, {1, 2}, param64);
   Tensor tb2 = xg::tensor({0.60}, {1, 1}, param64);
-  Tensor tL = xg::mean(xg::pow(xg::sigmoid(xg::matmul(tW2, xg::sigmoid(xg::matmul(tW1, X) + tb1)) + tb2) - t, 2.0));
+  Tensor tL =
+      xg::mean(xg::pow(xg::sigmoid(xg::matmul(tW2, xg::sigmoid(xg::matmul(tW1, X) + tb1)) + tb2) - t, 2.0));
   tL.backward();
   double worst = std::fabs(tL.item() - L);
   const std::vector<double> gW1 = tW1.grad().to_vector<double>(), gb1 = tb1.grad().to_vector<double>();
@@ -518,11 +540,13 @@ TEST_CASE("backprop by hand: a 2-2-1 sigmoid network, hand formulas and autograd
   sgd.step();
   const std::vector<double> W1_after = tW1.to_vector<double>();
   for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) CHECK(std::fabs(W1_after[2 * i + j] - (W1[i][j] - 0.5 * delta1[i] * x[j])) <= 1e-12);
+    for (int j = 0; j < 2; ++j)
+      CHECK(std::fabs(W1_after[2 * i + j] - (W1[i][j] - 0.5 * delta1[i] * x[j])) <= 1e-12);
   CHECK(std::fabs(tb2.item() - (b2 - 0.5 * delta2)) <= 1e-12);
 }
 
-// ---------------------------------------------------------------- 6. gradcheck names the wrong input and element
+// ---------------------------------------------------------------- 6. gradcheck names the wrong input and
+// element
 TEST_CASE("gradcheck_demo: a missing chain-rule factor is reported at input 0, elements [1] and [2] only") {
   auto make = [](bool fixed) {
     return xg::CustomOp{"sin_of_product", "d/dx sin(w x) = w cos(w x)",
@@ -534,7 +558,8 @@ TEST_CASE("gradcheck_demo: a missing chain-rule factor is reported at input 0, e
   };
   Tensor x = xg::tensor({0.3, -1.2, 0.7}, param64), w = xg::tensor({1.0, 2.0, -0.5}, param64);
   const xg::CustomOp buggy = make(false), fixed = make(true);
-  const xg::GradcheckReport bad = xg::gradcheck([&](const std::vector<Tensor>& in) { return buggy(in); }, {x, w});
+  const xg::GradcheckReport bad =
+      xg::gradcheck([&](const std::vector<Tensor>& in) { return buggy(in); }, {x, w});
   CHECK_FALSE(bad.passed);
   CHECK(bad.mismatch_count == 2);
   REQUIRE(bad.mismatches.size() == 2);
@@ -543,9 +568,10 @@ TEST_CASE("gradcheck_demo: a missing chain-rule factor is reported at input 0, e
     const int64_t i = m.input_index.at(0);
     CHECK((i == 1 || i == 2));
     const double wi = i == 1 ? 2.0 : -0.5, xi = i == 1 ? -1.2 : 0.7;
-    CHECK(m.analytic == doctest::Approx(std::cos(wi * xi)).epsilon(1e-9));         // the factor w is missing
+    CHECK(m.analytic == doctest::Approx(std::cos(wi * xi)).epsilon(1e-9));        // the factor w is missing
     CHECK(m.numerical == doctest::Approx(wi * std::cos(wi * xi)).epsilon(1e-6));  // the truth
   }
-  CHECK(contains(bad.str(), "input 0 element [2], output 0 element [2]: analytic 0.939373, numerical -0.469686"));
+  CHECK(contains(bad.str(),
+                 "input 0 element [2], output 0 element [2]: analytic 0.939373, numerical -0.469686"));
   CHECK(xg::gradcheck([&](const std::vector<Tensor>& in) { return fixed(in); }, {x, w}).passed);
 }

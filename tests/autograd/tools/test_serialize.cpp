@@ -14,7 +14,9 @@
 namespace {
 using xg_test::read_file;
 using xg_test::write_file;
-std::string tmp(const std::string& name) { return xg_test::temp_path("serialize_" + name); }
+std::string tmp(const std::string& name) {
+  return xg_test::temp_path("serialize_" + name);
+}
 // A safetensors file by hand: 8-byte length, header, data.
 std::string make_file(const std::string& header, const std::string& data) {
   std::string out(8, '\0');
@@ -67,8 +69,11 @@ TEST_CASE("corrupted tensor files give a clear error naming the file and what is
   write_file(p, make_file("{not json", ""));
   CHECK_ERROR(xg::load_tensors(p), xg::IOError, "malformed JSON header at offset 8");
 
-  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                     std::string(12, '\0')));
+  write_file(
+      p,
+      make_file(
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+          std::string(12, '\0')));
   CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'b' starts at data offset 4", "gap or overlap");
 
   write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
@@ -77,6 +82,7 @@ TEST_CASE("corrupted tensor files give a clear error naming the file and what is
   write_file(p, make_file(R"({"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", std::string(8, '\0')));
   CHECK_ERROR(xg::load_tensors(p), xg::IOError, "unsupported dtype C64");
 
-  CHECK_ERROR(xg::load_tensors(tmp("missing.safetensors")), xg::IOError, tmp("missing.safetensors"), "cannot open");
+  CHECK_ERROR(xg::load_tensors(tmp("missing.safetensors")), xg::IOError, tmp("missing.safetensors"),
+              "cannot open");
   std::remove(p.c_str());
 }

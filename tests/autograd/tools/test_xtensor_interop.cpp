@@ -225,13 +225,13 @@ namespace {
 
 // d/dw of sum(tanh(x @ w)) + 0.5 * sum(w^2) = x^T (1 - tanh(x @ w)^2) + w, with xtensor only.
 xt::xarray<double> expected_grad(const xt::xarray<double>& x, const xt::xarray<double>& w) {
-  xt::xarray<double> z = xt::sum(xt::view(x, xt::all(), xt::all(), xt::newaxis()) *
-                                     xt::view(w, xt::newaxis(), xt::all(), xt::all()),
-                                 {1});  // [n, k] @ [k, m]
+  xt::xarray<double> z = xt::sum(
+      xt::view(x, xt::all(), xt::all(), xt::newaxis()) * xt::view(w, xt::newaxis(), xt::all(), xt::all()),
+      {1});  // [n, k] @ [k, m]
   xt::xarray<double> dt = 1.0 - xt::square(xt::tanh(z));
-  xt::xarray<double> g = xt::sum(xt::view(x, xt::all(), xt::all(), xt::newaxis()) *
-                                     xt::view(dt, xt::all(), xt::newaxis(), xt::all()),
-                                 {0});  // x^T dt
+  xt::xarray<double> g = xt::sum(
+      xt::view(x, xt::all(), xt::all(), xt::newaxis()) * xt::view(dt, xt::all(), xt::newaxis(), xt::all()),
+      {0});  // x^T dt
   return g + w;
 }
 
