@@ -378,6 +378,29 @@ std::vector<ConvCase> conv_cases() {
   };
 }
 
+// Samples of the two gradient ops over conv_cases(): conv2d_input_grad(g, w) (input_side) or
+// conv2d_weight_grad(x, g), with g of the case's output shape.
+std::vector<OpSample> conv_grad_samples(bool input_side, unsigned salt) {
+  const char* op = input_side ? "conv2d_input_grad" : "conv2d_weight_grad";
+  std::vector<OpSample> s;
+  for (const ConvCase& c : conv_cases()) {
+    const Shape gs = conv_out_shape(conv_geom(c.xs, c.ws, c.p, op));
+    const Tensor g = sample_tensor(gs, Domain::real, salt += 2);
+    const Tensor other = sample_tensor(input_side ? c.ws : c.xs, Domain::real, salt + 1);
+    const ConvParams p = c.p;
+    if (input_side) {
+      s.push_back({c.label, {g, other}, [xs = c.xs, p](std::span<const Tensor> t) {
+                     return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding, p.dilation, p.groups);
+                   }});
+    } else {
+      s.push_back({c.label, {other, g}, [ws = c.ws, p](std::span<const Tensor> t) {
+                     return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding, p.dilation, p.groups);
+                   }});
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- conv2d and its two gradients
@@ -394,43 +417,11 @@ XG_OP(conv2d, {.formula = "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), d
 XG_OP(conv2d_input_grad, {.formula = "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, "
                                      "w), d/dw = conv2d_weight_grad(grad, g)",
                           .kind = OpKind::primitive,
-                          .samples = [] {
-                            std::vector<OpSample> s;
-                            unsigned salt = 40;
-                            for (const ConvCase& c : conv_cases()) {
-                              const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_input_grad");
-                              const Shape xs = c.xs;
-                              const ConvParams p = c.p;
-                              s.push_back({c.label,
-                                           {sample_tensor(conv_out_shape(g), Domain::real, salt += 2),
-                                            sample_tensor(c.ws, Domain::real, salt + 1)},
-                                           [xs, p](std::span<const Tensor> t) {
-                                             return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding,
-                                                                      p.dilation, p.groups);
-                                           }});
-                            }
-                            return s;
-                          }});
+                          .samples = [] { return conv_grad_samples(true, 40); }});
 XG_OP(conv2d_weight_grad, {.formula = "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = "
                                       "conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
                            .kind = OpKind::primitive,
-                           .samples = [] {
-                             std::vector<OpSample> s;
-                             unsigned salt = 80;
-                             for (const ConvCase& c : conv_cases()) {
-                               const ConvGeom g = conv_geom(c.xs, c.ws, c.p, "conv2d_weight_grad");
-                               const Shape ws = c.ws;
-                               const ConvParams p = c.p;
-                               s.push_back({c.label,
-                                            {sample_tensor(c.xs, Domain::real, salt += 2),
-                                             sample_tensor(conv_out_shape(g), Domain::real, salt + 1)},
-                                            [ws, p](std::span<const Tensor> t) {
-                                              return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding,
-                                                                        p.dilation, p.groups);
-                                            }});
-                             }
-                             return s;
-                           }});
+                           .samples = [] { return conv_grad_samples(false, 80); }});
 XG_OP(conv1d, {.formula = "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)",
                .kind = OpKind::composite,
                .samples = [] {

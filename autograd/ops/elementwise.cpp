@@ -53,44 +53,39 @@ Tensor scalar_like(const Tensor& t, double v) {
 // needs more elements per chunk than the transcendental kernels.
 constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
 
+// y = kernel(x) element-wise: kernel(in, out, n) runs on contiguous ranges split over the pool.
+template <bool FloatOnly, class RangeKernel>
+Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel kernel) {
+  check_defined(x, op);
+  Tensor y = detail::new_tensor(x.shape(), x.dtype());
+  auto run = [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    detail::parallel_for(x.numel(), grain,
+                         [&](int64_t lo, int64_t hi) { kernel(in + lo, out + lo, hi - lo); });
+  };
+  if constexpr (FloatOnly)
+    visit_float(x.dtype(), op, run);
+  else
+    visit_dtype(x.dtype(), run);
+  return y;
+}
 // y = f(x) element-wise for float tensors.
 template <class F>
 Tensor unary_float(const Tensor& x, const char* op, F f) {
-  check_defined(x, op);
-  Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_float(x.dtype(), op, [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainMath,
-                         [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
-  });
-  return y;
+  return unary_ranges<true>(x, op, kGrainMath,
+                            [&f](const auto* in, auto* out, int64_t n) { detail::map_unary(in, out, n, f); });
 }
 // y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
 template <class VF>
 Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
-  check_defined(x, op);
-  Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_float(x.dtype(), op, [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainMath,
-                         [&](int64_t lo, int64_t hi) { vf(in + lo, out + lo, hi - lo); });
-  });
-  return y;
+  return unary_ranges<true>(x, op, kGrainMath, vf);
 }
 // y = f(x) element-wise for any dtype.
 template <class F>
 Tensor unary_any(const Tensor& x, const char* op, F f) {
-  check_defined(x, op);
-  Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    detail::parallel_for(x.numel(), kGrainArith,
-                         [&](int64_t lo, int64_t hi) { detail::map_unary(in + lo, out + lo, hi - lo, f); });
-  });
-  return y;
+  return unary_ranges<false>(
+      x, op, kGrainArith, [&f](const auto* in, auto* out, int64_t n) { detail::map_unary(in, out, n, f); });
 }
 // out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
 // the pool along their first axis (or flat, when neither operand broadcasts).
