@@ -1,7 +1,7 @@
 #pragma once
 /// @file activation.hpp
 /// @brief Activation layers, as torch.nn.ReLU, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softmax,
-/// LogSoftmax and Softplus: Modules without parameters around the ops of autograd/ops.hpp (the
+/// LogSoftmax and Softplus: Modules without parameters around the ops of autograd/ops/ops.hpp (the
 /// same functions as nn::functional::relu, ...), for use in Sequential.
 ///
 /// @code

@@ -2,7 +2,7 @@
 /// @file conv.hpp
 /// @brief Convolution layers, as torch.nn.Conv1d / Conv2d, with PyTorch's parameter names,
 /// layouts ([out, in / groups, k...]) and default initialisation, so weights port one to one.
-/// The work is xg::conv2d (im2col + gemm, autograd/ops_nn.cpp).
+/// The work is xg::conv2d (im2col + gemm, autograd/ops/conv.cpp).
 ///
 /// @code
 /// xg::nn::Conv2d conv1(xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 32, .kernel_size = 3,

@@ -2,7 +2,7 @@
 /// @file functional.hpp
 /// @brief The functional forms of the layers, as torch.nn.functional: the module classes
 /// (nn/linear.hpp, nn/conv.hpp, ...) hold parameters and options and call these. Activations and
-/// the convolution / pooling ops are re-exported from autograd/ops.hpp, so that
+/// the convolution / pooling ops are re-exported from autograd/ops/ops.hpp, so that
 /// `namespace F = xg::nn::functional;` gives one vocabulary: F::conv2d, F::relu, F::dropout, ...
 /// (The losses live in the same namespace, in nn/loss.hpp.)
 ///
@@ -45,7 +45,7 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
 /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch's `approximate=`.
 Tensor gelu(const Tensor& x, const std::string& approximate);
 
-// ---- re-exported from autograd/ops.hpp ----
+// ---- re-exported from autograd/ops/ops.hpp ----
 using xg::adaptive_avg_pool2d;
 using xg::avg_pool2d;
 using xg::conv1d;

@@ -1,7 +1,7 @@
 #pragma once
 /// @file pooling.hpp
 /// @brief Pooling layers and Flatten, as torch.nn.MaxPool2d / AvgPool2d / AdaptiveAvgPool2d /
-/// Flatten. They have no parameters; the work is in autograd/ops_nn.cpp.
+/// Flatten. They have no parameters; the work is in autograd/ops/pool.cpp.
 ///
 /// @code
 /// xg::nn::MaxPool2d pool(2);                                            // kernel 2, stride 2

@@ -31,7 +31,7 @@ Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
 
 LSTMState lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
                     const Tensor& b_hh) {
-  // The gates' element-wise part is two fused ops (autograd/ops_rnn.cpp) instead of a dozen.
+  // The gates' element-wise part is two fused ops (autograd/ops/rnn.cpp) instead of a dozen.
   const Tensor gates = xw + affine(h, w_hh, b_hh);  // i, f, g, o
   Tensor c_next = lstm_cell_c(gates, c);
   return {lstm_cell_h(gates, c_next), c_next};

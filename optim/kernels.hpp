@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <utility>
 
-// As in autograd/simd_math.cpp: GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512
+// As in autograd/kernels/simd_math.cpp: GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512
 // intrinsic headers when xsimd's masked operations are inlined (a false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -1,5 +1,6 @@
-// Reductions and the ops composed from them (mean, var, std, logsumexp, softmax, log_softmax).
-// Reductions run as [outer, n, inner] loops (kernels.hpp) that stay near memory bandwidth.
+// Reductions (sum, prod, max, min, norm), the composites built on them (mean, var, std,
+// logsumexp) and the fused row kernels softmax and log_softmax.
+// Reductions run as [outer, n, inner] loops (kernels/loops.hpp) that stay near memory bandwidth.
 #include <cmath>
 #include <limits>
 

@@ -76,13 +76,13 @@ inline SavedTensor save_output(const Tensor& t) {
   return SavedTensor(t, true);
 }
 
-/// Extra data the inspection tools (autograd/inspect.hpp) attach to a node while they are on
+/// Extra data the inspection tools (autograd/tools/inspect.hpp) attach to a node while they are on
 /// (input and output tensors, for printing). The core never reads it.
 struct NodeAnnotation {
   virtual ~NodeAnnotation() = default;
 };
 
-/// Watches recording and backward for the inspection tools (autograd/inspect.hpp): the printed
+/// Watches recording and backward for the inspection tools (autograd/tools/inspect.hpp): the printed
 /// tape's names and values, the step-by-step backward trace, anomaly mode. Installed per thread
 /// in detail::tape_observer; while none is (the default), each op pays one predictable branch.
 class TapeObserver {

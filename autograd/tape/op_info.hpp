@@ -95,7 +95,7 @@ struct OpDefinition {
 };
 }  // namespace detail
 
-/// Every op of xgrad linked into this program, in definition order.
+/// Every op of xgrad linked into this program, in link order (the sweep does not rely on it).
 const std::vector<const OpInfo*>& all_ops();
 /// The op of that name, or nullptr.
 const OpInfo* find_op(std::string_view name);

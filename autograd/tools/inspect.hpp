@@ -12,7 +12,7 @@
 /// xg::render_graph(L, "graph.svg", {.values = true, .grads = true, .trace = &trace});
 /// @endcode
 ///
-/// Everything here is built on the core's TapeObserver hook (autograd/node.hpp): the step trace
+/// Everything here is built on the core's TapeObserver hook (autograd/tape/node.hpp): the step trace
 /// is the engine's own backward loop reporting each node it runs, not a second engine. The core
 /// does not depend on this file; while no guard is alive and no trace runs, an op pays one
 /// predictable branch.

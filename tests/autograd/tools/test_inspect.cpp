@@ -1,4 +1,4 @@
-// The inspection tools (autograd/inspect.hpp): the printed tape, the backward pass step by step,
+// The inspection tools (autograd/tools/inspect.hpp): the printed tape, the backward pass step by step,
 // the DOT graph, anomaly mode, and the 2-2-1 network of examples/tutorial/backprop_by_hand.cpp derived by
 // hand. Every test reads the content of what is printed: op order, labels, shapes, formulas and
 // numbers, all worked out by hand for the small fixed graphs below.
