@@ -36,6 +36,34 @@ std::set<const xg::OpInfo*> ops_recorded(const xg::Tensor& y) {
   return ops;
 }
 
+bool every_op(const xg::OpInfo&) {
+  return true;
+}
+
+// Calls check(op, sample) for every sample of every op of this shard that `wanted` accepts, with
+// the op's name and the sample's label captured for failure messages; returns the ops visited.
+// An op registered without samples, or with none, fails here.
+template <class Wanted, class Check>
+int for_each_sample(Wanted wanted, Check check) {
+  const auto& ops = xg::all_ops();
+  int visited = 0;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (!in_shard(i) || !wanted(*ops[i])) continue;
+    const xg::OpInfo& op = *ops[i];
+    const std::string name = op.name;
+    CAPTURE(name);
+    REQUIRE_MESSAGE(static_cast<bool>(op.samples), "op '", op.name, "' is registered without sample inputs");
+    const std::vector<xg::OpSample> samples = op.samples();
+    REQUIRE_MESSAGE(!samples.empty(), "op '", op.name, "' has an empty sample list");
+    for (const xg::OpSample& s : samples) {
+      CAPTURE(s.label);
+      check(op, s);
+    }
+    ++visited;
+  }
+  return visited;
+}
+
 // A gradient for y with values that tell elements apart (all ones would hide a transposition).
 xg::Tensor upstream_for(const xg::Tensor& y) {
   std::vector<double> v(static_cast<std::size_t>(y.numel()));
@@ -99,134 +127,95 @@ TEST_CASE("the registry lists each op once, with a formula") {
 }
 
 TEST_CASE("every registered op passes its checks on its samples") {
-  const auto& ops = xg::all_ops();
-  int checked = 0;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (!in_shard(i)) continue;
-    const xg::OpInfo& op = *ops[i];
-    const std::string name = op.name;
-    CAPTURE(name);
-    REQUIRE_MESSAGE(static_cast<bool>(op.samples), "op '", op.name, "' is registered without sample inputs");
-    const std::vector<xg::OpSample> samples = op.samples();
-    REQUIRE_MESSAGE(!samples.empty(), "op '", op.name, "' has an empty sample list");
-    for (const xg::OpSample& s : samples) {
-      CAPTURE(s.label);
-      std::vector<xg::Tensor> inputs = s.inputs;
-      auto f = [&s](const std::vector<xg::Tensor>& in) { return s.call(in); };
-      if (op.kind == xg::OpKind::non_differentiable) {
-        xg::Tensor y = f(inputs);
-        CHECK_FALSE(y.requires_grad());
-        continue;
-      }
-      bool any = false;
-      for (const auto& t : inputs) any = any || t.requires_grad();
-      REQUIRE_MESSAGE(any, "a sample of differentiable op '", op.name, "' has no input requiring grad");
-      xg::GradcheckOptions opt;
-      if (s.eps > 0) opt.eps = s.eps;
-      xg::GradcheckReport first = xg::gradcheck(f, inputs, opt);
-      CHECK_MESSAGE(first.passed, first.str());
-      xg::GradcheckReport second = xg::gradgradcheck(f, inputs, opt);
-      CHECK_MESSAGE(second.passed, second.str());
+  const int checked = for_each_sample(every_op, [](const xg::OpInfo& op, const xg::OpSample& s) {
+    std::vector<xg::Tensor> inputs = s.inputs;
+    auto f = [&s](const std::vector<xg::Tensor>& in) { return s.call(in); };
+    if (op.kind == xg::OpKind::non_differentiable) {
+      CHECK_FALSE(f(inputs).requires_grad());
+      return;
     }
-    ++checked;
-  }
+    bool any = false;
+    for (const auto& t : inputs) any = any || t.requires_grad();
+    REQUIRE_MESSAGE(any, "a sample of differentiable op '", op.name, "' has no input requiring grad");
+    xg::GradcheckOptions opt;
+    if (s.eps > 0) opt.eps = s.eps;
+    xg::GradcheckReport first = xg::gradcheck(f, inputs, opt);
+    CHECK_MESSAGE(first.passed, first.str());
+    xg::GradcheckReport second = xg::gradgradcheck(f, inputs, opt);
+    CHECK_MESSAGE(second.passed, second.str());
+  });
   CHECK(checked > 0);
 }
 
 TEST_CASE("an op's kind is what its recording shows") {
-  const auto& ops = xg::all_ops();
-  int checked = 0;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (!in_shard(i)) continue;
-    const xg::OpInfo& op = *ops[i];
-    const std::string name = op.name;
-    CAPTURE(name);
-    for (const xg::OpSample& s : op.samples()) {
-      CAPTURE(s.label);
-      const xg::Tensor y = s.call(s.inputs);
-      if (op.kind == xg::OpKind::non_differentiable) {
-        CHECK_FALSE(y.requires_grad());
-        continue;
-      }
-      REQUIRE(y.requires_grad());
-      const bool records_itself = ops_recorded(y).count(&op) == 1;
-      if (op.kind == xg::OpKind::primitive)
-        CHECK_MESSAGE(records_itself, "primitive '", name, "' recorded no node of its own");
-      else
-        CHECK_MESSAGE(!records_itself, "composite '", name,
-                      "' recorded a node of its own: it is a primitive");
+  const int checked = for_each_sample(every_op, [](const xg::OpInfo& op, const xg::OpSample& s) {
+    const xg::Tensor y = s.call(s.inputs);
+    if (op.kind == xg::OpKind::non_differentiable) {
+      CHECK_FALSE(y.requires_grad());
+      return;
     }
-    ++checked;
-  }
+    REQUIRE(y.requires_grad());
+    const bool records_itself = ops_recorded(y).count(&op) == 1;
+    if (op.kind == xg::OpKind::primitive)
+      CHECK_MESSAGE(records_itself, "primitive '", op.name, "' recorded no node of its own");
+    else
+      CHECK_MESSAGE(!records_itself, "composite '", op.name,
+                    "' recorded a node of its own: it is a primitive");
+  });
   CHECK(checked > 0);
 }
 
 TEST_CASE("the first-order backward and the create_graph backward agree") {
   // Fused ops have a fast first-order backward and a differentiable one for create_graph:
   // gradcheck tests the first, gradgradcheck the second; here they must give the same numbers.
-  const auto& ops = xg::all_ops();
   int compared = 0;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (!in_shard(i) || ops[i]->kind != xg::OpKind::primitive) continue;
-    const xg::OpInfo& op = *ops[i];
-    const std::string name = op.name;
-    CAPTURE(name);
-    for (const xg::OpSample& s : op.samples()) {
-      CAPTURE(s.label);
-      std::vector<xg::Tensor> wrt;
-      for (const auto& t : s.inputs)
-        if (t.requires_grad()) wrt.push_back(t);
-      const xg::Tensor y1 = s.call(s.inputs), y2 = s.call(s.inputs);
-      const auto g1 = xg::grad({y1}, wrt, {upstream_for(y1)}, false, false, true);
-      const auto g2 = xg::grad({y2}, wrt, {upstream_for(y2)}, true, true, true);
-      REQUIRE(g1.size() == g2.size());
-      for (std::size_t k = 0; k < g1.size(); ++k) {
-        CAPTURE(k);
-        REQUIRE(g1[k].defined() == g2[k].defined());
-        if (!g1[k].defined()) continue;
-        REQUIRE(g1[k].shape() == g2[k].shape());
-        CHECK(xg_test::max_abs(g1[k] - g2[k]) <= 1e-12);
-        ++compared;
-      }
+  auto primitive = [](const xg::OpInfo& op) { return op.kind == xg::OpKind::primitive; };
+  for_each_sample(primitive, [&compared](const xg::OpInfo&, const xg::OpSample& s) {
+    std::vector<xg::Tensor> wrt;
+    for (const auto& t : s.inputs)
+      if (t.requires_grad()) wrt.push_back(t);
+    const xg::Tensor y1 = s.call(s.inputs), y2 = s.call(s.inputs);
+    const auto g1 = xg::grad({y1}, wrt, {upstream_for(y1)}, false, false, true);
+    const auto g2 = xg::grad({y2}, wrt, {upstream_for(y2)}, true, true, true);
+    REQUIRE(g1.size() == g2.size());
+    for (std::size_t k = 0; k < g1.size(); ++k) {
+      CAPTURE(k);
+      REQUIRE(g1[k].defined() == g2[k].defined());
+      if (!g1[k].defined()) continue;
+      REQUIRE(g1[k].shape() == g2[k].shape());
+      CHECK(xg_test::max_abs(g1[k] - g2[k]) <= 1e-12);
+      ++compared;
     }
-  }
+  });
   CHECK(compared > 0);
 }
 
 TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward sent") {
-  const auto& ops = xg::all_ops();
-  int explained_ops = 0, lines = 0;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (!in_shard(i) || !ops[i]->explain) continue;
-    const xg::OpInfo& op = *ops[i];
-    const std::string name = op.name;
-    CAPTURE(name);
+  int lines = 0;
+  auto explained = [](const xg::OpInfo& op) { return op.explain != nullptr; };
+  const int explained_ops = for_each_sample(explained, [&lines](const xg::OpInfo& op, const xg::OpSample& s) {
     REQUIRE_MESSAGE(op.kind == xg::OpKind::primitive,
                     "only a primitive's node is on the tape to be explained");
-    for (const xg::OpSample& s : op.samples()) {
-      CAPTURE(s.label);
-      xg::InspectGuard keep_values;
-      const xg::Tensor y = s.call(s.inputs);
-      const xg::BackwardTrace trace = xg::backward_trace(y, upstream_for(y));
-      int steps_of_op = 0;
-      for (const xg::BackwardStep& step : trace.steps) {
-        if (&step.node->info() != &op) continue;
-        ++steps_of_op;
-        for (std::size_t k = 0; k < step.grad_inputs.size(); ++k) {
-          if (!step.grad_inputs[k].defined()) continue;
-          CAPTURE(k);
-          const auto line = step.explanation(k);
-          CHECK_MESSAGE(line.has_value(), "not reproduced: ", step.chain_rule(k));
-          if (line) {
-            CHECK(line->expr.find("d" + trace.root + "/d") != std::string::npos);
-            ++lines;
-          }
+    xg::InspectGuard keep_values;
+    const xg::Tensor y = s.call(s.inputs);
+    const xg::BackwardTrace trace = xg::backward_trace(y, upstream_for(y));
+    int steps_of_op = 0;
+    for (const xg::BackwardStep& step : trace.steps) {
+      if (&step.node->info() != &op) continue;
+      ++steps_of_op;
+      for (std::size_t k = 0; k < step.grad_inputs.size(); ++k) {
+        if (!step.grad_inputs[k].defined()) continue;
+        CAPTURE(k);
+        const auto line = step.explanation(k);
+        CHECK_MESSAGE(line.has_value(), "not reproduced: ", step.chain_rule(k));
+        if (line) {
+          CHECK(line->expr.find("d" + trace.root + "/d") != std::string::npos);
+          ++lines;
         }
       }
-      CHECK(steps_of_op >= 1);
     }
-    ++explained_ops;
-  }
+    CHECK(steps_of_op >= 1);
+  });
   if (explained_ops) CHECK(lines > 0);
 }
 
