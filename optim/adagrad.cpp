@@ -6,6 +6,7 @@
 
 namespace xg::optim {
 
+template <>
 void AdagradOptions::check() const {
   detail::check_option(lr >= 0.0, "Adagrad", "lr", lr, "must be >= 0");
   detail::check_option(lr_decay >= 0.0, "Adagrad", "lr_decay", lr_decay, "must be >= 0");
@@ -16,7 +17,7 @@ void AdagradOptions::check() const {
 }
 
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions options)
-    : TypedOptimizer("Adagrad", {{std::move(params), options}}, options) {}
+    : TypedOptimizer("Adagrad", {{std::move(params)}}, options) {}
 Adagrad::Adagrad(std::vector<ParamGroup> groups, AdagradOptions defaults)
     : TypedOptimizer("Adagrad", std::move(groups), defaults) {}
 

@@ -15,14 +15,17 @@
 
 namespace xg::optim {
 
-struct AdagradOptions {
-  double lr = 1e-2;
-  double lr_decay = 0.0;
-  double weight_decay = 0.0;
-  double initial_accumulator_value = 0.0;
-  double eps = 1e-10;
-  bool maximize = false;
+template <template <class> class Field>
+struct AdagradOptionsT {
+  Field<double> lr = detail::def(1e-2);
+  Field<double> lr_decay = detail::def(0.0);
+  Field<double> weight_decay = detail::def(0.0);
+  Field<double> initial_accumulator_value = detail::def(0.0);
+  Field<double> eps = detail::def(1e-10);
+  Field<bool> maximize = detail::def(false);
 
+  /// A parameter group's Adagrad options: the fields it states.
+  using Group = AdagradOptionsT<Maybe>;
   void check() const;  ///< ValueError "Adagrad: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
@@ -34,6 +37,8 @@ struct AdagradOptions {
     f("maximize", maximize);
   }
 };
+/// Adagrad's options (every field set).
+using AdagradOptions = AdagradOptionsT<Given>;
 
 /// Per-parameter state: step count and the running sum of squared gradients.
 struct AdagradState {

@@ -62,8 +62,8 @@ void adam_update(const std::string& who, const Tensor& p, const Tensor& g, AdamS
 
 }  // namespace
 
-template <bool Decoupled>
-void detail::AdamOptionsOf<Decoupled>::check() const {
+template <bool Decoupled, template <class> class Field>
+void detail::AdamOptionsOf<Decoupled, Field>::check() const {
   const char* who = Decoupled ? "AdamW" : "Adam";
   detail::check_option(lr >= 0.0, who, "lr", lr, "must be >= 0");
   detail::check_option(eps >= 0.0, who, "eps", eps, "must be >= 0");
@@ -87,11 +87,11 @@ template class detail::AdamBase<false>;
 template class detail::AdamBase<true>;
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions options)
-    : AdamBase("Adam", {{std::move(params), options}}, options) {}
+    : AdamBase("Adam", {{std::move(params)}}, options) {}
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions defaults)
     : AdamBase("Adam", std::move(groups), defaults) {}
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
-    : AdamBase("AdamW", {{std::move(params), options}}, options) {}
+    : AdamBase("AdamW", {{std::move(params)}}, options) {}
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions defaults)
     : AdamBase("AdamW", std::move(groups), defaults) {}
 

@@ -28,15 +28,17 @@ namespace detail {
 /// The options of Adam (Decoupled = false) and of AdamW (true): the same fields and checks;
 /// weight decay is an L2 penalty added to the gradient for Adam, 0 by default, and for AdamW
 /// decoupled from it, θ ← θ (1 − γ λ) before the Adam update, 1e-2 by default.
-template <bool Decoupled>
+template <bool Decoupled, template <class> class Field = Given>
 struct AdamOptionsOf {
-  double lr = 1e-3;
-  std::array<double, 2> betas = {0.9, 0.999};  ///< each in [0, 1)
-  double eps = 1e-8;
-  double weight_decay = Decoupled ? 1e-2 : 0.0;
-  bool amsgrad = false;
-  bool maximize = false;
+  Field<double> lr = detail::def(1e-3);
+  Field<std::array<double, 2>> betas = detail::def(std::array<double, 2>{0.9, 0.999});  ///< each in [0, 1)
+  Field<double> eps = detail::def(1e-8);
+  Field<double> weight_decay = detail::def(Decoupled ? 1e-2 : 0.0);
+  Field<bool> amsgrad = detail::def(false);
+  Field<bool> maximize = detail::def(false);
 
+  /// A parameter group's options: the fields it states.
+  using Group = AdamOptionsOf<Decoupled, Maybe>;
   void check() const;  ///< ValueError "Adam: invalid <option> = <value> (<rule>)" ("AdamW: ..." for AdamW)
   template <class F>
   void fields(F&& f) {

@@ -18,6 +18,7 @@ void option_from_string(const std::string& s, LineSearch& v, const std::string& 
     throw ValueError(what + ": cannot read '" + s + "' as a line search (none or strong_wolfe)");
 }
 
+template <>
 void LBFGSOptions::check() const {
   detail::check_option(lr >= 0.0, "LBFGS", "lr", lr, "must be >= 0");
   detail::check_option(max_iter >= 1, "LBFGS", "max_iter", static_cast<double>(max_iter), "must be >= 1");
@@ -31,11 +32,11 @@ void LBFGSOptions::check() const {
 }
 
 LBFGS::LBFGS(std::vector<Tensor> params, LBFGSOptions options)
-    : TypedOptimizer("LBFGS", {{std::move(params), options}}, options) {
+    : TypedOptimizer("LBFGS", {{std::move(params)}}, options) {
   for (const Tensor& p : groups_[0].params) numel_ += p.numel();
 }
 
-void LBFGS::add_param_group(std::vector<Tensor>, const LBFGSOptions&) {
+void LBFGS::add_param_group(std::vector<Tensor>, const LBFGSOptions::Group&) {
   throw ValueError(
       "LBFGS: does not support parameter groups (add_param_group); put every parameter in one group");
 }

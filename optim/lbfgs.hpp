@@ -33,15 +33,19 @@ enum class LineSearch { none, strong_wolfe };
 std::string option_to_string(LineSearch v);  ///< "none" / "strong_wolfe"
 void option_from_string(const std::string& s, LineSearch& v, const std::string& what);
 
-struct LBFGSOptions {
-  double lr = 1.0;
-  int64_t max_iter = 20;                           ///< iterations per step()
-  std::optional<int64_t> max_eval = std::nullopt;  ///< closure calls per step(); default max_iter * 5 / 4
-  double tolerance_grad = 1e-7;
-  double tolerance_change = 1e-9;
-  int64_t history_size = 100;
-  LineSearch line_search_fn = LineSearch::none;
+template <template <class> class Field>
+struct LBFGSOptionsT {
+  Field<double> lr = detail::def(1.0);
+  Field<int64_t> max_iter = detail::def<int64_t>(20);  ///< iterations per step()
+  Field<std::optional<int64_t>> max_eval = detail::def<std::optional<int64_t>>(
+      std::nullopt);  ///< closure calls per step(); default max_iter * 5 / 4
+  Field<double> tolerance_grad = detail::def(1e-7);
+  Field<double> tolerance_change = detail::def(1e-9);
+  Field<int64_t> history_size = detail::def<int64_t>(100);
+  Field<LineSearch> line_search_fn = detail::def(LineSearch::none);
 
+  /// A parameter group's LBFGS options: the fields it states.
+  using Group = LBFGSOptionsT<Maybe>;
   void check() const;  ///< ValueError "LBFGS: invalid <option> = <value> (<rule>)"
   int64_t max_evals() const { return max_eval ? *max_eval : max_iter * 5 / 4; }
   template <class F>
@@ -55,6 +59,8 @@ struct LBFGSOptions {
     f("line_search_fn", line_search_fn);
   }
 };
+/// LBFGS's options (every field set).
+using LBFGSOptions = LBFGSOptionsT<Given>;
 
 /// LBFGS keeps no per-parameter state; its history is global (see LBFGS::History).
 struct LBFGSParamState {
@@ -72,7 +78,7 @@ class LBFGS : public TypedOptimizer<LBFGSOptions, LBFGSParamState> {
   Tensor step(const Closure& closure) override;
 
   /// Throws ValueError: one parameter group only.
-  void add_param_group(std::vector<Tensor> params, const LBFGSOptions& options) override;
+  void add_param_group(std::vector<Tensor> params, const LBFGSOptions::Group& options) override;
   using TypedOptimizer::add_param_group;
 
   /// What persists between steps (and is saved by state_dict as lbfgs.* entries).

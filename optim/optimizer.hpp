@@ -16,19 +16,24 @@
 /// opt.save("opt.safetensors");  // later, on an optimizer over the same parameters: opt.load(...)
 /// @endcode
 ///
-/// Options are plain structs with defaults (written with designated initialisers); each group
-/// holds a full copy. State dict layout (metadata values are text, doubles in shortest exact form):
+/// Options are plain structs with defaults (written with designated initialisers). A parameter
+/// group states only the options that differ (`{params, {.weight_decay = 0}}`); the others come
+/// from the optimizer's options, as in PyTorch. Each group then holds a full copy. State dict layout
+/// (metadata values are text, doubles in shortest exact form):
 ///   metadata  format = "xgrad-optimizer", optimizer = "Adam", param_groups = "2",
 ///             group.<g>.params = "<count>", group.<g>.<option> = "<value>" for every option
 ///   tensors   state.<k>.<field> for parameter k (numbered across groups in order), e.g.
 ///             state.0.step (int64 scalar), state.0.exp_avg (the parameter's shape and dtype)
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -171,6 +176,59 @@ void check_state_indices(const StateDict& sd, std::size_t count, const std::stri
 
 }  // namespace detail
 
+// ---- a parameter group's options: what it states; the rest from the optimizer's defaults ----
+namespace detail {
+/// A field's default value in an options template (see Maybe).
+template <class T>
+struct Default {
+  T value;
+  constexpr operator T() const { return value; }
+};
+template <class T>
+constexpr Default<T> def(T v) {
+  return {v};
+}
+}  // namespace detail
+
+/// Field types of the options templates: Given<T> is the value itself (an optimizer's options,
+/// every field set, defaults as documented); Maybe<T> is a value a parameter group states or
+/// leaves out, to be taken from the optimizer's options, as in PyTorch:
+/// `Adam({{a, {.weight_decay = 0.05}}, {b}}, {.lr = 3e-3})` trains both groups at lr 3e-3.
+template <class T>
+using Given = T;
+template <class T>
+class Maybe {
+ public:
+  Maybe() = default;
+  Maybe(detail::Default<T>) {}  // a default member initialiser: not stated
+  template <class U>
+  requires std::convertible_to<U, T> Maybe(U&& v) : value_(T(std::forward<U>(v))) {}
+  template <class... A>
+  requires(sizeof...(A) > 1) && requires(A&&... a) { T{std::forward<A>(a)...}; }
+  Maybe(A&&... a) : value_(T{std::forward<A>(a)...}) {}
+  bool stated() const { return value_.has_value(); }
+  const T& value() const { return *value_; }
+
+ private:
+  std::optional<T> value_;
+};
+
+namespace detail {
+/// The defaults with every field the group states replaced by the group's value.
+template <class Options, class GroupOptions>
+Options resolve_options(const Options& defaults, GroupOptions group) {
+  Options out = defaults;
+  group.fields([&out](const char* name, const auto& stated) {
+    out.fields([&](const char* field, auto& value) {
+      using V = std::remove_cvref_t<decltype(value)>;
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(stated)>, Maybe<V>>)
+        if (std::string_view(name) == field && stated.stated()) value = stated.value();
+    });
+  });
+  return out;
+}
+}  // namespace detail
+
 /// @brief The shared machinery of the optimizers, typed by their options and per-parameter
 /// state. Options needs `lr`, `check()` (throws ValueError naming the optimizer and option) and
 /// `fields(f)` (calls f(name, member) for each option); State needs `fields(f)` (f(name, member)
@@ -178,8 +236,15 @@ void check_state_indices(const StateDict& sd, std::size_t count, const std::stri
 template <class Options, class State>
 class TypedOptimizer : public Optimizer {
  public:
-  /// A group of parameters with its own options.
+  /// A parameter group's options: the fields it states (the rest: the optimizer's defaults).
+  using GroupOptions = typename Options::Group;
+  /// A group of parameters as given: `{params}` or `{params, {.lr = 0.1}}`.
   struct ParamGroup {
+    std::vector<Tensor> params;
+    GroupOptions options = {};
+  };
+  /// A group as the optimizer holds it: its parameters and its full options.
+  struct Group {
     std::vector<Tensor> params;
     Options options;
   };
@@ -193,7 +258,7 @@ class TypedOptimizer : public Optimizer {
   }
   using Optimizer::set_lr;
 
-  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+  const std::vector<Group>& param_groups() const { return groups_; }
   /// Options given at construction; add_param_group(params) uses them.
   const Options& defaults() const { return defaults_; }
   const Options& options(std::size_t g = 0) const { return group(g).options; }
@@ -203,9 +268,11 @@ class TypedOptimizer : public Optimizer {
     group_mut(g).options = o;
   }
 
-  /// Adds a group with the construction defaults / with its own options.
-  void add_param_group(std::vector<Tensor> params) { add_param_group(std::move(params), defaults_); }
-  virtual void add_param_group(std::vector<Tensor> params, const Options& options) {
+  /// Adds a group with the construction defaults, or with the options it states (the rest: the
+  /// construction defaults).
+  void add_param_group(std::vector<Tensor> params) { add_param_group(std::move(params), GroupOptions{}); }
+  virtual void add_param_group(std::vector<Tensor> params, const GroupOptions& stated) {
+    const Options options = detail::resolve_options(defaults_, stated);
     options.check();
     detail::check_new_params(name(), params, seen_);
     groups_.push_back({std::move(params), options});
@@ -235,26 +302,26 @@ class TypedOptimizer : public Optimizer {
   template <class Update>
   void for_each_with_grad(Update&& update) {
     NoGradGuard no_grad;
-    for (const ParamGroup& group : groups_)
+    for (const Group& group : groups_)
       for (const Tensor& p : group.params) {
         const Tensor g = detail::checked_grad(name(), p);
         if (g.defined()) update(p, g, state_of(p), group.options);
       }
   }
 
-  const ParamGroup& group(std::size_t g) const {
+  const Group& group(std::size_t g) const {
     if (g >= groups_.size())
       throw IndexError(name() + ": parameter group " + std::to_string(g) + " out of range (" +
                        std::to_string(groups_.size()) + " groups)");
     return groups_[g];
   }
-  ParamGroup& group_mut(std::size_t g) { return const_cast<ParamGroup&>(group(g)); }
+  Group& group_mut(std::size_t g) { return const_cast<Group&>(group(g)); }
 
   /// Hooks for state that is not per parameter (LBFGS).
   virtual void save_extra(StateDict&) const {}
   virtual void load_extra(const StateDict&, const detail::TensorLookup&) {}
 
-  std::vector<ParamGroup> groups_;
+  std::vector<Group> groups_;
   Options defaults_;
   std::unordered_map<const TensorImpl*, State> state_;
 

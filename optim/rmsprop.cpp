@@ -6,6 +6,7 @@
 
 namespace xg::optim {
 
+template <>
 void RMSpropOptions::check() const {
   detail::check_option(lr >= 0.0, "RMSprop", "lr", lr, "must be >= 0");
   detail::check_option(alpha >= 0.0, "RMSprop", "alpha", alpha, "must be >= 0");
@@ -15,7 +16,7 @@ void RMSpropOptions::check() const {
 }
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions options)
-    : TypedOptimizer("RMSprop", {{std::move(params), options}}, options) {}
+    : TypedOptimizer("RMSprop", {{std::move(params)}}, options) {}
 RMSprop::RMSprop(std::vector<ParamGroup> groups, RMSpropOptions defaults)
     : TypedOptimizer("RMSprop", std::move(groups), defaults) {}
 

@@ -15,15 +15,18 @@
 
 namespace xg::optim {
 
-struct RMSpropOptions {
-  double lr = 1e-2;
-  double alpha = 0.99;  ///< smoothing constant of the squared-gradient average
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  double momentum = 0.0;
-  bool centered = false;  ///< normalise by an estimate of the gradient's variance
-  bool maximize = false;
+template <template <class> class Field>
+struct RMSpropOptionsT {
+  Field<double> lr = detail::def(1e-2);
+  Field<double> alpha = detail::def(0.99);  ///< smoothing constant of the squared-gradient average
+  Field<double> eps = detail::def(1e-8);
+  Field<double> weight_decay = detail::def(0.0);
+  Field<double> momentum = detail::def(0.0);
+  Field<bool> centered = detail::def(false);  ///< normalise by an estimate of the gradient's variance
+  Field<bool> maximize = detail::def(false);
 
+  /// A parameter group's RMSprop options: the fields it states.
+  using Group = RMSpropOptionsT<Maybe>;
   void check() const;  ///< ValueError "RMSprop: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
@@ -36,6 +39,8 @@ struct RMSpropOptions {
     f("maximize", maximize);
   }
 };
+/// RMSprop's options (every field set).
+using RMSpropOptions = RMSpropOptionsT<Given>;
 
 /// Per-parameter state: step count, v (square_avg), b (momentum_buffer, with momentum > 0),
 /// g_ave (grad_avg, when centered).

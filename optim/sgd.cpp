@@ -6,6 +6,7 @@
 
 namespace xg::optim {
 
+template <>
 void SGDOptions::check() const {
   detail::check_option(lr >= 0.0, "SGD", "lr", lr, "must be >= 0");
   detail::check_option(momentum >= 0.0, "SGD", "momentum", momentum, "must be >= 0");
@@ -18,7 +19,7 @@ void SGDOptions::check() const {
 }
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions options)
-    : TypedOptimizer("SGD", {{std::move(params), options}}, options) {}
+    : TypedOptimizer("SGD", {{std::move(params)}}, options) {}
 SGD::SGD(std::vector<ParamGroup> groups, SGDOptions defaults)
     : TypedOptimizer("SGD", std::move(groups), defaults) {}
 

@@ -20,14 +20,17 @@
 
 namespace xg::optim {
 
-struct SGDOptions {
-  double lr = 1e-3;
-  double momentum = 0.0;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;  ///< needs momentum > 0 and dampening = 0
-  bool maximize = false;
+template <template <class> class Field>
+struct SGDOptionsT {
+  Field<double> lr = detail::def(1e-3);
+  Field<double> momentum = detail::def(0.0);
+  Field<double> dampening = detail::def(0.0);
+  Field<double> weight_decay = detail::def(0.0);
+  Field<bool> nesterov = detail::def(false);  ///< needs momentum > 0 and dampening = 0
+  Field<bool> maximize = detail::def(false);
 
+  /// A parameter group's SGD options: the fields it states.
+  using Group = SGDOptionsT<Maybe>;
   void check() const;  ///< ValueError "SGD: invalid <option> = <value> (<rule>)"
   template <class F>
   void fields(F&& f) {
@@ -39,6 +42,8 @@ struct SGDOptions {
     f("maximize", maximize);
   }
 };
+/// SGD's options (every field set).
+using SGDOptions = SGDOptionsT<Given>;
 
 /// Per-parameter state: the momentum buffer b (undefined until the first step with momentum).
 struct SGDState {

@@ -377,8 +377,80 @@ TEST_CASE("add_param_group: construction defaults or the group's own options") {
   CHECK(opt.options(1).lr == 0.2);
   CHECK(opt.options(1).betas[0] == 0.8);
   CHECK(opt.options(2).lr == 0.01);
-  CHECK(opt.options(2).betas[0] == 0.9);
+  CHECK(opt.options(2).betas[0] == 0.8);  // not stated by the group: the construction default
+  CHECK(opt.options(2).betas[1] == 0.9);
   CHECK_ERROR(opt.add_param_group({pb.p1}), xg::ValueError, "Adam", "more than once");
+}
+
+namespace {
+// Two groups that state one option each, under defaults that differ from the options' own: each
+// group must train exactly as an optimizer of its own built with the resolved options.
+template <class Opt, class Options>
+void check_group_inheritance(const Options& defaults, const typename Options::Group& stated_a,
+                             const Options& resolved_a, const Options& resolved_b) {
+  auto make = [](std::vector<double> v) {
+    return xg::tensor(v, {.dtype = Dtype::float64, .requires_grad = true});
+  };
+  Tensor a = make({0.5, -1.0, 2.0}), b = make({1.5, 0.25});
+  Tensor a_alone = make({0.5, -1.0, 2.0}), b_alone = make({1.5, 0.25});
+  Opt grouped({{{a}, stated_a}, {{b}}}, defaults);
+  CHECK(grouped.options(0).lr == resolved_a.lr);
+  CHECK(grouped.options(1).lr == resolved_b.lr);
+  Opt only_a({a_alone}, resolved_a), only_b({b_alone}, resolved_b);
+  auto loss = [](const Tensor& x, const Tensor& y) { return xg::sum(x * x * x) + xg::sum(xg::sin(y) * y); };
+  for (int t = 0; t < 4; ++t) {
+    grouped.zero_grad();
+    only_a.zero_grad();
+    only_b.zero_grad();
+    loss(a, b).backward();
+    loss(a_alone, b_alone).backward();
+    grouped.step();
+    only_a.step();
+    only_b.step();
+  }
+  CHECK(a.to_vector<double>() == a_alone.to_vector<double>());
+  CHECK(b.to_vector<double>() == b_alone.to_vector<double>());
+  CHECK(a.to_vector<double>() != std::vector<double>{0.5, -1.0, 2.0});
+}
+}  // namespace
+
+TEST_CASE("a group's options: what it states, the rest from the optimizer's defaults (as PyTorch)") {
+  SUBCASE("AdamW: the issue's example, weight decay 0 stated against a default of 0.05") {
+    optim::AdamWOptions d{.lr = 3e-3, .weight_decay = 0.05};
+    optim::AdamW opt({{{xg::ones({2}, {.requires_grad = true})}, {.weight_decay = 0.0}},
+                      {{xg::ones({2}, {.requires_grad = true})}}},
+                     d);
+    CHECK(opt.options(0).lr == 3e-3);
+    CHECK(opt.options(0).weight_decay == 0.0);
+    CHECK(opt.options(1).lr == 3e-3);
+    CHECK(opt.options(1).weight_decay == 0.05);
+    check_group_inheritance<optim::AdamW>(d, {.weight_decay = 0.0}, {.lr = 3e-3, .weight_decay = 0.0}, d);
+  }
+  SUBCASE("Adam") {
+    optim::AdamOptions d{.lr = 0.05, .betas = {0.8, 0.95}, .amsgrad = true};
+    check_group_inheritance<optim::Adam>(d, {.betas = {0.5, 0.9}},
+                                         {.lr = 0.05, .betas = {0.5, 0.9}, .amsgrad = true}, d);
+  }
+  SUBCASE("SGD") {
+    optim::SGDOptions d{.lr = 0.05, .momentum = 0.9, .nesterov = true};
+    check_group_inheritance<optim::SGD>(
+        d, {.weight_decay = 0.1}, {.lr = 0.05, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true}, d);
+  }
+  SUBCASE("RMSprop") {
+    optim::RMSpropOptions d{.lr = 0.02, .alpha = 0.9, .momentum = 0.5, .centered = true};
+    check_group_inheritance<optim::RMSprop>(
+        d, {.lr = 0.001}, {.lr = 0.001, .alpha = 0.9, .momentum = 0.5, .centered = true}, d);
+  }
+  SUBCASE("Adagrad") {
+    optim::AdagradOptions d{.lr = 0.1, .lr_decay = 0.01, .initial_accumulator_value = 0.5};
+    check_group_inheritance<optim::Adagrad>(
+        d, {.eps = 1e-6}, {.lr = 0.1, .lr_decay = 0.01, .initial_accumulator_value = 0.5, .eps = 1e-6}, d);
+  }
+  SUBCASE("a stated option is checked after the merge") {
+    CHECK_ERROR(optim::SGD({{{xg::ones({1}, {.requires_grad = true})}, {.dampening = 0.5}}},
+                           {.momentum = 0.9, .nesterov = true}),
+                xg::ValueError, "SGD", "nesterov");
+  }
 }
 
 // ---------------------------------------------------------------- zero_grad, state, versions
