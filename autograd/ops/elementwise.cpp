@@ -1,6 +1,7 @@
 // Element-wise ops: each op's forward kernel, backward formula, formula text and test samples
 // sit together. Backward formulas use xg ops, so create_graph records them (higher order).
 #include <cmath>
+#include <numbers>
 #include <sstream>
 
 #include "xgrad/autograd/kernels/loops.hpp"
@@ -466,6 +467,203 @@ Tensor expm1(const Tensor& x) {
   return record(opdefs::expm1_op, y, {x},
                 [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   gx[0] = g * (sy.unpack(n) + 1.0);
+                });
+}
+
+// ---- trigonometric, hyperbolic, other bases and powers (PyTorch's names and domains) ----
+XG_OP(tan, {.formula = "d/dx tan(x) = 1 + tan(x)^2",
+            .kind = OpKind::primitive,
+            .samples = XG_UNARY_SAMPLES(tan, Domain::unit)});
+Tensor tan(const Tensor& x) {
+  Tensor y = unary_float(x, "tan", [](auto v) { return std::tan(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::tan_op, y, {x},
+                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor y = s.unpack(n);
+                  gx[0] = g * (1.0 + y * y);
+                });
+}
+
+XG_OP(asin, {.formula = "d/dx asin(x) = 1 / sqrt(1 - x^2)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(asin, Domain::unit)});
+Tensor asin(const Tensor& x) {
+  Tensor y = unary_float(x, "asin", [](auto v) { return std::asin(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::asin_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * rsqrt(1.0 - x * x);
+                });
+}
+
+XG_OP(acos, {.formula = "d/dx acos(x) = -1 / sqrt(1 - x^2)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(acos, Domain::unit)});
+Tensor acos(const Tensor& x) {
+  Tensor y = unary_float(x, "acos", [](auto v) { return std::acos(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::acos_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = neg(g * rsqrt(1.0 - x * x));
+                });
+}
+
+XG_OP(atan, {.formula = "d/dx atan(x) = 1 / (1 + x^2)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(atan, Domain::real)});
+Tensor atan(const Tensor& x) {
+  Tensor y = unary_float(x, "atan", [](auto v) { return std::atan(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::atan_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g / (1.0 + x * x);
+                });
+}
+
+XG_OP(sinh, {.formula = "d/dx sinh(x) = cosh(x)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(sinh, Domain::real)});
+Tensor sinh(const Tensor& x) {
+  Tensor y = unary_float(x, "sinh", [](auto v) { return std::sinh(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::sinh_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * cosh(x);
+                });
+}
+
+XG_OP(cosh, {.formula = "d/dx cosh(x) = sinh(x)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(cosh, Domain::real)});
+Tensor cosh(const Tensor& x) {
+  Tensor y = unary_float(x, "cosh", [](auto v) { return std::cosh(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::cosh_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * sinh(x);
+                });
+}
+
+XG_OP(asinh, {.formula = "d/dx asinh(x) = 1 / sqrt(x^2 + 1)",
+              .kind = OpKind::primitive,
+              .samples = XG_UNARY_SAMPLES(asinh, Domain::real)});
+Tensor asinh(const Tensor& x) {
+  Tensor y = unary_float(x, "asinh", [](auto v) { return std::asinh(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::asinh_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * rsqrt(x * x + 1.0);
+                });
+}
+
+XG_OP(acosh,
+      {.formula = "d/dx acosh(x) = 1 / sqrt(x^2 - 1) (x > 1)", .kind = OpKind::primitive, .samples = [] {
+         return detail::unary_samples([](auto& x) { return acosh(x + 1.5); }, Domain::positive);
+       }});
+Tensor acosh(const Tensor& x) {
+  Tensor y = unary_float(x, "acosh", [](auto v) { return std::acosh(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::acosh_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * rsqrt(x * x - 1.0);
+                });
+}
+
+XG_OP(atanh, {.formula = "d/dx atanh(x) = 1 / (1 - x^2)",
+              .kind = OpKind::primitive,
+              .samples = XG_UNARY_SAMPLES(atanh, Domain::unit)});
+Tensor atanh(const Tensor& x) {
+  Tensor y = unary_float(x, "atanh", [](auto v) { return std::atanh(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::atanh_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g / (1.0 - x * x);
+                });
+}
+
+XG_OP(log2, {.formula = "d/dx log2(x) = 1 / (x ln 2)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(log2, Domain::positive)});
+Tensor log2(const Tensor& x) {
+  Tensor y = unary_float(x, "log2", [](auto v) { return std::log2(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::log2_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g / (x * std::numbers::ln2);
+                });
+}
+
+XG_OP(log10, {.formula = "d/dx log10(x) = 1 / (x ln 10)",
+              .kind = OpKind::primitive,
+              .samples = XG_UNARY_SAMPLES(log10, Domain::positive)});
+Tensor log10(const Tensor& x) {
+  Tensor y = unary_float(x, "log10", [](auto v) { return std::log10(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::log10_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g / (x * std::numbers::ln10);
+                });
+}
+
+XG_OP(exp2, {.formula = "d/dx 2^x = 2^x ln 2",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(exp2, Domain::real)});
+Tensor exp2(const Tensor& x) {
+  Tensor y = unary_float(x, "exp2", [](auto v) { return std::exp2(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::exp2_op, y, {x},
+                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor y = s.unpack(n);
+                  gx[0] = g * (y * std::numbers::ln2);
+                });
+}
+
+XG_OP(reciprocal, {.formula = "d/dx (1 / x) = -1 / x^2 = -y^2",
+                   .kind = OpKind::primitive,
+                   .samples = XG_UNARY_SAMPLES(reciprocal, Domain::nonzero)});
+Tensor reciprocal(const Tensor& x) {
+  Tensor y = unary_float(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
+  if (!will_record({x})) return y;
+  return record(opdefs::reciprocal_op, y, {x},
+                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor y = s.unpack(n);
+                  gx[0] = neg(g * (y * y));
+                });
+}
+
+XG_OP(square, {.formula = "d/dx x^2 = 2 x",
+               .kind = OpKind::primitive,
+               .samples = XG_UNARY_SAMPLES(square, Domain::real)});
+Tensor square(const Tensor& x) {
+  Tensor y = unary_float(x, "square", [](auto v) { return v * v; });
+  if (!will_record({x})) return y;
+  return record(opdefs::square_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = g * (2.0 * x);
+                });
+}
+
+XG_OP(erfc, {.formula = "d/dx erfc(x) = -2 / sqrt(pi) exp(-x^2)",
+             .kind = OpKind::primitive,
+             .samples = XG_UNARY_SAMPLES(erfc, Domain::real)});
+Tensor erfc(const Tensor& x) {
+  Tensor y = unary_float(x, "erfc", [](auto v) { return std::erfc(v); });
+  if (!will_record({x})) return y;
+  return record(opdefs::erfc_op, y, {x},
+                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  const Tensor x = s.unpack(n);
+                  gx[0] = neg(g * (2.0 / std::sqrt(std::numbers::pi) * exp(neg(x * x))));
                 });
 }
 

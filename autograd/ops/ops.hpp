@@ -49,6 +49,21 @@ Tensor operator-(const Tensor& x);
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor expm1(const Tensor& x);  ///< exp(x) - 1, exact for small |x|
+Tensor tan(const Tensor& x);
+Tensor asin(const Tensor& x);  ///< NaN outside [-1, 1], as PyTorch
+Tensor acos(const Tensor& x);
+Tensor atan(const Tensor& x);
+Tensor sinh(const Tensor& x);
+Tensor cosh(const Tensor& x);
+Tensor asinh(const Tensor& x);
+Tensor acosh(const Tensor& x);  ///< NaN below 1
+Tensor atanh(const Tensor& x);  ///< +-inf at +-1, NaN outside
+Tensor log2(const Tensor& x);
+Tensor log10(const Tensor& x);
+Tensor exp2(const Tensor& x);        ///< 2^x
+Tensor reciprocal(const Tensor& x);  ///< 1 / x
+Tensor square(const Tensor& x);      ///< x * x
+Tensor erfc(const Tensor& x);        ///< 1 - erf(x), accurate for large x
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor sqrt(const Tensor& x);
