@@ -262,7 +262,6 @@ XG_OP(pow_scalar,
              }
              return c.times(text, p * pow(c.value(0), q));
            },
-       .attrs = {"p"},
        .samples =
            [] {
              auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
@@ -861,7 +860,6 @@ XG_OP(leaky_relu,
              return c.times("([" + c.label(0) + " > 0] + " + c.number(slope) + " [" + c.label(0) + " <= 0])",
                             gt(c.value(0), 0.0) + slope * le(c.value(0), 0.0));
            },
-       .attrs = {"negative_slope"},
        .samples =
            [] {
              return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero);

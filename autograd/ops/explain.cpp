@@ -11,12 +11,8 @@
 namespace xg {
 
 std::string ChainRuleContext::fmt(const Tensor& t) const {
-  if (show_values) return format_values(t, precision, max_values);
-  std::string r = "<";  // (built up: GCC 12 warns falsely on "lit" + string, -Wrestrict)
-  r += t.shape().str();
-  r += ' ';
-  r += dtype_name(t.dtype());
-  return r + '>';
+  // format_values shows a tensor above max_values elements as `<[2, 3] float64>`.
+  return format_values(t, precision, show_values ? max_values : -1);
 }
 
 std::string ChainRuleContext::number(double v) const {
@@ -49,7 +45,7 @@ std::optional<ChainRuleLine> ChainRuleContext::pass(bool negate) const {
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::note(const std::string& expr, const Tensor& predicted) const {
-  return ChainRuleLine{expr, "", predicted};
+  return line(expr, "", predicted);
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::line(const std::string& expr, const std::string& numbers,

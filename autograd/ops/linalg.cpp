@@ -50,7 +50,6 @@ XG_OP(matmul_t,
            return c.line(t(la, !ta) + " @ " + c.up, t(fa, !ta) + " @ " + fg, matmul_t(a, g, !ta, false));
          return c.line(c.up + "^T @ " + t(la, ta), fg + "^T @ " + t(fa, ta), matmul_t(g, a, true, ta));
        },
-       .attrs = {"ta", "tb"},
        .samples =
            [] {
              auto mk = [](bool ta, bool tb) {

@@ -103,7 +103,6 @@ XG_OP(sum, {.formula = "d/dx sum(x) = 1 (the gradient broadcast back over the re
               return c.note(c.up + " broadcast to " + c.input_shape.str(),
                             expand(reshape(g, kept), c.input_shape));
             },
-            .attrs = {"axes_mask"},
             .samples =
                 [] {
                   auto s = reduce_samples_of(

@@ -121,7 +121,7 @@ class Node : public std::enable_shared_from_this<Node> {
   const Shape& output_shape() const { return out_shape_; }
   Dtype output_dtype() const { return out_dtype_; }
   bool released() const { return released_; }
-  /// The scalar arguments recorded for the teaching tools (OpSpec::attrs names them).
+  /// The scalar arguments recorded for the op's explanation (OpAttrs).
   const OpAttrs& attrs() const { return attrs_; }
   void set_attrs(const OpAttrs& a) { attrs_ = a; }
 
@@ -180,7 +180,7 @@ EdgeList collect_edges(std::span<const Tensor> inputs);
 
 /// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
 /// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.
-/// `attrs`: the op's scalar arguments, for the teaching tools (see OpSpec::attrs).
+/// `attrs`: the op's scalar arguments, for its explanation (see OpAttrs).
 template <class F>
 Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
               const OpAttrs& attrs = {}) {

@@ -59,8 +59,8 @@ struct ChainRuleLine {
 class ChainRuleContext;
 using ExplainFn = std::optional<ChainRuleLine> (*)(const ChainRuleContext&);
 
-/// The scalar arguments an op keeps on its node for the teaching tools (pow's exponent, a slope);
-/// the backward itself keeps what it needs in its captures.
+/// The scalar arguments an op keeps on its node for its explanation (pow's exponent, a slope),
+/// read there as ChainRuleContext::attr(i); the backward keeps what it needs in its captures.
 struct OpAttrs {
   std::array<double, 2> values{};
   uint8_t size = 0;
@@ -70,8 +70,7 @@ struct OpAttrs {
 struct OpSpec {
   const char* formula = nullptr;  ///< the derivative as text, e.g. "d/dx tanh(x) = 1 - tanh(x)^2"
   OpKind kind = OpKind::primitive;
-  ExplainFn explain = nullptr;         ///< nullptr: the step-by-step backward prints the gradient alone
-  std::array<const char*, 2> attrs{};  ///< names of the OpAttrs the op records, e.g. {"p"}
+  ExplainFn explain = nullptr;  ///< nullptr: the step-by-step backward prints the gradient alone
   std::vector<OpSample> (*samples)() = nullptr;  ///< nullptr fails the sweep
 };
 

@@ -34,7 +34,6 @@ std::string number(double v, int precision);
 void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos,
             int precision, bool integral);
 std::string tag(const char* prefix, std::size_t n);
-std::string shape_dtype(const Tensor& t);
 /// Index of the first NaN or Inf element, or -1.
 int64_t first_non_finite(const Tensor& t);
 std::string unravel(int64_t flat, const Shape& s);

@@ -46,8 +46,8 @@ std::string tag(const char* prefix, std::size_t n) {
   return r;
 }
 
-std::string shape_dtype(const Tensor& t) {
-  std::string r = "<";  // (appended, as tag above)
+static std::string shape_dtype(const Tensor& t) {  // (format_values above max_values)
+  std::string r = "<";                             // (appended, as tag above)
   r += t.shape().str();
   r += ' ';
   r += dtype_name(t.dtype());

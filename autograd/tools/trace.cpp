@@ -43,9 +43,7 @@ std::optional<ChainRuleLine> BackwardStep::explanation(std::size_t k, const Insp
 
 std::string BackwardStep::chain_rule(std::size_t k, const InspectOptions& o) const {
   if (k >= grad_inputs.size() || !grad_inputs[k].defined()) return "";
-  auto fmt = [&](const Tensor& t) {
-    return o.values ? format_values(t, o.precision, o.max_values) : shape_dtype(t);
-  };
+  auto fmt = [&](const Tensor& t) { return format_values(t, o.precision, o.values ? o.max_values : -1); };
   const Tensor& gk = grad_inputs[k];
   const std::string lhs = "d" + root + "/d" + inputs[k].label;
   const std::optional<ChainRuleLine> r = explanation(k, o);
