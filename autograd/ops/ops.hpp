@@ -85,6 +85,49 @@ Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 /// Limits to [lo, hi]; either bound may be absent. Gradient 1 inside, 0 outside.
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 
+// ---- more element-wise math and activations ----
+// (ops/elementwise_more.cpp) Binary ops broadcast and promote as add; all are float-only except
+// fmod, remainder and the rounding ops, which also take int64.
+Tensor atan2(const Tensor& a, const Tensor& b);      ///< angle of (b, a), in (-pi, pi]
+Tensor logaddexp(const Tensor& a, const Tensor& b);  ///< log(e^a + e^b), stable
+Tensor hypot(const Tensor& a, const Tensor& b);      ///< sqrt(a^2 + b^2) without overflow
+Tensor xlogy(const Tensor& x, const Tensor& y);      ///< x log(y), 0 where x = 0 (NaN if y is NaN)
+/// a - trunc(a / b) b: the sign of a (C's fmod). Gradient 1 for a, -trunc(a / b) for b.
+Tensor fmod(const Tensor& a, const Tensor& b);
+/// a - floor(a / b) b: the sign of b (Python's %). Gradient 1 for a, -floor(a / b) for b.
+Tensor remainder(const Tensor& a, const Tensor& b);
+/// log(x / (1 - x)); with eps, x is first clamped to [eps, 1 - eps] (gradient 0 outside).
+Tensor logit(const Tensor& x, std::optional<double> eps = std::nullopt);
+Tensor erfinv(const Tensor& x);   ///< inverse of erf on (-1, 1); +-inf at +-1, NaN outside
+Tensor lgamma(const Tensor& x);   ///< log |Gamma(x)|
+Tensor digamma(const Tensor& x);  ///< d/dx lgamma(x); -inf at 0, NaN at negative integers
+/// The n-th derivative of digamma (n >= 0); its gradient is polygamma(n + 1, x).
+Tensor polygamma(int64_t n, const Tensor& x);
+Tensor floor(const Tensor& x);  ///< gradient 0, as PyTorch (int64 passes through)
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);  ///< halves to even, as PyTorch
+Tensor trunc(const Tensor& x);
+Tensor frac(const Tensor& x);  ///< x - trunc(x), gradient 1
+/// 1 where any / every element over `axes` (empty: all) is nonzero (NaN counts), else 0; a mask
+/// of x's dtype that carries no gradient.
+Tensor any(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor all(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor mish(const Tensor& x);                      ///< x tanh(softplus(x))
+Tensor hardswish(const Tensor& x);                 ///< x relu6(x + 3) / 6
+Tensor hardsigmoid(const Tensor& x);               ///< relu6(x + 3) / 6
+Tensor selu(const Tensor& x);                      ///< scale elu(x, alpha) with PyTorch's constants
+Tensor celu(const Tensor& x, double alpha = 1.0);  ///< max(0, x) + min(0, alpha expm1(x / alpha))
+/// where(x > 0, x, w x): weight [C] per channel on axis 1, or one value; gradient to both.
+Tensor prelu(const Tensor& x, const Tensor& weight);
+/// a sigmoid(b), a and b the first and second halves of x along dim (of even size).
+Tensor glu(const Tensor& x, int64_t dim = -1);
+Tensor logsigmoid(const Tensor& x);  ///< log(sigmoid(x)), stable for large |x|
+Tensor softsign(const Tensor& x);    ///< x / (1 + |x|)
+/// Limits to [min_val, max_val]; gradient 1 strictly inside, 0 elsewhere (as PyTorch).
+Tensor hardtanh(const Tensor& x, double min_val = -1.0, double max_val = 1.0);
+Tensor tanhshrink(const Tensor& x);                 ///< x - tanh(x)
+Tensor softmin(const Tensor& x, int64_t dim = -1);  ///< softmax(-x, dim)
+
 // ---- comparisons: masks (1 or 0) of the promoted operand dtype, never requiring grad ----
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
