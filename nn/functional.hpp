@@ -62,6 +62,19 @@ using xg::silu;
 using xg::Size2;
 using xg::softmax;
 using xg::softplus;
+// activations of autograd/ops/elementwise_more.cpp
+using xg::celu;
+using xg::glu;
+using xg::hardsigmoid;
+using xg::hardswish;
+using xg::hardtanh;
+using xg::logsigmoid;
+using xg::mish;
+using xg::prelu;
+using xg::selu;
+using xg::softmin;
+using xg::softsign;
 using xg::tanh;
+using xg::tanhshrink;
 
 }  // namespace xg::nn::functional

@@ -6,6 +6,7 @@
 
 #include "helpers.hpp"
 #include "xgrad/autograd.hpp"
+#include "xgrad/nn/functional.hpp"
 
 using xg_test::check_values;
 
@@ -170,4 +171,10 @@ TEST_CASE("errors name the op") {
   CHECK_ERROR(xg::celu(kZ, 0.0), xg::ValueError, "celu");
   CHECK_ERROR(xg::hardtanh(kZ, 1.0, -1.0), xg::ValueError, "hardtanh");
   CHECK_ERROR(xg::hypot(f64({1, 2}), f64({1, 2, 3})), xg::ShapeError, "hypot");
+}
+
+TEST_CASE("nn::functional re-exports the activations") {
+  namespace F = xg::nn::functional;
+  check_values(F::hardswish(f64({1.0})), {2.0 / 3});
+  check_values(F::softmin(f64({1, 2, 3}), 0), {0.6652409557748218, 0.2447284710547976, 0.09003057317038045});
 }
