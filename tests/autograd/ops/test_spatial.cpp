@@ -42,6 +42,7 @@ TEST_CASE("einsum matches torch.einsum") {
   check_einsum("i,i", {{4}, {4}}, {}, {14});
   check_einsum("ij->", {{2, 3}}, {}, {15});
   check_einsum("Ab,bA->A", {{2, 3}, {3, 2}}, {2}, {10, 40});
+  check_einsum("...ij->ij", {{2, 2, 3}}, {2, 3}, {6, 8, 10, 12, 14, 16});  // unnamed ellipsis axes are summed
 }
 
 TEST_CASE("einsum errors name the equation and the operand") {
