@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -265,5 +266,11 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> strid
 /// Mean over output_size windows that cover the input: rows floor(i H / Ho) to ceil((i + 1) H / Ho)
 /// (same for columns), as torch.nn.functional.adaptive_avg_pool2d.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+
+// ---- spatial: padding modes, resampling, im2col, einsum ----
+/// As torch.einsum: explicit (`->`) or implicit output, repeated subscripts in one operand
+/// (diagonals), `...` broadcasting; operands are contracted pairwise left to right, each pair one
+/// batched gemm (composite: gradients of every order come from the ops it is made of).
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands);
 
 }  // namespace xg
