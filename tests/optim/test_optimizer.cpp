@@ -940,3 +940,45 @@ TEST_CASE("state follows a parameter converted to another dtype in place (as Mod
   // two Adam steps with a constant gradient move by about lr each
   CHECK(p.to_vector<double>()[0] == doctest::Approx(0.8).epsilon(1e-5));
 }
+
+// ---------------------------------------------------------------- Adamax
+// Figures: torch.optim.Adamax (PyTorch 1.13, float64) on this file's problem, lr 0.1,
+// betas (0.8, 0.9), weight_decay 0.05; θ after each of 5 steps.
+TEST_CASE("Adamax matches PyTorch 1.13 step by step") {
+  const std::vector<std::vector<double>> want = {
+      {0.9000000008695652, -1.900000000232558, 0.4000000005479452, 1.4000000001762114, -0.5999999955555557,
+       0.7000000002066116, 1.9000000004761906},
+      {0.7955342921831035, -1.797775064929356, 0.299205142257992, 1.296584440606631, -0.696021939832343,
+       0.5966049386759004, 1.79645815583966},
+      {0.686274699651289, -1.693208118952574, 0.19949221005479983, 1.1892993968397378, -0.7853398730880875,
+       0.4910718396452348, 1.6888722615186489},
+      {0.5731593142270042, -1.5861507398049655, 0.10310025367457447, 1.077503034863996, -0.8650201635563392,
+       0.3850106756680592, 1.5765229089341213},
+      {0.4574583530548313, -1.4764105929621916, 0.01259303230255146, 0.960572352634772, -0.9321014951418866,
+       0.2804007794518828, 1.4593300979144574},
+  };
+  Problem pb;
+  optim::Adamax opt(pb.params(), {.lr = 0.1, .betas = {0.8, 0.9}, .weight_decay = 0.05});
+  CHECK(optim::AdamaxOptions{}.lr == 2e-3);
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    CAPTURE(t);
+    opt.zero_grad();
+    pb.loss().backward();
+    opt.step();
+    check_close(pb.values(), want[t], 1e-12);
+  }
+  CHECK(opt.state(pb.p1)->step == 5);
+}
+
+TEST_CASE("Adamax: groups inherit unstated options; save and load resume exactly") {
+  optim::AdamaxOptions d{.lr = 0.05, .betas = {0.8, 0.95}, .weight_decay = 0.01};
+  check_group_inheritance<optim::Adamax>(
+      d, {.eps = 1e-6}, {.lr = 0.05, .betas = {0.8, 0.95}, .eps = 1e-6, .weight_decay = 0.01}, d);
+  check_resume(
+      [](const Problem& p) {
+        return std::make_unique<optim::Adamax>(
+            p.params(), optim::AdamaxOptions{.lr = 0.1, .betas = {0.8, 0.7}, .weight_decay = 0.01});
+      },
+      [](const Problem& p) { return std::make_unique<optim::Adamax>(p.params()); }, "adamax");
+  CHECK_ERROR(optim::Adamax(Problem().params(), {.betas = {1.0, 0.9}}), xg::ValueError, "Adamax:", "betas");
+}
