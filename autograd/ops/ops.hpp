@@ -218,6 +218,14 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype = Dtype::in
 /// Constant padding; `pads` lists (before, after) pairs starting from the last axis, as torch F.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
 
+// ---- triangles, scans, sorting, repetition ----
+/// The lower (tril) / upper (triu) triangle of the last two axes: elements with column - row <=
+/// diagonal (tril) or >= diagonal (triu) are kept, the rest are 0. Batched over leading axes.
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+/// x reversed along each of `dims` (as torch.flip; a copy, not a view).
+Tensor flip(const Tensor& x, const Axes& dims);
+
 // ---- neural-network ops (conv.cpp, pool.cpp): images are [N, C, H, W], weights as PyTorch's ----
 /// A (height, width) pair; an integer converts to a square one (PyTorch's int-or-tuple arguments):
 /// `conv2d(x, w, b, 2, 1)` and `conv2d(x, w, b, {2, 1}, {1, 0})` both work.

@@ -916,4 +916,77 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
                 });
 }
 
+// ---- triangles and flips (composites: a constant mask or a reversed index) ----
+namespace {
+// 1 where column - row <= diagonal (lower) or >= diagonal (upper), over the last two axes of x.
+Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
+  check_defined(x, op);
+  if (x.dim() < 2)
+    throw ShapeError(std::string(op) + ": input tensor must have at least 2 dimensions, got shape " +
+                     x.shape().str());
+  const int64_t r = x.shape()[x.dim() - 2], c = x.shape()[x.dim() - 1];
+  const Tensor rows = reshape(arange(static_cast<double>(r), {x.dtype()}), {r, 1});
+  const Tensor cols = reshape(arange(static_cast<double>(c), {x.dtype()}), {1, c});
+  const Tensor offset = cols - rows;
+  const Tensor mask =
+      lower ? le(offset, static_cast<double>(diagonal)) : ge(offset, static_cast<double>(diagonal));
+  // where, not a product with the mask: the cut-off part is 0 even where x is inf or NaN (as PyTorch).
+  return where(mask, x, zeros_like(x));
+}
+}  // namespace
+
+XG_OP(tril, {.formula = "tril(x, k) = where(col - row <= k, x, 0) (composite)",
+             .kind = OpKind::composite,
+             .samples = [] {
+               return std::vector<OpSample>{
+                   sample1("[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return tril(x); }),
+                   sample1("[2, 3, 3] diagonal -1", sample_tensor({2, 3, 3}, Domain::real, 2),
+                           [](auto& x) { return tril(x, -1); }),
+               };
+             }});
+Tensor tril(const Tensor& x, int64_t diagonal) {
+  return triangle(x, diagonal, true, "tril");
+}
+XG_OP(triu, {.formula = "triu(x, k) = where(col - row >= k, x, 0) (composite)",
+             .kind = OpKind::composite,
+             .samples = [] {
+               return std::vector<OpSample>{
+                   sample1("[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return triu(x); }),
+                   sample1("[2, 4, 3] diagonal 1", sample_tensor({2, 4, 3}, Domain::real, 2),
+                           [](auto& x) { return triu(x, 1); }),
+               };
+             }});
+Tensor triu(const Tensor& x, int64_t diagonal) {
+  return triangle(x, diagonal, false, "triu");
+}
+
+XG_OP(flip, {.formula = "flip(x, dims) = index_select with a reversed index on each dim (composite)",
+             .kind = OpKind::composite,
+             .samples = [] {
+               return std::vector<OpSample>{
+                   sample1("[3, 4] dims {0, 1}", sample_tensor({3, 4}, Domain::real, 1),
+                           [](auto& x) {
+                             return flip(x, {0, 1});
+                           }),
+                   sample1("[2, 3, 2] dims {-2}", sample_tensor({2, 3, 2}, Domain::real, 2),
+                           [](auto& x) { return flip(x, {-2}); }),
+               };
+             }});
+Tensor flip(const Tensor& x, const Axes& dims) {
+  check_defined(x, "flip");
+  std::vector<bool> seen(std::max(x.dim(), 1), false);
+  Tensor y = x;
+  for (int64_t d : dims) {
+    const int a = wrap_axis(d, x.dim(), "flip");
+    if (seen[a])
+      throw ValueError("flip: dim " + std::to_string(a) + " appears multiple times in the list of dims");
+    seen[a] = true;
+    const int64_t n = x.shape()[a];
+    std::vector<int64_t> rev(n);
+    for (int64_t i = 0; i < n; ++i) rev[i] = n - 1 - i;
+    y = index_select(y, a, from_vector(rev, {n}));
+  }
+  return y;
+}
+
 }  // namespace xg
