@@ -66,9 +66,18 @@ std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const T
 
 std::vector<OpSample> reduce_samples(std::function<Tensor(const Tensor&, const Axes&, bool)> f, Domain d) {
   auto make = [&](const char* label, Shape s, Axes axes, bool keepdim, unsigned salt) {
-    return OpSample{label, {sample_tensor(s, d, salt)}, [f, axes, keepdim](std::span<const Tensor> in) {
-                      return f(in[0], axes, keepdim);
-                    }};
+    // PyTorch reduces every axis when no dim is given.
+    std::string torch = "OP(x0)";
+    if (!axes.empty()) {
+      torch = "OP(x0, dim=(";
+      for (int64_t a : axes) torch += std::to_string(a) + ",";
+      torch += std::string("), keepdim=") + (keepdim ? "True" : "False") + ")";
+    }
+    return OpSample{label,
+                    {sample_tensor(s, d, salt)},
+                    [f, axes, keepdim](std::span<const Tensor> in) { return f(in[0], axes, keepdim); },
+                    0,
+                    torch};
   };
   return {
       make("all of [3, 4]", {3, 4}, {}, false, 1),

@@ -39,6 +39,10 @@ struct OpSample {
   /// Finite-difference step for this sample (0: gradcheck's default). Ops that round through
   /// float32 need a larger step than float64 ops.
   double eps = 0;
+  /// This sample in PyTorch, for the parity suite (tests/parity): a Python expression over the
+  /// inputs x0, x1, ... (as torch tensors), in which `OP` stands for the op's OpSpec::torch, e.g.
+  /// "OP(x0, -1)" or "torch.tril(x0, diagonal=-1)". Empty: "OP(x0, x1, ...)".
+  std::string torch;
 };
 
 enum class OpKind : uint8_t {
@@ -72,6 +76,10 @@ struct OpSpec {
   OpKind kind = OpKind::primitive;
   ExplainFn explain = nullptr;  ///< nullptr: the step-by-step backward prints the gradient alone
   std::vector<OpSample> (*samples)() = nullptr;  ///< nullptr fails the sweep
+  /// The op in PyTorch, a Python callable such as "torch.tanh" or "torch.nn.functional.gelu"
+  /// (the parity suite calls it on each sample's inputs, see OpSample::torch). nullptr: the op
+  /// has no PyTorch counterpart and must be on the parity suite's explained exception list.
+  const char* torch = nullptr;
 };
 
 namespace detail {
