@@ -7,6 +7,7 @@
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
+#include "xgrad/autograd/ops/elementwise_kernels.hpp"
 #include "xgrad/autograd/ops/explain.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
@@ -19,123 +20,13 @@ using detail::Domain;
 using detail::visit_dtype;
 using detail::visit_float;
 
-namespace {
-
-void check_defined(const Tensor& t, const char* op) {
-  if (!t.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
-}
-
-Dtype promote_types(Dtype a, Dtype b) {
-  if (a == Dtype::float64 || b == Dtype::float64) return Dtype::float64;
-  if (a == Dtype::float32 || b == Dtype::float32) return Dtype::float32;
-  return Dtype::int64;
-}
-
-// Operands converted to their common dtype (the conversion is differentiable).
-std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, const char* op) {
-  check_defined(a, op);
-  check_defined(b, op);
-  if (a.dtype() == b.dtype()) return {a, b};
-  const Dtype d = promote_types(a.dtype(), b.dtype());
-  return {a.to(d), b.to(d)};
-}
-
-// A C++ scalar as a 0-d tensor of t's dtype (a fractional scalar with an int64 tensor gives float32).
-Tensor scalar_like(const Tensor& t, double v) {
-  check_defined(t, "scalar operand");
-  Dtype d = t.dtype();
-  // (non-finite or out-of-range values too: converting them to int64 is undefined)
-  if (d == Dtype::int64 && !(v == std::floor(v) && std::fabs(v) < 9.2e18)) d = Dtype::float32;
-  return scalar_tensor(v, {.dtype = d});
-}
-
-// Element-wise kernels split their flat range over the compute pool above these sizes (below,
-// waking a second thread costs more than it saves): cheap arithmetic is near memory-bound, so it
-// needs more elements per chunk than the transcendental kernels.
-constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
-
-// y = kernel(x) element-wise: kernel(in, out, n) runs on contiguous ranges split over the pool.
-template <bool FloatOnly, class RangeKernel>
-Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel kernel) {
-  check_defined(x, op);
-  Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  auto run = [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    detail::parallel_for(x.numel(), grain,
-                         [&](int64_t lo, int64_t hi) { kernel(in + lo, out + lo, hi - lo); });
-  };
-  if constexpr (FloatOnly)
-    visit_float(x.dtype(), op, run);
-  else
-    visit_dtype(x.dtype(), run);
-  return y;
-}
-// y = f(x) element-wise for float tensors.
-template <class F>
-Tensor unary_float(const Tensor& x, const char* op, F f) {
-  return unary_ranges<true>(x, op, kGrainMath,
-                            [&f](const auto* in, auto* out, int64_t n) { detail::map_unary(in, out, n, f); });
-}
-// y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
-template <class VF>
-Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
-  return unary_ranges<true>(x, op, kGrainMath, vf);
-}
-// y = f(x) element-wise for any dtype.
-template <class F>
-Tensor unary_any(const Tensor& x, const char* op, F f) {
-  return unary_ranges<false>(
-      x, op, kGrainArith, [&f](const auto* in, auto* out, int64_t n) { detail::map_unary(in, out, n, f); });
-}
-// out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
-// the pool along their first axis (or flat, when neither operand broadcasts).
-template <class F>
-Tensor binary_kernel(const Tensor& a, const Tensor& b, const char* op, bool float_only, F f) {
-  const Shape os = detail::broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = detail::new_tensor(os, a.dtype());
-  auto run = [&]<class T>() {
-    const T *pa = a.data<T>(), *pb = b.data<T>();
-    T* po = out.data<T>();
-    const int64_t n = os.numel();
-    if (n < 2 * kGrainArith) {
-      detail::map_binary(pa, a.shape(), pb, b.shape(), po, os, f);
-      return;
-    }
-    const int64_t na = a.numel(), nb = b.numel();
-    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
-      detail::parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
-        const Shape part{hi - lo};
-        detail::map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
-                           nb == 1 ? Shape{1} : part, po + lo, part, f);
-      });
-      return;
-    }
-    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
-    const int r = os.rank();
-    Shape as, bs;
-    for (int i = 0; i < r - a.dim(); ++i) as.push_back(1);
-    for (int i = 0; i < a.dim(); ++i) as.push_back(a.shape()[i]);
-    for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
-    for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
-    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
-    detail::parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
-                         [&](int64_t lo, int64_t hi) {
-                           Shape so = os, sa = as, sb = bs;
-                           so[0] = hi - lo;
-                           if (sa[0] != 1) sa[0] = hi - lo;
-                           if (sb[0] != 1) sb[0] = hi - lo;
-                           detail::map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
-                         });
-  };
-  if (float_only)
-    visit_float(a.dtype(), op, run);
-  else
-    visit_dtype(a.dtype(), run);
-  return out;
-}
-
-}  // namespace
+using detail::binary_map;
+using detail::check_defined;
+using detail::promoted;
+using detail::scalar_like;
+using detail::unary_any;
+using detail::unary_float;
+using detail::unary_vec;
 
 // ================================================================ two operands
 // ---- add ----
@@ -149,7 +40,7 @@ XG_OP(add, {.formula = "d/da (a + b) = 1, d/db (a + b) = 1",
                 }});
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "add");
-  Tensor y = binary_kernel(a, b, "add", false, [](auto x, auto z) { return detail::add_wrap(x, z); });
+  Tensor y = binary_map<false>(a, b, "add", [](auto x, auto z) { return detail::add_wrap(x, z); });
   return record(opdefs::add_op, y, {a, b},
                 [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
                   gx[0] = sum_to(g, sa);
@@ -168,7 +59,7 @@ XG_OP(sub, {.formula = "d/da (a - b) = 1, d/db (a - b) = -1",
                 }});
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "sub");
-  Tensor y = binary_kernel(a, b, "sub", false, [](auto x, auto z) { return detail::sub_wrap(x, z); });
+  Tensor y = binary_map<false>(a, b, "sub", [](auto x, auto z) { return detail::sub_wrap(x, z); });
   return record(opdefs::sub_op, y, {a, b},
                 [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   gx[0] = sum_to(g, sa);
@@ -187,7 +78,7 @@ XG_OP(mul, {.formula = "d/da (a * b) = b, d/db (a * b) = a",
                 }});
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "mul");
-  Tensor y = binary_kernel(a, b, "mul", false, [](auto x, auto z) { return detail::mul_wrap(x, z); });
+  Tensor y = binary_map<false>(a, b, "mul", [](auto x, auto z) { return detail::mul_wrap(x, z); });
   if (!will_record({a, b})) return y;
   return record(
       opdefs::mul_op, y, {a, b},
@@ -214,7 +105,7 @@ XG_OP(div, {.formula = "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2",
                 }});
 Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "div");
-  Tensor y = binary_kernel(a, b, "div", true, [](auto x, auto z) { return x / z; });
+  Tensor y = binary_map<true>(a, b, "div", [](auto x, auto z) { return x / z; });
   if (!will_record({a, b})) return y;
   return record(
       opdefs::div_op, y, {a, b},
@@ -233,7 +124,7 @@ XG_OP(pow,
        }});
 Tensor pow(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "pow");
-  Tensor y = binary_kernel(a, b, "pow", true, [](auto x, auto z) { return std::pow(x, z); });
+  Tensor y = binary_map<true>(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
   if (!will_record({a, b})) return y;
   return record(opdefs::pow_op, y, {a, b},
                 [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
@@ -301,8 +192,8 @@ Tensor winner_mask(const Tensor& a, const Tensor& b, bool larger) {
 template <bool Larger>
 Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
   auto [a, b] = promoted(a0, b0, info.name);
-  Tensor y = binary_kernel(a, b, info.name, false,
-                           [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
+  Tensor y = binary_map<false>(a, b, info.name,
+                               [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
   if (!will_record({a, b})) return y;
   return record(
       info, y, {a, b},
@@ -847,7 +738,7 @@ Tensor relu(const Tensor& x) {
         }
         // First order: one masked copy instead of a mask tensor and a product.
         gx[0] =
-            binary_kernel(g, y, "relu", true, [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
+            binary_map<true>(g, y, "relu", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
       });
 }
 
@@ -1015,8 +906,8 @@ template <class F>
 Tensor compare(const Tensor& a0, const Tensor& b0, const char* op, F f) {
   auto [a, b] = promoted(a0, b0, op);
   NoGradGuard guard;  // masks never require grad
-  return binary_kernel(a, b, op, false,
-                       [f](auto x, auto z) { return static_cast<decltype(x)>(f(x, z) ? 1 : 0); });
+  return binary_map<false>(a, b, op,
+                           [f](auto x, auto z) { return static_cast<decltype(x)>(f(x, z) ? 1 : 0); });
 }
 std::vector<OpSample> compare_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
   auto call = [f](std::span<const Tensor> in) { return f(in[0], in[1]); };

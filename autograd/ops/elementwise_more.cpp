@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/ops/elementwise_kernels.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
@@ -14,51 +15,12 @@
 namespace xg {
 
 using detail::Domain;
+using detail::unary_any;
+using detail::unary_float;
 using detail::visit_dtype;
 using detail::visit_float;
 
 namespace {
-
-Dtype promote(Dtype a, Dtype b) {
-  if (a == Dtype::float64 || b == Dtype::float64) return Dtype::float64;
-  if (a == Dtype::float32 || b == Dtype::float32) return Dtype::float32;
-  return Dtype::int64;
-}
-
-// Operands converted to their common dtype, as add does (the conversion is differentiable).
-std::pair<Tensor, Tensor> common(const Tensor& a, const Tensor& b, const char* op) {
-  if (!a.defined() || !b.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
-  if (a.dtype() == b.dtype()) return {a, b};
-  const Dtype d = promote(a.dtype(), b.dtype());
-  return {a.to(d), b.to(d)};
-}
-
-// out = f(a, b) with broadcasting (f computes in double for floats); float-only unless AnyDtype.
-template <bool AnyDtype = false, class F>
-Tensor binary(const Tensor& a, const Tensor& b, const char* op, F f) {
-  const Shape os = detail::broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = detail::new_tensor(os, a.dtype());
-  auto run = [&]<class T>() {
-    detail::map_binary(a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), os, f);
-  };
-  if constexpr (AnyDtype)
-    visit_dtype(a.dtype(), run);
-  else
-    visit_float(a.dtype(), op, run);
-  return out;
-}
-
-template <bool AnyDtype = false, class F>
-Tensor unary(const Tensor& x, const char* op, F f) {
-  if (!x.defined()) throw ValueError(std::string(op) + ": the operand is undefined");
-  Tensor y = detail::new_tensor(x.shape(), x.dtype());
-  auto run = [&]<class T>() { detail::map_unary(x.data<T>(), y.data<T>(), x.numel(), f); };
-  if constexpr (AnyDtype)
-    visit_dtype(x.dtype(), run);
-  else
-    visit_float(x.dtype(), op, run);
-  return y;
-}
 
 Tensor scalar_of(const Tensor& t, double v) {
   return scalar_tensor(v, {.dtype = t.dtype()});
@@ -130,6 +92,7 @@ template <class T>
 T fmod_of(T a, T b, const char* op) {
   if constexpr (std::is_integral_v<T>) {
     if (b == 0) throw ValueError(std::string(op) + ": integer division by zero");
+    if (b == -1) return 0;  // INT64_MIN % -1 overflows in C++; the remainder is 0
     return a % b;
   } else {
     return std::fmod(a, b);
@@ -146,8 +109,8 @@ XG_OP(atan2, {.formula = "d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 +
                                               Domain::nonzero);
               }});
 Tensor atan2(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "atan2");
-  Tensor y = binary(a, b, "atan2", [](auto x, auto z) { return std::atan2(x, z); });
+  auto [a, b] = detail::promoted(a0, b0, "atan2");
+  Tensor y = detail::binary_map<true>(a, b, "atan2", [](auto x, auto z) { return std::atan2(x, z); });
   if (!will_record({a, b})) return y;
   return record(
       opdefs::atan2_op, y, {a, b},
@@ -165,8 +128,8 @@ XG_OP(logaddexp, {.formula = "d/da log(e^a + e^b) = sigmoid(a - b), d/db = sigmo
                                                   Domain::real, Domain::real);
                   }});
 Tensor logaddexp(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "logaddexp");
-  Tensor y = binary(a, b, "logaddexp", [](auto x, auto z) {
+  auto [a, b] = detail::promoted(a0, b0, "logaddexp");
+  Tensor y = detail::binary_map<true>(a, b, "logaddexp", [](auto x, auto z) {
     using T = decltype(x);
     if (std::isinf(x) && x == z) return x;  // -inf + -inf, inf + inf: no inf - inf
     return std::max(x, z) + std::log1p(std::exp(-std::fabs(x - z))) * T(1);
@@ -188,8 +151,8 @@ XG_OP(hypot, {.formula = "d/da sqrt(a^2 + b^2) = a / hypot, d/db = b / hypot",
                                               Domain::nonzero);
               }});
 Tensor hypot(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "hypot");
-  Tensor y = binary(a, b, "hypot", [](auto x, auto z) { return std::hypot(x, z); });
+  auto [a, b] = detail::promoted(a0, b0, "hypot");
+  Tensor y = detail::binary_map<true>(a, b, "hypot", [](auto x, auto z) { return std::hypot(x, z); });
   if (!will_record({a, b})) return y;
   return record(opdefs::hypot_op, y, {a, b},
                 [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
@@ -207,8 +170,8 @@ XG_OP(xlogy, {.formula = "d/dx x log(y) = log(y) (0 where x = 0), d/dy = x / y",
                                               Domain::positive);
               }});
 Tensor xlogy(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "xlogy");
-  Tensor y = binary(a, b, "xlogy", [](auto x, auto z) {
+  auto [a, b] = detail::promoted(a0, b0, "xlogy");
+  Tensor y = detail::binary_map<true>(a, b, "xlogy", [](auto x, auto z) {
     using T = decltype(x);
     if (std::isnan(z)) return z;
     return x == T(0) ? T(0) : x * std::log(z);
@@ -229,8 +192,8 @@ XG_OP(fmod,
                                        Domain::nonzero);
        }});
 Tensor fmod(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "fmod");
-  Tensor y = binary<true>(a, b, "fmod", [](auto x, auto z) { return fmod_of(x, z, "fmod"); });
+  auto [a, b] = detail::promoted(a0, b0, "fmod");
+  Tensor y = detail::binary_map<false>(a, b, "fmod", [](auto x, auto z) { return fmod_of(x, z, "fmod"); });
   if (!will_record({a, b})) return y;
   return record(
       opdefs::fmod_op, y, {a, b},
@@ -247,9 +210,9 @@ XG_OP(remainder,
                                        Domain::nonzero);
        }});
 Tensor remainder(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = common(a0, b0, "remainder");
+  auto [a, b] = detail::promoted(a0, b0, "remainder");
   // The result takes the divisor's sign (Python's %), as PyTorch.
-  Tensor y = binary<true>(a, b, "remainder", [](auto x, auto z) {
+  Tensor y = detail::binary_map<false>(a, b, "remainder", [](auto x, auto z) {
     auto m = fmod_of(x, z, "remainder");
     using T = decltype(m);
     return m != T(0) && ((z < T(0)) != (m < T(0))) ? m + z : m;
@@ -279,7 +242,7 @@ XG_OP(logit, {.formula = "d/dx log(x / (1 - x)) = 1 / (x (1 - x)) (0 outside [ep
               }});
 Tensor logit(const Tensor& x, std::optional<double> eps) {
   const double lo = eps.value_or(-INFINITY), hi = eps ? 1 - *eps : INFINITY;
-  Tensor y = unary(x, "logit", [lo, hi](auto v) {
+  Tensor y = unary_float(x, "logit", [lo, hi](auto v) {
     using T = decltype(v);
     const double z = v < lo ? lo : v > hi ? hi : static_cast<double>(v);  // NaN passes through
     return static_cast<T>(std::log(z / (1 - z)));
@@ -296,7 +259,7 @@ XG_OP(erfinv, {.formula = "d/dx erfinv(x) = sqrt(pi) / 2 exp(erfinv(x)^2)",
                .kind = OpKind::primitive,
                .samples = XG_MORE_SAMPLES(erfinv, Domain::unit)});
 Tensor erfinv(const Tensor& x) {
-  Tensor y = unary(x, "erfinv", [](auto v) { return static_cast<decltype(v)>(erfinv_d(v)); });
+  Tensor y = unary_float(x, "erfinv", [](auto v) { return static_cast<decltype(v)>(erfinv_d(v)); });
   if (!will_record({x})) return y;
   return record(opdefs::erfinv_op, y, {x},
                 [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -309,7 +272,7 @@ XG_OP(lgamma, {.formula = "d/dx log|Gamma(x)| = digamma(x)",
                .kind = OpKind::primitive,
                .samples = XG_MORE_SAMPLES(lgamma, Domain::positive)});
 Tensor lgamma(const Tensor& x) {
-  Tensor y = unary(x, "lgamma", [](auto v) { return std::lgamma(v); });
+  Tensor y = unary_float(x, "lgamma", [](auto v) { return std::lgamma(v); });
   if (!will_record({x})) return y;
   return record(opdefs::lgamma_op, y, {x},
                 [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -321,7 +284,7 @@ XG_OP(digamma, {.formula = "d/dx digamma(x) = polygamma(1, x)",
                 .kind = OpKind::primitive,
                 .samples = XG_MORE_SAMPLES(digamma, Domain::positive)});
 Tensor digamma(const Tensor& x) {
-  Tensor y = unary(x, "digamma", [](auto v) { return static_cast<decltype(v)>(digamma_d(v)); });
+  Tensor y = unary_float(x, "digamma", [](auto v) { return static_cast<decltype(v)>(digamma_d(v)); });
   if (!will_record({x})) return y;
   return record(opdefs::digamma_op, y, {x},
                 [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -338,7 +301,7 @@ XG_OP(polygamma,
        }});
 Tensor polygamma(int64_t n, const Tensor& x) {
   if (n < 0) throw ValueError("polygamma: order n must be non-negative, got " + std::to_string(n));
-  Tensor y = unary(x, "polygamma", [n](auto v) { return static_cast<decltype(v)>(polygamma_d(n, v)); });
+  Tensor y = unary_float(x, "polygamma", [n](auto v) { return static_cast<decltype(v)>(polygamma_d(n, v)); });
   if (!will_record({x})) return y;
   return record(
       opdefs::polygamma_op, y, {x},
@@ -352,7 +315,7 @@ Tensor polygamma(int64_t n, const Tensor& x) {
 namespace {
 template <class F>
 Tensor rounding(const Tensor& x, const OpInfo& info, F f) {
-  Tensor y = unary<true>(x, info.name, [f](auto v) {
+  Tensor y = unary_any(x, info.name, [f](auto v) {
     if constexpr (std::is_integral_v<decltype(v)>)
       return v;
     else
@@ -392,7 +355,7 @@ XG_OP(frac, {.formula = "d/dx (x - trunc(x)) = 1",
              .kind = OpKind::primitive,
              .samples = XG_MORE_SAMPLES(frac, Domain::nonzero)});
 Tensor frac(const Tensor& x) {
-  Tensor y = unary(x, "frac", [](auto v) { return v - std::trunc(v); });
+  Tensor y = unary_float(x, "frac", [](auto v) { return v - std::trunc(v); });
   return record(opdefs::frac_op, y, {x},
                 [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
 }
@@ -430,7 +393,7 @@ XG_OP(mish, {.formula = "d/dx x tanh(softplus(x)) = t + x sigmoid(x) (1 - t^2), 
              .kind = OpKind::primitive,
              .samples = XG_MORE_SAMPLES(mish, Domain::real)});
 Tensor mish(const Tensor& x) {
-  Tensor y = unary(x, "mish", [](auto v) {
+  Tensor y = unary_float(x, "mish", [](auto v) {
     using T = decltype(v);
     const T sp = v > T(20) ? v : std::log1p(std::exp(v));  // softplus with PyTorch's threshold
     return v * std::tanh(sp);
@@ -449,7 +412,7 @@ XG_OP(hardswish, {.formula = "d/dx x relu6(x + 3) / 6 = 0 below -3, x / 3 + 1/2 
                     return detail::unary_samples([](auto& x) { return hardswish(x * 4.0); }, Domain::real);
                   }});
 Tensor hardswish(const Tensor& x) {
-  Tensor y = unary(x, "hardswish", [](auto v) {
+  Tensor y = unary_float(x, "hardswish", [](auto v) {
     using T = decltype(v);
     return v <= T(-3) ? T(0) : v >= T(3) ? v : v * (v + T(3)) / T(6);
   });
@@ -466,7 +429,7 @@ XG_OP(hardsigmoid,
          return detail::unary_samples([](auto& x) { return hardsigmoid(x * 4.0); }, Domain::real);
        }});
 Tensor hardsigmoid(const Tensor& x) {
-  Tensor y = unary(x, "hardsigmoid", [](auto v) {
+  Tensor y = unary_float(x, "hardsigmoid", [](auto v) {
     using T = decltype(v);
     return v <= T(-3) ? T(0) : v >= T(3) ? T(1) : v / T(6) + T(0.5);
   });
@@ -491,7 +454,7 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
     msg << "hardtanh: min_val " << min_val << " is above max_val " << max_val;
     throw ValueError(msg.str());
   }
-  Tensor y = unary(x, "hardtanh", [min_val, max_val](auto v) {
+  Tensor y = unary_float(x, "hardtanh", [min_val, max_val](auto v) {
     using T = decltype(v);
     return v < T(min_val) ? T(min_val) : v > T(max_val) ? T(max_val) : v;
   });
@@ -508,7 +471,7 @@ XG_OP(logsigmoid, {.formula = "d/dx log(sigmoid(x)) = sigmoid(-x)",
                    .samples = XG_MORE_SAMPLES(logsigmoid, Domain::real)});
 Tensor logsigmoid(const Tensor& x) {
   // min(x, 0) - log1p(exp(-|x|)): exp's argument stays non-positive, no overflow.
-  Tensor y = unary(x, "logsigmoid", [](auto v) {
+  Tensor y = unary_float(x, "logsigmoid", [](auto v) {
     using T = decltype(v);
     return std::min(v, T(0)) - std::log1p(std::exp(-std::fabs(v)));
   });

@@ -1,0 +1,130 @@
+#pragma once
+/// @file elementwise_kernels.hpp
+/// @brief Internal: what the element-wise op files (elementwise.cpp, elementwise_more.cpp) share:
+/// dtype promotion of two operands, and the unary and broadcasting binary kernels that split
+/// large tensors over the compute pool. Not installed.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/tensor/tensor.hpp"
+
+namespace xg::detail {
+
+inline void check_defined(const Tensor& t, const char* op) {
+  if (!t.defined()) throw ValueError(std::string(op) + ": an operand is undefined");
+}
+
+inline Dtype promote_types(Dtype a, Dtype b) {
+  if (a == Dtype::float64 || b == Dtype::float64) return Dtype::float64;
+  if (a == Dtype::float32 || b == Dtype::float32) return Dtype::float32;
+  return Dtype::int64;
+}
+
+// Operands converted to their common dtype (the conversion is differentiable).
+inline std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  if (a.dtype() == b.dtype()) return {a, b};
+  const Dtype d = promote_types(a.dtype(), b.dtype());
+  return {a.to(d), b.to(d)};
+}
+
+// A C++ scalar as a 0-d tensor of t's dtype (a fractional scalar with an int64 tensor gives float32).
+inline Tensor scalar_like(const Tensor& t, double v) {
+  check_defined(t, "scalar operand");
+  Dtype d = t.dtype();
+  // (non-finite or out-of-range values too: converting them to int64 is undefined)
+  if (d == Dtype::int64 && !(v == std::floor(v) && std::fabs(v) < 9.2e18)) d = Dtype::float32;
+  return scalar_tensor(v, {.dtype = d});
+}
+
+// Element-wise kernels split their flat range over the compute pool above these sizes (below,
+// waking a second thread costs more than it saves): cheap arithmetic is near memory-bound, so it
+// needs more elements per chunk than the transcendental kernels.
+constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
+
+// y = kernel(x) element-wise: kernel(in, out, n) runs on contiguous ranges split over the pool.
+template <bool FloatOnly, class RangeKernel>
+Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel kernel) {
+  check_defined(x, op);
+  Tensor y = new_tensor(x.shape(), x.dtype());
+  auto run = [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    parallel_for(x.numel(), grain, [&](int64_t lo, int64_t hi) { kernel(in + lo, out + lo, hi - lo); });
+  };
+  if constexpr (FloatOnly)
+    visit_float(x.dtype(), op, run);
+  else
+    visit_dtype(x.dtype(), run);
+  return y;
+}
+// y = f(x) element-wise for float tensors.
+template <class F>
+Tensor unary_float(const Tensor& x, const char* op, F f) {
+  return unary_ranges<true>(x, op, kGrainMath,
+                            [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
+}
+// y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
+template <class VF>
+Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
+  return unary_ranges<true>(x, op, kGrainMath, vf);
+}
+// y = f(x) element-wise for any dtype.
+template <class F>
+Tensor unary_any(const Tensor& x, const char* op, F f) {
+  return unary_ranges<false>(x, op, kGrainArith,
+                             [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
+}
+// out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
+// the pool along their first axis (or flat, when neither operand broadcasts).
+template <bool FloatOnly, class F>
+Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
+  const Shape os = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = new_tensor(os, a.dtype());
+  auto run = [&]<class T>() {
+    const T *pa = a.data<T>(), *pb = b.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = os.numel();
+    if (n < 2 * kGrainArith) {
+      map_binary(pa, a.shape(), pb, b.shape(), po, os, f);
+      return;
+    }
+    const int64_t na = a.numel(), nb = b.numel();
+    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
+      parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
+        const Shape part{hi - lo};
+        map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
+                   nb == 1 ? Shape{1} : part, po + lo, part, f);
+      });
+      return;
+    }
+    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
+    const int r = os.rank();
+    Shape as, bs;
+    for (int i = 0; i < r - a.dim(); ++i) as.push_back(1);
+    for (int i = 0; i < a.dim(); ++i) as.push_back(a.shape()[i]);
+    for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
+    for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
+    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
+    parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   Shape so = os, sa = as, sb = bs;
+                   so[0] = hi - lo;
+                   if (sa[0] != 1) sa[0] = hi - lo;
+                   if (sb[0] != 1) sb[0] = hi - lo;
+                   map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+                 });
+  };
+  if constexpr (FloatOnly)
+    visit_float(a.dtype(), op, run);
+  else
+    visit_dtype(a.dtype(), run);
+  return out;
+}
+
+}  // namespace xg::detail
