@@ -8,12 +8,12 @@ namespace xg::optim {
 
 template <>
 void AdagradOptions::check() const {
-  detail::check_option(lr >= 0.0, "Adagrad", "lr", lr, "must be >= 0");
-  detail::check_option(lr_decay >= 0.0, "Adagrad", "lr_decay", lr_decay, "must be >= 0");
-  detail::check_option(weight_decay >= 0.0, "Adagrad", "weight_decay", weight_decay, "must be >= 0");
-  detail::check_option(initial_accumulator_value >= 0.0, "Adagrad", "initial_accumulator_value",
-                       initial_accumulator_value, "must be >= 0");
-  detail::check_option(eps >= 0.0, "Adagrad", "eps", eps, "must be >= 0");
+  const detail::OptionCheck c{"Adagrad"};
+  c.at_least_zero("lr", lr);
+  c.at_least_zero("lr_decay", lr_decay);
+  c.at_least_zero("weight_decay", weight_decay);
+  c.at_least_zero("initial_accumulator_value", initial_accumulator_value);
+  c.at_least_zero("eps", eps);
 }
 
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions options)
@@ -44,12 +44,12 @@ void Adagrad::step() {
   for_each_with_grad([&](const Tensor& p, const Tensor& g, AdagradState& s, const AdagradOptions& o) {
     detail::ensure_buffer(s.sum, p, o.initial_accumulator_value);
     ++s.step;
-    Tensor param = p;
-    detail::visit_float(p, name(), [&]<class T>() {
-      adagrad_kernel<T>(param.data<T>(), g.data<T>(), s.sum.data<T>(), p.numel(), o, s.step);
-    });
-    detail::bump_version(p);
-    detail::bump_version(s.sum);
+    detail::update_in_place(
+        name(), p, g,
+        [&](auto* param, const auto* grad, auto* sum) {
+          adagrad_kernel(param, grad, sum, p.numel(), o, s.step);
+        },
+        s.sum);
   });
 }
 

@@ -48,28 +48,24 @@ void adam_update(const std::string& who, const Tensor& p, const Tensor& g, AdamS
   detail::ensure_buffer(s.exp_avg_sq, p);
   if (o.amsgrad) detail::ensure_buffer(s.max_exp_avg_sq, p);
   ++s.step;
-  Tensor param = p;
-  detail::visit_float(p, who, [&]<class T>() {
-    adam_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.template data<T>(),
-                   s.exp_avg_sq.template data<T>(), o.amsgrad ? s.max_exp_avg_sq.template data<T>() : nullptr,
-                   p.numel(), o, s.step);
-  });
-  detail::bump_version(p);
-  detail::bump_version(s.exp_avg);
-  detail::bump_version(s.exp_avg_sq);
-  if (o.amsgrad) detail::bump_version(s.max_exp_avg_sq);
+  Tensor unused;  // max_exp_avg_sq without amsgrad (it may hold an earlier amsgrad run's values)
+  detail::update_in_place(
+      who, p, g,
+      [&](auto* param, const auto* grad, auto* m, auto* v, auto* vmax) {
+        adam_kernel(param, grad, m, v, vmax, p.numel(), o, s.step);
+      },
+      s.exp_avg, s.exp_avg_sq, o.amsgrad ? s.max_exp_avg_sq : unused);
 }
 
 }  // namespace
 
 template <bool Decoupled, template <class> class Field>
 void detail::AdamOptionsOf<Decoupled, Field>::check() const {
-  const char* who = Decoupled ? "AdamW" : "Adam";
-  detail::check_option(lr >= 0.0, who, "lr", lr, "must be >= 0");
-  detail::check_option(eps >= 0.0, who, "eps", eps, "must be >= 0");
-  detail::check_option(betas[0] >= 0.0 && betas[0] < 1.0, who, "betas[0]", betas[0], "must be in [0, 1)");
-  detail::check_option(betas[1] >= 0.0 && betas[1] < 1.0, who, "betas[1]", betas[1], "must be in [0, 1)");
-  detail::check_option(weight_decay >= 0.0, who, "weight_decay", weight_decay, "must be >= 0");
+  const detail::OptionCheck c{Decoupled ? "AdamW" : "Adam"};
+  c.at_least_zero("lr", lr);
+  c.at_least_zero("eps", eps);
+  c.betas(betas);
+  c.at_least_zero("weight_decay", weight_decay);
 }
 
 template <bool Decoupled>

@@ -7,13 +7,11 @@ namespace xg::optim {
 
 template <>
 void AdamaxOptions::check() const {
-  detail::check_option(lr >= 0.0, "Adamax", "lr", lr, "must be >= 0");
-  detail::check_option(eps >= 0.0, "Adamax", "eps", eps, "must be >= 0");
-  detail::check_option(betas[0] >= 0.0 && betas[0] < 1.0, "Adamax", "betas[0]", betas[0],
-                       "must be in [0, 1)");
-  detail::check_option(betas[1] >= 0.0 && betas[1] < 1.0, "Adamax", "betas[1]", betas[1],
-                       "must be in [0, 1)");
-  detail::check_option(weight_decay >= 0.0, "Adamax", "weight_decay", weight_decay, "must be >= 0");
+  const detail::OptionCheck c{"Adamax"};
+  c.at_least_zero("lr", lr);
+  c.at_least_zero("eps", eps);
+  c.betas(betas);
+  c.at_least_zero("weight_decay", weight_decay);
 }
 
 Adamax::Adamax(std::vector<Tensor> params, AdamaxOptions options)
@@ -44,14 +42,12 @@ void Adamax::step() {
     detail::ensure_buffer(s.exp_avg, p);
     detail::ensure_buffer(s.exp_inf, p);
     ++s.step;
-    Tensor param = p;
-    detail::visit_float(p, name(), [&]<class T>() {
-      adamax_kernel<T>(param.data<T>(), g.data<T>(), s.exp_avg.data<T>(), s.exp_inf.data<T>(), p.numel(), o,
-                       s.step);
-    });
-    detail::bump_version(p);
-    detail::bump_version(s.exp_avg);
-    detail::bump_version(s.exp_inf);
+    detail::update_in_place(
+        name(), p, g,
+        [&](auto* param, const auto* grad, auto* m, auto* u) {
+          adamax_kernel(param, grad, m, u, p.numel(), o, s.step);
+        },
+        s.exp_avg, s.exp_inf);
   });
 }
 

@@ -161,6 +161,21 @@ void check_option(bool ok, const std::string& optimizer, const std::string& opti
     throw ValueError(optimizer + ": invalid " + option + " = " + option_to_string(value) + " (" + rule + ")");
 }
 
+void OptionCheck::at_least_zero(const char* option, double v) const {
+  check_option(v >= 0.0, optimizer, option, v, "must be >= 0");
+}
+void OptionCheck::unit_interval(const char* option, double v, bool closed) const {
+  check_option(v >= 0.0 && (closed ? v <= 1.0 : v < 1.0), optimizer, option, v,
+               closed ? "must be in [0, 1]" : "must be in [0, 1)");
+}
+void OptionCheck::betas(const std::array<double, 2>& b) const {
+  unit_interval("betas[0]", b[0]);
+  unit_interval("betas[1]", b[1]);
+}
+void OptionCheck::number(const char* option, double v) const {
+  check_option(!std::isnan(v), optimizer, option, v, "must be a number");
+}
+
 void check_new_params(const std::string& optimizer, const std::vector<Tensor>& params,
                       std::unordered_set<const TensorImpl*>& seen) {
   if (params.empty()) throw ValueError(optimizer + ": got an empty parameter list");

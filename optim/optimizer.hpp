@@ -150,6 +150,32 @@ void ensure_buffer(Tensor& buffer, const Tensor& p, double fill = 0.0);
 void check_option(bool ok, const std::string& optimizer, const std::string& option, double value,
                   const char* rule);
 
+/// The checks of one optimizer's options; each throws ValueError
+/// "<optimizer>: invalid <option> = <value> (<rule>)", and NaN fails every one.
+struct OptionCheck {
+  const char* optimizer;
+  void at_least_zero(const char* option, double v) const;  ///< v >= 0
+  /// v in [0, 1), or in [0, 1] when closed
+  void unit_interval(const char* option, double v, bool closed = false) const;
+  void betas(const std::array<double, 2>& b) const;  ///< betas[0] and betas[1] in [0, 1)
+  void number(const char* option, double v) const;   ///< not NaN
+};
+
+/// Runs kernel(p's data, g's data, each buffer's data...) as T* / const T* for p's dtype T (an
+/// undefined buffer passes nullptr), then bumps the version of p and of every defined buffer:
+/// the common frame of the element-wise optimizers' updates.
+template <class Kernel, class... Buffers>
+void update_in_place(const std::string& optimizer, const Tensor& p, const Tensor& g, Kernel&& kernel,
+                     Buffers&... buffers) {
+  static_assert((std::is_same_v<Buffers, Tensor> && ...), "update_in_place: buffers are Tensors");
+  Tensor param = p;
+  visit_float(p, optimizer, [&]<class T>() {
+    kernel(param.data<T>(), g.data<T>(), (buffers.defined() ? buffers.template data<T>() : nullptr)...);
+  });
+  bump_version(p);
+  ((buffers.defined() ? bump_version(buffers) : void()), ...);
+}
+
 /// Validates a new group's parameters against those already held: defined, float, leaves,
 /// no duplicates. Adds them to `seen`.
 void check_new_params(const std::string& optimizer, const std::vector<Tensor>& params,

@@ -8,11 +8,12 @@ namespace xg::optim {
 
 template <>
 void RMSpropOptions::check() const {
-  detail::check_option(lr >= 0.0, "RMSprop", "lr", lr, "must be >= 0");
-  detail::check_option(alpha >= 0.0, "RMSprop", "alpha", alpha, "must be >= 0");
-  detail::check_option(eps >= 0.0, "RMSprop", "eps", eps, "must be >= 0");
-  detail::check_option(weight_decay >= 0.0, "RMSprop", "weight_decay", weight_decay, "must be >= 0");
-  detail::check_option(momentum >= 0.0, "RMSprop", "momentum", momentum, "must be >= 0");
+  const detail::OptionCheck c{"RMSprop"};
+  c.at_least_zero("lr", lr);
+  c.at_least_zero("alpha", alpha);
+  c.at_least_zero("eps", eps);
+  c.at_least_zero("weight_decay", weight_decay);
+  c.at_least_zero("momentum", momentum);
 }
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions options)
@@ -57,16 +58,13 @@ void RMSprop::step() {
     if (o.momentum > 0.0) detail::ensure_buffer(s.momentum_buffer, p);
     if (o.centered) detail::ensure_buffer(s.grad_avg, p);
     ++s.step;
-    Tensor param = p;
-    detail::visit_float(p, name(), [&]<class T>() {
-      rmsprop_kernel<T>(param.data<T>(), g.data<T>(), s.square_avg.data<T>(),
-                        o.momentum > 0.0 ? s.momentum_buffer.data<T>() : nullptr,
-                        o.centered ? s.grad_avg.data<T>() : nullptr, p.numel(), o);
-    });
-    detail::bump_version(p);
-    detail::bump_version(s.square_avg);
-    if (o.momentum > 0.0) detail::bump_version(s.momentum_buffer);
-    if (o.centered) detail::bump_version(s.grad_avg);
+    Tensor no_buf, no_gave;  // buffers of options now off (they may hold an earlier run's values)
+    detail::update_in_place(
+        name(), p, g,
+        [&](auto* param, const auto* grad, auto* v, auto* buf, auto* gave) {
+          rmsprop_kernel(param, grad, v, buf, gave, p.numel(), o);
+        },
+        s.square_avg, o.momentum > 0.0 ? s.momentum_buffer : no_buf, o.centered ? s.grad_avg : no_gave);
   });
 }
 

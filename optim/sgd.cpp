@@ -1,17 +1,16 @@
 #include "xgrad/optim/sgd.hpp"
 
-#include <cmath>
-
 #include "xgrad/optim/kernels.hpp"
 
 namespace xg::optim {
 
 template <>
 void SGDOptions::check() const {
-  detail::check_option(lr >= 0.0, "SGD", "lr", lr, "must be >= 0");
-  detail::check_option(momentum >= 0.0, "SGD", "momentum", momentum, "must be >= 0");
-  detail::check_option(!std::isnan(dampening), "SGD", "dampening", dampening, "must be a number");
-  detail::check_option(weight_decay >= 0.0, "SGD", "weight_decay", weight_decay, "must be >= 0");
+  const detail::OptionCheck c{"SGD"};
+  c.at_least_zero("lr", lr);
+  c.at_least_zero("momentum", momentum);
+  c.number("dampening", dampening);
+  c.at_least_zero("weight_decay", weight_decay);
   if (nesterov && !(momentum > 0.0 && dampening == 0.0))
     throw ValueError("SGD: invalid nesterov = true with momentum = " + option_to_string(momentum) +
                      " and dampening = " + option_to_string(dampening) +
@@ -52,13 +51,11 @@ void SGD::step() {
       first = !s.momentum_buffer.defined();
       detail::ensure_buffer(s.momentum_buffer, p);
     }
-    Tensor param = p;
-    detail::visit_float(p, name(), [&]<class T>() {
-      T* buf = o.momentum != 0.0 ? s.momentum_buffer.data<T>() : nullptr;
-      sgd_kernel<T>(param.data<T>(), g.data<T>(), buf, p.numel(), o, first);
-    });
-    detail::bump_version(p);
-    if (o.momentum != 0.0) detail::bump_version(s.momentum_buffer);
+    Tensor unused;  // the momentum buffer without momentum (it may hold an earlier run's values)
+    detail::update_in_place(
+        name(), p, g,
+        [&](auto* param, const auto* grad, auto* buf) { sgd_kernel(param, grad, buf, p.numel(), o, first); },
+        o.momentum != 0.0 ? s.momentum_buffer : unused);
   });
 }
 

@@ -529,7 +529,13 @@ TEST_CASE("optimizers are usable through the Optimizer base") {
   opts.push_back(std::make_unique<optim::AdamW>(pb.params()));
   opts.push_back(std::make_unique<optim::RMSprop>(pb.params()));
   opts.push_back(std::make_unique<optim::Adagrad>(pb.params()));
-  const std::vector<std::string> names = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"};
+  opts.push_back(std::make_unique<optim::Adamax>(pb.params()));
+  opts.push_back(std::make_unique<optim::NAdam>(pb.params()));
+  opts.push_back(std::make_unique<optim::RAdam>(pb.params()));
+  opts.push_back(std::make_unique<optim::Adadelta>(pb.params()));
+  opts.push_back(std::make_unique<optim::ASGD>(pb.params()));
+  const std::vector<std::string> names = {"SGD",    "Adam",  "AdamW", "RMSprop",  "Adagrad",
+                                          "Adamax", "NAdam", "RAdam", "Adadelta", "ASGD"};
   for (std::size_t i = 0; i < opts.size(); ++i) {
     CHECK(opts[i]->name() == names[i]);
     const double before = f_of(pb.values());
@@ -911,9 +917,24 @@ TEST_CASE("an element's update does not depend on its position (SIMD batches and
     a.push_back(std::make_unique<optim::Adagrad>(std::vector<Tensor>{big},
                                                  optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
     s.push_back(std::make_unique<optim::Adagrad>(all, optim::AdagradOptions{.lr = 0.1, .weight_decay = 0.1}));
+    a.push_back(
+        std::make_unique<optim::NAdam>(std::vector<Tensor>{big}, optim::NAdamOptions{.weight_decay = 0.1}));
+    s.push_back(std::make_unique<optim::NAdam>(all, optim::NAdamOptions{.weight_decay = 0.1}));
+    // betas[1] 0.9: rectified from step 6 on, so both branches run in the 6 steps below
+    a.push_back(std::make_unique<optim::RAdam>(std::vector<Tensor>{big},
+                                               optim::RAdamOptions{.lr = 0.1, .betas = {0.9, 0.9}}));
+    s.push_back(std::make_unique<optim::RAdam>(all, optim::RAdamOptions{.lr = 0.1, .betas = {0.9, 0.9}}));
+    a.push_back(std::make_unique<optim::Adadelta>(
+        std::vector<Tensor>{big}, optim::AdadeltaOptions{.weight_decay = 0.1, .maximize = true}));
+    s.push_back(std::make_unique<optim::Adadelta>(
+        all, optim::AdadeltaOptions{.weight_decay = 0.1, .maximize = true}));
+    a.push_back(std::make_unique<optim::ASGD>(std::vector<Tensor>{big},
+                                              optim::ASGDOptions{.lr = 0.1, .t0 = 0.5, .weight_decay = 0.1}));
+    s.push_back(
+        std::make_unique<optim::ASGD>(all, optim::ASGDOptions{.lr = 0.1, .t0 = 0.5, .weight_decay = 0.1}));
     for (std::size_t k = 0; k < a.size(); ++k) {
       CAPTURE(a[k]->name());
-      for (int t = 0; t < 3; ++t) {
+      for (int t = 0; t < 6; ++t) {
         set_grads();
         a[k]->step();
         s[k]->step();
@@ -981,4 +1002,359 @@ TEST_CASE("Adamax: groups inherit unstated options; save and load resume exactly
       },
       [](const Problem& p) { return std::make_unique<optim::Adamax>(p.params()); }, "adamax");
   CHECK_ERROR(optim::Adamax(Problem().params(), {.betas = {1.0, 0.9}}), xg::ValueError, "Adamax:", "betas");
+}
+
+// ---------------------------------------------------------------- NAdam, RAdam, Adadelta, ASGD
+// Figures: PyTorch 1.13 on this file's problem, after torch.set_default_dtype(torch.float64) (so
+// that the scalar state PyTorch keeps in tensors, NAdam's mu_product and ASGD's eta and mu, is
+// float64 too): p1 = torch.tensor(kX0[:4]).reshape(2, 2), p2 = torch.tensor(kX0[4:]), each step
+// opt.zero_grad(); ((a1*p1*p1 + b1*p1).sum() + (a2*p2*p2 + b2*p2).sum()).backward(); opt.step()
+// (a, b = kA, kB split likewise),
+// with the optimizer named above each table built as `torch.optim.X([p1, p2], ..., foreach=False)`;
+// a row is θ after a step, p1 flattened then p2.
+namespace {
+using Trajectory = std::vector<std::vector<double>>;
+
+/// Steps opt on pb once per row of want, comparing θ after each step.
+void check_steps(optim::Optimizer& opt, const Problem& pb, const Trajectory& want, double tol = 1e-12) {
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    CAPTURE(t);
+    opt.zero_grad();
+    pb.loss().backward();
+    opt.step();
+    check_close(pb.values(), want[t], tol);
+  }
+}
+
+// torch.optim.NAdam(lr=0.1, betas=(0.8, 0.9), weight_decay=0.05, momentum_decay=0.1)
+const Trajectory kNAdam = {
+    {0.8913738446781417, -1.8913738439861854, 0.3913738443287783, 1.391373843924978, -0.6086261514386045,
+     0.6913738439580007, 1.8913738442508339},
+    {0.8088832485697249, -1.8070441382563203, 0.312448740302932, 1.3080245708200087, -0.6833756757934302,
+     0.6104073079309951, 1.8081281452312847},
+    {0.730975216103242, -1.7261814854315765, 0.24048146117529845, 1.228726508292562, -0.7481413401489181,
+     0.5350078824990129, 1.7289967976174703},
+    {0.654005265616033, -1.6449820934393313, 0.17235553757952243, 1.1497498177871015, -0.805244088316928,
+     0.4617261135641105, 1.650259259285561},
+    {0.5775493670117949, -1.5627655697441376, 0.10839606609535592, 1.0705368887474174, -0.8535055734342417,
+     0.3904278274120566, 1.5713727740010361},
+};
+const optim::NAdamOptions kNAdamOptions{
+    .lr = 0.1, .betas = {0.8, 0.9}, .weight_decay = 0.05, .momentum_decay = 0.1};
+
+// torch.optim.RAdam(lr=0.1, betas=(0.8, 0.9), weight_decay=0.05); steps 1-5 are unrectified
+// (ρ ≤ 5), steps 6-8 rectified.
+const Trajectory kRAdam = {
+    {0.885, -1.57, 0.3175, 0.9325, -0.5225, 0.31599999999999995, 1.79},
+    {0.7767083333333333, -1.188972222222222, 0.1659236111111111, 0.49268749999999983, -0.5443125,
+     -0.005322222222222339, 1.5980833333333333},
+    {0.675276212431694, -0.8560134904371584, 0.043433159722222184, 0.16774141905737683, -0.5654079149590163,
+     -0.19363535974499102, 1.4242870560109289},
+    {0.5807980612442523, -0.5696252079222321, -0.052213342590240186, -0.05659124514256819,
+     -0.5857604944567312, -0.2784720304085157, 1.2684554750437786},
+    {0.4933089494299648, -0.3277440395466648, -0.12359414648454287, -0.19547289837074824, -0.6053487335531981,
+     -0.2879540339311918, 1.130240797436744},
+    {0.4693712121637661, -0.3073036417119742, -0.13799303123527287, -0.20240268182835117, -0.6302375276771073,
+     -0.2833045721238285, 1.1077462043415909},
+    {0.4389040853493372, -0.2825682726095257, -0.15216771128754678, -0.20530706513616354, -0.6620725249653816,
+     -0.27189371140358537, 1.0796159061879174},
+    {0.4032215262507686, -0.2547631913521129, -0.16407047399898508, -0.20281204378111845, -0.699252824342774,
+     -0.2536440196577213, 1.0471155939068755},
+};
+const optim::RAdamOptions kRAdamOptions{.lr = 0.1, .betas = {0.8, 0.9}, .weight_decay = 0.05};
+
+// torch.optim.Adadelta(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.05), then with maximize=True
+const Trajectory kAdadelta = {
+    {0.9888217729992037, -1.9888198112768216, 0.4888204992253728, 1.4888197469002105, -0.5111255339697683,
+     0.7888197794281314, 1.988820293864727},
+    {0.977092929964191, -1.9770629090668632, 0.4771357240591618, 1.477076801636664, -0.5227037321714685,
+     0.7771088590960008, 1.9770794063772998},
+    {0.9650161018339027, -1.9649199929108254, 0.4651697404023622, 1.4649683665875046, -0.5344911240430424,
+     0.7650793830254766, 1.9649751904637207},
+    {0.9526915120793435, -1.952483992896735, 0.45303569832014945, 1.4525913445877356, -0.5463626452755368,
+     0.7528373235887995, 1.9526049498603355},
+    {0.9401790138036002, -1.9398096816033423, 0.44080222241707073, 1.4400032830004632, -0.5582417797352814,
+     0.7404464676803955, 1.9400265120948377},
+};
+const Trajectory kAdadeltaMax = {
+    {1.0111778055250302, -2.011180173616076, 0.5111794528405372, 1.5111802483234233, -0.4888564376459948,
+     0.8111802165276236, 2.0111795657061533},
+    {1.0230126304907188, -2.0229928303707614, 0.5230594097310154, 1.523006848608042, -0.47701805811902126,
+     0.8230375471645348, 2.0230081902230066},
+    {1.0353505382158585, -2.035272783995752, 0.5355051184706264, 1.5353208691051237, -0.4646193176774978,
+     0.8354268281079285, 2.03532821704197},
+    {1.0481213067090756, -2.047942832186525, 0.5484583843932167, 1.5480489948713998, -0.45171850101937816,
+     0.8482833386769765, 2.0480671197061557},
+    {1.0612864454617956, -2.0609594127341326, 0.5618896038606264, 1.5611504852065807, -0.43834539040872367,
+     0.8615726389218656, 2.0611847298981267},
+};
+const optim::AdadeltaOptions kAdadeltaOptions{.lr = 0.5, .rho = 0.8, .eps = 1e-4, .weight_decay = 0.05};
+
+// torch.optim.ASGD(lr=0.05, lambd=0.01, alpha=0.75, t0=0.5, weight_decay=0.1): θ, the average
+// ax (state 'ax'), and eta, mu after each step (averaging starts at step 3: mu = 1 / (2 - 0.5)).
+const Trajectory kASGD = {
+    {0.9395, -1.7790000000000001, 0.40725, 1.2117499999999999, -0.50975, 0.5556, 1.889},
+    {0.8823791689731444, -1.5813895992697449, 0.3289519849209271, 0.9828212179288758, -0.5191990818157359,
+     0.38592782309047763, 1.786973757450214},
+    {0.8284475687413266, -1.404685508056087, 0.2628495219184495, 0.8009878156564134, -0.5283566425080005,
+     0.2681152215471622, 1.6931926969825093},
+    {0.7775260047011684, -1.2466689223043317, 0.20703919611152444, 0.6565472846874624, -0.5372317822502273,
+     0.18629804843672082, 1.6069876473836937},
+    {0.7294454143106263, -1.1053572655386124, 0.1599152693495625, 0.5417988972704876, -0.5458333138171344,
+     0.12946921659399382, 1.5277439775823682},
+};
+const Trajectory kASGDAverage = {
+    {0.9395, -1.7790000000000001, 0.40725, 1.2117499999999999, -0.50975, 0.5556, 1.889},
+    {0.8823791689731444, -1.5813895992697449, 0.3289519849209271, 0.9828212179288758, -0.5191990818157359,
+     0.38592782309047763, 1.786973757450214},
+    {0.8464247688185992, -1.4635868717939728, 0.2848836762526087, 0.8615989497472342, -0.5253041222772457,
+     0.30738608872826734, 1.7244530504717441},
+    {0.8188652631716269, -1.3768196919981164, 0.253745884196175, 0.7795782837233254, -0.5300751862664383,
+     0.25895087261164873, 1.6774668892365239},
+    {0.7933167349256267, -1.2992589987239724, 0.22693713709714286, 0.7116413161653717, -0.53457750842378,
+     0.22195611374946161, 1.6346889144781938},
+};
+const std::vector<double> kASGDEta = {0.049981258199366996, 0.04996253278245006, 0.049943823726753885,
+                                      0.04992513100982532, 0.049906454609253185};
+const std::vector<double> kASGDMu = {1.0, 0.6666666666666666, 0.4, 0.2857142857142857, 0.2222222222222222};
+// the same ASGD with maximize=True
+const Trajectory kASGDMax = {
+    {1.0495, -2.1990000000000003, 0.58725, 1.77175, -0.48475, 1.0356, 2.089},
+    {1.1011833699473466, -2.4167238586548447, 0.6870701947660113, 2.0962337012155468, -0.4692084527160523,
+     1.3404698809385476, 2.184149821046717},
+    {1.1551455633218215, -2.65492563428812, 0.8012662016059873, 2.483660622217368, -0.45336989497807234,
+     1.7349424434194916, 2.285871951544069},
+    {1.2114861695845223, -2.9155229896390047, 0.9319022297452251, 2.9462123400646414, -0.4372287633006381,
+     2.2453089382880096, 2.394617736093004},
+    {1.2703090917879627, -3.2006123848865524, 1.081338004273387, 3.4984225318260225, -0.4207793920784543,
+     2.905562287978202, 2.5108693349113023},
+};
+const optim::ASGDOptions kASGDOptions{
+    .lr = 0.05, .lambd = 0.01, .alpha = 0.75, .t0 = 0.5, .weight_decay = 0.1};
+
+/// Resume from a file: 3 steps, save, load into a fresh optimizer made with default options
+/// over parameters holding the same values, 3 more == 6 straight (check_resume), exactly.
+template <class Opt, class Options>
+void check_resume_of(const Options& options, const std::string& tag) {
+  check_resume([options](const Problem& p) { return std::make_unique<Opt>(p.params(), options); },
+               [](const Problem& p) { return std::make_unique<Opt>(p.params()); }, tag);
+}
+}  // namespace
+
+TEST_CASE("NAdam matches PyTorch 1.13 step by step") {
+  CHECK(optim::NAdamOptions{}.lr == 2e-3);
+  CHECK(optim::NAdamOptions{}.betas == std::array<double, 2>{0.9, 0.999});
+  CHECK(optim::NAdamOptions{}.eps == 1e-8);
+  CHECK(optim::NAdamOptions{}.weight_decay == 0.0);
+  CHECK(optim::NAdamOptions{}.momentum_decay == 4e-3);
+  Problem pb;
+  optim::NAdam opt(pb.params(), kNAdamOptions);
+  check_steps(opt, pb, kNAdam);
+  REQUIRE(opt.state(pb.p1) != nullptr);
+  CHECK(opt.state(pb.p1)->step == 5);
+  // Π = μ₁ ... μ₅ with μ_t = 0.8 (1 − ½ 0.96^(0.1 t))
+  double prod = 1;
+  for (int t = 1; t <= 5; ++t) prod *= 0.8 * (1 - 0.5 * std::pow(0.96, 0.1 * t));
+  CHECK(opt.state(pb.p1)->mu_product == doctest::Approx(prod).epsilon(1e-15));
+  SUBCASE("float32 follows the float64 trajectory") {
+    Problem pf(Dtype::float32);
+    optim::NAdam o32(pf.params(), kNAdamOptions);
+    check_steps(o32, pf, kNAdam, 1e-5);
+    CHECK(o32.state(pf.p1)->exp_avg.dtype() == Dtype::float32);
+  }
+}
+
+TEST_CASE("RAdam matches PyTorch 1.13 step by step, before and after rectification") {
+  CHECK(optim::RAdamOptions{}.lr == 1e-3);
+  CHECK(optim::RAdamOptions{}.betas == std::array<double, 2>{0.9, 0.999});
+  CHECK(optim::RAdamOptions{}.eps == 1e-8);
+  Problem pb;
+  optim::RAdam opt(pb.params(), kRAdamOptions);
+  check_steps(opt, pb, kRAdam);
+  CHECK(opt.state(pb.p2)->step == 8);
+  SUBCASE("float32 follows the float64 trajectory") {
+    Problem pf(Dtype::float32);
+    optim::RAdam o32(pf.params(), kRAdamOptions);
+    check_steps(o32, pf, kRAdam, 1e-5);
+  }
+}
+
+TEST_CASE("Adadelta matches PyTorch 1.13 step by step, and with maximize") {
+  CHECK(optim::AdadeltaOptions{}.lr == 1.0);
+  CHECK(optim::AdadeltaOptions{}.rho == 0.9);
+  CHECK(optim::AdadeltaOptions{}.eps == 1e-6);
+  CHECK_FALSE(optim::AdadeltaOptions{}.maximize);
+  {
+    Problem pb;
+    optim::Adadelta opt(pb.params(), kAdadeltaOptions);
+    check_steps(opt, pb, kAdadelta);
+    CHECK(opt.state(pb.p1)->step == 5);
+    CHECK(opt.state(pb.p1)->acc_delta.defined());
+  }
+  {
+    Problem pb;
+    optim::AdadeltaOptions o = kAdadeltaOptions;
+    o.maximize = true;
+    optim::Adadelta opt(pb.params(), o);
+    check_steps(opt, pb, kAdadeltaMax);
+  }
+  {
+    Problem pf(Dtype::float32);
+    optim::Adadelta o32(pf.params(), kAdadeltaOptions);
+    check_steps(o32, pf, kAdadelta, 1e-5);
+  }
+}
+
+TEST_CASE("ASGD matches PyTorch 1.13 step by step: θ, the average ax, eta and mu") {
+  CHECK(optim::ASGDOptions{}.lr == 1e-2);
+  CHECK(optim::ASGDOptions{}.lambd == 1e-4);
+  CHECK(optim::ASGDOptions{}.alpha == 0.75);
+  CHECK(optim::ASGDOptions{}.t0 == 1e6);
+  CHECK_FALSE(optim::ASGDOptions{}.maximize);
+  {
+    Problem pb;
+    optim::ASGD opt(pb.params(), kASGDOptions);
+    for (std::size_t t = 0; t < kASGD.size(); ++t) {
+      CAPTURE(t);
+      opt.zero_grad();
+      pb.loss().backward();
+      opt.step();
+      check_close(pb.values(), kASGD[t], 1e-12);
+      const optim::ASGDState* s1 = opt.state(pb.p1);
+      const optim::ASGDState* s2 = opt.state(pb.p2);
+      REQUIRE(s1 != nullptr);
+      REQUIRE(s2 != nullptr);
+      std::vector<double> ax = s1->ax.to_vector<double>(), ax2 = s2->ax.to_vector<double>();
+      ax.insert(ax.end(), ax2.begin(), ax2.end());
+      check_close(ax, kASGDAverage[t], 1e-12);
+      CHECK(s1->eta == doctest::Approx(kASGDEta[t]).epsilon(1e-14));
+      CHECK(s1->mu == doctest::Approx(kASGDMu[t]).epsilon(1e-14));
+      CHECK(s1->step == static_cast<int64_t>(t + 1));
+    }
+  }
+  {
+    Problem pb;
+    optim::ASGDOptions o = kASGDOptions;
+    o.maximize = true;
+    optim::ASGD opt(pb.params(), o);
+    check_steps(opt, pb, kASGDMax);
+  }
+  {
+    Problem pf(Dtype::float32);
+    optim::ASGD o32(pf.params(), kASGDOptions);
+    check_steps(o32, pf, kASGD, 1e-5);
+    CHECK(o32.state(pf.p1)->ax.dtype() == Dtype::float32);
+  }
+}
+
+TEST_CASE("NAdam, RAdam, Adadelta, ASGD: groups inherit unstated options") {
+  SUBCASE("NAdam") {
+    optim::NAdamOptions d{.lr = 0.05, .betas = {0.8, 0.95}, .momentum_decay = 0.01};
+    check_group_inheritance<optim::NAdam>(
+        d, {.weight_decay = 0.1},
+        {.lr = 0.05, .betas = {0.8, 0.95}, .weight_decay = 0.1, .momentum_decay = 0.01}, d);
+  }
+  SUBCASE("RAdam") {
+    // the group's betas differ from the defaults' from the first step on (through betas[0])
+    optim::RAdamOptions d{.lr = 0.05, .betas = {0.8, 0.9}, .weight_decay = 0.01};
+    check_group_inheritance<optim::RAdam>(d, {.betas = {0.5, 0.5}},
+                                          {.lr = 0.05, .betas = {0.5, 0.5}, .weight_decay = 0.01}, d);
+  }
+  SUBCASE("Adadelta") {
+    optim::AdadeltaOptions d{.lr = 0.5, .rho = 0.8, .maximize = true};
+    check_group_inheritance<optim::Adadelta>(d, {.eps = 1e-3},
+                                             {.lr = 0.5, .rho = 0.8, .eps = 1e-3, .maximize = true}, d);
+  }
+  SUBCASE("ASGD") {
+    optim::ASGDOptions d{.lr = 0.05, .lambd = 0.01, .t0 = 1.0, .weight_decay = 0.1};
+    check_group_inheritance<optim::ASGD>(
+        d, {.alpha = 0.5}, {.lr = 0.05, .lambd = 0.01, .alpha = 0.5, .t0 = 1.0, .weight_decay = 0.1}, d);
+  }
+  SUBCASE("the resolved options") {
+    Tensor a = xg::ones({2}, {.requires_grad = true}), b = xg::ones({2}, {.requires_grad = true});
+    optim::ASGD opt({{{a}, {.lambd = 0.5}}, {{b}}}, {.lr = 0.2, .t0 = 3});
+    CHECK(opt.options(0).lambd == 0.5);
+    CHECK(opt.options(0).lr == 0.2);
+    CHECK(opt.options(0).t0 == 3);
+    CHECK(opt.options(0).alpha == 0.75);
+    CHECK(opt.options(1).lambd == 1e-4);
+    CHECK(opt.options(1).lr == 0.2);
+  }
+}
+
+TEST_CASE("NAdam, RAdam, Adadelta, ASGD: save and load resume exactly") {
+  SUBCASE("NAdam") {
+    check_resume_of<optim::NAdam>(kNAdamOptions, "nadam");
+  }
+  SUBCASE("RAdam") {
+    check_resume_of<optim::RAdam>(kRAdamOptions, "radam");
+  }  // step 6 is rectified
+  SUBCASE("Adadelta") {
+    optim::AdadeltaOptions o = kAdadeltaOptions;
+    o.maximize = true;
+    check_resume_of<optim::Adadelta>(o, "adadelta");
+  }
+  SUBCASE("ASGD") {
+    check_resume_of<optim::ASGD>(kASGDOptions, "asgd");
+  }  // averaging from step 3
+  SUBCASE("the state dict holds PyTorch's names") {
+    Problem pb;
+    optim::NAdam nadam(pb.params());
+    optim::ASGD asgd(pb.params());
+    optim::Adadelta adadelta(pb.params());
+    optim::RAdam radam(pb.params());
+    pb.loss().backward();
+    nadam.step();
+    asgd.step();
+    adadelta.step();
+    radam.step();
+    auto names_of = [](const optim::Optimizer& o) {
+      std::vector<std::string> names;
+      for (const auto& [n, t] : o.state_dict().tensors)
+        if (n.rfind("state.0.", 0) == 0) names.push_back(n.substr(8));
+      return names;
+    };
+    CHECK(names_of(nadam) == std::vector<std::string>{"step", "mu_product", "exp_avg", "exp_avg_sq"});
+    CHECK(names_of(radam) == std::vector<std::string>{"step", "exp_avg", "exp_avg_sq"});
+    CHECK(names_of(adadelta) == std::vector<std::string>{"step", "square_avg", "acc_delta"});
+    CHECK(names_of(asgd) == std::vector<std::string>{"step", "eta", "mu", "ax"});
+    const optim::StateDict sd = asgd.state_dict();
+    CHECK(sd.metadata.at("group.0.lambd") == "1e-04");
+    CHECK(sd.metadata.at("group.0.t0") == "1e+06");
+  }
+}
+
+TEST_CASE("NAdam, RAdam, Adadelta, ASGD: invalid options throw ValueError naming the optimizer and option") {
+  Problem pb;
+  CHECK_ERROR(optim::NAdam(pb.params(), {.lr = -0.1}), xg::ValueError, "NAdam:", "invalid lr = -0.1");
+  CHECK_ERROR(optim::NAdam(pb.params(), {.betas = {1.0, 0.9}}), xg::ValueError, "NAdam:", "betas[0]",
+              "[0, 1)");
+  CHECK_ERROR(optim::NAdam(pb.params(), {.betas = {0.9, -0.5}}), xg::ValueError, "NAdam:", "betas[1]");
+  CHECK_ERROR(optim::NAdam(pb.params(), {.eps = -1}), xg::ValueError, "NAdam:", "eps");
+  CHECK_ERROR(optim::NAdam(pb.params(), {.weight_decay = -1}), xg::ValueError, "NAdam:", "weight_decay");
+  CHECK_ERROR(optim::NAdam(pb.params(), {.momentum_decay = -1e-3}), xg::ValueError,
+              "NAdam:", "momentum_decay");
+  CHECK_ERROR(optim::RAdam(pb.params(), {.lr = -1}), xg::ValueError, "RAdam:", "lr");
+  CHECK_ERROR(optim::RAdam(pb.params(), {.betas = {-0.1, 0.9}}), xg::ValueError, "RAdam:", "betas[0]");
+  CHECK_ERROR(optim::RAdam(pb.params(), {.betas = {0.9, 1.0}}), xg::ValueError, "RAdam:", "betas[1]");
+  CHECK_ERROR(optim::RAdam(pb.params(), {.lr = NAN}), xg::ValueError, "RAdam:", "lr = nan");
+  CHECK_ERROR(optim::RAdam(pb.params(), {.weight_decay = -1}), xg::ValueError, "RAdam:", "weight_decay");
+  CHECK_ERROR(optim::Adadelta(pb.params(), {.lr = -1}), xg::ValueError, "Adadelta:", "lr");
+  CHECK_ERROR(optim::Adadelta(pb.params(), {.rho = 1.5}), xg::ValueError, "Adadelta:", "rho", "[0, 1]");
+  CHECK_ERROR(optim::Adadelta(pb.params(), {.rho = -0.1}), xg::ValueError, "Adadelta:", "rho");
+  CHECK_ERROR(optim::Adadelta(pb.params(), {.eps = -1}), xg::ValueError, "Adadelta:", "eps");
+  CHECK_ERROR(optim::Adadelta(pb.params(), {.weight_decay = -1}), xg::ValueError,
+              "Adadelta:", "weight_decay");
+  CHECK_NOTHROW(optim::Adadelta(pb.params(), {.rho = 1.0}));  // [0, 1] closed, as PyTorch
+  CHECK_ERROR(optim::ASGD(pb.params(), {.lr = -1}), xg::ValueError, "ASGD:", "lr");
+  CHECK_ERROR(optim::ASGD(pb.params(), {.weight_decay = -1}), xg::ValueError, "ASGD:", "weight_decay");
+  CHECK_ERROR(optim::ASGD(pb.params(), {.lambd = NAN}), xg::ValueError, "ASGD:", "lambd");
+  CHECK_ERROR(optim::ASGD(pb.params(), {.alpha = NAN}), xg::ValueError, "ASGD:", "alpha");
+  CHECK_ERROR(optim::ASGD(pb.params(), {.t0 = NAN}), xg::ValueError, "ASGD:", "t0");
+  // a group's stated option and later changes are checked too
+  CHECK_ERROR(optim::NAdam({{{pb.p1}, {.betas = {0.9, 1.0}}}}), xg::ValueError, "NAdam:", "betas[1]");
+  optim::ASGD asgd(pb.params());
+  CHECK_ERROR(asgd.set_lr(-1.0, 0), xg::ValueError, "ASGD:", "lr");
+  optim::RAdam radam(pb.params());
+  CHECK_ERROR(radam.set_options({.betas = {0.9, 1.5}}), xg::ValueError, "RAdam:", "betas[1]");
 }
