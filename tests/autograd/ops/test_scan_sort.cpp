@@ -121,6 +121,11 @@ TEST_CASE("cumprod's gradient is exact where x has zeros, to second order, as to
   const Tensor up = f64({1, 2, 3, 4, 5, 6, 7, 8, 9}, {3, 3});
   check_values(grad_of(xg::cumprod(x, 0), x, up), {12.25, 2, -9, 0, 58, 0, 0, 0, 0});
   check_values(xg::grad({xg::cumprod(x, 0)}, {x}, {up}, true, true)[0], {12.25, 2, -9, 0, 58, 0, 0, 0, 0});
+  // A NaN upstream times a zero product is NaN, for the loop and the formula alike (PyTorch 1.13
+  // returns [1, nan, 0] for torch.cumprod(tensor([0.1, 0, 0.3]), 0) and upstream [1, nan, 1]).
+  Tensor xn = f64({0.1, 0.0, 0.3}, true);
+  check_with_nan(grad_of(xg::cumprod(xn, 0), xn, f64({1, kNaN, 1})), {kNaN, kNaN, 0});
+  check_with_nan(xg::grad({xg::cumprod(xn, 0)}, {xn}, {f64({1, kNaN, 1})}, true, true)[0], {kNaN, kNaN, 0});
   CHECK(ints(xg::cumprod(i64({1, 2, 3}), 0)) == std::vector<int64_t>{1, 2, 6});
   CHECK_ERROR(xg::cumprod(m23(), 5), xg::IndexError, "cumprod", "dim 5", "[2, 3]");
 }
@@ -143,7 +148,11 @@ TEST_CASE("logcumsumexp is stable for large values and skips -inf, as torch.logc
   const Tensor yl = xg::logcumsumexp(lead, 0);
   check_with_nan(yl, {-kInf, 0.0, 1.3132616875182228});
   check_with_nan(grad_of(yl, lead, f64({1.0, 2.0, 3.0})), {kNaN, 2.8068242641099856, 2.193175735890015});
-  // NaN propagates: torch.logcumsumexp(tensor([1, kNaN, 2]), 0)
+  // A NaN upstream gradient reaches every input it depends on. (PyTorch 1.13 drops it here and
+  // returns [1.3006096053557272, 0.3322249935333472, 0.3671654011109255]; only the last is right.)
+  Tensor x3 = f64({0.1, 0.2, 0.3}, true);
+  check_with_nan(grad_of(xg::logcumsumexp(x3, 0), x3, f64({1, kNaN, 1})), {kNaN, kNaN, 0.3671654011109255});
+  // NaN propagates: torch.logcumsumexp(tensor([1, nan, 2]), 0)
   check_with_nan(xg::logcumsumexp(f64({1, kNaN, 2}), 0), {1, kNaN, kNaN});
   // Along either dim of a matrix.
   const Tensor m = f64({0.1, -0.4, 2.0, 1.0, 0.5, -3.0}, {2, 3});
