@@ -61,6 +61,14 @@ void scan_kernel(const T* in, T* out, const Lanes& l, bool reverse, F step) {
                          for (int64_t o = lo; o < hi; ++o) {
                            const T* src = in + o * n * inner;
                            T* dst = out + o * n * inner;
+                           if (inner == 1 && n > 0) {  // one lane: a plain running loop
+                             const int64_t first = reverse ? n - 1 : 0, step_k = reverse ? -1 : 1;
+                             T acc = src[first];
+                             dst[first] = acc;
+                             for (int64_t kk = 1, k = first + step_k; kk < n; ++kk, k += step_k)
+                               dst[k] = acc = step(acc, src[k]);
+                             continue;
+                           }
                            for (int64_t kk = 0; kk < n; ++kk) {
                              const int64_t k = reverse ? n - 1 - kk : kk;
                              const T* row = src + k * inner;
