@@ -4,7 +4,7 @@
 /// Mixed dtypes promote as PyTorch does (int64 < float32 < float64); a C++ scalar takes the
 /// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
 /// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
-/// ops/elementwise.cpp, reduction.cpp, linalg.cpp, shape.cpp, conv.cpp, pool.cpp, rnn.cpp.
+/// ops/elementwise.cpp, reduction.cpp, linalg.cpp, shape.cpp, scan_sort.cpp, conv.cpp, pool.cpp, rnn.cpp.
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -225,6 +225,34 @@ Tensor tril(const Tensor& x, int64_t diagonal = 0);
 Tensor triu(const Tensor& x, int64_t diagonal = 0);
 /// x reversed along each of `dims` (as torch.flip; a copy, not a view).
 Tensor flip(const Tensor& x, const Axes& dims);
+/// Running sum / product along dim (as torch.cumsum / torch.cumprod; int64 stays int64). cumprod's
+/// gradient is exact where x has zeros (no division there), to every order.
+Tensor cumsum(const Tensor& x, int64_t dim);
+Tensor cumprod(const Tensor& x, int64_t dim);
+/// log(cumsum(exp(x))) along dim, computed stably (as torch.logcumsumexp); -inf entries add nothing.
+/// Where the running sum is still 0 (leading -inf), the gradient is NaN, as PyTorch's.
+Tensor logcumsumexp(const Tensor& x, int64_t dim);
+/// x rolled by shifts[i] along dims[i] (as torch.roll; a dim may repeat); with dims empty, the
+/// flattened x rolled by the one shift, reshaped back.
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const Axes& dims = {});
+/// x tiled repeats[d] times along each dim (as torch.Tensor.repeat); extra leading repeats add dims.
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats);
+/// Each element repeated `repeats` times along dim, or in the flattened x when dim is absent (as
+/// torch.repeat_interleave).
+Tensor repeat_interleave(const Tensor& x, int64_t repeats, std::optional<int64_t> dim = std::nullopt);
+/// As above with per-element counts: an int64 tensor of x.size(dim) entries (or one for all).
+Tensor repeat_interleave(const Tensor& x, const Tensor& repeats, std::optional<int64_t> dim = std::nullopt);
+/// (values, int64 indices) of x sorted along dim (as torch.sort). NaN sorts as the largest value.
+/// Ties always keep their input order (a stable sort, whatever `stable` says), so results are
+/// deterministic. The values' gradient scatters back through the indices.
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false,
+                               bool stable = false);
+/// The indices of sort(x, dim, descending) (as torch.argsort; stable, NaN largest); no gradient.
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);
+/// (values, int64 indices) of the k largest (or smallest) elements along dim (as torch.topk), in
+/// sorted order even when `sorted` is false; ties go to the lower index, NaN counts as largest.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
+                               bool sorted = true);
 
 // ---- neural-network ops (conv.cpp, pool.cpp): images are [N, C, H, W], weights as PyTorch's ----
 /// A (height, width) pair; an integer converts to a square one (PyTorch's int-or-tuple arguments):
