@@ -70,6 +70,23 @@ std::vector<OptimCase> optim_cases() {
        "torch.optim.RMSprop(p, lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.5, centered=True)",
        opt<optim::RMSprop>(optim::RMSpropOptions{
            .lr = 0.01, .alpha = 0.9, .weight_decay = 0.1, .momentum = 0.5, .centered = true})},
+      {"Adamax maximize betas eps",
+       "torch.optim.Adamax(p, lr=0.05, betas=(0.5, 0.8), eps=1e-4, maximize=True)",
+       opt<optim::Adamax>(
+           optim::AdamaxOptions{.lr = 0.05, .betas = {0.5, 0.8}, .eps = 1e-4, .maximize = true})},
+      {"Adagrad maximize eps", "torch.optim.Adagrad(p, lr=0.1, eps=1e-3, maximize=True)",
+       opt<optim::Adagrad>(optim::AdagradOptions{.lr = 0.1, .eps = 1e-3, .maximize = true})},
+      {"RMSprop momentum maximize", "torch.optim.RMSprop(p, lr=0.01, momentum=0.7, maximize=True)",
+       opt<optim::RMSprop>(optim::RMSpropOptions{.lr = 0.01, .momentum = 0.7, .maximize = true})},
+      {"SGD nesterov weight_decay two groups",
+       "torch.optim.SGD([{'params': [p[0]], 'weight_decay': 0.1}, {'params': [p[1]], 'momentum': 0.3}], "
+       "lr=0.1, "
+       "momentum=0.9, nesterov=True)",
+       [](const Params& p) {
+         return std::make_unique<SGD>(
+             std::vector<SGD::ParamGroup>{{{p[0]}, {.weight_decay = 0.1}}, {{p[1]}, {.momentum = 0.3}}},
+             optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
+       }},
       {"LBFGS", "torch.optim.LBFGS(p, lr=0.5, max_iter=4, history_size=3)",
        opt<optim::LBFGS>(optim::LBFGSOptions{.lr = 0.5, .max_iter = 4, .history_size = 3}), true},
       {"LBFGS strong_wolfe", "torch.optim.LBFGS(p, max_iter=2, line_search_fn='strong_wolfe')",
