@@ -4,7 +4,7 @@
 # non-doctest test).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+XGRAD_SETUP_TESTS=1 bash scripts/setup.sh || exit 1
 meson test -C build --num-processes 2 --print-errorlogs
 status=$?
 python3 scripts/summarise_tests.py build/meson-logs/testlog.json

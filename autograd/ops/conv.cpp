@@ -340,13 +340,35 @@ void check_grad_shape(const Tensor& gy, const ConvGeom& g, const char* op) {
                      std::to_string(g.c) + ", " + std::to_string(g.h) + ", " + std::to_string(g.w) + "])");
 }
 
+// The convolution's arguments after its tensors, in PyTorch's keywords.
+std::string torch_conv_args(const ConvParams& p) {
+  auto pair = [](Size2 s) {
+    std::string out = "(";  // appended: GCC 12 warns on "(" + s
+    out += std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+    return out;
+  };
+  return "stride=" + pair(p.stride) + ", padding=" + pair(p.padding) + ", dilation=" + pair(p.dilation) +
+         ", groups=" + std::to_string(p.groups);
+}
+
+// A shape as a Python tuple.
+std::string torch_shape(const Shape& s) {
+  std::string out = "(";
+  for (int i = 0; i < s.rank(); ++i) out += std::to_string(s[i]) + ", ";
+  return out + ")";
+}
+
 OpSample conv_sample(const char* label, Shape xs, Shape ws, bool bias, ConvParams p, unsigned salt) {
-  std::vector<Tensor> in = {sample_tensor(xs, Domain::real, salt), sample_tensor(ws, Domain::real, salt + 1)};
-  if (bias) in.push_back(sample_tensor({ws[0]}, Domain::real, salt + 2));
-  return {label, in, [p](std::span<const Tensor> t) {
+  const Tensor x = sample_tensor(xs, Domain::real, salt), w = sample_tensor(ws, Domain::real, salt + 1);
+  const std::vector<Tensor> in =
+      bias ? std::vector<Tensor>{x, w, sample_tensor({ws[0]}, Domain::real, salt + 2)}
+           : std::vector<Tensor>{x, w};
+  return {label, in,
+          [p](std::span<const Tensor> t) {
             return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), p.stride, p.padding, p.dilation,
                           p.groups);
-          }};
+          },
+          0, std::string("OP(x0, x1, ") + (bias ? "x2" : "None") + ", " + torch_conv_args(p) + ")"};
 }
 
 struct ConvCase {
@@ -389,13 +411,21 @@ std::vector<OpSample> conv_grad_samples(bool input_side, unsigned salt) {
     const Tensor other = sample_tensor(input_side ? c.ws : c.xs, Domain::real, salt + 1);
     const ConvParams p = c.p;
     if (input_side) {
-      s.push_back({c.label, {g, other}, [xs = c.xs, p](std::span<const Tensor> t) {
+      s.push_back({c.label,
+                   {g, other},
+                   [xs = c.xs, p](std::span<const Tensor> t) {
                      return conv2d_input_grad(t[0], t[1], xs, p.stride, p.padding, p.dilation, p.groups);
-                   }});
+                   },
+                   0,
+                   "OP(" + torch_shape(c.xs) + ", x1, x0, " + torch_conv_args(p) + ")"});
     } else {
-      s.push_back({c.label, {other, g}, [ws = c.ws, p](std::span<const Tensor> t) {
+      s.push_back({c.label,
+                   {other, g},
+                   [ws = c.ws, p](std::span<const Tensor> t) {
                      return conv2d_weight_grad(t[0], t[1], ws, p.stride, p.padding, p.dilation, p.groups);
-                   }});
+                   },
+                   0,
+                   "OP(x0, " + torch_shape(c.ws) + ", x1, " + torch_conv_args(p) + ")"});
     }
   }
   return s;
@@ -407,42 +437,55 @@ std::vector<OpSample> conv_grad_samples(bool input_side, unsigned salt) {
 XG_OP(conv2d, {.formula = "y = conv2d(x, w) + b: dx = conv2d_input_grad(g, w), dw = conv2d_weight_grad(x, "
                           "g), db = sum(g, {0, 2, 3})",
                .kind = OpKind::primitive,
-               .samples = [] {
-                 std::vector<OpSample> s;
-                 unsigned salt = 1;
-                 for (const ConvCase& c : conv_cases())
-                   s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
-                 return s;
-               }});
+               .samples =
+                   [] {
+                     std::vector<OpSample> s;
+                     unsigned salt = 1;
+                     for (const ConvCase& c : conv_cases())
+                       s.push_back(conv_sample(c.label, c.xs, c.ws, c.bias, c.p, salt += 3));
+                     return s;
+                   },
+               .torch = "torch.nn.functional.conv2d"});
 XG_OP(conv2d_input_grad, {.formula = "dx = conv2d_input_grad(g, w) is linear in g and w: d/dg = conv2d(grad, "
                                      "w), d/dw = conv2d_weight_grad(grad, g)",
                           .kind = OpKind::primitive,
-                          .samples = [] { return conv_grad_samples(true, 40); }});
+                          .samples = [] { return conv_grad_samples(true, 40); },
+                          .torch = "torch.nn.grad.conv2d_input"});
 XG_OP(conv2d_weight_grad, {.formula = "dw = conv2d_weight_grad(x, g) is linear in x and g: d/dx = "
                                       "conv2d_input_grad(g, grad), d/dg = conv2d(x, grad)",
                            .kind = OpKind::primitive,
-                           .samples = [] { return conv_grad_samples(false, 80); }});
-XG_OP(conv1d, {.formula = "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)",
-               .kind = OpKind::composite,
-               .samples = [] {
-                 auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
-                   return [=](std::span<const Tensor> t) {
-                     return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g);
-                   };
-                 };
-                 return std::vector<OpSample>{
-                     {"[2, 3, 7] * [4, 3, 3] + bias",
-                      {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2),
-                       sample_tensor({4}, Domain::real, 3)},
-                      call(1, 0, 1, 1)},
-                     {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2",
-                      {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
-                      call(2, 1, 2, 2)},
-                     {"unbatched [3, 6] * [2, 3, 2]",
-                      {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)},
-                      call(1, 1, 1, 1)},
-                 };
-               }});
+                           .samples = [] { return conv_grad_samples(false, 80); },
+                           .torch = "torch.nn.grad.conv2d_weight"});
+XG_OP(conv1d,
+      {.formula = "conv1d(x, w) = conv2d on [N, C, 1, L] (composite)",
+       .kind = OpKind::composite,
+       .samples =
+           [] {
+             auto call = [](int64_t s, int64_t p, int64_t d, int64_t g) {
+               return [=](std::span<const Tensor> t) {
+                 return conv1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, d, g);
+               };
+             };
+             return std::vector<OpSample>{
+                 {"[2, 3, 7] * [4, 3, 3] + bias",
+                  {sample_tensor({2, 3, 7}, Domain::real, 1), sample_tensor({4, 3, 3}, Domain::real, 2),
+                   sample_tensor({4}, Domain::real, 3)},
+                  call(1, 0, 1, 1),
+                  0,
+                  "OP(x0, x1, x2, 1, 0, 1, 1)"},
+                 {"[2, 4, 8] * [2, 2, 2] stride 2 padding 1 dilation 2 groups 2",
+                  {sample_tensor({2, 4, 8}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
+                  call(2, 1, 2, 2),
+                  0,
+                  "OP(x0, x1, None, 2, 1, 2, 2)"},
+                 {"unbatched [3, 6] * [2, 3, 2]",
+                  {sample_tensor({3, 6}, Domain::real, 6), sample_tensor({2, 3, 2}, Domain::real, 7)},
+                  call(1, 1, 1, 1),
+                  0,
+                  "OP(x0, x1, None, 1, 1, 1, 1)"},
+             };
+           },
+       .torch = "torch.nn.functional.conv1d"});
 
 namespace {
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);

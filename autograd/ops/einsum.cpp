@@ -188,27 +188,33 @@ Labelled contract(Labelled a, Labelled b, const std::array<bool, 128>& keep, con
 
 XG_OP(einsum, {.formula = "einsum = diagonals (strided slice), sums, permutes and batched matmul (composite)",
                .kind = OpKind::composite,
-               .samples = [] {
-                 auto s = [](const char* eq, std::vector<Shape> shapes, unsigned salt) {
-                   std::vector<Tensor> in;
-                   for (const Shape& sh : shapes) in.push_back(sample_tensor(sh, Domain::real, salt++));
-                   const std::string e = eq;
-                   return OpSample{eq, in, [e](std::span<const Tensor> t) {
-                                     return einsum(e, std::vector<Tensor>(t.begin(), t.end()));
-                                   }};
-                 };
-                 return std::vector<OpSample>{
-                     s("ij,jk->ik", {{2, 3}, {3, 4}}, 1),
-                     s("ii->i", {{3, 3}}, 3),
-                     s("ii", {{3, 3}}, 4),
-                     s("bij,bjk->bik", {{2, 2, 3}, {2, 3, 2}}, 5),
-                     s("...ij,...jk", {{2, 1, 2, 3}, {3, 3, 2}}, 7),
-                     s("i,j->ij", {{3}, {2}}, 9),
-                     s("ijk->kji", {{2, 3, 4}}, 11),
-                     s("ij,jk,kl->il", {{2, 3}, {3, 2}, {2, 2}}, 12),
-                     s("iij,jk->ik", {{2, 2, 3}, {3, 2}}, 15),
-                 };
-               }});
+               .samples =
+                   [] {
+                     auto s = [](const char* eq, std::vector<Shape> shapes, unsigned salt) {
+                       std::vector<Tensor> in;
+                       for (const Shape& sh : shapes) in.push_back(sample_tensor(sh, Domain::real, salt++));
+                       const std::string e = eq;
+                       std::string torch = "OP('" + e + "'";
+                       for (std::size_t i = 0; i < in.size(); ++i) torch += ", x" + std::to_string(i);
+                       return OpSample{eq, in,
+                                       [e](std::span<const Tensor> t) {
+                                         return einsum(e, std::vector<Tensor>(t.begin(), t.end()));
+                                       },
+                                       0, torch + ")"};
+                     };
+                     return std::vector<OpSample>{
+                         s("ij,jk->ik", {{2, 3}, {3, 4}}, 1),
+                         s("ii->i", {{3, 3}}, 3),
+                         s("ii", {{3, 3}}, 4),
+                         s("bij,bjk->bik", {{2, 2, 3}, {2, 3, 2}}, 5),
+                         s("...ij,...jk", {{2, 1, 2, 3}, {3, 3, 2}}, 7),
+                         s("i,j->ij", {{3}, {2}}, 9),
+                         s("ijk->kji", {{2, 3, 4}}, 11),
+                         s("ij,jk,kl->il", {{2, 3}, {3, 2}, {2, 2}}, 12),
+                         s("iij,jk->ik", {{2, 2, 3}, {3, 2}}, 15),
+                     };
+                   },
+               .torch = "torch.einsum"});
 Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands) {
   std::string eq;
   for (char c : equation)

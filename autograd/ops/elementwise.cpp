@@ -37,7 +37,8 @@ XG_OP(add, {.formula = "d/da (a + b) = 1, d/db (a + b) = 1",
                 [] {
                   return detail::binary_samples([](auto& a, auto& b) { return add(a, b); }, Domain::real,
                                                 Domain::real);
-                }});
+                },
+            .torch = "torch.add"});
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "add");
   Tensor y = binary_map<false>(a, b, "add", [](auto x, auto z) { return detail::add_wrap(x, z); });
@@ -56,7 +57,8 @@ XG_OP(sub, {.formula = "d/da (a - b) = 1, d/db (a - b) = -1",
                 [] {
                   return detail::binary_samples([](auto& a, auto& b) { return sub(a, b); }, Domain::real,
                                                 Domain::real);
-                }});
+                },
+            .torch = "torch.sub"});
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "sub");
   Tensor y = binary_map<false>(a, b, "sub", [](auto x, auto z) { return detail::sub_wrap(x, z); });
@@ -75,7 +77,8 @@ XG_OP(mul, {.formula = "d/da (a * b) = b, d/db (a * b) = a",
                 [] {
                   return detail::binary_samples([](auto& a, auto& b) { return mul(a, b); }, Domain::real,
                                                 Domain::real);
-                }});
+                },
+            .torch = "torch.mul"});
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "mul");
   Tensor y = binary_map<false>(a, b, "mul", [](auto x, auto z) { return detail::mul_wrap(x, z); });
@@ -102,7 +105,8 @@ XG_OP(div, {.formula = "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2",
                 [] {
                   return detail::binary_samples([](auto& a, auto& b) { return div(a, b); }, Domain::real,
                                                 Domain::nonzero);
-                }});
+                },
+            .torch = "torch.div"});
 Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "div");
   Tensor y = binary_map<true>(a, b, "div", [](auto x, auto z) { return x / z; });
@@ -117,11 +121,14 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
 }
 
 // ---- pow (tensor ^ tensor) ----
-XG_OP(pow,
-      {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)", .kind = OpKind::primitive, .samples = [] {
-         return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive,
-                                       Domain::real);
-       }});
+XG_OP(pow, {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)",
+            .kind = OpKind::primitive,
+            .samples =
+                [] {
+                  return detail::binary_samples([](auto& a, auto& b) { return pow(a, b); }, Domain::positive,
+                                                Domain::real);
+                },
+            .torch = "torch.pow"});
 Tensor pow(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, "pow");
   Tensor y = binary_map<true>(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
@@ -155,13 +162,19 @@ XG_OP(pow_scalar,
            },
        .samples =
            [] {
-             auto s = detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real);
-             auto s2 = detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false);
-             auto s3 = detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false);
+             auto s = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return pow(x, 3.0); }, Domain::real), "OP(x0, 3.0)");
+             auto s2 = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return pow(x, -1.5); }, Domain::positive, false),
+                 "OP(x0, -1.5)");
+             auto s3 = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return pow(x, 2.0); }, Domain::real, false),
+                 "OP(x0, 2.0)");
              s.insert(s.end(), s2.begin(), s2.end());
              s.insert(s.end(), s3.begin(), s3.end());
              return s;
-           }});
+           },
+       .torch = "torch.pow"});
 Tensor pow(const Tensor& x, double p) {
   Tensor y = p == 2.0 ? unary_float(x, "pow", [](auto v) { return v * v; })
              : p == 0.5
@@ -207,16 +220,20 @@ Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
 }  // namespace
 XG_OP(maximum, {.formula = "d/da max(a, b) = [a > b] + 0.5 [a = b], d/db = [b > a] + 0.5 [a = b]",
                 .kind = OpKind::primitive,
-                .samples = [] {
-                  return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); }, Domain::real,
-                                                Domain::real);
-                }});
+                .samples =
+                    [] {
+                      return detail::binary_samples([](auto& a, auto& b) { return maximum(a, b); },
+                                                    Domain::real, Domain::real);
+                    },
+                .torch = "torch.maximum"});
 XG_OP(minimum, {.formula = "d/da min(a, b) = [a < b] + 0.5 [a = b], d/db = [b < a] + 0.5 [a = b]",
                 .kind = OpKind::primitive,
-                .samples = [] {
-                  return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); }, Domain::real,
-                                                Domain::real);
-                }});
+                .samples =
+                    [] {
+                      return detail::binary_samples([](auto& a, auto& b) { return minimum(a, b); },
+                                                    Domain::real, Domain::real);
+                    },
+                .torch = "torch.minimum"});
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return extremum<true>(a, b, opdefs::maximum_op);
 }
@@ -227,27 +244,37 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 // ---- where ----
 XG_OP(where, {.formula = "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m",
               .kind = OpKind::primitive,
-              .samples = [] {
-                auto call = [](std::span<const Tensor> in) { return where(gt(in[0], 0.0), in[1], in[2]); };
-                auto m = [](Shape s, unsigned k) {
-                  Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
-                  return t.detach();
-                };
-                return std::vector<OpSample>{
-                    {"equal shapes [3, 4]",
-                     {m({3, 4}, 1), detail::sample_tensor({3, 4}, Domain::real, 2),
-                      detail::sample_tensor({3, 4}, Domain::real, 3)},
-                     call},
-                    {"broadcast mask [4], a [3, 1], b scalar",
-                     {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5),
-                      detail::sample_tensor({}, Domain::real, 6)},
-                     call},
-                    {"empty [0, 2]",
-                     {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8),
-                      detail::sample_tensor({2}, Domain::real, 9)},
-                     call},
-                };
-              }});
+              .samples =
+                  [] {
+                    auto call = [](std::span<const Tensor> in) {
+                      return where(gt(in[0], 0.0), in[1], in[2]);
+                    };
+                    auto m = [](Shape s, unsigned k) {
+                      Tensor t = detail::sample_tensor(s, Domain::nonzero, k);
+                      return t.detach();
+                    };
+                    return std::vector<OpSample>{
+                        {"equal shapes [3, 4]",
+                         {m({3, 4}, 1), detail::sample_tensor({3, 4}, Domain::real, 2),
+                          detail::sample_tensor({3, 4}, Domain::real, 3)},
+                         call,
+                         0,
+                         "OP(x0 > 0, x1, x2)"},
+                        {"broadcast mask [4], a [3, 1], b scalar",
+                         {m({4}, 4), detail::sample_tensor({3, 1}, Domain::real, 5),
+                          detail::sample_tensor({}, Domain::real, 6)},
+                         call,
+                         0,
+                         "OP(x0 > 0, x1, x2)"},
+                        {"empty [0, 2]",
+                         {m({0, 2}, 7), detail::sample_tensor({0, 2}, Domain::real, 8),
+                          detail::sample_tensor({2}, Domain::real, 9)},
+                         call,
+                         0,
+                         "OP(x0 > 0, x1, x2)"},
+                    };
+                  },
+              .torch = "torch.where"});
 Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   check_defined(mask, "where");
   auto [a, b] = promoted(a0, b0, "where");
@@ -325,7 +352,8 @@ Tensor operator-(const Tensor& x) {
 XG_OP(neg, {.formula = "d/dx (-x) = -1",
             .kind = OpKind::primitive,
             .explain = [](const ChainRuleContext& c) { return c.pass(true); },
-            .samples = XG_UNARY_SAMPLES(neg, Domain::real)});
+            .samples = XG_UNARY_SAMPLES(neg, Domain::real),
+            .torch = "torch.neg"});
 Tensor neg(const Tensor& x) {
   Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
   return record(opdefs::neg_op, y, {x},
@@ -335,7 +363,8 @@ Tensor neg(const Tensor& x) {
 XG_OP(exp, {.formula = "d/dx exp(x) = exp(x)",
             .kind = OpKind::primitive,
             .explain = [](const ChainRuleContext& c) { return c.times(c.output_label, c.output); },
-            .samples = XG_UNARY_SAMPLES(exp, Domain::real)});
+            .samples = XG_UNARY_SAMPLES(exp, Domain::real),
+            .torch = "torch.exp"});
 Tensor exp(const Tensor& x) {
   Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
   if (!will_record({x})) return y;
@@ -350,7 +379,8 @@ XG_OP(expm1,
        .kind = OpKind::primitive,
        .explain =
            [](const ChainRuleContext& c) { return c.times("(" + c.output_label + " + 1)", c.output + 1.0); },
-       .samples = XG_UNARY_SAMPLES(expm1, Domain::real)});
+       .samples = XG_UNARY_SAMPLES(expm1, Domain::real),
+       .torch = "torch.expm1"});
 Tensor expm1(const Tensor& x) {
   Tensor y = unary_float(x, "expm1", [](auto v) { return std::expm1(v); });
   if (!will_record({x})) return y;
@@ -363,7 +393,8 @@ Tensor expm1(const Tensor& x) {
 // ---- trigonometric, hyperbolic, other bases and powers (PyTorch's names and domains) ----
 XG_OP(tan, {.formula = "d/dx tan(x) = 1 + tan(x)^2",
             .kind = OpKind::primitive,
-            .samples = XG_UNARY_SAMPLES(tan, Domain::unit)});
+            .samples = XG_UNARY_SAMPLES(tan, Domain::unit),
+            .torch = "torch.tan"});
 Tensor tan(const Tensor& x) {
   Tensor y = unary_float(x, "tan", [](auto v) { return std::tan(v); });
   if (!will_record({x})) return y;
@@ -376,7 +407,8 @@ Tensor tan(const Tensor& x) {
 
 XG_OP(asin, {.formula = "d/dx asin(x) = 1 / sqrt(1 - x^2)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(asin, Domain::unit)});
+             .samples = XG_UNARY_SAMPLES(asin, Domain::unit),
+             .torch = "torch.asin"});
 Tensor asin(const Tensor& x) {
   Tensor y = unary_float(x, "asin", [](auto v) { return std::asin(v); });
   if (!will_record({x})) return y;
@@ -389,7 +421,8 @@ Tensor asin(const Tensor& x) {
 
 XG_OP(acos, {.formula = "d/dx acos(x) = -1 / sqrt(1 - x^2)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(acos, Domain::unit)});
+             .samples = XG_UNARY_SAMPLES(acos, Domain::unit),
+             .torch = "torch.acos"});
 Tensor acos(const Tensor& x) {
   Tensor y = unary_float(x, "acos", [](auto v) { return std::acos(v); });
   if (!will_record({x})) return y;
@@ -402,7 +435,8 @@ Tensor acos(const Tensor& x) {
 
 XG_OP(atan, {.formula = "d/dx atan(x) = 1 / (1 + x^2)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(atan, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(atan, Domain::real),
+             .torch = "torch.atan"});
 Tensor atan(const Tensor& x) {
   Tensor y = unary_float(x, "atan", [](auto v) { return std::atan(v); });
   if (!will_record({x})) return y;
@@ -415,7 +449,8 @@ Tensor atan(const Tensor& x) {
 
 XG_OP(sinh, {.formula = "d/dx sinh(x) = cosh(x)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(sinh, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(sinh, Domain::real),
+             .torch = "torch.sinh"});
 Tensor sinh(const Tensor& x) {
   Tensor y = unary_float(x, "sinh", [](auto v) { return std::sinh(v); });
   if (!will_record({x})) return y;
@@ -428,7 +463,8 @@ Tensor sinh(const Tensor& x) {
 
 XG_OP(cosh, {.formula = "d/dx cosh(x) = sinh(x)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(cosh, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(cosh, Domain::real),
+             .torch = "torch.cosh"});
 Tensor cosh(const Tensor& x) {
   Tensor y = unary_float(x, "cosh", [](auto v) { return std::cosh(v); });
   if (!will_record({x})) return y;
@@ -441,7 +477,8 @@ Tensor cosh(const Tensor& x) {
 
 XG_OP(asinh, {.formula = "d/dx asinh(x) = 1 / sqrt(x^2 + 1)",
               .kind = OpKind::primitive,
-              .samples = XG_UNARY_SAMPLES(asinh, Domain::real)});
+              .samples = XG_UNARY_SAMPLES(asinh, Domain::real),
+              .torch = "torch.asinh"});
 Tensor asinh(const Tensor& x) {
   Tensor y = unary_float(x, "asinh", [](auto v) { return std::asinh(v); });
   if (!will_record({x})) return y;
@@ -452,10 +489,15 @@ Tensor asinh(const Tensor& x) {
                 });
 }
 
-XG_OP(acosh,
-      {.formula = "d/dx acosh(x) = 1 / sqrt(x^2 - 1) (x > 1)", .kind = OpKind::primitive, .samples = [] {
-         return detail::unary_samples([](auto& x) { return acosh(x + 1.5); }, Domain::positive);
-       }});
+XG_OP(acosh, {.formula = "d/dx acosh(x) = 1 / sqrt(x^2 - 1) (x > 1)",
+              .kind = OpKind::primitive,
+              .samples =
+                  [] {
+                    return detail::with_torch(
+                        detail::unary_samples([](auto& x) { return acosh(x + 1.5); }, Domain::positive),
+                        "OP(x0 + 1.5)");
+                  },
+              .torch = "torch.acosh"});
 Tensor acosh(const Tensor& x) {
   Tensor y = unary_float(x, "acosh", [](auto v) { return std::acosh(v); });
   if (!will_record({x})) return y;
@@ -468,7 +510,8 @@ Tensor acosh(const Tensor& x) {
 
 XG_OP(atanh, {.formula = "d/dx atanh(x) = 1 / (1 - x^2)",
               .kind = OpKind::primitive,
-              .samples = XG_UNARY_SAMPLES(atanh, Domain::unit)});
+              .samples = XG_UNARY_SAMPLES(atanh, Domain::unit),
+              .torch = "torch.atanh"});
 Tensor atanh(const Tensor& x) {
   Tensor y = unary_float(x, "atanh", [](auto v) { return std::atanh(v); });
   if (!will_record({x})) return y;
@@ -481,7 +524,8 @@ Tensor atanh(const Tensor& x) {
 
 XG_OP(log2, {.formula = "d/dx log2(x) = 1 / (x ln 2)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(log2, Domain::positive)});
+             .samples = XG_UNARY_SAMPLES(log2, Domain::positive),
+             .torch = "torch.log2"});
 Tensor log2(const Tensor& x) {
   Tensor y = unary_float(x, "log2", [](auto v) { return std::log2(v); });
   if (!will_record({x})) return y;
@@ -494,7 +538,8 @@ Tensor log2(const Tensor& x) {
 
 XG_OP(log10, {.formula = "d/dx log10(x) = 1 / (x ln 10)",
               .kind = OpKind::primitive,
-              .samples = XG_UNARY_SAMPLES(log10, Domain::positive)});
+              .samples = XG_UNARY_SAMPLES(log10, Domain::positive),
+              .torch = "torch.log10"});
 Tensor log10(const Tensor& x) {
   Tensor y = unary_float(x, "log10", [](auto v) { return std::log10(v); });
   if (!will_record({x})) return y;
@@ -507,7 +552,8 @@ Tensor log10(const Tensor& x) {
 
 XG_OP(exp2, {.formula = "d/dx 2^x = 2^x ln 2",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(exp2, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(exp2, Domain::real),
+             .torch = "torch.exp2"});
 Tensor exp2(const Tensor& x) {
   Tensor y = unary_float(x, "exp2", [](auto v) { return std::exp2(v); });
   if (!will_record({x})) return y;
@@ -520,7 +566,8 @@ Tensor exp2(const Tensor& x) {
 
 XG_OP(reciprocal, {.formula = "d/dx (1 / x) = -1 / x^2 = -y^2",
                    .kind = OpKind::primitive,
-                   .samples = XG_UNARY_SAMPLES(reciprocal, Domain::nonzero)});
+                   .samples = XG_UNARY_SAMPLES(reciprocal, Domain::nonzero),
+                   .torch = "torch.reciprocal"});
 Tensor reciprocal(const Tensor& x) {
   Tensor y = unary_float(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
   if (!will_record({x})) return y;
@@ -533,7 +580,8 @@ Tensor reciprocal(const Tensor& x) {
 
 XG_OP(square, {.formula = "d/dx x^2 = 2 x",
                .kind = OpKind::primitive,
-               .samples = XG_UNARY_SAMPLES(square, Domain::real)});
+               .samples = XG_UNARY_SAMPLES(square, Domain::real),
+               .torch = "torch.square"});
 Tensor square(const Tensor& x) {
   Tensor y = unary_float(x, "square", [](auto v) { return v * v; });
   if (!will_record({x})) return y;
@@ -546,7 +594,8 @@ Tensor square(const Tensor& x) {
 
 XG_OP(erfc, {.formula = "d/dx erfc(x) = -2 / sqrt(pi) exp(-x^2)",
              .kind = OpKind::primitive,
-             .samples = XG_UNARY_SAMPLES(erfc, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(erfc, Domain::real),
+             .torch = "torch.erfc"});
 Tensor erfc(const Tensor& x) {
   Tensor y = unary_float(x, "erfc", [](auto v) { return std::erfc(v); });
   if (!will_record({x})) return y;
@@ -560,7 +609,8 @@ Tensor erfc(const Tensor& x) {
 XG_OP(log, {.formula = "d/dx log(x) = 1 / x",
             .kind = OpKind::primitive,
             .explain = [](const ChainRuleContext& c) { return c.over(c.label(0), c.value(0)); },
-            .samples = XG_UNARY_SAMPLES(log, Domain::positive)});
+            .samples = XG_UNARY_SAMPLES(log, Domain::positive),
+            .torch = "torch.log"});
 Tensor log(const Tensor& x) {
   Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
   if (!will_record({x})) return y;
@@ -575,7 +625,8 @@ XG_OP(log1p,
        .kind = OpKind::primitive,
        .explain =
            [](const ChainRuleContext& c) { return c.over("(1 + " + c.label(0) + ")", 1.0 + c.value(0)); },
-       .samples = XG_UNARY_SAMPLES(log1p, Domain::positive)});
+       .samples = XG_UNARY_SAMPLES(log1p, Domain::positive),
+       .torch = "torch.log1p"});
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
   if (!will_record({x})) return y;
@@ -591,7 +642,8 @@ XG_OP(sqrt, {.formula = "d/dx sqrt(x) = 1 / (2 sqrt(x))",
                  [](const ChainRuleContext& c) {
                    return c.times("1 / (2 " + c.output_label + ")", 0.5 / c.output);
                  },
-             .samples = XG_UNARY_SAMPLES(sqrt, Domain::positive)});
+             .samples = XG_UNARY_SAMPLES(sqrt, Domain::positive),
+             .torch = "torch.sqrt"});
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
   if (!will_record({x})) return y;
@@ -607,7 +659,8 @@ XG_OP(rsqrt, {.formula = "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3",
                   [](const ChainRuleContext& c) {
                     return c.times("(-1/2 " + c.output_label + "^3)", -0.5 * c.output * c.output * c.output);
                   },
-              .samples = XG_UNARY_SAMPLES(rsqrt, Domain::positive)});
+              .samples = XG_UNARY_SAMPLES(rsqrt, Domain::positive),
+              .torch = "torch.rsqrt"});
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary_float(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   if (!will_record({x})) return y;
@@ -623,7 +676,8 @@ XG_OP(abs,
        .kind = OpKind::primitive,
        .explain =
            [](const ChainRuleContext& c) { return c.times("sign(" + c.label(0) + ")", sign(c.value(0))); },
-       .samples = XG_UNARY_SAMPLES(abs, Domain::nonzero)});
+       .samples = XG_UNARY_SAMPLES(abs, Domain::nonzero),
+       .torch = "torch.abs"});
 Tensor abs(const Tensor& x) {
   Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
   if (!will_record({x})) return y;
@@ -635,7 +689,8 @@ Tensor abs(const Tensor& x) {
 
 XG_OP(sign, {.formula = "sign(x) is piecewise constant: no gradient",
              .kind = OpKind::non_differentiable,
-             .samples = XG_UNARY_SAMPLES(sign, Domain::nonzero)});
+             .samples = XG_UNARY_SAMPLES(sign, Domain::nonzero),
+             .torch = "torch.sign"});
 Tensor sign(const Tensor& x) {
   return unary_any(x, "sign", [](auto v) { return static_cast<decltype(v)>((v > 0) - (v < 0)); });
 }
@@ -644,7 +699,8 @@ XG_OP(sin, {.formula = "d/dx sin(x) = cos(x)",
             .kind = OpKind::primitive,
             .explain =
                 [](const ChainRuleContext& c) { return c.times("cos(" + c.label(0) + ")", cos(c.value(0))); },
-            .samples = XG_UNARY_SAMPLES(sin, Domain::real)});
+            .samples = XG_UNARY_SAMPLES(sin, Domain::real),
+            .torch = "torch.sin"});
 Tensor sin(const Tensor& x) {
   Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
   if (!will_record({x})) return y;
@@ -660,7 +716,8 @@ XG_OP(cos, {.formula = "d/dx cos(x) = -sin(x)",
                 [](const ChainRuleContext& c) {
                   return c.times("(-sin(" + c.label(0) + "))", neg(sin(c.value(0))));
                 },
-            .samples = XG_UNARY_SAMPLES(cos, Domain::real)});
+            .samples = XG_UNARY_SAMPLES(cos, Domain::real),
+            .torch = "torch.cos"});
 Tensor cos(const Tensor& x) {
   Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
   if (!will_record({x})) return y;
@@ -676,7 +733,8 @@ XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
                  [](const ChainRuleContext& c) {
                    return c.times("(1 - " + c.output_label + "^2)", 1.0 - c.output * c.output);
                  },
-             .samples = XG_UNARY_SAMPLES(tanh, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(tanh, Domain::real),
+             .torch = "torch.tanh"});
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
   if (!will_record({x})) return y;
@@ -694,7 +752,8 @@ XG_OP(sigmoid, {.formula = "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))",
                       return c.times(c.output_label + " (1 - " + c.output_label + ")",
                                      c.output * (1.0 - c.output));
                     },
-                .samples = XG_UNARY_SAMPLES(sigmoid, Domain::real)});
+                .samples = XG_UNARY_SAMPLES(sigmoid, Domain::real),
+                .torch = "torch.sigmoid"});
 Tensor sigmoid(const Tensor& x) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
   Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
@@ -708,7 +767,8 @@ Tensor sigmoid(const Tensor& x) {
 
 XG_OP(erf, {.formula = "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)",
             .kind = OpKind::primitive,
-            .samples = XG_UNARY_SAMPLES(erf, Domain::real)});
+            .samples = XG_UNARY_SAMPLES(erf, Domain::real),
+            .torch = "torch.erf"});
 Tensor erf(const Tensor& x) {
   Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
   if (!will_record({x})) return y;
@@ -724,7 +784,8 @@ XG_OP(relu,
        .kind = OpKind::primitive,
        .explain =
            [](const ChainRuleContext& c) { return c.times("[" + c.label(0) + " > 0]", gt(c.value(0), 0.0)); },
-       .samples = XG_UNARY_SAMPLES(relu, Domain::nonzero)});
+       .samples = XG_UNARY_SAMPLES(relu, Domain::nonzero),
+       .torch = "torch.relu"});
 Tensor relu(const Tensor& x) {
   Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
   if (!will_record({x})) return y;
@@ -753,8 +814,11 @@ XG_OP(leaky_relu,
            },
        .samples =
            [] {
-             return detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero);
-           }});
+             return detail::with_torch(
+                 detail::unary_samples([](auto& x) { return leaky_relu(x, 0.1); }, Domain::nonzero),
+                 "OP(x0, 0.1)");
+           },
+       .torch = "torch.nn.functional.leaky_relu"});
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor y = unary_float(x, "leaky_relu",
                          [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; });
@@ -767,10 +831,15 @@ Tensor leaky_relu(const Tensor& x, double slope) {
       OpAttrs{{slope, 0}, 1});
 }
 
-XG_OP(elu,
-      {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha", .kind = OpKind::primitive, .samples = [] {
-         return detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero);
-       }});
+XG_OP(elu, {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha",
+            .kind = OpKind::primitive,
+            .samples =
+                [] {
+                  return detail::with_torch(
+                      detail::unary_samples([](auto& x) { return elu(x, 0.7); }, Domain::nonzero),
+                      "OP(x0, 0.7)");
+                },
+            .torch = "torch.nn.functional.elu"});
 Tensor elu(const Tensor& x, double alpha) {
   Tensor y = unary_float(x, "elu", [alpha](auto v) {
     using T = decltype(v);
@@ -787,10 +856,12 @@ Tensor elu(const Tensor& x, double alpha) {
 // gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.
 XG_OP(gelu, {.formula = "gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (composite)",
              .kind = OpKind::composite,
-             .samples = XG_UNARY_SAMPLES(gelu, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(gelu, Domain::real),
+             .torch = "torch.nn.functional.gelu"});
 XG_OP(silu, {.formula = "silu(x) = x sigmoid(x) (composite)",
              .kind = OpKind::composite,
-             .samples = XG_UNARY_SAMPLES(silu, Domain::real)});
+             .samples = XG_UNARY_SAMPLES(silu, Domain::real),
+             .torch = "torch.nn.functional.silu"});
 Tensor gelu(const Tensor& x) {
   return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
 }
@@ -800,13 +871,17 @@ Tensor silu(const Tensor& x) {
 
 XG_OP(softplus, {.formula = "d/dx softplus(x) = sigmoid(beta x) (1 above the threshold)",
                  .kind = OpKind::primitive,
-                 .samples = [] {
-                   auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
-                   auto s2 = detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); },
-                                                   Domain::nonzero, false);
-                   s.insert(s.end(), s2.begin(), s2.end());
-                   return s;
-                 }});
+                 .samples =
+                     [] {
+                       auto s = detail::unary_samples([](auto& x) { return softplus(x); }, Domain::real);
+                       auto s2 = detail::with_torch(
+                           detail::unary_samples([](auto& x) { return softplus(x * 30.0, 0.5, 10.0); },
+                                                 Domain::nonzero, false),
+                           "OP(x0 * 30.0, 0.5, 10.0)");
+                       s.insert(s.end(), s2.begin(), s2.end());
+                       return s;
+                     },
+                 .torch = "torch.nn.functional.softplus"});
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   Tensor y = unary_float(x, "softplus", [beta, threshold](auto v) {
     using T = decltype(v);
@@ -823,16 +898,26 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
                 });
 }
 
-XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]", .kind = OpKind::primitive, .samples = [] {
-                auto s = detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real);
-                auto s2 = detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); },
-                                                Domain::real, false);
-                auto s3 = detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); },
-                                                Domain::real, false);
-                s.insert(s.end(), s2.begin(), s2.end());
-                s.insert(s.end(), s3.begin(), s3.end());
-                return s;
-              }});
+XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]",
+              .kind = OpKind::primitive,
+              .samples =
+                  [] {
+                    auto s = detail::with_torch(
+                        detail::unary_samples([](auto& x) { return clamp(x, -0.5, 0.7); }, Domain::real),
+                        "OP(x0, -0.5, 0.7)");
+                    auto s2 = detail::with_torch(
+                        detail::unary_samples([](auto& x) { return clamp(x, std::nullopt, 0.3); },
+                                              Domain::real, false),
+                        "OP(x0, None, 0.3)");
+                    auto s3 = detail::with_torch(
+                        detail::unary_samples([](auto& x) { return clamp(x, 0.1, std::nullopt); },
+                                              Domain::real, false),
+                        "OP(x0, 0.1, None)");
+                    s.insert(s.end(), s2.begin(), s2.end());
+                    s.insert(s.end(), s3.begin(), s3.end());
+                    return s;
+                  },
+              .torch = "torch.clamp"});
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   if (lo && hi && *lo > *hi) {
     std::ostringstream msg;
@@ -868,9 +953,11 @@ XG_OP(to, {.formula = "d/dx to(x, dtype) = 1 (the gradient converted back to x's
                      {"float64 -> float32 -> float64 [3, 2]",
                       {detail::sample_tensor({3, 2}, Domain::real, 1)},
                       round_trip,
-                      1e-2},
+                      1e-2,
+                      "x0.to(torch.float32).to(torch.float64)"},
                  };
-               }});
+               },
+           .torch = "torch.Tensor.to"});
 Tensor Tensor::to(Dtype d) const {
   check_defined("to");
   if (dtype() == d) return *this;
@@ -891,7 +978,8 @@ XG_OP(clone,
       {.formula = "d/dx clone(x) = 1",
        .kind = OpKind::primitive,
        .explain = [](const ChainRuleContext& c) { return c.note(c.up, c.grad_output); },
-       .samples = [] { return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real); }});
+       .samples = [] { return detail::unary_samples([](auto& x) { return x.clone(); }, Domain::real); },
+       .torch = "torch.clone"});
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor y = detail::new_tensor(shape(), dtype());
@@ -917,24 +1005,36 @@ std::vector<OpSample> compare_samples(Tensor (*f)(const Tensor&, const Tensor&))
           {"int64 with float32", {a.to(Dtype::int64), b.to(Dtype::float32)}, call}};
 }
 }  // namespace
-XG_OP(eq, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq));
-           }});
-XG_OP(ne, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne));
-           }});
-XG_OP(lt, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt));
-           }});
-XG_OP(le, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le));
-           }});
-XG_OP(gt, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt));
-           }});
-XG_OP(ge, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-             return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge));
-           }});
+XG_OP(eq,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(eq)); },
+       .torch = "torch.eq"});
+XG_OP(ne,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ne)); },
+       .torch = "torch.ne"});
+XG_OP(lt,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(lt)); },
+       .torch = "torch.lt"});
+XG_OP(le,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(le)); },
+       .torch = "torch.le"});
+XG_OP(gt,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(gt)); },
+       .torch = "torch.gt"});
+XG_OP(ge,
+      {.formula = "masks carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples = [] { return compare_samples(static_cast<Tensor (*)(const Tensor&, const Tensor&)>(ge)); },
+       .torch = "torch.ge"});
 Tensor eq(const Tensor& a, const Tensor& b) {
   return compare(a, b, "eq", [](auto x, auto z) { return x == z; });
 }

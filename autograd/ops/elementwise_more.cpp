@@ -104,10 +104,12 @@ T fmod_of(T a, T b, const char* op) {
 // ================================================================ two operands
 XG_OP(atan2, {.formula = "d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)",
               .kind = OpKind::primitive,
-              .samples = [] {
-                return detail::binary_samples([](auto& a, auto& b) { return atan2(a, b); }, Domain::real,
-                                              Domain::nonzero);
-              }});
+              .samples =
+                  [] {
+                    return detail::binary_samples([](auto& a, auto& b) { return atan2(a, b); }, Domain::real,
+                                                  Domain::nonzero);
+                  },
+              .torch = "torch.atan2"});
 Tensor atan2(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "atan2");
   Tensor y = detail::binary_map<true>(a, b, "atan2", [](auto x, auto z) { return std::atan2(x, z); });
@@ -123,10 +125,12 @@ Tensor atan2(const Tensor& a0, const Tensor& b0) {
 
 XG_OP(logaddexp, {.formula = "d/da log(e^a + e^b) = sigmoid(a - b), d/db = sigmoid(b - a)",
                   .kind = OpKind::primitive,
-                  .samples = [] {
-                    return detail::binary_samples([](auto& a, auto& b) { return logaddexp(a, b); },
-                                                  Domain::real, Domain::real);
-                  }});
+                  .samples =
+                      [] {
+                        return detail::binary_samples([](auto& a, auto& b) { return logaddexp(a, b); },
+                                                      Domain::real, Domain::real);
+                      },
+                  .torch = "torch.logaddexp"});
 Tensor logaddexp(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "logaddexp");
   Tensor y = detail::binary_map<true>(a, b, "logaddexp", [](auto x, auto z) {
@@ -146,10 +150,12 @@ Tensor logaddexp(const Tensor& a0, const Tensor& b0) {
 
 XG_OP(hypot, {.formula = "d/da sqrt(a^2 + b^2) = a / hypot, d/db = b / hypot",
               .kind = OpKind::primitive,
-              .samples = [] {
-                return detail::binary_samples([](auto& a, auto& b) { return hypot(a, b); }, Domain::nonzero,
-                                              Domain::nonzero);
-              }});
+              .samples =
+                  [] {
+                    return detail::binary_samples([](auto& a, auto& b) { return hypot(a, b); },
+                                                  Domain::nonzero, Domain::nonzero);
+                  },
+              .torch = "torch.hypot"});
 Tensor hypot(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "hypot");
   Tensor y = detail::binary_map<true>(a, b, "hypot", [](auto x, auto z) { return std::hypot(x, z); });
@@ -165,10 +171,12 @@ Tensor hypot(const Tensor& a0, const Tensor& b0) {
 
 XG_OP(xlogy, {.formula = "d/dx x log(y) = log(y) (0 where x = 0), d/dy = x / y",
               .kind = OpKind::primitive,
-              .samples = [] {
-                return detail::binary_samples([](auto& a, auto& b) { return xlogy(a, b); }, Domain::real,
-                                              Domain::positive);
-              }});
+              .samples =
+                  [] {
+                    return detail::binary_samples([](auto& a, auto& b) { return xlogy(a, b); }, Domain::real,
+                                                  Domain::positive);
+                  },
+              .torch = "torch.xlogy"});
 Tensor xlogy(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "xlogy");
   Tensor y = detail::binary_map<true>(a, b, "xlogy", [](auto x, auto z) {
@@ -186,11 +194,16 @@ Tensor xlogy(const Tensor& a0, const Tensor& b0) {
       });
 }
 
-XG_OP(fmod,
-      {.formula = "d/da fmod(a, b) = 1, d/db = -trunc(a / b)", .kind = OpKind::primitive, .samples = [] {
-         return detail::binary_samples([](auto& a, auto& b) { return fmod(a * 3.0, b); }, Domain::real,
-                                       Domain::nonzero);
-       }});
+XG_OP(fmod, {.formula = "d/da fmod(a, b) = 1, d/db = -trunc(a / b)",
+             .kind = OpKind::primitive,
+             .samples =
+                 [] {
+                   return detail::with_torch(
+                       detail::binary_samples([](auto& a, auto& b) { return fmod(a * 3.0, b); }, Domain::real,
+                                              Domain::nonzero),
+                       "OP(x0 * 3.0, x1)");
+                 },
+             .torch = "torch.fmod"});
 Tensor fmod(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "fmod");
   Tensor y = detail::binary_map<false>(a, b, "fmod", [](auto x, auto z) { return fmod_of(x, z, "fmod"); });
@@ -204,11 +217,16 @@ Tensor fmod(const Tensor& a0, const Tensor& b0) {
       });
 }
 
-XG_OP(remainder,
-      {.formula = "d/da remainder(a, b) = 1, d/db = -floor(a / b)", .kind = OpKind::primitive, .samples = [] {
-         return detail::binary_samples([](auto& a, auto& b) { return remainder(a * 3.0, b); }, Domain::real,
-                                       Domain::nonzero);
-       }});
+XG_OP(remainder, {.formula = "d/da remainder(a, b) = 1, d/db = -floor(a / b)",
+                  .kind = OpKind::primitive,
+                  .samples =
+                      [] {
+                        return detail::with_torch(
+                            detail::binary_samples([](auto& a, auto& b) { return remainder(a * 3.0, b); },
+                                                   Domain::real, Domain::nonzero),
+                            "OP(x0 * 3.0, x1)");
+                      },
+                  .torch = "torch.remainder"});
 Tensor remainder(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = detail::promoted(a0, b0, "remainder");
   // The result takes the divisor's sign (Python's %), as PyTorch.
@@ -233,13 +251,19 @@ Tensor remainder(const Tensor& a0, const Tensor& b0) {
 
 XG_OP(logit, {.formula = "d/dx log(x / (1 - x)) = 1 / (x (1 - x)) (0 outside [eps, 1 - eps])",
               .kind = OpKind::primitive,
-              .samples = [] {
-                auto s = detail::unary_samples([](auto& x) { return logit(x * 0.4 + 0.5); }, Domain::unit);
-                auto s2 = detail::unary_samples([](auto& x) { return logit(x * 0.5 + 0.5, 0.1); },
-                                                Domain::unit, false);
-                s.insert(s.end(), s2.begin(), s2.end());
-                return s;
-              }});
+              .samples =
+                  [] {
+                    auto s = detail::with_torch(
+                        detail::unary_samples([](auto& x) { return logit(x * 0.4 + 0.5); }, Domain::unit),
+                        "OP(x0 * 0.4 + 0.5)");
+                    auto s2 = detail::with_torch(
+                        detail::unary_samples([](auto& x) { return logit(x * 0.5 + 0.5, 0.1); }, Domain::unit,
+                                              false),
+                        "OP(x0 * 0.5 + 0.5, 0.1)");
+                    s.insert(s.end(), s2.begin(), s2.end());
+                    return s;
+                  },
+              .torch = "torch.logit"});
 Tensor logit(const Tensor& x, std::optional<double> eps) {
   const double lo = eps.value_or(-INFINITY), hi = eps ? 1 - *eps : INFINITY;
   Tensor y = unary_float(x, "logit", [lo, hi](auto v) {
@@ -257,7 +281,8 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
 
 XG_OP(erfinv, {.formula = "d/dx erfinv(x) = sqrt(pi) / 2 exp(erfinv(x)^2)",
                .kind = OpKind::primitive,
-               .samples = XG_MORE_SAMPLES(erfinv, Domain::unit)});
+               .samples = XG_MORE_SAMPLES(erfinv, Domain::unit),
+               .torch = "torch.erfinv"});
 Tensor erfinv(const Tensor& x) {
   Tensor y = unary_float(x, "erfinv", [](auto v) { return static_cast<decltype(v)>(erfinv_d(v)); });
   if (!will_record({x})) return y;
@@ -270,7 +295,8 @@ Tensor erfinv(const Tensor& x) {
 
 XG_OP(lgamma, {.formula = "d/dx log|Gamma(x)| = digamma(x)",
                .kind = OpKind::primitive,
-               .samples = XG_MORE_SAMPLES(lgamma, Domain::positive)});
+               .samples = XG_MORE_SAMPLES(lgamma, Domain::positive),
+               .torch = "torch.lgamma"});
 Tensor lgamma(const Tensor& x) {
   Tensor y = unary_float(x, "lgamma", [](auto v) { return std::lgamma(v); });
   if (!will_record({x})) return y;
@@ -282,7 +308,8 @@ Tensor lgamma(const Tensor& x) {
 
 XG_OP(digamma, {.formula = "d/dx digamma(x) = polygamma(1, x)",
                 .kind = OpKind::primitive,
-                .samples = XG_MORE_SAMPLES(digamma, Domain::positive)});
+                .samples = XG_MORE_SAMPLES(digamma, Domain::positive),
+                .torch = "torch.digamma"});
 Tensor digamma(const Tensor& x) {
   Tensor y = unary_float(x, "digamma", [](auto v) { return static_cast<decltype(v)>(digamma_d(v)); });
   if (!will_record({x})) return y;
@@ -293,12 +320,20 @@ Tensor digamma(const Tensor& x) {
 }
 
 XG_OP(polygamma,
-      {.formula = "d/dx polygamma(n, x) = polygamma(n + 1, x)", .kind = OpKind::primitive, .samples = [] {
-         auto s = detail::unary_samples([](auto& x) { return polygamma(1, x); }, Domain::positive);
-         auto s2 = detail::unary_samples([](auto& x) { return polygamma(2, x); }, Domain::positive, false);
-         s.insert(s.end(), s2.begin(), s2.end());
-         return s;
-       }});
+      {.formula = "d/dx polygamma(n, x) = polygamma(n + 1, x)",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             auto s = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return polygamma(1, x); }, Domain::positive),
+                 "OP(1, x0)");
+             auto s2 = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return polygamma(2, x); }, Domain::positive, false),
+                 "OP(2, x0)");
+             s.insert(s.end(), s2.begin(), s2.end());
+             return s;
+           },
+       .torch = "torch.polygamma"});
 Tensor polygamma(int64_t n, const Tensor& x) {
   if (n < 0) throw ValueError("polygamma: order n must be non-negative, got " + std::to_string(n));
   Tensor y = unary_float(x, "polygamma", [n](auto v) { return static_cast<decltype(v)>(polygamma_d(n, v)); });
@@ -328,16 +363,20 @@ Tensor rounding(const Tensor& x, const OpInfo& info, F f) {
 }  // namespace
 XG_OP(floor, {.formula = "d/dx floor(x) = 0",
               .kind = OpKind::primitive,
-              .samples = XG_MORE_SAMPLES(floor, Domain::nonzero)});
+              .samples = XG_MORE_SAMPLES(floor, Domain::nonzero),
+              .torch = "torch.floor"});
 XG_OP(ceil, {.formula = "d/dx ceil(x) = 0",
              .kind = OpKind::primitive,
-             .samples = XG_MORE_SAMPLES(ceil, Domain::nonzero)});
+             .samples = XG_MORE_SAMPLES(ceil, Domain::nonzero),
+             .torch = "torch.ceil"});
 XG_OP(round, {.formula = "d/dx round(x) = 0 (halves to even)",
               .kind = OpKind::primitive,
-              .samples = XG_MORE_SAMPLES(round, Domain::nonzero)});
+              .samples = XG_MORE_SAMPLES(round, Domain::nonzero),
+              .torch = "torch.round"});
 XG_OP(trunc, {.formula = "d/dx trunc(x) = 0",
               .kind = OpKind::primitive,
-              .samples = XG_MORE_SAMPLES(trunc, Domain::nonzero)});
+              .samples = XG_MORE_SAMPLES(trunc, Domain::nonzero),
+              .torch = "torch.trunc"});
 Tensor floor(const Tensor& x) {
   return rounding(x, opdefs::floor_op, [](auto v) { return std::floor(v); });
 }
@@ -353,7 +392,8 @@ Tensor trunc(const Tensor& x) {
 
 XG_OP(frac, {.formula = "d/dx (x - trunc(x)) = 1",
              .kind = OpKind::primitive,
-             .samples = XG_MORE_SAMPLES(frac, Domain::nonzero)});
+             .samples = XG_MORE_SAMPLES(frac, Domain::nonzero),
+             .torch = "torch.frac"});
 Tensor frac(const Tensor& x) {
   Tensor y = unary_float(x, "frac", [](auto v) { return v - std::trunc(v); });
   return record(opdefs::frac_op, y, {x},
@@ -364,19 +404,27 @@ Tensor frac(const Tensor& x) {
 namespace {
 std::vector<OpSample> any_all_samples(Tensor (*f)(const Tensor&, const Axes&, bool)) {
   Tensor x = tensor({0, 2, 0, 0, 0, 0, 1, 1, NAN}, {3, 3}, {.dtype = Dtype::float64});
-  return {{"[3, 3] axis 1", {x}, [f](std::span<const Tensor> in) { return f(in[0], {1}, false); }},
+  return {{"[3, 3] axis 1",
+           {x},
+           [f](std::span<const Tensor> in) { return f(in[0], {1}, false); },
+           0,
+           "OP(x0, 1)"},
           {"[3, 3] all axes", {x}, [f](std::span<const Tensor> in) { return f(in[0], {}, false); }},
-          {"int64 axis 0 keepdim", {tensor({0, 3, 0, 0, -1, 0}, {3, 2})}, [f](std::span<const Tensor> in) {
-             return f(in[0], {0}, true);
-           }}};
+          {"int64 axis 0 keepdim",
+           {tensor({0, 3, 0, 0, -1, 0}, {3, 2})},
+           [f](std::span<const Tensor> in) { return f(in[0], {0}, true); },
+           0,
+           "OP(x0, 0, keepdim=True)"}};
 }
 }  // namespace
-XG_OP(any, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-              return any_all_samples(any);
-            }});
-XG_OP(all, {.formula = "masks carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-              return any_all_samples(all);
-            }});
+XG_OP(any, {.formula = "masks carry no gradient",
+            .kind = OpKind::non_differentiable,
+            .samples = [] { return any_all_samples(any); },
+            .torch = "torch.any"});
+XG_OP(all, {.formula = "masks carry no gradient",
+            .kind = OpKind::non_differentiable,
+            .samples = [] { return any_all_samples(all); },
+            .torch = "torch.all"});
 Tensor any(const Tensor& x, const Axes& axes, bool keepdim) {
   if (!x.defined()) throw ValueError("any: the operand is undefined");
   NoGradGuard guard;
@@ -391,7 +439,8 @@ Tensor all(const Tensor& x, const Axes& axes, bool keepdim) {
 // ================================================================ activations
 XG_OP(mish, {.formula = "d/dx x tanh(softplus(x)) = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))",
              .kind = OpKind::primitive,
-             .samples = XG_MORE_SAMPLES(mish, Domain::real)});
+             .samples = XG_MORE_SAMPLES(mish, Domain::real),
+             .torch = "torch.nn.functional.mish"});
 Tensor mish(const Tensor& x) {
   Tensor y = unary_float(x, "mish", [](auto v) {
     using T = decltype(v);
@@ -408,9 +457,13 @@ Tensor mish(const Tensor& x) {
 
 XG_OP(hardswish, {.formula = "d/dx x relu6(x + 3) / 6 = 0 below -3, x / 3 + 1/2 up to 3, 1 above",
                   .kind = OpKind::primitive,
-                  .samples = [] {
-                    return detail::unary_samples([](auto& x) { return hardswish(x * 4.0); }, Domain::real);
-                  }});
+                  .samples =
+                      [] {
+                        return detail::with_torch(
+                            detail::unary_samples([](auto& x) { return hardswish(x * 4.0); }, Domain::real),
+                            "OP(x0 * 4.0)");
+                      },
+                  .torch = "torch.nn.functional.hardswish"});
 Tensor hardswish(const Tensor& x) {
   Tensor y = unary_float(x, "hardswish", [](auto v) {
     using T = decltype(v);
@@ -425,9 +478,15 @@ Tensor hardswish(const Tensor& x) {
 }
 
 XG_OP(hardsigmoid,
-      {.formula = "d/dx relu6(x + 3) / 6 = 1/6 on (-3, 3), else 0", .kind = OpKind::primitive, .samples = [] {
-         return detail::unary_samples([](auto& x) { return hardsigmoid(x * 4.0); }, Domain::real);
-       }});
+      {.formula = "d/dx relu6(x + 3) / 6 = 1/6 on (-3, 3), else 0",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             return detail::with_torch(
+                 detail::unary_samples([](auto& x) { return hardsigmoid(x * 4.0); }, Domain::real),
+                 "OP(x0 * 4.0)");
+           },
+       .torch = "torch.nn.functional.hardsigmoid"});
 Tensor hardsigmoid(const Tensor& x) {
   Tensor y = unary_float(x, "hardsigmoid", [](auto v) {
     using T = decltype(v);
@@ -442,12 +501,20 @@ Tensor hardsigmoid(const Tensor& x) {
 }
 
 XG_OP(hardtanh,
-      {.formula = "d/dx hardtanh(x) = [min_val < x < max_val]", .kind = OpKind::primitive, .samples = [] {
-         auto s = detail::unary_samples([](auto& x) { return hardtanh(x * 2.0); }, Domain::real);
-         auto s2 = detail::unary_samples([](auto& x) { return hardtanh(x, -0.5, 0.3); }, Domain::real, false);
-         s.insert(s.end(), s2.begin(), s2.end());
-         return s;
-       }});
+      {.formula = "d/dx hardtanh(x) = [min_val < x < max_val]",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             auto s = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return hardtanh(x * 2.0); }, Domain::real),
+                 "OP(x0 * 2.0)");
+             auto s2 = detail::with_torch(
+                 detail::unary_samples([](auto& x) { return hardtanh(x, -0.5, 0.3); }, Domain::real, false),
+                 "OP(x0, -0.5, 0.3)");
+             s.insert(s.end(), s2.begin(), s2.end());
+             return s;
+           },
+       .torch = "torch.nn.functional.hardtanh"});
 Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   if (min_val > max_val) {
     std::ostringstream msg;
@@ -468,7 +535,8 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
 
 XG_OP(logsigmoid, {.formula = "d/dx log(sigmoid(x)) = sigmoid(-x)",
                    .kind = OpKind::primitive,
-                   .samples = XG_MORE_SAMPLES(logsigmoid, Domain::real)});
+                   .samples = XG_MORE_SAMPLES(logsigmoid, Domain::real),
+                   .torch = "torch.nn.functional.logsigmoid"});
 Tensor logsigmoid(const Tensor& x) {
   // min(x, 0) - log1p(exp(-|x|)): exp's argument stays non-positive, no overflow.
   Tensor y = unary_float(x, "logsigmoid", [](auto v) {
@@ -485,34 +553,42 @@ Tensor logsigmoid(const Tensor& x) {
 // Composites: simple formulas of existing ops.
 XG_OP(selu, {.formula = "selu(x) = scale elu(x, alpha) (composite)",
              .kind = OpKind::composite,
-             .samples = XG_MORE_SAMPLES(selu, Domain::nonzero)});
+             .samples = XG_MORE_SAMPLES(selu, Domain::nonzero),
+             .torch = "torch.nn.functional.selu"});
 Tensor selu(const Tensor& x) {
   constexpr double kAlpha = 1.6732632423543772848170429916717, kScale = 1.0507009873554804934193349852946;
   return kScale * elu(x, kAlpha);
 }
-XG_OP(celu,
-      {.formula = "celu(x) = alpha elu(x / alpha, 1) (composite)", .kind = OpKind::composite, .samples = [] {
-         return detail::unary_samples([](auto& x) { return celu(x, 0.6); }, Domain::nonzero);
-       }});
+XG_OP(celu, {.formula = "celu(x) = alpha elu(x / alpha, 1) (composite)",
+             .kind = OpKind::composite,
+             .samples =
+                 [] {
+                   return detail::with_torch(
+                       detail::unary_samples([](auto& x) { return celu(x, 0.6); }, Domain::nonzero),
+                       "OP(x0, 0.6)");
+                 },
+             .torch = "torch.nn.functional.celu"});
 Tensor celu(const Tensor& x, double alpha) {
   if (alpha == 0) throw ValueError("celu: alpha must not be 0 (it divides x)");
   return alpha * elu(x / alpha, 1.0);
 }
 XG_OP(prelu, {.formula = "prelu(x, w) = where(x > 0, x, w x), w per channel on axis 1 (composite)",
               .kind = OpKind::composite,
-              .samples = [] {
-                auto call = [](std::span<const Tensor> in) { return prelu(in[0], in[1]); };
-                return std::vector<OpSample>{
-                    {"[2, 3, 4] per channel",
-                     {detail::sample_tensor({2, 3, 4}, Domain::nonzero, 1),
-                      detail::sample_tensor({3}, Domain::real, 2)},
-                     call},
-                    {"[3, 2] one weight",
-                     {detail::sample_tensor({3, 2}, Domain::nonzero, 3),
-                      detail::sample_tensor({1}, Domain::real, 4)},
-                     call},
-                };
-              }});
+              .samples =
+                  [] {
+                    auto call = [](std::span<const Tensor> in) { return prelu(in[0], in[1]); };
+                    return std::vector<OpSample>{
+                        {"[2, 3, 4] per channel",
+                         {detail::sample_tensor({2, 3, 4}, Domain::nonzero, 1),
+                          detail::sample_tensor({3}, Domain::real, 2)},
+                         call},
+                        {"[3, 2] one weight",
+                         {detail::sample_tensor({3, 2}, Domain::nonzero, 3),
+                          detail::sample_tensor({1}, Domain::real, 4)},
+                         call},
+                    };
+                  },
+              .torch = "torch.nn.functional.prelu"});
 Tensor prelu(const Tensor& x, const Tensor& weight) {
   if (!x.defined() || !weight.defined()) throw ValueError("prelu: an operand is undefined");
   const int64_t c = weight.numel();
@@ -533,16 +609,22 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
 }
 XG_OP(glu, {.formula = "glu(x) = a sigmoid(b), a and b the halves of x along dim (composite)",
             .kind = OpKind::composite,
-            .samples = [] {
-              std::vector<OpSample> out;
-              out.push_back({"[3, 4] dim -1",
-                             {detail::sample_tensor({3, 4}, Domain::real, 1)},
-                             [](std::span<const Tensor> in) { return glu(in[0], -1); }});
-              out.push_back({"[4, 2, 3] dim 0",
-                             {detail::sample_tensor({4, 2, 3}, Domain::real, 2)},
-                             [](std::span<const Tensor> in) { return glu(in[0], 0); }});
-              return out;
-            }});
+            .samples =
+                [] {
+                  std::vector<OpSample> out;
+                  out.push_back({"[3, 4] dim -1",
+                                 {detail::sample_tensor({3, 4}, Domain::real, 1)},
+                                 [](std::span<const Tensor> in) { return glu(in[0], -1); },
+                                 0,
+                                 "OP(x0, -1)"});
+                  out.push_back({"[4, 2, 3] dim 0",
+                                 {detail::sample_tensor({4, 2, 3}, Domain::real, 2)},
+                                 [](std::span<const Tensor> in) { return glu(in[0], 0); },
+                                 0,
+                                 "OP(x0, 0)"});
+                  return out;
+                },
+            .torch = "torch.nn.functional.glu"});
 Tensor glu(const Tensor& x, int64_t dim) {
   if (!x.defined()) throw ValueError("glu: the operand is undefined");
   if (x.dim() == 0) throw ShapeError("glu: does not support 0-D input");
@@ -555,25 +637,35 @@ Tensor glu(const Tensor& x, int64_t dim) {
 }
 XG_OP(softsign, {.formula = "softsign(x) = x / (1 + |x|) (composite)",
                  .kind = OpKind::composite,
-                 .samples = XG_MORE_SAMPLES(softsign, Domain::nonzero)});
+                 .samples = XG_MORE_SAMPLES(softsign, Domain::nonzero),
+                 .torch = "torch.nn.functional.softsign"});
 Tensor softsign(const Tensor& x) {
   return x / (1.0 + abs(x));
 }
 XG_OP(tanhshrink, {.formula = "tanhshrink(x) = x - tanh(x) (composite)",
                    .kind = OpKind::composite,
-                   .samples = XG_MORE_SAMPLES(tanhshrink, Domain::real)});
+                   .samples = XG_MORE_SAMPLES(tanhshrink, Domain::real),
+                   .torch = "torch.nn.functional.tanhshrink"});
 Tensor tanhshrink(const Tensor& x) {
   return x - tanh(x);
 }
-XG_OP(softmin,
-      {.formula = "softmin(x, dim) = softmax(-x, dim) (composite)", .kind = OpKind::composite, .samples = [] {
-         return std::vector<OpSample>{{"[3, 4] dim 1",
-                                       {detail::sample_tensor({3, 4}, Domain::real, 1)},
-                                       [](std::span<const Tensor> in) { return softmin(in[0], 1); }},
-                                      {"[3, 4] dim 0",
-                                       {detail::sample_tensor({3, 4}, Domain::real, 2)},
-                                       [](std::span<const Tensor> in) { return softmin(in[0], 0); }}};
-       }});
+XG_OP(softmin, {.formula = "softmin(x, dim) = softmax(-x, dim) (composite)",
+                .kind = OpKind::composite,
+                .samples =
+                    [] {
+                      return std::vector<OpSample>{
+                          {"[3, 4] dim 1",
+                           {detail::sample_tensor({3, 4}, Domain::real, 1)},
+                           [](std::span<const Tensor> in) { return softmin(in[0], 1); },
+                           0,
+                           "OP(x0, 1)"},
+                          {"[3, 4] dim 0",
+                           {detail::sample_tensor({3, 4}, Domain::real, 2)},
+                           [](std::span<const Tensor> in) { return softmin(in[0], 0); },
+                           0,
+                           "OP(x0, 0)"}};
+                    },
+                .torch = "torch.nn.functional.softmin"});
 Tensor softmin(const Tensor& x, int64_t dim) {
   return softmax(neg(x), dim);
 }

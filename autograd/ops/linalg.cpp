@@ -58,24 +58,37 @@ XG_OP(matmul_t,
              return std::vector<OpSample>{
                  {"[3, 4] @ [4, 2]",
                   {sample_tensor({3, 4}, Domain::real, 1), sample_tensor({4, 2}, Domain::real, 2)},
-                  mk(false, false)},
+                  mk(false, false),
+                  0,
+                  "OP(x0, x1)"},
                  {"[4, 3]^T @ [4, 2]",
                   {sample_tensor({4, 3}, Domain::real, 3), sample_tensor({4, 2}, Domain::real, 4)},
-                  mk(true, false)},
+                  mk(true, false),
+                  0,
+                  "OP(x0.transpose(-2, -1), x1)"},
                  {"[3, 4] @ [2, 4]^T",
                   {sample_tensor({3, 4}, Domain::real, 5), sample_tensor({2, 4}, Domain::real, 6)},
-                  mk(false, true)},
+                  mk(false, true),
+                  0,
+                  "OP(x0, x1.transpose(-2, -1))"},
                  {"[4, 3]^T @ [2, 4]^T",
                   {sample_tensor({4, 3}, Domain::real, 7), sample_tensor({2, 4}, Domain::real, 8)},
-                  mk(true, true)},
+                  mk(true, true),
+                  0,
+                  "OP(x0.transpose(-2, -1), x1.transpose(-2, -1))"},
                  {"batched [2, 3, 4] @ [2, 4, 2]",
                   {sample_tensor({2, 3, 4}, Domain::real, 9), sample_tensor({2, 4, 2}, Domain::real, 10)},
-                  mk(false, false)},
+                  mk(false, false),
+                  0,
+                  "OP(x0, x1)"},
                  {"inner 0: [2, 0] @ [0, 3]",
                   {sample_tensor({2, 0}, Domain::real, 11), sample_tensor({0, 3}, Domain::real, 12)},
-                  mk(false, false)},
+                  mk(false, false),
+                  0,
+                  "OP(x0, x1)"},
              };
-           }});
+           },
+       .torch = "torch.matmul"});
 Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   const Dtype d = common_float(a0, b0, "matmul");
   const Tensor a = a0.to(d), b = b0.to(d);
@@ -160,7 +173,8 @@ XG_OP(linear, {.formula = "y = x w^T + b: dx = g w, dw = g^T x, db = sum over ro
                            sample_tensor({3}, Domain::real, 12)},
                           call},
                      };
-                   }});
+                   },
+               .torch = "torch.nn.functional.linear"});
 Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
   if (!b0.defined()) return matmul_t(x0, w0, false, true);
   Dtype d = common_float(x0, w0, "linear");
@@ -192,38 +206,45 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
 // ---- matmul: torch.matmul semantics, composed of reshape/expand and matmul_t ----
 XG_OP(matmul, {.formula = "matmul = matmul_t after 1-D promotion and batch broadcasting (composite)",
                .kind = OpKind::composite,
-               .samples = [] {
-                 auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
-                 auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
-                   return OpSample{
-                       label,
-                       {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)},
-                       call};
-                 };
-                 return std::vector<OpSample>{
-                     pair("[4] @ [4]", {4}, {4}, 1),
-                     pair("[4] @ [4, 3]", {4}, {4, 3}, 2),
-                     pair("[3, 4] @ [4]", {3, 4}, {4}, 3),
-                     pair("[2, 3, 4] @ [4, 2] (folded)", {2, 3, 4}, {4, 2}, 4),
-                     pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
-                     pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
-                 };
-               }});
+               .samples =
+                   [] {
+                     auto call = [](std::span<const Tensor> in) { return matmul(in[0], in[1]); };
+                     auto pair = [&](const char* label, Shape a, Shape b, unsigned salt) {
+                       return OpSample{
+                           label,
+                           {sample_tensor(a, Domain::real, salt), sample_tensor(b, Domain::real, salt + 50)},
+                           call};
+                     };
+                     return std::vector<OpSample>{
+                         pair("[4] @ [4]", {4}, {4}, 1),
+                         pair("[4] @ [4, 3]", {4}, {4, 3}, 2),
+                         pair("[3, 4] @ [4]", {3, 4}, {4}, 3),
+                         pair("[2, 3, 4] @ [4, 2] (folded)", {2, 3, 4}, {4, 2}, 4),
+                         pair("[3, 4] @ [2, 4, 2] (broadcast)", {3, 4}, {2, 4, 2}, 5),
+                         pair("[2, 1, 3, 2] @ [3, 2, 2] (batch broadcast)", {2, 1, 3, 2}, {3, 2, 2}, 6),
+                     };
+                   },
+               .torch = "torch.matmul"});
 XG_OP(outer, {.formula = "outer(a, b) = a[:, None] * b[None, :] (composite)",
               .kind = OpKind::composite,
-              .samples = [] {
-                return std::vector<OpSample>{
-                    {"[3] x [4]",
-                     {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
-                     [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
-              }});
-XG_OP(dot,
-      {.formula = "dot(a, b) = sum(a * b) via gemm (composite)", .kind = OpKind::composite, .samples = [] {
-         return std::vector<OpSample>{
-             {"[5] . [5]",
-              {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
-              [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
-       }});
+              .samples =
+                  [] {
+                    return std::vector<OpSample>{
+                        {"[3] x [4]",
+                         {sample_tensor({3}, Domain::real, 1), sample_tensor({4}, Domain::real, 2)},
+                         [](std::span<const Tensor> in) { return outer(in[0], in[1]); }}};
+                  },
+              .torch = "torch.outer"});
+XG_OP(dot, {.formula = "dot(a, b) = sum(a * b) via gemm (composite)",
+            .kind = OpKind::composite,
+            .samples =
+                [] {
+                  return std::vector<OpSample>{
+                      {"[5] . [5]",
+                       {sample_tensor({5}, Domain::real, 1), sample_tensor({5}, Domain::real, 2)},
+                       [](std::span<const Tensor> in) { return dot(in[0], in[1]); }}};
+                },
+            .torch = "torch.dot"});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   common_float(a, b, "matmul");

@@ -84,45 +84,70 @@ XG_OP(
     {.formula =
          "d/dx max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at each window's argmax",
      .kind = OpKind::primitive,
-     .samples = [] {
-       auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
-         return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
-       };
-       return std::vector<OpSample>{
-           {"[2, 2, 4, 4] kernel 2",
-            {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
-            call(2, std::nullopt, 0, 1, false)},
-           {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
-            {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
-            call(3, 2, 1, 1, false)},
-           {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)",
-            {sample_tensor({1, 2, 6, 5}, Domain::real, 3)},
-            call(2, 1, 0, 2, false)},
-           {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode",
-            {sample_tensor({2, 2, 5, 6}, Domain::real, 4)},
-            call({2, 3}, Size2{2, 2}, 0, 1, true)},
-           {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1",
-            {sample_tensor({2, 4, 4}, Domain::real, 5)},
-            call(3, 1, 1, 1, false)},
-       };
-     }});
+     .samples =
+         [] {
+           auto call = [](Size2 k, std::optional<Size2> s, Size2 p, Size2 d, bool ceil) {
+             return [=](std::span<const Tensor> t) { return max_pool2d(t[0], k, s, p, d, ceil); };
+           };
+           return std::vector<OpSample>{
+               {"[2, 2, 4, 4] kernel 2",
+                {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
+                call(2, std::nullopt, 0, 1, false),
+                0,
+                "OP(x0, 2)"},
+               {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
+                {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
+                call(3, 2, 1, 1, false),
+                0,
+                "OP(x0, 3, 2, 1)"},
+               {"[1, 2, 6, 5] kernel 2 stride 1 dilation 2 (overlapping)",
+                {sample_tensor({1, 2, 6, 5}, Domain::real, 3)},
+                call(2, 1, 0, 2, false),
+                0,
+                "OP(x0, 2, 1, 0, 2)"},
+               {"[2, 2, 5, 6] kernel (2, 3) stride (2, 2) ceil_mode",
+                {sample_tensor({2, 2, 5, 6}, Domain::real, 4)},
+                call({2, 3}, Size2{2, 2}, 0, 1, true),
+                0,
+                "OP(x0, (2, 3), (2, 2), 0, 1, True)"},
+               {"unbatched [2, 4, 4] kernel 3 stride 1 padding 1",
+                {sample_tensor({2, 4, 4}, Domain::real, 5)},
+                call(3, 1, 1, 1, false),
+                0,
+                "OP(x0, 3, 1, 1)"},
+           };
+         },
+     .torch = "torch.nn.functional.max_pool2d"});
 XG_OP(max_pool2d_backward,
       {.formula = "scatter of g to the argmax positions; d/dg = gather(grad, argmax indices)",
        .kind = OpKind::primitive,
-       .samples = [] {
-         auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
-           Tensor x = sample_tensor(xs, Domain::real, salt).detach();
-           Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
-           return OpSample{
-               label,
-               {sample_tensor(idx.shape(), Domain::real, salt + 1)},
-               [idx, xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], idx, xs); }};
-         };
-         return std::vector<OpSample>{
-             make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
-             make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
-         };
-       }});
+       .samples =
+           [] {
+             auto make = [](const char* label, Shape xs, Size2 k, Size2 s, Size2 p, unsigned salt) {
+               Tensor x = sample_tensor(xs, Domain::real, salt).detach();
+               Tensor idx = max_pool2d_with_indices(x, k, s, p).second;
+               auto size = [](Size2 v) {
+                 std::string out = "[";  // appended: GCC 12 warns on "[" + s
+                 out += std::to_string(v.h) + ", " + std::to_string(v.w) + "]";
+                 return out;
+               };
+               std::string zeros = "torch.zeros(";
+               for (int i = 0; i < xs.rank(); ++i) zeros += std::to_string(xs[i]) + ", ";
+               // the indices are an input (int64, no gradient) for the parity suite to see them
+               return OpSample{
+                   label,
+                   {sample_tensor(idx.shape(), Domain::real, salt + 1), idx},
+                   [xs](std::span<const Tensor> t) { return max_pool2d_backward(t[0], t[1], xs); },
+                   0,
+                   "OP(x0, " + zeros + "dtype=torch.float64), " + size(k) + ", " + size(s) + ", " + size(p) +
+                       ", [1, 1], False, x1)"};
+             };
+             return std::vector<OpSample>{
+                 make("[2, 2, 4, 4] kernel 2", {2, 2, 4, 4}, 2, 2, 0, 11),
+                 make("[2, 2, 5, 5] kernel 3 stride 1 padding 1 (overlapping)", {2, 2, 5, 5}, 3, 1, 1, 12),
+             };
+           },
+       .torch = "torch.ops.aten.max_pool2d_with_indices_backward"});
 
 namespace {
 Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape& xs);
@@ -346,69 +371,99 @@ XG_OP(avg_pool2d,
       {.formula =
            "linear: d/dx avg_pool2d(x) = avg_pool2d_backward(grad), each window's mean spread back over it",
        .kind = OpKind::primitive,
-       .samples = [] {
-         auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip,
-                        std::optional<int64_t> div) {
-           return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
-         };
-         return std::vector<OpSample>{
-             {"[2, 2, 4, 4] kernel 2",
-              {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
-              call(2, std::nullopt, 0, false, true, std::nullopt)},
-             {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
-              {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
-              call(3, 2, 1, false, true, std::nullopt)},
-             {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false",
-              {sample_tensor({2, 3, 5, 5}, Domain::real, 3)},
-              call(3, 2, 1, false, false, std::nullopt)},
-             {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode",
-              {sample_tensor({1, 2, 5, 6}, Domain::real, 4)},
-              call({2, 3}, 2, 0, true, true, std::nullopt)},
-             {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3",
-              {sample_tensor({1, 2, 4, 4}, Domain::real, 5)},
-              call(2, 1, 0, false, true, 3)},
-         };
-       }});
+       .samples =
+           [] {
+             auto call = [](Size2 k, std::optional<Size2> s, Size2 p, bool ceil, bool cip,
+                            std::optional<int64_t> div) {
+               return [=](std::span<const Tensor> t) { return avg_pool2d(t[0], k, s, p, ceil, cip, div); };
+             };
+             return std::vector<OpSample>{
+                 {"[2, 2, 4, 4] kernel 2",
+                  {sample_tensor({2, 2, 4, 4}, Domain::real, 1)},
+                  call(2, std::nullopt, 0, false, true, std::nullopt),
+                  0,
+                  "OP(x0, 2)"},
+                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1",
+                  {sample_tensor({2, 3, 5, 5}, Domain::real, 2)},
+                  call(3, 2, 1, false, true, std::nullopt),
+                  0,
+                  "OP(x0, 3, 2, 1)"},
+                 {"[2, 3, 5, 5] kernel 3 stride 2 padding 1 count_include_pad=false",
+                  {sample_tensor({2, 3, 5, 5}, Domain::real, 3)},
+                  call(3, 2, 1, false, false, std::nullopt),
+                  0,
+                  "OP(x0, 3, 2, 1, False, False)"},
+                 {"[1, 2, 5, 6] kernel (2, 3) stride 2 ceil_mode",
+                  {sample_tensor({1, 2, 5, 6}, Domain::real, 4)},
+                  call({2, 3}, 2, 0, true, true, std::nullopt),
+                  0,
+                  "OP(x0, (2, 3), 2, 0, True)"},
+                 {"[1, 2, 4, 4] kernel 2 stride 1 divisor_override 3",
+                  {sample_tensor({1, 2, 4, 4}, Domain::real, 5)},
+                  call(2, 1, 0, false, true, 3),
+                  0,
+                  "OP(x0, 2, 1, 0, False, True, 3)"},
+             };
+           },
+       .torch = "torch.nn.functional.avg_pool2d"});
 XG_OP(adaptive_avg_pool2d,
       {.formula = "linear: d/dx adaptive_avg_pool2d(x) = avg_pool2d_backward(grad) over the adaptive windows",
        .kind = OpKind::primitive,
-       .samples = [] {
-         auto call = [](Size2 o) {
-           return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); };
-         };
-         return std::vector<OpSample>{
-             {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)",
-              {sample_tensor({2, 2, 5, 7}, Domain::real, 1)},
-              call({3, 4})},
-             {"[2, 3, 4, 4] -> 1 (global)", {sample_tensor({2, 3, 4, 4}, Domain::real, 2)}, call(1)},
-             {"[1, 2, 3, 2] -> (5, 4) (upsampling)",
-              {sample_tensor({1, 2, 3, 2}, Domain::real, 3)},
-              call({5, 4})},
-         };
-       }});
+       .samples =
+           [] {
+             auto call = [](Size2 o) {
+               return [=](std::span<const Tensor> t) { return adaptive_avg_pool2d(t[0], o); };
+             };
+             return std::vector<OpSample>{
+                 {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)",
+                  {sample_tensor({2, 2, 5, 7}, Domain::real, 1)},
+                  call({3, 4}),
+                  0,
+                  "OP(x0, (3, 4))"},
+                 {"[2, 3, 4, 4] -> 1 (global)",
+                  {sample_tensor({2, 3, 4, 4}, Domain::real, 2)},
+                  call(1),
+                  0,
+                  "OP(x0, 1)"},
+                 {"[1, 2, 3, 2] -> (5, 4) (upsampling)",
+                  {sample_tensor({1, 2, 3, 2}, Domain::real, 3)},
+                  call({5, 4}),
+                  0,
+                  "OP(x0, (5, 4))"},
+             };
+           },
+       .torch = "torch.nn.functional.adaptive_avg_pool2d"});
 XG_OP(avg_pool2d_backward,
       {.formula = "the transposed map of an average pool; d/dg = the average pool itself (it is linear)",
        .kind = OpKind::primitive,
-       .samples = [] {
-         auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
-           return [pool, xs](std::span<const Tensor> t) {
-             Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
-             return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
-           };
-         };
-         return std::vector<OpSample>{
-             {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1",
-              {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
-              via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5})},
-             {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)",
-              {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
-              via_grad(
-                  [](const Tensor& x) {
-                    return adaptive_avg_pool2d(x, {3, 4});
-                  },
-                  {1, 2, 5, 7})},
-         };
-       }});
+       .samples =
+           [] {
+             auto via_grad = [](std::function<Tensor(const Tensor&)> pool, Shape xs) {
+               return [pool, xs](std::span<const Tensor> t) {
+                 Tensor x = zeros(xs, {.dtype = Dtype::float64, .requires_grad = true});
+                 return xg::grad({pool(x)}, {x}, {t[0]}, true, true)[0];
+               };
+             };
+             return std::vector<OpSample>{
+                 {"grad of avg_pool2d [2, 2, 5, 5] kernel 3 stride 2 padding 1",
+                  {sample_tensor({2, 2, 3, 3}, Domain::real, 1)},
+                  via_grad([](const Tensor& x) { return avg_pool2d(x, 3, 2, 1); }, {2, 2, 5, 5}),
+                  0,
+                  "OP(x0, torch.zeros(2, 2, 5, 5, dtype=torch.float64), [3, 3], [2, 2], [1, 1], False, True, "
+                  "None)"},
+                 {"grad of adaptive_avg_pool2d [1, 2, 5, 7] -> (3, 4)",
+                  {sample_tensor({1, 2, 3, 4}, Domain::real, 2)},
+                  via_grad(
+                      [](const Tensor& x) {
+                        return adaptive_avg_pool2d(x, {3, 4});
+                      },
+                      {1, 2, 5, 7}),
+                  0,
+                  "torch.ops.aten._adaptive_avg_pool2d_backward(x0, torch.zeros(1, 2, 5, 7, "
+                  "dtype=torch.float64))"},
+             };
+           },
+       .torch = "torch.ops.aten.avg_pool2d_backward"});
 
 namespace {
 Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {

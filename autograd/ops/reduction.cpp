@@ -3,6 +3,7 @@
 // Reductions run as [outer, n, inner] loops (kernels/loops.hpp) that stay near memory bandwidth.
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
@@ -109,9 +110,12 @@ XG_OP(sum, {.formula = "d/dx sum(x) = 1 (the gradient broadcast back over the re
                       [](const Tensor& x, const Axes& a, bool k) { return sum(x, a, k); }, Domain::real);
                   s.push_back({"empty [0, 3] axis 0",
                                {detail::sample_tensor({0, 3}, Domain::real, 9)},
-                               [](std::span<const Tensor> in) { return sum(in[0], {0}); }});
+                               [](std::span<const Tensor> in) { return sum(in[0], {0}); },
+                               0,
+                               "OP(x0, 0)"});
                   return s;
-                }});
+                },
+            .torch = "torch.sum"});
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "sum");
   Tensor y =
@@ -128,10 +132,14 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
       OpAttrs{{static_cast<double>(reduced), 0}, 1});
 }
 
-XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)", .kind = OpKind::composite, .samples = [] {
-               return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); },
-                                        Domain::real);
-             }});
+XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)",
+             .kind = OpKind::composite,
+             .samples =
+                 [] {
+                   return reduce_samples_of(
+                       [](const Tensor& x, const Axes& a, bool k) { return mean(x, a, k); }, Domain::real);
+                 },
+             .torch = "torch.mean"});
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "mean");
   if (!x.is_floating_point()) throw TypeError("mean: expected a float tensor, got int64");
@@ -141,10 +149,23 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
 // ---- prod ----
 XG_OP(prod, {.formula = "d/dx_i prod(x) = prod of the other elements = prod(x) / x_i",
              .kind = OpKind::primitive,
-             .samples = [] {
-               return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); },
-                                        Domain::nonzero);
-             }});
+             .samples =
+                 [] {
+                   auto s = reduce_samples_of(
+                       [](const Tensor& x, const Axes& a, bool k) { return prod(x, a, k); }, Domain::nonzero);
+                   // torch.prod reduces one dim (or all): several axes are nested calls
+                   const char* torch[] = {"OP(x0)",
+                                          "OP(x0, 0)",
+                                          "OP(x0, -1, keepdim=True)",
+                                          "OP(OP(x0, 2), 0)",
+                                          "OP(x0, 1, keepdim=True)",
+                                          "OP(x0)",
+                                          "OP(x0, 0)",
+                                          "OP(x0, 1)"};
+                   for (std::size_t i = 0; i < s.size(); ++i) s[i].torch = torch[i];
+                   return s;
+                 },
+             .torch = "torch.prod"});
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "prod");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
@@ -221,16 +242,20 @@ Tensor extreme_reduce(const Tensor& x, const Axes& axes, bool keepdim, const OpI
 }  // namespace
 XG_OP(max, {.formula = "d/dx max(x) = [x = max(x)] / (number of maxima)",
             .kind = OpKind::primitive,
-            .samples = [] {
-              return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); },
-                                       Domain::real);
-            }});
+            .samples =
+                [] {
+                  return reduce_samples_of(
+                      [](const Tensor& x, const Axes& a, bool k) { return max(x, a, k); }, Domain::real);
+                },
+            .torch = "torch.amax"});
 XG_OP(min, {.formula = "d/dx min(x) = [x = min(x)] / (number of minima)",
             .kind = OpKind::primitive,
-            .samples = [] {
-              return reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); },
-                                       Domain::real);
-            }});
+            .samples =
+                [] {
+                  return reduce_samples_of(
+                      [](const Tensor& x, const Axes& a, bool k) { return min(x, a, k); }, Domain::real);
+                },
+            .torch = "torch.amin"});
 Tensor max(const Tensor& x, const Axes& axes, bool keepdim) {
   return extreme_reduce<true>(x, axes, keepdim, opdefs::max_op);
 }
@@ -241,20 +266,32 @@ Tensor min(const Tensor& x, const Axes& axes, bool keepdim) {
 // ---- var / std (composites) ----
 XG_OP(var, {.formula = "var(x) = sum((x - mean(x))^2) / (n - correction) (composite)",
             .kind = OpKind::composite,
-            .samples = [] {
-              auto s = reduce_samples_of(
-                  [](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
-              s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
-              s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
-              return s;
-            }});
-XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)", .kind = OpKind::composite, .samples = [] {
-              auto s = reduce_samples_of(
-                  [](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
-              s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
-              s.erase(s.begin() + 6);
-              return s;
-            }});
+            .samples =
+                [] {
+                  auto s = reduce_samples_of(
+                      [](const Tensor& x, const Axes& a, bool k) { return var(x, a, 1, k); }, Domain::real);
+                  for (OpSample& x : s)  // torch.var takes correction= only with a dim (None: all)
+                    if (x.torch == "OP(x0)") x.torch = "OP(x0, dim=None)";
+                  s = detail::with_torch_kwargs(std::move(s), "correction=1");
+                  s.erase(s.begin() + 5);  // the scalar: n - 1 = 0
+                  s.erase(s.begin() + 6);  // size-1 axis: n - 1 = 0
+                  return s;
+                },
+            .torch = "torch.var"});
+XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)",
+            .kind = OpKind::composite,
+            .samples =
+                [] {
+                  auto s = reduce_samples_of(
+                      [](const Tensor& x, const Axes& a, bool k) { return std(x, a, 0, k); }, Domain::real);
+                  for (OpSample& x : s)  // torch.std takes correction= only with a dim (None: all)
+                    if (x.torch == "OP(x0)") x.torch = "OP(x0, dim=None)";
+                  s = detail::with_torch_kwargs(std::move(s), "correction=0");
+                  s.erase(s.begin() + 5);  // the scalar: std 0, not differentiable
+                  s.erase(s.begin() + 6);
+                  return s;
+                },
+            .torch = "torch.std"});
 Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "var");
   Tensor d = x - mean(x, axes, true);
@@ -268,20 +305,31 @@ Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) 
 // ---- norm ----
 // norm is two ops on the tape: the 2-norm is a primitive; any other p composes abs, pow and sum
 // (registered as norm_p, so that the sweep can tell the two kinds apart).
-XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0)", .kind = OpKind::primitive, .samples = [] {
-               return reduce_samples_of(
-                   [](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); }, Domain::real);
-             }});
+XG_OP(norm, {.formula = "d/dx ||x||_2 = x / ||x||_2 (0 at 0)",
+             .kind = OpKind::primitive,
+             .samples =
+                 [] {
+                   return reduce_samples_of(
+                       [](const Tensor& x, const Axes& a, bool k) { return norm(x, 2.0, a, k); },
+                       Domain::real);
+                 },
+             .torch = "torch.linalg.vector_norm"});
 XG_OP(norm_p,
       {.formula = "||x||_p = (sum |x|^p)^(1/p) for p != 2 (composite: abs, pow, sum)",
        .kind = OpKind::composite,
-       .samples = [] {
-         auto s3 = reduce_samples_of(
-             [](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); }, Domain::nonzero);
-         auto s1 = reduce_samples_of(
-             [](const Tensor& x, const Axes& a, bool k) { return norm(x, 1.0, a, k); }, Domain::nonzero);
-         return std::vector<OpSample>{s3[1], s3[3], s1[1]};
-       }});
+       .samples =
+           [] {
+             auto s3 = detail::with_torch_kwargs(
+                 reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 3.0, a, k); },
+                                   Domain::nonzero),
+                 "ord=3");
+             auto s1 = detail::with_torch_kwargs(
+                 reduce_samples_of([](const Tensor& x, const Axes& a, bool k) { return norm(x, 1.0, a, k); },
+                                   Domain::nonzero),
+                 "ord=1");
+             return std::vector<OpSample>{s3[1], s3[3], s1[1]};
+           },
+       .torch = "torch.linalg.vector_norm"});
 Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "norm");
   if (!(p > 0) || !std::isfinite(p))
@@ -317,7 +365,9 @@ std::vector<OpSample> axis_samples(Tensor (*f)(const Tensor&, int64_t)) {
   auto make = [f](const char* label, Shape s, int64_t axis, unsigned salt) {
     return OpSample{label,
                     {detail::sample_tensor(s, Domain::real, salt)},
-                    [f, axis](std::span<const Tensor> in) { return f(in[0], axis); }};
+                    [f, axis](std::span<const Tensor> in) { return f(in[0], axis); },
+                    0,
+                    "OP(x0, " + std::to_string(axis) + ")"};
   };
   return {make("[3, 4] axis -1", {3, 4}, -1, 1), make("[3, 4] axis 0", {3, 4}, 0, 2),
           make("[2, 3, 2] axis 1", {2, 3, 2}, 1, 3), make("[5] axis 0", {5}, 0, 4)};
@@ -325,17 +375,25 @@ std::vector<OpSample> axis_samples(Tensor (*f)(const Tensor&, int64_t)) {
 }  // namespace
 XG_OP(logsumexp, {.formula = "logsumexp(x) = m + log(sum(exp(x - m))), m = max(x) (composite)",
                   .kind = OpKind::composite,
-                  .samples = [] {
-                    return reduce_samples_of(
-                        [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); },
-                        Domain::real);
-                  }});
+                  .samples =
+                      [] {
+                        auto s = reduce_samples_of(
+                            [](const Tensor& x, const Axes& a, bool k) { return logsumexp(x, a, k); },
+                            Domain::real);
+                        // torch.logsumexp needs a dim: all axes are one of the flattened input
+                        for (OpSample& x : s)
+                          if (x.torch == "OP(x0)") x.torch = "OP(x0.reshape(-1), 0)";
+                        return s;
+                      },
+                  .torch = "torch.logsumexp"});
 XG_OP(softmax, {.formula = "d/dx softmax(x) = y * (grad - sum(grad * y)), y = softmax(x)",
                 .kind = OpKind::primitive,
-                .samples = [] { return axis_samples(softmax); }});
+                .samples = [] { return axis_samples(softmax); },
+                .torch = "torch.softmax"});
 XG_OP(log_softmax, {.formula = "d/dx log_softmax(x) = grad - exp(y) * sum(grad), y = log_softmax(x)",
                     .kind = OpKind::primitive,
-                    .samples = [] { return axis_samples(log_softmax); }});
+                    .samples = [] { return axis_samples(log_softmax); },
+                    .torch = "torch.log_softmax"});
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
   if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
@@ -451,16 +509,30 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) 
   return y;
 }
 }  // namespace
-XG_OP(argmax, {.formula = "indices carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-                 return std::vector<OpSample>{{"[2, 3] axis 1",
-                                               {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
-                                               [](std::span<const Tensor> in) { return argmax(in[0], 1); }}};
-               }});
-XG_OP(argmin, {.formula = "indices carry no gradient", .kind = OpKind::non_differentiable, .samples = [] {
-                 return std::vector<OpSample>{{"[2, 3] axis 0",
-                                               {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
-                                               [](std::span<const Tensor> in) { return argmin(in[0], 0); }}};
-               }});
+XG_OP(argmax,
+      {.formula = "indices carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples =
+           [] {
+             return std::vector<OpSample>{{"[2, 3] axis 1",
+                                           {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                           [](std::span<const Tensor> in) { return argmax(in[0], 1); },
+                                           0,
+                                           "OP(x0, 1)"}};
+           },
+       .torch = "torch.argmax"});
+XG_OP(argmin,
+      {.formula = "indices carry no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples =
+           [] {
+             return std::vector<OpSample>{{"[2, 3] axis 0",
+                                           {tensor({1, 5, 2, 7, 0, 7}, {2, 3})},
+                                           [](std::span<const Tensor> in) { return argmin(in[0], 0); },
+                                           0,
+                                           "OP(x0, 0)"}};
+           },
+       .torch = "torch.argmin"});
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
   return arg_extreme<true>(x, axis, keepdim, "argmax");
 }

@@ -89,11 +89,14 @@ XG_OP(lstm_cell_c,
       {.formula = "c' = s(f) c + s(i) tanh(g): di = gc tanh(g) s(i)(1 - s(i)), df = gc c s(f)(1 - s(f)), "
                   "dg = gc s(i)(1 - tanh(g)^2), do = 0, dc = gc s(f)",
        .kind = OpKind::primitive,
-       .samples = [] { return cell_samples(lstm_cell_c); }});
+       .samples = [] { return cell_samples(lstm_cell_c); },
+       .torch = "lambda gates, c: torch.sigmoid(gates.chunk(4, -1)[1]) * c + torch.sigmoid(gates.chunk(4, "
+                "-1)[0]) * torch.tanh(gates.chunk(4, -1)[2])"});
 XG_OP(lstm_cell_h, {.formula = "h' = s(o) tanh(c'): do = gh tanh(c') s(o)(1 - s(o)), di = df = dg = 0, dc' = "
                                "gh s(o)(1 - tanh(c')^2)",
                     .kind = OpKind::primitive,
-                    .samples = [] { return cell_samples(lstm_cell_h); }});
+                    .samples = [] { return cell_samples(lstm_cell_h); },
+                    .torch = "lambda gates, c: torch.sigmoid(gates.chunk(4, -1)[3]) * torch.tanh(c)"});
 
 Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
   const int64_t h = check_cell(gates, c, "lstm_cell_c", "the cell state");

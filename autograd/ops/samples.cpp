@@ -91,4 +91,22 @@ std::vector<OpSample> reduce_samples(std::function<Tensor(const Tensor&, const A
   };
 }
 
+std::vector<OpSample> with_torch(std::vector<OpSample> s, const std::string& expr) {
+  for (OpSample& x : s) x.torch = expr;
+  return s;
+}
+
+std::vector<OpSample> with_torch_kwargs(std::vector<OpSample> s, const std::string& kwargs) {
+  for (OpSample& x : s) {
+    if (x.torch.empty()) {
+      x.torch = "OP(";
+      for (std::size_t i = 0; i < x.inputs.size(); ++i) x.torch += (i ? ", x" : "x") + std::to_string(i);
+      x.torch += ")";
+    }
+    // the call's closing parenthesis is the expression's last character
+    x.torch.insert(x.torch.size() - 1, (x.torch.ends_with("()") ? "" : ", ") + kwargs);
+  }
+  return s;
+}
+
 }  // namespace xg::detail

@@ -3,6 +3,7 @@
 /// @brief Internal helpers that build the sample inputs each op registers for the test sweep:
 /// float64 tensors requiring grad, drawn deterministically from a domain the op is smooth on.
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "xgrad/autograd/ops/ops.hpp"
@@ -27,5 +28,12 @@ std::vector<OpSample> binary_samples(std::function<Tensor(const Tensor&, const T
                                      Domain db);
 /// Samples for a reduction over `axes` (each case: shape, axes, keepdim), including negative axes.
 std::vector<OpSample> reduce_samples(std::function<Tensor(const Tensor&, const Axes&, bool)> f, Domain d);
+
+/// The samples with their PyTorch form (OpSample::torch) set to `expr`, for an op called with the
+/// same non-tensor arguments in every sample: with_torch(unary_samples(...), "OP(x0, 0.1)").
+std::vector<OpSample> with_torch(std::vector<OpSample> s, const std::string& expr);
+/// The samples with keyword arguments added to each PyTorch call (the default "OP(x0, ...)" when
+/// empty): "OP(x0, dim=(0,))" with "correction=0" gives "OP(x0, dim=(0,), correction=0)".
+std::vector<OpSample> with_torch_kwargs(std::vector<OpSample> s, const std::string& kwargs);
 
 }  // namespace xg::detail

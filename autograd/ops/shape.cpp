@@ -38,8 +38,9 @@ int64_t prod_of(const Shape& s, int from, int to) {
   for (int i = from; i < to; ++i) p *= s[i];
   return p;
 }
-OpSample sample1(const char* label, Tensor x, std::function<Tensor(const Tensor&)> f) {
-  return {label, {std::move(x)}, [f](std::span<const Tensor> in) { return f(in[0]); }};
+OpSample sample1(const char* label, Tensor x, std::function<Tensor(const Tensor&)> f,
+                 std::string torch = {}) {
+  return {label, {std::move(x)}, [f](std::span<const Tensor> in) { return f(in[0]); }, 0, std::move(torch)};
 }
 }  // namespace
 
@@ -54,22 +55,30 @@ XG_OP(reshape, {.formula = "d/dx reshape(x, s) = reshape(grad, shape of x)",
                 .samples =
                     [] {
                       return std::vector<OpSample>{
-                          sample1("[3, 4] -> [2, 6]", sample_tensor({3, 4}, Domain::real, 1),
-                                  [](auto& x) {
-                                    return reshape(x, {2, 6});
-                                  }),
-                          sample1("[2, 3, 2] -> [-1]", sample_tensor({2, 3, 2}, Domain::real, 2),
-                                  [](auto& x) { return reshape(x, {-1}); }),
-                          sample1("scalar -> [1, 1]", sample_tensor({}, Domain::real, 3),
-                                  [](auto& x) {
-                                    return reshape(x, {1, 1});
-                                  }),
-                          sample1("[0, 3] -> [3, 0]", sample_tensor({0, 3}, Domain::real, 4),
-                                  [](auto& x) {
-                                    return reshape(x, {3, 0});
-                                  }),
+                          sample1(
+                              "[3, 4] -> [2, 6]", sample_tensor({3, 4}, Domain::real, 1),
+                              [](auto& x) {
+                                return reshape(x, {2, 6});
+                              },
+                              "OP(x0, (2, 6))"),
+                          sample1(
+                              "[2, 3, 2] -> [-1]", sample_tensor({2, 3, 2}, Domain::real, 2),
+                              [](auto& x) { return reshape(x, {-1}); }, "OP(x0, (-1,))"),
+                          sample1(
+                              "scalar -> [1, 1]", sample_tensor({}, Domain::real, 3),
+                              [](auto& x) {
+                                return reshape(x, {1, 1});
+                              },
+                              "OP(x0, (1, 1))"),
+                          sample1(
+                              "[0, 3] -> [3, 0]", sample_tensor({0, 3}, Domain::real, 4),
+                              [](auto& x) {
+                                return reshape(x, {3, 0});
+                              },
+                              "OP(x0, (3, 0))"),
                       };
-                    }});
+                    },
+                .torch = "torch.reshape"});
 Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined(x, "reshape");
   Shape s = shape;
@@ -102,32 +111,51 @@ Tensor view(const Tensor& x, const Shape& shape) {
   return reshape(x, shape);
 }
 
-XG_OP(flatten, {.formula = "flatten is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
-                  return std::vector<OpSample>{
-                      sample1("[2, 3, 2] all", sample_tensor({2, 3, 2}, Domain::real, 1),
-                              [](auto& x) { return flatten(x); }),
-                      sample1("[2, 3, 2] axes 1..-1", sample_tensor({2, 3, 2}, Domain::real, 2),
-                              [](auto& x) { return flatten(x, 1); }),
-                  };
-                }});
-XG_OP(squeeze, {.formula = "squeeze is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
-                  return std::vector<OpSample>{
-                      sample1("[3, 1, 2, 1] all", sample_tensor({3, 1, 2, 1}, Domain::real, 1),
-                              [](auto& x) { return squeeze(x); }),
-                      sample1("[3, 1, 2] axis -2", sample_tensor({3, 1, 2}, Domain::real, 2),
-                              [](auto& x) { return squeeze(x, -2); }),
-                  };
-                }});
-XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)", .kind = OpKind::composite, .samples = [] {
-                    return std::vector<OpSample>{
-                        sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 1),
-                                [](auto& x) { return unsqueeze(x, 0); }),
-                        sample1("[3, 2] axis -1", sample_tensor({3, 2}, Domain::real, 2),
-                                [](auto& x) { return unsqueeze(x, -1); }),
-                        sample1("scalar axis 0", sample_tensor({}, Domain::real, 3),
-                                [](auto& x) { return unsqueeze(x, 0); }),
-                    };
-                  }});
+XG_OP(flatten, {.formula = "flatten is a reshape (composite)",
+                .kind = OpKind::composite,
+                .samples =
+                    [] {
+                      return std::vector<OpSample>{
+                          sample1(
+                              "[2, 3, 2] all", sample_tensor({2, 3, 2}, Domain::real, 1),
+                              [](auto& x) { return flatten(x); }, "OP(x0)"),
+                          sample1(
+                              "[2, 3, 2] axes 1..-1", sample_tensor({2, 3, 2}, Domain::real, 2),
+                              [](auto& x) { return flatten(x, 1); }, "OP(x0, 1)"),
+                      };
+                    },
+                .torch = "torch.flatten"});
+XG_OP(squeeze, {.formula = "squeeze is a reshape (composite)",
+                .kind = OpKind::composite,
+                .samples =
+                    [] {
+                      return std::vector<OpSample>{
+                          sample1(
+                              "[3, 1, 2, 1] all", sample_tensor({3, 1, 2, 1}, Domain::real, 1),
+                              [](auto& x) { return squeeze(x); }, "OP(x0)"),
+                          sample1(
+                              "[3, 1, 2] axis -2", sample_tensor({3, 1, 2}, Domain::real, 2),
+                              [](auto& x) { return squeeze(x, -2); }, "OP(x0, -2)"),
+                      };
+                    },
+                .torch = "torch.squeeze"});
+XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)",
+                  .kind = OpKind::composite,
+                  .samples =
+                      [] {
+                        return std::vector<OpSample>{
+                            sample1(
+                                "[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 1),
+                                [](auto& x) { return unsqueeze(x, 0); }, "OP(x0, 0)"),
+                            sample1(
+                                "[3, 2] axis -1", sample_tensor({3, 2}, Domain::real, 2),
+                                [](auto& x) { return unsqueeze(x, -1); }, "OP(x0, -1)"),
+                            sample1(
+                                "scalar axis 0", sample_tensor({}, Domain::real, 3),
+                                [](auto& x) { return unsqueeze(x, 0); }, "OP(x0, 0)"),
+                        };
+                      },
+                  .torch = "torch.unsqueeze"});
 Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   check_defined(x, "flatten");
   if (x.dim() == 0) return reshape(x, {1});
@@ -167,30 +195,44 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
 // ---- permute ----
 XG_OP(permute, {.formula = "d/dx permute(x, p) = permute(grad, inverse of p)",
                 .kind = OpKind::primitive,
-                .samples = [] {
-                  return std::vector<OpSample>{
-                      sample1("[2, 3, 4] (2, 0, 1)", sample_tensor({2, 3, 4}, Domain::real, 1),
+                .samples =
+                    [] {
+                      return std::vector<OpSample>{
+                          sample1(
+                              "[2, 3, 4] (2, 0, 1)", sample_tensor({2, 3, 4}, Domain::real, 1),
                               [](auto& x) {
                                 return permute(x, {2, 0, 1});
-                              }),
-                      sample1("[3, 4] (-1, 0)", sample_tensor({3, 4}, Domain::real, 2),
+                              },
+                              "OP(x0, (2, 0, 1))"),
+                          sample1(
+                              "[3, 4] (-1, 0)", sample_tensor({3, 4}, Domain::real, 2),
                               [](auto& x) {
                                 return permute(x, {-1, 0});
-                              }),
-                      sample1("[0, 2] (1, 0)", sample_tensor({0, 2}, Domain::real, 3),
+                              },
+                              "OP(x0, (-1, 0))"),
+                          sample1(
+                              "[0, 2] (1, 0)", sample_tensor({0, 2}, Domain::real, 3),
                               [](auto& x) {
                                 return permute(x, {1, 0});
-                              }),
-                  };
-                }});
-XG_OP(transpose,
-      {.formula = "transpose is a permute (composite)", .kind = OpKind::composite, .samples = [] {
-         return std::vector<OpSample>{
-             sample1("[2, 3, 4] axes 0, -1", sample_tensor({2, 3, 4}, Domain::real, 1),
-                     [](auto& x) { return transpose(x, 0, -1); }),
-             sample1("t([3, 4])", sample_tensor({3, 4}, Domain::real, 2), [](auto& x) { return t(x); }),
-         };
-       }});
+                              },
+                              "OP(x0, (1, 0))"),
+                      };
+                    },
+                .torch = "torch.permute"});
+XG_OP(transpose, {.formula = "transpose is a permute (composite)",
+                  .kind = OpKind::composite,
+                  .samples =
+                      [] {
+                        return std::vector<OpSample>{
+                            sample1(
+                                "[2, 3, 4] axes 0, -1", sample_tensor({2, 3, 4}, Domain::real, 1),
+                                [](auto& x) { return transpose(x, 0, -1); }, "OP(x0, 0, -1)"),
+                            sample1(
+                                "t([3, 4])", sample_tensor({3, 4}, Domain::real, 2),
+                                [](auto& x) { return t(x); }, "torch.t(x0)"),
+                        };
+                      },
+                  .torch = "torch.transpose"});
 Tensor permute(const Tensor& x, const Axes& order) {
   check_defined(x, "permute");
   const int r = x.dim();
@@ -260,41 +302,58 @@ Tensor t(const Tensor& x) {
 }
 
 // ---- expand and its inverse, sum_to ----
-XG_OP(expand,
-      {.formula = "d/dx expand(x, s) = sum_to(grad, shape of x)", .kind = OpKind::primitive, .samples = [] {
-         return std::vector<OpSample>{
-             sample1("[3, 1] -> [3, 4]", sample_tensor({3, 1}, Domain::real, 1),
-                     [](auto& x) {
-                       return expand(x, {3, 4});
-                     }),
-             sample1("[4] -> [2, 3, 4]", sample_tensor({4}, Domain::real, 2),
-                     [](auto& x) {
-                       return expand(x, {2, 3, 4});
-                     }),
-             sample1("scalar -> [2, 2]", sample_tensor({}, Domain::real, 3),
-                     [](auto& x) {
-                       return expand(x, {2, 2});
-                     }),
-             sample1("[2, 1] -> [-1, 0]", sample_tensor({2, 1}, Domain::real, 4),
-                     [](auto& x) {
-                       return expand(x, {-1, 0});
-                     }),
-         };
-       }});
+XG_OP(expand, {.formula = "d/dx expand(x, s) = sum_to(grad, shape of x)",
+               .kind = OpKind::primitive,
+               .samples =
+                   [] {
+                     return std::vector<OpSample>{
+                         sample1(
+                             "[3, 1] -> [3, 4]", sample_tensor({3, 1}, Domain::real, 1),
+                             [](auto& x) {
+                               return expand(x, {3, 4});
+                             },
+                             "OP(x0, 3, 4)"),
+                         sample1(
+                             "[4] -> [2, 3, 4]", sample_tensor({4}, Domain::real, 2),
+                             [](auto& x) {
+                               return expand(x, {2, 3, 4});
+                             },
+                             "OP(x0, 2, 3, 4)"),
+                         sample1(
+                             "scalar -> [2, 2]", sample_tensor({}, Domain::real, 3),
+                             [](auto& x) {
+                               return expand(x, {2, 2});
+                             },
+                             "OP(x0, 2, 2)"),
+                         sample1(
+                             "[2, 1] -> [-1, 0]", sample_tensor({2, 1}, Domain::real, 4),
+                             [](auto& x) {
+                               return expand(x, {-1, 0});
+                             },
+                             "OP(x0, -1, 0)"),
+                     };
+                   },
+               .torch = "torch.Tensor.expand"});
 XG_OP(sum_to, {.formula = "sum_to(x, s) = sum over broadcast axes, reshaped to s (composite)",
                .kind = OpKind::composite,
-               .samples = [] {
-                 return std::vector<OpSample>{
-                     sample1("[3, 4] -> [4]", sample_tensor({3, 4}, Domain::real, 1),
-                             [](auto& x) { return sum_to(x, {4}); }),
-                     sample1("[2, 3, 4] -> [3, 1]", sample_tensor({2, 3, 4}, Domain::real, 2),
+               .samples =
+                   [] {
+                     return std::vector<OpSample>{
+                         sample1(
+                             "[3, 4] -> [4]", sample_tensor({3, 4}, Domain::real, 1),
+                             [](auto& x) { return sum_to(x, {4}); }, "OP(x0, (4,))"),
+                         sample1(
+                             "[2, 3, 4] -> [3, 1]", sample_tensor({2, 3, 4}, Domain::real, 2),
                              [](auto& x) {
                                return sum_to(x, {3, 1});
-                             }),
-                     sample1("[2, 3] -> scalar", sample_tensor({2, 3}, Domain::real, 3),
-                             [](auto& x) { return sum_to(x, {}); }),
-                 };
-               }});
+                             },
+                             "OP(x0, (3, 1))"),
+                         sample1(
+                             "[2, 3] -> scalar", sample_tensor({2, 3}, Domain::real, 3),
+                             [](auto& x) { return sum_to(x, {}); }, "OP(x0, ())"),
+                     };
+                   },
+               .torch = "torch.Tensor.sum_to_size"});
 Tensor expand(const Tensor& x, const Shape& shape) {
   check_defined(x, "expand");
   if (shape.rank() < x.dim())
@@ -370,35 +429,52 @@ Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s);
 
 XG_OP(slice, {.formula = "d/dx slice(x) = the gradient placed back at the sliced positions, zeros elsewhere",
               .kind = OpKind::primitive,
-              .samples = [] {
-                return std::vector<OpSample>{
-                    sample1("[5, 3] rows 1:4", sample_tensor({5, 3}, Domain::real, 1),
-                            [](auto& x) { return slice(x, 0, 1, 4); }),
-                    sample1("[2, 7] axis -1, 0:7:3", sample_tensor({2, 7}, Domain::real, 2),
-                            [](auto& x) { return slice(x, -1, 0, 7, 3); }),
-                    sample1("[2, 6, 2] axis 1, -4:", sample_tensor({2, 6, 2}, Domain::real, 3),
-                            [](auto& x) { return slice(x, 1, -4); }),
-                    sample1("[4] empty 2:2", sample_tensor({4}, Domain::real, 4),
-                            [](auto& x) { return slice(x, 0, 2, 2); }),
-                };
-              }});
+              .samples =
+                  [] {
+                    return std::vector<OpSample>{
+                        sample1(
+                            "[5, 3] rows 1:4", sample_tensor({5, 3}, Domain::real, 1),
+                            [](auto& x) { return slice(x, 0, 1, 4); }, "x0[1:4]"),
+                        sample1(
+                            "[2, 7] axis -1, 0:7:3", sample_tensor({2, 7}, Domain::real, 2),
+                            [](auto& x) { return slice(x, -1, 0, 7, 3); }, "x0[..., 0:7:3]"),
+                        sample1(
+                            "[2, 6, 2] axis 1, -4:", sample_tensor({2, 6, 2}, Domain::real, 3),
+                            [](auto& x) { return slice(x, 1, -4); }, "x0[:, -4:]"),
+                        sample1(
+                            "[4] empty 2:2", sample_tensor({4}, Domain::real, 4),
+                            [](auto& x) { return slice(x, 0, 2, 2); }, "x0[2:2]"),
+                    };
+                  },
+              .torch = "torch.Tensor.__getitem__"});
 XG_OP(slice_backward,
-      {.formula = "d/dg slice_backward(g) = slice(grad)", .kind = OpKind::primitive, .samples = [] {
-         // reached through slice's backward; sampled directly through a double backward
-         return std::vector<OpSample>{
-             sample1("grad of slice [5, 3] rows 0:5:2", sample_tensor({3, 3}, Domain::real, 1),
+      {.formula = "d/dg slice_backward(g) = slice(grad)",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             // reached through slice's backward; sampled directly through a double backward
+             return std::vector<OpSample>{
+                 sample1(
+                     "grad of slice [5, 3] rows 0:5:2", sample_tensor({3, 3}, Domain::real, 1),
                      [](auto& g) {
                        Tensor x = zeros({5, 3}, {.dtype = Dtype::float64, .requires_grad = true});
                        return xg::grad({slice(x, 0, 0, 5, 2)}, {x}, {g}, true, true)[0];
-                     }),
-         };
-       }});
-XG_OP(narrow, {.formula = "narrow is a slice (composite)", .kind = OpKind::composite, .samples = [] {
-                 return std::vector<OpSample>{
-                     sample1("[4, 5] axis 1 from 1 length 3", sample_tensor({4, 5}, Domain::real, 1),
-                             [](auto& x) { return narrow(x, 1, 1, 3); }),
-                 };
-               }});
+                     },
+                     "OP(x0, [5, 3], 0, 0, 5, 2)"),
+             };
+           },
+       .torch = "torch.ops.aten.slice_backward"});
+XG_OP(narrow, {.formula = "narrow is a slice (composite)",
+               .kind = OpKind::composite,
+               .samples =
+                   [] {
+                     return std::vector<OpSample>{
+                         sample1(
+                             "[4, 5] axis 1 from 1 length 3", sample_tensor({4, 5}, Domain::real, 1),
+                             [](auto& x) { return narrow(x, 1, 1, 3); }, "OP(x0, 1, 1, 3)"),
+                     };
+                   },
+               .torch = "torch.narrow"});
 
 namespace {
 Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s) {
@@ -459,49 +535,76 @@ Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
 }
 
 // ---- concat / stack / split / chunk ----
-XG_OP(concat, {.formula = "d/dx_i concat(x_1..x_n) = the slice of grad that x_i filled",
-               .kind = OpKind::primitive,
-               .samples = [] {
-                 auto call = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, -1); };
-                 auto call0 = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, 0); };
-                 return std::vector<OpSample>{
-                     {"[2, 3] + [2, 1] + [2, 2] axis -1",
-                      {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 1}, Domain::real, 2),
-                       sample_tensor({2, 2}, Domain::real, 3)},
-                      call},
-                     {"[1, 2, 2] + [2, 2, 2] axis 0",
-                      {sample_tensor({1, 2, 2}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
-                      call0},
-                     {"[0, 2] + [3, 2] axis 0",
-                      {sample_tensor({0, 2}, Domain::real, 6), sample_tensor({3, 2}, Domain::real, 7)},
-                      call0},
-                 };
-               }});
-XG_OP(stack, {.formula = "stack is unsqueeze + concat (composite)", .kind = OpKind::composite, .samples = [] {
-                auto call = [](std::span<const Tensor> in) { return stack({in.begin(), in.end()}, 1); };
-                return std::vector<OpSample>{
-                    {"3 x [2, 3] axis 1",
-                     {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2),
-                      sample_tensor({2, 3}, Domain::real, 3)},
-                     call},
-                };
-              }});
-XG_OP(split, {.formula = "split is a list of slices (composite)", .kind = OpKind::composite, .samples = [] {
-                return std::vector<OpSample>{
-                    sample1("[5, 2] by 2, last piece", sample_tensor({5, 2}, Domain::real, 1),
-                            [](auto& x) { return split(x, 2, 0)[2]; }),
-                    sample1("[2, 6] sizes {1, 5} axis -1, second", sample_tensor({2, 6}, Domain::real, 2),
+XG_OP(concat,
+      {.formula = "d/dx_i concat(x_1..x_n) = the slice of grad that x_i filled",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             auto call = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, -1); };
+             auto call0 = [](std::span<const Tensor> in) { return concat({in.begin(), in.end()}, 0); };
+             return std::vector<OpSample>{
+                 {"[2, 3] + [2, 1] + [2, 2] axis -1",
+                  {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 1}, Domain::real, 2),
+                   sample_tensor({2, 2}, Domain::real, 3)},
+                  call,
+                  0,
+                  "OP([x0, x1, x2], -1)"},
+                 {"[1, 2, 2] + [2, 2, 2] axis 0",
+                  {sample_tensor({1, 2, 2}, Domain::real, 4), sample_tensor({2, 2, 2}, Domain::real, 5)},
+                  call0,
+                  0,
+                  "OP([x0, x1], 0)"},
+                 {"[0, 2] + [3, 2] axis 0",
+                  {sample_tensor({0, 2}, Domain::real, 6), sample_tensor({3, 2}, Domain::real, 7)},
+                  call0,
+                  0,
+                  "OP([x0, x1], 0)"},
+             };
+           },
+       .torch = "torch.cat"});
+XG_OP(stack, {.formula = "stack is unsqueeze + concat (composite)",
+              .kind = OpKind::composite,
+              .samples =
+                  [] {
+                    auto call = [](std::span<const Tensor> in) { return stack({in.begin(), in.end()}, 1); };
+                    return std::vector<OpSample>{
+                        {"3 x [2, 3] axis 1",
+                         {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2),
+                          sample_tensor({2, 3}, Domain::real, 3)},
+                         call,
+                         0,
+                         "OP([x0, x1, x2], 1)"},
+                    };
+                  },
+              .torch = "torch.stack"});
+XG_OP(split, {.formula = "split is a list of slices (composite)",
+              .kind = OpKind::composite,
+              .samples =
+                  [] {
+                    return std::vector<OpSample>{
+                        sample1(
+                            "[5, 2] by 2, last piece", sample_tensor({5, 2}, Domain::real, 1),
+                            [](auto& x) { return split(x, 2, 0)[2]; }, "OP(x0, 2, 0)[2]"),
+                        sample1(
+                            "[2, 6] sizes {1, 5} axis -1, second", sample_tensor({2, 6}, Domain::real, 2),
                             [](auto& x) {
                               return split(x, std::vector<int64_t>{1, 5}, -1)[1];
-                            }),
-                };
-              }});
-XG_OP(chunk, {.formula = "chunk is a list of slices (composite)", .kind = OpKind::composite, .samples = [] {
-                return std::vector<OpSample>{
-                    sample1("[7, 2] in 3, middle", sample_tensor({7, 2}, Domain::real, 1),
-                            [](auto& x) { return chunk(x, 3, 0)[1]; }),
-                };
-              }});
+                            },
+                            "OP(x0, [1, 5], -1)[1]"),
+                    };
+                  },
+              .torch = "torch.split"});
+XG_OP(chunk, {.formula = "chunk is a list of slices (composite)",
+              .kind = OpKind::composite,
+              .samples =
+                  [] {
+                    return std::vector<OpSample>{
+                        sample1(
+                            "[7, 2] in 3, middle", sample_tensor({7, 2}, Domain::real, 1),
+                            [](auto& x) { return chunk(x, 3, 0)[1]; }, "OP(x0, 3, 0)[1]"),
+                    };
+                  },
+              .torch = "torch.chunk"});
 
 Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
   if (xs0.empty()) throw ValueError("concat: no tensors given");
@@ -626,30 +729,40 @@ Tensor index_1d(std::initializer_list<double> v) {
 
 XG_OP(index_select, {.formula = "d/dx index_select(x, i) = index_add(zeros, i, grad)",
                      .kind = OpKind::primitive,
-                     .samples = [] {
-                       return std::vector<OpSample>{
-                           sample1("[4, 3] rows {3, 0, 3}", sample_tensor({4, 3}, Domain::real, 1),
+                     .samples =
+                         [] {
+                           return std::vector<OpSample>{
+                               sample1(
+                                   "[4, 3] rows {3, 0, 3}", sample_tensor({4, 3}, Domain::real, 1),
                                    [](auto& x) {
                                      return index_select(x, 0, index_1d({3, 0, 3}));
-                                   }),
-                           sample1("[2, 4] axis -1 {1, 2}", sample_tensor({2, 4}, Domain::real, 2),
+                                   },
+                                   "OP(x0, 0, torch.tensor([3, 0, 3]))"),
+                               sample1(
+                                   "[2, 4] axis -1 {1, 2}", sample_tensor({2, 4}, Domain::real, 2),
                                    [](auto& x) {
                                      return index_select(x, -1, index_1d({1, 2}));
-                                   }),
-                       };
-                     }});
+                                   },
+                                   "OP(x0, -1, torch.tensor([1, 2]))"),
+                           };
+                         },
+                     .torch = "torch.index_select"});
 XG_OP(index_add, {.formula = "d/dx index_add(x, i, s) = grad, d/ds = index_select(grad, i)",
                   .kind = OpKind::primitive,
-                  .samples = [] {
-                    auto call = [](std::span<const Tensor> in) {
-                      return index_add(in[0], 0, index_1d({2, 0, 2}), in[1]);
-                    };
-                    return std::vector<OpSample>{
-                        {"[3, 2] += [3, 2] at rows {2, 0, 2}",
-                         {sample_tensor({3, 2}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)},
-                         call},
-                    };
-                  }});
+                  .samples =
+                      [] {
+                        auto call = [](std::span<const Tensor> in) {
+                          return index_add(in[0], 0, index_1d({2, 0, 2}), in[1]);
+                        };
+                        return std::vector<OpSample>{
+                            {"[3, 2] += [3, 2] at rows {2, 0, 2}",
+                             {sample_tensor({3, 2}, Domain::real, 1), sample_tensor({3, 2}, Domain::real, 2)},
+                             call,
+                             0,
+                             "OP(x0, 0, torch.tensor([2, 0, 2]), x1)"},
+                        };
+                      },
+                  .torch = "torch.index_add"});
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "index_select");
@@ -752,37 +865,51 @@ void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char
 
 XG_OP(gather, {.formula = "d/dx gather(x, i) = scatter_add(zeros, i, grad)",
                .kind = OpKind::primitive,
-               .samples = [] {
-                 Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
-                 Tensor idx0 = tensor({1, 0, 1, 2, 0, 1}, {3, 2}, {.dtype = Dtype::int64});
-                 return std::vector<OpSample>{
-                     sample1("[2, 3] axis 1", sample_tensor({2, 3}, Domain::real, 1),
-                             [idx](auto& x) { return gather(x, 1, idx); }),
-                     sample1("[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 2),
-                             [idx0](auto& x) { return gather(x, -2, idx0); }),
-                 };
-               }});
-XG_OP(scatter_add, {.formula = "d/dx scatter_add(x, i, s) = grad, d/ds = gather(grad, i)",
-                    .kind = OpKind::primitive,
-                    .samples = [] {
-                      Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
-                      auto call = [idx](std::span<const Tensor> in) {
-                        return scatter_add(in[0], 1, idx, in[1]);
-                      };
-                      return std::vector<OpSample>{
-                          {"[2, 3] axis 1",
-                           {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2)},
-                           call},
-                      };
-                    }});
-XG_OP(one_hot, {.formula = "one_hot returns constants: no gradient",
-                .kind = OpKind::non_differentiable,
-                .samples = [] {
-                  Tensor idx = tensor({0, 2, 1}, {.dtype = Dtype::int64});
-                  return std::vector<OpSample>{{"[3] into 3 classes", {idx}, [](std::span<const Tensor> in) {
-                                                  return one_hot(in[0], 3);
-                                                }}};
-                }});
+               .samples =
+                   [] {
+                     Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
+                     Tensor idx0 = tensor({1, 0, 1, 2, 0, 1}, {3, 2}, {.dtype = Dtype::int64});
+                     return std::vector<OpSample>{
+                         sample1(
+                             "[2, 3] axis 1", sample_tensor({2, 3}, Domain::real, 1),
+                             [idx](auto& x) { return gather(x, 1, idx); },
+                             "OP(x0, 1, torch.tensor([[2, 0, 1], [1, 0, 2]]))"),
+                         sample1(
+                             "[3, 2] axis 0", sample_tensor({3, 2}, Domain::real, 2),
+                             [idx0](auto& x) { return gather(x, -2, idx0); },
+                             "OP(x0, -2, torch.tensor([[1, 0], [1, 2], [0, 1]]))"),
+                     };
+                   },
+               .torch = "torch.gather"});
+XG_OP(scatter_add,
+      {.formula = "d/dx scatter_add(x, i, s) = grad, d/ds = gather(grad, i)",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             Tensor idx = tensor({2, 0, 1, 1, 0, 2}, {2, 3}, {.dtype = Dtype::int64});
+             auto call = [idx](std::span<const Tensor> in) { return scatter_add(in[0], 1, idx, in[1]); };
+             return std::vector<OpSample>{
+                 {"[2, 3] axis 1",
+                  {sample_tensor({2, 3}, Domain::real, 1), sample_tensor({2, 3}, Domain::real, 2)},
+                  call,
+                  0,
+                  "OP(x0, 1, torch.tensor([[2, 0, 1], [1, 0, 2]]), x1)"},
+             };
+           },
+       .torch = "torch.scatter_add"});
+XG_OP(one_hot,
+      {.formula = "one_hot returns constants: no gradient",
+       .kind = OpKind::non_differentiable,
+       .samples =
+           [] {
+             Tensor idx = tensor({0, 2, 1}, {.dtype = Dtype::int64});
+             return std::vector<OpSample>{{"[3] into 3 classes",
+                                           {idx},
+                                           [](std::span<const Tensor> in) { return one_hot(in[0], 3); },
+                                           0,
+                                           "OP(x0, 3)"}};
+           },
+       .torch = "torch.nn.functional.one_hot"});
 
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "gather");
@@ -850,19 +977,26 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
 }
 
 // ---- pad ----
-XG_OP(pad,
-      {.formula = "d/dx pad(x) = grad with the padding sliced off", .kind = OpKind::primitive, .samples = [] {
-         return std::vector<OpSample>{
-             sample1("[2, 3] last axis (1, 2)", sample_tensor({2, 3}, Domain::real, 1),
-                     [](auto& x) {
-                       return pad(x, {1, 2});
-                     }),
-             sample1("[2, 2, 2] (0, 1, 2, 0) value 3", sample_tensor({2, 2, 2}, Domain::real, 2),
-                     [](auto& x) {
-                       return pad(x, {0, 1, 2, 0}, 3.0);
-                     }),
-         };
-       }});
+XG_OP(pad, {.formula = "d/dx pad(x) = grad with the padding sliced off",
+            .kind = OpKind::primitive,
+            .samples =
+                [] {
+                  return std::vector<OpSample>{
+                      sample1(
+                          "[2, 3] last axis (1, 2)", sample_tensor({2, 3}, Domain::real, 1),
+                          [](auto& x) {
+                            return pad(x, {1, 2});
+                          },
+                          "OP(x0, (1, 2))"),
+                      sample1(
+                          "[2, 2, 2] (0, 1, 2, 0) value 3", sample_tensor({2, 2, 2}, Domain::real, 2),
+                          [](auto& x) {
+                            return pad(x, {0, 1, 2, 0}, 3.0);
+                          },
+                          "OP(x0, (0, 1, 2, 0), value=3.0)"),
+                  };
+                },
+            .torch = "torch.nn.functional.pad"});
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   check_defined(x, "pad");
   if (pads.size() % 2 != 0 || static_cast<int>(pads.size() / 2) > x.dim())
@@ -937,41 +1071,56 @@ Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
 
 XG_OP(tril, {.formula = "tril(x, k) = where(col - row <= k, x, 0) (composite)",
              .kind = OpKind::composite,
-             .samples = [] {
-               return std::vector<OpSample>{
-                   sample1("[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return tril(x); }),
-                   sample1("[2, 3, 3] diagonal -1", sample_tensor({2, 3, 3}, Domain::real, 2),
-                           [](auto& x) { return tril(x, -1); }),
-               };
-             }});
+             .samples =
+                 [] {
+                   return std::vector<OpSample>{
+                       sample1(
+                           "[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return tril(x); },
+                           "OP(x0)"),
+                       sample1(
+                           "[2, 3, 3] diagonal -1", sample_tensor({2, 3, 3}, Domain::real, 2),
+                           [](auto& x) { return tril(x, -1); }, "OP(x0, -1)"),
+                   };
+                 },
+             .torch = "torch.tril"});
 Tensor tril(const Tensor& x, int64_t diagonal) {
   return triangle(x, diagonal, true, "tril");
 }
 XG_OP(triu, {.formula = "triu(x, k) = where(col - row >= k, x, 0) (composite)",
              .kind = OpKind::composite,
-             .samples = [] {
-               return std::vector<OpSample>{
-                   sample1("[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return triu(x); }),
-                   sample1("[2, 4, 3] diagonal 1", sample_tensor({2, 4, 3}, Domain::real, 2),
-                           [](auto& x) { return triu(x, 1); }),
-               };
-             }});
+             .samples =
+                 [] {
+                   return std::vector<OpSample>{
+                       sample1(
+                           "[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return triu(x); },
+                           "OP(x0)"),
+                       sample1(
+                           "[2, 4, 3] diagonal 1", sample_tensor({2, 4, 3}, Domain::real, 2),
+                           [](auto& x) { return triu(x, 1); }, "OP(x0, 1)"),
+                   };
+                 },
+             .torch = "torch.triu"});
 Tensor triu(const Tensor& x, int64_t diagonal) {
   return triangle(x, diagonal, false, "triu");
 }
 
 XG_OP(flip, {.formula = "flip(x, dims) = index_select with a reversed index on each dim (composite)",
              .kind = OpKind::composite,
-             .samples = [] {
-               return std::vector<OpSample>{
-                   sample1("[3, 4] dims {0, 1}", sample_tensor({3, 4}, Domain::real, 1),
+             .samples =
+                 [] {
+                   return std::vector<OpSample>{
+                       sample1(
+                           "[3, 4] dims {0, 1}", sample_tensor({3, 4}, Domain::real, 1),
                            [](auto& x) {
                              return flip(x, {0, 1});
-                           }),
-                   sample1("[2, 3, 2] dims {-2}", sample_tensor({2, 3, 2}, Domain::real, 2),
-                           [](auto& x) { return flip(x, {-2}); }),
-               };
-             }});
+                           },
+                           "OP(x0, (0, 1))"),
+                       sample1(
+                           "[2, 3, 2] dims {-2}", sample_tensor({2, 3, 2}, Domain::real, 2),
+                           [](auto& x) { return flip(x, {-2}); }, "OP(x0, (-2,))"),
+                   };
+                 },
+             .torch = "torch.flip"});
 Tensor flip(const Tensor& x, const Axes& dims) {
   check_defined(x, "flip");
   std::vector<bool> seen(std::max(x.dim(), 1), false);

@@ -42,7 +42,7 @@ struct OpSample {
   /// This sample in PyTorch, for the parity suite (tests/parity): a Python expression over the
   /// inputs x0, x1, ... (as torch tensors), in which `OP` stands for the op's OpSpec::torch, e.g.
   /// "OP(x0, -1)" or "torch.tril(x0, diagonal=-1)". Empty: "OP(x0, x1, ...)".
-  std::string torch = "";
+  std::string torch = {};
 };
 
 enum class OpKind : uint8_t {

@@ -1,0 +1,766 @@
+// Parity cases for the layers and losses of nn/: each builds an xgrad module, sets its parameters
+// to fixed values, runs forward on fixed float64 inputs and backward with a fixed cotangent, and
+// records the outputs, the gradients of the inputs and of every parameter (under PyTorch's
+// names), and the buffers after the forward (BatchNorm's running statistics). run_parity.py
+// builds the PyTorch module from `torch`, loads the same parameters and buffers (strictly: the
+// names must agree), evaluates `call` and compares. Adding a case is one entry of the table.
+#include <functional>
+#include <memory>
+
+#include "parity.hpp"
+#include "xgrad/nn.hpp"
+
+namespace parity {
+namespace {
+
+using xg::Tensor;
+namespace nn = xg::nn;
+using Inputs = std::vector<Tensor>;
+using Run = std::function<std::vector<Tensor>(nn::Module&, const Inputs&)>;
+
+struct ModuleCase {
+  const char* group;  ///< "layer", "loss" or "function"
+  std::string name;
+  std::string torch;  ///< Python: builds the PyTorch module
+  Inputs inputs;
+  std::function<nn::ModulePtr()> make;
+  Run run = {};                  ///< the outputs; default {m.forward(x0)}
+  std::string call = "m(x0)";    ///< Python: the output(s) over m and x0, x1, ... (tuples flattened)
+  bool eval = false;             ///< run in evaluation mode
+  bool keep_parameters = false;  ///< keep the initial values (loss weights are given, not drawn)
+};
+
+template <class M, class... A>
+nn::ModulePtr mk(A&&... a) {
+  return std::make_shared<M>(std::forward<A>(a)...);
+}
+template <class M>
+Run two() {
+  return [](nn::Module& m, const Inputs& in) {
+    return std::vector<Tensor>{dynamic_cast<M&>(m).forward(in[0], in[1])};
+  };
+}
+template <class M>
+Run three() {
+  return [](nn::Module& m, const Inputs& in) {
+    return std::vector<Tensor>{dynamic_cast<M&>(m).forward(in[0], in[1], in[2])};
+  };
+}
+Run loss() {
+  return two<nn::Loss>();
+}
+template <class M>
+Run rnn_run() {
+  return [](nn::Module& m, const Inputs& in) {
+    nn::RNNOutput o = dynamic_cast<M&>(m).forward(in[0], in[1]);
+    return std::vector<Tensor>{o.output, o.h_n};
+  };
+}
+Run lstm_run() {
+  return [](nn::Module& m, const Inputs& in) {
+    nn::LSTMOutput o = dynamic_cast<nn::LSTM&>(m).forward(in[0], {in[1], in[2]});
+    return std::vector<Tensor>{o.output, o.h_n, o.c_n};
+  };
+}
+Run mha_run(nn::MultiheadAttentionArgs args) {
+  return [args](nn::Module& m, const Inputs& in) {
+    nn::MultiheadAttentionArgs a = args;
+    if (in.size() > 3) a.attn_mask = in[3];
+    if (in.size() > 4) a.key_padding_mask = in[4];
+    auto o = dynamic_cast<nn::MultiheadAttention&>(m).forward(in[0], in[1], in[2], a);
+    return std::vector<Tensor>{o.output, o.attn_weights};
+  };
+}
+// A function case: the module is an empty Sequential (no parameters), the run calls the function.
+nn::ModulePtr none() {
+  return std::make_shared<nn::Sequential>();
+}
+
+Tensor X(const xg::Shape& s, unsigned seed, double scale = 1.0) {
+  return input(s, seed, scale);
+}
+Tensor P(const xg::Shape& s, unsigned seed) {  // probabilities in (0, 1), requiring grad
+  return uniform(s, seed, 0.05, 0.95).requires_grad_(true);
+}
+Tensor C(std::vector<double> v, const xg::Shape& s) {  // a constant
+  return xg::tensor(v, s, {.dtype = xg::Dtype::float64});
+}
+
+std::vector<ModuleCase> cases() {
+  using R = nn::Reduction;
+  const Tensor ce_probs = xg::softmax(values({5, 4}, 91), 1).requires_grad_(true);
+  return {
+      // ---- linear and convolution layers
+      {"layer", "Linear", "torch.nn.Linear(4, 3)", {X({5, 4}, 1)}, [] { return mk<nn::Linear>(4, 3); }},
+      {"layer",
+       "Linear no bias, [2, 5, 4]",
+       "torch.nn.Linear(4, 3, bias=False)",
+       {X({2, 5, 4}, 2)},
+       [] { return mk<nn::Linear>(4, 3, false); }},
+      {"layer",
+       "Linear unbatched [4]",
+       "torch.nn.Linear(4, 3)",
+       {X({4}, 120)},
+       [] { return mk<nn::Linear>(4, 3); }},
+      {"layer",
+       "Bilinear",
+       "torch.nn.Bilinear(3, 2, 4)",
+       {X({5, 3}, 3), X({5, 2}, 4)},
+       [] { return mk<nn::Bilinear>(3, 2, 4); },
+       two<nn::Bilinear>(),
+       "m(x0, x1)"},
+      {"layer",
+       "Conv2d stride 2 padding 1",
+       "torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)",
+       {X({2, 3, 7, 6}, 5)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{
+             .in_channels = 3, .out_channels = 4, .kernel_size = 3, .stride = 2, .padding = 1});
+       }},
+      {"layer",
+       "Conv2d (2, 3) dilation (2, 1) groups 2 no bias",
+       "torch.nn.Conv2d(4, 6, (2, 3), dilation=(2, 1), groups=2, bias=False)",
+       {X({1, 4, 6, 6}, 6)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 4,
+                                                 .out_channels = 6,
+                                                 .kernel_size = {2, 3},
+                                                 .dilation = {2, 1},
+                                                 .groups = 2,
+                                                 .bias = false});
+       }},
+      {"layer",
+       "Conv2d unbatched [3, 5, 5]",
+       "torch.nn.Conv2d(3, 2, 2)",
+       {X({3, 5, 5}, 121)},
+       [] { return mk<nn::Conv2d>(3, 2, 2); }},
+      {"layer",
+       "Conv1d stride 2 padding 1",
+       "torch.nn.Conv1d(3, 4, 3, stride=2, padding=1)",
+       {X({2, 3, 9}, 7)},
+       [] {
+         return mk<nn::Conv1d>(nn::Conv1dOptions{
+             .in_channels = 3, .out_channels = 4, .kernel_size = 3, .stride = 2, .padding = 1});
+       }},
+      // ---- activations
+      {"layer", "ReLU", "torch.nn.ReLU()", {X({3, 5}, 8)}, [] { return mk<nn::ReLU>(); }},
+      {"layer",
+       "LeakyReLU 0.2",
+       "torch.nn.LeakyReLU(0.2)",
+       {X({3, 5}, 9)},
+       [] { return mk<nn::LeakyReLU>(0.2); }},
+      {"layer", "ELU 0.5", "torch.nn.ELU(0.5)", {X({3, 5}, 10)}, [] { return mk<nn::ELU>(0.5); }},
+      {"layer", "GELU", "torch.nn.GELU()", {X({3, 5}, 11)}, [] { return mk<nn::GELU>(); }},
+      {"layer",
+       "GELU tanh",
+       "torch.nn.GELU(approximate='tanh')",
+       {X({3, 5}, 12)},
+       [] { return mk<nn::GELU>(nn::GELUOptions{.approximate = "tanh"}); }},
+      {"layer", "SiLU", "torch.nn.SiLU()", {X({3, 5}, 13)}, [] { return mk<nn::SiLU>(); }},
+      {"layer", "Sigmoid", "torch.nn.Sigmoid()", {X({3, 5}, 14)}, [] { return mk<nn::Sigmoid>(); }},
+      {"layer", "Tanh", "torch.nn.Tanh()", {X({3, 5}, 15)}, [] { return mk<nn::Tanh>(); }},
+      {"layer", "Softmax dim 1", "torch.nn.Softmax(1)", {X({3, 5}, 16)}, [] { return mk<nn::Softmax>(1); }},
+      {"layer",
+       "LogSoftmax dim 0",
+       "torch.nn.LogSoftmax(0)",
+       {X({3, 5}, 17)},
+       [] { return mk<nn::LogSoftmax>(0); }},
+      {"layer",
+       "Softplus beta 2 threshold 5",
+       "torch.nn.Softplus(beta=2.0, threshold=5.0)",
+       {X({3, 5}, 18, 3.0)},
+       [] { return mk<nn::Softplus>(nn::SoftplusOptions{.beta = 2.0, .threshold = 5.0}); }},
+      // ---- dropout, embedding, containers
+      {"layer",
+       "Dropout eval",
+       "torch.nn.Dropout(0.3)",
+       {X({3, 5}, 19)},
+       [] { return mk<nn::Dropout>(0.3); },
+       {},
+       "m(x0)",
+       true},
+      {"layer", "Dropout p=0", "torch.nn.Dropout(0.0)", {X({3, 5}, 20)}, [] { return mk<nn::Dropout>(0.0); }},
+      {"layer",
+       "Embedding padding_idx 1",
+       "torch.nn.Embedding(6, 3, padding_idx=1)",
+       {indices({0, 1, 5, 1, 3, 2}, {2, 3})},
+       [] {
+         return mk<nn::Embedding>(
+             nn::EmbeddingOptions{.num_embeddings = 6, .embedding_dim = 3, .padding_idx = 1});
+       }},
+      {"layer",
+       "Sequential Linear Tanh Linear",
+       "torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))",
+       {X({3, 4}, 21)},
+       [] {
+         return mk<nn::Sequential>(
+             std::vector<nn::ModulePtr>{mk<nn::Linear>(4, 5), mk<nn::Tanh>(), mk<nn::Linear>(5, 2)});
+       }},
+      // ---- normalisation
+      {"layer",
+       "BatchNorm1d [N, C]",
+       "torch.nn.BatchNorm1d(3)",
+       {X({4, 3}, 22)},
+       [] { return mk<nn::BatchNorm1d>(3); }},
+      {"layer",
+       "BatchNorm1d [N, C, L]",
+       "torch.nn.BatchNorm1d(3)",
+       {X({4, 3, 5}, 23)},
+       [] { return mk<nn::BatchNorm1d>(3); }},
+      {"layer",
+       "BatchNorm2d",
+       "torch.nn.BatchNorm2d(3)",
+       {X({2, 3, 4, 4}, 24)},
+       [] { return mk<nn::BatchNorm2d>(3); }},
+      {"layer",
+       "BatchNorm2d eval",
+       "torch.nn.BatchNorm2d(3)",
+       {X({2, 3, 4, 4}, 25)},
+       [] { return mk<nn::BatchNorm2d>(3); },
+       {},
+       "m(x0)",
+       true},
+      {"layer",
+       "BatchNorm2d momentum None",
+       "torch.nn.BatchNorm2d(3, momentum=None)",
+       {X({2, 3, 3, 3}, 26)},
+       [] { return mk<nn::BatchNorm2d>(3, nn::BatchNormOptions{.momentum = std::nullopt}); }},
+      {"layer",
+       "BatchNorm2d affine=False eps 1e-3",
+       "torch.nn.BatchNorm2d(3, eps=1e-3, affine=False)",
+       {X({2, 3, 3, 3}, 27)},
+       [] { return mk<nn::BatchNorm2d>(3, nn::BatchNormOptions{.eps = 1e-3, .affine = false}); }},
+      {"layer",
+       "BatchNorm1d track_running_stats=False eval",
+       "torch.nn.BatchNorm1d(3, track_running_stats=False)",
+       {X({5, 3}, 28)},
+       [] { return mk<nn::BatchNorm1d>(3, nn::BatchNormOptions{.track_running_stats = false}); },
+       {},
+       "m(x0)",
+       true},
+      {"layer",
+       "BatchNorm3d",
+       "torch.nn.BatchNorm3d(2)",
+       {X({2, 2, 3, 2, 2}, 29)},
+       [] { return mk<nn::BatchNorm3d>(2); }},
+      {"layer",
+       "LayerNorm 4",
+       "torch.nn.LayerNorm(4)",
+       {X({2, 3, 4}, 30)},
+       [] { return mk<nn::LayerNorm>(4); }},
+      {"layer",
+       "LayerNorm [3, 4] eps 1e-3",
+       "torch.nn.LayerNorm([3, 4], eps=1e-3)",
+       {X({2, 3, 4}, 31)},
+       [] {
+         return mk<nn::LayerNorm>(std::vector<int64_t>{3, 4}, nn::LayerNormOptions{.eps = 1e-3});
+       }},
+      {"layer",
+       "LayerNorm no affine",
+       "torch.nn.LayerNorm(4, elementwise_affine=False)",
+       {X({3, 4}, 32)},
+       [] { return mk<nn::LayerNorm>(4, nn::LayerNormOptions{.elementwise_affine = false}); }},
+      // PyTorch 1.13's LayerNorm has no bias= argument: its bias is removed instead
+      {"layer",
+       "LayerNorm bias=False",
+       "(lambda m: (setattr(m, 'bias', None), m)[1])(torch.nn.LayerNorm(4))",
+       {X({3, 4}, 33)},
+       [] { return mk<nn::LayerNorm>(4, nn::LayerNormOptions{.bias = false}); }},
+      // ---- pooling
+      {"layer",
+       "MaxPool2d 2",
+       "torch.nn.MaxPool2d(2)",
+       {X({2, 2, 5, 5}, 34)},
+       [] { return mk<nn::MaxPool2d>(2); }},
+      {"layer",
+       "MaxPool2d 3 stride 2 padding 1 ceil_mode",
+       "torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)",
+       {X({1, 2, 6, 5}, 35)},
+       [] {
+         return mk<nn::MaxPool2d>(
+             nn::MaxPool2dOptions{.kernel_size = 3, .stride = xg::Size2{2}, .padding = 1, .ceil_mode = true});
+       }},
+      {"layer",
+       "AvgPool2d 3 stride 2 padding 1 count_include_pad=False",
+       "torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)",
+       {X({2, 2, 5, 6}, 36)},
+       [] {
+         return mk<nn::AvgPool2d>(nn::AvgPool2dOptions{
+             .kernel_size = 3, .stride = xg::Size2{2}, .padding = 1, .count_include_pad = false});
+       }},
+      {"layer",
+       "MaxPool2d 2 stride 1 dilation 2",
+       "torch.nn.MaxPool2d(2, stride=1, dilation=2)",
+       {X({1, 2, 5, 6}, 122)},
+       [] {
+         return mk<nn::MaxPool2d>(
+             nn::MaxPool2dOptions{.kernel_size = 2, .stride = xg::Size2{1}, .dilation = 2});
+       }},
+      {"layer",
+       "AvgPool2d 2 ceil_mode divisor_override 3",
+       "torch.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3)",
+       {X({2, 1, 5, 5}, 123)},
+       [] {
+         return mk<nn::AvgPool2d>(
+             nn::AvgPool2dOptions{.kernel_size = 2, .ceil_mode = true, .divisor_override = 3});
+       }},
+      {"layer",
+       "AdaptiveAvgPool2d (2, 3)",
+       "torch.nn.AdaptiveAvgPool2d((2, 3))",
+       {X({2, 2, 5, 7}, 37)},
+       [] {
+         return mk<nn::AdaptiveAvgPool2d>(xg::Size2{2, 3});
+       }},
+      {"layer", "Flatten", "torch.nn.Flatten()", {X({2, 3, 2, 2}, 38)}, [] { return mk<nn::Flatten>(); }},
+      // ---- recurrent
+      {"layer",
+       "RNNCell tanh",
+       "torch.nn.RNNCell(3, 4)",
+       {X({5, 3}, 39), X({5, 4}, 40)},
+       [] { return mk<nn::RNNCell>(3, 4); },
+       two<nn::RNNCell>(),
+       "m(x0, x1)"},
+      {"layer",
+       "RNNCell relu",
+       "torch.nn.RNNCell(3, 4, nonlinearity='relu')",
+       {X({5, 3}, 41), X({5, 4}, 42)},
+       [] { return mk<nn::RNNCell>(3, 4, nn::RNNCellOptions{.nonlinearity = nn::RNNActivation::relu}); },
+       two<nn::RNNCell>(),
+       "m(x0, x1)"},
+      {"layer",
+       "LSTMCell",
+       "torch.nn.LSTMCell(3, 4)",
+       {X({5, 3}, 43), X({5, 4}, 44), X({5, 4}, 45)},
+       [] { return mk<nn::LSTMCell>(3, 4); },
+       [](nn::Module& m, const Inputs& in) {
+         nn::LSTMState s = dynamic_cast<nn::LSTMCell&>(m).forward(in[0], {in[1], in[2]});
+         return std::vector<Tensor>{s.h, s.c};
+       },
+       "m(x0, (x1, x2))"},
+      {"layer",
+       "GRUCell",
+       "torch.nn.GRUCell(3, 4)",
+       {X({5, 3}, 46), X({5, 4}, 47)},
+       [] { return mk<nn::GRUCell>(3, 4); },
+       two<nn::GRUCell>(),
+       "m(x0, x1)"},
+      {"layer",
+       "RNN 2 layers",
+       "torch.nn.RNN(3, 4, num_layers=2)",
+       {X({5, 2, 3}, 48), X({2, 2, 4}, 49)},
+       [] { return mk<nn::RNN>(3, 4, 2); },
+       rnn_run<nn::RNN>(),
+       "m(x0, x1)"},
+      {"layer",
+       "RNN relu bidirectional batch_first",
+       "torch.nn.RNN(3, 4, nonlinearity='relu', bidirectional=True, batch_first=True)",
+       {X({2, 5, 3}, 50), X({2, 2, 4}, 51)},
+       [] {
+         return mk<nn::RNN>(nn::RNNOptions{.input_size = 3,
+                                           .hidden_size = 4,
+                                           .nonlinearity = nn::RNNActivation::relu,
+                                           .batch_first = true,
+                                           .bidirectional = true});
+       },
+       rnn_run<nn::RNN>(),
+       "m(x0, x1)"},
+      {"layer",
+       "LSTM 2 layers bidirectional",
+       "torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)",
+       {X({5, 2, 3}, 52), X({4, 2, 4}, 53), X({4, 2, 4}, 54)},
+       [] {
+         return mk<nn::LSTM>(
+             nn::RNNOptions{.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+       },
+       lstm_run(),
+       "m(x0, (x1, x2))"},
+      {"layer",
+       "LSTM unbatched",
+       "torch.nn.LSTM(3, 4)",
+       {X({5, 3}, 124), X({1, 4}, 125), X({1, 4}, 126)},
+       [] { return mk<nn::LSTM>(3, 4); },
+       lstm_run(),
+       "m(x0, (x1, x2))"},
+      {"layer",
+       "RNN no bias",
+       "torch.nn.RNN(3, 4, bias=False)",
+       {X({5, 2, 3}, 127), X({1, 2, 4}, 128)},
+       [] { return mk<nn::RNN>(nn::RNNOptions{.input_size = 3, .hidden_size = 4, .bias = false}); },
+       rnn_run<nn::RNN>(),
+       "m(x0, x1)"},
+      {"layer",
+       "GRUCell unbatched",
+       "torch.nn.GRUCell(3, 4)",
+       {X({3}, 129), X({4}, 130)},
+       [] { return mk<nn::GRUCell>(3, 4); },
+       two<nn::GRUCell>(),
+       "m(x0, x1)"},
+      {"layer",
+       "GRU batch_first",
+       "torch.nn.GRU(3, 4, batch_first=True)",
+       {X({2, 5, 3}, 55), X({1, 2, 4}, 56)},
+       [] { return mk<nn::GRU>(nn::RNNOptions{.input_size = 3, .hidden_size = 4, .batch_first = true}); },
+       rnn_run<nn::GRU>(),
+       "m(x0, x1)"},
+      {"layer",
+       "GRU unbatched 2 layers",
+       "torch.nn.GRU(3, 4, num_layers=2)",
+       {X({5, 3}, 57), X({2, 4}, 58)},
+       [] { return mk<nn::GRU>(3, 4, 2); },
+       rnn_run<nn::GRU>(),
+       "m(x0, x1)"},
+      // ---- attention
+      {"layer",
+       "MultiheadAttention 2 heads",
+       "torch.nn.MultiheadAttention(4, 2)",
+       {X({3, 2, 4}, 59), X({5, 2, 4}, 60), X({5, 2, 4}, 61)},
+       [] { return mk<nn::MultiheadAttention>(4, 2); },
+       mha_run({}),
+       "m(x0, x1, x2)"},
+      {"layer",
+       "MultiheadAttention batch_first, float attn_mask, per-head weights",
+       "torch.nn.MultiheadAttention(4, 2, batch_first=True)",
+       {X({2, 3, 4}, 62), X({2, 5, 4}, 63), X({2, 5, 4}, 64), values({3, 5}, 65)},
+       [] { return mk<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.batch_first = true}); },
+       mha_run({.average_attn_weights = false}),
+       "m(x0, x1, x2, attn_mask=x3, average_attn_weights=False)"},
+      {"layer",
+       "MultiheadAttention key_padding_mask (bool in PyTorch)",
+       "torch.nn.MultiheadAttention(4, 1)",
+       {X({3, 2, 4}, 66), X({4, 2, 4}, 67), X({4, 2, 4}, 68), C({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {3, 4}),
+        C({0, 1, 0, 0, 0, 0, 1, 1}, {2, 4})},
+       [] { return mk<nn::MultiheadAttention>(4, 1); },
+       mha_run({.mask_kind = nn::MaskKind::drop}),
+       "m(x0, x1, x2, attn_mask=x3.bool(), key_padding_mask=x4.bool())"},
+      {"layer",
+       "MultiheadAttention unbatched",
+       "torch.nn.MultiheadAttention(4, 2)",
+       {X({3, 4}, 131), X({5, 4}, 132), X({5, 4}, 133)},
+       [] { return mk<nn::MultiheadAttention>(4, 2); },
+       mha_run({}),
+       "m(x0, x1, x2)"},
+      {"layer",
+       "MultiheadAttention no bias",
+       "torch.nn.MultiheadAttention(4, 2, bias=False)",
+       {X({3, 2, 4}, 134), X({5, 2, 4}, 135), X({5, 2, 4}, 136)},
+       [] { return mk<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.bias = false}); },
+       mha_run({}),
+       "m(x0, x1, x2)"},
+      // PyTorch 1.13 has no F.scaled_dot_product_attention: the reference is its formula in torch ops
+      {"function",
+       "scaled_dot_product_attention additive mask",
+       "torch.nn.Sequential()",
+       {X({2, 3, 4}, 69), X({2, 5, 4}, 70), X({2, 5, 2}, 71), values({3, 5}, 72)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{nn::scaled_dot_product_attention(in[0], in[1], in[2], in[3])};
+       },
+       "torch.softmax(x0 @ x1.transpose(-2, -1) / math.sqrt(4) + x3, -1) @ x2"},
+      {"function",
+       "scaled_dot_product_attention causal scale 0.3",
+       "torch.nn.Sequential()",
+       {X({2, 4, 3}, 73), X({2, 4, 3}, 74), X({2, 4, 3}, 75)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{
+             nn::scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), true, {.scale = 0.3})};
+       },
+       "torch.softmax((x0 @ x1.transpose(-2, -1) * 0.3).masked_fill(torch.ones(4, 4, "
+       "dtype=torch.bool).triu(1), "
+       "float('-inf')), -1) @ x2"},
+      // ---- losses (float targets require grad: their gradients are compared too)
+      {"loss",
+       "MSELoss",
+       "torch.nn.MSELoss()",
+       {X({4, 3}, 80), X({4, 3}, 81)},
+       [] { return mk<nn::MSELoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "MSELoss sum",
+       "torch.nn.MSELoss(reduction='sum')",
+       {X({4, 3}, 82), X({4, 3}, 83)},
+       [] { return mk<nn::MSELoss>(nn::MSELossOptions{.reduction = R::sum}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "L1Loss none",
+       "torch.nn.L1Loss(reduction='none')",
+       {X({4, 3}, 84), X({4, 3}, 85)},
+       [] { return mk<nn::L1Loss>(nn::L1LossOptions{.reduction = R::none}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "L1Loss",
+       "torch.nn.L1Loss()",
+       {X({4, 3}, 86), X({4, 3}, 87)},
+       [] { return mk<nn::L1Loss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "SmoothL1Loss beta 0.5",
+       "torch.nn.SmoothL1Loss(beta=0.5)",
+       {X({4, 3}, 88), X({4, 3}, 89)},
+       [] { return mk<nn::SmoothL1Loss>(nn::SmoothL1LossOptions{.beta = 0.5}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "SmoothL1Loss beta 0 sum",
+       "torch.nn.SmoothL1Loss(reduction='sum', beta=0.0)",
+       {X({4, 3}, 90), X({4, 3}, 91)},
+       [] { return mk<nn::SmoothL1Loss>(nn::SmoothL1LossOptions{.reduction = R::sum, .beta = 0.0}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "HuberLoss delta 0.7 none",
+       "torch.nn.HuberLoss(reduction='none', delta=0.7)",
+       {X({4, 3}, 92), X({4, 3}, 93)},
+       [] { return mk<nn::HuberLoss>(nn::HuberLossOptions{.reduction = R::none, .delta = 0.7}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CrossEntropyLoss",
+       "torch.nn.CrossEntropyLoss()",
+       {X({5, 4}, 94), indices({0, 3, 1, 1, 2}, {5})},
+       [] { return mk<nn::CrossEntropyLoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CrossEntropyLoss weight, ignore_index 2, label_smoothing 0.1",
+       "torch.nn.CrossEntropyLoss(weight=torch.ones(4), ignore_index=2, label_smoothing=0.1)",
+       {X({5, 4}, 95), indices({0, 3, 2, 1, 2}, {5})},
+       [] {
+         return mk<nn::CrossEntropyLoss>(nn::CrossEntropyLossOptions{
+             .weight = C({0.5, 2.0, 1.5, 0.7}, {4}), .ignore_index = 2, .label_smoothing = 0.1});
+       },
+       loss(),
+       "m(x0, x1)",
+       false,
+       true},
+      {"loss",
+       "CrossEntropyLoss probabilities sum",
+       "torch.nn.CrossEntropyLoss(reduction='sum')",
+       {X({5, 4}, 96), ce_probs},
+       [] { return mk<nn::CrossEntropyLoss>(nn::CrossEntropyLossOptions{.reduction = R::sum}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CrossEntropyLoss [N, C, d] none",
+       "torch.nn.CrossEntropyLoss(reduction='none')",
+       {X({2, 3, 4}, 97), indices({0, 2, 1, 1, 2, 2, 0, 1}, {2, 4})},
+       [] { return mk<nn::CrossEntropyLoss>(nn::CrossEntropyLossOptions{.reduction = R::none}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CrossEntropyLoss unbatched [C]",
+       "torch.nn.CrossEntropyLoss()",
+       {X({4}, 98), indices({2}, {})},
+       [] { return mk<nn::CrossEntropyLoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CrossEntropyLoss probabilities, weight, label_smoothing 0.2",
+       "torch.nn.CrossEntropyLoss(weight=torch.ones(4), label_smoothing=0.2)",
+       {X({5, 4}, 137), ce_probs},
+       [] {
+         return mk<nn::CrossEntropyLoss>(
+             nn::CrossEntropyLossOptions{.weight = C({0.5, 2.0, 1.5, 0.7}, {4}), .label_smoothing = 0.2});
+       },
+       loss(),
+       "m(x0, x1)",
+       false,
+       true},
+      {"loss",
+       "NLLLoss weight sum",
+       "torch.nn.NLLLoss(weight=torch.ones(4), reduction='sum')",
+       {X({5, 4}, 99), indices({0, 3, 1, 1, 2}, {5})},
+       [] {
+         return mk<nn::NLLLoss>(
+             nn::NLLLossOptions{.weight = C({0.5, 2.0, 1.5, 0.7}, {4}), .reduction = R::sum});
+       },
+       loss(),
+       "m(x0, x1)",
+       false,
+       true},
+      {"loss",
+       "NLLLoss",
+       "torch.nn.NLLLoss()",
+       {X({5, 4}, 100), indices({0, 3, 1, 1, 2}, {5})},
+       [] { return mk<nn::NLLLoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "NLLLoss [N, C, d] ignore_index 1",
+       "torch.nn.NLLLoss(ignore_index=1)",
+       {X({2, 3, 4}, 138), indices({0, 2, 1, 1, 2, 2, 0, 1}, {2, 4})},
+       [] { return mk<nn::NLLLoss>(nn::NLLLossOptions{.ignore_index = 1}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "BCELoss",
+       "torch.nn.BCELoss()",
+       {P({4, 3}, 101), uniform({4, 3}, 102, 0, 1)},
+       [] { return mk<nn::BCELoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "BCELoss weight sum",
+       "torch.nn.BCELoss(weight=torch.ones(3), reduction='sum')",
+       {P({4, 3}, 103), uniform({4, 3}, 104, 0, 1)},
+       [] {
+         return mk<nn::BCELoss>(nn::BCELossOptions{.weight = C({0.5, 1.0, 2.0}, {3}), .reduction = R::sum});
+       },
+       loss(),
+       "m(x0, x1)",
+       false,
+       true},
+      {"loss",
+       "BCEWithLogitsLoss",
+       "torch.nn.BCEWithLogitsLoss()",
+       {X({4, 3}, 105, 2.0), P({4, 3}, 106)},
+       [] { return mk<nn::BCEWithLogitsLoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "BCEWithLogitsLoss weight pos_weight",
+       "torch.nn.BCEWithLogitsLoss(weight=torch.ones(3), pos_weight=torch.ones(3))",
+       {X({4, 3}, 107, 2.0), P({4, 3}, 108)},
+       [] {
+         return mk<nn::BCEWithLogitsLoss>(nn::BCEWithLogitsLossOptions{
+             .weight = C({0.5, 1.0, 2.0}, {3}), .pos_weight = C({3.0, 0.5, 1.0}, {3})});
+       },
+       loss(),
+       "m(x0, x1)",
+       false,
+       true},
+      {"loss",
+       "BCEWithLogitsLoss none",
+       "torch.nn.BCEWithLogitsLoss(reduction='none')",
+       {X({4, 3}, 139, 2.0), P({4, 3}, 140)},
+       [] { return mk<nn::BCEWithLogitsLoss>(nn::BCEWithLogitsLossOptions{.reduction = R::none}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "KLDivLoss mean",
+       "torch.nn.KLDivLoss()",
+       {X({4, 3}, 141), P({4, 3}, 142)},
+       [] { return mk<nn::KLDivLoss>(); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "KLDivLoss batchmean",
+       "torch.nn.KLDivLoss(reduction='batchmean')",
+       {X({4, 3}, 109), P({4, 3}, 110)},
+       [] { return mk<nn::KLDivLoss>(nn::KLDivLossOptions{.reduction = R::batchmean}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "KLDivLoss log_target sum",
+       "torch.nn.KLDivLoss(reduction='sum', log_target=True)",
+       {X({4, 3}, 111), X({4, 3}, 112)},
+       [] { return mk<nn::KLDivLoss>(nn::KLDivLossOptions{.reduction = R::sum, .log_target = true}); },
+       loss(),
+       "m(x0, x1)"},
+      {"loss",
+       "CosineEmbeddingLoss margin 0.2",
+       "torch.nn.CosineEmbeddingLoss(margin=0.2)",
+       {X({4, 5}, 113), X({4, 5}, 114), C({1, -1, -1, 1}, {4})},
+       [] { return mk<nn::CosineEmbeddingLoss>(nn::CosineEmbeddingLossOptions{.margin = 0.2}); },
+       three<nn::CosineEmbeddingLoss>(),
+       "m(x0, x1, x2)"},
+      {"loss",
+       "CosineEmbeddingLoss unbatched, target -1, none",
+       "torch.nn.CosineEmbeddingLoss(margin=-0.3, reduction='none')",
+       {X({5}, 143), X({5}, 144), C({-1}, {})},
+       [] {
+         return mk<nn::CosineEmbeddingLoss>(
+             nn::CosineEmbeddingLossOptions{.margin = -0.3, .reduction = R::none});
+       },
+       three<nn::CosineEmbeddingLoss>(),
+       "m(x0, x1, x2)"},
+      {"loss",
+       "MarginRankingLoss margin 0.1 sum",
+       "torch.nn.MarginRankingLoss(margin=0.1, reduction='sum')",
+       {X({5}, 115), X({5}, 116), C({1, -1, 1, -1, 1}, {5})},
+       [] {
+         return mk<nn::MarginRankingLoss>(nn::MarginRankingLossOptions{.margin = 0.1, .reduction = R::sum});
+       },
+       three<nn::MarginRankingLoss>(),
+       "m(x0, x1, x2)"},
+  };
+}
+
+void record(Recorder& r, const ModuleCase& c, std::size_t k) {
+  json e = {{"group", c.group}, {"id", std::string(c.group) + indexed(".", k)},
+            {"name", c.name},   {"label", c.name},
+            {"torch", c.torch}, {"expr", c.call},
+            {"eval", c.eval}};
+  xg::NamedTensors t;
+  std::vector<bool> rg;
+  json int64_inputs = json::array();
+  for (std::size_t i = 0; i < c.inputs.size(); ++i) {
+    t.emplace_back(indexed("x", i), c.inputs[i]);
+    rg.push_back(c.inputs[i].requires_grad());
+    if (c.inputs[i].dtype() == xg::Dtype::int64) int64_inputs.push_back(indexed("x", i));
+  }
+  e["inputs"] = c.inputs.size();
+  e["requires_grad"] = rg;
+  e["int64_inputs"] = int64_inputs;
+  try {
+    nn::ModulePtr m = c.make();
+    m->to(xg::Dtype::float64);
+    m->train(!c.eval);
+    unsigned seed = 7919 * unsigned(k + 1);
+    {
+      xg::NoGradGuard no_grad;
+      for (auto& [name, p] : m->named_parameters())
+        if (!c.keep_parameters) p.copy_(values(p.shape(), ++seed, 0.5));
+      for (auto& [name, b] : m->named_buffers()) {
+        if (c.keep_parameters || !b.is_floating_point()) continue;
+        if (name.ends_with("running_var"))
+          b.copy_(uniform(b.shape(), ++seed, 0.5, 2.0));
+        else
+          b.copy_(values(b.shape(), ++seed, 0.5));
+      }
+    }
+    json params = json::array(), buffers = json::array();
+    for (auto& [name, p] : m->named_parameters()) params.push_back(name), t.emplace_back("param." + name, p);
+    for (auto& [name, b] : m->named_buffers())
+      buffers.push_back(name), t.emplace_back("buffer." + name, b.clone());
+    e["params"] = params;
+    e["buffers"] = buffers;
+    const std::vector<Tensor> outs =
+        c.run ? c.run(*m, c.inputs) : std::vector<Tensor>{m->forward(c.inputs[0])};
+    std::vector<Tensor> gs, wrt;
+    std::vector<std::string> wrt_names;
+    for (std::size_t j = 0; j < outs.size(); ++j) {
+      t.emplace_back(indexed("out", j), outs[j]);
+      gs.push_back(values(outs[j].shape(), ++seed));
+      t.emplace_back(indexed("g", j), gs.back());
+    }
+    e["outputs"] = outs.size();
+    for (std::size_t i = 0; i < c.inputs.size(); ++i)
+      if (rg[i]) wrt.push_back(c.inputs[i]), wrt_names.push_back(indexed("grad.x", i));
+    for (auto& [name, p] : m->named_parameters())
+      if (p.requires_grad()) wrt.push_back(p), wrt_names.push_back("grad." + name);
+    std::vector<Tensor> diff_outs, diff_gs;
+    for (std::size_t j = 0; j < outs.size(); ++j)
+      if (outs[j].requires_grad()) diff_outs.push_back(outs[j]), diff_gs.push_back(gs[j]);
+    std::vector<Tensor> grads(wrt.size());
+    if (!diff_outs.empty() && !wrt.empty()) grads = xg::grad(diff_outs, wrt, diff_gs, false, false, true);
+    for (std::size_t j = 0; j < wrt.size(); ++j) t.emplace_back(wrt_names[j], or_zeros(grads[j], wrt[j]));
+    for (auto& [name, b] : m->named_buffers()) t.emplace_back("after." + name, b);
+  } catch (const std::exception& ex) {
+    e["error"] = ex.what();
+  }
+  r.add(e, t);
+}
+
+}  // namespace
+
+void add_nn_cases(Recorder& r) {
+  const std::vector<ModuleCase> all = cases();
+  for (std::size_t k = 0; k < all.size(); ++k) record(r, all[k], k);
+}
+
+}  // namespace parity
