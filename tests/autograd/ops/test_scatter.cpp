@@ -385,3 +385,43 @@ TEST_CASE("masks and index writes gradcheck and gradgradcheck where duplicates a
   CHECK_PASSED(xg::gradcheck(pr, {xp, sp}));
   CHECK_PASSED(xg::gradgradcheck(pr, {xp, sp}));
 }
+
+TEST_CASE("edge cases: empty index, empty slice, 0-d index tensors, a mask that is the tensor itself") {
+  // Nothing written: the copy of x comes back, and gradients are x's own.
+  Tensor x = seq({2, 3}, true);
+  Tensor e = xg::zeros({2, 0}, {.dtype = Dtype::int64});
+  Tensor y = xg::scatter(x, 1, e, xg::zeros({2, 0}, {.dtype = Dtype::float64, .requires_grad = true}));
+  check_values(y, {0, 1, 2, 3, 4, 5});
+  check_values(xg::scatter_reduce(x, 1, e, xg::zeros({2, 0}, {.dtype = Dtype::float64}), "amax"),
+               {0, 1, 2, 3, 4, 5});
+  y = xg::index_put(x, {xg::zeros({0}, {.dtype = Dtype::int64})},
+                    xg::scalar_tensor(1.0, {.dtype = Dtype::float64}));
+  check_values(y, {0, 1, 2, 3, 4, 5});
+  y.backward(seq({2, 3}, false, 1));
+  check_values(x.grad(), {1, 2, 3, 4, 5, 6});
+  check_values(xg::slice_scatter(seq({2, 3}), xg::zeros({2, 0}, {.dtype = Dtype::float64}), 1, 2, 2),
+               {0, 1, 2, 3, 4, 5});
+  // 0-d index tensors pick one element: torch.index_put(x, (tensor(1), tensor(-1)), tensor(9.))
+  check_values(xg::index_put(seq({2, 3}), {i64({1}, {}), i64({-1}, {})}, f64({9}, {})), {0, 1, 2, 3, 4, 9});
+  // One index tensor for a [2, 3] tensor writes whole rows: torch.index_put(x, (tensor([1]),),
+  // tensor([7., 8., 9.]))
+  check_values(xg::index_put(seq({2, 3}), {i64({1}, {1})}, f64({7, 8, 9}, {3})), {0, 1, 2, 7, 8, 9});
+  // The mask may be the tensor itself: it is read before the first write.
+  Tensor z = f64({0, 2, 0, -1}, {4});
+  z.masked_fill_(z, 5.0);
+  check_values(z, {0, 5, 0, 5});
+  // A 0-d tensor cannot be scattered into (axis 0 does not exist).
+  CHECK_ERROR(xg::scatter(f64({1}, {}), 0, i64({0}, {}), 2.0), xg::IndexError, "scatter", "0-d");
+  CHECK_ERROR(xg::select_scatter(f64({1}, {}), f64({1}, {}), 0, 0), xg::IndexError, "select_scatter", "0-d");
+}
+
+TEST_CASE("in-place on a non-leaf that requires grad is refused too (as add_ and copy_ are)") {
+  // xgrad does not rewrite a tensor's history in place: the out-of-place op records it instead.
+  Tensor w = f64({1, 2, 3}, {3}, true);
+  Tensor h = w * 2.0;
+  CHECK_ERROR(h.masked_fill_(f64({1, 0, 0}, {3}), 0.0), xg::ValueError, "masked_fill_", "requires grad",
+              "out-of-place");
+  Tensor h2 = xg::masked_fill(h, f64({1, 0, 0}, {3}), 0.0);
+  xg::sum(h2).backward();
+  check_values(w.grad(), {0, 2, 2});
+}
