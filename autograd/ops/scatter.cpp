@@ -87,6 +87,18 @@ Tensor pad_to(const Tensor& g, const Shape& want) {
   }
   return pad(g, pads);
 }
+// Index tensors kept for backward are saved with their version, so that an in-place write to them
+// between forward and backward raises instead of sending gradients to the wrong places.
+std::vector<SavedTensor> save_all(const std::vector<Tensor>& ts) {
+  std::vector<SavedTensor> out;
+  for (const Tensor& t : ts) out.push_back(save_input(t));
+  return out;
+}
+std::vector<Tensor> unpack_all(const std::vector<SavedTensor>& ss, const Node& n) {
+  std::vector<Tensor> out;
+  for (const SavedTensor& s : ss) out.push_back(s.unpack(n));
+  return out;
+}
 Tensor int64_of(std::initializer_list<double> v, const Shape& s) {
   return tensor(v, s, {.dtype = Dtype::int64});
 }
@@ -213,22 +225,24 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
     return masked_fill_out(x, mask, detail::checked_cast<T>(value, "masked_fill"));
   });
-  return record(opdefs::masked_fill_op, y, {x},
-                [m = mask.detach(), sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = sum_to(masked_fill(g, m, 0.0), sx);
-                });
+  return record(
+      opdefs::masked_fill_op, y, {x},
+      [sm = save_input(mask.detach()), sx = x.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = sum_to(masked_fill(g, sm.unpack(n), 0.0), sx);
+      });
 }
 Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value0) {
   need(x, "masked_fill", "the tensor");
   need(mask, "masked_fill", "the mask");
   Tensor value = masked_fill_value(value0, x.dtype(), "masked_fill");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() { return masked_fill_out(x, mask, *value.data<T>()); });
-  return record(opdefs::masked_fill_op, y, {x, value},
-                [m = mask.detach(), sx = x.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(masked_fill(g, m, 0.0), sx);
-                  if (n.needs_input_grad(1))
-                    gx[1] = sum(where(m, g, scalar_tensor(0.0, {.dtype = g.dtype()})));
-                });
+  return record(
+      opdefs::masked_fill_op, y, {x, value},
+      [sm = save_input(mask.detach()), sx = x.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor m = sm.unpack(n);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(masked_fill(g, m, 0.0), sx);
+        if (n.needs_input_grad(1)) gx[1] = sum(where(m, g, scalar_tensor(0.0, {.dtype = g.dtype()})));
+      });
 }
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
@@ -371,7 +385,9 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
   if (!will_record({x, src})) return y;
   Tensor win = src.requires_grad() ? scatter_winners(g, index, x.dtype()) : Tensor();
   return record(opdefs::scatter_op, y, {x, src},
-                [a = g.axis, index, ss = g.ss, win](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
+                [a = g.axis, si = save_input(index), ss = g.ss, win](const Node& n, const Tensor& gr,
+                                                                     std::span<Tensor> gx) {
+                  const Tensor index = si.unpack(n);
                   if (n.needs_input_grad(0)) gx[0] = scatter(gr, a, index, 0.0);
                   if (n.needs_input_grad(1)) {
                     Tensor gs = gather(gr, a, index);
@@ -387,8 +403,8 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, double value) 
     scatter_fill(y.data<T>(), g, index, detail::checked_cast<T>(value, "scatter"));
   });
   return record(opdefs::scatter_op, y, {x},
-                [a = g.axis, index](const Node&, const Tensor& gr, std::span<Tensor> gx) {
-                  gx[0] = scatter(gr, a, index, 0.0);
+                [a = g.axis, si = save_input(index)](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
+                  gx[0] = scatter(gr, a, si.unpack(n), 0.0);
                 });
 }
 
@@ -581,9 +597,10 @@ Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const T
   }
   return record(
       opdefs::scatter_reduce_op, y, {x, src},
-      [a, index, red, include_self, ss = g.ss, wx, ws, many_zeros, sx = save_input(x), ssrc = save_input(src),
-       sy = save_output(y)](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
+      [a, si = save_input(index), red, include_self, ss = g.ss, wx, ws, many_zeros, sx = save_input(x),
+       ssrc = save_input(src), sy = save_output(y)](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
         const bool need_x = n.needs_input_grad(0), need_s = n.needs_input_grad(1);
+        const Tensor index = si.unpack(n);
         Tensor gself, gsrc;
         switch (red) {
           case Reduce::sum:
@@ -786,17 +803,19 @@ Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tens
   }
   Shape rows_shape{p.P};
   for (int d = static_cast<int>(indices.size()); d < x.dim(); ++d) rows_shape.push_back(x.shape()[d]);
-  return record(opdefs::index_put_op, y, {x, values},
-                [indices, accumulate, rows, win, rows_shape, target = p.target, sv = values.shape()](
-                    const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  if (n.needs_input_grad(0))
-                    gx[0] = accumulate ? g : index_put(g, indices, scalar_tensor(0.0, {.dtype = g.dtype()}));
-                  if (n.needs_input_grad(1)) {
-                    Tensor gv = reshape(index_select(reshape(g, rows_shape), 0, rows), target);
-                    if (win.defined()) gv = gv * win;
-                    gx[1] = sum_to(gv, sv);
-                  }
-                });
+  return record(
+      opdefs::index_put_op, y, {x, values},
+      [saved = save_all(indices), accumulate, rows, win, rows_shape, target = p.target, sv = values.shape()](
+          const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        if (n.needs_input_grad(0))
+          gx[0] =
+              accumulate ? g : index_put(g, unpack_all(saved, n), scalar_tensor(0.0, {.dtype = g.dtype()}));
+        if (n.needs_input_grad(1)) {
+          Tensor gv = reshape(index_select(reshape(g, rows_shape), 0, rows), target);
+          if (win.defined()) gv = gv * win;
+          gx[1] = sum_to(gv, sv);
+        }
+      });
 }
 
 Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) {

@@ -357,6 +357,19 @@ TEST_CASE("in-place updates respect autograd: leaves requiring grad refuse, save
   y = xg::sum(c * w);
   c.scatter_(1, i64({0}, {1, 1}), 7.0);
   CHECK_ERROR(y.backward(), xg::ValueError, "modified in place");
+  // The masks and index tensors an op keeps for backward are checked the same way.
+  Tensor m = xg::gt(w, 4.5);
+  y = xg::sum(xg::masked_fill(w, m, 0.0));
+  m.masked_fill_(m, 0.0);
+  CHECK_ERROR(y.backward(), xg::ValueError, "masked_fill", "modified in place");
+  Tensor idx = i64({2, 0}, {2});
+  y = xg::sum(xg::scatter(w, 0, idx, f64({1, 2}, {2}, true)));
+  idx.index_put_({i64({0}, {1})}, i64({1}, {1}));
+  CHECK_ERROR(y.backward(), xg::ValueError, "scatter", "modified in place");
+  Tensor rows = i64({0, 2}, {2});
+  y = xg::sum(xg::index_put(w, {rows}, f64({1}, {1})));
+  rows.scatter_(0, i64({1}, {1}), 1.0);
+  CHECK_ERROR(y.backward(), xg::ValueError, "index_put", "modified in place");
   // Left alone, the same graph runs.
   Tensor d = f64({1, 2, 3}, {3});
   y = xg::sum(d * w);
