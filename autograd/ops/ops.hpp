@@ -218,6 +218,35 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype = Dtype::in
 /// Constant padding; `pads` lists (before, after) pairs starting from the last axis, as torch F.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
 
+// ---- masks and index writes ----
+// (ops/scatter.cpp) A mask is any tensor whose nonzero entries (NaN included) mean true, such as
+// the 0/1 result of gt or eq; it carries no gradient. Index tensors are int64. Where an
+// overwriting write names one position twice, the last write in row-major order of the index
+// wins, and only it receives that position's gradient.
+/// x with value where mask (broadcast with x) is nonzero, as torch.masked_fill.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+/// As above with a 0-d tensor value, which receives the sum of the gradient at the filled positions.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
+/// x with x[..index[i][j]..][j] = src[i][j] along dim (as torch.scatter); src may be larger than index.
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, double value);
+/// As torch.scatter_reduce: src reduced into x at index along dim with "sum", "prod", "mean",
+/// "amax" or "amin", starting from x's value (include_self) or from the values written alone.
+/// Gradients: mean divides by the count (x included when include_self), ties of amax / amin share
+/// equally, positions written with include_self false give x no gradient.
+Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src,
+                      const std::string& reduce, bool include_self = true);
+/// x with x[indices] = values (as torch.index_put): indices are int64 tensors, one per leading
+/// axis, broadcast together (negative entries count from the end); values broadcast to the indexed
+/// shape. accumulate adds instead, duplicates summed.
+Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
+/// x with slice(x, dim, start, stop, step) replaced by src (of exactly that slice's shape).
+Tensor slice_scatter(const Tensor& x, const Tensor& src, int64_t dim = 0, int64_t start = 0,
+                     int64_t stop = kEnd, int64_t step = 1);
+/// x with the slice at `index` of axis dim replaced by src (x's shape without dim).
+Tensor select_scatter(const Tensor& x, const Tensor& src, int64_t dim, int64_t index);
+
 // ---- triangles, scans, sorting, repetition ----
 /// The lower (tril) / upper (triu) triangle of the last two axes: elements with column - row <=
 /// diagonal (tril) or >= diagonal (triu) are kept, the rest are 0. Batched over leading axes.

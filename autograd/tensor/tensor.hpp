@@ -172,6 +172,13 @@ class Tensor {
   Tensor& copy_(const Tensor& src);  ///< src broadcast to this shape, converted to this dtype
   Tensor& fill_(double v);
   Tensor& zero_() { return fill_(0.0); }
+  /// In-place forms of masked_fill, scatter and index_put (autograd/ops/scatter.cpp): the mask, index
+  /// and values must broadcast to this tensor's shape. Index values are checked before any write.
+  Tensor& masked_fill_(const Tensor& mask, double value);
+  Tensor& masked_fill_(const Tensor& mask, const Tensor& value);  ///< value: a 0-d tensor
+  Tensor& scatter_(int64_t dim, const Tensor& index, const Tensor& src);
+  Tensor& scatter_(int64_t dim, const Tensor& index, double value);
+  Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false);
 
   // ---- method forms of common ops ----
   Tensor reshape(const Shape& s) const;
