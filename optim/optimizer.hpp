@@ -97,7 +97,7 @@ class Optimizer {
 
   /// The lr of a group when the first scheduler was attached to it (a group property, as the
   /// initial lr that schedulers share): later schedulers over the group take it as base lr.
-  /// Held in memory only: a resumed scheduler restores its base lrs from its own state.
+  /// Not in the optimizer's state: a scheduler's state holds them and restores them on load.
   std::optional<double> initial_lr(std::size_t group) const;
   void set_initial_lr(double lr, std::size_t group);
 

@@ -235,6 +235,12 @@ SchedulerState LRScheduler::state_dict() const {
   s["scheduler.step_count"] = std::to_string(step_count_);
   s["scheduler.base_lrs"] = list_to_string(base_lrs_);
   s["scheduler.last_lr"] = list_to_string(last_lr_);
+  // The optimizer's initial lrs (a group property the optimizer's state does not hold), so that
+  // schedulers made after a resume find the same base lrs.
+  std::vector<double> initial;
+  for (std::size_t g = 0; g < optimizer_.num_param_groups(); ++g)
+    if (auto lr = optimizer_.initial_lr(g)) initial.push_back(*lr);
+  if (initial.size() == optimizer_.num_param_groups()) s["scheduler.initial_lrs"] = list_to_string(initial);
   save_options(s);
   return s;
 }
@@ -251,7 +257,15 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
   if (base.size() != optimizer_.num_param_groups() || last.size() != base.size())
     throw ValueError(who + ": the state is for " + std::to_string(base.size()) +
                      " parameter groups, the optimizer has " + std::to_string(optimizer_.num_param_groups()));
+  std::vector<double> initial;
+  if (state.count("scheduler.initial_lrs")) {
+    initial = doubles(state, "scheduler.initial_lrs", who);
+    if (initial.size() != base.size())
+      throw ValueError(who + ": scheduler.initial_lrs has " + std::to_string(initial.size()) +
+                       " values for " + std::to_string(base.size()) + " parameter groups");
+  }
   load_options(state);
+  for (std::size_t g = 0; g < initial.size(); ++g) optimizer_.set_initial_lr(initial[g], g);
   last_epoch_ = epoch;
   step_count_ = count;
   base_lrs_ = std::move(base);

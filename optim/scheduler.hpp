@@ -18,6 +18,16 @@
 /// ChainedScheduler. SequentialLR hands the optimizer from one scheduler to the next at
 /// milestones. Construction makes the first step (epoch 0, as PyTorch's), which for most
 /// schedules leaves the lr as it is; warm-up schedules (LinearLR, ConstantLR) scale it.
+/// LambdaLR, CyclicLR, OneCycleLR and CosineAnnealingWarmRestarts set the lr from their base
+/// lrs instead (as PyTorch's), overriding what other schedulers did.
+///
+/// @code
+/// // 5 epochs of linear warm-up from lr / 10, then a cosine down to 1e-4 over 95 epochs
+/// auto warm = std::make_shared<xg::optim::LinearLR>(opt, xg::optim::LinearLROptions{.start_factor = 0.1});
+/// auto cosine = std::make_shared<xg::optim::CosineAnnealingLR>(opt, xg::optim::CosineAnnealingLROptions{
+///     .T_max = 95, .eta_min = 1e-4});
+/// xg::optim::SequentialLR sched(opt, {warm, cosine}, {5});
+/// @endcode
 ///
 /// The base lr of a group is the optimizer's initial lr of that group (Optimizer::initial_lr),
 /// set by the first scheduler attached to it, so later schedulers share it, as PyTorch's
@@ -79,7 +89,8 @@ class LRScheduler {
   Optimizer& optimizer() const { return optimizer_; }
 
   /// scheduler = name, scheduler.last_epoch, scheduler.step_count, scheduler.base_lrs,
-  /// scheduler.last_lr and scheduler.<option> for each option (and the schedule's own state).
+  /// scheduler.last_lr, scheduler.initial_lrs (the optimizer's, restored on load) and
+  /// scheduler.<option> for each option (and the schedule's own state).
   virtual SchedulerState state_dict() const;
   /// Restores the state (and options) of a scheduler of the same kind over as many groups;
   /// keys not starting with "scheduler" are ignored.

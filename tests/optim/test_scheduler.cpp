@@ -69,7 +69,7 @@ TEST_CASE("ExponentialLR: gamma every epoch") {
   check_sequence(sched, opt, {2, 1, 0.5, 0.25, 0.125});
 }
 
-TEST_CASE("CosineAnnealingLR: the closed form, down to eta_min at T_max and back up") {
+TEST_CASE("CosineAnnealingLR: down to eta_min at T_max and back up") {
   optim::SGD opt({param()}, {.lr = 1.1});
   optim::CosineAnnealingLR sched(opt, {.T_max = 4, .eta_min = 0.1});
   // eta_min + (1.1 - 0.1) (1 + cos(pi e / 4)) / 2; cos(pi/4) = 0.7071067811865476
@@ -1329,6 +1329,7 @@ void check_resume(const Opt& make_opt, const Make& make, std::size_t steps, std:
   CHECK(c->last_epoch() == b->last_epoch());
   CHECK(c->get_last_lr() == b->get_last_lr());
   CHECK(c->base_lrs() == b->base_lrs());
+  CHECK(opt_c->initial_lr(0) == opt_b->initial_lr(0));  // 1, not the new run's 7
   const Trace rest = trace(
       *opt_c, [&] { c->step(); }, steps - cut, 0, mom);
   for (std::size_t i = 0; i <= steps - cut; ++i) {
