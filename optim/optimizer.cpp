@@ -37,6 +37,21 @@ void Optimizer::set_lr(double lr) {
   for (std::size_t g = 0; g < num_param_groups(); ++g) set_lr(lr, g);
 }
 
+std::vector<double> Optimizer::option_values(std::string_view, std::size_t) const {
+  return {};
+}
+void Optimizer::set_option_values(std::string_view option, const std::vector<double>&, std::size_t) {
+  throw ValueError(name_ + ": no numeric option '" + std::string(option) + "'");
+}
+
+std::optional<double> Optimizer::initial_lr(std::size_t group) const {
+  return group < initial_lrs_.size() ? initial_lrs_[group] : std::nullopt;
+}
+void Optimizer::set_initial_lr(double lr, std::size_t group) {
+  if (initial_lrs_.size() <= group) initial_lrs_.resize(group + 1);
+  initial_lrs_[group] = lr;
+}
+
 void Optimizer::save(const std::string& path) const {
   const StateDict sd = state_dict();
   save_tensors(path, sd.tensors, sd.metadata);

@@ -86,6 +86,21 @@ class Optimizer {
   /// Sets the learning rate of every group.
   void set_lr(double lr);
 
+  /// A group's numeric option by name (one value, or two for betas), for schedulers that cycle
+  /// momentum; empty when the optimizer has no such option (or it is not numeric).
+  virtual std::vector<double> option_values(std::string_view option, std::size_t group) const;
+  /// Sets it (checked as set_options checks); ValueError when there is no such option.
+  virtual void set_option_values(std::string_view option, const std::vector<double>& values,
+                                 std::size_t group);
+  /// Whether the optimizer's options have a numeric field of that name ("momentum", "betas").
+  bool has_option(std::string_view option) const { return !option_values(option, 0).empty(); }
+
+  /// The lr of a group when the first scheduler was attached to it (a group property, as the
+  /// initial lr that schedulers share): later schedulers over the group take it as base lr.
+  /// Not in the optimizer's state: a scheduler's state holds them and restores them on load.
+  std::optional<double> initial_lr(std::size_t group) const;
+  void set_initial_lr(double lr, std::size_t group);
+
   /// Options of every group and the state of every parameter; tensors are copies.
   virtual StateDict state_dict() const = 0;
   /// Restores options and state from state_dict() of an optimizer of the same kind over
@@ -102,6 +117,7 @@ class Optimizer {
 
  private:
   std::string name_;
+  std::vector<std::optional<double>> initial_lrs_;
 };
 
 // ---- option values as metadata text (exact round trip); found by ADL for option enums ----
@@ -283,6 +299,39 @@ class TypedOptimizer : public Optimizer {
     group_mut(g).options.lr = lr;
   }
   using Optimizer::set_lr;
+
+  std::vector<double> option_values(std::string_view option, std::size_t g) const override {
+    std::vector<double> out;
+    Options o = group(g).options;
+    o.fields([&](const char* key, auto& v) {
+      using V = std::remove_cvref_t<decltype(v)>;
+      if (option != key) return;
+      if constexpr (std::is_same_v<V, double>)
+        out = {v};
+      else if constexpr (std::is_same_v<V, std::array<double, 2>>)
+        out = {v[0], v[1]};
+    });
+    return out;
+  }
+  void set_option_values(std::string_view option, const std::vector<double>& values, std::size_t g) override {
+    Options o = group(g).options;
+    bool found = false;
+    o.fields([&](const char* key, auto& v) {
+      using V = std::remove_cvref_t<decltype(v)>;
+      if (option != key) return;
+      if constexpr (std::is_same_v<V, double>) {
+        found = values.size() == 1;
+        if (found) v = values[0];
+      } else if constexpr (std::is_same_v<V, std::array<double, 2>>) {
+        found = values.size() == 2;
+        if (found) v = {values[0], values[1]};
+      }
+    });
+    if (!found)
+      throw ValueError(name() + ": no numeric option '" + std::string(option) + "' of " +
+                       std::to_string(values.size()) + " value(s)");
+    set_options(o, g);
+  }
 
   const std::vector<Group>& param_groups() const { return groups_; }
   /// Options given at construction; add_param_group(params) uses them.

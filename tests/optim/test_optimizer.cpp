@@ -1357,4 +1357,28 @@ TEST_CASE("NAdam, RAdam, Adadelta, ASGD: invalid options throw ValueError naming
   CHECK_ERROR(asgd.set_lr(-1.0, 0), xg::ValueError, "ASGD:", "lr");
   optim::RAdam radam(pb.params());
   CHECK_ERROR(radam.set_options({.betas = {0.9, 1.5}}), xg::ValueError, "RAdam:", "betas[1]");
+TEST_CASE("numeric options by name and the initial lr, for schedulers") {
+  Problem pr;
+  optim::SGD sgd({pr.p1}, {.lr = 0.1, .momentum = 0.9});
+  CHECK(sgd.option_values("momentum", 0) == std::vector<double>{0.9});
+  CHECK(sgd.has_option("momentum"));
+  CHECK_FALSE(sgd.has_option("betas"));
+  CHECK(sgd.option_values("nesterov", 0).empty());  // not numeric
+  sgd.set_option_values("momentum", {0.5}, 0);
+  CHECK(sgd.options().momentum == 0.5);
+  CHECK_ERROR(sgd.set_option_values("momentum", {-1.0}, 0), xg::ValueError, "SGD:", "momentum");
+  CHECK_ERROR(sgd.set_option_values("betas", {0.5, 0.9}, 0), xg::ValueError, "SGD:", "betas");
+  CHECK(sgd.options().momentum == 0.5);
+
+  optim::Adam adam({pr.p2}, {.lr = 0.1});
+  CHECK(adam.option_values("betas", 0) == std::vector<double>{0.9, 0.999});
+  adam.set_option_values("betas", {0.8, 0.999}, 0);
+  CHECK(adam.options().betas[0] == 0.8);
+  CHECK_ERROR(adam.set_option_values("betas", {1.0, 0.999}, 0), xg::ValueError, "Adam:", "betas");
+  CHECK_ERROR(adam.set_option_values("betas", {0.9}, 0), xg::ValueError, "Adam:", "betas");
+
+  CHECK_FALSE(adam.initial_lr(0).has_value());
+  adam.set_initial_lr(0.25, 0);
+  CHECK(adam.initial_lr(0) == 0.25);
+  CHECK_FALSE(adam.initial_lr(1).has_value());
 }
