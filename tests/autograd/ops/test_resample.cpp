@@ -443,3 +443,21 @@ TEST_CASE("unfold and fold: errors name the op and the shapes") {
   CHECK(xg::fold(xg::zeros({0, 4, 9}, {.dtype = xg::Dtype::float64}), {4, 4}, 2).shape() ==
         xg::Shape{0, 1, 4, 4});
 }
+
+TEST_CASE("the resampling ops are registered, the forwards with their PyTorch callables") {
+  for (const char* name : {"pad_reflect", "pad_replicate", "pad_circular", "interpolate", "pixel_shuffle",
+                           "pixel_unshuffle", "unfold", "fold"}) {
+    CAPTURE(name);
+    const xg::OpInfo* op = xg::find_op(name);
+    REQUIRE(op != nullptr);
+    REQUIRE(op->torch != nullptr);
+    CHECK(std::string(op->torch).rfind("torch.nn.functional.", 0) == 0);
+  }
+  CHECK(xg::find_op("pad_mode_backward") != nullptr);
+  CHECK(xg::find_op("interpolate_backward") != nullptr);
+  // A reflect pad records pad_reflect; its gradient records pad_mode_backward.
+  const Tensor x = seq({1, 1, 3}).requires_grad_(true);
+  const Tensor y = xg::pad(x, {1, 1}, PadMode::reflect);
+  REQUIRE(y.grad_fn() != nullptr);
+  CHECK(std::string(y.grad_fn()->info().name) == "pad_reflect");
+}
