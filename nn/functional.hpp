@@ -76,5 +76,15 @@ using xg::softmin;
 using xg::softsign;
 using xg::tanh;
 using xg::tanhshrink;
+// padding modes, resampling and im2col of autograd/ops/resample.cpp
+using xg::fold;
+using xg::InterpMode;
+using xg::interpolate;
+using xg::InterpolateOptions;
+using xg::pad;
+using xg::PadMode;
+using xg::pixel_shuffle;
+using xg::pixel_unshuffle;
+using xg::unfold;
 
 }  // namespace xg::nn::functional

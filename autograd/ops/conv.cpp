@@ -20,11 +20,15 @@
 
 namespace xg {
 
+using detail::col2im;
+using detail::conv_out;
+using detail::ConvGeom;
+using detail::ConvParams;
 using detail::Domain;
 using detail::gemm;
+using detail::im2col;
 using detail::pair_str;
 using detail::sample_tensor;
-using detail::valid_range;
 
 namespace {
 
@@ -45,30 +49,6 @@ Dtype float_dtype_of(std::initializer_list<const Tensor*> ts, const char* op) {
 }
 
 // ---------------------------------------------------------------- convolution geometry
-struct ConvParams {
-  Size2 stride{1}, padding{0}, dilation{1};
-  int64_t groups = 1;
-};
-
-struct ConvGeom {
-  int64_t n, c, h, w;  // input
-  int64_t o, kh, kw;   // weight [o, c / groups, kh, kw]
-  int64_t ho, wo;      // output
-  ConvParams p;
-  int64_t cg() const { return c / p.groups; }
-  int64_t og() const { return o / p.groups; }
-  int64_t rows() const { return cg() * kh * kw; }  // rows of the im2col matrix
-  int64_t cols() const { return ho * wo; }
-  // A 1x1 kernel without stride or padding reads the input as it is: no im2col copy.
-  bool direct() const {
-    return kh == 1 && kw == 1 && p.stride.h == 1 && p.stride.w == 1 && p.padding.h == 0 && p.padding.w == 0;
-  }
-};
-
-int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
-}
-
 // Checks the shapes of a convolution and computes its output size; `op` names the caller.
 ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const char* op) {
   auto fail = [&](const std::string& why) {
@@ -104,92 +84,6 @@ ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const 
   g.ho = conv_out(g.h, g.kh, p.stride.h, p.padding.h, p.dilation.h);
   g.wo = conv_out(g.w, g.kw, p.stride.w, p.padding.w, p.dilation.w);
   return g;
-}
-
-// d[0, n) = s[0, n) for the short rows of im2col (a row of a 14 x 14 output is 56 bytes): fixed-size
-// memcpy compiles to vector moves, where a call to memcpy per row cost more than the copy.
-template <class T>
-inline void copy_short(T* __restrict d, const T* __restrict s, int64_t n) {
-  constexpr int64_t v = 32 / sizeof(T);
-  int64_t i = 0;
-  for (; i + v <= n; i += v) std::memcpy(d + i, s + i, 32);
-  if (n - i >= 16 / static_cast<int64_t>(sizeof(T))) {
-    std::memcpy(d + i, s + i, 16);
-    i += 16 / sizeof(T);
-  }
-  if (n - i >= 8 / static_cast<int64_t>(sizeof(T))) {
-    std::memcpy(d + i, s + i, 8);
-    i += 8 / sizeof(T);
-  }
-  if (i < n) std::memcpy(d + i, s + i, sizeof(T));  // at most one float left
-}
-
-// cols [cg * kh * kw, ho * wo] (rows ld apart) <- the patches of x [cg, h, w] (zeros for the padding).
-template <class T>
-void im2col(const T* x, T* cols, int64_t ld, const ConvGeom& g) {
-  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
-  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
-  if (g.direct()) {  // the rows are the channel planes
-    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(cols + c * ld, x + c * L, sizeof(T) * L);
-    return;
-  }
-  for (int64_t c = 0; c < g.cg(); ++c) {
-    const T* xc = x + c * g.h * g.w;
-    for (int64_t ki = 0; ki < g.kh; ++ki)
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-        const int64_t off = kj * dw - pw;
-        int64_t lo, hi;
-        valid_range(off, sw, g.w, g.wo, lo, hi);
-        for (int64_t oh = 0; oh < g.ho; ++oh) {
-          T* r = row + oh * g.wo;
-          const int64_t ih = oh * sh - ph + ki * dh;
-          if (ih < 0 || ih >= g.h) {
-            std::fill(r, r + g.wo, T(0));
-            continue;
-          }
-          const T* xr = xc + ih * g.w + off;  // xr[ow * sw] is input column ow * sw + off
-          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
-          if (sw == 1)
-            copy_short(r + lo, xr + lo, hi - lo);
-          else
-            for (int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * sw];
-          for (int64_t ow = hi; ow < g.wo; ++ow) r[ow] = T(0);
-        }
-      }
-  }
-}
-
-// x [cg, h, w] = the sum of the patches in cols (rows ld apart): the adjoint of im2col.
-template <class T>
-void col2im(const T* cols, int64_t ld, T* x, const ConvGeom& g) {
-  const int64_t sh = g.p.stride.h, sw = g.p.stride.w, ph = g.p.padding.h, pw = g.p.padding.w;
-  const int64_t dh = g.p.dilation.h, dw = g.p.dilation.w, L = g.cols();
-  if (g.direct()) {
-    for (int64_t c = 0; c < g.cg(); ++c) std::memcpy(x + c * L, cols + c * ld, sizeof(T) * L);
-    return;
-  }
-  std::fill(x, x + g.cg() * g.h * g.w, T(0));
-  for (int64_t c = 0; c < g.cg(); ++c) {
-    T* xc = x + c * g.h * g.w;
-    for (int64_t ki = 0; ki < g.kh; ++ki)
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-        const int64_t off = kj * dw - pw;
-        int64_t lo, hi;
-        valid_range(off, sw, g.w, g.wo, lo, hi);
-        for (int64_t oh = 0; oh < g.ho; ++oh) {
-          const int64_t ih = oh * sh - ph + ki * dh;
-          if (ih < 0 || ih >= g.h) continue;
-          const T* __restrict r = row + oh * g.wo;
-          T* __restrict xr = xc + ih * g.w + off;
-          if (sw == 1)
-            for (int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
-          else
-            for (int64_t ow = lo; ow < hi; ++ow) xr[ow * sw] += r[ow];
-        }
-      }
-  }
 }
 
 // The three convolution kernels take the batch in chunks of m samples, with one gemm per group

@@ -333,6 +333,43 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> strid
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
 // ---- spatial: padding modes, resampling, im2col, einsum ----
+/// How pad fills the border, as torch.nn.functional.pad's `mode`: constant (the value), reflect
+/// (mirrored at the edge, the edge not repeated), replicate (the edge repeated), circular (wrapped).
+enum class PadMode : uint8_t { constant, reflect, replicate, circular };
+/// As torch.nn.functional.pad with a mode: constant is pad(x, pads, value) above; the other modes
+/// pad the last 1, 2 or 3 axes (2, 4 or 6 pads, last axis first) of a tensor with 1 or 2 more axes
+/// ([C, W] or [N, C, W] for 1-D ...; circular only the batched form). Pads may be negative (cropping).
+/// reflect needs each pad < the axis' size, circular <= it; value is for constant only.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value = 0.0);
+/// interpolate's resampling: nearest (1-D or 2-D), linear (1-D only), bilinear (2-D only).
+enum class InterpMode : uint8_t { nearest, linear, bilinear };
+/// The keyword arguments of torch.nn.functional.interpolate: exactly one of size and scale_factor,
+/// each with one value for every spatial axis or one per axis, e.g.
+/// `interpolate(x, {.size = {5, 7}, .mode = InterpMode::bilinear, .align_corners = false})`.
+struct InterpolateOptions {
+  std::vector<int64_t> size = {};
+  std::vector<double> scale_factor = {};
+  InterpMode mode = InterpMode::nearest;
+  std::optional<bool> align_corners = std::nullopt;  ///< linear modes only; unset = false
+  std::optional<bool> recompute_scale_factor =
+      std::nullopt;  ///< true: resample with in / out, not 1 / scale_factor
+};
+/// As torch.nn.functional.interpolate (1.13) on x [N, C, L] or [N, C, H, W]: the output size is
+/// size, or floor(in * scale_factor); nearest reads input floor(o * scale) and linear interpolates
+/// between the two inputs around (o + 0.5) scale - 0.5 (o scale with align_corners), where scale is
+/// 1 / scale_factor when given (and not recomputed), else in / out.
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
+/// [*, C r^2, H, W] -> [*, C, H r, W r], as torch.nn.functional.pixel_shuffle.
+Tensor pixel_shuffle(const Tensor& x, int64_t upscale_factor);
+/// [*, C, H r, W r] -> [*, C r^2, H, W], the inverse of pixel_shuffle.
+Tensor pixel_unshuffle(const Tensor& x, int64_t downscale_factor);
+/// im2col, as torch.nn.functional.unfold: x [N, C, H, W] (or [C, H, W]) -> [N, C kh kw, L], column l
+/// the l-th sliding block (row-major over the blocks) flattened channel by channel; zeros for padding.
+Tensor unfold(const Tensor& x, Size2 kernel_size, Size2 dilation = 1, Size2 padding = 0, Size2 stride = 1);
+/// col2im, as torch.nn.functional.fold: [N, C kh kw, L] (or [C kh kw, L]) -> [N, C, output_size],
+/// each column summed back onto its block (overlaps add up); the adjoint of unfold.
+Tensor fold(const Tensor& x, Size2 output_size, Size2 kernel_size, Size2 dilation = 1, Size2 padding = 0,
+            Size2 stride = 1);
 /// As torch.einsum: explicit (`->`) or implicit output, repeated subscripts in one operand
 /// (diagonals), `...` broadcasting; operands are contracted pairwise left to right, each pair one
 /// batched gemm (composite: gradients of every order come from the ops it is made of).
