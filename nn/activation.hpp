@@ -21,6 +21,9 @@ class ReLU : public Module {
  public:
   ReLU() : Module("ReLU") {}
   Tensor forward(const Tensor& x) override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<ReLU>(); }
 };
 
 struct LeakyReLUOptions {
@@ -38,6 +41,9 @@ class LeakyReLU : public Module {
 
  private:
   LeakyReLUOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<LeakyReLU>(options_); }
 };
 
 struct ELUOptions {
@@ -54,6 +60,9 @@ class ELU : public Module {
 
  private:
   ELUOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<ELU>(options_); }
 };
 
 struct GELUOptions {
@@ -70,6 +79,9 @@ class GELU : public Module {
 
  private:
   GELUOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<GELU>(options_); }
 };
 
 /// @brief x sigmoid(x) (swish).
@@ -77,6 +89,9 @@ class SiLU : public Module {
  public:
   SiLU() : Module("SiLU") {}
   Tensor forward(const Tensor& x) override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<SiLU>(); }
 };
 
 /// @brief 1 / (1 + exp(-x)).
@@ -84,6 +99,9 @@ class Sigmoid : public Module {
  public:
   Sigmoid() : Module("Sigmoid") {}
   Tensor forward(const Tensor& x) override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Sigmoid>(); }
 };
 
 /// @brief tanh(x).
@@ -91,6 +109,9 @@ class Tanh : public Module {
  public:
   Tanh() : Module("Tanh") {}
   Tensor forward(const Tensor& x) override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Tanh>(); }
 };
 
 struct SoftmaxOptions {
@@ -107,6 +128,9 @@ class Softmax : public Module {
 
  private:
   SoftmaxOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Softmax>(options_); }
 };
 
 /// @brief log(softmax(x)) along dim, computed stably.
@@ -120,6 +144,9 @@ class LogSoftmax : public Module {
 
  private:
   SoftmaxOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<LogSoftmax>(options_); }
 };
 
 struct SoftplusOptions {
@@ -137,6 +164,9 @@ class Softplus : public Module {
 
  private:
   SoftplusOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Softplus>(options_); }
 };
 
 }  // namespace xg::nn

@@ -50,11 +50,22 @@ Tensor affine(const Tensor& x, const Tensor& w, const Tensor& b) {
 
 }  // namespace
 
+namespace {
+// An int64 mask read as additive is almost always a 0/1 padding mask given without its kind: the
+// error says which kind to give.
+void check_mask_kind(const Tensor& mask, MaskKind kind, const std::string& who, const char* arg) {
+  if (kind == MaskKind::additive && mask.defined() && !mask.is_floating_point())
+    throw TypeError(who + ": " + arg + " is int64 but mask_kind is MaskKind::additive (the default), which " +
+                    "needs a float additive mask (0 keeps, -inf removes); for a 0/1 mask set mask_kind = " +
+                    "MaskKind::drop (nonzero = masked out, as PyTorch's boolean key_padding_mask and " +
+                    "attn_mask) or MaskKind::keep (nonzero = may attend)");
+}
+}  // namespace
+
 Tensor additive_mask(const Tensor& mask, MaskKind kind, Dtype dtype) {
   if (!mask.defined()) return mask;
   if (kind == MaskKind::additive) {
-    if (!mask.is_floating_point())
-      throw TypeError("attention: an additive mask must be a float tensor, got int64");
+    check_mask_kind(mask, kind, "attention", "the mask");
     return mask;
   }
   NoGradGuard guard;
@@ -91,6 +102,7 @@ AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, con
     if (!broadcasts_to(attn_mask.shape(), scores.shape()))
       throw ShapeError(std::string(name) + ": attn_mask " + attn_mask.shape().str() +
                        " does not broadcast to the scores " + scores.shape().str() + " (" + shapes + ")");
+    check_mask_kind(attn_mask, o.mask_kind, name, "attn_mask");
     scores = scores + additive_mask(attn_mask, o.mask_kind, scores.dtype());
   }
   if (is_causal) scores = scores + causal_mask(q.size(-2), k.size(-2), scores.dtype());
@@ -210,6 +222,8 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   // Masks, as additive masks broadcasting to the scores [N, h, L, S].
   Tensor mask;
   const Dtype dt = q.dtype();
+  check_mask_kind(args.attn_mask, args.mask_kind, name, "attn_mask");
+  check_mask_kind(args.key_padding_mask, args.mask_kind, name, "key_padding_mask");
   if (args.attn_mask.defined()) {
     const Tensor& m = args.attn_mask;
     if (m.dim() == 2 && m.size(0) == l && m.size(1) == s)

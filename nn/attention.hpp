@@ -62,6 +62,11 @@ class AttentionOutProj : public Module {
 
  private:
   int64_t embed_dim_;
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<AttentionOutProj>(embed_dim_, bias.defined());
+  }
 };
 
 /// Options of MultiheadAttention (PyTorch's names and defaults).
@@ -116,6 +121,11 @@ class MultiheadAttention : public Module {
  private:
   int64_t embed_dim_, num_heads_;
   MultiheadAttentionOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<MultiheadAttention>(embed_dim_, num_heads_, options_);
+  }
 };
 
 }  // namespace xg::nn

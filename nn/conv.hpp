@@ -50,6 +50,9 @@ class Conv2d : public Module {
 
  private:
   Conv2dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Conv2d>(options_); }
 };
 
 struct Conv1dOptions {
@@ -81,6 +84,9 @@ class Conv1d : public Module {
 
  private:
   Conv1dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Conv1d>(options_); }
 };
 
 }  // namespace xg::nn

@@ -31,6 +31,9 @@ class Dropout : public Module {
 
  private:
   DropoutOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Dropout>(options_); }
 };
 
 }  // namespace xg::nn

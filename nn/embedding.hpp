@@ -43,6 +43,9 @@ class Embedding : public Module {
 
  private:
   EmbeddingOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Embedding>(options_); }
 };
 
 }  // namespace xg::nn

@@ -41,6 +41,9 @@ class Linear : public Module {
 
  private:
   LinearOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Linear>(options_); }
 };
 
 struct BilinearOptions {
@@ -64,7 +67,10 @@ class Bilinear : public Module {
   using Module::forward;
   Tensor forward(const Tensor& x1, const Tensor& x2);
   using Module::operator();
-  Tensor operator()(const Tensor& x1, const Tensor& x2) { return forward(x1, x2); }
+  Tensor operator()(const Tensor& x1, const Tensor& x2) {
+    check_no_hooks("Bilinear(x1, x2)");
+    return forward(x1, x2);
+  }
   /// "in1_features=5, in2_features=3, out_features=4, bias=true"
   std::string extra_repr() const override;
   void reset_parameters();
@@ -74,6 +80,9 @@ class Bilinear : public Module {
 
  private:
   BilinearOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Bilinear>(options_); }
 };
 
 }  // namespace xg::nn

@@ -150,7 +150,10 @@ class Loss : public Module {
   using Module::forward;
   using Module::Module;
   virtual Tensor forward(const Tensor& input, const Tensor& target) = 0;
-  Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
+  Tensor operator()(const Tensor& input, const Tensor& target) {
+    check_no_hooks("loss(input, target)");
+    return forward(input, target);
+  }
 };
 
 /// A two-input loss whose forward is its functional form Fn with the options held; Fn checks the
@@ -175,6 +178,7 @@ class FunctionalPairLoss : public Module {
     return Fn(input1, input2, target, options);
   }
   Tensor operator()(const Tensor& input1, const Tensor& input2, const Tensor& target) {
+    check_no_hooks("loss(input1, input2, target)");
     return forward(input1, input2, target);
   }
   Options options;
@@ -188,24 +192,36 @@ class MSELoss : public FunctionalLoss<MSELossOptions, functional::mse_loss> {
  public:
   explicit MSELoss(MSELossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MSELoss>(options); }
 };
 
 class L1Loss : public FunctionalLoss<L1LossOptions, functional::l1_loss> {
  public:
   explicit L1Loss(L1LossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<L1Loss>(options); }
 };
 
 class SmoothL1Loss : public FunctionalLoss<SmoothL1LossOptions, functional::smooth_l1_loss> {
  public:
   explicit SmoothL1Loss(SmoothL1LossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<SmoothL1Loss>(options); }
 };
 
 class HuberLoss : public FunctionalLoss<HuberLossOptions, functional::huber_loss> {
  public:
   explicit HuberLoss(HuberLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<HuberLoss>(options); }
 };
 
 /// options.weight, when given, is registered as the buffer "weight" (saved, converted by to()).
@@ -213,6 +229,9 @@ class CrossEntropyLoss : public FunctionalLoss<CrossEntropyLossOptions, function
  public:
   explicit CrossEntropyLoss(CrossEntropyLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<CrossEntropyLoss>(options); }
 };
 
 /// options.weight, when given, is registered as the buffer "weight".
@@ -220,6 +239,9 @@ class NLLLoss : public FunctionalLoss<NLLLossOptions, functional::nll_loss> {
  public:
   explicit NLLLoss(NLLLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<NLLLoss>(options); }
 };
 
 /// options.weight, when given, is registered as the buffer "weight".
@@ -227,6 +249,9 @@ class BCELoss : public FunctionalLoss<BCELossOptions, functional::binary_cross_e
  public:
   explicit BCELoss(BCELossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<BCELoss>(options); }
 };
 
 /// options.weight and options.pos_weight, when given, are registered as buffers "weight" and "pos_weight".
@@ -235,12 +260,18 @@ class BCEWithLogitsLoss
  public:
   explicit BCEWithLogitsLoss(BCEWithLogitsLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<BCEWithLogitsLoss>(options); }
 };
 
 class KLDivLoss : public FunctionalLoss<KLDivLossOptions, functional::kl_div> {
  public:
   explicit KLDivLoss(KLDivLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<KLDivLoss>(options); }
 };
 
 class CosineEmbeddingLoss
@@ -248,6 +279,9 @@ class CosineEmbeddingLoss
  public:
   explicit CosineEmbeddingLoss(CosineEmbeddingLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<CosineEmbeddingLoss>(options); }
 };
 
 class MarginRankingLoss
@@ -255,6 +289,9 @@ class MarginRankingLoss
  public:
   explicit MarginRankingLoss(MarginRankingLossOptions o = {});
   std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MarginRankingLoss>(options); }
 };
 
 }  // namespace xg::nn

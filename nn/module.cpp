@@ -1,10 +1,14 @@
 #include "xgrad/nn/module.hpp"
 
+#include <algorithm>
 #include <ostream>
 #include <set>
 #include <sstream>
+#include <typeinfo>
+#include <unordered_set>
 
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::nn {
@@ -34,10 +38,11 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
   return t;
 }
 
-Tensor Module::register_buffer(const std::string& name, Tensor t) {
+Tensor Module::register_buffer(const std::string& name, Tensor t, bool persistent) {
   check_new_name(name);
   if (!t.defined()) throw ValueError(type_name_ + ": buffer '" + name + "' is undefined");
   buffers_.emplace_back(name, t.detach());
+  if (!persistent) non_persistent_.insert(name);
   return buffers_.back().second;
 }
 
@@ -54,18 +59,70 @@ void Module::set_buffer(const std::string& name, const Tensor& value) {
 void Module::add_child(const std::string& name, ModulePtr m) {
   check_new_name(name);
   if (!m) throw ValueError(type_name_ + ": sub-module '" + name + "' is null");
+  if (m.get() == this)
+    throw ValueError(type_name_ + ": a module cannot be its own sub-module ('" + name + "')");
   children_.emplace_back(name, std::move(m));
 }
 
-void Module::collect(const std::string& prefix, bool params, bool recurse, NamedTensors& out) const {
-  for (const auto& [n, t] : params ? params_ : buffers_) out.emplace_back(prefix + n, t);
-  if (!recurse) return;
-  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", params, true, out);
+namespace {
+template <class List>
+auto find_entry(List& list, const std::string& name) {
+  return std::find_if(list.begin(), list.end(), [&](const auto& e) { return e.first == name; });
+}
+}  // namespace
+
+void Module::replace_module(const std::string& name, ModulePtr m) {
+  if (!m) throw ValueError(type_name_ + ": sub-module '" + name + "' is null");
+  if (m.get() == this)
+    throw ValueError(type_name_ + ": a module cannot be its own sub-module ('" + name + "')");
+  auto it = find_entry(children_, name);
+  if (it == children_.end()) throw IndexError(type_name_ + ": no sub-module named '" + name + "'");
+  it->second = std::move(m);
+}
+
+ModulePtr Module::unregister_module(const std::string& name) {
+  auto it = find_entry(children_, name);
+  if (it == children_.end()) throw IndexError(type_name_ + ": no sub-module named '" + name + "'");
+  ModulePtr m = std::move(it->second);
+  children_.erase(it);
+  return m;
+}
+
+void Module::replace_parameter(const std::string& name, Tensor t) {
+  if (!t.defined()) throw ValueError(type_name_ + ": parameter '" + name + "' is undefined");
+  auto it = find_entry(params_, name);
+  if (it == params_.end()) throw IndexError(type_name_ + ": no parameter named '" + name + "'");
+  if (!t.is_leaf()) t = t.detach();
+  if (t.is_floating_point()) t.requires_grad_(true);
+  it->second = std::move(t);
+}
+
+Tensor Module::unregister_parameter(const std::string& name) {
+  auto it = find_entry(params_, name);
+  if (it == params_.end()) throw IndexError(type_name_ + ": no parameter named '" + name + "'");
+  Tensor t = std::move(it->second);
+  params_.erase(it);
+  return t;
+}
+
+// Pre-order over the modules (each once), each module's own entries (each tensor once): the
+// order and the deduplication of PyTorch's named_parameters / named_buffers.
+void Module::collect(bool params, bool recurse, NamedTensors& out) const {
+  std::unordered_set<const TensorImpl*> seen;
+  std::unordered_set<const Module*> visited{this};
+  auto visit = [&](auto& self, const Module& m, const std::string& prefix) -> void {
+    for (const auto& [n, t] : params ? m.params_ : m.buffers_)
+      if (seen.insert(t.get()).second) out.emplace_back(prefix + n, t);
+    if (!recurse) return;
+    for (const auto& [n, c] : m.children_)
+      if (visited.insert(c.get()).second) self(self, *c, prefix + n + ".");
+  };
+  visit(visit, *this, "");
 }
 
 NamedTensors Module::named_parameters(bool recurse) const {
   NamedTensors out;
-  collect("", true, recurse, out);
+  collect(true, recurse, out);
   return out;
 }
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -75,7 +132,7 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
 }
 NamedTensors Module::named_buffers(bool recurse) const {
   NamedTensors out;
-  collect("", false, recurse, out);
+  collect(false, recurse, out);
   return out;
 }
 std::vector<Tensor> Module::buffers(bool recurse) const {
@@ -84,23 +141,58 @@ std::vector<Tensor> Module::buffers(bool recurse) const {
   return out;
 }
 
-std::vector<std::pair<std::string, ModulePtr>> Module::named_modules() {
+NamedModules Module::named_children() const {
+  NamedModules out;
+  std::unordered_set<const Module*> seen;
+  for (const auto& [n, c] : children_)
+    if (seen.insert(c.get()).second) out.emplace_back(n, c);
+  return out;
+}
+std::vector<ModulePtr> Module::children() const {
+  std::vector<ModulePtr> out;
+  for (auto& [n, c] : named_children()) out.push_back(c);
+  return out;
+}
+
+NamedModules Module::named_modules(const std::string& prefix) {
   // shared_from_this() would throw bad_weak_ptr for a module that no shared_ptr owns (one on the
   // stack, or a member held by value): such a root gets a non-owning pointer instead.
   ModulePtr self = weak_from_this().lock();
   if (!self) self = ModulePtr(ModulePtr(), this);
-  std::vector<std::pair<std::string, ModulePtr>> out{{"", self}};
-  std::set<const Module*> seen{this};
-  auto visit = [&](auto& visit_children, const Module& m, const std::string& prefix) -> void {
+  NamedModules out{{prefix, self}};
+  std::unordered_set<const Module*> seen{this};
+  auto visit = [&](auto& visit_children, const Module& m, const std::string& at) -> void {
     for (const auto& [n, c] : m.children_) {
       if (!seen.insert(c.get()).second) continue;
-      const std::string name = prefix.empty() ? n : prefix + "." + n;
+      const std::string name = at.empty() ? n : at + "." + n;
       out.emplace_back(name, c);
       visit_children(visit_children, *c, name);
     }
   };
-  visit(visit, *this, "");
+  visit(visit, *this, prefix);
   return out;
+}
+std::vector<ModulePtr> Module::modules() {
+  std::vector<ModulePtr> out;
+  for (auto& [n, m] : named_modules()) out.push_back(m);
+  return out;
+}
+
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  for (const ModulePtr& c : children()) c->apply(fn);
+  fn(*this);
+  return *this;
+}
+
+Module& Module::requires_grad_(bool on) {
+  const NamedTensors params = named_parameters();
+  if (on)  // checked first, so that a refusal changes nothing
+    for (const auto& [n, p] : params)
+      if (!p.is_floating_point())
+        throw TypeError(type_name_ + ".requires_grad_: parameter '" + n + "' is " + dtype_name(p.dtype()) +
+                        "; only float tensors can require gradients");
+  for (auto [n, p] : params) p.requires_grad_(on);
+  return *this;
 }
 
 void Module::train(bool on) {
@@ -129,9 +221,16 @@ void Module::to(Dtype dtype) {
   for (auto& [n, c] : children_) c->to(dtype);
 }
 
+void Module::collect_state(const std::string& prefix, NamedTensors& out) const {
+  for (const auto& [n, t] : params_) out.emplace_back(prefix + n, t);
+  for (const auto& [n, t] : buffers_)
+    if (!non_persistent_.count(n)) out.emplace_back(prefix + n, t);
+  for (const auto& [n, c] : children_) c->collect_state(prefix + n + ".", out);
+}
+
 NamedTensors Module::state_dict() const {
-  NamedTensors out = named_parameters();
-  for (auto& b : named_buffers()) out.push_back(b);
+  NamedTensors out;
+  collect_state("", out);
   return out;
 }
 
@@ -190,6 +289,211 @@ LoadResult Module::load(const std::string& path, bool strict) {
   }
 }
 
+// ---------------------------------------------------------------- clone
+
+ModulePtr Module::clone_empty() const {
+  throw ValueError(type_name_ + ".clone: this module type does not say how to build a new one; override " +
+                   "`xg::nn::ModulePtr clone_empty() const` to return std::make_shared<" + type_name_ +
+                   ">(its constructor's arguments)");
+}
+
+ModulePtr Module::clone() const {
+  // Building the new module draws its initial values from the generator: put the state back, so
+  // that a clone changes no later random number.
+  const std::vector<uint64_t> rng = get_rng_state();
+  std::map<const Module*, ModulePtr> memo;
+  try {
+    ModulePtr c = clone_into(memo);
+    set_rng_state(rng);
+    return c;
+  } catch (...) {
+    set_rng_state(rng);
+    throw;
+  }
+}
+
+ModulePtr Module::clone_into(std::map<const Module*, ModulePtr>& memo) const {
+  if (auto it = memo.find(this); it != memo.end()) return it->second;  // shared in the original: shared here
+  ModulePtr c = clone_empty();
+  if (!c || typeid(*c) != typeid(*this))
+    throw ValueError(type_name_ + ".clone: clone_empty() built " + (c ? "a " + c->type_name_ : "nothing") +
+                     ", not a module of this one's own type (a class derived from a built-in module "
+                     "overrides clone_empty() too)");
+  memo.emplace(this, c);
+  copy_state_into(*c, memo);
+  return c;
+}
+
+void Module::copy_state_into(Module& dst, std::map<const Module*, ModulePtr>& memo) const {
+  dst.training_ = training_;
+  dst.non_persistent_ = non_persistent_;
+  auto copy_entries = [&](const NamedTensors& src, NamedTensors& to, const char* what) {
+    for (const auto& [n, t] : src) {
+      Tensor copy;
+      {
+        NoGradGuard guard;
+        copy = t.detach().clone();
+      }
+      auto it = find_entry(to, n);
+      if (it == to.end()) {  // a container's entry: registered as is
+        dst.check_new_name(n);
+        copy.impl()->requires_grad = t.requires_grad();
+        copy.impl()->name = t.name();
+        to.emplace_back(n, copy);
+        continue;
+      }
+      Tensor& target = it->second;
+      if (!(target.shape() == t.shape()))
+        throw ShapeError(type_name_ + ".clone: " + what + " '" + n + "' has shape " + t.shape().str() +
+                         " but clone_empty() built it " + target.shape().str());
+      // The new module's own handle (its members refer to it) takes the copied values.
+      TensorImpl& impl = *target.impl();
+      impl.storage = copy.impl()->storage;
+      impl.dtype = t.dtype();
+      impl.grad.reset();
+      impl.requires_grad = t.requires_grad();
+      impl.name = t.name();
+    }
+    for (const auto& [n, t] : to)
+      if (find_entry(src, n) == src.end())
+        throw ValueError(type_name_ + ".clone: clone_empty() built a " + what + " '" + n +
+                         "' that this module does not have");
+  };
+  copy_entries(params_, dst.params_, "parameter");
+  copy_entries(buffers_, dst.buffers_, "buffer");
+  for (const auto& [n, c] : children_) {
+    auto it = find_entry(dst.children_, n);
+    if (it == dst.children_.end()) {
+      dst.children_.emplace_back(n, c->clone_into(memo));
+      continue;
+    }
+    // A sub-module the new module's constructor built: it takes the original's state.
+    if (typeid(*it->second) != typeid(*c))
+      throw ValueError(type_name_ + ".clone: sub-module '" + n + "' is a " + c->type_name_ +
+                       " but clone_empty() built a " + it->second->type_name_);
+    memo.emplace(c.get(), it->second);
+    c->copy_state_into(*it->second, memo);
+  }
+  for (const auto& [n, c] : dst.children_)
+    if (find_entry(children_, n) == children_.end())
+      throw ValueError(type_name_ + ".clone: clone_empty() built a sub-module '" + n +
+                       "' that this module does not have");
+}
+
+// ---------------------------------------------------------------- hooks
+
+template <class Fn>
+RemovableHandle Module::add_hook(std::vector<detail::HookEntry<Fn>> detail::ModuleHooks::*list, Fn fn) {
+  if (!fn) throw ValueError(type_name_ + ": cannot register an empty hook");
+  if (!hooks_) hooks_ = std::make_shared<detail::ModuleHooks>();
+  const uint64_t id = next_hook_id();
+  ((*hooks_).*list).push_back({id, std::move(fn)});
+  // The hook list lives exactly as long as the module (and its calls in progress): while it can
+  // be locked, `this` is alive.
+  return RemovableHandle([this, state = std::weak_ptr<detail::ModuleHooks>(hooks_), list, id] {
+    const std::shared_ptr<detail::ModuleHooks> h = state.lock();
+    if (!h) return;
+    std::erase_if((*h).*list, [id](const auto& e) { return e.id == id; });
+    if (h->empty() && hooks_ == h) hooks_.reset();  // back to the hook-free path of operator()
+  });
+}
+
+RemovableHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+  return add_hook(&detail::ModuleHooks::pre, std::move(hook));
+}
+RemovableHandle Module::register_forward_hook(ForwardHook hook) {
+  return add_hook(&detail::ModuleHooks::forward, std::move(hook));
+}
+RemovableHandle Module::register_full_backward_hook(BackwardHook hook) {
+  return add_hook(&detail::ModuleHooks::backward, std::move(hook));
+}
+
+void Module::throw_hooks_unsupported(const char* call) const {
+  throw ValueError(type_name_ + ": " + call + " does not run the module's hooks, and this module has some; " +
+                   "hooks run through the single-input call module(x) (remove them, or call forward)");
+}
+
+namespace {
+
+// An identity op with a node of its own: the gradients of a module's output and input pass
+// through its nodes, where the backward hooks read them.
+const CustomOp& hook_identity() {
+  static const CustomOp op{"module_hook",
+                           "identity: the gradient passes unchanged (where a module's backward hooks run)",
+                           [](const std::vector<Tensor>& in) { return in[0]; },
+                           [](const CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g}; }};
+  return op;
+}
+
+// One call of a module with backward hooks: the hooks (as registered at the call) and the
+// gradient of the output, kept until the input's gradient arrives.
+struct BackwardCall {
+  Module* module = nullptr;
+  std::weak_ptr<Module> owner;  // expired: the module is gone and the hooks are not called
+  bool owned = false;
+  bool input_hooked = false;
+  std::vector<detail::HookEntry<BackwardHook>> hooks;
+  Tensor grad_output;
+
+  Tensor run(const Tensor& grad_input) {
+    Tensor go = std::move(grad_output);
+    grad_output = Tensor();  // not kept: with create_graph it could hold the graph that holds this
+    if (owned && owner.expired()) return Tensor();
+    Tensor gi = grad_input;
+    bool replaced = false;
+    for (const auto& e : hooks) {
+      Tensor r = e.fn(*module, gi, go);
+      if (r.defined()) {
+        gi = r;
+        replaced = true;
+      }
+    }
+    return replaced ? gi : Tensor();
+  }
+};
+
+}  // namespace
+
+// The order of PyTorch's module call: pre-hooks, the input's backward hook, forward, forward
+// hooks, the output's backward hook.
+Tensor Module::call_with_hooks(const Tensor& input) {
+  const std::shared_ptr<detail::ModuleHooks> h = hooks_;  // hooks may be removed while they run
+  Tensor x = input;
+  if (!h->pre.empty()) {
+    const auto pre = h->pre;
+    for (const auto& e : pre)
+      if (Tensor r = e.fn(*this, x); r.defined()) x = r;
+  }
+  std::shared_ptr<BackwardCall> bw;
+  if (!h->backward.empty() && GradMode::is_enabled()) {
+    bw = std::make_shared<BackwardCall>();
+    bw->module = this;
+    bw->owner = weak_from_this();
+    bw->owned = !bw->owner.expired();
+    bw->hooks = h->backward;
+    if (x.defined() && x.requires_grad()) {
+      x = hook_identity()({x});
+      bw->input_hooked = true;
+      x.register_hook([bw](const Tensor& g) { return bw->run(g); });
+    }
+  }
+  Tensor y = forward(x);
+  if (!h->forward.empty()) {
+    const auto fwd = h->forward;
+    for (const auto& e : fwd)
+      if (Tensor r = e.fn(*this, x, y); r.defined()) y = r;
+  }
+  if (bw && y.defined() && y.requires_grad()) {
+    y = hook_identity()({y});
+    y.register_hook([bw](const Tensor& g) {
+      bw->grad_output = g;
+      if (!bw->input_hooked) bw->run(Tensor());  // no gradient will reach the input: the hooks run now
+      return Tensor();
+    });
+  }
+  return y;
+}
+
 std::string Module::repr(int indent) const {
   std::ostringstream s;
   s << type_name_ << '(' << extra_repr();
@@ -208,6 +512,27 @@ std::ostream& operator<<(std::ostream& os, const Module& m) {
   return os << m.repr();
 }
 
+// ---------------------------------------------------------------- containers
+
+namespace {
+[[noreturn]] void throw_index(const std::string& type, std::size_t i, std::size_t size) {
+  throw IndexError(type + ": index " + std::to_string(i) + " out of range (size " + std::to_string(size) +
+                   ")");
+}
+[[noreturn]] void throw_key(const std::string& type, const std::string& key) {
+  throw IndexError(type + ": no entry under the key '" + key + "'");
+}
+std::string tensor_summary(const Tensor& t) {
+  std::string s = std::string("Parameter containing: [") + dtype_name(t.dtype()) + " of size ";
+  const auto sizes = t.sizes();
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (i) s += 'x';  // appended piece by piece: GCC 12 warns (-Wrestrict) on "x" + to_string(..)
+    s += std::to_string(sizes[i]);
+  }
+  return s + "]";
+}
+}  // namespace
+
 Sequential::Sequential(std::vector<ModulePtr> modules) : Module("Sequential") {
   for (auto& m : modules) push_back(std::move(m));
 }
@@ -220,13 +545,138 @@ Sequential& Sequential::push_back(const std::string& name, ModulePtr m) {
 }
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [n, m] : named_children()) y = m->forward(y);
+  for (const auto& [n, m] : child_entries()) y = (*m)(y);
   return y;
 }
+ModulePtr Sequential::operator[](std::size_t i) const {
+  if (i >= size()) throw_index(type_name(), i, size());
+  return child_entries()[i].second;
+}
 
+ModuleList::ModuleList(std::vector<ModulePtr> modules) : Module("ModuleList") {
+  for (auto& m : modules) push_back(std::move(m));
+}
 ModuleList& ModuleList::push_back(ModulePtr m) {
   register_module(std::to_string(size()), std::move(m));
   return *this;
+}
+ModuleList& ModuleList::extend(const std::vector<ModulePtr>& modules) {
+  for (const auto& m : modules) push_back(m);
+  return *this;
+}
+ModulePtr ModuleList::operator[](std::size_t i) const {
+  if (i >= size()) throw_index(type_name(), i, size());
+  return child_entries()[i].second;
+}
+
+ModuleDict::ModuleDict(const NamedModules& items) : Module("ModuleDict") {
+  update(items);
+}
+ModuleDict& ModuleDict::insert(const std::string& key, ModulePtr m) {
+  if (contains(key))
+    replace_module(key, std::move(m));
+  else
+    register_module(key, std::move(m));
+  return *this;
+}
+ModuleDict& ModuleDict::update(const NamedModules& items) {
+  for (const auto& [k, m] : items) insert(k, m);
+  return *this;
+}
+ModulePtr ModuleDict::operator[](const std::string& key) const {
+  for (const auto& [k, m] : child_entries())
+    if (k == key) return m;
+  throw_key(type_name(), key);
+}
+bool ModuleDict::contains(const std::string& key) const {
+  for (const auto& [k, m] : child_entries())
+    if (k == key) return true;
+  return false;
+}
+ModulePtr ModuleDict::pop(const std::string& key) {
+  if (!contains(key)) throw_key(type_name(), key);
+  return unregister_module(key);
+}
+void ModuleDict::clear() {
+  for (const std::string& k : keys()) unregister_module(k);
+}
+std::vector<std::string> ModuleDict::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, m] : child_entries()) out.push_back(k);
+  return out;
+}
+std::vector<ModulePtr> ModuleDict::values() const {
+  std::vector<ModulePtr> out;
+  for (const auto& [k, m] : child_entries()) out.push_back(m);
+  return out;
+}
+
+ParameterList::ParameterList(const std::vector<Tensor>& params) : Module("ParameterList") {
+  extend(params);
+}
+ParameterList& ParameterList::append(const Tensor& t) {
+  register_parameter(std::to_string(size()), t, t.defined() && t.is_floating_point());
+  return *this;
+}
+ParameterList& ParameterList::extend(const std::vector<Tensor>& params) {
+  for (const Tensor& t : params) append(t);
+  return *this;
+}
+Tensor ParameterList::operator[](std::size_t i) const {
+  if (i >= size()) throw_index(type_name(), i, size());
+  return own_parameters()[i].second;
+}
+std::string ParameterList::extra_repr() const {
+  std::string s;
+  for (const auto& [n, t] : own_parameters()) s += "\n  (" + n + "): " + tensor_summary(t);
+  return s.empty() ? s : s + "\n";
+}
+
+ParameterDict::ParameterDict(const NamedTensors& items) : Module("ParameterDict") {
+  update(items);
+}
+ParameterDict& ParameterDict::insert(const std::string& key, const Tensor& t) {
+  if (contains(key))
+    replace_parameter(key, t);
+  else
+    register_parameter(key, t, t.defined() && t.is_floating_point());
+  return *this;
+}
+ParameterDict& ParameterDict::update(const NamedTensors& items) {
+  for (const auto& [k, t] : items) insert(k, t);
+  return *this;
+}
+Tensor ParameterDict::operator[](const std::string& key) const {
+  for (const auto& [k, t] : own_parameters())
+    if (k == key) return t;
+  throw_key(type_name(), key);
+}
+bool ParameterDict::contains(const std::string& key) const {
+  for (const auto& [k, t] : own_parameters())
+    if (k == key) return true;
+  return false;
+}
+Tensor ParameterDict::pop(const std::string& key) {
+  if (!contains(key)) throw_key(type_name(), key);
+  return unregister_parameter(key);
+}
+void ParameterDict::clear() {
+  for (const std::string& k : keys()) unregister_parameter(k);
+}
+std::vector<std::string> ParameterDict::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [k, t] : own_parameters()) out.push_back(k);
+  return out;
+}
+std::vector<Tensor> ParameterDict::values() const {
+  std::vector<Tensor> out;
+  for (const auto& [k, t] : own_parameters()) out.push_back(t);
+  return out;
+}
+std::string ParameterDict::extra_repr() const {
+  std::string s;
+  for (const auto& [n, t] : own_parameters()) s += "\n  (" + n + "): " + tensor_summary(t);
+  return s.empty() ? s : s + "\n";
 }
 
 }  // namespace xg::nn

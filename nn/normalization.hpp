@@ -67,6 +67,9 @@ class BatchNorm1d : public BatchNormBase {
  public:
   explicit BatchNorm1d(int64_t num_features, BatchNormOptions options = {})
       : BatchNormBase("BatchNorm1d", num_features, options, {2, 3}) {}
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm1d>(num_features(), options()); }
 };
 
 /// @brief Batch normalisation of [N, C, H, W] inputs (statistics over N, H and W).
@@ -74,6 +77,9 @@ class BatchNorm2d : public BatchNormBase {
  public:
   explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {})
       : BatchNormBase("BatchNorm2d", num_features, options, {4}) {}
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm2d>(num_features(), options()); }
 };
 
 /// @brief Batch normalisation of [N, C, D, H, W] inputs (statistics over N, D, H and W).
@@ -81,6 +87,9 @@ class BatchNorm3d : public BatchNormBase {
  public:
   explicit BatchNorm3d(int64_t num_features, BatchNormOptions options = {})
       : BatchNormBase("BatchNorm3d", num_features, options, {5}) {}
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm3d>(num_features(), options()); }
 };
 
 /// Options of LayerNorm (PyTorch's defaults).
@@ -110,6 +119,9 @@ class LayerNorm : public Module {
  private:
   std::vector<int64_t> normalized_shape_;
   LayerNormOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<LayerNorm>(normalized_shape_, options_); }
 };
 
 }  // namespace xg::nn

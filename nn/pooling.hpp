@@ -38,6 +38,9 @@ class MaxPool2d : public Module {
 
  private:
   MaxPool2dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MaxPool2d>(options_); }
 };
 
 struct AvgPool2dOptions {
@@ -61,6 +64,9 @@ class AvgPool2d : public Module {
 
  private:
   AvgPool2dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AvgPool2d>(options_); }
 };
 
 /// @brief Mean over windows that split H and W into output_size parts:
@@ -75,6 +81,9 @@ class AdaptiveAvgPool2d : public Module {
 
  private:
   Size2 output_size_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AdaptiveAvgPool2d>(output_size_); }
 };
 
 /// @brief Flattens axes start_dim..end_dim into one (a view): [N, C, H, W] -> [N, C H W] by default.
@@ -87,6 +96,9 @@ class Flatten : public Module {
 
  private:
   int64_t start_dim_, end_dim_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Flatten>(start_dim_, end_dim_); }
 };
 
 }  // namespace xg::nn

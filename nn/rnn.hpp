@@ -66,6 +66,11 @@ class RNNCell : public RNNCellBase {
   RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options = {});
   Tensor forward(const Tensor& x) override;  ///< from a zero hidden state
   Tensor forward(const Tensor& x, const Tensor& h);
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<RNNCell>(input_size(), hidden_size(), options());
+  }
 };
 
 /// The (h, c) state of an LSTM; an undefined tensor means zeros.
@@ -81,6 +86,11 @@ class LSTMCell : public RNNCellBase {
   /// h' from a zero state (for Sequential); forward(x, state) returns both h' and c'.
   Tensor forward(const Tensor& x) override;
   LSTMState forward(const Tensor& x, const LSTMState& state);
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<LSTMCell>(input_size(), hidden_size(), options());
+  }
 };
 
 /// @brief One GRU step (gate order r, z, n), PyTorch's formula with r applied to W_hn h + b_hn.
@@ -91,6 +101,11 @@ class GRUCell : public RNNCellBase {
   GRUCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options = {});
   Tensor forward(const Tensor& x) override;  ///< from a zero hidden state
   Tensor forward(const Tensor& x, const Tensor& h);
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<GRUCell>(input_size(), hidden_size(), options());
+  }
 };
 
 /// Options of RNN, LSTM and GRU (PyTorch's names and defaults).
@@ -146,6 +161,9 @@ class RNN : public RNNBase {
       : RNN(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   RNNOutput forward(const Tensor& x, const Tensor& h0);
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<RNN>(options()); }
 };
 
 /// @brief LSTM over a sequence; as RNN with a cell state: h0, c0 [num_layers D, B, H] or undefined.
@@ -156,6 +174,9 @@ class LSTM : public RNNBase {
       : LSTM(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   LSTMOutput forward(const Tensor& x, const LSTMState& state);
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<LSTM>(options()); }
 };
 
 /// @brief GRU over a sequence; as RNN.
@@ -166,6 +187,9 @@ class GRU : public RNNBase {
       : GRU(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   RNNOutput forward(const Tensor& x, const Tensor& h0);
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<GRU>(options()); }
 };
 
 }  // namespace xg::nn

@@ -176,9 +176,11 @@ class Engine {
     return order;
   }
 
-  static Tensor run_hooks(std::vector<TensorHook>& hooks, Tensor g) {
-    for (auto& h : hooks) {
-      Tensor r = h(g);
+  static Tensor run_hooks(std::vector<TensorHookEntry>& hooks, Tensor g) {
+    // A snapshot: a hook may remove itself (or another) while it runs.
+    const std::vector<TensorHookEntry> snapshot = hooks;
+    for (const auto& h : snapshot) {
+      Tensor r = h.fn(g);
       if (r.defined()) {
         if (!(r.shape() == g.shape()))
           throw ShapeError("hook: returned a gradient of shape " + r.shape().str() + " for one of shape " +

@@ -132,7 +132,7 @@ class Node : public std::enable_shared_from_this<Node> {
   void release();
 
   /// Hooks on the gradient of this node's output (the hooks of the non-leaf tensor it produced).
-  std::vector<TensorHook>& pre_hooks() { return pre_hooks_; }
+  std::vector<TensorHookEntry>& pre_hooks() { return pre_hooks_; }
   /// Slot for the inspection tools' per-node data (empty unless they were on at recording).
   std::unique_ptr<NodeAnnotation>& annotation() { return annotation_; }
   const NodeAnnotation* annotation() const { return annotation_.get(); }
@@ -145,7 +145,7 @@ class Node : public std::enable_shared_from_this<Node> {
  private:
   friend class Engine;
   EdgeList edges_;
-  std::vector<TensorHook> pre_hooks_;
+  std::vector<TensorHookEntry> pre_hooks_;
   std::unique_ptr<NodeAnnotation> annotation_;
   Shape out_shape_;
   OpAttrs attrs_;

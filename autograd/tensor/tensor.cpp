@@ -2,6 +2,7 @@
 // updates, and the creation functions that are not random.
 #include "xgrad/autograd/tensor/tensor.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -153,14 +154,33 @@ Tensor Tensor::detach() const {
   return detail::alias_with_shape(*this, shape());
 }
 
-void Tensor::register_hook(TensorHook hook) {
+uint64_t next_hook_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+void erase_hook(std::vector<TensorHookEntry>& hooks, uint64_t id) {
+  std::erase_if(hooks, [id](const TensorHookEntry& e) { return e.id == id; });
+}
+}  // namespace
+
+RemovableHandle Tensor::register_hook(TensorHook hook) {
   check_defined("register_hook");
   if (!impl_->requires_grad)
     throw ValueError("register_hook: the tensor does not require grad, so no gradient will reach the hook");
-  if (impl_->grad_fn)
-    impl_->grad_fn->pre_hooks().push_back(std::move(hook));
-  else
-    impl_->hooks.push_back(std::move(hook));
+  const uint64_t id = next_hook_id();
+  // The handle holds weak references: removing after the tensor (or its graph) is gone does nothing.
+  if (impl_->grad_fn) {
+    impl_->grad_fn->pre_hooks().push_back({id, std::move(hook)});
+    return RemovableHandle([node = std::weak_ptr<Node>(impl_->grad_fn), id] {
+      if (auto n = node.lock()) erase_hook(n->pre_hooks(), id);
+    });
+  }
+  impl_->hooks.push_back({id, std::move(hook)});
+  return RemovableHandle([leaf = std::weak_ptr<TensorImpl>(impl_), id] {
+    if (auto t = leaf.lock()) erase_hook(t->hooks, id);
+  });
 }
 
 void Tensor::retain_grad() {

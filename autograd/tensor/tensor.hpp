@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "xgrad/autograd/tensor/error.hpp"
@@ -60,6 +61,47 @@ struct Storage {
 class Node;
 class Tensor;
 using TensorHook = std::function<Tensor(const Tensor&)>;
+/// A registered hook with the id its RemovableHandle removes it by.
+struct TensorHookEntry {
+  uint64_t id = 0;
+  TensorHook fn;
+};
+
+/// What every register_*hook returns: remove() unregisters the hook. Removing twice, or after the
+/// tensor or module is gone, does nothing. Dropping the handle keeps the hook registered (as
+/// PyTorch's RemovableHandle); a HookGuard removes it when the guard goes out of scope.
+class RemovableHandle {
+ public:
+  RemovableHandle() = default;
+  explicit RemovableHandle(std::function<void()> remover) : remover_(std::move(remover)) {}
+  void remove() {
+    if (!remover_) return;
+    auto r = std::move(remover_);
+    remover_ = nullptr;
+    r();
+  }
+  /// False once removed (or for a default-constructed handle).
+  bool active() const { return static_cast<bool>(remover_); }
+
+ private:
+  std::function<void()> remover_;
+};
+
+/// Removes a hook at scope exit: `xg::HookGuard g(t.register_hook(...));`.
+class HookGuard {
+ public:
+  explicit HookGuard(RemovableHandle h) : h_(std::move(h)) {}
+  ~HookGuard() { h_.remove(); }
+  HookGuard(const HookGuard&) = delete;
+  HookGuard& operator=(const HookGuard&) = delete;
+  HookGuard(HookGuard&&) = default;
+  void remove() { h_.remove(); }
+
+ private:
+  RemovableHandle h_;
+};
+/// A process-wide unique id for a new hook (never 0).
+uint64_t next_hook_id();
 
 /// What a Tensor points to. Public so that kernels and the engine can reach it; users rarely need it.
 struct TensorImpl {
@@ -67,9 +109,9 @@ struct TensorImpl {
   Shape shape;
   Dtype dtype = Dtype::float32;
   bool requires_grad = false;
-  std::shared_ptr<Node> grad_fn;     ///< the node that produced this tensor (none for leaves)
-  std::shared_ptr<TensorImpl> grad;  ///< accumulated gradient (leaves, or after retain_grad)
-  std::vector<TensorHook> hooks;     ///< leaf hooks; a non-leaf's hooks live on its grad_fn
+  std::shared_ptr<Node> grad_fn;       ///< the node that produced this tensor (none for leaves)
+  std::shared_ptr<TensorImpl> grad;    ///< accumulated gradient (leaves, or after retain_grad)
+  std::vector<TensorHookEntry> hooks;  ///< leaf hooks; a non-leaf's hooks live on its grad_fn
   std::string name;
   ~TensorImpl();
 };
@@ -150,7 +192,8 @@ class Tensor {
   /// Same values (shared storage and version counter), cut from the graph.
   Tensor detach() const;
   /// Runs hook(grad) when a gradient for this tensor is computed; a defined result replaces it.
-  void register_hook(TensorHook hook);
+  /// The handle's remove() unregisters it.
+  RemovableHandle register_hook(TensorHook hook);
   /// Keeps the gradient of a non-leaf in grad() after backward.
   void retain_grad();
   /// Version counter of the storage: bumped by every in-place write.

@@ -177,7 +177,8 @@ TEST_CASE("attention masks: additive, keep, drop and causal") {
                   .to_vector<double>(),
               flat(nk.out));
   CHECK_ERROR(xg::nn::scaled_dot_product_attention(q, k, v, keep.to(Dtype::int64)), xg::TypeError,
-              "attention:", "additive mask", "int64");
+              "scaled_dot_product_attention: attn_mask is int64 but mask_kind is MaskKind::additive",
+              "float additive mask", "MaskKind::drop", "MaskKind::keep");
 
   // causal: query i sees keys 0..i; row 0 is v's row 0
   xg::nn::AttentionOutput c = xg::nn::attention(q, k, v, Tensor(), true);
@@ -358,6 +359,17 @@ TEST_CASE("MultiheadAttention errors, state_dict round trip, dropout in training
   badpad.key_padding_mask = xg::zeros({2, 4});
   CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), badpad),
               xg::ShapeError, "MultiheadAttention:", "key_padding_mask must be [2, 5], got [2, 4]");
+  // a 0/1 int64 padding mask given without its kind: the error says which mask_kind to set
+  xg::nn::MultiheadAttentionArgs intpad;
+  intpad.key_padding_mask = xg::zeros({2, 5}, {.dtype = xg::Dtype::int64});
+  CHECK_ERROR(mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), intpad),
+              xg::TypeError,
+              "MultiheadAttention: key_padding_mask is int64 but mask_kind is MaskKind::additive",
+              "set mask_kind = MaskKind::drop");
+  intpad.mask_kind = xg::nn::MaskKind::drop;  // the fix the message gives works
+  CHECK(
+      mha.forward(xg::randn({3, 2, 4}), xg::randn({5, 2, 4}), xg::randn({5, 2, 4}), intpad).output.shape() ==
+      xg::Shape{3, 2, 4});
 
   xg::nn::MultiheadAttention other(4, 2);
   Tensor x = xg::randn({3, 2, 4});
