@@ -76,5 +76,9 @@ using xg::softmin;
 using xg::softsign;
 using xg::tanh;
 using xg::tanhshrink;
+// distances of autograd/ops/distance.cpp
+using xg::cosine_similarity;
+using xg::normalize;
+using xg::pairwise_distance;
 
 }  // namespace xg::nn::functional
