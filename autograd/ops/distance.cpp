@@ -291,6 +291,17 @@ constexpr int64_t kMatmulRows = 25;
 // cost more than 1e-13 relative error, and the pair is summed directly instead.
 constexpr double kCancellation = 1e-2;
 
+// x^e for e > 0, by repeated multiplication when e is a small integer (p = 3, 4: no pow per element).
+template <class T>
+T power(T x, double e) {
+  if (e == std::floor(e) && e <= 8) {
+    T r = x;
+    for (int i = 1; i < static_cast<int>(e); ++i) r *= x;
+    return r;
+  }
+  return std::pow(x, static_cast<T>(e));
+}
+
 // The p-norm of one difference vector u - v of length M.
 template <class T>
 T pair_distance(const T* u, const T* v, int64_t M, double p) {
@@ -314,9 +325,8 @@ T pair_distance(const T* u, const T* v, int64_t M, double p) {
     }
     return s;
   }
-  const T tp = static_cast<T>(p);
-  for (int64_t k = 0; k < M; ++k) s += std::pow(std::abs(u[k] - v[k]), tp);
-  return std::pow(s, T(1) / tp);
+  for (int64_t k = 0; k < M; ++k) s += power(std::abs(u[k] - v[k]), p);
+  return std::pow(s, T(1) / static_cast<T>(p));
 }
 
 // Distances of a [B, P, M] and b [B, R, M] -> [B, P, R] (contiguous, one dtype). For p = 2 above
@@ -371,8 +381,7 @@ T pair_grad(T t, T d, T g, double p) {
   if (p == 1.0) return s * g;
   if (std::isinf(p)) return std::abs(t) == d ? s * g : T(0);
   if (p == 2.0) return t * g / d;
-  const T e = static_cast<T>(p - 1);
-  return s * std::pow(std::abs(t) / d, e) * g;
+  return s * power(std::abs(t) / d, p - 1) * g;
 }
 
 // The first-order backward as one kernel: [B, P, R] g and d -> [B, P, M] and [B, R, M], without
