@@ -166,7 +166,8 @@ XG_OP(trace,
            [] {
              return std::vector<OpSample>{
                  sample1("[3, 4]", sample_tensor({3, 4}, Domain::real, 1), [](auto& x) { return trace(x); }),
-                 sample1("[4, 2]", sample_tensor({4, 2}, Domain::real, 2), [](auto& x) { return trace(x); }),
+                 // wide, not tall: PyTorch 1.13's gradient of a tall trace is wrong (see test_distance.cpp)
+                 sample1("[2, 4]", sample_tensor({2, 4}, Domain::real, 2), [](auto& x) { return trace(x); }),
              };
            },
        .torch = "torch.trace"});

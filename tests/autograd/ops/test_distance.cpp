@@ -72,6 +72,12 @@ TEST_CASE("diagonal, diag and trace take the diagonals torch takes") {
   const Tensor mg = t64(std::vector<double>(12, 1.0), {3, 4}, true);
   CHECK(grads(xg::trace(mg), {mg})[0].to_vector<double>() ==
         std::vector<double>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0});
+  // A tall matrix: the gradient is 1 at (0, 0) and (1, 1) only. (torch.trace(x).backward() on a
+  // [4, 2] x in PyTorch 1.13 also gives 1 at (3, 0), off the diagonal: a wrong gradient that xgrad
+  // does not copy; the value, 3 here, agrees.)
+  const Tensor tall = t64(std::vector<double>(8, 1.0), {4, 2}, true);
+  CHECK(xg::trace(seq(8, {4, 2})).item<double>() == 3);
+  CHECK(grads(xg::trace(tall), {tall})[0].to_vector<double>() == std::vector<double>{1, 0, 0, 1, 0, 0, 0, 0});
   const Tensor v = t64({1, 2, 3}, {3}, true);
   CHECK(grads(xg::diag(v, 1), {v}, seq(16, {4, 4}))[0].to_vector<double>() == std::vector<double>{1, 6, 11});
 
