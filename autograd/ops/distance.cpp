@@ -316,13 +316,18 @@ T pair_distance(const T* u, const T* v, int64_t M, double p) {
     return s;
   }
   if (p == 0.0) {
-    for (int64_t k = 0; k < M; ++k) s += u[k] != v[k];
+    for (int64_t k = 0; k < M; ++k) {
+      const T e = u[k] - v[k];
+      if (std::isnan(e)) return e;
+      s += e != 0;
+    }
     return s;
   }
   if (std::isinf(p)) {
     for (int64_t k = 0; k < M; ++k) {
       const T e = std::abs(u[k] - v[k]);
-      if (!(e <= s)) s = e;  // NaN wins, as in PyTorch
+      if (std::isnan(e)) return e;  // NaN wins (torch.cdist skips it here, torch.norm does not)
+      if (e > s) s = e;
     }
     return s;
   }

@@ -253,6 +253,27 @@ TEST_CASE("cdist matches torch.cdist for p = 0, 0.5, 1, 1.5, 2, 3, inf, zero dis
                   xg::zeros({3, 0}, {.dtype = xg::Dtype::float64}))
             .to_vector<double>() == std::vector<double>(6, 0.0));
 
+  // NaN propagates to the distances of its row only, for every p and on the product path, as
+  // torch.cdist's does for p = 0, 1, 2, 3. (For p = inf torch.cdist 1.13 skips the NaN and gives
+  // [0, 2, 4] here; xgrad keeps the NaN, as torch.norm(x, inf) does.)
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double p : {2.0, 0.0, 1.0, 3.0, kInf}) {
+    CAPTURE(p);
+    const std::vector<double> d =
+        xg::cdist(t64({nan, 0, 1, 1}, {2, 2}), t64({0, 0, 1, 2, 3, 4}, {3, 2}), p).to_vector<double>();
+    CHECK((std::isnan(d[0]) && std::isnan(d[1]) && std::isnan(d[2])));
+    CHECK((!std::isnan(d[3]) && !std::isnan(d[4]) && !std::isnan(d[5])));
+  }
+  std::vector<double> many(60, 1.0);
+  many[7] = nan;
+  const std::vector<double> dn = xg::cdist(t64(many, {30, 2}), t64({0, 0}, {1, 2})).to_vector<double>();
+  CHECK(std::isnan(dn[3]));
+  CHECK(dn[4] == doctest::Approx(std::sqrt(2.0)));
+  // float32 stays float32; the dtypes must agree (as torch.cdist), ints are refused.
+  CHECK(xg::cdist(x1.to(xg::Dtype::float32), x2.to(xg::Dtype::float32)).dtype() == xg::Dtype::float32);
+  CHECK_ERROR(xg::cdist(x1.to(xg::Dtype::float32), x2), xg::TypeError, "cdist", "float32", "float64");
+  CHECK_ERROR(xg::cdist(xg::zeros({2, 3}, {.dtype = xg::Dtype::int64}), x2), xg::TypeError, "cdist",
+              "[2, 3]");
   CHECK_ERROR(xg::cdist(x1, t64({1, 2, 3, 4}, {2, 2})), xg::ShapeError, "cdist", "[2, 3]", "[2, 2]");
   CHECK_ERROR(xg::cdist(t64({1, 2, 3}, {3}), x2), xg::ShapeError, "cdist", "[3]");
   CHECK_ERROR(xg::cdist(x1, x2, -1), xg::ValueError, "cdist", "p");
