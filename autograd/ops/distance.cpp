@@ -246,11 +246,12 @@ XG_OP(pairwise_distance,
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p, double eps, bool keepdim) {
   check_defined(x1, "pairwise_distance");
   check_defined(x2, "pairwise_distance");
-  check_float(x1, "pairwise_distance");
-  check_float(x2, "pairwise_distance");
   check_p(p, "pairwise_distance");
   detail::broadcast_shapes(x1.shape(), x2.shape(), "pairwise_distance");
-  Tensor diff = x1 - x2 + eps;
+  Tensor diff = x1 - x2;
+  // Adding the float eps makes an int64 difference float32 (PyTorch's default float dtype).
+  if (!diff.is_floating_point()) diff = diff.to(Dtype::float32);
+  diff = diff + eps;
   // A 0-D difference is a vector of one element, as PyTorch reads it.
   if (diff.dim() == 0) {
     const Tensor n = vector_norm(reshape(diff, {1}), p, 0, keepdim);

@@ -62,6 +62,10 @@ TEST_CASE("diagonal, diag and trace take the diagonals torch takes") {
   CHECK(sq.to_vector<double>() == std::vector<double>{0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0});
   CHECK(xg::diag(t64({1, 2}, {2}), 1).to_vector<double>() == std::vector<double>{0, 1, 0, 0, 0, 2, 0, 0, 0});
   CHECK(xg::diag(m, 1).to_vector<double>() == std::vector<double>{1, 6, 11});
+  const Tensor di = xg::diag(xg::arange(1, 3, 1, {.dtype = xg::Dtype::int64}));  // int64 stays int64
+  CHECK(di.dtype() == xg::Dtype::int64);
+  CHECK(di.to_vector<int64_t>() == std::vector<int64_t>{1, 0, 0, 2});
+  CHECK(xg::diag(xg::zeros({0}, {.dtype = xg::Dtype::float64}), 2).shape() == xg::Shape{2, 2});
   // torch.trace: 15. on [3, 4], 15 (int64) and 12 on [4, 3]
   CHECK(xg::trace(m).item<double>() == 15);
   const Tensor ti = xg::trace(xg::reshape(xg::arange(0, 12, 1, {.dtype = xg::Dtype::int64}), {3, 4}));
@@ -188,6 +192,11 @@ TEST_CASE("pairwise_distance matches torch.nn.functional.pairwise_distance for e
   check_close(
       grads(xg::pairwise_distance(tie, xg::zeros({1, 3}, {.dtype = xg::Dtype::float64}), kInf, 0), {tie})[0],
       {0.5, -0.5, 0});
+  // int64 inputs give float32, as in PyTorch: F.pairwise_distance(ones(2, 3).long(), ...) = 1.7321e-06
+  const Tensor ones_i = xg::ones({2, 3}, {.dtype = xg::Dtype::int64});
+  const Tensor pi = xg::pairwise_distance(ones_i, ones_i);
+  CHECK(pi.dtype() == xg::Dtype::float32);
+  CHECK(pi.to_vector<float>()[0] == doctest::Approx(1.7321e-06).epsilon(1e-4));
   CHECK_ERROR(xg::pairwise_distance(x1, x2, -1), xg::ValueError, "pairwise_distance", "p");
   CHECK_ERROR(xg::pairwise_distance(x1, t64({1, 2}, {2})), xg::ShapeError, "pairwise_distance", "[2, 3]",
               "[2]");
