@@ -201,14 +201,18 @@ XG_OP(cosine_similarity,
 Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t dim, double eps) {
   check_defined(x1, "cosine_similarity");
   check_defined(x2, "cosine_similarity");
-  check_float(x1, "cosine_similarity");
-  check_float(x2, "cosine_similarity");
+  // The common dtype must be a float one (an int64 operand takes the other's dtype).
+  if (!x1.is_floating_point() && !x2.is_floating_point())
+    throw TypeError("cosine_similarity: expected a float operand, got int64 of shapes " + x1.shape().str() +
+                    " and " + x2.shape().str());
+  const Dtype t =
+      x1.dtype() == Dtype::float64 || x2.dtype() == Dtype::float64 ? Dtype::float64 : Dtype::float32;
   const Shape s = detail::broadcast_shapes(x1.shape(), x2.shape(), "cosine_similarity");
-  const Tensor a = x1.shape() == s ? x1 : expand(x1, s), b = x2.shape() == s ? x2 : expand(x2, s);
+  auto as = [&](const Tensor& x) { return x.shape() == s ? x.to(t) : expand(x.to(t), s); };
+  const Tensor a = as(x1), b = as(x2);
   const int d = wrap_axis(dim, s.rank(), "cosine_similarity");
-  // Each norm is raised to eps on its own. Below eps the value is eps while the gradient of the
-  // norm stays x / eps (the clamped value, not the norm, divides x): PyTorch 1.13 clamps the norm
-  // in place outside autograd, and its measured gradients are these.
+  // Each norm is raised to eps on its own. Below eps its value is eps and its gradient x / eps
+  // (not 0 as a clamp's would be): the gradients PyTorch 1.13 gives, measured in test_distance.cpp.
   auto clamped = [eps, d](const Tensor& x) {
     const Tensor n = norm(x, 2.0, {d}, true);
     const Tensor fixed = n.detach();

@@ -135,6 +135,13 @@ TEST_CASE("cosine_similarity matches torch.nn.functional.cosine_similarity, tiny
   check_close(gz[0], {0.0, 707.1067811865476});
   check_close(gz[1], {353553.3905932738, -353553.3905932738});
 
+  // An int64 operand takes the other's float dtype; two int64 operands are refused (as PyTorch):
+  // F.cosine_similarity(tensor([[1, 2, -1], [0, 0, 2]]), b)
+  check_close(xg::cosine_similarity(xg::tensor({1, 2, -1, 0, 0, 2}, {2, 3}, {.dtype = xg::Dtype::int64}), b),
+              {-0.08908708063747481, 0.5773502691896258});
+  CHECK_ERROR(xg::cosine_similarity(xg::zeros({2, 3}, {.dtype = xg::Dtype::int64}),
+                                    xg::zeros({2, 3}, {.dtype = xg::Dtype::int64})),
+              xg::TypeError, "cosine_similarity", "[2, 3]");
   CHECK_ERROR(xg::cosine_similarity(t64({1, 2}, {2}), t64({1, 2, 3}, {3}), 0), xg::ShapeError,
               "cosine_similarity", "[2]", "[3]");
   CHECK_ERROR(xg::cosine_similarity(t64({1, 2}, {2}), t64({1, 2}, {2})), xg::IndexError, "cosine_similarity");
