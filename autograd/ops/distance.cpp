@@ -32,6 +32,9 @@ void check_p(double p, const char* op) {
   if (!(p >= 0))  // NaN fails too
     throw ValueError(std::string(op) + ": p must be non-negative, got " + std::to_string(p));
 }
+void check_not_nan(double p, const char* op) {
+  if (std::isnan(p)) throw ValueError(std::string(op) + ": p is NaN");
+}
 std::string str(double v) {
   if (std::isinf(v)) return "float('inf')";
   std::string s = std::to_string(v);
@@ -53,15 +56,18 @@ OpSample sample2(const char* label, Tensor a, Tensor b, std::function<Tensor(con
 }
 
 // ||x||_p over `dim` with PyTorch's conventions: p = 0 counts the nonzero elements (gradient 0),
-// p = inf is the largest |x| (ties share the gradient), and the gradient is 0, not NaN, for a zero
-// vector and (for p < 1) at a zero element. The double where keeps every order finite there.
+// p = inf is the largest |x| (ties share the gradient), -inf the smallest, and for 0 < p the
+// gradient is 0, not NaN, for a zero vector and (p < 1) at a zero element. The double where keeps
+// every order finite there.
 Tensor vector_norm(const Tensor& x, double p, int64_t dim, bool keepdim) {
   const Axes ax{dim};
   if (p == 2.0) return norm(x, 2.0, ax, keepdim);
   if (p == 1.0) return sum(abs(x), ax, keepdim);
   // max of an empty axis has no value; the norm of an empty vector is 0
   if (x.shape()[wrap_axis(dim, x.dim(), "norm")] == 0) return sum(x, ax, keepdim);
-  if (std::isinf(p)) return max(abs(x), ax, keepdim);
+  if (std::isinf(p)) return p > 0 ? max(abs(x), ax, keepdim) : min(abs(x), ax, keepdim);
+  // p < 0 (as torch.norm allows): a zero element makes the sum inf and the norm 0.
+  if (p < 0) return pow(sum(pow(abs(x), p), ax, keepdim), 1.0 / p);
   if (p == 0.0) {
     const Tensor count = sum(ne(x, 0.0), ax, keepdim);
     // The count is not differentiable; the where never picks the sum, so its gradient is 0 (as
@@ -244,13 +250,17 @@ XG_OP(pairwise_distance,
                      sample_tensor({2, 3}, Domain::real, 8),
                      [](auto& a, auto& b) { return pairwise_distance(a, b, INFINITY, 0.1); },
                      "OP(x0, x1, p=float('inf'), eps=0.1)"),
+                 sample2(
+                     "[2, 3] p -1", sample_tensor({2, 3}, Domain::real, 9),
+                     sample_tensor({2, 3}, Domain::real, 10),
+                     [](auto& a, auto& b) { return pairwise_distance(a, b, -1.0); }, "OP(x0, x1, p=-1.0)"),
              };
            },
        .torch = "torch.nn.functional.pairwise_distance"});
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p, double eps, bool keepdim) {
   check_defined(x1, "pairwise_distance");
   check_defined(x2, "pairwise_distance");
-  check_p(p, "pairwise_distance");
+  check_not_nan(p, "pairwise_distance");  // a negative p is allowed, as PyTorch
   detail::broadcast_shapes(x1.shape(), x2.shape(), "pairwise_distance");
   Tensor diff = x1 - x2;
   // Adding the float eps makes an int64 difference float32 (PyTorch's default float dtype).
@@ -283,7 +293,7 @@ XG_OP(normalize, {.formula = "normalize(x) = x / max(||x||_p over dim, eps) (com
 Tensor normalize(const Tensor& x, double p, int64_t dim, double eps) {
   check_defined(x, "normalize");
   check_float(x, "normalize");
-  check_p(p, "normalize");
+  check_not_nan(p, "normalize");
   const int d = wrap_axis(dim, x.dim(), "normalize");
   // clamp's gradient is 1 at the bound itself, as PyTorch's clamp_min.
   return x / clamp(vector_norm(x, p, d, true), eps, std::nullopt);

@@ -204,7 +204,13 @@ TEST_CASE("pairwise_distance matches torch.nn.functional.pairwise_distance for e
   const Tensor pi = xg::pairwise_distance(ones_i, ones_i);
   CHECK(pi.dtype() == xg::Dtype::float32);
   CHECK(pi.to_vector<float>()[0] == doctest::Approx(1.7321e-06).epsilon(1e-4));
-  CHECK_ERROR(xg::pairwise_distance(x1, x2, -1), xg::ValueError, "pairwise_distance", "p");
+  // A negative p, as torch.norm allows: F.pairwise_distance(x1, x2, p=-1.) and p=-inf
+  const Tensor yn = xg::pairwise_distance(x1, x2, -1);
+  check_close(yn, {0.2142857346931312, 9.99997500002e-07});
+  check_close(grads(yn, {x1})[0], {-0.1836742390681216, 0.18367276968008664, 0.020408139941571018,
+                                   0.99999500001025, -2.499990000015e-13, -3.999996000009e-12});
+  check_close(xg::pairwise_distance(x1, x2, -kInf), {0.499999, 1e-06});
+  CHECK_ERROR(xg::pairwise_distance(x1, x2, std::nan("")), xg::ValueError, "pairwise_distance", "p");
   CHECK_ERROR(xg::pairwise_distance(x1, t64({1, 2}, {2})), xg::ShapeError, "pairwise_distance", "[2, 3]",
               "[2]");
 }
@@ -347,7 +353,9 @@ TEST_CASE("normalize matches torch.nn.functional.normalize, the zero row include
   check_close(xg::normalize(t64({1, 2, 3, 4}, {2, 2}), 2, 0),
               {0.31622776601683794, 0.4472135954999579, 0.9486832980505138, 0.8944271909999159});
   CHECK_ERROR(xg::normalize(t64({1, 2}, {2})), xg::IndexError, "normalize");
-  CHECK_ERROR(xg::normalize(x, -2), xg::ValueError, "normalize", "p");
+  // F.normalize(tensor([[1., 2], [0, 3]]), p=-1.): the zero makes the second norm 0, then eps
+  check_close(xg::normalize(t64({1, 2, 0, 3}, {2, 2}), -1), {1.5, 3.0, 0.0, 3e12});
+  CHECK_ERROR(xg::normalize(x, std::nan("")), xg::ValueError, "normalize", "p");
   CHECK_ERROR(xg::normalize(xg::zeros({2, 2}, {.dtype = xg::Dtype::int64})), xg::TypeError, "normalize",
               "[2, 2]");
 }
