@@ -86,5 +86,9 @@ using xg::PadMode;
 using xg::pixel_shuffle;
 using xg::pixel_unshuffle;
 using xg::unfold;
+// distances of autograd/ops/distance.cpp
+using xg::cosine_similarity;
+using xg::normalize;
+using xg::pairwise_distance;
 
 }  // namespace xg::nn::functional

@@ -4,7 +4,8 @@
 /// Mixed dtypes promote as PyTorch does (int64 < float32 < float64); a C++ scalar takes the
 /// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
 /// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
-/// ops/elementwise.cpp, reduction.cpp, linalg.cpp, shape.cpp, scan_sort.cpp, conv.cpp, pool.cpp, rnn.cpp.
+/// ops/elementwise.cpp, reduction.cpp, linalg.cpp, distance.cpp, shape.cpp, scan_sort.cpp, conv.cpp,
+/// pool.cpp, rnn.cpp.
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -178,6 +179,28 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c_next);
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);  ///< [n] x [m] -> [n, m]
 Tensor dot(const Tensor& a, const Tensor& b);    ///< [n] . [n] -> scalar
+
+// ---- diagonals and distances ----
+/// The diagonal at `offset` (> 0 above, < 0 below the main one) of the (dim1, dim2) planes, as
+/// torch.diagonal: those two axes are removed and the diagonal becomes the last axis (a copy).
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
+/// As torch.diag: a 1-D x becomes the square matrix with x on diagonal `diagonal`, zeros elsewhere;
+/// a 2-D x gives that diagonal as 1-D.
+Tensor diag(const Tensor& x, int64_t diagonal = 0);
+/// Sum of the main diagonal of a matrix (any m x n), as torch.trace.
+Tensor trace(const Tensor& x);
+/// As torch.nn.functional.cosine_similarity: sum((x1 / max(||x1||, eps)) (x2 / max(||x2||, eps)))
+/// along dim, the inputs broadcast; each norm is clamped on its own (PyTorch 1.13).
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t dim = 1, double eps = 1e-8);
+/// ||x1 - x2 + eps||_p along the last axis, inputs broadcast, as torch.nn.functional.pairwise_distance
+/// (p = 0 counts nonzeros, p = inf is the largest |.|).
+Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p = 2.0, double eps = 1e-6,
+                         bool keepdim = false);
+/// As torch.cdist: the p-norm distance of every row pair, [B.., P, M] x [B.., R, M] -> [B.., P, R]
+/// (batch axes broadcast; p >= 0, inf allowed); gradient 0 where a distance is 0.
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p = 2.0);
+/// x / max(||x||_p along dim, eps), as torch.nn.functional.normalize.
+Tensor normalize(const Tensor& x, double p = 2.0, int64_t dim = 1, double eps = 1e-12);
 
 // ---- shape ----
 /// Same values, new shape (one extent may be -1). Shares storage: a view.
