@@ -158,7 +158,7 @@ void Tensor::register_hook(TensorHook hook) {
   if (!impl_->requires_grad)
     throw ValueError("register_hook: the tensor does not require grad, so no gradient will reach the hook");
   if (impl_->grad_fn)
-    impl_->grad_fn->pre_hooks().push_back(std::move(hook));
+    impl_->grad_fn->pre_hooks(impl_->output_nr).push_back(std::move(hook));
   else
     impl_->hooks.push_back(std::move(hook));
 }
