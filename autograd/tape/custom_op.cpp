@@ -6,6 +6,11 @@
 
 namespace xg {
 
+void CustomOpContext::throw_bad_state(const std::type_info& wanted) const {
+  throw TypeError("custom op '" + op_name() + "': state_as<" + wanted.name() + "> but the state holds " +
+                  (state().has_value() ? state().type().name() : "nothing"));
+}
+
 struct CustomOp::Impl {
   std::string name, formula;
   ForwardWithContext forward;
@@ -93,10 +98,7 @@ class CustomNode final : public Node, public CustomOpContext {
     saved_.clear();
     state_.reset();
   }
-  [[noreturn]] void throw_bad_state(const std::type_info& wanted) const override {
-    throw TypeError("custom op '" + def_->name + "': state_as<" + wanted.name() + "> but the state holds " +
-                    (state_.has_value() ? state_.type().name() : "nothing"));
-  }
+  const std::string& op_name() const override { return def_->name; }
 
  private:
   void check_index(const char* what, std::size_t i, std::size_t n) const {

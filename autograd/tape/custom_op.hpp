@@ -86,8 +86,11 @@ class CustomOpContext {
     throw_bad_state(typeid(T));
   }
 
- protected:
-  [[noreturn]] virtual void throw_bad_state(const std::type_info& wanted) const = 0;
+  /// The op's name, for messages.
+  virtual const std::string& op_name() const = 0;
+
+ private:
+  [[noreturn]] void throw_bad_state(const std::type_info& wanted) const;
 };
 
 /// What a custom op's full-form forward can record for its backward (PyTorch's ctx in forward).
