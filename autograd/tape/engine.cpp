@@ -62,6 +62,7 @@ Node::~Node() {
     adopt_from_impl(e.leaf);
   }
   grad_accum_ = Tensor();
+  extra_.reset();
   if (draining) return;
   draining = true;
   while (!dying_nodes.empty()) {
@@ -79,6 +80,17 @@ void Node::apply(const Tensor& grad_output, std::span<Tensor> grads) {
                      std::string(name()) + "' (step " + std::to_string(seq_) +
                      ") were freed after the first backward; pass retain_graph=true to the first one");
   backward(grad_output, grads);
+}
+
+void Node::apply_outputs(std::span<Tensor> grad_outputs, std::span<Tensor> grads) {
+  if (released_) apply(Tensor(), grads);  // throws the message above
+  backward_outputs(grad_outputs, grads);
+}
+
+uint32_t Node::add_output(const Tensor& output) {
+  if (!extra_) extra_ = std::make_unique<std::vector<ExtraOutput>>();
+  extra_->push_back({output.shape(), output.dtype(), {}, {}});
+  return static_cast<uint32_t>(extra_->size());
 }
 
 void Node::release() {
@@ -103,16 +115,18 @@ EdgeList collect_edges(std::span<const Tensor> inputs) {
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto& impl = inputs[i].impl();
     if (!impl || !impl->requires_grad) continue;
-    if (impl->grad_fn)
+    if (impl->grad_fn) {
       edges[i].fn = impl->grad_fn;
-    else
+      edges[i].output_nr = impl->output_nr;
+    } else
       edges[i].leaf = impl;
   }
   return edges;
 }
 
 // ---------------------------------------------------------------- saved tensors
-SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output) {
+SavedTensor::SavedTensor(const Tensor& t, bool is_output, uint32_t output_nr)
+    : output_nr_(output_nr), is_output_(is_output) {
   if (!t.defined()) return;
   saved_version_ = t.impl()->storage->version;
   if (is_output) {  // keep the values only: the output's grad_fn is the saving node itself
@@ -139,6 +153,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
   impl->dtype = dtype_;
   if (GradMode::is_enabled()) {  // create_graph: differentiate through the output too
     impl->grad_fn = const_cast<Node&>(owner).shared_from_this();
+    impl->output_nr = output_nr_;
     impl->requires_grad = true;
   }
   return Tensor(std::move(impl));
@@ -150,6 +165,7 @@ class Engine {
   struct Capture {
     TensorImpl* leaf = nullptr;  // capture at a leaf ...
     Node* node = nullptr;        // ... or at the node that produced a non-leaf
+    uint32_t output_nr = 0;      // (which of its outputs)
     Tensor grad;
   };
 
@@ -239,7 +255,11 @@ class Engine {
     try {
       for (std::size_t i = 0; i < pass.order.size(); ++i) run_node(pass, i);
     } catch (...) {
-      for (Node* n : pass.order) n->grad_accum_ = Tensor();
+      for (Node* n : pass.order) {
+        n->grad_accum_ = Tensor();
+        if (n->extra_)
+          for (auto& x : *n->extra_) x.grad_accum = Tensor();
+      }
       throw;
     }
     pass.grads.clear();
@@ -290,7 +310,8 @@ class Engine {
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       const auto& impl = outputs[i].impl();
       if (impl->grad_fn) {
-        impl->grad_fn->grad_accum_ = accumulate(impl->grad_fn->grad_accum_, seeds[i]);
+        Tensor& acc = impl->grad_fn->grad_accum(impl->output_nr);
+        acc = accumulate(acc, seeds[i]);
       } else {
         add_to_leaf(pass, impl.get(), seeds[i]);
       }
@@ -302,18 +323,47 @@ class Engine {
   // calls, they cost a pass of 25 small nodes 5% more instructions in the engine).
   [[gnu::always_inline]] static void run_node(Pass& pass, std::size_t i) {
     Node* n = pass.order[i];
+    if (n->extra_) [[unlikely]] {
+      run_multi_output_node(pass, i);
+      return;
+    }
     Tensor g = std::move(n->grad_accum_);
     n->grad_accum_ = Tensor();
     if (!g.defined()) return;
     if (!n->pre_hooks_.empty()) g = run_hooks(n->pre_hooks_, std::move(g));
     if (pass.captures)
       for (auto& c : *pass.captures)
-        if (c.node == n) c.grad = accumulate(c.grad, g);
+        if (c.node == n && c.output_nr == 0) c.grad = accumulate(c.grad, g);
     pass.grads.assign(n->edges_.size(), Tensor());
     n->apply(g, pass.grads);
     deliver(pass, *n);
     if (pass.obs) [[unlikely]]
       pass.obs->on_backward_node(pass.order, i, g, pass.grads);
+  }
+
+  // run_node for a node with several outputs: each output's gradient goes through that output's
+  // hooks and captures; the node runs once, on all of them, if any output got one.
+  static void run_multi_output_node(Pass& pass, std::size_t i) {
+    Node* n = pass.order[i];
+    std::vector<Tensor> gs(n->num_outputs());
+    Tensor first;
+    for (uint32_t k = 0; k < gs.size(); ++k) {
+      Tensor& acc = n->grad_accum(k);
+      gs[k] = std::move(acc);
+      acc = Tensor();
+      if (!gs[k].defined()) continue;
+      if (!n->pre_hooks(k).empty()) gs[k] = run_hooks(n->pre_hooks(k), std::move(gs[k]));
+      if (pass.captures)
+        for (auto& c : *pass.captures)
+          if (c.node == n && c.output_nr == k) c.grad = accumulate(c.grad, gs[k]);
+      if (!first.defined()) first = gs[k];
+    }
+    if (!first.defined()) return;
+    pass.grads.assign(n->edges_.size(), Tensor());
+    n->apply_outputs(gs, pass.grads);
+    deliver(pass, *n);
+    if (pass.obs) [[unlikely]]
+      pass.obs->on_backward_node(pass.order, i, first, pass.grads);
   }
 
   // Checks each gradient n computed for an input (shape, dtype) and adds it to that input's node,
@@ -323,15 +373,16 @@ class Engine {
       const Edge& e = n.edges_[k];
       Tensor& gk = pass.grads[k];
       if (!gk.defined() || !e.requires_grad()) continue;
-      const Shape& want = e.fn ? e.fn->out_shape_ : e.leaf->shape;
+      const Shape& want = e.fn ? e.fn->output_shape(e.output_nr) : e.leaf->shape;
       if (!(gk.shape() == want))
         throw ValueError("backward: '" + std::string(n.name()) + "' (step " + std::to_string(n.seq_) +
                          ") produced a gradient of shape " + gk.shape().str() + " for input " +
                          std::to_string(k) + " of shape " + want.str());
-      const Dtype want_dtype = e.fn ? e.fn->out_dtype_ : e.leaf->dtype;
+      const Dtype want_dtype = e.fn ? e.fn->output_dtype(e.output_nr) : e.leaf->dtype;
       if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
       if (e.fn) {
-        e.fn->grad_accum_ = accumulate(e.fn->grad_accum_, gk);
+        Tensor& acc = e.fn->grad_accum(e.output_nr);
+        acc = accumulate(acc, gk);
       } else if (pass.obs) {
         add_to_leaf(pass, e.leaf.get(), gk);  // the observer reads grads[k] after the node
       } else {
@@ -386,9 +437,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     const Tensor& in = inputs[i];
     if (!in.defined() || !in.requires_grad())
       throw ValueError("grad: input " + std::to_string(i) + " does not require grad");
-    if (in.grad_fn())
+    if (in.grad_fn()) {
       captures[i].node = in.grad_fn().get();
-    else
+      captures[i].output_nr = in.impl()->output_nr;
+    } else
       captures[i].leaf = in.get();
   }
   Engine::run(outputs, grad_outputs, retain_graph.value_or(create_graph), create_graph, &captures);

@@ -23,6 +23,7 @@ namespace xg {
 struct Edge {
   std::shared_ptr<Node> fn;
   std::shared_ptr<TensorImpl> leaf;
+  uint32_t output_nr = 0;  ///< which of fn's outputs the input is (multi-output nodes)
   bool requires_grad() const { return fn || leaf; }
 };
 
@@ -56,7 +57,8 @@ class EdgeList {
 class SavedTensor {
  public:
   SavedTensor() = default;
-  SavedTensor(const Tensor& t, bool is_output);
+  /// `output_nr`: for an output, which of the saving node's outputs it is.
+  SavedTensor(const Tensor& t, bool is_output, uint32_t output_nr = 0);
   /// The tensor, checked against in-place modification; `owner` is the node that saved it.
   Tensor unpack(const Node& owner) const;
   bool defined() const { return impl_ || storage_; }
@@ -67,6 +69,7 @@ class SavedTensor {
   Shape shape_;
   uint64_t saved_version_ = 0;
   Dtype dtype_ = Dtype::float32;
+  uint32_t output_nr_ = 0;
   bool is_output_ = false;
 };
 inline SavedTensor save_input(const Tensor& t) {
@@ -104,7 +107,9 @@ namespace detail {
 [[gnu::tls_model("initial-exec")]] extern constinit thread_local TapeObserver* tape_observer;
 }  // namespace detail
 
-/// @brief One recorded op. Single output; any number of inputs.
+/// @brief One recorded op: any number of inputs, one output (almost all ops) or several (custom
+/// ops). Output 0 is described inline; outputs 1.. of a multi-output node live in `extra_`, so a
+/// single-output node pays one pointer and the engine one predictable branch for them.
 class Node : public std::enable_shared_from_this<Node> {
  public:
   Node(const OpInfo& info, EdgeList edges, const Tensor& output);
@@ -118,8 +123,9 @@ class Node : public std::enable_shared_from_this<Node> {
   std::span<const Edge> edges() const { return {edges_.begin(), edges_.size()}; }
   std::size_t num_inputs() const { return edges_.size(); }
   bool needs_input_grad(std::size_t i) const { return edges_[i].requires_grad(); }
-  const Shape& output_shape() const { return out_shape_; }
-  Dtype output_dtype() const { return out_dtype_; }
+  std::size_t num_outputs() const { return extra_ ? 1 + extra_->size() : 1; }
+  const Shape& output_shape(std::size_t k = 0) const { return k == 0 ? out_shape_ : (*extra_)[k - 1].shape; }
+  Dtype output_dtype(std::size_t k = 0) const { return k == 0 ? out_dtype_ : (*extra_)[k - 1].dtype; }
   bool released() const { return released_; }
   /// The scalar arguments recorded for the op's explanation (OpAttrs).
   const OpAttrs& attrs() const { return attrs_; }
@@ -128,22 +134,40 @@ class Node : public std::enable_shared_from_this<Node> {
   /// Computes the gradient for each input from the gradient of the output. grads has
   /// num_inputs() slots; a slot left undefined means "no gradient". Throws after release.
   void apply(const Tensor& grad_output, std::span<Tensor> grads);
+  /// The same for a multi-output node: one gradient per output (undefined: none reached it).
+  void apply_outputs(std::span<Tensor> grad_outputs, std::span<Tensor> grads);
   /// Frees what backward needed (saved tensors); called after a backward without retain_graph.
   void release();
 
-  /// Hooks on the gradient of this node's output (the hooks of the non-leaf tensor it produced).
-  std::vector<TensorHookEntry>& pre_hooks() { return pre_hooks_; }
+  /// Hooks on the gradient of output k (the hooks of the non-leaf tensor it produced).
+  std::vector<TensorHookEntry>& pre_hooks(std::size_t k = 0) {
+    return k == 0 ? pre_hooks_ : (*extra_)[k - 1].pre_hooks;
+  }
   /// Slot for the inspection tools' per-node data (empty unless they were on at recording).
   std::unique_ptr<NodeAnnotation>& annotation() { return annotation_; }
   const NodeAnnotation* annotation() const { return annotation_.get(); }
 
  protected:
   virtual void backward(const Tensor& grad_output, std::span<Tensor> grads) = 0;
+  /// Multi-output nodes override this; the default serves output 0 only.
+  virtual void backward_outputs(std::span<Tensor> grad_outputs, std::span<Tensor> grads) {
+    backward(grad_outputs[0], grads);
+  }
   virtual void release_saved() = 0;
+  /// Declares the node's next output (output 0 is the constructor's); returns its index.
+  uint32_t add_output(const Tensor& output);
   const OpInfo* info_;
 
  private:
   friend class Engine;
+  struct ExtraOutput {
+    Shape shape;
+    Dtype dtype;
+    std::vector<TensorHookEntry> pre_hooks;
+    Tensor grad_accum;  // engine scratch, as grad_accum_
+  };
+  Tensor& grad_accum(uint32_t k) { return k == 0 ? grad_accum_ : (*extra_)[k - 1].grad_accum; }
+  std::unique_ptr<std::vector<ExtraOutput>> extra_;
   EdgeList edges_;
   std::vector<TensorHookEntry> pre_hooks_;
   std::unique_ptr<NodeAnnotation> annotation_;
@@ -190,6 +214,7 @@ Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> 
   Node& recorded = *node;
   if (attrs.size) recorded.set_attrs(attrs);
   output.impl()->grad_fn = std::move(node);
+  output.impl()->output_nr = 0;
   output.impl()->requires_grad = true;
   if (detail::tape_observer) [[unlikely]]
     detail::tape_observer->on_record(recorded, inputs, output);

@@ -172,9 +172,10 @@ RemovableHandle Tensor::register_hook(TensorHook hook) {
   const uint64_t id = next_hook_id();
   // The handle holds weak references: removing after the tensor (or its graph) is gone does nothing.
   if (impl_->grad_fn) {
-    impl_->grad_fn->pre_hooks().push_back({id, std::move(hook)});
-    return RemovableHandle([node = std::weak_ptr<Node>(impl_->grad_fn), id] {
-      if (auto n = node.lock()) erase_hook(n->pre_hooks(), id);
+    const uint32_t k = impl_->output_nr;
+    impl_->grad_fn->pre_hooks(k).push_back({id, std::move(hook)});
+    return RemovableHandle([node = std::weak_ptr<Node>(impl_->grad_fn), k, id] {
+      if (auto n = node.lock()) erase_hook(n->pre_hooks(k), id);
     });
   }
   impl_->hooks.push_back({id, std::move(hook)});

@@ -110,6 +110,7 @@ struct TensorImpl {
   Dtype dtype = Dtype::float32;
   bool requires_grad = false;
   std::shared_ptr<Node> grad_fn;       ///< the node that produced this tensor (none for leaves)
+  uint32_t output_nr = 0;              ///< which of grad_fn's outputs this is (0 but for multi-output)
   std::shared_ptr<TensorImpl> grad;    ///< accumulated gradient (leaves, or after retain_grad)
   std::vector<TensorHookEntry> hooks;  ///< leaf hooks; a non-leaf's hooks live on its grad_fn
   std::string name;

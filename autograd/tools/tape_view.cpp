@@ -115,7 +115,7 @@ TapeInput TapeView::input(const Node& n, std::size_t k) const {
     in.producer_step = step(e.fn.get());
     in.producer_op = e.fn->name();
     in.label = impl && !(*impl)->name.empty() ? (*impl)->name : output_label(*e.fn);
-    in.shape = e.fn->output_shape();
+    in.shape = e.fn->output_shape(e.output_nr);
     in.requires_grad = true;
     in.value = impl ? Tensor(*impl) : output_value(*e.fn);
   } else if (e.leaf) {
