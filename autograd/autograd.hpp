@@ -5,6 +5,7 @@
 /// inspection tools (`<xgrad/autograd/tools/inspect.hpp>`) and xtensor interop
 /// (`<xgrad/autograd/tools/xtensor_interop.hpp>`) are included on their own.
 #include "xgrad/autograd/kernels/threads.hpp"
+#include "xgrad/autograd/ops/indexing.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/engine.hpp"

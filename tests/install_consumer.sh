@@ -24,7 +24,7 @@
 set -u
 
 # Headers of the source tree that are not part of the installed API (relative to the tree).
-INTERNAL_HEADERS="autograd/kernels/gemm.hpp autograd/ops/window.hpp autograd/kernels/loops.hpp autograd/kernels/parallel.hpp autograd/kernels/simd_math.hpp
+INTERNAL_HEADERS="autograd/kernels/gemm.hpp autograd/ops/window.hpp autograd/ops/elementwise_kernels.hpp autograd/kernels/loops.hpp autograd/kernels/parallel.hpp autograd/kernels/simd_math.hpp
 autograd/ops/explain.hpp autograd/ops/samples.hpp autograd/tools/inspect_internal.hpp nn/repr.hpp optim/kernels.hpp"
 
 fail() {

@@ -216,16 +216,6 @@ Tensor& Tensor::name(std::string n) {
   return *this;
 }
 
-Tensor Tensor::reshape(const Shape& s) const {
-  return xg::reshape(*this, s);
-}
-Tensor Tensor::sum() const {
-  return xg::sum(*this);
-}
-Tensor Tensor::mean() const {
-  return xg::mean(*this);
-}
-
 // ---- in-place updates ----
 namespace {
 void check_inplace(const Tensor& t, const char* op) {

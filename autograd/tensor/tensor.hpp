@@ -10,6 +10,7 @@
 #include <iosfwd>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -60,6 +61,9 @@ struct Storage {
 
 class Node;
 class Tensor;
+namespace indexing {
+class TensorIndex;
+}
 using TensorHook = std::function<Tensor(const Tensor&)>;
 /// A registered hook with the id its RemovableHandle removes it by.
 struct TensorHookEntry {
@@ -224,11 +228,65 @@ class Tensor {
   Tensor& scatter_(int64_t dim, const Tensor& index, double value);
   Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false);
 
-  // ---- method forms of common ops ----
+  // ---- method forms of common ops (autograd/ops/methods.cpp): each calls the free function of
+  // the same name in ops.hpp, as LibTorch's members do; axes may be negative ----
   Tensor reshape(const Shape& s) const;
   Tensor view(const Shape& s) const { return reshape(s); }
+  /// Tensors are always contiguous in xgrad: returns *this (for code written for LibTorch).
+  Tensor contiguous() const { return *this; }
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  Tensor squeeze() const;
+  Tensor squeeze(int64_t dim) const;
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor permute(const std::vector<int64_t>& dims) const;
+  Tensor transpose(int64_t dim0, int64_t dim1) const;
+  Tensor t() const;
+  Tensor expand(const Shape& s) const;
   Tensor sum() const;
+  Tensor sum(int64_t dim, bool keepdim = false) const;
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor mean() const;
+  Tensor mean(int64_t dim, bool keepdim = false) const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor prod(int64_t dim, bool keepdim = false) const;
+  Tensor amax(int64_t dim, bool keepdim = false) const;  ///< as torch.amax (values only)
+  Tensor amin(int64_t dim, bool keepdim = false) const;
+  Tensor var(int64_t dim, int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(int64_t dim, int64_t correction = 1, bool keepdim = false) const;
+  Tensor norm(double p = 2.0) const;
+  Tensor logsumexp(int64_t dim, bool keepdim = false) const;
+  Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor argmin(int64_t dim, bool keepdim = false) const;
+  Tensor softmax(int64_t dim) const;
+  Tensor log_softmax(int64_t dim) const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const;  ///< 2-D only, as torch.mm
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor neg() const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor gather(int64_t dim, const Tensor& index) const;
+  /// x[indices] as LibTorch's `x.index({Slice(), 0})` (autograd/ops/indexing.hpp).
+  Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
+  Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
+  /// x[indices] = values in place, indices as for index() (values broadcast to what x[indices]
+  /// reads; accumulate adds, duplicates summed; without it the last write of a position wins).
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& values,
+                     bool accumulate = false);
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, double value);
+  Tensor masked_fill(const Tensor& mask, double value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
+  Tensor cumsum(int64_t dim) const;
+  Tensor flip(const std::vector<int64_t>& dims) const;
+  Tensor where(const Tensor& condition, const Tensor& other) const;  ///< condition ? *this : other
 
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
   TensorImpl* get() const { return impl_.get(); }

@@ -1357,6 +1357,8 @@ TEST_CASE("NAdam, RAdam, Adadelta, ASGD: invalid options throw ValueError naming
   CHECK_ERROR(asgd.set_lr(-1.0, 0), xg::ValueError, "ASGD:", "lr");
   optim::RAdam radam(pb.params());
   CHECK_ERROR(radam.set_options({.betas = {0.9, 1.5}}), xg::ValueError, "RAdam:", "betas[1]");
+}
+
 TEST_CASE("numeric options by name and the initial lr, for schedulers") {
   Problem pr;
   optim::SGD sgd({pr.p1}, {.lr = 0.1, .momentum = 0.9});

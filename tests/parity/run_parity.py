@@ -46,10 +46,17 @@ OP_TOLERANCE = {
 # second-order product.
 NO_TORCH_DOUBLE_BACKWARD = {
     "hardsigmoid": "PyTorch 1.13: derivative for aten::hardsigmoid_backward is not implemented",
+    "cdist": "PyTorch 1.13: the derivative for '_cdist_backward' is not implemented",
 }
 
 # Registered ops with no PyTorch form (OpSpec::torch null), each with its reason.
-NO_PYTORCH_FORM = {}
+NO_PYTORCH_FORM = {
+    "interpolate_backward": "xgrad's gradient op of interpolate (its adjoint, a scatter-add of the same taps); "
+                            "PyTorch has one aten op per mode and rank. Its forward and VJP are what interpolate's "
+                            "VJP and second-order product compute, and those are compared",
+    "pad_mode_backward": "xgrad's gradient op of the reflect/replicate/circular pads (edge positions summed back); "
+                         "compared through the pads' VJPs and second-order products",
+}
 
 # Cases that disagree because xgrad is wrong (kept failing on purpose until fixed): (op or case
 # name, sample label) -> reason.
