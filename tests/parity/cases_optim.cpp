@@ -1,9 +1,12 @@
-// Parity cases for optim/: each optimizer takes 5 steps on a fixed least-squares problem
-// (loss = mse(linear(X, W, b), Y)) from fixed parameters, recording the parameters and the loss
-// after each step; each scheduler drives an SGD of two groups (lr 0.1 and 0.05) for 20 epochs,
-// recording every group's lr. run_parity.py repeats both with torch.optim. Adding a case is one
-// entry of a table: the xgrad construction and the PyTorch one (Python over `p`, the parameter
-// list, or `opt`, the optimizer).
+// Parity cases for optim/: each optimizer takes 5 steps (or its case's count) on a fixed
+// least-squares problem (loss = mse(linear(X, W, b), Y)) from fixed parameters, recording the
+// parameters and the loss after each step; each scheduler drives an SGD of two groups (lr 0.1
+// and 0.05) for 20 epochs, recording every group's lr (and, for the schedules that cycle it, the
+// momentum of an SGD with momentum or the beta1 of an Adam). A scheduler's PyTorch form may be a
+// list: those schedulers all step one optimizer, each epoch in order. run_parity.py repeats both with
+// torch.optim. Adding a case is one entry of a table: the xgrad construction and the PyTorch one (Python over
+// `p`, the parameter list, or `opt`, the optimizer).
+#include <cmath>
 #include <functional>
 #include <memory>
 
@@ -26,6 +29,7 @@ struct OptimCase {
   /// Runs after backward, before each step (gradient clipping), with its Python statement over p.
   std::function<void(const Params&)> before_step = {};
   std::string torch_before_step = "";
+  int steps = 5;  ///< RAdam rectifies only from its 6th step (rho > 5)
 };
 
 template <class O, class... A>
@@ -104,6 +108,32 @@ std::vector<OptimCase> optim_cases() {
       {"SGD after clip_grad_value_ 0.2", "torch.optim.SGD(p, lr=0.1)", opt<SGD>(optim::SGDOptions{.lr = 0.1}),
        false, [](const Params& p) { optim::clip_grad_value_(p, 0.2); },
        "torch.nn.utils.clip_grad_value_(p, 0.2)"},
+      {"NAdam", "torch.optim.NAdam(p, lr=0.05, foreach=False)",
+       opt<optim::NAdam>(optim::NAdamOptions{.lr = 0.05})},
+      {"NAdam betas weight_decay momentum_decay",
+       "torch.optim.NAdam(p, lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, momentum_decay=0.1, foreach=False)",
+       opt<optim::NAdam>(
+           optim::NAdamOptions{.lr = 0.05, .betas = {0.8, 0.9}, .weight_decay = 0.1, .momentum_decay = 0.1})},
+      {.name = "RAdam 8 steps",
+       .torch = "torch.optim.RAdam(p, lr=0.05, foreach=False)",
+       .make = opt<optim::RAdam>(optim::RAdamOptions{.lr = 0.05}),
+       .steps = 8},
+      {.name = "RAdam betas eps weight_decay 8 steps",
+       .torch = "torch.optim.RAdam(p, lr=0.05, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.1, foreach=False)",
+       .make = opt<optim::RAdam>(
+           optim::RAdamOptions{.lr = 0.05, .betas = {0.8, 0.99}, .eps = 1e-4, .weight_decay = 0.1}),
+       .steps = 8},
+      {"Adadelta", "torch.optim.Adadelta(p, foreach=False)", opt<optim::Adadelta>(optim::AdadeltaOptions{})},
+      {"Adadelta rho eps weight_decay maximize",
+       "torch.optim.Adadelta(p, lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, foreach=False, maximize=True)",
+       opt<optim::Adadelta>(optim::AdadeltaOptions{
+           .lr = 0.5, .rho = 0.8, .eps = 1e-4, .weight_decay = 0.1, .maximize = true})},
+      {"ASGD", "torch.optim.ASGD(p, lr=0.1, foreach=False)", opt<optim::ASGD>(optim::ASGDOptions{.lr = 0.1})},
+      {"ASGD lambd alpha t0 weight_decay maximize",
+       "torch.optim.ASGD(p, lr=0.1, lambd=0.05, alpha=0.5, t0=2, weight_decay=0.1, foreach=False, "
+       "maximize=True)",
+       opt<optim::ASGD>(optim::ASGDOptions{
+           .lr = 0.1, .lambd = 0.05, .alpha = 0.5, .t0 = 2, .weight_decay = 0.1, .maximize = true})},
   };
 }
 
@@ -114,12 +144,24 @@ struct SchedCase {
   std::string torch;  ///< Python over opt: the scheduler
   std::function<Step(optim::Optimizer&)> make;
   std::vector<double> metrics = {};  ///< ReduceLROnPlateau: the metric of each epoch
+  /// "momentum": the optimizer is an SGD with momentum 0.9, "betas": an Adam; each group's
+  /// momentum (or beta1) is recorded with its lr (the schedules that cycle it).
+  std::string momentum = "";
 };
 
 template <class S, class O>
 std::function<Step(optim::Optimizer&)> sched(O o) {
   return [o](optim::Optimizer& opt) {
     auto s = std::make_shared<S>(opt, o);
+    return Step([s](int64_t) { s->step(); });
+  };
+}
+
+// A scheduler stepped once per epoch, made from the optimizer (children of SequentialLR).
+std::function<Step(optim::Optimizer&)> sched_of(
+    std::function<std::shared_ptr<optim::LRScheduler>(optim::Optimizer&)> make) {
+  return [make](optim::Optimizer& opt) {
+    auto s = make(opt);
     return Step([s](int64_t) { s->step(); });
   };
 }
@@ -164,10 +206,143 @@ std::vector<SchedCase> sched_cases() {
          return Step([s, metrics](int64_t e) { s->step(metrics[std::size_t(e)]); });
        },
        metrics},
+      {"ConstantLR", "torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=4)",
+       sched<optim::ConstantLR>(optim::ConstantLROptions{.factor = 0.5, .total_iters = 4})},
+      {"PolynomialLR power 2", "torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=8, power=2.0)",
+       sched<optim::PolynomialLR>(optim::PolynomialLROptions{.total_iters = 8, .power = 2.0})},
+      {"LambdaLR", "torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.95 ** e)",
+       sched_of([](optim::Optimizer& o) {
+         return std::make_shared<optim::LambdaLR>(o, [](int64_t e) { return std::pow(0.95, double(e)); });
+       })},
+      {"LambdaLR per group",
+       "torch.optim.lr_scheduler.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: 1 - 0.04 * e])",
+       sched_of([](optim::Optimizer& o) {
+         return std::make_shared<optim::LambdaLR>(
+             o, std::vector<optim::LRLambda>{[](int64_t e) { return 1 / double(e + 1); },
+                                             [](int64_t e) { return 1 - 0.04 * double(e); }});
+       })},
+      {"MultiplicativeLR", "torch.optim.lr_scheduler.MultiplicativeLR(opt, lambda e: 0.9)",
+       sched_of([](optim::Optimizer& o) {
+         return std::make_shared<optim::MultiplicativeLR>(o, [](int64_t) { return 0.9; });
+       })},
+      {"MultiplicativeLR per group",
+       "torch.optim.lr_scheduler.MultiplicativeLR(opt, [lambda e: 1 - 0.01 * e, lambda e: 0.95])",
+       sched_of([](optim::Optimizer& o) {
+         return std::make_shared<optim::MultiplicativeLR>(
+             o, std::vector<optim::LRLambda>{[](int64_t e) { return 1 - 0.01 * double(e); },
+                                             [](int64_t) { return 0.95; }});
+       })},
+      {"SequentialLR ConstantLR ExponentialLR",
+       "torch.optim.lr_scheduler.SequentialLR(opt, [torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, "
+       "total_iters=3), torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)], milestones=[4])",
+       sched_of([](optim::Optimizer& o) {
+         auto a = std::make_shared<optim::ConstantLR>(
+             o, optim::ConstantLROptions{.factor = 0.5, .total_iters = 3});
+         auto b = std::make_shared<optim::ExponentialLR>(o, optim::ExponentialLROptions{.gamma = 0.9});
+         return std::make_shared<optim::SequentialLR>(
+             o, std::vector<std::shared_ptr<optim::LRScheduler>>{a, b}, std::vector<int64_t>{4});
+       })},
+      {"SequentialLR LinearLR CosineAnnealingLR StepLR",
+       "torch.optim.lr_scheduler.SequentialLR(opt, [torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.2, "
+       "total_iters=3), torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=0.01), "
+       "torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)], milestones=[3, 10])",
+       sched_of([](optim::Optimizer& o) {
+         auto a = std::make_shared<optim::LinearLR>(
+             o, optim::LinearLROptions{.start_factor = 0.2, .total_iters = 3});
+         auto b = std::make_shared<optim::CosineAnnealingLR>(
+             o, optim::CosineAnnealingLROptions{.T_max = 5, .eta_min = 0.01});
+         auto c = std::make_shared<optim::StepLR>(o, optim::StepLROptions{.step_size = 2, .gamma = 0.5});
+         return std::make_shared<optim::SequentialLR>(
+             o, std::vector<std::shared_ptr<optim::LRScheduler>>{a, b, c}, std::vector<int64_t>{3, 10});
+       })},
+      {"ChainedScheduler ConstantLR ExponentialLR",
+       "torch.optim.lr_scheduler.ChainedScheduler([torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, "
+       "total_iters=4), torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)])",
+       sched_of([](optim::Optimizer& o) {
+         auto a = std::make_shared<optim::ConstantLR>(
+             o, optim::ConstantLROptions{.factor = 0.5, .total_iters = 4});
+         auto b = std::make_shared<optim::ExponentialLR>(o, optim::ExponentialLROptions{.gamma = 0.9});
+         return std::make_shared<optim::ChainedScheduler>(
+             std::vector<std::shared_ptr<optim::LRScheduler>>{a, b});
+       })},
+      // a list: every scheduler is stepped each epoch, in order
+      {"ExponentialLR and StepLR on one optimizer",
+       "[torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9), torch.optim.lr_scheduler.StepLR(opt, "
+       "step_size=3, gamma=0.5)]",
+       [](optim::Optimizer& o) {
+         auto a = std::make_shared<optim::ExponentialLR>(o, optim::ExponentialLROptions{.gamma = 0.9});
+         auto b = std::make_shared<optim::StepLR>(o, optim::StepLROptions{.step_size = 3, .gamma = 0.5});
+         return Step([a, b](int64_t) {
+           a->step();
+           b->step();
+         });
+       }},
+      {"CosineAnnealingWarmRestarts",
+       "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, eta_min=0.01)",
+       sched<optim::CosineAnnealingWarmRestarts>(
+           optim::CosineAnnealingWarmRestartsOptions{.T_0 = 4, .eta_min = 0.01})},
+      {"CosineAnnealingWarmRestarts T_mult 2",
+       "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2)",
+       sched<optim::CosineAnnealingWarmRestarts>(
+           optim::CosineAnnealingWarmRestartsOptions{.T_0 = 3, .T_mult = 2})},
+      {"CyclicLR triangular momentum",
+       "torch.optim.lr_scheduler.CyclicLR(opt, base_lr=[0.01, 0.005], max_lr=[0.1, 0.08], step_size_up=3)",
+       sched<optim::CyclicLR>(
+           optim::CyclicLROptions{.base_lr = {0.01, 0.005}, .max_lr = {0.1, 0.08}, .step_size_up = 3}),
+       {},
+       "momentum"},
+      {"CyclicLR triangular2 step_size_down",
+       "torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3, step_size_down=2, "
+       "mode='triangular2', cycle_momentum=False)",
+       sched<optim::CyclicLR>(optim::CyclicLROptions{.base_lr = 0.01,
+                                                     .max_lr = 0.1,
+                                                     .step_size_up = 3,
+                                                     .step_size_down = 2,
+                                                     .mode = optim::CyclicMode::triangular2,
+                                                     .cycle_momentum = false})},
+      {"CyclicLR exp_range momentum",
+       "torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=2, "
+       "step_size_down=4, mode='exp_range', gamma=0.9, base_momentum=0.7, max_momentum=[0.9, 0.95])",
+       sched<optim::CyclicLR>(optim::CyclicLROptions{.base_lr = 0.01,
+                                                     .max_lr = {0.1, 0.2},
+                                                     .step_size_up = 2,
+                                                     .step_size_down = 4,
+                                                     .mode = optim::CyclicMode::exp_range,
+                                                     .gamma = 0.9,
+                                                     .base_momentum = 0.7,
+                                                     .max_momentum = {0.9, 0.95}}),
+       {},
+       "momentum"},
+      {"OneCycleLR cos momentum",
+       "torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.2], total_steps=21)",
+       sched<optim::OneCycleLR>(optim::OneCycleLROptions{.max_lr = {0.1, 0.2}, .total_steps = 21}),
+       {},
+       "momentum"},
+      {"OneCycleLR linear three_phase Adam betas",
+       "torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, epochs=7, steps_per_epoch=3, pct_start=0.25, "
+       "anneal_strategy='linear', div_factor=10, final_div_factor=100, three_phase=True)",
+       sched<optim::OneCycleLR>(optim::OneCycleLROptions{.max_lr = 0.1,
+                                                         .epochs = 7,
+                                                         .steps_per_epoch = 3,
+                                                         .pct_start = 0.25,
+                                                         .anneal_strategy = optim::AnnealStrategy::linear,
+                                                         .div_factor = 10,
+                                                         .final_div_factor = 100,
+                                                         .three_phase = true}),
+       {},
+       "betas"},
+      {"OneCycleLR linear no cycle_momentum",
+       "torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.3, total_steps=25, pct_start=0.4, "
+       "anneal_strategy='linear', cycle_momentum=False)",
+       sched<optim::OneCycleLR>(optim::OneCycleLROptions{.max_lr = 0.3,
+                                                         .total_steps = 25,
+                                                         .pct_start = 0.4,
+                                                         .anneal_strategy = optim::AnnealStrategy::linear,
+                                                         .cycle_momentum = false})},
   };
 }
 
-constexpr int kOptimSteps = 5, kEpochs = 20;
+constexpr int kEpochs = 20;
 
 void record_optim(Recorder& r, const OptimCase& c, std::size_t k) {
   json e = {{"group", "optimizer"},
@@ -176,7 +351,7 @@ void record_optim(Recorder& r, const OptimCase& c, std::size_t k) {
             {"label", c.name},
             {"torch", c.torch},
             {"closure", c.closure},
-            {"steps", kOptimSteps},
+            {"steps", c.steps},
             {"before_step", c.torch_before_step},
             {"expr", "torch.nn.functional.mse_loss(torch.nn.functional.linear(x0, p[0], p[1]), x1)"}};
   xg::NamedTensors t;
@@ -188,7 +363,7 @@ void record_optim(Recorder& r, const OptimCase& c, std::size_t k) {
     for (std::size_t i = 0; i < p.size(); ++i) t.emplace_back(indexed("init.p", i), p[i].clone());
     auto o = c.make(p);
     auto loss = [&] { return xg::nn::functional::mse_loss(xg::nn::functional::linear(x, p[0], p[1]), y); };
-    for (int s = 0; s < kOptimSteps; ++s) {
+    for (int s = 0; s < c.steps; ++s) {
       Tensor l;
       if (c.closure) {
         l = o->step([&] {
@@ -215,23 +390,44 @@ void record_optim(Recorder& r, const OptimCase& c, std::size_t k) {
 }
 
 void record_sched(Recorder& r, const SchedCase& c, std::size_t k) {
-  json e = {{"group", "scheduler"}, {"id", indexed("scheduler.", k)},
-            {"name", c.name},       {"label", c.name},
-            {"torch", c.torch},     {"epochs", kEpochs},
-            {"metrics", c.metrics}, {"expr", ""}};
+  json e = {{"group", "scheduler"},
+            {"id", indexed("scheduler.", k)},
+            {"name", c.name},
+            {"label", c.name},
+            {"torch", c.torch},
+            {"epochs", kEpochs},
+            {"metrics", c.metrics},
+            {"momentum", c.momentum},
+            {"expr", ""}};
   xg::NamedTensors t;
   try {
     Params p = {input({2}, 1), input({3}, 2)};
-    optim::SGD o(std::vector<optim::SGD::ParamGroup>{{{p[0]}, {.lr = 0.1}}, {{p[1]}, {.lr = 0.05}}});
+    std::unique_ptr<optim::Optimizer> opt;
+    if (c.momentum == "betas")
+      opt = std::make_unique<optim::Adam>(
+          std::vector<optim::Adam::ParamGroup>{{{p[0]}, {.lr = 0.1}}, {{p[1]}, {.lr = 0.05}}});
+    else
+      opt = std::make_unique<optim::SGD>(
+          std::vector<optim::SGD::ParamGroup>{{{p[0]}, {.lr = 0.1}}, {{p[1]}, {.lr = 0.05}}},
+          optim::SGDOptions{.momentum = c.momentum.empty() ? 0.0 : 0.9});
+    optim::Optimizer& o = *opt;
     Step step = c.make(o);
-    std::vector<double> lrs = {o.lr(0), o.lr(1)};
+    std::vector<double> lrs, momenta;
+    auto record = [&] {
+      for (std::size_t g = 0; g < 2; ++g) {
+        lrs.push_back(o.lr(g));
+        if (!c.momentum.empty()) momenta.push_back(o.option_values(c.momentum, g).at(0));
+      }
+    };
+    record();
     for (int64_t epoch = 0; epoch < kEpochs; ++epoch) {
       o.step();  // no gradients: nothing moves; PyTorch wants an optimizer step before the scheduler's
       step(epoch);
-      lrs.push_back(o.lr(0));
-      lrs.push_back(o.lr(1));
+      record();
     }
     t.emplace_back("lrs", xg::tensor(lrs, {kEpochs + 1, 2}, {.dtype = xg::Dtype::float64}));
+    if (!c.momentum.empty())
+      t.emplace_back("momenta", xg::tensor(momenta, {kEpochs + 1, 2}, {.dtype = xg::Dtype::float64}));
   } catch (const std::exception& ex) {
     e["error"] = ex.what();
   }

@@ -6,8 +6,10 @@ Per op sample: the output, the VJP with the driver's cotangent g, and the double
 product (the gradient of sum_i <vjp_i, v_i> with respect to the inputs and g, create_graph=True).
 Per layer / loss: the outputs and the gradients of the inputs and of every parameter, after
 loading xgrad's parameters and buffers by name (strictly: PyTorch's names must be xgrad's), and
-the buffers after the forward. Per optimizer: the loss and the parameters after each of 5 steps.
-Per scheduler: every group's lr over 20 epochs.
+the buffers after the forward. Per optimizer: the loss and the parameters after each step (5, or
+the case's count).
+Per scheduler: every group's lr over 20 epochs (and its momentum or beta1 where the schedule
+cycles it).
 
 Tolerance, elementwise: |xgrad - torch| <= 1e-10 * max(1, |torch|) (relative for large values,
 absolute below 1); NaN and inf must be at the same positions (inf with the same sign). Shapes
@@ -262,17 +264,31 @@ def run_optimizer(case, T, cmp):
 
 def run_scheduler(case, T, cmp):
     p = [torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)]
-    opt = torch.optim.SGD([{"params": [p[0]], "lr": 0.1}, {"params": [p[1]], "lr": 0.05}])
+    groups = [{"params": [p[0]], "lr": 0.1}, {"params": [p[1]], "lr": 0.05}]
+    momentum = case.get("momentum")
+    if momentum == "betas":
+        opt = torch.optim.Adam(groups)
+    else:
+        opt = torch.optim.SGD(groups, momentum=0.9 if momentum else 0.0)
     sched = eval(case["torch"], dict(NS, opt=opt))
-    lrs = [[g["lr"] for g in opt.param_groups]]
+    scheds = sched if isinstance(sched, list) else [sched]  # a list: each stepped, in order
+
+    def momenta():
+        return [g["betas"][0] if momentum == "betas" else g["momentum"] for g in opt.param_groups]
+
+    lrs, moms = [[g["lr"] for g in opt.param_groups]], [momenta()]
     for e in range(case["epochs"]):
         opt.step()
-        if case["metrics"]:
-            sched.step(case["metrics"][e])
-        else:
-            sched.step()
+        for s in scheds:
+            if case["metrics"]:
+                s.step(case["metrics"][e])
+            else:
+                s.step()
         lrs.append([g["lr"] for g in opt.param_groups])
+        moms.append(momenta())
     cmp("lr", T["lrs"], torch.tensor(lrs, dtype=torch.float64))
+    if momentum:
+        cmp(momentum, T["momenta"], torch.tensor(moms, dtype=torch.float64))
 
 
 RUNNERS = {"op": run_op, "layer": run_module, "loss": run_module, "function": run_module,
