@@ -58,9 +58,11 @@ Tensor read_idx(const std::string& path) {
   if (b[0] != 0 || b[1] != 0)
     fail(path, "bad magic number (bytes 0-1 are " + std::to_string(b[0]) + ", " + std::to_string(b[1]) +
                    ", expected 0, 0): not an IDX file");
-  if (b[2] != 0x08)
-    fail(path,
-         "unsupported element type 0x" + std::to_string(b[2]) + " at offset 2 (only unsigned bytes, 0x08)");
+  if (b[2] != 0x08) {
+    char type[8];
+    std::snprintf(type, sizeof type, "0x%02X", static_cast<unsigned>(b[2]));
+    fail(path, "unsupported element type " + std::string(type) + " at offset 2 (only unsigned bytes, 0x08)");
+  }
   const int rank = b[3];
   if (rank < 1 || rank > kMaxRank)
     fail(path, "unsupported number of dimensions " + std::to_string(rank) + " at offset 3");

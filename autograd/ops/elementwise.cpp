@@ -787,7 +787,8 @@ XG_OP(relu,
        .samples = XG_UNARY_SAMPLES(relu, Domain::nonzero),
        .torch = "torch.relu"});
 Tensor relu(const Tensor& x) {
-  Tensor y = unary_float(x, "relu", [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // v <= 0, not v > 0: NaN fails both tests and must come out as NaN, as in PyTorch.
+  Tensor y = unary_float(x, "relu", [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   if (!will_record({x})) return y;
   return record(
       opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {

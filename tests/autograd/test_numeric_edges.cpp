@@ -174,3 +174,15 @@ TEST_CASE("exp, tanh, sigmoid and erf of infinities and NaN (the vectorised kern
     }
   }
 }
+
+TEST_CASE("relu propagates NaN as PyTorch (torch.relu(torch.tensor([nan, -1., 2.])))") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> y =
+      xg::relu(xg::tensor({nan, -1, 2}, {.dtype = xg::Dtype::float64})).to_vector<double>();
+  CHECK(std::isnan(y[0]));
+  CHECK(y[1] == 0);
+  CHECK(y[2] == 2);
+  const std::vector<float> yf = xg::relu(xg::tensor({nan, -1, 2})).to_vector<float>();
+  CHECK(std::isnan(yf[0]));
+  CHECK(yf[1] == 0);
+}

@@ -32,6 +32,8 @@ TEST_CASE("corrupted, truncated and missing IDX files give one clear error namin
   const std::string p = tmp_path("bad.idx");
   write_file(p, std::string("\x01\x02\x08\x01", 4));
   CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "bad magic number");
+  write_file(p, std::string("\x00\x00\x0B\x01\x00\x00\x00\x01\x01", 9));  // type 0x0B (int16)
+  CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "unsupported element type 0x0B at offset 2");
 
   write_file(p,
              std::string("\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02", 10));  // 5 values announced, 2 present
