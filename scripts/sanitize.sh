@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# Development check, not part of CI: builds the project into build-asan/ with AddressSanitizer,
-# LeakSanitizer and UndefinedBehaviorSanitizer (plus float-cast-overflow, which -fsanitize=undefined
-# leaves out: float -> int64 conversions of NaN, inf or out-of-range values), then runs the whole
-# test suite under them. Any sanitizer report fails the test that triggered it.
+# Builds the project into build-asan/ with AddressSanitizer, LeakSanitizer and
+# UndefinedBehaviorSanitizer (float-cast-overflow included: float -> integer conversions of NaN,
+# inf or out-of-range values), then runs the whole test suite under them. Any sanitizer report
+# fails the test that triggered it. .ci/run runs it (scripts/ci.sh).
 #
 # usage: bash scripts/sanitize.sh [meson test arguments, e.g. a test name]
-# Expects the packages of scripts/setup.sh to be installed. A debug build: expect the suite to
-# take several times longer than the release build.
+#        bash scripts/sanitize.sh --setup-only   (configure build-asan and stop; scripts/fuzz.sh)
+# Expects the packages of scripts/setup.sh (XGRAD_SETUP_TESTS=1 for clang and libFuzzer).
+#
+# With clang (the default when clang++-14 is installed; SAN_CXX=g++ for GCC) the same build also
+# holds the libFuzzer targets: the library is compiled with -fsanitize=fuzzer-no-link (coverage
+# counters, which the sanitizer runtime ignores outside a fuzzer) and -Dfuzz=true, so that
+# scripts/fuzz.sh needs no second build. Built with -O1 and debug info (SAN_OPT=0 for -O0):
+# sanitizers need no -O0, and -O1 runs the suite several times faster with exact stack traces.
+#
+# Not run here: the 'fuzz_timed' suite (the timed libFuzzer runs, scripts/fuzz.sh runs them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-asan}
-
-if [ ! -d "$BUILD" ]; then
-  meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug \
-    -Dcpp_args=-fsanitize=float-cast-overflow -Dcpp_link_args=-fsanitize=float-cast-overflow || exit 1
+if [ -z "${SAN_CXX:-}" ]; then
+  if command -v clang++-14 >/dev/null; then SAN_CXX=clang++-14; else SAN_CXX=g++; fi
 fi
-ninja -C "$BUILD" -j"${JOBS:-2}" || exit 1
+
+if [ ! -f "$BUILD/build.ninja" ]; then
+  extra=-fsanitize=float-cast-overflow
+  fuzz=false
+  if [[ "$SAN_CXX" == clang* ]]; then
+    extra="$extra -fsanitize=fuzzer-no-link"
+    fuzz=true
+  fi
+  CXX="$SAN_CXX" meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Ddebug=true \
+    -Doptimization="${SAN_OPT:-1}" -Dfuzz=$fuzz -Dcpp_args="$extra" -Dcpp_link_args="$extra" >/dev/null || exit 1
+fi
+[ "${1:-}" != --setup-only ] || exit 0
+ninja -C "$BUILD" -j"${JOBS:-2}" | tail -n 1
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
 
 # UBSan only prints by default; halt so that a report fails its test. meson 1.0 sets none of these.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
-meson test -C "$BUILD" --num-processes "${JOBS:-2}" --print-errorlogs --timeout-multiplier 4 "$@"
+meson test -C "$BUILD" --num-processes "${JOBS:-2}" --print-errorlogs --timeout-multiplier 4 \
+  --logbase asan --no-suite fuzz_timed "$@"

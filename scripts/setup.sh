@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format)
 # XGRAD_SETUP_TESTS=1 (scripts/run-tests.sh): also what the test suite needs beyond the build,
-# PyTorch for the parity test (tests/parity; large, so not installed for building alone).
-[ -z "${XGRAD_SETUP_TESTS:-}" ] || packages+=(python3-torch)
+# PyTorch for the parity test (tests/parity; large, so not installed for building alone), and
+# clang with its sanitizer runtimes and libFuzzer for .ci/run's sanitizer and fuzzing stages
+# (scripts/sanitize.sh, tsan.sh, fuzz.sh).
+[ -z "${XGRAD_SETUP_TESTS:-}" ] || packages+=(python3-torch clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

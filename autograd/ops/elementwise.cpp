@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include <tuple>
 
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
@@ -277,7 +278,9 @@ XG_OP(where, {.formula = "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m",
               .torch = "torch.where"});
 Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   check_defined(mask, "where");
-  auto [a, b] = promoted(a0, b0, "where");
+  // Not a structured binding: clang 14 (the fuzzing and sanitizer builds) cannot capture one.
+  Tensor a, b;
+  std::tie(a, b) = promoted(a0, b0, "where");
   const Shape os = detail::broadcast_shapes(detail::broadcast_shapes(mask.shape(), a.shape(), "where"),
                                             b.shape(), "where");
   // Broadcast all three to the output shape, then select element by element.
