@@ -60,21 +60,32 @@ std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train,
                   "'; install the Debian package dataset-fashion-mnist or pass --data DIR");
   };
   const std::string img_path = pick("-images-idx3-ubyte"), lbl_path = pick("-labels-idx1-ubyte");
-  Tensor images = read_idx(img_path), labels = read_idx(lbl_path);
-  if (images.dim() != 3 || images.shape()[1] != 28 || images.shape()[2] != 28)
-    throw IOError("IDX file '" + img_path + "': expected images [N, 28, 28], got " + images.shape().str());
-  if (labels.dim() != 1 || labels.shape()[0] != images.shape()[0])
+  // Everything that can be checked from the headers and the small label file is checked before
+  // the images are read; the images are read as float32 straight away (no int64 copy).
+  const Shape img_shape = read_idx_shape(img_path);
+  if (img_shape.rank() != 3 || img_shape[1] != 28 || img_shape[2] != 28)
+    throw IOError("IDX file '" + img_path + "': expected images [N, 28, 28], got " + img_shape.str());
+  const int64_t n = img_shape[0];
+  if (n == 0)
+    throw IOError("IDX file '" + img_path + "': holds no images (dimensions " + img_shape.str() +
+                  "): a dataset needs at least one example");
+  Tensor labels = read_idx(lbl_path);
+  if (labels.dim() != 1 || labels.shape()[0] != n)
     throw IOError("IDX file '" + lbl_path + "': " + labels.shape().str() + " labels for " +
-                  std::to_string(images.shape()[0]) + " images");
-  const int64_t n = images.shape()[0];
-  Tensor x = empty({n, 1, 28, 28});
-  const int64_t* in = images.data<int64_t>();
-  float* out = x.data<float>();
+                  std::to_string(n) + " images in '" + img_path + "'");
+  const int64_t* lbl = labels.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    if (lbl[i] < 0 || lbl[i] >= kFashionMnistClasses)
+      throw IOError("IDX file '" + lbl_path + "': label " + std::to_string(lbl[i]) + " at index " +
+                    std::to_string(i) + " (offset " + std::to_string(8 + i) + ") is outside 0.." +
+                    std::to_string(kFashionMnistClasses - 1));
+  Tensor images = read_idx(img_path, Dtype::float32);
+  // Scaled in place, then viewed as [N, 1, 28, 28]: the float tensor is the only copy.
+  float* px = images.data<float>();
   const float mean = do_normalize ? 0.2860f : 0.0f, inv_std = do_normalize ? 1.0f / 0.3530f : 1.0f;
-  for (int64_t i = 0; i < images.numel(); ++i) out[i] = (static_cast<float>(in[i]) / 255.0f - mean) * inv_std;
-  for (int64_t v : labels.to_vector<int64_t>())
-    if (v < 0 || v > 9)
-      throw IOError("IDX file '" + lbl_path + "': label " + std::to_string(v) + " is outside 0..9");
+  for (int64_t i = 0, m = images.numel(); i < m; ++i) px[i] = (px[i] / 255.0f - mean) * inv_std;
+  NoGradGuard guard;
+  Tensor x = images.reshape({n, 1, 28, 28});
   return std::make_shared<TensorDataset>(x, labels);
 }
 

@@ -44,10 +44,15 @@ class TensorDataset : public Dataset {
 /// Where Debian's dataset-fashion-mnist package puts the files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+/// Fashion-MNIST's number of classes: labels are 0..9.
+inline constexpr int64_t kFashionMnistClasses = 10;
+
 /// Fashion-MNIST from the four IDX files in `dir` (gzip'd or not): images as float32
 /// [N, 1, 28, 28] scaled to [0, 1] (then standardised when `normalize`, with the training set's
 /// mean 0.2860 and std 0.3530), labels as int64 [N]. A missing directory or file raises IOError
-/// with one line saying which package or path to provide.
+/// with one line saying which package or path to provide; so do images that are not [N, 28, 28],
+/// no images at all (N = 0), a label count other than N and a label outside 0..9, each naming the
+/// file. Peak memory is the float32 images plus the labels (the images are never held as int64).
 std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train, bool normalize = true);
 
 /// Per-batch transform applied by the DataLoader after gathering (e.g. random flips).

@@ -7,56 +7,157 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace xg::data {
 
 namespace {
 
+constexpr std::size_t kChunk = std::size_t{1} << 16;
+// Deflate's maximum expansion (zlib's documentation: 1032:1). A gzip file cannot inflate to more
+// than this many times its own length, so a header promising more is rejected before allocating.
+constexpr uint64_t kMaxInflation = 1032;
+
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw IOError("IDX file '" + path + "': " + what);
 }
 
-// Reads all bytes (decompressing gzip transparently; zlib passes plain files through).
-std::vector<unsigned char> read_all(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) fail(path, "is a directory");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<unsigned char> bytes;
-  unsigned char buf[1 << 16];
-  for (;;) {
-    const int n = gzread(f, buf, sizeof buf);
-    if (n < 0) {
-      int code = 0;
-      std::string msg = gzerror(f, &code);
-      gzclose(f);
-      fail(path, "corrupted compressed data after " + std::to_string(bytes.size()) + " bytes: " + msg);
-    }
-    if (n == 0) break;
-    bytes.insert(bytes.end(), buf, buf + n);
-  }
-  int code = 0;
-  const char* msg = gzerror(f, &code);
-  if (code != Z_OK && code != Z_STREAM_END) {
-    std::string m = msg ? msg : "?";
-    gzclose(f);
-    fail(path, "corrupted compressed data after " + std::to_string(bytes.size()) + " bytes: " + m);
-  }
-  if (gzclose(f) == Z_BUF_ERROR)
-    fail(path, "truncated gzip stream after " + std::to_string(bytes.size()) + " bytes");
-  return bytes;
+std::string num(uint64_t v) {
+  return std::to_string(v);
 }
 
-}  // namespace
+uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;  // unknown: no limit of our own
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
 
-Tensor read_idx(const std::string& path) {
-  const std::vector<unsigned char> b = read_all(path);
-  if (b.size() < 4)
-    fail(path, "truncated: " + std::to_string(b.size()) + " bytes, the 4-byte magic number is incomplete");
+// The bytes of the file, inflated when it is gzip'd (detected from its first two bytes), handed
+// out in pieces so that nothing larger than one chunk is ever buffered. Offsets in messages are of
+// the file for raw files and of the inflated data (with the compressed offset) for gzip.
+class ByteSource {
+ public:
+  explicit ByteSource(const std::string& path) : path_(path) {
+    f_.reset(std::fopen(path.c_str(), "rb"));
+    if (!f_) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(::fileno(f_.get()), &st) != 0)
+      fail(path, std::string("cannot stat: ") + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a file");
+    // A length is needed to check the header against: no pipes or devices.
+    if (!S_ISREG(st.st_mode)) fail(path, "is not a regular file (a device, pipe or socket)");
+    size_ = static_cast<uint64_t>(st.st_size);
+    unsigned char m[2] = {0, 0};
+    gz_ = std::fread(m, 1, 2, f_.get()) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    if (std::fseek(f_.get(), 0, SEEK_SET) != 0)
+      fail(path, std::string("cannot seek: ") + std::strerror(errno));
+    if (gz_) {
+      if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) fail(path, "cannot initialise zlib");
+      z_ready_ = true;
+      in_.resize(kChunk);
+    }
+  }
+  ~ByteSource() {
+    if (z_ready_) inflateEnd(&z_);
+  }
+  ByteSource(const ByteSource&) = delete;
+  ByteSource& operator=(const ByteSource&) = delete;
+
+  bool gzip() const { return gz_; }
+  uint64_t file_size() const { return size_; }
+  /// Bytes handed out so far (the offset reached in the raw or inflated data).
+  uint64_t produced() const { return produced_; }
+
+  /// Up to n bytes into dst; fewer only at the end of the data. At the end of a gzip stream,
+  /// anything after it in the file is an error.
+  std::size_t pull(unsigned char* dst, std::size_t n) {
+    const std::size_t got = gz_ ? inflate_into(dst, n) : read_into(dst, n);
+    produced_ += got;
+    return got;
+  }
+
+ private:
+  std::size_t read_into(unsigned char* dst, std::size_t n) {
+    const std::size_t got = std::fread(dst, 1, n, f_.get());
+    if (got < n && std::ferror(f_.get()))
+      fail(path_, "read error at offset " + num(produced_ + got) + ": " + std::strerror(errno));
+    return got;
+  }
+
+  std::size_t inflate_into(unsigned char* dst, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n && !ended_) {
+      if (z_.avail_in == 0) {
+        const std::size_t r = read_into(in_.data(), in_.size());
+        if (r == 0)
+          fail(path_, "truncated gzip stream: the file ends at offset " + num(in_pos_) + " after " +
+                          num(produced_ + got) + " bytes of inflated data");
+        in_pos_ += r;
+        z_.next_in = in_.data();
+        z_.avail_in = static_cast<uInt>(r);
+      }
+      z_.next_out = dst + got;
+      z_.avail_out = static_cast<uInt>(n - got);
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      got = n - z_.avail_out;
+      if (rc == Z_STREAM_END) {
+        ended_ = true;
+        check_nothing_follows();
+      } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_STREAM_ERROR) {
+        fail(path_, "corrupted gzip data near offset " + num(in_pos_ - z_.avail_in) + " (after " +
+                        num(produced_ + got) + " bytes of inflated data): " + (z_.msg ? z_.msg : "invalid"));
+      } else if (rc == Z_MEM_ERROR) {
+        fail(path_, "out of memory while inflating");
+      }
+      // Z_OK, or Z_BUF_ERROR (no progress without more input): loop, refilling when empty.
+    }
+    return got;
+  }
+
+  // After the gzip trailer (CRC and length checked by zlib) the file must end: a second member
+  // or garbage would otherwise be ignored or, for a member, silently appended.
+  void check_nothing_follows() {
+    const uint64_t end = in_pos_ - z_.avail_in;
+    unsigned char next[2] = {0, 0};
+    std::size_t have = std::min<std::size_t>(z_.avail_in, 2);
+    std::memcpy(next, z_.next_in, have);
+    if (have < 2) have += read_into(next + have, 2 - have);
+    if (have == 0 && end >= size_) return;
+    const uint64_t extra = size_ > end ? size_ - end : have;
+    const bool member = have == 2 && next[0] == 0x1f && next[1] == 0x8b;
+    fail(path_, num(extra) + " unexpected bytes after the gzip stream (offset " + num(end) + " of " +
+                    num(size_) + ")" + (member ? ": a second gzip member, which is not accepted" : ""));
+  }
+
+  std::string path_;
+  struct Closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Closer> f_;  // closed on a throw from the constructor too
+  uint64_t size_ = 0, produced_ = 0, in_pos_ = 0;
+  bool gz_ = false, z_ready_ = false, ended_ = false;
+  z_stream z_{};
+  std::vector<unsigned char> in_;
+};
+
+struct Header {
+  Shape shape;
+  uint64_t count = 0;  // values declared
+  uint64_t bytes = 0;  // header length
+};
+
+// Reads and checks the header, then checks the declared size against the file before anything is
+// allocated: the product (and every row-major stride) fits in int64, a raw file is exactly that
+// long, a gzip file can inflate that far.
+Header read_header(ByteSource& src, const std::string& path) {
+  unsigned char b[4 + 4 * kMaxRank];
+  const std::size_t n = src.pull(b, 4);
+  if (n == 0 && src.file_size() == 0) fail(path, "empty file (0 bytes): not an IDX file");
+  const std::string inflated = src.gzip() ? " bytes of inflated data" : " bytes";
+  if (n < 4) fail(path, "truncated: " + num(n) + inflated + ", the 4-byte magic number is incomplete");
   if (b[0] != 0 || b[1] != 0)
-    fail(path, "bad magic number (bytes 0-1 are " + std::to_string(b[0]) + ", " + std::to_string(b[1]) +
+    fail(path, "bad magic number (bytes 0-1 are " + num(b[0]) + ", " + num(b[1]) +
                    ", expected 0, 0): not an IDX file");
   if (b[2] != 0x08) {
     char type[8];
@@ -65,33 +166,98 @@ Tensor read_idx(const std::string& path) {
   }
   const int rank = b[3];
   if (rank < 1 || rank > kMaxRank)
-    fail(path, "unsupported number of dimensions " + std::to_string(rank) + " at offset 3");
-  const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-  if (b.size() < header)
-    fail(path, "truncated in the header: " + std::to_string(b.size()) + " bytes, the dimensions need " +
-                   std::to_string(header));
-  Shape shape;
-  uint64_t count = 1;
+    fail(path, "unsupported number of dimensions " + num(static_cast<uint64_t>(rank)) +
+                   " at offset 3 (1 to " + num(kMaxRank) + ")");
+  Header h;
+  h.bytes = 4 + 4 * static_cast<uint64_t>(rank);
+  const std::size_t d = src.pull(b + 4, 4 * static_cast<std::size_t>(rank));
+  if (d < 4 * static_cast<std::size_t>(rank))
+    fail(path, "truncated in the header: " + num(4 + d) + inflated + ", the " +
+                   num(static_cast<uint64_t>(rank)) + " dimensions need " + num(h.bytes));
+  std::vector<int64_t> dims(static_cast<std::size_t>(rank));
   for (int i = 0; i < rank; ++i) {
-    const unsigned char* p = &b[4 + 4 * static_cast<std::size_t>(i)];
-    const uint32_t d =
-        (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-    shape.push_back(static_cast<int64_t>(d));
-    count *= d;
+    const unsigned char* p = b + 4 + 4 * i;
+    dims[static_cast<std::size_t>(i)] =
+        (int64_t(p[0]) << 24) | (int64_t(p[1]) << 16) | (int64_t(p[2]) << 8) | int64_t(p[3]);
   }
-  const uint64_t have = b.size() - header;
-  if (have < count)
-    fail(path, "truncated: dimensions " + shape.str() + " need " + std::to_string(count) +
-                   " bytes of data after the " + std::to_string(header) +
-                   "-byte header, the file ends at offset " + std::to_string(b.size()));
-  if (have > count)
-    fail(path, std::to_string(have - count) + " unexpected bytes after the data (offset " +
-                   std::to_string(header + count) + "); dimensions " + shape.str() +
-                   " do not match the file size");
-  Tensor t = empty(shape, {.dtype = Dtype::int64});
-  int64_t* out = t.data<int64_t>();
-  for (uint64_t i = 0; i < count; ++i) out[i] = b[header + i];
+  h.shape = Shape(dims);
+  // Row-major strides are suffix products: each must fit, not only the total (which a zero
+  // extent would make 0).
+  int64_t count = 1;
+  for (int i = rank - 1; i >= 0; --i)
+    if (__builtin_mul_overflow(count, dims[static_cast<std::size_t>(i)], &count))
+      fail(path, "dimensions " + h.shape.str() + " (offsets 4-" + num(h.bytes - 1) +
+                     ") overflow: their product does not fit in 64 bits");
+  h.count = static_cast<uint64_t>(count);
+  const uint64_t need = h.bytes + h.count;  // < 2^63 + 36: no overflow
+  if (!src.gzip()) {
+    if (src.file_size() < need)
+      fail(path, "truncated: dimensions " + h.shape.str() + " need " + num(h.count) +
+                     " bytes of data after the " + num(h.bytes) + "-byte header, the file ends at offset " +
+                     num(src.file_size()));
+    if (src.file_size() > need)
+      fail(path, num(src.file_size() - need) + " unexpected bytes after the data (offset " + num(need) +
+                     "); dimensions " + h.shape.str() + " do not match the file size");
+  } else if (need / kMaxInflation > src.file_size()) {
+    fail(path, "dimensions " + h.shape.str() + " need " + num(need) + " bytes, more than a " +
+                   num(src.file_size()) + "-byte gzip file can inflate to (at most " + num(kMaxInflation) +
+                   " times its length)");
+  }
+  return h;
+}
+
+template <class T>
+void decode(ByteSource& src, const std::string& path, const Header& h, T* out) {
+  std::vector<unsigned char> buf(static_cast<std::size_t>(std::min<uint64_t>(kChunk, h.count)) + 1);
+  for (uint64_t done = 0; done < h.count;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(kChunk, h.count - done));
+    const std::size_t got = src.pull(buf.data(), want);
+    for (std::size_t i = 0; i < got; ++i) out[done + i] = static_cast<T>(buf[i]);
+    done += got;
+    if (got < want)
+      fail(path, "truncated: dimensions " + h.shape.str() + " need " + num(h.count) +
+                     " bytes of data after the " + num(h.bytes) + "-byte header, the " +
+                     (src.gzip() ? "inflated data" : "file") + " ends at offset " + num(src.produced()));
+  }
+  // One byte more must not exist: for gzip this also reads the trailer (CRC, length) and checks
+  // that the file ends there.
+  if (src.pull(buf.data(), 1) != 0)
+    fail(path, std::string(src.gzip() ? "the inflated data" : "the file") + " goes on past offset " +
+                   num(h.bytes + h.count) + ", more than dimensions " + h.shape.str() + " declare");
+}
+
+}  // namespace
+
+Tensor read_idx(const std::string& path) {
+  return read_idx(path, Dtype::int64);
+}
+
+Tensor read_idx(const std::string& path, Dtype dtype) {
+  ByteSource src(path);
+  const Header h = read_header(src, path);
+  const uint64_t size = dtype_size(dtype), mem = physical_memory();
+  if (h.count > mem / size)
+    fail(path, "dimensions " + h.shape.str() + " hold " + num(h.count) +
+                   " values, more than fit in this machine's " + num(mem) + " bytes of memory as " +
+                   dtype_name(dtype));
+  Tensor t = empty(h.shape, {.dtype = dtype});
+  switch (dtype) {
+    case Dtype::float32:
+      decode(src, path, h, t.data<float>());
+      break;
+    case Dtype::float64:
+      decode(src, path, h, t.data<double>());
+      break;
+    case Dtype::int64:
+      decode(src, path, h, t.data<int64_t>());
+      break;
+  }
   return t;
+}
+
+Shape read_idx_shape(const std::string& path) {
+  ByteSource src(path);
+  return read_header(src, path).shape;
 }
 
 void write_idx(const std::string& path, const Tensor& values) {

@@ -56,7 +56,8 @@ void add_options(CLI::App& app, Config& c) {
   app.add_option("--checkpoint", c.checkpoint,
                  "checkpoint written after each epoch (default: <out>/<model>/checkpoint.safetensors)");
   app.add_option("--resume", c.resume, "continue from this checkpoint");
-  app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests");
+  app.add_option("--limit", c.limit, "use only the first N training (and test) examples, for smoke tests")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--stop-after", c.stop_after,
                  "stop after this epoch, as an interruption would (then --resume)");
   app.add_flag("--quiet", c.quiet, "no progress bar");
@@ -314,13 +315,17 @@ struct Data {
   std::shared_ptr<xg::data::TensorDataset> train, test;
 };
 
-// The training and test sets, or their first --limit examples.
+// The training and test sets, or their first --limit examples. Training on nothing would print a
+// NaN loss and exit 0: an empty set is an error (the loader already names the empty file).
 Data load_data(const Config& c) {
   Data d{xg::data::fashion_mnist(c.data, true), xg::data::fashion_mnist(c.data, false)};
   if (c.limit > 0) {
     d.train = d.train->head(c.limit);
     d.test = d.test->head(c.limit);
   }
+  if (d.train->size() == 0 || d.test->size() == 0)
+    throw xg::IOError("the " + std::string(d.train->size() == 0 ? "training" : "test") + " set in '" +
+                      c.data + "' has no examples");
   return d;
 }
 

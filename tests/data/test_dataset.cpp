@@ -1,8 +1,12 @@
 // data/dataset.cpp: Fashion-MNIST from the Debian package (and the error naming the package when
-// it is missing), the DataLoader's batches, seeded shuffling and drop_last.
+// it is missing), files that do not make a dataset (no examples, counts that differ, labels out of
+// range) rejected naming the file, the images read as floats only, the DataLoader's batches,
+// seeded shuffling, drop_last and an empty dataset.
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -11,12 +15,161 @@
 #include "helpers.hpp"
 #include "xgrad/autograd.hpp"
 #include "xgrad/data/dataset.hpp"
+#include "xgrad/data/idx.hpp"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define XG_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define XG_TEST_SANITIZER 1
+#endif
+#endif
+
+namespace {
+// A directory holding train-images-idx3-ubyte and train-labels-idx1-ubyte made of these tensors.
+struct FakeFashion {
+  std::string dir = xg_test::temp_path("fashion");
+  std::string images = dir + "/train-images-idx3-ubyte", labels = dir + "/train-labels-idx1-ubyte";
+  FakeFashion(const xg::Tensor& x, const xg::Tensor& y) {
+    std::filesystem::create_directories(dir);
+    xg::data::write_idx(images, x);
+    xg::data::write_idx(labels, y);
+  }
+  FakeFashion(const FakeFashion&) = delete;
+  ~FakeFashion() { std::filesystem::remove_all(dir); }
+};
+xg::Tensor ints(const std::vector<double>& v, const xg::Shape& s) {
+  return xg::tensor(v, s, {.dtype = xg::Dtype::int64});
+}
+// Growth of the resident set over a scope (the kernel's peak reset through /proc/self/clear_refs
+// when allowed, else measured from the peak so far, which can only under-count).
+int64_t status_bytes(const std::string& key) {
+  std::ifstream s("/proc/self/status");
+  for (std::string line; std::getline(s, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+  return 0;
+}
+class RssGrowth {
+ public:
+  RssGrowth() {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+    clear.flush();
+    base_ = clear.good() ? status_bytes("VmRSS") : status_bytes("VmHWM");
+  }
+  int64_t bytes() const { return status_bytes("VmHWM") - base_; }
+
+ private:
+  int64_t base_;
+};
+}  // namespace
+
+// First in the file, while the process is small.
+TEST_CASE("Fashion-MNIST's images cost their float32 tensor only (never an int64 copy)") {
+#ifdef XG_TEST_SANITIZER
+  MESSAGE("skipped under a sanitizer (its shadow memory inflates the resident set)");
+#else
+  const std::string dir = xg_test::temp_path("fashion_big");
+  std::filesystem::create_directories(dir);
+  const int64_t n = 16384;  // 12.25 MiB of bytes, 49 MiB of floats (98 MiB as int64)
+  {
+    std::ofstream o(dir + "/train-images-idx3-ubyte", std::ios::binary);
+    o << std::string("\x00\x00\x08\x03\x00\x00\x40\x00\x00\x00\x00\x1c\x00\x00\x00\x1c", 16);
+    std::string image(784, '\0');
+    for (int64_t i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < image.size(); ++k) image[k] = static_cast<char>((i + k) % 256);
+      o << image;
+    }
+    std::ofstream l(dir + "/train-labels-idx1-ubyte", std::ios::binary);
+    l << std::string("\x00\x00\x08\x01\x00\x00\x40\x00", 8);
+    for (int64_t i = 0; i < n; ++i) l << static_cast<char>(i % 10);
+  }
+  const RssGrowth rss;
+  auto ds = xg::data::fashion_mnist(dir, true, /*normalize=*/false);
+  // the float32 images, the int64 labels and a small buffer; it used to be 3 times as much
+  CHECK(rss.bytes() < n * 784 * 4 + n * 8 + (int64_t{4} << 20));
+  CHECK(ds->size() == n);
+  CHECK(ds->data().dtype() == xg::Dtype::float32);
+  const float* px = ds->data().data<float>();
+  CHECK(px[784 * 3 + 5] == static_cast<float>(8) / 255.0f);  // image 3, pixel 5: (3 + 5) % 256
+  CHECK(ds->target().to_vector<int64_t>()[13] == 3);
+  std::filesystem::remove_all(dir);
+#endif
+}
 
 TEST_CASE("a missing data directory names the package to install") {
   const std::string e = ERROR_MESSAGE(xg::data::fashion_mnist("/nonexistent/fmnist", true), xg::IOError);
   CHECK(e.find("dataset-fashion-mnist") != std::string::npos);
   CHECK(e.find("/nonexistent/fmnist") != std::string::npos);
   CHECK(e.find('\n') == std::string::npos);
+}
+
+TEST_CASE("Fashion-MNIST from IDX files: values scaled and standardised, [N, 1, 28, 28]") {
+  std::vector<double> pixels(2 * 28 * 28);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<double>(i % 256);
+  FakeFashion f(ints(pixels, {2, 28, 28}), ints({3, 9}, {2}));
+  auto raw = xg::data::fashion_mnist(f.dir, true, false);
+  CHECK(raw->data().shape() == xg::Shape{2, 1, 28, 28});
+  CHECK(raw->target().to_vector<int64_t>() == std::vector<int64_t>{3, 9});
+  const std::vector<double> r = raw->data().to_vector<double>();
+  CHECK(r[0] == 0.0);
+  CHECK(r[255] == 1.0);
+  CHECK(r[784 + 1] == doctest::Approx(static_cast<double>(785 % 256) / 255.0).epsilon(1e-7));
+  auto std = xg::data::fashion_mnist(f.dir, true);
+  // (v / 255 - 0.2860) / 0.3530 in float32
+  CHECK(std->data().to_vector<double>()[255] == doctest::Approx((1.0 - 0.2860) / 0.3530).epsilon(1e-6));
+  CHECK(std->data().to_vector<double>()[0] == doctest::Approx(-0.2860 / 0.3530).epsilon(1e-6));
+}
+
+TEST_CASE("files that do not make a dataset are rejected, naming the file") {
+  const std::vector<double> two(2 * 28 * 28, 7);
+  {  // no examples: training on it printed "train loss -nan"
+    FakeFashion f(ints({}, {0, 28, 28}), ints({}, {0}));
+    CHECK_ERROR(xg::data::fashion_mnist(f.dir, true), xg::IOError, f.images, "holds no images",
+                "dimensions [0, 28, 28]");
+  }
+  {  // as many labels as images, checked before the images are read
+    FakeFashion f(ints(two, {2, 28, 28}), ints({1, 2, 3}, {3}));
+    CHECK_ERROR(xg::data::fashion_mnist(f.dir, true), xg::IOError, f.labels, "[3] labels for 2 images in '",
+                f.images);
+    FakeFashion g(ints(two, {2, 28, 28}), ints({1, 2}, {1, 2}));
+    CHECK_ERROR(xg::data::fashion_mnist(g.dir, true), xg::IOError, g.labels, "[1, 2] labels for 2 images");
+  }
+  {  // labels outside the 10 classes
+    FakeFashion f(ints(two, {2, 28, 28}), ints({9, 10}, {2}));
+    CHECK_ERROR(xg::data::fashion_mnist(f.dir, true), xg::IOError, f.labels,
+                "label 10 at index 1 (offset 9) is outside 0..9");
+  }
+  {  // not 28 x 28 images
+    FakeFashion f(ints(std::vector<double>(2 * 27 * 28, 0), {2, 27, 28}), ints({1, 2}, {2}));
+    CHECK_ERROR(xg::data::fashion_mnist(f.dir, true), xg::IOError, f.images,
+                "expected images [N, 28, 28], got [2, 27, 28]");
+  }
+  {  // a malformed file: the reader's error, naming it
+    FakeFashion f(ints(two, {2, 28, 28}), ints({1, 2}, {2}));
+    std::ofstream(f.labels, std::ios::app) << "x";
+    CHECK_ERROR(xg::data::fashion_mnist(f.dir, true), xg::IOError, f.labels,
+                "1 unexpected bytes after the data");
+  }
+}
+
+TEST_CASE("a DataLoader over an empty dataset yields no batch") {
+  // As PyTorch's DataLoader: zero iterations, not an error (the trainer refuses to train on it).
+  auto ds = std::make_shared<xg::data::TensorDataset>(xg::empty({0, 3}),
+                                                      xg::empty({0}, {.dtype = xg::Dtype::int64}));
+  CHECK(ds->size() == 0);
+  for (bool shuffle : {false, true})
+    for (bool drop_last : {false, true}) {
+      xg::data::DataLoader loader(ds, {.batch_size = 4, .shuffle = shuffle, .drop_last = drop_last});
+      CHECK(loader.num_batches() == 0);
+      CHECK(loader.order(0).empty());
+      int batches = 0;
+      for (const auto& b : loader) {
+        (void)b;
+        ++batches;
+      }
+      CHECK(batches == 0);
+    }
 }
 
 TEST_CASE("DataLoader: batches, shuffling from a seed, drop_last") {

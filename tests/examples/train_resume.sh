@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # xgrad-train end to end on a small slice of Fashion-MNIST:
 #  - a run interrupted after epoch 1 and resumed ends with exactly the numbers of an uninterrupted run;
-#  - the loss falls; a checkpoint of the wrong model gives one clear line; a missing data dir too.
+#  - the loss falls; a checkpoint of the wrong model gives one clear line; a missing data dir too;
+#  - an empty dataset is refused, naming the file.
 set -u
 train=$1
 tmp=$(mktemp -d /tmp/xg-train-test-XXXXXX)
@@ -33,6 +34,18 @@ passed=$((passed + 1))
 
 out=$("$train" --model mlp --data /nonexistent/fashion --quiet --out "$tmp/d" 2>&1) && fail "a missing data directory was accepted"
 echo "$out" | grep -q "dataset-fashion-mnist" || fail "the missing-data message does not name the package: $out"
+passed=$((passed + 1))
+
+# An empty dataset (IDX files declaring 0 images and 0 labels): refused naming the file, never a
+# run that trains on nothing and prints "train loss -nan".
+mkdir -p "$tmp/empty"
+for set in train t10k; do
+  printf '\x00\x00\x08\x03\x00\x00\x00\x00\x00\x00\x00\x1c\x00\x00\x00\x1c' > "$tmp/empty/$set-images-idx3-ubyte"
+  printf '\x00\x00\x08\x01\x00\x00\x00\x00' > "$tmp/empty/$set-labels-idx1-ubyte"
+done
+out=$("$train" --model mlp --epochs 1 --data "$tmp/empty" --quiet --out "$tmp/e" 2>&1) && fail "an empty dataset was accepted: $out"
+echo "$out" | grep -q "$tmp/empty/train-images-idx3-ubyte'.*holds no images" || fail "the empty-dataset message does not name the file: $out"
+echo "$out" | grep -qi "nan" && fail "the empty dataset printed a NaN: $out"
 passed=$((passed + 1))
 
 grep -q "<polyline" "$tmp/a/mlp/curves.svg" || fail "no curve in the SVG plot"
