@@ -78,8 +78,8 @@ TEST_CASE("two models trained in two threads at once give the single-threaded re
   ref_a.train(steps);
   ref_b.train(steps);
   // Training lowers the loss (so the runs compared are real training runs).
-  CHECK(ref_a.losses.back() < 0.5 * ref_a.losses.front());
-  CHECK(ref_b.losses.back() < 0.5 * ref_b.losses.front());
+  CHECK(ref_a.losses.back() < 0.75 * ref_a.losses.front());
+  CHECK(ref_b.losses.back() < 0.75 * ref_b.losses.front());
 
   for (int round = 0; round < 2; ++round) {
     Run a(0.0, true), b(5.0, false);
