@@ -14,7 +14,13 @@
 # scripts/fuzz.sh needs no second build. Built with -O1 and debug info (SAN_OPT=0 for -O0):
 # sanitizers need no -O0, and -O1 runs the suite several times faster with exact stack traces.
 #
-# Not run here: the 'fuzz_timed' suite (the timed libFuzzer runs, scripts/fuzz.sh runs them).
+# Not run here, each for a reason (the release suite runs them all):
+# - suite 'fuzz_timed': the timed libFuzzer runs, which scripts/fuzz.sh runs in this build;
+# - suite 'parity' (parity/pytorch): it compares the driver's numbers with PyTorch's; the driver
+#   runs the registry's op samples, which the registry sweep (autograd/tape/registry_*) runs here
+#   under the sanitizers too, so the sanitized run would add minutes of PyTorch, not coverage;
+# - suite 'install' (install_consumer): it checks README's install, pkg-config and CMake commands,
+#   which describe the release library, not a sanitized one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-asan}
@@ -40,4 +46,4 @@ ninja -C "$BUILD" -j"${JOBS:-2}" | tail -n 1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 meson test -C "$BUILD" --num-processes "${JOBS:-2}" --print-errorlogs --timeout-multiplier 4 \
-  --logbase asan --no-suite fuzz_timed "$@"
+  --logbase asan --no-suite fuzz_timed --no-suite parity --no-suite install "$@"
