@@ -1031,8 +1031,8 @@ XG_OP(cross, {.formula = "a x b = (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0) 
                             sample_tensor({3}, Domain::real, 152), c(-1)),
                         two("dim 0 [3, 2]", sample_tensor({3, 2}, Domain::real, 153),
                             sample_tensor({3, 2}, Domain::real, 154), c(0), "OP(x0, x1, dim=0)"),
-                        two("broadcast [2, 4, 3] [4, 3]", sample_tensor({2, 4, 3}, Domain::real, 155),
-                            sample_tensor({4, 3}, Domain::real, 156), c(-1)),
+                        two("broadcast [2, 4, 3] [1, 4, 3]", sample_tensor({2, 4, 3}, Domain::real, 155),
+                            sample_tensor({1, 4, 3}, Domain::real, 156), c(-1)),
                     };
                   },
               .torch = "torch.linalg.cross"});
