@@ -72,6 +72,15 @@ Dtype promoted(const Tensor& a, const Tensor& b, const char* op) {
   return a.dtype() == Dtype::float64 || b.dtype() == Dtype::float64 ? Dtype::float64 : Dtype::float32;
 }
 
+// eigh and svd iterate: on NaN or inf LAPACK reports no convergence or returns NaN, so they are
+// refused up front with the reason.
+template <class T>
+void check_finite(const T* p, int64_t len, const Mats& b, int64_t i, const char* op) {
+  for (int64_t j = 0; j < len; ++j)
+    if (!std::isfinite(p[j]))
+      throw LinAlgError(std::string(op) + ": " + which(b, i) + " has non-finite entries (NaN or inf)");
+}
+
 template <class T>
 CMat<T> load(const T* p, int64_t m, int64_t n) {
   CMat<T> a;
@@ -366,8 +375,14 @@ Tensor det(const Tensor& A) {
       opdefs::det_op, y, {A},
       [sa = save_input(A), sy = save_output(y)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
         const Tensor A = sa.unpack(nd), y = sy.unpack(nd);
-        // inv raises LinAlgError at a singular matrix, where det(A) A^-T is the adjugate.
-        gx[0] = unsqueeze(unsqueeze(g * y, -1), -1) * mT(inv(A));
+        Tensor Ai;
+        try {
+          Ai = inv(A);
+        } catch (const LinAlgError& e) {  // the gradient there is the adjugate, not formed
+          throw LinAlgError(std::string("det: backward at a singular matrix is not supported (") + e.what() +
+                            ")");
+        }
+        gx[0] = unsqueeze(unsqueeze(g * y, -1), -1) * mT(Ai);
       });
 }
 
@@ -401,6 +416,7 @@ std::pair<Tensor, Tensor> slogdet(const Tensor& A) {
   if (will_record({A}))
     record(opdefs::slogdet_op, l, {A},
            [sa = save_input(A)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+             // log |det| is -inf at a singular matrix: inv's LinAlgError says so
              gx[0] = unsqueeze(unsqueeze(g, -1), -1) * mT(inv(sa.unpack(nd)));
            });
   return {s, l};
@@ -578,6 +594,7 @@ std::pair<Tensor, Tensor> eigh(const Tensor& A) {
   detail::visit_float(A.dtype(), "eigh", [&]<class T>() {
     for (int64_t i = 0; i < m.count; ++i) {
       if (n == 0) continue;
+      check_finite(A.data<T>() + i * n * n, n * n, m, i, "eigh");
       CMat<T> a = load(A.data<T>() + i * n * n, n, n);
       std::vector<T> w(static_cast<std::size_t>(n));
       if (xt::lapack::syevd(a, 'V', 'L', w) > 0)
@@ -655,6 +672,7 @@ std::tuple<Tensor, Tensor, Tensor> svd(const Tensor& A) {
   detail::visit_float(A.dtype(), "svd", [&]<class T>() {
     for (int64_t i = 0; i < mm.count; ++i) {
       if (k == 0) continue;
+      check_finite(A.data<T>() + i * m * n, m * n, mm, i, "svd");
       CMat<T> a = load(A.data<T>() + i * m * n, m, n);
       auto [info, u, s, vt] = xt::lapack::gesdd(a, 'S');
       if (info != 0) throw LinAlgError("svd: the SVD algorithm did not converge on " + which(mm, i));
@@ -779,12 +797,27 @@ Tensor lstsq(const Tensor& A0, const Tensor& B0) {
   if (B.dim() < 2 || B.size(-2) != ma.m)
     throw ShapeError("lstsq: B must be (*, m, k) with A's m, got A " + A.shape().str() + " and B " +
                      B.shape().str());
-  if (ma.m >= ma.n) {
-    auto [Q, R] = qr(A);
-    return solve(R, matmul(mT(Q), B));
+  const bool tall = ma.m >= ma.n;
+  auto [Q, R] = qr(tall ? A : mT(A));
+  {
+    // Full rank: every |R_ii| above eps max(m, n) max_j |R_jj| (the rank test of a pivoted QR,
+    // here without pivoting); otherwise the triangular solve would amplify rounding without bound.
+    NoGradGuard g;
+    const int64_t k = std::min(ma.m, ma.n);
+    const std::vector<double> diag =
+        abs(diagonal(R.detach(), 0, -2, -1)).to(Dtype::float64).to_vector<double>();
+    const double eps = A.dtype() == Dtype::float64 ? std::numeric_limits<double>::epsilon()
+                                                   : std::numeric_limits<float>::epsilon();
+    for (int64_t i = 0; i < ma.count && k > 0; ++i) {
+      const double top = *std::max_element(diag.begin() + i * k, diag.begin() + (i + 1) * k);
+      for (int64_t j = 0; j < k; ++j)
+        if (!(diag[i * k + j] > eps * static_cast<double>(std::max(ma.m, ma.n)) * top))
+          throw LinAlgError("lstsq: " + which(ma, i) + " is rank deficient (R[" + std::to_string(j) + ", " +
+                            std::to_string(j) + "] of its QR is " + std::to_string(diag[i * k + j]) +
+                            "); xgrad's lstsq needs full rank");
+    }
   }
-  auto [Q, R] = qr(mT(A));
-  return matmul(Q, solve(mT(R), B));
+  return tall ? solve(R, matmul(mT(Q), B)) : matmul(Q, solve(mT(R), B));
 }
 
 // ---- norms ----

@@ -274,7 +274,10 @@ TEST_CASE("errors: singular, non-square, not positive definite, wrong dtype") {
   CHECK_ERROR(la::lstsq(b32(), f64({1, 2}, {2, 1})), xg::ShapeError, "lstsq:", "[3, 2]", "[2, 1]");
   // det's gradient at a singular matrix is the adjugate, which xgrad does not form: an error, not NaN
   Tensor S = f64({1, 2, 2, 4}, {2, 2}, true);
-  CHECK_ERROR(xg::grad({la::det(S)}, {S}), xg::LinAlgError, "inv:", "singular");
+  CHECK_ERROR(xg::grad({la::det(S)}, {S}), xg::LinAlgError, "det: backward at a singular matrix",
+              "inv: the matrix is singular");
+  Tensor R2 = f64({1, 2, 2, 4, 3, 6}, {3, 2});
+  CHECK_ERROR(la::lstsq(R2, b32()), xg::LinAlgError, "lstsq: the matrix is rank deficient (R[1, 1]");
   // a LinAlgError is a ValueError
   CHECK_THROWS_AS(la::inv(f64({0, 0, 0, 0}, {2, 2})), xg::ValueError);
 }
@@ -297,4 +300,17 @@ TEST_CASE("float32 and batches agree with float64 and one matrix at a time") {
   check_values(S, {9.525518091565107, 0.5143005806586443, 19.051036183130214, 1.0286011613172886});
   // batches with a zero-sized batch axis are empty, not an error
   CHECK(la::inv(xg::zeros({0, 3, 3}, {.dtype = xg::Dtype::float64})).shape() == xg::Shape{0, 3, 3});
+}
+
+TEST_CASE("NaN and inf: propagated by the direct factorisations, an error for the iterative ones") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor A = f64({4, 1, 2, 1, nan, 3, 2, 3, 6}, {3, 3});
+  CHECK(std::isnan(la::det(A).item()));
+  CHECK(std::isnan(xg::sum(la::solve(A, b32())).item()));
+  CHECK(std::isnan(xg::sum(la::matrix_exp(A)).item()));
+  // eigh and svd iterate; LAPACK would report no convergence (or give NaN for inf): xgrad says why
+  Tensor batch = xg::stack({spd3(), f64({1, 0, 0, 0, INFINITY, 0, 0, 0, 1}, {3, 3})});
+  CHECK_ERROR(la::eigh(batch), xg::LinAlgError, "eigh: batch element 1 has non-finite entries");
+  CHECK_ERROR(la::svdvals(A), xg::LinAlgError, "svd: the matrix has non-finite entries");
+  CHECK_ERROR(la::pinv(batch), xg::LinAlgError, "svd: batch element 1 has non-finite entries");
 }
