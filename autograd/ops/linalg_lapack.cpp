@@ -273,8 +273,7 @@ namespace linalg {
 
 // ---- solve ----
 XG_OP(solve,
-      {.formula =
-           "X = A^-1 B: dB = A^-T dX, dA = -dB X^T (Giles 2008, Collected matrix derivative results, 2.2.3)",
+      {.formula = "X = A^-1 B: dB = A^-T dX, dA = -dB X^T (Giles 2008, Collected matrix derivative results)",
        .kind = OpKind::primitive,
        .samples =
            [] {
@@ -325,7 +324,7 @@ Tensor solve(const Tensor& A0, const Tensor& B0) {
 }
 
 // ---- inv ----
-XG_OP(inv, {.formula = "X = A^-1: dA = -X^T dX X^T (Giles 2008, 2.2.3)",
+XG_OP(inv, {.formula = "X = A^-1: dA = -X^T dX X^T (Giles 2008)",
             .kind = OpKind::primitive,
             .samples =
                 [] {
@@ -351,7 +350,7 @@ Tensor inv(const Tensor& A) {
 
 // ---- det, slogdet ----
 XG_OP(det,
-      {.formula = "d det(A) / dA = det(A) A^-T (Giles 2008, 2.2.4)",
+      {.formula = "d det(A) / dA = det(A) A^-T (Giles 2008)",
        .kind = OpKind::primitive,
        .samples =
            [] {
@@ -386,7 +385,7 @@ Tensor det(const Tensor& A) {
       });
 }
 
-XG_OP(slogdet, {.formula = "d log|det A| / dA = A^-T; the sign has no gradient (Giles 2008, 2.2.4)",
+XG_OP(slogdet, {.formula = "d log|det A| / dA = A^-T; the sign has no gradient (Giles 2008)",
                 .kind = OpKind::primitive,
                 .samples =
                     [] {
@@ -476,7 +475,7 @@ Tensor cholesky(const Tensor& A, bool upper) {
 XG_OP(qr, {.formula =
                "A = QR (reduced), m >= n: dA = (dQ + Q copyltu(M)) R^-T, M = R dR^T - dQ^T Q; m < n: A = "
                "[X | Y] with X = Q U square (Liao, Liu, Wang, Xiang 2019, Differentiable programming tensor "
-               "networks; Walter and Lehmann 2018)",
+               "networks)",
            .kind = OpKind::primitive,
            .samples =
                [] {
@@ -552,7 +551,7 @@ std::pair<Tensor, Tensor> qr(const Tensor& A) {
 // ---- eigh ----
 XG_OP(
     eigh,
-    {.formula = "A = V diag(L) V^T: dA = V (diag(dL) + skew(V^T dV) / (L_j - L_i)) V^T (Giles 2008, 3.1, "
+    {.formula = "A = V diag(L) V^T: dA = V (diag(dL) + skew(V^T dV) / (L_j - L_i)) V^T (Giles 2008, "
                 "for symmetric A)",
      .kind = OpKind::primitive,
      .samples =
