@@ -361,8 +361,31 @@ Tensor inv(const Tensor& A) {
 }
 
 // ---- det, slogdet ----
+namespace {
+// g times the gradient of det at a singular A, the adjugate's transpose, from A = U diag(s) Vh:
+// det(U) det(Vh) U diag(prod_{j != i} s_j) Vh (the det(A) A^-T of Giles 2008 is undefined there).
+// The products of the other singular values come from exclusive running products, so no division by
+// the zero singular value; second order goes through svd's backward (distinct singular values).
+Tensor det_adjugate_grad(const Tensor& A, const Tensor& g) {
+  auto [U, S, Vh] = svd(A);
+  const int64_t n = S.size(-1);
+  Tensor sign;
+  {
+    NoGradGuard ng;  // +-1, constant under small changes of A
+    sign = det(U.detach()) * det(Vh.detach());
+  }
+  Shape one = S.shape();
+  one[one.rank() - 1] = 1;
+  const Tensor ones1 = ones(one, {.dtype = S.dtype()});
+  const Tensor before = cat({ones1, narrow(cumprod(S, -1), -1, 0, n - 1)}, -1);
+  const Tensor after = flip(cat({ones1, narrow(cumprod(flip(S, {-1}), -1), -1, 0, n - 1)}, -1), {-1});
+  const Tensor others = before * after;
+  return unsqueeze(unsqueeze(g * sign, -1), -1) * matmul(U * unsqueeze(others, -2), Vh);
+}
+}  // namespace
+
 XG_OP(det,
-      {.formula = "d det(A) / dA = det(A) A^-T (Giles 2008)",
+      {.formula = "d det(A) / dA = det(A) A^-T (Giles 2008); at det(A) = 0 the adjugate^T, from the SVD",
        .kind = OpKind::primitive,
        .samples =
            [] {
@@ -373,6 +396,16 @@ XG_OP(det,
                  one("negative det [2, 2]",
                      leaf(tensor({1.0, 2.0, 3.0, 1.5}, {2, 2}, {.dtype = Dtype::float64})),
                      [](auto& a) { return det(a); }),
+                 one(
+                     "singular (rank 2) [3, 3]",
+                     leaf(tensor({1.0, 2.0, 3.0, 2.0, 4.0, 6.0, 1.0, 0.0, 1.0}, {3, 3},
+                                 {.dtype = Dtype::float64})),
+                     [](auto& a) { return det(a); },
+                     // PyTorch 1.13's det gradient is 0 at an exactly singular matrix (its own gradcheck
+                     // fails there): compared with the Leibniz formula, whose gradient is the adjugate.
+                     "x0[0, 0] * (x0[1, 1] * x0[2, 2] - x0[1, 2] * x0[2, 1]) - x0[0, 1] * (x0[1, 0] * x0[2, "
+                     "2] - "
+                     "x0[1, 2] * x0[2, 0]) + x0[0, 2] * (x0[1, 0] * x0[2, 1] - x0[1, 1] * x0[2, 0])"),
              };
            },
        .torch = "torch.linalg.det"});
@@ -386,14 +419,16 @@ Tensor det(const Tensor& A) {
       opdefs::det_op, y, {A},
       [sa = save_input(A), sy = save_output(y)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
         const Tensor A = sa.unpack(nd), y = sy.unpack(nd);
-        Tensor Ai;
-        try {
-          Ai = inv(A);
-        } catch (const LinAlgError& e) {  // the gradient there is the adjugate, not formed
-          throw LinAlgError(std::string("det: backward at a singular matrix is not supported (") + e.what() +
-                            ")");
+        bool singular;
+        {
+          NoGradGuard ng;
+          singular = any(eq(y.detach(), 0.0)).item() != 0;
         }
-        gx[0] = unsqueeze(unsqueeze(g * y, -1), -1) * mT(Ai);
+        if (!singular) {
+          gx[0] = unsqueeze(unsqueeze(g * y, -1), -1) * mT(inv(A));
+          return;
+        }
+        gx[0] = det_adjugate_grad(A, g);
       });
 }
 

@@ -410,8 +410,8 @@ namespace linalg {
 Tensor solve(const Tensor& A, const Tensor& B);
 /// A^-1 of (*, n, n) (torch.linalg.inv); singular A: LinAlgError.
 Tensor inv(const Tensor& A);
-/// Determinant of (*, n, n) through LU (torch.linalg.det): 0 for a singular matrix (whose gradient,
-/// the adjugate, is not computed: backward raises LinAlgError there).
+/// Determinant of (*, n, n) through LU (torch.linalg.det): 0 for a singular matrix, where the
+/// gradient is the adjugate's transpose (from the SVD; PyTorch 1.13 gives 0 there).
 Tensor det(const Tensor& A);
 /// (sign, log |det A|) (torch.linalg.slogdet); a singular matrix gives (0, -inf). The sign carries
 /// no gradient.
