@@ -268,6 +268,13 @@ TEST_CASE("errors: singular, non-square, not positive definite, wrong dtype") {
   Tensor C = xg::stack({spd3(), f64({1, 2, 0, 2, 1, 0, 0, 0, 1}, {3, 3}), spd3()});
   CHECK_ERROR(la::cholesky(C), xg::LinAlgError, "cholesky: batch element 1 is not positive definite",
               "(leading minor 2)");
+  // in a [2, 2] batch the element is counted in the flattened batch: [1, 1] is element 3
+  Tensor bad = f64({1, 2, 0, 2, 1, 0, 0, 0, 1}, {3, 3});
+  Tensor C4 = xg::reshape(xg::stack({spd3(), spd3(), spd3(), bad}), {2, 2, 3, 3});
+  CHECK_ERROR(la::cholesky(C4), xg::LinAlgError,
+              "cholesky: batch element 3 is not positive definite (leading minor 2)");
+  CHECK_ERROR(la::cholesky(bad), xg::LinAlgError,
+              "cholesky: the matrix is not positive definite (leading minor 2)");
   // non-square where a square matrix is needed
   for (auto f :
        {+[](const Tensor& t) { return la::inv(t); }, +[](const Tensor& t) { return la::det(t); },
