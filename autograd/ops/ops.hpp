@@ -424,11 +424,13 @@ Tensor cholesky(const Tensor& A, bool upper = false);
 std::pair<Tensor, Tensor> qr(const Tensor& A);
 /// (eigenvalues ascending (*, n), eigenvectors as columns (*, n, n)) of a symmetric A, read from
 /// its lower triangle (torch.linalg.eigh, UPLO "L"). The gradient is defined for functions of the
-/// outputs that do not depend on each eigenvector's sign, with distinct eigenvalues.
+/// outputs that do not depend on each eigenvector's sign, with distinct eigenvalues. NaN or inf
+/// entries: LinAlgError (LAPACK's iteration would not converge).
 std::pair<Tensor, Tensor> eigh(const Tensor& A);
 /// Reduced SVD A = U diag(S) Vh (torch.linalg.svd, full_matrices=false): U (*, m, k), S (*, k)
 /// descending, Vh (*, k, n). Gradients: for functions invariant under (u_i, v_i) -> (-u_i, -v_i),
-/// with distinct nonzero singular values when U or Vh is used.
+/// with distinct (and, for non-square A, nonzero) singular values when U or Vh is used. NaN or inf
+/// entries: LinAlgError.
 std::tuple<Tensor, Tensor, Tensor> svd(const Tensor& A);
 /// The singular values (*, k), descending (torch.linalg.svdvals).
 Tensor svdvals(const Tensor& A);
@@ -436,7 +438,8 @@ Tensor svdvals(const Tensor& A);
 /// rtol max(S) are dropped, rtol = eps(dtype) max(m, n) unless given.
 Tensor pinv(const Tensor& A, std::optional<double> rtol = std::nullopt);
 /// The least-squares solution X of min ||A X - B|| (torch.linalg.lstsq(A, B).solution) for a
-/// full-rank A (*, m, n), B (*, m, k): the minimum-norm solution when m < n. Through QR.
+/// full-rank A (*, m, n), B (*, m, k): the minimum-norm solution when m < n. Through QR; a rank
+/// deficient A (a |R_ii| at most eps max(m, n) max |R_jj|) raises LinAlgError.
 Tensor lstsq(const Tensor& A, const Tensor& B);
 /// Matrix norm over the two axes `dim` (torch.linalg.matrix_norm): ord "fro" or "nuc".
 Tensor matrix_norm(const Tensor& A, const std::string& ord = "fro", const Axes& dim = {-2, -1},
@@ -451,7 +454,8 @@ Tensor vector_norm(const Tensor& x, double ord = 2.0, const Axes& dim = {}, bool
 Tensor matrix_exp(const Tensor& A);
 /// A^n for an integer n (torch.linalg.matrix_power): n = 0 gives the identity, n < 0 powers of inv(A).
 Tensor matrix_power(const Tensor& A, int64_t n);
-/// The cross product of 3-vectors along dim (torch.linalg.cross); operands broadcast.
+/// The cross product of 3-vectors along dim (torch.linalg.cross); operands broadcast (an operand of
+/// lower rank gains leading axes of 1, which PyTorch 1.13 refuses).
 Tensor cross(const Tensor& a, const Tensor& b, int64_t dim = -1);
 }  // namespace linalg
 /// X with (L L^T) X = B for a Cholesky factor L (torch.cholesky_solve(B, L, upper)): B (*, n, k),
