@@ -346,6 +346,8 @@ LD one(LD) {
   return 1;
 }
 
+// (clang-format reads the reference macros below as declarations and writes "x* x")
+// clang-format off
 #define U(name, f, ref, dref) \
   { name, f, ref, dref }
 #define W(call) [](const Tensor& x) { return call; }
@@ -361,7 +363,7 @@ const Unary kUnary[] = {
     U("sqrt", xg::sqrt, R(std::sqrt(x)), R(1 / (2 * std::sqrt(x)))),
     U("rsqrt", xg::rsqrt, R(1 / std::sqrt(x)), R(-0.5L / (std::sqrt(x) * std::sqrt(x) * std::sqrt(x)))),
     U("reciprocal", xg::reciprocal, R(1 / x), R(-1 / (x * x))),
-    U("square", xg::square, R(x* x), R(2 * x)),
+    U("square", xg::square, R(x * x), R(2 * x)),
     U("neg", xg::neg, R(-x), R(-1)),
     U("abs", xg::abs, R(std::fabs(x)),
       R(x > 0   ? 1
@@ -396,17 +398,17 @@ const Unary kUnary[] = {
       R(x <= 0 ? 0 : 1)),
     U("leaky_relu", W(xg::leaky_relu(x)), R(x > 0 ? x : 0.01L * x), R(x > 0 ? 1 : 0.01L)),
     U("elu", W(xg::elu(x)), R(x > 0 ? x : std::expm1(x)), R(x > 0 ? 1 : std::exp(x))),
-    U("selu", xg::selu, R(kSeluScale*(x > 0 ? x : kSeluAlpha * std::expm1(x))),
-      R(kSeluScale*(x > 0 ? 1 : kSeluAlpha * std::exp(x)))),
+    U("selu", xg::selu, R(kSeluScale * (x > 0 ? x : kSeluAlpha * std::expm1(x))),
+      R(kSeluScale * (x > 0 ? 1 : kSeluAlpha * std::exp(x)))),
     U("celu", W(xg::celu(x, 0.5)), R(x > 0 ? x : 0.5L * std::expm1(x / 0.5L)),
       R(x > 0 ? 1 : std::exp(x / 0.5L))),
     U("gelu", xg::gelu, R(x / 2 * std::erfc(-x / std::sqrt(2.0L))),
       R(std::erfc(-x / std::sqrt(2.0L)) / 2 + x * std::exp(-x * x / 2) / std::sqrt(2 * kPi))),
-    U("silu", xg::silu, R(x* sigmoid_ref(x)), R(sigmoid_ref(x) * (1 + x * sigmoid_ref(-x)))),
-    U("mish", xg::mish, R(x* std::tanh(softplus_ref(x))),
+    U("silu", xg::silu, R(x * sigmoid_ref(x)), R(sigmoid_ref(x) * (1 + x * sigmoid_ref(-x)))),
+    U("mish", xg::mish, R(x * std::tanh(softplus_ref(x))),
       R(std::tanh(softplus_ref(x)) +
         x * sigmoid_ref(x) * (1 - std::tanh(softplus_ref(x)) * std::tanh(softplus_ref(x))))),
-    U("hardtanh", W(xg::hardtanh(x)), R(x<-1 ? -1 : x> 1 ? 1 : x), R(x > -1 && x < 1 ? 1 : 0)),
+    U("hardtanh", W(xg::hardtanh(x)), R(x < -1 ? -1 : x > 1 ? 1 : x), R(x > -1 && x < 1 ? 1 : 0)),
     U("hardsigmoid", xg::hardsigmoid,
       R(x <= -3  ? 0
         : x >= 3 ? 1
@@ -422,8 +424,8 @@ const Unary kUnary[] = {
     U("softsign", xg::softsign, R(x / (1 + std::fabs(x))),
       R(std::isinf(x) ? kNaN : 1 / ((1 + std::fabs(x)) * (1 + std::fabs(x))))),
     U("tanhshrink", xg::tanhshrink, R(x - std::tanh(x)), R(std::tanh(x) * std::tanh(x))),
-    U("logit", W(xg::logit(x)), R(std::log(x / (1 - x))), R(x<0 || x> 1 ? kNaN : 1 / (x * (1 - x)))),
-    U("clamp", W(xg::clamp(x, -0.5, 0.7)), R(x<-0.5L ? -0.5L : x> 0.7L ? 0.7L : x),
+    U("logit", W(xg::logit(x)), R(std::log(x / (1 - x))), R(x < 0 || x > 1 ? kNaN : 1 / (x * (1 - x)))),
+    U("clamp", W(xg::clamp(x, -0.5, 0.7)), R(x < -0.5L ? -0.5L : x > 0.7L ? 0.7L : x),
       R(x >= -0.5L && x <= 0.7L ? 1 : 0)),
     U("sign", xg::sign,
       R(x > 0   ? 1
@@ -446,7 +448,7 @@ const Unary kUnary[] = {
 const Binary kBinary[] = {
     B("add", xg::add, R2(a + b), R2(1), R2(1)),
     B("sub", xg::sub, R2(a - b), R2(1), R2(-1)),
-    B("mul", xg::mul, R2(a* b), R2(b), R2(a)),
+    B("mul", xg::mul, R2(a * b), R2(b), R2(a)),
     B("div", xg::div, R2(a / b), R2(1 / b), R2(-a / (b * b))),
     B("pow", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(xg::pow), R2(std::pow(a, b)),
       R2(b == 0 ? 0 : b * std::pow(a, b - 1)), R2(a == 0 && b >= 0 ? 0 : std::pow(a, b) * std::log(a))),
@@ -489,6 +491,7 @@ const Binary kBinary[] = {
 };
 #undef B
 #undef R2
+// clang-format on
 
 }  // namespace
 
