@@ -178,7 +178,7 @@ std::string GradcheckReport::str() const {
       << max_abs_error << ", max rel error " << max_rel_error;
     return s.str();
   }
-  s << check << " FAILED: ";
+  s << check << " FAILED:" << (projections.empty() ? " " : "");
   for (const auto& p : projections)
     if (!p.passed)
       s << "\n  " << (p.input_name.empty() ? "input " + std::to_string(p.input) : p.input_name)
@@ -193,10 +193,10 @@ std::string GradcheckReport::str() const {
     if (hand)
       s << ": hand-written " << m.analytic << ", autograd " << m.numerical;
     else {
-      if (m.output >= 0)
-        s << ", output " << m.output << " element " << index_str(m.output_index);
-      else
+      if (m.output < 0)
         s << ", output u.y (a random projection of the outputs)";
+      else if (m.output > 0 || !m.output_index.empty())  // (output 0 of rank 0: a loss, said by nothing)
+        s << ", output " << m.output << " element " << index_str(m.output_index);
       s << ": analytic " << m.analytic << ", numerical " << m.numerical;
     }
     s << " (abs error " << m.abs_error << ", rel error " << m.rel_error << ")";
