@@ -372,11 +372,11 @@ void compare_projections(const MultiFunction& f, const std::vector<Tensor>& inpu
       ++found;
       ++rep.mismatch_count;
       rep.mismatches.push_back(
-          {i, p.input_name, unravel(e, x.size() ? inputs[i].shape() : Shape{}), scalar ? one_output : -1,
+          {i, p.input_name, unravel(e, inputs[i].shape()), scalar ? one_output : -1,
            scalar ? unravel(0, outs[one_output].shape()) : std::vector<int64_t>{}, an, nu, err, rel});
     }
   }
-  sort_and_trim(rep, o.max_failures * static_cast<int>(std::max<std::size_t>(checked.size(), 1)));
+  // (each failing input's first wrong elements, in element order: at most max_failures per input)
 }
 
 void localise(const MultiFunction& f, const std::vector<Tensor>& inputs, const GradcheckOptions& o,
@@ -557,7 +557,7 @@ struct TemporaryNames {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (!inputs[i].defined() || !inputs[i].name().empty()) continue;
       std::string n = name_of(o, inputs, i);
-      if (n.empty()) n = "input" + std::to_string(i);
+      if (n.empty()) n = "input " + std::to_string(i);
       Tensor t = inputs[i];
       t.name(n);
       named.push_back(t);

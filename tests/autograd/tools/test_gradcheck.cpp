@@ -422,7 +422,7 @@ TEST_CASE("check_nodes: every op of a correct function agrees; a multi-output op
     CHECK_MESSAGE(n.passed, n.str());
     CHECK(n.abs_error < 1e-7);
   }
-  CHECK(nodes[0].inputs == std::vector<std::string>{"input0", "input1"});
+  CHECK(nodes[0].inputs == std::vector<std::string>{"input 0", "input 1"});
   // two outputs: not checkable alone, and the report says so
   xg::CustomOp split2{"split2", "identity twice",
                       [](xg::CustomOpForwardContext&, const std::vector<Tensor>& in) {
@@ -442,7 +442,7 @@ TEST_CASE("check_nodes: every op of a correct function agrees; a multi-output op
   CHECK_FALSE(r.nodes[0].checked);
   CHECK(contains(r.nodes[0].why_not, "2 outputs"));
   CHECK(contains(r.localisation,
-                 "could not be checked alone: step 1 'split2'(input0) -> t1: it has 2 outputs"));
+                 "could not be checked alone: step 1 'split2'(input 0) -> t1: it has 2 outputs"));
 }
 
 TEST_CASE("fast mode: random projections pass on a right backward and name the wrong elements") {
