@@ -371,9 +371,9 @@ void compare_projections(const MultiFunction& f, const std::vector<Tensor>& inpu
       if (!is_bad(err, nu, o)) continue;
       ++found;
       ++rep.mismatch_count;
-      rep.mismatches.push_back(
-          {i, p.input_name, unravel(e, inputs[i].shape()), scalar ? one_output : -1,
-           scalar ? unravel(0, outs[one_output].shape()) : std::vector<int64_t>{}, an, nu, err, rel});
+      rep.mismatches.push_back({i, p.input_name, unravel(e, inputs[i].shape()), scalar ? one_output : -1,
+                                scalar ? unravel(0, outs[one_output].shape()) : std::vector<int64_t>{}, an,
+                                nu, err, rel});
     }
   }
   // (each failing input's first wrong elements, in element order: at most max_failures per input)
