@@ -74,6 +74,12 @@ class Elements {
       f_[e] = static_cast<float>(v);
   }
   int64_t size() const { return t_.numel(); }
+  // The difference between two perturbed values of an element: float32 rounds the step, so it is
+  // measured; float64 (and an infinite element, which no step moves) uses the nominal one.
+  double step_taken(double hi, double lo, double nominal) const {
+    const double d = hi - lo;
+    return d_ || !std::isfinite(d) || d == 0 ? nominal : d;
+  }
 
  private:
   Tensor t_;
@@ -232,7 +238,7 @@ void compare_jacobians(const MultiFunction& f, const std::vector<Tensor>& inputs
       std::vector<std::vector<double>> plus = values_at(orig + o.eps);
       const double hi = x.get(e);  // the step actually taken (float32 rounds it)
       std::vector<std::vector<double>> minus = values_at(orig - o.eps);
-      const double step = hi - x.get(e);
+      const double step = x.step_taken(hi, x.get(e), 2 * o.eps);
       x.set(e, orig);
       if (plus.size() != outs.size() || minus.size() != outs.size())
         throw ValueError("gradcheck: the function returned a different number of outputs between calls");
@@ -342,7 +348,8 @@ void compare_projections(const MultiFunction& f, const std::vector<Tensor>& inpu
       for (int64_t e = 0; e < x.size(); ++e) x.set(e, restore.saved[e] - o.eps * v[e]);
       const double minus = project(evaluate(f, inputs), u);
       double an = 0;
-      for (int64_t e = 0; e < x.size(); ++e) an += gc[e] * (hi[e] - x.get(e)) / (2 * o.eps);
+      for (int64_t e = 0; e < x.size(); ++e)
+        an += gc[e] * x.step_taken(hi[e], x.get(e), 2 * o.eps * v[e]) / (2 * o.eps);
       p.analytic = an;
       p.numerical = (plus - minus) / (2 * o.eps);
     }
@@ -364,7 +371,7 @@ void compare_projections(const MultiFunction& f, const std::vector<Tensor>& inpu
       const double plus = project(evaluate(f, inputs), u);
       x.set(e, orig - o.eps);
       const double minus = project(evaluate(f, inputs), u);
-      const double nu = (plus - minus) / (hi - x.get(e));
+      const double nu = (plus - minus) / x.step_taken(hi, x.get(e), 2 * o.eps);
       x.set(e, orig);
       const double an = gc[e], err = std::fabs(an - nu), rel = rel_of(err, nu);
       ++rep.entries_checked;
