@@ -425,14 +425,22 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
   if (o.pos_weight.defined()) check_broadcasts_to(o.pos_weight, input.shape(), loss, "pos_weight");
   const Dtype dt = input.dtype();
   const Tensor t = target.to(dt);
-  // -log sigmoid(x) = softplus(-x) = max(-x, 0) + log1p(exp(-|x|)); xg::softplus computes that form
-  // (no threshold: exact everywhere) and its gradient sigmoid is smooth at 0.
-  const Tensor sp = softplus(-input, 1.0, kInf);
-  Tensor l;
-  if (o.pos_weight.defined())
-    l = (1.0 - t) * input + ((o.pos_weight.to(dt) - 1.0) * t + 1.0) * sp;
-  else
-    l = (1.0 - t) * input + sp;
+  // l = (1 - t) x + w softplus(-x), w = 1 + (pos_weight - 1) t, written per side of 0 so that
+  // nothing cancels: for x > 0, (1 - t) x + w log1p(e^-x); for x <= 0, -pos_weight t x +
+  // w log1p(e^x). (As one formula, x + softplus(-x) at x = -30, t = 0 is -30 + 30.0000...: the
+  // value and the gradient 1 - sigmoid(30), 9.4e-14, are lost to rounding, 0 in float32.) Each
+  // side sees a safe 0 where it is not selected, so no inf reaches its gradient.
+  Tensor pos;
+  {
+    NoGradGuard guard;
+    pos = gt(input, 0.0);
+  }
+  const Tensor zero = scalar_tensor(0.0, {.dtype = dt});
+  const Tensor xa = where(pos, input, zero), xb = where(pos, zero, input);
+  const Tensor w = o.pos_weight.defined() ? (o.pos_weight.to(dt) - 1.0) * t + 1.0 : Tensor();
+  const Tensor pt = o.pos_weight.defined() ? o.pos_weight.to(dt) * t : t;
+  const Tensor la = log1p(exp(-xa)), lb = log1p(exp(xb));
+  Tensor l = where(pos, (1.0 - t) * xa + (w.defined() ? w * la : la), (w.defined() ? w * lb : lb) - pt * xb);
   if (o.weight.defined()) l = l * o.weight.to(dt);
   return reduce(l, o.reduction);
 }

@@ -11,6 +11,7 @@
 #include "xgrad/nn/init.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/model_check.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"

@@ -117,7 +117,8 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
       [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g / b, a.shape());
-        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * a / (b * b)), b.shape());
+        // (a / b) / b, not a / b^2: b^2 underflows to 0 for |b| < 1e-23 in float32 (then 0 / 0)
+        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * (a / b) / b), b.shape());
       });
 }
 
@@ -137,9 +138,14 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   return record(opdefs::pow_op, y, {a, b},
                 [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
                                                                               std::span<Tensor> gx) {
-                  Tensor a = sa.unpack(n), b = sb.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * b * pow(a, b - 1.0), a.shape());
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * sy.unpack(n) * log(a), b.shape());
+                  // As PyTorch: 0 for a where b = 0 (a^0 = 1 even at a = 0), 0 for b where a = 0 and
+                  // b >= 0 (not 0 * log 0).
+                  Tensor a = sa.unpack(n), b = sb.unpack(n), zero = scalar_tensor(0.0, {.dtype = g.dtype()});
+                  if (n.needs_input_grad(0))
+                    gx[0] = sum_to(where(eq(b, 0.0), zero, g * b * pow(a, b - 1.0)), a.shape());
+                  if (n.needs_input_grad(1))
+                    gx[1] =
+                        sum_to(where(eq(a, 0.0) * ge(b, 0.0), zero, g * sy.unpack(n) * log(a)), b.shape());
                 });
 }
 
@@ -197,17 +203,21 @@ Tensor pow(const Tensor& x, double p) {
 
 // ---- maximum / minimum ----
 namespace {
-// The share of the gradient that goes to a where a beats b: 1, 0.5 on ties, else 0.
+// The share of the gradient that goes to a where a is not beaten by b: 1, 0.5 on ties, 0 where
+// it loses. Where either is NaN (no winner, the result NaN), both get the whole gradient, as in
+// PyTorch.
 Tensor winner_mask(const Tensor& a, const Tensor& b, bool larger) {
   NoGradGuard guard;
-  Tensor w = larger ? gt(a, b) : lt(a, b);
-  return w + 0.5 * eq(a, b);
+  Tensor loses = larger ? lt(a, b) : gt(a, b);
+  return 1.0 - loses - 0.5 * eq(a, b);
 }
 template <bool Larger>
 Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
   auto [a, b] = promoted(a0, b0, info.name);
-  Tensor y = binary_map<false>(a, b, info.name,
-                               [](auto x, auto z) { return Larger ? (x > z ? x : z) : (x < z ? x : z); });
+  Tensor y = binary_map<false>(a, b, info.name, [](auto x, auto z) {
+    // x != x: a NaN x wins (a NaN z wins by failing x > z), as PyTorch
+    return (Larger ? x > z : x < z) || x != x ? x : z;
+  });
   if (!will_record({a, b})) return y;
   return record(
       info, y, {a, b},
@@ -215,7 +225,7 @@ Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         Tensor wa = winner_mask(a, b, Larger);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * wa, a.shape());
-        if (n.needs_input_grad(1)) gx[1] = sum_to(g * (1.0 - wa), b.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(g * winner_mask(b, a, Larger), b.shape());
       });
 }
 }  // namespace
@@ -387,9 +397,10 @@ XG_OP(expm1,
 Tensor expm1(const Tensor& x) {
   Tensor y = unary_float(x, "expm1", [](auto v) { return std::expm1(v); });
   if (!will_record({x})) return y;
+  // exp(x), not y + 1: that cancels for x << 0 (float32 at x = -20: -1 + 1 = 0, for 2.06e-9)
   return record(opdefs::expm1_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * (sy.unpack(n) + 1.0);
+                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  gx[0] = g * exp(sx.unpack(n));
                 });
 }
 
@@ -488,7 +499,7 @@ Tensor asinh(const Tensor& x) {
   return record(opdefs::asinh_op, y, {x},
                 [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   const Tensor x = s.unpack(n);
-                  gx[0] = g * rsqrt(x * x + 1.0);
+                  gx[0] = g / hypot(x, scalar_like(x, 1.0));  // x^2 + 1 overflows float32 from 1.9e19
                 });
 }
 
@@ -507,7 +518,9 @@ Tensor acosh(const Tensor& x) {
   return record(opdefs::acosh_op, y, {x},
                 [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   const Tensor x = s.unpack(n);
-                  gx[0] = g * rsqrt(x * x - 1.0);
+                  // |x| sqrt(1 - 1 / x^2): x^2 - 1 overflows float32 from 1.9e19 (NaN on (-1, 1) and
+                  // finite below -1, as the rsqrt(x^2 - 1) of PyTorch)
+                  gx[0] = g / (abs(x) * sqrt(1.0 - 1.0 / (x * x)));
                 });
 }
 
@@ -682,7 +695,12 @@ XG_OP(abs,
        .samples = XG_UNARY_SAMPLES(abs, Domain::nonzero),
        .torch = "torch.abs"});
 Tensor abs(const Tensor& x) {
-  Tensor y = unary_any(x, "abs", [](auto v) { return v < 0 ? detail::neg_wrap(v) : v; });
+  Tensor y = unary_any(x, "abs", [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::fabs(v);  // +0 for -0, as PyTorch
+    else
+      return v < 0 ? detail::neg_wrap(v) : v;
+  });
   if (!will_record({x})) return y;
   return record(opdefs::abs_op, y, {x},
                 [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
@@ -797,13 +815,13 @@ Tensor relu(const Tensor& x) {
       opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
         const Tensor y = sy.unpack(n);
         if (GradMode::is_enabled() || g.dtype() != y.dtype() ||
-            !(g.shape() == y.shape())) {  // differentiable form
-          gx[0] = g * gt(y, 0.0);
+            !(g.shape() == y.shape())) {   // differentiable form
+          gx[0] = g * (1.0 - le(y, 0.0));  // not y <= 0: NaN passes the gradient, as PyTorch
           return;
         }
         // First order: one masked copy instead of a mask tensor and a product.
         gx[0] =
-            binary_map<true>(g, y, "relu", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); });
+            binary_map<true>(g, y, "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; });
       });
 }
 
@@ -835,7 +853,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
       OpAttrs{{slope, 0}, 1});
 }
 
-XG_OP(elu, {.formula = "d/dx elu(x) = 1 if x > 0 else elu(x) + alpha",
+XG_OP(elu, {.formula = "d/dx elu(x) = 1 if x > 0 else alpha exp(x)",
             .kind = OpKind::primitive,
             .samples =
                 [] {
@@ -850,11 +868,14 @@ Tensor elu(const Tensor& x, double alpha) {
     return v > 0 ? v : static_cast<T>(alpha) * std::expm1(v);
   });
   if (!will_record({x})) return y;
-  return record(
-      opdefs::elu_op, y, {x},
-      [sx = save_input(x), sy = save_output(y), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-        gx[0] = where(gt(sx.unpack(n), 0.0), g, g * (sy.unpack(n) + alpha));
-      });
+  return record(opdefs::elu_op, y, {x},
+                [sx = save_input(x), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+                  // alpha e^x on the negative side, not elu(x) + alpha: that cancels (float32 at x = -20:
+                  // -1 + 1 = 0, for 2.06e-9). e^min(x, 0): no inf on the unselected side.
+                  const Tensor x = sx.unpack(n);
+                  // (NaN takes the negative side: a NaN gradient, as PyTorch's vectorised kernel)
+                  gx[0] = where(gt(x, 0.0), g, g * (alpha * exp(clamp(x, std::nullopt, 0.0))));
+                });
 }
 
 // gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.

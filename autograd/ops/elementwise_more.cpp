@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include <vector>
 
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/ops/elementwise_kernels.hpp"
@@ -32,8 +33,9 @@ double digamma_d(double x) {
   if (x == 0) return std::copysign(INFINITY, -x);  // as PyTorch: -inf at +0
   if (x < 0) {
     if (x == std::floor(x)) return NAN;
-    // reflection: psi(x) = psi(1 - x) - pi / tan(pi x)
-    return digamma_d(1 - x) - std::numbers::pi / std::tan(std::numbers::pi * x);
+    // reflection: psi(x) = psi(1 - x) - pi / tan(pi x); tan has period pi, so x is first reduced
+    // to [-1/2, 1/2] exactly (pi x itself would lose the digits of a large x)
+    return digamma_d(1 - x) - std::numbers::pi / std::tan(std::numbers::pi * (x - std::round(x)));
   }
   double r = 0;
   while (x < 12) {
@@ -49,8 +51,35 @@ double digamma_d(double x) {
 // asymptotic series with Bernoulli numbers B_2 .. B_16.
 double polygamma_d(int64_t n, double x) {
   if (n == 0) return digamma_d(x);
-  if (std::isnan(x)) return x;
+  if (std::isnan(x) || x == -INFINITY) return NAN;
   const double nd = static_cast<double>(n), fact = std::tgamma(nd + 1);
+  // psi^(n)(x) ~ (-1)^(n+1) n! / x^(n+1) near 0, taken from x's side (as digamma's -inf at +0)
+  if (x == 0) return n % 2 == 1 || std::signbit(x) ? INFINITY : -INFINITY;
+  if (x < 0) {
+    // A pole at each negative integer: psi^(n) ~ (-1)^(n+1) n! / (x - k)^(n+1) changes sign there
+    // for even n (NaN) and not for odd n (inf).
+    if (x == std::floor(x)) return n % 2 == 1 ? INFINITY : NAN;
+    // Next to the pole at 0 (where cot(pi x) overflows): the pole's term alone.
+    if (x > -1e-100) return (n % 2 == 1 ? 1 : -1) * fact / std::pow(x, nd + 1);
+    // Reflection, differentiated n times: psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi D^n cot(pi x).
+    // D^k cot(pi x) is a polynomial P_k in c = cot(pi x): P_0 = c, P_(k+1) = -pi (1 + c^2) P_k'(c).
+    // (x is reduced to [-1/2, 1/2] first: cot has period 1 in x; no upward recurrence from a large
+    // negative x, which would take |x| steps.)
+    std::vector<double> p{0, 1};
+    for (int64_t k = 0; k < n; ++k) {
+      std::vector<double> q(p.size() + 1, 0.0);
+      for (std::size_t j = 1; j < p.size(); ++j) {
+        const double d = static_cast<double>(j) * p[j] * -std::numbers::pi;  // (c^j)' (-pi)(1 + c^2)
+        q[j - 1] += d;
+        q[j + 1] += d;
+      }
+      p = std::move(q);
+    }
+    const double c = 1 / std::tan(std::numbers::pi * (x - std::round(x)));
+    double dn = 0;
+    for (std::size_t j = p.size(); j-- > 0;) dn = dn * c + p[j];
+    return (n % 2 == 0 ? 1 : -1) * polygamma_d(n, 1 - x) - std::numbers::pi * dn;
+  }
   double s = 0;
   while (x < 20) {
     s += fact / std::pow(x, nd + 1);
@@ -117,9 +146,11 @@ Tensor atan2(const Tensor& a0, const Tensor& b0) {
   return record(
       opdefs::atan2_op, y, {a, b},
       [sa = save_input(a), sb = save_input(b)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-        Tensor a = sa.unpack(n), b = sb.unpack(n), r = g / (a * a + b * b);
-        if (n.needs_input_grad(0)) gx[0] = sum_to(r * b, a.shape());
-        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(r * a), b.shape());
+        // b / (a^2 + b^2) as (b / h) / h, h = hypot(a, b): a^2 + b^2 underflows to 0 for
+        // |a|, |b| < 1e-23 in float32 (then b / 0 = inf for a finite 1 / b).
+        Tensor a = sa.unpack(n), b = sb.unpack(n), h = hypot(a, b);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(g * (b / h) / h, a.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * (a / h) / h), b.shape());
       });
 }
 
@@ -163,9 +194,10 @@ Tensor hypot(const Tensor& a0, const Tensor& b0) {
   return record(opdefs::hypot_op, y, {a, b},
                 [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
                                                                               std::span<Tensor> gx) {
-                  Tensor a = sa.unpack(n), b = sb.unpack(n), r = g / sy.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(r * a, a.shape());
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(r * b, b.shape());
+                  // g a / h, not (g / h) a: g / h overflows for a tiny h (then inf * 0 = NaN)
+                  Tensor a = sa.unpack(n), b = sb.unpack(n), h = sy.unpack(n);
+                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * a / h, a.shape());
+                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * b / h, b.shape());
                 });
 }
 
@@ -275,7 +307,10 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
   return record(opdefs::logit_op, y, {x},
                 [sx = save_input(x), eps, lo, hi](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   Tensor x = sx.unpack(n), d = g / (x * (1.0 - x));
-                  gx[0] = eps ? d * (ge(x, lo) * le(x, hi)) : d;
+                  // with eps: 0 outside [eps, 1 - eps] and at NaN (as PyTorch)
+                  if (eps) return void(gx[0] = where(ge(x, lo) * le(x, hi), d, scalar_of(d, 0.0)));
+                  // NaN outside [0, 1], where logit itself is NaN (as PyTorch)
+                  gx[0] = where(lt(x, 0.0) + gt(x, 1.0), scalar_of(d, NAN), d);
                 });
 }
 
@@ -473,7 +508,8 @@ Tensor hardswish(const Tensor& x) {
   return record(opdefs::hardswish_op, y, {x},
                 [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   Tensor x = sx.unpack(n), zero = scalar_of(g, 0.0);
-                  gx[0] = where(lt(x, -3.0), zero, where(le(x, 3.0), g * (x / 3.0 + 0.5), g));
+                  // NaN gives NaN (x / 3 + 1/2), as PyTorch's vectorised kernel
+                  gx[0] = where(gt(x, 3.0), g, where(lt(x, -3.0), zero, g * (x / 3.0 + 0.5)));
                 });
 }
 
@@ -529,7 +565,9 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
   return record(opdefs::hardtanh_op, y, {x},
                 [sx = save_input(x), min_val, max_val](const Node& n, const Tensor& g, std::span<Tensor> gx) {
                   Tensor x = sx.unpack(n);
-                  gx[0] = g * (gt(x, min_val) * lt(x, max_val));  // 0 on the bounds, as PyTorch
+                  // 0 on the bounds and outside, and 0 at NaN, as PyTorch's vectorised kernel (its
+                  // scalar tail passes the gradient at NaN: PyTorch is itself inconsistent there)
+                  gx[0] = g * (gt(x, min_val) * lt(x, max_val));
                 });
 }
 

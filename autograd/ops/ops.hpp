@@ -5,11 +5,12 @@
 /// tensor's dtype. Float-only ops throw TypeError on int64. Axes may be negative.
 /// Each op's forward kernel, backward formula and test samples sit together in one .cpp file:
 /// ops/elementwise.cpp, reduction.cpp, linalg.cpp, distance.cpp, shape.cpp, scan_sort.cpp, conv.cpp,
-/// pool.cpp, rnn.cpp.
+/// pool.cpp, rnn.cpp, linalg_lapack.cpp (torch.linalg, in namespace xg::linalg).
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -397,5 +398,68 @@ Tensor fold(const Tensor& x, Size2 output_size, Size2 kernel_size, Size2 dilatio
 /// (diagonals), `...` broadcasting; operands are contracted pairwise left to right, each pair one
 /// batched gemm (composite: gradients of every order come from the ops it is made of).
 Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands);
+
+// ---- Linear algebra (torch.linalg) ----
+// (ops/linalg_lapack.cpp) LAPACK through xtensor-blas. Matrices are the last two axes, batched over
+// the leading ones (PyTorch's (*, m, n)); float32 and float64 (mixed operands promote). A matrix
+// LAPACK cannot factor raises LinAlgError naming the op and the batch element; a non-square
+// matrix where a square one is needed raises ShapeError. Gradients follow PyTorch's definitions.
+namespace linalg {
+/// X with A X = B (torch.linalg.solve): A (*, n, n), B (*, n, k) or a vector (*, n); batch axes
+/// broadcast. Singular A: LinAlgError.
+Tensor solve(const Tensor& A, const Tensor& B);
+/// A^-1 of (*, n, n) (torch.linalg.inv); singular A: LinAlgError.
+Tensor inv(const Tensor& A);
+/// Determinant of (*, n, n) through LU (torch.linalg.det): 0 for a singular matrix, where the
+/// gradient is the adjugate's transpose (from the SVD; PyTorch 1.13 gives 0 there).
+Tensor det(const Tensor& A);
+/// (sign, log |det A|) (torch.linalg.slogdet); a singular matrix gives (0, -inf). The sign carries
+/// no gradient.
+std::pair<Tensor, Tensor> slogdet(const Tensor& A);
+/// The lower factor L of a symmetric positive-definite A = L L^T (torch.linalg.cholesky, which
+/// reads the lower triangle only); upper: L^T. Not positive definite: LinAlgError.
+Tensor cholesky(const Tensor& A, bool upper = false);
+/// Reduced QR (torch.linalg.qr, mode "reduced"): (Q (*, m, k), R (*, k, n)), k = min(m, n), as
+/// LAPACK's Householder QR gives them (R's diagonal may be negative).
+std::pair<Tensor, Tensor> qr(const Tensor& A);
+/// (eigenvalues ascending (*, n), eigenvectors as columns (*, n, n)) of a symmetric A, read from
+/// its lower triangle (torch.linalg.eigh, UPLO "L"). The gradient is defined for functions of the
+/// outputs that do not depend on each eigenvector's sign, with distinct eigenvalues. NaN or inf
+/// entries: LinAlgError (LAPACK's iteration would not converge).
+std::pair<Tensor, Tensor> eigh(const Tensor& A);
+/// Reduced SVD A = U diag(S) Vh (torch.linalg.svd, full_matrices=false): U (*, m, k), S (*, k)
+/// descending, Vh (*, k, n). Gradients: for functions invariant under (u_i, v_i) -> (-u_i, -v_i),
+/// with distinct (and, for non-square A, nonzero) singular values when U or Vh is used. NaN or inf
+/// entries: LinAlgError.
+std::tuple<Tensor, Tensor, Tensor> svd(const Tensor& A);
+/// The singular values (*, k), descending (torch.linalg.svdvals).
+Tensor svdvals(const Tensor& A);
+/// Moore-Penrose pseudo-inverse through the SVD (torch.linalg.pinv): singular values at most
+/// rtol max(S) are dropped, rtol = eps(dtype) max(m, n) unless given.
+Tensor pinv(const Tensor& A, std::optional<double> rtol = std::nullopt);
+/// The least-squares solution X of min ||A X - B|| (torch.linalg.lstsq(A, B).solution) for a
+/// full-rank A (*, m, n), B (*, m, k): the minimum-norm solution when m < n. Through QR; a rank
+/// deficient A (a |R_ii| at most eps max(m, n) max |R_jj|) raises LinAlgError.
+Tensor lstsq(const Tensor& A, const Tensor& B);
+/// Matrix norm over the two axes `dim` (torch.linalg.matrix_norm): ord "fro" or "nuc".
+Tensor matrix_norm(const Tensor& A, const std::string& ord = "fro", const Axes& dim = {-2, -1},
+                   bool keepdim = false);
+/// As above with a numeric ord: 2 / -2 (largest / smallest singular value), 1 / -1 (max / min
+/// column sum of |a|), inf / -inf (max / min row sum of |a|).
+Tensor matrix_norm(const Tensor& A, double ord, const Axes& dim = {-2, -1}, bool keepdim = false);
+/// (sum |x|^ord)^(1/ord) over `dim` (empty: all elements), as torch.linalg.vector_norm: ord inf /
+/// -inf is max / min |x|, ord 0 counts the nonzeros (no gradient).
+Tensor vector_norm(const Tensor& x, double ord = 2.0, const Axes& dim = {}, bool keepdim = false);
+/// e^A of (*, n, n) (torch.linalg.matrix_exp), by scaling and squaring of the Taylor series.
+Tensor matrix_exp(const Tensor& A);
+/// A^n for an integer n (torch.linalg.matrix_power): n = 0 gives the identity, n < 0 powers of inv(A).
+Tensor matrix_power(const Tensor& A, int64_t n);
+/// The cross product of 3-vectors along dim (torch.linalg.cross); operands broadcast (an operand of
+/// lower rank gains leading axes of 1, which PyTorch 1.13 refuses).
+Tensor cross(const Tensor& a, const Tensor& b, int64_t dim = -1);
+}  // namespace linalg
+/// X with (L L^T) X = B for a Cholesky factor L (torch.cholesky_solve(B, L, upper)): B (*, n, k),
+/// L (*, n, n) lower (upper: L is the upper factor U, A = U^T U); batch axes broadcast.
+Tensor cholesky_solve(const Tensor& B, const Tensor& L, bool upper = false);
 
 }  // namespace xg

@@ -179,6 +179,9 @@ Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
       [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g,
                                                                          std::span<Tensor> gx) {
         Tensor x = sx.unpack(n), y = sy.unpack(n);
+        // A 0-d x: the identity, gradient g also at NaN (as PyTorch; over a size-1 axis of a
+        // larger tensor PyTorch takes y / x, NaN at a NaN x, and so does xgrad)
+        if (x.dim() == 0) return void(gx[0] = g);
         bool has_zero;
         {
           NoGradGuard guard;
@@ -500,9 +503,13 @@ Tensor arg_extreme(const Tensor& x, int64_t axis, bool keepdim, const char* op) 
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < inner; ++i) {
         const T* p = in + o * n * inner + i;
+        // The first NaN wins, as PyTorch (a NaN compares false both ways).
         int64_t best = 0;
-        for (int64_t k = 1; k < n; ++k)
-          if (Larger ? p[k * inner] > p[best * inner] : p[k * inner] < p[best * inner]) best = k;
+        for (int64_t k = 1; k < n && p[best * inner] == p[best * inner]; ++k)
+          if (Larger ? p[k * inner] > p[best * inner] : p[k * inner] < p[best * inner])
+            best = k;
+          else if (p[k * inner] != p[k * inner])
+            best = k;
         out[o * inner + i] = best;
       }
   });

@@ -298,6 +298,9 @@ Tensor cumprod(const Tensor& x, int64_t dim) {
       opdefs::cumprod_op, y, {x},
       [sx = save_input(x), sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
         const Tensor x = sx.unpack(nd), y = sy.unpack(nd);
+        // A 0-d x: the identity, gradient g also at NaN, as PyTorch (the general formulas divide
+        // by x)
+        if (x.dim() == 0) return void(gx[0] = g);
         gx[0] = GradMode::is_enabled() ? cumprod_grad_graph(x, y, g, a) : cumprod_grad_kernel(x, y, g, a);
       });
 }
@@ -358,6 +361,8 @@ Tensor logcumsumexp_dir(const Tensor& x, int a, bool reverse) {
                   // grad_i = sum_{k >= i} g_k exp(x_i - y_k): positive and negative parts of g
                   // each summed in log space, so nothing overflows.
                   const Tensor x = sx.unpack(nd), y = sy.unpack(nd), g = g0.to(x.dtype());
+                  // a 0-d x: the identity, gradient g also at NaN, as PyTorch (exp(x - y) is NaN)
+                  if (x.dim() == 0) return void(gx[0] = g);
                   const Tensor pos = logcumsumexp_dir(log_of_part(g, true) - y, a, !reverse);
                   const Tensor neg = logcumsumexp_dir(log_of_part(g, false) - y, a, !reverse);
                   gx[0] = exp(x + pos) - exp(x + neg);

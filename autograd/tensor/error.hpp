@@ -32,6 +32,13 @@ class ValueError : public Error {
  public:
   using Error::Error;
 };
+/// @brief A matrix that a linear-algebra op cannot factor: singular (solve, inv), not positive
+/// definite (cholesky), or a decomposition that did not converge. The message names the op and
+/// the batch element (as PyTorch's torch.linalg.LinAlgError).
+class LinAlgError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 /// @brief Reading or writing files.
 class IOError : public Error {
  public:

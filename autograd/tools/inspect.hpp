@@ -133,6 +133,8 @@ struct BackwardStep {
   Tensor grad_output;   ///< dL/dy, the upstream gradient
   std::vector<TapeInput> inputs;
   std::vector<Tensor> grad_inputs;  ///< dL/d(input k) sent by this step; undefined: no gradient
+  /// A remark printed under the step's header (mark_culprit in gradcheck.hpp: a wrong backward).
+  std::string note;
   /// The chain-rule line for input k, e.g. `dL/dz1 = dL/dh * h (1 - h) = [..] * [..] = [..]`;
   /// empty when input k receives no gradient. Numbers are shown only where they were verified
   /// to reproduce grad_inputs[k].

@@ -62,6 +62,7 @@ std::string BackwardStep::str(const InspectOptions& o) const {
     s += "local derivative: " + formula;
   }
   s += "\n";
+  if (!note.empty()) s += "        " + note + "\n";
   for (std::size_t k = 0; k < inputs.size(); ++k)
     if (std::string line = chain_rule(k, o); !line.empty()) s += "        " + line + "\n";
   return s;

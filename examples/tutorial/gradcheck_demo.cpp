@@ -27,6 +27,8 @@ int main() {
   const xg::TensorOptions f64{.dtype = xg::Dtype::float64, .requires_grad = true};
   xg::Tensor x = xg::tensor({0.3, -1.2, 0.7}, f64);
   xg::Tensor w = xg::tensor({1.0, 2.0, -0.5}, f64);  // w[0] = 1 hides the mistake at element 0
+  x.name("x");                                       // the report names the inputs by their names
+  w.name("w");
 
   const xg::CustomOp buggy = sin_of_product(false);
   const xg::GradcheckReport report =

@@ -337,6 +337,36 @@ TEST_CASE("binary_cross_entropy: values, weight, the log clamped to -100") {
   CHECK(tiny.item() == doctest::Approx(100.0));
 }
 
+TEST_CASE("binary_cross_entropy_with_logits: no cancellation far from 0, in value and gradient") {
+  // The loss at x = -30, t = 0 and x = 30, t = 1 is log1p(e^-30) = 9.3576229688397368e-14, the
+  // gradient sigmoid(x) - t = +-9.3576229688392990e-14 (mpmath). Written as x + softplus(-x) the
+  // gradient at x = -30, t = 0 was 1 - sigmoid(30): 0 in float32, 2e-4 off in float64.
+  for (Dtype d : {Dtype::float32, Dtype::float64}) {
+    INFO(xg::dtype_name(d));
+    const double tol = d == Dtype::float32 ? 1e-6 : 1e-13;
+    Tensor x = xg::tensor({-30, 30, 0}, {.dtype = d, .requires_grad = true});
+    Tensor t = xg::tensor({0, 1, 0.3}, {.dtype = d});
+    Tensor l = F::binary_cross_entropy_with_logits(x, t, {.reduction = Reduction::none});
+    xg::sum(l).backward();
+    const std::vector<double> lv = l.to(Dtype::float64).to_vector<double>(),
+                              gv = x.grad().to(Dtype::float64).to_vector<double>();
+    CHECK(lv[0] == doctest::Approx(9.3576229688397368e-14).epsilon(tol));
+    CHECK(lv[1] == doctest::Approx(9.3576229688397368e-14).epsilon(tol));
+    CHECK(lv[2] == doctest::Approx(0.6931471805599453).epsilon(tol));
+    CHECK(gv[0] == doctest::Approx(9.3576229688392990e-14).epsilon(tol));
+    CHECK(gv[1] == doctest::Approx(-9.3576229688392990e-14).epsilon(tol));
+    CHECK(gv[2] == doctest::Approx(0.2).epsilon(tol));
+    // with pos_weight 2: gradient (1 + t) sigmoid(x) - 2 t (PyTorch: 9.357622968839299e-14 at -30)
+    Tensor x2 = xg::tensor({-30, 30}, {.dtype = d, .requires_grad = true});
+    xg::sum(F::binary_cross_entropy_with_logits(x2, xg::tensor({0, 1}, {.dtype = d}),
+                                                {.pos_weight = xg::tensor({2}, {.dtype = d})}))
+        .backward();
+    const std::vector<double> g2 = x2.grad().to(Dtype::float64).to_vector<double>();
+    CHECK(g2[0] == doctest::Approx(9.3576229688392990e-14 / 2).epsilon(tol));  // mean over 2
+    CHECK(g2[1] == doctest::Approx(-2 * 9.3576229688392990e-14 / 2).epsilon(tol));
+  }
+}
+
 TEST_CASE("binary_cross_entropy_with_logits: stable form, pos_weight, weight") {
   Tensor x = xg::tensor({0.5, -1, 2}, f64), y = xg::tensor({1, 0, 0.5}, f64);
   const std::vector<double> plain{0.4740769841801067, 0.31326168751822286, 1.1269280110429725};

@@ -6,7 +6,8 @@
 // Per op sample: the inputs x0, x1, ..., the output, a cotangent g, the VJP (the gradient of
 // <out, g> for each input requiring grad), and the double-backward product: for a fixed v_i per
 // input, the gradient of sum_i <vjp_i, v_i> with respect to the inputs and g (built with
-// create_graph). Non-differentiable ops record their output only.
+// create_graph). Non-differentiable ops record their output only. Each sample is recorded a second
+// time with NaN in one element of its first floating input (group op_nan: output and VJP).
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -149,13 +150,69 @@ void record_sample(Recorder& r, const xg::OpInfo& op, const xg::OpSample& s, std
   r.add(e, t);
 }
 
+// The sample with NaN in one element (the middle one) of its first floating input: NaN must
+// appear where PyTorch's appears, in the output and in the VJP (no double backward).
+void record_nan_sample(Recorder& r, const xg::OpInfo& op, const xg::OpSample& s, std::size_t k,
+                       unsigned seed) {
+  std::size_t at = s.inputs.size();
+  for (std::size_t i = 0; i < s.inputs.size() && at == s.inputs.size(); ++i)
+    if (s.inputs[i].is_floating_point() && s.inputs[i].numel() > 0) at = i;
+  if (at == s.inputs.size()) return;
+  json e = {{"group", "op_nan"},
+            {"id", "op_nan." + std::string(op.name) + indexed(".", k)},
+            {"name", op.name},
+            {"label", s.label + " (NaN in x" + std::to_string(at) + ")"},
+            {"torch", op.torch ? json(op.torch) : json(nullptr)},
+            {"expr", s.torch},
+            {"kind", kind_name(op.kind)},
+            {"inputs", s.inputs.size()}};
+  std::vector<Tensor> in = s.inputs;
+  {
+    const Tensor& x = s.inputs[at];
+    std::vector<double> v = x.detach().to(xg::Dtype::float64).to_vector<double>();
+    v[v.size() / 2] = NAN;
+    in[at] = xg::tensor(v, x.shape(), {.dtype = x.dtype()}).requires_grad_(x.requires_grad());
+  }
+  xg::NamedTensors t;
+  std::vector<bool> rg;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    t.emplace_back(indexed("x", i), in[i]);
+    rg.push_back(in[i].requires_grad());
+  }
+  e["requires_grad"] = rg;
+  try {
+    const Tensor out = s.call(in);
+    t.emplace_back("out", out);
+    const bool diff =
+        op.kind != xg::OpKind::non_differentiable && out.is_floating_point() && out.requires_grad();
+    e["differentiable"] = diff;
+    if (diff) {
+      std::vector<Tensor> wrt;
+      std::vector<std::size_t> idx;
+      for (std::size_t i = 0; i < in.size(); ++i)
+        if (rg[i]) wrt.push_back(in[i]), idx.push_back(i);
+      const Tensor g = values(out.shape(), seed).to(out.dtype());
+      t.emplace_back("g", g);
+      const std::vector<Tensor> vjp = xg::grad({out}, wrt, {g}, false, false, true);
+      for (std::size_t j = 0; j < wrt.size(); ++j)
+        t.emplace_back("vjp" + std::to_string(idx[j]), or_zeros(vjp[j], wrt[j]));
+    }
+  } catch (const std::exception& ex) {
+    e["error"] = ex.what();
+  }
+  r.add(e, t);
+}
+
 }  // namespace
 
 void add_op_cases(Recorder& r) {
   unsigned seed = 1;
   for (const xg::OpInfo* op : xg::all_ops()) {
     const std::vector<xg::OpSample> samples = op->samples ? op->samples() : std::vector<xg::OpSample>{};
-    for (std::size_t k = 0; k < samples.size(); ++k) record_sample(r, *op, samples[k], k, seed += 7);
+    for (std::size_t k = 0; k < samples.size(); ++k) {
+      record_sample(r, *op, samples[k], k, seed += 7);
+      record_nan_sample(r, *op, samples[k], k, seed);
+    }
   }
 }
 

@@ -178,3 +178,50 @@ TEST_CASE("nn::functional re-exports the activations") {
   check_values(F::hardswish(f64({1.0})), {2.0 / 3});
   check_values(F::softmin(f64({1, 2, 3}), 0), {0.6652409557748218, 0.2447284710547976, 0.09003057317038045});
 }
+
+TEST_CASE("polygamma and digamma at negative and extreme arguments: finite time, reflection") {
+  // mpmath 1.2: polygamma(1, -1.5) 9.379246644989124, polygamma(1, -88.8) 28.55565325165412,
+  // polygamma(2, -88.8) -247.0480458019414, polygamma(4, -2.5) -0.06799599950673137,
+  // polygamma(1, -100000.5) 9.869594401189358, digamma(-88.8) 0.16797538287636454,
+  // digamma(-100000.5) 11.512935464924395. The upward recurrence took |x| steps from a negative
+  // x: polygamma(1, -1e20) and polygamma(1, -inf) never returned.
+  check_values(xg::polygamma(1, f64({-1.5, -88.8, -100000.5})),
+               {9.379246644989124, 28.55565325165412, 9.869594401189358}, 1e-12);
+  check_values(xg::polygamma(2, f64({-88.8})), {-247.0480458019414}, 1e-12);
+  check_values(xg::polygamma(4, f64({-2.5})), {-0.06799599950673137}, 1e-11);
+  check_values(xg::digamma(f64({-88.8, -100000.5})), {0.16797538287636454, 11.512935464924395}, 1e-12);
+  const std::vector<double> p1 =
+      xg::polygamma(1, f64({-1e20, -INFINITY, -2, -1e-310, 0})).to_vector<double>();
+  CHECK(p1[0] == INFINITY);  // a pole: every double this large is an integer
+  CHECK(std::isnan(p1[1]));
+  CHECK(p1[2] == INFINITY);
+  CHECK(p1[3] == INFINITY);  // next to the pole at 0 (cot(pi x) overflows there)
+  CHECK(p1[4] == INFINITY);
+  const std::vector<double> p2 = xg::polygamma(2, f64({-2, 0})).to_vector<double>();
+  CHECK(std::isnan(p2[0]));   // even order: the sign flips across the pole
+  CHECK(p2[1] == -INFINITY);  // from the right, as PyTorch
+}
+
+TEST_CASE("NaN in hardtanh, logit, atan2 and hypot gradients as PyTorch; no underflow to inf") {
+  // hardtanh's gradient at NaN is 0, as PyTorch's vectorised backward (its scalar tail, for the
+  // last elements of a tensor, gives 1 instead); torch.logit's gradient is NaN outside [0, 1].
+  xg::Tensor x = f64({NAN, -2, 0.5, 1}).requires_grad_();
+  check_values(xg::grad({xg::sum(xg::hardtanh(x))}, {x})[0], {0, 0, 1, 0});
+  xg::Tensor p = f64({-0.5, 1.5, 0.5}).requires_grad_();
+  const std::vector<double> gl = xg::grad({xg::sum(xg::logit(p))}, {p})[0].to_vector<double>();
+  CHECK(std::isnan(gl[0]));
+  CHECK(std::isnan(gl[1]));
+  CHECK(gl[2] == doctest::Approx(4.0));
+  // float32 a = b = 1e-30: a^2 + b^2 underflows to 0. d/da atan2 = b / (a^2 + b^2) = 5e29, and
+  // hypot's a / hypot = 0.70710678 (PyTorch 1.13: inf and -inf for atan2, 0.7071 for hypot).
+  xg::Tensor a = xg::tensor({1e-30f}).requires_grad_(), b = xg::tensor({1e-30f}).requires_grad_();
+  std::vector<xg::Tensor> g = xg::grad({xg::atan2(a, b)}, {a, b});
+  CHECK(g[0].item() == doctest::Approx(5e29).epsilon(1e-6));
+  CHECK(g[1].item() == doctest::Approx(-5e29).epsilon(1e-6));
+  g = xg::grad({xg::hypot(a, b)}, {a, b});
+  CHECK(g[0].item() == doctest::Approx(0.70710678).epsilon(1e-6));
+  xg::Tensor z = xg::tensor({0.0f}).requires_grad_(), t = xg::tensor({1e-40f}).requires_grad_();
+  g = xg::grad({xg::hypot(z, t)}, {z, t});  // (g / h) a was inf * 0 = NaN
+  CHECK(g[0].item() == 0.0);
+  CHECK(g[1].item() == doctest::Approx(1.0));
+}

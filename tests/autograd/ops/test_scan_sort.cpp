@@ -305,3 +305,11 @@ TEST_CASE("topk picks the k largest or smallest, NaN counting as largest") {
   CHECK_ERROR(xg::topk(xg::zeros({2, 3}), -1, 0), xg::IndexError, "topk", "k -1", "dim 0", "[2, 3]");
   CHECK_ERROR(xg::topk(xg::zeros({2, 3}), 1, 2), xg::IndexError, "topk", "dim 2", "[2, 3]");
 }
+
+TEST_CASE("cumprod and logcumsumexp of a 0-d NaN have gradient 1, as PyTorch") {
+  // torch.cumprod(tensor(nan), 0) and torch.logcumsumexp(tensor(nan), 0) backward: 1 (the
+  // identity); their general formulas (y / x, exp(x - y)) gave NaN
+  xg::Tensor s = xg::scalar_tensor(NAN, {.dtype = xg::Dtype::float64}).requires_grad_();
+  CHECK(xg::grad({xg::cumprod(s, 0)}, {s})[0].item() == 1.0);
+  CHECK(xg::grad({xg::logcumsumexp(s, 0)}, {s})[0].item() == 1.0);
+}

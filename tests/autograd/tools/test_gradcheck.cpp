@@ -8,6 +8,7 @@
 
 #include "helpers.hpp"
 #include "xgrad/autograd.hpp"
+#include "xgrad/autograd/tools/inspect.hpp"
 
 namespace {
 
@@ -336,4 +337,201 @@ TEST_CASE("a function that throws gives a failed report with the error, and the 
   CHECK(rg.check == "gradgradcheck");
   CHECK(contains(rg.error, "bad_count"));
   CHECK(contains(rg.str(), "gradgradcheck could not run"));
+}
+
+// ---------------------------------------------------------------- names and localisation
+
+namespace {
+// y = 3 x, with a backward that says 2 (the wrong one) or 3.
+xg::CustomOp triple(double said) {
+  return xg::CustomOp{
+      "triple", "d/dx 3x = 3", [](const std::vector<Tensor>& in) { return in[0] * 3.0; },
+      [said](const xg::CustomOpContext&, const Tensor& g) { return std::vector<Tensor>{g * said}; }};
+}
+// L = sum(triple(tanh(x * W))^2): steps 1 mul, 2 tanh, 3 triple, 4 mul, 5 sum.
+Tensor larger(const xg::CustomOp& op, const std::vector<Tensor>& in) {
+  Tensor h = xg::tanh(in[0] * in[1]);
+  Tensor y = op({h});
+  return xg::sum(y * y);
+}
+}  // namespace
+
+TEST_CASE("a failing check of a larger function names the inputs and the recorded op that is wrong") {
+  Tensor x = xg::tensor({0.5, -0.3, 0.8}, f64);
+  x.name("x");
+  Tensor W = xg::tensor({0.2, 0.7, -0.4}, f64);  // unnamed: named by the options
+  auto f = [op = triple(2.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  xg::GradcheckOptions o;
+  o.names = {"", "W"};
+  xg::GradcheckReport r = xg::gradcheck(f, {x, W}, o);
+  CHECK_FALSE(r.passed);
+  CHECK(r.mismatch_count == 6);  // every element of both inputs: the gradient is 2/3 of the truth
+  REQUIRE(!r.mismatches.empty());
+  for (const auto& m : r.mismatches) {
+    CHECK(m.rel_error == doctest::Approx(1.0 / 3).epsilon(1e-6));
+    CHECK(m.input_name == (m.input == 0 ? "x" : "W"));
+  }
+  const std::string s = r.str();
+  CAPTURE(s);
+  CHECK((contains(s, "\n  x[") || contains(s, "\n  W[")));
+  CHECK_FALSE(contains(s, "input 0"));
+  // localised: step 3, the custom op, on the output of tanh (step 2)
+  REQUIRE(r.localised);
+  CHECK(r.culprit.step == 3);
+  CHECK(r.culprit.op == "triple");
+  CHECK(r.culprit.inputs == std::vector<std::string>{"t2"});
+  CHECK(r.culprit.output == "t3");
+  CHECK(r.culprit.analytic == doctest::Approx(2.0 / 3 * r.culprit.numerical).epsilon(1e-6));
+  CHECK(r.culprit.rel_error == doctest::Approx(1.0 / 3).epsilon(1e-6));
+  REQUIRE(r.nodes.size() == 5);
+  CHECK(r.nodes[0].op == "mul");
+  CHECK(r.nodes[0].inputs == std::vector<std::string>{"x", "W"});
+  CHECK(r.nodes[0].passed);
+  CHECK(r.nodes[1].passed);  // tanh
+  CHECK_FALSE(r.nodes[2].passed);
+  CHECK(r.nodes[3].passed);
+  CHECK(r.nodes[4].output == "L");
+  CHECK(contains(s,
+                 "the first op whose backward disagrees with finite differences of that op alone: step 3 "
+                 "'triple'(t2) -> t3"));
+  CHECK(W.name().empty());  // the report's names are not left on the tensors
+
+  // and in the step-by-step trace of the same function
+  xg::InspectGuard inspect;
+  Tensor L = f({x, W});
+  xg::BackwardTrace trace = xg::backward_trace(L);
+  xg::mark_culprit(trace, r);
+  REQUIRE(trace.find(3) != nullptr);
+  CHECK(contains(trace.find(3)->note, "<- gradcheck: this op's backward disagrees"));
+  CHECK(trace.find(2)->note.empty());
+  const std::string t = trace.str();
+  CAPTURE(t);
+  CHECK(contains(t, "step 3  t3 = triple(t2)"));
+  CHECK(contains(t, "<- gradcheck"));
+}
+
+TEST_CASE("check_nodes: every op of a correct function agrees; a multi-output op is said to be unchecked") {
+  Tensor x = xg::tensor({0.5, -0.3, 0.8}, f64);
+  Tensor W = xg::tensor({0.2, 0.7, -0.4}, f64);
+  auto f = [op = triple(3.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  CHECK(xg::gradcheck(f, {x, W}).passed);
+  std::vector<xg::NodeCheck> nodes = xg::check_nodes(f, {x, W});
+  REQUIRE(nodes.size() == 5);
+  for (const auto& n : nodes) {
+    CHECK_MESSAGE(n.checked, n.str());
+    CHECK_MESSAGE(n.passed, n.str());
+    CHECK(n.abs_error < 1e-7);
+  }
+  CHECK(nodes[0].inputs == std::vector<std::string>{"input 0", "input 1"});
+  // two outputs: not checkable alone, and the report says so
+  xg::CustomOp split2{"split2", "identity twice",
+                      [](xg::CustomOpForwardContext&, const std::vector<Tensor>& in) {
+                        return std::vector<Tensor>{in[0] * 1.0, in[0] * 1.0};
+                      },
+                      [](const xg::CustomOpContext&, const std::vector<Tensor>& g) {
+                        return std::vector<Tensor>{g[0] + g[1] * 0.5};  // wrong for output 1
+                      }};
+  auto g = [split2](const std::vector<Tensor>& in) {
+    std::vector<Tensor> ab = split2.apply({in[0]});
+    return xg::sum(ab[0] * ab[1]);
+  };
+  xg::GradcheckReport r = xg::gradcheck(g, {x});
+  CHECK_FALSE(r.passed);
+  CHECK_FALSE(r.localised);
+  REQUIRE(r.nodes.size() == 3);
+  CHECK_FALSE(r.nodes[0].checked);
+  CHECK(contains(r.nodes[0].why_not, "2 outputs"));
+  CHECK(contains(r.localisation,
+                 "could not be checked alone: step 1 'split2'(input 0) -> t1: it has 2 outputs"));
+}
+
+TEST_CASE("fast mode: random projections pass on a right backward and name the wrong elements") {
+  Tensor x = xg::tensor({0.5, -0.3, 0.8}, f64);
+  x.name("x");
+  Tensor W = xg::tensor({0.2, 0.7, -0.4}, f64);
+  W.name("W");
+  xg::GradcheckOptions fast;
+  fast.fast = true;
+  auto good = [op = triple(3.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  xg::GradcheckReport ok = xg::gradcheck(good, {x, W}, fast);
+  CHECK_MESSAGE(ok.passed, ok.str());
+  REQUIRE(ok.projections.size() == 2);
+  CHECK(ok.projections[0].input_name == "x");
+  CHECK(ok.projections[0].abs_error < 1e-8);
+  CHECK(ok.entries_checked == 0);  // nothing checked densely
+
+  auto bad = [op = triple(2.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  xg::GradcheckReport r = xg::gradcheck(bad, {x, W}, fast);
+  CHECK_FALSE(r.passed);
+  REQUIRE(r.projections.size() == 2);
+  for (const auto& p : r.projections) {
+    CHECK_FALSE(p.passed);
+    CHECK(p.analytic == doctest::Approx(2.0 / 3 * p.numerical).epsilon(1e-6));
+  }
+  CHECK(r.entries_checked == 6);  // both inputs densely, all 3 elements wrong in each
+  CHECK(r.mismatch_count == 6);
+  REQUIRE(!r.mismatches.empty());
+  // a scalar output: the element mismatches are true derivatives, output 0 element []
+  for (const auto& m : r.mismatches) {
+    CHECK(m.output == 0);
+    CHECK(m.rel_error == doctest::Approx(1.0 / 3).epsilon(1e-6));
+  }
+  CHECK(r.localised);
+  CHECK(r.culprit.step == 3);
+  CHECK(contains(r.str(), "x: along a random direction v"));
+}
+
+TEST_CASE("float32 mode: float32 inputs are checked with float32 tolerances") {
+  Tensor x = xg::tensor({0.5f, -0.3f, 0.8f}, {.dtype = Dtype::float32, .requires_grad = true});
+  Tensor W = xg::tensor({0.2f, 0.7f, -0.4f}, {.dtype = Dtype::float32, .requires_grad = true});
+  auto good = [op = triple(3.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  xg::GradcheckReport ok = xg::gradcheck(good, {x, W}, xg::float32_options());
+  CHECK_MESSAGE(ok.passed, ok.str());
+  CHECK(ok.max_rel_error < 1e-2);
+  CHECK(ok.max_rel_error > 1e-9);  // float32 finite differences are not exact
+  // the default float64 tolerances would flag float32 noise as mistakes; float64-only is the default
+  CHECK_ERROR(xg::gradcheck(good, {x, W}), xg::TypeError, "input 0 is float32");
+  xg::GradcheckOptions fast = xg::float32_options();
+  fast.fast = true;
+  CHECK(xg::gradcheck(good, {x, W}, fast).passed);
+  auto bad = [op = triple(2.0)](const std::vector<Tensor>& in) { return larger(op, in); };
+  xg::GradcheckReport r = xg::gradcheck(bad, {x, W}, xg::float32_options());
+  CHECK_FALSE(r.passed);
+  CHECK(r.mismatch_count == 6);
+}
+
+TEST_CASE("check_backward: a hand-written backward compared with autograd names the first wrong tensor") {
+  // y = x * W (element-wise), z = sum(y); hand backward: dx = g W, dW = g x, with one mistake in dW[1]
+  Tensor x = xg::tensor({1.0, 2.0, 3.0}, f64);
+  x.name("x");
+  Tensor W = xg::tensor({0.5, -1.0, 2.0}, f64);
+  W.name("W");
+  auto f = [](const std::vector<Tensor>& in) { return in[0] * in[1]; };
+  auto right = [](const std::vector<Tensor>& in, const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{g[0] * in[1], g[0] * in[0]};
+  };
+  xg::GradcheckReport ok = xg::check_backward(f, right, {x, W});
+  CHECK_MESSAGE(ok.passed, ok.str());
+  CHECK(ok.entries_checked == 6);
+  CHECK(ok.max_abs_error == 0.0);
+  auto wrong = [](const std::vector<Tensor>& in, const std::vector<Tensor>& g) {
+    Tensor dW = g[0] * in[0];
+    dW.data<double>()[1] *= 1.5;
+    return std::vector<Tensor>{g[0] * in[1], dW};
+  };
+  xg::GradcheckReport r = xg::check_backward(f, wrong, {x, W});
+  CHECK_FALSE(r.passed);
+  CHECK(r.check == "check_backward");
+  CHECK(r.mismatch_count == 1);
+  REQUIRE(r.mismatches.size() == 1);
+  CHECK(r.mismatches[0].where() == "W[1]");
+  CHECK(r.mismatches[0].analytic == doctest::Approx(1.5 * r.mismatches[0].numerical));
+  CHECK(contains(r.str(), "W[1]: hand-written"));
+  // a gradient of the wrong shape is named
+  auto shaped = [](const std::vector<Tensor>& in, const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{xg::sum(g[0] * in[1]), g[0] * in[0]};
+  };
+  xg::GradcheckReport rs = xg::check_backward(f, shaped, {x, W});
+  CHECK_FALSE(rs.passed);
+  CHECK(contains(rs.error, "the gradient for x has shape [] but x has shape [3]"));
 }
