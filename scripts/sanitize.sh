@@ -11,8 +11,9 @@
 # With clang (the default when clang++-14 is installed; SAN_CXX=g++ for GCC) the same build also
 # holds the libFuzzer targets: the library is compiled with -fsanitize=fuzzer-no-link (coverage
 # counters, which the sanitizer runtime ignores outside a fuzzer) and -Dfuzz=true, so that
-# scripts/fuzz.sh needs no second build. Built with -O1 and debug info (SAN_OPT=0 for -O0):
-# sanitizers need no -O0, and -O1 runs the suite several times faster with exact stack traces.
+# scripts/fuzz.sh needs no second build. Built with -O1 (SAN_OPT=0 for -O0): sanitizers need no
+# -O0, and -O1 runs the suite several times faster; -g1 (line tables) keeps file:line in every
+# report's stack trace and compiles much faster than full debug info.
 #
 # Not run here, each for a reason (the release suite runs them all):
 # - suite 'fuzz_timed': the timed libFuzzer runs, which scripts/fuzz.sh runs in this build;
@@ -29,13 +30,13 @@ if [ -z "${SAN_CXX:-}" ]; then
 fi
 
 if [ ! -f "$BUILD/build.ninja" ]; then
-  extra=-fsanitize=float-cast-overflow
+  extra="-fsanitize=float-cast-overflow -g1"
   fuzz=false
   if [[ "$SAN_CXX" == clang* ]]; then
     extra="$extra -fsanitize=fuzzer-no-link"
     fuzz=true
   fi
-  CXX="$SAN_CXX" meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Ddebug=true \
+  CXX="$SAN_CXX" meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Ddebug=false \
     -Doptimization="${SAN_OPT:-1}" -Dfuzz=$fuzz -Dcpp_args="$extra" -Dcpp_link_args="$extra" >/dev/null || exit 1
 fi
 [ "${1:-}" != --setup-only ] || exit 0

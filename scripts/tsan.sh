@@ -5,7 +5,7 @@
 # A data race or lock-order inversion fails the test that caused it. .ci/run runs it.
 #
 # usage: bash scripts/tsan.sh [more meson test names]
-# clang++-14 when installed (SAN_CXX=g++ for GCC). -O1 with debug info, as scripts/sanitize.sh.
+# clang++-14 when installed (SAN_CXX=g++ for GCC). -O1 -g1, as scripts/sanitize.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-tsan}
@@ -13,8 +13,8 @@ if [ -z "${SAN_CXX:-}" ]; then
   if command -v clang++-14 >/dev/null; then SAN_CXX=clang++-14; else SAN_CXX=g++; fi
 fi
 if [ ! -f "$BUILD/build.ninja" ]; then
-  CXX="$SAN_CXX" meson setup "$BUILD" -Db_sanitize=thread -Db_lundef=false -Ddebug=true \
-    -Doptimization="${SAN_OPT:-1}" >/dev/null || exit 1
+  CXX="$SAN_CXX" meson setup "$BUILD" -Db_sanitize=thread -Db_lundef=false -Ddebug=false \
+    -Doptimization="${SAN_OPT:-1}" -Dcpp_args=-g1 >/dev/null || exit 1
 fi
 
 # meson test name -> its executable (tests/meson.build names each after its file).
