@@ -173,8 +173,8 @@ TEST_CASE("two threads sharing the default generator draw, together, exactly one
   // Each tensor is drawn under one lock, so the threads split the stream into whole tensors:
   // the multiset of all their numbers is the stream's first 2 K tensors. Before the lock, the
   // threads raced on the state (torn updates repeat or skip numbers).
-  constexpr int kTensors = 300;
-  constexpr int64_t kSize = 257;  // odd: normals leave a Box-Muller spare between tensors
+  constexpr int kTensors = 20000;  // many small tensors: many chances for the threads to collide
+  constexpr int64_t kSize = 9;     // odd: normals leave a Box-Muller spare between tensors
   for (const bool normal : {false, true}) {
     CAPTURE(normal);
     auto draw = [&] { return normal ? xg::randn({kSize}, f64) : xg::rand({kSize}, f64); };
@@ -200,10 +200,10 @@ TEST_CASE("two threads sharing the default generator draw, together, exactly one
   }
   // the one-number functions too: each draw is atomic
   xg::manual_seed(5);
-  std::vector<uint64_t> one(4000);
+  std::vector<uint64_t> one(200000);
   for (auto& v : one) v = xg::random_u64();
   xg::manual_seed(5);
-  std::vector<uint64_t> a(2000), b(2000);
+  std::vector<uint64_t> a(100000), b(100000);
   std::thread ta([&] {
     for (auto& v : a) v = xg::random_u64();
   });
