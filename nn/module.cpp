@@ -10,6 +10,7 @@
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tensor/generator.hpp"
 
 namespace xg::nn {
 
@@ -298,18 +299,13 @@ ModulePtr Module::clone_empty() const {
 }
 
 ModulePtr Module::clone() const {
-  // Building the new module draws its initial values from the generator: put the state back, so
-  // that a clone changes no later random number.
-  const std::vector<uint64_t> rng = get_rng_state();
+  // Building the new module draws initial values (then overwritten by the copy): from a scratch
+  // generator, so that a clone changes no later random number, and does not race on the default
+  // generator with other threads.
+  Generator scratch;
+  const xg::detail::DefaultGeneratorOverride use_scratch(scratch);
   std::map<const Module*, ModulePtr> memo;
-  try {
-    ModulePtr c = clone_into(memo);
-    set_rng_state(rng);
-    return c;
-  } catch (...) {
-    set_rng_state(rng);
-    throw;
-  }
+  return clone_into(memo);
 }
 
 ModulePtr Module::clone_into(std::map<const Module*, ModulePtr>& memo) const {

@@ -122,10 +122,27 @@ class Generator {
 Generator& default_generator();
 
 namespace detail {
+/// While set, what this thread's draws from "the default generator" use instead: Module::clone
+/// builds its copy from a scratch generator, so that it neither changes nor races on the shared one.
+extern thread_local Generator* default_generator_override;
 /// `g` itself, or the default generator for nullptr (the `generator` argument's meaning).
 inline Generator& generator_or_default(Generator* g) {
-  return g ? *g : default_generator();
+  if (g) return *g;
+  return default_generator_override ? *default_generator_override : default_generator();
 }
+/// Sets default_generator_override for a scope.
+class DefaultGeneratorOverride {
+ public:
+  explicit DefaultGeneratorOverride(Generator& g) : saved_(default_generator_override) {
+    default_generator_override = &g;
+  }
+  ~DefaultGeneratorOverride() { default_generator_override = saved_; }
+  DefaultGeneratorOverride(const DefaultGeneratorOverride&) = delete;
+  DefaultGeneratorOverride& operator=(const DefaultGeneratorOverride&) = delete;
+
+ private:
+  Generator* saved_;
+};
 }  // namespace detail
 
 }  // namespace xg

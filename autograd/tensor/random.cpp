@@ -124,6 +124,7 @@ Generator& default_generator() {
   static Generator g(Generator::default_seed);
   return g;
 }
+thread_local Generator* detail::default_generator_override = nullptr;
 
 // ---------------------------------------------------------------- the default generator
 
@@ -137,10 +138,10 @@ uint64_t initial_seed() {
   return default_generator().initial_seed();
 }
 double random_uniform01() {
-  return default_generator().uniform01();
+  return detail::generator_or_default(nullptr).uniform01();
 }
 uint64_t random_u64() {
-  return default_generator().random_u64();
+  return detail::generator_or_default(nullptr).random_u64();
 }
 
 std::vector<uint64_t> get_rng_state() {

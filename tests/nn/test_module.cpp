@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -1005,4 +1006,24 @@ TEST_CASE("a module hook that calls its own module is an error, not a stack over
     });
     xg_test::check_values((*lin)(fixed_input(false)), {-1.5, -6, 10.5, 21});  // 3 times the output
   }
+}
+
+TEST_CASE("clone draws from no shared generator: another thread's draws are undisturbed") {
+  // clone used to save the default generator's state and put it back afterwards: a thread drawing
+  // meanwhile had its numbers drawn again (and the two threads raced on the state).
+  auto lin = std::make_shared<nn::Linear>(64, 64);
+  xg::manual_seed(3);
+  std::vector<float> want;
+  for (int i = 0; i < 200; ++i)
+    for (float v : xg::rand({16}).to_vector<float>()) want.push_back(v);
+  xg::manual_seed(3);
+  std::vector<float> got;
+  std::thread cloner([&] {
+    for (int i = 0; i < 50; ++i) (void)lin->clone();
+  });
+  for (int i = 0; i < 200; ++i)
+    for (float v : xg::rand({16}).to_vector<float>()) got.push_back(v);
+  cloner.join();
+  CHECK(got == want);
+  xg::manual_seed(0);
 }
