@@ -462,7 +462,14 @@ void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) 
             "1 / yᵀs of a kept pair must be > 0");
       h.old_dirs.emplace_back(dirs.begin() + i * n, dirs.begin() + (i + 1) * n);
       h.old_stps.emplace_back(stps.begin() + i * n, stps.begin() + (i + 1) * n);
-      h.ro.push_back(ro[static_cast<std::size_t>(i)]);
+      // ro is 1 / yᵀs of its pair, kept only when yᵀs > 1e-10: a pair that does not agree with
+      // its ro was changed (finite nonsense in a pair makes the next direction overflow).
+      const double ys = dot(h.old_dirs.back(), h.old_stps.back()), r = ro[static_cast<std::size_t>(i)];
+      if (!(ys > 1e-10) || !(std::abs(r * ys - 1.0) <= 1e-8))
+        bad("lbfgs.ro", option_to_string(r) + " at element " + std::to_string(i),
+            ("not 1 / yᵀs of its pair in lbfgs.old_dirs and lbfgs.old_stps, yᵀs = " + option_to_string(ys))
+                .c_str());
+      h.ro.push_back(r);
     }
   } else {
     for (const char* key : {"lbfgs.old_dirs", "lbfgs.old_stps", "lbfgs.ro"})

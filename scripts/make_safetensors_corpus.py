@@ -241,11 +241,15 @@ def opt_entries(name):
             else:
                 out.append([key, "F32", shape, buffer(kind, n, k)])
     if name == "LBFGS":
+        dirs = [0.01 * (i + 1) for i in range(16)]
+        stps = [0.02 * (i + 1) for i in range(16)]
+        # ro = 1 / yᵀs of each pair (y in old_dirs, s in old_stps), as the loader checks
+        ro = [1.0 / sum(dirs[8 * r + i] * stps[8 * r + i] for i in range(8)) for r in range(2)]
         out += [["lbfgs.d", "F64", [8], f64(*[0.1 * i - 0.3 for i in range(8)])],
                 ["lbfgs.prev_flat_grad", "F64", [8], f64(*[0.05 * i for i in range(8)])],
-                ["lbfgs.old_dirs", "F64", [2, 8], f64(*[0.01 * (i + 1) for i in range(16)])],
-                ["lbfgs.old_stps", "F64", [2, 8], f64(*[0.02 * (i + 1) for i in range(16)])],
-                ["lbfgs.ro", "F64", [2], f64(40.0, 12.5)]]
+                ["lbfgs.old_dirs", "F64", [2, 8], f64(*dirs)],
+                ["lbfgs.old_stps", "F64", [2, 8], f64(*stps)],
+                ["lbfgs.ro", "F64", [2], f64(*ro)]]
     return out
 
 
@@ -383,6 +387,7 @@ poisoned("lbfgs_h_diag_negative.safetensors", "LBFGS", "'lbfgs.H_diag' is -1", m
 poisoned("lbfgs_n_iter_negative.safetensors", "LBFGS", "'lbfgs.n_iter' is -1", meta=with_meta("LBFGS", lbfgs__n_iter="-1"))
 poisoned("lbfgs_old_dirs_nan.safetensors", "LBFGS", "'lbfgs.old_dirs' is nan at element 0",
          poke("LBFGS", "lbfgs.old_dirs", NAN))
+poisoned("lbfgs_pair_changed.safetensors", "LBFGS", "not 1 / yᵀs of its pair", poke("LBFGS", "lbfgs.old_dirs", 7.6e286))
 poisoned("lbfgs_direction_wrong_shape.safetensors", "LBFGS", "'lbfgs.d' has shape [7]",
          set_entry("LBFGS", "lbfgs.d", shape=[7], blob=f64(*[0.0] * 7)), error="ShapeError")
 

@@ -1602,6 +1602,9 @@ TEST_CASE("load_state_dict refuses poisoned state and changes nothing, bit for b
                       {with_tensor(sd, "lbfgs.old_dirs", [](Tensor t) { return first_to(t, NAN); }),
                        "'lbfgs.old_dirs' is nan at element 0"},
                       {per_param, "'state.0.step' is not a field of LBFGS's state"},
+                      // finite, but no longer the pair its ro was computed from
+                      {with_tensor(sd, "lbfgs.old_stps", [](Tensor t) { return first_to(t, 7.6e286); }),
+                       "not 1 / yᵀs of its pair"},
                   });
   }
 }
