@@ -16,6 +16,10 @@ namespace xg {
 
 namespace {
 
+// The format's own limit on the JSON header: a larger length is rejected before allocating, and
+// a save that would write one refuses.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
 const char* st_dtype(Dtype d) {
   switch (d) {
     case Dtype::float32:
@@ -71,6 +75,9 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
   }
   std::string h = header.dump();
   while ((8 + h.size()) % 8) h.push_back(' ');  // the format pads the header to 8-byte alignment
+  if (h.size() > kMaxHeaderBytes)
+    io_fail(path, "the header would be " + std::to_string(h.size()) + " bytes, above the format's limit of " +
+                      std::to_string(kMaxHeaderBytes) + " (too many tensors or too long names)");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -96,9 +103,6 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
 }
 
 namespace {
-
-// The format's own limit on the JSON header: a larger length is rejected before allocating.
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 // Bytes per element of a dtype name, 0 for a name the format does not define; `supported` says
 // whether xgrad reads it.

@@ -25,7 +25,8 @@ struct TensorFile {
 };
 
 /// Writes the tensors (any dtype) and string metadata to `path` atomically.
-/// Throws IOError naming the file on failure, ValueError on duplicate or empty names.
+/// Throws IOError naming the file on failure or when the header would exceed the format's limit
+/// of 100,000,000 bytes (checked before the file is opened), ValueError on duplicate or empty names.
 void save_tensors(const std::string& path, const NamedTensors& tensors,
                   const std::map<std::string, std::string>& metadata = {});
 

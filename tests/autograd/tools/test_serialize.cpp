@@ -156,6 +156,13 @@ TEST_CASE("the header is limited to the format's 100 MB and holds each name once
     std::filesystem::resize_file(p, 8 + n);
     CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "header length 150000000", "limit of 100000000 bytes");
   }
+  {
+    // a save that would write a header the reader refuses refuses too (a 100 MB metadata value)
+    std::filesystem::remove(p);
+    CHECK_ERROR(xg::save_tensors(p, {{"w", xg::ones({1})}}, {{"note", std::string(100'000'000, 'x')}}),
+                xg::IOError, p, "above the format's limit of 100000000");
+    CHECK(!std::filesystem::exists(p));
+  }
   write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                           R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                           std::string(8, '\0')));
