@@ -241,6 +241,12 @@ LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
   LoadResult r;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
   // Check everything first: a load that fails leaves the model as it was.
+  {
+    std::set<std::string> seen;
+    for (const auto& [n, v] : state)
+      if (!seen.insert(n).second)
+        throw ValueError(type_name_ + ".load_state_dict: the state has two entries '" + n + "'");
+  }
   for (auto& [name, t] : mine) {
     const Tensor* src = nullptr;
     for (const auto& [n, v] : state)

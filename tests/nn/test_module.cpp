@@ -344,6 +344,13 @@ TEST_CASE("loading a state dict checks names, shapes and dtypes before copying a
   xg::NamedTensors extra = {{"weight", xg::ones({2, 3})}, {"bias", xg::ones({2})}, {"scale", xg::ones({1})}};
   CHECK_ERROR(model->load_state_dict(extra), xg::ValueError, "Linear.load_state_dict:", "unexpected: scale");
 
+  // Before: of two entries of one name the last was loaded, silently.
+  xg::NamedTensors twice = {
+      {"weight", xg::ones({2, 3})}, {"bias", xg::ones({2})}, {"weight", xg::zeros({2, 3})}};
+  CHECK_ERROR(model->load_state_dict(twice, false), xg::ValueError,
+              "Linear.load_state_dict:", "two entries 'weight'");
+  CHECK(model->weight.to_vector<float>() == before);
+
   // non-strict: loads what matches and reports the rest
   xg::nn::LoadResult r = model->load_state_dict(missing, false);
   CHECK(r.missing == std::vector<std::string>{"bias"});
