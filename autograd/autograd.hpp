@@ -13,6 +13,7 @@
 #include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/tensor/error.hpp"
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 #include "xgrad/autograd/tools/functional.hpp"
 #include "xgrad/autograd/tools/gradcheck.hpp"

@@ -98,16 +98,20 @@ Transform normalize(double mean, double stddev) {
   };
 }
 
-Transform random_horizontal_flip(double p) {
-  return [p](Batch b) {
+Transform random_horizontal_flip(double p, std::shared_ptr<Generator> generator) {
+  return [p, generator](Batch b) {
     if (b.data.dim() != 4)
       throw ShapeError("random_horizontal_flip: expects [N, C, H, W], got " + b.data.shape().str());
     NoGradGuard guard;
     Tensor x = b.data.clone();
     const int64_t n = x.shape()[0], c = x.shape()[1], h = x.shape()[2], w = x.shape()[3];
     float* d = x.data<float>();
+    std::vector<char> flip(static_cast<std::size_t>(n));
+    detail::generator_or_default(generator.get()).draw([&](Generator::Engine& e) {  // one lock per batch
+      for (int64_t i = 0; i < n; ++i) flip[static_cast<std::size_t>(i)] = e.uniform01() < p;
+    });
     for (int64_t i = 0; i < n; ++i) {
-      if (random_uniform01() >= p) continue;
+      if (!flip[static_cast<std::size_t>(i)]) continue;
       for (int64_t k = 0; k < c * h; ++k) {
         float* row = d + (i * c * h + k) * w;
         for (int64_t j = 0; j < w / 2; ++j) std::swap(row[j], row[w - 1 - j]);
@@ -136,6 +140,7 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
   std::vector<int64_t> idx(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
   if (!options_.shuffle) return idx;
+  if (options_.generator) return randperm(n, options_.generator.get()).to_vector<int64_t>();
   // A private splitmix64 stream from (seed, epoch): independent of the global generator, so that
   // model initialisation and shuffling do not disturb each other.
   uint64_t state =

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::data {
@@ -59,14 +60,20 @@ std::shared_ptr<TensorDataset> fashion_mnist(const std::string& dir, bool train,
 using Transform = std::function<Batch(Batch)>;
 /// Standardises the data: (x - mean) / std.
 Transform normalize(double mean, double stddev);
-/// Flips each image ([N, C, H, W]) left-right with probability p (xg's seeded generator).
-Transform random_horizontal_flip(double p = 0.5);
+/// Flips each image ([N, C, H, W]) left-right with probability p, drawing from `generator`
+/// (shared with the caller, who may save its state; null: the default generator).
+Transform random_horizontal_flip(double p = 0.5, std::shared_ptr<Generator> generator = nullptr);
 
 struct DataLoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = true;
   uint64_t seed = 0;       ///< the permutation of epoch e is drawn from (seed, e): reproducible and resumable
   bool drop_last = false;  ///< drop the last batch when it is smaller than batch_size
+  /// As PyTorch's DataLoader(generator=): when set, each iteration's order is a permutation drawn
+  /// from it (seed and epoch are then unused), and the stream goes on from epoch to epoch; save
+  /// its state (Generator::get_state) to resume. Shared with the caller. Null: the (seed, epoch)
+  /// order above, which draws from no generator.
+  std::shared_ptr<Generator> generator = nullptr;
 };
 
 class DataLoader {
@@ -97,7 +104,8 @@ class DataLoader {
   };
   Iterator begin() const;
   Iterator end() const { return Iterator(this, num_batches()); }
-  /// The order of the examples in `epoch`.
+  /// The order of the examples in `epoch`; with options().generator, the next order drawn from
+  /// it (the epoch is then unused, and each call advances the generator).
   std::vector<int64_t> order(int64_t epoch) const;
 
  private:

@@ -32,12 +32,13 @@ Tensor causal_mask(int64_t l, int64_t s, Dtype dtype) {
   return tensor(m, {l, s}, {.dtype = dtype});
 }
 
-Tensor dropout_weights(const Tensor& w, double p) {
+Tensor dropout_weights(const Tensor& w, double p, Generator* generator) {
   if (p <= 0) return w;
   Tensor keep;
   {
     NoGradGuard guard;
-    keep = p < 1 ? ge(rand(w.shape(), {.dtype = w.dtype()}), p) * (1.0 / (1.0 - p)) : zeros_like(w);
+    keep =
+        p < 1 ? ge(rand(w.shape(), {.dtype = w.dtype()}, generator), p) * (1.0 / (1.0 - p)) : zeros_like(w);
   }
   return w * keep;
 }
@@ -106,7 +107,7 @@ AttentionOutput attention(const Tensor& q, const Tensor& k, const Tensor& v, con
     scores = scores + additive_mask(attn_mask, o.mask_kind, scores.dtype());
   }
   if (is_causal) scores = scores + causal_mask(q.size(-2), k.size(-2), scores.dtype());
-  Tensor weights = dropout_weights(softmax(scores, -1), o.dropout_p);
+  Tensor weights = dropout_weights(softmax(scores, -1), o.dropout_p, o.generator);
   return {matmul_t(weights, v, false, false), weights};
 }
 
@@ -246,6 +247,7 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
 
   AttentionOptions ao;
   ao.dropout_p = is_training() ? options_.dropout : 0.0;
+  ao.generator = options_.generator.get();
   AttentionOutput att = attention(heads(q, l), heads(k, s), heads(v, s), mask, args.is_causal, ao);
 
   // [N, h, L, d] -> [N, L, h, d] -> [N L, E] -> out_proj -> back to the input layout.

@@ -14,9 +14,11 @@
 ///    nn.MultiheadAttention).
 /// A query row whose keys are all masked out gives NaN, as in PyTorch.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
@@ -29,6 +31,7 @@ struct AttentionOptions {
   MaskKind mask_kind = MaskKind::additive;     ///< how attn_mask is read
   double dropout_p = 0.0;                      ///< dropout on the attention weights (always applied when > 0)
   std::optional<double> scale = std::nullopt;  ///< default 1 / sqrt(E)
+  Generator* generator = nullptr;              ///< the dropout's masks; nullptr: the default generator
 };
 
 /// The output and the attention weights (softmax of the scores, after dropout).
@@ -71,9 +74,10 @@ class AttentionOutProj : public Module {
 
 /// Options of MultiheadAttention (PyTorch's names and defaults).
 struct MultiheadAttentionOptions {
-  bool bias = true;          ///< in_proj_bias and out_proj.bias
-  bool batch_first = false;  ///< inputs and output [N, L, E] instead of [L, N, E]
-  double dropout = 0.0;      ///< dropout on the attention weights, in training mode
+  bool bias = true;                                ///< in_proj_bias and out_proj.bias
+  bool batch_first = false;                        ///< inputs and output [N, L, E] instead of [L, N, E]
+  double dropout = 0.0;                            ///< dropout on the attention weights, in training mode
+  std::shared_ptr<Generator> generator = nullptr;  ///< the dropout's masks; null: the default generator
 };
 
 /// The optional arguments of MultiheadAttention::forward (PyTorch's names and defaults).

@@ -1,7 +1,8 @@
 #pragma once
 /// @file dropout.hpp
 /// @brief Dropout, as torch.nn.Dropout: inverted dropout (kept elements scaled by 1 / (1 - p)) in
-/// training mode, the identity after eval(). The mask is drawn from xg's seeded generator, so
+/// training mode, the identity after eval(). The mask is drawn from options.generator when set
+/// (shared with the caller, who may save its state), else from the default generator, so
 /// xg::manual_seed makes it reproducible.
 ///
 /// @code
@@ -10,14 +11,18 @@
 /// drop.eval();
 /// y = drop.forward(x);              // x itself
 /// @endcode
+#include <memory>
 #include <string>
 
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
 
 struct DropoutOptions {
   double p = 0.5;  ///< probability of zeroing an element, in [0, 1]
+  /// Where the masks come from; null: the default generator. A clone shares it.
+  std::shared_ptr<Generator> generator = nullptr;
 };
 
 class Dropout : public Module {

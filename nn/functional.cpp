@@ -73,7 +73,7 @@ Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const 
   return reshape(y, os);
 }
 
-Tensor dropout(const Tensor& x, double p, bool training) {
+Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   check_float_input(x, "dropout", "the input");
   if (!(p >= 0.0 && p <= 1.0)) throw ValueError("dropout: p must be in [0, 1], got " + std::to_string(p));
   if (!training || p == 0.0) return x;
@@ -81,14 +81,16 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   // The mask holds 0 or 1 / (1 - p) directly: one pass to draw it, one multiply.
   Tensor mask = empty(x.shape(), {.dtype = x.dtype()});
   const double keep = 1.0 - p, scale = 1.0 / keep;
-  if (x.dtype() == Dtype::float32) {
-    float* m = mask.data<float>();
-    const float s = static_cast<float>(scale);
-    for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = random_uniform01() < keep ? s : 0.0f;
-  } else {
-    double* m = mask.data<double>();
-    for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = random_uniform01() < keep ? scale : 0.0;
-  }
+  detail::generator_or_default(generator).draw([&](Generator::Engine& e) {  // one lock for the mask
+    if (x.dtype() == Dtype::float32) {
+      float* m = mask.data<float>();
+      const float s = static_cast<float>(scale);
+      for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = e.uniform01() < keep ? s : 0.0f;
+    } else {
+      double* m = mask.data<double>();
+      for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = e.uniform01() < keep ? scale : 0.0;
+    }
+  });
   return x * mask;
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::nn::functional {
@@ -30,10 +31,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias = Tensor());
 
 /// Inverted dropout: in training, each element is zeroed with probability p and the others are
-/// scaled by 1 / (1 - p), so that the expectation is unchanged; the mask comes from xg's seeded
-/// generator (xg::manual_seed). Outside training, or with p = 0, x itself is returned.
-/// p = 1 zeroes everything. ValueError unless 0 <= p <= 1.
-Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+/// scaled by 1 / (1 - p), so that the expectation is unchanged; the mask comes from `generator`
+/// (nullptr: the default generator, which xg::manual_seed seeds). Outside training, or with
+/// p = 0, x itself is returned. p = 1 zeroes everything. ValueError unless 0 <= p <= 1.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* generator = nullptr);
 
 /// Rows of weight [num_embeddings, dim] picked by int64 indices of any shape -> [..., dim]
 /// (index_select). With padding_idx, positions holding that index get the row's value but pass

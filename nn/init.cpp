@@ -103,19 +103,19 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
   return {t.shape()[1] * receptive, t.shape()[0] * receptive};
 }
 
-Tensor uniform_(const Tensor& t, double a, double b) {
+Tensor uniform_(const Tensor& t, double a, double b, Generator* generator) {
   check_float(t, "uniform_");
   if (!(a <= b))
     throw ValueError("init.uniform_: expects a <= b, got a = " + std::to_string(a) +
                      ", b = " + std::to_string(b));
-  return fill_from(t, xg::uniform(t.shape(), a, b, {.dtype = t.dtype()}));
+  return fill_from(t, xg::uniform(t.shape(), a, b, {.dtype = t.dtype()}, generator));
 }
 
-Tensor normal_(const Tensor& t, double mean, double stddev) {
+Tensor normal_(const Tensor& t, double mean, double stddev, Generator* generator) {
   check_float(t, "normal_");
   if (!(stddev >= 0))
     throw ValueError("init.normal_: std must be non-negative, got " + std::to_string(stddev));
-  return fill_from(t, xg::normal(t.shape(), mean, stddev, {.dtype = t.dtype()}));
+  return fill_from(t, xg::normal(t.shape(), mean, stddev, {.dtype = t.dtype()}, generator));
 }
 
 Tensor constant_(const Tensor& t, double value) {
@@ -132,37 +132,39 @@ Tensor ones_(const Tensor& t) {
   return constant_(t, 1.0);
 }
 
-Tensor xavier_uniform_(const Tensor& t, double gain) {
+Tensor xavier_uniform_(const Tensor& t, double gain, Generator* generator) {
   check_float(t, "xavier_uniform_");
   const auto [fan_in, fan_out] = fans(t, "xavier_uniform_");
   if (fan_in + fan_out == 0) return t;
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
-  return fill_from(t, xg::uniform(t.shape(), -bound, bound, {.dtype = t.dtype()}));
+  return fill_from(t, xg::uniform(t.shape(), -bound, bound, {.dtype = t.dtype()}, generator));
 }
 
-Tensor xavier_normal_(const Tensor& t, double gain) {
+Tensor xavier_normal_(const Tensor& t, double gain, Generator* generator) {
   check_float(t, "xavier_normal_");
   const auto [fan_in, fan_out] = fans(t, "xavier_normal_");
   if (fan_in + fan_out == 0) return t;
   const double stddev = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
-  return fill_from(t, xg::normal(t.shape(), 0.0, stddev, {.dtype = t.dtype()}));
+  return fill_from(t, xg::normal(t.shape(), 0.0, stddev, {.dtype = t.dtype()}, generator));
 }
 
-Tensor kaiming_uniform_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity) {
+Tensor kaiming_uniform_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity,
+                        Generator* generator) {
   check_float(t, "kaiming_uniform_");
   if (t.numel() == 0) return t;  // PyTorch: a no-op on zero-element tensors
   const double bound = std::sqrt(3.0) * kaiming_std(t, a, mode, nonlinearity, "kaiming_uniform_");
-  return fill_from(t, xg::uniform(t.shape(), -bound, bound, {.dtype = t.dtype()}));
+  return fill_from(t, xg::uniform(t.shape(), -bound, bound, {.dtype = t.dtype()}, generator));
 }
 
-Tensor kaiming_normal_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity) {
+Tensor kaiming_normal_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity,
+                       Generator* generator) {
   check_float(t, "kaiming_normal_");
   if (t.numel() == 0) return t;
   const double stddev = kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_");
-  return fill_from(t, xg::normal(t.shape(), 0.0, stddev, {.dtype = t.dtype()}));
+  return fill_from(t, xg::normal(t.shape(), 0.0, stddev, {.dtype = t.dtype()}, generator));
 }
 
-Tensor orthogonal_(const Tensor& t, double gain) {
+Tensor orthogonal_(const Tensor& t, double gain, Generator* generator) {
   check_float(t, "orthogonal_");
   if (t.dim() < 2)
     throw ValueError("init.orthogonal_: only tensors with 2 or more axes are supported, got shape " +
@@ -175,7 +177,7 @@ Tensor orthogonal_(const Tensor& t, double gain) {
   const int64_t m = std::max(rows, cols), n = std::min(rows, cols);
   std::vector<double> a(static_cast<std::size_t>(m * n));  // column-major: column j at a[j * m]
   {
-    Tensor g = xg::normal({m, n}, 0.0, 1.0, {.dtype = Dtype::float64});
+    Tensor g = xg::normal({m, n}, 0.0, 1.0, {.dtype = Dtype::float64}, generator);
     const double* p = g.data<double>();
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) a[j * m + i] = p[i * n + j];

@@ -1,8 +1,10 @@
 #pragma once
 /// @file init.hpp
 /// @brief Parameter initialisers, as torch.nn.init. Each one fills its tensor in place (under
-/// NoGradGuard, so parameters that require grad are fine), draws from xg's seeded generator
-/// (xg::manual_seed makes it reproducible), bumps the version counter and returns the tensor.
+/// NoGradGuard, so parameters that require grad are fine), bumps the version counter and returns
+/// the tensor. The random ones take an optional last argument `generator`, which PyTorch 1.13's
+/// init functions lack: nullptr draws from the default generator (xg::manual_seed makes it
+/// reproducible).
 ///
 /// Fans (calculate_fan_in_and_fan_out) follow PyTorch's weight layouts: for a weight of shape
 /// [out, in, k...] fan_in = in * prod(k), fan_out = out * prod(k).
@@ -16,6 +18,7 @@
 #include <optional>
 #include <utility>
 
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::nn::init {
@@ -37,31 +40,31 @@ double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param = s
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor);
 
 /// U(a, b).
-Tensor uniform_(const Tensor& tensor, double a = 0.0, double b = 1.0);
+Tensor uniform_(const Tensor& tensor, double a = 0.0, double b = 1.0, Generator* generator = nullptr);
 /// N(mean, std^2).
-Tensor normal_(const Tensor& tensor, double mean = 0.0, double stddev = 1.0);
+Tensor normal_(const Tensor& tensor, double mean = 0.0, double stddev = 1.0, Generator* generator = nullptr);
 Tensor constant_(const Tensor& tensor, double value);
 Tensor zeros_(const Tensor& tensor);
 Tensor ones_(const Tensor& tensor);
 
 /// Glorot: U(-a, a) with a = gain sqrt(6 / (fan_in + fan_out)).
-Tensor xavier_uniform_(const Tensor& tensor, double gain = 1.0);
+Tensor xavier_uniform_(const Tensor& tensor, double gain = 1.0, Generator* generator = nullptr);
 /// Glorot: N(0, std^2) with std = gain sqrt(2 / (fan_in + fan_out)).
-Tensor xavier_normal_(const Tensor& tensor, double gain = 1.0);
+Tensor xavier_normal_(const Tensor& tensor, double gain = 1.0, Generator* generator = nullptr);
 
 /// He: U(-b, b) with b = gain sqrt(3 / fan), gain = calculate_gain(nonlinearity, a), fan chosen
 /// by mode. The defaults (a = 0, fan_in, leaky_relu) give gain sqrt(2); nn::Linear and nn::Conv*
 /// use a = sqrt(5), which makes b = 1 / sqrt(fan_in).
 Tensor kaiming_uniform_(const Tensor& tensor, double a = 0.0, FanMode mode = FanMode::fan_in,
-                        Nonlinearity nonlinearity = Nonlinearity::leaky_relu);
+                        Nonlinearity nonlinearity = Nonlinearity::leaky_relu, Generator* generator = nullptr);
 /// He: N(0, std^2) with std = gain / sqrt(fan).
 Tensor kaiming_normal_(const Tensor& tensor, double a = 0.0, FanMode mode = FanMode::fan_in,
-                       Nonlinearity nonlinearity = Nonlinearity::leaky_relu);
+                       Nonlinearity nonlinearity = Nonlinearity::leaky_relu, Generator* generator = nullptr);
 
 /// A (semi-)orthogonal matrix times gain, as PyTorch: the tensor is viewed as
 /// [size(0), numel / size(0)], filled with the Q factor of the QR decomposition of a standard
 /// normal matrix (signs fixed so that R's diagonal is positive: Haar-distributed). Rows are
 /// orthonormal when rows <= cols, columns otherwise. ValueError for fewer than 2 axes.
-Tensor orthogonal_(const Tensor& tensor, double gain = 1.0);
+Tensor orthogonal_(const Tensor& tensor, double gain = 1.0, Generator* generator = nullptr);
 
 }  // namespace xg::nn::init

@@ -10,6 +10,7 @@
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tensor/generator.hpp"
 
 namespace xg::nn {
 
@@ -240,6 +241,12 @@ LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
   LoadResult r;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
   // Check everything first: a load that fails leaves the model as it was.
+  {
+    std::set<std::string> seen;
+    for (const auto& [n, v] : state)
+      if (!seen.insert(n).second)
+        throw ValueError(type_name_ + ".load_state_dict: the state has two entries '" + n + "'");
+  }
   for (auto& [name, t] : mine) {
     const Tensor* src = nullptr;
     for (const auto& [n, v] : state)
@@ -298,18 +305,13 @@ ModulePtr Module::clone_empty() const {
 }
 
 ModulePtr Module::clone() const {
-  // Building the new module draws its initial values from the generator: put the state back, so
-  // that a clone changes no later random number.
-  const std::vector<uint64_t> rng = get_rng_state();
+  // Building the new module draws initial values (then overwritten by the copy): from a scratch
+  // generator, so that a clone changes no later random number, and does not race on the default
+  // generator with other threads.
+  Generator scratch;
+  const xg::detail::DefaultGeneratorOverride use_scratch(scratch);
   std::map<const Module*, ModulePtr> memo;
-  try {
-    ModulePtr c = clone_into(memo);
-    set_rng_state(rng);
-    return c;
-  } catch (...) {
-    set_rng_state(rng);
-    throw;
-  }
+  return clone_into(memo);
 }
 
 ModulePtr Module::clone_into(std::map<const Module*, ModulePtr>& memo) const {
@@ -452,17 +454,50 @@ struct BackwardCall {
   }
 };
 
+// A hook that calls its own module (module(x), not forward(x)) runs again at every call, until
+// the stack overflows: module calls nested inside hooks deeper than this on one thread raise
+// ValueError instead, naming the module and the hook.
+constexpr int kMaxNestedHookCalls = 64;
+thread_local int nested_hook_calls = 0;
+thread_local const char* running_hook_kind = nullptr;
+thread_local const Module* running_hook_module = nullptr;
+
+struct InHook {
+  const char* kind = running_hook_kind;
+  const Module* module = running_hook_module;
+  InHook(const char* k, const Module* m) {
+    ++nested_hook_calls;
+    running_hook_kind = k;
+    running_hook_module = m;
+  }
+  ~InHook() {
+    --nested_hook_calls;
+    running_hook_kind = kind;
+    running_hook_module = module;
+  }
+  InHook(const InHook&) = delete;
+  InHook& operator=(const InHook&) = delete;
+};
+
 }  // namespace
 
 // The order of PyTorch's module call: pre-hooks, the input's backward hook, forward, forward
 // hooks, the output's backward hook.
 Tensor Module::call_with_hooks(const Tensor& input) {
+  if (nested_hook_calls >= kMaxNestedHookCalls) [[unlikely]]
+    throw ValueError(type_name_ + ": " + std::to_string(kMaxNestedHookCalls) +
+                     " module calls nested inside module hooks on one thread: a " + running_hook_kind +
+                     " of " + running_hook_module->type_name() +
+                     " calls a module whose hooks call it again, without end; inside a hook, call "
+                     "forward(x) (which runs no hooks) or guard the hook against re-entry");
   const std::shared_ptr<detail::ModuleHooks> h = hooks_;  // hooks may be removed while they run
   Tensor x = input;
   if (!h->pre.empty()) {
     const auto pre = h->pre;
-    for (const auto& e : pre)
+    for (const auto& e : pre) {
+      const InHook in("forward pre-hook", this);
       if (Tensor r = e.fn(*this, x); r.defined()) x = r;
+    }
   }
   std::shared_ptr<BackwardCall> bw;
   if (!h->backward.empty() && GradMode::is_enabled()) {
@@ -480,8 +515,10 @@ Tensor Module::call_with_hooks(const Tensor& input) {
   Tensor y = forward(x);
   if (!h->forward.empty()) {
     const auto fwd = h->forward;
-    for (const auto& e : fwd)
+    for (const auto& e : fwd) {
+      const InHook in("forward hook", this);
       if (Tensor r = e.fn(*this, x, y); r.defined()) y = r;
+    }
   }
   if (bw && y.defined() && y.requires_grad()) {
     y = hook_identity()({y});

@@ -132,7 +132,8 @@ class Module : public std::enable_shared_from_this<Module> {
   NamedTensors state_dict() const;
   /// Copies values in by name. Shapes and dtypes must match (ShapeError / TypeError naming the
   /// entry). strict: no entry may be missing or unexpected (ValueError listing them); non-strict:
-  /// the result lists them. Everything is checked before anything is copied.
+  /// the result lists them; a name given twice is a ValueError. Everything is checked before
+  /// anything is copied.
   LoadResult load_state_dict(const NamedTensors& state, bool strict = true);
   /// state_dict() to a safetensors file (atomically: a temporary file renamed into place).
   void save(const std::string& path) const;

@@ -67,11 +67,12 @@ std::vector<Tensor> unbind_steps(const Tensor& x) {
 }
 
 // Inverted dropout: zeros with probability p, the rest scaled by 1 / (1 - p).
-Tensor step_dropout(const Tensor& x, double p) {
+Tensor step_dropout(const Tensor& x, double p, Generator* generator) {
   Tensor keep;
   {
     NoGradGuard guard;
-    keep = p < 1 ? ge(rand(x.shape(), {.dtype = x.dtype()}), p) * (1.0 / (1.0 - p)) : zeros_like(x);
+    keep =
+        p < 1 ? ge(rand(x.shape(), {.dtype = x.dtype()}, generator), p) * (1.0 / (1.0 - p)) : zeros_like(x);
   }
   return x * keep;
 }
@@ -291,7 +292,7 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
     for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
       layer_in[t] = dirs == 1 ? dir_out[0][t] : concat({dir_out[0][t], dir_out[1][t]}, 1);
       if (o.dropout > 0 && is_training() && l + 1 < o.num_layers)
-        layer_in[t] = step_dropout(layer_in[t], o.dropout);
+        layer_in[t] = step_dropout(layer_in[t], o.dropout, o.generator.get());
     }
   }
 

@@ -24,9 +24,11 @@
 /// // out.output [5, 3, 20], out.h_n and out.c_n [2, 3, 20]
 /// @endcode
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/nn/module.hpp"
 
 namespace xg::nn {
@@ -118,6 +120,8 @@ struct RNNOptions {
   bool batch_first = false;    ///< input and output [B, T, features] instead of [T, B, features]
   double dropout = 0.0;        ///< dropout on the outputs of every layer but the last, in training
   bool bidirectional = false;  ///< a second pass from the end; outputs concatenated: 2 H features
+  /// The dropout's masks; null: the default generator. A clone shares it.
+  std::shared_ptr<Generator> generator = nullptr;
 };
 
 /// What RNN and GRU return.

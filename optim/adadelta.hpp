@@ -49,6 +49,11 @@ struct AdadeltaState {
     f("square_avg", square_avg);
     f("acc_delta", acc_delta);
   }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const {
+    c.at_least_zero("square_avg", square_avg);
+    c.at_least_zero("acc_delta", acc_delta);
+  }
 };
 
 class Adadelta : public TypedOptimizer<AdadeltaOptions, AdadeltaState> {

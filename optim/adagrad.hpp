@@ -49,6 +49,8 @@ struct AdagradState {
     f("step", step);
     f("sum", sum);
   }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const { c.at_least_zero("sum", sum); }
 };
 
 class Adagrad : public TypedOptimizer<AdagradOptions, AdagradState> {

@@ -17,6 +17,7 @@
 /// with the current step's factor, as PyTorch's implementation and its current documentation do
 /// (older PyTorch documentation wrote the maximum of the corrected v̂).
 #include <array>
+#include <string_view>
 #include <vector>
 
 #include "xgrad/optim/optimizer.hpp"
@@ -66,6 +67,13 @@ struct AdamState {
     f("exp_avg", exp_avg);
     f("exp_avg_sq", exp_avg_sq);
     f("max_exp_avg_sq", max_exp_avg_sq);
+  }
+  /// Made only with amsgrad.
+  static constexpr std::array<std::string_view, 1> optional_fields = {"max_exp_avg_sq"};
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const {
+    c.at_least_zero("exp_avg_sq", exp_avg_sq);
+    c.at_least_zero("max_exp_avg_sq", max_exp_avg_sq);
   }
 };
 

@@ -48,6 +48,8 @@ struct AdamaxState {
     f("exp_avg", exp_avg);
     f("exp_inf", exp_inf);
   }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const { c.at_least_zero("exp_inf", exp_inf); }
 };
 
 class Adamax : public TypedOptimizer<AdamaxOptions, AdamaxState> {

@@ -14,6 +14,7 @@
 /// The optimizer trains θ; the average θ̄ (state ax) is what ASGD offers besides, read with
 /// state(p)->ax. η and μ are per parameter and kept in double whatever the parameter's dtype
 /// (PyTorch 1.13 keeps them as tensors of its default dtype, float32 unless changed).
+#include <cmath>
 #include <vector>
 
 #include "xgrad/optim/optimizer.hpp"
@@ -57,6 +58,11 @@ struct ASGDState {
     f("eta", eta);
     f("mu", mu);
     f("ax", ax);
+  }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const {
+    c.in_range("eta", eta, 0.0, INFINITY);  // lr / (1 + lambd lr t)^alpha
+    c.in_range("mu", mu, 0.0, 1.0);         // 1 / max(1, t - t0)
   }
 };
 

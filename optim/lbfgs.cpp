@@ -393,11 +393,19 @@ void LBFGS::save_extra(StateDict& sd) const {
   }
 }
 
+bool LBFGS::extra_entry(const std::string& name) const {
+  return name == "lbfgs.d" || name == "lbfgs.prev_flat_grad" || name == "lbfgs.old_dirs" ||
+         name == "lbfgs.old_stps" || name == "lbfgs.ro";
+}
+
 void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) {
   const std::string who = name() + ".load_state_dict";
   History h;
   auto meta = [&](const char* key, auto& v) {
     option_from_string(detail::get_meta(sd, key, who), v, who + ": " + key);
+  };
+  auto bad = [&](const char* key, const std::string& value, const char* rule) {
+    throw ValueError(who + ": '" + std::string(key) + "' is " + value + " (" + rule + ")");
   };
   meta("lbfgs.func_evals", h.func_evals);
   meta("lbfgs.n_iter", h.n_iter);
@@ -406,6 +414,20 @@ void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) 
   meta("lbfgs.prev_loss", h.prev_loss);
   int64_t m = 0;
   meta("lbfgs.history", m);
+  if (h.func_evals < 0) bad("lbfgs.func_evals", std::to_string(h.func_evals), "a count must be >= 0");
+  if (h.n_iter < 0) bad("lbfgs.n_iter", std::to_string(h.n_iter), "a count must be >= 0");
+  if (!std::isfinite(h.t)) bad("lbfgs.t", option_to_string(h.t), "must be finite");
+  // H_diag = yᵀs / yᵀy with yᵀs > 1e-10: a negative or zero one turns the direction uphill.
+  if (!(std::isfinite(h.H_diag) && h.H_diag > 0.0))
+    bad("lbfgs.H_diag", option_to_string(h.H_diag), "must be finite and > 0");
+  if (!std::isfinite(h.prev_loss)) bad("lbfgs.prev_loss", option_to_string(h.prev_loss), "must be finite");
+  // The loaded options, not yet assigned, bound the history.
+  int64_t history_size = 0;
+  option_from_string(detail::get_meta(sd, "group.0.history_size", who), history_size,
+                     who + ": group.0.history_size");
+  if (m < 0 || m > history_size)
+    bad("lbfgs.history", std::to_string(m),
+        ("must be in [0, history_size = " + std::to_string(history_size) + "]").c_str());
   const int64_t n = numel_;
   auto values = [&](const char* key, const Shape& shape, bool required) -> std::vector<double> {
     auto it = lookup.find(key);
@@ -417,19 +439,42 @@ void LBFGS::load_extra(const StateDict& sd, const detail::TensorLookup& lookup) 
       throw ShapeError(who + ": '" + std::string(key) + "' has shape " + it->second->shape().str() +
                        ", expected " + shape.str() + " (the parameters have " + std::to_string(n) +
                        " elements)");
-    return it->second->to(Dtype::float64).to_vector<double>();
+    if (!it->second->is_floating_point())
+      throw TypeError(who + ": '" + std::string(key) + "' is " + dtype_name(it->second->dtype()) +
+                      ", expected a float tensor");
+    std::vector<double> v = it->second->to(Dtype::float64).to_vector<double>();
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        bad(key, option_to_string(v[i]) + " at element " + std::to_string(i), "state must be finite");
+    return v;
   };
-  h.d = values("lbfgs.d", {n}, false);
-  h.prev_flat_grad = values("lbfgs.prev_flat_grad", {n}, false);
+  // After the first iteration the next one starts from the last direction and gradient.
+  h.d = values("lbfgs.d", {n}, h.n_iter > 0);
+  h.prev_flat_grad = values("lbfgs.prev_flat_grad", {n}, h.n_iter > 0);
   if (m > 0) {
     const std::vector<double> dirs = values("lbfgs.old_dirs", {m, n}, true),
                               stps = values("lbfgs.old_stps", {m, n}, true);
     const std::vector<double> ro = values("lbfgs.ro", {m}, true);
     for (int64_t i = 0; i < m; ++i) {
+      if (!(ro[static_cast<std::size_t>(i)] > 0.0))
+        bad("lbfgs.ro",
+            option_to_string(ro[static_cast<std::size_t>(i)]) + " at element " + std::to_string(i),
+            "1 / yᵀs of a kept pair must be > 0");
       h.old_dirs.emplace_back(dirs.begin() + i * n, dirs.begin() + (i + 1) * n);
       h.old_stps.emplace_back(stps.begin() + i * n, stps.begin() + (i + 1) * n);
-      h.ro.push_back(ro[static_cast<std::size_t>(i)]);
+      // ro is 1 / yᵀs of its pair, kept only when yᵀs > 1e-10: a pair that does not agree with
+      // its ro was changed (finite nonsense in a pair makes the next direction overflow).
+      const double ys = dot(h.old_dirs.back(), h.old_stps.back()), r = ro[static_cast<std::size_t>(i)];
+      if (!(ys > 1e-10) || !(std::abs(r * ys - 1.0) <= 1e-8))
+        bad("lbfgs.ro", option_to_string(r) + " at element " + std::to_string(i),
+            ("not 1 / yᵀs of its pair in lbfgs.old_dirs and lbfgs.old_stps, yᵀs = " + option_to_string(ys))
+                .c_str());
+      h.ro.push_back(r);
     }
+  } else {
+    for (const char* key : {"lbfgs.old_dirs", "lbfgs.old_stps", "lbfgs.ro"})
+      if (lookup.count(key))
+        throw ValueError(who + ": the state has an entry '" + std::string(key) + "' but lbfgs.history is 0");
   }
   h_ = std::move(h);
 }

@@ -95,6 +95,7 @@ class LBFGS : public TypedOptimizer<LBFGSOptions, LBFGSParamState> {
  protected:
   void save_extra(StateDict& sd) const override;
   void load_extra(const StateDict& sd, const detail::TensorLookup& lookup) override;
+  bool extra_entry(const std::string& name) const override;
 
  private:
   std::vector<double> gather_flat_grad() const;

@@ -59,6 +59,11 @@ struct NAdamState {
     f("exp_avg", exp_avg);
     f("exp_avg_sq", exp_avg_sq);
   }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const {
+    c.in_range("mu_product", mu_product, 0.0, 1.0);  // a product of factors in (0, 1)
+    c.at_least_zero("exp_avg_sq", exp_avg_sq);
+  }
 };
 
 class NAdam : public TypedOptimizer<NAdamOptions, NAdamState> {

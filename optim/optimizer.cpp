@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <system_error>
 
 namespace xg::optim {
@@ -223,6 +224,24 @@ void put_state(StateDict& sd, const std::string& key, double v) {
   sd.tensors.emplace_back(key, from_vector(std::vector<double>{v}, Shape{}));
 }
 
+namespace {
+[[noreturn]] void poisoned(const std::string& who, const std::string& key, const std::string& what) {
+  throw ValueError(who + ": '" + key + "' " + what);
+}
+// The first element that is not finite (or, with nonnegative, below 0); -1 when there is none.
+int64_t first_bad(const Tensor& t, bool nonnegative) {
+  const Tensor c = t.to(Dtype::float64).contiguous();
+  const double* x = c.data<double>();
+  for (int64_t i = 0; i < c.numel(); ++i)
+    if (!std::isfinite(x[i]) || (nonnegative && x[i] < 0.0)) return i;
+  return -1;
+}
+std::string element_text(const Tensor& t, int64_t i) {
+  NoGradGuard no_grad;
+  return option_to_string(t.to(Dtype::float64).contiguous().data<double>()[i]);
+}
+}  // namespace
+
 bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out,
                const std::string& who) {
   auto it = in.find(key);
@@ -234,15 +253,34 @@ bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, 
   if (!t.is_floating_point())
     throw TypeError(who + ": '" + key + "' is " + dtype_name(t.dtype()) + ", expected a float tensor");
   NoGradGuard no_grad;
+  if (const int64_t i = first_bad(t, false); i >= 0)
+    poisoned(who, key,
+             "holds " + element_text(t, i) + " at element " + std::to_string(i) + " (state must be finite)");
   out = t.to(p.dtype()).clone().detach();
+  // Finite in float64 may overflow to inf in float32.
+  if (const int64_t i = first_bad(out, false); i >= 0)
+    poisoned(who, key,
+             "holds " + element_text(t, i) + " at element " + std::to_string(i) + ", beyond " +
+                 dtype_name(p.dtype()));
   return true;
 }
 bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, int64_t& out,
                const std::string& who) {
   auto it = in.find(key);
   if (it == in.end()) return false;
-  if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
-  out = it->second->item<int64_t>();
+  const Tensor& t = *it->second;
+  if (t.numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
+  if (t.dtype() == Dtype::int64) {
+    out = t.item<int64_t>();
+  } else {
+    // A count written as a float (PyTorch keeps step as a float tensor): only whole values that
+    // doubles hold exactly.
+    const double v = t.item();
+    if (!(std::abs(v) <= 9007199254740992.0) || v != std::floor(v))
+      poisoned(who, key, "is " + option_to_string(v) + ", not a whole number");
+    out = static_cast<int64_t>(v);
+  }
+  if (out < 0) poisoned(who, key, "is " + std::to_string(out) + " (a count must be >= 0)");
   return true;
 }
 bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, double& out,
@@ -250,8 +288,24 @@ bool get_state(const TensorLookup& in, const std::string& key, const Tensor&, do
   auto it = in.find(key);
   if (it == in.end()) return false;
   if (it->second->numel() != 1) throw ShapeError(who + ": '" + key + "' should hold one number");
-  out = it->second->item();
+  const double v = it->second->item();
+  if (!std::isfinite(v)) poisoned(who, key, "is " + option_to_string(v) + " (state must be finite)");
+  out = v;
   return true;
+}
+
+void StateCheck::at_least_zero(const char* field, const Tensor& t) const {
+  if (!t.defined()) return;
+  NoGradGuard no_grad;
+  if (const int64_t i = first_bad(t, true); i >= 0)
+    poisoned(who, prefix + field,
+             "holds " + element_text(t, i) + " at element " + std::to_string(i) + " (must be >= 0)");
+}
+void StateCheck::in_range(const char* field, double v, double lo, double hi) const {
+  if (!(v >= lo && v <= hi))
+    poisoned(who, prefix + field,
+             "is " + option_to_string(v) + " (must be in [" + option_to_string(lo) + ", " +
+                 option_to_string(hi) + "])");
 }
 
 const std::string& get_meta(const StateDict& sd, const std::string& key, const std::string& who) {
@@ -267,18 +321,29 @@ TensorLookup begin_load(const StateDict& sd, const std::string& optimizer) {
   const std::string& of = get_meta(sd, "optimizer", who);
   if (of != optimizer) throw ValueError(who + ": the state is of a " + of + " optimizer, not " + optimizer);
   TensorLookup lookup;
-  for (const auto& [n, t] : sd.tensors) lookup[n] = &t;
+  for (const auto& [n, t] : sd.tensors)
+    if (!lookup.emplace(n, &t).second) throw ValueError(who + ": the state has two entries '" + n + "'");
   return lookup;
 }
 
-void check_state_indices(const StateDict& sd, std::size_t count, const std::string& who) {
+void check_state_names(const StateDict& sd, std::size_t count,
+                       const std::function<bool(const std::string&)>& known,
+                       const std::function<bool(const std::string&)>& extra, const std::string& who) {
   for (const auto& [n, t] : sd.tensors) {
-    if (n.rfind("state.", 0) != 0) continue;
+    if (extra(n)) continue;
+    if (n.rfind("state.", 0) != 0) throw ValueError(who + ": the state has an unexpected entry '" + n + "'");
     std::size_t k = 0;
-    auto r = std::from_chars(n.data() + 6, n.data() + n.size(), k);
-    if (r.ec != std::errc() || k >= count)
+    const char* end = n.data() + n.size();
+    auto r = std::from_chars(n.data() + 6, end, k);
+    if (r.ec != std::errc() || r.ptr == end || *r.ptr != '.' || r.ptr == n.data() + 6 ||
+        (n[6] == '0' && r.ptr != n.data() + 7))
+      throw ValueError(who + ": the state entry '" + n + "' is not state.<index>.<field>");
+    if (k >= count)
       throw ValueError(who + ": the state entry '" + n + "' names no parameter (the optimizer has " +
                        std::to_string(count) + ")");
+    if (!known(std::string(r.ptr + 1, end)))
+      throw ValueError(who + ": the state entry '" + n + "' is not a field of " +
+                       who.substr(0, who.find('.')) + "'s state");
   }
 }
 

@@ -25,6 +25,7 @@
 ///   tensors   state.<k>.<field> for parameter k (numbered across groups in order), e.g.
 ///             state.0.step (int64 scalar), state.0.exp_avg (the parameter's shape and dtype)
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -105,7 +106,11 @@ class Optimizer {
   virtual StateDict state_dict() const = 0;
   /// Restores options and state from state_dict() of an optimizer of the same kind over
   /// parameters of the same groups and shapes (matched by position). Metadata keys it does not
-  /// know (a scheduler's) are ignored.
+  /// know (a scheduler's) are ignored. Everything is checked before anything changes (a failed
+  /// load leaves the optimizer exactly as it was): options finite and in their ranges; step
+  /// counts whole and >= 0; state finite, second moments and accumulators >= 0; no partial
+  /// per-parameter state; no tensor outside the layout (ValueError naming the entry; a shape
+  /// that differs from the parameter's is a ShapeError).
   virtual void load_state_dict(const StateDict& state) = 0;
   /// state_dict() to a safetensors file (atomically).
   void save(const std::string& path) const;
@@ -203,6 +208,8 @@ void put_state(StateDict& sd, const std::string& key, int64_t v);
 void put_state(StateDict& sd, const std::string& key, double v);
 using TensorLookup = std::unordered_map<std::string, const Tensor*>;
 /// Each returns whether the entry was present; tensors must have p's shape and become p's dtype.
+/// What a file may not poison is checked (ValueError naming the entry): tensors and doubles
+/// finite; int64 entries are counts, integral (an integral float is accepted) and >= 0.
 bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, Tensor& out,
                const std::string& who);
 bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, int64_t& out,
@@ -213,8 +220,47 @@ bool get_state(const TensorLookup& in, const std::string& key, const Tensor& p, 
 const std::string& get_meta(const StateDict& sd, const std::string& key, const std::string& who);
 /// Checks format and optimizer name; returns the lookup of the tensors by name.
 TensorLookup begin_load(const StateDict& sd, const std::string& optimizer);
-/// Checks that no state.<k> entry names a parameter index >= count.
-void check_state_indices(const StateDict& sd, std::size_t count, const std::string& who);
+/// Checks that every tensor of the state is state.<k>.<field> with k < count and a field for
+/// which `known(field)` holds, or an entry `extra(name)` accepts (ValueError naming it).
+void check_state_names(const StateDict& sd, std::size_t count,
+                       const std::function<bool(const std::string&)>& known,
+                       const std::function<bool(const std::string&)>& extra, const std::string& who);
+
+/// Checks of one parameter's loaded state that its type knows (a State's optional
+/// `void check(const detail::StateCheck&) const`), run before anything changes; each throws
+/// ValueError "<who>: '<prefix><field>' ..." naming the entry.
+struct StateCheck {
+  std::string who, prefix;  ///< "Adam.load_state_dict", "state.3."
+  /// Every element >= 0 (second moments, accumulators); an undefined t passes.
+  void at_least_zero(const char* field, const Tensor& t) const;
+  /// lo <= v <= hi.
+  void in_range(const char* field, double v, double lo, double hi) const;
+};
+
+/// Whether a State's field may be absent from a saved state that has others (a State lists
+/// them in `static constexpr std::array optional_fields`): buffers made only with some option.
+template <class State>
+bool state_field_optional(std::string_view field) {
+  if constexpr (requires { State::optional_fields; }) {
+    for (std::string_view f : State::optional_fields)
+      if (f == field) return true;
+  }
+  return false;
+}
+
+/// ValueError unless every double option is finite (the options' own check() sees the ranges).
+template <class Options>
+void check_finite_options(Options o, const std::string& who, const std::string& prefix) {
+  o.fields([&](const char* key, auto& v) {
+    using V = std::remove_cvref_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, double>) {
+      check_option(std::isfinite(v), who, prefix + key, v, "must be finite");
+    } else if constexpr (std::is_same_v<V, std::array<double, 2>>) {
+      check_option(std::isfinite(v[0]), who, prefix + key + "[0]", v[0], "must be finite");
+      check_option(std::isfinite(v[1]), who, prefix + key + "[1]", v[1], "must be finite");
+    }
+  });
+}
 
 }  // namespace detail
 
@@ -392,9 +438,11 @@ class TypedOptimizer : public Optimizer {
   }
   Group& group_mut(std::size_t g) { return const_cast<Group&>(group(g)); }
 
-  /// Hooks for state that is not per parameter (LBFGS).
+  /// Hooks for state that is not per parameter (LBFGS): load_extra checks everything it reads
+  /// and throws before changing anything; extra_entry says which tensors of the state are its.
   virtual void save_extra(StateDict&) const {}
   virtual void load_extra(const StateDict&, const detail::TensorLookup&) {}
+  virtual bool extra_entry(const std::string&) const { return false; }
 
   std::vector<Group> groups_;
   Options defaults_;
@@ -452,19 +500,44 @@ void TypedOptimizer<Options, State>::load_state_dict(const StateDict& sd) {
     o.fields([&](const char* key, auto& v) {
       option_from_string(detail::get_meta(sd, prefix + key, who), v, who + ": " + prefix + key);
     });
-    o.check();
+    detail::check_finite_options(o, who, prefix);
+    try {
+      o.check();
+    } catch (const ValueError& e) {
+      throw ValueError(who + ": group " + std::to_string(g) + ": " + e.what());
+    }
     options.push_back(o);
     for (const Tensor& p : groups_[g].params) {
       State s{};
+      std::vector<std::string> missing;
       bool any = false;
       const std::string sp = "state." + std::to_string(k) + ".";
-      s.fields(
-          [&](const char* key, auto& v) { any = detail::get_state(lookup, sp + key, p, v, who) || any; });
-      if (any) state.emplace(p.get(), std::move(s));
+      s.fields([&](const char* key, auto& v) {
+        if (detail::get_state(lookup, sp + key, p, v, who))
+          any = true;
+        else if (!detail::state_field_optional<State>(key))
+          missing.push_back(sp + key);
+      });
+      if (any) {
+        // A partial state would resume from zeros where the run had values.
+        if (!missing.empty())
+          throw ValueError(who + ": the state of parameter " + std::to_string(k) + " has no entry '" +
+                           missing.front() + "'");
+        if constexpr (requires { s.check(detail::StateCheck{}); }) s.check(detail::StateCheck{who, sp});
+        state.emplace(p.get(), std::move(s));
+      }
       ++k;
     }
   }
-  detail::check_state_indices(sd, k, who);
+  detail::check_state_names(
+      sd, k,
+      [](const std::string& field) {
+        bool found = false;
+        State probe{};
+        probe.fields([&](const char* key, auto&) { found = found || field == key; });
+        return found;
+      },
+      [this](const std::string& name) { return extra_entry(name); }, who);
   load_extra(sd, lookup);
   for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].options = options[g];
   state_ = std::move(state);

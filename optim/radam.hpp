@@ -54,6 +54,8 @@ struct RAdamState {
     f("exp_avg", exp_avg);
     f("exp_avg_sq", exp_avg_sq);
   }
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const { c.at_least_zero("exp_avg_sq", exp_avg_sq); }
 };
 
 class RAdam : public TypedOptimizer<RAdamOptions, RAdamState> {

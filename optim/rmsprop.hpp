@@ -9,6 +9,8 @@
 ///     ṽ ← v;  if centered: g_ave ← α g_ave + (1 − α) g;  ṽ ← ṽ − g_ave²
 ///     if μ > 0:  b ← μ b + g / (√ṽ + ε);  θ ← θ − γ b
 ///     else:      θ ← θ − γ g / (√ṽ + ε)
+#include <array>
+#include <string_view>
 #include <vector>
 
 #include "xgrad/optim/optimizer.hpp"
@@ -54,6 +56,10 @@ struct RMSpropState {
     f("momentum_buffer", momentum_buffer);
     f("grad_avg", grad_avg);
   }
+  /// Made only with momentum > 0 and with centered.
+  static constexpr std::array<std::string_view, 2> optional_fields = {"momentum_buffer", "grad_avg"};
+  /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
+  void check(const detail::StateCheck& c) const { c.at_least_zero("square_avg", square_avg); }
 };
 
 class RMSprop : public TypedOptimizer<RMSpropOptions, RMSpropState> {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <numbers>
 
 namespace xg::optim {
@@ -167,6 +169,37 @@ double unfused_mul(double a, double b) {
   return p;
 }
 
+[[noreturn]] void bad_entry(const std::string& who, const std::string& key, const std::string& value,
+                            const std::string& rule) {
+  throw ValueError(who + ": " + key + " = " + value + " (" + rule + ")");
+}
+
+// Learning rates read from a state: finite and >= 0, as set_lr wants them.
+void check_lrs(const std::vector<double>& lrs, const std::string& key, const std::string& who) {
+  for (double lr : lrs)
+    if (!(std::isfinite(lr) && lr >= 0.0))
+      bad_entry(who, key, list_to_string(lrs), "each must be finite and >= 0");
+}
+
+// Loads every scheduler's state, or, when one fails, puts back those already loaded (and the
+// optimizer's initial lrs they set), so that a failed load changes nothing.
+void load_all(const std::vector<std::shared_ptr<LRScheduler>>& scheds, Optimizer& opt,
+              const std::function<SchedulerState(std::size_t)>& child) {
+  std::vector<SchedulerState> saved;
+  for (const auto& s : scheds) saved.push_back(s->state_dict());
+  std::vector<std::optional<double>> initial;
+  for (std::size_t g = 0; g < opt.num_param_groups(); ++g) initial.push_back(opt.initial_lr(g));
+  std::size_t i = 0;
+  try {
+    for (; i < scheds.size(); ++i) scheds[i]->load_state_dict(child(i));
+  } catch (...) {
+    for (std::size_t j = 0; j < i; ++j) scheds[j]->load_state_dict(saved[j]);
+    for (std::size_t g = 0; g < initial.size(); ++g)
+      if (initial[g]) opt.set_initial_lr(*initial[g], g);
+    throw;
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- LRScheduler
@@ -257,12 +290,18 @@ void LRScheduler::load_state_dict(const SchedulerState& state) {
   if (base.size() != optimizer_.num_param_groups() || last.size() != base.size())
     throw ValueError(who + ": the state is for " + std::to_string(base.size()) +
                      " parameter groups, the optimizer has " + std::to_string(optimizer_.num_param_groups()));
+  // -1: a scheduler that SequentialLR has not reached yet (its initial step undone).
+  if (epoch < -1) bad_entry(who, "scheduler.last_epoch", std::to_string(epoch), "must be >= -1");
+  if (count < 0) bad_entry(who, "scheduler.step_count", std::to_string(count), "must be >= 0");
+  check_lrs(base, "scheduler.base_lrs", who);
+  check_lrs(last, "scheduler.last_lr", who);
   std::vector<double> initial;
   if (state.count("scheduler.initial_lrs")) {
     initial = doubles(state, "scheduler.initial_lrs", who);
     if (initial.size() != base.size())
       throw ValueError(who + ": scheduler.initial_lrs has " + std::to_string(initial.size()) +
                        " values for " + std::to_string(base.size()) + " parameter groups");
+    check_lrs(initial, "scheduler.initial_lrs", who);
   }
   load_options(state);
   for (std::size_t g = 0; g < initial.size(); ++g) optimizer_.set_initial_lr(initial[g], g);
@@ -655,6 +694,8 @@ void CosineAnnealingWarmRestarts::load_options(const SchedulerState& state) {
   const auto T_cur = number<double>(state, "scheduler.T_cur", who);
   const auto T_i = number<int64_t>(state, "scheduler.T_i", who);
   if (T_i < 1) throw ValueError(who + ": scheduler.T_i must be >= 1, got " + std::to_string(T_i));
+  if (!(T_cur >= 0.0 && T_cur <= static_cast<double>(T_i)))
+    bad_entry(who, "scheduler.T_cur", option_to_string(T_cur), "must be in [0, T_i]");
   OptionsScheduler::load_options(state);
   T_cur_ = T_cur, T_i_ = T_i;
 }
@@ -879,7 +920,7 @@ void SequentialLR::load_state_dict(const SchedulerState& state) {
     throw ValueError(who + ": the state's milestones (" + option_to_string(milestones) + ") do not fit " +
                      std::to_string(schedulers_.size()) + " schedulers");
   check_children(state, schedulers_, who);
-  for (std::size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state_dict(get_child(state, i));
+  load_all(schedulers_, optimizer_, [&](std::size_t i) { return get_child(state, i); });
   last_epoch_ = epoch;
   milestones_ = milestones;
   last_lr_ = std::move(last);
@@ -921,7 +962,7 @@ void ChainedScheduler::load_state_dict(const SchedulerState& state) {
   const auto epoch = number<int64_t>(state, "scheduler.last_epoch", who);
   std::vector<double> last = doubles(state, "scheduler.last_lr", who);
   check_children(state, schedulers_, who);
-  for (std::size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state_dict(get_child(state, i));
+  load_all(schedulers_, optimizer_, [&](std::size_t i) { return get_child(state, i); });
   last_epoch_ = epoch;
   last_lr_ = std::move(last);
   base_lrs_ = schedulers_[0]->base_lrs();
@@ -999,6 +1040,14 @@ void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
                      who + ": scheduler.cooldown_counter");
   std::vector<double> last =
       list_from_string<double>(entry(state, "scheduler.last_lr", who), who + ": scheduler.last_lr");
+  if (epoch < 0) bad_entry(who, "scheduler.last_epoch", std::to_string(epoch), "must be >= 0");
+  if (std::isnan(best)) bad_entry(who, "scheduler.best", "nan", "must be a number");
+  if (bad < 0) bad_entry(who, "scheduler.num_bad_epochs", std::to_string(bad), "must be >= 0");
+  if (cooldown < 0) bad_entry(who, "scheduler.cooldown_counter", std::to_string(cooldown), "must be >= 0");
+  if (last.size() != optimizer_.num_param_groups())
+    throw ValueError(who + ": the state is for " + std::to_string(last.size()) +
+                     " parameter groups, the optimizer has " + std::to_string(optimizer_.num_param_groups()));
+  check_lrs(last, "scheduler.last_lr", who);
   detail::load_scheduler_options(o_, state, who);
   last_epoch_ = epoch, best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown;
   last_lr_ = std::move(last);

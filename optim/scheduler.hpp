@@ -49,6 +49,7 @@
 ///
 /// Functions (LambdaLR's lambdas, CyclicLR's scale_fn) are not saved: construct the resumed
 /// scheduler with the same ones.
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -56,6 +57,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -93,7 +95,9 @@ class LRScheduler {
   /// scheduler.<option> for each option (and the schedule's own state).
   virtual SchedulerState state_dict() const;
   /// Restores the state (and options) of a scheduler of the same kind over as many groups;
-  /// keys not starting with "scheduler" are ignored.
+  /// keys not starting with "scheduler" are ignored. Everything is checked first (ValueError
+  /// naming the entry; a failed load changes nothing): options finite and in range, last_epoch
+  /// >= -1, step_count >= 0, lrs finite and >= 0.
   virtual void load_state_dict(const SchedulerState& state);
 
  protected:
@@ -177,15 +181,26 @@ template <class O>
 void save_scheduler_options(O o, SchedulerState& state) {
   o.fields([&](const char* key, auto& v) { state["scheduler." + std::string(key)] = option_to_string(v); });
 }
-/// Reads every field of the options from scheduler.<option>, checks them, then assigns them.
+/// Reads every field of the options from scheduler.<option>, checks them (numbers finite, then
+/// the options' own check(), its error prefixed with `who`), then assigns them.
 template <class O>
 void load_scheduler_options(O& o, const SchedulerState& state, const std::string& who) {
   O loaded = o;
   loaded.fields([&](const char* key, auto& v) {
+    using V = std::remove_cvref_t<decltype(v)>;
     const std::string k = "scheduler." + std::string(key);
     option_from_string(scheduler_entry(state, k, who), v, who + ": " + k);
+    if constexpr (std::is_same_v<V, double>) {
+      check_option(std::isfinite(v), who, k, v, "must be finite");
+    } else if constexpr (std::is_same_v<V, PerGroup>) {
+      for (double x : v.values) check_option(std::isfinite(x), who, k, x, "must be finite");
+    }
   });
-  loaded.check();
+  try {
+    loaded.check();
+  } catch (const ValueError& e) {
+    throw ValueError(who + ": " + e.what());
+  }
   o = loaded;
 }
 }  // namespace detail

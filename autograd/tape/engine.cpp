@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 #include <unordered_map>
 
 #include "xgrad/autograd/kernels/loops.hpp"
@@ -159,6 +160,57 @@ Tensor SavedTensor::unpack(const Node& owner) const {
   return Tensor(std::move(impl));
 }
 
+// ---------------------------------------------------------------- re-entrant passes
+// A hook (or a custom backward) may run a backward pass of its own, even on the graph being run;
+// but one that does so on every call recurses until the stack overflows. Passes nested deeper
+// than this on one thread raise ValueError naming the hook that started them.
+namespace {
+constexpr int kMaxNestedPasses = 64;
+thread_local int nested_passes = 0;
+
+// The hook running on this thread (a leaf's, or one on an output of a node), for that message.
+struct HookSite {
+  const TensorImpl* leaf = nullptr;
+  const Node* node = nullptr;
+  uint32_t output_nr = 0;
+};
+thread_local HookSite running_hook;
+
+std::string describe(const HookSite& h) {
+  if (h.leaf)
+    return "a hook on the leaf tensor " + (h.leaf->name.empty() ? std::string() : "'" + h.leaf->name + "' ") +
+           "of shape " + h.leaf->shape.str();
+  if (h.node)
+    return "a hook on " +
+           (h.node->num_outputs() > 1 ? "output " + std::to_string(h.output_nr) + " of " : std::string("")) +
+           "the result of '" + h.node->name() + "' (step " + std::to_string(h.node->sequence_nr()) +
+           ") of shape " + h.node->output_shape(h.output_nr).str();
+  return "a custom op's backward";
+}
+
+struct PassDepth {
+  PassDepth() {
+    if (nested_passes >= kMaxNestedPasses)
+      throw ValueError("backward: " + std::to_string(kMaxNestedPasses) +
+                       " backward passes nested on one thread: " + describe(running_hook) +
+                       " calls backward or grad, and the pass it starts runs it again, without end; let the "
+                       "hook start a pass only once (e.g. behind a flag), or call backward after the pass");
+    ++nested_passes;
+  }
+  ~PassDepth() { --nested_passes; }
+  PassDepth(const PassDepth&) = delete;
+  PassDepth& operator=(const PassDepth&) = delete;
+};
+
+struct HookScope {
+  HookSite saved = running_hook;
+  explicit HookScope(HookSite site) { running_hook = site; }
+  ~HookScope() { running_hook = saved; }
+  HookScope(const HookScope&) = delete;
+  HookScope& operator=(const HookScope&) = delete;
+};
+}  // namespace
+
 // ---------------------------------------------------------------- the engine
 class Engine {
  public:
@@ -192,7 +244,9 @@ class Engine {
     return order;
   }
 
-  static Tensor run_hooks(std::vector<TensorHookEntry>& hooks, Tensor g) {
+  static Tensor run_hooks(std::vector<TensorHookEntry>& hooks, Tensor g, HookSite site) {
+    if (hooks.empty()) return g;
+    HookScope scope(site);
     // A snapshot: a hook may remove itself (or another) while it runs.
     const std::vector<TensorHookEntry> snapshot = hooks;
     for (const auto& h : snapshot) {
@@ -210,7 +264,7 @@ class Engine {
   static Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? acc + g : g; }
 
   static void accumulate_into_leaf(TensorImpl& leaf, Tensor g, bool create_graph) {
-    g = run_hooks(leaf.hooks, std::move(g));
+    g = run_hooks(leaf.hooks, std::move(g), {&leaf, nullptr, 0});
     if (!leaf.grad) {
       // Take the buffer when nothing else refers to it; otherwise copy, so that later in-place
       // accumulation never writes into a tensor someone else holds.
@@ -246,6 +300,7 @@ class Engine {
   // The one backward loop: used by backward() (captures empty) and grad() (captures given).
   static void run(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
                   bool retain_graph, bool create_graph, std::vector<Capture>* captures) {
+    const PassDepth depth;
     check_grad_count(outputs, grad_outputs);
     AutoGradMode mode(create_graph);
     std::vector<Node*> roots;
@@ -330,7 +385,7 @@ class Engine {
     Tensor g = std::move(n->grad_accum_);
     n->grad_accum_ = Tensor();
     if (!g.defined()) return;
-    if (!n->pre_hooks_.empty()) g = run_hooks(n->pre_hooks_, std::move(g));
+    if (!n->pre_hooks_.empty()) g = run_hooks(n->pre_hooks_, std::move(g), {nullptr, n, 0});
     if (pass.captures)
       for (auto& c : *pass.captures)
         if (c.node == n && c.output_nr == 0) c.grad = accumulate(c.grad, g);
@@ -352,7 +407,7 @@ class Engine {
       gs[k] = std::move(acc);
       acc = Tensor();
       if (!gs[k].defined()) continue;
-      if (!n->pre_hooks(k).empty()) gs[k] = run_hooks(n->pre_hooks(k), std::move(gs[k]));
+      if (!n->pre_hooks(k).empty()) gs[k] = run_hooks(n->pre_hooks(k), std::move(gs[k]), {nullptr, n, k});
       if (pass.captures)
         for (auto& c : *pass.captures)
           if (c.node == n && c.output_nr == k) c.grad = accumulate(c.grad, gs[k]);
@@ -408,7 +463,7 @@ class Engine {
   static void finish_leaves(Pass& pass, bool create_graph) {
     for (auto& [leaf, g] : pass.leaf_grads) {
       if (pass.captures) {
-        const Tensor h = run_hooks(leaf->hooks, std::move(g));
+        const Tensor h = run_hooks(leaf->hooks, std::move(g), {leaf, nullptr, 0});
         for (auto& c : *pass.captures)
           if (c.leaf == leaf) c.grad = accumulate(c.grad, h);
         if (pass.obs) [[unlikely]]

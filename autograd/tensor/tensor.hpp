@@ -337,23 +337,36 @@ Tensor from_vector(const std::vector<float>& values, const Shape& shape, bool re
 Tensor from_vector(const std::vector<double>& values, const Shape& shape, bool requires_grad = false);
 Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape);
 
-// ---- random numbers (one seeded generator per process) ----
+// ---- random numbers ----
+// Each takes an optional generator (xg::Generator, autograd/tensor/generator.hpp), as PyTorch's
+// `generator=`; nullptr means the default generator, which xg::manual_seed seeds.
+class Generator;
+/// Seeds the default generator (torch.manual_seed).
 void manual_seed(uint64_t seed);
-Tensor rand(const Shape& shape, TensorOptions o = {});   ///< U[0, 1)
-Tensor randn(const Shape& shape, TensorOptions o = {});  ///< N(0, 1)
-Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o = {});
-Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o = {});
+/// Reseeds the default generator non-deterministically and returns the seed (torch.seed).
+uint64_t seed();
+/// The seed the default generator's stream started from (torch.initial_seed).
+uint64_t initial_seed();
+Tensor rand(const Shape& shape, TensorOptions o = {}, Generator* generator = nullptr);   ///< U[0, 1)
+Tensor randn(const Shape& shape, TensorOptions o = {}, Generator* generator = nullptr);  ///< N(0, 1)
+Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions o = {},
+               Generator* generator = nullptr);
+Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions o = {},
+              Generator* generator = nullptr);
 /// Integers uniform in [lo, hi) as int64.
-Tensor randint(int64_t lo, int64_t hi, const Shape& shape);
+Tensor randint(int64_t lo, int64_t hi, const Shape& shape, Generator* generator = nullptr);
 /// A random permutation of 0..n-1 as int64.
-Tensor randperm(int64_t n);
-/// Raw access to the generator (uniform doubles in [0,1) and 64-bit integers), for nn init and data.
+Tensor randperm(int64_t n, Generator* generator = nullptr);
+/// One number from the default generator (uniform in [0,1), or 64 random bits), one lock each;
+/// to draw many, use Generator::draw.
 double random_uniform01();
 uint64_t random_u64();
-/// The generator's complete state, to save in a checkpoint so that a resumed run draws exactly
-/// the numbers an uninterrupted run would (dropout masks, shuffles, ...).
+/// The default generator's state (its first 6 words of Generator::get_state, without the
+/// initial seed), to save in a checkpoint so that a resumed run draws exactly the numbers an
+/// uninterrupted run would (dropout masks, shuffles, ...).
 std::vector<uint64_t> get_rng_state();
-/// Restores a state from get_rng_state(); throws ValueError on a state of the wrong size.
+/// Restores a state from get_rng_state(); throws ValueError, changing nothing, on a state of the
+/// wrong size or one get_rng_state cannot produce (see Generator::set_state).
 void set_rng_state(const std::vector<uint64_t>& state);
 
 }  // namespace xg

@@ -3,15 +3,22 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 namespace xg {
 
 namespace {
+
+// The format's own limit on the JSON header: a larger length is rejected before allocating, and
+// a save that would write one refuses.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 const char* st_dtype(Dtype d) {
   switch (d) {
@@ -68,6 +75,9 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
   }
   std::string h = header.dump();
   while ((8 + h.size()) % 8) h.push_back(' ');  // the format pads the header to 8-byte alignment
+  if (h.size() > kMaxHeaderBytes)
+    io_fail(path, "the header would be " + std::to_string(h.size()) + " bytes, above the format's limit of " +
+                      std::to_string(kMaxHeaderBytes) + " (too many tensors or too long names)");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -92,6 +102,46 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
   }
 }
 
+namespace {
+
+// Bytes per element of a dtype name, 0 for a name the format does not define; `supported` says
+// whether xgrad reads it.
+std::size_t st_elem_size(const std::string& dtype, bool& supported) {
+  static const std::map<std::string, std::pair<std::size_t, bool>> known = {
+      {"F64", {8, true}},  {"F32", {4, true}},      {"F16", {2, true}},      {"BF16", {2, true}},
+      {"I64", {8, true}},  {"I32", {4, true}},      {"I8", {1, true}},       {"U8", {1, true}},
+      {"BOOL", {1, true}}, {"I16", {2, false}},     {"U16", {2, false}},     {"U32", {4, false}},
+      {"U64", {8, false}}, {"F8_E4M3", {1, false}}, {"F8_E5M2", {1, false}}, {"C64", {8, false}},
+  };
+  auto it = known.find(dtype);
+  if (it == known.end()) return 0;
+  supported = it->second.second;
+  return it->second.first;
+}
+
+// A JSON number as an extent or offset: non-negative, integral and representable in int64. An
+// integral float (3.0, 1e2) is accepted up to 2^53, where doubles stop being exact.
+bool json_index(const nlohmann::json& v, uint64_t& out) {
+  if (v.is_number_unsigned()) {
+    out = v.get<uint64_t>();
+    return out <= static_cast<uint64_t>(INT64_MAX);
+  }
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    out = static_cast<uint64_t>(i);
+    return i >= 0;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!(d >= 0.0 && d <= 9007199254740992.0) || d != std::floor(d)) return false;
+    out = static_cast<uint64_t>(d);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 TensorFile load_tensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) io_fail(path, std::string("cannot open: ") + std::strerror(errno));
@@ -107,11 +157,32 @@ TensorFile load_tensors(const std::string& path) {
   if (n > size - 8)
     io_fail(path, "header length " + std::to_string(n) + " at offset 0 runs past the end of the file (" +
                       std::to_string(size) + " bytes)");
+  if (n > kMaxHeaderBytes)
+    io_fail(path, "header length " + std::to_string(n) + " at offset 0 exceeds the format's limit of " +
+                      std::to_string(kMaxHeaderBytes) + " bytes");
   std::string h(n, '\0');
   in.read(h.data(), static_cast<std::streamsize>(n));
+  if (!in) io_fail(path, "read failed in the header at offset 8");
   nlohmann::json header;
+  // A JSON object keeps the last of duplicate keys: the parser callback rejects them instead.
+  std::vector<std::set<std::string>> keys;
+  const auto no_duplicates = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) {
+      keys.emplace_back();
+    } else if (event == E::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (event == E::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys.back().insert(k).second)
+        io_fail(path, depth == 1
+                          ? "duplicate tensor name '" + k + "' in the header"
+                          : "duplicate key '" + k + "' in the header at depth " + std::to_string(depth));
+    }
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(h);
+    header = nlohmann::json::parse(h, no_duplicates);
   } catch (const nlohmann::json::exception& e) {
     io_fail(path, std::string("malformed JSON header at offset 8: ") + e.what());
   }
@@ -123,61 +194,106 @@ TensorFile load_tensors(const std::string& path) {
     std::string name;
     uint64_t begin, end;
     std::string dtype;
+    std::size_t elem;
     Shape shape;
   };
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      if (!it.value().is_object()) io_fail(path, "__metadata__ is not an object");
-      for (auto m = it.value().begin(); m != it.value().end(); ++m)
-        file.metadata[m.key()] = m.value().is_string() ? m.value().get<std::string>() : m.value().dump();
+    const std::string& name = it.key();
+    const auto& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) io_fail(path, "__metadata__ is not an object of strings");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string())
+          io_fail(path,
+                  "__metadata__ entry '" + m.key() + "' is not a string (" + m.value().type_name() + ")");
+        file.metadata[m.key()] = m.value().get<std::string>();
+      }
       continue;
     }
-    const auto& v = it.value();
-    try {
-      Entry e{it.key(), 0, 0, v.at("dtype").get<std::string>(), {}};
-      std::vector<int64_t> dims = v.at("shape").get<std::vector<int64_t>>();
-      for (int64_t d : dims)
-        if (d < 0) io_fail(path, "tensor '" + e.name + "' has a negative extent");
-      e.shape = Shape(dims);
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
-      if (off.size() != 2 || off[0] > off[1])
-        io_fail(path, "tensor '" + e.name + "' has invalid data_offsets");
-      e.begin = off[0];
-      e.end = off[1];
-      entries.push_back(std::move(e));
-    } catch (const nlohmann::json::exception& ex) {
-      io_fail(path, "tensor '" + it.key() + "' has a malformed entry: " + ex.what());
+    const std::string tensor = "tensor '" + name + "'";
+    if (name.empty()) io_fail(path, "a tensor has an empty name");
+    if (!v.is_object()) io_fail(path, tensor + ": its entry is not an object");
+    for (auto f = v.begin(); f != v.end(); ++f)
+      if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
+        io_fail(path, tensor + ": unknown field '" + f.key() + "'");
+    for (const char* field : {"dtype", "shape", "data_offsets"})
+      if (!v.contains(field)) io_fail(path, tensor + ": field '" + std::string(field) + "' is missing");
+    if (!v["dtype"].is_string()) io_fail(path, tensor + ": field 'dtype' is not a string");
+    Entry e{name, 0, 0, v["dtype"].get<std::string>(), 0, {}};
+    bool supported = false;
+    e.elem = st_elem_size(e.dtype, supported);
+    if (e.elem == 0) io_fail(path, tensor + ": field 'dtype' has invalid dtype '" + e.dtype + "'");
+    if (!supported) io_fail(path, tensor + " has unsupported dtype " + e.dtype);
+    const auto& shape = v["shape"];
+    if (!shape.is_array()) io_fail(path, tensor + ": field 'shape' is not an array");
+    if (shape.size() > static_cast<std::size_t>(kMaxRank))
+      io_fail(path, tensor + ": field 'shape' has " + std::to_string(shape.size()) + " axes, at most " +
+                        std::to_string(kMaxRank) + " are supported");
+    std::vector<int64_t> dims;
+    uint64_t numel = 1;
+    bool overflow = false;
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+      uint64_t d = 0;
+      if (!json_index(shape[i], d))
+        io_fail(path, tensor + ": field 'shape' has extent " + shape[i].dump() + " at axis " +
+                          std::to_string(i) + " (extents are non-negative integers)");
+      dims.push_back(static_cast<int64_t>(d));
+      overflow = overflow || __builtin_mul_overflow(numel, d, &numel);
     }
+    // An empty tensor holds no bytes whatever its other extents: only a non-zero product overflows.
+    if (std::find(dims.begin(), dims.end(), 0) != dims.end()) numel = 0, overflow = false;
+    uint64_t bytes = 0;
+    if (overflow || numel > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_mul_overflow(numel, e.elem, &bytes) || bytes > static_cast<uint64_t>(INT64_MAX))
+      io_fail(path, tensor + ": field 'shape' " + shape.dump() + " with dtype " + e.dtype +
+                        " overflows 63 bits of elements or bytes");
+    e.shape = Shape(dims);
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2)
+      io_fail(path, tensor + ": field 'data_offsets' is not an array of two offsets");
+    for (std::size_t i = 0; i < 2; ++i) {
+      uint64_t o = 0;
+      if (!json_index(off[i], o))
+        io_fail(path, tensor + ": field 'data_offsets' has offset " + off[i].dump() +
+                          " (offsets are non-negative integers)");
+      (i == 0 ? e.begin : e.end) = o;
+    }
+    if (e.begin > e.end)
+      io_fail(path, tensor + ": field 'data_offsets' [" + std::to_string(e.begin) + ", " +
+                        std::to_string(e.end) + "] ends before it begins");
+    if (e.end > data_size)
+      io_fail(path, "truncated: " + tensor + " ends at file offset " + std::to_string(data_start + e.end) +
+                        " but the file has " + std::to_string(size) + " bytes");
+    if (bytes != e.end - e.begin)
+      io_fail(path, tensor + " of shape " + e.shape.str() + " and dtype " + e.dtype + " needs " +
+                        std::to_string(bytes) + " bytes, its range at file offset " +
+                        std::to_string(data_start + e.begin) + " holds " + std::to_string(e.end - e.begin));
+    entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // The byte ranges tile the data area: in order, without gaps or overlaps, up to its end.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   uint64_t expect = 0;
+  const Entry* previous = nullptr;
   for (const Entry& e : entries) {
-    if (e.begin != expect)
+    if (e.begin < expect)
+      io_fail(path, "tensor '" + e.name + "' starts at data offset " + std::to_string(e.begin) +
+                        " (file offset " + std::to_string(data_start + e.begin) + ") and overlaps tensor '" +
+                        previous->name + "', which ends at data offset " + std::to_string(expect));
+    if (e.begin > expect)
       io_fail(path, "tensor '" + e.name + "' starts at data offset " + std::to_string(e.begin) +
                         " (file offset " + std::to_string(data_start + e.begin) + "), expected " +
-                        std::to_string(expect) + " (gap or overlap)");
-    if (e.end > data_size)
-      io_fail(path, "truncated: tensor '" + e.name + "' ends at file offset " +
-                        std::to_string(data_start + e.end) + " but the file has " + std::to_string(size) +
-                        " bytes");
+                        std::to_string(expect) + ": a gap of " + std::to_string(e.begin - expect) +
+                        " bytes belongs to no tensor");
     expect = e.end;
-    std::size_t elem = 0;
-    if (e.dtype == "F32" || e.dtype == "I32")
-      elem = 4;
-    else if (e.dtype == "F64" || e.dtype == "I64")
-      elem = 8;
-    else if (e.dtype == "F16" || e.dtype == "BF16")
-      elem = 2;
-    else if (e.dtype == "I8" || e.dtype == "U8" || e.dtype == "BOOL")
-      elem = 1;
-    else
-      io_fail(path, "tensor '" + e.name + "' has unsupported dtype " + e.dtype);
-    if (static_cast<uint64_t>(e.shape.numel()) * elem != e.end - e.begin)
-      io_fail(path, "tensor '" + e.name + "' of shape " + e.shape.str() + " and dtype " + e.dtype +
-                        " needs " + std::to_string(e.shape.numel() * static_cast<int64_t>(elem)) +
-                        " bytes, its range at file offset " + std::to_string(data_start + e.begin) +
-                        " holds " + std::to_string(e.end - e.begin));
+    previous = &e;
+  }
+  if (expect != data_size)
+    io_fail(path, std::to_string(data_size - expect) + " bytes after the last tensor (file offset " +
+                      std::to_string(data_start + expect) + ") belong to no tensor");
+  for (const Entry& e : entries) {
     std::vector<char> raw(e.end - e.begin);
     in.seekg(static_cast<std::streamoff>(data_start + e.begin));
     in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
@@ -214,14 +330,16 @@ TensorFile load_tensors(const std::string& path) {
           p[i] = static_cast<int8_t>(raw[static_cast<std::size_t>(i)]);
         } else {
           p[i] = static_cast<unsigned char>(raw[static_cast<std::size_t>(i)]);
+          if (e.dtype == "BOOL" && p[i] > 1)
+            io_fail(path, "tensor '" + e.name + "' of dtype BOOL holds byte " + std::to_string(p[i]) +
+                              " at file offset " +
+                              std::to_string(data_start + e.begin + static_cast<uint64_t>(i)) +
+                              " (0 or 1 expected)");
         }
       }
     }
     file.tensors.emplace_back(e.name, t);
   }
-  if (expect != data_size)
-    io_fail(path, std::to_string(data_size - expect) + " bytes after the last tensor (file offset " +
-                      std::to_string(data_start + expect) + ") belong to no tensor");
   return file;
 }
 

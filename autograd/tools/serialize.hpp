@@ -25,14 +25,22 @@ struct TensorFile {
 };
 
 /// Writes the tensors (any dtype) and string metadata to `path` atomically.
-/// Throws IOError naming the file on failure, ValueError on duplicate or empty names.
+/// Throws IOError naming the file on failure or when the header would exceed the format's limit
+/// of 100,000,000 bytes (checked before the file is opened), ValueError on duplicate or empty names.
 void save_tensors(const std::string& path, const NamedTensors& tensors,
                   const std::map<std::string, std::string>& metadata = {});
 
 /// Reads a safetensors file. F32, F64 and I64 are read as is; F16/BF16/I32/I8/U8/BOOL are
-/// converted (to float32 or int64). Every inconsistency (truncation, a header length beyond the
-/// file, malformed JSON, byte ranges out of bounds or overlapping, a shape that does not match
-/// its byte range) raises IOError naming the file and the byte offset.
+/// converted (to float32 or int64). Every inconsistency raises IOError naming the file and the
+/// byte offset, tensor name or field: truncation, a header length beyond the file or above the
+/// format's limit of 100,000,000 bytes (checked before allocating), malformed JSON, a header that
+/// is not an object, duplicate names or keys, an entry with fields missing or unknown, a dtype
+/// the format does not define or xgrad does not read, extents and offsets that are not
+/// non-negative integers representable in int64 (integral floats such as 2.0 are accepted up
+/// to 2^53), more than kMaxRank axes, element or byte counts beyond 63 bits, a shape that does
+/// not match its byte range, byte ranges out of the file, overlapping or leaving gaps (they must
+/// tile the data area), a BOOL byte other than 0 or 1, and a __metadata__ that is not an object
+/// of strings. Nothing is allocated for the data before the whole header is checked.
 TensorFile load_tensors(const std::string& path);
 
 }  // namespace xg

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -274,16 +275,32 @@ int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& mo
   }
   for (auto& [k, v] : f.metadata)
     if (k.rfind("optim.", 0) == 0) os.metadata[k.substr(6)] = v;
+  // What no loader checks is checked first, and a failed load puts back what the loads before it
+  // changed: a refused checkpoint leaves the run as it was.
+  const std::string epoch_text = meta("xgrad.epoch");
+  int epoch = -1;
+  const auto [end, ec] = std::from_chars(epoch_text.data(), epoch_text.data() + epoch_text.size(), epoch);
+  if (ec != std::errc() || end != epoch_text.data() + epoch_text.size() || epoch < 0)
+    throw xg::IOError("checkpoint '" + path + "': xgrad.epoch '" + epoch_text + "' is not an epoch count");
+  std::vector<uint64_t> rng;
+  std::istringstream rs(meta("xgrad.rng"));
+  for (uint64_t w; rs >> w;) rng.push_back(w);
+  if (!rs.eof() || rng.size() != xg::get_rng_state().size())
+    throw xg::IOError("checkpoint '" + path + "': xgrad.rng is not a generator state");
+  xg::NamedTensors model_before;
+  for (const auto& [n, t] : model.state_dict()) model_before.emplace_back(n, t.clone());
+  const xg::optim::StateDict opt_before = opt.state_dict();
+  const xg::optim::SchedulerState sched_before = sched.state_dict();
   try {
     model.load_state_dict(model_state);
     opt.load_state_dict(os);
     sched.load_state_dict(f.metadata);
   } catch (const xg::Error& e) {
+    model.load_state_dict(model_before);
+    opt.load_state_dict(opt_before);
+    sched.load_state_dict(sched_before);
     throw xg::ValueError("checkpoint '" + path + "' does not fit this model: " + e.what());
   }
-  std::vector<uint64_t> rng;
-  std::istringstream rs(meta("xgrad.rng"));
-  for (uint64_t w; rs >> w;) rng.push_back(w);
   xg::set_rng_state(rng);
   history.clear();
   std::istringstream hs(meta("xgrad.history"));
@@ -292,7 +309,7 @@ int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& mo
     EpochRecord e{};
     if (r >> e.epoch >> e.train_loss >> e.test_loss >> e.test_acc >> e.seconds) history.push_back(e);
   }
-  return std::stoi(meta("xgrad.epoch"));
+  return epoch;
 }
 
 // ---- the parts of a run, in order ----

@@ -48,6 +48,22 @@ echo "$out" | grep -q "$tmp/empty/train-images-idx3-ubyte'.*holds no images" || 
 echo "$out" | grep -qi "nan" && fail "the empty dataset printed a NaN: $out"
 passed=$((passed + 1))
 
+# a checkpoint whose epoch is not a number: one clear line (std::stoi read '1x' as 1, and 'x' aborted)
+python3 - "$tmp/a/mlp/checkpoint.safetensors" "$tmp/bad.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+h["__metadata__"]["xgrad.epoch"] = "1x"
+b = json.dumps(h).encode()
+b += b" " * (-(8 + len(b)) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + raw[8 + n:])
+PY
+out=$("$train" --model mlp --epochs 3 --limit 600 --out "$tmp/e" --quiet --resume "$tmp/bad.safetensors" 2>&1)
+[ $? -eq 1 ] || fail "a checkpoint with a malformed epoch did not exit 1: $out"
+echo "$out" | grep -q "xgrad.epoch '1x' is not an epoch count" || fail "unclear malformed-epoch message: $out"
+passed=$((passed + 1))
+
 grep -q "<polyline" "$tmp/a/mlp/curves.svg" || fail "no curve in the SVG plot"
 passed=$((passed + 1))
 echo "train_resume: $passed checks passed"

@@ -446,3 +446,25 @@ TEST_CASE("second derivatives: gradgradcheck of scaled_dot_product_attention") {
       {q, k, v});
   CHECK_MESSAGE(r.passed, r.str());
 }
+
+TEST_CASE("attention dropout draws from the generator of its options") {
+  const Tensor q = xg::randn({2, 4, 8}), k = xg::randn({2, 5, 8}), v = xg::randn({2, 5, 8});
+  xg::manual_seed(4);
+  const std::vector<float> from_default =
+      xg::nn::attention(q, k, v, Tensor(), false, {.dropout_p = 0.5}).weights.to_vector<float>();
+  xg::Generator g(4);
+  xg::manual_seed(0);
+  const std::vector<float> next_default = xg::rand({3}).to_vector<float>();
+  xg::manual_seed(0);
+  CHECK(xg::nn::attention(q, k, v, Tensor(), false, {.dropout_p = 0.5, .generator = &g})
+            .weights.to_vector<float>() == from_default);
+  CHECK(xg::rand({3}).to_vector<float>() == next_default);
+  // the module shares its generator with the caller
+  auto shared = std::make_shared<xg::Generator>(4);
+  xg::nn::MultiheadAttention m1(8, 2, {.dropout = 0.5, .generator = shared});
+  const Tensor x = xg::randn({4, 1, 8});
+  const xg::Tensor state = shared->get_state();
+  const std::vector<float> y = m1.forward(x, x, x).attn_weights.to_vector<float>();
+  shared->set_state(state);
+  CHECK(m1.forward(x, x, x).attn_weights.to_vector<float>() == y);
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "helpers.hpp"
@@ -67,4 +68,32 @@ TEST_CASE("Dropout: inverted dropout in training, identity in eval, seeded masks
   // gradcheck with the mask held fixed (re-seeded before each evaluation)
   nn::Dropout d2(0.4);
   check_layer_grads(d2, xg::randn({3, 4}), true, [] { xg::manual_seed(9); });
+}
+
+TEST_CASE("dropout takes a generator: the default generator's masks, from a stream of its own") {
+  Tensor x = xg::ones({20, 30});
+  xg::manual_seed(3);
+  const std::vector<float> from_default = F::dropout(x, 0.4).to_vector<float>();
+  // the same seed in a Generator gives the same mask, and leaves the default generator alone
+  xg::manual_seed(1);
+  const std::vector<float> next_default = xg::rand({4}).to_vector<float>();
+  xg::manual_seed(1);
+  xg::Generator g(3);
+  CHECK(F::dropout(x, 0.4, true, &g).to_vector<float>() == from_default);
+  CHECK(xg::rand({4}).to_vector<float>() == next_default);
+  // the module holds a shared generator: two modules with generators of one seed agree
+  auto g1 = std::make_shared<xg::Generator>(11), g2 = std::make_shared<xg::Generator>(11);
+  nn::Dropout d1(nn::DropoutOptions{.p = 0.5, .generator = g1}),
+      d2(nn::DropoutOptions{.p = 0.5, .generator = g2});
+  for (int i = 0; i < 3; ++i) CHECK(d1.forward(x).to_vector<float>() == d2.forward(x).to_vector<float>());
+  // its state is the caller's to save and restore
+  const Tensor state = g1->get_state();
+  const std::vector<float> m = d1.forward(x).to_vector<float>();
+  g1->set_state(state);
+  CHECK(d1.forward(x).to_vector<float>() == m);
+  // float64 too
+  xg::Generator h(5), h2(5);
+  Tensor x64 = xg::ones({50}, {.dtype = xg::Dtype::float64});
+  CHECK(F::dropout(x64, 0.5, true, &h).to_vector<double>() ==
+        F::dropout(x64, 0.5, true, &h2).to_vector<double>());
 }

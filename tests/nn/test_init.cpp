@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "helpers.hpp"
@@ -217,4 +218,36 @@ TEST_CASE(
   // zero-element tensors are a no-op, as PyTorch
   Tensor e = xg::empty({0, 5});
   CHECK_NOTHROW(init::kaiming_uniform_(e));
+}
+
+TEST_CASE("initialisers take an optional generator: the default's numbers, without touching it") {
+  auto fill_all = [](xg::Generator* g) {
+    std::vector<double> v;
+    for (auto fill : std::vector<std::function<Tensor(const Tensor&)>>{
+             [&](const Tensor& t) { return init::uniform_(t, -2, 2, g); },
+             [&](const Tensor& t) { return init::normal_(t, 1, 3, g); },
+             [&](const Tensor& t) { return init::xavier_uniform_(t, 1.0, g); },
+             [&](const Tensor& t) { return init::xavier_normal_(t, 1.0, g); },
+             [&](const Tensor& t) {
+               return init::kaiming_uniform_(t, 0.0, FanMode::fan_in, Nonlinearity::leaky_relu, g);
+             },
+             [&](const Tensor& t) {
+               return init::kaiming_normal_(t, 0.0, FanMode::fan_out, Nonlinearity::relu, g);
+             },
+             [&](const Tensor& t) { return init::orthogonal_(t, 1.0, g); }}) {
+      Tensor w = xg::empty({4, 3}, {.dtype = Dtype::float64});
+      for (double x : fill(w).to_vector<double>()) v.push_back(x);
+    }
+    return v;
+  };
+  xg::manual_seed(21);
+  const std::vector<double> from_default = fill_all(nullptr);
+  xg::manual_seed(2);
+  const std::vector<double> next_default = xg::rand({3}, {.dtype = Dtype::float64}).to_vector<double>();
+  xg::manual_seed(2);
+  xg::Generator g(21);
+  CHECK(fill_all(&g) == from_default);
+  CHECK(xg::rand({3}, {.dtype = Dtype::float64}).to_vector<double>() == next_default);
+  xg::Generator other(22);
+  CHECK(fill_all(&other) != from_default);
 }

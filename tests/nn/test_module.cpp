@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -342,6 +343,13 @@ TEST_CASE("loading a state dict checks names, shapes and dtypes before copying a
 
   xg::NamedTensors extra = {{"weight", xg::ones({2, 3})}, {"bias", xg::ones({2})}, {"scale", xg::ones({1})}};
   CHECK_ERROR(model->load_state_dict(extra), xg::ValueError, "Linear.load_state_dict:", "unexpected: scale");
+
+  // Before: of two entries of one name the last was loaded, silently.
+  xg::NamedTensors twice = {
+      {"weight", xg::ones({2, 3})}, {"bias", xg::ones({2})}, {"weight", xg::zeros({2, 3})}};
+  CHECK_ERROR(model->load_state_dict(twice, false), xg::ValueError,
+              "Linear.load_state_dict:", "two entries 'weight'");
+  CHECK(model->weight.to_vector<float>() == before);
 
   // non-strict: loads what matches and reports the rest
   xg::nn::LoadResult r = model->load_state_dict(missing, false);
@@ -971,4 +979,58 @@ TEST_CASE("clone() of a module type that does not say how to build one: an error
   const std::vector<uint64_t> rng = xg::get_rng_state();
   CHECK_THROWS(ml.clone());
   CHECK(xg::get_rng_state() == rng);  // a failed clone leaves the generator as it was too
+}
+
+TEST_CASE("a module hook that calls its own module is an error, not a stack overflow") {
+  // Calling module(x) inside its own hook runs the hook again at every call: this recursed until
+  // the stack overflowed. forward(x) runs no hook, and a bounded re-entry is fine.
+  auto lin = fixed_linear();
+  SUBCASE("a forward hook") {
+    int calls = 0;
+    xg::RemovableHandle h = lin->register_forward_hook([&](nn::Module& m, const Tensor& in, const Tensor&) {
+      ++calls;
+      return m(in);
+    });
+    CHECK_ERROR((*lin)(fixed_input(false)), xg::ValueError,
+                "Linear: 64 module calls nested inside module hooks", "a forward hook of Linear");
+    CHECK(calls == 64);
+    h.remove();
+    xg_test::check_values((*lin)(fixed_input(false)), {-0.5, -2, 3.5, 7});  // usable afterwards
+  }
+  SUBCASE("a forward pre-hook") {
+    lin->register_forward_pre_hook([&](nn::Module& m, const Tensor& in) { return m(in); });
+    CHECK_ERROR((*lin)(fixed_input(false)), xg::ValueError, "64 module calls",
+                "a forward pre-hook of Linear");
+  }
+  SUBCASE("a hook calling forward, or its module once, works") {
+    bool inside = false;
+    lin->register_forward_hook([&](nn::Module& m, const Tensor& in, const Tensor& out) {
+      if (inside) return Tensor();
+      inside = true;
+      Tensor twice = m(in) + m.forward(in);
+      inside = false;
+      return out + twice;
+    });
+    xg_test::check_values((*lin)(fixed_input(false)), {-1.5, -6, 10.5, 21});  // 3 times the output
+  }
+}
+
+TEST_CASE("clone draws from no shared generator: another thread's draws are undisturbed") {
+  // clone used to save the default generator's state and put it back afterwards: a thread drawing
+  // meanwhile had its numbers drawn again (and the two threads raced on the state).
+  auto lin = std::make_shared<nn::Linear>(64, 64);
+  xg::manual_seed(3);
+  std::vector<float> want;
+  for (int i = 0; i < 200; ++i)
+    for (float v : xg::rand({16}).to_vector<float>()) want.push_back(v);
+  xg::manual_seed(3);
+  std::vector<float> got;
+  std::thread cloner([&] {
+    for (int i = 0; i < 50; ++i) (void)lin->clone();
+  });
+  for (int i = 0; i < 200; ++i)
+    for (float v : xg::rand({16}).to_vector<float>()) got.push_back(v);
+  cloner.join();
+  CHECK(got == want);
+  xg::manual_seed(0);
 }

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -427,4 +428,23 @@ TEST_CASE("second derivatives: gradgradcheck of an LSTMCell and a GRUCell step")
   xg::GradcheckReport r2 = xg::gradgradcheck(
       [&](const std::vector<Tensor>& in) { return gru.forward(in[0], in[1]); }, {x, h, gru.weight_ih});
   CHECK_MESSAGE(r2.passed, r2.str());
+}
+
+TEST_CASE("RNN dropout draws from options.generator: the default generator's masks, left untouched") {
+  const xg::nn::RNNOptions o{.input_size = 3, .hidden_size = 4, .num_layers = 3, .dropout = 0.5};
+  xg::nn::RNNOptions og = o;
+  og.generator = std::make_shared<xg::Generator>(9);
+  xg::manual_seed(1);
+  xg::nn::RNN a(o);
+  xg::manual_seed(1);
+  xg::nn::RNN b(og);  // the same initial weights
+  const Tensor x = xg::randn({5, 2, 3});
+  xg::manual_seed(9);
+  const std::vector<float> ya = a.forward(x).to_vector<float>();
+  xg::manual_seed(2);
+  const std::vector<float> next_default = xg::rand({3}).to_vector<float>();
+  xg::manual_seed(2);
+  CHECK(b.forward(x).to_vector<float>() == ya);
+  CHECK(xg::rand({3}).to_vector<float>() == next_default);
+  CHECK(b.forward(x).to_vector<float>() != ya);  // the generator's stream goes on
 }

@@ -1384,3 +1384,227 @@ TEST_CASE("numeric options by name and the initial lr, for schedulers") {
   CHECK(adam.initial_lr(0) == 0.25);
   CHECK_FALSE(adam.initial_lr(1).has_value());
 }
+
+// ---------------------------------------------------------------- poisoned state
+namespace {
+
+// Everything an optimizer holds, as bytes: its state dict's metadata and tensors, and its
+// parameters' values. Two snapshots are equal only if not one bit changed.
+std::vector<std::string> snapshot(const optim::Optimizer& opt) {
+  std::vector<std::string> out;
+  const optim::StateDict sd = opt.state_dict();
+  for (const auto& [k, v] : sd.metadata) out.push_back(k + "=" + v);
+  auto bytes = [](const Tensor& t) {
+    const Tensor c = t.contiguous();
+    return std::string(static_cast<const char*>(c.raw_data()),
+                       static_cast<std::size_t>(c.numel()) * xg::dtype_size(c.dtype()));
+  };
+  for (const auto& [n, t] : sd.tensors) out.push_back(n + ":" + t.shape().str() + ":" + bytes(t));
+  for (const Tensor& p : opt.parameters()) out.push_back(bytes(p));
+  return out;
+}
+
+// sd with the tensor `key` replaced by f(a copy of it).
+optim::StateDict with_tensor(optim::StateDict sd, const std::string& key,
+                             const std::function<Tensor(Tensor)>& f) {
+  bool found = false;
+  for (auto& [n, t] : sd.tensors)
+    if (n == key) t = f(t.clone()), found = true;
+  REQUIRE_MESSAGE(found, key);
+  return sd;
+}
+Tensor first_to(Tensor t, double v) {
+  if (t.dtype() == Dtype::int64)
+    t.data<int64_t>()[0] = static_cast<int64_t>(v);
+  else
+    t.data<double>()[0] = v;
+  return t;
+}
+optim::StateDict without(optim::StateDict sd, const std::string& key) {
+  std::erase_if(sd.tensors, [&](const auto& e) { return e.first == key; });
+  return sd;
+}
+
+// Runs 2 steps of `make` on a problem, then checks that each poisoned variant of its state is
+// refused by a third optimizer (stepped once, so it has state of its own) without changing it.
+void check_refused(const MakeOpt& make, const std::vector<std::pair<optim::StateDict, std::string>>& cases) {
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(i);
+    CAPTURE(cases[i].second);
+    Problem q;
+    auto target = make(q);
+    run_steps(*target, q, 1);
+    const auto before = snapshot(*target);
+    const std::string m = ERROR_MESSAGE(target->load_state_dict(cases[i].first), xg::ValueError);
+    CHECK_MESSAGE(m.find(cases[i].second) != std::string::npos, m);
+    CHECK_MESSAGE(m.find(target->name() + ".load_state_dict") != std::string::npos, m);
+    CHECK(snapshot(*target) == before);
+  }
+}
+
+optim::StateDict stepped_state(const MakeOpt& make) {
+  Problem pb;
+  auto opt = make(pb);
+  run_steps(*opt, pb, 2);
+  return opt->state_dict();
+}
+
+}  // namespace
+
+TEST_CASE("load_state_dict refuses poisoned state and changes nothing, bit for bit") {
+  // Before: Adam loaded step = -1, a negative exp_avg_sq and NaN in exp_avg, and the parameters
+  // were NaN two steps later.
+  const auto inf = INFINITY, nan = NAN;
+  SUBCASE("Adam") {
+    const MakeOpt make = [](const Problem& p) {
+      return std::make_unique<optim::Adam>(p.params(), optim::AdamOptions{.lr = 0.1, .amsgrad = true});
+    };
+    const optim::StateDict sd = stepped_state(make);
+    auto meta = [&](const std::string& k, const std::string& v) {
+      optim::StateDict s = sd;
+      s.metadata[k] = v;
+      return s;
+    };
+    auto set = [&](const std::string& key, double v) {
+      return with_tensor(sd, key, [v](Tensor t) { return first_to(t, v); });
+    };
+    check_refused(make,
+                  {
+                      {set("state.0.step", -1), "'state.0.step' is -1"},
+                      {with_tensor(sd, "state.1.step",
+                                   [](Tensor) { return xg::tensor({2.5}, {}, {.dtype = Dtype::float64}); }),
+                       "'state.1.step' is 2.5, not a whole number"},
+                      {set("state.0.exp_avg", nan), "'state.0.exp_avg' holds nan at element 0"},
+                      {set("state.1.exp_avg", -inf), "'state.1.exp_avg' holds -inf"},
+                      {set("state.0.exp_avg_sq", -1e-3), "'state.0.exp_avg_sq' holds -0.001 at element 0"},
+                      {set("state.1.max_exp_avg_sq", -2), "'state.1.max_exp_avg_sq' holds -2"},
+                      {without(sd, "state.0.exp_avg_sq"), "has no entry 'state.0.exp_avg_sq'"},
+                      {without(sd, "state.1.step"), "has no entry 'state.1.step'"},
+                      {meta("group.0.lr", "inf"), "group.0.lr = inf (must be finite)"},
+                      {meta("group.0.lr", "-0.5"), "invalid lr = -0.5"},
+                      {meta("group.0.betas", "0.9,1"), "invalid betas[1] = 1"},
+                      {meta("group.0.betas", "nan,0.9"), "betas[0] = nan"},
+                      {meta("group.0.eps", "-1e-8"), "invalid eps"},
+                      {meta("group.0.weight_decay", "-1"), "invalid weight_decay"},
+                  });
+    // names outside the state's layout
+    optim::StateDict extra = sd, junk = sd, index = sd, twice = sd;
+    extra.tensors.emplace_back("state.0.bogus", xg::zeros({2, 2}, {.dtype = Dtype::float64}));
+    junk.tensors.emplace_back("junk", xg::zeros({1}));
+    index.tensors.emplace_back("state.1x.step", xg::zeros({1}));
+    twice.tensors.push_back(sd.tensors.front());
+    check_refused(make, {{extra, "'state.0.bogus' is not a field of Adam's state"},
+                         {junk, "unexpected entry 'junk'"},
+                         {index, "'state.1x.step' is not state.<index>.<field>"},
+                         {twice, "two entries 'state.0.step'"}});
+    // a wrong shape is a ShapeError, and changes nothing either
+    Problem q;
+    auto target = make(q);
+    run_steps(*target, q, 1);
+    const auto before = snapshot(*target);
+    CHECK_ERROR(
+        target->load_state_dict(with_tensor(sd, "state.1.exp_avg", [](Tensor) { return xg::zeros({2}); })),
+        xg::ShapeError, "'state.1.exp_avg' has shape [2]");
+    CHECK(snapshot(*target) == before);
+    // the valid state loads (a float step that is whole is read, as PyTorch writes steps)
+    CHECK_NOTHROW(target->load_state_dict(with_tensor(
+        sd, "state.0.step", [](Tensor) { return xg::tensor({2.0}, {}, {.dtype = Dtype::float32}); })));
+    CHECK(target->state_dict().tensors.front().second.item<int64_t>() == 2);
+  }
+  SUBCASE("the second moments and running values of every optimizer") {
+    struct Case {
+      MakeOpt make;
+      std::string key;
+      double value;
+      std::string reason;
+    };
+    const std::vector<Case> cases = {
+        {[](const Problem& p) {
+           return std::make_unique<optim::SGD>(p.params(), optim::SGDOptions{.momentum = 0.9});
+         },
+         "state.0.momentum_buffer", nan, "holds nan"},
+        {[](const Problem& p) { return std::make_unique<optim::AdamW>(p.params()); }, "state.0.exp_avg_sq",
+         -1, "'state.0.exp_avg_sq' holds -1"},
+        {[](const Problem& p) { return std::make_unique<optim::Adamax>(p.params()); }, "state.1.exp_inf", -1,
+         "'state.1.exp_inf' holds -1"},
+        {[](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params()); }, "state.0.sum", -0.5,
+         "'state.0.sum' holds -0.5"},
+        {[](const Problem& p) { return std::make_unique<optim::Adagrad>(p.params()); }, "state.0.step", -3,
+         "'state.0.step' is -3"},
+        {[](const Problem& p) {
+           return std::make_unique<optim::RMSprop>(p.params(),
+                                                   optim::RMSpropOptions{.momentum = 0.5, .centered = true});
+         },
+         "state.0.square_avg", -1, "'state.0.square_avg' holds -1"},
+        {[](const Problem& p) {
+           return std::make_unique<optim::RMSprop>(p.params(),
+                                                   optim::RMSpropOptions{.momentum = 0.5, .centered = true});
+         },
+         "state.1.grad_avg", inf, "'state.1.grad_avg' holds inf"},
+        {[](const Problem& p) { return std::make_unique<optim::NAdam>(p.params()); }, "state.0.mu_product",
+         1.5, "'state.0.mu_product' is 1.5 (must be in [0, 1])"},
+        {[](const Problem& p) { return std::make_unique<optim::NAdam>(p.params()); }, "state.0.mu_product",
+         nan, "'state.0.mu_product' is nan"},
+        {[](const Problem& p) { return std::make_unique<optim::RAdam>(p.params()); }, "state.1.exp_avg_sq",
+         -1, "'state.1.exp_avg_sq' holds -1"},
+        {[](const Problem& p) { return std::make_unique<optim::Adadelta>(p.params()); }, "state.0.square_avg",
+         -1, "'state.0.square_avg' holds -1"},
+        {[](const Problem& p) { return std::make_unique<optim::Adadelta>(p.params()); }, "state.0.acc_delta",
+         -1, "'state.0.acc_delta' holds -1"},
+        {[](const Problem& p) { return std::make_unique<optim::ASGD>(p.params()); }, "state.0.mu", 2,
+         "'state.0.mu' is 2 (must be in [0, 1])"},
+        {[](const Problem& p) { return std::make_unique<optim::ASGD>(p.params()); }, "state.0.eta", -0.1,
+         "'state.0.eta' is -0.1"},
+        {[](const Problem& p) { return std::make_unique<optim::ASGD>(p.params()); }, "state.1.ax", nan,
+         "'state.1.ax' holds nan"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.key);
+      CAPTURE(c.reason);
+      const optim::StateDict sd = stepped_state(c.make);
+      const double v = c.value;
+      check_refused(c.make, {{with_tensor(sd, c.key, [v](Tensor t) { return first_to(t, v); }), c.reason}});
+    }
+    // RMSprop's momentum buffer and centered average are made only with those options
+    const MakeOpt plain = [](const Problem& p) { return std::make_unique<optim::RMSprop>(p.params()); };
+    Problem q;
+    auto rms = plain(q);
+    CHECK_NOTHROW(rms->load_state_dict(stepped_state(plain)));
+  }
+  SUBCASE("LBFGS") {
+    const MakeOpt make = [](const Problem& p) {
+      return std::make_unique<optim::LBFGS>(p.params(),
+                                            optim::LBFGSOptions{.max_iter = 3, .history_size = 2});
+    };
+    const optim::StateDict sd = stepped_state(make);
+    REQUIRE(sd.metadata.at("lbfgs.history") == "2");
+    auto meta = [&](const std::string& k, const std::string& v) {
+      optim::StateDict s = sd;
+      s.metadata[k] = v;
+      return s;
+    };
+    optim::StateDict per_param = sd;
+    per_param.tensors.emplace_back("state.0.step", xg::zeros({1}));
+    // Before: n_iter > 0 without lbfgs.d loaded, and the next step read past an empty vector.
+    check_refused(make,
+                  {
+                      {without(sd, "lbfgs.d"), "no entry 'lbfgs.d'"},
+                      {without(sd, "lbfgs.prev_flat_grad"), "no entry 'lbfgs.prev_flat_grad'"},
+                      {meta("lbfgs.history", "3"), "'lbfgs.history' is 3 (must be in [0, history_size = 2])"},
+                      {meta("lbfgs.history", "-1"), "'lbfgs.history' is -1"},
+                      {meta("lbfgs.n_iter", "-4"), "'lbfgs.n_iter' is -4"},
+                      {meta("lbfgs.H_diag", "0"), "'lbfgs.H_diag' is 0"},
+                      {meta("lbfgs.t", "nan"), "'lbfgs.t' is nan"},
+                      {meta("lbfgs.prev_loss", "inf"), "'lbfgs.prev_loss' is inf"},
+                      {meta("group.0.tolerance_grad", "inf"), "group.0.tolerance_grad = inf"},
+                      {with_tensor(sd, "lbfgs.ro", [](Tensor t) { return first_to(t, -1); }),
+                       "'lbfgs.ro' is -1 at element 0"},
+                      {with_tensor(sd, "lbfgs.old_dirs", [](Tensor t) { return first_to(t, NAN); }),
+                       "'lbfgs.old_dirs' is nan at element 0"},
+                      {per_param, "'state.0.step' is not a field of LBFGS's state"},
+                      // finite, but no longer the pair its ro was computed from
+                      {with_tensor(sd, "lbfgs.old_stps", [](Tensor t) { return first_to(t, 7.6e286); }),
+                       "not 1 / yᵀs of its pair"},
+                  });
+  }
+}

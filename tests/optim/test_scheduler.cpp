@@ -1524,3 +1524,99 @@ TEST_CASE("errors of the new schedulers name the scheduler and the argument") {
   CHECK_ERROR(without.load_state_dict(with.state_dict()), xg::ValueError, "CyclicLR.load_state_dict",
               "scale_fn");
 }
+
+// ---------------------------------------------------------------- poisoned state
+namespace {
+// A scheduler's whole state and its optimizer's lrs and initial lrs, as text (exact doubles).
+std::vector<std::string> sched_snapshot(const optim::LRScheduler& s, const optim::Optimizer& opt) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : s.state_dict()) out.push_back(k + "=" + v);
+  for (std::size_t g = 0; g < opt.num_param_groups(); ++g)
+    out.push_back(optim::option_to_string(opt.lr(g)) + "/" +
+                  (opt.initial_lr(g) ? optim::option_to_string(*opt.initial_lr(g)) : "none"));
+  return out;
+}
+optim::SchedulerState with(optim::SchedulerState s, const std::string& k, const std::string& v) {
+  s[k] = v;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("scheduler loads refuse poisoned state and change nothing") {
+  SUBCASE("CosineAnnealingWarmRestarts") {
+    optim::SGD opt_a({param()}, {.lr = 0.5});
+    optim::CosineAnnealingWarmRestarts a(opt_a, {.T_0 = 3, .T_mult = 2, .eta_min = 0.01});
+    for (int e = 0; e < 4; ++e) a.step();
+    const optim::SchedulerState st = a.state_dict();
+    const std::vector<std::pair<optim::SchedulerState, std::string>> cases = {
+        {with(st, "scheduler.last_epoch", "-2"), "scheduler.last_epoch = -2 (must be >= -1)"},
+        {with(st, "scheduler.step_count", "-1"), "scheduler.step_count = -1"},
+        {with(st, "scheduler.base_lrs", "nan"), "scheduler.base_lrs = nan"},
+        {with(st, "scheduler.base_lrs", "-0.5"), "scheduler.base_lrs = -0.5"},
+        {with(st, "scheduler.last_lr", "inf"), "scheduler.last_lr = inf"},
+        {with(st, "scheduler.initial_lrs", "-1"), "scheduler.initial_lrs = -1"},
+        {with(st, "scheduler.eta_min", "inf"), "scheduler.eta_min = inf (must be finite)"},
+        {with(st, "scheduler.eta_min", "-1"), "invalid eta_min = -1"},
+        {with(st, "scheduler.T_cur", "-1"), "scheduler.T_cur = -1 (must be in [0, T_i])"},
+        {with(st, "scheduler.T_cur", "nan"), "scheduler.T_cur = nan"},
+    };
+    for (const auto& [state, reason] : cases) {
+      CAPTURE(reason);
+      optim::SGD opt_b({param()}, {.lr = 0.5});
+      optim::CosineAnnealingWarmRestarts b(opt_b, {.T_0 = 5});
+      b.step();
+      const auto before = sched_snapshot(b, opt_b);
+      CHECK_ERROR(b.load_state_dict(state), xg::ValueError, "CosineAnnealingWarmRestarts.load_state_dict",
+                  reason);
+      CHECK(sched_snapshot(b, opt_b) == before);
+    }
+  }
+  SUBCASE("ReduceLROnPlateau") {
+    optim::SGD opt_a({param()}, {.lr = 1.0});
+    optim::ReduceLROnPlateau a(opt_a, {.patience = 1});
+    for (double m : {3.0, 2.0, 2.0}) a.step(m);
+    const optim::SchedulerState st = a.state_dict();
+    const std::vector<std::pair<optim::SchedulerState, std::string>> cases = {
+        {with(st, "scheduler.best", "nan"), "scheduler.best = nan"},
+        {with(st, "scheduler.num_bad_epochs", "-1"), "scheduler.num_bad_epochs = -1"},
+        {with(st, "scheduler.cooldown_counter", "-5"), "scheduler.cooldown_counter = -5"},
+        {with(st, "scheduler.last_epoch", "-1"), "scheduler.last_epoch = -1"},
+        {with(st, "scheduler.last_lr", "1,1"), "the state is for 2 parameter groups"},
+        {with(st, "scheduler.factor", "1.5"), "invalid factor = 1.5"},
+        {with(st, "scheduler.min_lr", "inf"), "scheduler.min_lr = inf"},
+    };
+    for (const auto& [state, reason] : cases) {
+      CAPTURE(reason);
+      optim::SGD opt_b({param()}, {.lr = 1.0});
+      optim::ReduceLROnPlateau b(opt_b);
+      b.step(1.0);
+      const auto before = b.state_dict();
+      CHECK_ERROR(b.load_state_dict(state), xg::ValueError, "ReduceLROnPlateau.load_state_dict", reason);
+      CHECK(b.state_dict() == before);
+    }
+  }
+  SUBCASE("SequentialLR: a failing second scheduler leaves the first as it was") {
+    // Before: the first child's state was loaded, then the second's failed.
+    auto make = [](optim::SGD& opt) {
+      auto warm = std::make_shared<optim::LinearLR>(
+          opt, optim::LinearLROptions{.start_factor = 0.1, .total_iters = 5});
+      auto cosine =
+          std::make_shared<optim::CosineAnnealingLR>(opt, optim::CosineAnnealingLROptions{.T_max = 20});
+      return std::make_unique<optim::SequentialLR>(
+          opt, std::vector<std::shared_ptr<optim::LRScheduler>>{warm, cosine}, std::vector<int64_t>{5});
+    };
+    optim::SGD opt_a({param()}, {.lr = 0.8});
+    auto a = make(opt_a);
+    for (int e = 0; e < 7; ++e) a->step();
+    const optim::SchedulerState st = with(a->state_dict(), "scheduler.schedulers.1.T_max", "0");
+    optim::SGD opt_b({param()}, {.lr = 0.3});
+    auto b = make(opt_b);
+    b->step();
+    const auto before = sched_snapshot(*b, opt_b);
+    CHECK_ERROR(b->load_state_dict(st), xg::ValueError, "CosineAnnealingLR.load_state_dict", "T_max");
+    CHECK(sched_snapshot(*b, opt_b) == before);
+    // and the same state without the poison loads
+    CHECK_NOTHROW(b->load_state_dict(a->state_dict()));
+    CHECK(b->last_epoch() == 7);
+  }
+}

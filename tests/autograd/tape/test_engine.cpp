@@ -663,3 +663,55 @@ TEST_CASE("zero_grad(false) on a gradient that carries a graph (after create_gra
   xg::sum(x * 2.0).backward();
   check_values(x.grad(), {2, 2});
 }
+
+TEST_CASE("a hook that runs backward on its own graph every time is an error, not a stack overflow") {
+  // Each backward runs the hook, which starts another backward of the same graph: without a limit
+  // on nested passes this recursed until the stack overflowed.
+  SUBCASE("a leaf's hook") {
+    Tensor w = leaf({1, 2, 3}).name("w");
+    Tensor loss = xg::sum(w * w);
+    int calls = 0;
+    xg::RemovableHandle h = w.register_hook([&](const Tensor&) {
+      ++calls;
+      loss.backward(Tensor(), true);
+      return Tensor();
+    });
+    CHECK_ERROR(loss.backward(Tensor(), true), xg::ValueError, "backward:", "64 backward passes nested",
+                "a hook on the leaf tensor 'w' of shape [3]");
+    CHECK(calls == 64);
+    // The engine is usable afterwards: the graph was retained, a plain backward works.
+    h.remove();
+    w.zero_grad();
+    loss.backward();
+    check_values(w.grad(), {2, 4, 6});
+  }
+  SUBCASE("a hook on a non-leaf, through xg::grad") {
+    Tensor x = leaf({1, 2});
+    Tensor y = x * 3.0;
+    Tensor loss = xg::sum(y * y);
+    xg::RemovableHandle h = y.register_hook([&](const Tensor&) {
+      (void)xg::grad({loss}, {x}, {}, true);
+      return Tensor();
+    });
+    CHECK_ERROR(loss.backward(Tensor(), true), xg::ValueError, "64 backward passes nested",
+                "a hook on the result of 'mul'", "of shape [2]");
+    h.remove();
+    std::vector<Tensor> g = xg::grad({loss}, {x});
+    check_values(g[0], {18, 36});  // d/dx sum (3x)^2 = 18 x
+  }
+  SUBCASE("a hook that re-enters once still works") {
+    Tensor w = leaf({1, 2});
+    Tensor loss = xg::sum(w * w);
+    bool inside = false;
+    w.register_hook([&](const Tensor&) {
+      if (!inside) {
+        inside = true;
+        loss.backward(Tensor(), true);  // the inner pass accumulates 2 w first
+        inside = false;
+      }
+      return Tensor();
+    });
+    loss.backward();
+    check_values(w.grad(), {4, 8});  // 2 w twice
+  }
+}

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,7 @@ TEST_CASE("corrupted tensor files give a clear error naming the file and what is
       make_file(
           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
           std::string(12, '\0')));
-  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'b' starts at data offset 4", "gap or overlap");
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'b' starts at data offset 4", "overlaps tensor 'a'");
 
   write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')));
   CHECK_ERROR(xg::load_tensors(p), xg::IOError, "tensor 'a' of shape [3] and dtype F32 needs 12 bytes");
@@ -84,5 +85,124 @@ TEST_CASE("corrupted tensor files give a clear error naming the file and what is
 
   CHECK_ERROR(xg::load_tensors(tmp("missing.safetensors")), xg::IOError, tmp("missing.safetensors"),
               "cannot open");
+  std::remove(p.c_str());
+}
+
+namespace {
+// One F32 tensor "w" whose shape and data_offsets are given as JSON text, over `bytes` zero bytes.
+std::string one_tensor(const std::string& shape, const std::string& offsets, std::size_t bytes,
+                       const std::string& dtype = "F32") {
+  return make_file(
+      R"({"w":{"dtype":")" + dtype + R"(","shape":)" + shape + R"(,"data_offsets":)" + offsets + "}}",
+      std::string(bytes, '\0'));
+}
+}  // namespace
+
+TEST_CASE("shapes and offsets must be non-negative integers that fit in int64") {
+  // Before: floats were cast to integers (undefined for 1e30) and [3.7] read as [3].
+  const std::string p = tmp("ints.safetensors");
+  write_file(p, one_tensor("[1e30]", "[0,4]", 4));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape'", "1e+30");
+  write_file(p, one_tensor("[3.7]", "[0,12]", 12));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape'", "3.7", "at axis 0");
+  write_file(p, one_tensor("[2,-1]", "[0,8]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape'", "-1", "at axis 1");
+  write_file(p, one_tensor("[9223372036854775808]", "[0,4]", 4));  // 2^63
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape'", "9223372036854775808");
+  write_file(p, one_tensor("[\"2\"]", "[0,8]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape'");
+  write_file(p, one_tensor("[1e400]", "[0,4]", 4));  // not a double at all: the JSON is malformed
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "malformed JSON header");
+  write_file(p, one_tensor("[2]", "[0,8.5]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'data_offsets'", "8.5");
+  write_file(p, one_tensor("[2]", "[-8,0]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'data_offsets'", "-8");
+  write_file(p, one_tensor("[2]", "[0,1e30]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'data_offsets'", "1e+30");
+  write_file(p, one_tensor("[2]", "[0]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "not an array of two offsets");
+  write_file(p, one_tensor("[2]", "[8,0]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "ends before it begins");
+  // integral values written as floats are exact, so they are read
+  write_file(p, one_tensor("[2.0,1e0]", "[0,8.0]", 8));
+  CHECK(xg::load_tensors(p).at("w").shape() == xg::Shape{2, 1});
+  std::remove(p.c_str());
+}
+
+TEST_CASE("overflowing shapes raise an IOError naming the file") {
+  // Before: a ShapeError that named no file (too many axes; a product beyond 64 bits).
+  const std::string p = tmp("overflow.safetensors");
+  write_file(p, one_tensor("[4294967296,4294967296]", "[0,4]", 4));  // 2^64 elements
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "overflows");
+  write_file(p, one_tensor("[4611686018427387904]", "[0,4]", 4));  // 2^62 elements, 2^64 bytes
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "overflows");
+  write_file(p, one_tensor("[4294967296,4294967296,0]", "[0,0]", 0));  // empty: no bytes, no overflow
+  CHECK(xg::load_tensors(p).at("w").numel() == 0);
+  write_file(p, one_tensor("[1,1,1,1,1,1,1,1,1]", "[0,4]", 4));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "9 axes");
+  write_file(p, one_tensor("[1024]", "[0,4]", 4));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "needs 4096 bytes");
+  std::remove(p.c_str());
+}
+
+TEST_CASE("the header is limited to the format's 100 MB and holds each name once") {
+  const std::string p = tmp("header.safetensors");
+  {
+    // 150 MB declared and present (a sparse file): rejected before the header is read.
+    std::string len(8, '\0');
+    const uint64_t n = 150'000'000;
+    for (int i = 0; i < 8; ++i) len[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+    write_file(p, len);
+    std::filesystem::resize_file(p, 8 + n);
+    CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "header length 150000000", "limit of 100000000 bytes");
+  }
+  {
+    // a save that would write a header the reader refuses refuses too (a 100 MB metadata value)
+    std::filesystem::remove(p);
+    CHECK_ERROR(xg::save_tensors(p, {{"w", xg::ones({1})}}, {{"note", std::string(100'000'000, 'x')}}),
+                xg::IOError, p, "above the format's limit of 100000000");
+    CHECK(!std::filesystem::exists(p));
+  }
+  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                          R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                          std::string(8, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "duplicate tensor name 'a'");
+  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[1],"shape":[2],"data_offsets":[0,4]}})",
+                          std::string(4, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "duplicate key 'shape'");
+  write_file(p, make_file(R"({"__metadata__":{"k":"x","k":"y"}})", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "duplicate key 'k'");
+  write_file(p, make_file(R"({"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "empty name");
+  std::remove(p.c_str());
+}
+
+TEST_CASE("byte ranges tile the data area; entries, dtypes and metadata are checked") {
+  const std::string p = tmp("ranges.safetensors");
+  write_file(p, make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                          R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                          std::string(12, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'b' starts at data offset 8", "a gap of 4 bytes");
+  write_file(p, one_tensor("[1]", "[0,4]", 8));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "4 bytes after the last tensor");
+  write_file(p, one_tensor("[2]", "[0,8]", 8, "F33"));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "invalid dtype 'F33'");
+  write_file(p, one_tensor("[2]", "[0,8]", 8, "I32\",\"x\":\"1"));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "unknown field 'x'");
+  write_file(p, one_tensor("[4]", "[0,8]", 8, "I16"));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "unsupported dtype I16");
+  write_file(p, make_file(R"({"w":{"dtype":"F32","data_offsets":[0,0]}})", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "field 'shape' is missing");
+  write_file(p, make_file(R"({"w":{"dtype":7,"shape":[],"data_offsets":[0,4]}})", std::string(4, '\0')));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "'dtype' is not a string");
+  write_file(p, make_file(R"({"w":[1,2]})", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w'", "not an object");
+  write_file(p, make_file(R"({"__metadata__":{"k":3}})", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "__metadata__ entry 'k' is not a string");
+  write_file(p, make_file(R"({"__metadata__":["k"]})", ""));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "__metadata__ is not an object");
+  write_file(
+      p, make_file(R"({"w":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\x01\x02", 2)));
+  CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w' of dtype BOOL holds byte 2", "0 or 1");
   std::remove(p.c_str());
 }
