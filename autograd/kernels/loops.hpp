@@ -193,6 +193,9 @@ void reduce_sum_step(const T* in, T* out, int64_t outer, int64_t n, int64_t inne
     reduce_sum_step(reinterpret_cast<const U*>(in), reinterpret_cast<U*>(out), outer, n, inner);
     return;
   }
+  // An empty output (inner == 0): nothing to write, and memcpy/memset must not see the null
+  // pointers of empty tensors (UB even for 0 bytes).
+  if (inner == 0 || outer == 0) return;
   if (inner == 1) {
     for (int64_t o = 0; o < outer; ++o) {
       const T* p = in + o * n;
