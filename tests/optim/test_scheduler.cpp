@@ -1560,7 +1560,10 @@ TEST_CASE("scheduler loads refuse poisoned state and change nothing") {
         {with(st, "scheduler.T_cur", "-1"), "scheduler.T_cur = -1 (must be in [0, T_i])"},
         {with(st, "scheduler.T_cur", "nan"), "scheduler.T_cur = nan"},
     };
-    for (const auto& [state, reason] : cases) {
+    for (const auto& c : cases) {
+      // Not a structured binding: clang 14 (the sanitizer builds) cannot capture one.
+      const auto& state = c.first;
+      const auto& reason = c.second;
       CAPTURE(reason);
       optim::SGD opt_b({param()}, {.lr = 0.5});
       optim::CosineAnnealingWarmRestarts b(opt_b, {.T_0 = 5});
@@ -1585,7 +1588,10 @@ TEST_CASE("scheduler loads refuse poisoned state and change nothing") {
         {with(st, "scheduler.factor", "1.5"), "invalid factor = 1.5"},
         {with(st, "scheduler.min_lr", "inf"), "scheduler.min_lr = inf"},
     };
-    for (const auto& [state, reason] : cases) {
+    for (const auto& c : cases) {
+      // Not a structured binding: clang 14 (the sanitizer builds) cannot capture one.
+      const auto& state = c.first;
+      const auto& reason = c.second;
       CAPTURE(reason);
       optim::SGD opt_b({param()}, {.lr = 1.0});
       optim::ReduceLROnPlateau b(opt_b);
