@@ -855,6 +855,11 @@ Tensor lstsq(const Tensor& A0, const Tensor& B0) {
     const double eps = A.dtype() == Dtype::float64 ? std::numeric_limits<double>::epsilon()
                                                    : std::numeric_limits<float>::epsilon();
     for (int64_t i = 0; i < ma.count && k > 0; ++i) {
+      // A NaN in the input makes R's diagonal NaN: no rank to test, the NaN propagates to the
+      // solution, as PyTorch's.
+      if (std::any_of(diag.begin() + i * k, diag.begin() + (i + 1) * k,
+                      [](double v) { return std::isnan(v); }))
+        continue;
       const double top = *std::max_element(diag.begin() + i * k, diag.begin() + (i + 1) * k);
       for (int64_t j = 0; j < k; ++j)
         if (!(diag[i * k + j] > eps * static_cast<double>(std::max(ma.m, ma.n)) * top))
@@ -1085,8 +1090,12 @@ XG_OP(matrix_power, {.formula = "A^n by repeated squaring (composite of matmul; 
                      .torch = "torch.linalg.matrix_power"});
 Tensor matrix_power(const Tensor& A, int64_t n) {
   const Mats m = mats_of(A, "matrix_power", true);
-  // n = 0: the identity, as a function of A (gradient 0), so that the result is on A's graph.
-  if (n == 0) return A * 0.0 + eye_as(m.n, A);
+  // n = 0: the identity for every A, NaN included (as pow(NaN, 0) = 1), kept on A's graph with
+  // gradient 0: A * 0 with its NaN (from NaN or inf in A) filled by 0.
+  if (n == 0) {
+    const Tensor zero = A * 0.0;
+    return masked_fill(zero, ne(zero.detach(), zero.detach()), 0.0) + eye_as(m.n, A);
+  }
   Tensor base = n < 0 ? inv(A) : A;
   uint64_t e = n < 0 ? static_cast<uint64_t>(-(n + 1)) + 1 : static_cast<uint64_t>(n);
   Tensor result;

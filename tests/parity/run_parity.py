@@ -76,6 +76,10 @@ NAN_VJP_EXCEPTIONS = {
     }.items()
 }
 
+NAN_VJP_EXCEPTIONS["lstsq"] = (
+    "PyTorch 1.13's lstsq gives a NaN solution, as xgrad's, but its backward goes through an SVD "
+    "that raises LinAlgError on the NaN; xgrad's backward (through qr and solve) gives NaN")
+
 # NaN variants where PyTorch 1.13 is itself inconsistent (its forward and backward, or its
 # backward and other ops, disagree on the NaN): (op, sample label) -> reason. They are not compared.
 NAN_EXCEPTIONS = {
@@ -93,6 +97,21 @@ NAN_EXCEPTIONS = {
         "nothing, so the share is g / 0 and its 0 * inf gives NaN to the index's other elements; "
         "xgrad gives them 0",
     ("scatter_reduce", "[2, 3] amin (NaN in x0)"): "as amax",
+    ("matrix_exp", "[3, 3] (NaN in x0)"):
+        "PyTorch 1.13's matrix_exp of a matrix holding NaN returns uninitialised memory (values "
+        "such as 6.9e-310 in every position, no NaN); xgrad's result and gradient are NaN",
+    ("matrix_exp", "norm > 1/2: squarings [3, 3] (NaN in x0)"): "as the [3, 3] case",
+    ("matrix_exp", "batched [2, 2, 2] (NaN in x0)"): "as the [3, 3] case",
+    ("vector_norm", "inf [2, 3] (NaN in x0)"):
+        "PyTorch's inf-norm backward gives g to the elements equal to the norm; the norm is NaN and "
+        "a NaN equals nothing, so every gradient is 0; xgrad's gradient is NaN (the norm is NaN in both)",
+    ("vector_norm", "-inf dim 1 [2, 3] (NaN in x0)"): "as the inf case",
+    ("qr", "Q of wide [2, 4] (NaN in x0)"):
+        "both give Q and R entirely NaN; PyTorch's wide-QR backward leaves 4 of the 8 gradients "
+        "finite, xgrad's makes all 8 NaN (every element of a NaN factorisation's gradient)",
+    ("det", "singular (rank 2) [3, 3] (NaN in x0)"):
+        "the determinant is NaN in both; PyTorch's singular-case backward leaves 5 of 9 gradients "
+        "finite, xgrad's (the adjugate through the SVD) makes all 9 NaN",
     ("cumprod", "[6] zeros in a row (NaN in x0)"):
         "PyTorch's cumprod backward at zeros takes products of the elements after the first zero "
         "only, so a NaN after it reaches fewer gradients than in xgrad's formula (both agree "

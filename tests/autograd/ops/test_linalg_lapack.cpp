@@ -324,6 +324,13 @@ TEST_CASE("NaN and inf: propagated by the direct factorisations, an error for th
   CHECK_ERROR(la::eigh(batch), xg::LinAlgError, "eigh: batch element 1 has non-finite entries");
   CHECK_ERROR(la::svdvals(A), xg::LinAlgError, "svd: the matrix has non-finite entries");
   CHECK_ERROR(la::pinv(batch), xg::LinAlgError, "svd: batch element 1 has non-finite entries");
+  // torch.linalg.matrix_power(A, 0) is the identity even with NaN in A (as pow(NaN, 0) = 1)
+  const Tensor I = la::matrix_power(A, 0);
+  CHECK(I.to_vector<double>() == std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+  // torch.linalg.lstsq of a matrix holding NaN: a NaN solution, not a rank-deficiency error
+  const Tensor X = la::lstsq(f64({1, 2, nan, 4, 5, 7}, {3, 2}), f64({1, 2, 3}, {3, 1}));
+  CHECK(std::isnan(X.to_vector<double>()[0]));
+  CHECK(std::isnan(X.to_vector<double>()[1]));
 }
 
 TEST_CASE("a Gaussian log-likelihood through cholesky, cholesky_solve and slogdet passes gradcheck") {
