@@ -257,8 +257,10 @@ const Recorded kRecorded[] = {
     {"square", 0.24, 0, 0.43, 0},
     {"neg", 0, 0, 0, 0},
     {"abs", 0, 0, 0, 0},
-    {"sin", 0.61, 0.5, 0.55, 0.69},
-    {"cos", 0.5, 0.61, 0.69, 0.55},
+    // float64 sin (and cos's gradient, -sin): 0.55 ulp with GCC, 0.98 with clang 14 (the sanitizer
+    // build of CI): still faithfully rounded.
+    {"sin", 0.61, 0.5, 1.0, 0.69},
+    {"cos", 0.5, 0.61, 0.69, 1.0},
     {"tan", 0.47, 0.87, 0.41, 0.55},
     {"asin", 0.37, 0.18, 0.49, 0.7},
     {"acos", 0.37, 0.18, 0.49, 0.7},
