@@ -210,3 +210,28 @@ inline void write_file(const std::string& path, const std::string& bytes) {
 #define ERROR_MESSAGE(expr, Type)                                                                         \
   ::xg_test::checked_message(::xg_test::catch_error<Type>([&] { (void)(expr); }), #expr, #Type, __FILE__, \
                              __LINE__)
+
+namespace xg::test {
+// Growth of the resident set over a scope, in bytes: the kernel's peak (VmHWM) is reset first
+// when /proc/self/clear_refs allows it; otherwise measured from the peak so far (which can only
+// under-count, never fail a check that should pass).
+inline int64_t status_bytes(const std::string& key) {
+  std::ifstream s("/proc/self/status");
+  for (std::string line; std::getline(s, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+  return 0;
+}
+class RssGrowth {
+ public:
+  RssGrowth() {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+    clear.flush();
+    base_ = clear.good() ? status_bytes("VmRSS") : status_bytes("VmHWM");
+  }
+  int64_t bytes() const { return status_bytes("VmHWM") - base_; }
+
+ private:
+  int64_t base_;
+};
+}  // namespace xg::test

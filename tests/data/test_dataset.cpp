@@ -42,27 +42,6 @@ struct FakeFashion {
 xg::Tensor ints(const std::vector<double>& v, const xg::Shape& s) {
   return xg::tensor(v, s, {.dtype = xg::Dtype::int64});
 }
-// Growth of the resident set over a scope (the kernel's peak reset through /proc/self/clear_refs
-// when allowed, else measured from the peak so far, which can only under-count).
-int64_t status_bytes(const std::string& key) {
-  std::ifstream s("/proc/self/status");
-  for (std::string line; std::getline(s, line);)
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
-  return 0;
-}
-class RssGrowth {
- public:
-  RssGrowth() {
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-    clear.flush();
-    base_ = clear.good() ? status_bytes("VmRSS") : status_bytes("VmHWM");
-  }
-  int64_t bytes() const { return status_bytes("VmHWM") - base_; }
-
- private:
-  int64_t base_;
-};
 }  // namespace
 
 // First in the file, while the process is small.
@@ -85,7 +64,7 @@ TEST_CASE("Fashion-MNIST's images cost their float32 tensor only (never an int64
     l << std::string("\x00\x00\x08\x01\x00\x00\x40\x00", 8);
     for (int64_t i = 0; i < n; ++i) l << static_cast<char>(i % 10);
   }
-  const RssGrowth rss;
+  const xg::test::RssGrowth rss;
   auto ds = xg::data::fashion_mnist(dir, true, /*normalize=*/false);
   // the float32 images, the int64 labels and a small buffer; it used to be 3 times as much
   CHECK(rss.bytes() < n * 784 * 4 + n * 8 + (int64_t{4} << 20));

@@ -69,28 +69,6 @@ std::string gzip(const std::string& head, std::size_t zeros = 0) {
   return out;
 }
 
-// Growth of the resident set over a scope, in bytes: the kernel's peak (VmHWM) is reset first
-// when /proc/self/clear_refs allows it; otherwise measured from the peak so far (which can only
-// under-count, never fail a check that should pass).
-int64_t status_bytes(const std::string& key) {
-  std::ifstream s("/proc/self/status");
-  for (std::string line; std::getline(s, line);)
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
-  return 0;
-}
-class RssGrowth {
- public:
-  RssGrowth() {
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-    clear.flush();
-    base_ = clear.good() ? status_bytes("VmRSS") : status_bytes("VmHWM");
-  }
-  int64_t bytes() const { return status_bytes("VmHWM") - base_; }
-
- private:
-  int64_t base_;
-};
 }  // namespace
 
 // First in the file, while the process's peak RSS is still small: inflating the whole bomb (as
@@ -100,7 +78,7 @@ TEST_CASE("a gzip bomb is rejected at the first byte past the declared size, wit
   const std::size_t inflated = std::size_t{128} << 20;
   write_file(p, gzip(idx_header({16}), inflated));  // 16 values declared, 128 MiB of zeros
   CHECK(std::filesystem::file_size(p) < std::size_t{1} << 20);
-  const RssGrowth rss;
+  const xg::test::RssGrowth rss;
   CHECK_ERROR(xg::data::read_idx(p), xg::IOError, p, "the inflated data goes on past offset 24",
               "more than dimensions [16] declare");
   CHECK(rss.bytes() < (int64_t{16} << 20));
@@ -124,7 +102,7 @@ TEST_CASE("a valid file costs its tensor and a small buffer, int64 or float32") 
     }
   }
   {
-    const RssGrowth rss;
+    const xg::test::RssGrowth rss;
     xg::Tensor t = xg::data::read_idx(p);
     CHECK(t.dtype() == xg::Dtype::int64);
     CHECK(t.data<int64_t>()[n - 1] == ((1 << 20) - 1 + 7) % 251);
@@ -132,7 +110,7 @@ TEST_CASE("a valid file costs its tensor and a small buffer, int64 or float32") 
     CHECK(rss.bytes() < 8 * n + (int64_t{4} << 20));
   }
   {
-    const RssGrowth rss;
+    const xg::test::RssGrowth rss;
     xg::Tensor f = xg::data::read_idx(p, xg::Dtype::float32);
     CHECK(f.dtype() == xg::Dtype::float32);
     CHECK(f.shape() == xg::Shape{8, 1024, 1024});
