@@ -1,6 +1,7 @@
 #include "xgrad/nn/module.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -39,11 +40,12 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
   return t;
 }
 
-Tensor Module::register_buffer(const std::string& name, Tensor t, bool persistent) {
+Tensor Module::register_buffer(const std::string& name, Tensor t, bool persistent, BufferValues values) {
   check_new_name(name);
   if (!t.defined()) throw ValueError(type_name_ + ": buffer '" + name + "' is undefined");
   buffers_.emplace_back(name, t.detach());
   if (!persistent) non_persistent_.insert(name);
+  if (values != BufferValues::any) buffer_values_[name] = values;
   return buffers_.back().second;
 }
 
@@ -229,6 +231,24 @@ void Module::collect_state(const std::string& prefix, NamedTensors& out) const {
   for (const auto& [n, c] : children_) c->collect_state(prefix + n + ".", out);
 }
 
+void Module::collect_buffer_values(const std::string& prefix,
+                                   std::map<std::string, BufferValues>& out) const {
+  for (const auto& [n, v] : buffer_values_) out.emplace(prefix + n, v);
+  for (const auto& [n, c] : children_) c->collect_buffer_values(prefix + n + ".", out);
+}
+
+namespace {
+// The first element breaking `values` (-1: none).
+int64_t first_outside(const Tensor& t, BufferValues values) {
+  NoGradGuard guard;
+  const Tensor c = t.to(Dtype::float64).contiguous();
+  const double* x = c.data<double>();
+  for (int64_t i = 0; i < c.numel(); ++i)
+    if (!std::isfinite(x[i]) || (values == BufferValues::finite_non_negative && x[i] < 0.0)) return i;
+  return -1;
+}
+}  // namespace
+
 NamedTensors Module::state_dict() const {
   NamedTensors out;
   collect_state("", out);
@@ -237,6 +257,8 @@ NamedTensors Module::state_dict() const {
 
 LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
   NamedTensors mine = state_dict();
+  std::map<std::string, BufferValues> checked;
+  collect_buffer_values("", checked);
   std::set<std::string> used;
   LoadResult r;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
@@ -263,6 +285,15 @@ LoadResult Module::load_state_dict(const NamedTensors& state, bool strict) {
       throw TypeError(type_name_ + ".load_state_dict: '" + name + "' is " + dtype_name(src->dtype()) +
                       " in the state, " + dtype_name(t.dtype()) +
                       " in the model (convert the model with to() first)");
+    if (auto it = checked.find(name); it != checked.end())
+      if (const int64_t i = first_outside(*src, it->second); i >= 0) {
+        NoGradGuard guard;
+        std::ostringstream value;
+        value << src->to(Dtype::float64).contiguous().data<double>()[i];
+        throw ValueError(type_name_ + ".load_state_dict: '" + name + "' holds " + value.str() +
+                         " at element " + std::to_string(i) + " (must be finite" +
+                         (it->second == BufferValues::finite_non_negative ? " and >= 0)" : ")"));
+      }
     copies.emplace_back(t, src);
   }
   for (const auto& [n, v] : state)
@@ -329,6 +360,7 @@ ModulePtr Module::clone_into(std::map<const Module*, ModulePtr>& memo) const {
 void Module::copy_state_into(Module& dst, std::map<const Module*, ModulePtr>& memo) const {
   dst.training_ = training_;
   dst.non_persistent_ = non_persistent_;
+  dst.buffer_values_ = buffer_values_;
   auto copy_entries = [&](const NamedTensors& src, NamedTensors& to, const char* what) {
     for (const auto& [n, t] : src) {
       Tensor copy;

@@ -44,6 +44,14 @@ struct LoadResult {
   std::vector<std::string> missing, unexpected;
 };
 
+/// What a buffer's values must be for the model to make sense: load_state_dict() refuses a state
+/// that breaks it (a negative running variance loads in PyTorch and is NaN in eval mode later).
+enum class BufferValues : uint8_t {
+  any,
+  finite,              ///< no NaN or inf (running means)
+  finite_non_negative  ///< finite and >= 0 (running variances, counts)
+};
+
 /// Runs before forward on the module's input; a defined result replaces the input (as PyTorch's
 /// register_forward_pre_hook).
 using ForwardPreHook = std::function<Tensor(Module& module, const Tensor& input)>;
@@ -171,7 +179,9 @@ class Module : public std::enable_shared_from_this<Module> {
   Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
   /// Registers a buffer: state that is not trained (running mean, ...). A persistent buffer is
   /// in state_dict() and saved files; a non-persistent one only in buffers().
-  Tensor register_buffer(const std::string& name, Tensor t, bool persistent = true);
+  /// `values`: what a loaded state must hold in it (see BufferValues).
+  Tensor register_buffer(const std::string& name, Tensor t, bool persistent = true,
+                         BufferValues values = BufferValues::any);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
@@ -207,6 +217,7 @@ class Module : public std::enable_shared_from_this<Module> {
   void check_new_name(const std::string& name) const;
   void collect(bool params, bool recurse, NamedTensors& out) const;
   void collect_state(const std::string& prefix, NamedTensors& out) const;
+  void collect_buffer_values(const std::string& prefix, std::map<std::string, BufferValues>& out) const;
   Tensor call_with_hooks(const Tensor& x);
   [[noreturn]] void throw_hooks_unsupported(const char* call) const;
   template <class Fn>
@@ -216,7 +227,8 @@ class Module : public std::enable_shared_from_this<Module> {
 
   std::string type_name_;
   NamedTensors params_, buffers_;
-  std::set<std::string> non_persistent_;  ///< names of this module's non-persistent buffers
+  std::set<std::string> non_persistent_;               ///< names of this module's non-persistent buffers
+  std::map<std::string, BufferValues> buffer_values_;  ///< this module's checked buffers
   NamedModules children_;
   std::shared_ptr<detail::ModuleHooks> hooks_;  ///< null while no hook is registered
   bool training_ = true;

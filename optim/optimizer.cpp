@@ -301,6 +301,25 @@ void StateCheck::at_least_zero(const char* field, const Tensor& t) const {
     poisoned(who, prefix + field,
              "holds " + element_text(t, i) + " at element " + std::to_string(i) + " (must be >= 0)");
 }
+void StateCheck::at_least_square_of(const char* sq_field, const Tensor& sq, const char* avg_field,
+                                    const Tensor& avg) const {
+  if (!sq.defined() || !avg.defined() || !(sq.shape() == avg.shape())) return;
+  NoGradGuard no_grad;
+  const Tensor s = sq.to(Dtype::float64).contiguous(), a = avg.to(Dtype::float64).contiguous();
+  const double* sv = s.data<double>();
+  const double* av = a.data<double>();
+  // E[g^2] >= E[g]^2 holds exactly for the running averages; rounding in the optimizer's dtype
+  // may cross it by a few ulps, which a resumed run must accept.
+  const double slack = 8.0 * (sq.dtype() == Dtype::float32 ? 0x1p-23 : 0x1p-52);
+  for (int64_t i = 0; i < s.numel(); ++i) {
+    const double a2 = av[i] * av[i];
+    if (sv[i] < a2 - slack * a2)
+      poisoned(who, prefix + sq_field,
+               "holds " + option_to_string(sv[i]) + " at element " + std::to_string(i) +
+                   ", less than the square of " + prefix + avg_field + " (" + option_to_string(av[i]) +
+                   "): a negative variance");
+  }
+}
 void StateCheck::in_range(const char* field, double v, double lo, double hi) const {
   if (!(v >= lo && v <= hi))
     poisoned(who, prefix + field,

@@ -233,6 +233,11 @@ struct StateCheck {
   std::string who, prefix;  ///< "Adam.load_state_dict", "state.3."
   /// Every element >= 0 (second moments, accumulators); an undefined t passes.
   void at_least_zero(const char* field, const Tensor& t) const;
+  /// Every element of `sq` >= the square of `avg`'s (a running E[g^2] and E[g] of the same
+  /// gradients, as centered RMSprop's): otherwise the variance is negative and its root NaN.
+  /// A few ulps of rounding are allowed. Undefined tensors pass.
+  void at_least_square_of(const char* sq_field, const Tensor& sq, const char* avg_field,
+                          const Tensor& avg) const;
   /// lo <= v <= hi.
   void in_range(const char* field, double v, double lo, double hi) const;
 };

@@ -59,7 +59,10 @@ struct RMSpropState {
   /// Made only with momentum > 0 and with centered.
   static constexpr std::array<std::string_view, 2> optional_fields = {"momentum_buffer", "grad_avg"};
   /// What a loaded state must satisfy beyond being finite (see detail::StateCheck).
-  void check(const detail::StateCheck& c) const { c.at_least_zero("square_avg", square_avg); }
+  void check(const detail::StateCheck& c) const {
+    c.at_least_zero("square_avg", square_avg);
+    c.at_least_square_of("square_avg", square_avg, "grad_avg", grad_avg);
+  }
 };
 
 class RMSprop : public TypedOptimizer<RMSpropOptions, RMSpropState> {

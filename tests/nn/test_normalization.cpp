@@ -263,6 +263,56 @@ TEST_CASE("BatchNorm state_dict round trip, to(float64)") {
   check_close(y64.to_vector<double>(), a.forward(x).to_vector<double>(), 1e-5);
 }
 
+TEST_CASE("BatchNorm load refuses running statistics that make no sense, and changes nothing") {
+  // Before: a negative running_var (or a NaN mean, a negative count) loaded, and eval gave NaN.
+  xg::manual_seed(7);
+  auto make = [] {
+    auto net = std::make_shared<xg::nn::Sequential>();
+    net->push_back("conv_bn", std::make_shared<BatchNorm2d>(3));
+    return net;
+  };
+  auto trained = make();
+  trained->forward(xg::randn({4, 3, 2, 2}));
+  const xg::NamedTensors good = trained->state_dict();
+  auto with = [&](const std::string& key, double v) {
+    xg::NamedTensors s = good;
+    for (auto& [n, t] : s)
+      if (n == key) {
+        std::vector<double> values = t.to_vector<double>();
+        values[1] = v;
+        t = xg::tensor(values, t.shape());
+      }
+    return s;
+  };
+  auto target = make();
+  const xg::NamedTensors before = target->state_dict();
+  auto unchanged = [&] {
+    const xg::NamedTensors now = target->state_dict();
+    for (std::size_t i = 0; i < now.size(); ++i)
+      if (now[i].second.to_vector<double>() != before[i].second.to_vector<double>()) return false;
+    return true;
+  };
+  CHECK_ERROR(target->load_state_dict(with("conv_bn.running_var", -0.5)), xg::ValueError,
+              "'conv_bn.running_var' holds -0.5 at element 1 (must be finite and >= 0)");
+  CHECK(unchanged());
+  CHECK_ERROR(target->load_state_dict(with("conv_bn.running_var", INFINITY)), xg::ValueError,
+              "'conv_bn.running_var' holds inf");
+  CHECK_ERROR(target->load_state_dict(with("conv_bn.running_mean", NAN)), xg::ValueError,
+              "'conv_bn.running_mean' holds nan at element 1 (must be finite)");
+  xg::NamedTensors count = good;
+  for (auto& [n, t] : count)
+    if (n == "conv_bn.num_batches_tracked") t = xg::tensor({-3.0}, {}, {.dtype = Dtype::int64}).reshape({});
+  CHECK_ERROR(target->load_state_dict(count), xg::ValueError, "'conv_bn.num_batches_tracked' holds -3");
+  CHECK(unchanged());
+  // a negative running mean and a zero variance make sense
+  CHECK_NOTHROW(target->load_state_dict(with("conv_bn.running_mean", -2.0)));
+  CHECK_NOTHROW(target->load_state_dict(with("conv_bn.running_var", 0.0)));
+  // the clone keeps the checks
+  auto copy = target->clone();
+  CHECK_ERROR(copy->load_state_dict(with("conv_bn.running_var", -1.0)), xg::ValueError,
+              "'conv_bn.running_var'");
+}
+
 TEST_CASE("BatchNorm gradcheck in float64, train and eval, w.r.t. input, weight and bias") {
   xg::manual_seed(7);
   SUBCASE("BatchNorm1d [N, C] train") {

@@ -1541,6 +1541,11 @@ TEST_CASE("load_state_dict refuses poisoned state and changes nothing, bit for b
                                                    optim::RMSpropOptions{.momentum = 0.5, .centered = true});
          },
          "state.1.grad_avg", inf, "'state.1.grad_avg' holds inf"},
+        // >= 0 but below grad_avg^2: a negative variance, whose root the next step took as NaN
+        {[](const Problem& p) {
+           return std::make_unique<optim::RMSprop>(p.params(), optim::RMSpropOptions{.centered = true});
+         },
+         "state.0.square_avg", 0, "less than the square of state.0.grad_avg"},
         {[](const Problem& p) { return std::make_unique<optim::NAdam>(p.params()); }, "state.0.mu_product",
          1.5, "'state.0.mu_product' is 1.5 (must be in [0, 1])"},
         {[](const Problem& p) { return std::make_unique<optim::NAdam>(p.params()); }, "state.0.mu_product",
