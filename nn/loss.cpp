@@ -1,9 +1,11 @@
-// Loss functions composed from xg ops (so every gradient is derived by the tape), with PyTorch's
-// formulas, reductions and validation. See loss.hpp for the formulas.
+// Loss functions composed from xg ops (so every gradient is derived by the tape; ctc_loss wraps
+// the xg::ctc_loss primitive), with PyTorch's formulas, reductions and validation. See loss.hpp for the
+// formulas.
 #include "xgrad/nn/loss.hpp"
 
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -274,6 +276,26 @@ void check_options(const CrossEntropyLossOptions& o, const char* loss) {
 void check_options(const KLDivLossOptions& o, const char* loss) {
   check_reduction(o.reduction, loss, true);
 }
+void check_options(const TripletMarginLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  if (!(o.p > 0.0)) throw ValueError(std::string(loss) + ": p must be > 0, got " + fmt(o.p));
+}
+void check_options(const MultiMarginLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  if (o.p != 1 && o.p != 2)
+    throw ValueError(std::string(loss) + ": only p = 1 and p = 2 are supported, got " + std::to_string(o.p));
+}
+void check_options(const GaussianNLLLossOptions& o, const char* loss) {
+  check_reduction(o.reduction, loss);
+  if (!(o.eps > 0.0)) throw ValueError(std::string(loss) + ": eps must be > 0, got " + fmt(o.eps));
+}
+
+// A constant mask (never requiring grad) computed from t.
+template <class F>
+Tensor mask_of(F f) {
+  NoGradGuard guard;
+  return f();
+}
 
 // The checks of an element-wise loss: its options, then a float input and a float target of one shape.
 template <class O>
@@ -527,6 +549,163 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
   return reduce(clamp(-y * d + o.margin, 0.0, std::nullopt), o.reduction);
 }
 
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           const TripletMarginLossOptions& o) {
+  constexpr const char* loss = "triplet_margin_loss";
+  check_options(o, loss);
+  check_float(anchor, loss, "anchor");
+  check_float(positive, loss, "positive");
+  check_float(negative, loss, "negative");
+  if (anchor.dim() != 1 && anchor.dim() != 2)
+    throw ShapeError(std::string(loss) + ": anchor must be [N, D] or [D], got " + str(anchor));
+  check_same_shape(anchor, positive, loss, "anchor", "positive");
+  check_same_shape(anchor, negative, loss, "anchor", "negative");
+  const Tensor d_pos = pairwise_distance(anchor, positive, o.p, o.eps);
+  Tensor d_neg = pairwise_distance(anchor, negative, o.p, o.eps);
+  if (o.swap) d_neg = minimum(d_neg, pairwise_distance(positive, negative, o.p, o.eps));
+  return reduce(clamp(d_pos - d_neg + o.margin, 0.0, std::nullopt), o.reduction);
+}
+
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, const HingeEmbeddingLossOptions& o) {
+  constexpr const char* loss = "hinge_embedding_loss";
+  check_options(o, loss);
+  check_float(input, loss, "input");
+  check_defined(target, loss, "target");
+  check_same_shape(input, target, loss);
+  const Tensor t = target.detach().to(input.dtype());
+  const Tensor zero = zero_of(input.dtype());
+  // PyTorch's two terms: the margin term where y != 1, the input itself where y != -1.
+  const Tensor not_pos = mask_of([&] { return ne(t, 1.0); }), not_neg = mask_of([&] { return ne(t, -1.0); });
+  return reduce(
+      where(not_pos, clamp(o.margin - input, 0.0, std::nullopt), zero) + where(not_neg, input, zero),
+      o.reduction);
+}
+
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossOptions& o) {
+  constexpr const char* loss = "multi_margin_loss";
+  check_options(o, loss);
+  check_float(input, loss, "input");
+  check_defined(target, loss, "target");
+  if (input.dim() != 1 && input.dim() != 2)
+    throw ShapeError(std::string(loss) + ": input must be [N, C] or [C], got " + str(input));
+  const int64_t classes = input.size(-1);
+  const Shape want = input.dim() == 2 ? Shape{input.size(0)} : Shape{};
+  if (!(target.shape() == want))
+    throw ShapeError(std::string(loss) + ": target shape " + str(target) + " does not fit input shape " +
+                     str(input) + "; class-index targets have shape " + want.str());
+  if (target.dtype() != Dtype::int64)
+    throw TypeError(std::string(loss) + ": class-index targets must be int64, got " +
+                    dtype_name(target.dtype()) + " of shape " + str(target));
+  if (o.weight.defined()) check_class_weight(o.weight, classes, loss);
+  for_each_value(target, [&](double v) {
+    if (v < 0 || v >= static_cast<double>(classes))
+      throw IndexError(std::string(loss) + ": target " + fmt(v) + " is out of range for " +
+                       std::to_string(classes) + " classes (input shape " + str(input) + ")");
+  });
+  if (classes == 0) throw ShapeError(std::string(loss) + ": input " + str(input) + " has no classes");
+  const Tensor x = input.dim() == 1 ? unsqueeze(input, 0) : input;
+  const Tensor y = reshape(target, Shape{x.size(0)});
+  const Tensor x_y = gather(x, 1, unsqueeze(y, 1));  // [N, 1]
+  Tensor h = relu(x - x_y + o.margin);               // 0 gradient at the hinge, as PyTorch (z > 0)
+  if (o.p == 2) h = h * h;
+  if (o.weight.defined()) h = h * unsqueeze(index_select(o.weight.to(input.dtype()), 0, y), 1);
+  const Tensor is_target = one_hot(y, classes, input.dtype());
+  Tensor l = sum(where(is_target, zero_of(input.dtype()), h), {1}) / static_cast<double>(classes);
+  if (input.dim() == 1) l = reshape(l, Shape{});
+  return reduce(l, o.reduction);
+}
+
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target,
+                                   const MultiLabelSoftMarginLossOptions& o) {
+  constexpr const char* loss = "multilabel_soft_margin_loss";
+  check_elementwise(input, target, o, loss);
+  if (input.dim() == 0)
+    throw ShapeError(std::string(loss) +
+                     ": input must be [N, C] or [C] (classes on the last axis), got a 0-D tensor");
+  if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
+  const Tensor t = target.to(input.dtype());
+  Tensor l = -(t * logsigmoid(input) + (1.0 - t) * logsigmoid(-input));
+  if (o.weight.defined()) l = l * o.weight.to(input.dtype());
+  const int axis = input.dim() - 1;
+  return reduce(sum(l, {axis}) / static_cast<double>(input.size(axis)), o.reduction);
+}
+
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const SoftMarginLossOptions& o) {
+  constexpr const char* loss = "soft_margin_loss";
+  check_elementwise(input, target, o, loss);
+  const Dtype dt = input.dtype();
+  // log(1 + e^z), z = -y x, per side of 0 so that large |z| neither overflows nor cancels; each
+  // side sees a safe 0 where it is not selected.
+  const Tensor z = -(target.to(dt) * input);
+  const Tensor pos = mask_of([&] { return gt(z, 0.0); });
+  const Tensor zero = zero_of(dt);
+  const Tensor za = where(pos, z, zero), zb = where(pos, zero, z);
+  return reduce(where(pos, za + log1p(exp(-za)), log1p(exp(zb))), o.reduction);
+}
+
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, const PoissonNLLLossOptions& o) {
+  constexpr const char* loss = "poisson_nll_loss";
+  check_elementwise(input, target, o, loss);
+  const Dtype dt = input.dtype();
+  const Tensor t = target.to(dt);
+  Tensor l = o.log_input ? exp(input) - t * input : input - t * log(input + o.eps);
+  if (o.full) {
+    // Stirling's approximation of log(t!), only where t > 1 (0 elsewhere, with a 0 gradient).
+    const Tensor big = mask_of([&] { return gt(t, 1.0); });
+    const Tensor ts = where(big, t, scalar_tensor(2.0, {.dtype = dt}));
+    const Tensor stirling = ts * log(ts) - ts + 0.5 * log(ts * (2.0 * std::numbers::pi));
+    l = l + where(big, stirling, zero_of(dt));
+  }
+  return reduce(l, o.reduction);
+}
+
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var,
+                         const GaussianNLLLossOptions& o) {
+  constexpr const char* loss = "gaussian_nll_loss";
+  check_elementwise(input, target, o, loss);
+  check_float(var, loss, "var");
+  Tensor v = var;
+  if (!(var.shape() == input.shape())) {
+    const Shape lead = input.dim() > 0 ? without_axis(input.shape(), input.dim() - 1) : input.shape();
+    if (input.dim() > 0 && var.shape() == lead) {
+      v = unsqueeze(var, -1);  // one variance per sample: broadcast over the last axis
+    } else if (input.dim() > 0 && var.dim() == input.dim() && var.size(-1) == 1 &&
+               without_axis(var.shape(), var.dim() - 1) == lead) {
+    } else {
+      throw ShapeError(std::string(loss) + ": var of shape " + str(var) + " does not fit input shape " +
+                       str(input) + "; var must have the input's shape, that shape without its last axis, " +
+                       "or with a last axis of 1");
+    }
+  }
+  for_each_value(var, [&](double x) {
+    if (x < 0)
+      throw ValueError(std::string(loss) + ": var has a negative entry " + fmt(x) + " (var shape " +
+                       str(var) + "); variances must be >= 0");
+  });
+  const Dtype dt = input.dtype();
+  v = v.to(dt);
+  // max(v, eps), with the gradient passed on as if unclamped (PyTorch clamps in place without grad).
+  v = v + (clamp(v, o.eps, std::nullopt) - v).detach();
+  const Tensor d = input - target.to(dt);
+  Tensor l = 0.5 * (log(v) + d * d / v);
+  if (o.full) l = l + 0.5 * std::log(2.0 * std::numbers::pi);
+  return reduce(l, o.reduction);
+}
+
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, const CTCLossOptions& o) {
+  check_options(o, "ctc_loss");
+  const Tensor l = xg::ctc_loss(log_probs, targets, input_lengths, target_lengths, o.blank, o.zero_infinity);
+  switch (o.reduction) {
+    case Reduction::none:
+      return l;
+    case Reduction::sum:
+      return sum(l);
+    default:
+      return mean(l / clamp(target_lengths.to(l.dtype()), 1.0, std::nullopt));
+  }
+}
+
 }  // namespace functional
 
 // ---- modules: the constructor checks the options (as the functional form will on each call) ----
@@ -642,6 +821,81 @@ MarginRankingLoss::MarginRankingLoss(MarginRankingLossOptions o)
 }
 std::string MarginRankingLoss::extra_repr() const {
   return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction);
+}
+
+TripletMarginLoss::TripletMarginLoss(TripletMarginLossOptions o)
+    : FunctionalPairLoss("TripletMarginLoss", o) {
+  check_options(options, "TripletMarginLoss");
+}
+std::string TripletMarginLoss::extra_repr() const {
+  return "margin=" + fmt(options.margin) + ", p=" + fmt(options.p) + ", eps=" + fmt(options.eps) +
+         ", swap=" + (options.swap ? "true" : "false") + ", " + reduction_repr(options.reduction);
+}
+
+HingeEmbeddingLoss::HingeEmbeddingLoss(HingeEmbeddingLossOptions o)
+    : FunctionalLoss("HingeEmbeddingLoss", o) {
+  check_options(options, "HingeEmbeddingLoss");
+}
+std::string HingeEmbeddingLoss::extra_repr() const {
+  return "margin=" + fmt(options.margin) + ", " + reduction_repr(options.reduction);
+}
+
+MultiMarginLoss::MultiMarginLoss(MultiMarginLossOptions o) : FunctionalLoss("MultiMarginLoss", std::move(o)) {
+  check_options(options, "MultiMarginLoss");
+  if (options.weight.defined())
+    options.weight =
+        register_buffer("weight", checked_weight(options.weight, "MultiMarginLoss", "weight", true));
+}
+std::string MultiMarginLoss::extra_repr() const {
+  return "p=" + std::to_string(options.p) + ", margin=" + fmt(options.margin) + ", " +
+         reduction_repr(options.reduction);
+}
+
+MultiLabelSoftMarginLoss::MultiLabelSoftMarginLoss(MultiLabelSoftMarginLossOptions o)
+    : FunctionalLoss("MultiLabelSoftMarginLoss", std::move(o)) {
+  check_options(options, "MultiLabelSoftMarginLoss");
+  if (options.weight.defined())
+    options.weight = register_buffer(
+        "weight", checked_weight(options.weight, "MultiLabelSoftMarginLoss", "weight", false));
+}
+std::string MultiLabelSoftMarginLoss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
+
+SoftMarginLoss::SoftMarginLoss(SoftMarginLossOptions o) : FunctionalLoss("SoftMarginLoss", o) {
+  check_options(options, "SoftMarginLoss");
+}
+std::string SoftMarginLoss::extra_repr() const {
+  return reduction_repr(options.reduction);
+}
+
+PoissonNLLLoss::PoissonNLLLoss(PoissonNLLLossOptions o) : FunctionalLoss("PoissonNLLLoss", o) {
+  check_options(options, "PoissonNLLLoss");
+}
+std::string PoissonNLLLoss::extra_repr() const {
+  return std::string("log_input=") + (options.log_input ? "true" : "false") +
+         ", full=" + (options.full ? "true" : "false") + ", eps=" + fmt(options.eps) + ", " +
+         reduction_repr(options.reduction);
+}
+
+GaussianNLLLoss::GaussianNLLLoss(GaussianNLLLossOptions o) : FunctionalPairLoss("GaussianNLLLoss", o) {
+  check_options(options, "GaussianNLLLoss");
+}
+std::string GaussianNLLLoss::extra_repr() const {
+  return std::string("full=") + (options.full ? "true" : "false") + ", eps=" + fmt(options.eps) + ", " +
+         reduction_repr(options.reduction);
+}
+
+CTCLoss::CTCLoss(CTCLossOptions o) : Module("CTCLoss"), options(o) {
+  check_options(options, "CTCLoss");
+}
+Tensor CTCLoss::forward(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                        const Tensor& target_lengths) {
+  return functional::ctc_loss(log_probs, targets, input_lengths, target_lengths, options);
+}
+std::string CTCLoss::extra_repr() const {
+  return "blank=" + std::to_string(options.blank) + ", " + reduction_repr(options.reduction) +
+         ", zero_infinity=" + (options.zero_infinity ? "true" : "false");
 }
 
 }  // namespace xg::nn

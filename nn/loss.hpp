@@ -1,8 +1,10 @@
 #pragma once
 /// @file loss.hpp
 /// @brief Loss functions, each as a function in xg::nn::functional and as a Module, with
-/// PyTorch's formulas and reductions. Every loss is composed from xg ops, so its gradients (and
-/// second derivatives) are derived by the tape, for the input and for float targets alike.
+/// PyTorch's formulas and reductions. Every loss but ctc_loss is composed from xg ops, so its
+/// gradients (and second derivatives) are derived by the tape, for the input and for float targets
+/// alike; ctc_loss wraps the primitive xg::ctc_loss, whose alpha-beta gradient is a kernel that
+/// is differentiable once (as PyTorch's).
 ///
 /// @code
 /// namespace F = xg::nn::functional;
@@ -91,6 +93,47 @@ struct MarginRankingLossOptions {
   double margin = 0.0;
   Reduction reduction = Reduction::mean;
 };
+/// max(0, margin + d(a, p) - d(a, n)), d(x, y) = ||x - y + eps||_p over the last axis.
+struct TripletMarginLossOptions {
+  double margin = 1.0;
+  double p = 2.0;     ///< the norm's order, > 0
+  double eps = 1e-6;  ///< added to the difference before the norm, as PyTorch's pairwise_distance
+  bool swap = false;  ///< use min(d(a, n), d(p, n)) as the negative distance
+  Reduction reduction = Reduction::mean;
+};
+struct HingeEmbeddingLossOptions {
+  double margin = 1.0;
+  Reduction reduction = Reduction::mean;
+};
+struct MultiMarginLossOptions {
+  int64_t p = 1;  ///< 1 or 2: the hinge or its square
+  double margin = 1.0;
+  Tensor weight = {};  ///< [C] rescaling weight of each target class (optional)
+  Reduction reduction = Reduction::mean;
+};
+struct MultiLabelSoftMarginLossOptions {
+  Tensor weight = {};  ///< rescaling weight broadcast to the input's shape, e.g. [C] (optional)
+  Reduction reduction = Reduction::mean;
+};
+struct SoftMarginLossOptions {
+  Reduction reduction = Reduction::mean;
+};
+struct PoissonNLLLossOptions {
+  bool log_input = true;  ///< the input is log(rate): exp(x) - t x; else x - t log(x + eps)
+  bool full = false;      ///< add the Stirling term t log t - t + 0.5 log(2 pi t) where t > 1
+  double eps = 1e-8;      ///< keeps log(x + eps) finite at x = 0 (log_input false)
+  Reduction reduction = Reduction::mean;
+};
+struct GaussianNLLLossOptions {
+  bool full = false;  ///< add the constant 0.5 log(2 pi)
+  double eps = 1e-6;  ///< var is clamped to >= eps (the gradient passes as if unclamped, as PyTorch)
+  Reduction reduction = Reduction::mean;
+};
+struct CTCLossOptions {
+  int64_t blank = 0;                      ///< the blank label, in [0, C)
+  Reduction reduction = Reduction::mean;  ///< mean: each loss over its target length (>= 1), then the mean
+  bool zero_infinity = false;             ///< impossible alignments (inf) give 0 and a 0 gradient
+};
 
 namespace functional {
 
@@ -138,6 +181,36 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 /// broadcast together (as PyTorch's).
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
                            const MarginRankingLossOptions& o = {});
+/// anchor, positive, negative of one shape [N, D] or [D]: max(0, margin + d(a, p) - d(a, n)),
+/// d(x, y) = ||x - y + eps||_p along the last axis; swap takes min(d(a, n), d(p, n)).
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
+                           const TripletMarginLossOptions& o = {});
+/// x where y = 1, max(0, margin - x) where y = -1 (as PyTorch, another y value adds both terms);
+/// target of the input's shape, any dtype.
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target,
+                            const HingeEmbeddingLossOptions& o = {});
+/// Multi-class hinge of input [N, C] (or [C]) and int64 targets [N] (or []):
+/// l_n = sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C.
+Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossOptions& o = {});
+/// -(t log sigmoid(x) + (1 - t) log sigmoid(-x)) times the weight, averaged over the last (class)
+/// axis: input and float target [N, C] (or [C]) give per-sample losses [N] (or []).
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target,
+                                   const MultiLabelSoftMarginLossOptions& o = {});
+/// log(1 + exp(-y x)) with y = 1 or -1 of the input's shape (computed without overflow).
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const SoftMarginLossOptions& o = {});
+/// Poisson negative log-likelihood: exp(x) - t x (log_input), else x - t log(x + eps); full adds
+/// the Stirling term t log t - t + 0.5 log(2 pi t) where t > 1 (0 elsewhere), as PyTorch.
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, const PoissonNLLLossOptions& o = {});
+/// Gaussian negative log-likelihood 0.5 (log v + (x - t)^2 / v) (+ 0.5 log(2 pi) with full),
+/// v = max(var, eps). var has the input's shape, or that shape without its last axis, or with a
+/// last axis of 1 (one variance per sample); a negative var raises ValueError.
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var,
+                         const GaussianNLLLossOptions& o = {});
+/// Connectionist temporal classification loss (see xg::ctc_loss for the layouts: log_probs
+/// [T, N, C] or [T, C], targets padded [N, S] or concatenated 1-D, int64 lengths). mean divides
+/// each sequence's loss by max(its target length, 1), then averages over the batch.
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, const CTCLossOptions& o = {});
 
 }  // namespace functional
 
@@ -292,6 +365,95 @@ class MarginRankingLoss
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<MarginRankingLoss>(options); }
+};
+
+/// forward(anchor, positive, negative).
+class TripletMarginLoss
+    : public FunctionalPairLoss<TripletMarginLossOptions, functional::triplet_margin_loss> {
+ public:
+  explicit TripletMarginLoss(TripletMarginLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<TripletMarginLoss>(options); }
+};
+
+class HingeEmbeddingLoss
+    : public FunctionalLoss<HingeEmbeddingLossOptions, functional::hinge_embedding_loss> {
+ public:
+  explicit HingeEmbeddingLoss(HingeEmbeddingLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<HingeEmbeddingLoss>(options); }
+};
+
+/// options.weight, when given, is registered as the buffer "weight".
+class MultiMarginLoss : public FunctionalLoss<MultiMarginLossOptions, functional::multi_margin_loss> {
+ public:
+  explicit MultiMarginLoss(MultiMarginLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MultiMarginLoss>(options); }
+};
+
+/// options.weight, when given, is registered as the buffer "weight".
+class MultiLabelSoftMarginLoss
+    : public FunctionalLoss<MultiLabelSoftMarginLossOptions, functional::multilabel_soft_margin_loss> {
+ public:
+  explicit MultiLabelSoftMarginLoss(MultiLabelSoftMarginLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MultiLabelSoftMarginLoss>(options); }
+};
+
+class SoftMarginLoss : public FunctionalLoss<SoftMarginLossOptions, functional::soft_margin_loss> {
+ public:
+  explicit SoftMarginLoss(SoftMarginLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<SoftMarginLoss>(options); }
+};
+
+class PoissonNLLLoss : public FunctionalLoss<PoissonNLLLossOptions, functional::poisson_nll_loss> {
+ public:
+  explicit PoissonNLLLoss(PoissonNLLLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<PoissonNLLLoss>(options); }
+};
+
+/// forward(input, target, var).
+class GaussianNLLLoss : public FunctionalPairLoss<GaussianNLLLossOptions, functional::gaussian_nll_loss> {
+ public:
+  explicit GaussianNLLLoss(GaussianNLLLossOptions o = {});
+  std::string extra_repr() const override;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<GaussianNLLLoss>(options); }
+};
+
+/// forward(log_probs, targets, input_lengths, target_lengths).
+class CTCLoss : public Module {
+ public:
+  using Module::forward;
+  explicit CTCLoss(CTCLossOptions o = {});
+  Tensor forward(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                 const Tensor& target_lengths);
+  Tensor operator()(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                    const Tensor& target_lengths) {
+    check_no_hooks("loss(log_probs, targets, input_lengths, target_lengths)");
+    return forward(log_probs, targets, input_lengths, target_lengths);
+  }
+  std::string extra_repr() const override;
+  CTCLossOptions options;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<CTCLoss>(options); }
 };
 
 }  // namespace xg::nn

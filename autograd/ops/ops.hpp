@@ -458,6 +458,14 @@ Tensor matrix_power(const Tensor& A, int64_t n);
 /// lower rank gains leading axes of 1, which PyTorch 1.13 refuses).
 Tensor cross(const Tensor& a, const Tensor& b, int64_t dim = -1);
 }  // namespace linalg
+// ---- losses with a kernel of their own (ctc.cpp); the others are composed in nn/loss.cpp ----
+/// Connectionist temporal classification loss per sequence, -log p(target | log_probs)
+/// (torch.nn.functional.ctc_loss with reduction='none'): log_probs [T, N, C] (or unbatched
+/// [T, C]), int64 targets padded [N, S] or concatenated 1-D (unbatched: [S]), int64
+/// input_lengths and target_lengths [N] ([] unbatched). Returns [N] ([] unbatched); an impossible
+/// alignment gives inf, or 0 with zero_infinity (and then a 0 gradient). Differentiable once.
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank = 0, bool zero_infinity = false);
 /// X with (L L^T) X = B for a Cholesky factor L (torch.cholesky_solve(B, L, upper)): B (*, n, k),
 /// L (*, n, n) lower (upper: L is the upper factor U, A = U^T U); batch axes broadcast.
 Tensor cholesky_solve(const Tensor& B, const Tensor& L, bool upper = false);

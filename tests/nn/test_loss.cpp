@@ -668,3 +668,335 @@ TEST_CASE("loss errors name the loss, the shapes and the values") {
   CHECK_ERROR(xg::nn::MSELoss({.reduction = Reduction::batchmean}), xg::ValueError, "MSELoss:", "batchmean");
   CHECK_ERROR(xg::nn::HuberLoss({.delta = -1}), xg::ValueError, "HuberLoss: delta must be > 0, got -1");
 }
+
+// ---------------------------------------------------------------------------------------------
+// triplet, hinge, multi-margin, multi-label, soft margin, Poisson, Gaussian, CTC
+// (numbers from PyTorch 1.13 in float64, the torch call named at each)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+Tensor anchor23(xg::TensorOptions o = f64) {
+  return xg::tensor({1, 2, 0, -1}, {2, 2}, o);
+}
+Tensor positive23(xg::TensorOptions o = f64) {
+  return xg::tensor({1.5, 1, 0.2, 0}, {2, 2}, o);
+}
+Tensor negative23(xg::TensorOptions o = f64) {
+  return xg::tensor({0, 2, 3, 1}, {2, 2}, o);
+}
+// torch.manual_seed(0); x = torch.randn(4, 2, 3, dtype=torch.float64); log_probs = x.log_softmax(2)
+Tensor ctc_logits(xg::TensorOptions o = f64) {
+  return xg::tensor({-2.310411800234176,  -0.3732508612577643, -1.0608166785462863, 0.9995093547811761,
+                     -0.8840250045832653, -1.2755469302148053, -0.623224579866079,  -0.8664416019125772,
+                     0.23871805816817063, 0.7335283685272841,  -1.3218818291421377, 1.3148113651971234,
+                     -1.4874956356507338, -0.7135753396468577, 0.519998663178938,   -0.9528856397032842,
+                     0.6748575435940039,  1.0468653769814655,  0.15429517864658948, -0.7498915228391941,
+                     -0.7233897004977882, 0.08636989238234997, -1.746404903728242,  1.041012457033509},
+                    {4, 2, 3}, o);
+}
+}  // namespace
+
+TEST_CASE("triplet_margin_loss: reductions, p, margin, swap, gradients") {
+  const Tensor a = anchor23(), p = positive23(), n = negative23();
+  // F.triplet_margin_loss(a, p, n, reduction=...)
+  check_values(F::triplet_margin_loss(a, p, n, {.reduction = Reduction::none}), {1.1180334359637956, 0.0});
+  check_scalar(F::triplet_margin_loss(a, p, n), 0.5590167179818978);
+  check_scalar(F::triplet_margin_loss(a, p, n, {.reduction = Reduction::sum}), 1.1180334359637956);
+  // p=1, margin=0.5; swap=True; margin=3
+  check_values(F::triplet_margin_loss(a, p, n, {.margin = 0.5, .p = 1, .reduction = Reduction::none}),
+               {0.9999980000000002, 0.0});
+  check_values(F::triplet_margin_loss(a, p, n, {.swap = true, .reduction = Reduction::none}),
+               {1.1180334359637956, 0.0});
+  check_values(F::triplet_margin_loss(a, p, n, {.margin = 3, .reduction = Reduction::none}),
+               {3.1180334359637953, 0.4142528373085388});
+  // F.triplet_margin_loss(A, P, N, margin=3.).backward()
+  Tensor ag = anchor23(f64g), pg = positive23(f64g), ng = negative23(f64g);
+  F::triplet_margin_loss(ag, pg, ng, {.margin = 3}).backward();
+  check_values(ag.grad(),
+               {-0.723606261093468, 0.4472133638281859, 0.31796747808133763, -0.21294034716401772});
+  check_values(pg.grad(),
+               {0.22360626109371806, -0.4472138638276859, 0.09805769042221411, 0.49029041327468476});
+  check_values(ng.grad(),
+               {0.49999999999975, 4.999995000002499e-07, -0.41602516850355176, -0.27735006611066704});
+  // (p = 1: a[0, 1] - n[0, 1] + eps is 1e-6, at the kink of |.| within the finite-difference
+  // step, so only the first derivative is checked there)
+  for (bool swap : {false, true})
+    for (double pn : {1.0, 2.0, 3.0})
+      check_grads(
+          [=](const std::vector<Tensor>& in) {
+            return F::triplet_margin_loss(in[0], in[1], in[2], {.margin = 3, .p = pn, .swap = swap});
+          },
+          {anchor23(f64g), positive23(f64g), negative23(f64g)}, pn != 1.0);
+  // 1-D inputs give a 0-D loss
+  CHECK(F::triplet_margin_loss(xg::ones({3}), xg::zeros({3}), xg::ones({3}), {.reduction = Reduction::none})
+            .dim() == 0);
+}
+
+TEST_CASE("hinge_embedding_loss: both terms, margin, labels other than +-1 as PyTorch") {
+  const Tensor x = xg::tensor({0.3, -0.5, 2, 0.7}, f64), y = xg::tensor({1, -1, -1, 1}, f64);
+  // F.hinge_embedding_loss(x, y, ...)
+  check_values(F::hinge_embedding_loss(x, y, {.reduction = Reduction::none}), {0.3, 1.5, 0.0, 0.7});
+  check_scalar(F::hinge_embedding_loss(x, y), 0.625);
+  check_scalar(F::hinge_embedding_loss(x, y, {.margin = 0.5, .reduction = Reduction::sum}), 2.0);
+  // y = [0, 1, 2, -1]: neither 1 nor -1 adds both terms
+  check_values(F::hinge_embedding_loss(x, xg::tensor({0, 1, 2, -1}, f64), {.reduction = Reduction::none}),
+               {1.0, -0.5, 2.0, 0.30000000000000004});
+  // an int64 target works too
+  check_scalar(F::hinge_embedding_loss(x, i64({1, -1, -1, 1})), 0.625);
+  check_grads([&](const std::vector<Tensor>& in) { return F::hinge_embedding_loss(in[0], y); },
+              {xg::tensor({0.3, -0.5, 2, 0.7}, f64g)});
+}
+
+TEST_CASE("multi_margin_loss: p 1 and 2, margin, weight, 1-D input") {
+  const Tensor x = xg::tensor({0.1, 0.2, 0.4, 0.8, 0.5, -0.3, 0.2, 0.1}, {2, 4}, f64);
+  const Tensor y = i64({3, 1});
+  // F.multi_margin_loss(x, y, ...)
+  check_values(F::multi_margin_loss(x, y, {.reduction = Reduction::none}), {0.32499999999999996, 1.175});
+  check_scalar(F::multi_margin_loss(x, y), 0.75);
+  check_values(F::multi_margin_loss(x, y, {.p = 2, .margin = 0.9, .reduction = Reduction::none}),
+               {0.095, 1.635});
+  check_scalar(
+      F::multi_margin_loss(x, y, {.weight = xg::tensor({1, 2, 3, 4}, f64), .reduction = Reduction::sum}),
+      3.65);
+  const Tensor x1 = xg::tensor({0.5, -0.3, 0.2, 0.1}, f64);
+  const Tensor l1 = F::multi_margin_loss(x1, xg::scalar_tensor(1.0, {.dtype = Dtype::int64}),
+                                         {.reduction = Reduction::none});
+  CHECK(l1.dim() == 0);
+  check_scalar(l1, 1.175);
+  // F.multi_margin_loss(X, Y, p=2, margin=0.9).backward()
+  Tensor xg_ = xg::tensor({0.1, 0.2, 0.4, 0.8, 0.5, -0.3, 0.2, 0.1}, {2, 4}, f64g);
+  F::multi_margin_loss(xg_, y, {.p = 2, .margin = 0.9}).backward();
+  check_values(xg_.grad(), {0.05, 0.075, 0.125, -0.25, 0.425, -1.1, 0.35, 0.325});
+  for (int64_t p : {1, 2})
+    check_grads(
+        [=](const std::vector<Tensor>& in) {
+          return F::multi_margin_loss(in[0], y, {.p = p, .margin = 0.9, .weight = in[1]});
+        },
+        {xg::tensor({0.1, 0.2, 0.4, 0.8, 0.5, -0.3, 0.2, 0.1}, {2, 4}, f64g),
+         xg::tensor({1, 2, 3, 4}, f64g)});
+}
+
+TEST_CASE("multilabel_soft_margin_loss: per-sample mean over classes, weight") {
+  const Tensor x = xg::tensor({0.5, -1, 2, 0, 1, -0.5}, {2, 3}, f64),
+               t = xg::tensor({1, 0, 1, 0, 1, 1}, {2, 3}, f64);
+  // F.multilabel_soft_margin_loss(x, t, ...)
+  check_values(F::multilabel_soft_margin_loss(x, t, {.reduction = Reduction::none}),
+               {0.3047555609137673, 0.6601619507527583});
+  check_scalar(F::multilabel_soft_margin_loss(x, t), 0.4824587558332628);
+  check_scalar(F::multilabel_soft_margin_loss(
+                   x, t, {.weight = xg::tensor({1, 2, 0.5}, f64), .reduction = Reduction::sum}),
+               0.9902578041414944);
+  check_grads(
+      [](const std::vector<Tensor>& in) {
+        return F::multilabel_soft_margin_loss(in[0], in[1], {.weight = in[2]});
+      },
+      {xg::tensor({0.5, -1, 2, 0, 1, -0.5}, {2, 3}, f64g), xg::tensor({1, 0, 1, 0, 0.3, 1}, {2, 3}, f64g),
+       xg::tensor({1, 2, 0.5}, f64g)});
+}
+
+TEST_CASE("soft_margin_loss: values, gradient, no overflow at large margins") {
+  const Tensor x = xg::tensor({0.5, -1, 2, -3}, f64), y = xg::tensor({1, 1, -1, -1}, f64);
+  // F.soft_margin_loss(x, y, ...)
+  check_values(F::soft_margin_loss(x, y, {.reduction = Reduction::none}),
+               {0.4740769841801067, 1.3132616875182228, 2.1269280110429727, 0.048587351573741965});
+  check_scalar(F::soft_margin_loss(x, y), 0.9907135085787611);
+  check_scalar(F::soft_margin_loss(x, y, {.reduction = Reduction::sum}), 3.9628540343150442);
+  Tensor xg_ = xg::tensor({0.5, -1, 2, -3}, f64g);
+  F::soft_margin_loss(xg_, y).backward();
+  check_values(xg_.grad(),
+               {-0.09438516719953637, -0.18276464465750122, 0.2201992694944706, 0.011856468294391697});
+  // log(1 + e^800) is 800 here (PyTorch's log1p(exp(800)) overflows to inf); e^-800 underflows to 0
+  check_values(F::soft_margin_loss(xg::tensor({800, 800, 0}, f64), xg::tensor({-1, 1, 1}, f64),
+                                   {.reduction = Reduction::none}),
+               {800.0, 0.0, std::log(2.0)});
+  check_grads([](const std::vector<Tensor>& in) { return F::soft_margin_loss(in[0], in[1]); },
+              {xg::tensor({0.5, -1, 2, -3, 0}, f64g), xg::tensor({1, 1, -1, -1, 1}, f64g)});
+}
+
+TEST_CASE("poisson_nll_loss: log_input, full (Stirling term where t > 1), eps") {
+  const Tensor x = xg::tensor({0.5, 1.2, 2, 0.1}, f64), t = xg::tensor({0, 1, 3, 2.5}, f64);
+  // F.poisson_nll_loss(x, t, ...)
+  check_values(F::poisson_nll_loss(x, t, {.reduction = Reduction::none}),
+               {1.6487212707001282, 2.120116922736547, 1.3890560989306504, 0.8551709180756477});
+  check_scalar(F::poisson_nll_loss(x, t), 1.5032663026107433);
+  check_values(F::poisson_nll_loss(x, t, {.log_input = false, .reduction = Reduction::none}),
+               {0.5, 1.0176784348727121, -0.07944155667983566, 5.856462482485126});
+  check_values(F::poisson_nll_loss(x, t, {.full = true, .reduction = Reduction::none}),
+               {1.6487212707001282, 2.120116922736547, 3.153137642473707, 2.0229816469027857});
+  check_scalar(F::poisson_nll_loss(x, t, {.log_input = false, .full = true, .reduction = Reduction::sum}),
+               10.226591633048198);
+  // F.poisson_nll_loss(x, t, full=True, log_input=False).backward(): PyTorch's target gradient at
+  // t = 0 is NaN (0 times the -inf of log 0 inside the masked Stirling term); here the Stirling
+  // term adds 0 there, leaving -log(x + eps) / 4 of the first term.
+  Tensor xg_ = xg::tensor({0.5, 1.2, 2, 0.1}, f64g), tg = xg::tensor({0, 1, 3, 2.5}, f64g);
+  F::poisson_nll_loss(xg_, tg, {.log_input = false, .full = true}).backward();
+  check_values(xg_.grad(), {0.25, 0.041666668402777746, -0.12499999812500001, -5.999999375000063});
+  check_values(tg.grad(),
+               {0.17328679013998635, -0.04558039128182196, 0.14303294244370782, 0.8547189312170513});
+  for (bool log_input : {true, false})
+    check_grads(
+        [=](const std::vector<Tensor>& in) {
+          return F::poisson_nll_loss(in[0], in[1], {.log_input = log_input, .full = true});
+        },
+        {xg::tensor({0.5, 1.2, 2, 0.1}, f64g), xg::tensor({0.5, 1.5, 3, 2.5}, f64g)});
+}
+
+TEST_CASE("gaussian_nll_loss: var shapes, the eps clamp, full") {
+  const Tensor x = xg::tensor({1, 2, 3, 4}, {2, 2}, f64), t = xg::tensor({1.5, 1, 2, 5}, {2, 2}, f64);
+  const Tensor v = xg::tensor({0.5, 1, 2, 1e-8}, {2, 2}, f64);
+  // F.gaussian_nll_loss(x, t, var, ...)
+  check_values(F::gaussian_nll_loss(x, t, v, {.reduction = Reduction::none}),
+               {-0.09657359027997264, 0.5, 0.5965735902799727, 499993.092244721});
+  check_scalar(F::gaussian_nll_loss(x, t, v), 124998.52306118025);
+  // var [2] (the input's shape without its last axis) and [2, 1]
+  check_values(F::gaussian_nll_loss(x, t, xg::tensor({0.5, 2}, f64), {.reduction = Reduction::none}),
+               {-0.09657359027997264, 0.6534264097200273, 0.5965735902799727, 0.5965735902799727});
+  check_scalar(F::gaussian_nll_loss(x, t, xg::tensor({0.5, 2}, {2, 1}, f64),
+                                    {.full = true, .reduction = Reduction::sum}),
+               5.425754132818691);
+  check_values(F::gaussian_nll_loss(x, t, xg::tensor({0.5, 1, 2, 0}, {2, 2}, f64),
+                                    {.eps = 1e-3, .reduction = Reduction::none}),
+               {-0.09657359027997264, 0.5, 0.5965735902799727, 496.54612236050895});
+  // the clamped var still gets the gradient at the clamped value (PyTorch clamps in place without grad)
+  Tensor vg = xg::tensor({0.5, 1, 2, 1e-8}, {2, 2}, f64g), xg_ = xg::tensor({1, 2, 3, 4}, {2, 2}, f64g);
+  F::gaussian_nll_loss(xg_, t, vg).backward();
+  check_values(vg.grad(), {0.125, 0.0, 0.03125, -124999875000.0});
+  check_values(xg_.grad(), {-0.25, 0.25, 0.125, -250000.0});
+  check_grads(
+      [](const std::vector<Tensor>& in) { return F::gaussian_nll_loss(in[0], in[1], in[2], {.full = true}); },
+      {xg::tensor({1, 2, 3, 4}, {2, 2}, f64g), xg::tensor({1.5, 1, 2, 5}, {2, 2}, f64g),
+       xg::tensor({0.5, 2}, f64g)});
+}
+
+TEST_CASE("ctc_loss: reductions (mean over target lengths), blank, layouts, zero_infinity, module") {
+  const Tensor lp = xg::log_softmax(ctc_logits(), 2);
+  const Tensor padded = i64({1, 2, 1, 1, 1, 0}, {2, 3}), concat = i64({1, 2, 1, 1, 1});
+  const Tensor il = i64({4, 3}), tl = i64({3, 2});
+  // F.ctc_loss(lp, targets, [4, 3], [3, 2], ...)
+  check_values(F::ctc_loss(lp, padded, il, tl, {.reduction = Reduction::none}),
+               {1.837947504245882, 4.154318185544599});
+  check_values(F::ctc_loss(lp, concat, il, tl, {.reduction = Reduction::none}),
+               {1.837947504245882, 4.154318185544599});
+  check_scalar(F::ctc_loss(lp, padded, il, tl), 1.34490413042713);
+  check_scalar(F::ctc_loss(lp, padded, il, tl, {.reduction = Reduction::sum}), 5.992265689790481);
+  check_values(F::ctc_loss(lp, padded, il, tl, {.blank = 2, .reduction = Reduction::none}),
+               {1.5103985255384245, 3.5730351888747602});
+  // a target length 0 divides by 1 in the mean: F.ctc_loss(lp, targets, [4, 3], [0, 2])
+  check_scalar(F::ctc_loss(lp, padded, il, i64({0, 2})), 4.449010508041826);
+  // input length 2 cannot hold [1, 1] (a blank must separate the repeats): inf, or 0 with zero_infinity
+  const Tensor none = F::ctc_loss(lp, padded, i64({4, 2}), tl, {.reduction = Reduction::none});
+  check_scalar(xg::reshape(xg::narrow(none, 0, 0, 1), xg::Shape{}), 1.837947504245882);
+  CHECK(std::isinf(none.to_vector<double>()[1]));
+  check_scalar(F::ctc_loss(lp, padded, i64({4, 2}), tl, {.zero_infinity = true}), 0.30632458404098034);
+  // unbatched: F.ctc_loss(lp[:, 0], targets[0], 4, 3, reduction='none')
+  const Tensor un =
+      F::ctc_loss(xg::log_softmax(xg::reshape(xg::narrow(ctc_logits(), 1, 0, 1), {4, 3}), 1), i64({1, 2, 1}),
+                  xg::scalar_tensor(4.0, {.dtype = Dtype::int64}),
+                  xg::scalar_tensor(3.0, {.dtype = Dtype::int64}), {.reduction = Reduction::none});
+  CHECK(un.dim() == 0);
+  check_scalar(un, 1.837947504245882);
+  // the gradient of the mean, blank 2: F.ctc_loss(lp, targets, [4, 3], [3, 2], blank=2).backward()
+  Tensor lpg = xg::log_softmax(ctc_logits(), 2).detach().requires_grad_(true);
+  xg::nn::CTCLoss crit({.blank = 2});
+  crit(lpg, padded, il, tl).backward();
+  check_values(lpg.grad(), {0.01458412283634972,
+                            -0.058678688430196226,
+                            0.0440945655938465,
+                            0.19922813091539887,
+                            -0.21970701416054217,
+                            0.020478883245143183,
+                            0.04014267751715606,
+                            0.011186235190351723,
+                            -0.051328912707507814,
+                            0.08572295541983085,
+                            0.010975993183440802,
+                            -0.09669894860327169,
+                            0.015704174003113885,
+                            0.009983238528300076,
+                            -0.02568741253141395,
+                            0.01854656398290102,
+                            -0.15555404887007818,
+                            0.13700748488717718,
+                            0.09154414115841315,
+                            -0.11740998125580344,
+                            0.02586584009739031,
+                            0.0,
+                            0.0,
+                            0.0});
+  CHECK(crit.extra_repr() == "blank=2, reduction=mean, zero_infinity=false");
+  for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum})
+    check_grads(
+        [&](const std::vector<Tensor>& in) {
+          return F::ctc_loss(xg::log_softmax(in[0], 2), padded, il, tl, {.reduction = r});
+        },
+        {ctc_logits(f64g)}, false);
+}
+
+TEST_CASE("the new losses as modules") {
+  xg::nn::TripletMarginLoss triplet({.margin = 3});
+  check_scalar(triplet(anchor23(), positive23(), negative23()),
+               (3.1180334359637953 + 0.4142528373085388) / 2);
+  CHECK(triplet.extra_repr() == "margin=3, p=2, eps=1e-06, swap=false, reduction=mean");
+  xg::nn::HingeEmbeddingLoss hinge;
+  check_scalar(hinge(xg::tensor({0.3, -0.5, 2, 0.7}, f64), xg::tensor({1, -1, -1, 1}, f64)), 0.625);
+  xg::nn::MultiMarginLoss mm({.weight = xg::tensor({1, 2, 3, 4}, f64), .reduction = Reduction::sum});
+  CHECK(mm.buffers().size() == 1);
+  check_scalar(mm(xg::tensor({0.1, 0.2, 0.4, 0.8, 0.5, -0.3, 0.2, 0.1}, {2, 4}, f64), i64({3, 1})), 3.65);
+  xg::nn::MultiLabelSoftMarginLoss mlsm(
+      {.weight = xg::tensor({1, 2, 0.5}, f64), .reduction = Reduction::sum});
+  CHECK(mlsm.buffers().size() == 1);
+  check_scalar(
+      mlsm(xg::tensor({0.5, -1, 2, 0, 1, -0.5}, {2, 3}, f64), xg::tensor({1, 0, 1, 0, 1, 1}, {2, 3}, f64)),
+      0.9902578041414944);
+  xg::nn::SoftMarginLoss sm;
+  check_scalar(sm(xg::tensor({0.5, -1, 2, -3}, f64), xg::tensor({1, 1, -1, -1}, f64)), 0.9907135085787611);
+  xg::nn::PoissonNLLLoss pois({.log_input = false, .full = true, .reduction = Reduction::sum});
+  check_scalar(pois(xg::tensor({0.5, 1.2, 2, 0.1}, f64), xg::tensor({0, 1, 3, 2.5}, f64)),
+               10.226591633048198);
+  xg::nn::GaussianNLLLoss gnll({.full = true, .reduction = Reduction::sum});
+  check_scalar(gnll(xg::tensor({1, 2, 3, 4}, {2, 2}, f64), xg::tensor({1.5, 1, 2, 5}, {2, 2}, f64),
+                    xg::tensor({0.5, 2}, {2, 1}, f64)),
+               5.425754132818691);
+  CHECK_ERROR(xg::nn::MultiMarginLoss({.p = 3}), xg::ValueError, "MultiMarginLoss:", "p = 1 and p = 2",
+              "got 3");
+  CHECK_ERROR(xg::nn::TripletMarginLoss({.p = 0}), xg::ValueError, "TripletMarginLoss: p must be > 0");
+  CHECK_ERROR(xg::nn::GaussianNLLLoss({.eps = 0}), xg::ValueError, "GaussianNLLLoss: eps must be > 0");
+  CHECK_ERROR(xg::nn::CTCLoss({.reduction = Reduction::batchmean}), xg::ValueError, "CTCLoss:", "batchmean");
+}
+
+TEST_CASE("the new losses: errors name the loss and the shapes") {
+  CHECK_ERROR(F::triplet_margin_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({2, 4})), xg::ShapeError,
+              "triplet_margin_loss:", "[2, 4]", "[2, 3]");
+  CHECK_ERROR(F::triplet_margin_loss(xg::ones({2, 3, 1}), xg::ones({2, 3, 1}), xg::ones({2, 3, 1})),
+              xg::ShapeError, "triplet_margin_loss:", "[2, 3, 1]");
+  CHECK_ERROR(F::hinge_embedding_loss(xg::ones({3}), xg::ones({2})), xg::ShapeError,
+              "hinge_embedding_loss:", "[2]", "[3]");
+  CHECK_ERROR(F::multi_margin_loss(xg::ones({2, 4}), i64({4, 0})), xg::IndexError,
+              "multi_margin_loss:", "target 4", "4 classes");
+  CHECK_ERROR(F::multi_margin_loss(xg::ones({2, 4}), i64({1, 0, 0})), xg::ShapeError,
+              "multi_margin_loss:", "[3]", "[2, 4]");
+  CHECK_ERROR(F::multi_margin_loss(xg::ones({2, 4}), xg::ones({2})), xg::TypeError,
+              "multi_margin_loss:", "int64");
+  CHECK_ERROR(F::multi_margin_loss(xg::ones({2, 4}), i64({1, 0}), {.weight = xg::ones({3})}), xg::ShapeError,
+              "multi_margin_loss:", "[4]", "[3]");
+  CHECK_ERROR(F::multilabel_soft_margin_loss(xg::ones({2, 3}), xg::ones({2, 3}), {.weight = xg::ones({2})}),
+              xg::ShapeError, "multilabel_soft_margin_loss:", "[2]", "[2, 3]");
+  CHECK_ERROR(F::soft_margin_loss(xg::ones({2}), i64({1, -1})), xg::TypeError, "soft_margin_loss:", "int64");
+  CHECK_ERROR(F::poisson_nll_loss(xg::ones({2, 2}), xg::ones({4})), xg::ShapeError,
+              "poisson_nll_loss:", "[4]");
+  CHECK_ERROR(F::gaussian_nll_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({3})), xg::ShapeError,
+              "gaussian_nll_loss: var of shape [3]", "[2, 3]");
+  CHECK_ERROR(F::gaussian_nll_loss(xg::ones({2, 3}), xg::ones({2, 3}), xg::ones({2, 2})), xg::ShapeError,
+              "gaussian_nll_loss: var of shape [2, 2]", "[2, 3]");
+  CHECK_ERROR(F::gaussian_nll_loss(xg::ones({2}), xg::ones({2}), xg::tensor({1, -0.5})), xg::ValueError,
+              "gaussian_nll_loss: var has a negative entry -0.5");
+  const Tensor lp = xg::zeros({4, 2, 3});
+  CHECK_ERROR(F::ctc_loss(lp, i64({1, 1, 1, 1}, {2, 2}), i64({5, 4}), i64({2, 2})), xg::ValueError,
+              "ctc_loss: input_lengths[0] = 5", "[0, 4]", "[4, 2, 3]");
+  CHECK_ERROR(F::ctc_loss(lp, i64({1, 1, 1, 1}, {2, 2}), i64({4, 4}), i64({3, 2})), xg::ValueError,
+              "ctc_loss: target_lengths[0] = 3", "[2, 2]");
+  CHECK_ERROR(F::ctc_loss(lp, i64({1, 1, 1, 1}, {2, 2}), i64({4, 4}), i64({2, 2}), {.blank = 3}),
+              xg::IndexError, "ctc_loss: blank 3", "3 classes");
+  CHECK_ERROR(F::ctc_loss(lp, i64({1, 1, 1, 1}, {2, 2}), xg::ones({2}), i64({2, 2})), xg::TypeError,
+              "ctc_loss: input_lengths must be int64");
+}
