@@ -47,7 +47,13 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
 Tensor gelu(const Tensor& x, const std::string& approximate);
 
 // ---- re-exported from autograd/ops/ops.hpp ----
+using xg::adaptive_avg_pool1d;
 using xg::adaptive_avg_pool2d;
+using xg::adaptive_max_pool1d;
+using xg::adaptive_max_pool1d_with_indices;
+using xg::adaptive_max_pool2d;
+using xg::adaptive_max_pool2d_with_indices;
+using xg::avg_pool1d;
 using xg::avg_pool2d;
 using xg::conv1d;
 using xg::conv2d;
@@ -55,6 +61,8 @@ using xg::elu;
 using xg::gelu;
 using xg::leaky_relu;
 using xg::log_softmax;
+using xg::max_pool1d;
+using xg::max_pool1d_with_indices;
 using xg::max_pool2d;
 using xg::max_pool2d_with_indices;
 using xg::relu;
