@@ -4,7 +4,8 @@
 /// (nn/linear.hpp, nn/conv.hpp, ...) hold parameters and options and call these. Activations and
 /// the convolution / pooling ops are re-exported from autograd/ops/ops.hpp, so that
 /// `namespace F = xg::nn::functional;` gives one vocabulary: F::conv2d, F::relu, F::dropout, ...
-/// (The losses live in the same namespace, in nn/loss.hpp.)
+/// (The losses live in the same namespace, in nn/loss.hpp; group_norm and instance_norm in
+/// nn/normalization.hpp.)
 ///
 /// @code
 /// namespace F = xg::nn::functional;
