@@ -76,4 +76,78 @@ std::string Softplus::extra_repr() const {
          ", threshold=" + detail::repr_double(options_.threshold);
 }
 
+Tensor Mish::forward(const Tensor& x) {
+  return xg::mish(defined_input(x, "Mish"));
+}
+Tensor Hardswish::forward(const Tensor& x) {
+  return xg::hardswish(defined_input(x, "Hardswish"));
+}
+Tensor Hardsigmoid::forward(const Tensor& x) {
+  return xg::hardsigmoid(defined_input(x, "Hardsigmoid"));
+}
+Tensor SELU::forward(const Tensor& x) {
+  return xg::selu(defined_input(x, "SELU"));
+}
+Tensor Softsign::forward(const Tensor& x) {
+  return xg::softsign(defined_input(x, "Softsign"));
+}
+Tensor Tanhshrink::forward(const Tensor& x) {
+  return xg::tanhshrink(defined_input(x, "Tanhshrink"));
+}
+Tensor LogSigmoid::forward(const Tensor& x) {
+  return xg::logsigmoid(defined_input(x, "LogSigmoid"));
+}
+Tensor ReLU6::forward(const Tensor& x) {
+  return xg::hardtanh(defined_input(x, "ReLU6"), 0.0, 6.0);
+}
+
+PReLU::PReLU(PReLUOptions o) : Module("PReLU"), options_(o) {
+  if (o.num_parameters <= 0)
+    throw ValueError("PReLU: num_parameters must be positive, got " + std::to_string(o.num_parameters));
+  weight = register_parameter("weight", full({o.num_parameters}, o.init));
+}
+Tensor PReLU::forward(const Tensor& x) {
+  return xg::prelu(defined_input(x, "PReLU"), weight);
+}
+std::string PReLU::extra_repr() const {
+  return "num_parameters=" + std::to_string(options_.num_parameters);
+}
+
+CELU::CELU(CELUOptions o) : Module("CELU"), options_(o) {
+  if (o.alpha == 0.0) throw ValueError("CELU: alpha must be nonzero");
+}
+Tensor CELU::forward(const Tensor& x) {
+  return xg::celu(defined_input(x, "CELU"), options_.alpha);
+}
+std::string CELU::extra_repr() const {
+  return "alpha=" + detail::repr_double(options_.alpha);
+}
+
+Tensor GLU::forward(const Tensor& x) {
+  return xg::glu(defined_input(x, "GLU"), options_.dim);
+}
+std::string GLU::extra_repr() const {
+  return "dim=" + std::to_string(options_.dim);
+}
+
+Hardtanh::Hardtanh(HardtanhOptions o) : Module("Hardtanh"), options_(o) {
+  if (!(o.max_val > o.min_val))
+    throw ValueError("Hardtanh: max_val must be greater than min_val, got min_val " +
+                     detail::repr_double(o.min_val) + " and max_val " + detail::repr_double(o.max_val));
+}
+Tensor Hardtanh::forward(const Tensor& x) {
+  return xg::hardtanh(defined_input(x, "Hardtanh"), options_.min_val, options_.max_val);
+}
+std::string Hardtanh::extra_repr() const {
+  return "min_val=" + detail::repr_double(options_.min_val) +
+         ", max_val=" + detail::repr_double(options_.max_val);
+}
+
+Tensor Softmin::forward(const Tensor& x) {
+  return xg::softmin(defined_input(x, "Softmin"), options_.dim);
+}
+std::string Softmin::extra_repr() const {
+  return "dim=" + std::to_string(options_.dim);
+}
+
 }  // namespace xg::nn

@@ -4,7 +4,8 @@
 /// (nn/linear.hpp, nn/conv.hpp, ...) hold parameters and options and call these. Activations and
 /// the convolution / pooling ops are re-exported from autograd/ops/ops.hpp, so that
 /// `namespace F = xg::nn::functional;` gives one vocabulary: F::conv2d, F::relu, F::dropout, ...
-/// (The losses live in the same namespace, in nn/loss.hpp.)
+/// (The losses live in the same namespace, in nn/loss.hpp; group_norm and instance_norm in
+/// nn/normalization.hpp.)
 ///
 /// @code
 /// namespace F = xg::nn::functional;
@@ -47,7 +48,13 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
 Tensor gelu(const Tensor& x, const std::string& approximate);
 
 // ---- re-exported from autograd/ops/ops.hpp ----
+using xg::adaptive_avg_pool1d;
 using xg::adaptive_avg_pool2d;
+using xg::adaptive_max_pool1d;
+using xg::adaptive_max_pool1d_with_indices;
+using xg::adaptive_max_pool2d;
+using xg::adaptive_max_pool2d_with_indices;
+using xg::avg_pool1d;
 using xg::avg_pool2d;
 using xg::conv1d;
 using xg::conv2d;
@@ -55,6 +62,8 @@ using xg::elu;
 using xg::gelu;
 using xg::leaky_relu;
 using xg::log_softmax;
+using xg::max_pool1d;
+using xg::max_pool1d_with_indices;
 using xg::max_pool2d;
 using xg::max_pool2d_with_indices;
 using xg::relu;

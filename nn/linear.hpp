@@ -1,7 +1,7 @@
 #pragma once
 /// @file linear.hpp
 /// @brief Fully connected layers, as torch.nn.Linear / Bilinear, with PyTorch's parameter names,
-/// layouts and default initialisation, so weights port one to one.
+/// layouts and default initialisation, so weights port one to one; and Identity.
 ///
 /// @code
 /// auto fc = std::make_shared<xg::nn::Linear>(784, 128);                  // weight [128, 784], bias [128]
@@ -83,6 +83,16 @@ class Bilinear : public Module {
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<Bilinear>(options_); }
+};
+
+/// @brief Returns its input unchanged (the same tensor): a placeholder, e.g. for a removed head.
+class Identity : public Module {
+ public:
+  Identity() : Module("Identity") {}
+  Tensor forward(const Tensor& x) override { return x; }
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Identity>(); }
 };
 
 }  // namespace xg::nn

@@ -16,3 +16,4 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/rnn.hpp"
+#include "xgrad/nn/upsampling.hpp"

@@ -155,4 +155,175 @@ std::string LayerNorm::extra_repr() const {
   return s.str();
 }
 
+namespace {
+// [1, C, 1, ...] of rank `rank`: a per-channel vector made to broadcast against [N, C, *].
+Tensor per_channel(const Tensor& v, int rank) {
+  Shape s{1, v.numel()};
+  for (int a = 2; a < rank; ++a) s.push_back(1);
+  return reshape(v, s);
+}
+void check_vector(const char* op, const char* what, const Tensor& v, const Tensor& x) {
+  if (v.defined() && (v.dim() != 1 || v.numel() != x.size(1)))
+    throw ShapeError(std::string(op) + ": " + what + " must have shape [" + std::to_string(x.size(1)) +
+                     "] (the channels of input " + x.shape().str() + "), got " + v.shape().str());
+}
+Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias) {
+  if (weight.defined()) y = y * per_channel(weight, y.dim());
+  if (bias.defined()) y = y + per_channel(bias, y.dim());
+  return y;
+}
+}  // namespace
+
+}  // namespace xg::nn
+
+namespace xg::nn::functional {
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  if (!x.defined()) throw ValueError("group_norm: the input is undefined");
+  if (x.dim() < 2)
+    throw ShapeError("group_norm: expected an input [N, C, *] of at least 2 axes, got " + x.shape().str());
+  if (!x.is_floating_point()) throw TypeError("group_norm: expected a float input, got int64");
+  const int64_t n = x.size(0), c = x.size(1);
+  if (num_groups <= 0 || c % num_groups != 0)
+    throw ShapeError("group_norm: the " + std::to_string(c) + " channels of input " + x.shape().str() +
+                     " are not divisible into num_groups " + std::to_string(num_groups));
+  check_vector("group_norm", "weight", weight, x);
+  check_vector("group_norm", "bias", bias, x);
+  if (x.numel() == 0) return affine(x * 1.0, weight, bias);
+  // Each group's channels and positions are consecutive in [N, G, C / G * rest].
+  const Tensor g = reshape(x, {n, num_groups, -1});
+  const Tensor d = g - mean(g, {2}, true);
+  const Tensor y = reshape(d * rsqrt(mean(d * d, {2}, true) + eps), x.shape());
+  return affine(y, weight, bias);
+}
+
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool use_input_stats, double momentum,
+                     double eps) {
+  if (!x.defined()) throw ValueError("instance_norm: the input is undefined");
+  if (x.dim() < 3)
+    throw ShapeError("instance_norm: expected an input [N, C, *] with at least one spatial axis, got " +
+                     x.shape().str());
+  if (!x.is_floating_point()) throw TypeError("instance_norm: expected a float input, got int64");
+  check_vector("instance_norm", "weight", weight, x);
+  check_vector("instance_norm", "bias", bias, x);
+  check_vector("instance_norm", "running_mean", running_mean, x);
+  check_vector("instance_norm", "running_var", running_var, x);
+  const int64_t c = x.size(1), spatial = x.numel() / std::max<int64_t>(1, x.size(0) * c);
+  Tensor y;
+  if (use_input_stats) {
+    if (spatial <= 1)
+      throw ValueError("instance_norm: expected more than 1 spatial element when training, got input " +
+                       x.shape().str());
+    Axes axes;
+    for (int a = 2; a < x.dim(); ++a) axes.push_back(a);
+    const Tensor mu = mean(x, axes, true);
+    const Tensor d = x - mu;
+    const Tensor v = mean(d * d, axes, true);
+    y = d * rsqrt(v + eps);
+    if (running_mean.defined() || running_var.defined()) {
+      // The batch averages of the instance means and of the unbiased instance variances.
+      NoGradGuard guard;
+      const double unbias = static_cast<double>(spatial) / static_cast<double>(spatial - 1);
+      Tensor rm = running_mean, rv = running_var;  // handles to the same storage, updated in place
+      if (rm.defined()) rm.mul_(1.0 - momentum).add_(reshape(mean(mu, {0}), {c}).to(rm.dtype()), momentum);
+      if (rv.defined())
+        rv.mul_(1.0 - momentum).add_((reshape(mean(v, {0}), {c}) * unbias).to(rv.dtype()), momentum);
+    }
+  } else {
+    if (!running_mean.defined() || !running_var.defined())
+      throw ValueError(
+          "instance_norm: running_mean and running_var are needed when use_input_stats is false");
+    y = (x - per_channel(running_mean, x.dim())) * per_channel(rsqrt(running_var + eps), x.dim());
+  }
+  return affine(y, weight, bias);
+}
+
+}  // namespace xg::nn::functional
+
+namespace xg::nn {
+
+GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options)
+    : Module("GroupNorm"), num_groups_(num_groups), num_channels_(num_channels), options_(options) {
+  if (num_groups <= 0 || num_channels <= 0)
+    throw ValueError("GroupNorm: num_groups and num_channels must be positive, got " +
+                     std::to_string(num_groups) + " and " + std::to_string(num_channels));
+  if (num_channels % num_groups != 0)
+    throw ValueError("GroupNorm: num_channels " + std::to_string(num_channels) +
+                     " must be divisible by num_groups " + std::to_string(num_groups));
+  if (options.eps < 0) throw ValueError("GroupNorm: eps must be non-negative");
+  if (options.affine) {
+    weight = register_parameter("weight", ones({num_channels}));
+    bias = register_parameter("bias", zeros({num_channels}));
+  }
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  if (!x.defined()) throw ValueError("GroupNorm: the input is undefined");
+  if (x.dim() < 2)
+    throw ShapeError("GroupNorm: expected an input [N, C, *] of at least 2 axes, got " + x.shape().str());
+  if (x.size(1) != num_channels_)
+    throw ShapeError("GroupNorm: input has " + std::to_string(x.size(1)) +
+                     " channels (axis 1), expected num_channels " + std::to_string(num_channels_) +
+                     ": input " + x.shape().str());
+  return functional::group_norm(x, num_groups_, weight, bias, options_.eps);
+}
+
+std::string GroupNorm::extra_repr() const {
+  std::ostringstream s;
+  s << num_groups_ << ", " << num_channels_ << ", eps=" << options_.eps
+    << ", affine=" << (options_.affine ? "true" : "false");
+  return s.str();
+}
+
+InstanceNormBase::InstanceNormBase(std::string type_name, int64_t num_features, InstanceNormOptions options,
+                                   int rank)
+    : Module(std::move(type_name)), num_features_(num_features), options_(options), rank_(rank) {
+  if (num_features <= 0)
+    throw ValueError(this->type_name() + ": num_features must be positive, got " +
+                     std::to_string(num_features));
+  if (options.eps < 0) throw ValueError(this->type_name() + ": eps must be non-negative");
+  if (options.momentum < 0 || options.momentum > 1)
+    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " +
+                     std::to_string(options.momentum));
+  if (options.affine) {
+    weight = register_parameter("weight", ones({num_features}));
+    bias = register_parameter("bias", zeros({num_features}));
+  }
+  if (options.track_running_stats) {
+    running_mean = register_buffer("running_mean", zeros({num_features}));
+    running_var = register_buffer("running_var", ones({num_features}));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = Dtype::int64}));
+  }
+}
+
+Tensor InstanceNormBase::forward(const Tensor& x0) {
+  const std::string& name = type_name();
+  if (!x0.defined()) throw ValueError(name + ": the input is undefined");
+  if (x0.dim() != rank_ && x0.dim() != rank_ - 1)
+    throw ShapeError(name + ": expected a " + std::to_string(rank_ - 1) + "-D or " + std::to_string(rank_) +
+                     "-D input, got " + x0.shape().str());
+  const Tensor x = x0.dim() == rank_ ? x0 : unsqueeze(x0, 0);
+  if ((options_.affine || options_.track_running_stats) && x.size(1) != num_features_)
+    throw ShapeError(name + ": input has " + std::to_string(x.size(1)) + " channels, expected num_features " +
+                     std::to_string(num_features_) + ": input " + x0.shape().str());
+  try {
+    const Tensor y = functional::instance_norm(x, running_mean, running_var, weight, bias,
+                                               is_training() || !options_.track_running_stats,
+                                               options_.momentum, options_.eps);
+    return x0.dim() == rank_ ? y : squeeze(y, 0);
+  } catch (const ValueError& e) {
+    // name the layer; an unbatched input was given a batch axis: name the input as given
+    throw ValueError(name + ": " + e.what() + (x0.dim() == rank_ ? "" : " (input " + x0.shape().str() + ")"));
+  }
+}
+
+std::string InstanceNormBase::extra_repr() const {
+  std::ostringstream s;
+  s << num_features_ << ", eps=" << options_.eps << ", momentum=" << options_.momentum
+    << ", affine=" << (options_.affine ? "true" : "false")
+    << ", track_running_stats=" << (options_.track_running_stats ? "true" : "false");
+  return s.str();
+}
+
 }  // namespace xg::nn

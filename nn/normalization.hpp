@@ -1,7 +1,8 @@
 #pragma once
 /// @file normalization.hpp
-/// @brief Batch and layer normalisation, as torch.nn.BatchNorm1d/2d/3d and torch.nn.LayerNorm.
-/// Both are composed of xg ops (mean, var, rsqrt, ...): their gradients are derived by autograd.
+/// @brief Batch, layer, group and instance normalisation, as torch.nn.BatchNorm1d/2d/3d,
+/// LayerNorm, GroupNorm and InstanceNorm1d/2d, and the functional group_norm / instance_norm.
+/// All are composed of xg ops (mean, rsqrt, ...): their gradients are derived by autograd.
 ///
 /// BatchNorm normalises each channel c over the batch and the spatial axes:
 ///   y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c
@@ -124,4 +125,116 @@ class LayerNorm : public Module {
   ModulePtr clone_empty() const override { return std::make_shared<LayerNorm>(normalized_shape_, options_); }
 };
 
+/// Options of GroupNorm (PyTorch's defaults).
+struct GroupNormOptions {
+  double eps = 1e-5;
+  bool affine = true;  ///< learnable per-channel weight (ones) and bias (zeros) of shape [C]
+};
+
+/// @brief Group normalisation (as torch.nn.GroupNorm): the C channels of x [N, C, *] are split
+/// into num_groups groups of C / num_groups consecutive channels, and each (sample, group) is
+/// normalised over its channels and spatial positions with the biased variance:
+///   y = (x - mean_ng) / sqrt(var_ng + eps) * weight_c + bias_c
+/// The same in training and evaluation (no running statistics).
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions options = {});
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;  ///< "2, 6, eps=1e-05, affine=true"
+
+  int64_t num_groups() const { return num_groups_; }
+  int64_t num_channels() const { return num_channels_; }
+  const GroupNormOptions& options() const { return options_; }
+
+  Tensor weight, bias;  ///< undefined without affine
+
+ private:
+  int64_t num_groups_, num_channels_;
+  GroupNormOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<GroupNorm>(num_groups_, num_channels_, options_);
+  }
+};
+
+/// Options of InstanceNorm1d/2d (PyTorch's defaults: no affine, no running statistics).
+struct InstanceNormOptions {
+  double eps = 1e-5;
+  double momentum = 0.1;  ///< factor of the running-statistics update
+  bool affine = false;    ///< learnable weight (ones) and bias (zeros) of shape [C]
+  /// buffers running_mean [C] (zeros), running_var [C] (ones) and num_batches_tracked (int64 0,
+  /// never incremented, as PyTorch), used in evaluation mode
+  bool track_running_stats = false;
+};
+
+/// @brief What InstanceNorm1d/2d share: each (sample, channel) of x [N, C, *] is normalised over
+/// its spatial positions (biased variance), then scaled by weight_c and shifted by bias_c (affine).
+/// With track_running_stats, training updates, per channel, running_mean with the batch average
+/// of the instance means and running_var with that of the unbiased instance variances
+/// (running = (1 - momentum) running + momentum batch_average), and evaluation normalises with
+/// them. Unbatched inputs ([C, L] / [C, H, W]) are accepted. Without affine and running
+/// statistics the channel count is not checked (PyTorch only warns).
+class InstanceNormBase : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;  ///< "3, eps=1e-05, momentum=0.1, affine=false, ..."
+
+  int64_t num_features() const { return num_features_; }
+  const InstanceNormOptions& options() const { return options_; }
+
+  Tensor weight, bias;                                    ///< undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  ///< undefined without track_running_stats
+
+ protected:
+  InstanceNormBase(std::string type_name, int64_t num_features, InstanceNormOptions options, int rank);
+
+ private:
+  int64_t num_features_;
+  InstanceNormOptions options_;
+  int rank_;  ///< the batched input rank: 3 for InstanceNorm1d, 4 for InstanceNorm2d
+};
+
+/// @brief Instance normalisation of [N, C, L] (or unbatched [C, L]) inputs, over L.
+class InstanceNorm1d : public InstanceNormBase {
+ public:
+  explicit InstanceNorm1d(int64_t num_features, InstanceNormOptions options = {})
+      : InstanceNormBase("InstanceNorm1d", num_features, options, 3) {}
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<InstanceNorm1d>(num_features(), options());
+  }
+};
+
+/// @brief Instance normalisation of [N, C, H, W] (or unbatched [C, H, W]) inputs, over H and W.
+class InstanceNorm2d : public InstanceNormBase {
+ public:
+  explicit InstanceNorm2d(int64_t num_features, InstanceNormOptions options = {})
+      : InstanceNormBase("InstanceNorm2d", num_features, options, 4) {}
+
+ protected:
+  ModulePtr clone_empty() const override {
+    return std::make_shared<InstanceNorm2d>(num_features(), options());
+  }
+};
+
 }  // namespace xg::nn
+
+namespace xg::nn::functional {
+
+/// As torch.nn.functional.group_norm: x [N, C, *] normalised per sample over each of num_groups
+/// groups of consecutive channels; weight and bias [C] (either may be undefined).
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
+/// As torch.nn.functional.instance_norm: x [N, C, *] (at least one spatial axis). With
+/// use_input_stats each (sample, channel) is normalised over its spatial positions, and defined
+/// running_mean / running_var [C] are updated in place (see InstanceNormBase); otherwise the
+/// running statistics normalise. weight and bias [C] (either may be undefined).
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(),
+                     const Tensor& running_var = Tensor(), const Tensor& weight = Tensor(),
+                     const Tensor& bias = Tensor(), bool use_input_stats = true, double momentum = 0.1,
+                     double eps = 1e-5);
+
+}  // namespace xg::nn::functional

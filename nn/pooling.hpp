@@ -1,7 +1,8 @@
 #pragma once
 /// @file pooling.hpp
-/// @brief Pooling layers and Flatten, as torch.nn.MaxPool2d / AvgPool2d / AdaptiveAvgPool2d /
-/// Flatten. They have no parameters; the work is in autograd/ops/pool.cpp.
+/// @brief Pooling layers, Flatten and Unflatten, as torch.nn.MaxPool1d/2d, AvgPool1d/2d,
+/// AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Flatten and Unflatten. They have no parameters;
+/// the work is in autograd/ops/pool.cpp. PyTorch's return_indices=True is forward_with_indices.
 ///
 /// @code
 /// xg::nn::MaxPool2d pool(2);                                            // kernel 2, stride 2
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/nn/module.hpp"
@@ -99,6 +102,124 @@ class Flatten : public Module {
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<Flatten>(start_dim_, end_dim_); }
+};
+
+struct MaxPool1dOptions {
+  int64_t kernel_size = 0;             ///< required
+  std::optional<int64_t> stride = {};  ///< defaults to kernel_size
+  int64_t padding = 0;                 ///< at most half the kernel; pads with -inf
+  int64_t dilation = 1;
+  bool ceil_mode = false;
+};
+
+/// @brief Max over windows of L: [N, C, L] (or [C, L]) -> [N, C, Lo].
+class MaxPool1d : public Module {
+ public:
+  explicit MaxPool1d(MaxPool1dOptions options);
+  explicit MaxPool1d(int64_t kernel_size) : MaxPool1d(MaxPool1dOptions{.kernel_size = kernel_size}) {}
+  Tensor forward(const Tensor& x) override;
+  /// (values, int64 indices along L): PyTorch's forward with return_indices=True.
+  std::pair<Tensor, Tensor> forward_with_indices(const Tensor& x);
+  /// "kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=false"
+  std::string extra_repr() const override;
+  const MaxPool1dOptions& options() const { return options_; }
+
+ private:
+  MaxPool1dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<MaxPool1d>(options_); }
+};
+
+struct AvgPool1dOptions {
+  int64_t kernel_size = 0;             ///< required
+  std::optional<int64_t> stride = {};  ///< defaults to kernel_size
+  int64_t padding = 0;                 ///< zero padding, at most half the kernel
+  bool ceil_mode = false;
+  bool count_include_pad = true;  ///< the divisor counts the padding (PyTorch's default)
+};
+
+/// @brief Mean over windows of L: [N, C, L] (or [C, L]) -> [N, C, Lo].
+class AvgPool1d : public Module {
+ public:
+  explicit AvgPool1d(AvgPool1dOptions options);
+  explicit AvgPool1d(int64_t kernel_size) : AvgPool1d(AvgPool1dOptions{.kernel_size = kernel_size}) {}
+  Tensor forward(const Tensor& x) override;
+  /// "kernel_size=(3,), stride=(2,), padding=(1,)", as PyTorch
+  std::string extra_repr() const override;
+  const AvgPool1dOptions& options() const { return options_; }
+
+ private:
+  AvgPool1dOptions options_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AvgPool1d>(options_); }
+};
+
+/// @brief Mean over windows that split L into output_size parts: [N, C, L] (or [C, L]) -> [N, C, o].
+class AdaptiveAvgPool1d : public Module {
+ public:
+  explicit AdaptiveAvgPool1d(int64_t output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;  ///< "output_size=3"
+  int64_t output_size() const { return output_size_; }
+
+ private:
+  int64_t output_size_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AdaptiveAvgPool1d>(output_size_); }
+};
+
+/// @brief Max over windows that split L into output_size parts: [N, C, L] (or [C, L]) -> [N, C, o].
+class AdaptiveMaxPool1d : public Module {
+ public:
+  explicit AdaptiveMaxPool1d(int64_t output_size);
+  Tensor forward(const Tensor& x) override;
+  /// (values, int64 indices along L): PyTorch's forward with return_indices=True.
+  std::pair<Tensor, Tensor> forward_with_indices(const Tensor& x);
+  std::string extra_repr() const override;  ///< "output_size=3"
+  int64_t output_size() const { return output_size_; }
+
+ private:
+  int64_t output_size_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AdaptiveMaxPool1d>(output_size_); }
+};
+
+/// @brief Max over windows that split H and W into output_size parts:
+/// [N, C, H, W] (or [C, H, W]) -> [N, C, oh, ow].
+class AdaptiveMaxPool2d : public Module {
+ public:
+  explicit AdaptiveMaxPool2d(Size2 output_size);
+  Tensor forward(const Tensor& x) override;
+  /// (values, int64 indices h * W + w in each plane): PyTorch's forward with return_indices=True.
+  std::pair<Tensor, Tensor> forward_with_indices(const Tensor& x);
+  std::string extra_repr() const override;  ///< "output_size=1" or "output_size=(3, 4)"
+  Size2 output_size() const { return output_size_; }
+
+ private:
+  Size2 output_size_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<AdaptiveMaxPool2d>(output_size_); }
+};
+
+/// @brief Splits axis dim into unflattened_size (whose product must be its extent; one entry may
+/// be -1), a view: Unflatten(1, {2, 3}) maps [N, 6, L] to [N, 2, 3, L].
+class Unflatten : public Module {
+ public:
+  Unflatten(int64_t dim, std::vector<int64_t> unflattened_size);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;  ///< "dim=1, unflattened_size=(2, 3)"
+
+ private:
+  int64_t dim_;
+  std::vector<int64_t> sizes_;
+
+ protected:
+  ModulePtr clone_empty() const override { return std::make_shared<Unflatten>(dim_, sizes_); }
 };
 
 }  // namespace xg::nn

@@ -355,6 +355,26 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, std::optional<Size2> strid
 /// Mean over output_size windows that cover the input: rows floor(i H / Ho) to ceil((i + 1) H / Ho)
 /// (same for columns), as torch.nn.functional.adaptive_avg_pool2d.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+/// Max over adaptive windows (those of adaptive_avg_pool2d; NaN propagates), as
+/// torch.nn.functional.adaptive_max_pool2d. The gradient goes to each window's first largest element.
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size);
+/// adaptive_max_pool2d and its int64 indices, flat positions h * W + w in each [H, W] plane.
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, Size2 output_size);
+/// 1-D pools of x [N, C, L] (or [C, L]), as torch.nn.functional.max_pool1d / avg_pool1d /
+/// adaptive_avg_pool1d / adaptive_max_pool1d: the 2-D pools on the [N, C, 1, L] view (composites).
+Tensor max_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride = std::nullopt,
+                  int64_t padding = 0, int64_t dilation = 1, bool ceil_mode = false);
+/// max_pool1d and its int64 indices (positions along L), as max_pool1d(..., return_indices=True).
+std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& x, int64_t kernel_size,
+                                                  std::optional<int64_t> stride = std::nullopt,
+                                                  int64_t padding = 0, int64_t dilation = 1,
+                                                  bool ceil_mode = false);
+Tensor avg_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride = std::nullopt,
+                  int64_t padding = 0, bool ceil_mode = false, bool count_include_pad = true);
+Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size);
+Tensor adaptive_max_pool1d(const Tensor& x, int64_t output_size);
+/// adaptive_max_pool1d and its int64 indices (positions along L).
+std::pair<Tensor, Tensor> adaptive_max_pool1d_with_indices(const Tensor& x, int64_t output_size);
 
 // ---- spatial: padding modes, resampling, im2col, einsum ----
 /// How pad fills the border, as torch.nn.functional.pad's `mode`: constant (the value), reflect

@@ -1,7 +1,8 @@
-// Pooling: max_pool2d and the average pools (avg_pool2d, adaptive_avg_pool2d). Each op's kernel,
-// backward formula and samples sit together. Every backward is written with ops, so create_graph
-// differentiates through them:
-//   max_pool2d         -> max_pool2d_backward (scatter at the argmax) -> gather at the argmax
+// Pooling: max_pool2d, adaptive_max_pool2d and the average pools (avg_pool2d, adaptive_avg_pool2d);
+// the 1-D pools are composites on the [N, C, 1, L] view. Each op's kernel, backward formula and
+// samples sit together. Every backward is written with ops, so create_graph differentiates
+// through them:
+//   max_pool2d, adaptive_max_pool2d -> max_pool2d_backward (scatter at the argmax) -> gather
 //   avg_pool2d / adaptive_avg_pool2d <-> avg_pool2d_backward (the transposed linear map)
 #include <algorithm>
 #include <atomic>
@@ -549,6 +550,219 @@ Tensor adaptive_avg_pool2d(const Tensor& x0, Size2 output_size) {
   wd->out_shape = Shape{x.shape()[0], x.shape()[1], output_size.h, output_size.w};
   Tensor y = window_avg(x, std::move(wd));
   return x0.dim() == 3 ? squeeze(y, 0) : y;
+}
+
+// ---- adaptive_max_pool2d: the adaptive windows of adaptive_avg_pool2d, max as max_pool2d ----
+XG_OP(adaptive_max_pool2d,
+      {.formula = "d/dx adaptive_max_pool2d(x) = max_pool2d_backward(grad, argmax indices): grad added at "
+                  "each window's argmax",
+       .kind = OpKind::primitive,
+       .samples =
+           [] {
+             auto call = [](Size2 o) {
+               return [=](std::span<const Tensor> t) { return adaptive_max_pool2d(t[0], o); };
+             };
+             return std::vector<OpSample>{
+                 {"[2, 2, 5, 7] -> (3, 4) (overlapping windows)",
+                  {sample_tensor({2, 2, 5, 7}, Domain::real, 1)},
+                  call({3, 4}),
+                  0,
+                  "OP(x0, (3, 4))"},
+                 {"[2, 3, 4, 4] -> 1 (global)",
+                  {sample_tensor({2, 3, 4, 4}, Domain::real, 2)},
+                  call(1),
+                  0,
+                  "OP(x0, 1)"},
+                 {"unbatched [2, 6, 3] -> (4, 2)",
+                  {sample_tensor({2, 6, 3}, Domain::real, 3)},
+                  call({4, 2}),
+                  0,
+                  "OP(x0, (4, 2))"},
+             };
+           },
+       .torch = "torch.nn.functional.adaptive_max_pool2d"});
+
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x0, Size2 output_size) {
+  const Tensor x = as_batched(x0, "adaptive_max_pool2d");
+  if (x.dim() != 4)
+    throw ShapeError("adaptive_max_pool2d: expected a 4-D input [N, C, H, W] or 3-D [C, H, W], got " +
+                     x0.shape().str());
+  if (output_size.h <= 0 || output_size.w <= 0)
+    throw ValueError("adaptive_max_pool2d: output_size must be positive, got " + pair_str(output_size));
+  if (x.shape()[2] == 0 || x.shape()[3] == 0)
+    throw ShapeError("adaptive_max_pool2d: the input " + x0.shape().str() + " has an empty spatial axis");
+  if (!x.is_floating_point())
+    throw TypeError(std::string("adaptive_max_pool2d: expected a float tensor, got ") +
+                    dtype_name(x.dtype()));
+  const int64_t H = x.shape()[2], W = x.shape()[3], ho = output_size.h, wo = output_size.w;
+  std::vector<int64_t> r0, r1, rn, c0, c1, cn;
+  adaptive_windows(H, ho, r0, r1, rn);
+  adaptive_windows(W, wo, c0, c1, cn);
+  const Shape os{x.shape()[0], x.shape()[1], ho, wo};
+  Tensor y = detail::new_tensor(os, x.dtype());
+  Tensor idx = detail::new_tensor(os, Dtype::int64);
+  const int64_t planes = os[0] * os[1], hw = H * W, L = ho * wo;
+  // Each window is scanned once in row-major order: ties go to the first maximum, NaN wins.
+  // Adjacent windows of an axis share at most one element, so the work is O(H W + ho wo) per plane.
+  detail::visit_float(x.dtype(), "adaptive_max_pool2d", [&]<class T>() {
+    const T* in = x.data<T>();
+    T* out = y.data<T>();
+    int64_t* id = idx.data<int64_t>();
+    detail::parallel_for(planes, plane_grain(std::max(hw, L)), [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* xp = in + pl * hw;
+        for (int64_t oh = 0; oh < ho; ++oh)
+          for (int64_t ow = 0; ow < wo; ++ow) {
+            int64_t at = r0[oh] * W + c0[ow];
+            T b = xp[at];
+            for (int64_t i = r0[oh]; i < r1[oh]; ++i)
+              for (int64_t j = c0[ow]; j < c1[ow]; ++j) {
+                const T v = xp[i * W + j];
+                if (v > b || v != v) {
+                  b = v;
+                  at = i * W + j;
+                  if (v != v) goto done;  // NaN: nothing beats it
+                }
+              }
+          done:
+            out[pl * L + oh * wo + ow] = b;
+            id[pl * L + oh * wo + ow] = at;
+          }
+      }
+    });
+  });
+  if (will_record({x}))
+    y = record(opdefs::adaptive_max_pool2d_op, y, {x},
+               [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+                 gx[0] = max_pool2d_backward(gy, idx, xs);
+               });
+  if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
+  return {y, idx};
+}
+Tensor adaptive_max_pool2d(const Tensor& x, Size2 output_size) {
+  return adaptive_max_pool2d_with_indices(x, output_size).first;
+}
+
+// ---- 1-D pools: the 2-D kernels on the [N, C, 1, L] view (exact: a window of height 1) ----
+namespace {
+// x [N, C, L] or [C, L] viewed as [N, C, 1, L] / [C, 1, L].
+Tensor as_plane(const Tensor& x, const char* op) {
+  if (!x.defined()) throw ValueError(std::string(op) + ": the input is undefined");
+  if (x.dim() != 2 && x.dim() != 3)
+    throw ShapeError(std::string(op) + ": expected a 3-D input [N, C, L] or 2-D [C, L], got " +
+                     x.shape().str());
+  return unsqueeze(x, -2);
+}
+// The 1-D arguments, checked here so that errors speak of the 1-D op and its 1-D arguments.
+void check_pool1d(const char* op, const Tensor& x, int64_t k, int64_t s, int64_t p, int64_t d) {
+  const std::string args = " (input " + x.shape().str() + ", kernel_size " + std::to_string(k) + ", stride " +
+                           std::to_string(s) + ", padding " + std::to_string(p) + ", dilation " +
+                           std::to_string(d) + ")";
+  if (k <= 0 || s <= 0 || d <= 0)
+    throw ValueError(std::string(op) + ": kernel_size, stride and dilation must be positive" + args);
+  if (p < 0 || 2 * p > k)
+    throw ValueError(std::string(op) + ": padding must be non-negative and at most half the kernel size" +
+                     args);
+}
+std::vector<OpSample> pool1d_samples(std::function<Tensor(const Tensor&)> f0, const char* torch0,
+                                     std::function<Tensor(const Tensor&)> f1, const char* torch1,
+                                     std::function<Tensor(const Tensor&)> f2, const char* torch2) {
+  auto wrap = [](std::function<Tensor(const Tensor&)> f) {
+    return [f](std::span<const Tensor> t) { return f(t[0]); };
+  };
+  return {
+      {"[2, 3, 7]", {sample_tensor({2, 3, 7}, Domain::real, 1)}, wrap(f0), 0, torch0},
+      {"[1, 2, 8]", {sample_tensor({1, 2, 8}, Domain::real, 2)}, wrap(f1), 0, torch1},
+      {"unbatched [2, 9]", {sample_tensor({2, 9}, Domain::real, 3)}, wrap(f2), 0, torch2},
+  };
+}
+}  // namespace
+
+XG_OP(max_pool1d, {.formula = "max_pool1d(x) = max_pool2d on the [N, C, 1, L] view (composite)",
+                   .kind = OpKind::composite,
+                   .samples =
+                       [] {
+                         return pool1d_samples(
+                             [](const Tensor& x) { return max_pool1d(x, 3, 2, 1); }, "OP(x0, 3, 2, 1)",
+                             [](const Tensor& x) { return max_pool1d(x, 2, 1, 0, 2, false); },
+                             "OP(x0, 2, 1, 0, 2)",
+                             [](const Tensor& x) { return max_pool1d(x, 2, std::nullopt, 1, 1, true); },
+                             "OP(x0, 2, None, 1, 1, True)");
+                       },
+                   .torch = "torch.nn.functional.max_pool1d"});
+std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& x, int64_t kernel_size,
+                                                  std::optional<int64_t> stride, int64_t padding,
+                                                  int64_t dilation, bool ceil_mode) {
+  const Tensor x2 = as_plane(x, "max_pool1d");
+  const int64_t s = stride.value_or(kernel_size);
+  check_pool1d("max_pool1d", x, kernel_size, s, padding, dilation);
+  // In a plane of height 1 the flat index h * L + w is the position along L.
+  auto [y, idx] =
+      max_pool2d_with_indices(x2, {1, kernel_size}, Size2{1, s}, {0, padding}, {1, dilation}, ceil_mode);
+  return {squeeze(y, -2), squeeze(idx, -2)};
+}
+Tensor max_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride, int64_t padding,
+                  int64_t dilation, bool ceil_mode) {
+  return max_pool1d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
+}
+
+XG_OP(avg_pool1d, {.formula = "avg_pool1d(x) = avg_pool2d on the [N, C, 1, L] view (composite)",
+                   .kind = OpKind::composite,
+                   .samples =
+                       [] {
+                         return pool1d_samples(
+                             [](const Tensor& x) { return avg_pool1d(x, 3, 2, 1); }, "OP(x0, 3, 2, 1)",
+                             [](const Tensor& x) { return avg_pool1d(x, 3, 2, 1, true, false); },
+                             "OP(x0, 3, 2, 1, True, False)",
+                             [](const Tensor& x) { return avg_pool1d(x, 2, std::nullopt, 1, true, true); },
+                             "OP(x0, 2, None, 1, True, True)");
+                       },
+                   .torch = "torch.nn.functional.avg_pool1d"});
+Tensor avg_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride, int64_t padding,
+                  bool ceil_mode, bool count_include_pad) {
+  const Tensor x2 = as_plane(x, "avg_pool1d");
+  const int64_t s = stride.value_or(kernel_size);
+  check_pool1d("avg_pool1d", x, kernel_size, s, padding, 1);
+  return squeeze(avg_pool2d(x2, {1, kernel_size}, Size2{1, s}, {0, padding}, ceil_mode, count_include_pad),
+                 -2);
+}
+
+XG_OP(adaptive_avg_pool1d,
+      {.formula = "adaptive_avg_pool1d(x) = adaptive_avg_pool2d on the [N, C, 1, L] view (composite)",
+       .kind = OpKind::composite,
+       .samples =
+           [] {
+             return pool1d_samples([](const Tensor& x) { return adaptive_avg_pool1d(x, 3); }, "OP(x0, 3)",
+                                   [](const Tensor& x) { return adaptive_avg_pool1d(x, 11); }, "OP(x0, 11)",
+                                   [](const Tensor& x) { return adaptive_avg_pool1d(x, 1); }, "OP(x0, 1)");
+           },
+       .torch = "torch.nn.functional.adaptive_avg_pool1d"});
+Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size) {
+  const Tensor x2 = as_plane(x, "adaptive_avg_pool1d");
+  if (output_size <= 0)
+    throw ValueError("adaptive_avg_pool1d: output_size must be positive, got " + std::to_string(output_size));
+  return squeeze(adaptive_avg_pool2d(x2, {1, output_size}), -2);
+}
+
+XG_OP(adaptive_max_pool1d,
+      {.formula = "adaptive_max_pool1d(x) = adaptive_max_pool2d on the [N, C, 1, L] view (composite)",
+       .kind = OpKind::composite,
+       .samples =
+           [] {
+             return pool1d_samples([](const Tensor& x) { return adaptive_max_pool1d(x, 3); }, "OP(x0, 3)",
+                                   [](const Tensor& x) { return adaptive_max_pool1d(x, 5); }, "OP(x0, 5)",
+                                   [](const Tensor& x) { return adaptive_max_pool1d(x, 1); }, "OP(x0, 1)");
+           },
+       .torch = "torch.nn.functional.adaptive_max_pool1d"});
+std::pair<Tensor, Tensor> adaptive_max_pool1d_with_indices(const Tensor& x, int64_t output_size) {
+  const Tensor x2 = as_plane(x, "adaptive_max_pool1d");
+  if (output_size <= 0)
+    throw ValueError("adaptive_max_pool1d: output_size must be positive, got " + std::to_string(output_size));
+  auto [y, idx] = adaptive_max_pool2d_with_indices(x2, {1, output_size});
+  return {squeeze(y, -2), squeeze(idx, -2)};
+}
+Tensor adaptive_max_pool1d(const Tensor& x, int64_t output_size) {
+  return adaptive_max_pool1d_with_indices(x, output_size).first;
 }
 
 }  // namespace xg

@@ -105,3 +105,12 @@ TEST_CASE("Bilinear: parameters, bounds and values against the formula") {
   CHECK_ERROR(bl(xg::randn({5, 21}), b), xg::ShapeError, "bilinear", "in1_features = 20", "[5, 21]");
   CHECK_ERROR(bl(a, xg::randn({4, 30})), xg::ShapeError, "bilinear", "leading axes", "[5, 20]", "[4, 30]");
 }
+
+TEST_CASE("Identity returns its input, has no parameters, gradcheck") {
+  nn::Identity id;
+  CHECK(id.parameters().empty());
+  CHECK(id.repr() == "Identity()");
+  xg::Tensor x = xg::randn({2, 3});
+  CHECK(id.forward(x).data<float>() == x.data<float>());  // the same tensor, not a copy
+  check_layer_grads(id, x);
+}

@@ -30,6 +30,7 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/rnn.hpp"
+#include "xgrad/nn/upsampling.hpp"
 #include "xgrad/optim/adam.hpp"
 #include "xgrad/optim/sgd.hpp"
 
@@ -846,6 +847,34 @@ TEST_CASE("clone() of every built-in module: equal values, nothing shared, the s
     check_clone(*bn, in);
   }
   check_clone(*std::make_shared<nn::LayerNorm>(3), x23);
+  check_clone(*std::make_shared<nn::GroupNorm>(1, 3), x23);
+  {
+    auto in = std::make_shared<nn::InstanceNorm2d>(
+        2, nn::InstanceNormOptions{.affine = true, .track_running_stats = true});
+    (*in)(img);  // running statistics move
+    in->eval();
+    check_clone(*in, img);
+  }
+  check_clone(*std::make_shared<nn::InstanceNorm1d>(3), xg::randn({2, 3, 4}));
+  check_clone(*std::make_shared<nn::PReLU>(3), x23);
+  const Tensor seq1 = xg::randn({1, 2, 7});
+  check_clone(*std::make_shared<nn::MaxPool1d>(2), seq1);
+  check_clone(*std::make_shared<nn::AvgPool1d>(3), seq1);
+  check_clone(*std::make_shared<nn::AdaptiveAvgPool1d>(3), seq1);
+  check_clone(*std::make_shared<nn::AdaptiveMaxPool1d>(3), seq1);
+  check_clone(*std::make_shared<nn::AdaptiveMaxPool2d>(xg::Size2{2, 3}), img);
+  check_clone(*std::make_shared<nn::Unflatten>(1, std::vector<int64_t>{3, 1}), x23);
+  check_clone(*std::make_shared<nn::Identity>(), x23);
+  check_clone(*std::make_shared<nn::Upsample>(nn::UpsampleOptions{.scale_factor = {2.0}}), img);
+  check_clone(*std::make_shared<nn::UpsamplingBilinear2d>(std::vector<int64_t>{5, 3}), img);
+  check_clone(*std::make_shared<nn::PixelShuffle>(2), xg::randn({1, 4, 2, 2}));
+  check_clone(*std::make_shared<nn::PixelUnshuffle>(2), img);
+  for (nn::ModulePtr act :
+       {nn::ModulePtr(std::make_shared<nn::Mish>()), nn::ModulePtr(std::make_shared<nn::Hardswish>()),
+        nn::ModulePtr(std::make_shared<nn::CELU>(0.5)), nn::ModulePtr(std::make_shared<nn::GLU>(0)),
+        nn::ModulePtr(std::make_shared<nn::Hardtanh>(-2.0, 0.5)),
+        nn::ModulePtr(std::make_shared<nn::ReLU6>()), nn::ModulePtr(std::make_shared<nn::Softmin>(1))})
+    check_clone(*act, xg::randn({2, 4}));
   for (nn::ModulePtr act :
        {nn::ModulePtr(std::make_shared<nn::ReLU>()), nn::ModulePtr(std::make_shared<nn::LeakyReLU>(0.2)),
         nn::ModulePtr(std::make_shared<nn::ELU>(0.5)),

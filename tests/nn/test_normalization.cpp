@@ -450,3 +450,154 @@ TEST_CASE("second derivatives: gradgradcheck of BatchNorm (train) and LayerNorm"
       xg::gradgradcheck([&](const std::vector<Tensor>& in) { return ln.forward(in[0]); }, {z, ln.weight});
   CHECK_MESSAGE(r2.passed, r2.str());
 }
+
+// ---- GroupNorm and InstanceNorm1d/2d ----
+namespace {
+// sin(0.7 i + 0.3) * 2 over i = 0, 1, ... reshaped: the same input on both sides of the
+// PyTorch numbers below.
+Tensor wave(const xg::Shape& s, double a = 0.7, double b = 0.3) {
+  return xg::reshape(
+      xg::sin(xg::arange(0, static_cast<double>(s.numel()), 1, {.dtype = Dtype::float64}) * a + b) * 2.0, s);
+}
+std::vector<double> at(const Tensor& y, const std::vector<int64_t>& flat) {
+  const std::vector<double> v = y.contiguous().to_vector<double>();
+  std::vector<double> out;
+  for (int64_t i : flat) out.push_back(v[static_cast<std::size_t>(i)]);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("GroupNorm: PyTorch's parameters, values and gradients") {
+  xg::nn::GroupNorm gn(2, 6);
+  CHECK(names_of(gn.named_parameters()) == std::vector<std::string>{"weight", "bias"});
+  CHECK(gn.named_buffers().empty());
+  CHECK(gn.repr() == "GroupNorm(2, 6, eps=1e-05, affine=true)");
+  CHECK(gn.weight.to_vector<double>() == std::vector<double>(6, 1.0));
+  CHECK(gn.bias.to_vector<double>() == std::vector<double>(6, 0.0));
+  gn.to(Dtype::float64);
+  {
+    xg::NoGradGuard g;
+    gn.weight.copy_(xg::arange(0, 6, 1, {.dtype = Dtype::float64}) * 0.1 + 0.5);
+    gn.bias.copy_(xg::arange(0, 6, 1, {.dtype = Dtype::float64}) * 0.05 - 0.2);
+  }
+  Tensor x = wave({2, 6, 3}).requires_grad_();
+  Tensor y = gn.forward(x);
+  CHECK(y.shape() == xg::Shape{2, 6, 3});
+  // torch.nn.GroupNorm(2, 6) with weight 0.5 + 0.1 arange(6), bias -0.2 + 0.05 arange(6)
+  check_close(at(y, {0, 7, 20, 35}),
+              {0.009346637499381851, -0.9757274862391352, 0.49878056587796454, -0.4126359651434297}, 1e-12);
+  xg::sum(y * xg::reshape(xg::arange(0, 36, 1, {.dtype = Dtype::float64}), {2, 6, 3})).backward();
+  check_close(at(x.grad(), {0, 7, 20, 35}),
+              {-1.3916899545530876, 0.28577123323781395, 0.3128855369663057, 3.581333952247327}, 1e-11);
+  check_close(gn.weight.grad().to_vector<double>(),
+              {63.42092873502679, -2.42039796782573, -98.05992186464057, 119.3740891971818,
+               -3.477487665096046, -152.96625552967214},
+              1e-10);
+  // the same in eval mode: no running statistics
+  gn.eval();
+  check_close(at(gn.forward(x), {0, 7}), {0.009346637499381851, -0.9757274862391352}, 1e-12);
+}
+
+TEST_CASE("functional group_norm: one group per channel and a single group") {
+  namespace F = xg::nn::functional;
+  // torch.nn.functional.group_norm(x, 4) on [2, 4, 2, 2] (InstanceNorm-like)
+  check_close(at(F::group_norm(wave({2, 4, 2, 2}), 4), {0, 5, 13, 31}),
+              {-1.562851414598536, -0.010150421627387059, 0.4043914316854806, -1.6381308674432418}, 1e-12);
+  // torch.nn.functional.group_norm(x, 1) on [3, 4] (LayerNorm-like)
+  check_close(at(F::group_norm(wave({3, 4}), 1), {0, 6, 11}),
+              {-1.562851414598536, -0.9283514977175297, 1.0168231815252575}, 1e-12);
+  CHECK_ERROR(F::group_norm(wave({2, 6, 3}), 4), xg::ShapeError, "group_norm:", "6 channels", "[2, 6, 3]",
+              "num_groups 4");
+  CHECK_ERROR(F::group_norm(wave({2, 6}), 2, xg::ones({4}, {.dtype = Dtype::float64})), xg::ShapeError,
+              "group_norm: weight", "[6]", "[4]");
+  CHECK_ERROR(F::group_norm(wave({6}), 2), xg::ShapeError, "group_norm:", "[6]");
+}
+
+TEST_CASE("GroupNorm errors name the layer and the shapes") {
+  CHECK_ERROR(xg::nn::GroupNorm(4, 6), xg::ValueError, "GroupNorm:", "num_channels 6", "num_groups 4");
+  CHECK_ERROR(xg::nn::GroupNorm(0, 6), xg::ValueError, "GroupNorm:", "positive");
+  xg::nn::GroupNorm gn(2, 6);
+  CHECK_ERROR(gn.forward(xg::zeros({2, 4, 3})), xg::ShapeError, "GroupNorm:", "4 channels", "[2, 4, 3]");
+  CHECK_ERROR(gn.forward(xg::zeros({6})), xg::ShapeError, "GroupNorm:", "[6]");
+  xg::nn::GroupNorm plain(3, 6, {.affine = false});
+  CHECK(plain.parameters().empty());
+  CHECK(plain.repr() == "GroupNorm(3, 6, eps=1e-05, affine=false)");
+}
+
+TEST_CASE("InstanceNorm1d: running statistics as PyTorch, eval uses them, unbatched input") {
+  xg::nn::InstanceNorm1d in(3, {.affine = true, .track_running_stats = true});
+  CHECK(names_of(in.state_dict()) ==
+        std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"});
+  CHECK(in.repr() == "InstanceNorm1d(3, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
+  in.to(Dtype::float64);
+  {
+    xg::NoGradGuard g;
+    in.weight.copy_(xg::tensor({0.5, 1.5, -1.0}, {.dtype = Dtype::float64}));
+    in.bias.copy_(xg::tensor({0.1, 0.0, 0.2}, {.dtype = Dtype::float64}));
+  }
+  const Tensor x = wave({2, 3, 5});
+  // torch.nn.InstanceNorm1d(3, affine=True, track_running_stats=True), training
+  check_close(at(in.forward(x), {0, 4, 17, 29}),
+              {-0.28939575889989105, -0.6507840617804737, -0.008121700453260614, -0.9097057782575456}, 1e-12);
+  check_close(in.running_mean.to_vector<double>(),
+              {0.03635436823817176, -0.05024653329713503, 0.05775303600039182}, 1e-14);
+  check_close(in.running_var.to_vector<double>(), {1.0554106314385772, 1.091697994463773, 1.1161504642240128},
+              1e-14);
+  in.forward(wave({2, 3, 5}, 0.3));
+  check_close(in.running_mean.to_vector<double>(),
+              {0.03368250826913485, 0.0691677787402132, 0.06719736425897567}, 1e-14);
+  check_close(in.running_var.to_vector<double>(),
+              {0.9835301155337892, 1.0326872089027082, 1.0384868792067945}, 1e-14);
+  CHECK(in.num_batches_tracked.item<int64_t>() == 0);  // PyTorch's InstanceNorm never counts
+  in.eval();
+  check_close(at(in.forward(x), {0, 4, 17, 29}),
+              {0.3810011714481027, 0.12494556065265235, -0.2781959819369761, -1.6650556236785856}, 1e-12);
+  const Tensor u = in.forward(wave({3, 5}));
+  CHECK(u.shape() == xg::Shape{3, 5});
+  check_close(at(u, {0, 7, 14}), {0.3810011714481027, -2.7101646054193607, 1.492691341989433}, 1e-12);
+  // in eval a single position is fine (the running statistics normalise)
+  CHECK(in.forward(xg::zeros({2, 3, 1}, {.dtype = Dtype::float64})).shape() == xg::Shape{2, 3, 1});
+}
+
+TEST_CASE("InstanceNorm2d: PyTorch's defaults and values; errors") {
+  xg::nn::InstanceNorm2d in(2);
+  CHECK(in.state_dict().empty());
+  CHECK(in.repr() == "InstanceNorm2d(2, eps=1e-05, momentum=0.1, affine=false, track_running_stats=false)");
+  // torch.nn.InstanceNorm2d(2)
+  check_close(at(in.forward(wave({2, 2, 3, 3})), {0, 4, 17, 35}),
+              {0.41869327499876363, 0.059049372497165575, -0.5072511262014491, -0.46263596514342975}, 1e-12);
+  in.eval();  // without running statistics eval normalises with the input's statistics too
+  check_close(at(in.forward(wave({2, 2, 3, 3})), {0, 4}), {0.41869327499876363, 0.059049372497165575}, 1e-12);
+  CHECK_ERROR(in.forward(xg::zeros({2, 1, 1})), xg::ValueError, "InstanceNorm2d:", "spatial",
+              "(input [2, 1, 1])");
+  CHECK_ERROR(in.forward(xg::zeros({1, 2, 2, 3, 3})), xg::ShapeError, "InstanceNorm2d:", "[1, 2, 2, 3, 3]");
+  CHECK_ERROR(xg::nn::InstanceNorm1d(3).forward(xg::zeros({2, 3, 1})), xg::ValueError,
+              "InstanceNorm1d:", "more than 1 spatial element", "[2, 3, 1]");
+  CHECK_ERROR(xg::nn::InstanceNorm1d(3, {.affine = true}).forward(xg::zeros({2, 4, 5})), xg::ShapeError,
+              "InstanceNorm1d:", "4 channels", "[2, 4, 5]");
+  // without affine or running statistics the channel count is free, as PyTorch (which warns)
+  CHECK(xg::nn::InstanceNorm1d(3).forward(xg::randn({2, 5, 4})).shape() == xg::Shape{2, 5, 4});
+  CHECK_ERROR(xg::nn::InstanceNorm1d(3, {.momentum = 1.5}), xg::ValueError, "InstanceNorm1d:", "momentum");
+  CHECK_ERROR(xg::nn::functional::instance_norm(xg::zeros({2, 3})), xg::ShapeError,
+              "instance_norm:", "[2, 3]");
+}
+
+TEST_CASE("GroupNorm and InstanceNorm gradcheck in float64 w.r.t. input and parameters") {
+  xg::manual_seed(31);
+  xg::nn::GroupNorm gn(2, 4);
+  {
+    xg::NoGradGuard g;
+    gn.weight.copy_(xg::randn({4}));
+    gn.bias.copy_(xg::randn({4}));
+  }
+  xg_test::check_layer_grads(gn, xg::randn({2, 4, 3}));
+  xg::nn::GroupNorm gn1(1, 3, {.affine = false});
+  xg_test::check_layer_grads(gn1, xg::randn({2, 3, 2, 2}));
+  xg::nn::InstanceNorm1d in1(3, {.affine = true});
+  xg_test::check_layer_grads(in1, xg::randn({2, 3, 4}));
+  xg::nn::InstanceNorm2d in2(2, {.affine = true, .track_running_stats = true});
+  in2.eval();  // the running statistics normalise
+  xg_test::check_layer_grads(in2, xg::randn({2, 2, 3, 3}));
+  xg::nn::InstanceNorm2d in3(2);
+  xg_test::check_layer_grads(in3, xg::randn({1, 2, 3, 2}));
+}

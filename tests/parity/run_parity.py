@@ -407,6 +407,8 @@ def main():
                 no_form.setdefault(name, []).append(label)
                 continue
             tol, _ = OP_TOLERANCE.get(name, (TOL, None)) if group in ("op", "op_nan") else (TOL, None)
+            if group == "layer":  # an activation layer inherits its op's tolerance: "CELU 0.5" -> celu
+                tol, _ = OP_TOLERANCE.get(name.split()[0].lower(), (TOL, None))
             cmp = Compare(tol)
             if group == "op_nan" and (name, label) in NAN_EXCEPTIONS:
                 continue

@@ -454,3 +454,47 @@ TEST_CASE("pool errors name the op and the shapes") {
                                       xg::zeros({1, 1, 3, 3}, {.dtype = Dtype::int64}), {1, 1, 4, 4}),
               xg::ShapeError, "max_pool2d_backward:", "[1, 1, 2, 2]", "[1, 1, 3, 3]");
 }
+
+TEST_CASE("adaptive_max_pool2d: matches a direct loop over the adaptive windows, ties to the first") {
+  xg::manual_seed(21);
+  for (const auto& [shape, out] : std::vector<std::pair<Shape, Size2>>{
+           {{2, 3, 7, 5}, {3, 2}}, {{1, 2, 4, 4}, {4, 4}}, {{1, 1, 3, 5}, {5, 7}}, {{2, 1, 6, 6}, 1}}) {
+    CAPTURE(shape.str());
+    const Tensor x = xg::round(xg::randn(shape, {.dtype = Dtype::float64}) * 2.0);  // many ties
+    auto [y, idx] = xg::adaptive_max_pool2d_with_indices(x, out);
+    const std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
+    const std::vector<int64_t> iv = idx.to_vector<int64_t>();
+    const int64_t H = shape[2], W = shape[3], planes = shape[0] * shape[1];
+    std::size_t k = 0;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oh = 0; oh < out.h; ++oh)
+        for (int64_t ow = 0; ow < out.w; ++ow, ++k) {
+          const int64_t h0 = oh * H / out.h, h1 = ((oh + 1) * H + out.h - 1) / out.h;
+          const int64_t w0 = ow * W / out.w, w1 = ((ow + 1) * W + out.w - 1) / out.w;
+          double best = -1e300;
+          int64_t at = -1;
+          for (int64_t i = h0; i < h1; ++i)
+            for (int64_t j = w0; j < w1; ++j)
+              if (xv[static_cast<std::size_t>(p * H * W + i * W + j)] > best)
+                best = xv[static_cast<std::size_t>(p * H * W + i * W + j)], at = i * W + j;
+          CHECK(yv[k] == best);
+          CHECK(iv[k] == at);
+        }
+  }
+}
+
+TEST_CASE("1-D pools equal the 2-D pools on [N, C, 1, L]") {
+  xg::manual_seed(22);
+  const Tensor x = xg::randn({2, 3, 11}, {.dtype = Dtype::float64});
+  const Tensor x2 = xg::unsqueeze(x, 2);
+  auto same = [](const Tensor& a, const Tensor& b) { return xg::max(xg::abs(a - b)).item() == 0.0; };
+  CHECK(same(xg::max_pool1d(x, 3, 2, 1, 2, true),
+             xg::squeeze(xg::max_pool2d(x2, {1, 3}, Size2{1, 2}, {0, 1}, {1, 2}, true), 2)));
+  CHECK(same(xg::avg_pool1d(x, 4, 3, 2, true, false),
+             xg::squeeze(xg::avg_pool2d(x2, {1, 4}, Size2{1, 3}, {0, 2}, true, false), 2)));
+  CHECK(same(xg::adaptive_avg_pool1d(x, 4), xg::squeeze(xg::adaptive_avg_pool2d(x2, {1, 4}), 2)));
+  CHECK(same(xg::adaptive_max_pool1d(x, 4), xg::squeeze(xg::adaptive_max_pool2d(x2, {1, 4}), 2)));
+  // the indices of max_pool1d are positions along L
+  auto [v, i] = xg::max_pool1d_with_indices(x, 2);
+  CHECK(same(xg::gather(x, 2, i), v));
+}

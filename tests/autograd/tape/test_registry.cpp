@@ -79,6 +79,9 @@ const std::map<std::string, std::string> kNotOpsOrAliases = {
     {"cat", "concat"},
     {"t", "transpose"},
     {"max_pool2d_with_indices", "max_pool2d"},
+    {"max_pool1d_with_indices", "max_pool1d"},
+    {"adaptive_max_pool2d_with_indices", "adaptive_max_pool2d"},
+    {"adaptive_max_pool1d_with_indices", "adaptive_max_pool1d"},
 };
 
 // Ops whose gradient is a kernel that is not differentiable again, as PyTorch's own: the sweep
