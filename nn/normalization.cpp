@@ -291,9 +291,11 @@ InstanceNormBase::InstanceNormBase(std::string type_name, int64_t num_features, 
     bias = register_parameter("bias", zeros({num_features}));
   }
   if (options.track_running_stats) {
-    running_mean = register_buffer("running_mean", zeros({num_features}));
-    running_var = register_buffer("running_var", ones({num_features}));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = Dtype::int64}));
+    running_mean = register_buffer("running_mean", zeros({num_features}), true, BufferValues::finite);
+    running_var =
+        register_buffer("running_var", ones({num_features}), true, BufferValues::finite_non_negative);
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = Dtype::int64}), true,
+                                          BufferValues::finite_non_negative);
   }
 }
 
