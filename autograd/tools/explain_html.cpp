@@ -66,12 +66,117 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// The graph as SVG, drawn by graphviz's dot (the XML prolog dropped: it is inlined in HTML).
-std::string graph_svg(const std::string& dot) {
-  if (!find_in_path("dot"))
-    throw IOError(
-        "explain_html: graphviz's `dot` is not on the PATH; the page draws the graph with it (Debian: "
-        "apt-get install graphviz)");
+std::string xml_escape(const std::string& s);
+
+// Without graphviz: a layered layout of the same DOT (this file's own, regular text: one node or
+// edge per line), each node in the row one below its lowest input, in order of appearance; the
+// SVG has graphviz's structure (<g class="node"><title>id</title>), which the page's script reads.
+std::string fallback_svg(const std::string& dot, bool left_right) {
+  struct N {
+    std::string id;
+    std::vector<std::string> lines;
+    bool op = false, leaf = false, constant = false;
+    int rank = 0, col = 0;
+  };
+  std::vector<N> nodes;
+  std::unordered_map<std::string, std::size_t> index;
+  std::vector<std::pair<std::string, std::string>> edges;
+  std::istringstream in(dot);
+  for (std::string line; std::getline(in, line);) {
+    const std::size_t arrow = line.find(" -> ");
+    if (arrow != std::string::npos) {
+      std::string b = line.substr(arrow + 4);
+      b = b.substr(0, b.find(';'));
+      edges.emplace_back(line.substr(2, arrow - 2), b);
+      continue;
+    }
+    const std::size_t bracket = line.find(" ["), lab = line.find("label=\"");
+    if (line.rfind("  ", 0) != 0 || bracket == std::string::npos || lab == std::string::npos) continue;
+    const std::string id = line.substr(2, bracket - 2);
+    if (id == "graph" || id == "node" || id == "edge") continue;
+    N n;
+    n.id = id;
+    n.op = line.find("shape=ellipse") != std::string::npos;
+    n.leaf = line.find("#cfe2ff") != std::string::npos;
+    n.constant = line.find("dashed") != std::string::npos;
+    std::string text, cur;
+    for (std::size_t i = lab + 7; i < line.size() && line[i] != '"'; ++i) {
+      if (line[i] == '\\' && i + 1 < line.size()) {
+        if (line[++i] == 'n') {
+          n.lines.push_back(cur);
+          cur.clear();
+        } else {
+          cur += line[i];
+        }
+      } else {
+        cur += line[i];
+      }
+    }
+    n.lines.push_back(cur);
+    index[id] = nodes.size();
+    nodes.push_back(std::move(n));
+  }
+  // Edges run from earlier lines to later ones, so one pass in order ranks every node.
+  for (const auto& [a, b] : edges)
+    if (index.count(a) && index.count(b)) {
+      N& nb = nodes[index[b]];
+      nb.rank = std::max(nb.rank, nodes[index[a]].rank + 1);
+    }
+  std::vector<int> per_rank;
+  for (N& n : nodes) {
+    if (static_cast<int>(per_rank.size()) <= n.rank) per_rank.resize(static_cast<std::size_t>(n.rank) + 1, 0);
+    n.col = per_rank[static_cast<std::size_t>(n.rank)]++;
+  }
+  const double cw = 130, rh = 70, w = 110, h = 44;
+  auto pos = [&](const N& n) {
+    const double a = 20 + n.col * cw + w / 2, b = 20 + n.rank * rh + h / 2;
+    return left_right ? std::pair{20 + n.rank * cw + w / 2, 20 + n.col * rh + h / 2} : std::pair{a, b};
+  };
+  int cols = 0;
+  for (int c : per_rank) cols = std::max(cols, c);
+  const double width = 40 + (left_right ? per_rank.size() : cols) * cw,
+               height = 40 + (left_right ? cols : per_rank.size()) * rh;
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "pt\" height=\"" << height
+    << "pt\" viewBox=\"0 0 " << width << " " << height << "\" font-family=\"Helvetica\" font-size=\"10\">\n"
+    << "<defs><marker id=\"xg-arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" "
+       "markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n";
+  for (const auto& [a, b] : edges) {
+    if (!index.count(a) || !index.count(b)) continue;
+    const auto [x1, y1] = pos(nodes[index[a]]);
+    const auto [x2, y2] = pos(nodes[index[b]]);
+    // from the bottom (right) of one box to the top (left) of the next
+    o << "<g class=\"edge\"><line x1=\"" << x1 + (left_right ? w / 2 : 0) << "\" y1=\""
+      << y1 + (left_right ? 0 : h / 2) << "\" x2=\"" << x2 - (left_right ? w / 2 : 0) << "\" y2=\""
+      << y2 - (left_right ? 0 : h / 2) << "\" stroke=\"black\" marker-end=\"url(#xg-arrow)\"/></g>\n";
+  }
+  for (const N& n : nodes) {
+    const auto [x, y] = pos(n);
+    o << "<g class=\"node\"><title>" << xml_escape(n.id) << "</title>";
+    const char* fill = n.op ? "#fff2cc" : n.leaf ? "#cfe2ff" : "white";
+    if (n.op)
+      o << "<ellipse cx=\"" << x << "\" cy=\"" << y << "\" rx=\"" << w / 2 << "\" ry=\"" << h / 2
+        << "\" fill=\"" << fill << "\" stroke=\"black\"/>";
+    else
+      o << "<polygon points=\"" << x - w / 2 << "," << y - h / 2 << " " << x + w / 2 << "," << y - h / 2
+        << " " << x + w / 2 << "," << y + h / 2 << " " << x - w / 2 << "," << y + h / 2 << "\" fill=\""
+        << fill << "\" stroke=\"" << (n.constant ? "#888888" : "black") << "\""
+        << (n.constant ? " stroke-dasharray=\"4,2\"" : "") << "/>";
+    const double top = y - 6.0 * static_cast<double>(n.lines.size() - 1);
+    for (std::size_t i = 0; i < n.lines.size(); ++i)
+      o << "<text text-anchor=\"middle\" x=\"" << x << "\" y=\"" << top + 12.0 * static_cast<double>(i) + 3.5
+        << "\">" << xml_escape(n.lines[i]) << "</text>";
+    o << "</g>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+// The graph as SVG, drawn by graphviz's dot (the XML prolog dropped: it is inlined in HTML), or
+// by fallback_svg when dot is not installed (graphviz false).
+std::string graph_svg(const std::string& dot, bool left_right, bool& graphviz) {
+  graphviz = find_in_path("dot");
+  if (!graphviz) return fallback_svg(dot, left_right);
   char dir_template[] = "/tmp/xgrad-explain-XXXXXX";
   const char* dir = ::mkdtemp(dir_template);
   if (!dir) throw IOError("explain_html: cannot create a temporary directory in /tmp");
@@ -90,7 +195,7 @@ std::string graph_svg(const std::string& dot) {
   return svg.substr(start);
 }
 
-std::string html_escape(const std::string& s) {
+std::string xml_escape(const std::string& s) {
   std::string r;
   for (char c : s) {
     if (c == '<')
@@ -115,7 +220,8 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
   r.path = path;
   // The graph and the forward steps before backward: a pass without retain_graph frees saved values.
   std::unordered_map<const TensorImpl*, std::string> ids;
-  const std::string svg = graph_svg(dot_graph(root, {.rankdir = o.rankdir}, &ids));
+  const std::string svg =
+      graph_svg(dot_graph(root, {.rankdir = o.rankdir}, &ids), o.rankdir == "LR", r.graphviz);
   auto id_of = [&](const TapeInput& in) -> std::string {
     if (in.producer_step) return tag("t", static_cast<std::size_t>(in.producer_step));
     auto it = in.value.defined() ? ids.find(in.value.impl().get()) : ids.end();
@@ -229,10 +335,10 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
   for (std::size_t p = js.find("</"); p != std::string::npos; p = js.find("</", p + 2))
     js.replace(p, 2, "<\\/");
 
-  f << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << html_escape(title)
+  f << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << xml_escape(title)
     << "</title>\n<style>\n"
     << page_style << "</style>\n</head>\n<body>\n"
-    << "<header><h1>" << html_escape(title) << "</h1>\n"
+    << "<header><h1>" << xml_escape(title) << "</h1>\n"
     << "<nav><button id=\"xg-first\" title=\"Home\">|&#x25C0;</button>"
        "<button id=\"xg-prev\" title=\"Left arrow\">&#x25C0;</button>"
        "<span id=\"xg-where\"></span>"
@@ -241,6 +347,9 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
        "<span class=\"muted\">keys: &larr; &rarr; Home End</span></header>\n"
     << "<main><section id=\"xg-graph\">\n"
     << svg
+    << (r.graphviz
+            ? ""
+            : "<div class=\"legend\">(laid out without graphviz: install it for a better picture)</div>")
     << "<div class=\"legend\">red: the step's op; green: where its values (forward) or its gradient "
        "(backward) come from; orange: where they go</div>\n"
     << "</section>\n<section id=\"xg-panel\"></section></main>\n"

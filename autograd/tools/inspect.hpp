@@ -223,6 +223,7 @@ struct HtmlResult {
   std::string path;     ///< the page written
   BackwardTrace trace;  ///< the backward pass the page shows
   int forward_steps = 0;
+  bool graphviz = false;  ///< the graph was drawn by graphviz's dot (else by a simple layout of its own)
 };
 
 /// @brief Runs root.backward() through backward_trace and writes ONE self-contained HTML page
@@ -233,8 +234,8 @@ struct HtmlResult {
 /// derivative and the gradient sent to each input (the chain-rule line of BackwardStep, shown
 /// only when its numbers reproduce what ran), and the gradients accumulated so far on the leaves.
 /// Record the forward under InspectGuard to see every value. Leaves get their .grad as from
-/// root.backward(). Throws IOError when the page cannot be written or `dot` is not installed
-/// (Debian: apt-get install graphviz).
+/// root.backward(). Without graphviz's `dot` on the PATH the graph is laid out in plain rows (the
+/// page says so; Debian: apt-get install graphviz). Throws IOError when the page cannot be written.
 HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlOptions& o = {});
 
 }  // namespace xg

@@ -22,8 +22,9 @@ const shot = process.env.XG_EXPLORER_SCREENSHOT || path.join(outDir, 'explorer_s
 // --corrupt: explorer_page put one wrong number into engine.json; the test passes only if the
 // comparison reports that number and nothing else.
 const corrupt = rest.includes('--corrupt');
-// The networks of explorer_page: each page is stepped through whole (the screenshot: mlp's).
-const nets = corrupt ? ['mlp'] : ['mlp', 'cnn', 'lstm'];
+// The networks of explorer_page: each page is stepped through whole (the screenshot: mlp's);
+// mlp-nodot is mlp's page written without graphviz on the PATH (the page's own layout).
+const nets = corrupt ? ['mlp'] : ['mlp', 'cnn', 'lstm', 'mlp-nodot'];
 
 let failures = 0, checked = 0;
 const messages = [];
@@ -95,7 +96,9 @@ async function state(page) {
 async function runNet(browser, net) {
   const dir = path.join(outDir, net);
   fs.mkdirSync(dir, {recursive: true});
-  execFileSync(exe, [dir, net, ...rest], {stdio: 'inherit'});
+  const nodot = net.endsWith('-nodot');
+  execFileSync(exe, [dir, nodot ? net.replace('-nodot', '') : net, ...rest],
+               {stdio: 'inherit', env: nodot ? {...process.env, PATH: '/nonexistent'} : process.env});
   const engine = JSON.parse(fs.readFileSync(path.join(dir, 'engine.json'), 'utf8'));
   const pageFile = path.join(dir, 'explorer.html');
   const before = failures;
