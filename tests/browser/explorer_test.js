@@ -137,7 +137,7 @@ async function runNet(browser, net) {
       compare(await shown(page, 'upstream', null), want.upstream, `${net}: backward step ${i} (${want.op}) upstream`);
       for (let k = 0; k < want.grads.length; ++k)
         compare(await shown(page, 'grad', k), want.grads[k], `${net}: backward step ${i} (${want.op}) grad to input ${k}`);
-      if (net === 'mlp' && !shot_taken && want.op === 'sigmoid') {
+      if (!corrupt && net === 'mlp' && !shot_taken && want.op === 'sigmoid') {
         await page.screenshot({path: shot});
         shot_taken = true;
       }
@@ -187,7 +187,7 @@ let shot_taken = false;
   } finally {
     await browser.close();
   }
-  console.log(`explorer: ${checked} numbers compared, ${failures} failure(s), screenshot ${shot}, ` +
+  console.log(`explorer: ${checked} numbers compared, ${failures} failure(s)${shot_taken ? ', screenshot ' + shot : ''}, ` +
               `${(Date.now() - t0) / 1000} s`);
   if (corrupt) {
     const last = engine.backward.length - 1;
