@@ -49,22 +49,32 @@ function stats(v) {
   return {min: lo, max: hi, mean: sum / v.length, norm: Math.sqrt(sq)};
 }
 
-// What the page shows for a tensor of role (and input k): its cells, or its summary.
-async function shown(page, role, k) {
-  return page.evaluate((role, k) => {
-    const sel = `#xg-panel [data-role="${role}"]` + (k === null ? '' : `[data-k="${k}"]`);
-    const el = document.querySelector(sel);
-    if (!el) return null;
-    if (el.classList.contains('xg-tensor'))
-      return {cells: [...el.querySelectorAll('td')].map(td => Number(td.textContent))};
-    if (el.classList.contains('xg-summary')) {
-      const s = {};
-      el.querySelectorAll('td[data-stat]').forEach(td => (s[td.dataset.stat] = Number(td.textContent)));
-      return {summary: s};
-    }
-    return {other: el.textContent};
-  }, role, k);
+// Everything the page shows at the current step, read in one call: where it is, the highlighted
+// graph node, and each tensor on the panel by role ("upstream", "grad:1", "leaf:W1", "final:W1")
+// as its cells or its summary (or, for an unknown value, its text).
+async function snapshot(page) {
+  return page.evaluate(() => {
+    const p = document.getElementById('xg-panel');
+    const cur = [...document.querySelectorAll('#xg-graph g.node.xg-current')].map(g => g.querySelector('title').textContent);
+    const tensors = {};
+    p.querySelectorAll('[data-role]').forEach(el => {
+      const leaf = el.closest('[data-leaf]');
+      const key = el.dataset.role + (el.dataset.k !== undefined ? ':' + el.dataset.k : '') +
+                  (leaf && (el.dataset.role === 'leaf' || el.dataset.role === 'final') ? ':' + leaf.dataset.leaf : '');
+      if (el.classList.contains('xg-tensor')) {
+        tensors[key] = {cells: [...el.querySelectorAll('td')].map(td => Number(td.textContent))};
+      } else if (el.classList.contains('xg-summary')) {
+        const r = {};
+        el.querySelectorAll('td[data-stat]').forEach(td => (r[td.dataset.stat] = Number(td.textContent)));
+        tensors[key] = {summary: r};
+      } else {
+        tensors[key] = {other: el.textContent};
+      }
+    });
+    return {phase: p.dataset.phase, index: Number(p.dataset.index), node: p.dataset.node, highlighted: cur, tensors};
+  });
 }
+const shown = (snap, key) => (key in snap.tensors ? snap.tensors[key] : null);
 
 function compare(got, want, what) {
   if (want === null) {
@@ -84,13 +94,7 @@ function compare(got, want, what) {
   }
 }
 
-async function state(page) {
-  return page.evaluate(() => {
-    const p = document.getElementById('xg-panel');
-    const cur = [...document.querySelectorAll('#xg-graph g.node.xg-current')].map(g => g.querySelector('title').textContent);
-    return {phase: p.dataset.phase, index: Number(p.dataset.index), node: p.dataset.node, highlighted: cur};
-  });
-}
+const state = snapshot;
 
 // One network: write its page, open it, go through it with the keyboard.
 async function runNet(browser, net) {
@@ -134,28 +138,23 @@ async function runNet(browser, net) {
         fail(`${net}: backward step ${i}: highlighted ${JSON.stringify(s.highlighted)}, not op${want.step}`);
       if (previous !== null && s.highlighted[0] === previous) fail(`${net}: backward step ${i}: the highlight did not move`);
       previous = s.highlighted[0];
-      compare(await shown(page, 'upstream', null), want.upstream, `${net}: backward step ${i} (${want.op}) upstream`);
+      compare(shown(s, 'upstream'), want.upstream, `${net}: backward step ${i} (${want.op}) upstream`);
       for (let k = 0; k < want.grads.length; ++k)
-        compare(await shown(page, 'grad', k), want.grads[k], `${net}: backward step ${i} (${want.op}) grad to input ${k}`);
+        compare(shown(s, 'grad:' + k), want.grads[k], `${net}: backward step ${i} (${want.op}) grad to input ${k}`);
       if (!corrupt && net === 'mlp' && !shot_taken && want.op === 'sigmoid') {
         await page.screenshot({path: shot});
         shot_taken = true;
       }
+      if (i === engine.backward.length - 1)  // the running totals, complete: each leaf's .grad
+        for (const [label, want] of Object.entries(engine.leaf_grads))
+          compare(shown(s, 'leaf:' + label), want, `${net}: ${label} accumulated at the last step`);
       await page.keyboard.press('ArrowRight');
     }
     // After the pass: the leaves' .grad, against a plain loss.backward().
     s = await state(page);
     if (s.phase !== 'done') fail(`${net}: after the last backward step: at ${s.phase}`);
     for (const [label, want] of Object.entries(engine.leaf_grads)) {
-      const got = await page.evaluate(label => {
-        const box = document.querySelector(`#xg-panel [data-leaf="${label}"] [data-role="final"]`);
-        if (!box) return null;
-        if (box.classList.contains('xg-tensor')) return {cells: [...box.querySelectorAll('td')].map(td => Number(td.textContent))};
-        const r = {};
-        box.querySelectorAll('td[data-stat]').forEach(td => (r[td.dataset.stat] = Number(td.textContent)));
-        return {summary: r};
-      }, label);
-      compare(got, want, `${net}: ${label}.grad`);
+      compare(shown(s, 'final:' + label), want, `${net}: ${label}.grad`);
     }
     // Left, End and Home move as they say.
     await page.keyboard.press('ArrowLeft');
