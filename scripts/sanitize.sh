@@ -21,7 +21,10 @@
 #   runs the registry's op samples, which the registry sweep (autograd/tape/registry_*) runs here
 #   under the sanitizers too, so the sanitized run would add minutes of PyTorch, not coverage;
 # - suite 'install' (install_consumer): it checks README's install, pkg-config and CMake commands,
-#   which describe the release library, not a sanitized one.
+#   which describe the release library, not a sanitized one;
+# - suite 'browser' (the explorer page in chromium): its C++ side, explain_html, is tested by
+#   autograd/tools/test_explain_html, which runs here; the rest is node and chromium, which the
+#   sanitizers do not see.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-asan}
@@ -47,4 +50,5 @@ ninja -C "$BUILD" -j"${JOBS:-2}" | tail -n 1
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 meson test -C "$BUILD" --num-processes "${JOBS:-2}" --print-errorlogs --timeout-multiplier 4 \
-  --logbase asan --no-suite fuzz_timed --no-suite parity --no-suite install "$@"
+  --logbase asan --no-suite fuzz_timed --no-suite parity --no-suite install \
+  --no-suite browser "$@"

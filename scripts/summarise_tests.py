@@ -1,12 +1,14 @@
 """Prints 'N passed, N failed' from one or more of meson's test logs (testlog.json, or the
 --logbase ones of .ci/run): doctest executables count their test cases; any other test counts as
 one. A doctest run that died before its summary counts as failed, and so does a missing log (its
-stage failed before running tests)."""
+stage failed before running tests). A skipped test (exit 77: the browser test without chromium
+outside CI) counts as neither, and is named on stderr."""
 import json
 import re
 import sys
 
 passed = failed = 0
+skipped = []
 summary = re.compile(r"\[doctest\] test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed")
 for path in sys.argv[1:]:
     try:
@@ -20,6 +22,9 @@ for path in sys.argv[1:]:
             if not line.strip():
                 continue
             entry = json.loads(line)
+            if entry.get("result") == "SKIP":
+                skipped.append(entry.get("name", "?"))
+                continue
             ok = entry.get("result") == "OK"
             m = summary.search(entry.get("stdout", "") or "")
             if m:
@@ -32,4 +37,6 @@ for path in sys.argv[1:]:
                 passed += 1
             else:
                 failed += 1
+if skipped:
+    print(f"skipped: {', '.join(skipped)}", file=sys.stderr)
 print(f"{passed} passed, {failed} failed")

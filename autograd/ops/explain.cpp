@@ -30,18 +30,20 @@ std::optional<ChainRuleLine> ChainRuleContext::to_input_shape(ChainRuleLine l) c
 
 std::optional<ChainRuleLine> ChainRuleContext::times(const std::string& text, const Tensor& local) const {
   if (!local.defined()) return std::nullopt;
-  return to_input_shape({up + " * " + text, fmt(grad_output) + " * " + fmt(local), grad_output * local});
+  return to_input_shape(
+      {up + " * " + text, fmt(grad_output) + " * " + fmt(local), grad_output * local, local});
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::over(const std::string& text,
                                                     const Tensor& denominator) const {
   if (!denominator.defined()) return std::nullopt;
-  return to_input_shape(
-      {up + " / " + text, fmt(grad_output) + " / " + fmt(denominator), grad_output / denominator});
+  return to_input_shape({up + " / " + text, fmt(grad_output) + " / " + fmt(denominator),
+                         grad_output / denominator, reciprocal(denominator)});
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::pass(bool negate) const {
-  return to_input_shape({(negate ? "-" : "") + up, "", negate ? neg(grad_output) : grad_output});
+  return to_input_shape({(negate ? "-" : "") + up, "", negate ? neg(grad_output) : grad_output,
+                         scalar_tensor(negate ? -1.0 : 1.0, {.dtype = grad_output.dtype()})});
 }
 
 std::optional<ChainRuleLine> ChainRuleContext::note(const std::string& expr, const Tensor& predicted) const {

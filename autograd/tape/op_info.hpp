@@ -58,6 +58,9 @@ struct ChainRuleLine {
   std::string expr;     ///< "dL/dh * h (1 - h)"
   std::string numbers;  ///< "[0.5] * [0.25]" (empty: the line shows no numbers of its own)
   Tensor predicted;     ///< what expr evaluates to
+  /// The local derivative when the line is `up * local` (or `up / d`: 1 / d; a pass: 1 or -1),
+  /// broadcast against the upstream gradient; undefined for other lines (a matrix product).
+  Tensor local = {};
 };
 /// What an explanation may read: the step's labels and values (autograd/ops/explain.hpp).
 class ChainRuleContext;

@@ -28,8 +28,10 @@ std::string escape(const std::string& s) {
 }
 }  // namespace
 
-std::string to_dot(const Tensor& root, const DotOptions& o) {
-  if (!root.defined()) throw ValueError("to_dot: the tensor is undefined");
+namespace inspect_detail {
+
+std::string dot_graph(const Tensor& root, const DotOptions& o,
+                      std::unordered_map<const TensorImpl*, std::string>* tensor_ids) {
   const TapeView view(root);
   std::unordered_map<const Node*, const BackwardStep*>
       grad_of;  // node -> the step that received dL/d(its output)
@@ -100,10 +102,10 @@ std::string to_dot(const Tensor& root, const DotOptions& o) {
     d << "  v0 [shape=box, label=\""
       << escape(tensor_label(view.root_label(), root.shape(), root, root.grad())) << "\"];\n";
   d << "}\n";
+  if (tensor_ids) *tensor_ids = std::move(leaf_ids);
   return d.str();
 }
 
-namespace {
 bool find_in_path(const std::string& prog) {
   const char* path = std::getenv("PATH");
   if (!path) return false;
@@ -128,7 +130,13 @@ bool run(const std::vector<std::string>& args) {
   if (::waitpid(pid, &status, 0) < 0) return false;
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
-}  // namespace
+
+}  // namespace inspect_detail
+
+std::string to_dot(const Tensor& root, const DotOptions& o) {
+  if (!root.defined()) throw ValueError("to_dot: the tensor is undefined");
+  return dot_graph(root, o, nullptr);
+}
 
 RenderResult render_graph(const Tensor& root, const std::string& path, const DotOptions& o) {
   RenderResult r;

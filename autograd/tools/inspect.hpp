@@ -10,6 +10,7 @@
 /// xg::BackwardTrace trace = xg::backward_trace(L);  // L.backward(), recording every step
 /// trace.print(std::cout);                   // dL/dz1 = dL/dh1 * (1 - h1^2) = [..] * [..] = [..]
 /// xg::render_graph(L, "graph.svg", {.values = true, .grads = true, .trace = &trace});
+/// xg::explain_html(L2, "explorer.html");    // (another L2) the same, as a page to step through
 /// @endcode
 ///
 /// Everything here is built on the core's TapeObserver hook (autograd/tape/node.hpp): the step trace
@@ -205,5 +206,36 @@ struct RenderResult {
 /// Writes the DOT of `root` next to `path` (path with the extension .dot) and, when graphviz's
 /// `dot` is on the PATH, renders it to `path` in the format of its extension (svg, png, pdf).
 RenderResult render_graph(const Tensor& root, const std::string& path, const DotOptions& o = {});
+
+// ---------------------------------------------------------------- the explorer, in a browser
+
+struct HtmlOptions {
+  std::string title = {};      ///< the page's heading (default: "backprop of L")
+  int precision = 7;           ///< significant digits of the numbers shown
+  int64_t max_table = 64;      ///< tensors of at most this many elements are shown whole, as tables
+  int64_t max_heatmap = 4096;  ///< larger ones as summaries (shape, min, max, mean, norm), and 2-D
+                               ///< ones of at most this many elements also as heat maps
+  std::string rankdir = "TB";  ///< the graph's layout direction: "TB" or "LR"
+  bool retain_graph = false;   ///< passed to the backward pass
+};
+
+struct HtmlResult {
+  std::string path;     ///< the page written
+  BackwardTrace trace;  ///< the backward pass the page shows
+  int forward_steps = 0;
+  bool graphviz = false;  ///< the graph was drawn by graphviz's dot (else by a simple layout of its own)
+};
+
+/// @brief Runs root.backward() through backward_trace and writes ONE self-contained HTML page
+/// (no network: the graph as inline SVG drawn by graphviz's `dot`, the data as inline JSON,
+/// inline script and style) in which a learner steps through the recorded ops forward, then
+/// through the engine's backward steps (buttons, or the arrow keys, Home and End): the current
+/// node highlighted in the graph, its derivative formula, the upstream gradient, the local
+/// derivative and the gradient sent to each input (the chain-rule line of BackwardStep, shown
+/// only when its numbers reproduce what ran), and the gradients accumulated so far on the leaves.
+/// Record the forward under InspectGuard to see every value. Leaves get their .grad as from
+/// root.backward(). Without graphviz's `dot` on the PATH the graph is laid out in plain rows (the
+/// page says so; Debian: apt-get install graphviz). Throws IOError when the page cannot be written.
+HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlOptions& o = {});
 
 }  // namespace xg

@@ -146,6 +146,15 @@ std::string with_shape(const TapeInput& in);
 /// "t2 [2] from 'sub' (step 2)", "W1 [2, 2] (a leaf)", "0.5 (a constant)"
 std::string provenance(const TapeInput& in);
 
+// The graph (dot.cpp): to_dot's text; tensor_ids (optional) receives the DOT node id of each
+// leaf and constant ("v1", ...; an op is "op<step>", its output "t<step>").
+std::string dot_graph(const Tensor& root, const DotOptions& o,
+                      std::unordered_map<const TensorImpl*, std::string>* tensor_ids);
+/// True when prog is an executable on the PATH.
+bool find_in_path(const std::string& prog);
+/// Runs argv without a shell; true when it exits with status 0.
+bool run(const std::vector<std::string>& args);
+
 class TraceCollector;
 
 // What is on, on this thread (inspect.cpp).

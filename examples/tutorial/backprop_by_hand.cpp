@@ -7,6 +7,7 @@
 //
 //   backprop_by_hand                 the tape, the step-by-step backward, the comparison
 //   backprop_by_hand --graph g.svg   also draws the graph (g.dot always; g.svg when graphviz is installed)
+//   backprop_by_hand --html p.html   also writes the backprop explorer page (docs/explorer.md)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -49,9 +50,11 @@ void compare(const char* what, const char* formula, const std::vector<double>& h
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string graph_path;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string graph_path, html_path;
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--graph") graph_path = argv[i + 1];
+    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
+  }
 
   // ---- one training example and the weights (column vectors: z1 = W1 x + b1)
   const double x[2] = {0.05, 0.10}, t = 0.01;
@@ -107,6 +110,14 @@ int main(int argc, char** argv) {
         tL, graph_path,
         {.values = true, .grads = true, .trace = &trace, .title = "2-2-1 network: values and gradients"});
     std::cerr << r.message << "\n";
+  }
+  if (!html_path.empty()) {  // the same network on copies of the parameters: the page runs its own backward
+    auto copy = [](const xg::Tensor& p) { return p.detach().clone().requires_grad_().name(p.name()); };
+    const xg::Tensor W1c = copy(tW1), b1c = copy(tb1), W2c = copy(tW2), b2c = copy(tb2);
+    xg::Tensor hc = xg::sigmoid((xg::matmul(W1c, X) + b1c).name("z1")).name("h");
+    xg::Tensor yc = xg::sigmoid((xg::matmul(W2c, hc) + b2c).name("z2")).name("yhat");
+    xg::explain_html(xg::mean(xg::pow(yc - T, 2.0)).name("L"), html_path, {.title = "the 2-2-1 network"});
+    std::cerr << "wrote " << html_path << "\n";
   }
 
   // ---- side by side

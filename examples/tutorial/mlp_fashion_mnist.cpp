@@ -3,9 +3,14 @@
 // tensors over 16 elements do not print their values), gradcheck of the same loss in float64, and
 // the accuracy one epoch reaches. Part 3 of docs/backprop-step-by-step.md. Needs Debian's
 // dataset-fashion-mnist (scripts/setup.sh installs it).
+//
+//   mlp_fashion_mnist                    the tape, gradcheck, one epoch
+//   mlp_fashion_mnist --html page.html   also writes the backprop explorer page of one batch's
+//                                        loss (docs/explorer.md; large tensors as summaries)
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "xgrad/autograd/tools/inspect.hpp"
@@ -28,7 +33,10 @@ xg::Tensor loss_of(const std::vector<xg::Tensor>& p, const xg::Tensor& images, c
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  std::string html_path;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
   xg::manual_seed(0);
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true);
   auto test = xg::data::fashion_mnist(xg::data::kFashionMnistDir, false);
@@ -44,6 +52,10 @@ int main() {
     const xg::data::Batch batch = *loader.begin();
     xg::Tensor loss = loss_of(params, batch.data, batch.target).name("loss");
     xg::print_tape(loss, std::cout, {.formulas = false});
+    if (!html_path.empty()) {  // (its backward leaves .grad on the parameters: section 3 zeroes them)
+      xg::explain_html(loss, html_path, {.title = "one batch of the Fashion-MNIST MLP"});
+      std::cerr << "wrote " << html_path << "\n";
+    }
   }
 
   // 2. gradcheck of the same loss on 4 images, in float64, for b1, W2 and b2 (714 derivatives;

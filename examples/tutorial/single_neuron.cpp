@@ -2,14 +2,21 @@
 // records, then its backward pass, printed one step at a time as the engine runs it (each
 // chain-rule product with its numbers), and the same gradients derived by hand. Part 1 of
 // docs/backprop-step-by-step.md.
+//
+//   single_neuron                    the tape, the step-by-step backward, the gradients by hand
+//   single_neuron --html page.html   also writes the backprop explorer page (docs/explorer.md)
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "xgrad/autograd/tools/inspect.hpp"
 #include "xgrad/xgrad.hpp"
 
-int main() {
+int main(int argc, char** argv) {
+  std::string html_path;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
   xg::InspectGuard inspect;  // keep every op's inputs and output, so that printouts show their values
   const xg::TensorOptions data{.dtype = xg::Dtype::float64};
   const xg::TensorOptions param{.dtype = xg::Dtype::float64, .requires_grad = true};
@@ -39,6 +46,12 @@ int main() {
   std::printf("\nby hand: dL/dw = 2 (y - t) y (1 - y) x = %.6f, autograd %.6f\n", delta * 1.5,
               w.grad().item());
   std::printf("by hand: dL/db = 2 (y - t) y (1 - y)   = %.6f, autograd %.6f\n", delta, b.grad().item());
+  if (!html_path.empty()) {  // the same neuron again: the page runs a backward pass of its own
+    xg::Tensor w2 = xg::tensor({0.8}, param).name("w"), b2 = xg::tensor({-0.5}, param).name("b");
+    xg::Tensor y2 = xg::sigmoid(((w2 * x).name("wx") + b2).name("z")).name("y");
+    xg::explain_html(xg::pow((y2 - t).name("e"), 2.0).name("L"), html_path, {.title = "one neuron"});
+    std::cerr << "wrote " << html_path << "\n";
+  }
   return std::fabs(delta * 1.5 - w.grad().item()) < 1e-12 && std::fabs(delta - b.grad().item()) < 1e-12 ? 0
                                                                                                         : 1;
 }

@@ -227,9 +227,10 @@ TEST_CASE("the first-order backward and the create_graph backward agree") {
 }
 
 TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward sent") {
-  int lines = 0;
+  int lines = 0, locals = 0;
   auto explained = [](const xg::OpInfo& op) { return op.explain != nullptr; };
-  const int explained_ops = for_each_sample(explained, [&lines](const xg::OpInfo& op, const xg::OpSample& s) {
+  const int explained_ops = for_each_sample(explained, [&lines, &locals](const xg::OpInfo& op,
+                                                                         const xg::OpSample& s) {
     REQUIRE_MESSAGE(op.kind == xg::OpKind::primitive,
                     "only a primitive's node is on the tape to be explained");
     xg::InspectGuard keep_values;
@@ -246,6 +247,13 @@ TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward s
         CHECK_MESSAGE(line.has_value(), "not reproduced: ", step.chain_rule(k));
         if (line) {
           CHECK(line->expr.find("d" + trace.root + "/d") != std::string::npos);
+          if (line->local.defined()) {  // the local derivative the explorer shows: up * local is the gradient
+            xg::NoGradGuard no_grad;
+            const xg::Tensor product =
+                xg::sum_to(step.grad_output * line->local, step.grad_inputs[k].shape());
+            check_close(product.to_vector<double>(), step.grad_inputs[k].to_vector<double>(), 1e-9);
+            ++locals;
+          }
           ++lines;
         }
       }
@@ -253,6 +261,7 @@ TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward s
     CHECK(steps_of_op >= 1);
   });
   if (explained_ops) CHECK(lines > 0);
+  if (explained_ops) CHECK(locals > 0);
 }
 
 TEST_CASE("a chain-rule line shows the op's own numbers") {
