@@ -27,6 +27,7 @@ MPI_Comm g_comm = MPI_COMM_NULL;  // collectives
 MPI_Comm g_ctrl = MPI_COMM_NULL;  // liveness probes after a timeout
 int g_rank = 0, g_size = 1;
 double g_timeout = 300.0;
+std::thread::id g_thread;  // the Environment's: with MPI_THREAD_FUNNELED, the only one calling MPI
 constexpr int kPingTag = 1, kPongTag = 2;
 
 using Clock = std::chrono::steady_clock;
@@ -37,6 +38,10 @@ double seconds_since(Clock::time_point t0) {
 void require_init(const char* what) {
   if (!g_initialized)
     throw Error(std::string("dist: ") + what + " needs an xg::dist::Environment (MPI is not initialised)");
+  if (std::this_thread::get_id() != g_thread)
+    throw Error(
+        std::string("dist: ") + what +
+        " called from another thread than the Environment's (MPI is initialised MPI_THREAD_FUNNELED)");
 }
 
 MPI_Datatype mpi_type(Dtype d, const char* what) {
@@ -247,6 +252,7 @@ Environment::Environment(int* argc, char*** argv) {
   MPI_Comm_size(g_comm, &g_size);
   if (const char* t = std::getenv("XG_DIST_TIMEOUT")) g_timeout = std::atof(t);
   g_failed = false;
+  g_thread = std::this_thread::get_id();
   g_initialized = true;
 }
 
@@ -451,6 +457,7 @@ struct DistributedDataParallel::State {
 
   Tensor on_grad(std::size_t i, const Tensor& g) {
     if (no_sync) return Tensor();
+    require_init("DistributedDataParallel's gradient hook");
     if (ready[i])
       throw ValueError(
           "DistributedDataParallel: parameter " + std::to_string(i) +
@@ -529,6 +536,7 @@ Tensor DistributedDataParallel::forward(const Tensor& x) {
         "no "
         "gradient): call finish() before the optimizer step");
   if (opts_broadcast_buffers_ && g_size > 1) {
+    require_init("DistributedDataParallel::forward");
     std::vector<Tensor> bufs = module_->buffers();
     if (!bufs.empty()) broadcast_coalesced(bufs, 0, "DistributedDataParallel buffer broadcast");
   }
@@ -538,6 +546,7 @@ Tensor DistributedDataParallel::forward(const Tensor& x) {
 void DistributedDataParallel::finish() {
   State& st = *state_;
   if (!st.active || st.no_sync || g_size == 1) return;
+  require_init("DistributedDataParallel::finish");
   // Parameters backward did not reach count as zeros (their gradient so far, if any).
   for (std::size_t i = 0; i < st.params.size(); ++i)
     if (!st.ready[i]) st.stage(i, st.params[i].grad(), Tensor());

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "../helpers.hpp"
 #include "xgrad/autograd/kernels/threads.hpp"
@@ -106,6 +107,15 @@ TEST_CASE("all_reduce sums and averages exactly") {
   CHECK(i.to_vector<int64_t>() ==
         std::vector<int64_t>{big * w + static_cast<int64_t>(tri) - w, -static_cast<int64_t>(tri) + w});
   CHECK_ERROR(dist::all_reduce(i, dist::ReduceOp::mean), xg::TypeError, "all_reduce", "int64", "truncate");
+}
+
+TEST_CASE("MPI is called from the Environment's thread only (MPI_THREAD_FUNNELED)") {
+  Tensor t = xg::ones({2}, {.dtype = Dtype::float64});
+  std::string message;
+  std::thread other([&] { message = ERROR_MESSAGE(dist::all_reduce(t), dist::Error); });
+  other.join();
+  CHECK(message.find("all_reduce called from another thread than the Environment's") != std::string::npos);
+  CHECK(t.to_vector<double>() == std::vector<double>{1.0, 1.0});  // untouched
 }
 
 TEST_CASE("broadcast_parameters makes every replica rank 0's") {
