@@ -105,7 +105,9 @@ struct DDPOptions {
 /// finish() reduces what is left (a parameter without a gradient counts as zeros and gets one);
 /// calling finish() after every backward is always safe and cheap, and the next forward raises
 /// ValueError when a reduction was left unfinished. Every rank must run the same sequence of
-/// forwards and backwards (the same parameters used), as with any collective.
+/// forwards and backwards (the same parameters used), as with any collective. The hooks serve
+/// backward() (not create_graph: the averaged gradients carry no graph); run xg::grad() on the
+/// parameters under no_sync(), or its leaf hooks would start a reduction too.
 class DistributedDataParallel {
  public:
   explicit DistributedDataParallel(std::shared_ptr<nn::Module> module, DDPOptions options = {});
