@@ -596,6 +596,7 @@ int run(Config c) {
   return 0;
 }
 
+#if XGRAD_HAS_MPI
 // --distributed: checks what the ranks must agree on, and leaves printing to rank 0.
 void prepare_distributed(const Config& c) {
   if (c.target_accuracy > 0)
@@ -606,6 +607,7 @@ void prepare_distributed(const Config& c) {
   if (world_rank() != 0 && !std::freopen("/dev/null", "w", stdout))
     throw xg::IOError("cannot silence stdout on rank " + std::to_string(world_rank()));
 }
+#endif
 
 }  // namespace
 
@@ -631,7 +633,7 @@ int main(int argc, char** argv) {
     return run(c);
   } catch (const xg::Error& e) {
     std::fprintf(stderr, "xgrad-train%s: %s\n",
-                 c.distributed ? (" (rank " + std::to_string(world_rank()) + ")").c_str() : "", e.what());
+                 world_size() > 1 ? (" (rank " + std::to_string(world_rank()) + ")").c_str() : "", e.what());
 #if XGRAD_HAS_MPI
     // The other ranks may be waiting for this one in a collective: end the whole job.
     if (env && world_size() > 1) xg::dist::abort(1);
