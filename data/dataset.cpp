@@ -130,21 +130,12 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
     throw ValueError("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
 }
 
-int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
-}
-
-std::vector<int64_t> DataLoader::order(int64_t epoch) const {
-  const int64_t n = dataset_->size();
+std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> idx(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  if (!options_.shuffle) return idx;
-  if (options_.generator) return randperm(n, options_.generator.get()).to_vector<int64_t>();
   // A private splitmix64 stream from (seed, epoch): independent of the global generator, so that
   // model initialisation and shuffling do not disturb each other.
-  uint64_t state =
-      options_.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + 1;
+  uint64_t state = seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL + 1;
   auto next = [&] {
     uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -152,6 +143,54 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
     return z ^ (z >> 31);
   };
   for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[next() % static_cast<uint64_t>(i + 1)]);
+  return idx;
+}
+
+DistributedSampler::DistributedSampler(int64_t dataset_size, int num_replicas, int rank, bool shuffle,
+                                       uint64_t seed, bool drop_last)
+    : n_(dataset_size), replicas_(num_replicas), rank_(rank), shuffle_(shuffle), seed_(seed) {
+  if (num_replicas <= 0)
+    throw ValueError("DistributedSampler: num_replicas must be positive, got " +
+                     std::to_string(num_replicas));
+  if (rank < 0 || rank >= num_replicas)
+    throw ValueError("DistributedSampler: rank " + std::to_string(rank) + " out of range for " +
+                     std::to_string(num_replicas) + " replicas");
+  if (dataset_size < 0)
+    throw ValueError("DistributedSampler: negative dataset size " + std::to_string(dataset_size));
+  per_rank_ = drop_last ? n_ / replicas_ : (n_ + replicas_ - 1) / replicas_;
+  if (!drop_last && n_ == 0) per_rank_ = 0;
+}
+
+std::vector<int64_t> DistributedSampler::indices(int64_t epoch) const {
+  std::vector<int64_t> order;
+  if (shuffle_) {
+    order = seeded_permutation(n_, seed_, epoch);
+  } else {
+    order.resize(static_cast<std::size_t>(n_));
+    for (int64_t i = 0; i < n_; ++i) order[i] = i;
+  }
+  const int64_t total = per_rank_ * replicas_;
+  // Padding repeats the order's head (more than once when the dataset is smaller than the ranks).
+  for (int64_t i = n_; i < total; ++i) order.push_back(order[static_cast<std::size_t>((i - n_) % n_)]);
+  std::vector<int64_t> out;
+  out.reserve(static_cast<std::size_t>(per_rank_));
+  for (int64_t i = rank_; i < total; i += replicas_) out.push_back(order[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+int64_t DataLoader::num_batches() const {
+  const int64_t n = options_.sampler ? options_.sampler->size() : dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::vector<int64_t> DataLoader::order(int64_t epoch) const {
+  if (options_.sampler) return options_.sampler->indices(epoch);
+  const int64_t n = dataset_->size();
+  if (options_.shuffle && options_.generator)
+    return randperm(n, options_.generator.get()).to_vector<int64_t>();
+  if (options_.shuffle) return seeded_permutation(n, options_.seed, epoch);
+  std::vector<int64_t> idx(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
   return idx;
 }
 

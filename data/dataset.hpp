@@ -64,6 +64,40 @@ Transform normalize(double mean, double stddev);
 /// (shared with the caller, who may save its state; null: the default generator).
 Transform random_horizontal_flip(double p = 0.5, std::shared_ptr<Generator> generator = nullptr);
 
+/// Chooses the examples of each epoch, in order, for a DataLoader (DataLoaderOptions::sampler).
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  /// The number of indices indices() returns (the same for every epoch).
+  virtual int64_t size() const = 0;
+  virtual std::vector<int64_t> indices(int64_t epoch) const = 0;
+};
+
+/// Each of `num_replicas` ranks gets its own shard of a dataset of `dataset_size` examples, as
+/// PyTorch's DistributedSampler: the epoch's order (a permutation drawn from (seed, epoch), the
+/// same on every rank, as DataLoader's own shuffle; or 0..n-1 without shuffle) is cut to a
+/// multiple of num_replicas, by dropping its tail (drop_last) or by repeating its head (padding),
+/// and rank r takes the positions r, r + num_replicas, ... So the shards of one epoch are
+/// disjoint (but for the padding), equal in size, and cover the dataset (but for the dropped
+/// tail). DataLoader::set_epoch reshuffles them.
+class DistributedSampler : public Sampler {
+ public:
+  DistributedSampler(int64_t dataset_size, int num_replicas, int rank, bool shuffle = true, uint64_t seed = 0,
+                     bool drop_last = false);
+  int64_t size() const override { return per_rank_; }
+  std::vector<int64_t> indices(int64_t epoch) const override;
+
+ private:
+  int64_t n_, per_rank_;
+  int replicas_, rank_;
+  bool shuffle_;
+  uint64_t seed_;
+};
+
+/// The DataLoader's shuffled order of epoch `epoch`: a permutation of 0..n-1 drawn from (seed,
+/// epoch) by a private stream, the same on every machine.
+std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, int64_t epoch);
+
 struct DataLoaderOptions {
   int64_t batch_size = 64;
   bool shuffle = true;
@@ -74,6 +108,9 @@ struct DataLoaderOptions {
   /// its state (Generator::get_state) to resume. Shared with the caller. Null: the (seed, epoch)
   /// order above, which draws from no generator.
   std::shared_ptr<Generator> generator = nullptr;
+  /// When set, each epoch's examples and order are sampler->indices(epoch) (shuffle, seed and
+  /// generator are then unused): a DistributedSampler gives each rank its shard.
+  std::shared_ptr<const Sampler> sampler = nullptr;
 };
 
 class DataLoader {
@@ -83,7 +120,8 @@ class DataLoader {
   /// Chooses the epoch whose order the next iteration follows (as PyTorch's sampler.set_epoch).
   void set_epoch(int64_t epoch) { epoch_ = epoch; }
   int64_t num_batches() const;
-  int64_t num_examples() const { return dataset_->size(); }
+  /// The examples of one epoch: the sampler's size when there is one, else the dataset's.
+  int64_t num_examples() const { return options_.sampler ? options_.sampler->size() : dataset_->size(); }
   const DataLoaderOptions& options() const { return options_; }
 
   class Iterator {

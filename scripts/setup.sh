@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format)
+packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format libopenmpi-dev openmpi-bin)
+# OpenMPI: xg::dist and `mpirun -np N xgrad-train --distributed` (docs/distributed.md); without it
+# (meson -Dmpi=auto) xgrad builds without xg::dist and the suite skips the MPI tests.
 # XGRAD_SETUP_TESTS=1 (scripts/run-tests.sh): also what the test suite needs beyond the build,
 # PyTorch for the parity test (tests/parity; large, so not installed for building alone), and
 # clang with its sanitizer runtimes and libFuzzer for .ci/run's sanitizer and fuzzing stages

@@ -1,6 +1,7 @@
 // xgrad-train: trains the Fashion-MNIST MLP or CNN with a progress bar, per-epoch test
 // accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
-// epoch from which --resume continues exactly where the run stopped.
+// epoch from which --resume continues exactly where the run stopped. With --distributed, under
+// mpirun, data-parallel over the ranks (docs/distributed.md).
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -11,12 +12,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "fashion_models.hpp"
+#include "xgrad/config.hpp"
 #include "xgrad/xgrad.hpp"
+#if XGRAD_HAS_MPI
+#include "xgrad/nn/dist.hpp"
+#endif
 
 namespace {
 
@@ -40,7 +46,24 @@ struct Config {
   bool quiet = false;
   double target_accuracy = 0;  // > 0: stop when the test accuracy first reaches it, print a JSON line
   int64_t eval_every = 0;      // with a target: also evaluate every N steps (0: after each epoch only)
+  bool distributed = false;    // data-parallel over the MPI ranks (xg::dist)
 };
+
+// This process's rank and the number of ranks (0 and 1 without --distributed).
+int world_rank() {
+#if XGRAD_HAS_MPI
+  return xg::dist::rank();
+#else
+  return 0;
+#endif
+}
+int world_size() {
+#if XGRAD_HAS_MPI
+  return xg::dist::world_size();
+#else
+  return 1;
+#endif
+}
 
 // The command line: each option writes its field of c.
 void add_options(CLI::App& app, Config& c) {
@@ -69,6 +92,9 @@ void add_options(CLI::App& app, Config& c) {
   app.add_option("--eval-every", c.eval_every,
                  "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--distributed", c.distributed,
+               "data-parallel over MPI (mpirun -np N xgrad-train --distributed): --batch-size is split "
+               "across the ranks, --threads is per rank; rank 0 prints, evaluates and writes the checkpoint");
 }
 
 struct EpochRecord {
@@ -351,6 +377,25 @@ struct Training {
   std::shared_ptr<xg::nn::Module> model;
   std::unique_ptr<xg::optim::Optimizer> opt;
   std::unique_ptr<xg::optim::LRScheduler> sched;
+#if XGRAD_HAS_MPI
+  std::unique_ptr<xg::dist::DistributedDataParallel> ddp;  // --distributed
+#endif
+  xg::Tensor forward(const xg::Tensor& x) {
+#if XGRAD_HAS_MPI
+    if (ddp) return (*ddp)(x);
+#endif
+    return model->forward(x);
+  }
+  // After backward: the gradients averaged over the ranks. Returns the seconds spent waiting.
+  double sync() {
+#if XGRAD_HAS_MPI
+    if (ddp) {
+      ddp->finish();
+      return ddp->last_wait_seconds();
+    }
+#endif
+    return 0;
+  }
 };
 
 Training make_training(const Config& c) {
@@ -389,6 +434,8 @@ struct EpochResult {
   double loss_sum = 0;          // the training loss summed over the examples
   int64_t seen = 0;             // examples trained on
   double seconds = 0;           // of training, evaluations within the epoch excluded
+  int64_t steps = 0;
+  double wait_seconds = 0;  // --distributed: waiting for the gradient allreduce after backward
 };
 
 // One pass over the shuffled training set, one optimizer step per batch, with a progress bar.
@@ -400,15 +447,17 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
   const int64_t batches_per_epoch = loader.num_batches();
   loader.set_epoch(epoch);
   t.model->train();
-  ProgressBar bar(epoch, c.epochs, data.train->size(), tty);
+  const int64_t ranks = world_size();
+  ProgressBar bar(epoch, c.epochs, loader.num_examples() * ranks, tty);
   const auto t0 = Clock::now();
   EpochResult r;
   double paused = 0;  // seconds spent in mid-epoch evaluations
   int64_t step = 0;
   for (const auto& b : loader) {
     t.opt->zero_grad();
-    xg::Tensor loss = F::cross_entropy(t.model->forward(b.data), b.target);
+    xg::Tensor loss = F::cross_entropy(t.forward(b.data), b.target);
     loss.backward();
+    r.wait_seconds += t.sync();
     t.opt->step();
     const int64_t n = b.data.size(0);
     r.loss_sum += loss.item() * static_cast<double>(n);
@@ -428,17 +477,32 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
       }
       paused += std::chrono::duration<double>(Clock::now() - e0).count();
     }
-    bar.update(r.seen, r.loss_sum / static_cast<double>(r.seen),
+    bar.update(r.seen * ranks, r.loss_sum / static_cast<double>(r.seen),
                std::chrono::duration<double>(Clock::now() - t0).count() - paused);
   }
   bar.finish();
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
+  r.steps = step;
+#if XGRAD_HAS_MPI
+  if (t.ddp) {  // the epoch's loss over every rank's examples
+    xg::Tensor totals = xg::tensor({r.loss_sum, static_cast<double>(r.seen)}, {.dtype = xg::Dtype::float64});
+    xg::dist::all_reduce(totals);
+    r.loss_sum = totals.at({0});
+    r.seen = static_cast<int64_t>(totals.at({1}));
+  }
+#endif
   return r;
 }
 
 // The test loss and accuracy after an epoch, as a record of the history, printed.
 EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch,
                            const EpochResult& r) {
+  if (c.distributed && r.steps > 0)
+    std::printf("  %d rank%s: %.2f ms per step, of which %.2f ms waiting for the gradient allreduce\n",
+                world_size(), world_size() > 1 ? "s" : "", 1e3 * r.seconds / static_cast<double>(r.steps),
+                1e3 * r.wait_seconds / static_cast<double>(r.steps));
+  // --distributed: rank 0 evaluates (the replicas are equal); the others go on to the next epoch.
+  if (world_rank() != 0) return {epoch, r.loss_sum / static_cast<double>(r.seen), 0, 0, r.seconds};
   auto [test_loss, test_acc] = evaluate(*t.model, data.test);
   const EpochRecord rec{epoch, r.loss_sum / static_cast<double>(r.seen), test_loss, test_acc, r.seconds};
   std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch,
@@ -492,7 +556,21 @@ int run(Config c) {
       c.model.c_str(), static_cast<long>(data.train->size()), static_cast<long>(data.test->size()), c.epochs,
       static_cast<long>(c.batch_size), c.optimizer.c_str(), c.lr, c.threads,
       static_cast<unsigned long>(c.seed));
-  xg::data::DataLoader loader(data.train, {.batch_size = c.batch_size, .shuffle = true, .seed = c.seed});
+  xg::data::DataLoaderOptions lo{.batch_size = c.batch_size, .shuffle = true, .seed = c.seed};
+#if XGRAD_HAS_MPI
+  if (c.distributed) {
+    // Each rank: its shard of every epoch (the same shuffle everywhere, from --seed) in batches of
+    // batch_size / ranks; the model's replicas start from rank 0's (resumed or fresh) state.
+    const int ranks = world_size();
+    lo.batch_size = c.batch_size / ranks;
+    lo.sampler =
+        std::make_shared<xg::data::DistributedSampler>(data.train->size(), ranks, world_rank(), true, c.seed);
+    t.ddp = std::make_unique<xg::dist::DistributedDataParallel>(t.model);
+    std::printf("distributed: %d ranks, %ld examples per rank per step, %d threads each\n", ranks,
+                static_cast<long>(lo.batch_size), c.threads);
+  }
+#endif
+  xg::data::DataLoader loader(data.train, lo);
   double total_seconds = 0;
   for (const auto& r : history) total_seconds += r.seconds;
   for (int epoch = start + 1; epoch <= c.epochs; ++epoch) {
@@ -507,16 +585,29 @@ int run(Config c) {
       return 0;
     }
     t.sched->step();
-    write_epoch_outputs(c, out, epoch, t, history);
+    if (world_rank() == 0) write_epoch_outputs(c, out, epoch, t, history);
     if (epoch == c.stop_after && epoch < c.epochs) {
       std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch,
                   c.checkpoint.c_str());
       return 0;
     }
   }
-  write_summary(c, out, history, start, total_seconds);
+  if (world_rank() == 0) write_summary(c, out, history, start, total_seconds);
   return 0;
 }
+
+#if XGRAD_HAS_MPI
+// --distributed: checks what the ranks must agree on, and leaves printing to rank 0.
+void prepare_distributed(const Config& c) {
+  if (c.target_accuracy > 0)
+    throw xg::ValueError("--target-accuracy is not supported with --distributed (rank 0 alone evaluates)");
+  const int ranks = world_size();
+  if (c.batch_size > 0 ? c.batch_size % ranks != 0 : (c.model == "cnn" ? 64 : 128) % ranks != 0)
+    throw xg::ValueError("--batch-size must be a multiple of the " + std::to_string(ranks) + " ranks");
+  if (world_rank() != 0 && !std::freopen("/dev/null", "w", stdout))
+    throw xg::IOError("cannot silence stdout on rank " + std::to_string(world_rank()));
+}
+#endif
 
 }  // namespace
 
@@ -525,10 +616,28 @@ int main(int argc, char** argv) {
   Config c;
   add_options(app, c);
   CLI11_PARSE(app, argc, argv);
+#if XGRAD_HAS_MPI
+  std::optional<xg::dist::Environment> env;
+#endif
   try {
+    if (c.distributed) {
+#if XGRAD_HAS_MPI
+      env.emplace(&argc, &argv);
+      prepare_distributed(c);
+#else
+      throw xg::ValueError(
+          "--distributed: this xgrad-train was built without MPI (install libopenmpi-dev, "
+          "then reconfigure: docs/distributed.md)");
+#endif
+    }
     return run(c);
   } catch (const xg::Error& e) {
-    std::fprintf(stderr, "xgrad-train: %s\n", e.what());
+    std::fprintf(stderr, "xgrad-train%s: %s\n",
+                 world_size() > 1 ? (" (rank " + std::to_string(world_rank()) + ")").c_str() : "", e.what());
+#if XGRAD_HAS_MPI
+    // The other ranks may be waiting for this one in a collective: end the whole job.
+    if (env && world_size() > 1) xg::dist::abort(1);
+#endif
     return 1;
   }
 }

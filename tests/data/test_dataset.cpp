@@ -1,7 +1,7 @@
 // data/dataset.cpp: Fashion-MNIST from the Debian package (and the error naming the package when
 // it is missing), files that do not make a dataset (no examples, counts that differ, labels out of
 // range) rejected naming the file, the images read as floats only, the DataLoader's batches,
-// seeded shuffling, drop_last and an empty dataset.
+// seeded shuffling, drop_last, an empty dataset, and DistributedSampler.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -242,4 +242,73 @@ TEST_CASE("random_horizontal_flip draws from its generator, as the default gener
   auto gen = std::make_shared<xg::Generator>(6);
   CHECK(flipped(xg::data::random_horizontal_flip(0.5, gen)) == from_default);
   CHECK(flipped(xg::data::random_horizontal_flip(0.5, gen)) != from_default);  // the stream goes on
+}
+
+TEST_CASE("DistributedSampler: PyTorch's shards, padded or dropped, without shuffle") {
+  using S = xg::data::DistributedSampler;
+  auto shards = [](int64_t n, int replicas, bool drop_last) {
+    std::vector<std::vector<int64_t>> out;
+    for (int r = 0; r < replicas; ++r) out.push_back(S(n, replicas, r, false, 0, drop_last).indices(0));
+    return out;
+  };
+  // [list(DistributedSampler(range(10), num_replicas=3, rank=r, shuffle=False, drop_last=d)) for r in
+  // range(3)]
+  CHECK(shards(10, 3, false) == std::vector<std::vector<int64_t>>{{0, 3, 6, 9}, {1, 4, 7, 0}, {2, 5, 8, 1}});
+  CHECK(shards(10, 3, true) == std::vector<std::vector<int64_t>>{{0, 3, 6}, {1, 4, 7}, {2, 5, 8}});
+  // Fewer examples than ranks: the padding repeats the order more than once (range(2), 5 replicas).
+  CHECK(shards(2, 5, false) == std::vector<std::vector<int64_t>>{{0}, {1}, {0}, {1}, {0}});
+  CHECK(S(10, 3, 1, false, 0, false).size() == 4);
+  CHECK(S(10, 3, 1, false, 0, true).size() == 3);
+  CHECK(S(0, 2, 0).indices(0).empty());
+  CHECK_ERROR(S(10, 2, 2), xg::ValueError, "DistributedSampler", "rank 2 out of range for 2 replicas");
+  CHECK_ERROR(S(10, 0, 0), xg::ValueError, "DistributedSampler", "num_replicas must be positive");
+}
+
+TEST_CASE("DistributedSampler: shuffled shards are disjoint, equal, covering, and reshuffled per epoch") {
+  const int64_t n = 1001;
+  for (int replicas : {1, 2, 4}) {
+    for (int64_t epoch : {0, 1}) {
+      std::vector<int64_t> all;
+      for (int r = 0; r < replicas; ++r) {
+        xg::data::DistributedSampler s(n, replicas, r, true, 42, true);
+        const std::vector<int64_t> mine = s.indices(epoch);
+        CHECK(static_cast<int64_t>(mine.size()) == n / replicas);
+        // The shared shuffle of (seed, epoch), the DataLoader's, strided by rank.
+        const std::vector<int64_t> order = xg::data::seeded_permutation(n, 42, epoch);
+        for (std::size_t k = 0; k < mine.size(); ++k) CHECK(mine[k] == order[k * replicas + r]);
+        all.insert(all.end(), mine.begin(), mine.end());
+      }
+      // drop_last: disjoint, and all but the n % replicas dropped examples covered.
+      CHECK(std::set<int64_t>(all.begin(), all.end()).size() == all.size());
+      CHECK(static_cast<int64_t>(all.size()) == n - n % replicas);
+    }
+  }
+  // Padding: every example covered; a rank's shard changes with the epoch, not with a new sampler.
+  std::set<int64_t> covered;
+  for (int r = 0; r < 4; ++r)
+    for (int64_t i : xg::data::DistributedSampler(n, 4, r, true, 42).indices(3)) covered.insert(i);
+  CHECK(static_cast<int64_t>(covered.size()) == n);
+  xg::data::DistributedSampler a(n, 2, 0, true, 42), b(n, 2, 0, true, 42), c(n, 2, 0, true, 43);
+  CHECK(a.indices(0) == b.indices(0));
+  CHECK(a.indices(0) != a.indices(1));
+  CHECK(a.indices(0) != c.indices(0));
+}
+
+TEST_CASE("DataLoader with a sampler: its indices, in batches, and set_epoch reshuffles them") {
+  xg::Tensor x = xg::arange(0, 10, 1).reshape({10, 1});
+  xg::Tensor y = xg::arange(0, 10, 1, {.dtype = xg::Dtype::int64});
+  auto ds = std::make_shared<xg::data::TensorDataset>(x, y);
+  auto sampler = std::make_shared<xg::data::DistributedSampler>(10, 3, 1, false);
+  xg::data::DataLoader loader(ds, {.batch_size = 3, .sampler = sampler});
+  CHECK(loader.num_batches() == 2);
+  CHECK(loader.num_examples() == 4);
+  std::vector<int64_t> seen;
+  for (const auto& b : loader)
+    for (int64_t t : b.target.to_vector<int64_t>()) seen.push_back(t);
+  CHECK(seen == std::vector<int64_t>{1, 4, 7, 0});
+  auto shuffled = std::make_shared<xg::data::DistributedSampler>(10, 2, 0, true, 5);
+  xg::data::DataLoader l2(ds, {.batch_size = 5, .sampler = shuffled});
+  l2.set_epoch(2);
+  CHECK(l2.order(2) == shuffled->indices(2));
+  CHECK((*l2.begin()).target.to_vector<int64_t>() == shuffled->indices(2));
 }
