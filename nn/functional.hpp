@@ -51,6 +51,8 @@ using xg::adaptive_avg_pool2d;
 using xg::avg_pool2d;
 using xg::conv1d;
 using xg::conv2d;
+using xg::conv_transpose1d;
+using xg::conv_transpose2d;
 using xg::elu;
 using xg::gelu;
 using xg::leaky_relu;
