@@ -271,7 +271,10 @@ std::string ConvTranspose2d::extra_repr() const {
 ConvTranspose1d::ConvTranspose1d(ConvTranspose1dOptions o) : Module("ConvTranspose1d"), options_(o) {
   check_conv_options("ConvTranspose1d", o.in_channels, o.out_channels, o.groups, o.kernel_size, o.stride,
                      o.padding, o.dilation);
-  check_output_padding("ConvTranspose1d", {0, o.output_padding}, {1, o.stride}, {1, o.dilation});
+  if (o.output_padding < 0 || (o.output_padding >= o.stride && o.output_padding >= o.dilation))
+    throw ValueError("ConvTranspose1d: output_padding " + tuple1(o.output_padding) +
+                     " must be non-negative and smaller than either stride " + tuple1(o.stride) +
+                     " or dilation " + tuple1(o.dilation));
   weight = register_parameter("weight", empty({o.in_channels, o.out_channels / o.groups, o.kernel_size}));
   if (o.bias) bias = register_parameter("bias", empty({o.out_channels}));
   reset_parameters();

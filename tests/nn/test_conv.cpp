@@ -295,6 +295,9 @@ TEST_CASE(
   CHECK_ERROR(s2.forward(xg::randn({2, 2, 5}), {14}), xg::ValueError, "ConvTranspose1d", "[12] to [13]");
   CHECK_ERROR(s2.forward(xg::randn({2, 3, 5})), xg::ShapeError, "ConvTranspose1d", "[2, 3, 5]",
               "in_channels = 2");
+  CHECK_ERROR(nn::ConvTranspose1d(
+                  {.in_channels = 2, .out_channels = 2, .kernel_size = 3, .stride = 2, .output_padding = 2}),
+              xg::ValueError, "ConvTranspose1d", "output_padding (2,)", "stride (2,) or dilation (1,)");
 }
 
 TEST_CASE("ConvTranspose2d / ConvTranspose1d and padded Conv2d / Conv1d: float64 gradcheck") {
