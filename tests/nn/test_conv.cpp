@@ -332,3 +332,27 @@ TEST_CASE("ConvTranspose2d / ConvTranspose1d and padded Conv2d / Conv1d: float64
     check_layer_grads(c1, xg::randn({2, 2, 5}));
   }
 }
+
+TEST_CASE("F::conv2d / F::conv1d with padding \"same\" / \"valid\", as torch.nn.functional's") {
+  const Tensor x = xg::reshape(xg::arange(0, 12, 1, {.dtype = Dtype::float64}), {1, 1, 3, 4}) * 0.1;
+  const Tensor w = (xg::reshape(xg::arange(0, 6, 1, {.dtype = Dtype::float64}), {1, 1, 2, 3}) - 2.0) * 0.1;
+  const Tensor b = f64({0.5}, {1});
+  // torch.nn.functional.conv2d(x, w, b, 1, 'same'): the odd row of padding goes below
+  check_values(F::conv2d(x, w, b, 1, "same"),
+               {0.73, 0.81, 0.84, 0.63, 0.89, 0.93, 0.96, 0.63, 0.42, 0.25, 0.22, 0.19});
+  CHECK(F::conv2d(x, w, b, 1, "valid").shape() == Shape{1, 1, 2, 2});
+  CHECK(F::conv2d(x, w, b, 1, 0).shape() == Shape{1, 1, 2, 2});       // an integer 0 is zero padding 0
+  CHECK(F::conv2d(x, w, b, 1, {1, 0}).shape() == Shape{1, 1, 4, 2});  // and a pair is (h, w)
+  CHECK(F::conv2d(x, w, b, 1, std::string("valid")).shape() == Shape{1, 1, 2, 2});
+  CHECK(F::conv2d(xg::squeeze(x, 0), w, b, 1, "same").shape() == Shape{1, 3, 4});
+  // torch.nn.functional.conv1d(arange(6).reshape(1, 1, 6), [[[1, -1, 2, 0.5]]], None, 1, 'same'[,
+  // dilation=2])
+  const Tensor x1 = xg::reshape(xg::arange(0, 6, 1, {.dtype = Dtype::float64}), {1, 1, 6});
+  const Tensor w1 = f64({1, -1, 2, 0.5}, {1, 1, 4});
+  check_values(F::conv1d(x1, w1, Tensor(), 1, "same"), {3.0, 4.5, 7.0, 9.5, 9.0, -1.0});
+  check_values(F::conv1d(x1, w1, Tensor(), 1, "same", 2), {3.5, 6.0, 7.5, 6.0, 8.0, -2.0});
+  CHECK_ERROR(F::conv2d(x, w, b, 2, "same"), xg::ValueError, "conv2d",
+              "padding='same' is not supported for strided convolutions");
+  CHECK_ERROR(F::conv1d(x1, w1, Tensor(), 1, "full"), xg::ValueError, "conv1d",
+              "invalid padding string 'full'");
+}

@@ -621,6 +621,24 @@ std::vector<ModuleCase> cases() {
        "m(x0, x1, x2)"},
       // PyTorch 1.13 has no F.scaled_dot_product_attention: the reference is its formula in torch ops
       {"function",
+       "conv2d padding same, kernel (2, 4), dilation (2, 1)",
+       "torch.nn.Sequential()",
+       {X({2, 3, 5, 6}, 317), X({2, 3, 2, 4}, 318), X({2}, 319)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{nn::functional::conv2d(in[0], in[1], in[2], 1, "same", {2, 1})};
+       },
+       "torch.nn.functional.conv2d(x0, x1, x2, 1, 'same', (2, 1))"},
+      {"function",
+       "conv1d padding valid, groups 2",
+       "torch.nn.Sequential()",
+       {X({2, 4, 7}, 320), X({2, 2, 3}, 321)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{nn::functional::conv1d(in[0], in[1], Tensor(), 1, "valid", 1, 2)};
+       },
+       "torch.nn.functional.conv1d(x0, x1, None, 1, 'valid', 1, 2)"},
+      {"function",
        "scaled_dot_product_attention additive mask",
        "torch.nn.Sequential()",
        {X({2, 3, 4}, 69), X({2, 5, 4}, 70), X({2, 5, 2}, 71), values({3, 5}, 72)},
