@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "xgrad/autograd/tape/grad_mode.hpp"
 
@@ -141,6 +142,41 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
     throw ValueError("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
   const double k = std::sqrt(2.0 / M_PI);
   return 0.5 * x * (1.0 + xg::tanh(k * (x + 0.044715 * x * x * x)));
+}
+
+namespace {
+// (before, after) zero padding of one axis for PyTorch's padding string; `op` names the caller.
+std::pair<int64_t, int64_t> string_pads(const char* op, const std::string& padding, bool strided, int64_t k,
+                                        int64_t d) {
+  if (padding == "valid") return {0, 0};
+  if (padding != "same")
+    throw ValueError(std::string(op) + ": invalid padding string '" + padding +
+                     "', should be one of {'valid', 'same'}");
+  if (strided)
+    throw ValueError(std::string(op) + ": padding='same' is not supported for strided convolutions");
+  const int64_t total = d * (k - 1);
+  return {total / 2, total - total / 2};
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride, const PaddingString& p,
+              Size2 dilation, int64_t groups) {
+  const std::string& padding = p.value;
+  if (!weight.defined() || weight.dim() != 4) return xg::conv2d(x, weight, bias, stride, 0, dilation, groups);
+  const bool strided = stride.h != 1 || stride.w != 1;
+  const auto [hl, hr] = string_pads("conv2d", padding, strided, weight.size(2), dilation.h);
+  const auto [wl, wr] = string_pads("conv2d", padding, strided, weight.size(3), dilation.w);
+  if (hl == hr && wl == wr) return xg::conv2d(x, weight, bias, stride, {hl, wl}, dilation, groups);
+  return xg::conv2d(pad(x, {wl, wr, hl, hr}), weight, bias, stride, 0, dilation, groups);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+              const PaddingString& p, int64_t dilation, int64_t groups) {
+  const std::string& padding = p.value;
+  if (!weight.defined() || weight.dim() != 3) return xg::conv1d(x, weight, bias, stride, 0, dilation, groups);
+  const auto [l, r] = string_pads("conv1d", padding, stride != 1, weight.size(2), dilation);
+  if (l == r) return xg::conv1d(x, weight, bias, stride, l, dilation, groups);
+  return xg::conv1d(pad(x, {l, r}), weight, bias, stride, 0, dilation, groups);
 }
 
 }  // namespace xg::nn::functional

@@ -13,9 +13,11 @@
 /// h = F::max_pool2d(h, 2);                                         // [N, 32, 14, 14]
 /// xg::Tensor logits = F::linear(F::dropout(xg::flatten(h, 1), 0.5, training), w2, b2);
 /// @endcode
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tensor/generator.hpp"
@@ -47,6 +49,24 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
 /// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch's `approximate=`.
 Tensor gelu(const Tensor& x, const std::string& approximate);
 
+/// A convolution's padding as PyTorch's string, "same" or "valid": converts from a string literal
+/// or a std::string, never from an integer or a braced pair (those stay conv2d's Size2 padding, so
+/// `F::conv2d(x, w, b, 1, 0)` and `F::conv2d(x, w, b, 1, {1, 0})` mean what they did).
+struct PaddingString {
+  std::string value;
+  template <std::size_t N>
+  PaddingString(const char (&s)[N]) : value(s) {}        // NOLINT: implicit on purpose
+  PaddingString(std::string s) : value(std::move(s)) {}  // NOLINT
+};
+/// conv2d / conv1d with PyTorch's string padding: "valid" (none) or "same" (the output keeps the
+/// input's size; stride 1 only, ValueError otherwise; for an even dilated kernel the odd row or
+/// column of padding goes after, as PyTorch), e.g. `F::conv2d(x, w, b, 1, "same")`. Zero padding;
+/// an asymmetric one pads the input with xg::pad first.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride,
+              const PaddingString& padding, Size2 dilation = 1, int64_t groups = 1);
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+              const PaddingString& padding, int64_t dilation = 1, int64_t groups = 1);
+
 // ---- re-exported from autograd/ops/ops.hpp ----
 using xg::adaptive_avg_pool1d;
 using xg::adaptive_avg_pool2d;
@@ -58,6 +78,8 @@ using xg::avg_pool1d;
 using xg::avg_pool2d;
 using xg::conv1d;
 using xg::conv2d;
+using xg::conv_transpose1d;
+using xg::conv_transpose2d;
 using xg::elu;
 using xg::gelu;
 using xg::leaky_relu;

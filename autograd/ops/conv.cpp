@@ -4,6 +4,8 @@
 //   conv2d             -> conv2d_input_grad (dx), conv2d_weight_grad (dw), sum (db)
 //   conv2d_input_grad  -> conv2d (d grad_output), conv2d_weight_grad (d weight)
 //   conv2d_weight_grad -> conv2d_input_grad (d x), conv2d (d grad_output)
+// conv_transpose2d is conv2d_input_grad with x in the role of grad_output (composite), so its
+// input gradient is a conv2d and its weight gradient a conv2d_weight_grad with roles swapped.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -382,6 +384,146 @@ XG_OP(conv1d,
        .torch = "torch.nn.functional.conv1d"});
 
 namespace {
+struct ConvTCase {
+  const char* label;
+  Shape xs, ws;
+  bool bias;
+  Size2 stride, padding, output_padding;
+  int64_t groups;
+  Size2 dilation;
+};
+std::vector<ConvTCase> conv_t_cases() {
+  return {
+      {"[2, 3, 4, 4] * [3, 2, 3, 3] + bias", {2, 3, 4, 4}, {3, 2, 3, 3}, true, 1, 0, 0, 1, 1},
+      {"[2, 2, 3, 4] * [2, 3, 3, 3] stride 2 padding 1 output_padding 1 + bias",
+       {2, 2, 3, 4},
+       {2, 3, 3, 3},
+       true,
+       2,
+       1,
+       1,
+       1,
+       1},
+      {"[1, 4, 3, 3] * [4, 1, 2, 3] groups 2, stride (2, 3), output_padding (1, 2), dilation (2, 1)",
+       {1, 4, 3, 3},
+       {4, 1, 2, 3},
+       false,
+       {2, 3},
+       {0, 1},
+       {1, 2},
+       2,
+       {2, 1}},
+      {"[1, 2, 3, 3] * [2, 2, 2, 2] output_padding 1 < dilation 2 (stride 1) + bias",
+       {1, 2, 3, 3},
+       {2, 2, 2, 2},
+       true,
+       1,
+       1,
+       1,
+       1,
+       2},
+      {"unbatched [2, 3, 3] * [2, 2, 2, 2] stride 2", {2, 3, 3}, {2, 2, 2, 2}, false, 2, 0, 0, 1, 1},
+  };
+}
+std::string torch_tuple(Size2 s) {
+  std::string out = "(";  // appended: GCC 12 warns on "(" + s
+  out += std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+  return out;
+}
+}  // namespace
+
+XG_OP(conv_transpose2d,
+      {.formula = "conv_transpose2d(x, w) + b = conv2d_input_grad(x, w) + b (composite): dx = conv2d(g, w), "
+                  "dw = conv2d_weight_grad(g, x)",
+       .kind = OpKind::composite,
+       .samples =
+           [] {
+             std::vector<OpSample> s;
+             unsigned salt = 120;
+             for (const ConvTCase& c : conv_t_cases()) {
+               std::vector<Tensor> in{sample_tensor(c.xs, Domain::real, salt += 3),
+                                      sample_tensor(c.ws, Domain::real, salt + 1)};
+               if (c.bias) in.push_back(sample_tensor({c.ws[1] * c.groups}, Domain::real, salt + 2));
+               s.push_back({c.label, in,
+                            [c](std::span<const Tensor> t) {
+                              return conv_transpose2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), c.stride,
+                                                      c.padding, c.output_padding, c.groups, c.dilation);
+                            },
+                            0,
+                            std::string("OP(x0, x1, ") + (c.bias ? "x2" : "None") +
+                                ", stride=" + torch_tuple(c.stride) + ", padding=" + torch_tuple(c.padding) +
+                                ", output_padding=" + torch_tuple(c.output_padding) + ", groups=" +
+                                std::to_string(c.groups) + ", dilation=" + torch_tuple(c.dilation) + ")"});
+             }
+             return s;
+           },
+       .torch = "torch.nn.functional.conv_transpose2d"});
+XG_OP(conv_transpose1d,
+      {.formula = "conv_transpose1d(x, w) = conv_transpose2d on [N, C, 1, L] (composite)",
+       .kind = OpKind::composite,
+       .samples =
+           [] {
+             auto call = [](int64_t s, int64_t p, int64_t op, int64_t g, int64_t d) {
+               return [=](std::span<const Tensor> t) {
+                 return conv_transpose1d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), s, p, op, g, d);
+               };
+             };
+             return std::vector<OpSample>{
+                 {"[2, 3, 5] * [3, 2, 3] + bias",
+                  {sample_tensor({2, 3, 5}, Domain::real, 141), sample_tensor({3, 2, 3}, Domain::real, 142),
+                   sample_tensor({2}, Domain::real, 143)},
+                  call(1, 0, 0, 1, 1),
+                  0,
+                  "OP(x0, x1, x2, 1, 0, 0, 1, 1)"},
+                 {"[2, 4, 4] * [4, 1, 3] stride 3 padding 1 output_padding 2 groups 2 dilation 2",
+                  {sample_tensor({2, 4, 4}, Domain::real, 144), sample_tensor({4, 1, 3}, Domain::real, 145)},
+                  call(3, 1, 2, 2, 2),
+                  0,
+                  "OP(x0, x1, None, 3, 1, 2, 2, 2)"},
+                 {"unbatched [2, 4] * [2, 3, 2] stride 2 + bias",
+                  {sample_tensor({2, 4}, Domain::real, 146), sample_tensor({2, 3, 2}, Domain::real, 147),
+                   sample_tensor({3}, Domain::real, 148)},
+                  call(2, 0, 1, 1, 1),
+                  0,
+                  "OP(x0, x1, x2, 2, 0, 1, 1, 1)"},
+             };
+           },
+       .torch = "torch.nn.functional.conv_transpose1d"});
+
+namespace {
+// Checks a transposed convolution's arguments and returns its output shape [N, O, Ho, Wo]; `op`
+// names the caller and `show` renders the caller's own shapes (conv_transpose1d's are 3-D).
+Shape conv_t_geom(const Shape& xs, const Shape& ws, Size2 s, Size2 p, Size2 op_pad, int64_t groups, Size2 d,
+                  const char* op, const std::string& show) {
+  auto fail = [&](const std::string& why) {
+    throw ShapeError(std::string(op) + ": " + why + " (" + show + ")");
+  };
+  auto bad = [&](const std::string& why) {
+    throw ValueError(std::string(op) + ": " + why + " (" + show + ")");
+  };
+  if (s.h <= 0 || s.w <= 0) bad("stride must be positive");
+  if (d.h <= 0 || d.w <= 0) bad("dilation must be positive");
+  if (p.h < 0 || p.w < 0) bad("padding must be non-negative");
+  if (op_pad.h < 0 || op_pad.w < 0) bad("output_padding must be non-negative");
+  if (groups <= 0) bad("groups must be positive, got " + std::to_string(groups));
+  if ((op_pad.h >= s.h && op_pad.h >= d.h) || (op_pad.w >= s.w && op_pad.w >= d.w))
+    bad("output_padding must be smaller than either stride or dilation");
+  if (ws[0] % groups != 0)
+    fail("weight.size(0) = " + std::to_string(ws[0]) + " (in_channels) is not divisible by groups " +
+         std::to_string(groups));
+  if (xs[1] != ws[0])
+    fail("input has " + std::to_string(xs[1]) + " channels but the weight expects " + std::to_string(ws[0]) +
+         " (weight.size(0))");
+  if (ws[2] <= 0 || ws[3] <= 0) fail("the kernel must not be empty");
+  const int64_t ho = (xs[2] - 1) * s.h - 2 * p.h + d.h * (ws[2] - 1) + op_pad.h + 1;
+  const int64_t wo = (xs[3] - 1) * s.w - 2 * p.w + d.w * (ws[3] - 1) + op_pad.w + 1;
+  if (xs[2] <= 0 || xs[3] <= 0 || ho <= 0 || wo <= 0)
+    fail("the output size " + std::to_string(ho) + " x " + std::to_string(wo) + " is not positive");
+  return Shape{xs[0], ws[1] * groups, ho, wo};
+}
+}  // namespace
+
+namespace {
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
 Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p);
 Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p);
@@ -497,6 +639,67 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
                      ", stride " + std::to_string(stride) + ", padding " + std::to_string(padding) +
                      ", dilation " + std::to_string(dilation) + ", groups " + std::to_string(groups) + ")");
   }
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride,
+                        Size2 padding, Size2 output_padding, int64_t groups, Size2 dilation) {
+  check_defined(x, "conv_transpose2d", "the input");
+  check_defined(weight, "conv_transpose2d", "the weight");
+  if (x.dim() == 3)  // unbatched [C, H, W]
+    return squeeze(
+        conv_transpose2d(unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation),
+        0);
+  const std::string show = "input " + x.shape().str() + ", weight " + weight.shape().str() + ", stride " +
+                           pair_str(stride) + ", padding " + pair_str(padding) + ", output_padding " +
+                           pair_str(output_padding) + ", groups " + std::to_string(groups) + ", dilation " +
+                           pair_str(dilation);
+  if (x.dim() != 4 || weight.dim() != 4)
+    throw ShapeError(
+        "conv_transpose2d: expected a 4-D input [N, C, H, W] (or 3-D [C, H, W]) and a 4-D weight "
+        "[in_channels, out_channels / groups, kH, kW] (" +
+        show + ")");
+  float_dtype_of({&x, &weight, &bias}, "conv_transpose2d");
+  const Shape ys = conv_t_geom(x.shape(), weight.shape(), stride, padding, output_padding, groups, dilation,
+                               "conv_transpose2d", show);
+  if (bias.defined() && !(bias.shape() == Shape{ys[1]}))
+    throw ShapeError("conv_transpose2d: bias has shape " + bias.shape().str() + ", expected [" +
+                     std::to_string(ys[1]) + "] (" + show + ")");
+  // An output_padding >= stride (allowed when < dilation) leaves conv2d's view of the output with
+  // floor(output_padding / stride) more rows than x has: zero rows of x, which add nothing.
+  const int64_t eh = output_padding.h / stride.h, ew = output_padding.w / stride.w;
+  const Tensor xp = eh > 0 || ew > 0 ? pad(x, {0, ew, 0, eh}) : x;
+  Tensor y = conv2d_input_grad(xp, weight, ys, stride, padding, dilation, groups);
+  if (bias.defined()) y = y + reshape(bias, {1, ys[1], 1, 1});
+  return y;
+}
+
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+                        int64_t padding, int64_t output_padding, int64_t groups, int64_t dilation) {
+  check_defined(x, "conv_transpose1d", "the input");
+  check_defined(weight, "conv_transpose1d", "the weight");
+  if (x.dim() == 2)
+    return squeeze(
+        conv_transpose1d(unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation),
+        0);
+  const std::string show = "input " + x.shape().str() + ", weight " + weight.shape().str() + ", stride " +
+                           std::to_string(stride) + ", padding " + std::to_string(padding) +
+                           ", output_padding " + std::to_string(output_padding) + ", groups " +
+                           std::to_string(groups) + ", dilation " + std::to_string(dilation);
+  if (x.dim() != 3 || weight.dim() != 3)
+    throw ShapeError(
+        "conv_transpose1d: expected a 3-D input [N, C, L] (or 2-D [C, L]) and a 3-D weight "
+        "[in_channels, out_channels / groups, k] (" +
+        show + ")");
+  // Checked here so that the errors speak of conv_transpose1d's own 3-D shapes.
+  const Shape ys =
+      conv_t_geom(unsqueeze(x, 2).shape(), unsqueeze(weight, 2).shape(), {1, stride}, {0, padding},
+                  {0, output_padding}, groups, {1, dilation}, "conv_transpose1d", show);
+  if (bias.defined() && !(bias.shape() == Shape{ys[1]}))
+    throw ShapeError("conv_transpose1d: bias has shape " + bias.shape().str() + ", expected [" +
+                     std::to_string(ys[1]) + "] (" + show + ")");
+  return squeeze(conv_transpose2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {1, stride}, {0, padding},
+                                  {0, output_padding}, groups, {1, dilation}),
+                 2);
 }
 
 }  // namespace xg

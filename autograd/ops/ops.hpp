@@ -333,6 +333,19 @@ Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shap
 /// conv2d on [N, C, 1, L] (composite).
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
               int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+/// 2-D transposed convolution, as torch.nn.functional.conv_transpose2d (note PyTorch's argument
+/// order: output_padding, groups, dilation): x [N, C, H, W] (or [C, H, W]), weight
+/// [C, O / groups, kh, kw], optional bias [O] -> [N, O, Ho, Wo] with
+/// Ho = (H - 1) sh - 2 ph + dh (kh - 1) + oph + 1; each output_padding < its stride or dilation.
+/// It is conv2d_input_grad(x, weight) (composite): dx is a conv2d, dweight a conv2d_weight_grad.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Size2 stride = 1, Size2 padding = 0, Size2 output_padding = 0, int64_t groups = 1,
+                        Size2 dilation = 1);
+/// 1-D transposed convolution, as torch.nn.functional.conv_transpose1d: x [N, C, L] (or [C, L]),
+/// weight [C, O / groups, k], bias [O] -> [N, O, Lo]; conv_transpose2d on [N, C, 1, L] (composite).
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        int64_t stride = 1, int64_t padding = 0, int64_t output_padding = 0,
+                        int64_t groups = 1, int64_t dilation = 1);
 /// Max over each kh x kw window (dilated; padding counts as -inf; NaN propagates), as
 /// torch.nn.functional.max_pool2d. stride defaults to the kernel size; padding is at most half the
 /// kernel. x [N, C, H, W] or [C, H, W]. The gradient goes to each window's first largest element.

@@ -826,6 +826,8 @@ TEST_CASE("clone() of every built-in module: equal values, nothing shared, the s
   check_clone(*std::make_shared<nn::Bilinear>(3, 2, 4), Tensor());
   check_clone(*std::make_shared<nn::Conv2d>(2, 3, 3), img);
   check_clone(*std::make_shared<nn::Conv1d>(2, 3, 2), xg::randn({1, 2, 6}));
+  check_clone(*std::make_shared<nn::ConvTranspose2d>(2, 3, 3), img);
+  check_clone(*std::make_shared<nn::ConvTranspose1d>(2, 3, 2), xg::randn({1, 2, 6}));
   check_clone(*std::make_shared<nn::MaxPool2d>(2), img);
   check_clone(*std::make_shared<nn::AvgPool2d>(2), img);
   check_clone(*std::make_shared<nn::AdaptiveAvgPool2d>(xg::Size2{2, 1}), img);

@@ -159,6 +159,179 @@ std::vector<ModuleCase> cases() {
          return mk<nn::Conv1d>(nn::Conv1dOptions{
              .in_channels = 3, .out_channels = 4, .kernel_size = 3, .stride = 2, .padding = 1});
        }},
+      {"layer",
+       "Conv1d padding same, dilation 2, even kernel",
+       "torch.nn.Conv1d(3, 2, 4, padding='same', dilation=2)",
+       {X({2, 3, 9}, 301)},
+       [] {
+         return mk<nn::Conv1d>(nn::Conv1dOptions{
+             .in_channels = 3, .out_channels = 2, .kernel_size = 4, .padding = "same", .dilation = 2});
+       }},
+      {"layer",
+       "Conv1d padding 2 reflect",
+       "torch.nn.Conv1d(2, 3, 3, padding=2, padding_mode='reflect')",
+       {X({2, 2, 6}, 302)},
+       [] {
+         return mk<nn::Conv1d>(nn::Conv1dOptions{
+             .in_channels = 2, .out_channels = 3, .kernel_size = 3, .padding = 2, .padding_mode = "reflect"});
+       }},
+      {"layer",
+       "Conv2d padding same, kernel (2, 3)",
+       "torch.nn.Conv2d(3, 4, (2, 3), padding='same')",
+       {X({2, 3, 5, 6}, 303)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{
+             .in_channels = 3, .out_channels = 4, .kernel_size = {2, 3}, .padding = "same"});
+       }},
+      {"layer",
+       "Conv2d padding same, kernel 4 dilation (1, 2) groups 2",
+       "torch.nn.Conv2d(4, 2, 4, padding='same', dilation=(1, 2), groups=2)",
+       {X({1, 4, 7, 8}, 304)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 4,
+                                                 .out_channels = 2,
+                                                 .kernel_size = 4,
+                                                 .padding = "same",
+                                                 .dilation = {1, 2},
+                                                 .groups = 2});
+       }},
+      {"layer",
+       "Conv2d padding valid stride 2",
+       "torch.nn.Conv2d(2, 3, 3, stride=2, padding='valid')",
+       {X({2, 2, 7, 6}, 305)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{
+             .in_channels = 2, .out_channels = 3, .kernel_size = 3, .stride = 2, .padding = "valid"});
+       }},
+      {"layer",
+       "Conv2d padding (1, 2) reflect",
+       "torch.nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode='reflect')",
+       {X({2, 2, 5, 6}, 306)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 2,
+                                                 .out_channels = 3,
+                                                 .kernel_size = 3,
+                                                 .padding = {1, 2},
+                                                 .padding_mode = "reflect"});
+       }},
+      {"layer",
+       "Conv2d padding 2 replicate stride 2",
+       "torch.nn.Conv2d(2, 3, 3, stride=2, padding=2, padding_mode='replicate')",
+       {X({2, 2, 5, 5}, 307)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 2,
+                                                 .out_channels = 3,
+                                                 .kernel_size = 3,
+                                                 .stride = 2,
+                                                 .padding = 2,
+                                                 .padding_mode = "replicate"});
+       }},
+      {"layer",
+       "Conv2d padding 1 circular, no bias",
+       "torch.nn.Conv2d(3, 2, 3, padding=1, padding_mode='circular', bias=False)",
+       {X({2, 3, 4, 5}, 308)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 3,
+                                                 .out_channels = 2,
+                                                 .kernel_size = 3,
+                                                 .padding = 1,
+                                                 .bias = false,
+                                                 .padding_mode = "circular"});
+       }},
+      {"layer",
+       "Conv2d padding same circular, kernel 4",
+       "torch.nn.Conv2d(2, 2, 4, padding='same', padding_mode='circular')",
+       {X({1, 2, 5, 6}, 309)},
+       [] {
+         return mk<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 2,
+                                                 .out_channels = 2,
+                                                 .kernel_size = 4,
+                                                 .padding = "same",
+                                                 .padding_mode = "circular"});
+       }},
+      {"layer",
+       "ConvTranspose2d",
+       "torch.nn.ConvTranspose2d(3, 4, 3)",
+       {X({2, 3, 4, 5}, 310)},
+       [] { return mk<nn::ConvTranspose2d>(3, 4, 3); }},
+      {"layer",
+       "ConvTranspose2d stride 2 padding 1 output_padding 1",
+       "torch.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)",
+       {X({2, 4, 4, 3}, 311)},
+       [] {
+         return mk<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{.in_channels = 4,
+                                                                   .out_channels = 2,
+                                                                   .kernel_size = 3,
+                                                                   .stride = 2,
+                                                                   .padding = 1,
+                                                                   .output_padding = 1});
+       }},
+      {"layer",
+       "ConvTranspose2d (2, 3) stride (2, 3) output_padding (1, 2) groups 2 dilation (2, 1) no bias",
+       "torch.nn.ConvTranspose2d(4, 6, (2, 3), stride=(2, 3), padding=(0, 1), output_padding=(1, 2), "
+       "groups=2, bias=False, dilation=(2, 1))",
+       {X({1, 4, 3, 3}, 312)},
+       [] {
+         return mk<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{.in_channels = 4,
+                                                                   .out_channels = 6,
+                                                                   .kernel_size = {2, 3},
+                                                                   .stride = {2, 3},
+                                                                   .padding = {0, 1},
+                                                                   .output_padding = {1, 2},
+                                                                   .groups = 2,
+                                                                   .bias = false,
+                                                                   .dilation = {2, 1}});
+       }},
+      {"layer",
+       "ConvTranspose2d output_padding 1 < dilation 2, unbatched",
+       "torch.nn.ConvTranspose2d(2, 3, 2, padding=1, output_padding=1, dilation=2)",
+       {X({2, 3, 4}, 313)},
+       [] {
+         return mk<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{.in_channels = 2,
+                                                                   .out_channels = 3,
+                                                                   .kernel_size = 2,
+                                                                   .padding = 1,
+                                                                   .output_padding = 1,
+                                                                   .dilation = 2});
+       }},
+      {"layer",
+       "ConvTranspose2d stride 2, output_size [9, 8]",
+       "torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)",
+       {X({2, 2, 5, 4}, 314)},
+       [] {
+         return mk<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{
+             .in_channels = 2, .out_channels = 3, .kernel_size = 3, .stride = 2, .padding = 1});
+       },
+       [](nn::Module& m, const Inputs& in) {
+         return std::vector<Tensor>{dynamic_cast<nn::ConvTranspose2d&>(m).forward(in[0], {9, 8})};
+       },
+       "m(x0, output_size=[9, 8])"},
+      {"layer",
+       "ConvTranspose1d stride 3 padding 1 output_padding 2 groups 2 dilation 2",
+       "torch.nn.ConvTranspose1d(4, 2, 3, stride=3, padding=1, output_padding=2, groups=2, dilation=2)",
+       {X({2, 4, 5}, 315)},
+       [] {
+         return mk<nn::ConvTranspose1d>(nn::ConvTranspose1dOptions{.in_channels = 4,
+                                                                   .out_channels = 2,
+                                                                   .kernel_size = 3,
+                                                                   .stride = 3,
+                                                                   .padding = 1,
+                                                                   .output_padding = 2,
+                                                                   .groups = 2,
+                                                                   .dilation = 2});
+       }},
+      {"layer",
+       "ConvTranspose1d, output_size [2, 3, 13]",
+       "torch.nn.ConvTranspose1d(2, 3, 4, stride=2)",
+       {X({2, 2, 5}, 316)},
+       [] {
+         return mk<nn::ConvTranspose1d>(
+             nn::ConvTranspose1dOptions{.in_channels = 2, .out_channels = 3, .kernel_size = 4, .stride = 2});
+       },
+       [](nn::Module& m, const Inputs& in) {
+         return std::vector<Tensor>{dynamic_cast<nn::ConvTranspose1d&>(m).forward(in[0], {2, 3, 13})};
+       },
+       "m(x0, output_size=[2, 3, 13])"},
       // ---- activations
       {"layer", "ReLU", "torch.nn.ReLU()", {X({3, 5}, 8)}, [] { return mk<nn::ReLU>(); }},
       {"layer",
@@ -692,6 +865,24 @@ std::vector<ModuleCase> cases() {
        mha_run({}),
        "m(x0, x1, x2)"},
       // PyTorch 1.13 has no F.scaled_dot_product_attention: the reference is its formula in torch ops
+      {"function",
+       "conv2d padding same, kernel (2, 4), dilation (2, 1)",
+       "torch.nn.Sequential()",
+       {X({2, 3, 5, 6}, 317), X({2, 3, 2, 4}, 318), X({2}, 319)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{nn::functional::conv2d(in[0], in[1], in[2], 1, "same", {2, 1})};
+       },
+       "torch.nn.functional.conv2d(x0, x1, x2, 1, 'same', (2, 1))"},
+      {"function",
+       "conv1d padding valid, groups 2",
+       "torch.nn.Sequential()",
+       {X({2, 4, 7}, 320), X({2, 2, 3}, 321)},
+       none,
+       [](nn::Module&, const Inputs& in) {
+         return std::vector<Tensor>{nn::functional::conv1d(in[0], in[1], Tensor(), 1, "valid", 1, 2)};
+       },
+       "torch.nn.functional.conv1d(x0, x1, None, 1, 'valid', 1, 2)"},
       {"function",
        "scaled_dot_product_attention additive mask",
        "torch.nn.Sequential()",

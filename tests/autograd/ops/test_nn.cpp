@@ -1,4 +1,4 @@
-// Convolution and pooling ops (autograd/ops/nn.cpp): values against hand-computed examples and
+// Convolution and pooling ops (autograd/ops/conv.cpp, pool.cpp): values against hand-computed examples and
 // against naive direct loops over several stride / padding / dilation / groups settings, in
 // float32 and float64; gradients against the same loops; error messages naming the op and shapes.
 // (Every op here is also gradchecked and gradgradchecked by the registry sweep.)
@@ -283,6 +283,92 @@ TEST_CASE("conv2d / conv1d errors name the op and the shapes") {
   CHECK_ERROR(xg::conv1d(xg::zeros({2, 3, 8}), xg::zeros({4, 2, 3})), xg::ShapeError, "conv1d:", "[2, 3, 8]",
               "[4, 2, 3]", "3 channels");
   CHECK_ERROR(xg::conv1d(xg::zeros({2, 3, 8}), xg::zeros({4, 3, 3, 3})), xg::ShapeError, "conv1d:", "3-D");
+}
+
+// ================================================================ transposed convolutions
+TEST_CASE("conv_transpose2d: values and gradients as PyTorch's, stride 2 padding 1 output_padding 1") {
+  Tensor x = (seq({1, 2, 2, 3}) * 0.1).requires_grad_();
+  Tensor w = ((seq({2, 2, 2, 2}) - 7.0) * 0.05).requires_grad_();
+  Tensor b = xg::tensor({0.5, -0.5}, {.dtype = Dtype::float64, .requires_grad = true});
+  Tensor y = xg::conv_transpose2d(x, w, b, 2, 1, 1);
+  REQUIRE(y.shape() == Shape{1, 2, 3, 5});
+  // torch.nn.functional.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)
+  check_close(y, {0.62,  0.58,  0.62,  0.57, 0.62,  0.5,   0.41,  0.48,  0.38,  0.46,
+                  0.62,  0.55,  0.62,  0.54, 0.62,  -0.26, -0.26, -0.22, -0.23, -0.18,
+                  -0.26, -0.31, -0.24, -0.3, -0.22, -0.14, -0.17, -0.1,  -0.14, -0.06},
+              1e-14);
+  // (y * y).sum().backward() in PyTorch
+  xg::sum(y * y).backward();
+  check_close(x.grad(),
+              {-0.248, -0.512, -0.51, -0.496, -0.94, -0.912, 0.04, 0.064, 0.114, 0.08, 0.052, 0.112}, 1e-14);
+  check_close(w.grad(),
+              {0.708, 1.144, 1.324, 1.86, -0.548, -0.568, -0.42, -0.34, 1.656, 2.872, 4.012, 6.324, -1.28,
+               -1.432, -1.38, -1.492},
+              1e-14);
+  check_close(b.grad(), {16.38, -6.18}, 1e-14);
+}
+
+TEST_CASE("conv_transpose1d: groups 2, dilation 2, output_padding 1 >= stride 1, as PyTorch's") {
+  Tensor x = (seq({1, 4, 3}) * 0.1).requires_grad_();
+  Tensor w = ((seq({4, 1, 2}) - 3.0) * 0.25).requires_grad_();
+  Tensor y = xg::conv_transpose1d(x, w, Tensor(), 1, 0, 1, 2, 2);
+  REQUIRE(y.shape() == Shape{1, 2, 6});
+  // torch.nn.functional.conv_transpose1d(x, w, None, 1, 0, 1, 2, 2): the last column is padding
+  check_close(y, {-0.075, -0.175, -0.275, -0.05, -0.1, 0.0, 0.825, 0.925, 2.225, 1.35, 1.5, 0.0}, 1e-14);
+  xg::sum(y * y).backward();
+  check_close(
+      x.grad(),
+      {0.3875, 0.3125, 0.5125, 0.0375, 0.0875, 0.1375, 2.6375, 1.8125, 2.6125, 5.6875, 4.0875, 6.3375},
+      1e-14);
+  check_close(w.grad(), {-0.145, -0.05, -0.46, -0.305, 5.845, 6.96, 8.23, 10.005}, 1e-14);
+  // unbatched [C, L] is the batch of one
+  check_close(xg::conv_transpose1d(xg::squeeze(x.detach(), 0), w.detach(), Tensor(), 1, 0, 1, 2, 2),
+              y.to_vector<double>(), 0);
+}
+
+TEST_CASE("conv_transpose2d is the adjoint of conv2d for every conv case") {
+  // <conv2d(z, w), x> = <z, conv_transpose2d(x, w)> when the transposed output has z's shape
+  xg::manual_seed(9);
+  for (const ConvCase& c : kConvCases) {
+    CAPTURE(c.label);
+    Tensor z = xg::randn(c.xs, {.dtype = Dtype::float64}), w = xg::randn(c.ws, {.dtype = Dtype::float64});
+    Tensor y = xg::conv2d(z, w, Tensor(), c.stride, c.padding, c.dilation, c.groups);
+    Tensor x = xg::randn(y.shape(), {.dtype = Dtype::float64});
+    // output_padding makes up the rows conv2d's floor division dropped
+    const Size2 op{(c.xs[2] + 2 * c.padding.h - c.dilation.h * (c.ws[2] - 1) - 1) % c.stride.h,
+                   (c.xs[3] + 2 * c.padding.w - c.dilation.w * (c.ws[3] - 1) - 1) % c.stride.w};
+    Tensor t = xg::conv_transpose2d(x, w, Tensor(), c.stride, c.padding, op, c.groups, c.dilation);
+    REQUIRE(t.shape() == z.shape());
+    CHECK(xg::sum(z * t).item() == doctest::Approx(xg::sum(y * x).item()).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("conv_transpose2d / conv_transpose1d errors name the op and the shapes") {
+  // PyTorch: "output padding must be smaller than either stride or dilation"
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 2, 3, 3}), xg::zeros({2, 2, 2, 2}), Tensor(), 2, 0, 2),
+              xg::ValueError,
+              "conv_transpose2d:", "output_padding must be smaller than either stride or dilation",
+              "[1, 2, 3, 3]", "output_padding (2, 2)");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 3, 3, 3}), xg::zeros({2, 2, 2, 2})), xg::ShapeError,
+              "conv_transpose2d:", "3 channels", "expects 2", "[1, 3, 3, 3]", "[2, 2, 2, 2]");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 3, 3, 3}), xg::zeros({3, 2, 2, 2}), Tensor(), 1, 0, 0, 2),
+              xg::ShapeError, "conv_transpose2d:", "not divisible by groups 2", "[3, 2, 2, 2]");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 2, 3, 3}), xg::zeros({2, 3, 2, 2}), xg::zeros({2})),
+              xg::ShapeError, "conv_transpose2d:", "bias", "[2]", "[3]");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 2, 1, 1}), xg::zeros({2, 3, 1, 1}), Tensor(), 1, 1),
+              xg::ShapeError, "conv_transpose2d:", "output size -1 x -1");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({2, 3}), xg::zeros({2, 3, 1, 1})), xg::ShapeError,
+              "conv_transpose2d:", "4-D", "[2, 3]");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 2, 3, 3}), xg::zeros({2, 3, 2, 2}), Tensor(), 0),
+              xg::ValueError, "conv_transpose2d:", "stride must be positive");
+  CHECK_ERROR(xg::conv_transpose2d(xg::zeros({1, 2, 3, 3}, {.dtype = Dtype::int64}), xg::zeros({2, 3, 2, 2})),
+              xg::TypeError, "conv_transpose2d:", "int64");
+  CHECK_ERROR(xg::conv_transpose1d(xg::zeros({2, 3, 8}), xg::zeros({4, 2, 3})), xg::ShapeError,
+              "conv_transpose1d:", "[2, 3, 8]", "[4, 2, 3]", "3 channels");
+  CHECK_ERROR(xg::conv_transpose1d(xg::zeros({2, 4, 8}), xg::zeros({4, 2, 3}), Tensor(), 2, 0, 2),
+              xg::ValueError, "conv_transpose1d:", "output_padding must be smaller", "output_padding 2");
+  CHECK_ERROR(xg::conv_transpose1d(xg::zeros({2, 4, 8}), xg::zeros({4, 2, 3, 1})), xg::ShapeError,
+              "conv_transpose1d:", "3-D");
 }
 
 // ================================================================ pools
