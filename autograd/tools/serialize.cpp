@@ -56,25 +56,102 @@ const Tensor& TensorFile::at(const std::string& name) const {
   throw IOError("safetensors file '" + path + "': no tensor named '" + name + "'");
 }
 
+namespace {
+
+// float32 -> float16 bits, rounding to nearest even: subnormals kept, overflow to inf, NaN to the
+// quiet NaN 0x7e00 with its sign (the bits a float32 tensor's .half() gives).
+uint16_t float_to_half(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+  const uint32_t a = bits & 0x7fffffffu;
+  if (a > 0x7f800000u) return sign | 0x7e00;
+  if (a >= 0x477ff000u) return sign | 0x7c00;  // 65520 and above round to inf
+  if (a < 0x38800000u) {  // below 2^-14: a subnormal half, exact scaling then round to even
+    float m;
+    std::memcpy(&m, &a, 4);
+    return sign | static_cast<uint16_t>(std::nearbyint(m * 16777216.0f));
+  }
+  const uint32_t rebased = a - (112u << 23);  // exponent bias 127 -> 15
+  return sign | static_cast<uint16_t>((rebased + 0xfffu + ((a >> 13) & 1u)) >> 13);
+}
+
+// float32 -> bfloat16 bits, rounding to nearest even (subnormals kept, overflow to inf); NaN
+// becomes 0x7fc0.
+uint16_t float_to_bfloat16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// A float tensor's values as 16-bit patterns. float64 goes through float32 first, as PyTorch's
+// float64 -> half/bfloat16 conversion does (a double rounding, kept for identical bits).
+std::vector<uint16_t> to_16bit(const Tensor& t, FloatStorage storage) {
+  std::vector<uint16_t> out(static_cast<std::size_t>(t.numel()));
+  const auto conv = storage == FloatStorage::float16 ? float_to_half : float_to_bfloat16;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = conv(t.dtype() == Dtype::float64 ? static_cast<float>(t.data<double>()[i]) : t.data<float>()[i]);
+  return out;
+}
+
+}  // namespace
+
 void save_tensors(const std::string& path, const NamedTensors& tensors,
-                  const std::map<std::string, std::string>& metadata) {
+                  const std::map<std::string, std::string>& metadata, SaveOptions options) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> seen;
-  std::size_t offset = 0;
+  struct Out {
+    const std::string* name;
+    const Tensor* t;
+    const char* dtype;
+    std::size_t elem;
+    std::vector<uint16_t> halves;  // the stored bits when written as F16/BF16
+  };
+  std::vector<Out> outs;
   for (const auto& [name, t] : tensors) {
     if (name.empty() || name == "__metadata__")
       throw ValueError("save_tensors: invalid tensor name '" + name + "'");
     if (!seen.insert(name).second) throw ValueError("save_tensors: duplicate tensor name '" + name + "'");
     if (!t.defined()) throw ValueError("save_tensors: tensor '" + name + "' is undefined");
-    const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
-    header[name] = {{"dtype", st_dtype(t.dtype())},
-                    {"shape", t.shape().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
+    Out o{&name, &t, st_dtype(t.dtype()), dtype_size(t.dtype()), {}};
+    if (options.floats != FloatStorage::as_is && t.dtype() != Dtype::int64) {
+      o.dtype = options.floats == FloatStorage::float16 ? "F16" : "BF16";
+      o.elem = 2;
+      o.halves = to_16bit(t, options.floats);
+    }
+    outs.push_back(std::move(o));
+  }
+  // The data is laid out by element size, largest first (stable, so equal sizes keep the caller's
+  // order): every tensor then starts at a multiple of its element size with no padding between
+  // tensors, which the format forbids (the byte ranges must tile the data area). The header keeps
+  // the caller's order, and so does load_tensors.
+  std::vector<std::size_t> layout(outs.size());
+  for (std::size_t i = 0; i < layout.size(); ++i) layout[i] = i;
+  std::stable_sort(layout.begin(), layout.end(),
+                   [&](std::size_t a, std::size_t b) { return outs[a].elem > outs[b].elem; });
+  std::vector<std::pair<std::size_t, std::size_t>> ranges(outs.size());
+  std::size_t offset = 0;
+  for (std::size_t i : layout) {
+    const std::size_t bytes = static_cast<std::size_t>(outs[i].t->numel()) * outs[i].elem;
+    ranges[i] = {offset, offset + bytes};
     offset += bytes;
   }
-  std::string h = header.dump();
-  while ((8 + h.size()) % 8) h.push_back(' ');  // the format pads the header to 8-byte alignment
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    header[*outs[i].name] = {{"dtype", outs[i].dtype},
+                             {"shape", outs[i].t->shape().vec()},
+                             {"data_offsets", {ranges[i].first, ranges[i].second}}};
+  std::string h;
+  try {
+    h = header.dump();
+  } catch (const nlohmann::json::exception&) {
+    throw ValueError(
+        "save_tensors: a tensor name or metadata string is not valid UTF-8 (the header is JSON)");
+  }
+  // Spaces pad the header so that the data starts 8-byte aligned (the format allows trailing
+  // whitespace): with the layout above every tensor can be mapped in place.
+  while ((8 + h.size()) % 8) h.push_back(' ');
   if (h.size() > kMaxHeaderBytes)
     io_fail(path, "the header would be " + std::to_string(h.size()) + " bytes, above the format's limit of " +
                       std::to_string(kMaxHeaderBytes) + " (too many tensors or too long names)");
@@ -87,9 +164,15 @@ void save_tensors(const std::string& path, const NamedTensors& tensors,
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const auto& [name, t] : tensors)
-      out.write(static_cast<const char*>(t.raw_data()),
-                static_cast<std::streamsize>(t.numel() * static_cast<int64_t>(dtype_size(t.dtype()))));
+    for (std::size_t i : layout) {
+      const Out& o = outs[i];
+      if (o.elem == 2)
+        out.write(reinterpret_cast<const char*>(o.halves.data()),
+                  static_cast<std::streamsize>(o.halves.size() * 2));
+      else
+        out.write(static_cast<const char*>(o.t->raw_data()),
+                  static_cast<std::streamsize>(o.t->numel() * static_cast<int64_t>(o.elem)));
+    }
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());
@@ -121,7 +204,7 @@ std::size_t st_elem_size(const std::string& dtype, bool& supported) {
 
 // A JSON number as an extent or offset: non-negative, integral and representable in int64. An
 // integral float (3.0, 1e2) is accepted up to 2^53, where doubles stop being exact.
-bool json_index(const nlohmann::json& v, uint64_t& out) {
+bool json_index(const nlohmann::ordered_json& v, uint64_t& out) {
   if (v.is_number_unsigned()) {
     out = v.get<uint64_t>();
     return out <= static_cast<uint64_t>(INT64_MAX);
@@ -163,11 +246,13 @@ TensorFile load_tensors(const std::string& path) {
   std::string h(n, '\0');
   in.read(h.data(), static_cast<std::streamsize>(n));
   if (!in) io_fail(path, "read failed in the header at offset 8");
-  nlohmann::json header;
+  // Ordered, so that the tensors come back in the header's order (the order save_tensors was given).
+  nlohmann::ordered_json header;
   // A JSON object keeps the last of duplicate keys: the parser callback rejects them instead.
   std::vector<std::set<std::string>> keys;
-  const auto no_duplicates = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
+  const auto no_duplicates = [&](int depth, nlohmann::ordered_json::parse_event_t event,
+                                 nlohmann::ordered_json& parsed) {
+    using E = nlohmann::ordered_json::parse_event_t;
     if (event == E::object_start) {
       keys.emplace_back();
     } else if (event == E::object_end) {
@@ -182,7 +267,7 @@ TensorFile load_tensors(const std::string& path) {
     return true;
   };
   try {
-    header = nlohmann::json::parse(h, no_duplicates);
+    header = nlohmann::ordered_json::parse(h, no_duplicates);
   } catch (const nlohmann::json::exception& e) {
     io_fail(path, std::string("malformed JSON header at offset 8: ") + e.what());
   }
@@ -272,12 +357,16 @@ TensorFile load_tensors(const std::string& path) {
     entries.push_back(std::move(e));
   }
   // The byte ranges tile the data area: in order, without gaps or overlaps, up to its end.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  // Any tensor order and alignment is accepted; only holes and overlaps are refused.
+  std::vector<const Entry*> by_offset;
+  for (const Entry& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
   });
   uint64_t expect = 0;
   const Entry* previous = nullptr;
-  for (const Entry& e : entries) {
+  for (const Entry* ep : by_offset) {
+    const Entry& e = *ep;
     if (e.begin < expect)
       io_fail(path, "tensor '" + e.name + "' starts at data offset " + std::to_string(e.begin) +
                         " (file offset " + std::to_string(data_start + e.begin) + ") and overlaps tensor '" +

@@ -24,13 +24,29 @@ struct TensorFile {
   std::string path;
 };
 
-/// Writes the tensors (any dtype) and string metadata to `path` atomically.
-/// Throws IOError naming the file on failure or when the header would exceed the format's limit
-/// of 100,000,000 bytes (checked before the file is opened), ValueError on duplicate or empty names.
-void save_tensors(const std::string& path, const NamedTensors& tensors,
-                  const std::map<std::string, std::string>& metadata = {});
+/// How save_tensors stores float32 and float64 tensors (int64 ones are always stored as I64).
+enum class FloatStorage {
+  as_is,     ///< F32 / F64, exact
+  float16,   ///< F16, rounded to nearest even as PyTorch's .half() (float64 goes through float32)
+  bfloat16,  ///< BF16, rounded to nearest even as PyTorch's .bfloat16() (float64 through float32)
+};
 
-/// Reads a safetensors file. F32, F64 and I64 are read as is; F16/BF16/I32/I8/U8/BOOL are
+struct SaveOptions {
+  FloatStorage floats = FloatStorage::as_is;
+};
+
+/// Writes the tensors (any dtype) and string metadata to `path` atomically. The header lists the
+/// tensors in the given order; the data is laid out by element size, largest first, after a
+/// header padded with spaces to end at a multiple of 8, so every tensor's data starts at a file
+/// offset that is a multiple of its element size (a zero-copy reader can map each one).
+/// Throws IOError naming the file on failure or when the header would exceed the format's limit
+/// of 100,000,000 bytes (checked before the file is opened), ValueError on duplicate or empty
+/// names and on names or metadata that are not valid UTF-8.
+void save_tensors(const std::string& path, const NamedTensors& tensors,
+                  const std::map<std::string, std::string>& metadata = {}, SaveOptions options = {});
+
+/// Reads a safetensors file, its tensors in the header's order, whatever their layout or alignment
+/// in the data area. F32, F64 and I64 are read as is; F16/BF16/I32/I8/U8/BOOL are
 /// converted (to float32 or int64). Every inconsistency raises IOError naming the file and the
 /// byte offset, tensor name or field: truncation, a header length beyond the file or above the
 /// format's limit of 100,000,000 bytes (checked before allocating), malformed JSON, a header that

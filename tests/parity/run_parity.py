@@ -143,13 +143,18 @@ DTYPES = {"F64": torch.float64, "F32": torch.float32, "I64": torch.int64, "I32":
           "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
-def read_safetensors(path):
-    """name -> tensor, from a safetensors file (8-byte little-endian header length, JSON header)."""
+def read_safetensors_header(path):
+    """(header, data start, file bytes) of a safetensors file: an 8-byte little-endian header
+    length, then the JSON header, then the data."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
+    return json.loads(data[8:8 + n]), 8 + n, data
+
+
+def read_safetensors(path):
+    """name -> tensor, from a safetensors file."""
+    header, base, data = read_safetensors_header(path)
     out = {}
     for name, info in header.items():
         if name == "__metadata__":

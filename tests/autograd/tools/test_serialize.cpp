@@ -3,9 +3,12 @@
 // is wrong.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -204,5 +207,149 @@ TEST_CASE("byte ranges tile the data area; entries, dtypes and metadata are chec
   write_file(
       p, make_file(R"({"w":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\x01\x02", 2)));
   CHECK_ERROR(xg::load_tensors(p), xg::IOError, p, "tensor 'w' of dtype BOOL holds byte 2", "0 or 1");
+  std::remove(p.c_str());
+}
+
+namespace {
+// The 16-bit patterns of a tensor stored as F16/BF16: the raw bytes of its data range.
+std::vector<uint16_t> stored_bits(const std::string& raw, std::size_t begin, std::size_t count) {
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i])) << (8 * i);
+  std::vector<uint16_t> out(count);
+  for (std::size_t i = 0; i < count; ++i)
+    out[i] = static_cast<uint16_t>(static_cast<unsigned char>(raw[8 + n + begin + 2 * i]) |
+                                   static_cast<unsigned char>(raw[8 + n + begin + 2 * i + 1]) << 8);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("tensors are laid out largest element first, every one aligned; the header keeps the order") {
+  const std::string p = tmp("aligned.safetensors");
+  xg::Tensor a = xg::tensor({1.f, 2.f, 3.f});
+  xg::Tensor c = xg::tensor({5}, {.dtype = xg::Dtype::int64});
+  xg::Tensor b = xg::tensor({1.5, -2.5}, {.dtype = xg::Dtype::float64});
+  xg::Tensor d = xg::tensor({4.f});
+  xg::save_tensors(p, {{"a", a}, {"c", c}, {"b", b}, {"d", d}});
+  const std::string raw = read_file(p);
+  const std::size_t n = static_cast<unsigned char>(raw[0]) | static_cast<std::size_t>(raw[1]) << 8;
+  CHECK((8 + n) % 8 == 0);
+  const std::string header = raw.substr(8, n);
+  // 8-byte tensors first in the caller's order (c, b), then the 4-byte ones (a, d)
+  CHECK(header.find(R"("a":{"dtype":"F32","shape":[3],"data_offsets":[24,36]})") != std::string::npos);
+  CHECK(header.find(R"("c":{"dtype":"I64","shape":[1],"data_offsets":[0,8]})") != std::string::npos);
+  CHECK(header.find(R"("b":{"dtype":"F64","shape":[2],"data_offsets":[8,24]})") != std::string::npos);
+  CHECK(header.find(R"("d":{"dtype":"F32","shape":[1],"data_offsets":[36,40]})") != std::string::npos);
+  CHECK(header.find('a') < header.find("\"c\""));
+  CHECK(header.back() == ' ');  // padded with spaces (the JSON alone is not a multiple of 8 here)
+  xg::TensorFile f = xg::load_tensors(p);
+  REQUIRE(f.tensors.size() == 4);
+  CHECK(f.tensors[0].first == "a");
+  CHECK(f.tensors[1].first == "c");
+  CHECK(f.tensors[2].first == "b");
+  CHECK(f.tensors[3].first == "d");
+  CHECK(f.at("b").to_vector<double>() == std::vector<double>{1.5, -2.5});
+  CHECK(f.at("a").to_vector<float>() == std::vector<float>{1, 2, 3});
+  // an unaligned file (as older xgrad wrote: caller's order, no padding) is still read, in header order
+  std::string old(8, '\0');
+  const std::string h = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("y":{"dtype":"F64","shape":[1],"data_offsets":[4,12]}})";
+  old[0] = static_cast<char>(h.size());
+  const float x = 0.25f;
+  const double y = -3.0;
+  old += h + std::string(reinterpret_cast<const char*>(&x), 4) +
+         std::string(reinterpret_cast<const char*>(&y), 8);
+  write_file(p, old);
+  f = xg::load_tensors(p);
+  REQUIRE(f.tensors.size() == 2);
+  CHECK(f.tensors[0].first == "x");
+  CHECK(f.at("x").to_vector<float>() == std::vector<float>{0.25f});
+  CHECK(f.at("y").to_vector<double>() == std::vector<double>{-3.0});
+  std::remove(p.c_str());
+}
+
+TEST_CASE("float tensors can be stored as F16 or BF16 with PyTorch's rounding") {
+  const std::string p = tmp("half.safetensors");
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  // ties and double rounding, overflow, the largest half, subnormals, underflow, signed zero
+  const std::vector<double> v = {1 + 0x1p-11 + 0x1p-40,
+                                 65520.0,
+                                 65519.99,
+                                 0x1p-25,
+                                 0x1p-24 * 1.5,
+                                 3e-8,
+                                 1e-45,
+                                 -1e-40,
+                                 3.4e38,
+                                 1e39,
+                                 -inf,
+                                 -0.0,
+                                 0.1,
+                                 -2.5,
+                                 1 + 0x1p-8 + 0x1p-40,
+                                 nan,
+                                 -nan};
+  // torch.tensor(v, dtype=torch.float64).half().view(torch.int16) (as unsigned), and the same
+  // from .float(): identical
+  const std::vector<uint16_t> f16 = {15360, 31744, 31743, 0,     2,     1,     0,     32768, 31744,
+                                     31744, 64512, 32768, 11878, 49408, 15364, 32256, 65024};
+  // torch.tensor(v, dtype=torch.float64).bfloat16().view(torch.int16); NaN is 0x7fc0 whatever
+  // its sign
+  const std::vector<uint16_t> bf16 = {16256, 18304, 18304, 13056, 13248, 13057, 0,     32769, 32640,
+                                      32640, 65408, 32768, 15821, 49184, 16256, 32704, 32704};
+  xg::Tensor d = xg::tensor(v, {.dtype = xg::Dtype::float64});
+  xg::Tensor s = d.to(xg::Dtype::float32);
+  xg::Tensor i = xg::tensor({3, -4}, {.dtype = xg::Dtype::int64});
+  const std::size_t count = v.size();
+  for (auto storage : {xg::FloatStorage::float16, xg::FloatStorage::bfloat16}) {
+    const auto& want = storage == xg::FloatStorage::float16 ? f16 : bf16;
+    CAPTURE(storage == xg::FloatStorage::float16);
+    xg::save_tensors(p, {{"d", d}, {"s", s}, {"i", i}}, {}, {.floats = storage});
+    const std::string raw = read_file(p);
+    // i (8 bytes) first, then d and s (2 bytes each)
+    CHECK(stored_bits(raw, 16, count) == want);
+    CHECK(stored_bits(raw, 16 + 2 * count, count) == want);
+    xg::TensorFile f = xg::load_tensors(p);
+    CHECK(f.at("i").dtype() == xg::Dtype::int64);
+    CHECK(f.at("i").to_vector<int64_t>() == std::vector<int64_t>{3, -4});
+    REQUIRE(f.at("d").dtype() == xg::Dtype::float32);
+    const std::vector<float> back = f.at("d").to_vector<float>();
+    // read back as float32: exact 16-bit values
+    CHECK(back[0] == 1.0f);
+    CHECK(back[1] ==
+          (storage == xg::FloatStorage::float16 ? std::numeric_limits<float>::infinity() : 65536.0f));
+    CHECK(back[9] == std::numeric_limits<float>::infinity());
+    CHECK(back[2] == (storage == xg::FloatStorage::float16 ? 65504.0f : 65536.0f));
+    CHECK(back[4] == (storage == xg::FloatStorage::float16 ? 0x1p-23f : 0x1p-24f * 1.5f));
+    CHECK(std::isnan(back[15]));
+    CHECK(std::signbit(back[11]));
+    CHECK(f.at("s").to_vector<float>()[13] == -2.5f);
+  }
+  std::remove(p.c_str());
+}
+
+TEST_CASE("__metadata__ round-trips exactly") {
+  const std::string p = tmp("meta.safetensors");
+  const std::map<std::string, std::string> meta = {
+      {"quote", "say \"hi\""},
+      {"backslash", R"(C:\path\n not a newline \u0041)"},
+      {"unicode", "caf\xc3\xa9 \xe2\x88\x87 \xf0\x9f\x98\x80"},
+      {"empty", ""},
+      {"", "empty key"},
+      {"control", std::string("tab\tnewline\nnul\0end\x01", 22)},
+      {"json", R"({"nested": [1, 2]})"},
+  };
+  xg::save_tensors(p, {{"w", xg::ones({2})}}, meta);
+  CHECK(xg::load_tensors(p).metadata == meta);
+  // no metadata: none written, none read
+  xg::save_tensors(p, {{"w", xg::ones({2})}});
+  CHECK(read_file(p).find("__metadata__") == std::string::npos);
+  CHECK(xg::load_tensors(p).metadata.empty());
+  // names survive too
+  xg::save_tensors(p, {{"layer.\"0\"\\w\xc3\xa9", xg::ones({1})}});
+  CHECK(xg::load_tensors(p).tensors.at(0).first == "layer.\"0\"\\w\xc3\xa9");
+  CHECK_ERROR(xg::save_tensors(p, {{"w", xg::ones({1})}}, {{"bad", "\xff\xfe"}}), xg::ValueError,
+              "save_tensors", "not valid UTF-8");
+  CHECK_ERROR(xg::save_tensors(p, {{"w\xc3", xg::ones({1})}}), xg::ValueError, "save_tensors",
+              "not valid UTF-8");
   std::remove(p.c_str());
 }
