@@ -313,8 +313,22 @@ Tensor cumprod(const Tensor& x, int64_t dim) {
           NoGradGuard guard;
           has_zero = x.numel() > 0 && sum(eq(x, 0.0)).item() > 0;
         }
-        if (has_zero)
-          throw ValueError("cumprod: forward-mode AD at inputs containing zeros is not supported");
+        if (has_zero) {
+          // y_k' = sum_{i <= k} t_i prod_{j <= k, j != i} x_j with no division: cumprod is linear
+          // in each x_i, so term i is cumprod(x, x_i -> t_i) - cumprod(x, x_i -> 0). One pass
+          // per position along the axis, only when x has zeros.
+          const int64_t n = x.shape()[a];
+          Shape ms = x.shape();
+          for (int d = 0; d < ms.rank(); ++d) ms[d] = d == a ? n : 1;
+          const Tensor pos = reshape(arange(static_cast<double>(n), {.dtype = x.dtype()}), ms);
+          const Tensor zero = scalar_tensor(0.0, {.dtype = x.dtype()});
+          Tensor r = zeros_like(y);
+          for (int64_t i = 0; i < n; ++i) {
+            const Tensor m = eq(pos, static_cast<double>(i));
+            r = r + (cumprod(where(m, t[0], x), a) - cumprod(where(m, zero, x), a));
+          }
+          return r;
+        }
         return y * cumsum(t[0] / x, a);  // y_k sum_{i <= k} t_i / x_i
       });
 }
@@ -385,6 +399,7 @@ Tensor logcumsumexp_dir(const Tensor& x, int a, bool reverse) {
       [&](std::span<const Tensor> t) {
         // sum_{i <= k} t_i exp(x_i - y_k), shifted by the lane's max c (a constant) against overflow
         if (x.dim() == 0) return t[0];
+        if (x.numel() == 0) return Tensor();
         Tensor c;
         {
           NoGradGuard guard;
