@@ -9,6 +9,7 @@
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/node.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"

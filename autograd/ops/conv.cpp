@@ -21,6 +21,7 @@
 #include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
+using detail::tangent_sum;
 
 using detail::col2im;
 using detail::conv_out;
@@ -550,10 +551,18 @@ Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const C
   };
   if (has_bias) {
     if (!will_record({x, w, b})) return y;
-    return record(opdefs::conv2d_op, y, {x, w, b}, std::move(backward));
+    return record(opdefs::conv2d_op, y, {x, w, b}, std::move(backward), [&](std::span<const Tensor> t) {
+      // bilinear in (x, w), plus the bias broadcast over [N, ., H, W]
+      Tensor r = tangent_sum(t[0].defined() ? conv2d_impl(t[0], w, Tensor(), p) : Tensor(),
+                             t[1].defined() ? conv2d_impl(x, t[1], Tensor(), p) : Tensor());
+      return t[2].defined() ? tangent_sum(r, reshape(t[2], {1, g.o, 1, 1})) : r;
+    });
   }
   if (!will_record({x, w})) return y;
-  return record(opdefs::conv2d_op, y, {x, w}, std::move(backward));
+  return record(opdefs::conv2d_op, y, {x, w}, std::move(backward), [&](std::span<const Tensor> t) {
+    return tangent_sum(t[0].defined() ? conv2d_impl(t[0], w, Tensor(), p) : Tensor(),
+                       t[1].defined() ? conv2d_impl(x, t[1], Tensor(), p) : Tensor());
+  });
 }
 
 Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p) {
@@ -565,13 +574,18 @@ Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& 
   detail::visit_float(d, "conv2d_input_grad",
                       [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
   if (!will_record({gy, w})) return gx;
-  return record(opdefs::conv2d_input_grad_op, gx, {gy, w},
-                [sg = w.requires_grad() ? save_input(gy) : SavedTensor(),
-                 sw = gy.requires_grad() ? save_input(w) : SavedTensor(), ws = w.shape(),
-                 p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
-                  if (nd.needs_input_grad(0)) gi[0] = conv2d_impl(gg, sw.unpack(nd), Tensor(), p);
-                  if (nd.needs_input_grad(1)) gi[1] = conv2d_weight_grad_impl(gg, sg.unpack(nd), ws, p);
-                });
+  return record(
+      opdefs::conv2d_input_grad_op, gx, {gy, w},
+      [sg = w.requires_grad() ? save_input(gy) : SavedTensor(),
+       sw = gy.requires_grad() ? save_input(w) : SavedTensor(), ws = w.shape(),
+       p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+        if (nd.needs_input_grad(0)) gi[0] = conv2d_impl(gg, sw.unpack(nd), Tensor(), p);
+        if (nd.needs_input_grad(1)) gi[1] = conv2d_weight_grad_impl(gg, sg.unpack(nd), ws, p);
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(t[0].defined() ? conv2d_input_grad_impl(t[0], w, xs, p) : Tensor(),
+                           t[1].defined() ? conv2d_input_grad_impl(gy, t[1], xs, p) : Tensor());
+      });
 }
 
 Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p) {
@@ -583,13 +597,18 @@ Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape&
   detail::visit_float(d, "conv2d_weight_grad",
                       [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
   if (!will_record({x, gy})) return gw;
-  return record(opdefs::conv2d_weight_grad_op, gw, {x, gy},
-                [sx = gy.requires_grad() ? save_input(x) : SavedTensor(),
-                 sg = x.requires_grad() ? save_input(gy) : SavedTensor(), xs = x.shape(),
-                 p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
-                  if (nd.needs_input_grad(0)) gi[0] = conv2d_input_grad_impl(sg.unpack(nd), gg, xs, p);
-                  if (nd.needs_input_grad(1)) gi[1] = conv2d_impl(sx.unpack(nd), gg, Tensor(), p);
-                });
+  return record(
+      opdefs::conv2d_weight_grad_op, gw, {x, gy},
+      [sx = gy.requires_grad() ? save_input(x) : SavedTensor(),
+       sg = x.requires_grad() ? save_input(gy) : SavedTensor(), xs = x.shape(),
+       p](const Node& nd, const Tensor& gg, std::span<Tensor> gi) {
+        if (nd.needs_input_grad(0)) gi[0] = conv2d_input_grad_impl(sg.unpack(nd), gg, xs, p);
+        if (nd.needs_input_grad(1)) gi[1] = conv2d_impl(sx.unpack(nd), gg, Tensor(), p);
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(t[0].defined() ? conv2d_weight_grad_impl(t[0], gy, ws, p) : Tensor(),
+                           t[1].defined() ? conv2d_weight_grad_impl(x, t[1], ws, p) : Tensor());
+      });
 }
 }  // namespace
 

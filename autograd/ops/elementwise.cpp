@@ -25,6 +25,8 @@ using detail::binary_map;
 using detail::check_defined;
 using detail::promoted;
 using detail::scalar_like;
+using detail::tangent_sum;
+using detail::tmul;
 using detail::unary_any;
 using detail::unary_float;
 using detail::unary_vec;
@@ -41,13 +43,16 @@ XG_OP(add, {.formula = "d/da (a + b) = 1, d/db (a + b) = 1",
                 },
             .torch = "torch.add"});
 Tensor add(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0, "add");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, "add");
   Tensor y = binary_map<false>(a, b, "add", [](auto x, auto z) { return detail::add_wrap(x, z); });
-  return record(opdefs::add_op, y, {a, b},
-                [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = sum_to(g, sa);
-                  gx[1] = sum_to(g, sb);
-                });
+  return record(
+      opdefs::add_op, y, {a, b},
+      [sa = a.shape(), sb = b.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = sum_to(g, sa);
+        gx[1] = sum_to(g, sb);
+      },
+      [&](std::span<const Tensor> t) { return tangent_sum(t[0], t[1]); });
 }
 
 // ---- sub ----
@@ -61,13 +66,16 @@ XG_OP(sub, {.formula = "d/da (a - b) = 1, d/db (a - b) = -1",
                 },
             .torch = "torch.sub"});
 Tensor sub(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0, "sub");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, "sub");
   Tensor y = binary_map<false>(a, b, "sub", [](auto x, auto z) { return detail::sub_wrap(x, z); });
-  return record(opdefs::sub_op, y, {a, b},
-                [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = sum_to(g, sa);
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
-                });
+  return record(
+      opdefs::sub_op, y, {a, b},
+      [sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = sum_to(g, sa);
+        if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g), sb);
+      },
+      [&](std::span<const Tensor> t) { return t[1].defined() ? tangent_sum(t[0], neg(t[1])) : t[0]; });
 }
 
 // ---- mul ----
@@ -81,7 +89,8 @@ XG_OP(mul, {.formula = "d/da (a * b) = b, d/db (a * b) = a",
                 },
             .torch = "torch.mul"});
 Tensor mul(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0, "mul");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, "mul");
   Tensor y = binary_map<false>(a, b, "mul", [](auto x, auto z) { return detail::mul_wrap(x, z); });
   if (!will_record({a, b})) return y;
   return record(
@@ -90,7 +99,8 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * b, a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(g * a, b.shape());
-      });
+      },
+      [&](std::span<const Tensor> t) { return tangent_sum(tmul(t[0], b), tmul(t[1], a)); });
 }
 
 // ---- div ----
@@ -109,7 +119,8 @@ XG_OP(div, {.formula = "d/da (a / b) = 1 / b, d/db (a / b) = -a / b^2",
                 },
             .torch = "torch.div"});
 Tensor div(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0, "div");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, "div");
   Tensor y = binary_map<true>(a, b, "div", [](auto x, auto z) { return x / z; });
   if (!will_record({a, b})) return y;
   return record(
@@ -119,6 +130,10 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
         if (n.needs_input_grad(0)) gx[0] = sum_to(g / b, a.shape());
         // (a / b) / b, not a / b^2: b^2 underflows to 0 for |b| < 1e-23 in float32 (then 0 / 0)
         if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * (a / b) / b), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(t[0].defined() ? t[0] / b : Tensor(),
+                           t[1].defined() ? neg(t[1] * (y / b)) : Tensor());
       });
 }
 
@@ -132,21 +147,27 @@ XG_OP(pow, {.formula = "d/da a^b = b a^(b-1), d/db a^b = a^b log(a)",
                 },
             .torch = "torch.pow"});
 Tensor pow(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted(a0, b0, "pow");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, "pow");
   Tensor y = binary_map<true>(a, b, "pow", [](auto x, auto z) { return std::pow(x, z); });
   if (!will_record({a, b})) return y;
-  return record(opdefs::pow_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
-                                                                              std::span<Tensor> gx) {
-                  // As PyTorch: 0 for a where b = 0 (a^0 = 1 even at a = 0), 0 for b where a = 0 and
-                  // b >= 0 (not 0 * log 0).
-                  Tensor a = sa.unpack(n), b = sb.unpack(n), zero = scalar_tensor(0.0, {.dtype = g.dtype()});
-                  if (n.needs_input_grad(0))
-                    gx[0] = sum_to(where(eq(b, 0.0), zero, g * b * pow(a, b - 1.0)), a.shape());
-                  if (n.needs_input_grad(1))
-                    gx[1] =
-                        sum_to(where(eq(a, 0.0) * ge(b, 0.0), zero, g * sy.unpack(n) * log(a)), b.shape());
-                });
+  return record(
+      opdefs::pow_op, y, {a, b},
+      [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
+                                                                    std::span<Tensor> gx) {
+        // As PyTorch: 0 for a where b = 0 (a^0 = 1 even at a = 0), 0 for b where a = 0 and
+        // b >= 0 (not 0 * log 0).
+        Tensor a = sa.unpack(n), b = sb.unpack(n), zero = scalar_tensor(0.0, {.dtype = g.dtype()});
+        if (n.needs_input_grad(0))
+          gx[0] = sum_to(where(eq(b, 0.0), zero, g * b * pow(a, b - 1.0)), a.shape());
+        if (n.needs_input_grad(1))
+          gx[1] = sum_to(where(eq(a, 0.0) * ge(b, 0.0), zero, g * sy.unpack(n) * log(a)), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor zero = scalar_tensor(0.0, {.dtype = y.dtype()});
+        return tangent_sum(tmul(t[0], where(eq(b, 0.0), zero, b * pow(a, b - 1.0))),
+                           tmul(t[1], where(eq(a, 0.0) * ge(b, 0.0), zero, y * log(a))));
+      });
 }
 
 // ---- pow (tensor ^ scalar) ----
@@ -198,6 +219,9 @@ Tensor pow(const Tensor& x, double p) {
         Tensor x = sx.unpack(n);
         gx[0] = p == 1.0 ? g : p == 2.0 ? g * (2.0 * x) : g * (p * pow(x, p - 1.0));
       },
+      [&](std::span<const Tensor> t) {
+        return p == 0.0 ? Tensor() : p == 1.0 ? t[0] : t[0] * (p * pow(x, p - 1.0));
+      },
       OpAttrs{{p, 0}, 1});
 }
 
@@ -213,7 +237,8 @@ Tensor winner_mask(const Tensor& a, const Tensor& b, bool larger) {
 }
 template <bool Larger>
 Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
-  auto [a, b] = promoted(a0, b0, info.name);
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = promoted(a0, b0, info.name);
   Tensor y = binary_map<false>(a, b, info.name, [](auto x, auto z) {
     // x != x: a NaN x wins (a NaN z wins by failing x > z), as PyTorch
     return (Larger ? x > z : x < z) || x != x ? x : z;
@@ -226,6 +251,9 @@ Tensor extremum(const Tensor& a0, const Tensor& b0, const OpInfo& info) {
         Tensor wa = winner_mask(a, b, Larger);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * wa, a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(g * winner_mask(b, a, Larger), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(tmul(t[0], winner_mask(a, b, Larger)), tmul(t[1], winner_mask(b, a, Larger)));
       });
 }
 }  // namespace
@@ -307,13 +335,18 @@ Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
     });
   });
   if (!will_record({a, b})) return y;
-  return record(opdefs::where_op, y, {a, b},
-                [m = mask.detach(), sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g,
-                                                                    std::span<Tensor> gx) {
-                  Tensor zero = scalar_tensor(0.0, {.dtype = g.dtype()});
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(where(m, g, zero), sa);
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(where(m, zero, g), sb);
-                });
+  return record(
+      opdefs::where_op, y, {a, b},
+      [m = mask.detach(), sa = a.shape(), sb = b.shape()](const Node& n, const Tensor& g,
+                                                          std::span<Tensor> gx) {
+        Tensor zero = scalar_tensor(0.0, {.dtype = g.dtype()});
+        if (n.needs_input_grad(0)) gx[0] = sum_to(where(m, g, zero), sa);
+        if (n.needs_input_grad(1)) gx[1] = sum_to(where(m, zero, g), sb);
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor zero = scalar_tensor(0.0, {.dtype = y.dtype()});
+        return where(mask, t[0].defined() ? t[0] : zero, t[1].defined() ? t[1] : zero);
+      });
 }
 
 // ---- operators ----
@@ -369,8 +402,9 @@ XG_OP(neg, {.formula = "d/dx (-x) = -1",
             .torch = "torch.neg"});
 Tensor neg(const Tensor& x) {
   Tensor y = unary_any(x, "neg", [](auto v) { return detail::neg_wrap(v); });
-  return record(opdefs::neg_op, y, {x},
-                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); });
+  return record(
+      opdefs::neg_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = neg(g); },
+      [&](std::span<const Tensor> t) { return neg(t[0]); });
 }
 
 XG_OP(exp, {.formula = "d/dx exp(x) = exp(x)",
@@ -381,10 +415,12 @@ XG_OP(exp, {.formula = "d/dx exp(x) = exp(x)",
 Tensor exp(const Tensor& x) {
   Tensor y = unary_vec(x, "exp", [](const auto* in, auto* out, int64_t n) { simd::exp(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::exp_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * sy.unpack(n);
-                });
+  return record(
+      opdefs::exp_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * sy.unpack(n);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * y; });
 }
 
 XG_OP(expm1,
@@ -398,10 +434,12 @@ Tensor expm1(const Tensor& x) {
   Tensor y = unary_float(x, "expm1", [](auto v) { return std::expm1(v); });
   if (!will_record({x})) return y;
   // exp(x), not y + 1: that cancels for x << 0 (float32 at x = -20: -1 + 1 = 0, for 2.06e-9)
-  return record(opdefs::expm1_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * exp(sx.unpack(n));
-                });
+  return record(
+      opdefs::expm1_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * exp(sx.unpack(n));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * exp(x); });
 }
 
 // ---- trigonometric, hyperbolic, other bases and powers (PyTorch's names and domains) ----
@@ -412,11 +450,13 @@ XG_OP(tan, {.formula = "d/dx tan(x) = 1 + tan(x)^2",
 Tensor tan(const Tensor& x) {
   Tensor y = unary_float(x, "tan", [](auto v) { return std::tan(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::tan_op, y, {x},
-                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor y = s.unpack(n);
-                  gx[0] = g * (1.0 + y * y);
-                });
+  return record(
+      opdefs::tan_op, y, {x},
+      [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor y = s.unpack(n);
+        gx[0] = g * (1.0 + y * y);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (1.0 + y * y); });
 }
 
 XG_OP(asin, {.formula = "d/dx asin(x) = 1 / sqrt(1 - x^2)",
@@ -426,11 +466,13 @@ XG_OP(asin, {.formula = "d/dx asin(x) = 1 / sqrt(1 - x^2)",
 Tensor asin(const Tensor& x) {
   Tensor y = unary_float(x, "asin", [](auto v) { return std::asin(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::asin_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g * rsqrt(1.0 - x * x);
-                });
+  return record(
+      opdefs::asin_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g * rsqrt(1.0 - x * x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * rsqrt(1.0 - x * x); });
 }
 
 XG_OP(acos, {.formula = "d/dx acos(x) = -1 / sqrt(1 - x^2)",
@@ -440,11 +482,13 @@ XG_OP(acos, {.formula = "d/dx acos(x) = -1 / sqrt(1 - x^2)",
 Tensor acos(const Tensor& x) {
   Tensor y = unary_float(x, "acos", [](auto v) { return std::acos(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::acos_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = neg(g * rsqrt(1.0 - x * x));
-                });
+  return record(
+      opdefs::acos_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = neg(g * rsqrt(1.0 - x * x));
+      },
+      [&](std::span<const Tensor> t) { return neg(t[0] * rsqrt(1.0 - x * x)); });
 }
 
 XG_OP(atan, {.formula = "d/dx atan(x) = 1 / (1 + x^2)",
@@ -454,11 +498,13 @@ XG_OP(atan, {.formula = "d/dx atan(x) = 1 / (1 + x^2)",
 Tensor atan(const Tensor& x) {
   Tensor y = unary_float(x, "atan", [](auto v) { return std::atan(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::atan_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g / (1.0 + x * x);
-                });
+  return record(
+      opdefs::atan_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g / (1.0 + x * x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (1.0 + x * x); });
 }
 
 XG_OP(sinh, {.formula = "d/dx sinh(x) = cosh(x)",
@@ -468,11 +514,13 @@ XG_OP(sinh, {.formula = "d/dx sinh(x) = cosh(x)",
 Tensor sinh(const Tensor& x) {
   Tensor y = unary_float(x, "sinh", [](auto v) { return std::sinh(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::sinh_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g * cosh(x);
-                });
+  return record(
+      opdefs::sinh_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g * cosh(x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * cosh(x); });
 }
 
 XG_OP(cosh, {.formula = "d/dx cosh(x) = sinh(x)",
@@ -482,11 +530,13 @@ XG_OP(cosh, {.formula = "d/dx cosh(x) = sinh(x)",
 Tensor cosh(const Tensor& x) {
   Tensor y = unary_float(x, "cosh", [](auto v) { return std::cosh(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::cosh_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g * sinh(x);
-                });
+  return record(
+      opdefs::cosh_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g * sinh(x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * sinh(x); });
 }
 
 XG_OP(asinh, {.formula = "d/dx asinh(x) = 1 / sqrt(x^2 + 1)",
@@ -496,11 +546,13 @@ XG_OP(asinh, {.formula = "d/dx asinh(x) = 1 / sqrt(x^2 + 1)",
 Tensor asinh(const Tensor& x) {
   Tensor y = unary_float(x, "asinh", [](auto v) { return std::asinh(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::asinh_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g / hypot(x, scalar_like(x, 1.0));  // x^2 + 1 overflows float32 from 1.9e19
-                });
+  return record(
+      opdefs::asinh_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g / hypot(x, scalar_like(x, 1.0));  // x^2 + 1 overflows float32 from 1.9e19
+      },
+      [&](std::span<const Tensor> t) { return t[0] / hypot(x, scalar_like(x, 1.0)); });
 }
 
 XG_OP(acosh, {.formula = "d/dx acosh(x) = 1 / sqrt(x^2 - 1) (x > 1)",
@@ -515,13 +567,15 @@ XG_OP(acosh, {.formula = "d/dx acosh(x) = 1 / sqrt(x^2 - 1) (x > 1)",
 Tensor acosh(const Tensor& x) {
   Tensor y = unary_float(x, "acosh", [](auto v) { return std::acosh(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::acosh_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  // |x| sqrt(1 - 1 / x^2): x^2 - 1 overflows float32 from 1.9e19 (NaN on (-1, 1) and
-                  // finite below -1, as the rsqrt(x^2 - 1) of PyTorch)
-                  gx[0] = g / (abs(x) * sqrt(1.0 - 1.0 / (x * x)));
-                });
+  return record(
+      opdefs::acosh_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        // |x| sqrt(1 - 1 / x^2): x^2 - 1 overflows float32 from 1.9e19 (NaN on (-1, 1) and
+        // finite below -1, as the rsqrt(x^2 - 1) of PyTorch)
+        gx[0] = g / (abs(x) * sqrt(1.0 - 1.0 / (x * x)));
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (abs(x) * sqrt(1.0 - 1.0 / (x * x))); });
 }
 
 XG_OP(atanh, {.formula = "d/dx atanh(x) = 1 / (1 - x^2)",
@@ -531,11 +585,13 @@ XG_OP(atanh, {.formula = "d/dx atanh(x) = 1 / (1 - x^2)",
 Tensor atanh(const Tensor& x) {
   Tensor y = unary_float(x, "atanh", [](auto v) { return std::atanh(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::atanh_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g / (1.0 - x * x);
-                });
+  return record(
+      opdefs::atanh_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g / (1.0 - x * x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (1.0 - x * x); });
 }
 
 XG_OP(log2, {.formula = "d/dx log2(x) = 1 / (x ln 2)",
@@ -545,11 +601,13 @@ XG_OP(log2, {.formula = "d/dx log2(x) = 1 / (x ln 2)",
 Tensor log2(const Tensor& x) {
   Tensor y = unary_float(x, "log2", [](auto v) { return std::log2(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::log2_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g / (x * std::numbers::ln2);
-                });
+  return record(
+      opdefs::log2_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g / (x * std::numbers::ln2);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (x * std::numbers::ln2); });
 }
 
 XG_OP(log10, {.formula = "d/dx log10(x) = 1 / (x ln 10)",
@@ -559,11 +617,13 @@ XG_OP(log10, {.formula = "d/dx log10(x) = 1 / (x ln 10)",
 Tensor log10(const Tensor& x) {
   Tensor y = unary_float(x, "log10", [](auto v) { return std::log10(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::log10_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g / (x * std::numbers::ln10);
-                });
+  return record(
+      opdefs::log10_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g / (x * std::numbers::ln10);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (x * std::numbers::ln10); });
 }
 
 XG_OP(exp2, {.formula = "d/dx 2^x = 2^x ln 2",
@@ -573,11 +633,13 @@ XG_OP(exp2, {.formula = "d/dx 2^x = 2^x ln 2",
 Tensor exp2(const Tensor& x) {
   Tensor y = unary_float(x, "exp2", [](auto v) { return std::exp2(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::exp2_op, y, {x},
-                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor y = s.unpack(n);
-                  gx[0] = g * (y * std::numbers::ln2);
-                });
+  return record(
+      opdefs::exp2_op, y, {x},
+      [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor y = s.unpack(n);
+        gx[0] = g * (y * std::numbers::ln2);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (y * std::numbers::ln2); });
 }
 
 XG_OP(reciprocal, {.formula = "d/dx (1 / x) = -1 / x^2 = -y^2",
@@ -587,11 +649,13 @@ XG_OP(reciprocal, {.formula = "d/dx (1 / x) = -1 / x^2 = -y^2",
 Tensor reciprocal(const Tensor& x) {
   Tensor y = unary_float(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
   if (!will_record({x})) return y;
-  return record(opdefs::reciprocal_op, y, {x},
-                [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor y = s.unpack(n);
-                  gx[0] = neg(g * (y * y));
-                });
+  return record(
+      opdefs::reciprocal_op, y, {x},
+      [s = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor y = s.unpack(n);
+        gx[0] = neg(g * (y * y));
+      },
+      [&](std::span<const Tensor> t) { return neg(t[0] * (y * y)); });
 }
 
 XG_OP(square, {.formula = "d/dx x^2 = 2 x",
@@ -601,11 +665,13 @@ XG_OP(square, {.formula = "d/dx x^2 = 2 x",
 Tensor square(const Tensor& x) {
   Tensor y = unary_float(x, "square", [](auto v) { return v * v; });
   if (!will_record({x})) return y;
-  return record(opdefs::square_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = g * (2.0 * x);
-                });
+  return record(
+      opdefs::square_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = g * (2.0 * x);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (2.0 * x); });
 }
 
 XG_OP(erfc, {.formula = "d/dx erfc(x) = -2 / sqrt(pi) exp(-x^2)",
@@ -615,11 +681,15 @@ XG_OP(erfc, {.formula = "d/dx erfc(x) = -2 / sqrt(pi) exp(-x^2)",
 Tensor erfc(const Tensor& x) {
   Tensor y = unary_float(x, "erfc", [](auto v) { return std::erfc(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::erfc_op, y, {x},
-                [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor x = s.unpack(n);
-                  gx[0] = neg(g * (2.0 / std::sqrt(std::numbers::pi) * exp(neg(x * x))));
-                });
+  return record(
+      opdefs::erfc_op, y, {x},
+      [s = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor x = s.unpack(n);
+        gx[0] = neg(g * (2.0 / std::sqrt(std::numbers::pi) * exp(neg(x * x))));
+      },
+      [&](std::span<const Tensor> t) {
+        return neg(t[0] * (2.0 / std::sqrt(std::numbers::pi) * exp(neg(x * x))));
+      });
 }
 
 XG_OP(log, {.formula = "d/dx log(x) = 1 / x",
@@ -630,10 +700,12 @@ XG_OP(log, {.formula = "d/dx log(x) = 1 / x",
 Tensor log(const Tensor& x) {
   Tensor y = unary_vec(x, "log", [](const auto* in, auto* out, int64_t n) { simd::log(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::log_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g / sx.unpack(n);
-                });
+  return record(
+      opdefs::log_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g / sx.unpack(n);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / x; });
 }
 
 XG_OP(log1p,
@@ -646,10 +718,12 @@ XG_OP(log1p,
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_vec(x, "log1p", [](const auto* in, auto* out, int64_t n) { simd::log1p(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::log1p_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g / (sx.unpack(n) + 1.0);
-                });
+  return record(
+      opdefs::log1p_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g / (sx.unpack(n) + 1.0);
+      },
+      [&](std::span<const Tensor> t) { return t[0] / (x + 1.0); });
 }
 
 XG_OP(sqrt, {.formula = "d/dx sqrt(x) = 1 / (2 sqrt(x))",
@@ -663,10 +737,12 @@ XG_OP(sqrt, {.formula = "d/dx sqrt(x) = 1 / (2 sqrt(x))",
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_float(x, "sqrt", [](auto v) { return std::sqrt(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::sqrt_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * 0.5 / sy.unpack(n);
-                });
+  return record(
+      opdefs::sqrt_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * 0.5 / sy.unpack(n);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * 0.5 / y; });
 }
 
 XG_OP(rsqrt, {.formula = "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3",
@@ -680,11 +756,13 @@ XG_OP(rsqrt, {.formula = "d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 rsqrt(x)^3",
 Tensor rsqrt(const Tensor& x) {
   Tensor y = unary_float(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::rsqrt_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor y = sy.unpack(n);
-                  gx[0] = g * -0.5 * y * y * y;
-                });
+  return record(
+      opdefs::rsqrt_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor y = sy.unpack(n);
+        gx[0] = g * -0.5 * y * y * y;
+      },
+      [&](std::span<const Tensor> t) { return t[0] * -0.5 * y * y * y; });
 }
 
 XG_OP(abs,
@@ -702,10 +780,12 @@ Tensor abs(const Tensor& x) {
       return v < 0 ? detail::neg_wrap(v) : v;
   });
   if (!will_record({x})) return y;
-  return record(opdefs::abs_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * sign(sx.unpack(n));
-                });
+  return record(
+      opdefs::abs_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * sign(sx.unpack(n));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * sign(x); });
 }
 
 XG_OP(sign, {.formula = "sign(x) is piecewise constant: no gradient",
@@ -725,10 +805,12 @@ XG_OP(sin, {.formula = "d/dx sin(x) = cos(x)",
 Tensor sin(const Tensor& x) {
   Tensor y = unary_vec(x, "sin", [](const auto* in, auto* out, int64_t n) { simd::sin(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::sin_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * cos(sx.unpack(n));
-                });
+  return record(
+      opdefs::sin_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * cos(sx.unpack(n));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * cos(x); });
 }
 
 XG_OP(cos, {.formula = "d/dx cos(x) = -sin(x)",
@@ -742,10 +824,12 @@ XG_OP(cos, {.formula = "d/dx cos(x) = -sin(x)",
 Tensor cos(const Tensor& x) {
   Tensor y = unary_vec(x, "cos", [](const auto* in, auto* out, int64_t n) { simd::cos(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::cos_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = neg(g * sin(sx.unpack(n)));
-                });
+  return record(
+      opdefs::cos_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = neg(g * sin(sx.unpack(n)));
+      },
+      [&](std::span<const Tensor> t) { return neg(t[0] * sin(x)); });
 }
 
 XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
@@ -759,11 +843,13 @@ XG_OP(tanh, {.formula = "d/dx tanh(x) = 1 - tanh(x)^2",
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_vec(x, "tanh", [](const auto* in, auto* out, int64_t n) { simd::tanh(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::tanh_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor y = sy.unpack(n);
-                  gx[0] = g * (1.0 - y * y);
-                });
+  return record(
+      opdefs::tanh_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor y = sy.unpack(n);
+        gx[0] = g * (1.0 - y * y);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (1.0 - y * y); });
 }
 
 XG_OP(sigmoid, {.formula = "d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))",
@@ -779,11 +865,13 @@ Tensor sigmoid(const Tensor& x) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
   Tensor y = unary_vec(x, "sigmoid", [](const auto* in, auto* out, int64_t n) { simd::sigmoid(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::sigmoid_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor y = sy.unpack(n);
-                  gx[0] = g * y * (1.0 - y);
-                });
+  return record(
+      opdefs::sigmoid_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor y = sy.unpack(n);
+        gx[0] = g * y * (1.0 - y);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * y * (1.0 - y); });
 }
 
 XG_OP(erf, {.formula = "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)",
@@ -793,11 +881,13 @@ XG_OP(erf, {.formula = "d/dx erf(x) = 2 / sqrt(pi) exp(-x^2)",
 Tensor erf(const Tensor& x) {
   Tensor y = unary_vec(x, "erf", [](const auto* in, auto* out, int64_t n) { simd::erf(in, out, n); });
   if (!will_record({x})) return y;
-  return record(opdefs::erf_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n);
-                  gx[0] = g * (M_2_SQRTPI * exp(neg(x * x)));
-                });
+  return record(
+      opdefs::erf_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n);
+        gx[0] = g * (M_2_SQRTPI * exp(neg(x * x)));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (M_2_SQRTPI * exp(neg(x * x))); });
 }
 
 XG_OP(relu,
@@ -812,7 +902,8 @@ Tensor relu(const Tensor& x) {
   Tensor y = unary_float(x, "relu", [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   if (!will_record({x})) return y;
   return record(
-      opdefs::relu_op, y, {x}, [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+      opdefs::relu_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
         const Tensor y = sy.unpack(n);
         if (GradMode::is_enabled() || g.dtype() != y.dtype() ||
             !(g.shape() == y.shape())) {   // differentiable form
@@ -822,7 +913,8 @@ Tensor relu(const Tensor& x) {
         // First order: one masked copy instead of a mask tensor and a product.
         gx[0] =
             binary_map<true>(g, y, "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; });
-      });
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (1.0 - le(y, 0.0)); });
 }
 
 XG_OP(leaky_relu,
@@ -850,6 +942,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
       [sx = save_input(x), slope](const Node& n, const Tensor& g, std::span<Tensor> gx) {
         gx[0] = where(gt(sx.unpack(n), 0.0), g, g * slope);
       },
+      [&](std::span<const Tensor> t) { return where(gt(x, 0.0), t[0], t[0] * slope); },
       OpAttrs{{slope, 0}, 1});
 }
 
@@ -868,14 +961,18 @@ Tensor elu(const Tensor& x, double alpha) {
     return v > 0 ? v : static_cast<T>(alpha) * std::expm1(v);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::elu_op, y, {x},
-                [sx = save_input(x), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  // alpha e^x on the negative side, not elu(x) + alpha: that cancels (float32 at x = -20:
-                  // -1 + 1 = 0, for 2.06e-9). e^min(x, 0): no inf on the unselected side.
-                  const Tensor x = sx.unpack(n);
-                  // (NaN takes the negative side: a NaN gradient, as PyTorch's vectorised kernel)
-                  gx[0] = where(gt(x, 0.0), g, g * (alpha * exp(clamp(x, std::nullopt, 0.0))));
-                });
+  return record(
+      opdefs::elu_op, y, {x},
+      [sx = save_input(x), alpha](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        // alpha e^x on the negative side, not elu(x) + alpha: that cancels (float32 at x = -20:
+        // -1 + 1 = 0, for 2.06e-9). e^min(x, 0): no inf on the unselected side.
+        const Tensor x = sx.unpack(n);
+        // (NaN takes the negative side: a NaN gradient, as PyTorch's vectorised kernel)
+        gx[0] = where(gt(x, 0.0), g, g * (alpha * exp(clamp(x, std::nullopt, 0.0))));
+      },
+      [&](std::span<const Tensor> t) {
+        return where(gt(x, 0.0), t[0], t[0] * (alpha * exp(clamp(x, std::nullopt, 0.0))));
+      });
 }
 
 // gelu and silu are composites: their gradients are derived from erf, sigmoid, mul.
@@ -916,11 +1013,16 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
     return (std::max(bx, T(0)) + std::log1p(std::exp(-std::fabs(bx)))) / static_cast<T>(beta);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::softplus_op, y, {x},
-                [sx = save_input(x), beta, threshold](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor bx = sx.unpack(n) * beta;
-                  gx[0] = where(gt(bx, threshold), g, g * sigmoid(bx));
-                });
+  return record(
+      opdefs::softplus_op, y, {x},
+      [sx = save_input(x), beta, threshold](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor bx = sx.unpack(n) * beta;
+        gx[0] = where(gt(bx, threshold), g, g * sigmoid(bx));
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor bx = x * beta;
+        return where(gt(bx, threshold), t[0], t[0] * sigmoid(bx));
+      });
 }
 
 XG_OP(clamp, {.formula = "d/dx clamp(x, lo, hi) = [lo <= x <= hi]",
@@ -956,11 +1058,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     return d < l ? detail::checked_cast<T>(l, "clamp") : d > h ? detail::checked_cast<T>(h, "clamp") : v;
   });
   if (!will_record({x})) return y;
-  return record(opdefs::clamp_op, y, {x},
-                [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n);
-                  gx[0] = g * (ge(x, l) * le(x, h));
-                });
+  return record(
+      opdefs::clamp_op, y, {x},
+      [sx = save_input(x), l, h](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n);
+        gx[0] = g * (ge(x, l) * le(x, h));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (ge(x, l) * le(x, h)); });
 }
 
 XG_OP(to, {.formula = "d/dx to(x, dtype) = 1 (the gradient converted back to x's dtype)",
@@ -995,8 +1099,10 @@ Tensor Tensor::to(Dtype d) const {
   });
   if (!is_floating(d)) return y;  // int64 results carry no gradient
   const Dtype src = dtype();
-  return record(opdefs::to_op, y, {*this},
-                [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); });
+  return record(
+      opdefs::to_op, y, {*this},
+      [src](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g.to(src); },
+      [&](std::span<const Tensor> t) { return t[0].to(d); });
 }
 
 XG_OP(clone,
@@ -1009,8 +1115,9 @@ Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor y = detail::new_tensor(shape(), dtype());
   if (numel()) std::memcpy(y.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
-  return record(opdefs::clone_op, y, {*this},
-                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
+  return record(
+      opdefs::clone_op, y, {*this}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; },
+      [&](std::span<const Tensor> t) { return t[0].clone(); });
 }
 
 // ================================================================ comparisons (no gradient)

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "xgrad/autograd/kernels/loops.hpp"
@@ -14,6 +15,9 @@
 #include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
+
+using detail::tangent_sum;
+using detail::tmul;
 
 using detail::Domain;
 using detail::unary_any;
@@ -140,7 +144,8 @@ XG_OP(atan2, {.formula = "d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 +
                   },
               .torch = "torch.atan2"});
 Tensor atan2(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "atan2");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "atan2");
   Tensor y = detail::binary_map<true>(a, b, "atan2", [](auto x, auto z) { return std::atan2(x, z); });
   if (!will_record({a, b})) return y;
   return record(
@@ -151,6 +156,10 @@ Tensor atan2(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n), h = hypot(a, b);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * (b / h) / h, a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * (a / h) / h), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor h = hypot(a, b);
+        return tangent_sum(tmul(t[0], (b / h) / h), t[1].defined() ? neg(t[1] * (a / h) / h) : Tensor());
       });
 }
 
@@ -163,7 +172,8 @@ XG_OP(logaddexp, {.formula = "d/da log(e^a + e^b) = sigmoid(a - b), d/db = sigmo
                       },
                   .torch = "torch.logaddexp"});
 Tensor logaddexp(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "logaddexp");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "logaddexp");
   Tensor y = detail::binary_map<true>(a, b, "logaddexp", [](auto x, auto z) {
     using T = decltype(x);
     if (std::isinf(x) && x == z) return x;  // -inf + -inf, inf + inf: no inf - inf
@@ -176,6 +186,9 @@ Tensor logaddexp(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * sigmoid(a - b), a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(g * sigmoid(b - a), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(tmul(t[0], sigmoid(a - b)), tmul(t[1], sigmoid(b - a)));
       });
 }
 
@@ -188,17 +201,23 @@ XG_OP(hypot, {.formula = "d/da sqrt(a^2 + b^2) = a / hypot, d/db = b / hypot",
                   },
               .torch = "torch.hypot"});
 Tensor hypot(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "hypot");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "hypot");
   Tensor y = detail::binary_map<true>(a, b, "hypot", [](auto x, auto z) { return std::hypot(x, z); });
   if (!will_record({a, b})) return y;
-  return record(opdefs::hypot_op, y, {a, b},
-                [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
-                                                                              std::span<Tensor> gx) {
-                  // g a / h, not (g / h) a: g / h overflows for a tiny h (then inf * 0 = NaN)
-                  Tensor a = sa.unpack(n), b = sb.unpack(n), h = sy.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = sum_to(g * a / h, a.shape());
-                  if (n.needs_input_grad(1)) gx[1] = sum_to(g * b / h, b.shape());
-                });
+  return record(
+      opdefs::hypot_op, y, {a, b},
+      [sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
+                                                                    std::span<Tensor> gx) {
+        // g a / h, not (g / h) a: g / h overflows for a tiny h (then inf * 0 = NaN)
+        Tensor a = sa.unpack(n), b = sb.unpack(n), h = sy.unpack(n);
+        if (n.needs_input_grad(0)) gx[0] = sum_to(g * a / h, a.shape());
+        if (n.needs_input_grad(1)) gx[1] = sum_to(g * b / h, b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(t[0].defined() ? t[0] * a / y : Tensor(),
+                           t[1].defined() ? t[1] * b / y : Tensor());
+      });
 }
 
 XG_OP(xlogy, {.formula = "d/dx x log(y) = log(y) (0 where x = 0), d/dy = x / y",
@@ -210,7 +229,8 @@ XG_OP(xlogy, {.formula = "d/dx x log(y) = log(y) (0 where x = 0), d/dy = x / y",
                   },
               .torch = "torch.xlogy"});
 Tensor xlogy(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "xlogy");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "xlogy");
   Tensor y = detail::binary_map<true>(a, b, "xlogy", [](auto x, auto z) {
     using T = decltype(x);
     if (std::isnan(z)) return z;
@@ -223,6 +243,9 @@ Tensor xlogy(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g * xlogy(ne(a, 0.0), b), a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(g * a / b, b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(tmul(t[0], xlogy(ne(a, 0.0), b)), t[1].defined() ? t[1] * a / b : Tensor());
       });
 }
 
@@ -237,7 +260,8 @@ XG_OP(fmod, {.formula = "d/da fmod(a, b) = 1, d/db = -trunc(a / b)",
                  },
              .torch = "torch.fmod"});
 Tensor fmod(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "fmod");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "fmod");
   Tensor y = detail::binary_map<false>(a, b, "fmod", [](auto x, auto z) { return fmod_of(x, z, "fmod"); });
   if (!will_record({a, b})) return y;
   return record(
@@ -246,6 +270,9 @@ Tensor fmod(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g, a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * trunc(a / b)), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return t[1].defined() ? tangent_sum(t[0], neg(t[1] * trunc(a / b))) : t[0];
       });
 }
 
@@ -260,7 +287,8 @@ XG_OP(remainder, {.formula = "d/da remainder(a, b) = 1, d/db = -floor(a / b)",
                       },
                   .torch = "torch.remainder"});
 Tensor remainder(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = detail::promoted(a0, b0, "remainder");
+  Tensor a, b;  // not a structured binding: the JVP rule captures them (clang 14)
+  std::tie(a, b) = detail::promoted(a0, b0, "remainder");
   // The result takes the divisor's sign (Python's %), as PyTorch.
   Tensor y = detail::binary_map<false>(a, b, "remainder", [](auto x, auto z) {
     auto m = fmod_of(x, z, "remainder");
@@ -274,6 +302,9 @@ Tensor remainder(const Tensor& a0, const Tensor& b0) {
         Tensor a = sa.unpack(n), b = sb.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(g, a.shape());
         if (n.needs_input_grad(1)) gx[1] = sum_to(neg(g * floor(a / b)), b.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return t[1].defined() ? tangent_sum(t[0], neg(t[1] * floor(a / b))) : t[0];
       });
 }
 
@@ -304,14 +335,20 @@ Tensor logit(const Tensor& x, std::optional<double> eps) {
     return static_cast<T>(std::log(z / (1 - z)));
   });
   if (!will_record({x})) return y;
-  return record(opdefs::logit_op, y, {x},
-                [sx = save_input(x), eps, lo, hi](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n), d = g / (x * (1.0 - x));
-                  // with eps: 0 outside [eps, 1 - eps] and at NaN (as PyTorch)
-                  if (eps) return void(gx[0] = where(ge(x, lo) * le(x, hi), d, scalar_of(d, 0.0)));
-                  // NaN outside [0, 1], where logit itself is NaN (as PyTorch)
-                  gx[0] = where(lt(x, 0.0) + gt(x, 1.0), scalar_of(d, NAN), d);
-                });
+  return record(
+      opdefs::logit_op, y, {x},
+      [sx = save_input(x), eps, lo, hi](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n), d = g / (x * (1.0 - x));
+        // with eps: 0 outside [eps, 1 - eps] and at NaN (as PyTorch)
+        if (eps) return void(gx[0] = where(ge(x, lo) * le(x, hi), d, scalar_of(d, 0.0)));
+        // NaN outside [0, 1], where logit itself is NaN (as PyTorch)
+        gx[0] = where(lt(x, 0.0) + gt(x, 1.0), scalar_of(d, NAN), d);
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor d = t[0] / (x * (1.0 - x));
+        if (eps) return where(ge(x, lo) * le(x, hi), d, scalar_of(d, 0.0));
+        return where(lt(x, 0.0) + gt(x, 1.0), scalar_of(d, NAN), d);
+      });
 }
 
 XG_OP(erfinv, {.formula = "d/dx erfinv(x) = sqrt(pi) / 2 exp(erfinv(x)^2)",
@@ -321,11 +358,13 @@ XG_OP(erfinv, {.formula = "d/dx erfinv(x) = sqrt(pi) / 2 exp(erfinv(x)^2)",
 Tensor erfinv(const Tensor& x) {
   Tensor y = unary_float(x, "erfinv", [](auto v) { return static_cast<decltype(v)>(erfinv_d(v)); });
   if (!will_record({x})) return y;
-  return record(opdefs::erfinv_op, y, {x},
-                [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor y = sy.unpack(n);
-                  gx[0] = g * (0.5 / std::numbers::inv_sqrtpi) * exp(y * y);
-                });
+  return record(
+      opdefs::erfinv_op, y, {x},
+      [sy = save_output(y)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor y = sy.unpack(n);
+        gx[0] = g * (0.5 / std::numbers::inv_sqrtpi) * exp(y * y);
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (0.5 / std::numbers::inv_sqrtpi) * exp(y * y); });
 }
 
 XG_OP(lgamma, {.formula = "d/dx log|Gamma(x)| = digamma(x)",
@@ -335,10 +374,12 @@ XG_OP(lgamma, {.formula = "d/dx log|Gamma(x)| = digamma(x)",
 Tensor lgamma(const Tensor& x) {
   Tensor y = unary_float(x, "lgamma", [](auto v) { return std::lgamma(v); });
   if (!will_record({x})) return y;
-  return record(opdefs::lgamma_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * digamma(sx.unpack(n));
-                });
+  return record(
+      opdefs::lgamma_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * digamma(sx.unpack(n));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * digamma(x); });
 }
 
 XG_OP(digamma, {.formula = "d/dx digamma(x) = polygamma(1, x)",
@@ -348,10 +389,12 @@ XG_OP(digamma, {.formula = "d/dx digamma(x) = polygamma(1, x)",
 Tensor digamma(const Tensor& x) {
   Tensor y = unary_float(x, "digamma", [](auto v) { return static_cast<decltype(v)>(digamma_d(v)); });
   if (!will_record({x})) return y;
-  return record(opdefs::digamma_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * polygamma(1, sx.unpack(n));
-                });
+  return record(
+      opdefs::digamma_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * polygamma(1, sx.unpack(n));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * polygamma(1, x); });
 }
 
 XG_OP(polygamma,
@@ -378,6 +421,7 @@ Tensor polygamma(int64_t n, const Tensor& x) {
       [sx = save_input(x), n](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
         gx[0] = g * polygamma(n + 1, sx.unpack(nd));
       },
+      [&](std::span<const Tensor> t) { return t[0] * polygamma(n + 1, x); },
       OpAttrs{{static_cast<double>(n), 0}, 1});
 }
 
@@ -392,8 +436,9 @@ Tensor rounding(const Tensor& x, const OpInfo& info, F f) {
       return f(v);
   });
   if (!is_floating(x.dtype())) return y;
-  return record(info, y, {x},
-                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = zeros_like(g); });
+  return record(
+      info, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = zeros_like(g); },
+      [](std::span<const Tensor>) { return Tensor(); });  // piecewise constant: a zero tangent
 }
 }  // namespace
 XG_OP(floor, {.formula = "d/dx floor(x) = 0",
@@ -431,8 +476,9 @@ XG_OP(frac, {.formula = "d/dx (x - trunc(x)) = 1",
              .torch = "torch.frac"});
 Tensor frac(const Tensor& x) {
   Tensor y = unary_float(x, "frac", [](auto v) { return v - std::trunc(v); });
-  return record(opdefs::frac_op, y, {x},
-                [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; });
+  return record(
+      opdefs::frac_op, y, {x}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; },
+      [&](std::span<const Tensor> t) { return t[0]; });
 }
 
 // ---- any / all: masks, built from comparisons and a count ----
@@ -483,11 +529,16 @@ Tensor mish(const Tensor& x) {
     return v * std::tanh(sp);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::mish_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n), t = tanh(softplus(x));
-                  gx[0] = g * (t + x * sigmoid(x) * (1.0 - t * t));
-                });
+  return record(
+      opdefs::mish_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n), t = tanh(softplus(x));
+        gx[0] = g * (t + x * sigmoid(x) * (1.0 - t * t));
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor th = tanh(softplus(x));
+        return t[0] * (th + x * sigmoid(x) * (1.0 - th * th));
+      });
 }
 
 XG_OP(hardswish, {.formula = "d/dx x relu6(x + 3) / 6 = 0 below -3, x / 3 + 1/2 up to 3, 1 above",
@@ -505,12 +556,17 @@ Tensor hardswish(const Tensor& x) {
     return v <= T(-3) ? T(0) : v >= T(3) ? v : v * (v + T(3)) / T(6);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::hardswish_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n), zero = scalar_of(g, 0.0);
-                  // NaN gives NaN (x / 3 + 1/2), as PyTorch's vectorised kernel
-                  gx[0] = where(gt(x, 3.0), g, where(lt(x, -3.0), zero, g * (x / 3.0 + 0.5)));
-                });
+  return record(
+      opdefs::hardswish_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n), zero = scalar_of(g, 0.0);
+        // NaN gives NaN (x / 3 + 1/2), as PyTorch's vectorised kernel
+        gx[0] = where(gt(x, 3.0), g, where(lt(x, -3.0), zero, g * (x / 3.0 + 0.5)));
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor zero = scalar_of(t[0], 0.0);
+        return where(gt(x, 3.0), t[0], where(lt(x, -3.0), zero, t[0] * (x / 3.0 + 0.5)));
+      });
 }
 
 XG_OP(hardsigmoid,
@@ -529,11 +585,13 @@ Tensor hardsigmoid(const Tensor& x) {
     return v <= T(-3) ? T(0) : v >= T(3) ? T(1) : v / T(6) + T(0.5);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::hardsigmoid_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n);
-                  gx[0] = g * (gt(x, -3.0) * lt(x, 3.0) * (1.0 / 6.0));
-                });
+  return record(
+      opdefs::hardsigmoid_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n);
+        gx[0] = g * (gt(x, -3.0) * lt(x, 3.0) * (1.0 / 6.0));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (gt(x, -3.0) * lt(x, 3.0) * (1.0 / 6.0)); });
 }
 
 XG_OP(hardtanh,
@@ -562,13 +620,15 @@ Tensor hardtanh(const Tensor& x, double min_val, double max_val) {
     return v < T(min_val) ? T(min_val) : v > T(max_val) ? T(max_val) : v;
   });
   if (!will_record({x})) return y;
-  return record(opdefs::hardtanh_op, y, {x},
-                [sx = save_input(x), min_val, max_val](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n);
-                  // 0 on the bounds and outside, and 0 at NaN, as PyTorch's vectorised kernel (its
-                  // scalar tail passes the gradient at NaN: PyTorch is itself inconsistent there)
-                  gx[0] = g * (gt(x, min_val) * lt(x, max_val));
-                });
+  return record(
+      opdefs::hardtanh_op, y, {x},
+      [sx = save_input(x), min_val, max_val](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n);
+        // 0 on the bounds and outside, and 0 at NaN, as PyTorch's vectorised kernel (its
+        // scalar tail passes the gradient at NaN: PyTorch is itself inconsistent there)
+        gx[0] = g * (gt(x, min_val) * lt(x, max_val));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * (gt(x, min_val) * lt(x, max_val)); });
 }
 
 XG_OP(logsigmoid, {.formula = "d/dx log(sigmoid(x)) = sigmoid(-x)",
@@ -582,10 +642,12 @@ Tensor logsigmoid(const Tensor& x) {
     return std::min(v, T(0)) - std::log1p(std::exp(-std::fabs(v)));
   });
   if (!will_record({x})) return y;
-  return record(opdefs::logsigmoid_op, y, {x},
-                [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g * sigmoid(neg(sx.unpack(n)));
-                });
+  return record(
+      opdefs::logsigmoid_op, y, {x},
+      [sx = save_input(x)](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g * sigmoid(neg(sx.unpack(n)));
+      },
+      [&](std::span<const Tensor> t) { return t[0] * sigmoid(neg(x)); });
 }
 
 // Composites: simple formulas of existing ops.

@@ -10,6 +10,7 @@
 #include "xgrad/autograd/tape/node.hpp"
 
 namespace xg {
+using detail::tangent_sum;
 
 using detail::Domain;
 using detail::gemm;
@@ -134,6 +135,10 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
           gx[1] = tb ? matmul_t(g, a, true, ta) : matmul_t(a, g, !ta, false);
         }
       },
+      [&](std::span<const Tensor> t) {
+        return tangent_sum(t[0].defined() ? matmul_t(t[0], b, ta, tb) : Tensor(),
+                           t[1].defined() ? matmul_t(a, t[1], ta, tb) : Tensor());
+      },
       OpAttrs{{ta ? 1.0 : 0.0, tb ? 1.0 : 0.0}, 2});
 }
 
@@ -200,6 +205,11 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
         if (nd.needs_input_grad(0)) gx[0] = matmul_t(g, sw.unpack(nd), false, false);
         if (nd.needs_input_grad(1)) gx[1] = matmul_t(g, sx.unpack(nd), true, false);
         if (nd.needs_input_grad(2)) gx[2] = sum(g, {0});
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor r = tangent_sum(t[0].defined() ? matmul_t(t[0], w, false, true) : Tensor(),
+                               t[1].defined() ? matmul_t(x, t[1], false, true) : Tensor());
+        return tangent_sum(r, t[2]);
       });
 }
 

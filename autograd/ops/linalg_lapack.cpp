@@ -132,6 +132,8 @@ class MultiOutputNode final : public Node {
 template <class F>
 void record_outputs(const OpInfo& info, const std::vector<Tensor>& outs, std::span<const Tensor> inputs,
                     F&& fn) {
+  if (detail::fw_level) [[unlikely]]
+    if (detail::any_tangent(inputs)) detail::throw_no_jvp(info.name);
   if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return;
   auto node = std::make_shared<MultiOutputNode<std::decay_t<F>>>(info, collect_edges(inputs), outs,
                                                                  std::forward<F>(fn));

@@ -242,10 +242,16 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Siz
                          [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
   });
   if (!will_record({x})) return {y, idx};
-  Tensor r = record(opdefs::max_pool2d_op, y, {x},
-                    [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
-                      gx[0] = max_pool2d_backward_impl(gy, idx, xs);
-                    });
+  Tensor r = record(
+      opdefs::max_pool2d_op, y, {x},
+      [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+        gx[0] = max_pool2d_backward_impl(gy, idx, xs);
+      },
+      [&](std::span<const Tensor> t) {
+        // the tangent at each window's argmax (a gather: linear in the tangent)
+        const int64_t pl = x.shape()[0] * x.shape()[1], hw = x.shape()[2] * x.shape()[3];
+        return reshape(gather(reshape(t[0], {pl, hw}), 1, reshape(idx, {pl, os[2] * os[3]})), os);
+      });
   return {r, idx};
 }
 
@@ -294,6 +300,9 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
       opdefs::max_pool2d_backward_op, gx, {gy},
       [idx, planes, hw, L](const Node&, const Tensor& gg, std::span<Tensor> gi) {
         gi[0] = reshape(gather(reshape(gg, {planes, hw}), 1, reshape(idx, {planes, L})), idx.shape());
+      },
+      [&](std::span<const Tensor> t) {
+        return max_pool2d_backward_impl(t[0], idx, xs);  // linear in the gradient
       });
 }
 }  // namespace
@@ -487,7 +496,10 @@ Tensor window_avg(const Tensor& x, std::shared_ptr<const Windows> wd) {
   });
   return record(
       W.adaptive ? opdefs::adaptive_avg_pool2d_op : opdefs::avg_pool2d_op, y, {x},
-      [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); });
+      [wd](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = window_avg_backward(gy, wd); },
+      [&](std::span<const Tensor> t) {
+        return window_avg(t[0], wd);  // linear
+      });
 }
 
 Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) {
@@ -510,8 +522,12 @@ Tensor window_avg_backward(const Tensor& gy, std::shared_ptr<const Windows> wd) 
       });
     });
   });
-  return record(opdefs::avg_pool2d_backward_op, gx, {gy},
-                [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); });
+  return record(
+      opdefs::avg_pool2d_backward_op, gx, {gy},
+      [wd](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = window_avg(gg, wd); },
+      [&](std::span<const Tensor> t) {
+        return window_avg_backward(t[0], wd);  // linear
+      });
 }
 }  // namespace
 

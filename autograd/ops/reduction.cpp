@@ -129,6 +129,7 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
       [ks = r.keep_shape, xs = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
         gx[0] = expand_back(g, ks, xs);
       },
+      [&](std::span<const Tensor> t) { return sum(t[0], axes, keepdim); },
       OpAttrs{{static_cast<double>(reduced), 0}, 1});
 }
 
@@ -166,6 +167,25 @@ XG_OP(prod, {.formula = "d/dx_i prod(x) = prod of the other elements = prod(x) /
                    return s;
                  },
              .torch = "torch.prod"});
+namespace {
+// For each element of x, the product of the other elements of its reduction group (a constant):
+// the derivative of prod where x has zeros and y / x is undefined.
+Tensor prod_of_others(const Tensor& x, const Axes& axes) {
+  NoGradGuard guard;
+  Tensor others = zeros_like(x);
+  visit_dtype(x.dtype(), [&]<class T>() {
+    T* ov = others.data<T>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      Tensor tmp = x.detach().clone();
+      tmp.data<T>()[i] = T(1);
+      Tensor pe = expand(prod(tmp, axes, true), x.shape());
+      ov[i] = pe.data<T>()[i];
+    }
+  });
+  return others;
+}
+}  // namespace
+
 Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
   const Reduction r = plan_reduction(x, axes, keepdim, "prod");
   Tensor y = visit_dtype(x.dtype(), [&]<class T>() {
@@ -194,20 +214,21 @@ Tensor prod(const Tensor& x, const Axes& axes, bool keepdim) {
         if (GradMode::is_enabled())
           throw ValueError("prod: higher-order gradients at inputs containing zeros are not supported");
         // With zeros, y / x is undefined: take the product of the other elements directly.
-        Tensor others = zeros_like(x);
-        visit_dtype(x.dtype(), [&]<class T>() {
-          const T* xv = x.data<T>();
-          T* ov = others.data<T>();
-          for (int64_t i = 0; i < x.numel(); ++i) {
-            Tensor tmp = x.clone();
-            tmp.data<T>()[i] = T(1);
-            Tensor p = prod(tmp, axes, true);
-            Tensor pe = expand(p, x.shape());
-            ov[i] = pe.data<T>()[i];
-            (void)xv;
-          }
-        });
-        gx[0] = expand_back(g, ks, x.shape()) * others;
+        gx[0] = expand_back(g, ks, x.shape()) * prod_of_others(x, axes);
+      },
+      [&](std::span<const Tensor> t) {
+        bool has_zero;
+        {
+          NoGradGuard guard;
+          has_zero = x.numel() > 0 && sum(eq(x, 0.0)).item() > 0;
+        }
+        if (x.dim() == 0) return t[0];
+        // sum_i t_i prod_{j != i} x_j: as sum(t y / x) without zeros, else from the other elements
+        // directly (a constant, so not differentiable again, as the backward there)
+        if (!has_zero) return sum(t[0] * expand_back(y, r.keep_shape, x.shape()) / x, axes, keepdim);
+        if (GradMode::is_enabled() && (x.requires_grad() || t[0].requires_grad()))
+          throw ValueError("prod: higher-order gradients at inputs containing zeros are not supported");
+        return sum(t[0] * prod_of_others(x, axes), axes, keepdim);
       });
 }
 
@@ -229,18 +250,29 @@ Tensor extreme_reduce(const Tensor& x, const Axes& axes, bool keepdim, const OpI
     });
   });
   if (!will_record({x})) return y;
-  return record(info, y, {x},
-                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](
-                    const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n);
-                  Tensor mask, count;
-                  {
-                    NoGradGuard guard;
-                    mask = eq(x, expand_back(sy.unpack(n), ks, x.shape()));
-                    count = sum(mask, axes, true);
-                  }
-                  gx[0] = expand_back(g, ks, x.shape()) / expand(count, x.shape()) * mask;
-                });
+  return record(
+      info, y, {x},
+      [sx = save_input(x), sy = save_output(y), ks = r.keep_shape, axes](const Node& n, const Tensor& g,
+                                                                         std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n);
+        Tensor mask, count;
+        {
+          NoGradGuard guard;
+          mask = eq(x, expand_back(sy.unpack(n), ks, x.shape()));
+          count = sum(mask, axes, true);
+        }
+        gx[0] = expand_back(g, ks, x.shape()) / expand(count, x.shape()) * mask;
+      },
+      [&](std::span<const Tensor> t) {
+        // the tangent averaged over the tied extrema, as the backward shares the gradient
+        Tensor mask, count;
+        {
+          NoGradGuard guard;
+          mask = eq(x, expand_back(y, r.keep_shape, x.shape()));
+          count = sum(mask, axes, true);
+        }
+        return reshape(sum(t[0] * mask, axes, true) / count, y.shape());
+      });
 }
 }  // namespace
 XG_OP(max, {.formula = "d/dx max(x) = [x = max(x)] / (number of maxima)",
@@ -346,14 +378,19 @@ Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
     y = sqrt(sum(x * x, axes, keepdim));
   }
   if (!will_record({x})) return y;
-  return record(opdefs::norm_op, y, {x},
-                [sx = save_input(x), sy = save_output(y), ks = r.keep_shape](const Node& n, const Tensor& g,
-                                                                             std::span<Tensor> gx) {
-                  Tensor x = sx.unpack(n), y = sy.unpack(n);
-                  // x / y with y replaced by 1 where it is 0 (x is 0 there too): gradient 0, no NaN
-                  Tensor safe = where(eq(y, 0.0), ones_like(y), y);
-                  gx[0] = expand_back(g / safe, ks, x.shape()) * x;
-                });
+  return record(
+      opdefs::norm_op, y, {x},
+      [sx = save_input(x), sy = save_output(y), ks = r.keep_shape](const Node& n, const Tensor& g,
+                                                                   std::span<Tensor> gx) {
+        Tensor x = sx.unpack(n), y = sy.unpack(n);
+        // x / y with y replaced by 1 where it is 0 (x is 0 there too): gradient 0, no NaN
+        Tensor safe = where(eq(y, 0.0), ones_like(y), y);
+        gx[0] = expand_back(g / safe, ks, x.shape()) * x;
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor safe = where(eq(y, 0.0), ones_like(y), y);
+        return sum(t[0] * x, axes, keepdim) / safe;
+      });
 }
 
 // ---- logsumexp, softmax, log_softmax (composites, shifted by the max for stability) ----
@@ -458,11 +495,13 @@ Tensor softmax(const Tensor& x, int64_t axis) {
   if (!x.is_floating_point()) throw TypeError("softmax: expected a float tensor, got int64");
   Tensor y = softmax_forward<false>(x, a, "softmax");
   if (!will_record({x})) return y;
-  return record(opdefs::softmax_op, y, {x},
-                [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor y = sy.unpack(nd);
-                  gx[0] = y * (g - sum(g * y, {a}, true));
-                });
+  return record(
+      opdefs::softmax_op, y, {x},
+      [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        Tensor y = sy.unpack(nd);
+        gx[0] = y * (g - sum(g * y, {a}, true));
+      },
+      [&](std::span<const Tensor> t) { return y * (t[0] - sum(t[0] * y, {a}, true)); });
 }
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.defined()) throw ValueError("log_softmax: the operand is undefined");
@@ -470,10 +509,12 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
   if (!x.is_floating_point()) throw TypeError("log_softmax: expected a float tensor, got int64");
   Tensor y = softmax_forward<true>(x, a, "log_softmax");
   if (!will_record({x})) return y;
-  return record(opdefs::log_softmax_op, y, {x},
-                [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
-                });
+  return record(
+      opdefs::log_softmax_op, y, {x},
+      [sy = save_output(y), a](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g - exp(sy.unpack(nd)) * sum(g, {a}, true);
+      },
+      [&](std::span<const Tensor> t) { return t[0] - sum(t[0] * exp(y), {a}, true); });
 }
 
 // ---- argmax / argmin ----

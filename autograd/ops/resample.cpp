@@ -341,9 +341,12 @@ Tensor resample(const Tensor& x, std::shared_ptr<const Resampling> rs) {
       resample_kernel(x.data<T>(), y.data<T>(), planes_of(r.in_shape, r.k), r);
     });
   if (!x.is_floating_point()) return y;  // int64 (circular padding): no gradient
-  return record(*r.forward_op, y, {x}, [rs](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = resample_transpose(g, rs);
-  });
+  return record(
+      *r.forward_op, y, {x},
+      [rs](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = resample_transpose(g, rs); },
+      [&](std::span<const Tensor> t) {
+        return resample(t[0], rs);  // linear in x
+      });
 }
 
 Tensor resample_transpose(const Tensor& g, std::shared_ptr<const Resampling> rs) {
@@ -356,8 +359,12 @@ Tensor resample_transpose(const Tensor& g, std::shared_ptr<const Resampling> rs)
     detail::visit_float(g.dtype(), r.backward_op->name, [&]<class T>() {
       resample_transpose_kernel(g.data<T>(), gx.data<T>(), planes_of(r.in_shape, r.k), r);
     });
-  return record(*r.backward_op, gx, {g},
-                [rs](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = resample(gg, rs); });
+  return record(
+      *r.backward_op, gx, {g},
+      [rs](const Node&, const Tensor& gg, std::span<Tensor> gi) { gi[0] = resample(gg, rs); },
+      [&](std::span<const Tensor> t) {
+        return resample_transpose(t[0], rs);  // linear in the gradient
+      });
 }
 
 // The Resampling of the last k <= 3 axes of shape `in` by `spatial` (the axes before them are planes).
@@ -770,10 +777,14 @@ Tensor unfold_impl(const Tensor& x, const BlockParams& p) {
         for (int64_t n = lo; n < hi; ++n) detail::im2col(in + n * chw, out + n * K * L, L, g);
       });
     });
-  return record(opdefs::unfold_op, y, {x},
-                [p, hw = Size2{s[2], s[3]}](const Node&, const Tensor& gy, std::span<Tensor> gx) {
-                  gx[0] = fold_impl(gy, hw, p);
-                });
+  return record(
+      opdefs::unfold_op, y, {x},
+      [p, hw = Size2{s[2], s[3]}](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+        gx[0] = fold_impl(gy, hw, p);
+      },
+      [&](std::span<const Tensor> t) {
+        return unfold_impl(t[0], p);  // linear
+      });
 }
 
 // cols [N, C kh kw, L] (checked) -> [N, C, H, W], overlapping blocks summed.
@@ -791,8 +802,12 @@ Tensor fold_impl(const Tensor& cols, Size2 out, const BlockParams& p) {
         for (int64_t n = lo; n < hi; ++n) detail::col2im(in + n * K * L, L, o + n * chw, g);
       });
     });
-  return record(opdefs::fold_op, x, {cols},
-                [p](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = unfold_impl(gy, p); });
+  return record(
+      opdefs::fold_op, x, {cols},
+      [p](const Node&, const Tensor& gy, std::span<Tensor> gx) { gx[0] = unfold_impl(gy, p); },
+      [&](std::span<const Tensor> t) {
+        return fold_impl(t[0], out, p);  // linear
+      });
 }
 }  // namespace
 

@@ -117,53 +117,62 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
       }
     });
   });
-  return record(opdefs::lstm_cell_c_op, y, {gates, c},
-                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gc,
-                                                                std::span<Tensor> gx) {
-                  const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
-                  if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
-                    const Tensor si = sigmoid(narrow_gate(gates, 0, h)),
-                                 sf = sigmoid(narrow_gate(gates, 1, h));
-                    const Tensor tg = tanh(narrow_gate(gates, 2, h));
-                    if (nd.needs_input_grad(0))
-                      gx[0] = concat({gc * tg * si * (1.0 - si), gc * c * sf * (1.0 - sf),
-                                      gc * si * (1.0 - tg * tg), zeros_like(c)},
-                                     -1);
-                    if (nd.needs_input_grad(1)) gx[1] = gc * sf;
-                    return;
-                  }
-                  const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
-                  Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
-                  Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
-                  const int64_t rows = h == 0 ? 0 : c.numel() / h;
-                  detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
-                    const T *gp = gates.data<T>(), *cp = c.data<T>(), *gcp = gc.data<T>();
-                    T* dgp = want_gates ? dg.data<T>() : nullptr;
-                    T* dcp = want_c ? dc.data<T>() : nullptr;
-                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-                      RowScratch<T> s(h);
-                      for (int64_t r = lo; r < hi; ++r) {
-                        const T* g = gp + r * 4 * h;
-                        simd::sigmoid(g, s.a, 2 * h);
-                        const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
-                        if (dcp)
-                          for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
-                        if (!dgp) continue;
-                        simd::tanh(g + 2 * h, s.b, h);
-                        const T* tg = s.b;
-                        T* d = dgp + r * 4 * h;
-                        for (int64_t j = 0; j < h; ++j) {
-                          d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
-                          d[h + j] = gr[j] * cr[j] * sf[j] * (T(1) - sf[j]);
-                          d[2 * h + j] = gr[j] * si[j] * (T(1) - tg[j] * tg[j]);
-                          d[3 * h + j] = T(0);
-                        }
-                      }
-                    });
-                  });
-                  gx[0] = dg;
-                  gx[1] = dc;
-                });
+  return record(
+      opdefs::lstm_cell_c_op, y, {gates, c},
+      [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gc,
+                                                      std::span<Tensor> gx) {
+        const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
+        if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
+          const Tensor si = sigmoid(narrow_gate(gates, 0, h)), sf = sigmoid(narrow_gate(gates, 1, h));
+          const Tensor tg = tanh(narrow_gate(gates, 2, h));
+          if (nd.needs_input_grad(0))
+            gx[0] = concat({gc * tg * si * (1.0 - si), gc * c * sf * (1.0 - sf), gc * si * (1.0 - tg * tg),
+                            zeros_like(c)},
+                           -1);
+          if (nd.needs_input_grad(1)) gx[1] = gc * sf;
+          return;
+        }
+        const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
+        Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
+        Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
+        const int64_t rows = h == 0 ? 0 : c.numel() / h;
+        detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
+          const T *gp = gates.data<T>(), *cp = c.data<T>(), *gcp = gc.data<T>();
+          T* dgp = want_gates ? dg.data<T>() : nullptr;
+          T* dcp = want_c ? dc.data<T>() : nullptr;
+          detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+            RowScratch<T> s(h);
+            for (int64_t r = lo; r < hi; ++r) {
+              const T* g = gp + r * 4 * h;
+              simd::sigmoid(g, s.a, 2 * h);
+              const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
+              if (dcp)
+                for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
+              if (!dgp) continue;
+              simd::tanh(g + 2 * h, s.b, h);
+              const T* tg = s.b;
+              T* d = dgp + r * 4 * h;
+              for (int64_t j = 0; j < h; ++j) {
+                d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
+                d[h + j] = gr[j] * cr[j] * sf[j] * (T(1) - sf[j]);
+                d[2 * h + j] = gr[j] * si[j] * (T(1) - tg[j] * tg[j]);
+                d[3 * h + j] = T(0);
+              }
+            }
+          });
+        });
+        gx[0] = dg;
+        gx[1] = dc;
+      },
+      [&](std::span<const Tensor> t) {
+        const Tensor si = sigmoid(narrow_gate(gates, 0, h)), sf = sigmoid(narrow_gate(gates, 1, h));
+        const Tensor tg = tanh(narrow_gate(gates, 2, h));
+        Tensor r;
+        if (t[0].defined())
+          r = narrow_gate(t[0], 0, h) * tg * si * (1.0 - si) + narrow_gate(t[0], 1, h) * c * sf * (1.0 - sf) +
+              narrow_gate(t[0], 2, h) * si * (1.0 - tg * tg);
+        return detail::tangent_sum(r, detail::tmul(t[1], sf));
+      });
 }
 
 Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
@@ -183,46 +192,51 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
       }
     });
   });
-  return record(opdefs::lstm_cell_h_op, y, {gates, c},
-                [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gh,
-                                                                std::span<Tensor> gx) {
-                  const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
-                  if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
-                    const Tensor so = sigmoid(narrow_gate(gates, 3, h)), tc = tanh(c);
-                    if (nd.needs_input_grad(0)) {
-                      const Tensor z = zeros_like(c);
-                      gx[0] = concat({z, z, z, gh * tc * so * (1.0 - so)}, -1);
-                    }
-                    if (nd.needs_input_grad(1)) gx[1] = gh * so * (1.0 - tc * tc);
-                    return;
-                  }
-                  const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
-                  Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
-                  Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
-                  const int64_t rows = h == 0 ? 0 : c.numel() / h;
-                  detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
-                    const T *gp = gates.data<T>(), *cp = c.data<T>(), *ghp = gh.data<T>();
-                    T* dgp = want_gates ? dg.data<T>() : nullptr;
-                    T* dcp = want_c ? dc.data<T>() : nullptr;
-                    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-                      RowScratch<T> s(h);
-                      for (int64_t r = lo; r < hi; ++r) {
-                        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
-                        simd::tanh(cp + r * h, s.b, h);
-                        const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
-                        if (dcp)
-                          for (int64_t j = 0; j < h; ++j)
-                            dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
-                        if (!dgp) continue;
-                        T* d = dgp + r * 4 * h;
-                        std::fill(d, d + 3 * h, T(0));
-                        for (int64_t j = 0; j < h; ++j) d[3 * h + j] = gr[j] * tc[j] * so[j] * (T(1) - so[j]);
-                      }
-                    });
-                  });
-                  gx[0] = dg;
-                  gx[1] = dc;
-                });
+  return record(
+      opdefs::lstm_cell_h_op, y, {gates, c},
+      [sg = save_input(gates), sc = save_input(c), h](const Node& nd, const Tensor& gh,
+                                                      std::span<Tensor> gx) {
+        const Tensor gates = sg.unpack(nd), c = sc.unpack(nd);
+        if (GradMode::is_enabled()) {  // create_graph: the same formulas, as differentiable ops
+          const Tensor so = sigmoid(narrow_gate(gates, 3, h)), tc = tanh(c);
+          if (nd.needs_input_grad(0)) {
+            const Tensor z = zeros_like(c);
+            gx[0] = concat({z, z, z, gh * tc * so * (1.0 - so)}, -1);
+          }
+          if (nd.needs_input_grad(1)) gx[1] = gh * so * (1.0 - tc * tc);
+          return;
+        }
+        const bool want_gates = nd.needs_input_grad(0), want_c = nd.needs_input_grad(1);
+        Tensor dg = want_gates ? detail::new_tensor(gates.shape(), gates.dtype()) : Tensor();
+        Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
+        const int64_t rows = h == 0 ? 0 : c.numel() / h;
+        detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
+          const T *gp = gates.data<T>(), *cp = c.data<T>(), *ghp = gh.data<T>();
+          T* dgp = want_gates ? dg.data<T>() : nullptr;
+          T* dcp = want_c ? dc.data<T>() : nullptr;
+          detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+            RowScratch<T> s(h);
+            for (int64_t r = lo; r < hi; ++r) {
+              simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+              simd::tanh(cp + r * h, s.b, h);
+              const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
+              if (dcp)
+                for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
+              if (!dgp) continue;
+              T* d = dgp + r * 4 * h;
+              std::fill(d, d + 3 * h, T(0));
+              for (int64_t j = 0; j < h; ++j) d[3 * h + j] = gr[j] * tc[j] * so[j] * (T(1) - so[j]);
+            }
+          });
+        });
+        gx[0] = dg;
+        gx[1] = dc;
+      },
+      [&](std::span<const Tensor> t) {
+        const Tensor so = sigmoid(narrow_gate(gates, 3, h)), tc = tanh(c);
+        Tensor r = t[0].defined() ? narrow_gate(t[0], 3, h) * tc * so * (1.0 - so) : Tensor();
+        return detail::tangent_sum(r, detail::tmul(t[1], so * (1.0 - tc * tc)));
+      });
 }
 
 }  // namespace xg

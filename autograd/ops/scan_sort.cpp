@@ -144,9 +144,12 @@ Tensor cumsum_dir(const Tensor& x, int a, bool reverse) {
   visit_dtype(x.dtype(), [&]<class T>() {
     scan_kernel(x.data<T>(), y.data<T>(), l, reverse, [](T acc, T v) { return detail::add_wrap(acc, v); });
   });
-  return record(opdefs::cumsum_op, y, {x}, [a, reverse](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = cumsum_dir(g, a, !reverse);
-  });
+  return record(
+      opdefs::cumsum_op, y, {x},
+      [a, reverse](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = cumsum_dir(g, a, !reverse);
+      },
+      [&](std::span<const Tensor> t) { return cumsum_dir(t[0], a, reverse); });
 }
 }  // namespace
 Tensor cumsum(const Tensor& x, int64_t dim) {
@@ -302,6 +305,31 @@ Tensor cumprod(const Tensor& x, int64_t dim) {
         // by x)
         if (x.dim() == 0) return void(gx[0] = g);
         gx[0] = GradMode::is_enabled() ? cumprod_grad_graph(x, y, g, a) : cumprod_grad_kernel(x, y, g, a);
+      },
+      [&](std::span<const Tensor> t) {
+        if (x.dim() == 0) return t[0];
+        bool has_zero;
+        {
+          NoGradGuard guard;
+          has_zero = x.numel() > 0 && sum(eq(x, 0.0)).item() > 0;
+        }
+        if (has_zero) {
+          // y_k' = sum_{i <= k} t_i prod_{j <= k, j != i} x_j with no division: cumprod is linear
+          // in each x_i, so term i is cumprod(x, x_i -> t_i) - cumprod(x, x_i -> 0). One pass
+          // per position along the axis, only when x has zeros.
+          const int64_t n = x.shape()[a];
+          Shape ms = x.shape();
+          for (int d = 0; d < ms.rank(); ++d) ms[d] = d == a ? n : 1;
+          const Tensor pos = reshape(arange(static_cast<double>(n), {.dtype = x.dtype()}), ms);
+          const Tensor zero = scalar_tensor(0.0, {.dtype = x.dtype()});
+          Tensor r = zeros_like(y);
+          for (int64_t i = 0; i < n; ++i) {
+            const Tensor m = eq(pos, static_cast<double>(i));
+            r = r + (cumprod(where(m, t[0], x), a) - cumprod(where(m, zero, x), a));
+          }
+          return r;
+        }
+        return y * cumsum(t[0] / x, a);  // y_k sum_{i <= k} t_i / x_i
       });
 }
 
@@ -355,18 +383,31 @@ Tensor logcumsumexp_dir(const Tensor& x, int a, bool reverse) {
     scan_kernel(x.data<T>(), y.data<T>(), lanes_of(x.shape(), a), reverse, log_add_exp<T>);
   });
   if (!will_record({x})) return y;
-  return record(opdefs::logcumsumexp_op, y, {x},
-                [sx = save_input(x), sy = save_output(y), a, reverse](const Node& nd, const Tensor& g0,
-                                                                      std::span<Tensor> gx) {
-                  // grad_i = sum_{k >= i} g_k exp(x_i - y_k): positive and negative parts of g
-                  // each summed in log space, so nothing overflows.
-                  const Tensor x = sx.unpack(nd), y = sy.unpack(nd), g = g0.to(x.dtype());
-                  // a 0-d x: the identity, gradient g also at NaN, as PyTorch (exp(x - y) is NaN)
-                  if (x.dim() == 0) return void(gx[0] = g);
-                  const Tensor pos = logcumsumexp_dir(log_of_part(g, true) - y, a, !reverse);
-                  const Tensor neg = logcumsumexp_dir(log_of_part(g, false) - y, a, !reverse);
-                  gx[0] = exp(x + pos) - exp(x + neg);
-                });
+  return record(
+      opdefs::logcumsumexp_op, y, {x},
+      [sx = save_input(x), sy = save_output(y), a, reverse](const Node& nd, const Tensor& g0,
+                                                            std::span<Tensor> gx) {
+        // grad_i = sum_{k >= i} g_k exp(x_i - y_k): positive and negative parts of g
+        // each summed in log space, so nothing overflows.
+        const Tensor x = sx.unpack(nd), y = sy.unpack(nd), g = g0.to(x.dtype());
+        // a 0-d x: the identity, gradient g also at NaN, as PyTorch (exp(x - y) is NaN)
+        if (x.dim() == 0) return void(gx[0] = g);
+        const Tensor pos = logcumsumexp_dir(log_of_part(g, true) - y, a, !reverse);
+        const Tensor neg = logcumsumexp_dir(log_of_part(g, false) - y, a, !reverse);
+        gx[0] = exp(x + pos) - exp(x + neg);
+      },
+      [&](std::span<const Tensor> t) {
+        // sum_{i <= k} t_i exp(x_i - y_k), shifted by the lane's max c (a constant) against overflow
+        if (x.dim() == 0) return t[0];
+        if (x.numel() == 0) return Tensor();
+        Tensor c;
+        {
+          NoGradGuard guard;
+          c = max(x.detach(), {a}, true);
+          c = where(eq(c, -INFINITY), zeros_like(c), c);
+        }
+        return cumsum_dir(t[0] * exp(x - c), a, reverse) * exp(c - y);
+      });
 }
 }  // namespace
 Tensor logcumsumexp(const Tensor& x, int64_t dim) {

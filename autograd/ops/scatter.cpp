@@ -229,6 +229,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
       opdefs::masked_fill_op, y, {x},
       [sm = save_input(mask.detach()), sx = x.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
         gx[0] = sum_to(masked_fill(g, sm.unpack(n), 0.0), sx);
+      },
+      [&](std::span<const Tensor> t) {
+        return masked_fill(t[0], mask, 0.0);  // the filled value is a constant
       });
 }
 Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value0) {
@@ -242,11 +245,20 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value0) {
         const Tensor m = sm.unpack(n);
         if (n.needs_input_grad(0)) gx[0] = sum_to(masked_fill(g, m, 0.0), sx);
         if (n.needs_input_grad(1)) gx[1] = sum(where(m, g, scalar_tensor(0.0, {.dtype = g.dtype()})));
+      },
+      [&](std::span<const Tensor> t) {
+        Tensor zero = scalar_tensor(0.0, {.dtype = y.dtype()});
+        return where(mask, t[1].defined() ? t[1] : zero, t[0].defined() ? t[0] : zero);
       });
 }
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
   check_inplace(*this, "masked_fill_");
+  if (detail::fw_level) [[unlikely]] {
+    Tensor t = detail::tangent_of(*this);
+    detail::JvpRuleGuard off;
+    if (t.defined()) t.masked_fill_(mask, 0.0);  // the filled elements are constants
+  }
   check_mask(mask, shape(), "masked_fill_");
   Tensor m = unaliased(mask, *this);
   visit_dtype(dtype(), [&]<class T>() {
@@ -257,6 +269,7 @@ Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
 }
 Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) {
   check_inplace(*this, "masked_fill_");
+  detail::check_no_tangent_inplace(*this, value, "masked_fill_");
   check_inplace_operand(value, "masked_fill_", "the value");
   check_mask(mask, shape(), "masked_fill_");
   Tensor v, m = unaliased(mask, *this);
@@ -384,17 +397,23 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
   visit_dtype(x.dtype(), [&]<class T>() { scatter_write(y.data<T>(), g, index, src.data<T>()); });
   if (!will_record({x, src})) return y;
   Tensor win = src.requires_grad() ? scatter_winners(g, index, x.dtype()) : Tensor();
-  return record(opdefs::scatter_op, y, {x, src},
-                [a = g.axis, si = save_input(index), ss = g.ss, win](const Node& n, const Tensor& gr,
-                                                                     std::span<Tensor> gx) {
-                  const Tensor index = si.unpack(n);
-                  if (n.needs_input_grad(0)) gx[0] = scatter(gr, a, index, 0.0);
-                  if (n.needs_input_grad(1)) {
-                    Tensor gs = gather(gr, a, index);
-                    if (win.defined()) gs = gs * win;
-                    gx[1] = pad_to(gs, ss);
-                  }
-                });
+  return record(
+      opdefs::scatter_op, y, {x, src},
+      [a = g.axis, si = save_input(index), ss = g.ss, win](const Node& n, const Tensor& gr,
+                                                           std::span<Tensor> gx) {
+        const Tensor index = si.unpack(n);
+        if (n.needs_input_grad(0)) gx[0] = scatter(gr, a, index, 0.0);
+        if (n.needs_input_grad(1)) {
+          Tensor gs = gather(gr, a, index);
+          if (win.defined()) gs = gs * win;
+          gx[1] = pad_to(gs, ss);
+        }
+      },
+      [&](std::span<const Tensor> t) {
+        // the same writes on the tangents: the same duplicate wins
+        Tensor base = t[0].defined() ? t[0] : zeros_like(y);
+        return t[1].defined() ? scatter(base, g.axis, index, t[1]) : scatter(base, g.axis, index, 0.0);
+      });
 }
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, double value) {
   const ScatterGeom g = scatter_geom("scatter", x, dim, index, nullptr);
@@ -402,14 +421,17 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, double value) 
   visit_dtype(x.dtype(), [&]<class T>() {
     scatter_fill(y.data<T>(), g, index, detail::checked_cast<T>(value, "scatter"));
   });
-  return record(opdefs::scatter_op, y, {x},
-                [a = g.axis, si = save_input(index)](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
-                  gx[0] = scatter(gr, a, si.unpack(n), 0.0);
-                });
+  return record(
+      opdefs::scatter_op, y, {x},
+      [a = g.axis, si = save_input(index)](const Node& n, const Tensor& gr, std::span<Tensor> gx) {
+        gx[0] = scatter(gr, a, si.unpack(n), 0.0);
+      },
+      [&](std::span<const Tensor> t) { return scatter(t[0], g.axis, index, 0.0); });
 }
 
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) {
   check_inplace(*this, "scatter_");
+  detail::check_no_tangent_inplace(*this, src, "scatter_");
   check_inplace_operand(src, "scatter_", "the source");
   const ScatterGeom g = scatter_geom("scatter_", *this, dim, index, &src);
   Tensor s;
@@ -424,6 +446,7 @@ Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, const Tensor& src) {
 }
 Tensor& Tensor::scatter_(int64_t dim, const Tensor& index, double value) {
   check_inplace(*this, "scatter_");
+  detail::check_no_tangent_inplace(*this, Tensor(), "scatter_");
   const ScatterGeom g = scatter_geom("scatter_", *this, dim, index, nullptr);
   Tensor i = unaliased(index, *this);
   visit_dtype(dtype(),
@@ -815,11 +838,16 @@ Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tens
           if (win.defined()) gv = gv * win;
           gx[1] = sum_to(gv, sv);
         }
+      },
+      [&](std::span<const Tensor> t) {
+        return index_put(t[0].defined() ? t[0] : zeros_like(y), indices,
+                         t[1].defined() ? t[1] : zeros_like(values), accumulate);
       });
 }
 
 Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) {
   check_inplace(*this, "index_put_");
+  detail::check_no_tangent_inplace(*this, values, "index_put_");
   check_inplace_operand(values, "index_put_", "the values");
   const IndexPlan p = index_plan("index_put_", *this, indices);
   Tensor v;
@@ -906,13 +934,17 @@ Tensor slice_scatter(const Tensor& x, const Tensor& src0, int64_t dim, int64_t s
         std::copy(in + (o * s.count + j) * s.inner, in + (o * s.count + j + 1) * s.inner,
                   out + (o * s.n + s.start + j * s.step) * s.inner);
   });
-  return record(opdefs::slice_scatter_op, y, {x, src},
-                [s, ss = src.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  if (n.needs_input_grad(0))
-                    gx[0] =
-                        slice_scatter(g, zeros(ss, {.dtype = g.dtype()}), s.axis, s.start, s.stop, s.step);
-                  if (n.needs_input_grad(1)) gx[1] = slice(g, s.axis, s.start, s.stop, s.step);
-                });
+  return record(
+      opdefs::slice_scatter_op, y, {x, src},
+      [s, ss = src.shape()](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        if (n.needs_input_grad(0))
+          gx[0] = slice_scatter(g, zeros(ss, {.dtype = g.dtype()}), s.axis, s.start, s.stop, s.step);
+        if (n.needs_input_grad(1)) gx[1] = slice(g, s.axis, s.start, s.stop, s.step);
+      },
+      [&](std::span<const Tensor> t) {
+        return slice_scatter(t[0].defined() ? t[0] : zeros_like(y), t[1].defined() ? t[1] : zeros_like(src),
+                             s.axis, s.start, s.stop, s.step);
+      });
 }
 
 XG_OP(select_scatter,

@@ -114,7 +114,10 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   Tensor y = detail::alias_with_shape(x, s);
   return record(
       opdefs::reshape_op, y, {x},
-      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = reshape(g, sx); });
+      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = reshape(g, sx); },
+      [&](std::span<const Tensor> t) {
+        return reshape(t[0], s);  // the same view of the tangent
+      });
 }
 Tensor view(const Tensor& x, const Shape& shape) {
   return reshape(x, shape);
@@ -315,9 +318,10 @@ Tensor permute(const Tensor& x, const Axes& order) {
   });
   Axes inverse(r);
   for (int i = 0; i < r; ++i) inverse[p[i]] = i;
-  return record(opdefs::permute_op, y, {x}, [inverse](const Node&, const Tensor& g, std::span<Tensor> gx) {
-    gx[0] = permute(g, inverse);
-  });
+  return record(
+      opdefs::permute_op, y, {x},
+      [inverse](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = permute(g, inverse); },
+      [&](std::span<const Tensor> t) { return permute(t[0], order); });
 }
 Tensor transpose(const Tensor& x, int64_t a0, int64_t a1) {
   check_defined(x, "transpose");
@@ -416,7 +420,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   visit_dtype(x.dtype(), [&]<class T>() { detail::broadcast_copy(x.data<T>(), x.shape(), y.data<T>(), os); });
   return record(
       opdefs::expand_op, y, {x},
-      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = sum_to(g, sx); });
+      [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = sum_to(g, sx); },
+      [&](std::span<const Tensor> t) { return expand(t[0], os); });
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -533,9 +538,12 @@ Tensor slice_backward(const Tensor& g, const Shape& full, const SliceSpec& s) {
   Tensor y = zeros(full, {.dtype = g.dtype()});
   visit_dtype(g.dtype(),
               [&]<class T>() { copy_strided(y.data<T>(), const_cast<T*>(g.data<T>()), full, s, true); });
-  return record(opdefs::slice_backward_op, y, {g}, [s](const Node&, const Tensor& gg, std::span<Tensor> gx) {
-    gx[0] = slice(gg, s.axis, s.start, s.start + (s.count - 1) * s.step + 1, s.step);
-  });
+  return record(
+      opdefs::slice_backward_op, y, {g},
+      [s](const Node&, const Tensor& gg, std::span<Tensor> gx) {
+        gx[0] = slice(gg, s.axis, s.start, s.start + (s.count - 1) * s.step + 1, s.step);
+      },
+      [&](std::span<const Tensor> t) { return slice_backward(t[0], full, s); });
 }
 }  // namespace
 
@@ -563,10 +571,12 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
   visit_dtype(x.dtype(), [&]<class T>() {
     copy_strided(const_cast<T*>(x.data<T>()), y.data<T>(), x.shape(), spec, false);
   });
-  return record(opdefs::slice_op, y, {x},
-                [spec, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = slice_backward(g, sx, spec);
-                });
+  return record(
+      opdefs::slice_op, y, {x},
+      [spec, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = slice_backward(g, sx, spec);
+      },
+      [&](std::span<const Tensor> t) { return slice(t[0], a, b, e, step); });
 }
 
 Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
@@ -696,14 +706,20 @@ Tensor concat(const std::vector<Tensor>& xs0, int64_t axis) {
   });
   std::vector<int64_t> sizes;
   for (const Tensor& x : xs) sizes.push_back(x.shape()[a]);
-  return record(opdefs::concat_op, y, std::span<const Tensor>(xs),
-                [a, sizes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  int64_t at = 0;
-                  for (std::size_t k = 0; k < sizes.size(); ++k) {
-                    if (n.needs_input_grad(k)) gx[k] = slice(g, a, at, at + sizes[k]);
-                    at += sizes[k];
-                  }
-                });
+  return record(
+      opdefs::concat_op, y, std::span<const Tensor>(xs),
+      [a, sizes](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        int64_t at = 0;
+        for (std::size_t k = 0; k < sizes.size(); ++k) {
+          if (n.needs_input_grad(k)) gx[k] = slice(g, a, at, at + sizes[k]);
+          at += sizes[k];
+        }
+      },
+      [&](std::span<const Tensor> t) {
+        std::vector<Tensor> ts;
+        for (std::size_t k = 0; k < xs.size(); ++k) ts.push_back(t[k].defined() ? t[k] : zeros_like(xs[k]));
+        return concat(ts, a);
+      });
 }
 Tensor cat(const std::vector<Tensor>& xs, int64_t axis) {
   return concat(xs, axis);
@@ -838,10 +854,12 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
         std::copy(in + (o * n + idx[j]) * inner, in + (o * n + idx[j] + 1) * inner,
                   out + (o * k + j) * inner);
   });
-  return record(opdefs::index_select_op, y, {x},
-                [a, index, sx = xs](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = index_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
-                });
+  return record(
+      opdefs::index_select_op, y, {x},
+      [a, index, sx = xs](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = index_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
+      },
+      [&](std::span<const Tensor> t) { return index_select(t[0], a, index); });
 }
 
 Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src0) {
@@ -874,11 +892,16 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
         for (int64_t i = 0; i < inner; ++i) dst[i] += from[i];
       }
   });
-  return record(opdefs::index_add_op, y, {x, src},
-                [a, index](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g;
-                  if (nd.needs_input_grad(1)) gx[1] = index_select(g, a, index);
-                });
+  return record(
+      opdefs::index_add_op, y, {x, src},
+      [a, index](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g;
+        if (nd.needs_input_grad(1)) gx[1] = index_select(g, a, index);
+      },
+      [&](std::span<const Tensor> t) {
+        if (!t[1].defined()) return t[0];
+        return index_add(t[0].defined() ? t[0] : zeros_like(y), a, index, t[1]);
+      });
 }
 
 // ---- gather / scatter_add ----
@@ -973,10 +996,12 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
     T* out = y.data<T>();
     for_each_indexed(x.shape(), index, a, "gather", [&](int64_t xo, int64_t k) { out[k] = in[xo]; });
   });
-  return record(opdefs::gather_op, y, {x},
-                [a, index, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = scatter_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
-                });
+  return record(
+      opdefs::gather_op, y, {x},
+      [a, index, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = scatter_add(zeros(sx, {.dtype = g.dtype()}), a, index, g);
+      },
+      [&](std::span<const Tensor> t) { return gather(t[0], a, index); });
 }
 
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src0) {
@@ -996,11 +1021,16 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
     std::copy(in, in + x.numel(), out);
     for_each_indexed(x.shape(), index, a, "scatter_add", [&](int64_t xo, int64_t k) { out[xo] += s[k]; });
   });
-  return record(opdefs::scatter_add_op, y, {x, src},
-                [a, index](const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  gx[0] = g;
-                  if (n.needs_input_grad(1)) gx[1] = gather(g, a, index);
-                });
+  return record(
+      opdefs::scatter_add_op, y, {x, src},
+      [a, index](const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        gx[0] = g;
+        if (n.needs_input_grad(1)) gx[1] = gather(g, a, index);
+      },
+      [&](std::span<const Tensor> t) {
+        if (!t[1].defined()) return t[0];
+        return scatter_add(t[0].defined() ? t[0] : zeros_like(y), a, index, t[1]);
+      });
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, Dtype dtype) {
@@ -1093,13 +1123,17 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
       }
     });
   }
-  return record(opdefs::pad_op, y, {x},
-                [before, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
-                  Tensor r = g;
-                  for (int d = 0; d < sx.rank(); ++d)
-                    if (g.shape()[d] != sx[d]) r = slice(r, d, before[d], before[d] + sx[d]);
-                  gx[0] = r;
-                });
+  return record(
+      opdefs::pad_op, y, {x},
+      [before, sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) {
+        Tensor r = g;
+        for (int d = 0; d < sx.rank(); ++d)
+          if (g.shape()[d] != sx[d]) r = slice(r, d, before[d], before[d] + sx[d]);
+        gx[0] = r;
+      },
+      [&](std::span<const Tensor> t) {
+        return pad(t[0], pads, 0.0);  // the padding value is a constant
+      });
 }
 
 // ---- triangles and flips (composites: a constant mask or a reversed index) ----

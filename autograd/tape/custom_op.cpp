@@ -15,6 +15,7 @@ struct CustomOp::Impl {
   std::string name, formula;
   ForwardWithContext forward;
   BackwardMulti backward;
+  CustomOp::Jvp jvp;
   bool single_output = false;  // made from the simple form
   std::optional<OpInfo> info;
 };
@@ -152,6 +153,33 @@ CustomOp::CustomOp(std::string name, std::string, std::nullptr_t, std::nullptr_t
 const std::string& CustomOp::name() const {
   return impl_->name;
 }
+CustomOp& CustomOp::set_jvp(Jvp jvp) {
+  impl_->jvp = std::move(jvp);
+  return *this;
+}
+
+namespace {
+// Sets the outputs' tangents from the op's JVP rule, when an input carries a tangent.
+void custom_jvp(const CustomOp::Impl& op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& ys) {
+  if (!detail::fw_level || !detail::any_tangent(inputs)) return;
+  std::vector<Tensor> t(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) t[i] = detail::tangent_of(inputs[i]);
+  std::vector<Tensor> r;
+  {
+    detail::JvpRuleGuard off;
+    r = op.jvp(inputs, ys, t);
+  }
+  if (r.size() != ys.size())
+    throw ValueError("custom op '" + op.name + "': the JVP rule returned " + std::to_string(r.size()) +
+                     " tangents for " + std::to_string(ys.size()) + " outputs");
+  for (std::size_t k = 0; k < ys.size(); ++k) {
+    if (r[k].defined() && !(r[k].shape() == ys[k].shape()))
+      throw ShapeError("custom op '" + op.name + "': the JVP rule's tangent for output " + std::to_string(k) +
+                       " has shape " + r[k].shape().str() + ", the output " + ys[k].shape().str());
+    detail::set_tangent(ys[k], r[k]);
+  }
+}
+}  // namespace
 
 Tensor CustomOp::operator()(const std::vector<Tensor>& inputs) const {
   std::vector<Tensor> ys = apply(inputs);
@@ -165,9 +193,12 @@ std::vector<Tensor> CustomOp::apply(const std::vector<Tensor>& inputs) const {
   const bool recording = GradMode::is_enabled() && any_requires_grad(std::span<const Tensor>(inputs));
   CustomOpForwardContext ctx;
   for (const Tensor& t : inputs) ctx.needs_grad_.push_back(recording && t.defined() && t.requires_grad());
+  if (detail::fw_level && !impl_->jvp && detail::any_tangent(inputs))
+    detail::throw_no_jvp(impl_->name.c_str());
   std::vector<Tensor> ys;
   {
     NoGradGuard guard;
+    detail::JvpRuleGuard no_tangents;  // the op's tangents come from its JVP rule alone
     ys = impl_->forward(ctx, inputs);
   }
   const std::string& name = impl_->name;
@@ -194,7 +225,10 @@ std::vector<Tensor> CustomOp::apply(const std::vector<Tensor>& inputs) const {
   std::vector<std::size_t> diff;
   for (std::size_t k = 0; k < ys.size(); ++k)
     if (differentiable[k]) diff.push_back(k);
-  if (!recording || diff.empty()) return ys;
+  if (!recording || diff.empty()) {
+    custom_jvp(*impl_, inputs, ys);
+    return ys;
+  }
 
   // What each saved tensor is: an output (kept on the graph through this node), an input, or an
   // intermediate; decided by identity before outputs are re-wrapped below.
@@ -245,6 +279,7 @@ std::vector<Tensor> CustomOp::apply(const std::vector<Tensor>& inputs) const {
   }
   if (detail::tape_observer) [[unlikely]]
     detail::tape_observer->on_record(*node, inputs, ys[diff[0]]);
+  custom_jvp(*impl_, inputs, ys);
   return ys;
 }
 

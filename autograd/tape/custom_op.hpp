@@ -47,6 +47,7 @@
 ///   non-differentiable outputs (marked, or of an integer or bool dtype) are always undefined.
 /// - Every saved tensor (inputs, outputs, intermediates) is checked at backward time against
 ///   in-place modification since the forward.
+/// - Forward mode needs a JVP rule: set_jvp (the forward's own ops propagate no tangent).
 /// - Errors name the op: a backward returning the wrong number of gradients, or one of the wrong
 ///   shape for an input (with the input index and both shapes), throws xg::ValueError.
 #include <any>
@@ -138,6 +139,14 @@ class CustomOp {
   /// Runs the forward and returns all its outputs, recorded as operator() does.
   std::vector<Tensor> apply(const std::vector<Tensor>& inputs) const;
   const std::string& name() const;
+  /// Forward mode (forward_ad.hpp): the op's JVP rule, given the inputs, the outputs and one
+  /// tangent per input (undefined: zero), returning one tangent per output (undefined: zero).
+  /// Without one, a dual input throws "forward-mode AD: op 'name' has no JVP rule". It runs with
+  /// tangent propagation off and grad mode as it is (so it is recorded: write it with xg ops).
+  using Jvp =
+      std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                                        const std::vector<Tensor>& tangents)>;
+  CustomOp& set_jvp(Jvp jvp);
 
   struct Impl;
 

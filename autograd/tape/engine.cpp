@@ -90,8 +90,29 @@ void Node::apply_outputs(std::span<Tensor> grad_outputs, std::span<Tensor> grads
 
 uint32_t Node::add_output(const Tensor& output) {
   if (!extra_) extra_ = std::make_unique<std::vector<ExtraOutput>>();
-  extra_->push_back({output.shape(), output.dtype(), {}, {}});
+  extra_->push_back({output.shape(), output.dtype(), {}, {}, {}, 0});
   return static_cast<uint32_t>(extra_->size());
+}
+
+Tensor Node::output_tangent(uint32_t k) const {
+  const auto& t = k == 0 ? fw_tangent_ : (*extra_)[k - 1].fw_tangent;
+  const uint64_t level = k == 0 ? fw_level_ : (*extra_)[k - 1].fw_level;
+  return t && level == detail::fw_level ? Tensor(t) : Tensor();
+}
+void Node::set_output_tangent(uint32_t k, std::shared_ptr<TensorImpl> tangent, uint64_t level) {
+  if (k == 0) {
+    fw_tangent_ = std::move(tangent);
+    fw_level_ = level;
+  } else {
+    (*extra_)[k - 1].fw_tangent = std::move(tangent);
+    (*extra_)[k - 1].fw_level = level;
+  }
+  detail::register_tangent_node(*this);
+}
+void Node::clear_output_tangents() {
+  fw_tangent_.reset();
+  if (extra_)
+    for (auto& x : *extra_) x.fw_tangent.reset();
 }
 
 void Node::release() {
@@ -156,6 +177,12 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     impl->grad_fn = const_cast<Node&>(owner).shared_from_this();
     impl->output_nr = output_nr_;
     impl->requires_grad = true;
+  }
+  if (detail::fw_level) [[unlikely]] {  // forward-over-reverse: the output's tangent too
+    if (Tensor t = owner.output_tangent(output_nr_); t.defined()) {
+      impl->fw_tangent = t.impl();
+      impl->fw_level = detail::fw_level;
+    }
   }
   return Tensor(std::move(impl));
 }

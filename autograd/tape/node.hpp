@@ -9,9 +9,11 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -147,6 +149,12 @@ class Node : public std::enable_shared_from_this<Node> {
   std::unique_ptr<NodeAnnotation>& annotation() { return annotation_; }
   const NodeAnnotation* annotation() const { return annotation_.get(); }
 
+  /// Forward mode: the tangent of output k at the current dual level (undefined if none), kept so
+  /// that an output saved for backward is unpacked with it (forward-over-reverse, xg::hvp).
+  Tensor output_tangent(uint32_t k) const;
+  void set_output_tangent(uint32_t k, std::shared_ptr<TensorImpl> tangent, uint64_t level);
+  void clear_output_tangents();
+
  protected:
   virtual void backward(const Tensor& grad_output, std::span<Tensor> grads) = 0;
   /// Multi-output nodes override this; the default serves output 0 only.
@@ -165,6 +173,8 @@ class Node : public std::enable_shared_from_this<Node> {
     Dtype dtype;
     std::vector<TensorHookEntry> pre_hooks;
     Tensor grad_accum;  // engine scratch, as grad_accum_
+    std::shared_ptr<TensorImpl> fw_tangent;
+    uint64_t fw_level = 0;
   };
   Tensor& grad_accum(uint32_t k) { return k == 0 ? grad_accum_ : (*extra_)[k - 1].grad_accum; }
   std::unique_ptr<std::vector<ExtraOutput>> extra_;
@@ -173,6 +183,8 @@ class Node : public std::enable_shared_from_this<Node> {
   std::unique_ptr<NodeAnnotation> annotation_;
   Shape out_shape_;
   OpAttrs attrs_;
+  std::shared_ptr<TensorImpl> fw_tangent_;  // output 0's tangent (forward mode), dropped at level exit
+  uint64_t fw_level_ = 0;
   uint64_t seq_;
   Dtype out_dtype_;
   bool released_ = false;
@@ -202,13 +214,11 @@ bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
 bool any_requires_grad(std::span<const Tensor> inputs);
 EdgeList collect_edges(std::span<const Tensor> inputs);
 
-/// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
-/// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.
-/// `attrs`: the op's scalar arguments, for its explanation (see OpAttrs).
+namespace detail {
 template <class F>
-Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
-              const OpAttrs& attrs = {}) {
-  if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return output;
+void record_node(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
+                 const OpAttrs& attrs) {
+  if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return;
   auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
                                                             std::forward<F>(backward));
   Node& recorded = *node;
@@ -218,6 +228,32 @@ Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> 
   output.impl()->requires_grad = true;
   if (detail::tape_observer) [[unlikely]]
     detail::tape_observer->on_record(recorded, inputs, output);
+}
+// Calls the JVP rule on the inputs' tangents (undefined: none) and sets the output's tangent.
+template <class J>
+void apply_jvp(const Tensor& output, std::span<const Tensor> inputs, J& jvp) {
+  if (!any_tangent(inputs)) return;
+  std::vector<Tensor> t(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) t[i] = tangent_of(inputs[i]);
+  Tensor r;
+  {
+    JvpRuleGuard off;
+    r = jvp(std::span<const Tensor>(t));
+  }
+  set_tangent(output, r);
+}
+}  // namespace detail
+
+/// Records `output` as produced by op `info` from `inputs` with the given backward lambda,
+/// when grad mode is on and an input requires grad; otherwise does nothing. Returns output.
+/// `attrs`: the op's scalar arguments, for its explanation (see OpAttrs). Without a JVP rule, an
+/// input carrying a tangent (forward_ad.hpp) throws "op has no JVP rule".
+template <class F>
+Tensor record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
+              const OpAttrs& attrs = {}) {
+  if (detail::fw_level) [[unlikely]]
+    if (detail::any_tangent(inputs)) detail::throw_no_jvp(info.name);
+  detail::record_node(info, output, inputs, std::forward<F>(backward), attrs);
   return output;
 }
 template <class F>
@@ -226,9 +262,33 @@ Tensor record(const OpInfo& info, const Tensor& output, std::initializer_list<Te
   return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()),
                 std::forward<F>(backward), attrs);
 }
+/// The same with the op's JVP rule: `jvp(t)` gets one tangent per input (undefined: that input
+/// has none, a zero tangent) and returns the output's tangent J t (undefined: zero). It runs
+/// synchronously, after the node is recorded, only when an input has a tangent at the current
+/// dual level, with tangent propagation off inside and grad mode as it is.
+template <class F, class J>
+requires std::is_invocable_r_v<Tensor, J&, std::span<const Tensor>> Tensor
+record(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward, J&& jvp,
+       const OpAttrs& attrs = {}) {
+  detail::record_node(info, output, inputs, std::forward<F>(backward), attrs);
+  if (detail::fw_level) [[unlikely]]
+    detail::apply_jvp(output, inputs, jvp);
+  return output;
+}
+template <class F, class J>
+requires std::is_invocable_r_v<Tensor, J&, std::span<const Tensor>> Tensor
+record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> inputs, F&& backward, J&& jvp,
+       const OpAttrs& attrs = {}) {
+  return record(info, output, std::span<const Tensor>(inputs.begin(), inputs.size()),
+                std::forward<F>(backward), std::forward<J>(jvp), attrs);
+}
 /// True when recording would happen for these inputs (lets an op skip saving work).
+/// (An input carrying a tangent at the current dual level counts: the JVP rule may need the saved values.)
 inline bool will_record(std::initializer_list<Tensor> inputs) {
-  return GradMode::is_enabled() && any_requires_grad(std::span<const Tensor>(inputs.begin(), inputs.size()));
+  const std::span<const Tensor> in(inputs.begin(), inputs.size());
+  if (detail::fw_level) [[unlikely]]
+    if (detail::any_tangent(in)) return true;
+  return GradMode::is_enabled() && any_requires_grad(in);
 }
 
 }  // namespace xg

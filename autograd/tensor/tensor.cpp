@@ -226,6 +226,29 @@ void check_inplace(const Tensor& t, const char* op) {
                      " while grad mode is on; wrap the update in xg::NoGradGuard");
 }
 
+// Forward mode: the tangent of self updated in place (so that a view sharing it sees the update),
+// made as zeros when self has none yet. Runs with tangent propagation off.
+Tensor own_tangent(const Tensor& self) {
+  Tensor t = detail::tangent_of(self);
+  if (t.defined()) return t;
+  {
+    detail::JvpRuleGuard off;
+    t = zeros(self.shape(), {.dtype = self.dtype()});
+  }
+  detail::set_tangent(self, t);
+  return t;
+}
+// The tangent of self after self op= other, for add_ / sub_ (scale = +-alpha) and mul_ (computed
+// before the values change, since it reads them).
+void tangent_add_(const Tensor& self, const Tensor& other, double scale) {
+  if (!detail::fw_level || !self.is_floating_point()) return;
+  const Tensor to = detail::tangent_of(other);
+  if (!to.defined()) return;
+  Tensor ts = own_tangent(self);
+  detail::JvpRuleGuard off;
+  ts.add_(to, scale);
+}
+
 // this = f(this, other) with other broadcast to this shape and converted to this dtype.
 template <class F>
 void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
@@ -247,6 +270,10 @@ void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_defined("add_");
+  if (detail::fw_level) [[unlikely]] {
+    check_inplace(*this, "add_");
+    tangent_add_(*this, other, alpha);
+  }
   detail::visit_dtype(dtype(), [&]<class T>() {
     const T a = detail::checked_cast<T>(alpha, "add_");
     inplace_binary(*this, other, "add_", [a](auto x, auto y) {
@@ -258,6 +285,10 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   check_defined("sub_");
+  if (detail::fw_level) [[unlikely]] {
+    check_inplace(*this, "sub_");
+    tangent_add_(*this, other, -alpha);
+  }
   detail::visit_dtype(dtype(), [&]<class T>() {
     const T a = detail::checked_cast<T>(alpha, "sub_");
     inplace_binary(*this, other, "sub_", [a](auto x, auto y) {
@@ -268,11 +299,32 @@ Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
+  if (detail::fw_level && defined() && other.defined() && is_floating_point()) [[unlikely]] {
+    // (x y)' = x' y + x y', x' scaled in place, x y' from the values before the update
+    check_inplace(*this, "mul_");
+    const Tensor ts = detail::tangent_of(*this), to = detail::tangent_of(other);
+    if (ts.defined() || to.defined()) {
+      Tensor xy;
+      if (to.defined()) {
+        detail::JvpRuleGuard off;
+        xy = *this * to;
+      }
+      Tensor t = own_tangent(*this);
+      detail::JvpRuleGuard off;
+      t.mul_(other);
+      if (xy.defined()) t.add_(xy);
+    }
+  }
   inplace_binary(*this, other, "mul_", [](auto x, auto y) { return detail::mul_wrap(x, y); });
   return *this;
 }
 Tensor& Tensor::mul_(double s) {
   check_inplace(*this, "mul_");
+  if (detail::fw_level) [[unlikely]] {
+    Tensor t = detail::tangent_of(*this);
+    detail::JvpRuleGuard off;
+    if (t.defined()) t.mul_(s);
+  }
   detail::visit_dtype(dtype(), [&]<class T>() {
     T* p = data<T>();
     const T v = detail::checked_cast<T>(s, "mul_");
@@ -282,11 +334,28 @@ Tensor& Tensor::mul_(double s) {
   return *this;
 }
 Tensor& Tensor::copy_(const Tensor& src) {
+  if (detail::fw_level && defined() && src.defined() && is_floating_point()) [[unlikely]] {
+    check_inplace(*this, "copy_");
+    const Tensor ts = detail::tangent_of(*this), tsrc = detail::tangent_of(src);
+    if (ts.defined() || tsrc.defined()) {
+      Tensor t = own_tangent(*this);
+      detail::JvpRuleGuard off;
+      if (tsrc.defined())
+        t.copy_(tsrc);
+      else
+        t.zero_();
+    }
+  }
   inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
   return *this;
 }
 Tensor& Tensor::fill_(double v) {
   check_inplace(*this, "fill_");
+  if (detail::fw_level) [[unlikely]] {
+    Tensor t = detail::tangent_of(*this);
+    detail::JvpRuleGuard off;
+    if (t.defined()) t.zero_();  // a constant: zero tangent
+  }
   detail::visit_dtype(dtype(), [&]<class T>() {
     T* p = data<T>();
     const T x = detail::checked_cast<T>(v, "fill_");

@@ -118,6 +118,9 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;    ///< accumulated gradient (leaves, or after retain_grad)
   std::vector<TensorHookEntry> hooks;  ///< leaf hooks; a non-leaf's hooks live on its grad_fn
   std::string name;
+  /// Forward-mode AD (autograd/tape/forward_ad.hpp): the tangent, valid only at dual level fw_level.
+  std::shared_ptr<TensorImpl> fw_tangent;
+  uint64_t fw_level = 0;
   ~TensorImpl();
 };
 

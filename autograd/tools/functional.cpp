@@ -2,6 +2,7 @@
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
+#include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg {
@@ -53,14 +54,43 @@ TransformResult vjp(const TensorFunction& f, const Tensor& x, const Tensor& v, b
 
 TransformResult jvp(const TensorFunction& f, const Tensor& x, const Tensor& v, bool create_graph) {
   check_same_shape(v, x, "jvp", "x");
-  Tensor xi = input_for(x, create_graph, "jvp");
-  Tensor y = evaluate(f, xi, "jvp");
-  if (!y.requires_grad()) return {result(y, create_graph), zeros_like(y)};
-  Tensor u = zeros_like(y).requires_grad_(true);
-  Tensor g = grad({y}, {xi}, {u}, true, true, true)[0];  // J^T u, linear in u
-  if (!g.defined() || !g.requires_grad()) return {result(y, create_graph), zeros_like(y)};
-  Tensor jv = grad({g}, {u}, {v.to(g.dtype())}, create_graph, create_graph, true)[0];
-  return {result(y, create_graph), result(or_zeros(jv, y), create_graph)};
+  if (!x.is_floating_point()) throw TypeError("jvp: the input must be a float tensor, got int64");
+  // One forward pass on the dual (x, v). create_graph keeps x's and v's graphs (make_dual is
+  // differentiable in both); otherwise nothing is recorded.
+  forward_ad::DualLevel level;
+  AutoGradMode on(true);  // as the other transforms evaluate f
+  Tensor xd = forward_ad::make_dual(create_graph ? x : x.detach(), create_graph ? v : v.detach());
+  Tensor y = f(xd);
+  if (!y.defined()) throw ValueError("jvp: the function returned an undefined tensor");
+  forward_ad::UnpackedDual u = forward_ad::unpack_dual(y);
+  Tensor jv = u.tangent.defined() ? u.tangent : zeros_like(y);
+  return {result(u.primal, create_graph), result(jv, create_graph)};
+}
+
+Tensor jacfwd(const TensorFunction& f, const Tensor& x, bool create_graph) {
+  if (!x.defined()) throw ValueError("jacfwd: the input is undefined");
+  if (!x.is_floating_point()) throw TypeError("jacfwd: the input must be a float tensor, got int64");
+  // One forward pass per input basis direction e_k: column k of J is J e_k.
+  std::vector<Tensor> cols;
+  Shape ys;
+  for (int64_t k = 0; k < x.numel(); ++k) {
+    Tensor e = zeros(x.shape(), {.dtype = x.dtype()});
+    if (x.dtype() == Dtype::float64)
+      e.data<double>()[k] = 1;
+    else
+      e.data<float>()[k] = 1;
+    TransformResult r = jvp(f, x, e, create_graph);
+    ys = r.value.shape();
+    cols.push_back(r.value);
+  }
+  if (cols.empty()) {  // x has no elements: f(x) once for the output's shape
+    NoGradGuard off;
+    ys = f(x.detach()).shape();
+  }
+  Shape js = ys;
+  for (int64_t d : x.shape()) js.push_back(d);
+  if (cols.empty() || ys.numel() == 0) return zeros(js, {.dtype = x.dtype()});
+  return result(reshape(stack(cols, ys.rank()), js), create_graph);
 }
 
 Tensor jacobian(const TensorFunction& f, const Tensor& x, bool create_graph) {
@@ -96,14 +126,20 @@ Tensor hessian(const TensorFunction& f, const Tensor& x, bool create_graph) {
 
 TransformResult hvp(const TensorFunction& f, const Tensor& x, const Tensor& v, bool create_graph) {
   check_same_shape(v, x, "hvp", "x");
+  // Forward over reverse: the gradient of f computed on the dual (x, v) carries the tangent H v,
+  // since the backward formulas are themselves xgrad ops with JVP rules. create_graph for the
+  // gradient, so that those formulas run as (differentiable) ops rather than fused kernels.
   Tensor xi = input_for(x, create_graph, "hvp");
-  Tensor y = evaluate(f, xi, "hvp");
+  forward_ad::DualLevel level;
+  AutoGradMode on(true);  // the dual must be on xi's graph, even under NoGradGuard
+  Tensor xd = forward_ad::make_dual(xi, create_graph ? v : v.detach());
+  Tensor y = evaluate(f, xd, "hvp");
   if (y.numel() != 1) throw ShapeError("hvp: f must return a one-element tensor, got " + y.shape().str());
-  if (!y.requires_grad()) return {result(y, create_graph), zeros_like(x)};
+  Tensor out = forward_ad::unpack_dual(y).primal;
+  if (!y.requires_grad()) return {result(out, create_graph), zeros_like(x)};
   Tensor g = grad({y}, {xi}, {}, true, true, true)[0];
-  if (!g.defined() || !g.requires_grad()) return {result(y, create_graph), zeros_like(x)};
-  Tensor hv = grad({g}, {xi}, {v.to(g.dtype())}, create_graph, create_graph, true)[0];
-  return {result(y, create_graph), result(or_zeros(hv, x), create_graph)};
+  Tensor hv = g.defined() ? forward_ad::unpack_dual(g).tangent : Tensor();
+  return {result(out, create_graph), result(or_zeros(hv, x), create_graph)};
 }
 
 }  // namespace xg

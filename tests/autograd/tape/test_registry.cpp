@@ -279,3 +279,124 @@ TEST_CASE("a chain-rule line shows the op's own numbers") {
   const xg::BackwardTrace t2 = xg::backward_trace(xg::sum(z));
   CHECK(t2.find(1)->chain_rule(0) == "dL/dx = dL/dz * (z + 1) = [1, 1] * [1.649, 0.3679] = [1.649, 0.3679]");
 }
+
+// ---------------------------------------------------------------- forward mode
+namespace {
+// Ops that have no JVP rule yet (their own, or, for a composite, that of a primitive it calls):
+// a dual input throws "has no JVP rule". The sweep checks every other op's JVP, and fails when
+// an op listed here has gained one (so that the list only shrinks).
+const std::set<std::string> kMissingJvp = {
+    "cdist",           // distance.cpp
+    "scatter_reduce",  // scatter.cpp
+    // LAPACK (linalg_lapack.cpp)
+    "cholesky",
+    "det",
+    "eigh",
+    "inv",
+    "lstsq",
+    "matrix_exp",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    // composites of those
+    "cholesky_solve",
+    "matrix_norm",
+    "matrix_power",
+    "pinv",
+    "svdvals",
+};
+
+// A deterministic random direction for input i of a sample.
+xg::Tensor direction(const xg::Tensor& like, uint64_t seed) {
+  xg::Generator gen(seed);
+  return xg::randn(like.shape(), {.dtype = like.dtype()}, &gen);
+}
+double inner(const xg::Tensor& a, const xg::Tensor& b) {
+  xg::NoGradGuard off;
+  return a.numel() ? xg::sum(a.to(xg::Dtype::float64) * b.to(xg::Dtype::float64)).item() : 0.0;
+}
+// "op 'X' has no JVP rule", or another forward-mode refusal (an in-place update of a dual).
+bool is_missing_rule(const xg::Error& e) {
+  return std::string(e.what()).find("forward-mode AD") != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("forward mode: every op's JVP agrees with finite differences and with its VJP") {
+  auto differentiable = [](const xg::OpInfo& op) { return op.kind != xg::OpKind::non_differentiable; };
+  std::map<std::string, bool> listed_seen_missing;
+  int compared = 0;
+  uint64_t seed = 1;
+  for_each_sample(differentiable, [&](const xg::OpInfo& op, const xg::OpSample& s) {
+    const std::string name = op.name;
+    const bool listed = kMissingJvp.count(name) == 1;
+    for (std::size_t i = 0; i < s.inputs.size(); ++i) {
+      if (!s.inputs[i].requires_grad()) continue;
+      CAPTURE(i);
+      const xg::Tensor v = direction(s.inputs[i], seed++);
+      // J_i v by one forward pass with input i dual
+      xg::Tensor y, jv;
+      bool missing = false;
+      try {
+        // (inputs detached: the rule runs in grad mode but records nothing, as for a dual not requiring grad)
+        xg::forward_ad::DualLevel level;
+        std::vector<xg::Tensor> in;
+        for (const xg::Tensor& t : s.inputs) in.push_back(t.defined() ? t.detach() : t);
+        in[i] = xg::forward_ad::make_dual(in[i], v);
+        y = s.call(in);
+        jv = xg::forward_ad::unpack_dual(y).tangent;
+      } catch (const xg::Error& e) {
+        if (!is_missing_rule(e)) {
+          FAIL_CHECK("op '", name, "' sample '", s.label, "' input ", i,
+                     ": the dual pass threw: ", std::string(e.what()));
+          continue;
+        }
+        missing = true;
+        if (!listed)
+          FAIL_CHECK("op '", name, "' sample '", s.label, "' input ", i, ": ", std::string(e.what()),
+                     " (write its rule, or list it in kMissingJvp)");
+      }
+      if (listed) {
+        listed_seen_missing[name] = listed_seen_missing[name] || missing;
+        continue;
+      }
+      if (missing) continue;
+      if (!jv.defined()) jv = xg::zeros_like(y);
+      REQUIRE(jv.shape() == y.shape());
+      try {
+        // (a) central finite differences along v
+        const double eps = s.eps > 0 ? s.eps : 1e-6;
+        xg::Tensor fd;
+        {  // (grad mode stays on: some samples call xg::grad themselves)
+          std::vector<xg::Tensor> plus = s.inputs, minus = s.inputs;
+          plus[i] = s.inputs[i].detach() + eps * v;
+          minus[i] = s.inputs[i].detach() - eps * v;
+          fd = (s.call(plus).to(xg::Dtype::float64) - s.call(minus).to(xg::Dtype::float64)) / (2 * eps);
+        }
+        const double scale = y.numel() ? xg_test::max_abs(fd) : 0.0;
+        CHECK_MESSAGE(xg_test::max_abs(fd - jv.to(xg::Dtype::float64)) <= 1e-5 + 1e-3 * scale, "op '", name,
+                      "' sample '", s.label, "' input ", i, ": JVP ", jv, " vs finite differences ", fd);
+        // (b) <u, J v> = <J^T u, v> with the engine's VJP
+        const xg::Tensor u = direction(y, seed++);
+        const xg::Tensor y2 = s.call(s.inputs);
+        const xg::Tensor gi = xg::grad({y2}, {s.inputs[i]}, {u}, false, false, true)[0];
+        const double lhs = inner(u, jv), rhs = gi.defined() ? inner(gi, v) : 0.0;
+        // (samples with their own step round through float32: a float32 tolerance)
+        const double tol = s.eps > 0 ? 1e-5 : 1e-9;
+        CHECK_MESSAGE(std::abs(lhs - rhs) <= tol * (1 + std::abs(lhs)), "op '", name, "' sample '", s.label,
+                      "' input ", i, ": <u, J v> = ", lhs, " but <J^T u, v> = ", rhs);
+        ++compared;
+      } catch (const xg::Error& e) {
+        FAIL_CHECK("op '", name, "' sample '", s.label, "' input ", i,
+                   ": the check threw: ", std::string(e.what()));
+      }
+    }
+  });
+  for (const auto& [name, missing] : listed_seen_missing)
+    CHECK_MESSAGE(missing, "op '", name,
+                  "' is in kMissingJvp but has a JVP rule now: remove it from the list");
+  for (const std::string& name : kMissingJvp)
+    CHECK_MESSAGE(xg::find_op(name) != nullptr, "kMissingJvp lists '", name, "', which is not an op");
+  MESSAGE("forward mode: ", compared, " JVPs compared; ", kMissingJvp.size(), " ops without a JVP rule");
+  CHECK(compared > 0);
+}
