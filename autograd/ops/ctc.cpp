@@ -286,29 +286,43 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
       o[b] = zero_infinity && s[b] == std::numeric_limits<T>::infinity() ? T(0) : s[b];
   });
   if (!will_record({log_probs})) return out;
-  return record(opdefs::ctc_loss_op, out, {log_probs},
-                [slp = save_input(log_probs), tg = targets.detach(), L, blank, zero_infinity, alpha, nll](
-                    const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor lp = slp.unpack(n);
-                  Tensor raw = detail::new_tensor(lp.shape(), lp.dtype());
-                  {
-                    NoGradGuard guard;
-                    const Tensor lpd = lp.detach();
-                    detail::visit_float(lp.dtype(), kOp, [&]<class T>() {
-                      ctc_backward<T>(lpd.data<T>(), tg.data<int64_t>(), L, blank, alpha.data<T>(),
-                                      nll.data<T>(), zero_infinity, raw.data<T>());
-                    });
-                  }
-                  if (GradMode::is_enabled())  // create_graph: a node whose own backward raises
-                    raw = record(ctc_loss_backward_info, raw, {lp},
-                                 [](const Node&, const Tensor&, std::span<Tensor>) {
-                                   throw ValueError(
-                                       "ctc_loss: its gradient is not differentiable again (the "
-                                       "alpha-beta kernel has no derivative, as in PyTorch)");
-                                 });
-                  const Shape gs = L.batched ? Shape{1, L.N, 1} : Shape{1, 1};
-                  gx[0] = raw * reshape(g, gs);
-                });
+  return record(
+      opdefs::ctc_loss_op, out, {log_probs},
+      [slp = save_input(log_probs), tg = targets.detach(), L, blank, zero_infinity, alpha, nll](
+          const Node& n, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor lp = slp.unpack(n);
+        Tensor raw = detail::new_tensor(lp.shape(), lp.dtype());
+        {
+          NoGradGuard guard;
+          const Tensor lpd = lp.detach();
+          detail::visit_float(lp.dtype(), kOp, [&]<class T>() {
+            ctc_backward<T>(lpd.data<T>(), tg.data<int64_t>(), L, blank, alpha.data<T>(), nll.data<T>(),
+                            zero_infinity, raw.data<T>());
+          });
+        }
+        if (GradMode::is_enabled())  // create_graph: a node whose own backward raises
+          raw = record(ctc_loss_backward_info, raw, {lp}, [](const Node&, const Tensor&, std::span<Tensor>) {
+            throw ValueError(
+                "ctc_loss: its gradient is not differentiable again (the "
+                "alpha-beta kernel has no derivative, as in PyTorch)");
+          });
+        const Shape gs = L.batched ? Shape{1, L.N, 1} : Shape{1, 1};
+        gx[0] = raw * reshape(g, gs);
+      },
+      [&](std::span<const Tensor> t) {
+        // d nll_b = sum_{t, c} (d nll_b / d lp[t, b, c]) dlp[t, b, c], the same kernel's
+        // gradient (not differentiable again, as the backward's)
+        Tensor raw = detail::new_tensor(log_probs.shape(), dt);
+        {
+          NoGradGuard guard;
+          const Tensor lpd = log_probs.detach().contiguous();
+          detail::visit_float(dt, kOp, [&]<class T>() {
+            ctc_backward<T>(lpd.data<T>(), targets.data<int64_t>(), L, blank, alpha.data<T>(), nll.data<T>(),
+                            zero_infinity, raw.data<T>());
+          });
+        }
+        return L.batched ? sum(raw * t[0], {0, 2}) : sum(raw * t[0]);
+      });
 }
 
 }  // namespace xg

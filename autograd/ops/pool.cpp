@@ -648,10 +648,16 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x0, Siz
     });
   });
   if (will_record({x}))
-    y = record(opdefs::adaptive_max_pool2d_op, y, {x},
-               [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
-                 gx[0] = max_pool2d_backward(gy, idx, xs);
-               });
+    y = record(
+        opdefs::adaptive_max_pool2d_op, y, {x},
+        [idx, xs = x.shape()](const Node&, const Tensor& gy, std::span<Tensor> gx) {
+          gx[0] = max_pool2d_backward(gy, idx, xs);
+        },
+        [&](std::span<const Tensor> t) {
+          // the tangent at each window's argmax, as max_pool2d's
+          const int64_t pl = x.shape()[0] * x.shape()[1];
+          return reshape(gather(reshape(t[0], {pl, H * W}), 1, reshape(idx, {pl, ho * wo})), y.shape());
+        });
   if (x0.dim() == 3) return {squeeze(y, 0), squeeze(idx, 0)};
   return {y, idx};
 }
