@@ -251,7 +251,7 @@ TEST_CASE("an op's chain-rule explanation reproduces the gradient its backward s
             xg::NoGradGuard no_grad;
             const xg::Tensor product =
                 xg::sum_to(step.grad_output * line->local, step.grad_inputs[k].shape());
-            check_close(product.to_vector<double>(), step.grad_inputs[k].to_vector<double>(), 1e-9);
+            xg_test::check_close(product.to_vector<double>(), step.grad_inputs[k].to_vector<double>(), 1e-9);
             ++locals;
           }
           ++lines;
