@@ -327,13 +327,20 @@ Tensor solve(const Tensor& A0, const Tensor& B0) {
   const Mats m = mats_of(Ae, "solve", true);
   Tensor X = solve_kernel(Ae, Be, m, k, "solve");
   if (will_record({Ae, Be}))
-    record(opdefs::solve_op, X, {Ae, Be},
-           [sa = save_input(Ae), sx = save_output(X)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-             const Tensor A = sa.unpack(nd), X = sx.unpack(nd);
-             const Tensor gB = solve(mT(A), g);
-             if (nd.needs_input_grad(0)) gx[0] = -matmul(gB, mT(X));
-             if (nd.needs_input_grad(1)) gx[1] = gB;
-           });
+    record(
+        opdefs::solve_op, X, {Ae, Be},
+        [sa = save_input(Ae), sx = save_output(X)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+          const Tensor A = sa.unpack(nd), X = sx.unpack(nd);
+          const Tensor gB = solve(mT(A), g);
+          if (nd.needs_input_grad(0)) gx[0] = -matmul(gB, mT(X));
+          if (nd.needs_input_grad(1)) gx[1] = gB;
+        },
+        [&](std::span<const Tensor> t) {
+          // dX = A^-1 (dB - dA X)
+          Tensor rhs = t[1];
+          if (t[0].defined()) rhs = rhs.defined() ? rhs - matmul(t[0], X) : -matmul(t[0], X);
+          return solve(Ae, rhs);
+        });
   return vec ? squeeze(X, -1) : X;
 }
 
@@ -355,11 +362,13 @@ Tensor inv(const Tensor& A) {
   Tensor I = expand(eye_as(m.n, A), with_tail(m.batch, {m.n, m.n}));
   Tensor X = solve_kernel(A, I.clone(), m, m.n, "inv");
   if (!will_record({A})) return X;
-  return record(opdefs::inv_op, X, {A},
-                [sx = save_output(X)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor Xt = mT(sx.unpack(nd));
-                  gx[0] = -matmul(matmul(Xt, g), Xt);
-                });
+  return record(
+      opdefs::inv_op, X, {A},
+      [sx = save_output(X)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor Xt = mT(sx.unpack(nd));
+        gx[0] = -matmul(matmul(Xt, g), Xt);
+      },
+      [&](std::span<const Tensor> t) { return -matmul(matmul(X, t[0]), X); });  // dX = -X dA X
 }
 
 // ---- det, slogdet ----
@@ -431,6 +440,16 @@ Tensor det(const Tensor& A) {
           return;
         }
         gx[0] = det_adjugate_grad(A, g);
+      },
+      [&](std::span<const Tensor> t) {
+        // d det = det(A) tr(A^-1 dA); at a singular A, <adj(A)^T, dA>
+        bool singular;
+        {
+          NoGradGuard ng;
+          singular = any(eq(y.detach(), 0.0)).item() != 0;
+        }
+        if (singular) return sum(det_adjugate_grad(A, ones_like(y)) * t[0], {-2, -1});
+        return y * sum(diagonal(solve(A, t[0]), 0, -2, -1), {-1});
       });
 }
 
@@ -462,11 +481,14 @@ std::pair<Tensor, Tensor> slogdet(const Tensor& A) {
   detail::visit_float(A.dtype(), "slogdet",
                       [&]<class T>() { lu_det<T>(A.data<T>(), m, nullptr, s.data<T>(), l.data<T>()); });
   if (will_record({A}))
-    record(opdefs::slogdet_op, l, {A},
-           [sa = save_input(A)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-             // log |det| is -inf at a singular matrix: inv's LinAlgError says so
-             gx[0] = unsqueeze(unsqueeze(g, -1), -1) * mT(inv(sa.unpack(nd)));
-           });
+    record(
+        opdefs::slogdet_op, l, {A},
+        [sa = save_input(A)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+          // log |det| is -inf at a singular matrix: inv's LinAlgError says so
+          gx[0] = unsqueeze(unsqueeze(g, -1), -1) * mT(inv(sa.unpack(nd)));
+        },
+        // d log|det A| = tr(A^-1 dA); the sign is constant
+        [&](std::span<const Tensor> t) { return sum(diagonal(solve(A, t[0]), 0, -2, -1), {-1}); });
   return {s, l};
 }
 
@@ -508,15 +530,22 @@ Tensor cholesky(const Tensor& A, bool upper) {
     }
   });
   if (will_record({A}))
-    record(opdefs::cholesky_op, L, {A},
-           [sl = save_output(L)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-             const Tensor L = sl.unpack(nd);
-             const Tensor I = eye_as(L.size(-1), L);
-             Tensor P = matmul(mT(L), g);
-             P = tril(P) - 0.5 * (P * I);                             // Phi(L^T dL)
-             const Tensor S = mT(solve(mT(L), mT(solve(mT(L), P))));  // L^-T P L^-1
-             gx[0] = 0.5 * (S + mT(S));
-           });
+    record(
+        opdefs::cholesky_op, L, {A},
+        [sl = save_output(L)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+          const Tensor L = sl.unpack(nd);
+          const Tensor I = eye_as(L.size(-1), L);
+          Tensor P = matmul(mT(L), g);
+          P = tril(P) - 0.5 * (P * I);                             // Phi(L^T dL)
+          const Tensor S = mT(solve(mT(L), mT(solve(mT(L), P))));  // L^-T P L^-1
+          gx[0] = 0.5 * (S + mT(S));
+        },
+        [&](std::span<const Tensor> t) {
+          // dL = L Phi(L^-1 dA L^-T) (Murray 2016)
+          const Tensor I = eye_as(L.size(-1), L);
+          const Tensor M = mT(solve(L, mT(solve(L, t[0]))));
+          return matmul(L, tril(M) - 0.5 * (M * I));
+        });
   return upper ? mT(L) : L;
 }
 
@@ -1058,13 +1087,20 @@ Tensor matrix_exp(const Tensor& A) {
     }
   });
   if (!will_record({A})) return E;
-  return record(opdefs::matrix_exp_op, E, {A},
-                [sa = save_input(A)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
-                  const Tensor At = mT(sa.unpack(nd));
-                  const int64_t n = At.size(-1);
-                  const Tensor block = cat({cat({At, g}, -1), cat({zeros_like(At), At}, -1)}, -2);
-                  gx[0] = narrow(narrow(matrix_exp(block), -2, 0, n), -1, n, n);
-                });
+  return record(
+      opdefs::matrix_exp_op, E, {A},
+      [sa = save_input(A)](const Node& nd, const Tensor& g, std::span<Tensor> gx) {
+        const Tensor At = mT(sa.unpack(nd));
+        const int64_t n = At.size(-1);
+        const Tensor block = cat({cat({At, g}, -1), cat({zeros_like(At), At}, -1)}, -2);
+        gx[0] = narrow(narrow(matrix_exp(block), -2, 0, n), -1, n, n);
+      },
+      [&](std::span<const Tensor> t) {
+        // dE is the upper right block of exp([[A, dA], [0, A]]) (Higham 2008, Functions of
+        // Matrices, 3.2), the backward's block with A for A^T
+        const Tensor block = cat({cat({A, t[0]}, -1), cat({zeros_like(A), A}, -1)}, -2);
+        return narrow(narrow(matrix_exp(block), -2, 0, n), -1, n, n);
+      });
 }
 
 XG_OP(matrix_power, {.formula = "A^n by repeated squaring (composite of matmul; inv for n < 0)",
