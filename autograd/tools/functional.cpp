@@ -142,4 +142,199 @@ TransformResult hvp(const TensorFunction& f, const Tensor& x, const Tensor& v, b
   return {result(out, create_graph), result(or_zeros(hv, x), create_graph)};
 }
 
+// ---- functions of several tensors ----
+
+namespace {
+
+std::vector<Tensor> inputs_for(const std::vector<Tensor>& xs, bool create_graph, const char* op) {
+  std::vector<Tensor> out;
+  out.reserve(xs.size());
+  for (const Tensor& x : xs) out.push_back(input_for(x, create_graph, op));
+  return out;
+}
+
+std::vector<Tensor> evaluate_all(const TensorsFunction& f, const std::vector<Tensor>& xs, const char* op) {
+  AutoGradMode on(true);
+  std::vector<Tensor> ys = f(xs);
+  for (std::size_t i = 0; i < ys.size(); ++i)
+    if (!ys[i].defined())
+      throw ValueError(std::string(op) + ": the function's output " + std::to_string(i) + " is undefined");
+  return ys;
+}
+
+void check_shapes(const std::vector<Tensor>& vs, const std::vector<Tensor>& like, const char* op,
+                  const char* what) {
+  if (vs.size() != like.size())
+    throw ValueError(std::string(op) + ": " + std::to_string(vs.size()) + " vectors for " +
+                     std::to_string(like.size()) + " " + what);
+  for (std::size_t i = 0; i < vs.size(); ++i)
+    if (!vs[i].defined() || !(vs[i].shape() == like[i].shape()))
+      throw ShapeError(std::string(op) + ": v " + std::to_string(i) + " must have the shape of " + what +
+                       " " + std::to_string(i) + " " + like[i].shape().str() + ", got " +
+                       (vs[i].defined() ? vs[i].shape().str() : std::string("undefined")));
+}
+
+std::vector<Tensor> results(const std::vector<Tensor>& ts, bool create_graph) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : ts) out.push_back(result(t, create_graph));
+  return out;
+}
+
+Tensor basis(const Tensor& like, int64_t k) {
+  Tensor e = zeros(like.shape(), {.dtype = like.dtype()});
+  if (like.dtype() == Dtype::float64)
+    e.data<double>()[k] = 1;
+  else
+    e.data<float>()[k] = 1;
+  return e;
+}
+
+Shape joined(const Shape& a, const Shape& b) {
+  Shape s = a;
+  for (int64_t d : b) s.push_back(d);
+  return s;
+}
+
+}  // namespace
+
+TransformResults vjp(const TensorsFunction& f, const std::vector<Tensor>& xs, const std::vector<Tensor>& vs,
+                     bool create_graph) {
+  std::vector<Tensor> xi = inputs_for(xs, create_graph, "vjp");
+  std::vector<Tensor> ys = evaluate_all(f, xi, "vjp");
+  check_shapes(vs, ys, "vjp", "output");
+  std::vector<Tensor> outs, cot;
+  for (std::size_t i = 0; i < ys.size(); ++i)
+    if (ys[i].requires_grad()) {
+      outs.push_back(ys[i]);
+      cot.push_back(vs[i]);
+    }
+  std::vector<Tensor> g(xs.size());
+  if (!outs.empty()) g = grad(outs, xi, cot, create_graph, create_graph, true);
+  for (std::size_t j = 0; j < xs.size(); ++j) g[j] = result(or_zeros(g[j], xs[j]), create_graph);
+  return {results(ys, create_graph), g};
+}
+
+TransformResults jvp(const TensorsFunction& f, const std::vector<Tensor>& xs, const std::vector<Tensor>& vs,
+                     bool create_graph) {
+  check_shapes(vs, xs, "jvp", "input");
+  forward_ad::DualLevel level;
+  AutoGradMode on(true);
+  std::vector<Tensor> xd;
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (!xs[j].is_floating_point())
+      throw TypeError("jvp: input " + std::to_string(j) + " must be a float tensor");
+    xd.push_back(
+        forward_ad::make_dual(create_graph ? xs[j] : xs[j].detach(), create_graph ? vs[j] : vs[j].detach()));
+  }
+  std::vector<Tensor> ys = evaluate_all(f, xd, "jvp");
+  std::vector<Tensor> outs, jv;
+  for (const Tensor& y : ys) {
+    forward_ad::UnpackedDual u = forward_ad::unpack_dual(y);
+    outs.push_back(result(u.primal, create_graph));
+    jv.push_back(result(u.tangent.defined() ? u.tangent : zeros_like(y), create_graph));
+  }
+  return {outs, jv};
+}
+
+std::vector<std::vector<Tensor>> jacobian(const TensorsFunction& f, const std::vector<Tensor>& xs,
+                                          bool create_graph, JacobianMode mode) {
+  std::vector<Tensor> xi = inputs_for(xs, create_graph, "jacobian");
+  std::vector<Tensor> ys = evaluate_all(f, xi, "jacobian");
+  int64_t in_count = 0, out_count = 0;
+  for (const Tensor& x : xs) in_count += x.numel();
+  for (const Tensor& y : ys) out_count += y.numel();
+  if (mode == JacobianMode::automatic)
+    mode = in_count < out_count ? JacobianMode::forward : JacobianMode::reverse;
+  std::vector<std::vector<Tensor>> J(ys.size(), std::vector<Tensor>(xs.size()));
+  auto zero_block = [&](std::size_t i, std::size_t j) {
+    return zeros(joined(ys[i].shape(), xs[j].shape()), {.dtype = xs[j].dtype()});
+  };
+  if (mode == JacobianMode::reverse) {
+    // one backward pass per output element gives row k of J[i][j] for every input j
+    for (std::size_t i = 0; i < ys.size(); ++i) {
+      if (!ys[i].requires_grad() || ys[i].numel() == 0) {
+        for (std::size_t j = 0; j < xs.size(); ++j) J[i][j] = zero_block(i, j);
+        continue;
+      }
+      std::vector<std::vector<Tensor>> rows(xs.size());
+      for (int64_t k = 0; k < ys[i].numel(); ++k) {
+        std::vector<Tensor> g = grad({ys[i]}, xi, {basis(ys[i], k)}, true, create_graph, true);
+        for (std::size_t j = 0; j < xs.size(); ++j) rows[j].push_back(or_zeros(g[j], xs[j]));
+      }
+      for (std::size_t j = 0; j < xs.size(); ++j)
+        J[i][j] = result(reshape(stack(rows[j], 0), joined(ys[i].shape(), xs[j].shape())), create_graph);
+    }
+    return J;
+  }
+  // one forward pass per input element (only input j dual) gives column k of J[i][j] for every output i
+  for (std::size_t j = 0; j < xs.size(); ++j) {
+    if (!xs[j].is_floating_point())
+      throw TypeError("jacobian: input " + std::to_string(j) + " must be a float tensor");
+    std::vector<std::vector<Tensor>> cols(ys.size());
+    for (int64_t k = 0; k < xs[j].numel(); ++k) {
+      forward_ad::DualLevel level;
+      AutoGradMode on(true);
+      std::vector<Tensor> xd;
+      for (std::size_t m = 0; m < xs.size(); ++m) {
+        const Tensor base = create_graph ? xi[m] : xs[m].detach();
+        xd.push_back(m == j ? forward_ad::make_dual(base, basis(xs[j], k)) : base);
+      }
+      std::vector<Tensor> yk = evaluate_all(f, xd, "jacobian");
+      for (std::size_t i = 0; i < ys.size(); ++i) {
+        const Tensor t = forward_ad::unpack_dual(yk[i]).tangent;
+        cols[i].push_back(t.defined() ? t : zeros_like(ys[i]));
+      }
+    }
+    for (std::size_t i = 0; i < ys.size(); ++i) {
+      if (cols[i].empty() || ys[i].numel() == 0) {
+        J[i][j] = zero_block(i, j);
+        continue;
+      }
+      J[i][j] =
+          result(reshape(stack(cols[i], ys[i].dim()), joined(ys[i].shape(), xs[j].shape())), create_graph);
+    }
+  }
+  return J;
+}
+
+std::vector<std::vector<Tensor>> hessian(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                         const std::vector<Tensor>& xs, bool create_graph) {
+  // the Jacobian (reverse mode) of the gradient, which is itself computed with create_graph
+  auto gradient = [&f](const std::vector<Tensor>& xi) {
+    Tensor y = f(xi);
+    if (!y.defined() || y.numel() != 1)
+      throw ShapeError("hessian: f must return a one-element tensor, got " +
+                       (y.defined() ? y.shape().str() : std::string("undefined")));
+    std::vector<Tensor> g(xi.size());
+    if (y.requires_grad()) g = grad({y}, xi, {}, true, true, true);
+    for (std::size_t j = 0; j < xi.size(); ++j) g[j] = or_zeros(g[j], xi[j]);
+    return g;
+  };
+  return jacobian(gradient, xs, create_graph, JacobianMode::reverse);
+}
+
+TransformResults hvp(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                     const std::vector<Tensor>& xs, const std::vector<Tensor>& vs, bool create_graph) {
+  check_shapes(vs, xs, "hvp", "input");
+  std::vector<Tensor> xi = inputs_for(xs, create_graph, "hvp");
+  forward_ad::DualLevel level;
+  AutoGradMode on(true);
+  std::vector<Tensor> xd;
+  for (std::size_t j = 0; j < xs.size(); ++j)
+    xd.push_back(forward_ad::make_dual(xi[j], create_graph ? vs[j] : vs[j].detach()));
+  Tensor y = f(xd);
+  if (!y.defined() || y.numel() != 1)
+    throw ShapeError("hvp: f must return a one-element tensor, got " +
+                     (y.defined() ? y.shape().str() : std::string("undefined")));
+  Tensor out = result(forward_ad::unpack_dual(y).primal, create_graph);
+  std::vector<Tensor> hv(xs.size());
+  if (y.requires_grad()) {
+    std::vector<Tensor> g = grad({y}, xi, {}, true, true, true);
+    for (std::size_t j = 0; j < xs.size(); ++j)
+      if (g[j].defined()) hv[j] = forward_ad::unpack_dual(g[j]).tangent;
+  }
+  for (std::size_t j = 0; j < xs.size(); ++j) hv[j] = result(or_zeros(hv[j], xs[j]), create_graph);
+  return {{out}, hv};
+}
+
 }  // namespace xg

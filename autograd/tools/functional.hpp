@@ -39,4 +39,43 @@ Tensor hessian(const TensorFunction& f, const Tensor& x, bool create_graph = fal
 /// (one backward pass on the dual (x, v)).
 TransformResult hvp(const TensorFunction& f, const Tensor& x, const Tensor& v, bool create_graph = false);
 
+// ---- functions of several tensors (PyTorch's transforms over tuples of inputs and outputs) ----
+
+using TensorsFunction = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+struct TransformResults {
+  std::vector<Tensor> outputs;  ///< f(xs)
+  std::vector<Tensor> values;   ///< the vjp (one per input), jvp (one per output) or hvp (per input)
+};
+
+/// sum_i v_i^T J_i: one gradient per input for cotangents vs (one per output, its shape).
+TransformResults vjp(const TensorsFunction& f, const std::vector<Tensor>& xs, const std::vector<Tensor>& vs,
+                     bool create_graph = false);
+/// sum_j J_ij v_j per output i, for tangents vs (one per input, its shape): one forward pass with
+/// every input dual.
+TransformResults jvp(const TensorsFunction& f, const std::vector<Tensor>& xs, const std::vector<Tensor>& vs,
+                     bool create_graph = false);
+
+/// How a Jacobian is computed: one backward pass per output element, one forward pass per input
+/// element, or whichever takes fewer passes.
+enum class JacobianMode { reverse, forward, automatic };
+/// J[i][j] = d outputs[i] / d xs[j], of shape outputs[i].shape + xs[j].shape.
+std::vector<std::vector<Tensor>> jacobian(const TensorsFunction& f, const std::vector<Tensor>& xs,
+                                          bool create_graph = false,
+                                          JacobianMode mode = JacobianMode::automatic);
+inline std::vector<std::vector<Tensor>> jacrev(const TensorsFunction& f, const std::vector<Tensor>& xs,
+                                               bool create_graph = false) {
+  return jacobian(f, xs, create_graph, JacobianMode::reverse);
+}
+inline std::vector<std::vector<Tensor>> jacfwd(const TensorsFunction& f, const std::vector<Tensor>& xs,
+                                               bool create_graph = false) {
+  return jacobian(f, xs, create_graph, JacobianMode::forward);
+}
+/// The Hessian blocks of a scalar f: H[i][j] = d^2 f / dxs[i] dxs[j], of shape xs[i].shape + xs[j].shape.
+std::vector<std::vector<Tensor>> hessian(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                         const std::vector<Tensor>& xs, bool create_graph = false);
+/// sum_j H_ij v_j per input i for a scalar f, by forward over reverse (one backward pass on duals).
+TransformResults hvp(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                     const std::vector<Tensor>& xs, const std::vector<Tensor>& vs, bool create_graph = false);
+
 }  // namespace xg

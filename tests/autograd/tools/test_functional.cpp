@@ -266,3 +266,83 @@ TEST_CASE("transforms work under NoGradGuard") {
   check_values(r.value, {6, 12});
   CHECK_FALSE(xg::GradMode::is_enabled());
 }
+
+// f(x, W) = (tanh(W x), sum(x^2) W) and g = sum(tanh(W x)^2): numbers from PyTorch 1.13's
+// torch.autograd.functional (jacobian, vjp, jvp, hessian, hvp over the tuple (x, W)).
+TEST_CASE("transforms over several inputs and outputs agree with PyTorch") {
+  const Tensor x = xg::tensor({0.5, -1.2, 2.0}, f64);
+  const Tensor W = xg::tensor({0.3, -0.7, 1.1, 0.9, 0.2, -0.4}, {2, 3}, f64);
+  const xg::TensorsFunction f = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{xg::tanh(xg::matmul(in[1], in[0])), xg::sum(in[0] * in[0]) * in[1]};
+  };
+  const std::vector<double> J00 = {0.0020272687830023115, -0.004730293827005394, 0.007433318871008477,
+                                   0.6472895806107274,    0.1438421290246061,    -0.2876842580492122};
+  const std::vector<double> J01 = {
+      0.003378781305003853, -0.008109075132009246, 0.013515125220015412, 0, 0, 0, 0, 0, 0,
+      0.35960532256151523,  -0.8630527741476365,   1.438421290246061};
+  for (xg::JacobianMode mode :
+       {xg::JacobianMode::reverse, xg::JacobianMode::forward, xg::JacobianMode::automatic}) {
+    CAPTURE(static_cast<int>(mode));
+    const auto J = xg::jacobian(f, {x, W}, false, mode);
+    REQUIRE(J.size() == 2);
+    REQUIRE(J[0].size() == 2);
+    CHECK(J[0][0].shape() == xg::Shape{2, 3});
+    CHECK(J[0][1].shape() == xg::Shape{2, 2, 3});
+    CHECK(J[1][0].shape() == xg::Shape{2, 3, 3});
+    CHECK(J[1][1].shape() == xg::Shape{2, 3, 2, 3});
+    check_values(J[0][0], J00);
+    check_values(J[0][1], J01);
+    // d (|x|^2 W) / dx = 2 W x^T
+    check_values(xg::narrow(xg::reshape(J[1][0], {6, 3}), 0, 0, 2), {0.3, -0.72, 1.2, -0.7, 1.68, -2.8});
+    CHECK_FALSE(J[0][0].requires_grad());
+  }
+  // jacfwd and jacrev: the same blocks
+  check_values(xg::jacfwd(f, {x, W})[1][1], xg::jacrev(f, {x, W})[1][1].to_vector<double>());
+
+  const xg::TransformResults v = xg::vjp(f, {x, W}, {xg::tensor({1.0, 2.0}, f64), xg::ones({2, 3}, f64)});
+  check_values(v.values[0], {2.696606430004457, -3.0770460357777933, 5.0320648027725845});
+  check_values(v.values[1], {5.693378781305003, 5.68189092486799, 5.703515125220015, 6.40921064512303,
+                             3.9638944517047268, 8.566842580492121});
+  const Tensor tx = xg::tensor({0.1, 0.2, 0.3}, f64), tW = xg::full({2, 3}, 0.5, f64);
+  const xg::TransformResults j = xg::jvp(f, {x, W}, {tx, tW});
+  check_values(j.values[0], {0.005879079470706705, 0.47467902578120014});
+  check_values(j.values[1], {3.091, 2.271, 3.747, 3.583, 3.009, 2.517});
+  check_values(j.outputs[1], (xg::sum(x * x) * W).to_vector<double>());
+
+  const auto g = [](const std::vector<Tensor>& in) {
+    const Tensor h = xg::tanh(xg::matmul(in[1], in[0]));
+    return xg::sum(h * h);
+  };
+  const auto H = xg::hessian(g, {x, W});
+  check_values(H[0][0], {0.18125225317735788, 0.04643221886471352, -0.09045637410213547, 0.046432218864713534,
+                         -0.004040923363172591, 0.00246303159599821, -0.0904563741021355, 0.00246303159599821,
+                         0.003903503441405963});
+  CHECK(H[0][1].shape() == xg::Shape{3, 2, 3});
+  check_values(xg::narrow(xg::reshape(H[0][1], {18}), 0, 0, 6),
+               {0.009455943781567333, 0.009632254509166239, -0.016053757515277066, -0.660179614139553,
+                -0.24488042240619926, 0.40813403734366543});
+  // H[1][0] is H[0][1] transposed
+  check_values(xg::permute(H[1][0], {2, 0, 1}), H[0][1].to_vector<double>());
+  const xg::TransformResults hv = xg::hvp(g, {x, W}, {tx, tW});
+  check_values(hv.values[0], {-0.2466710223532772, -0.328147476874333, -0.4598372722048126});
+  check_values(hv.values[1], {-0.010292035882537217, 0.03062741470865942, -0.042515081846187526,
+                              -0.0013967388345415693, -0.33202160112630674, 0.07063435700938067});
+}
+
+TEST_CASE("transforms over several inputs: errors name the transform and the index") {
+  const Tensor x = xg::tensor({1, 2}, f64);
+  const xg::TensorsFunction f = [](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{in[0] * in[1]};
+  };
+  CHECK_ERROR(xg::vjp(f, {x, x}, {}), xg::ValueError, "vjp: 0 vectors for 1 output");
+  CHECK_ERROR(xg::jvp(f, {x, x}, {x, xg::ones({3}, f64)}), xg::ShapeError, "jvp: v 1", "input 1 [2]",
+              "got [3]");
+  CHECK_ERROR(xg::hvp([](const std::vector<Tensor>& in) { return in[0] * in[1]; }, {x, x}, {x, x}),
+              xg::ShapeError, "hvp: f must return a one-element tensor, got [2]");
+  const Tensor i = xg::arange(2.0, {.dtype = Dtype::int64});
+  CHECK_ERROR(xg::jacobian(f, {x, i}), xg::TypeError, "jacobian:", "int64");
+  // an input the function does not use has a zero block
+  const auto J = xg::jacobian(f, {x, x, xg::ones({3}, f64)});
+  CHECK(J[0][2].shape() == xg::Shape{2, 3});
+  check_values(J[0][2], std::vector<double>(6, 0.0));
+}
