@@ -322,6 +322,12 @@ class Engine {
     std::vector<std::pair<TensorImpl*, Tensor>> leaf_grads;
     std::unordered_map<TensorImpl*, std::size_t> leaf_slot;
     std::vector<Tensor> grads;  // what the node being run sends to each of its inputs
+    // Leaves with hooks are finished as soon as the last node with an edge to them has run (as
+    // PyTorch's AccumulateGrad runs when ready), not at the end of the pass: a hook that starts
+    // work on the gradient (a data-parallel allreduce) overlaps the rest of backward. Sorted by
+    // position in order; next_early is the first not yet finished.
+    std::vector<std::pair<std::size_t, TensorImpl*>> early;
+    std::size_t next_early = 0;
   };
 
   // The one backward loop: used by backward() (captures empty) and grad() (captures given).
@@ -332,10 +338,15 @@ class Engine {
     AutoGradMode mode(create_graph);
     std::vector<Node*> roots;
     const std::vector<Tensor> seeds = seed_gradients(outputs, grad_outputs, roots);
-    Pass pass{captures, detail::tape_observer, reachable(roots), {}, {}, {}};
+    Pass pass{captures, detail::tape_observer, reachable(roots), {}, {}, {}, {}, 0};
+    plan_early_leaves(pass);
     seed_roots(pass, outputs, seeds);
     try {
-      for (std::size_t i = 0; i < pass.order.size(); ++i) run_node(pass, i);
+      for (std::size_t i = 0; i < pass.order.size(); ++i) {
+        run_node(pass, i);
+        while (pass.next_early < pass.early.size() && pass.early[pass.next_early].first == i)
+          [[unlikely]] finish_leaf(pass, pass.early[pass.next_early++].second, create_graph);
+      }
     } catch (...) {
       for (Node* n : pass.order) {
         n->grad_accum_ = Tensor();
@@ -485,10 +496,35 @@ class Engine {
       pass.leaf_grads[it->second].second = accumulate(pass.leaf_grads[it->second].second, g);
   }
 
+  // For each leaf with hooks, the position of the last node in the pass with an edge to it.
+  static void plan_early_leaves(Pass& pass) {
+    std::unordered_map<TensorImpl*, std::size_t> last;
+    for (std::size_t i = 0; i < pass.order.size(); ++i)
+      for (const Edge& e : pass.order[i]->edges_)
+        if (e.leaf && !e.leaf->hooks.empty()) [[unlikely]]
+          last[e.leaf.get()] = i;
+    if (last.empty()) return;
+    for (const auto& [leaf, i] : last) pass.early.emplace_back(i, leaf);
+    std::sort(pass.early.begin(), pass.early.end());
+  }
+
+  // The leaf's total so far (all of it: no node left in the pass reaches it), finished now.
+  static void finish_leaf(Pass& pass, TensorImpl* leaf, bool create_graph) {
+    auto it = pass.leaf_slot.find(leaf);
+    if (it == pass.leaf_slot.end()) return;  // no gradient reached it
+    auto& entry = pass.leaf_grads[it->second];
+    finish_one(pass, entry.first, std::move(entry.second), create_graph);
+    entry.first = nullptr;  // finish_leaves skips it
+  }
+
   // Each leaf's total, through its hooks: returned (grad()) or accumulated into leaf.grad
   // (backward()).
   static void finish_leaves(Pass& pass, bool create_graph) {
-    for (auto& [leaf, g] : pass.leaf_grads) {
+    for (auto& [leaf, g] : pass.leaf_grads)
+      if (leaf) finish_one(pass, leaf, std::move(g), create_graph);
+  }
+  static void finish_one(Pass& pass, TensorImpl* leaf, Tensor g, bool create_graph) {
+    {
       if (pass.captures) {
         const Tensor h = run_hooks(leaf->hooks, std::move(g), {leaf, nullptr, 0});
         for (auto& c : *pass.captures)

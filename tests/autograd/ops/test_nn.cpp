@@ -543,8 +543,11 @@ TEST_CASE("pool errors name the op and the shapes") {
 
 TEST_CASE("adaptive_max_pool2d: matches a direct loop over the adaptive windows, ties to the first") {
   xg::manual_seed(21);
-  for (const auto& [shape, out] : std::vector<std::pair<Shape, Size2>>{
+  // a plain pair, not a structured binding: clang 14 cannot capture one in CAPTURE's lambda
+  for (const std::pair<Shape, Size2>& c : std::vector<std::pair<Shape, Size2>>{
            {{2, 3, 7, 5}, {3, 2}}, {{1, 2, 4, 4}, {4, 4}}, {{1, 1, 3, 5}, {5, 7}}, {{2, 1, 6, 6}, 1}}) {
+    const Shape& shape = c.first;
+    const Size2 out = c.second;
     CAPTURE(shape.str());
     const Tensor x = xg::round(xg::randn(shape, {.dtype = Dtype::float64}) * 2.0);  // many ties
     auto [y, idx] = xg::adaptive_max_pool2d_with_indices(x, out);

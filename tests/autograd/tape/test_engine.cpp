@@ -269,6 +269,40 @@ TEST_CASE("broadcasting backward sums the gradient back to the operand's shape")
 }
 
 // ---------------------------------------------------------------- hooks
+TEST_CASE("a leaf's hooks run as soon as no node left in the pass reaches it") {
+  // Before: every leaf hook waited for the end of the pass, so a data-parallel allreduce started
+  // from a parameter's hook could not overlap the rest of backward.
+  Tensor w1 = leaf({0.5, -1.0}), w2 = leaf({2.0, 3.0});
+  std::vector<std::string> events;
+  std::vector<double> w2_seen;
+  Tensor h = xg::tanh(w1 * 2.0);
+  h.register_hook([&](const Tensor& g) {
+    events.push_back("h");
+    return g;
+  });
+  w2.register_hook([&](const Tensor& g) {
+    events.push_back("w2");
+    w2_seen = g.to_vector<double>();
+    return g;
+  });
+  // w2 feeds the two last ops: its hook runs once, on the total, after both, before h's node
+  Tensor y = xg::sum(h * w2) + xg::sum(w2 * w2);
+  y.backward(Tensor(), true);  // h kept for the xg::grad below
+  CHECK(events == std::vector<std::string>{"w2", "h"});
+  const std::vector<double> th = {std::tanh(1.0), std::tanh(-2.0)};
+  REQUIRE(w2_seen.size() == 2);
+  CHECK(w2_seen[0] == doctest::Approx(th[0] + 4.0));
+  CHECK(w2_seen[1] == doctest::Approx(th[1] + 6.0));
+  check_values(w2.grad(), w2_seen);
+  check_values(w1.grad(), {2 * (1 - th[0] * th[0]) * 2.0, 2 * (1 - th[1] * th[1]) * 3.0});
+  // xg::grad finishes it early too, and returns the same
+  events.clear();
+  Tensor y2 = xg::sum(h * w2) + xg::sum(w2 * w2);
+  const std::vector<Tensor> g = xg::grad({y2}, {w1, w2});
+  CHECK(events == std::vector<std::string>{"w2", "h"});
+  check_values(g[1], w2_seen);
+}
+
 TEST_CASE("a hook on a leaf sees the gradient and can replace it") {
   Tensor x = leaf({1, 2, 3});
   std::vector<double> seen;
