@@ -335,7 +335,7 @@ TEST_CASE("__metadata__ round-trips exactly") {
       {"unicode", "caf\xc3\xa9 \xe2\x88\x87 \xf0\x9f\x98\x80"},
       {"empty", ""},
       {"", "empty key"},
-      {"control", std::string("tab\tnewline\nnul\0end\x01", 22)},
+      {"control", std::string("tab\tnewline\nnul\0end\x01", 20)},
       {"json", R"({"nested": [1, 2]})"},
   };
   xg::save_tensors(p, {{"w", xg::ones({2})}}, meta);
