@@ -182,6 +182,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
     if (Tensor t = owner.output_tangent(output_nr_); t.defined()) {
       impl->fw_tangent = t.impl();
       impl->fw_level = detail::fw_level;
+      detail::register_tangent_tensor(impl);
     }
   }
   return Tensor(std::move(impl));

@@ -19,10 +19,15 @@ std::atomic<uint64_t> next_level{1};
 thread_local uint64_t open_level = 0;
 // Nodes holding an output tangent of the open level (see register_tangent_node).
 thread_local std::vector<std::weak_ptr<Node>> tangent_nodes;
+// Tensors holding a tangent of the open level (see register_tangent_tensor).
+thread_local std::vector<std::weak_ptr<TensorImpl>> tangent_tensors;
 }  // namespace
 
 void register_tangent_node(Node& node) {
   if (open_level) tangent_nodes.push_back(node.weak_from_this());
+}
+void register_tangent_tensor(const std::shared_ptr<TensorImpl>& impl) {
+  if (open_level && impl) tangent_tensors.push_back(impl);
 }
 
 Tensor tangent_of(const Tensor& t) {
@@ -54,6 +59,7 @@ void set_tangent(const Tensor& out, const Tensor& tangent) {
   }
   o.fw_tangent = t.impl();
   o.fw_level = level;
+  register_tangent_tensor(out.impl());
   if (o.grad_fn) o.grad_fn->set_output_tangent(o.output_nr, o.fw_tangent, level);
 }
 
@@ -98,6 +104,11 @@ DualLevel::~DualLevel() {
   detail::tangent_nodes.clear();
   for (auto& w : nodes)
     if (auto n = w.lock()) n->clear_output_tangents();
+  std::vector<std::weak_ptr<TensorImpl>> tensors = std::move(detail::tangent_tensors);
+  detail::tangent_tensors.clear();
+  for (auto& w : tensors)
+    if (auto t = w.lock())
+      if (t->fw_level == id_) t->fw_tangent.reset();
   detail::fw_level = 0;
 }
 
@@ -142,6 +153,7 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent) {
   }
   y.impl()->fw_tangent = t.impl();
   y.impl()->fw_level = detail::open_level;
+  detail::register_tangent_tensor(y.impl());
   return y;
 }
 

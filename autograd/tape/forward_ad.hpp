@@ -19,6 +19,7 @@
 /// - An op with no JVP rule reached by a dual throws xg::ValueError "forward-mode AD: op 'X' has no
 ///   JVP rule"; a custom op needs CustomOp::set_jvp.
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -74,6 +75,9 @@ void set_tangent(const Tensor& out, const Tensor& tangent);
 [[noreturn]] void throw_no_jvp(const char* op);
 /// A node now holds an output tangent: the level drops it at exit (its graph may hold the node).
 void register_tangent_node(Node& node);
+/// A tensor now holds a tangent of the open level: the level drops it at exit (the tangent's graph
+/// may hold, through a saved input, the tensor itself: a cycle otherwise).
+void register_tangent_tensor(const std::shared_ptr<TensorImpl>& impl);
 
 /// Runs a JVP rule with tangent propagation off (grad mode unchanged).
 class JvpRuleGuard {
