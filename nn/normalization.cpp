@@ -19,21 +19,20 @@ std::string dims_str(const std::vector<int64_t>& d) {
 }
 }  // namespace
 
-BatchNormBase::BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
-                             std::vector<int> ranks)
-    : Module(std::move(type_name)), num_features_(num_features), options_(options), ranks_(std::move(ranks)) {
+RunningStatsNorm::RunningStatsNorm(std::string type_name, int64_t num_features, double eps,
+                                   std::optional<double> momentum, bool affine, bool track_running_stats)
+    : Module(std::move(type_name)), num_features_(num_features) {
   if (num_features <= 0)
     throw ValueError(this->type_name() + ": num_features must be positive, got " +
                      std::to_string(num_features));
-  if (options.eps < 0) throw ValueError(this->type_name() + ": eps must be non-negative");
-  if (options.momentum && (*options.momentum < 0 || *options.momentum > 1))
-    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " +
-                     std::to_string(*options.momentum));
-  if (options.affine) {
+  if (eps < 0) throw ValueError(this->type_name() + ": eps must be non-negative");
+  if (momentum && (*momentum < 0 || *momentum > 1))
+    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " + std::to_string(*momentum));
+  if (affine) {
     weight = register_parameter("weight", ones({num_features}));
     bias = register_parameter("bias", zeros({num_features}));
   }
-  if (options.track_running_stats) {
+  if (track_running_stats) {
     running_mean = register_buffer("running_mean", zeros({num_features}), true, BufferValues::finite);
     running_var =
         register_buffer("running_var", ones({num_features}), true, BufferValues::finite_non_negative);
@@ -41,6 +40,13 @@ BatchNormBase::BatchNormBase(std::string type_name, int64_t num_features, BatchN
                                           BufferValues::finite_non_negative);
   }
 }
+
+BatchNormBase::BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
+                             std::vector<int> ranks)
+    : RunningStatsNorm(std::move(type_name), num_features, options.eps, options.momentum, options.affine,
+                       options.track_running_stats),
+      options_(options),
+      ranks_(std::move(ranks)) {}
 
 void BatchNormBase::reset_running_stats() {
   if (!options_.track_running_stats) return;
@@ -278,26 +284,10 @@ std::string GroupNorm::extra_repr() const {
 
 InstanceNormBase::InstanceNormBase(std::string type_name, int64_t num_features, InstanceNormOptions options,
                                    int rank)
-    : Module(std::move(type_name)), num_features_(num_features), options_(options), rank_(rank) {
-  if (num_features <= 0)
-    throw ValueError(this->type_name() + ": num_features must be positive, got " +
-                     std::to_string(num_features));
-  if (options.eps < 0) throw ValueError(this->type_name() + ": eps must be non-negative");
-  if (options.momentum < 0 || options.momentum > 1)
-    throw ValueError(this->type_name() + ": momentum must lie in [0, 1], got " +
-                     std::to_string(options.momentum));
-  if (options.affine) {
-    weight = register_parameter("weight", ones({num_features}));
-    bias = register_parameter("bias", zeros({num_features}));
-  }
-  if (options.track_running_stats) {
-    running_mean = register_buffer("running_mean", zeros({num_features}), true, BufferValues::finite);
-    running_var =
-        register_buffer("running_var", ones({num_features}), true, BufferValues::finite_non_negative);
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = Dtype::int64}), true,
-                                          BufferValues::finite_non_negative);
-  }
-}
+    : RunningStatsNorm(std::move(type_name), num_features, options.eps, options.momentum, options.affine,
+                       options.track_running_stats),
+      options_(options),
+      rank_(rank) {}
 
 Tensor InstanceNormBase::forward(const Tensor& x0) {
   const std::string& name = type_name();

@@ -37,28 +37,41 @@ struct BatchNormOptions {
   bool track_running_stats = true;  ///< buffers running_mean, running_var, num_batches_tracked
 };
 
+/// @brief What BatchNorm and InstanceNorm share: the affine weight [C] (ones) and bias [C]
+/// (zeros), and the running statistics as buffers under PyTorch's names, checked when a state is
+/// loaded (finite means; finite variances and counts >= 0).
+class RunningStatsNorm : public Module {
+ public:
+  int64_t num_features() const { return num_features_; }
+
+  Tensor weight, bias;                                    ///< undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  ///< undefined without track_running_stats
+
+ protected:
+  /// Checks num_features > 0, eps >= 0 and momentum in [0, 1] (nullopt: BatchNorm's cumulative
+  /// average), naming the layer, and registers what affine and track_running_stats ask for.
+  RunningStatsNorm(std::string type_name, int64_t num_features, double eps, std::optional<double> momentum,
+                   bool affine, bool track_running_stats);
+  int64_t num_features_;
+};
+
 /// @brief What BatchNorm1d/2d/3d share; they differ only in the input ranks they accept.
 /// Parameters: weight [C], bias [C] (affine). Buffers: running_mean [C] (zeros), running_var [C]
 /// (ones), num_batches_tracked [] (int64, 0).
-class BatchNormBase : public Module {
+class BatchNormBase : public RunningStatsNorm {
  public:
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
 
-  int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return options_; }
   /// Sets the running statistics back to mean 0, variance 1 and the counter to 0.
   void reset_running_stats();
-
-  Tensor weight, bias;                                    ///< undefined without affine
-  Tensor running_mean, running_var, num_batches_tracked;  ///< undefined without track_running_stats
 
  protected:
   BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
                 std::vector<int> ranks);
 
  private:
-  int64_t num_features_;
   BatchNormOptions options_;
   std::vector<int> ranks_;  ///< the input ranks accepted, e.g. {2, 3} for BatchNorm1d
 };
@@ -175,22 +188,17 @@ struct InstanceNormOptions {
 /// (running = (1 - momentum) running + momentum batch_average), and evaluation normalises with
 /// them. Unbatched inputs ([C, L] / [C, H, W]) are accepted. Without affine and running
 /// statistics the channel count is not checked (PyTorch only warns).
-class InstanceNormBase : public Module {
+class InstanceNormBase : public RunningStatsNorm {
  public:
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;  ///< "3, eps=1e-05, momentum=0.1, affine=false, ..."
 
-  int64_t num_features() const { return num_features_; }
   const InstanceNormOptions& options() const { return options_; }
-
-  Tensor weight, bias;                                    ///< undefined without affine
-  Tensor running_mean, running_var, num_batches_tracked;  ///< undefined without track_running_stats
 
  protected:
   InstanceNormBase(std::string type_name, int64_t num_features, InstanceNormOptions options, int rank);
 
  private:
-  int64_t num_features_;
   InstanceNormOptions options_;
   int rank_;  ///< the batched input rank: 3 for InstanceNorm1d, 4 for InstanceNorm2d
 };

@@ -7,17 +7,6 @@
 namespace xg::nn {
 
 namespace {
-const char* mode_str(InterpMode m) {
-  switch (m) {
-    case InterpMode::nearest:
-      return "nearest";
-    case InterpMode::linear:
-      return "linear";
-    case InterpMode::bilinear:
-      return "bilinear";
-  }
-  return "?";
-}
 // PyTorch's repr of an int-or-tuple / float-or-tuple argument.
 template <class T, class F>
 std::string one_or_tuple(const std::vector<T>& v, F&& str) {
@@ -53,7 +42,7 @@ std::string Upsample::extra_repr() const {
   std::string s = options_.scale_factor.empty()
                       ? "size=" + one_or_tuple(options_.size, [](int64_t v) { return std::to_string(v); })
                       : "scale_factor=" + one_or_tuple(options_.scale_factor, detail::repr_double);
-  return s + ", mode=" + mode_str(options_.mode);
+  return s + ", mode=" + mode_name(options_.mode);
 }
 
 UpsamplingNearest2d::UpsamplingNearest2d(std::vector<int64_t> size, std::vector<double> scale_factor)

@@ -400,6 +400,8 @@ enum class PadMode : uint8_t { constant, reflect, replicate, circular };
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, double value = 0.0);
 /// interpolate's resampling: nearest (1-D or 2-D), linear (1-D only), bilinear (2-D only).
 enum class InterpMode : uint8_t { nearest, linear, bilinear };
+/// PyTorch's name of the mode: "nearest", "linear", "bilinear".
+const char* mode_name(InterpMode m);
 /// The keyword arguments of torch.nn.functional.interpolate: exactly one of size and scale_factor,
 /// each with one value for every spatial axis or one per axis, e.g.
 /// `interpolate(x, {.size = {5, 7}, .mode = InterpMode::bilinear, .align_corners = false})`.

@@ -74,6 +74,8 @@ const char* mode_name(PadMode m) {
   return "?";
 }
 
+}  // namespace
+
 const char* mode_name(InterpMode m) {
   switch (m) {
     case InterpMode::nearest:
@@ -85,8 +87,6 @@ const char* mode_name(InterpMode m) {
   }
   return "?";
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------- padding modes
 namespace {

@@ -41,6 +41,16 @@ Tensor result(const Tensor& t, bool create_graph) {
   return create_graph ? t : t.detach();
 }
 
+// Zeros of like's shape and dtype with a 1 at flat position k: one direction of a Jacobian.
+Tensor basis(const Tensor& like, int64_t k) {
+  Tensor e = zeros(like.shape(), {.dtype = like.dtype()});
+  if (like.dtype() == Dtype::float64)
+    e.data<double>()[k] = 1;
+  else
+    e.data<float>()[k] = 1;
+  return e;
+}
+
 }  // namespace
 
 TransformResult vjp(const TensorFunction& f, const Tensor& x, const Tensor& v, bool create_graph) {
@@ -74,12 +84,7 @@ Tensor jacfwd(const TensorFunction& f, const Tensor& x, bool create_graph) {
   std::vector<Tensor> cols;
   Shape ys;
   for (int64_t k = 0; k < x.numel(); ++k) {
-    Tensor e = zeros(x.shape(), {.dtype = x.dtype()});
-    if (x.dtype() == Dtype::float64)
-      e.data<double>()[k] = 1;
-    else
-      e.data<float>()[k] = 1;
-    TransformResult r = jvp(f, x, e, create_graph);
+    TransformResult r = jvp(f, x, basis(x, k), create_graph);
     ys = r.value.shape();
     cols.push_back(r.value);
   }
@@ -101,12 +106,7 @@ Tensor jacobian(const TensorFunction& f, const Tensor& x, bool create_graph) {
   if (!y.requires_grad() || y.numel() == 0) return zeros(js, {.dtype = x.dtype()});
   std::vector<Tensor> rows;
   for (int64_t k = 0; k < y.numel(); ++k) {
-    Tensor onehot = zeros(y.shape(), {.dtype = y.dtype()});
-    if (y.dtype() == Dtype::float64)
-      onehot.data<double>()[k] = 1;
-    else
-      onehot.data<float>()[k] = 1;
-    Tensor g = grad({y}, {xi}, {onehot}, true, create_graph, true)[0];
+    Tensor g = grad({y}, {xi}, {basis(y, k)}, true, create_graph, true)[0];
     rows.push_back(or_zeros(g, x));
   }
   return result(reshape(stack(rows, 0), js), create_graph);
@@ -178,15 +178,6 @@ std::vector<Tensor> results(const std::vector<Tensor>& ts, bool create_graph) {
   std::vector<Tensor> out;
   for (const Tensor& t : ts) out.push_back(result(t, create_graph));
   return out;
-}
-
-Tensor basis(const Tensor& like, int64_t k) {
-  Tensor e = zeros(like.shape(), {.dtype = like.dtype()});
-  if (like.dtype() == Dtype::float64)
-    e.data<double>()[k] = 1;
-  else
-    e.data<float>()[k] = 1;
-  return e;
 }
 
 Shape joined(const Shape& a, const Shape& b) {
