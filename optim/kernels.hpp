@@ -12,7 +12,9 @@
 
 // As in autograd/kernels/simd_math.cpp: GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512
 // intrinsic headers when xsimd's masked operations are inlined (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no -Wmaybe-uninitialized
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xsimd/xsimd.hpp>
 

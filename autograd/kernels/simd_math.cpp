@@ -9,7 +9,9 @@
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers when xsimd's
 // masked operations are inlined here (a known false positive of the intrinsics' undefined
 // pass-through operand); the code reads no uninitialised value.
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no -Wmaybe-uninitialized
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <xsimd/xsimd.hpp>
 
