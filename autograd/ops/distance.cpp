@@ -444,24 +444,48 @@ std::pair<Tensor, Tensor> distance_grads(const Tensor& g0, const Tensor& a, cons
   return {ga, gb};
 }
 
+// g d ||t||_p / dt for every pair's difference t = a_i - b_j, [B, P, R, M], as differentiable ops
+// (pair_grad's cases); gd and dd are g and d with a trailing axis of 1.
+Tensor pair_grads_graph(const Tensor& t, const Tensor& gd, const Tensor& dd, double p) {
+  if (p == 1.0) return gd * sign(t);
+  if (std::isinf(p)) return where(eq(abs(t), dd) * ne(dd, 0.0), gd * sign(t), zeros_like(t));
+  const Tensor zt = eq(t, 0.0) + eq(dd, 0.0) * ones_like(t), keep = eq(zt, 0.0);
+  // |t| / d with 1 where t or d is 0, so that no pow sees 0 (gradient 0 there, as the kernel)
+  const Tensor ratio = where(keep, abs(t), ones_like(t)) / where(keep, dd, ones_like(t));
+  return where(keep, gd * sign(t) * (p == 2.0 ? ratio : pow(ratio, p - 1.0)), zeros_like(t));
+}
+
 // The same gradients as differentiable ops (create_graph), through the [B, P, R, M] differences.
 std::pair<Tensor, Tensor> distance_grads_graph(const Tensor& g, const Tensor& a, const Tensor& b,
                                                const Tensor& d, double p) {
   if (p == 0.0) return {zeros_like(a), zeros_like(b)};
   const Tensor t = unsqueeze(a, -2) - unsqueeze(b, -3);
-  const Tensor gd = unsqueeze(g, -1), dd = unsqueeze(d, -1);
-  Tensor G;
-  if (p == 1.0) {
-    G = gd * sign(t);
-  } else if (std::isinf(p)) {
-    G = where(eq(abs(t), dd) * ne(dd, 0.0), gd * sign(t), zeros_like(t));
-  } else {
-    const Tensor zt = eq(t, 0.0) + eq(dd, 0.0) * ones_like(t), keep = eq(zt, 0.0);
-    // |t| / d with 1 where t or d is 0, so that no pow sees 0 (gradient 0 there, as the kernel)
-    const Tensor ratio = where(keep, abs(t), ones_like(t)) / where(keep, dd, ones_like(t));
-    G = where(keep, gd * sign(t) * (p == 2.0 ? ratio : pow(ratio, p - 1.0)), zeros_like(t));
-  }
+  const Tensor G = pair_grads_graph(t, unsqueeze(g, -1), unsqueeze(d, -1), p);
   return {sum(G, {-2}), -sum(G, {-3})};
+}
+
+// The tangent of the distances for tangents da of a and db of b (undefined: zero): d_ij changes
+// by sum_k d d_ij / dt_k (da_ik - db_jk). For p = 2 that is (t . dt) / d (0 where d = 0), whose
+// dot products are two gemms as in the backward; otherwise through the [B, P, R, M] differences.
+Tensor distance_jvp(const Tensor& da, const Tensor& db, const Tensor& a, const Tensor& b, const Tensor& d,
+                    double p) {
+  if (p == 0.0) return Tensor();  // piecewise constant
+  if (p == 2.0) {
+    Tensor num;
+    if (da.defined()) num = unsqueeze(sum(a * da, {-1}), -1) - matmul_t(da, b, false, true);
+    if (db.defined()) {
+      const Tensor nb = unsqueeze(sum(b * db, {-1}), -2) - matmul_t(a, db, false, true);
+      num = num.defined() ? num + nb : nb;
+    }
+    const Tensor zero = eq(d, 0.0);
+    return where(zero, zeros_like(d), num / where(zero, ones_like(d), d));
+  }
+  const Tensor t = unsqueeze(a, -2) - unsqueeze(b, -3);
+  const Tensor G = pair_grads_graph(t, ones_like(unsqueeze(d, -1)), unsqueeze(d, -1), p);
+  Tensor dt;
+  if (da.defined()) dt = unsqueeze(da, -2);
+  if (db.defined()) dt = dt.defined() ? dt - unsqueeze(db, -3) : -unsqueeze(db, -3);
+  return sum(G * dt, {-1});
 }
 }  // namespace
 
@@ -527,24 +551,25 @@ Tensor cdist(const Tensor& x1, const Tensor& x2, double p) {
   const Tensor b = reshape(x2.shape() == s2 ? x2 : expand(x2, s2), {B, R, M});
   Tensor y = distances(a, b, p);
   if (will_record({a, b}))
-    y = record(opdefs::cdist_op, y, {a, b},
-               [p, sa = save_input(a), sb = save_input(b), sy = save_output(y)](
-                   const Node& n, const Tensor& g, std::span<Tensor> gx) {
-                 const Tensor a = sa.unpack(n), b = sb.unpack(n), d = sy.unpack(n);
-                 if (p == 2.0) {
-                   // Each pair sends g (x1_i - x2_j) / d_ij; the sums over pairs are two gemms.
-                   const Tensor zero = eq(d, 0.0);
-                   const Tensor w = where(zero, zeros_like(d), g / where(zero, ones_like(d), d));
-                   if (n.needs_input_grad(0)) gx[0] = sum(w, {-1}, true) * a - matmul(w, b);
-                   if (n.needs_input_grad(1))
-                     gx[1] = unsqueeze(sum(w, {-2}), -1) * b - matmul_t(w, a, true, false);
-                   return;
-                 }
-                 auto [ga, gb] = GradMode::is_enabled() ? distance_grads_graph(g, a, b, d, p)
-                                                        : distance_grads(g, a, b, d, p);
-                 gx[0] = ga;
-                 gx[1] = gb;
-               });
+    y = record(
+        opdefs::cdist_op, y, {a, b},
+        [p, sa = save_input(a), sb = save_input(b), sy = save_output(y)](const Node& n, const Tensor& g,
+                                                                         std::span<Tensor> gx) {
+          const Tensor a = sa.unpack(n), b = sb.unpack(n), d = sy.unpack(n);
+          if (p == 2.0) {
+            // Each pair sends g (x1_i - x2_j) / d_ij; the sums over pairs are two gemms.
+            const Tensor zero = eq(d, 0.0);
+            const Tensor w = where(zero, zeros_like(d), g / where(zero, ones_like(d), d));
+            if (n.needs_input_grad(0)) gx[0] = sum(w, {-1}, true) * a - matmul(w, b);
+            if (n.needs_input_grad(1)) gx[1] = unsqueeze(sum(w, {-2}), -1) * b - matmul_t(w, a, true, false);
+            return;
+          }
+          auto [ga, gb] =
+              GradMode::is_enabled() ? distance_grads_graph(g, a, b, d, p) : distance_grads(g, a, b, d, p);
+          gx[0] = ga;
+          gx[1] = gb;
+        },
+        [&](std::span<const Tensor> t) { return distance_jvp(t[0], t[1], a, b, y, p); });
   return reshape(y, out);
 }
 

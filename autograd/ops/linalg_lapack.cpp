@@ -129,22 +129,34 @@ class MultiOutputNode final : public Node {
 
 // Records outs as the outputs of one node of op `info`, when grad mode is on and an input
 // requires grad. The backward's saved outputs are made with SavedTensor(outs[k], true, k).
-template <class F>
+// Forward mode: when an input carries a tangent, jvp(t) gets one tangent per input (undefined:
+// zero) and returns one per output (undefined: zero), as record's rule does for one output; it
+// runs after the node is recorded, so that each output's tangent is also kept on the node.
+template <class F, class J>
 void record_outputs(const OpInfo& info, const std::vector<Tensor>& outs, std::span<const Tensor> inputs,
-                    F&& fn) {
-  if (detail::fw_level) [[unlikely]]
-    if (detail::any_tangent(inputs)) detail::throw_no_jvp(info.name);
-  if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return;
-  auto node = std::make_shared<MultiOutputNode<std::decay_t<F>>>(info, collect_edges(inputs), outs,
-                                                                 std::forward<F>(fn));
-  Node& recorded = *node;
-  for (std::size_t k = 0; k < outs.size(); ++k) {
-    outs[k].impl()->grad_fn = node;
-    outs[k].impl()->output_nr = static_cast<uint32_t>(k);
-    outs[k].impl()->requires_grad = true;
+                    F&& fn, J&& jvp) {
+  if (GradMode::is_enabled() && any_requires_grad(inputs)) {
+    auto node = std::make_shared<MultiOutputNode<std::decay_t<F>>>(info, collect_edges(inputs), outs,
+                                                                   std::forward<F>(fn));
+    Node& recorded = *node;
+    for (std::size_t k = 0; k < outs.size(); ++k) {
+      outs[k].impl()->grad_fn = node;
+      outs[k].impl()->output_nr = static_cast<uint32_t>(k);
+      outs[k].impl()->requires_grad = true;
+    }
+    if (detail::tape_observer) [[unlikely]]
+      detail::tape_observer->on_record(recorded, inputs, outs[0]);
   }
-  if (detail::tape_observer) [[unlikely]]
-    detail::tape_observer->on_record(recorded, inputs, outs[0]);
+  if (!detail::fw_level || !detail::any_tangent(inputs)) [[likely]]
+    return;
+  std::vector<Tensor> t(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) t[i] = detail::tangent_of(inputs[i]);
+  std::vector<Tensor> r;
+  {
+    detail::JvpRuleGuard off;
+    r = jvp(std::span<const Tensor>(t));
+  }
+  for (std::size_t k = 0; k < outs.size() && k < r.size(); ++k) detail::set_tangent(outs[k], r[k]);
 }
 
 // ---- kernels (one LAPACK call per batch element) ----
@@ -583,6 +595,17 @@ Tensor qr_backward_tall(const Tensor& gQ, const Tensor& gR, const Tensor& Q, con
   const Tensor b = gQ + matmul(Q, M);
   return mT(solve(R, mT(b)));  // b R^-T
 }
+// The tangents (dQ, dR) of A = QR for m >= n (Walter and Lehmann 2018, Algorithmic differentiation
+// of linear algebra functions; Seeger et al. 2017, Auto-differentiating linear algebra): with
+// C = Q^T dA R^-1 and Omega = Q^T dQ, the skew matrix whose strict lower triangle is C's,
+// dR = (C - Omega) R (upper triangular) and dQ = Q Omega + (I - Q Q^T) dA R^-1.
+std::pair<Tensor, Tensor> qr_jvp_tall(const Tensor& dA, const Tensor& Q, const Tensor& R) {
+  const Tensor B = mT(solve(mT(R), mT(dA)));  // dA R^-1
+  const Tensor C = matmul(mT(Q), B);
+  const Tensor low = tril(C, -1);
+  const Tensor omega = low - mT(low);
+  return {matmul(Q, omega) + B - matmul(Q, C), matmul(C - omega, R)};
+}
 }  // namespace
 std::pair<Tensor, Tensor> qr(const Tensor& A) {
   const Mats mm = mats_of(A, "qr", false);
@@ -606,23 +629,35 @@ std::pair<Tensor, Tensor> qr(const Tensor& A) {
       store(q, Q.data<T>() + i * m * k, m, k);
     }
   });
-  record_outputs(opdefs::qr_op, {Q, R}, std::span<const Tensor>(&A, 1),
-                 [sq = SavedTensor(Q, true, 0), sr = SavedTensor(R, true, 1), m, n](
-                     const Node& nd, std::span<Tensor> g, std::span<Tensor> gx) {
-                   const Tensor Q = sq.unpack(nd), R = sr.unpack(nd);
-                   const Tensor gQ = g[0].defined() ? g[0] : zeros_like(Q);
-                   const Tensor gR = g[1].defined() ? g[1] : zeros_like(R);
-                   if (m >= n) {
-                     gx[0] = qr_backward_tall(gQ, gR, Q, R);
-                     return;
-                   }
-                   // A = [X | Y], R = [U | V]: X = Q U is a square QR and Y = Q V.
-                   const Tensor U = narrow(R, -1, 0, m), V = narrow(R, -1, m, n - m);
-                   const Tensor gU = narrow(gR, -1, 0, m), gV = narrow(gR, -1, m, n - m);
-                   const Tensor Y = matmul(Q, V);
-                   const Tensor gX = qr_backward_tall(gQ + matmul(Y, mT(gV)), gU, Q, U);
-                   gx[0] = cat({gX, matmul(Q, gV)}, -1);
-                 });
+  record_outputs(
+      opdefs::qr_op, {Q, R}, std::span<const Tensor>(&A, 1),
+      [sq = SavedTensor(Q, true, 0), sr = SavedTensor(R, true, 1), m, n](const Node& nd, std::span<Tensor> g,
+                                                                         std::span<Tensor> gx) {
+        const Tensor Q = sq.unpack(nd), R = sr.unpack(nd);
+        const Tensor gQ = g[0].defined() ? g[0] : zeros_like(Q);
+        const Tensor gR = g[1].defined() ? g[1] : zeros_like(R);
+        if (m >= n) {
+          gx[0] = qr_backward_tall(gQ, gR, Q, R);
+          return;
+        }
+        // A = [X | Y], R = [U | V]: X = Q U is a square QR and Y = Q V.
+        const Tensor U = narrow(R, -1, 0, m), V = narrow(R, -1, m, n - m);
+        const Tensor gU = narrow(gR, -1, 0, m), gV = narrow(gR, -1, m, n - m);
+        const Tensor Y = matmul(Q, V);
+        const Tensor gX = qr_backward_tall(gQ + matmul(Y, mT(gV)), gU, Q, U);
+        gx[0] = cat({gX, matmul(Q, gV)}, -1);
+      },
+      [&](std::span<const Tensor> t) -> std::vector<Tensor> {
+        if (m >= n) {
+          auto [dQ, dR] = qr_jvp_tall(t[0], Q, R);
+          return {dQ, dR};
+        }
+        // A = [X | Y], R = [U | V]: (dQ, dU) from the square QR X = Q U, and V = Q^T Y
+        // gives dV = dQ^T Y + Q^T dY.
+        auto [dQ, dU] = qr_jvp_tall(narrow(t[0], -1, 0, m), Q, narrow(R, -1, 0, m));
+        const Tensor dV = matmul(mT(dQ), narrow(A, -1, m, n - m)) + matmul(mT(Q), narrow(t[0], -1, m, n - m));
+        return {dQ, cat({dU, dV}, -1)};
+      });
   return {Q, R};
 }
 
@@ -680,24 +715,35 @@ std::pair<Tensor, Tensor> eigh(const Tensor& A) {
       store(a, V.data<T>() + i * n * n, n, n);
     }
   });
-  record_outputs(opdefs::eigh_op, {L, V}, std::span<const Tensor>(&A, 1),
-                 [sl = SavedTensor(L, true, 0), sv = SavedTensor(V, true, 1)](
-                     const Node& nd, std::span<Tensor> g, std::span<Tensor> gx) {
-                   const Tensor L = sl.unpack(nd), V = sv.unpack(nd);
-                   Tensor inner;
-                   if (g[1].defined()) {
-                     Tensor W = matmul(mT(V), g[1]);
-                     W = 0.5 * (W - mT(W));  // the skew part: eigenvectors stay orthonormal
-                     // E_ij = L_j - L_i off the diagonal, 1 on it (where W is 0)
-                     const Tensor E = unsqueeze(L, -2) - unsqueeze(L, -1) + eye_as(L.size(-1), L);
-                     inner = W / E;
-                   }
-                   if (g[0].defined()) {
-                     const Tensor D = unsqueeze(g[0], -1) * eye_as(L.size(-1), L);
-                     inner = inner.defined() ? inner + D : D;
-                   }
-                   gx[0] = matmul(matmul(V, inner), mT(V));
-                 });
+  record_outputs(
+      opdefs::eigh_op, {L, V}, std::span<const Tensor>(&A, 1),
+      [sl = SavedTensor(L, true, 0), sv = SavedTensor(V, true, 1)](const Node& nd, std::span<Tensor> g,
+                                                                   std::span<Tensor> gx) {
+        const Tensor L = sl.unpack(nd), V = sv.unpack(nd);
+        Tensor inner;
+        if (g[1].defined()) {
+          Tensor W = matmul(mT(V), g[1]);
+          W = 0.5 * (W - mT(W));  // the skew part: eigenvectors stay orthonormal
+          // E_ij = L_j - L_i off the diagonal, 1 on it (where W is 0)
+          const Tensor E = unsqueeze(L, -2) - unsqueeze(L, -1) + eye_as(L.size(-1), L);
+          inner = W / E;
+        }
+        if (g[0].defined()) {
+          const Tensor D = unsqueeze(g[0], -1) * eye_as(L.size(-1), L);
+          inner = inner.defined() ? inner + D : D;
+        }
+        gx[0] = matmul(matmul(V, inner), mT(V));
+      },
+      [&](std::span<const Tensor> t) -> std::vector<Tensor> {
+        // dL = diag(V^T dA V), dV = V (F o (V^T dA V)), F_ij = 1 / (L_j - L_i) off the
+        // diagonal, 0 on it (Giles 2008, 3.1; Magnus 1985, On differentiating eigenvalues
+        // and eigenvectors). dA is taken symmetric, sym(dA), as the backward's gradient is:
+        // both treat A as the symmetric matrix eigh reads.
+        const Tensor P = matmul(matmul(mT(V), 0.5 * (t[0] + mT(t[0]))), V);
+        const Tensor I = eye_as(n, L);
+        const Tensor F = (1.0 - I) / (unsqueeze(L, -2) - unsqueeze(L, -1) + I);
+        return {diagonal(P, 0, -2, -1), matmul(V, F * P)};
+      });
   return {L, V};
 }
 
@@ -758,40 +804,59 @@ std::tuple<Tensor, Tensor, Tensor> svd(const Tensor& A) {
       store(vt, Vh.data<T>() + i * k * n, k, n);
     }
   });
-  record_outputs(opdefs::svd_op, {U, S, Vh}, std::span<const Tensor>(&A, 1),
-                 [su = SavedTensor(U, true, 0), ss = SavedTensor(S, true, 1), sv = SavedTensor(Vh, true, 2),
-                  m, n](const Node& nd, std::span<Tensor> g, std::span<Tensor> gx) {
-                   const Tensor U = su.unpack(nd), S = ss.unpack(nd), V = mT(sv.unpack(nd));
-                   const Tensor &gU = g[0], &gS = g[1];
-                   const Tensor gV = g[2].defined() ? mT(g[2]) : Tensor();
-                   const int64_t k = S.size(-1);
-                   const Tensor I = eye_as(k, S);
-                   const Tensor Srow = unsqueeze(S, -2);  // s_j along the columns
-                   Tensor inner = gS.defined() ? unsqueeze(gS, -1) * I : Tensor();
-                   auto add = [&inner](const Tensor& t) { inner = inner.defined() ? inner + t : t; };
-                   Tensor F;
-                   if (gU.defined() || gV.defined()) {
-                     const Tensor S2 = S * S;
-                     F = (1.0 - I) / (unsqueeze(S2, -2) - unsqueeze(S2, -1) +
-                                      I);  // 1 / (s_j^2 - s_i^2), 0 on the diagonal
-                   }
-                   Tensor extra;  // the parts outside span(U) and span(V)
-                   if (gU.defined()) {
-                     const Tensor UtgU = matmul(mT(U), gU);
-                     add((F * (UtgU - mT(UtgU))) * Srow);  // J S
-                     if (m > k) extra = matmul((gU - matmul(U, UtgU)) / Srow, mT(V));
-                   }
-                   if (gV.defined()) {
-                     const Tensor VtgV = matmul(mT(V), gV);
-                     add(mT(Srow) * (F * (VtgV - mT(VtgV))));  // S K
-                     if (n > k) {
-                       const Tensor t = matmul(U / Srow, mT(gV - matmul(V, VtgV)));
-                       extra = extra.defined() ? extra + t : t;
-                     }
-                   }
-                   Tensor gA = matmul(matmul(U, inner), mT(V));
-                   gx[0] = extra.defined() ? gA + extra : gA;
-                 });
+  record_outputs(
+      opdefs::svd_op, {U, S, Vh}, std::span<const Tensor>(&A, 1),
+      [su = SavedTensor(U, true, 0), ss = SavedTensor(S, true, 1), sv = SavedTensor(Vh, true, 2), m, n](
+          const Node& nd, std::span<Tensor> g, std::span<Tensor> gx) {
+        const Tensor U = su.unpack(nd), S = ss.unpack(nd), V = mT(sv.unpack(nd));
+        const Tensor &gU = g[0], &gS = g[1];
+        const Tensor gV = g[2].defined() ? mT(g[2]) : Tensor();
+        const int64_t k = S.size(-1);
+        const Tensor I = eye_as(k, S);
+        const Tensor Srow = unsqueeze(S, -2);  // s_j along the columns
+        Tensor inner = gS.defined() ? unsqueeze(gS, -1) * I : Tensor();
+        auto add = [&inner](const Tensor& t) { inner = inner.defined() ? inner + t : t; };
+        Tensor F;
+        if (gU.defined() || gV.defined()) {
+          const Tensor S2 = S * S;
+          F = (1.0 - I) /
+              (unsqueeze(S2, -2) - unsqueeze(S2, -1) + I);  // 1 / (s_j^2 - s_i^2), 0 on the diagonal
+        }
+        Tensor extra;  // the parts outside span(U) and span(V)
+        if (gU.defined()) {
+          const Tensor UtgU = matmul(mT(U), gU);
+          add((F * (UtgU - mT(UtgU))) * Srow);  // J S
+          if (m > k) extra = matmul((gU - matmul(U, UtgU)) / Srow, mT(V));
+        }
+        if (gV.defined()) {
+          const Tensor VtgV = matmul(mT(V), gV);
+          add(mT(Srow) * (F * (VtgV - mT(VtgV))));  // S K
+          if (n > k) {
+            const Tensor t = matmul(U / Srow, mT(gV - matmul(V, VtgV)));
+            extra = extra.defined() ? extra + t : t;
+          }
+        }
+        Tensor gA = matmul(matmul(U, inner), mT(V));
+        gx[0] = extra.defined() ? gA + extra : gA;
+      },
+      [&](std::span<const Tensor> t) -> std::vector<Tensor> {
+        // Townsend 2016 in forward form: with dP = U^T dA V and F as above,
+        // dS = diag(dP), U^T dU = F o (dP S + S dP^T), V^T dV = F o (S dP + dP^T S), and the
+        // parts outside span(U), span(V): (I - U U^T) dA V S^-1, (I - V V^T) dA^T U S^-1.
+        const Tensor& dA = t[0];
+        const Tensor V = mT(Vh);
+        const Tensor AV = matmul(dA, V);
+        const Tensor dP = matmul(mT(U), AV);
+        const Tensor I = eye_as(k, S);
+        const Tensor S2 = S * S;
+        const Tensor F = (1.0 - I) / (unsqueeze(S2, -2) - unsqueeze(S2, -1) + I);
+        const Tensor Srow = unsqueeze(S, -2), Scol = unsqueeze(S, -1);
+        Tensor dU = matmul(U, F * (dP * Srow + Scol * mT(dP)));
+        Tensor dV = matmul(V, F * (Scol * dP + mT(dP) * Srow));
+        if (m > k) dU = dU + (AV - matmul(U, dP)) / Srow;
+        if (n > k) dV = dV + (matmul(mT(dA), U) - matmul(V, mT(dP))) / Srow;
+        return {dU, diagonal(dP, 0, -2, -1), mT(dV)};
+      });
   return {U, S, Vh};
 }
 

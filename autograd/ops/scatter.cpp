@@ -87,6 +87,13 @@ Tensor pad_to(const Tensor& g, const Shape& want) {
   }
   return pad(g, pads);
 }
+// The leading block of `want`'s shape of a source (what a scatter reads of it).
+Tensor crop_to(const Tensor& s, const Shape& want) {
+  Tensor r = s;
+  for (int d = 0; d < want.rank(); ++d)
+    if (r.shape()[d] != want[d]) r = narrow(r, d, 0, want[d]);
+  return r;
+}
 // Index tensors kept for backward are saved with their version, so that an in-place write to them
 // between forward and backward raises instead of sending gradients to the wrong places.
 std::vector<SavedTensor> save_all(const std::vector<Tensor>& ts) {
@@ -647,7 +654,7 @@ Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const T
               throw ValueError(
                   "scatter_reduce: the second derivative of 'prod' is not available where two or more "
                   "source values written to one position are zero");
-            Tensor x = sx.unpack(n), s = ssrc.unpack(n), y = sy.unpack(n);
+            Tensor x = sx.unpack(n), s = crop_to(ssrc.unpack(n), index.shape()), y = sy.unpack(n);
             const std::string r = "prod";
             if (need_x) {
               Tensor xz = eq(x, 0.0), xm = masked_fill(x, xz, 1.0);
@@ -667,6 +674,35 @@ Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const T
         }
         if (need_x) gx[0] = include_self ? gself : scatter(gself, a, index, 0.0);
         if (need_s) gx[1] = pad_to(gsrc, ss);
+      },
+      [&](std::span<const Tensor> t) {
+        // The tangents reduced as the values are: dy = sum over the values v reduced into a
+        // position of (d y / d v) dv, with the same weights as the backward.
+        const Tensor dx = t[0].defined() ? t[0] : zeros_like(y);
+        const Tensor ds = t[1].defined() ? crop_to(t[1], g.is) : zeros(g.is, {.dtype = d});
+        switch (red) {
+          case Reduce::sum:
+          case Reduce::mean:  // linear in (x, src), the counts fixed
+            return scatter_reduce(dx, a, index, ds, reduce, include_self);
+          case Reduce::amax:
+          case Reduce::amin:  // the values equal to the result, ties sharing equally
+            return dx * wx + scatter_add(zeros_like(y), a, index, ds * ws);
+          case Reduce::prod:
+            break;
+        }
+        // prod: x's part (its factor is the product of the sources), and each source times the
+        // product of the other values of its position, computed without dividing by a zero.
+        const Tensor s = crop_to(src, g.is);
+        const Tensor tx =
+            include_self ? scatter_reduce(dx, a, index, s, "prod", true) : scatter(dx, a, index, 0.0);
+        const Tensor sz = eq(s, 0.0);
+        const Tensor nz = gather(scatter_add(zeros_like(x), a, index, sz), a, index);
+        const Tensor single = mul(sz, eq(nz, 1.0));
+        const Tensor with_one =
+            scatter_reduce(x, a, index, masked_fill(s, single, 1.0), "prod", include_self);
+        const Tensor others =
+            where(single, gather(with_one, a, index), gather(y, a, index) / masked_fill(s, sz, 1.0));
+        return tx + scatter_add(zeros_like(y), a, index, others * ds);
       });
 }
 

@@ -4,6 +4,7 @@
 #include "xgrad/autograd/tape/engine.hpp"
 #include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tensor/generator.hpp"
 
 namespace xg {
 
@@ -286,6 +287,133 @@ std::vector<std::vector<Tensor>> jacobian(const TensorsFunction& f, const std::v
     }
   }
   return J;
+}
+
+// ---- per-sample Jacobians ----
+
+namespace {
+
+// Zeros of like's shape [B, r...] with a 1 at flat position k of every row: one direction for
+// every row at once.
+Tensor row_basis(const Tensor& like, int64_t k) {
+  Tensor e = zeros(like.shape(), {.dtype = like.dtype()});
+  const int64_t B = like.shape()[0], r = B ? like.numel() / B : 0;
+  for (int64_t b = 0; b < B; ++b) {
+    if (like.dtype() == Dtype::float64)
+      e.data<double>()[b * r + k] = 1;
+    else
+      e.data<float>()[b * r + k] = 1;
+  }
+  return e;
+}
+
+Shape row_shape(const Shape& shape) {
+  Shape s;
+  for (int d = 1; d < shape.rank(); ++d) s.push_back(shape[d]);
+  return s;
+}
+
+// The independence check: `actual` (one pass along a random direction) against `predicted` (the
+// same product from the per-row Jacobians).
+void check_rows_independent(const Tensor& actual, const Tensor& predicted, const char* product) {
+  NoGradGuard off;
+  const Tensor a = actual.detach().to(Dtype::float64), p = predicted.detach().to(Dtype::float64);
+  const double scale = a.numel() ? max(abs(a)).item() : 0.0;
+  const double diff = a.numel() ? max(abs(a - p)).item() : 0.0;
+  const double tol = actual.dtype() == Dtype::float64 ? 1e-8 : 1e-4;
+  if (!(diff <= tol * (1 + scale)))
+    throw ValueError("batch_jacobian: f mixes the rows of its batch: along a random direction, " +
+                     std::string(product) + " differs from the per-row Jacobians' product by " +
+                     std::to_string(diff) + " (largest entry " + std::to_string(scale) +
+                     "); batch_jacobian needs row b of f(x) to depend on row b of x alone");
+}
+
+}  // namespace
+
+Tensor batch_jacobian(const TensorFunction& f, const Tensor& x, const BatchJacobianOptions& options) {
+  const char* op = "batch_jacobian";
+  if (!x.defined()) throw ValueError("batch_jacobian: the input is undefined");
+  if (!x.is_floating_point()) throw TypeError("batch_jacobian: the input must be a float tensor, got int64");
+  if (x.dim() < 1) throw ShapeError("batch_jacobian: x must have a batch axis, [B, n...], got a 0-d tensor");
+  const bool cg = options.create_graph;
+  const int64_t B = x.shape()[0];
+  const Shape in_row = row_shape(x.shape());
+  const int64_t n = in_row.numel();
+  Tensor xi = input_for(x, cg, op);
+  auto check_output = [&](const Tensor& y) {
+    if (!y.defined()) throw ValueError("batch_jacobian: the function returned an undefined tensor");
+    if (y.dim() < 1 || y.shape()[0] != B)
+      throw ShapeError("batch_jacobian: f(x) must have x's batch size " + std::to_string(B) +
+                       " on its first axis, [B, m...], got shape " + y.shape().str() + " for x of shape " +
+                       x.shape().str());
+  };
+  JacobianMode mode = options.mode;
+  Tensor y;  // f(x), evaluated on the graph for reverse mode (and to choose the mode)
+  if (mode != JacobianMode::forward) {
+    y = evaluate(f, xi, op);
+    check_output(y);
+    if (mode == JacobianMode::automatic)
+      mode = n < row_shape(y.shape()).numel() ? JacobianMode::forward : JacobianMode::reverse;
+  }
+  // f on the dual (x, v): its output and tangent
+  auto tangent_pass = [&](const Tensor& v) {
+    forward_ad::DualLevel level;
+    AutoGradMode on(true);
+    Tensor yd = f(forward_ad::make_dual(cg ? xi : x.detach(), v));
+    check_output(yd);
+    forward_ad::UnpackedDual u = forward_ad::unpack_dual(yd);
+    return std::make_pair(u.primal, u.tangent.defined() ? u.tangent : zeros_like(yd));
+  };
+  Tensor J;  // [B, m, n]
+  Shape out_shape;
+  if (mode == JacobianMode::reverse) {
+    out_shape = y.shape();
+    const int64_t m = row_shape(y.shape()).numel();
+    if (!y.requires_grad() || B == 0 || m == 0 || n == 0) {
+      J = zeros({B, m, n}, {.dtype = x.dtype()});
+    } else {
+      // one backward pass per output element i of a row: row i of every block
+      std::vector<Tensor> rows;
+      for (int64_t i = 0; i < m; ++i) {
+        const Tensor g = grad({y}, {xi}, {row_basis(y, i)}, true, cg, true)[0];
+        rows.push_back(reshape(or_zeros(g, x), {B, n}));
+      }
+      J = stack(rows, 1);
+      if (options.check_independence) {
+        Generator gen(0x5eed);
+        const Tensor u = randn(y.shape(), {.dtype = y.dtype()}, &gen);
+        const Tensor g = or_zeros(grad({y}, {xi}, {u}, true, false, true)[0], x);
+        NoGradGuard off;
+        check_rows_independent(reshape(g, {B, 1, n}), matmul(reshape(u, {B, 1, m}), J.detach()), "u^T J");
+      }
+    }
+  } else {
+    // one forward pass per input element j of a row: column j of every block
+    std::vector<Tensor> cols;
+    for (int64_t j = 0; j < n && B > 0; ++j) {
+      auto [yj, tj] = tangent_pass(row_basis(x, j));
+      out_shape = yj.shape();
+      cols.push_back(reshape(tj, {B, row_shape(yj.shape()).numel()}));
+    }
+    if (cols.empty()) {  // no direction: f(x) once for the output's shape
+      NoGradGuard off;
+      Tensor y0 = f(x.detach());
+      check_output(y0);
+      out_shape = y0.shape();
+    }
+    const int64_t m = row_shape(out_shape).numel();
+    J = cols.empty() || m == 0 ? zeros({B, m, n}, {.dtype = x.dtype()}) : stack(cols, 2);
+    if (options.check_independence && !cols.empty() && m > 0) {
+      Generator gen(0x5eed);
+      const Tensor v = randn(x.shape(), {.dtype = x.dtype()}, &gen);
+      const Tensor jv = tangent_pass(v).second;
+      NoGradGuard off;
+      check_rows_independent(reshape(jv, {B, m, 1}), matmul(J.detach(), reshape(v, {B, n, 1})), "J v");
+    }
+  }
+  Shape js = out_shape;
+  for (int64_t d : in_row) js.push_back(d);
+  return result(reshape(J, js), cg);
 }
 
 std::vector<std::vector<Tensor>> hessian(const std::function<Tensor(const std::vector<Tensor>&)>& f,

@@ -71,6 +71,28 @@ inline std::vector<std::vector<Tensor>> jacfwd(const TensorsFunction& f, const s
                                                bool create_graph = false) {
   return jacobian(f, xs, create_graph, JacobianMode::forward);
 }
+// ---- per-sample Jacobians of a function applied row by row ----
+
+struct BatchJacobianOptions {
+  /// reverse: one backward pass per output element of a row (m of them); forward: one forward
+  /// pass per input element of a row (n); automatic: forward when n < m, else reverse.
+  JacobianMode mode = JacobianMode::automatic;
+  bool create_graph = false;
+  /// Also checks the independence assumption, by one more pass along a random direction (J v in
+  /// forward mode, u^T J in reverse): a function mixing rows throws ValueError.
+  bool check_independence = false;
+};
+/// The Jacobian of each row of f(x) with respect to the same row of x, for a function applied
+/// independently to each row of a batch (x [B, n...] -> f(x) [B, m...], row b of f(x) depending
+/// on row b of x alone, as a model's per-sample output without batch statistics): a tensor
+/// [B, m..., n...] whose block b is d f(x)[b] / d x[b]. One pass per direction of a row serves
+/// every row at once (the tangent e_j set in every row, or the cotangent e_i), so it takes
+/// min(n, m) passes where jacobian takes B times as many, and never forms the [B, m, B, n]
+/// cross blocks. A function that mixes rows (batch norm in training, a loss averaged over the
+/// batch) gives wrong blocks, the sum over rows of the cross terms: check_independence says so.
+/// Throws ShapeError when x or f(x) has no batch axis or f(x)'s batch size differs from x's.
+Tensor batch_jacobian(const TensorFunction& f, const Tensor& x, const BatchJacobianOptions& options = {});
+
 /// The Hessian blocks of a scalar f: H[i][j] = d^2 f / dxs[i] dxs[j], of shape xs[i].shape + xs[j].shape.
 std::vector<std::vector<Tensor>> hessian(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                                          const std::vector<Tensor>& xs, bool create_graph = false);
