@@ -4,7 +4,9 @@
 /// defines XGRAD_HAS_MPI to 1 then). Every rank holds the whole model; an Environment starts
 /// MPI, broadcast_parameters() makes the replicas equal, and DistributedDataParallel averages
 /// the gradients over the ranks after each backward, in buckets of about 25 MB, each started
-/// with a non-blocking allreduce as soon as all its gradients are known. See docs/distributed.md.
+/// with a non-blocking allreduce as soon as all its gradients are known; stats() times them.
+/// SyncBatchNorm (nn/normalization.hpp) is built on the differentiable functional::all_gather.
+/// See docs/distributed.md.
 ///
 /// @code
 /// xg::dist::Environment env(&argc, &argv);          // MPI_Init_thread ... MPI_Finalize
