@@ -15,6 +15,8 @@
 #include <exception>
 #include <thread>
 
+#include "xgrad/autograd/ops/ops.hpp"
+#include "xgrad/autograd/tape/custom_op.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 
 namespace xg::dist {
@@ -315,6 +317,70 @@ void all_reduce(Tensor& t, ReduceOp op) {
   if (op == ReduceOp::mean) divide(t.raw_data(), t.numel(), t.dtype(), g_size);
 }
 
+Tensor all_gather(const Tensor& t) {
+  require_init("all_gather");
+  const MPI_Datatype type = mpi_type(t.dtype(), "all_gather");
+  Shape shape{static_cast<int64_t>(g_size)};
+  for (int a = 0; a < t.dim(); ++a) shape.push_back(t.size(a));
+  Tensor out = empty(shape, {.dtype = t.dtype()});
+  const int n = mpi_count(t.numel(), "all_gather");
+  mpi_count(t.numel() * g_size, "all_gather");
+  MPI_Request req;
+  check(MPI_Iallgather(t.raw_data(), n, type, out.raw_data(), n, type, g_comm, &req), "all_gather");
+  wait(req, "all_gather");
+  return out;
+}
+
+namespace functional {
+namespace {
+Tensor all_reduce_copy(const Tensor& t, ReduceOp op) {
+  Tensor out = t.detach().clone();
+  dist::all_reduce(out, op);
+  return out;
+}
+const CustomOp& all_reduce_op(ReduceOp op) {
+  // The gradient of rank r's input is the sum over the ranks k of d(loss_k)/d(out_k): the
+  // gradients all-reduced (their mean for a mean).
+  static const CustomOp sum_op{
+      "dist_all_reduce_sum", "out = sum_r t_r; d/dt_r = sum_k g_k (all_reduce of the gradient)",
+      [](const std::vector<Tensor>& in) { return all_reduce_copy(in[0], ReduceOp::sum); },
+      [](const CustomOpContext&, const Tensor& g) {
+        return std::vector<Tensor>{functional::all_reduce(g, ReduceOp::sum)};
+      }};
+  static const CustomOp mean_op{
+      "dist_all_reduce_mean", "out = mean_r t_r; d/dt_r = mean_k g_k",
+      [](const std::vector<Tensor>& in) { return all_reduce_copy(in[0], ReduceOp::mean); },
+      [](const CustomOpContext&, const Tensor& g) {
+        return std::vector<Tensor>{functional::all_reduce(g, ReduceOp::mean)};
+      }};
+  return op == ReduceOp::sum ? sum_op : mean_op;
+}
+}  // namespace
+
+Tensor all_reduce(const Tensor& t, ReduceOp op) {
+  require_init("functional::all_reduce");
+  if (!t.defined()) throw ValueError("dist: functional::all_reduce: the input is undefined");
+  if (!t.is_floating_point()) return all_reduce_copy(t, op);  // nothing to differentiate
+  return all_reduce_op(op)({t});
+}
+
+Tensor all_gather(const Tensor& t) {
+  require_init("functional::all_gather");
+  if (!t.defined()) throw ValueError("dist: functional::all_gather: the input is undefined");
+  if (!t.is_floating_point()) return dist::all_gather(t);
+  // Rank r's input is row r of every rank's output: its gradient is the sum over the ranks of
+  // their gradients' row r.
+  static const CustomOp op{"dist_all_gather",
+                           "out[r] = t_r; d/dt_r = sum_k g_k[r] (all_reduce of the gradient, row r)",
+                           [](const std::vector<Tensor>& in) { return dist::all_gather(in[0]); },
+                           [](const CustomOpContext&, const Tensor& g) {
+                             const Tensor summed = functional::all_reduce(g, ReduceOp::sum);
+                             return std::vector<Tensor>{squeeze(narrow(summed, 0, g_rank, 1), 0)};
+                           }};
+  return op({t});
+}
+}  // namespace functional
+
 void abort(int code) {
   std::fflush(stdout);
   std::fflush(stderr);
@@ -346,6 +412,7 @@ struct DistributedDataParallel::State {
     Tensor flat;
     std::size_t pending = 0;  // parameters whose gradient is not in flat yet
     MPI_Request req = MPI_REQUEST_NULL;
+    double started = -1, completed = -1;  // seconds since t_ref (-1: not yet)
   };
   std::vector<Tensor> params;
   std::vector<std::size_t> bucket_of;
@@ -357,6 +424,10 @@ struct DistributedDataParallel::State {
   bool no_sync = false;
   std::vector<RemovableHandle> handles;
   double wait_s = 0;
+  Clock::time_point t_ref = Clock::now();  // the last forward's return: the origin of the timings
+  DDPStats stats;
+
+  double now() const { return seconds_since(t_ref); }
 
   std::size_t esize(Dtype d) const { return d == Dtype::float32 ? 4 : 8; }
 
@@ -364,6 +435,7 @@ struct DistributedDataParallel::State {
     for (auto& b : buckets) {
       b.pending = b.params.size();
       b.req = MPI_REQUEST_NULL;
+      b.started = b.completed = -1;
     }
     std::fill(ready.begin(), ready.end(), false);
     next_launch = 0;
@@ -411,23 +483,49 @@ struct DistributedDataParallel::State {
       check(MPI_Iallreduce(MPI_IN_PLACE, b.flat.raw_data(), mpi_count(b.numel, "DistributedDataParallel"),
                            mpi_type(b.dtype, "DistributedDataParallel"), MPI_SUM, g_comm, &b.req),
             "DistributedDataParallel allreduce of bucket " + std::to_string(next_launch));
+      b.started = now();
       ++next_launch;
     }
     // Drive the started ones: MPI progresses non-blocking collectives inside its calls.
     for (std::size_t k = 0; k < next_launch; ++k) {
       int flag = 0;
-      if (buckets[k].req != MPI_REQUEST_NULL)
-        check(MPI_Test(&buckets[k].req, &flag, MPI_STATUS_IGNORE), "DistributedDataParallel allreduce");
+      if (buckets[k].completed >= 0) continue;
+      check(MPI_Test(&buckets[k].req, &flag, MPI_STATUS_IGNORE), "DistributedDataParallel allreduce");
+      if (flag) buckets[k].completed = now();
     }
+  }
+
+  // The timings of the reduction just completed, into stats.
+  void record(double wait_began) {
+    stats.buckets.clear();
+    double first = 0, last = 0;
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+      const Bucket& b = buckets[k];
+      stats.buckets.push_back(
+          {b.params.size(), static_cast<std::size_t>(b.numel) * esize(b.dtype), b.started, b.completed});
+      first = k == 0 ? b.started : std::min(first, b.started);
+      last = k == 0 ? b.completed : std::max(last, b.completed);
+    }
+    stats.wait_began = wait_began;
+    stats.wait = wait_s;
+    ++stats.reductions;
+    stats.total_communication += last - first;
+    stats.total_overlapped += std::max(0.0, std::min(last, wait_began) - first);
+    stats.total_wait += wait_s;
   }
 
   // Waits for every bucket and writes the means into the parameters' gradients, except for
   // parameter `skip` (whose hook returns its mean instead), which gets it returned.
   Tensor complete(std::size_t skip) {
     const auto t0 = Clock::now();
-    for (std::size_t k = 0; k < buckets.size(); ++k)
+    const double wait_began = now();
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+      if (buckets[k].completed >= 0) continue;
       wait(buckets[k].req, "DistributedDataParallel allreduce of bucket " + std::to_string(k));
+      buckets[k].completed = now();
+    }
     wait_s = seconds_since(t0);
+    record(wait_began);
     Tensor skipped;
     NoGradGuard ng;
     for (auto& b : buckets) {
@@ -540,7 +638,9 @@ Tensor DistributedDataParallel::forward(const Tensor& x) {
     std::vector<Tensor> bufs = module_->buffers();
     if (!bufs.empty()) broadcast_coalesced(bufs, 0, "DistributedDataParallel buffer broadcast");
   }
-  return (*module_)(x);
+  Tensor y = (*module_)(x);
+  state_->t_ref = Clock::now();
+  return y;
 }
 
 void DistributedDataParallel::finish() {
@@ -570,6 +670,41 @@ std::vector<std::size_t> DistributedDataParallel::bucket_sizes() const {
 
 double DistributedDataParallel::last_wait_seconds() const {
   return state_->wait_s;
+}
+
+const DDPStats& DistributedDataParallel::stats() const {
+  return state_->stats;
+}
+
+void DistributedDataParallel::reset_stats() {
+  DDPStats& s = state_->stats;
+  s.reductions = 0;
+  s.total_communication = s.total_overlapped = s.total_wait = 0;
+}
+
+std::string DDPStats::str(bool verbose) const {
+  char buf[256];
+  if (reductions == 0) return "no gradient reduction yet (one rank, or no backward)";
+  const double n = static_cast<double>(reductions);
+  const double comm = total_communication / n, over = total_overlapped / n, w = total_wait / n;
+  std::snprintf(buf, sizeof buf,
+                "communication %.3f ms per step, %.3f ms (%.0f%%) overlapping backward, %.3f ms waited; %zu "
+                "bucket%s",
+                1e3 * comm, 1e3 * over, comm > 0 ? 100.0 * over / comm : 0.0, 1e3 * w, buckets.size(),
+                buckets.size() == 1 ? "" : "s");
+  std::string out = buf;
+  if (verbose) {
+    for (std::size_t k = 0; k < buckets.size(); ++k) {
+      std::snprintf(
+          buf, sizeof buf, "\n  bucket %zu: %zu parameters, %zu bytes, started %.3f ms, completed %.3f ms", k,
+          buckets[k].params, buckets[k].bytes, 1e3 * buckets[k].started, 1e3 * buckets[k].completed);
+      out += buf;
+    }
+    std::snprintf(buf, sizeof buf, "\n  (ms after forward; the wait began at %.3f ms and took %.3f ms)",
+                  1e3 * wait_began, 1e3 * wait);
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace xg::dist

@@ -4,7 +4,9 @@
 /// defines XGRAD_HAS_MPI to 1 then). Every rank holds the whole model; an Environment starts
 /// MPI, broadcast_parameters() makes the replicas equal, and DistributedDataParallel averages
 /// the gradients over the ranks after each backward, in buckets of about 25 MB, each started
-/// with a non-blocking allreduce as soon as all its gradients are known. See docs/distributed.md.
+/// with a non-blocking allreduce as soon as all its gradients are known; stats() times them.
+/// SyncBatchNorm (nn/normalization.hpp) is built on the differentiable functional::all_gather.
+/// See docs/distributed.md.
 ///
 /// @code
 /// xg::dist::Environment env(&argc, &argv);          // MPI_Init_thread ... MPI_Finalize
@@ -75,6 +77,9 @@ void broadcast(Tensor& t, int root = 0);
 /// Replaces t's values, on every rank, with their sum or mean over the ranks (in place). mean is
 /// for float tensors (an int64 mean would truncate: TypeError).
 void all_reduce(Tensor& t, ReduceOp op = ReduceOp::sum);
+/// Every rank's t, stacked: [world_size(), *t.shape()], row r holding rank r's values (the same
+/// shape and dtype on every rank, float32, float64 or int64). Not recorded: see functional.
+Tensor all_gather(const Tensor& t);
 /// Ends every rank of the job (MPI_Abort) with this exit code: for an error one rank cannot
 /// recover from while the others may be waiting for it in a collective.
 [[noreturn]] void abort(int code = 1);
@@ -84,13 +89,52 @@ void barrier();
 /// parameters() and buffers(), which is the same for the same model).
 void broadcast_parameters(nn::Module& module, int root = 0);
 
+/// Differentiable collectives (as torch.distributed.nn.functional): they return new tensors and
+/// are recorded, so that backward communicates too. The gradient of a rank's input is that of
+/// the sum of every rank's loss: all_reduce's backward all-reduces the gradient (sum; mean: its
+/// mean), all_gather's all-reduces the gradient of the stacked result and keeps this rank's row.
+/// Every rank must run the same backward (as any collective). SyncBatchNorm is built on
+/// all_gather. With one rank they are a copy and a stack of one.
+namespace functional {
+Tensor all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum);
+Tensor all_gather(const Tensor& t);
+}  // namespace functional
+
+/// Timings of DistributedDataParallel's gradient reductions (DistributedDataParallel::stats()).
+/// Times are seconds since the wrapper's forward returned. A bucket's completion is seen when MPI
+/// reports it (MPI_Test in a later gradient hook, or in the final wait), so `completed` is an
+/// upper bound. Communication of a reduction: from its first bucket's start to its last bucket's
+/// completion; the part before the wait began overlapped backward, the wait did not.
+struct DDPStats {
+  struct Bucket {
+    std::size_t params = 0;  ///< parameters in the bucket
+    std::size_t bytes = 0;
+    double started = 0;    ///< its MPI_Iallreduce was started
+    double completed = 0;  ///< MPI reported it complete
+  };
+  /// The last reduction's buckets, first started first.
+  std::vector<Bucket> buckets;
+  double wait_began = 0;  ///< the last gradient hook (or finish()) began waiting for the buckets
+  double wait = 0;        ///< seconds it waited (communication not overlapped)
+  /// Totals over the reductions since construction or reset_stats().
+  int64_t reductions = 0;
+  double total_communication = 0;  ///< seconds, first start to last completion, summed
+  double total_overlapped = 0;     ///< of which before the wait began
+  double total_wait = 0;
+  /// Mean per reduction, e.g. "communication 1.20 ms per step, 0.85 ms (71%) overlapping
+  /// backward, 0.35 ms waited; 1 bucket" (and each bucket's times of the last reduction, verbose).
+  std::string str(bool verbose = false) const;
+};
+
 struct DDPOptions {
   /// The size of a gradient bucket, in MB (1 MB = 2^20 bytes): a bucket's allreduce starts when
   /// its last gradient is known; smaller buckets start earlier but cost one latency each.
   double bucket_cap_mb = 25.0;
   /// Copy rank 0's buffers (BatchNorm's running statistics) to every rank before each forward,
-  /// so that the replicas evaluate alike. (Batch statistics are each rank's own: there is no
-  /// SyncBatchNorm yet.)
+  /// so that the replicas evaluate alike (PyTorch's default); false leaves each rank its own.
+  /// BatchNorm's batch statistics are each rank's own batch's, unless the model's BatchNorm
+  /// layers are SyncBatchNorm (nn::convert_sync_batchnorm): then they are the global batch's and
+  /// the running statistics agree on every rank without a broadcast.
   bool broadcast_buffers = true;
 };
 
@@ -144,6 +188,9 @@ class DistributedDataParallel {
   std::vector<std::size_t> bucket_sizes() const;
   /// Seconds spent waiting for allreduces in the last reduction (communication not overlapped).
   double last_wait_seconds() const;
+  /// The timings of the reductions (see DDPStats); reset_stats() zeroes the totals.
+  const DDPStats& stats() const;
+  void reset_stats();
 
   struct State;
 

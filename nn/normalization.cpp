@@ -5,6 +5,10 @@
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/config.hpp"
+#if XGRAD_HAS_MPI
+#include "xgrad/nn/dist.hpp"
+#endif
 
 namespace xg::nn {
 
@@ -16,6 +20,46 @@ std::string ranks_str(const std::vector<int>& ranks) {
 }
 std::string dims_str(const std::vector<int64_t>& d) {
   return Shape(d).str();
+}
+
+// Every rank's row of per-rank statistics, [ranks, K] (one rank: this one's alone).
+Tensor gather_ranks(const Tensor& row) {
+#if XGRAD_HAS_MPI
+  if (dist::initialized() && dist::world_size() > 1) return dist::functional::all_gather(row);
+#endif
+  return unsqueeze(row, 0);
+}
+
+// SyncBatchNorm's statistics: the mean and biased variance [C] of every rank's batch together,
+// and the number of values per channel they cover. Each rank sends its mean, its sum of squared
+// deviations and its count; they combine as a parallel variance (sum of the ranks' squared
+// deviations plus count * (rank mean - mean)^2), without the cancellation of a sum of squares.
+// With one rank: the mean itself and the sum of squared deviations / n, as BatchNorm's.
+struct GlobalStats {
+  Tensor mean, var;
+  int64_t count;
+};
+GlobalStats global_batch_stats(const Tensor& x, const Axes& axes, const Shape& channel_shape, int64_t c) {
+  const int64_t n = x.numel() / c;
+  Tensor m, m2;
+  if (n > 0) {
+    m = mean(x, axes);
+    const Tensor d = x - reshape(m, channel_shape);
+    m2 = sum(d * d, axes);
+  } else {  // an empty shard on this rank: it adds nothing
+    m = zeros({c}, {.dtype = x.dtype()});
+    m2 = zeros({c}, {.dtype = x.dtype()});
+  }
+  const Tensor g = gather_ranks(cat({m, m2, full({1}, static_cast<double>(n), {.dtype = x.dtype()})}));
+  const Tensor counts = narrow(g, 1, 2 * c, 1).detach();  // [ranks, 1]
+  int64_t total = 0;
+  for (double k : counts.to(Dtype::float64).to_vector<double>()) total += static_cast<int64_t>(k);
+  if (total == 0) return {zeros({c}, {.dtype = x.dtype()}), zeros({c}, {.dtype = x.dtype()}), 0};
+  const Tensor means = narrow(g, 1, 0, c), m2s = narrow(g, 1, c, c);
+  const Tensor mu = sum(means * (counts / static_cast<double>(total)), {0});
+  const Tensor dev = means - mu;
+  const Tensor var = sum(m2s + counts * (dev * dev), {0}) / static_cast<double>(total);
+  return {mu, var, total};
 }
 }  // namespace
 
@@ -81,12 +125,26 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   const bool use_batch_stats = is_training() || !options_.track_running_stats;
   Tensor y;
   if (use_batch_stats) {
-    if (is_training() && n <= 1)
-      throw ValueError(name + ": expected more than 1 value per channel when training, got input " +
-                       x.shape().str());
-    Tensor mu = mean(x, axes, true);
-    Tensor d = x - mu;
-    Tensor v = mean(d * d, axes, true);  // biased variance normalises, as PyTorch
+    Tensor mu, d, v;
+    int64_t covered = n;           // values per channel the statistics cover
+    if (sync_ && is_training()) {  // every rank's batch (each rank reaches this check alike)
+      GlobalStats s = global_batch_stats(x, axes, channel_shape, num_features_);
+      covered = s.count;
+      if (covered <= 1)
+        throw ValueError(name + ": expected more than 1 value per channel when training, got " +
+                         std::to_string(covered) + " over the ranks' batches (this rank's input " +
+                         x.shape().str() + ")");
+      mu = reshape(s.mean, channel_shape);
+      v = reshape(s.var, channel_shape);
+    } else {
+      if (is_training() && n <= 1)
+        throw ValueError(name + ": expected more than 1 value per channel when training, got input " +
+                         x.shape().str());
+      mu = mean(x, axes, true);
+      d = x - mu;
+      v = mean(d * d, axes, true);  // biased variance normalises, as PyTorch
+    }
+    if (!d.defined()) d = x - mu;
     y = d * rsqrt(v + options_.eps);
     if (is_training() && options_.track_running_stats) {
       NoGradGuard guard;
@@ -95,7 +153,7 @@ Tensor BatchNormBase::forward(const Tensor& x) {
       const double m = options_.momentum ? *options_.momentum : 1.0 / static_cast<double>(count);
       const Tensor batch_mean = reshape(mu, {num_features_}).to(running_mean.dtype());
       const Tensor unbiased =
-          (reshape(v, {num_features_}) * (static_cast<double>(n) / static_cast<double>(n - 1)))
+          (reshape(v, {num_features_}) * (static_cast<double>(covered) / static_cast<double>(covered - 1)))
               .to(running_var.dtype());
       running_mean.mul_(1.0 - m).add_(batch_mean, m);
       running_var.mul_(1.0 - m).add_(unbiased, m);
@@ -106,6 +164,13 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   }
   if (options_.affine) y = y * reshape(weight, channel_shape) + reshape(bias, channel_shape);
   return y;
+}
+
+ModulePtr convert_sync_batchnorm(ModulePtr module) {
+  if (!module) throw ValueError("convert_sync_batchnorm: the module is null");
+  for (const ModulePtr& m : module->modules())
+    if (auto* bn = dynamic_cast<BatchNormBase*>(m.get())) bn->sync_ = true;
+  return module;
 }
 
 std::string BatchNormBase::extra_repr() const {

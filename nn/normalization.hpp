@@ -55,9 +55,10 @@ class RunningStatsNorm : public Module {
   int64_t num_features_;
 };
 
-/// @brief What BatchNorm1d/2d/3d share; they differ only in the input ranks they accept.
-/// Parameters: weight [C], bias [C] (affine). Buffers: running_mean [C] (zeros), running_var [C]
-/// (ones), num_batches_tracked [] (int64, 0).
+/// @brief What BatchNorm1d/2d/3d and SyncBatchNorm share; they differ in the input ranks they
+/// accept and in whether training statistics are those of this process's batch or of every
+/// rank's (synchronized()). Parameters: weight [C], bias [C] (affine). Buffers: running_mean [C]
+/// (zeros), running_var [C] (ones), num_batches_tracked [] (int64, 0).
 class BatchNormBase : public RunningStatsNorm {
  public:
   Tensor forward(const Tensor& x) override;
@@ -66,12 +67,23 @@ class BatchNormBase : public RunningStatsNorm {
   const BatchNormOptions& options() const { return options_; }
   /// Sets the running statistics back to mean 0, variance 1 and the counter to 0.
   void reset_running_stats();
+  /// True for SyncBatchNorm and for a BatchNorm converted by convert_sync_batchnorm.
+  bool synchronized() const { return sync_; }
 
  protected:
   BatchNormBase(std::string type_name, int64_t num_features, BatchNormOptions options,
                 std::vector<int> ranks);
+  /// A new M of this configuration, synchronized as this one (for clone_empty).
+  template <class M>
+  ModulePtr clone_same() const {
+    auto m = std::make_shared<M>(num_features(), options());
+    static_cast<BatchNormBase&>(*m).sync_ = sync_;
+    return m;
+  }
+  bool sync_ = false;
 
  private:
+  friend ModulePtr convert_sync_batchnorm(ModulePtr module);
   BatchNormOptions options_;
   std::vector<int> ranks_;  ///< the input ranks accepted, e.g. {2, 3} for BatchNorm1d
 };
@@ -83,7 +95,7 @@ class BatchNorm1d : public BatchNormBase {
       : BatchNormBase("BatchNorm1d", num_features, options, {2, 3}) {}
 
  protected:
-  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm1d>(num_features(), options()); }
+  ModulePtr clone_empty() const override { return clone_same<BatchNorm1d>(); }
 };
 
 /// @brief Batch normalisation of [N, C, H, W] inputs (statistics over N, H and W).
@@ -93,7 +105,7 @@ class BatchNorm2d : public BatchNormBase {
       : BatchNormBase("BatchNorm2d", num_features, options, {4}) {}
 
  protected:
-  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm2d>(num_features(), options()); }
+  ModulePtr clone_empty() const override { return clone_same<BatchNorm2d>(); }
 };
 
 /// @brief Batch normalisation of [N, C, D, H, W] inputs (statistics over N, D, H and W).
@@ -103,8 +115,36 @@ class BatchNorm3d : public BatchNormBase {
       : BatchNormBase("BatchNorm3d", num_features, options, {5}) {}
 
  protected:
-  ModulePtr clone_empty() const override { return std::make_shared<BatchNorm3d>(num_features(), options()); }
+  ModulePtr clone_empty() const override { return clone_same<BatchNorm3d>(); }
 };
+
+/// @brief Batch normalisation over the global batch of data-parallel training (as
+/// torch.nn.SyncBatchNorm), for inputs [N, C, *] of 2 to 5 axes. In training, the statistics of
+/// channel c are those of every rank's batch together (xg::dist, nn/dist.hpp): each rank's mean,
+/// sum of squared deviations and count are gathered in one message and combined, so the output
+/// equals BatchNorm's over the ranks' concatenated batches; the gather is differentiable, so
+/// backward all-reduces the gradients of these statistics and each rank's input gradient is that
+/// of the sum of every rank's loss (as PyTorch's). The running statistics are updated with the
+/// global mean and unbiased variance, the same on every rank. In evaluation, and without an
+/// Environment or with one rank, it is BatchNorm (no communication). Every rank must call it in
+/// the same order (a collective).
+class SyncBatchNorm : public BatchNormBase {
+ public:
+  explicit SyncBatchNorm(int64_t num_features, BatchNormOptions options = {})
+      : BatchNormBase("SyncBatchNorm", num_features, options, {2, 3, 4, 5}) {
+    sync_ = true;
+  }
+
+ protected:
+  ModulePtr clone_empty() const override { return clone_same<SyncBatchNorm>(); }
+};
+
+/// Makes every BatchNorm1d/2d/3d in `module` (itself included) take its training statistics over
+/// the global batch, as SyncBatchNorm (PyTorch's SyncBatchNorm.convert_sync_batchnorm). The layers
+/// are converted in place, not replaced: a C++ module calls its sub-modules through its own typed
+/// members (`bn1->forward(h)`), which a replacement would not reach; so weights, buffers, an
+/// optimizer's references and the type name stay, and synchronized() becomes true. Returns module.
+ModulePtr convert_sync_batchnorm(ModulePtr module);
 
 /// Options of LayerNorm (PyTorch's defaults).
 struct LayerNormOptions {

@@ -47,6 +47,8 @@ struct Config {
   double target_accuracy = 0;  // > 0: stop when the test accuracy first reaches it, print a JSON line
   int64_t eval_every = 0;      // with a target: also evaluate every N steps (0: after each epoch only)
   bool distributed = false;    // data-parallel over the MPI ranks (xg::dist)
+  bool sync_bn = false;        // --distributed: BatchNorm statistics over the global batch
+  double bucket_mb = 25;       // --distributed: DDP's gradient bucket size
 };
 
 // This process's rank and the number of ranks (0 and 1 without --distributed).
@@ -95,6 +97,13 @@ void add_options(CLI::App& app, Config& c) {
   app.add_flag("--distributed", c.distributed,
                "data-parallel over MPI (mpirun -np N xgrad-train --distributed): --batch-size is split "
                "across the ranks, --threads is per rank; rank 0 prints, evaluates and writes the checkpoint");
+  app.add_flag("--sync-bn", c.sync_bn,
+               "with --distributed: BatchNorm takes its training statistics over every rank's batch "
+               "(SyncBatchNorm) instead of each rank's own");
+  app.add_option("--bucket-mb", c.bucket_mb,
+                 "with --distributed: gradient bucket size in MB (smaller buckets start their allreduce "
+                 "earlier in backward)")
+      ->check(CLI::PositiveNumber);
 }
 
 struct EpochRecord {
@@ -386,15 +395,11 @@ struct Training {
 #endif
     return model->forward(x);
   }
-  // After backward: the gradients averaged over the ranks. Returns the seconds spent waiting.
-  double sync() {
+  // After backward: the gradients averaged over the ranks.
+  void sync() {
 #if XGRAD_HAS_MPI
-    if (ddp) {
-      ddp->finish();
-      return ddp->last_wait_seconds();
-    }
+    if (ddp) ddp->finish();
 #endif
-    return 0;
   }
 };
 
@@ -435,6 +440,7 @@ struct EpochResult {
   int64_t seen = 0;             // examples trained on
   double seconds = 0;           // of training, evaluations within the epoch excluded
   int64_t steps = 0;
+  std::string comm;         // --distributed: the epoch's communication timings (DDPStats::str)
   double wait_seconds = 0;  // --distributed: waiting for the gradient allreduce after backward
 };
 
@@ -457,7 +463,7 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
     t.opt->zero_grad();
     xg::Tensor loss = F::cross_entropy(t.forward(b.data), b.target);
     loss.backward();
-    r.wait_seconds += t.sync();
+    t.sync();
     t.opt->step();
     const int64_t n = b.data.size(0);
     r.loss_sum += loss.item() * static_cast<double>(n);
@@ -484,6 +490,11 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count() - paused;
   r.steps = step;
 #if XGRAD_HAS_MPI
+  if (t.ddp) {
+    r.wait_seconds = t.ddp->stats().total_wait;
+    r.comm = t.ddp->stats().str();
+    t.ddp->reset_stats();
+  }
   if (t.ddp) {  // the epoch's loss over every rank's examples
     xg::Tensor totals = xg::tensor({r.loss_sum, static_cast<double>(r.seen)}, {.dtype = xg::Dtype::float64});
     xg::dist::all_reduce(totals);
@@ -498,9 +509,10 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
 EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch,
                            const EpochResult& r) {
   if (c.distributed && r.steps > 0)
-    std::printf("  %d rank%s: %.2f ms per step, of which %.2f ms waiting for the gradient allreduce\n",
+    std::printf("  %d rank%s: %.2f ms per step, of which %.2f ms waiting for the gradient allreduce%s%s\n",
                 world_size(), world_size() > 1 ? "s" : "", 1e3 * r.seconds / static_cast<double>(r.steps),
-                1e3 * r.wait_seconds / static_cast<double>(r.steps));
+                1e3 * r.wait_seconds / static_cast<double>(r.steps), world_size() > 1 ? "; " : "",
+                world_size() > 1 ? r.comm.c_str() : "");
   // --distributed: rank 0 evaluates (the replicas are equal); the others go on to the next epoch.
   if (world_rank() != 0) return {epoch, r.loss_sum / static_cast<double>(r.seen), 0, 0, r.seconds};
   auto [test_loss, test_acc] = evaluate(*t.model, data.test);
@@ -565,9 +577,11 @@ int run(Config c) {
     lo.batch_size = c.batch_size / ranks;
     lo.sampler =
         std::make_shared<xg::data::DistributedSampler>(data.train->size(), ranks, world_rank(), true, c.seed);
-    t.ddp = std::make_unique<xg::dist::DistributedDataParallel>(t.model);
-    std::printf("distributed: %d ranks, %ld examples per rank per step, %d threads each\n", ranks,
-                static_cast<long>(lo.batch_size), c.threads);
+    if (c.sync_bn) xg::nn::convert_sync_batchnorm(t.model);
+    t.ddp = std::make_unique<xg::dist::DistributedDataParallel>(
+        t.model, xg::dist::DDPOptions{.bucket_cap_mb = c.bucket_mb});
+    std::printf("distributed: %d ranks, %ld examples per rank per step, %d threads each%s\n", ranks,
+                static_cast<long>(lo.batch_size), c.threads, c.sync_bn ? ", SyncBatchNorm" : "");
   }
 #endif
   xg::data::DataLoader loader(data.train, lo);
@@ -620,6 +634,7 @@ int main(int argc, char** argv) {
   std::optional<xg::dist::Environment> env;
 #endif
   try {
+    if (c.sync_bn && !c.distributed) throw xg::ValueError("--sync-bn needs --distributed");
     if (c.distributed) {
 #if XGRAD_HAS_MPI
       env.emplace(&argc, &argv);

@@ -23,6 +23,14 @@ echo "$log"
 [ "$rc" -eq 0 ] || fail "resume on 1 process: exit $rc"
 grep -q "resumed from .* after epoch 1" <<<"$log" || fail "resume: not from epoch 1"
 grep -q "^epoch  2/2" <<<"$log" || fail "resume: no epoch 2"
+# --sync-bn: the CNN's BatchNorm layers take statistics over both ranks' batches.
+log=$(timeout 300 "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$train" --distributed --sync-bn --model cnn --limit 128 --epochs 1 --batch-size 32 --threads 1 --quiet --out "$out" 2>&1)
+rc=$?
+echo "$log"
+[ "$rc" -eq 0 ] || fail "--sync-bn: exit $rc"
+grep -q "^distributed: 2 ranks, 16 examples per rank per step, 1 threads each, SyncBatchNorm" <<<"$log" || fail "--sync-bn: no SyncBatchNorm"
+grep -Eq "communication [0-9.]+ ms per step, [0-9.]+ ms \([0-9]+%\) overlapping backward" <<<"$log" || fail "--sync-bn: no communication timings"
+grep -q "^epoch  1/1" <<<"$log" || fail "--sync-bn: no epoch line"
 # A global batch the ranks cannot split is refused on every rank, and the job fails.
 log=$(timeout 60 "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$train" --distributed --batch-size 63 --limit 512 --epochs 1 --quiet --out "$out" 2>&1)
 rc=$?

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "../helpers.hpp"
@@ -251,6 +252,190 @@ TEST_CASE("BatchNorm buffers come from rank 0 at each forward") {
   ddp(x);  // broadcast first; evaluation does not update them
   CHECK(same_on_all_ranks(bn->running_mean));
   CHECK(same_on_all_ranks(bn->running_var));
+}
+
+TEST_CASE("broadcast_buffers = false leaves each rank its own running statistics") {
+  xg::manual_seed(9);
+  auto bn = std::make_shared<xg::nn::BatchNorm1d>(4);
+  bn->to(Dtype::float64);
+  dist::DistributedDataParallel ddp(bn, {.broadcast_buffers = false});
+  xg::manual_seed(20 + static_cast<uint64_t>(dist::rank()));
+  Tensor x = xg::randn({6, 4}, {.dtype = Dtype::float64});
+  ddp(x);
+  bn->eval();
+  ddp(x);
+  CHECK_FALSE(same_on_all_ranks(bn->running_mean));
+  CHECK_FALSE(same_on_all_ranks(bn->running_var));
+}
+
+TEST_CASE("functional::all_reduce and all_gather: values, and backward all-reduces the gradient") {
+  const int r = dist::rank(), w = dist::world_size();
+  Tensor x = xg::tensor({r + 1.0, 2.0 * r}, {.dtype = Dtype::float64}).requires_grad_();
+  Tensor y = dist::functional::all_reduce(x);
+  CHECK(y.to_vector<double>() == std::vector<double>{w * (w + 1) / 2.0, w * (w - 1.0)});
+  // Rank k's loss: (k + 1) * sum(y). d/dx_r of the sum of every rank's loss = sum_k (k + 1).
+  (y.sum() * (r + 1.0)).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>(2, w * (w + 1) / 2.0));
+  Tensor xm = xg::tensor({4.0 * r}, {.dtype = Dtype::float64}).requires_grad_();
+  Tensor m = dist::functional::all_reduce(xm, dist::ReduceOp::mean);
+  CHECK(m.item() == 2.0 * (w - 1));
+  (m * (r + 1.0)).sum().backward();
+  CHECK(xm.grad().item() == (w + 1) / 2.0);  // mean over k of (k + 1)
+  Tensor xg_ = xg::full({2, 1}, r + 1.0, {.dtype = Dtype::float64}).requires_grad_();
+  Tensor g = dist::functional::all_gather(xg_);
+  REQUIRE(g.shape() == xg::Shape{w, 2, 1});
+  for (int k = 0; k < w; ++k) CHECK(g.at({k, 1, 0}) == k + 1.0);
+  // Rank k's loss: sum over rows j of (j + 1) (k + 1) g[j]: d/dx_r = (r + 1) sum_k (k + 1).
+  Tensor weights = xg::arange(1, w + 1, 1, {.dtype = Dtype::float64}).reshape({w, 1, 1}) * (r + 1.0);
+  (g * weights).sum().backward();
+  CHECK(xg_.grad().to_vector<double>() == std::vector<double>(2, (r + 1.0) * w * (w + 1) / 2.0));
+  Tensor ints = dist::all_gather(xg::from_vector(std::vector<int64_t>{r}, {1}));
+  CHECK(ints.to_vector<int64_t>() == std::vector<int64_t>{0, 1});
+}
+
+namespace {
+// Conv2d -> BatchNorm2d -> relu -> Linear -> BatchNorm1d -> tanh -> Linear: both BatchNorm kinds
+// convert_sync_batchnorm turns into SyncBatchNorm (the trainer's CNN has BatchNorm2d).
+struct BnNet : xg::nn::Module {
+  std::shared_ptr<xg::nn::Conv2d> conv;
+  std::shared_ptr<xg::nn::BatchNorm2d> bn2;
+  std::shared_ptr<xg::nn::Linear> fc1, fc2;
+  std::shared_ptr<xg::nn::BatchNorm1d> bn1;
+  BnNet() {
+    conv = register_module("conv", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+                                       .in_channels = 1, .out_channels = 2, .kernel_size = 3, .padding = 1}));
+    bn2 = register_module(
+        "bn2", std::make_shared<xg::nn::BatchNorm2d>(2, xg::nn::BatchNormOptions{.momentum = 0.3}));
+    fc1 = register_module("fc1", std::make_shared<xg::nn::Linear>(2 * 3 * 3, 5));
+    bn1 = register_module("bn1", std::make_shared<xg::nn::BatchNorm1d>(5));
+    fc2 = register_module("fc2", std::make_shared<xg::nn::Linear>(5, 3));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = xg::relu(bn2->forward(conv->forward(x)));
+    h = xg::tanh(bn1->forward(fc1->forward(xg::flatten(h, 1))));
+    return fc2->forward(h);
+  }
+};
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  return xg::max(xg::abs(a - b)).item();
+}
+}  // namespace
+
+TEST_CASE("SyncBatchNorm on W ranks with batch B equals BatchNorm on one process with batch W*B") {
+  const int w = dist::world_size();
+  const int64_t per = 4, lo = per * dist::rank();
+  xg::manual_seed(77);
+  auto single = std::make_shared<BnNet>();
+  single->to(Dtype::float64);
+  xg::manual_seed(77);
+  auto replica = std::make_shared<BnNet>();
+  replica->to(Dtype::float64);
+  xg::nn::convert_sync_batchnorm(replica);
+  dist::DistributedDataParallel ddp(replica);
+  xg::optim::SGD o1(single->parameters(), {.lr = 0.2, .momentum = 0.9});
+  xg::optim::SGD o2(replica->parameters(), {.lr = 0.2, .momentum = 0.9});
+  double out = 0, in_grad = 0, p_grad = 0, stats = 0;
+  for (int step = 0; step < 4; ++step) {
+    xg::manual_seed(500 + static_cast<uint64_t>(step));
+    Tensor x = xg::randn({per * w, 1, 3, 3}, {.dtype = Dtype::float64}) * 1.5 + 0.25;
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < per * w; ++i) labels.push_back((i * 5 + step) % 3);
+    Tensor y = xg::from_vector(labels, {per * w});
+    Tensor xs = x.clone().requires_grad_();
+    o1.zero_grad();
+    Tensor ys = single->forward(xs);
+    F::cross_entropy(ys, y).backward();
+    Tensor xr = xg::narrow(x, 0, lo, per).clone().requires_grad_();
+    o2.zero_grad();
+    Tensor yr = ddp(xr);
+    F::cross_entropy(yr, xg::narrow(y, 0, lo, per)).backward();
+    ddp.finish();
+    out = std::max(out, max_abs_diff(yr, xg::narrow(ys, 0, lo, per)));
+    // Each rank's input gradient is that of the sum of the ranks' mean losses: W times the
+    // gradient of the mean over W*B (an exact factor).
+    in_grad = std::max(in_grad,
+                       max_abs_diff(xr.grad(), xg::narrow(xs.grad(), 0, lo, per) * static_cast<double>(w)));
+    const auto ps = single->parameters(), pr = replica->parameters();
+    for (std::size_t i = 0; i < ps.size(); ++i)
+      p_grad = std::max(p_grad, max_abs_diff(ps[i].grad(), pr[i].grad()));
+    o1.step();
+    o2.step();
+    stats = std::max({stats, max_abs_diff(single->bn1->running_mean, replica->bn1->running_mean),
+                      max_abs_diff(single->bn1->running_var, replica->bn1->running_var),
+                      max_abs_diff(single->bn2->running_mean, replica->bn2->running_mean),
+                      max_abs_diff(single->bn2->running_var, replica->bn2->running_var)});
+  }
+  const double params = max_diff(*single, *replica);
+  if (dist::rank() == 0)
+    MESSAGE("max |SyncBatchNorm on " << w << " ranks - BatchNorm on 1| after 4 SGD steps: outputs " << out
+                                     << ", input grads " << in_grad << ", parameter grads " << p_grad
+                                     << ", running stats " << stats << ", parameters " << params);
+  CHECK(out <= 1e-12);
+  CHECK(in_grad <= 1e-12);
+  CHECK(p_grad <= 1e-12);
+  CHECK(stats <= 1e-12);
+  CHECK(params <= 1e-12);
+  CHECK(replica->bn1->num_batches_tracked.item<int64_t>() == 4);
+  CHECK(same_on_all_ranks(replica->bn2->running_var));
+  // Evaluation uses the running statistics: no communication, the same on every rank.
+  replica->eval();
+  single->eval();
+  Tensor probe = xg::ones({1, 1, 3, 3}, {.dtype = Dtype::float64});
+  CHECK(max_abs_diff(replica->forward(probe), single->forward(probe)) <= 1e-12);
+}
+
+TEST_CASE("DDP stats: every bucket started and completed, the wait within the communication") {
+  auto m = make_net(4);
+  dist::DistributedDataParallel ddp(m, {.bucket_cap_mb = 256.0 / (1 << 20)});
+  const Batch b = full_batch(8 * dist::world_size(), 3);
+  const Batch mine = shard(b);
+  for (int i = 0; i < 3; ++i) {
+    F::cross_entropy(ddp(mine.x), mine.y).backward();
+    ddp.finish();
+  }
+  const dist::DDPStats& s = ddp.stats();
+  CHECK(s.reductions == 3);
+  REQUIRE(s.buckets.size() == 3);
+  std::size_t params = 0, bytes = 0;
+  for (const auto& bk : s.buckets) {
+    CHECK(bk.started >= 0);
+    CHECK(bk.completed >= bk.started);
+    params += bk.params;
+    bytes += bk.bytes;
+  }
+  CHECK(params == 4);
+  CHECK(bytes == 75 * 8);
+  CHECK(s.wait >= 0);
+  CHECK(s.total_overlapped <= s.total_communication + 1e-12);
+  CHECK(s.str().find("communication ") == 0);
+  CHECK(s.str(true).find("bucket 2: 1 parameters, 320 bytes") != std::string::npos);
+  ddp.reset_stats();
+  CHECK(ddp.stats().reductions == 0);
+}
+
+// Run on 1 rank (meson's nn/dist_single, -ts=single): the differentiable collectives gradchecked.
+TEST_CASE("functional::all_reduce and all_gather on one rank: gradcheck and gradgradcheck" *
+          doctest::test_suite("single")) {
+  REQUIRE(dist::world_size() == 1);
+  xg::manual_seed(2);
+  const Tensor x = xg::randn({2, 3}, {.dtype = Dtype::float64}).requires_grad_();
+  auto sum = [](const std::vector<Tensor>& in) { return dist::functional::all_reduce(in[0] * in[0]); };
+  auto mean = [](const std::vector<Tensor>& in) {
+    return dist::functional::all_reduce(xg::sin(in[0]), dist::ReduceOp::mean);
+  };
+  auto gather = [](const std::vector<Tensor>& in) { return dist::functional::all_gather(in[0] * in[0]); };
+  for (const auto& f : {std::function<Tensor(const std::vector<Tensor>&)>(sum),
+                        std::function<Tensor(const std::vector<Tensor>&)>(mean),
+                        std::function<Tensor(const std::vector<Tensor>&)>(gather)}) {
+    const xg::GradcheckReport r = xg::gradcheck(f, {x});
+    CHECK_MESSAGE(r.passed, r.str());
+    const xg::GradcheckReport r2 = xg::gradgradcheck(f, {x});
+    CHECK_MESSAGE(r2.passed, r2.str());
+  }
+  CHECK(dist::functional::all_gather(x).shape() == xg::Shape{1, 2, 3});
+  CHECK(max_abs_diff(dist::functional::all_reduce(x), x) == 0.0);
+  CHECK_ERROR(dist::functional::all_reduce(Tensor()), xg::ValueError, "functional::all_reduce", "undefined");
 }
 
 int main(int argc, char** argv) {

@@ -601,3 +601,100 @@ TEST_CASE("GroupNorm and InstanceNorm gradcheck in float64 w.r.t. input and para
   xg::nn::InstanceNorm2d in3(2);
   xg_test::check_layer_grads(in3, xg::randn({1, 2, 3, 2}));
 }
+
+// ---- SyncBatchNorm and convert_sync_batchnorm in one process (tests/nn/test_dist.cpp: 2 ranks) ----
+
+using xg_test::max_abs;
+
+TEST_CASE("SyncBatchNorm in one process is BatchNorm: outputs, gradients and running statistics") {
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{6, 3}, std::vector<int64_t>{4, 3, 5}, std::vector<int64_t>{2, 3, 2, 3}}) {
+    CAPTURE(xg::Shape(dims).str());
+    xg::manual_seed(41);
+    Tensor x0 = xg::randn(xg::Shape(dims), {.dtype = Dtype::float64}) * 2.0 + 0.5;
+    xg::nn::SyncBatchNorm sync(3, {.momentum = 0.3});
+    BatchNorm1d plain1(3, {.momentum = 0.3});
+    BatchNorm2d plain2(3, {.momentum = 0.3});
+    xg::nn::BatchNormBase& plain = dims.size() == 4 ? static_cast<xg::nn::BatchNormBase&>(plain2) : plain1;
+    for (xg::nn::BatchNormBase* bn : {static_cast<xg::nn::BatchNormBase*>(&sync), &plain}) {
+      bn->to(Dtype::float64);
+      xg::NoGradGuard g;
+      bn->weight.copy_(xg::tensor({1.5, -0.5, 2.0}, {.dtype = Dtype::float64}));
+      bn->bias.copy_(xg::tensor({0.1, 0.2, -0.3}, {.dtype = Dtype::float64}));
+    }
+    Tensor xs = x0.clone().requires_grad_(), xp = x0.clone().requires_grad_();
+    Tensor c = xg::randn(xg::Shape(dims), {.dtype = Dtype::float64});
+    Tensor ys = sync.forward(xs), yp = plain.forward(xp);
+    (ys * c).sum().backward();
+    (yp * c).sum().backward();
+    CHECK(max_abs(ys - yp) <= 1e-15);
+    CHECK(max_abs(xs.grad() - xp.grad()) <= 1e-14);
+    CHECK(max_abs(sync.weight.grad() - plain.weight.grad()) <= 1e-14);
+    CHECK(max_abs(sync.bias.grad() - plain.bias.grad()) <= 1e-14);
+    CHECK(max_abs(sync.running_mean - plain.running_mean) <= 1e-16);
+    CHECK(max_abs(sync.running_var - plain.running_var) <= 1e-15);
+    CHECK(sync.num_batches_tracked.item<int64_t>() == 1);
+  }
+}
+
+TEST_CASE("SyncBatchNorm: names, ranks accepted, errors, gradcheck") {
+  xg::nn::SyncBatchNorm bn(3);
+  CHECK(bn.synchronized());
+  CHECK(bn.repr() == "SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
+  CHECK(names_of(bn.named_buffers()) ==
+        std::vector<std::string>{"running_mean", "running_var", "num_batches_tracked"});
+  CHECK_ERROR(bn.forward(xg::randn({3})), xg::ShapeError, "SyncBatchNorm", "2-D or 3-D or 4-D or 5-D", "[3]");
+  CHECK_ERROR(bn.forward(xg::randn({1, 3})), xg::ValueError, "SyncBatchNorm",
+              "more than 1 value per channel");
+  CHECK_NOTHROW(bn.forward(xg::randn({2, 3, 2, 2, 2})));
+  auto clone = bn.clone_as<xg::nn::SyncBatchNorm>();
+  REQUIRE(clone);
+  CHECK(clone->synchronized());
+  // Training (the gather, then the parallel-variance combination) and evaluation.
+  xg::manual_seed(3);
+  xg::nn::SyncBatchNorm g(2);
+  xg_test::check_layer_grads(g, xg::randn({3, 2, 2}));
+  g.eval();
+  xg_test::check_layer_grads(g, xg::randn({3, 2, 2}));
+}
+
+namespace {
+struct TwoNorms : xg::nn::Module {
+  std::shared_ptr<BatchNorm2d> bn;
+  std::shared_ptr<xg::nn::Sequential> seq;
+  std::shared_ptr<xg::nn::InstanceNorm1d> inorm;
+  TwoNorms() : Module("TwoNorms") {
+    bn = register_module("bn", std::make_shared<BatchNorm2d>(2));
+    seq = register_module("seq", std::make_shared<xg::nn::Sequential>(
+                                     std::vector<xg::nn::ModulePtr>{std::make_shared<BatchNorm1d>(4)}));
+    inorm = register_module("inorm", std::make_shared<xg::nn::InstanceNorm1d>(4));
+  }
+};
+}  // namespace
+
+TEST_CASE("convert_sync_batchnorm converts every BatchNorm in place, keeping weights and buffers") {
+  auto m = std::make_shared<TwoNorms>();
+  const Tensor w = m->bn->weight, rm = m->bn->running_mean;
+  const auto params_before = m->parameters();
+  CHECK_FALSE(m->bn->synchronized());
+  CHECK(xg::nn::convert_sync_batchnorm(m).get() == m.get());
+  CHECK(m->bn->synchronized());  // the typed member forward() calls is the converted layer
+  auto* inner = dynamic_cast<BatchNorm1d*>(m->seq->children()[0].get());
+  REQUIRE(inner != nullptr);
+  CHECK(inner->synchronized());
+  CHECK(m->bn->weight.get() == w.get());  // the same tensors: an optimizer built before still holds them
+  CHECK(m->bn->running_mean.get() == rm.get());
+  const auto params_after = m->parameters();
+  REQUIRE(params_after.size() == params_before.size());
+  for (std::size_t i = 0; i < params_after.size(); ++i)
+    CHECK(params_after[i].get() == params_before[i].get());
+  CHECK(m->bn->repr() == "BatchNorm2d(2, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
+  auto copy = m->bn->clone_as<BatchNorm2d>();  // (a module that builds its layers clones fresh ones)
+  REQUIRE(copy);
+  CHECK(copy->synchronized());
+  // A BatchNorm as the root is converted too.
+  auto bn = std::make_shared<BatchNorm1d>(3);
+  xg::nn::convert_sync_batchnorm(bn);
+  CHECK(bn->synchronized());
+  CHECK_ERROR(xg::nn::convert_sync_batchnorm(nullptr), xg::ValueError, "convert_sync_batchnorm", "null");
+}
