@@ -1,6 +1,7 @@
 #pragma once
 /// @file data.hpp
-/// @brief Everything of xg::data in one include (`#include <xgrad/data.hpp>`): IDX files, datasets
+/// @brief Everything of xg::data in one include (`#include <xgrad/data.hpp>`): IDX and CSV files, datasets
 /// (Fashion-MNIST among them) and the DataLoader.
+#include "xgrad/data/csv.hpp"
 #include "xgrad/data/dataset.hpp"
 #include "xgrad/data/idx.hpp"

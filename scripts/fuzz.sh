@@ -5,12 +5,12 @@
 # With a target: a campaign of that target, new inputs merged into its corpus afterwards.
 #
 # usage: bash scripts/fuzz.sh
-#        bash scripts/fuzz.sh <idx|safetensors|load|ops> <seconds> [more libFuzzer flags]
+#        bash scripts/fuzz.sh <idx|safetensors|load|ops|csv> <seconds> [more libFuzzer flags]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-asan}
 bash scripts/sanitize.sh --setup-only || exit 1
-targets=(idx safetensors load ops)
+targets=(idx safetensors load ops csv)
 [ $# -eq 0 ] || targets=("$1")
 ninja -C "$BUILD" -j"${JOBS:-2}" "${targets[@]/#/tests/fuzz_}" "${targets[@]/#/tests/replay_}" | tail -n 1
 [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1

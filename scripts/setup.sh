@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format libopenmpi-dev openmpi-bin)
+packages=(g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev nlohmann-json3-dev zlib1g-dev libcli11-dev gnuplot-nox dataset-fashion-mnist meson ninja-build pkg-config cmake python3 graphviz clang-format libopenmpi-dev openmpi-bin python3-sklearn)
+# python3-sklearn: the CSV data sets of examples/programs/housing_regression (Boston housing,
+# diabetes; 35 KB and 20 KB of it are used). It is large for that, about 230 MB with what it pulls
+# in (scipy, and boost's headers through pythran), but it is where Debian ships these files.
 # OpenMPI: xg::dist and `mpirun -np N xgrad-train --distributed` (docs/distributed.md); without it
 # (meson -Dmpi=auto) xgrad builds without xg::dist and the suite skips the MPI tests.
 # XGRAD_SETUP_TESTS=1 (scripts/run-tests.sh): also what the test suite needs beyond the build,

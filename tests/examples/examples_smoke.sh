@@ -3,6 +3,8 @@
 # and checks it learned: the first printed loss is above the last, plus each example's success line.
 set -u
 fail=0
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 for exe in "$@"; do
   name=$(basename "$exe")
   noloss=0  # a program that trains nothing: its exit status and success line only
@@ -13,6 +15,7 @@ for exe in "$@"; do
     sine_lstm) args=(--steps 30); want='continued 8 values' ;;
     fashion_mlp) args=(--limit 2000 --epochs 1); want='test accuracy' ;;
     fashion_cnn) args=(--limit 300 --epochs 1); want='test accuracy' ;;
+    housing_regression) args=(--epochs 20 --out "$scratch/housing"); want='test MSE' ;;
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac

@@ -85,3 +85,22 @@ write("ops", "seed-tame-one-step", bytes([0, 0]) + bytes(range(1, 64)))
 write("ops", "seed-wild-four-steps", bytes([1, 3]) + bytes((37 * i + 11) % 256 for i in range(200)))
 write("ops", "seed-wild-broadcast", bytes([2, 1, 40, 0, 3, 3, 1, 0, 3, 2]) + bytes((13 * i) % 256 for i in range(120)))
 write("ops", "seed-tame-chain", bytes([4, 3]) + bytes((101 * i + 7) % 256 for i in range(160)))
+
+# csv: the first byte chooses the options (tests/fuzz/fuzz_csv.cpp: bit 0 no header, 1 space
+# delimiter, 2 a target column, 3 float32, 4 non-finite allowed, 5 blank lines are errors, 6 one
+# row skipped), the rest is the file: valid tables of each kind and near misses.
+HOUSING = b'"x1","x2","y"\n0.00632,18,24\n0.02731,0,21.6\n# comment\n\n0.03237,+0,-3.4e1\n'
+write("csv", "seed-header-target", bytes([4]) + HOUSING)
+write("csv", "seed-header-target.gz", bytes([4]) + gz(HOUSING))
+write("csv", "seed-float32", bytes([8 | 4]) + HOUSING)
+write("csv", "seed-no-header-space", bytes([1 | 2 | 4]) + b"59 2  32.1\t101\n48 1 21.6 87\n")
+write("csv", "seed-skip-count-line", bytes([64 | 4]) + b"3,2\nx,y\n1,2\n3,4\n5,6\n")
+write("csv", "seed-quotes-crlf-bom", bytes([0]) + b'\xef\xbb\xbf"a","b ""q"""\r\n"1", 2 \r\n')
+write("csv", "seed-nan-allowed", bytes([16]) + b"a,b\nnan,-inf\nINF,1e-400\n")
+write("csv", "seed-nan-refused", bytes([0]) + b"a,b\n1,NaN\n")
+write("csv", "seed-ragged", bytes([4]) + b"a,y\n1,2,3\n4\n")
+write("csv", "seed-bad-number", bytes([0]) + b"a,b\n1,0x10\n1.5.2,3\n")
+write("csv", "seed-unclosed-quote", bytes([0]) + b'a,b\n1,"2\n')
+write("csv", "seed-blank-refused", bytes([32]) + b"a\n1\n\n2\n")
+write("csv", "seed-empty-header-name", bytes([0]) + b"a,,a\n1,2,3\n")
+write("csv", "seed-gz-trailing", bytes([0]) + gz(b"a\n1\n") + b"junk")
