@@ -122,17 +122,23 @@ std::vector<LayerFlow> GradientFlow::layer(const std::string& name) const {
   return out;
 }
 
-void GradientFlow::write_csv(const std::string& path) const {
+namespace {
+void write_records(const std::string& path, const std::vector<LayerFlow>& records) {
   std::ofstream o(path);
   if (!o) throw IOError("GradientFlow: cannot write '" + path + "'");
   o << "step,layer,type";
   for (const char* c : kColumns) o << ',' << c;
   o << '\n';
   o.precision(10);
-  for (const auto& r : records_)
+  for (const auto& r : records)
     o << r.step << ',' << r.layer << ',' << r.type << ',' << r.mean << ',' << r.std << ',' << r.zero_fraction
       << ',' << r.saturated_fraction << ',' << r.grad_output_norm << ',' << r.param_grad_norm << '\n';
   if (!o) throw IOError("GradientFlow: error writing '" + path + "'");
+}
+}  // namespace
+
+void GradientFlow::write_csv(const std::string& path) const {
+  write_records(path, records_);
 }
 
 bool gnuplot_available() {
@@ -151,7 +157,12 @@ bool GradientFlow::plot(const std::string& path, const std::string& column, cons
     throw ValueError("GradientFlow::plot: '" + path + "' must end in .svg or .png");
   if (!gnuplot_available()) return false;
   const std::string csv = path + ".csv", script = path + ".gp";
-  write_csv(csv);
+  // Layer by layer: gnuplot joins only the consecutive points of a curve.
+  std::vector<LayerFlow> by_layer;
+  for (const auto& l : layers_)
+    for (const auto& r : records_)
+      if (r.layer == l->name) by_layer.push_back(r);
+  write_records(csv, by_layer);
   std::ostringstream g;
   g << (ext == ".svg" ? "set terminal svg size 800,500 noenhanced font 'sans,11' background '#ffffff'\n"
                       : "set terminal pngcairo size 800,500 noenhanced\n")

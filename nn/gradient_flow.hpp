@@ -75,8 +75,8 @@ class GradientFlow {
   void write_csv(const std::string& path) const;
   /// Draws `column` (a numeric column of write_csv's) against the step, one line per layer, on a
   /// log scale for norms, with gnuplot: an SVG or PNG chosen by the extension of `path`. Writes the
-  /// CSV next to it (path + ".csv"). Returns false when gnuplot is not installed (nothing drawn);
-  /// IOError when gnuplot fails; ValueError for an unknown column or extension.
+  /// CSV next to it (path + ".csv", layer by layer). Returns false when gnuplot is not installed (nothing
+  /// drawn); IOError when gnuplot fails; ValueError for an unknown column or extension.
   bool plot(const std::string& path, const std::string& column = "param_grad_norm",
             const std::string& title = "") const;
 

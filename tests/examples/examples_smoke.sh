@@ -13,6 +13,9 @@ for exe in "$@"; do
     sine_lstm) args=(--steps 30); want='continued 8 values' ;;
     fashion_mlp) args=(--limit 2000 --epochs 1); want='test accuracy' ;;
     fashion_cnn) args=(--limit 300 --epochs 1); want='test accuracy' ;;
+    vanishing_gradients) args=(--steps 20); want='at step 20, first-layer gradient norm: sigmoid'; noloss=1 ;;
+    overfitting) args=(--epochs 2 --train 200); want='early_stopping'; noloss=1 ;;
+    optimizers) args=(--steps 100); want='Adam' ;;
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac
