@@ -1,6 +1,7 @@
 #include "xgrad/data/dataset.hpp"
 
 #include <sys/stat.h>
+#include <cmath>
 #include <cstring>
 
 #include "xgrad/autograd/ops/ops.hpp"
@@ -128,6 +129,75 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
   if (!dataset_) throw ValueError("DataLoader: the dataset is null");
   if (options_.batch_size <= 0)
     throw ValueError("DataLoader: batch_size must be positive, got " + std::to_string(options_.batch_size));
+}
+
+Subset::Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices)
+    : dataset_(std::move(dataset)), indices_(std::move(indices)) {
+  if (!dataset_) throw ValueError("Subset: the dataset is null");
+  const int64_t n = dataset_->size();
+  for (std::size_t k = 0; k < indices_.size(); ++k)
+    if (indices_[k] < 0 || indices_[k] >= n)
+      throw IndexError("Subset: index " + std::to_string(indices_[k]) + " (at position " + std::to_string(k) +
+                       ") is out of range for a dataset of " + std::to_string(n) + " examples");
+}
+
+Batch Subset::get_batch(const std::vector<int64_t>& indices) const {
+  std::vector<int64_t> mapped(indices.size());
+  const int64_t n = size();
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    if (indices[k] < 0 || indices[k] >= n)
+      throw IndexError("Subset: index " + std::to_string(indices[k]) + " is out of range for " +
+                       std::to_string(n) + " examples");
+    mapped[k] = indices_[static_cast<std::size_t>(indices[k])];
+  }
+  return dataset_->get_batch(mapped);
+}
+
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<int64_t>& lengths,
+                                                  std::shared_ptr<Generator> generator) {
+  if (!dataset) throw ValueError("random_split: the dataset is null");
+  int64_t total = 0;
+  for (int64_t l : lengths) {
+    if (l < 0) throw ValueError("random_split: length " + std::to_string(l) + " is negative");
+    total += l;
+  }
+  if (total != dataset->size())
+    throw ValueError("random_split: the lengths add up to " + std::to_string(total) +
+                     ", not to the dataset's size " + std::to_string(dataset->size()));
+  const std::vector<int64_t> perm = randperm(total, generator.get()).to_vector<int64_t>();
+  std::vector<std::shared_ptr<Subset>> out;
+  int64_t offset = 0;
+  for (int64_t l : lengths) {
+    out.push_back(std::make_shared<Subset>(
+        dataset, std::vector<int64_t>(perm.begin() + offset, perm.begin() + offset + l)));
+    offset += l;
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<double>& fractions,
+                                                  std::shared_ptr<Generator> generator) {
+  if (!dataset) throw ValueError("random_split: the dataset is null");
+  if (fractions.empty()) throw ValueError("random_split: no fractions given");
+  double sum = 0;
+  for (double f : fractions) {
+    if (!(f >= 0 && f <= 1))
+      throw ValueError("random_split: fraction " + std::to_string(f) + " is not between 0 and 1");
+    sum += f;
+  }
+  if (std::abs(sum - 1) > 1e-9)
+    throw ValueError("random_split: the fractions add up to " + std::to_string(sum) + ", not to 1");
+  const int64_t n = dataset->size();
+  std::vector<int64_t> lengths;
+  int64_t given = 0;
+  for (double f : fractions) {
+    lengths.push_back(static_cast<int64_t>(std::floor(static_cast<double>(n) * f)));
+    given += lengths.back();
+  }
+  for (int64_t i = 0; i < n - given; ++i) ++lengths[static_cast<std::size_t>(i) % lengths.size()];
+  return random_split(std::move(dataset), lengths, std::move(generator));
 }
 
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, int64_t epoch) {

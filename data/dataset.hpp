@@ -42,6 +42,34 @@ class TensorDataset : public Dataset {
   Tensor data_, target_;
 };
 
+/// The examples of `dataset` at `indices`, in that order (as torch.utils.data.Subset): example i
+/// of the subset is example indices[i] of the dataset. An index outside the dataset is an
+/// IndexError naming it and the dataset's size.
+class Subset : public Dataset {
+ public:
+  Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  Batch get_batch(const std::vector<int64_t>& indices) const override;
+  const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
+  const std::vector<int64_t>& indices() const { return indices_; }
+
+ private:
+  std::shared_ptr<Dataset> dataset_;
+  std::vector<int64_t> indices_;
+};
+
+/// Splits `dataset` into non-overlapping Subsets of the given lengths, which must add up to its
+/// size, as torch.utils.data.random_split: the examples are a permutation of 0..n-1 drawn from
+/// `generator` (randperm; null: the default generator), cut in order into pieces of `lengths`.
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<int64_t>& lengths,
+                                                  std::shared_ptr<Generator> generator = nullptr);
+/// The same with fractions adding up to 1: each length is floor(n * fraction), and the examples
+/// left over go one each to the pieces in turn from the first (as PyTorch's).
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<double>& fractions,
+                                                  std::shared_ptr<Generator> generator = nullptr);
+
 /// Where Debian's dataset-fashion-mnist package puts the files.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 

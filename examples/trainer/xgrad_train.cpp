@@ -1,5 +1,6 @@
-// xgrad-train: trains the Fashion-MNIST MLP or CNN with a progress bar, per-epoch test
-// accuracy, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
+// xgrad-train: trains the Fashion-MNIST MLP or CNN with a progress bar, per-epoch validation
+// accuracy (on a split of the training set), the model of the best epoch measured once on the
+// test set at the end, curves as CSV and SVG (and PNG when gnuplot is installed), and a checkpoint per
 // epoch from which --resume continues exactly where the run stopped. With --distributed, under
 // mpirun, data-parallel over the ranks (docs/distributed.md).
 #include <unistd.h>
@@ -49,6 +50,8 @@ struct Config {
   bool distributed = false;    // data-parallel over the MPI ranks (xg::dist)
   bool sync_bn = false;        // --distributed: BatchNorm statistics over the global batch
   double bucket_mb = 25;       // --distributed: DDP's gradient bucket size
+  double val_fraction = 0.1;   // of the training set, held out to choose the epoch (not with a target)
+  uint64_t split_seed = 0;     // the validation split's permutation
 };
 
 // This process's rank and the number of ranks (0 and 1 without --distributed).
@@ -94,6 +97,14 @@ void add_options(CLI::App& app, Config& c) {
   app.add_option("--eval-every", c.eval_every,
                  "with --target-accuracy: evaluate every N steps too (default: after each epoch)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option(
+         "--val-fraction", c.val_fraction,
+         "fraction of the training set held out for validation (random_split from --split-seed): "
+         "each epoch is evaluated on it, the best epoch's model is kept and measured once on the test "
+         "set at the end (0: evaluate on the test set each epoch, as --target-accuracy always does)")
+      ->check(CLI::Range(0.0, 0.9));
+  app.add_option("--split-seed", c.split_seed,
+                 "seed of the validation split (fixed: the same split for every --seed)");
   app.add_flag("--distributed", c.distributed,
                "data-parallel over MPI (mpirun -np N xgrad-train --distributed): --batch-size is split "
                "across the ranks, --threads is per rank; rank 0 prints, evaluates and writes the checkpoint");
@@ -106,9 +117,10 @@ void add_options(CLI::App& app, Config& c) {
       ->check(CLI::PositiveNumber);
 }
 
+// eval_*: on the validation split, or on the test set without one (--val-fraction 0, --target-accuracy).
 struct EpochRecord {
   int epoch;
-  double train_loss, test_loss, test_acc, seconds;
+  double train_loss, eval_loss, eval_acc, seconds;
 };
 
 std::shared_ptr<xg::nn::Module> make_model(const std::string& name) {
@@ -164,8 +176,7 @@ class ProgressBar {
 };
 
 // Mean loss and accuracy over a dataset, in eval mode, without recording.
-std::pair<double, double> evaluate(xg::nn::Module& model,
-                                   const std::shared_ptr<xg::data::TensorDataset>& ds) {
+std::pair<double, double> evaluate(xg::nn::Module& model, const std::shared_ptr<xg::data::Dataset>& ds) {
   xg::NoGradGuard no_grad;
   model.eval();
   xg::data::DataLoader loader(ds, {.batch_size = 1000, .shuffle = false});
@@ -181,23 +192,24 @@ std::pair<double, double> evaluate(xg::nn::Module& model,
   return {loss_sum / n, static_cast<double>(correct) / n};
 }
 
-void write_csv(const std::string& path, const std::vector<EpochRecord>& h) {
+void write_csv(const std::string& path, const std::vector<EpochRecord>& h, const std::string& eval) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream o(tmp);
-    o << "epoch,train_loss,test_loss,test_acc,seconds\n";
+    o << "epoch,train_loss," << eval << "_loss," << eval << "_acc,seconds\n";
     for (const auto& r : h)
-      o << r.epoch << ',' << r.train_loss << ',' << r.test_loss << ',' << r.test_acc << ',' << r.seconds
+      o << r.epoch << ',' << r.train_loss << ',' << r.eval_loss << ',' << r.eval_acc << ',' << r.seconds
         << '\n';
   }
   std::filesystem::rename(tmp, path);
 }
 
 // A small self-contained SVG: losses on the left axis, accuracy on the right.
-void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const std::string& title) {
+void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const std::string& title,
+               const std::string& eval) {
   const double W = 640, H = 400, L = 60, R = 60, T = 40, B = 50;
   double max_loss = 0;
-  for (const auto& r : h) max_loss = std::max({max_loss, r.train_loss, r.test_loss});
+  for (const auto& r : h) max_loss = std::max({max_loss, r.train_loss, r.eval_loss});
   max_loss = max_loss > 0 ? max_loss * 1.1 : 1;
   const double n = static_cast<double>(std::max<std::size_t>(h.size(), 2) - 1);
   auto px = [&](double i) { return L + (W - L - R) * (h.size() > 1 ? i / n : 0.5); };
@@ -232,8 +244,10 @@ void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const
       << "</text>\n";
   };
   line([](const EpochRecord& r) { return r.train_loss; }, py_loss, "#1f77b4", "train loss (left)", 1);
-  line([](const EpochRecord& r) { return r.test_loss; }, py_loss, "#ff7f0e", "test loss (left)", 2);
-  line([](const EpochRecord& r) { return r.test_acc; }, py_acc, "#2ca02c", "test accuracy (right)", 3);
+  line([](const EpochRecord& r) { return r.eval_loss; }, py_loss, "#ff7f0e", (eval + " loss (left)").c_str(),
+       2);
+  line([](const EpochRecord& r) { return r.eval_acc; }, py_acc, "#2ca02c",
+       (eval + " accuracy (right)").c_str(), 3);
   s << "</svg>\n";
   const std::string tmp = path + ".tmp";
   std::ofstream(tmp) << s.str();
@@ -241,29 +255,54 @@ void write_svg(const std::string& path, const std::vector<EpochRecord>& h, const
 }
 
 // A PNG of the curves via gnuplot when it is installed; returns the path or "".
-std::string write_png(const std::string& csv, const std::string& png, const std::string& title) {
+std::string write_png(const std::string& csv, const std::string& png, const std::string& title,
+                      const std::string& eval) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) return "";
   const std::string script = png + ".gp";
   std::ofstream(script) << "set terminal pngcairo size 800,500\nset output '" << png
                         << "'\nset datafile separator ','\n"
-                        << "set title '" << title
-                        << "'\nset xlabel 'epoch'\nset ylabel 'loss'\nset y2label 'test accuracy'\n"
+                        << "set title '" << title << "'\nset xlabel 'epoch'\nset ylabel 'loss'\nset y2label '"
+                        << eval << " accuracy'\n"
                         << "set ytics nomirror\nset y2tics\nset key center right\n"
                         << "plot '" << csv << "' using 1:2 every ::1 with linespoints title 'train loss', "
-                        << "'' using 1:3 every ::1 with linespoints title 'test loss', "
-                        << "'' using 1:4 every ::1 axes x1y2 with linespoints title 'test accuracy'\n";
+                        << "'' using 1:3 every ::1 with linespoints title '" << eval << " loss', "
+                        << "'' using 1:4 every ::1 axes x1y2 with linespoints title '" << eval
+                        << " accuracy'\n";
   const int rc = std::system(("gnuplot '" + script + "' >/dev/null 2>&1").c_str());
   std::filesystem::remove(script);
   return rc == 0 ? png : "";
 }
 
-// Checkpoint: model tensors under "model.", optimizer tensors under "optim.", and in the
-// metadata the model kind, the epoch reached, the generator state and the history.
+// The model of the epoch with the best validation accuracy so far (the one the test set measures).
+struct Best {
+  int epoch = 0;  // 0: none yet
+  double acc = -1;
+  xg::NamedTensors state;
+  void offer(int e, double a, const xg::nn::Module& model) {
+    if (a <= acc) return;  // a tie keeps the earlier epoch
+    epoch = e;
+    acc = a;
+    state.clear();
+    for (const auto& [n, t] : model.state_dict()) state.emplace_back(n, t.detach().clone());
+  }
+};
+
+// The validation split a run uses, as the checkpoint records it ("none" without one).
+std::string split_text(const Config& c) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g %lu", c.val_fraction, static_cast<unsigned long>(c.split_seed));
+  return c.val_fraction > 0 && c.target_accuracy <= 0 ? buf : "none";
+}
+
+// Checkpoint: model tensors under "model.", optimizer tensors under "optim.", the best epoch's
+// model under "best.", and in the metadata the model kind, the epoch reached, the generator
+// state, the validation split, the best epoch and the history.
 void save_checkpoint(const std::string& path, const Config& c, int epoch, xg::nn::Module& model,
                      const xg::optim::Optimizer& opt, const xg::optim::LRScheduler& sched,
-                     const std::vector<EpochRecord>& history) {
+                     const std::vector<EpochRecord>& history, const Best& best) {
   xg::NamedTensors tensors;
   for (auto& [n, t] : model.state_dict()) tensors.emplace_back("model." + n, t);
+  for (auto& [n, t] : best.state) tensors.emplace_back("best." + n, t);
   xg::optim::StateDict os = opt.state_dict();
   for (auto& [n, t] : os.tensors) tensors.emplace_back("optim." + n, t);
   std::map<std::string, std::string> meta;
@@ -276,8 +315,12 @@ void save_checkpoint(const std::string& path, const Config& c, int epoch, xg::nn
   std::ostringstream rng, hist;
   for (uint64_t w : xg::get_rng_state()) rng << w << ' ';
   for (const auto& r : history)
-    hist << r.epoch << ' ' << r.train_loss << ' ' << r.test_loss << ' ' << r.test_acc << ' ' << r.seconds
+    hist << r.epoch << ' ' << r.train_loss << ' ' << r.eval_loss << ' ' << r.eval_acc << ' ' << r.seconds
          << ';';
+  char best_text[64];
+  std::snprintf(best_text, sizeof best_text, "%d %.17g", best.epoch, best.acc);
+  meta["xgrad.split"] = split_text(c);
+  meta["xgrad.best"] = best_text;
   meta["xgrad.rng"] = rng.str();
   meta["xgrad.history"] = hist.str();
   xg::save_tensors(path, tensors, meta);
@@ -286,7 +329,7 @@ void save_checkpoint(const std::string& path, const Config& c, int epoch, xg::nn
 // Restores a checkpoint into model and optimizer; returns the epoch it reached.
 int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& model,
                     xg::optim::Optimizer& opt, xg::optim::LRScheduler& sched,
-                    std::vector<EpochRecord>& history) {
+                    std::vector<EpochRecord>& history, Best& best) {
   xg::TensorFile f = xg::load_tensors(path);
   auto meta = [&](const std::string& k) {
     auto it = f.metadata.find(k);
@@ -300,11 +343,20 @@ int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& mo
   if (meta("xgrad.optimizer") != c.optimizer)
     throw xg::ValueError("checkpoint '" + path + "' was trained with --optimizer " + meta("xgrad.optimizer") +
                          ", not " + c.optimizer);
-  xg::NamedTensors model_state;
+  // A checkpoint of an older xgrad-train has no split: it evaluated on the test set.
+  const auto split = f.metadata.find("xgrad.split");
+  const std::string saved_split = split == f.metadata.end() ? "none" : split->second;
+  if (saved_split != split_text(c))
+    throw xg::ValueError("checkpoint '" + path + "' was trained with the validation split '" + saved_split +
+                         "' (fraction and seed), not '" + split_text(c) +
+                         "' (pass the same --val-fraction and --split-seed)");
+  xg::NamedTensors model_state, best_state;
   xg::optim::StateDict os;
   for (auto& [n, t] : f.tensors) {
     if (n.rfind("model.", 0) == 0)
       model_state.emplace_back(n.substr(6), t);
+    else if (n.rfind("best.", 0) == 0)
+      best_state.emplace_back(n.substr(5), t);
     else if (n.rfind("optim.", 0) == 0)
       os.tensors.emplace_back(n.substr(6), t);
   }
@@ -342,7 +394,13 @@ int load_checkpoint(const std::string& path, const Config& c, xg::nn::Module& mo
   for (std::string row; std::getline(hs, row, ';');) {
     std::istringstream r(row);
     EpochRecord e{};
-    if (r >> e.epoch >> e.train_loss >> e.test_loss >> e.test_acc >> e.seconds) history.push_back(e);
+    if (r >> e.epoch >> e.train_loss >> e.eval_loss >> e.eval_acc >> e.seconds) history.push_back(e);
+  }
+  best = Best{};
+  if (const auto b = f.metadata.find("xgrad.best"); b != f.metadata.end()) {
+    std::istringstream bs(b->second);
+    bs >> best.epoch >> best.acc;
+    best.state = best_state;
   }
   return epoch;
 }
@@ -364,20 +422,36 @@ std::string prepare(Config& c) {
 }
 
 struct Data {
-  std::shared_ptr<xg::data::TensorDataset> train, test;
+  std::shared_ptr<xg::data::Dataset> train, val, test;  // val: null without a validation split
+  // What each epoch is evaluated on: the validation split, or the test set without one.
+  const std::shared_ptr<xg::data::Dataset>& eval() const { return val ? val : test; }
+  std::string eval_name() const { return val ? "val" : "test"; }
 };
 
-// The training and test sets, or their first --limit examples. Training on nothing would print a
-// NaN loss and exit 0: an empty set is an error (the loader already names the empty file).
+// The training and test sets, or their first --limit examples, and the validation split taken
+// from the training set (random_split from --split-seed). Training on nothing would print a NaN
+// loss and exit 0: an empty set is an error (the loader already names the empty file).
 Data load_data(const Config& c) {
-  Data d{xg::data::fashion_mnist(c.data, true), xg::data::fashion_mnist(c.data, false)};
+  std::shared_ptr<xg::data::TensorDataset> train = xg::data::fashion_mnist(c.data, true),
+                                           test = xg::data::fashion_mnist(c.data, false);
   if (c.limit > 0) {
-    d.train = d.train->head(c.limit);
-    d.test = d.test->head(c.limit);
+    train = train->head(c.limit);
+    test = test->head(c.limit);
   }
-  if (d.train->size() == 0 || d.test->size() == 0)
-    throw xg::IOError("the " + std::string(d.train->size() == 0 ? "training" : "test") + " set in '" +
-                      c.data + "' has no examples");
+  if (train->size() == 0 || test->size() == 0)
+    throw xg::IOError("the " + std::string(train->size() == 0 ? "training" : "test") + " set in '" + c.data +
+                      "' has no examples");
+  Data d{train, nullptr, test};
+  if (split_text(c) != "none") {
+    auto parts = xg::data::random_split(train, std::vector<double>{1 - c.val_fraction, c.val_fraction},
+                                        std::make_shared<xg::Generator>(c.split_seed));
+    if (parts[0]->size() == 0 || parts[1]->size() == 0)
+      throw xg::ValueError("--val-fraction " + std::to_string(c.val_fraction) + " of " +
+                           std::to_string(train->size()) + " training examples leaves an empty " +
+                           (parts[1]->size() == 0 ? "validation" : "training") + " set");
+    d.train = parts[0];
+    d.val = parts[1];
+  }
   return d;
 }
 
@@ -414,9 +488,9 @@ Training make_training(const Config& c) {
 }
 
 // With --resume: the checkpoint's state and history; returns the epoch it reached (0 without).
-int resume(const Config& c, Training& t, std::vector<EpochRecord>& history) {
+int resume(const Config& c, Training& t, std::vector<EpochRecord>& history, Best& best) {
   if (c.resume.empty()) return 0;
-  const int start = load_checkpoint(c.resume, c, *t.model, *t.opt, *t.sched, history);
+  const int start = load_checkpoint(c.resume, c, *t.model, *t.opt, *t.sched, history, best);
   std::printf("resumed from %s after epoch %d\n", c.resume.c_str(), start);
   return start;
 }
@@ -472,7 +546,7 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
     if (c.target_accuracy > 0 && c.eval_every > 0 && step % c.eval_every == 0 && step < batches_per_epoch) {
       const auto e0 = Clock::now();
       const double trained = trained_before + std::chrono::duration<double>(e0 - t0).count() - paused;
-      const double acc = evaluate(*t.model, data.test).second;
+      const double acc = evaluate(*t.model, data.test).second;  // a benchmark: no validation split
       const double epochs = (epoch - 1) + static_cast<double>(step) / static_cast<double>(batches_per_epoch);
       std::printf("  epoch %.2f  test acc %.4f  (%.2f s of training)\n", epochs, acc, trained);
       if (acc >= c.target_accuracy) {
@@ -505,7 +579,7 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
   return r;
 }
 
-// The test loss and accuracy after an epoch, as a record of the history, printed.
+// The validation (or test) loss and accuracy after an epoch, as a record of the history, printed.
 EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data, int epoch,
                            const EpochResult& r) {
   if (c.distributed && r.steps > 0)
@@ -515,10 +589,11 @@ EpochRecord evaluate_epoch(const Config& c, const Training& t, const Data& data,
                 world_size() > 1 ? r.comm.c_str() : "");
   // --distributed: rank 0 evaluates (the replicas are equal); the others go on to the next epoch.
   if (world_rank() != 0) return {epoch, r.loss_sum / static_cast<double>(r.seen), 0, 0, r.seconds};
-  auto [test_loss, test_acc] = evaluate(*t.model, data.test);
-  const EpochRecord rec{epoch, r.loss_sum / static_cast<double>(r.seen), test_loss, test_acc, r.seconds};
-  std::printf("epoch %2d/%d  train loss %.4f  test loss %.4f  test acc %.4f  (%s, %.0f ex/s)\n", epoch,
-              c.epochs, rec.train_loss, test_loss, test_acc, fmt_time(r.seconds).c_str(),
+  auto [eval_loss, eval_acc] = evaluate(*t.model, data.eval());
+  const EpochRecord rec{epoch, r.loss_sum / static_cast<double>(r.seen), eval_loss, eval_acc, r.seconds};
+  const char* e = data.val ? "val" : "test";
+  std::printf("epoch %2d/%d  train loss %.4f  %s loss %.4f  %s acc %.4f  (%s, %.0f ex/s)\n", epoch, c.epochs,
+              rec.train_loss, e, eval_loss, e, eval_acc, fmt_time(r.seconds).c_str(),
               static_cast<double>(r.seen) / r.seconds);
   std::fflush(stdout);
   return rec;
@@ -534,23 +609,35 @@ Outputs outputs(const Config& c, const std::string& dir) {
 }
 
 // After each epoch: the checkpoint to resume from, and the curves so far.
-void write_epoch_outputs(const Config& c, const Outputs& out, int epoch, const Training& t,
-                         const std::vector<EpochRecord>& history) {
-  save_checkpoint(c.checkpoint, c, epoch, *t.model, *t.opt, *t.sched, history);
-  write_csv(out.csv, history);
-  write_svg(out.svg, history, out.title);
+void write_epoch_outputs(const Config& c, const Outputs& out, int epoch, const Training& t, const Data& data,
+                         const std::vector<EpochRecord>& history, const Best& best) {
+  save_checkpoint(c.checkpoint, c, epoch, *t.model, *t.opt, *t.sched, history, best);
+  write_csv(out.csv, history, data.eval_name());
+  write_svg(out.svg, history, out.title, data.eval_name());
 }
 
-// At the end of the run: the PNG of the curves (with gnuplot) and where everything is.
-void write_summary(const Config& c, const Outputs& out, const std::vector<EpochRecord>& history, int start,
+// At the end of the run: with a validation split, the best epoch's model measured once on the test
+// set (and left in the model); the PNG of the curves (with gnuplot) and where everything is.
+void write_summary(const Config& c, const Outputs& out, Training& t, const Data& data,
+                   const std::vector<EpochRecord>& history, const Best& best, int start,
                    double total_seconds) {
   if (history.empty()) {
     std::printf("nothing to do: the checkpoint already reached epoch %d of %d\n", start, c.epochs);
     return;
   }
-  const std::string png = write_png(out.csv, out.dir + "/curves.png", out.title);
-  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", history.back().test_acc,
-              history.back().epoch, fmt_time(total_seconds).c_str());
+  const std::string png = write_png(out.csv, out.dir + "/curves.png", out.title, data.eval_name());
+  double test_acc = history.back().eval_acc;
+  if (data.val && best.epoch > 0) {
+    t.model->load_state_dict(best.state);
+    test_acc = evaluate(*t.model, data.test).second;
+  }
+  std::printf("test accuracy %.4f after %d epochs (%s of training)\n", test_acc, history.back().epoch,
+              fmt_time(total_seconds).c_str());
+  if (data.val && best.epoch > 0)
+    std::printf(
+        "the model of epoch %d, chosen on the validation split (val acc %.4f on %ld examples); the test "
+        "set read once\n",
+        best.epoch, best.acc, static_cast<long>(data.val->size()));
   std::printf("curves: %s and %s%s%s\ncheckpoint: %s\n", out.csv.c_str(), out.svg.c_str(),
               png.empty() ? "" : " and ", png.c_str(), c.checkpoint.c_str());
 }
@@ -562,10 +649,14 @@ int run(Config c) {
   const Data data = load_data(c);
   Training t = make_training(c);
   std::vector<EpochRecord> history;
-  const int start = resume(c, t, history);
+  Best best;
+  const int start = resume(c, t, history, best);
   std::printf(
-      "training %s on %ld examples (test %ld), %d epochs, batch %ld, %s lr %g, %d threads, seed %lu\n",
-      c.model.c_str(), static_cast<long>(data.train->size()), static_cast<long>(data.test->size()), c.epochs,
+      "training %s on %ld examples (validation %ld, test %ld), %d epochs, batch %ld, %s lr %g, %d threads, "
+      "seed "
+      "%lu\n",
+      c.model.c_str(), static_cast<long>(data.train->size()),
+      static_cast<long>(data.val ? data.val->size() : 0), static_cast<long>(data.test->size()), c.epochs,
       static_cast<long>(c.batch_size), c.optimizer.c_str(), c.lr, c.threads,
       static_cast<unsigned long>(c.seed));
   xg::data::DataLoaderOptions lo{.batch_size = c.batch_size, .shuffle = true, .seed = c.seed};
@@ -592,21 +683,22 @@ int run(Config c) {
     if (r.target_reached) return 0;
     history.push_back(evaluate_epoch(c, t, data, epoch, r));
     total_seconds += r.seconds;
-    const double test_acc = history.back().test_acc;
+    if (data.val && world_rank() == 0) best.offer(epoch, history.back().eval_acc, *t.model);
+    const double test_acc = history.back().eval_acc;  // with a target, on the test set
     if (c.target_accuracy > 0 && (test_acc >= c.target_accuracy || epoch == c.epochs)) {
       report_target(c, test_acc >= c.target_accuracy, total_seconds, epoch, epoch * loader.num_batches(),
                     test_acc);
       return 0;
     }
     t.sched->step();
-    if (world_rank() == 0) write_epoch_outputs(c, out, epoch, t, history);
+    if (world_rank() == 0) write_epoch_outputs(c, out, epoch, t, data, history, best);
     if (epoch == c.stop_after && epoch < c.epochs) {
       std::printf("stopped after epoch %d as asked; continue with --resume %s\n", epoch,
                   c.checkpoint.c_str());
       return 0;
     }
   }
-  if (world_rank() == 0) write_summary(c, out, history, start, total_seconds);
+  if (world_rank() == 0) write_summary(c, out, t, data, history, best, start, total_seconds);
   return 0;
 }
 

@@ -312,3 +312,53 @@ TEST_CASE("DataLoader with a sampler: its indices, in batches, and set_epoch res
   CHECK(l2.order(2) == shuffled->indices(2));
   CHECK((*l2.begin()).target.to_vector<int64_t>() == shuffled->indices(2));
 }
+
+TEST_CASE("Subset and random_split: PyTorch's lengths, a permutation from the generator, errors") {
+  auto ds = std::make_shared<xg::data::TensorDataset>(xg::arange(0, 20).reshape({10, 2}), xg::arange(0, 10));
+  xg::data::Subset sub(ds, {7, 2, 2});
+  CHECK(sub.size() == 3);
+  const xg::data::Batch b = sub.get_batch({0, 2});
+  CHECK(b.data.to_vector<double>() == std::vector<double>{14, 15, 4, 5});
+  CHECK(b.target.to_vector<double>() == std::vector<double>{7, 2});
+  CHECK_ERROR(sub.get_batch({3}), xg::IndexError, "Subset: index 3", "3 examples");
+  CHECK_ERROR(xg::data::Subset(ds, {0, 10}), xg::IndexError, "index 10 (at position 1)", "10 examples");
+
+  // The pieces: consecutive slices of randperm(10) drawn from the generator, as PyTorch's.
+  auto gen = std::make_shared<xg::Generator>(42);
+  const auto parts = xg::data::random_split(ds, std::vector<int64_t>{5, 3, 2}, gen);
+  REQUIRE(parts.size() == 3);
+  const std::vector<int64_t> perm =
+      xg::randperm(10, std::make_shared<xg::Generator>(42).get()).to_vector<int64_t>();
+  std::vector<int64_t> joined;
+  for (const auto& p : parts) joined.insert(joined.end(), p->indices().begin(), p->indices().end());
+  CHECK(joined == perm);
+  CHECK(parts[1]->indices().size() == 3);
+  CHECK(parts[0]->dataset() == ds);
+  std::set<int64_t> all(joined.begin(), joined.end());
+  CHECK(all.size() == 10);
+  // The same seed, the same split; a DataLoader reads a Subset.
+  const auto again =
+      xg::data::random_split(ds, std::vector<double>{0.5, 0.3, 0.2}, std::make_shared<xg::Generator>(42));
+  CHECK(again[0]->indices() == parts[0]->indices());
+  xg::data::DataLoader loader(parts[2], {.batch_size = 8, .shuffle = false});
+  CHECK((*loader.begin()).target.to_vector<int64_t>() == parts[2]->indices());
+
+  // Fractions: floor(n * f), the remainder one each from the first piece (PyTorch: [4, 3, 3], [4, 3]).
+  auto sizes = [](const std::vector<std::shared_ptr<xg::data::Subset>>& v) {
+    std::vector<int64_t> s;
+    for (const auto& p : v) s.push_back(p->size());
+    return s;
+  };
+  CHECK(sizes(xg::data::random_split(ds, std::vector<double>{0.33, 0.33, 0.34})) ==
+        std::vector<int64_t>{4, 3, 3});
+  auto seven = std::make_shared<xg::data::TensorDataset>(xg::zeros({7, 1}), xg::zeros({7}));
+  CHECK(sizes(xg::data::random_split(seven, std::vector<double>{0.5, 0.5})) == std::vector<int64_t>{4, 3});
+
+  CHECK_ERROR(xg::data::random_split(ds, std::vector<int64_t>{5, 4}), xg::ValueError, "add up to 9",
+              "size 10");
+  CHECK_ERROR(xg::data::random_split(ds, std::vector<int64_t>{11, -1}), xg::ValueError, "-1 is negative");
+  CHECK_ERROR(xg::data::random_split(ds, std::vector<double>{0.5, 0.6}), xg::ValueError, "add up to 1.1",
+              "not to 1");
+  CHECK_ERROR(xg::data::random_split(ds, std::vector<double>{1.5, -0.5}), xg::ValueError,
+              "not between 0 and 1");
+}

@@ -16,6 +16,9 @@ for exe in "$@"; do
     fashion_mlp) args=(--limit 2000 --epochs 1); want='test accuracy' ;;
     fashion_cnn) args=(--limit 300 --epochs 1); want='test accuracy' ;;
     housing_regression) args=(--epochs 20 --out "$scratch/housing"); want='test MSE' ;;
+    vanishing_gradients) args=(--steps 20); want='at step 20, first-layer gradient norm: sigmoid'; noloss=1 ;;
+    overfitting) args=(--epochs 2 --train 200); want='early_stopping'; noloss=1 ;;
+    optimizers) args=(--steps 100); want='Adam' ;;
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac

@@ -66,4 +66,15 @@ passed=$((passed + 1))
 
 grep -q "<polyline" "$tmp/a/mlp/curves.svg" || fail "no curve in the SVG plot"
 passed=$((passed + 1))
+
+# the validation split (10% of the 600 by default) chooses the epoch; the test set is read once, at
+# the end, and the resumed run measures the same model; another split cannot resume this run
+grep -q "^training mlp on 540 examples (validation 60, test 600)" "$tmp/a.log" || fail "no validation split: $(head -1 "$tmp/a.log")"
+grep -q "^the model of epoch [123], chosen on the validation split" "$tmp/a.log" || fail "no chosen epoch: $(cat "$tmp/a.log")"
+[ "$(grep '^test accuracy' "$tmp/a.log" | cut -d' ' -f1-3)" = "$(grep '^test accuracy' "$tmp/b2.log" | cut -d' ' -f1-3)" ] ||
+  fail "the resumed run's test accuracy differs: $(grep '^test accuracy' "$tmp/a.log" "$tmp/b2.log")"
+out=$("$train" --model mlp --epochs 3 --limit 600 --val-fraction 0.2 --out "$tmp/f" --quiet --resume "$tmp/b/mlp/checkpoint.safetensors" 2>&1) &&
+  fail "a checkpoint of another validation split was accepted"
+echo "$out" | grep -q "validation split '0.1 0'" || fail "unclear split message: $out"
+passed=$((passed + 1))
 echo "train_resume: $passed checks passed"
