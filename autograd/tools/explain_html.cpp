@@ -536,31 +536,33 @@ const outline = document.getElementById('xg-outline');
 const groupEl = {};
 function buildOutline() {
   if (!D.groups.length) return;
-  let h = '<div class="phase">modules</div><div id="xg-groups"></div>';
-  outline.innerHTML = h;
+  outline.innerHTML = '<div class="phase">modules</div><div id="xg-groups"></div>';
   const top = document.getElementById('xg-groups');
-  D.groups.forEach(g => {
+  const info = {};
+  D.groups.forEach(g => (info[g.path] = g));
+  // Groups are made when their first step comes, so that groups and steps keep the tape's order.
+  const group = path => {
+    if (groupEl[path]) return groupEl[path];
+    const g = info[path];
+    if (!g) return top;
+    const parent = g.parent ? group(g.parent) : top;
     const d = document.createElement('details');
     d.className = 'xg-group';
     d.dataset.scope = g.path;
-    const n = g.last - g.first + 1;
+    d.title = `${g.path}: steps ${g.first}-${g.last} (${g.last - g.first + 1} ops)`;
     d.innerHTML = `<summary>${esc(g.path.split('.').pop())}${g.type ? ' <span class="muted">' + esc(g.type) + '</span>' : ''}` +
                   ` <span class="muted">${g.first}&ndash;${g.last}</span></summary>`;
-    d.title = `${g.path}: steps ${g.first}-${g.last} (${n} ops)`;
-    (g.parent && groupEl[g.parent] ? groupEl[g.parent] : top).appendChild(d);
-    groupEl[g.path] = d;
-  });
-  let prev = null;
+    parent.appendChild(d);
+    groupEl[path] = d;
+    return d;
+  };
   D.forward.forEach((s, i) => {
     const a = document.createElement('a');
     a.href = '#';
     a.dataset.step = s.step;
     a.textContent = `${s.step} ${s.op}`;
     a.onclick = e => { e.preventDefault(); go(i); };
-    const parent = s.scope && groupEl[s.scope] ? groupEl[s.scope] : top;
-    // (a step after a nested group, still inside its parent, keeps the order of the tape)
-    parent.appendChild(a);
-    prev = a;
+    (s.scope ? group(s.scope) : top).appendChild(a);
   });
 }
 function outlineShow(scope, step) {
