@@ -131,8 +131,8 @@ TEST_CASE("scope: the tape of a 2-block Transformer names modules and parameters
   REQUIRE(entries.size() > 10);
   CHECK(entries.front().scope_path == "blocks.0.ln1");
   CHECK(xg::scope_info(entries.front().scope).type == "LayerNorm");
-  CHECK(entries.back().scope_path.empty());  // the loss: outside the model
-  CHECK(entries.back().op == std::string("mean"));
+  CHECK(entries.back().scope_path.empty());        // the loss: outside the model
+  CHECK(entries.back().op == std::string("mul"));  // mean: sum, then * 1/n
   int block0 = 0, block1 = 0, head = 0, outside = 0;
   for (const xg::TapeEntry& e : entries) {
     const std::string& p = e.scope_path;
@@ -147,7 +147,7 @@ TEST_CASE("scope: the tape of a 2-block Transformer names modules and parameters
   }
   CHECK(block0 == block1);  // the same ops in both blocks
   CHECK(head == 3);         // reshape to [8, 8], linear, reshape back
-  CHECK(outside == 2);      // square, mean
+  CHECK(outside == 3);      // square, and mean as sum and mul
   CHECK(block0 + block1 + head + outside == static_cast<int>(entries.size()));
   // one line per op, after the header and the leaves (26 parameters and the input x)
   CHECK(count_of(tape, " requires grad\n") == 26);
@@ -164,10 +164,10 @@ TEST_CASE("scope: module calls collapse into one line each") {
   const std::string full = xg::tape_string(L, {.values = false, .formulas = false});
   const std::string blocks = xg::tape_string(L, {.values = false, .formulas = false, .collapse_depth = 2});
   MESSAGE(blocks);
-  // the two blocks and head one line each; the loss's two ops as they are
+  // the two blocks and head one line each; the loss's three ops as they are
   CHECK(count_of(blocks, "\nsteps ") == 3);
-  CHECK(count_of(blocks, "\nstep  ") == 2);
-  CHECK(contains(blocks, " in recording order, module calls at most 2 deep collapsed into 5 lines\n"));
+  CHECK(count_of(blocks, "\nstep  ") == 3);
+  CHECK(contains(blocks, " in recording order, module calls at most 2 deep collapsed into 6 lines\n"));
   CHECK(contains(blocks, "  blocks.0 (Block): "));
   // block 0 reads x (the residual) and ln1's normalised x (a constant: x needs no gradient)
   const std::size_t at = blocks.find("  blocks.0 (Block): ");
@@ -179,13 +179,13 @@ TEST_CASE("scope: module calls collapse into one line each") {
   CHECK_FALSE(contains(blocks, "head.weight"));
   CHECK(contains(blocks, "  head (Linear): 3 ops ("));
   CHECK(contains(blocks, "; 2 parameters) -> t"));
-  // header, "leaves and constants:", the constants, "and 26", 5 step lines
+  // header, "leaves and constants:", the constants, "and 26", 6 step lines
   const int leaves = count_of(full, "\n  ");  // the leaves and constants listed in full
-  CHECK(lines_of(blocks) == 1 + 1 + (leaves - 26) + 1 + 5);
+  CHECK(lines_of(blocks) == 1 + 1 + (leaves - 26) + 1 + 6);
   const std::string layers = xg::tape_string(L, {.values = false, .formulas = false, .collapse_depth = 3});
   MESSAGE(layers);
   // per block: ln1, attn (with its out_proj), add, ln2, ff1, relu, ff2, add; then head and the loss
-  CHECK(contains(layers, "collapsed into 19 lines\n"));
+  CHECK(contains(layers, "collapsed into 20 lines\n"));
   CHECK(contains(layers, "  blocks.1.attn (MultiheadAttention): "));
   CHECK(contains(layers, "  blocks.0.ln2 (LayerNorm): "));
   MESSAGE("lines: " << lines_of(full) << " in full, " << lines_of(blocks) << " collapsed at depth 2, "
