@@ -13,10 +13,12 @@ const Tensor& defined_input(const Tensor& x, const char* layer) {
 }  // namespace
 
 Tensor ReLU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::relu(defined_input(x, "ReLU"));
 }
 
 Tensor LeakyReLU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::leaky_relu(defined_input(x, "LeakyReLU"), options_.negative_slope);
 }
 std::string LeakyReLU::extra_repr() const {
@@ -24,6 +26,7 @@ std::string LeakyReLU::extra_repr() const {
 }
 
 Tensor ELU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::elu(defined_input(x, "ELU"), options_.alpha);
 }
 std::string ELU::extra_repr() const {
@@ -35,6 +38,7 @@ GELU::GELU(GELUOptions o) : Module("GELU"), options_(std::move(o)) {
     throw ValueError("GELU: approximate must be \"none\" or \"tanh\", got \"" + options_.approximate + "\"");
 }
 Tensor GELU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::gelu(defined_input(x, "GELU"), options_.approximate);
 }
 std::string GELU::extra_repr() const {
@@ -42,16 +46,20 @@ std::string GELU::extra_repr() const {
 }
 
 Tensor SiLU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::silu(defined_input(x, "SiLU"));
 }
 Tensor Sigmoid::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::sigmoid(defined_input(x, "Sigmoid"));
 }
 Tensor Tanh::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::tanh(defined_input(x, "Tanh"));
 }
 
 Tensor Softmax::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::softmax(defined_input(x, "Softmax"), options_.dim);
 }
 std::string Softmax::extra_repr() const {
@@ -59,6 +67,7 @@ std::string Softmax::extra_repr() const {
 }
 
 Tensor LogSoftmax::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::log_softmax(defined_input(x, "LogSoftmax"), options_.dim);
 }
 std::string LogSoftmax::extra_repr() const {
@@ -69,6 +78,7 @@ Softplus::Softplus(SoftplusOptions o) : Module("Softplus"), options_(o) {
   if (o.beta == 0.0) throw ValueError("Softplus: beta must be nonzero");
 }
 Tensor Softplus::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::softplus(defined_input(x, "Softplus"), options_.beta, options_.threshold);
 }
 std::string Softplus::extra_repr() const {
@@ -77,27 +87,35 @@ std::string Softplus::extra_repr() const {
 }
 
 Tensor Mish::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::mish(defined_input(x, "Mish"));
 }
 Tensor Hardswish::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::hardswish(defined_input(x, "Hardswish"));
 }
 Tensor Hardsigmoid::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::hardsigmoid(defined_input(x, "Hardsigmoid"));
 }
 Tensor SELU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::selu(defined_input(x, "SELU"));
 }
 Tensor Softsign::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::softsign(defined_input(x, "Softsign"));
 }
 Tensor Tanhshrink::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::tanhshrink(defined_input(x, "Tanhshrink"));
 }
 Tensor LogSigmoid::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::logsigmoid(defined_input(x, "LogSigmoid"));
 }
 Tensor ReLU6::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::hardtanh(defined_input(x, "ReLU6"), 0.0, 6.0);
 }
 
@@ -107,6 +125,7 @@ PReLU::PReLU(PReLUOptions o) : Module("PReLU"), options_(o) {
   weight = register_parameter("weight", full({o.num_parameters}, o.init));
 }
 Tensor PReLU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::prelu(defined_input(x, "PReLU"), weight);
 }
 std::string PReLU::extra_repr() const {
@@ -117,6 +136,7 @@ CELU::CELU(CELUOptions o) : Module("CELU"), options_(o) {
   if (o.alpha == 0.0) throw ValueError("CELU: alpha must be nonzero");
 }
 Tensor CELU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::celu(defined_input(x, "CELU"), options_.alpha);
 }
 std::string CELU::extra_repr() const {
@@ -124,6 +144,7 @@ std::string CELU::extra_repr() const {
 }
 
 Tensor GLU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::glu(defined_input(x, "GLU"), options_.dim);
 }
 std::string GLU::extra_repr() const {
@@ -136,6 +157,7 @@ Hardtanh::Hardtanh(HardtanhOptions o) : Module("Hardtanh"), options_(o) {
                      detail::repr_double(o.min_val) + " and max_val " + detail::repr_double(o.max_val));
 }
 Tensor Hardtanh::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::hardtanh(defined_input(x, "Hardtanh"), options_.min_val, options_.max_val);
 }
 std::string Hardtanh::extra_repr() const {
@@ -144,6 +166,7 @@ std::string Hardtanh::extra_repr() const {
 }
 
 Tensor Softmin::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return xg::softmin(defined_input(x, "Softmin"), options_.dim);
 }
 std::string Softmin::extra_repr() const {

@@ -129,6 +129,7 @@ AttentionOutProj::AttentionOutProj(int64_t embed_dim, bool with_bias)
 }
 
 Tensor AttentionOutProj::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined() || x.dim() < 1 || x.size(-1) != embed_dim_)
     throw ShapeError("MultiheadAttention.out_proj: expected an input [..., " + std::to_string(embed_dim_) +
                      "], got " + (x.defined() ? x.shape().str() : std::string("undefined")));
@@ -165,6 +166,7 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads,
 }
 
 Tensor MultiheadAttention::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   MultiheadAttentionArgs args;
   args.need_weights = false;
   return forward(x, x, x, args).output;
@@ -173,6 +175,7 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
 MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
                                                      const Tensor& value,
                                                      const MultiheadAttentionArgs& args) {
+  const ModuleScope scope(*this);
   const std::string name = "MultiheadAttention";
   if (!query.defined() || !key.defined() || !value.defined())
     throw ValueError(name + ": query, key or value is undefined");

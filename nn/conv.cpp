@@ -155,6 +155,7 @@ void Conv2d::reset_parameters() {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   check_input("Conv2d", x, 2, options_.in_channels, extra_repr(), weight);
   const Conv2dOptions& o = options_;
   const auto& q = pads_;
@@ -198,6 +199,7 @@ void Conv1d::reset_parameters() {
 }
 
 Tensor Conv1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   check_input("Conv1d", x, 1, options_.in_channels, extra_repr(), weight);
   const Conv1dOptions& o = options_;
   if (o.padding_mode == "zeros" && pads_[0] == pads_[1])
@@ -238,6 +240,7 @@ void ConvTranspose2d::reset_parameters() {
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   check_input("ConvTranspose2d", x, 2, options_.in_channels, extra_repr(), weight);
   const ConvTranspose2dOptions& o = options_;
   return functional::conv_transpose2d(x, weight, bias, o.stride, o.padding, o.output_padding, o.groups,
@@ -245,6 +248,7 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x, const std::vector<int64_t>& output_size) {
+  const ModuleScope scope(*this);
   check_input("ConvTranspose2d", x, 2, options_.in_channels, extra_repr(), weight);
   const ConvTranspose2dOptions& o = options_;
   const auto op =
@@ -285,6 +289,7 @@ void ConvTranspose1d::reset_parameters() {
 }
 
 Tensor ConvTranspose1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   check_input("ConvTranspose1d", x, 1, options_.in_channels, extra_repr(), weight);
   const ConvTranspose1dOptions& o = options_;
   return functional::conv_transpose1d(x, weight, bias, o.stride, o.padding, o.output_padding, o.groups,
@@ -292,6 +297,7 @@ Tensor ConvTranspose1d::forward(const Tensor& x) {
 }
 
 Tensor ConvTranspose1d::forward(const Tensor& x, const std::vector<int64_t>& output_size) {
+  const ModuleScope scope(*this);
   check_input("ConvTranspose1d", x, 1, options_.in_channels, extra_repr(), weight);
   const ConvTranspose1dOptions& o = options_;
   const auto op = output_padding_for("ConvTranspose1d", x, output_size, {o.kernel_size}, {o.stride},

@@ -10,6 +10,7 @@ Dropout::Dropout(DropoutOptions o) : Module("Dropout"), options_(o) {
     throw ValueError("Dropout: p must be in [0, 1], got " + detail::repr_double(o.p));
 }
 Tensor Dropout::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::dropout(x, options_.p, is_training(), options_.generator.get());
 }
 std::string Dropout::extra_repr() const {

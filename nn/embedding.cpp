@@ -51,6 +51,7 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
 }
 
 Tensor Embedding::forward(const Tensor& indices) {
+  const ModuleScope scope(*this);
   return functional::embedding(indices, weight, options_.padding_idx);
 }
 

@@ -32,6 +32,7 @@ void Linear::reset_parameters() {
 }
 
 Tensor Linear::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (x.defined() && (x.dim() == 0 || x.size(-1) != options_.in_features))
     throw ShapeError("Linear: input " + x.shape().str() + " does not end in in_features = " +
                      std::to_string(options_.in_features) + " (" + extra_repr() + ")");
@@ -60,6 +61,7 @@ void Bilinear::reset_parameters() {
 }
 
 Tensor Bilinear::forward(const Tensor& x1, const Tensor& x2) {
+  const ModuleScope scope(*this);
   return functional::bilinear(x1, x2, weight, bias);
 }
 

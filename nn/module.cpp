@@ -7,6 +7,7 @@
 #include <sstream>
 #include <typeinfo>
 #include <unordered_set>
+#include <utility>
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/custom_op.hpp"
@@ -14,6 +15,68 @@
 #include "xgrad/autograd/tensor/generator.hpp"
 
 namespace xg::nn {
+
+namespace detail {
+std::atomic<uint64_t> module_tree_generation{1};
+}  // namespace detail
+
+namespace {
+void tree_changed() {
+  detail::module_tree_generation.fetch_add(1, std::memory_order_acq_rel);
+}
+}  // namespace
+
+Module::~Module() {
+  for (const auto& [n, c] : children_)
+    if (c && c->parent_ == this) c->parent_ = nullptr;
+  if (!children_.empty()) tree_changed();
+}
+
+void Module::adopt(Module& child) {
+  if (!child.parent_) child.parent_ = this;
+  tree_changed();
+}
+
+void Module::disown(Module& child) {
+  if (child.parent_ == this) {
+    child.parent_ = nullptr;
+    for (const auto& [n, c] : children_)  // still registered here under another name
+      if (c.get() == &child) child.parent_ = this;
+  }
+  tree_changed();
+}
+
+// The path through the parents (the names they registered each module under) from the topmost
+// one, interned in the scope table; and, once per tree change, the topmost module's parameter and
+// buffer names registered for the tools. A lone layer (no parent, no children) names nothing: two
+// of them would show the same "weight".
+ScopeId Module::compute_scope() const {
+  const uint64_t gen = detail::module_tree_generation.load(std::memory_order_acquire);
+  std::vector<const Module*> chain{this};
+  while (chain.back()->parent_ && chain.size() < 1024) chain.push_back(chain.back()->parent_);
+  const Module* top = chain.back();
+  if (top->names_generation_.load(std::memory_order_acquire) != gen) {
+    if (!top->children_.empty()) {
+      for (const auto& [n, t] : top->named_parameters()) set_display_name(t, n);
+      for (const auto& [n, t] : top->named_buffers()) set_display_name(t, n);
+    }
+    top->names_generation_.store(gen, std::memory_order_release);
+  }
+  ScopeId id = scope_child(0, "", top->type_name_);
+  for (std::size_t i = chain.size() - 1; i-- > 0;) {
+    const Module* parent = chain[i + 1];
+    std::string name = "?";
+    for (const auto& [n, c] : parent->children_)
+      if (c.get() == chain[i]) {
+        name = n;
+        break;
+      }
+    id = scope_child(id, name, chain[i]->type_name_);
+  }
+  scope_id_.store(id, std::memory_order_relaxed);
+  scope_generation_.store(gen, std::memory_order_release);
+  return id;
+}
 
 Tensor Module::forward(const Tensor&) {
   throw ValueError(type_name_ + ": this module has no single-input forward(x)");
@@ -37,6 +100,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
   if (!t.is_leaf()) t = t.detach();
   if (requires_grad) t.requires_grad_(true);
   params_.emplace_back(name, t);
+  tree_changed();
   return t;
 }
 
@@ -44,6 +108,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor t, bool persisten
   check_new_name(name);
   if (!t.defined()) throw ValueError(type_name_ + ": buffer '" + name + "' is undefined");
   buffers_.emplace_back(name, t.detach());
+  tree_changed();
   if (!persistent) non_persistent_.insert(name);
   if (values != BufferValues::any) buffer_values_[name] = values;
   return buffers_.back().second;
@@ -64,7 +129,8 @@ void Module::add_child(const std::string& name, ModulePtr m) {
   if (!m) throw ValueError(type_name_ + ": sub-module '" + name + "' is null");
   if (m.get() == this)
     throw ValueError(type_name_ + ": a module cannot be its own sub-module ('" + name + "')");
-  children_.emplace_back(name, std::move(m));
+  children_.emplace_back(name, m);
+  adopt(*m);
 }
 
 namespace {
@@ -80,7 +146,9 @@ void Module::replace_module(const std::string& name, ModulePtr m) {
     throw ValueError(type_name_ + ": a module cannot be its own sub-module ('" + name + "')");
   auto it = find_entry(children_, name);
   if (it == children_.end()) throw IndexError(type_name_ + ": no sub-module named '" + name + "'");
-  it->second = std::move(m);
+  ModulePtr old = std::exchange(it->second, m);
+  if (old) disown(*old);
+  adopt(*m);
 }
 
 ModulePtr Module::unregister_module(const std::string& name) {
@@ -88,6 +156,7 @@ ModulePtr Module::unregister_module(const std::string& name) {
   if (it == children_.end()) throw IndexError(type_name_ + ": no sub-module named '" + name + "'");
   ModulePtr m = std::move(it->second);
   children_.erase(it);
+  if (m) disown(*m);
   return m;
 }
 
@@ -98,6 +167,7 @@ void Module::replace_parameter(const std::string& name, Tensor t) {
   if (!t.is_leaf()) t = t.detach();
   if (t.is_floating_point()) t.requires_grad_(true);
   it->second = std::move(t);
+  tree_changed();
 }
 
 Tensor Module::unregister_parameter(const std::string& name) {
@@ -105,6 +175,7 @@ Tensor Module::unregister_parameter(const std::string& name) {
   if (it == params_.end()) throw IndexError(type_name_ + ": no parameter named '" + name + "'");
   Tensor t = std::move(it->second);
   params_.erase(it);
+  tree_changed();
   return t;
 }
 

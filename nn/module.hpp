@@ -17,6 +17,13 @@
 ///   xg::Tensor forward(const xg::Tensor& x) override { return fc2->forward(xg::relu(fc1->forward(x))); }
 /// };
 /// @endcode
+///
+/// Scopes: every op recorded while a module runs carries the module's path in its model
+/// ("blocks.0.attn", see autograd/tape/scope.hpp), so that the inspection tools say which module
+/// an op belongs to and name the parameters ("blocks.0.attn.in_proj_weight"). operator() and the
+/// built-in modules' forward() push it; a user module's own forward(x) pushes it when called
+/// through operator(), or with `xg::nn::ModuleScope scope(*this);` at its top.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -29,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/tape/scope.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 #include "xgrad/autograd/tools/serialize.hpp"
 
@@ -69,6 +77,9 @@ struct HookEntry {
   uint64_t id;
   Fn fn;
 };
+// Bumped whenever a module tree changes (a module, parameter or buffer registered or removed):
+// a module's cached scope, and the parameter names its model registered, are recomputed then.
+extern std::atomic<uint64_t> module_tree_generation;
 struct ModuleHooks {
   std::vector<HookEntry<ForwardPreHook>> pre;
   std::vector<HookEntry<ForwardHook>> forward;
@@ -80,7 +91,7 @@ struct ModuleHooks {
 class Module : public std::enable_shared_from_this<Module> {
  public:
   explicit Module(std::string type_name = "Module") : type_name_(std::move(type_name)) {}
-  virtual ~Module() = default;
+  virtual ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -90,10 +101,25 @@ class Module : public std::enable_shared_from_this<Module> {
   /// forward(x) through the module's hooks (as calling a PyTorch module); calling forward()
   /// directly skips them. Without hooks this is forward(x) after one null check.
   Tensor operator()(const Tensor& x) {
+    const ScopeGuard scope(scope_id());
     if (!hooks_) [[likely]]
       return forward(x);
     return call_with_hooks(x);
   }
+
+  /// The scope of this module's ops (autograd/tape/scope.hpp): its path from the topmost module
+  /// it is registered in, through the names it was registered under ("blocks.0.attn"; a module
+  /// registered twice: under its first name, as named_modules()). The topmost module's own scope
+  /// has the empty path. Computing it (once per change of the module tree) also registers that
+  /// topmost module's named_parameters() and named_buffers() as the names the tools show.
+  ScopeId scope_id() const {
+    if (scope_generation_.load(std::memory_order_acquire) !=
+        detail::module_tree_generation.load(std::memory_order_relaxed)) [[unlikely]]
+      return compute_scope();
+    return scope_id_.load(std::memory_order_relaxed);
+  }
+  /// The module this one was first registered in, or nullptr (cleared when that one dies).
+  const Module* parent() const { return parent_; }
 
   /// Parameters of this module and (recurse) its sub-modules, in registration order. A tensor
   /// reachable twice (a shared module, a tied weight) is listed once, under its first name, as
@@ -223,6 +249,9 @@ class Module : public std::enable_shared_from_this<Module> {
   template <class Fn>
   RemovableHandle add_hook(std::vector<detail::HookEntry<Fn>> detail::ModuleHooks::*list, Fn fn);
   ModulePtr clone_into(std::map<const Module*, ModulePtr>& memo) const;
+  ScopeId compute_scope() const;
+  void adopt(Module& child);
+  void disown(Module& child);
   void copy_state_into(Module& dst, std::map<const Module*, ModulePtr>& memo) const;
 
   std::string type_name_;
@@ -231,7 +260,17 @@ class Module : public std::enable_shared_from_this<Module> {
   std::map<std::string, BufferValues> buffer_values_;  ///< this module's checked buffers
   NamedModules children_;
   std::shared_ptr<detail::ModuleHooks> hooks_;  ///< null while no hook is registered
+  Module* parent_ = nullptr;                    ///< see parent()
+  mutable std::atomic<uint64_t> scope_generation_{0}, names_generation_{0};
+  mutable std::atomic<ScopeId> scope_id_{0};
   bool training_ = true;
+};
+
+/// RAII: records ops in module m's scope while alive (the built-in modules' forward() do this;
+/// a user module's forward may too, for its own ops when it is called as m.forward(x)).
+class ModuleScope : public ScopeGuard {
+ public:
+  explicit ModuleScope(const Module& m) : ScopeGuard(m.scope_id()) {}
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& m);

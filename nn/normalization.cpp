@@ -101,6 +101,7 @@ void BatchNormBase::reset_running_stats() {
 }
 
 Tensor BatchNormBase::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   const std::string& name = type_name();
   if (!x.defined()) throw ValueError(name + ": the input is undefined");
   if (std::find(ranks_.begin(), ranks_.end(), x.dim()) == ranks_.end())
@@ -199,6 +200,7 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, LayerNormOptions opt
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined()) throw ValueError("LayerNorm: the input is undefined");
   const int k = static_cast<int>(normalized_shape_.size());
   bool fits = x.dim() >= k;
@@ -330,6 +332,7 @@ GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions 
 }
 
 Tensor GroupNorm::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined()) throw ValueError("GroupNorm: the input is undefined");
   if (x.dim() < 2)
     throw ShapeError("GroupNorm: expected an input [N, C, *] of at least 2 axes, got " + x.shape().str());
@@ -355,6 +358,7 @@ InstanceNormBase::InstanceNormBase(std::string type_name, int64_t num_features, 
       rank_(rank) {}
 
 Tensor InstanceNormBase::forward(const Tensor& x0) {
+  const ModuleScope scope(*this);
   const std::string& name = type_name();
   if (!x0.defined()) throw ValueError(name + ": the input is undefined");
   if (x0.dim() != rank_ && x0.dim() != rank_ - 1)

@@ -22,6 +22,7 @@ MaxPool2d::MaxPool2d(MaxPool2dOptions o) : Module("MaxPool2d"), options_(o) {
     throw ValueError("MaxPool2d: dilation must be positive, got " + detail::repr_tuple(o.dilation));
 }
 Tensor MaxPool2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   const MaxPool2dOptions& o = options_;
   return functional::max_pool2d(x, o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode);
 }
@@ -40,6 +41,7 @@ AvgPool2d::AvgPool2d(AvgPool2dOptions o) : Module("AvgPool2d"), options_(o) {
                      std::to_string(*o.divisor_override));
 }
 Tensor AvgPool2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   const AvgPool2dOptions& o = options_;
   return functional::avg_pool2d(x, o.kernel_size, o.stride, o.padding, o.ceil_mode, o.count_include_pad,
                                 o.divisor_override);
@@ -62,6 +64,7 @@ AdaptiveAvgPool2d::AdaptiveAvgPool2d(Size2 output_size)
                      detail::repr_tuple(output_size));
 }
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::adaptive_avg_pool2d(x, output_size_);
 }
 std::string AdaptiveAvgPool2d::extra_repr() const {
@@ -71,6 +74,7 @@ std::string AdaptiveAvgPool2d::extra_repr() const {
 Flatten::Flatten(int64_t start_dim, int64_t end_dim)
     : Module("Flatten"), start_dim_(start_dim), end_dim_(end_dim) {}
 Tensor Flatten::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined()) throw ValueError("Flatten: the input is undefined");
   return flatten(x, start_dim_, end_dim_);
 }
@@ -104,6 +108,7 @@ MaxPool1d::MaxPool1d(MaxPool1dOptions o) : Module("MaxPool1d"), options_(o) {
   check_pool1d("MaxPool1d", o.kernel_size, o.stride, o.padding, o.dilation);
 }
 Tensor MaxPool1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   const MaxPool1dOptions& o = options_;
   return functional::max_pool1d(x, o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode);
 }
@@ -123,6 +128,7 @@ AvgPool1d::AvgPool1d(AvgPool1dOptions o) : Module("AvgPool1d"), options_(o) {
   check_pool1d("AvgPool1d", o.kernel_size, o.stride, o.padding, 1);
 }
 Tensor AvgPool1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   const AvgPool1dOptions& o = options_;
   return functional::avg_pool1d(x, o.kernel_size, o.stride, o.padding, o.ceil_mode, o.count_include_pad);
 }
@@ -138,6 +144,7 @@ AdaptiveAvgPool1d::AdaptiveAvgPool1d(int64_t output_size)
     throw ValueError("AdaptiveAvgPool1d: output_size must be positive, got " + std::to_string(output_size));
 }
 Tensor AdaptiveAvgPool1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::adaptive_avg_pool1d(x, output_size_);
 }
 std::string AdaptiveAvgPool1d::extra_repr() const {
@@ -150,6 +157,7 @@ AdaptiveMaxPool1d::AdaptiveMaxPool1d(int64_t output_size)
     throw ValueError("AdaptiveMaxPool1d: output_size must be positive, got " + std::to_string(output_size));
 }
 Tensor AdaptiveMaxPool1d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::adaptive_max_pool1d(x, output_size_);
 }
 std::pair<Tensor, Tensor> AdaptiveMaxPool1d::forward_with_indices(const Tensor& x) {
@@ -166,6 +174,7 @@ AdaptiveMaxPool2d::AdaptiveMaxPool2d(Size2 output_size)
                      detail::repr_tuple(output_size));
 }
 Tensor AdaptiveMaxPool2d::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return functional::adaptive_max_pool2d(x, output_size_);
 }
 std::pair<Tensor, Tensor> AdaptiveMaxPool2d::forward_with_indices(const Tensor& x) {
@@ -190,6 +199,7 @@ Unflatten::Unflatten(int64_t dim, std::vector<int64_t> unflattened_size)
     throw ValueError("Unflatten: at most one unflattened_size entry may be -1, got " + ints_str(sizes_));
 }
 Tensor Unflatten::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined()) throw ValueError("Unflatten: the input is undefined");
   if (dim_ < -x.dim() || dim_ >= x.dim())
     throw IndexError("Unflatten: dim " + std::to_string(dim_) + " is out of range for input " +

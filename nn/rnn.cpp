@@ -1,7 +1,9 @@
 #include "xgrad/nn/rnn.hpp"
 
 #include <cmath>
+#include <optional>
 #include <sstream>
+#include <string>
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
@@ -10,6 +12,13 @@
 namespace xg::nn {
 
 namespace {
+
+// prefix + n (appended: GCC 12 warns falsely on "lit" + std::to_string, -Wrestrict)
+std::string tag_of(const char* prefix, int64_t n) {
+  std::string r = prefix;
+  r += std::to_string(n);
+  return r;
+}
 
 // U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialisation of every recurrent parameter.
 Tensor init_uniform(const Shape& shape, int64_t hidden_size) {
@@ -151,9 +160,11 @@ std::string RNNCellBase::extra_repr() const {
 RNNCell::RNNCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("RNNCell", input_size, hidden_size, options, 1) {}
 Tensor RNNCell::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return forward(x, Tensor());
 }
 Tensor RNNCell::forward(const Tensor& x, const Tensor& h) {
+  const ModuleScope scope(*this);
   CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
   Tensor y =
       rnn_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh, options().nonlinearity);
@@ -163,9 +174,11 @@ Tensor RNNCell::forward(const Tensor& x, const Tensor& h) {
 LSTMCell::LSTMCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("LSTMCell", input_size, hidden_size, options, 4) {}
 Tensor LSTMCell::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return forward(x, LSTMState{}).h;
 }
 LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
+  const ModuleScope scope(*this);
   CellArgs a = cell_args(type_name(), x, {state.h, state.c}, input_size(), hidden_size());
   LSTMState s = lstm_step(affine(a.x, weight_ih, bias_ih), a.states[0], a.states[1], weight_hh, bias_hh);
   if (a.unbatched) s = {squeeze(s.h, 0), squeeze(s.c, 0)};
@@ -175,9 +188,11 @@ LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) {
 GRUCell::GRUCell(int64_t input_size, int64_t hidden_size, RNNCellOptions options)
     : RNNCellBase("GRUCell", input_size, hidden_size, options, 3) {}
 Tensor GRUCell::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return forward(x, Tensor());
 }
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) {
+  const ModuleScope scope(*this);
   CellArgs a = cell_args(type_name(), x, {h}, input_size(), hidden_size());
   Tensor y = gru_step(affine(a.x, weight_ih, bias_ih), a.states[0], weight_hh, bias_hh);
   return a.unbatched ? squeeze(y, 0) : y;
@@ -261,6 +276,10 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
     std::vector<std::vector<Tensor>> dir_out;
     for (int64_t d = 0; d < dirs; ++d) {
       const int64_t slot = l * dirs + d;
+      // The scope of each step, "lstm.t3" ("lstm.l1_reverse.t3" for stacked or bidirectional ones,
+      // named as the weights are): the inspection tools show which step an op belongs to.
+      std::optional<NamedScope> layer_scope;
+      if (o.num_layers > 1 || dirs > 1) layer_scope.emplace(tag_of("l", l) + (d ? "_reverse" : ""));
       const std::vector<Tensor>& w = weights_[static_cast<std::size_t>(slot)];
       const Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
       Tensor h = state_at(h_init, slot);
@@ -268,6 +287,7 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
       std::vector<Tensor> outs(static_cast<std::size_t>(steps));
       for (int64_t s = 0; s < steps; ++s) {
         const auto t = static_cast<std::size_t>(d ? steps - 1 - s : s);
+        const NamedScope step_scope(tag_of("t", static_cast<int64_t>(t)));
         const Tensor xw = affine(layer_in[t], w[0], b_ih);
         switch (kind_) {
           case Kind::rnn:
@@ -325,26 +345,32 @@ std::string RNNBase::extra_repr() const {
 
 RNN::RNN(RNNOptions options) : RNNBase("RNN", Kind::rnn, options) {}
 Tensor RNN::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return run(x, Tensor(), Tensor()).output;
 }
 RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) {
+  const ModuleScope scope(*this);
   LSTMOutput r = run(x, h0, Tensor());
   return {r.output, r.h_n};
 }
 
 LSTM::LSTM(RNNOptions options) : RNNBase("LSTM", Kind::lstm, options) {}
 Tensor LSTM::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return run(x, Tensor(), Tensor()).output;
 }
 LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) {
+  const ModuleScope scope(*this);
   return run(x, state.h, state.c);
 }
 
 GRU::GRU(RNNOptions options) : RNNBase("GRU", Kind::gru, options) {}
 Tensor GRU::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return run(x, Tensor(), Tensor()).output;
 }
 RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) {
+  const ModuleScope scope(*this);
   LSTMOutput r = run(x, h0, Tensor());
   return {r.output, r.h_n};
 }

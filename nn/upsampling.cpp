@@ -35,6 +35,7 @@ Upsample::Upsample(std::string type_name, UpsampleOptions o)
 Upsample::Upsample(UpsampleOptions o) : Upsample("Upsample", std::move(o)) {}
 
 Tensor Upsample::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   if (!x.defined()) throw ValueError(type_name() + ": the input is undefined");
   return interpolate(x, options_);
 }
@@ -60,6 +61,7 @@ PixelShuffle::PixelShuffle(int64_t upscale_factor) : Module("PixelShuffle"), r_(
   if (r_ <= 0) throw ValueError("PixelShuffle: upscale_factor must be positive, got " + std::to_string(r_));
 }
 Tensor PixelShuffle::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return pixel_shuffle(x, r_);
 }
 std::string PixelShuffle::extra_repr() const {
@@ -71,6 +73,7 @@ PixelUnshuffle::PixelUnshuffle(int64_t downscale_factor) : Module("PixelUnshuffl
     throw ValueError("PixelUnshuffle: downscale_factor must be positive, got " + std::to_string(r_));
 }
 Tensor PixelUnshuffle::forward(const Tensor& x) {
+  const ModuleScope scope(*this);
   return pixel_unshuffle(x, r_);
 }
 std::string PixelUnshuffle::extra_repr() const {

@@ -34,7 +34,8 @@ Node::Node(const OpInfo& info, EdgeList edges, const Tensor& output)
       edges_(std::move(edges)),
       out_shape_(output.shape()),
       seq_(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)),
-      out_dtype_(output.dtype()) {}
+      out_dtype_(output.dtype()),
+      scope_(detail::current_scope) {}
 
 // Destroying the last reference to a long chain would recurse once per node (each node owns the
 // next through its edges and saved tensors). Instead, a dying node hands the nodes it solely

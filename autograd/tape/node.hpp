@@ -16,6 +16,7 @@
 #include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg {
@@ -132,6 +133,8 @@ class Node : public std::enable_shared_from_this<Node> {
   /// The scalar arguments recorded for the op's explanation (OpAttrs).
   const OpAttrs& attrs() const { return attrs_; }
   void set_attrs(const OpAttrs& a) { attrs_ = a; }
+  /// The scope the op was recorded in (scope.hpp: the module, the time step; 0 for none).
+  ScopeId scope() const { return scope_; }
 
   /// Computes the gradient for each input from the gradient of the output. grads has
   /// num_inputs() slots; a slot left undefined means "no gradient". Throws after release.
@@ -188,6 +191,7 @@ class Node : public std::enable_shared_from_this<Node> {
   uint64_t seq_;
   Dtype out_dtype_;
   bool released_ = false;
+  ScopeId scope_;  // (in the padding before visit_mark_: the node does not grow)
   // engine scratch, valid during one backward pass
   uint64_t visit_mark_ = 0;
   Tensor grad_accum_;

@@ -2,10 +2,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unordered_set>
 
 #include "xgrad/autograd/tools/inspect_internal.hpp"
 
@@ -54,53 +56,136 @@ std::string dot_graph(const Tensor& root, const DotOptions& o,
     if (o.grads && grad.defined()) l += "\ngrad " + fmt(grad);
     return l;
   };
-  for (std::size_t i = 0; i < view.nodes().size(); ++i) {
-    const Node& n = *view.nodes()[i];
-    const std::string op_id = tag("op", static_cast<std::size_t>(i + 1));
-    d << "  " << op_id << " [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step " << i + 1
-      << "\\n"
-      << escape(n.name()) << "\"];\n";
-    for (std::size_t k = 0; k < n.num_inputs(); ++k) {
-      const TapeInput in = view.input(n, k);
-      std::string id;
-      if (in.producer_step) {
-        id = tag("t", static_cast<std::size_t>(in.producer_step));
-      } else {
-        const Edge& e = n.edges()[k];
-        const auto* a = annotation_of(n);
-        const TensorImpl* impl = e.leaf                      ? e.leaf.get()
-                                 : a && k < a->inputs.size() ? a->inputs[k].get()
-                                                             : nullptr;
-        auto it = impl ? leaf_ids.find(impl) : leaf_ids.end();
-        if (it != leaf_ids.end()) {
-          id = it->second;
-        } else {
-          id = tag("v", static_cast<std::size_t>(++next_leaf));
-          if (impl) leaf_ids[impl] = id;
-          const Tensor grad = in.is_leaf && impl && impl->grad ? Tensor(impl->grad) : Tensor();
-          const std::string style =
-              in.is_leaf ? "shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\""
-                         : "shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\"";
-          const std::string label =
-              in.shape_known ? tensor_label(in.label, in.shape, in.is_leaf ? in.value : in.value, grad)
-                             : std::string("constant\n(shape unknown)");
-          d << "  " << id << " [" << style << ", label=\"" << escape(label) << "\"];\n";
+  // Node declarations go into the box of their module (a cluster per scope, nested as the
+  // scopes are); edges stay at the top level, after them.
+  std::unordered_map<ScopeId, std::string> declared;
+  std::vector<std::string> edges;
+  auto cluster_of = [&](ScopeId s) -> ScopeId { return o.clusters && scope_info(s).depth >= 1 ? s : 0; };
+  std::vector<TapeEntry> entries;
+  for (std::size_t i = 0; i < view.nodes().size(); ++i) entries.push_back(view.entry(i));
+  const std::vector<StepGroup> groups = group_steps(entries, o.collapse_depth);
+  std::vector<const StepGroup*> group_of(entries.size() + 1, nullptr);
+  for (const StepGroup& g : groups)
+    if (g.collapsed() && g.last > g.first)
+      for (int s = g.first; s <= g.last; ++s) group_of[static_cast<std::size_t>(s)] = &g;
+  auto input_id = [&](const Node& n, std::size_t k, const TapeInput& in, ScopeId consumer) {
+    if (in.producer_step) return tag("t", static_cast<std::size_t>(in.producer_step));
+    const Edge& e = n.edges()[k];
+    const auto* a = annotation_of(n);
+    const TensorImpl* impl = e.leaf ? e.leaf.get() : a && k < a->inputs.size() ? a->inputs[k].get() : nullptr;
+    auto it = impl ? leaf_ids.find(impl) : leaf_ids.end();
+    if (it != leaf_ids.end()) return it->second;
+    std::string id = tag("v", static_cast<std::size_t>(++next_leaf));
+    if (impl) leaf_ids[impl] = id;
+    const Tensor grad = in.is_leaf && impl && impl->grad ? Tensor(impl->grad) : Tensor();
+    const std::string style = in.is_leaf
+                                  ? "shape=box, style=\"filled,bold\", fillcolor=\"#cfe2ff\""
+                                  : "shape=box, style=\"dashed\", color=\"#888888\", fontcolor=\"#555555\"";
+    const std::string label = in.shape_known ? tensor_label(in.label, in.shape, in.value, grad)
+                                             : std::string("constant\n(shape unknown)");
+    // a module's own parameter or buffer is drawn in its box; anything else outside
+    ScopeId box = 0;
+    for (ScopeId s = cluster_of(consumer); s; s = cluster_of(scope_info(s).parent))
+      if (in.label.rfind(scope_info(s).path + ".", 0) == 0) {
+        box = s;
+        break;
+      }
+    declared[box] += "  " + id + " [" + style + ", label=\"" + escape(label) + "\"];\n";
+    return id;
+  };
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const TapeEntry& e = entries[i];
+    const Node& n = *e.node;
+    const std::size_t step = i + 1;
+    if (const StepGroup* g = group_of[step]) {  // a collapsed module call: one node
+      const std::string gid = tag("g", static_cast<std::size_t>(g->first));
+      if (static_cast<int>(step) == g->first) {
+        std::string label = g->path + (g->type.empty() ? "" : "\n(" + g->type + ")") + "\nsteps " +
+                            std::to_string(g->first) + "-" + std::to_string(g->last) + ", " +
+                            std::to_string(g->last - g->first + 1) + " ops";
+        if (g->parameters) label += "\n" + std::to_string(g->parameters) + " parameters";
+        declared[0] += "  " + gid + " [shape=box3d, style=filled, fillcolor=\"#e2f0d9\", label=\"" +
+                       escape(label) + "\"];\n";
+        std::vector<std::string> seen;
+        for (int s = g->first; s <= g->last; ++s) {
+          const TapeEntry& se = entries[static_cast<std::size_t>(s - 1)];
+          for (std::size_t k = 0; k < se.inputs.size(); ++k) {
+            const TapeInput& in = se.inputs[k];
+            if (in.producer_step >= g->first && in.producer_step <= g->last) continue;
+            if (!in.producer_step && in.label.rfind(g->path + ".", 0) == 0) continue;  // its parameters
+            if (!in.producer_step &&
+                std::find_if(g->inputs.begin(), g->inputs.end(),
+                             [&](const TapeInput& x) { return x.label == in.label; }) == g->inputs.end())
+              continue;
+            const std::string id = input_id(*se.node, k, in, 0);
+            if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+            seen.push_back(id);
+            edges.push_back("  " + id + " -> " + gid + ";\n");
+          }
         }
       }
-      d << "  " << id << " -> " << op_id << ";\n";
+      if (std::find(g->outputs.begin(), g->outputs.end(), i) == g->outputs.end()) continue;
+      const bool is_root = root.grad_fn().get() == &n;
+      const std::string out_id = tag("t", step);
+      auto gr = grad_of.find(&n);
+      const Tensor grad = gr != grad_of.end() ? gr->second->grad_output : Tensor();
+      declared[0] += "  " + out_id + " [shape=box, " +
+                     (is_root ? "style=\"filled,bold\", fillcolor=\"#ffe699\"" : "style=\"rounded\"") +
+                     ", label=\"" + escape(tensor_label(e.output, e.shape, e.value, grad)) + "\"];\n";
+      edges.push_back("  " + gid + " -> " + out_id + ";\n");
+      continue;
+    }
+    const ScopeId box = cluster_of(n.scope());
+    const std::string op_id = tag("op", step);
+    declared[box] += "  " + op_id + " [shape=ellipse, style=filled, fillcolor=\"#fff2cc\", label=\"step " +
+                     std::to_string(step) + "\\n" + escape(n.name()) + "\"];\n";
+    for (std::size_t k = 0; k < n.num_inputs(); ++k) {
+      const std::string id = input_id(n, k, e.inputs[k], n.scope());
+      edges.push_back("  " + id + " -> " + op_id + ";\n");
     }
     const bool is_root = root.grad_fn().get() == &n;
-    const std::string out_id = tag("t", static_cast<std::size_t>(i + 1));
+    const std::string out_id = tag("t", step);
     auto g = grad_of.find(&n);
     const Tensor grad = g != grad_of.end() ? g->second->grad_output : Tensor();
-    d << "  " << out_id << " [shape=box, "
-      << (is_root ? "style=\"filled,bold\", fillcolor=\"#ffe699\"" : "style=\"rounded\"") << ", label=\""
-      << escape(tensor_label(view.output_label(n), n.output_shape(), view.output_value(n), grad)) << "\"];\n";
-    d << "  " << op_id << " -> " << out_id << ";\n";
+    declared[box] +=
+        "  " + out_id + " [shape=box, " +
+        (is_root ? "style=\"filled,bold\", fillcolor=\"#ffe699\"" : "style=\"rounded\"") + ", label=\"" +
+        escape(tensor_label(view.output_label(n), n.output_shape(), view.output_value(n), grad)) + "\"];\n";
+    edges.push_back("  " + op_id + " -> " + out_id + ";\n");
   }
   if (view.nodes().empty())
-    d << "  v0 [shape=box, label=\""
-      << escape(tensor_label(view.root_label(), root.shape(), root, root.grad())) << "\"];\n";
+    declared[0] += "  v0 [shape=box, label=\"" +
+                   escape(tensor_label(view.root_label(), root.shape(), root, root.grad())) + "\"];\n";
+  // The clusters, nested: each scope under its parent, in order of first appearance.
+  std::vector<ScopeId> order;
+  std::unordered_map<ScopeId, std::vector<ScopeId>> children;
+  std::unordered_set<ScopeId> placed{0};
+  std::vector<ScopeId> used;
+  for (const auto& [s, text] : declared) used.push_back(s);
+  std::sort(used.begin(), used.end());  // ids grow in order of first use
+  for (ScopeId s : used) {
+    std::vector<ScopeId> chain;
+    for (ScopeId a = s; a && !placed.count(a); a = cluster_of(scope_info(a).parent)) chain.push_back(a);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const ScopeId parent = cluster_of(scope_info(*it).parent);
+      children[parent].push_back(*it);
+      placed.insert(*it);
+    }
+  }
+  d << declared[0];
+  auto emit = [&](auto& self, ScopeId s, int indent) -> void {
+    const ScopeInfo info = scope_info(s);
+    const std::string pad(static_cast<std::size_t>(indent), ' ');
+    d << pad << "subgraph cluster_s" << s << " {\n"
+      << pad << "  label=\"" << escape(info.path + (info.type.empty() ? "" : " (" + info.type + ")"))
+      << "\"; style=\"rounded\"; color=\"#7f7f7f\"; fontsize=10;\n";
+    std::istringstream lines(declared[s]);
+    for (std::string line; std::getline(lines, line);) d << pad << line << "\n";
+    for (ScopeId c : children[s]) self(self, c, indent + 2);
+    d << pad << "}\n";
+  };
+  for (ScopeId c : children[0]) emit(emit, c, 2);
+  for (const std::string& e : edges) d << e;
   d << "}\n";
   if (tensor_ids) *tensor_ids = std::move(leaf_ids);
   return d.str();

@@ -3,6 +3,7 @@
 // numbers (every tensor as values or a summary); the page's script only displays them.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -92,7 +93,9 @@ std::string fallback_svg(const std::string& dot, bool left_right) {
     }
     const std::size_t bracket = line.find(" ["), lab = line.find("label=\"");
     if (line.rfind("  ", 0) != 0 || bracket == std::string::npos || lab == std::string::npos) continue;
-    const std::string id = line.substr(2, bracket - 2);
+    const std::size_t first = line.find_first_not_of(' ');  // (nodes in a module's cluster are indented more)
+    if (first >= bracket) continue;
+    const std::string id = line.substr(first, bracket - first);
     if (id == "graph" || id == "node" || id == "edge") continue;
     N n;
     n.id = id;
@@ -239,6 +242,7 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
     s["op"] = e.op;
     s["formula"] = e.formula;
     s["node"] = tag("op", static_cast<std::size_t>(e.step));
+    s["scope"] = e.scope_path;
     s["output"] = {{"label", e.output},
                    {"id", tag("t", static_cast<std::size_t>(e.step))},
                    {"shape", e.shape.vec()},
@@ -251,6 +255,34 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
                      {"tensor", tensor_json(in.value, o)}});
     s["inputs"] = std::move(ins);
     forward.push_back(std::move(s));
+  }
+  // The module calls, for the outline: every scope on the tape and its ancestors, with the range
+  // of tape steps recorded inside it, in order of first step (a parent before its children).
+  json groups = json::array();
+  {
+    std::vector<ScopeId> order;
+    std::unordered_map<ScopeId, std::pair<int, int>> range;
+    for (const TapeEntry& e : tape)
+      for (ScopeId sc = e.scope; sc && scope_info(sc).depth >= 1; sc = scope_info(sc).parent) {
+        auto [it, fresh] = range.try_emplace(sc, e.step, e.step);
+        if (fresh)
+          order.push_back(sc);
+        else
+          it->second.second = e.step;
+      }
+    std::stable_sort(order.begin(), order.end(), [&](ScopeId a, ScopeId b) {
+      const auto ra = range[a], rb = range[b];
+      return ra.first != rb.first ? ra.first < rb.first : scope_info(a).depth < scope_info(b).depth;
+    });
+    for (ScopeId sc : order) {
+      const ScopeInfo info = scope_info(sc);
+      const ScopeInfo parent = scope_info(info.parent);
+      groups.push_back({{"path", info.path},
+                        {"type", info.type},
+                        {"parent", parent.depth >= 1 ? parent.path : ""},
+                        {"first", range[sc].first},
+                        {"last", range[sc].second}});
+    }
   }
 
   // Each leaf's .grad before this pass (a pass adds to it).
@@ -275,6 +307,7 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
     s["op"] = st.op;
     s["formula"] = st.formula;
     s["node"] = tag("op", static_cast<std::size_t>(st.step));
+    s["scope"] = st.scope_path;
     s["output"] = {{"label", st.output}, {"id", tag("t", static_cast<std::size_t>(st.step))}};
     s["upstream"] = {{"name", "d" + st.root + "/d" + st.output}, {"tensor", tensor_json(st.grad_output, o)}};
     s["note"] = st.note;
@@ -330,6 +363,7 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
   data["forward"] = std::move(forward);
   data["backward"] = std::move(backward);
   data["leaf_grads"] = std::move(leaf_grads);
+  data["groups"] = std::move(groups);
   std::string js = data.dump();
   // Inside <script>, "</" could close the element early.
   for (std::size_t p = js.find("</"); p != std::string::npos; p = js.find("</", p + 2))
@@ -352,7 +386,7 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
             : "<div class=\"legend\">(laid out without graphviz: install it for a better picture)</div>")
     << "<div class=\"legend\">red: the step's op; green: where its values (forward) or its gradient "
        "(backward) come from; orange: where they go</div>\n"
-    << "</section>\n<section id=\"xg-panel\"></section></main>\n"
+    << "</section>\n<section id=\"xg-outline\"></section>\n<section id=\"xg-panel\"></section></main>\n"
     << "<script type=\"application/json\" id=\"xg-data\">" << js << "</script>\n<script>\n"
     << page_script << "</script>\n</body>\n</html>\n";
   if (!f) throw IOError("explain_html: error writing " + path);
@@ -371,7 +405,14 @@ nav button { font-size: 1em; margin: 0 0.15em; }
 main { display: flex; gap: 1em; padding: 0.5em 1em; align-items: flex-start; }
 #xg-graph { flex: 0 1 45%; overflow: auto; max-height: 90vh; position: sticky; top: 3em; }
 #xg-graph svg { max-width: 100%; height: auto; }
-#xg-panel { flex: 1 1 55%; }
+#xg-panel { flex: 1 1 45%; }
+#xg-outline { flex: 0 0 14em; font-size: 0.85em; max-height: 90vh; overflow: auto; position: sticky; top: 3em; }
+#xg-outline:empty { display: none; }
+#xg-outline details { margin-left: 0.8em; }
+#xg-outline summary { cursor: pointer; white-space: nowrap; }
+#xg-outline a { display: block; margin-left: 1.6em; font-family: monospace; color: #224; text-decoration: none; white-space: nowrap; }
+#xg-outline a.xg-current, #xg-outline summary.xg-current { background: #fde2e2; font-weight: bold; }
+.scope { font-family: monospace; color: #555; }
 .node.xg-current :is(polygon, ellipse, path) { stroke: #d00; stroke-width: 4px; }
 .node.xg-in :is(polygon, ellipse, path) { stroke: #1a7f37; stroke-width: 4px; }
 .node.xg-out :is(polygon, ellipse, path) { stroke: #e67e00; stroke-width: 4px; }
@@ -487,8 +528,58 @@ function highlight(current, ins, outs) {
   }
 }
 
+const scopeHtml = s => s.scope ? ` <span class="scope">in ${esc(s.scope)}</span>` : '';
+
+// The outline: the module calls as nested groups (HTML details, closed but for the current step's),
+// each listing the steps recorded directly in it; a click on a step goes there.
+const outline = document.getElementById('xg-outline');
+const groupEl = {};
+function buildOutline() {
+  if (!D.groups.length) return;
+  outline.innerHTML = '<div class="phase">modules</div><div id="xg-groups"></div>';
+  const top = document.getElementById('xg-groups');
+  const info = {};
+  D.groups.forEach(g => (info[g.path] = g));
+  // Groups are made when their first step comes, so that groups and steps keep the tape's order.
+  const group = path => {
+    if (groupEl[path]) return groupEl[path];
+    const g = info[path];
+    if (!g) return top;
+    const parent = g.parent ? group(g.parent) : top;
+    const d = document.createElement('details');
+    d.className = 'xg-group';
+    d.dataset.scope = g.path;
+    d.title = `${g.path}: steps ${g.first}-${g.last} (${g.last - g.first + 1} ops)`;
+    d.innerHTML = `<summary>${esc(g.path.split('.').pop())}${g.type ? ' <span class="muted">' + esc(g.type) + '</span>' : ''}` +
+                  ` <span class="muted">${g.first}&ndash;${g.last}</span></summary>`;
+    parent.appendChild(d);
+    groupEl[path] = d;
+    return d;
+  };
+  D.forward.forEach((s, i) => {
+    const a = document.createElement('a');
+    a.href = '#';
+    a.dataset.step = s.step;
+    a.textContent = `${s.step} ${s.op}`;
+    a.onclick = e => { e.preventDefault(); go(i); };
+    (s.scope ? group(s.scope) : top).appendChild(a);
+  });
+}
+function outlineShow(scope, step) {
+  if (!D.groups.length) return;
+  outline.querySelectorAll('.xg-current').forEach(e => e.classList.remove('xg-current'));
+  const a = step ? outline.querySelector(`a[data-step="${step}"]`) : null;
+  if (a) a.classList.add('xg-current');
+  for (let p = scope; p; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+    const d = groupEl[p];
+    if (d && !d.open) d.open = true;
+  }
+  if (a) a.scrollIntoView({block: 'nearest'});
+}
+buildOutline();
+
 function forwardHtml(s) {
-  let h = `<div class="phase">forward, step ${s.step} of ${D.forward.length}</div>` +
+  let h = `<div class="phase">forward, step ${s.step} of ${D.forward.length}${scopeHtml(s)}</div>` +
           `<h2><span class="name">${esc(s.output.label)}</span> = <span class="op">${esc(s.op)}</span>(` +
           s.inputs.map(x => esc(x.label)).join(', ') + ')</h2>';
   if (s.formula) h += `<div>derivative: <span class="formula">${esc(s.formula)}</span></div>`;
@@ -501,7 +592,7 @@ function forwardHtml(s) {
 }
 
 function backwardHtml(s, i) {
-  let h = `<div class="phase">backward, step ${i + 1} of ${D.backward.length} (tape step ${s.step})</div>` +
+  let h = `<div class="phase">backward, step ${i + 1} of ${D.backward.length} (tape step ${s.step})${scopeHtml(s)}</div>` +
           `<h2><span class="name">${esc(s.output.label)}</span> = <span class="op">${esc(s.op)}</span>(` +
           s.inputs.map(x => esc(x.label)).join(', ') + ')</h2>';
   if (s.formula) h += `<div>derivative: <span class="formula">${esc(s.formula)}</span></div>`;
@@ -559,6 +650,8 @@ function show() {
     where = 'done: the leaves\' .grad';
   }
   panel.dataset.node = st.s ? st.s.node : '';
+  panel.dataset.scope = st.s && st.s.scope ? st.s.scope : '';
+  outlineShow(st.s ? st.s.scope : '', st.s ? st.s.step : 0);
   document.getElementById('xg-where').textContent = where;
   drawHeat();
 }

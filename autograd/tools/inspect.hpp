@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "xgrad/autograd/tape/op_info.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg {
@@ -77,11 +78,19 @@ struct InspectOptions {
   int64_t max_values = 16;
   int precision = 4;     ///< significant digits
   bool formulas = true;  ///< print each op's derivative formula (from the op registry)
+  /// Tensors of more than max_values elements: their summary (shape, min, max, mean, std, norm).
+  bool summaries = true;
+  bool scopes = true;  ///< tag each op with the module it ran in, `[blocks.0.attn]` (scope.hpp)
+  /// > 0: print each module call at most this deep (in segments of its path: "blocks.0" is 2) as
+  /// ONE line, with its inputs and outputs (`steps 5-28  blocks.0 (Block): 24 ops ...`).
+  int collapse_depth = 0;
 };
 
 /// Values as nested brackets, `[[0.1, 0.2], [0.3, 0.4]]` (a 0-d tensor: the bare number), with
 /// `precision` significant digits; above max_values elements `<[64, 784] float32>`.
 std::string format_values(const Tensor& t, int precision = 4, int64_t max_values = 16);
+/// `[64, 784] float32 {min -3.1, max 2.9, mean 0.01, std 1, norm 224}` (NaN and Inf propagate).
+std::string summarize_values(const Tensor& t, int precision = 4);
 
 // ---------------------------------------------------------------- the tape
 
@@ -110,6 +119,8 @@ struct TapeEntry {
   Tensor value;  ///< the output's values; undefined when unknown
   std::vector<TapeInput> inputs;
   std::shared_ptr<Node> node;
+  ScopeId scope = 0;       ///< where it was recorded (scope.hpp)
+  std::string scope_path;  ///< that scope's path, "blocks.0.attn" ("" outside any module)
 };
 
 /// The tape of `root` (usually a loss): its recorded ops in recording order.
@@ -136,6 +147,7 @@ struct BackwardStep {
   std::vector<Tensor> grad_inputs;  ///< dL/d(input k) sent by this step; undefined: no gradient
   /// A remark printed under the step's header (mark_culprit in gradcheck.hpp: a wrong backward).
   std::string note;
+  std::string scope_path;  ///< the module the op ran in ("" outside any; scope.hpp)
   /// The chain-rule line for input k, e.g. `dL/dz1 = dL/dh * h (1 - h) = [..] * [..] = [..]`;
   /// empty when input k receives no gradient. Numbers are shown only where they were verified
   /// to reproduce grad_inputs[k].
@@ -189,6 +201,9 @@ struct DotOptions {
   const BackwardTrace* trace = nullptr;  ///< gradients of intermediate tensors, from backward_trace
   std::string title = {};                ///< a graph label
   std::string rankdir = "TB";            ///< Graphviz layout direction: "TB" (top to bottom) or "LR"
+  bool clusters = true;  ///< draw each module's ops inside a box (a subgraph cluster per scope)
+  /// > 0: draw each module call at most this deep as ONE node (see InspectOptions::collapse_depth)
+  int collapse_depth = 0;
 };
 
 /// The tape of `root` as a Graphviz digraph: an ellipse per op ("step 3\nsigmoid") and a box per

@@ -34,6 +34,8 @@ std::string number(double v, int precision);
 void nested(std::string& out, const std::vector<double>& v, const Shape& s, int axis, int64_t& pos,
             int precision, bool integral);
 std::string tag(const char* prefix, std::size_t n);
+/// "{min -3.1, max 2.9, mean 0.01, std 1, norm 224}" (std as torch.std: with n - 1).
+std::string summary_stats(const Tensor& t, int precision);
 /// Index of the first NaN or Inf element, or -1.
 int64_t first_non_finite(const Tensor& t);
 std::string unravel(int64_t flat, const Shape& s);
@@ -104,6 +106,8 @@ class TapeView {
     e.value = output_value(n);
     for (std::size_t k = 0; k < n.num_inputs(); ++k) e.inputs.push_back(input(n, k));
     e.node = nodes_[i];
+    e.scope = n.scope();
+    if (e.scope) e.scope_path = scope_info(e.scope).path;
     return e;
   }
 
@@ -127,7 +131,9 @@ class TapeView {
   }
   void assign(const std::shared_ptr<TensorImpl>& impl, int& leaves, int& consts) {
     if (!impl || !impl->name.empty() || leaf_labels_.count(impl.get())) return;
-    if (impl->requires_grad)
+    if (std::string n = display_name(impl.get()); !n.empty())  // a parameter or buffer of a model
+      leaf_labels_[impl.get()] = std::move(n);
+    else if (impl->requires_grad)
       leaf_labels_[impl.get()] = tag("leaf", static_cast<std::size_t>(++leaves));
     else if (impl->shape.numel() == 1)
       leaf_labels_[impl.get()] = format_values(Tensor(impl), 4, 1);
@@ -143,6 +149,23 @@ class TapeView {
 };
 
 std::string with_shape(const TapeInput& in);
+
+// ---------------------------------------------------------------- module calls, collapsed
+
+// A run of consecutive tape steps recorded inside one module call (collapse_depth): steps
+// first..last (1-based), the module's scope, the tensors that enter it from outside (without its
+// parameters, which are counted) and those it hands on (used by a later step outside it, or the
+// root). A step outside any module deep enough is a group of its own with scope 0.
+struct StepGroup {
+  int first = 0, last = 0;
+  ScopeId scope = 0;
+  std::string path, type;
+  std::vector<TapeInput> inputs;
+  int parameters = 0;
+  std::vector<std::size_t> outputs;  // indices into the entries: steps whose output leaves the group
+  bool collapsed() const { return scope != 0; }
+};
+std::vector<StepGroup> group_steps(const std::vector<TapeEntry>& entries, int depth);
 /// "t2 [2] from 'sub' (step 2)", "W1 [2, 2] (a leaf)", "0.5 (a constant)"
 std::string provenance(const TapeInput& in);
 
@@ -197,6 +220,7 @@ class TraceCollector {
     s.output = view_.output_label(n);
     s.output_value = view_.output_value(n);
     s.grad_output = g;
+    if (n.scope()) s.scope_path = scope_info(n.scope()).path;
     for (std::size_t k = 0; k < n.num_inputs(); ++k) s.inputs.push_back(view_.input(n, k));
     // (a backward formula may compute a gradient for an input that does not require grad: the
     // engine drops it, and so does the trace)

@@ -1,6 +1,7 @@
 // The pieces every printer shares: values as text, labels of tape inputs, annotations.
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "xgrad/autograd/tools/inspect_internal.hpp"
 
@@ -52,6 +53,32 @@ static std::string shape_dtype(const Tensor& t) {  // (format_values above max_v
   r += ' ';
   r += dtype_name(t.dtype());
   return r + '>';
+}
+
+std::string summary_stats(const Tensor& t, int precision) {
+  const std::vector<double> v = t.to_vector<double>();
+  if (v.empty()) return "{empty}";
+  double lo = v[0], hi = v[0], sum = 0, sq = 0;
+  for (double x : v) {
+    lo = std::fmin(lo, x);
+    hi = std::fmax(hi, x);
+    sum += x;
+    sq += x * x;
+  }
+  for (double x : v)
+    if (std::isnan(x)) lo = hi = x;  // (fmin and fmax would skip it)
+  const auto n = static_cast<double>(v.size());
+  const double mean = sum / n;
+  double dev = 0;
+  for (double x : v) dev += (x - mean) * (x - mean);
+  const double sd = v.size() > 1 ? std::sqrt(dev / (n - 1)) : NAN;
+  std::string r = "{min ";
+  r += number(lo, precision);
+  r += ", max " + number(hi, precision);
+  r += ", mean " + number(mean, precision);
+  r += ", std " + number(sd, precision);
+  r += ", norm " + number(std::sqrt(sq), precision);
+  return r + "}";
 }
 
 // Index of the first NaN or Inf element, or -1.
@@ -138,6 +165,15 @@ TapeInput TapeView::input(const Node& n, std::size_t k) const {
 }  // namespace inspect_detail
 
 using namespace inspect_detail;
+
+std::string summarize_values(const Tensor& t, int precision) {
+  if (!t.defined()) return "<undefined>";
+  std::string r = t.shape().str();
+  r += ' ';
+  r += dtype_name(t.dtype());
+  r += ' ';
+  return r + summary_stats(t, precision);
+}
 
 std::string format_values(const Tensor& t, int precision, int64_t max_values) {
   if (!t.defined()) return "<undefined>";

@@ -54,7 +54,9 @@ std::string BackwardStep::chain_rule(std::size_t k, const InspectOptions& o) con
 }
 
 std::string BackwardStep::str(const InspectOptions& o) const {
-  std::string s = tag("step ", static_cast<std::size_t>(step)) + "  " + output + " = " + op + "(";
+  std::string s = tag("step ", static_cast<std::size_t>(step)) + "  ";
+  if (o.scopes && !scope_path.empty()) s += "[" + scope_path + "] ";
+  s += output + " = " + op + "(";
   for (std::size_t k = 0; k < inputs.size(); ++k) s += (k ? ", " : "") + inputs[k].label;
   s += ")";
   if (o.formulas && !formula.empty()) {
@@ -81,14 +83,60 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
     os << "; d" << root << "/d" << root << " = "
        << format_values(steps.front().grad_output, o.precision, o.max_values);
   os << "\n";
-  for (const BackwardStep& s : steps) os << s.str(o);
+  // Collapsed: a run of consecutive steps inside one module call (at most collapse_depth deep)
+  // is one line: the gradient that entered it and those it sent out of it.
+  auto key_of = [&](const BackwardStep& s) -> ScopeId {
+    if (o.collapse_depth <= 0 || !s.node || !s.node->scope()) return 0;
+    const ScopeId a = scope_at_depth(s.node->scope(), o.collapse_depth);
+    return scope_info(a).depth >= 1 ? a : 0;
+  };
+  auto grad_text = [&](const Tensor& g) {
+    if (!g.defined()) return std::string("?");
+    if (g.numel() <= o.max_values) return format_values(g, o.precision, o.max_values);
+    return o.summaries ? summarize_values(g, o.precision) : format_values(g, o.precision, o.max_values);
+  };
+  for (std::size_t i = 0; i < steps.size();) {
+    const ScopeId key = key_of(steps[i]);
+    std::size_t j = i + 1;
+    while (key && j < steps.size() && key_of(steps[j]) == key) ++j;
+    if (j - i < 2) {
+      os << steps[i].str(o);
+      i = j;
+      continue;
+    }
+    const ScopeInfo info = scope_info(key);
+    int lo = steps[i].step, hi = steps[i].step;
+    for (std::size_t k = i; k < j; ++k) {
+      lo = std::min(lo, steps[k].step);
+      hi = std::max(hi, steps[k].step);
+    }
+    os << "steps " << hi << "-" << lo << "  " << info.path
+       << (info.type.empty() ? "" : " (" + info.type + ")") << ": " << j - i << " steps; in: d" << root
+       << "/d" << steps[i].output << " = " << grad_text(steps[i].grad_output);
+    int parameters = 0;
+    std::string out;
+    for (std::size_t k = i; k < j; ++k)
+      for (std::size_t m = 0; m < steps[k].inputs.size(); ++m) {
+        const TapeInput& in = steps[k].inputs[m];
+        if (!steps[k].grad_inputs[m].defined() || (in.producer_step >= lo && in.producer_step <= hi))
+          continue;
+        if (in.is_leaf && in.label.rfind(info.path + ".", 0) == 0) {
+          ++parameters;
+          continue;
+        }
+        out += (out.empty() ? "" : ", ") + ("d" + root + "/d" + in.label) + " = " +
+               grad_text(steps[k].grad_inputs[m]);
+      }
+    if (!out.empty()) os << "; out: " << out;
+    if (parameters) os << "; and to " << parameters << " parameter gradient" << (parameters == 1 ? "" : "s");
+    os << "\n";
+    i = j;
+  }
   if (!leaves.empty()) os << "leaf gradients (.grad after this backward):\n";
   for (const LeafGradient& l : leaves) {
-    os << "  " << l.label << ".grad = "
-       << format_values(l.accumulated.defined() ? l.accumulated : l.grad, o.precision, o.max_values);
+    os << "  " << l.label << ".grad = " << grad_text(l.accumulated.defined() ? l.accumulated : l.grad);
     if (l.accumulated_onto_earlier)
-      os << "  (this pass: " << format_values(l.grad, o.precision, o.max_values)
-         << ", added to the earlier .grad)";
+      os << "  (this pass: " << grad_text(l.grad) << ", added to the earlier .grad)";
     os << "\n";
   }
 }

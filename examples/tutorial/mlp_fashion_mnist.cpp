@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     xg::InspectGuard inspect;
     const xg::data::Batch batch = *loader.begin();
     xg::Tensor loss = loss_of(params, batch.data, batch.target).name("loss");
-    xg::print_tape(loss, std::cout, {.formulas = false});
+    xg::print_tape(loss, std::cout, {.formulas = false, .summaries = false});
     if (!html_path.empty()) {  // (its backward leaves .grad on the parameters: section 3 zeroes them)
       xg::explain_html(loss, html_path, {.title = "one batch of the Fashion-MNIST MLP"});
       std::cerr << "wrote " << html_path << "\n";

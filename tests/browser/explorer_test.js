@@ -96,6 +96,45 @@ function compare(got, want, what) {
 
 const state = snapshot;
 
+// The module outline of the LSTM's page (an nn::Sequential of an LSTM "0" over 4 time steps and
+// a Linear "1"): the groups and their nesting, closed but for the current step's, a click on a
+// group's summary expands and collapses it, a click on a step goes there.
+async function checkOutline(page, net) {
+  const groups = await page.evaluate(() => [...document.querySelectorAll('#xg-outline details.xg-group')].map(d => ({
+    scope: d.dataset.scope, parent: d.parentElement.closest('details.xg-group')?.dataset.scope || '', open: d.open})));
+  const want = ['0', '0.t0', '0.t1', '0.t2', '0.t3', '1'];
+  const scopes = groups.map(g => g.scope);
+  if (JSON.stringify(scopes) !== JSON.stringify(want)) return fail(`${net}: outline groups ${JSON.stringify(scopes)}, not ${JSON.stringify(want)}`);
+  ++checked;
+  for (const g of groups) {
+    const parent = g.scope.includes('.') ? g.scope.slice(0, g.scope.lastIndexOf('.')) : '';
+    if (g.parent !== parent) fail(`${net}: outline group ${g.scope} is inside "${g.parent}", not "${parent}"`);
+  }
+  // at forward step 1 (inside 0.t0): 0 and 0.t0 open, the others closed
+  const openAtHome = groups.filter(g => g.open).map(g => g.scope).join(',');
+  if (openAtHome !== '0,0.t0') fail(`${net}: at Home the open groups are "${openAtHome}", not "0,0.t0"`);
+  const panelScope = await page.evaluate(() => document.getElementById('xg-panel').dataset.scope);
+  if (panelScope !== '0.t0') fail(`${net}: step 1's scope shown as "${panelScope}", not "0.t0"`);
+  const isOpen = scope => page.evaluate(s => document.querySelector(`#xg-outline details[data-scope="${s}"]`).open, scope);
+  await page.click('#xg-outline details[data-scope="1"] > summary');
+  if (!(await isOpen('1'))) fail(`${net}: a click on group 1 did not expand it`);
+  await page.click('#xg-outline details[data-scope="1"] > summary');
+  if (await isOpen('1')) fail(`${net}: a second click on group 1 did not collapse it`);
+  await page.click('#xg-outline details[data-scope="1"] > summary');
+  const link = await page.evaluate(() => {
+    const a = document.querySelector('#xg-outline details[data-scope="1"] > a');
+    return a ? Number(a.dataset.step) : 0;
+  });
+  if (!link) return fail(`${net}: group 1 lists no step`);
+  await page.click(`#xg-outline a[data-step="${link}"]`);
+  const s = await snapshot(page);
+  if (s.phase !== 'forward' || s.index !== link - 1 || s.highlighted[0] !== `op${link}`)
+    fail(`${net}: a click on step ${link} in the outline went to ${s.phase} ${s.index} (${s.highlighted})`);
+  const scope = await page.evaluate(() => document.getElementById('xg-panel').dataset.scope);
+  if (scope !== '1') fail(`${net}: step ${link}'s scope shown as "${scope}", not "1"`);
+  checked += 6;
+}
+
 // One network: write its page, open it, go through it with the keyboard.
 async function runNet(browser, net) {
   const dir = path.join(outDir, net);
@@ -117,6 +156,8 @@ async function runNet(browser, net) {
     });
     await page.goto('file://' + path.resolve(pageFile), {waitUntil: 'load'});
 
+    await page.keyboard.press('Home');
+    if (net === 'lstm') await checkOutline(page, net);
     await page.keyboard.press('Home');
     let s = await state(page);
     if (s.phase !== 'forward' || s.index !== 0) fail(`${net}: Home: at ${s.phase} ${s.index}, not forward 0`);
