@@ -5,7 +5,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "xgrad/autograd/tensor/tensor.hpp"
 
@@ -48,7 +50,15 @@ ScopeId scope_child(ScopeId parent, std::string_view name, std::string_view type
   const std::lock_guard<std::mutex> lock(t.mutex);
   if (parent >= t.entries.size()) parent = 0;
   // (roots, which have no segment, are told apart by their type)
-  auto key = std::make_pair(parent, name.empty() ? "\x01" + std::string(type) : std::string(name));
+  // (built by append: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here)
+  std::string segment;
+  if (name.empty()) {
+    segment.push_back('\x01');
+    segment.append(type);
+  } else {
+    segment.assign(name);
+  }
+  auto key = std::make_pair(parent, std::move(segment));
   if (auto it = t.ids.find(key); it != t.ids.end()) {
     ScopeInfo& e = t.entries[it->second];
     if (e.type.empty() && !type.empty()) e.type = std::string(type);
