@@ -74,7 +74,8 @@ struct EmbeddingBagArgs {
 namespace functional {
 /// EmbeddingBag's functional form: input [B, N] or [N] with args.offsets -> [B, embedding_dim].
 /// An empty bag (or one holding only padding_idx) gives zeros. Gradients reach weight (and
-/// per_sample_weights); mode max gives each output element's gradient to the row it came from.
+/// per_sample_weights); mode max gives each output element's gradient to the row it came from
+/// (rows tied for the maximum share it, where PyTorch picks one).
 Tensor embedding_bag(const Tensor& input, const Tensor& weight, const EmbeddingBagArgs& args = {});
 }  // namespace functional
 

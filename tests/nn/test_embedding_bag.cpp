@@ -102,6 +102,13 @@ TEST_CASE("embedding_bag: per_sample_weights (sum), padding_idx, 2-D input, incl
         bag(kIndices, {.offsets = i64({0, 3, 7, 8}), .mode = M::sum, .include_last_offset = true}).first,
         last_sum);
   }
+  SUBCASE("an empty input: every bag empty, zeros (as PyTorch)") {
+    for (M mode : {M::sum, M::mean, M::max}) {
+      std::pair<Tensor, Tensor> r = bag(i64({}), {.offsets = i64({0, 0}), .mode = mode});
+      check_values(r.first, Vec(6, 0.0));
+      if (r.second.defined()) check_values(r.second, Vec(18, 0.0));
+    }
+  }
   SUBCASE("max_norm rescales the rows looked up, in place") {
     Tensor w = det({6, 3}, 0.7, 0.3) * 3.0;
     Tensor o = F::embedding_bag(kIndices, w, {.offsets = kOffsets, .max_norm = 1.5});
