@@ -15,6 +15,7 @@
 #include "xgrad/nn/model_check.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/normalization.hpp"
+#include "xgrad/nn/packed_sequence.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/regularization.hpp"
 #include "xgrad/nn/rnn.hpp"

@@ -1,5 +1,6 @@
 #include "xgrad/nn/rnn.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -55,23 +56,27 @@ Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
   return n + z * (h - n);  // (1 - z) n + z h
 }
 
-// The steps of x [T, B, F] as T tensors [B, F]. When x requires grad, each slice's backward
-// is a zero-filled tensor of x's full size, so T direct slices would cost O(T^2) in backward;
-// halving recursively costs O(T log T).
-void unbind_into(const Tensor& x, std::size_t offset, std::vector<Tensor>& out) {
-  const int64_t n = x.size(0);
+// x [N, F] cut along axis 0 into pieces of `sizes` rows (the steps of a sequence). When x
+// requires grad, each slice's backward is a zero-filled tensor of x's full size, so T direct
+// slices would cost O(T^2) in backward; halving recursively costs O(T log T).
+void split_into(const Tensor& x, const int64_t* sizes, std::size_t n, Tensor* out) {
   if (n <= 4 || !x.requires_grad() || !GradMode::is_enabled()) {
-    for (int64_t i = 0; i < n; ++i)
-      out[offset + static_cast<std::size_t>(i)] = squeeze(slice(x, 0, i, i + 1), 0);
+    int64_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = slice(x, 0, at, at + sizes[i]);
+      at += sizes[i];
+    }
     return;
   }
-  const int64_t half = n / 2;
-  unbind_into(slice(x, 0, 0, half), offset, out);
-  unbind_into(slice(x, 0, half, n), offset + static_cast<std::size_t>(half), out);
+  const std::size_t half = n / 2;
+  int64_t rows = 0;
+  for (std::size_t i = 0; i < half; ++i) rows += sizes[i];
+  split_into(slice(x, 0, 0, rows), sizes, half, out);
+  split_into(slice(x, 0, rows, x.size(0)), sizes + half, n - half, out + half);
 }
-std::vector<Tensor> unbind_steps(const Tensor& x) {
-  std::vector<Tensor> out(static_cast<std::size_t>(x.size(0)));
-  unbind_into(x, 0, out);
+std::vector<Tensor> split_steps(const Tensor& x, const std::vector<int64_t>& sizes) {
+  std::vector<Tensor> out(sizes.size());
+  split_into(x, sizes.data(), sizes.size(), out.data());
   return out;
 }
 
@@ -210,19 +215,32 @@ RNNBase::RNNBase(std::string type_name, Kind kind, RNNOptions options)
     throw ValueError(name + ": dropout must lie in [0, 1], got " + std::to_string(options.dropout));
   if (kind != Kind::rnn && options.nonlinearity != RNNActivation::tanh)
     throw ValueError(name + ": the nonlinearity is fixed (tanh); relu is for RNN");
+  if (options.proj_size < 0)
+    throw ValueError(name + ": proj_size must be positive, or 0 for no projection, got " +
+                     std::to_string(options.proj_size));
+  if (options.proj_size > 0 && kind != Kind::lstm)
+    throw ValueError(name + ": proj_size is for LSTM only, got proj_size " +
+                     std::to_string(options.proj_size));
+  if (options.proj_size >= options.hidden_size)
+    throw ValueError(name + ": proj_size " + std::to_string(options.proj_size) +
+                     " must be smaller than hidden_size " + std::to_string(options.hidden_size));
   const int64_t gates = kind == Kind::lstm ? 4 : kind == Kind::gru ? 3 : 1;
   const int64_t hidden = options.hidden_size, dirs = options.bidirectional ? 2 : 1;
+  const int64_t out_h = options.proj_size > 0 ? options.proj_size : hidden;  // h's features
   for (int64_t l = 0; l < options.num_layers; ++l)
     for (int64_t d = 0; d < dirs; ++d) {
       const std::string suffix = "_l" + std::to_string(l) + (d ? "_reverse" : "");
-      const int64_t in = l == 0 ? options.input_size : hidden * dirs;
+      const int64_t in = l == 0 ? options.input_size : out_h * dirs;
       std::vector<Tensor> w;
       w.push_back(register_parameter("weight_ih" + suffix, init_uniform({gates * hidden, in}, hidden)));
-      w.push_back(register_parameter("weight_hh" + suffix, init_uniform({gates * hidden, hidden}, hidden)));
+      w.push_back(register_parameter("weight_hh" + suffix, init_uniform({gates * hidden, out_h}, hidden)));
       if (options.bias) {
         w.push_back(register_parameter("bias_ih" + suffix, init_uniform({gates * hidden}, hidden)));
         w.push_back(register_parameter("bias_hh" + suffix, init_uniform({gates * hidden}, hidden)));
       }
+      if (options.proj_size > 0)
+        w.push_back(
+            register_parameter("weight_hr" + suffix, init_uniform({options.proj_size, hidden}, hidden)));
       weights_.push_back(std::move(w));
     }
 }
@@ -233,6 +251,119 @@ std::vector<Tensor> RNNBase::layer_parameters(int64_t layer, bool reverse) const
                      " among " + std::to_string(options_.num_layers) +
                      (options_.bidirectional ? " bidirectional" : "") + " layer(s)");
   return weights_[static_cast<std::size_t>(layer * (options_.bidirectional ? 2 : 1) + (reverse ? 1 : 0))];
+}
+
+// The steps of a batch (each [batch_sizes[t], features]) through the stack; run_steps replaces
+// `in` by the top layer's outputs and sets the final states.
+struct RNNBase::Steps {
+  std::vector<Tensor> in;
+  std::vector<int64_t> sizes;
+  Tensor h_n, c_n;  ///< [num_layers D, B, *], the rows in the steps' order
+};
+
+Tensor RNNBase::check_state(const Tensor& s, const char* what, int64_t batch, int64_t features,
+                            bool unbatched, const Shape& input_shape) const {
+  if (!s.defined()) return s;
+  const int64_t slots = options_.num_layers * (options_.bidirectional ? 2 : 1);
+  const Shape want = unbatched ? Shape{slots, features} : Shape{slots, batch, features};
+  if (!(s.shape() == want))
+    throw ShapeError(type_name() + ": " + what + " has shape " + s.shape().str() + ", expected " +
+                     want.str() + " (num_layers * num_directions, batch, " +
+                     (features == options_.hidden_size ? "hidden_size" : "proj_size") + ") for input " +
+                     input_shape.str());
+  check_float(type_name(), s, what);
+  return unbatched ? unsqueeze(s, 1) : s;
+}
+
+void RNNBase::run_steps(Steps& st, const Tensor& h0, const Tensor& c0) {
+  const RNNOptions& o = options_;
+  const auto steps = static_cast<int64_t>(st.sizes.size());
+  const int64_t batch = st.sizes[0], dirs = o.bidirectional ? 2 : 1, hidden = o.hidden_size;
+  const int64_t out_h = o.proj_size > 0 ? o.proj_size : hidden;
+  const Dtype dtype = st.in[0].dtype();
+  auto state_at = [&](const Tensor& s, int64_t slot, int64_t features) {
+    return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, features})
+                       : zeros({batch, features}, {.dtype = dtype});
+  };
+  // Rows [from, to) of a state: the whole tensor when that is all of it (no node on the tape).
+  auto rows_of = [](const Tensor& s, int64_t from, int64_t to) {
+    return from == 0 && to == s.size(0) ? s : slice(s, 0, from, to);
+  };
+
+  std::vector<Tensor> h_last, c_last;
+  for (int64_t l = 0; l < o.num_layers; ++l) {
+    std::vector<std::vector<Tensor>> dir_out;
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t slot = l * dirs + d;
+      // The scope of each step, "lstm.t3" ("lstm.l1_reverse.t3" for stacked or bidirectional ones,
+      // named as the weights are): the inspection tools show which step an op belongs to.
+      std::optional<NamedScope> layer_scope;
+      if (o.num_layers > 1 || dirs > 1) layer_scope.emplace(tag_of("l", l) + (d ? "_reverse" : ""));
+      const std::vector<Tensor>& w = weights_[static_cast<std::size_t>(slot)];
+      const Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
+      const Tensor w_hr = o.proj_size > 0 ? w.back() : Tensor();
+      const Tensor h_init = state_at(h0, slot, out_h);
+      const Tensor c_init = kind_ == Kind::lstm ? state_at(c0, slot, hidden) : Tensor();
+      // Forward, the batch shrinks as sequences end: their final states are set aside (in
+      // `ended`, last rows first). Backward, it grows as sequences start from their initial state.
+      Tensor h, c;
+      int64_t rows = 0;
+      std::vector<Tensor> ended_h, ended_c;
+      std::vector<Tensor> outs(static_cast<std::size_t>(steps));
+      for (int64_t k = 0; k < steps; ++k) {
+        const auto t = static_cast<std::size_t>(d ? steps - 1 - k : k);
+        const NamedScope step_scope(tag_of("t", static_cast<int64_t>(t)));
+        const int64_t need = st.sizes[t];
+        if (rows == 0) {
+          h = rows_of(h_init, 0, need);
+          if (c_init.defined()) c = rows_of(c_init, 0, need);
+        } else if (need < rows) {
+          ended_h.push_back(slice(h, 0, need, rows));
+          h = slice(h, 0, 0, need);
+          if (c.defined()) {
+            ended_c.push_back(slice(c, 0, need, rows));
+            c = slice(c, 0, 0, need);
+          }
+        } else if (need > rows) {
+          h = cat({h, slice(h_init, 0, rows, need)}, 0);
+          if (c.defined()) c = cat({c, slice(c_init, 0, rows, need)}, 0);
+        }
+        rows = need;
+        const Tensor xw = affine(st.in[t], w[0], b_ih);
+        switch (kind_) {
+          case Kind::rnn:
+            h = rnn_step(xw, h, w[1], b_hh, o.nonlinearity);
+            break;
+          case Kind::gru:
+            h = gru_step(xw, h, w[1], b_hh);
+            break;
+          case Kind::lstm: {
+            LSTMState next = lstm_step(xw, h, c, w[1], b_hh);
+            h = w_hr.defined() ? linear(next.h, w_hr, Tensor()) : next.h;
+            c = next.c;
+            break;
+          }
+        }
+        outs[t] = h;
+      }
+      auto gather_rows = [](const Tensor& last, std::vector<Tensor>& ended) {
+        if (ended.empty()) return last;
+        ended.push_back(last);
+        std::reverse(ended.begin(), ended.end());
+        return cat(ended, 0);
+      };
+      h_last.push_back(gather_rows(h, ended_h));
+      if (kind_ == Kind::lstm) c_last.push_back(gather_rows(c, ended_c));
+      dir_out.push_back(std::move(outs));
+    }
+    for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
+      st.in[t] = dirs == 1 ? dir_out[0][t] : cat({dir_out[0][t], dir_out[1][t]}, 1);
+      if (o.dropout > 0 && is_training() && l + 1 < o.num_layers)
+        st.in[t] = step_dropout(st.in[t], o.dropout, o.generator.get());
+    }
+  }
+  st.h_n = stack(h_last, 0);
+  if (kind_ == Kind::lstm) st.c_n = stack(c_last, 0);
 }
 
 LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
@@ -249,77 +380,23 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
   check_float(name, x, "input");
   const bool unbatched = x.dim() == 2;
   const Tensor seq = unbatched ? unsqueeze(x, 1) : o.batch_first ? transpose(x, 0, 1) : x;  // [T, B, in]
-  const int64_t steps = seq.size(0), batch = seq.size(1), hidden = o.hidden_size;
+  const int64_t steps = seq.size(0), batch = seq.size(1);
   if (steps == 0) throw ValueError(name + ": the sequence is empty: input " + x.shape().str());
-  const int64_t dirs = o.bidirectional ? 2 : 1, slots = o.num_layers * dirs;
-
-  auto initial = [&](const Tensor& s, const char* what) -> Tensor {
-    if (!s.defined()) return s;
-    const Shape want = unbatched ? Shape{slots, hidden} : Shape{slots, batch, hidden};
-    if (!(s.shape() == want))
-      throw ShapeError(name + ": " + what + " has shape " + s.shape().str() + ", expected " + want.str() +
-                       " (num_layers * num_directions, batch, hidden_size) for input " + x.shape().str());
-    check_float(name, s, what);
-    return unbatched ? unsqueeze(s, 1) : s;
-  };
-  const Tensor h_init = initial(h0, "h0"), c_init = initial(c0, "c0");
-  auto state_at = [&](const Tensor& s, int64_t slot) {
-    return s.defined() ? reshape(slice(s, 0, slot, slot + 1), {batch, hidden})
-                       : zeros({batch, hidden}, {.dtype = x.dtype()});
-  };
+  const int64_t out_h = o.proj_size > 0 ? o.proj_size : o.hidden_size;
+  const Tensor h_init = check_state(h0, "h0", batch, out_h, unbatched, x.shape());
+  const Tensor c_init = check_state(c0, "c0", batch, o.hidden_size, unbatched, x.shape());
 
   // Layers pass per-step lists [B, F] to each other: slicing a sequence tensor that requires grad
-  // costs a full-size gradient per step in backward, so it is done once (unbind_steps), not per layer.
-  std::vector<Tensor> h_last, c_last;
-  std::vector<Tensor> layer_in = unbind_steps(seq);
-  for (int64_t l = 0; l < o.num_layers; ++l) {
-    std::vector<std::vector<Tensor>> dir_out;
-    for (int64_t d = 0; d < dirs; ++d) {
-      const int64_t slot = l * dirs + d;
-      // The scope of each step, "lstm.t3" ("lstm.l1_reverse.t3" for stacked or bidirectional ones,
-      // named as the weights are): the inspection tools show which step an op belongs to.
-      std::optional<NamedScope> layer_scope;
-      if (o.num_layers > 1 || dirs > 1) layer_scope.emplace(tag_of("l", l) + (d ? "_reverse" : ""));
-      const std::vector<Tensor>& w = weights_[static_cast<std::size_t>(slot)];
-      const Tensor b_ih = o.bias ? w[2] : Tensor(), b_hh = o.bias ? w[3] : Tensor();
-      Tensor h = state_at(h_init, slot);
-      Tensor c = kind_ == Kind::lstm ? state_at(c_init, slot) : Tensor();
-      std::vector<Tensor> outs(static_cast<std::size_t>(steps));
-      for (int64_t s = 0; s < steps; ++s) {
-        const auto t = static_cast<std::size_t>(d ? steps - 1 - s : s);
-        const NamedScope step_scope(tag_of("t", static_cast<int64_t>(t)));
-        const Tensor xw = affine(layer_in[t], w[0], b_ih);
-        switch (kind_) {
-          case Kind::rnn:
-            h = rnn_step(xw, h, w[1], b_hh, o.nonlinearity);
-            break;
-          case Kind::gru:
-            h = gru_step(xw, h, w[1], b_hh);
-            break;
-          case Kind::lstm: {
-            LSTMState next = lstm_step(xw, h, c, w[1], b_hh);
-            h = next.h;
-            c = next.c;
-            break;
-          }
-        }
-        outs[t] = h;
-      }
-      h_last.push_back(h);
-      if (kind_ == Kind::lstm) c_last.push_back(c);
-      dir_out.push_back(std::move(outs));
-    }
-    for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t) {
-      layer_in[t] = dirs == 1 ? dir_out[0][t] : concat({dir_out[0][t], dir_out[1][t]}, 1);
-      if (o.dropout > 0 && is_training() && l + 1 < o.num_layers)
-        layer_in[t] = step_dropout(layer_in[t], o.dropout, o.generator.get());
-    }
-  }
+  // costs a full-size gradient per step in backward, so it is done once (split_steps), not per layer.
+  Steps st;
+  st.sizes.assign(static_cast<std::size_t>(steps), batch);
+  st.in = split_steps(reshape(seq, {steps * batch, o.input_size}), st.sizes);
+  run_steps(st, h_init, c_init);
 
   LSTMOutput out;
-  out.output = stack(layer_in, 0);  // [T, B, D H]
-  out.h_n = stack(h_last, 0);
-  if (kind_ == Kind::lstm) out.c_n = stack(c_last, 0);
+  out.output = reshape(cat(st.in, 0), {steps, batch, -1});  // [T, B, D H]
+  out.h_n = st.h_n;
+  out.c_n = st.c_n;
   if (unbatched) {
     out.output = squeeze(out.output, 1);
     out.h_n = squeeze(out.h_n, 1);
@@ -327,6 +404,50 @@ LSTMOutput RNNBase::run(const Tensor& x, const Tensor& h0, const Tensor& c0) {
   } else if (o.batch_first) {
     out.output = transpose(out.output, 0, 1);
   }
+  return out;
+}
+
+PackedLSTMOutput RNNBase::run_packed(const PackedSequence& x, const Tensor& h0, const Tensor& c0) {
+  const std::string& name = type_name();
+  const RNNOptions& o = options_;
+  if (!x.data.defined() || x.data.dim() != 2 || x.data.size(1) != o.input_size)
+    throw ShapeError(
+        name + ": a packed input's data must be [N, input_size = " + std::to_string(o.input_size) +
+        "], got " + (x.data.defined() ? x.data.shape().str() : std::string("an undefined tensor")));
+  check_float(name, x.data, "input");
+  const std::vector<int64_t> sizes = x.batch_size_vector();
+  int64_t total = 0;
+  for (std::size_t t = 0; t < sizes.size(); ++t) {
+    if (sizes[t] <= 0 || (t > 0 && sizes[t] > sizes[t - 1]))
+      throw ValueError(name + ": a packed input's batch_sizes must be positive and non-increasing, got " +
+                       x.batch_sizes.shape().str() + " batch_sizes");
+    total += sizes[t];
+  }
+  if (sizes.empty() || total != x.data.size(0))
+    throw ShapeError(name + ": a packed input's batch_sizes add up to " + std::to_string(total) +
+                     ", its data has " + std::to_string(x.data.size(0)) + " rows");
+  const int64_t batch = sizes[0];
+  const bool permuted = x.sorted_indices.defined();
+  if (permuted && (x.sorted_indices.numel() != batch || !x.unsorted_indices.defined() ||
+                   x.unsorted_indices.numel() != batch))
+    throw ShapeError(name + ": a packed input's sorted_indices and unsorted_indices must both have " +
+                     std::to_string(batch) + " entries (the batch)");
+  const int64_t out_h = o.proj_size > 0 ? o.proj_size : o.hidden_size;
+  const Shape described{total, o.input_size};
+  Tensor h_init = check_state(h0, "h0", batch, out_h, false, described);
+  Tensor c_init = check_state(c0, "c0", batch, o.hidden_size, false, described);
+  if (permuted) {  // the states come in the original order; the steps hold sorted rows
+    if (h_init.defined()) h_init = index_select(h_init, 1, x.sorted_indices);
+    if (c_init.defined()) c_init = index_select(c_init, 1, x.sorted_indices);
+  }
+  Steps st;
+  st.sizes = sizes;
+  st.in = split_steps(x.data, sizes);
+  run_steps(st, h_init, c_init);
+  PackedLSTMOutput out;
+  out.output = {cat(st.in, 0), x.batch_sizes, x.sorted_indices, x.unsorted_indices};
+  out.h_n = permuted ? index_select(st.h_n, 1, x.unsorted_indices) : st.h_n;
+  if (st.c_n.defined()) out.c_n = permuted ? index_select(st.c_n, 1, x.unsorted_indices) : st.c_n;
   return out;
 }
 
@@ -340,6 +461,7 @@ std::string RNNBase::extra_repr() const {
   if (o.batch_first) s << ", batch_first=true";
   if (o.dropout != 0) s << ", dropout=" << o.dropout;
   if (o.bidirectional) s << ", bidirectional=true";
+  if (o.proj_size > 0) s << ", proj_size=" << o.proj_size;
   return s.str();
 }
 
@@ -353,6 +475,11 @@ RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) {
   LSTMOutput r = run(x, h0, Tensor());
   return {r.output, r.h_n};
 }
+PackedRNNOutput RNN::forward(const PackedSequence& x, const Tensor& h0) {
+  const ModuleScope scope(*this);
+  PackedLSTMOutput r = run_packed(x, h0, Tensor());
+  return {r.output, r.h_n};
+}
 
 LSTM::LSTM(RNNOptions options) : RNNBase("LSTM", Kind::lstm, options) {}
 Tensor LSTM::forward(const Tensor& x) {
@@ -363,6 +490,10 @@ LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) {
   const ModuleScope scope(*this);
   return run(x, state.h, state.c);
 }
+PackedLSTMOutput LSTM::forward(const PackedSequence& x, const LSTMState& state) {
+  const ModuleScope scope(*this);
+  return run_packed(x, state.h, state.c);
+}
 
 GRU::GRU(RNNOptions options) : RNNBase("GRU", Kind::gru, options) {}
 Tensor GRU::forward(const Tensor& x) {
@@ -372,6 +503,11 @@ Tensor GRU::forward(const Tensor& x) {
 RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) {
   const ModuleScope scope(*this);
   LSTMOutput r = run(x, h0, Tensor());
+  return {r.output, r.h_n};
+}
+PackedRNNOutput GRU::forward(const PackedSequence& x, const Tensor& h0) {
+  const ModuleScope scope(*this);
+  PackedLSTMOutput r = run_packed(x, h0, Tensor());
   return {r.output, r.h_n};
 }
 

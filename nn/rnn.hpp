@@ -11,6 +11,14 @@
 /// direction). Gates are stacked in PyTorch's order: LSTM (i, f, g, o), GRU (r, z, n).
 /// Every parameter starts uniform in [-1/sqrt(H), 1/sqrt(H)], as PyTorch.
 ///
+/// LSTM with proj_size P > 0 (PyTorch's projections): h' = W_hr (o tanh(c')) with weight_hr
+/// [P, H] (after the biases in each layer's parameters), so h has P features, c keeps H;
+/// weight_hh is [4 H, P] and the layers above the first read P D features.
+///
+/// Variable-length batches: forward also takes a PackedSequence (nn/packed_sequence.hpp) and
+/// returns one; each step runs on the sequences still going, and h_n, c_n hold each sequence's
+/// state at its own last step (reverse direction: its first), in the original batch order.
+///
 /// The formulas, with W x meaning x W^T (computed as matmul_t(x, W, false, true), no copies):
 ///   RNN:  h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu
 ///   LSTM: i = σ(..i), f = σ(..f), g = tanh(..g), o = σ(..o)   (each W_i* x + b_i* + W_h* h + b_h*)
@@ -30,6 +38,7 @@
 
 #include "xgrad/autograd/tensor/generator.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/packed_sequence.hpp"
 
 namespace xg::nn {
 
@@ -120,6 +129,7 @@ struct RNNOptions {
   bool batch_first = false;    ///< input and output [B, T, features] instead of [T, B, features]
   double dropout = 0.0;        ///< dropout on the outputs of every layer but the last, in training
   bool bidirectional = false;  ///< a second pass from the end; outputs concatenated: 2 H features
+  int64_t proj_size = 0;       ///< LSTM only: h projected to proj_size < hidden_size features
   /// The dropout's masks; null: the default generator. A clone shares it.
   std::shared_ptr<Generator> generator = nullptr;
 };
@@ -132,7 +142,18 @@ struct RNNOutput {
 };
 /// What LSTM returns.
 struct LSTMOutput {
-  Tensor output, h_n, c_n;  ///< as RNNOutput; c_n is the final cell state, shaped as h_n
+  Tensor output, h_n, c_n;  ///< as RNNOutput; c_n is the final cell state [num_layers D, B, H]
+};
+/// What RNN and GRU return for a packed input: the packed output (same batch_sizes and indices
+/// as the input) and h_n [num_layers D, B, H] in the original batch order.
+struct PackedRNNOutput {
+  PackedSequence output;
+  Tensor h_n;
+};
+/// What LSTM returns for a packed input.
+struct PackedLSTMOutput {
+  PackedSequence output;
+  Tensor h_n, c_n;
 };
 
 /// @brief What RNN, LSTM and GRU share: the parameters of every layer and direction and the loop
@@ -141,7 +162,7 @@ class RNNBase : public Module {
  public:
   std::string extra_repr() const override;
   const RNNOptions& options() const { return options_; }
-  /// The parameters of one layer and direction, in PyTorch's order: w_ih, w_hh[, b_ih, b_hh].
+  /// The parameters of one layer and direction, in PyTorch's order: w_ih, w_hh[, b_ih, b_hh][, w_hr].
   std::vector<Tensor> layer_parameters(int64_t layer, bool reverse = false) const;
 
  protected:
@@ -149,8 +170,17 @@ class RNNBase : public Module {
   RNNBase(std::string type_name, Kind kind, RNNOptions options);
   /// Runs the stack over x. h0, c0 may be undefined (zeros). c_n is set for the LSTM only.
   LSTMOutput run(const Tensor& x, const Tensor& h0, const Tensor& c0);
+  /// As run over a packed batch; h0, c0 in the original batch order.
+  PackedLSTMOutput run_packed(const PackedSequence& x, const Tensor& h0, const Tensor& c0);
 
  private:
+  struct Steps;
+  /// The loop over layers, directions and time: step t holds batch_sizes[t] rows (the first
+  /// ones of the previous step); h0, c0 [num_layers D, B, *] or undefined.
+  void run_steps(Steps& s, const Tensor& h0, const Tensor& c0);
+  /// Checks an initial state against [num_layers D, batch, features].
+  Tensor check_state(const Tensor& s, const char* what, int64_t batch, int64_t features, bool unbatched,
+                     const Shape& input_shape) const;
   Kind kind_;
   RNNOptions options_;
   std::vector<std::vector<Tensor>> weights_;  ///< per layer and direction (layer * D + direction)
@@ -165,12 +195,15 @@ class RNN : public RNNBase {
       : RNN(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   RNNOutput forward(const Tensor& x, const Tensor& h0);
+  /// A packed batch; h0 [num_layers D, B, H] in the original batch order, or undefined.
+  PackedRNNOutput forward(const PackedSequence& x, const Tensor& h0 = Tensor());
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<RNN>(options()); }
 };
 
-/// @brief LSTM over a sequence; as RNN with a cell state: h0, c0 [num_layers D, B, H] or undefined.
+/// @brief LSTM over a sequence; as RNN with a cell state: h0 [num_layers D, B, P or H], c0
+/// [num_layers D, B, H] or undefined. The output has D P features with proj_size P > 0.
 class LSTM : public RNNBase {
  public:
   explicit LSTM(RNNOptions options);
@@ -178,6 +211,9 @@ class LSTM : public RNNBase {
       : LSTM(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   LSTMOutput forward(const Tensor& x, const LSTMState& state);
+  /// A packed batch; the state [num_layers D, B, P or H] and [num_layers D, B, H] in the
+  /// original batch order, or undefined.
+  PackedLSTMOutput forward(const PackedSequence& x, const LSTMState& state = {});
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<LSTM>(options()); }
@@ -191,6 +227,7 @@ class GRU : public RNNBase {
       : GRU(RNNOptions{.input_size = input_size, .hidden_size = hidden_size, .num_layers = num_layers}) {}
   Tensor forward(const Tensor& x) override;  ///< the output sequence only
   RNNOutput forward(const Tensor& x, const Tensor& h0);
+  PackedRNNOutput forward(const PackedSequence& x, const Tensor& h0 = Tensor());  ///< as RNN's
 
  protected:
   ModulePtr clone_empty() const override { return std::make_shared<GRU>(options()); }

@@ -6,6 +6,7 @@
 // names must agree), evaluates `call` and compares. Adding a case is one entry of the table.
 #include <functional>
 #include <memory>
+#include <type_traits>
 
 #include "parity.hpp"
 #include "xgrad/nn.hpp"
@@ -62,6 +63,33 @@ Run lstm_run() {
     return std::vector<Tensor>{o.output, o.h_n, o.c_n};
   };
 }
+// A packed run: x0 [T, B, in] packed with the lengths x<last> (enforce_sorted false), the
+// initial state from x1 (and x2 for the LSTM); outputs the packed data (or, with padded, the
+// output padded back batch_first with 0.5) and the final states.
+template <class M>
+Run packed_run(bool padded = false) {
+  return [padded](nn::Module& m, const Inputs& in) {
+    const bool lstm = std::is_same_v<M, nn::LSTM>;
+    const Tensor& lengths = in.back();
+    nn::PackedSequence p = nn::pack_padded_sequence(in[0], lengths, false, false);
+    auto out = [&](const nn::PackedSequence& o) {
+      return padded ? nn::pad_packed_sequence(o, true, 0.5).output : o.data;
+    };
+    if constexpr (lstm) {
+      nn::PackedLSTMOutput o = dynamic_cast<nn::LSTM&>(m).forward(p, {in[1], in[2]});
+      return std::vector<Tensor>{out(o.output), o.h_n, o.c_n};
+    } else {
+      nn::PackedRNNOutput o = dynamic_cast<M&>(m).forward(p, in[1]);
+      return std::vector<Tensor>{out(o.output), o.h_n};
+    }
+  };
+}
+const char* const kPackedCall =
+    "(lambda o: (o[0].data, o[1]))(m(torch.nn.utils.rnn.pack_padded_sequence(x0, x2, enforce_sorted=False), "
+    "x1))";
+const char* const kPackedLstmCall =
+    "(lambda o: (o[0].data, o[1]))(m(torch.nn.utils.rnn.pack_padded_sequence(x0, x3, enforce_sorted=False), "
+    "(x1, x2)))";
 Run mha_run(nn::MultiheadAttentionArgs args) {
   return [args](nn::Module& m, const Inputs& in) {
     nn::MultiheadAttentionArgs a = args;
@@ -827,6 +855,125 @@ std::vector<ModuleCase> cases() {
        [] { return mk<nn::GRU>(3, 4, 2); },
        rnn_run<nn::GRU>(),
        "m(x0, x1)"},
+      // ---- LSTM projections, packed (variable-length) sequences
+      {"layer",
+       "LSTM proj_size 2 layers bidirectional",
+       "torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)",
+       {X({5, 2, 3}, 200), X({4, 2, 2}, 201), X({4, 2, 4}, 202)},
+       [] {
+         return mk<nn::LSTM>(nn::RNNOptions{
+             .input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true, .proj_size = 2});
+       },
+       lstm_run(),
+       "m(x0, (x1, x2))"},
+      {"layer",
+       "LSTM proj_size batch_first no bias",
+       "torch.nn.LSTM(3, 5, bias=False, batch_first=True, proj_size=3)",
+       {X({2, 4, 3}, 203), X({1, 2, 3}, 204), X({1, 2, 5}, 205)},
+       [] {
+         return mk<nn::LSTM>(nn::RNNOptions{
+             .input_size = 3, .hidden_size = 5, .bias = false, .batch_first = true, .proj_size = 3});
+       },
+       lstm_run(),
+       "m(x0, (x1, x2))"},
+      {"layer",
+       "packed RNN 2 layers bidirectional, unsorted lengths",
+       "torch.nn.RNN(3, 4, num_layers=2, bidirectional=True)",
+       {X({5, 4, 3}, 206), X({4, 4, 4}, 207), indices({3, 5, 1, 4}, {4})},
+       [] {
+         return mk<nn::RNN>(
+             nn::RNNOptions{.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+       },
+       packed_run<nn::RNN>(),
+       kPackedCall},
+      {"layer",
+       "packed GRU 2 layers bidirectional, unsorted lengths with ties",
+       "torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)",
+       {X({4, 5, 3}, 208), X({4, 5, 4}, 209), indices({2, 4, 2, 1, 4}, {5})},
+       [] {
+         return mk<nn::GRU>(
+             nn::RNNOptions{.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+       },
+       packed_run<nn::GRU>(),
+       kPackedCall},
+      {"layer",
+       "packed LSTM 2 layers bidirectional, unsorted lengths",
+       "torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)",
+       {X({5, 3, 3}, 210), X({4, 3, 4}, 211), X({4, 3, 4}, 212), indices({2, 5, 3}, {3})},
+       [] {
+         return mk<nn::LSTM>(
+             nn::RNNOptions{.input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true});
+       },
+       packed_run<nn::LSTM>(),
+       kPackedLstmCall},
+      {"layer",
+       "packed LSTM proj_size 2 layers bidirectional, padded back",
+       "torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)",
+       {X({4, 3, 3}, 213), X({4, 3, 2}, 214), X({4, 3, 4}, 215), indices({1, 4, 3}, {3})},
+       [] {
+         return mk<nn::LSTM>(nn::RNNOptions{
+             .input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true, .proj_size = 2});
+       },
+       packed_run<nn::LSTM>(true),
+       "(lambda o: (torch.nn.utils.rnn.pad_packed_sequence(o[0], batch_first=True, padding_value=0.5)[0], "
+       "o[1]))"
+       "(m(torch.nn.utils.rnn.pack_padded_sequence(x0, x3, enforce_sorted=False), (x1, x2)))"},
+      // ---- EmbeddingBag
+      {"layer",
+       "EmbeddingBag sum, offsets with an empty bag",
+       "torch.nn.EmbeddingBag(6, 3, mode='sum')",
+       {indices({1, 2, 4, 5, 4, 3, 2, 0, 0}, {9}), indices({0, 3, 3, 7}, {4})},
+       [] {
+         return mk<nn::EmbeddingBag>(nn::EmbeddingBagOptions{
+             .num_embeddings = 6, .embedding_dim = 3, .mode = nn::EmbeddingBagMode::sum});
+       },
+       two<nn::EmbeddingBag>(),
+       "m(x0, x1)"},
+      {"layer",
+       "EmbeddingBag mean, offsets with an empty bag",
+       "torch.nn.EmbeddingBag(6, 3)",
+       {indices({1, 2, 4, 5, 4, 3, 2, 0, 0}, {9}), indices({0, 3, 3, 7}, {4})},
+       [] { return mk<nn::EmbeddingBag>(nn::EmbeddingBagOptions{.num_embeddings = 6, .embedding_dim = 3}); },
+       two<nn::EmbeddingBag>(),
+       "m(x0, x1)"},
+      {"layer",
+       "EmbeddingBag max, offsets with an empty bag",
+       "torch.nn.EmbeddingBag(6, 3, mode='max')",
+       {indices({1, 2, 4, 5, 4, 3, 2, 0, 0}, {9}), indices({0, 3, 3, 7}, {4})},
+       [] {
+         return mk<nn::EmbeddingBag>(nn::EmbeddingBagOptions{
+             .num_embeddings = 6, .embedding_dim = 3, .mode = nn::EmbeddingBagMode::max});
+       },
+       two<nn::EmbeddingBag>(),
+       "m(x0, x1)"},
+      {"layer",
+       "EmbeddingBag sum per_sample_weights include_last_offset",
+       "torch.nn.EmbeddingBag(6, 3, mode='sum', include_last_offset=True)",
+       {indices({1, 2, 4, 5, 4, 3, 2, 0, 0}, {9}), indices({0, 3, 7, 9}, {4}), X({9}, 216)},
+       [] {
+         return mk<nn::EmbeddingBag>(nn::EmbeddingBagOptions{.num_embeddings = 6,
+                                                             .embedding_dim = 3,
+                                                             .mode = nn::EmbeddingBagMode::sum,
+                                                             .include_last_offset = true});
+       },
+       three<nn::EmbeddingBag>(),
+       "m(x0, x1, x2)"},
+      {"layer",
+       "EmbeddingBag mean 2-D padding_idx 4",
+       "torch.nn.EmbeddingBag(6, 3, padding_idx=4)",
+       {indices({1, 4, 2, 4, 4, 4, 3, 0, 4}, {3, 3})},
+       [] {
+         return mk<nn::EmbeddingBag>(
+             nn::EmbeddingBagOptions{.num_embeddings = 6, .embedding_dim = 3, .padding_idx = 4});
+       }},
+      {"layer",
+       "EmbeddingBag max 2-D padding_idx 0",
+       "torch.nn.EmbeddingBag(6, 3, mode='max', padding_idx=0)",
+       {indices({1, 0, 2, 5, 3, 3, 0, 0, 0}, {3, 3})},
+       [] {
+         return mk<nn::EmbeddingBag>(nn::EmbeddingBagOptions{
+             .num_embeddings = 6, .embedding_dim = 3, .mode = nn::EmbeddingBagMode::max, .padding_idx = 0});
+       }},
       // ---- attention
       {"layer",
        "MultiheadAttention 2 heads",
