@@ -16,4 +16,5 @@
 #include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/rnn.hpp"
+#include "xgrad/nn/transformer.hpp"
 #include "xgrad/nn/upsampling.hpp"
