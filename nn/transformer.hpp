@@ -145,6 +145,7 @@ class TransformerDecoderLayer : public Module {
   TransformerDecoderLayer(int64_t d_model, int64_t nhead, TransformerLayerOptions options = {});
   /// tgt [T, N, E] and memory [S, N, E] ([N, T, E] and [N, S, E] with batch_first, [T, E] and
   /// [S, E] unbatched).
+  using Module::forward;  ///< the single-input form throws: two inputs are needed
   Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerDecoderArgs& args = {});
   const TransformerLayerOptions& options() const { return options_; }
   int64_t d_model() const { return d_model_; }
@@ -192,6 +193,7 @@ class TransformerDecoder : public Module {
  public:
   TransformerDecoder(const std::shared_ptr<TransformerDecoderLayer>& decoder_layer, int64_t num_layers,
                      ModulePtr norm = nullptr);
+  using Module::forward;  ///< the single-input form throws: two inputs are needed
   Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerDecoderArgs& args = {});
   int64_t num_layers() const { return num_layers_; }
 
@@ -227,6 +229,7 @@ class Transformer : public Module {
  public:
   explicit Transformer(TransformerOptions options = {});
   /// src [S, N, E], tgt [T, N, E] ([N, S, E], [N, T, E] with batch_first) -> [T, N, E].
+  using Module::forward;  ///< the single-input form throws: two inputs are needed
   Tensor forward(const Tensor& src, const Tensor& tgt, const TransformerArgs& args = {});
   /// [sz, sz] with -inf above the diagonal (the free function of the same name).
   static Tensor generate_square_subsequent_mask(int64_t sz, Dtype dtype = Dtype::float32) {
