@@ -149,20 +149,39 @@ std::string AttentionOutProj::extra_repr() const {
 
 MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads,
                                        MultiheadAttentionOptions options)
-    : Module("MultiheadAttention"), embed_dim_(embed_dim), num_heads_(num_heads), options_(options) {
+    : Module("MultiheadAttention"),
+      embed_dim_(embed_dim),
+      num_heads_(num_heads),
+      kdim_(options.kdim.value_or(embed_dim)),
+      vdim_(options.vdim.value_or(embed_dim)),
+      options_(options) {
   if (embed_dim <= 0 || num_heads <= 0)
     throw ValueError("MultiheadAttention: embed_dim and num_heads must be positive, got " +
                      std::to_string(embed_dim) + " and " + std::to_string(num_heads));
   if (embed_dim % num_heads != 0)
     throw ValueError("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
                      " is not divisible by num_heads " + std::to_string(num_heads));
+  if (kdim_ <= 0 || vdim_ <= 0)
+    throw ValueError("MultiheadAttention: kdim and vdim must be positive, got " + std::to_string(kdim_) +
+                     " and " + std::to_string(vdim_));
   if (!(options.dropout >= 0 && options.dropout <= 1))
     throw ValueError("MultiheadAttention: dropout must lie in [0, 1], got " +
                      std::to_string(options.dropout));
-  in_proj_weight =
-      register_parameter("in_proj_weight", init::xavier_uniform_(empty({3 * embed_dim, embed_dim})));
+  // PyTorch's registration order (state_dict lists a module's own parameters first, out_proj after).
+  if (qkv_same_embed_dim()) {
+    in_proj_weight =
+        register_parameter("in_proj_weight", init::xavier_uniform_(empty({3 * embed_dim, embed_dim})));
+  } else {
+    q_proj_weight = register_parameter("q_proj_weight", init::xavier_uniform_(empty({embed_dim, embed_dim})));
+    k_proj_weight = register_parameter("k_proj_weight", init::xavier_uniform_(empty({embed_dim, kdim_})));
+    v_proj_weight = register_parameter("v_proj_weight", init::xavier_uniform_(empty({embed_dim, vdim_})));
+  }
   if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
   out_proj = register_module("out_proj", std::make_shared<AttentionOutProj>(embed_dim, options.bias));
+  if (options.add_bias_kv) {
+    bias_k = register_parameter("bias_k", init::xavier_normal_(empty({1, 1, embed_dim})));
+    bias_v = register_parameter("bias_v", init::xavier_normal_(empty({1, 1, embed_dim})));
+  }
 }
 
 Tensor MultiheadAttention::forward(const Tensor& x) {
@@ -185,9 +204,10 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   if ((query.dim() != 2 && query.dim() != 3) || key.dim() != query.dim() || value.dim() != query.dim())
     throw ShapeError(name + ": expected query, key and value all " + (bf ? "[N, L, E]" : "[L, N, E]") +
                      " or all [L, E], got " + shapes);
-  if (query.size(-1) != embed_dim_ || key.size(-1) != embed_dim_ || value.size(-1) != embed_dim_)
-    throw ShapeError(name + ": expected embed_dim " + std::to_string(embed_dim_) + " features, got " +
-                     shapes);
+  if (query.size(-1) != embed_dim_ || key.size(-1) != kdim_ || value.size(-1) != vdim_)
+    throw ShapeError(name + ": expected " + std::to_string(embed_dim_) + " query features (embed_dim), " +
+                     std::to_string(kdim_) + " key features (kdim) and " + std::to_string(vdim_) +
+                     " value features (vdim), got " + shapes);
   const bool unbatched = query.dim() == 2;
   const int seq_axis = unbatched ? 0 : (bf ? 1 : 0), batch_axis = bf ? 0 : 1;
   if (!unbatched &&
@@ -204,30 +224,52 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   const int64_t n = unbatched ? 1 : query.size(batch_axis), l = query.size(seq_axis), s = key.size(seq_axis);
   const int64_t e = embed_dim_, h = num_heads_, d = head_dim();
 
-  // Projections: one gemm for self-attention, else one per block of in_proj_weight.
+  // Projections [N len, E]: one gemm for self-attention, else one per block of the weights.
   Tensor q, k, v;
-  const bool self = query.get() == key.get() && key.get() == value.get();
-  if (self) {
+  auto bias_block = [&](int64_t i) {
+    return in_proj_bias.defined() ? slice(in_proj_bias, 0, i * e, (i + 1) * e) : Tensor();
+  };
+  if (qkv_same_embed_dim() && query.get() == key.get() && key.get() == value.get()) {
     std::vector<Tensor> qkv =
         chunk(affine(reshape(to_nle(query), {n * l, e}), in_proj_weight, in_proj_bias), 3, 1);
     q = qkv[0], k = qkv[1], v = qkv[2];
   } else {
-    auto block = [&](const Tensor& x, int64_t i, int64_t len) {
-      const Tensor b = in_proj_bias.defined() ? slice(in_proj_bias, 0, i * e, (i + 1) * e) : Tensor();
-      return affine(reshape(to_nle(x), {n * len, e}), slice(in_proj_weight, 0, i * e, (i + 1) * e), b);
+    auto block = [&](const Tensor& x, int64_t i, int64_t len, int64_t features) {
+      const Tensor w = qkv_same_embed_dim() ? slice(in_proj_weight, 0, i * e, (i + 1) * e)
+                       : i == 0             ? q_proj_weight
+                       : i == 1             ? k_proj_weight
+                                            : v_proj_weight;
+      return affine(reshape(to_nle(x), {n * len, features}), w, bias_block(i));
     };
-    q = block(query, 0, l), k = block(key, 1, s), v = block(value, 2, s);
+    q = block(query, 0, l, e), k = block(key, 1, s, kdim_), v = block(value, 2, s, vdim_);
   }
-  // [N len, E] -> [N, h, len, d]
+  // [N len, E] -> [N, len, E]; bias_k and bias_v as one more key and value of every batch element.
+  k = reshape(k, {n, s, e}), v = reshape(v, {n, s, e});
+  int64_t extra = 0;  // keys appended after the given S
+  if (bias_k.defined()) {
+    k = concat({k, expand(bias_k, {n, 1, e})}, 1);
+    v = concat({v, expand(bias_v, {n, 1, e})}, 1);
+    ++extra;
+  }
+  // [N, len, E] -> [N, h, len, d]
   auto heads = [&](const Tensor& x, int64_t len) {
     return permute(reshape(x, {n, len, h, d}), {0, 2, 1, 3});
   };
+  Tensor qh = heads(q, l), kh = heads(k, s + extra), vh = heads(v, s + extra);
+  if (options_.add_zero_attn) {
+    const Tensor zero = zeros({n, h, 1, d}, {.dtype = kh.dtype()});
+    kh = concat({kh, zero}, 2);
+    vh = concat({vh, zero}, 2);
+    ++extra;
+  }
 
-  // Masks, as additive masks broadcasting to the scores [N, h, L, S].
+  // Masks, as additive masks broadcasting to the scores [N, h, L, S]; the appended keys are never
+  // masked (PyTorch pads its masks with zeros for them).
   Tensor mask;
   const Dtype dt = q.dtype();
+  const MaskKind pad_kind = args.key_padding_mask_kind.value_or(args.mask_kind);
   check_mask_kind(args.attn_mask, args.mask_kind, name, "attn_mask");
-  check_mask_kind(args.key_padding_mask, args.mask_kind, name, "key_padding_mask");
+  check_mask_kind(args.key_padding_mask, pad_kind, name, "key_padding_mask");
   if (args.attn_mask.defined()) {
     const Tensor& m = args.attn_mask;
     if (m.dim() == 2 && m.size(0) == l && m.size(1) == s)
@@ -236,22 +278,27 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
       mask = reshape(additive_mask(m, args.mask_kind, dt), {n, h, l, s});
     else
       throw ShapeError(name + ": attn_mask must be " + Shape{l, s}.str() + " or " + Shape{n * h, l, s}.str() +
-                       ", got " + m.shape().str() + " for " + shapes);
+                       " ([L, S] or [N num_heads, L, S]), got " + m.shape().str() + " for " + shapes);
   }
   if (args.key_padding_mask.defined()) {
     const Tensor& m = args.key_padding_mask;
     const Shape want = unbatched ? Shape{s} : Shape{n, s};
     if (!(m.shape() == want))
       throw ShapeError(name + ": key_padding_mask must be " + want.str() + ", got " + m.shape().str() +
-                       " for " + shapes);
-    Tensor pad = reshape(additive_mask(m, args.mask_kind, dt), {n, 1, 1, s});
+                       " ([N, S]; [S] unbatched) for " + shapes);
+    Tensor pad = reshape(additive_mask(m, pad_kind, dt), {n, 1, 1, s});
     mask = mask.defined() ? mask + pad : pad;
   }
+  if (args.is_causal) {
+    const Tensor c = causal_mask(l, s, dt);
+    mask = mask.defined() ? mask + c : c;
+  }
+  if (mask.defined() && extra > 0) mask = pad(mask, {0, extra});
 
   AttentionOptions ao;
   ao.dropout_p = is_training() ? options_.dropout : 0.0;
   ao.generator = options_.generator.get();
-  AttentionOutput att = attention(heads(q, l), heads(k, s), heads(v, s), mask, args.is_causal, ao);
+  AttentionOutput att = attention(qh, kh, vh, mask, false, ao);
 
   // [N, h, L, d] -> [N, L, h, d] -> [N L, E] -> out_proj -> back to the input layout.
   Tensor out = out_proj->forward(reshape(permute(att.output, {0, 2, 1, 3}), {n * l, e}));
@@ -272,6 +319,9 @@ std::string MultiheadAttention::extra_repr() const {
   if (!options_.bias) s << ", bias=false";
   if (options_.batch_first) s << ", batch_first=true";
   if (options_.dropout != 0) s << ", dropout=" << options_.dropout;
+  if (options_.add_bias_kv) s << ", add_bias_kv=true";
+  if (options_.add_zero_attn) s << ", add_zero_attn=true";
+  if (!qkv_same_embed_dim()) s << ", kdim=" << kdim_ << ", vdim=" << vdim_;
   return s.str();
 }
 

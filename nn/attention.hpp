@@ -74,9 +74,13 @@ class AttentionOutProj : public Module {
 
 /// Options of MultiheadAttention (PyTorch's names and defaults).
 struct MultiheadAttentionOptions {
-  bool bias = true;                                ///< in_proj_bias and out_proj.bias
-  bool batch_first = false;                        ///< inputs and output [N, L, E] instead of [L, N, E]
-  double dropout = 0.0;                            ///< dropout on the attention weights, in training mode
+  bool bias = true;            ///< in_proj_bias and out_proj.bias
+  bool batch_first = false;    ///< inputs and output [N, L, E] instead of [L, N, E]
+  double dropout = 0.0;        ///< dropout on the attention weights, in training mode
+  bool add_bias_kv = false;    ///< learnable bias_k, bias_v [1, 1, E] appended to the keys and values
+  bool add_zero_attn = false;  ///< a zero key and value appended (after bias_k / bias_v)
+  std::optional<int64_t> kdim = std::nullopt;      ///< features of key (default embed_dim)
+  std::optional<int64_t> vdim = std::nullopt;      ///< features of value (default embed_dim)
   std::shared_ptr<Generator> generator = nullptr;  ///< the dropout's masks; null: the default generator
 };
 
@@ -86,8 +90,11 @@ struct MultiheadAttentionArgs {
   bool need_weights = true;            ///< return the attention weights
   Tensor attn_mask = Tensor();         ///< [L, S] or [N num_heads, L, S] (read with mask_kind)
   bool average_attn_weights = true;    ///< weights averaged over heads [N, L, S], else [N, num_heads, L, S]
-  bool is_causal = false;              ///< also mask out key j > query i
+  bool is_causal = false;              ///< also mask out key j > query i (of the given keys)
   MaskKind mask_kind = MaskKind::additive;  ///< MaskKind::drop for PyTorch's boolean masks
+  /// How key_padding_mask is read when it differs from attn_mask (a float causal mask with a
+  /// boolean padding mask: MaskKind::drop here); default: mask_kind.
+  std::optional<MaskKind> key_padding_mask_kind = std::nullopt;
 };
 
 /// What MultiheadAttention::forward returns.
@@ -97,19 +104,24 @@ struct MultiheadAttentionOutput {
                         ///< need_weights
 };
 
-/// @brief Multi-head attention, as torch.nn.MultiheadAttention (embed_dim for queries, keys and values):
+/// @brief Multi-head attention, as torch.nn.MultiheadAttention:
 ///   Q = query W_q^T + b_q, K = key W_k^T + b_k, V = value W_v^T + b_v   (W_q, W_k, W_v the row
 ///   blocks of in_proj_weight [3E, E]; b_* of in_proj_bias [3E]), split into num_heads heads of
 ///   E / num_heads features, head_i = attention(Q_i, K_i, V_i), output = concat(heads) W_o^T + b_o.
 /// Parameters, named as PyTorch's: in_proj_weight [3E, E] (xavier uniform), in_proj_bias [3E]
 /// (zeros), out_proj.weight [E, E] (U(-1/sqrt(E), 1/sqrt(E))), out_proj.bias [E] (zeros).
+/// With kdim or vdim other than embed_dim (key [.., kdim], value [.., vdim]), in_proj_weight is
+/// replaced by q_proj_weight [E, E], k_proj_weight [E, kdim], v_proj_weight [E, vdim], each xavier
+/// uniform (PyTorch's _qkv_same_embed_dim false). add_bias_kv: bias_k and bias_v [1, 1, E] (xavier
+/// normal) appended to K and V as one more key; add_zero_attn: a zero key and value appended per
+/// head after them. Masks get a zero (attending) column for each appended key, as PyTorch pads them.
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options = {});
   /// Self-attention (query = key = value = x), the output only.
   Tensor forward(const Tensor& x) override;
-  /// query [L, N, E], key and value [S, N, E] ([N, L, E] and [N, S, E] with batch_first; [L, E]
-  /// and [S, E] unbatched).
+  /// query [L, N, E], key [S, N, kdim] and value [S, N, vdim] ([N, L, E], [N, S, kdim] and
+  /// [N, S, vdim] with batch_first; [L, E], [S, kdim] and [S, vdim] unbatched).
   MultiheadAttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                    const MultiheadAttentionArgs& args = {});
   std::string extra_repr() const override;
@@ -117,13 +129,20 @@ class MultiheadAttention : public Module {
   int64_t embed_dim() const { return embed_dim_; }
   int64_t num_heads() const { return num_heads_; }
   int64_t head_dim() const { return embed_dim_ / num_heads_; }
+  int64_t kdim() const { return kdim_; }
+  int64_t vdim() const { return vdim_; }
+  /// kdim == vdim == embed_dim: one packed in_proj_weight (PyTorch's _qkv_same_embed_dim).
+  bool qkv_same_embed_dim() const { return kdim_ == embed_dim_ && vdim_ == embed_dim_; }
   const MultiheadAttentionOptions& options() const { return options_; }
 
-  Tensor in_proj_weight, in_proj_bias;  ///< [3E, E], [3E] (undefined without bias)
+  Tensor in_proj_weight,
+      in_proj_bias;  ///< [3E, E] (undefined unless qkv_same_embed_dim), [3E] (undefined without bias)
+  Tensor q_proj_weight, k_proj_weight, v_proj_weight;  ///< [E, E], [E, kdim], [E, vdim] (else undefined)
+  Tensor bias_k, bias_v;                               ///< [1, 1, E] with add_bias_kv (else undefined)
   std::shared_ptr<AttentionOutProj> out_proj;
 
  private:
-  int64_t embed_dim_, num_heads_;
+  int64_t embed_dim_, num_heads_, kdim_, vdim_;
   MultiheadAttentionOptions options_;
 
  protected:

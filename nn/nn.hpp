@@ -19,4 +19,5 @@
 #include "xgrad/nn/pooling.hpp"
 #include "xgrad/nn/regularization.hpp"
 #include "xgrad/nn/rnn.hpp"
+#include "xgrad/nn/transformer.hpp"
 #include "xgrad/nn/upsampling.hpp"

@@ -468,3 +468,148 @@ TEST_CASE("attention dropout draws from the generator of its options") {
   shared->set_state(state);
   CHECK(m1.forward(x, x, x).attn_weights.to_vector<float>() == y);
 }
+
+namespace {
+// Parameter k (in named_parameters order), element j: 0.5 sin(1 + 0.37 j + 0.71 k); input t,
+// element j: scale sin(0.3 + 0.9 j + 1.7 t). The PyTorch 1.13 reference numbers below were computed
+// in float64 on a torch module and inputs filled by the same formulas.
+void fill_parameters(xg::nn::Module& m) {
+  m.to(Dtype::float64);
+  xg::NoGradGuard g;
+  int k = 0;
+  for (auto& [name, p] : m.named_parameters()) {
+    Vec v(static_cast<std::size_t>(p.numel()));
+    for (std::size_t j = 0; j < v.size(); ++j) v[j] = 0.5 * std::sin(1.0 + 0.37 * double(j) + 0.71 * k);
+    p.copy_(xg::tensor(v, p.shape(), {.dtype = Dtype::float64}));
+    ++k;
+  }
+}
+Tensor formula_input(const xg::Shape& s, int t, double scale = 1.0) {
+  Vec v(static_cast<std::size_t>(s.numel()));
+  for (std::size_t j = 0; j < v.size(); ++j) v[j] = scale * std::sin(0.3 + 0.9 * double(j) + 1.7 * t);
+  return xg::tensor(v, s, {.dtype = Dtype::float64, .requires_grad = true});
+}
+}  // namespace
+
+TEST_CASE("MultiheadAttention kdim/vdim, add_bias_kv, add_zero_attn: PyTorch's parameters and numbers") {
+  xg::nn::MultiheadAttention m(4, 2, {.add_bias_kv = true, .add_zero_attn = true, .kdim = 3, .vdim = 5});
+  CHECK_FALSE(m.qkv_same_embed_dim());
+  CHECK(m.kdim() == 3);
+  CHECK(m.vdim() == 5);
+  CHECK(names_of(m.named_parameters()) ==
+        std::vector<std::string>{"q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k",
+                                 "bias_v", "out_proj.weight", "out_proj.bias"});
+  CHECK_FALSE(m.in_proj_weight.defined());
+  CHECK(m.q_proj_weight.shape() == xg::Shape{4, 4});
+  CHECK(m.k_proj_weight.shape() == xg::Shape{4, 3});
+  CHECK(m.v_proj_weight.shape() == xg::Shape{4, 5});
+  CHECK(m.bias_k.shape() == xg::Shape{1, 1, 4});
+  for (double w : m.k_proj_weight.to_vector<double>()) CHECK(std::abs(w) <= std::sqrt(6.0 / 7.0));  // xavier
+  for (double w : m.v_proj_weight.to_vector<double>()) CHECK(std::abs(w) <= std::sqrt(6.0 / 9.0));
+  CHECK(m.repr() ==
+        "MultiheadAttention(embed_dim=4, num_heads=2, add_bias_kv=true, add_zero_attn=true, kdim=3, vdim=5\n"
+        "  (out_proj): NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=true)\n)");
+  // kdim == vdim == embed_dim given explicitly: the packed weight, as PyTorch
+  xg::nn::MultiheadAttention same(4, 2, {.kdim = 4, .vdim = 4});
+  CHECK(same.qkv_same_embed_dim());
+  CHECK(names_of(same.named_parameters())[0] == "in_proj_weight");
+
+  fill_parameters(m);
+  Tensor q = formula_input({2, 2, 4}, 0), k = formula_input({3, 2, 3}, 1), v = formula_input({3, 2, 5}, 2);
+  xg::nn::MultiheadAttentionArgs args;
+  args.attn_mask = formula_input({2, 3}, 3, 0.5).detach();
+  args.key_padding_mask = xg::tensor({0, 0, 1, 0, 0, 0}, {2, 3});
+  args.key_padding_mask_kind = MaskKind::drop;
+  xg::nn::MultiheadAttentionOutput o = m.forward(q, k, v, args);
+  CHECK(o.attn_weights.shape() == xg::Shape{2, 2, 5});  // S + bias_k + the zero key
+  xg_test::check_values(
+      o.output,
+      Vec{-0.02440104705854404, 0.28903746558081217, 0.12460872995538305, 0.081982530989232472,
+          -0.11869696321836259, 0.19248043806985052, 0.20139468103947389, 0.19246417234185714,
+          -0.055498034952499845, 0.27261404213613011, 0.15272744088334977, 0.10350509282927656,
+          -0.14609114011206914, 0.12876330281977721, 0.217234185614508, 0.25905369481298679},
+      1e-12);
+  xg_test::check_values(o.attn_weights,
+                        Vec{0.15509938860707245,
+                            0.46648662636874827,
+                            0,
+                            0.20076365150000697,
+                            0.17765033352417237,
+                            0.30568481543130255,
+                            0.37906293489578796,
+                            0,
+                            0.1642405697778222,
+                            0.15101167989508729,
+                            0.15817910822598374,
+                            0.26187350412792437,
+                            0.29918116452501342,
+                            0.14275846202373133,
+                            0.13800776109734719,
+                            0.31626958685990048,
+                            0.21658129112124472,
+                            0.13115176552610483,
+                            0.18080255762179881,
+                            0.15519479887095108},
+                        1e-12);
+  xg::sum(o.output).backward();
+  xg_test::check_values(
+      k.grad(),
+      Vec{-0.0081230143731831506, -0.010542318318085733, -0.011534768934886339, -0.014224560973715418,
+          -0.0069993545455870757, 0.0011731816848299626, 0.05169261563269506, 0.05517467879948644,
+          0.0511891080268864, 0.010291063773331693, 0.0050847230763195342, -0.00080981103555821297, 0, 0, 0,
+          -0.0083884431366770956, -0.0062036891642554444, -0.0031792949662732958},
+      1e-10);  // zero for the padded key of batch 0
+}
+
+TEST_CASE("MultiheadAttention kdim/vdim errors and padded keys' zero gradient") {
+  xg::manual_seed(28);
+  xg::nn::MultiheadAttention m(4, 2, {.kdim = 3, .vdim = 2});
+  CHECK_ERROR(m.forward(xg::randn({2, 1, 4}), xg::randn({3, 1, 4}), xg::randn({3, 1, 2})), xg::ShapeError,
+              "MultiheadAttention:", "3 key features (kdim)", "key [3, 1, 4]");
+  CHECK_ERROR(xg::nn::MultiheadAttention(4, 2, {.kdim = 0}), xg::ValueError, "MultiheadAttention:", "kdim");
+  xg::nn::MultiheadAttentionArgs bad;
+  bad.attn_mask = xg::zeros({3, 2, 3});
+  CHECK_ERROR(m.forward(xg::randn({2, 1, 4}), xg::randn({3, 1, 3}), xg::randn({3, 1, 2}), bad),
+              xg::ShapeError, "attn_mask must be [2, 3] or [2, 2, 3]", "got [3, 2, 3]");
+  // 2-D and 3-D masks, drop kind: keys masked for every query get no gradient
+  m.to(Dtype::float64);
+  const xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
+  Tensor q = xg::randn({2, 2, 4}, f64), k = xg::randn({3, 2, 3}, f64), v = xg::randn({3, 2, 2}, f64);
+  xg::nn::MultiheadAttentionArgs args;
+  args.mask_kind = MaskKind::drop;
+  args.attn_mask = xg::tensor({0, 0, 1, 0, 0, 1}, {2, 3});  // key 2 masked for both queries
+  xg::sum(m.forward(q, k, v, args).output).backward();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t c = 0; c < 3; ++c) CHECK(k.grad().at({2, b, c}) == 0.0);
+  CHECK(xg_test::max_abs(k.grad()) > 0);
+  CHECK(v.grad().at({2, 0, 0}) == 0.0);
+  // the same pattern per (batch, head) as a 3-D mask [N h, L, S] gives the same numbers
+  xg::nn::MultiheadAttentionArgs a3 = args;
+  a3.attn_mask = xg::expand(xg::unsqueeze(args.attn_mask, 0), {4, 2, 3});
+  xg_test::check_close(m.forward(q, k, v, a3).output.to_vector<double>(),
+                       m.forward(q, k, v, args).output.to_vector<double>(), 0);
+}
+
+TEST_CASE("gradcheck in float64: MultiheadAttention kdim/vdim, bias_kv, zero_attn, both masks") {
+  xg::manual_seed(29);
+  const xg::TensorOptions f64{.dtype = Dtype::float64, .requires_grad = true};
+  xg::nn::MultiheadAttention m(
+      4, 2, {.batch_first = true, .add_bias_kv = true, .add_zero_attn = true, .kdim = 3, .vdim = 5});
+  fill_parameters(m);
+  Tensor q = xg::randn({2, 2, 4}, f64), k = xg::randn({2, 3, 3}, f64), v = xg::randn({2, 3, 5}, f64);
+  xg::nn::MultiheadAttentionArgs args;
+  args.attn_mask = xg::randn({2, 3}, {.dtype = Dtype::float64});
+  args.key_padding_mask = xg::tensor({0, 1, 0, 0, 0, 1}, {2, 3});
+  args.key_padding_mask_kind = MaskKind::drop;
+  args.average_attn_weights = false;
+  std::vector<Tensor> in{q, k, v};
+  for (const Tensor& p : m.parameters()) in.push_back(p);
+  xg::GradcheckReport r = xg::gradcheck(xg::MultiFunction([&](const std::vector<Tensor>& x) {
+                                          xg::nn::MultiheadAttentionOutput o =
+                                              m.forward(x[0], x[1], x[2], args);
+                                          return std::vector<Tensor>{o.output, o.attn_weights};
+                                        }),
+                                        in);
+  CHECK_MESSAGE(r.passed, r.str());
+  CHECK(r.inputs_checked == 3 + 8);
+}

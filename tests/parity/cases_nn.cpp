@@ -4,6 +4,7 @@
 // names), and the buffers after the forward (BatchNorm's running statistics). run_parity.py
 // builds the PyTorch module from `torch`, loads the same parameters and buffers (strictly: the
 // names must agree), evaluates `call` and compares. Adding a case is one entry of the table.
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -97,6 +98,35 @@ Run mha_run(nn::MultiheadAttentionArgs args) {
     if (in.size() > 4) a.key_padding_mask = in[4];
     auto o = dynamic_cast<nn::MultiheadAttention&>(m).forward(in[0], in[1], in[2], a);
     return std::vector<Tensor>{o.output, o.attn_weights};
+  };
+}
+// Transformer layers and stacks: in[0] the sequence (src or tgt), then (decoder) in[1] the memory,
+// then the masks of the case's argument struct, taken from the inputs named in `slots`.
+Run encoder_run(nn::TransformerEncoderArgs args,
+                std::vector<Tensor nn::TransformerEncoderArgs::*> slots = {}) {
+  return [args, slots](nn::Module& m, const Inputs& in) {
+    nn::TransformerEncoderArgs a = args;
+    for (std::size_t i = 0; i < slots.size(); ++i) a.*slots[i] = in[1 + i];
+    if (auto* layer = dynamic_cast<nn::TransformerEncoderLayer*>(&m))
+      return std::vector<Tensor>{layer->forward(in[0], a)};
+    return std::vector<Tensor>{dynamic_cast<nn::TransformerEncoder&>(m).forward(in[0], a)};
+  };
+}
+Run decoder_run(nn::TransformerDecoderArgs args,
+                std::vector<Tensor nn::TransformerDecoderArgs::*> slots = {}) {
+  return [args, slots](nn::Module& m, const Inputs& in) {
+    nn::TransformerDecoderArgs a = args;
+    for (std::size_t i = 0; i < slots.size(); ++i) a.*slots[i] = in[2 + i];
+    if (auto* layer = dynamic_cast<nn::TransformerDecoderLayer*>(&m))
+      return std::vector<Tensor>{layer->forward(in[0], in[1], a)};
+    return std::vector<Tensor>{dynamic_cast<nn::TransformerDecoder&>(m).forward(in[0], in[1], a)};
+  };
+}
+Run transformer_run(nn::TransformerArgs args, std::vector<Tensor nn::TransformerArgs::*> slots = {}) {
+  return [args, slots](nn::Module& m, const Inputs& in) {
+    nn::TransformerArgs a = args;
+    for (std::size_t i = 0; i < slots.size(); ++i) a.*slots[i] = in[2 + i];
+    return std::vector<Tensor>{dynamic_cast<nn::Transformer&>(m).forward(in[0], in[1], a)};
   };
 }
 Run ctc_run() {
@@ -1011,6 +1041,164 @@ std::vector<ModuleCase> cases() {
        [] { return mk<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.bias = false}); },
        mha_run({}),
        "m(x0, x1, x2)"},
+      {"layer",
+       "MultiheadAttention kdim 3 vdim 5, float attn_mask, bool key_padding_mask",
+       "torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=5)",
+       {X({3, 2, 4}, 401), X({5, 2, 3}, 402), X({5, 2, 5}, 403), values({3, 5}, 404),
+        C({0, 0, 1, 0, 1, 0, 0, 0, 0, 0}, {2, 5})},
+       [] { return mk<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.kdim = 3, .vdim = 5}); },
+       mha_run({.key_padding_mask_kind = nn::MaskKind::drop}),
+       "m(x0, x1, x2, attn_mask=x3, key_padding_mask=x4.bool())"},
+      {"layer",
+       "MultiheadAttention kdim vdim batch_first, add_bias_kv, add_zero_attn, 3-D bool attn_mask, per-head",
+       "torch.nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True, kdim=3, vdim=2, "
+       "batch_first=True)",
+       {X({2, 3, 4}, 405), X({2, 4, 3}, 406), X({2, 4, 2}, 407),
+        C({0, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0,
+           0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1},
+          {4, 3, 4}),
+        C({0, 0, 0, 1, 1, 0, 0, 0}, {2, 4})},
+       [] {
+         return mk<nn::MultiheadAttention>(
+             4, 2,
+             nn::MultiheadAttentionOptions{
+                 .batch_first = true, .add_bias_kv = true, .add_zero_attn = true, .kdim = 3, .vdim = 2});
+       },
+       mha_run({.average_attn_weights = false, .mask_kind = nn::MaskKind::drop}),
+       "m(x0, x1, x2, attn_mask=x3.bool(), key_padding_mask=x4.bool(), average_attn_weights=False)"},
+      {"layer",
+       "MultiheadAttention add_bias_kv unbatched, key_padding_mask",
+       "torch.nn.MultiheadAttention(4, 2, add_bias_kv=True)",
+       {X({3, 4}, 408), X({5, 4}, 409), X({5, 4}, 410),
+        C({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {3, 5}), C({1, 0, 0, 1, 0}, {5})},
+       [] { return mk<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.add_bias_kv = true}); },
+       mha_run({.key_padding_mask_kind = nn::MaskKind::drop}),
+       "m(x0, x1, x2, attn_mask=x3, key_padding_mask=x4.bool())"},
+      // ---- Transformer (dropout 0: the same numbers in training mode)
+      {"layer",
+       "TransformerEncoderLayer post-norm relu",
+       "torch.nn.TransformerEncoderLayer(4, 2, 6, 0.0)",
+       {X({3, 2, 4}, 411)},
+       [] {
+         return mk<nn::TransformerEncoderLayer>(
+             4, 2, nn::TransformerLayerOptions{.dim_feedforward = 6, .dropout = 0});
+       }},
+      {"layer",
+       "TransformerEncoderLayer norm_first gelu batch_first, float src_mask, bool padding",
+       "torch.nn.TransformerEncoderLayer(4, 2, 6, 0.0, 'gelu', 1e-5, batch_first=True, norm_first=True)",
+       {X({2, 3, 4}, 412), values({3, 3}, 413), C({0, 0, 1, 0, 0, 0}, {2, 3})},
+       [] {
+         return mk<nn::TransformerEncoderLayer>(4, 2,
+                                                nn::TransformerLayerOptions{.dim_feedforward = 6,
+                                                                            .dropout = 0,
+                                                                            .activation = "gelu",
+                                                                            .batch_first = true,
+                                                                            .norm_first = true});
+       },
+       encoder_run(
+           {.key_padding_mask_kind = nn::MaskKind::drop},
+           {&nn::TransformerEncoderArgs::src_mask, &nn::TransformerEncoderArgs::src_key_padding_mask}),
+       "m(x0, src_mask=x1, src_key_padding_mask=x2.bool())"},
+      {"layer",
+       "TransformerEncoderLayer callable activation (tanh), 3-D bool src_mask",
+       "torch.nn.TransformerEncoderLayer(4, 2, 5, 0.0, torch.tanh)",
+       {X({3, 1, 4}, 414), C({0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0}, {2, 3, 3})},
+       [] {
+         return mk<nn::TransformerEncoderLayer>(
+             4, 2,
+             nn::TransformerLayerOptions{.dim_feedforward = 5,
+                                         .dropout = 0,
+                                         .activation = [](const Tensor& x) { return xg::tanh(x); }});
+       },
+       encoder_run({.mask_kind = nn::MaskKind::drop}, {&nn::TransformerEncoderArgs::src_mask}),
+       "m(x0, src_mask=x1.bool())"},
+      {"layer",
+       "TransformerDecoderLayer post-norm relu, causal tgt_mask, bool memory padding",
+       "torch.nn.TransformerDecoderLayer(4, 2, 6, 0.0)",
+       {X({3, 2, 4}, 415), X({4, 2, 4}, 416), C({0, -INFINITY, -INFINITY, 0, 0, -INFINITY, 0, 0, 0}, {3, 3}),
+        C({0, 0, 0, 1, 0, 1, 0, 0}, {2, 4})},
+       [] {
+         return mk<nn::TransformerDecoderLayer>(
+             4, 2, nn::TransformerLayerOptions{.dim_feedforward = 6, .dropout = 0});
+       },
+       decoder_run(
+           {.key_padding_mask_kind = nn::MaskKind::drop},
+           {&nn::TransformerDecoderArgs::tgt_mask, &nn::TransformerDecoderArgs::memory_key_padding_mask}),
+       "m(x0, x1, tgt_mask=x2, memory_key_padding_mask=x3.bool())"},
+      {"layer",
+       "TransformerDecoderLayer norm_first gelu batch_first eps 1e-3, memory_mask, bool tgt padding",
+       "torch.nn.TransformerDecoderLayer(4, 2, 5, 0.0, 'gelu', 1e-3, batch_first=True, norm_first=True)",
+       {X({2, 3, 4}, 417), X({2, 2, 4}, 418), values({3, 2}, 419), C({0, 0, 1, 0, 1, 0}, {2, 3})},
+       [] {
+         return mk<nn::TransformerDecoderLayer>(4, 2,
+                                                nn::TransformerLayerOptions{.dim_feedforward = 5,
+                                                                            .dropout = 0,
+                                                                            .activation = "gelu",
+                                                                            .layer_norm_eps = 1e-3,
+                                                                            .batch_first = true,
+                                                                            .norm_first = true});
+       },
+       decoder_run(
+           {.key_padding_mask_kind = nn::MaskKind::drop},
+           {&nn::TransformerDecoderArgs::memory_mask, &nn::TransformerDecoderArgs::tgt_key_padding_mask}),
+       "m(x0, x1, memory_mask=x2, tgt_key_padding_mask=x3.bool())"},
+      {"layer",
+       "TransformerEncoder 2 layers, final LayerNorm, unbatched",
+       "torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(4, 2, 6, 0.0), 2, "
+       "torch.nn.LayerNorm(4))",
+       {X({3, 4}, 420)},
+       [] {
+         return mk<nn::TransformerEncoder>(
+             std::make_shared<nn::TransformerEncoderLayer>(
+                 4, 2, nn::TransformerLayerOptions{.dim_feedforward = 6, .dropout = 0}),
+             2, std::make_shared<nn::LayerNorm>(4));
+       }},
+      {"layer",
+       "TransformerDecoder 2 norm_first layers, no final norm, causal tgt_mask",
+       "torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(4, 2, 6, 0.0, norm_first=True), 2)",
+       {X({3, 2, 4}, 421), X({2, 2, 4}, 422), C({0, -INFINITY, -INFINITY, 0, 0, -INFINITY, 0, 0, 0}, {3, 3})},
+       [] {
+         return mk<nn::TransformerDecoder>(
+             std::make_shared<nn::TransformerDecoderLayer>(
+                 4, 2, nn::TransformerLayerOptions{.dim_feedforward = 6, .dropout = 0, .norm_first = true}),
+             2);
+       },
+       decoder_run({}, {&nn::TransformerDecoderArgs::tgt_mask}),
+       "m(x0, x1, tgt_mask=x2)"},
+      {"layer",
+       "Transformer 1+1 layers, causal tgt_mask, bool src and memory padding",
+       "torch.nn.Transformer(4, 2, 1, 1, 6, 0.0)",
+       {X({3, 2, 4}, 423), X({2, 2, 4}, 424), C({0, -INFINITY, 0, 0}, {2, 2}), C({0, 0, 1, 0, 0, 0}, {2, 3}),
+        C({0, 0, 1, 0, 0, 0}, {2, 3})},
+       [] {
+         return mk<nn::Transformer>(nn::TransformerOptions{.d_model = 4,
+                                                           .nhead = 2,
+                                                           .num_encoder_layers = 1,
+                                                           .num_decoder_layers = 1,
+                                                           .dim_feedforward = 6,
+                                                           .dropout = 0});
+       },
+       transformer_run({.key_padding_mask_kind = nn::MaskKind::drop},
+                       {&nn::TransformerArgs::tgt_mask, &nn::TransformerArgs::src_key_padding_mask,
+                        &nn::TransformerArgs::memory_key_padding_mask}),
+       "m(x0, x1, tgt_mask=x2, src_key_padding_mask=x3.bool(), memory_key_padding_mask=x4.bool())"},
+      {"layer",
+       "Transformer 2+1 layers batch_first norm_first gelu, src_mask, memory_mask",
+       "torch.nn.Transformer(4, 2, 2, 1, 5, 0.0, 'gelu', batch_first=True, norm_first=True)",
+       {X({2, 3, 4}, 425), X({2, 2, 4}, 426), values({3, 3}, 427), values({2, 3}, 428)},
+       [] {
+         return mk<nn::Transformer>(nn::TransformerOptions{.d_model = 4,
+                                                           .nhead = 2,
+                                                           .num_encoder_layers = 2,
+                                                           .num_decoder_layers = 1,
+                                                           .dim_feedforward = 5,
+                                                           .dropout = 0,
+                                                           .activation = "gelu",
+                                                           .batch_first = true,
+                                                           .norm_first = true});
+       },
+       transformer_run({}, {&nn::TransformerArgs::src_mask, &nn::TransformerArgs::memory_mask}),
+       "m(x0, x1, src_mask=x2, memory_mask=x3)"},
       // PyTorch 1.13 has no F.scaled_dot_product_attention: the reference is its formula in torch ops
       {"function",
        "conv2d padding same, kernel (2, 4), dilation (2, 1)",
