@@ -1,6 +1,7 @@
 #pragma once
 /// @file data.hpp
 /// @brief Everything of xg::data in one include (`#include <xgrad/data.hpp>`): IDX files, datasets
-/// (Fashion-MNIST among them) and the DataLoader.
+/// (Fashion-MNIST among them), the DataLoader and PNG images.
 #include "xgrad/data/dataset.hpp"
 #include "xgrad/data/idx.hpp"
+#include "xgrad/data/image.hpp"

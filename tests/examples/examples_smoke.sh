@@ -3,6 +3,8 @@
 # and checks it learned: the first printed loss is above the last, plus each example's success line.
 set -u
 fail=0
+tmp=$(mktemp -d)  # files the examples write (unet_autoencoder's PNG)
+trap 'rm -rf "$tmp"' EXIT
 for exe in "$@"; do
   name=$(basename "$exe")
   noloss=0  # a program that trains nothing: its exit status and success line only
@@ -13,6 +15,9 @@ for exe in "$@"; do
     sine_lstm) args=(--steps 30); want='continued 8 values' ;;
     fashion_mlp) args=(--limit 2000 --epochs 1); want='test accuracy' ;;
     fashion_cnn) args=(--limit 300 --epochs 1); want='test accuracy' ;;
+    resnet_fashion) args=(--limit 320 --epochs 1 --width 4); want='test accuracy' ;;
+    unet_autoencoder) args=(--limit 320 --epochs 1 --width 4 --png "$tmp/unet.png"); want='wrote .*unet.png' ;;
+    tiny_gpt) args=(--steps 20 --context 16 --embed 16 --heads 2 --layers 1 --chars 40); want='sample (seed 1234)' ;;
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac
