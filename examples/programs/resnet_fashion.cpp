@@ -48,14 +48,17 @@ int main(int argc, char** argv) {
         std::printf("epoch %d batch %4lld  loss %.4f\n", epoch, static_cast<long long>(i - 1), loss.item());
     }
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%.1f ms per step (batch 64, %lld steps)\n", ms / static_cast<double>(steps), static_cast<long long>(steps));
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%.1f ms per step (batch 64, %lld steps)\n", ms / static_cast<double>(steps),
+              static_cast<long long>(steps));
   model.eval();  // batch norm uses its running statistics
   xg::NoGradGuard no_grad;
   int64_t correct = 0;
   for (const auto& b : xg::data::DataLoader(test, {.batch_size = 500, .shuffle = false}))
     correct += static_cast<int64_t>(xg::sum(xg::eq(xg::argmax(model.forward(b.data), 1), b.target)).item());
-  std::printf("test accuracy %.2f%% (%lld examples)\n", 100.0 * static_cast<double>(correct) / static_cast<double>(test->size()),
+  std::printf("test accuracy %.2f%% (%lld examples)\n",
+              100.0 * static_cast<double>(correct) / static_cast<double>(test->size()),
               static_cast<long long>(test->size()));
   if (!save.empty()) model.save(save), std::printf("saved %s\n", save.c_str());
   return 0;

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> tokens;
   for (unsigned char c : text) tokens.push_back(id[c]);
   const int64_t n_train = static_cast<int64_t>(tokens.size()) * 9 / 10;  // the last tenth validates
-  std::printf("%s: %zu characters, vocabulary %lld\n", path.c_str(), text.size(), static_cast<long long>(cfg.vocab));
+  std::printf("%s: %zu characters, vocabulary %lld\n", path.c_str(), text.size(),
+              static_cast<long long>(cfg.vocab));
 
   xg::manual_seed(0);
   std::mt19937_64 rng(0);
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
       y.insert(y.end(), tokens.begin() + s + 1, tokens.begin() + s + cfg.context + 1);
     }
     const xg::TensorOptions i64{.dtype = xg::Dtype::int64};
-    return std::pair{xg::tensor(x, i64).reshape({n, cfg.context}), xg::tensor(y, i64).reshape({n * cfg.context})};
+    return std::pair{xg::tensor(x, i64).reshape({n, cfg.context}),
+                     xg::tensor(y, i64).reshape({n * cfg.context})};
   };
   models::TinyGpt model(cfg);
   xg::optim::AdamW opt(model.parameters(), {.lr = lr, .weight_decay = 0.01});
@@ -85,7 +87,8 @@ int main(int argc, char** argv) {
     if (step % std::max<int64_t>(1, steps / 10) == 0 || step == steps - 1)
       std::printf("step %4lld  loss %.4f\n", static_cast<long long>(step), loss.item());
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::printf("%.1f ms per step (batch %lld x %lld tokens)\n", ms / static_cast<double>(steps),
               static_cast<long long>(batch), static_cast<long long>(cfg.context));
   model.eval();
@@ -101,8 +104,9 @@ int main(int argc, char** argv) {
     std::vector<double> ctx(out.begin() + from, out.end());
     const auto n = static_cast<int64_t>(ctx.size());
     xg::Tensor logits = model.forward(xg::tensor(ctx, {.dtype = xg::Dtype::int64}).reshape({1, n}));
-    const std::vector<double> p =
-        xg::softmax(xg::reshape(xg::slice(logits, 1, n - 1), {cfg.vocab}), -1).to(xg::Dtype::float64).to_vector<double>();
+    const std::vector<double> p = xg::softmax(xg::reshape(xg::slice(logits, 1, n - 1), {cfg.vocab}), -1)
+                                      .to(xg::Dtype::float64)
+                                      .to_vector<double>();
     out.push_back(std::discrete_distribution<int64_t>(p.begin(), p.end())(sampler));
   }
   std::string sample;

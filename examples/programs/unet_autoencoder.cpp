@@ -49,13 +49,16 @@ int main(int argc, char** argv) {
         std::printf("epoch %d batch %4lld  loss %.5f\n", epoch, static_cast<long long>(i - 1), loss.item());
     }
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%.1f ms per step (batch 64, %lld steps)\n", ms / static_cast<double>(steps), static_cast<long long>(steps));
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%.1f ms per step (batch 64, %lld steps)\n", ms / static_cast<double>(steps),
+              static_cast<long long>(steps));
   model.eval();
   xg::NoGradGuard no_grad;
   double sum = 0;
   for (const auto& b : xg::data::DataLoader(test, {.batch_size = 500, .shuffle = false}))
-    sum += xg::nn::functional::mse_loss(model.forward(b.data), b.data).item() * static_cast<double>(b.data.size(0));
+    sum += xg::nn::functional::mse_loss(model.forward(b.data), b.data).item() *
+           static_cast<double>(b.data.size(0));
   std::printf("test reconstruction MSE %.5f (%lld examples)\n", sum / static_cast<double>(test->size()),
               static_cast<long long>(test->size()));
   // 8 originals [8, 1, 28, 28] side by side in the top row, their reconstructions below.

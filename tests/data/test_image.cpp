@@ -54,8 +54,8 @@ Png decode(const std::string& f) {
   }
   uLongf size = 1 << 16;
   p.pixels.assign(size, '\0');
-  REQUIRE(uncompress(reinterpret_cast<Bytef*>(p.pixels.data()), &size, reinterpret_cast<const Bytef*>(idat.data()),
-                     static_cast<uLong>(idat.size())) == Z_OK);
+  REQUIRE(uncompress(reinterpret_cast<Bytef*>(p.pixels.data()), &size,
+                     reinterpret_cast<const Bytef*>(idat.data()), static_cast<uLong>(idat.size())) == Z_OK);
   p.pixels.resize(size);
   return p;
 }
@@ -71,7 +71,8 @@ std::string bytes(std::initializer_list<int> v) {
 TEST_CASE("write_png: grey [H, W] and [1, H, W], values clamped to [0, 1] and rounded to 0..255") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   // 2 rows of 3: 0.5 * 255 = 127.5 rounds to 128; 1 / 255 is 1; -1 and NaN are 0; 2 is 255
-  const xg::Tensor img = xg::tensor({0.0, 0.5, 1.0, -1.0, 2.0, 1.0 / 255, nan}, {.dtype = xg::Dtype::float64});
+  const xg::Tensor img =
+      xg::tensor({0.0, 0.5, 1.0, -1.0, 2.0, 1.0 / 255, nan}, {.dtype = xg::Dtype::float64});
   const xg::Tensor g = xg::slice(img, 0, 0, 6).reshape({2, 3});
   const Png p = decode(xg::data::encode_png(g));
   CHECK(p.width == 3);
@@ -84,9 +85,11 @@ TEST_CASE("write_png: grey [H, W] and [1, H, W], values clamped to [0, 1] and ro
   const xg::Tensor n = xg::tensor({nan}, {.dtype = xg::Dtype::float64}).reshape({1, 1});
   CHECK(decode(xg::data::encode_png(n)).pixels == bytes({0, 0}));
   // float32 and int64 images: 1 is white
-  CHECK(decode(xg::data::encode_png(xg::tensor({0.25f, 1.0f}).reshape({1, 2}))).pixels == bytes({0, 64, 255}));
-  CHECK(decode(xg::data::encode_png(xg::tensor({0, 1}, {.dtype = xg::Dtype::int64}).reshape({2, 1}))).pixels ==
-        bytes({0, 0, 0, 255}));
+  CHECK(decode(xg::data::encode_png(xg::tensor({0.25f, 1.0f}).reshape({1, 2}))).pixels ==
+        bytes({0, 64, 255}));
+  CHECK(
+      decode(xg::data::encode_png(xg::tensor({0, 1}, {.dtype = xg::Dtype::int64}).reshape({2, 1}))).pixels ==
+      bytes({0, 0, 0, 255}));
 }
 
 TEST_CASE("write_png: [3, H, W] is RGB, interleaved from the planar channels; the file is the encoding") {
@@ -106,7 +109,8 @@ TEST_CASE("write_png: [3, H, W] is RGB, interleaved from the planar channels; th
 }
 
 TEST_CASE("write_png: shapes that are not images, an empty image, an unwritable path") {
-  CHECK_ERROR(xg::data::encode_png(xg::zeros({4})), xg::ShapeError, "write_png: image must be [H, W], [1, H, W] or [3, H, W], got [4]");
+  CHECK_ERROR(xg::data::encode_png(xg::zeros({4})), xg::ShapeError,
+              "write_png: image must be [H, W], [1, H, W] or [3, H, W], got [4]");
   CHECK_ERROR(xg::data::encode_png(xg::zeros({2, 3, 3})), xg::ShapeError, "got [2, 3, 3]");
   CHECK_ERROR(xg::data::encode_png(xg::zeros({1, 1, 3, 3})), xg::ShapeError, "got [1, 1, 3, 3]");
   CHECK_ERROR(xg::data::encode_png(xg::zeros({0, 3})), xg::ShapeError, "write_png: image [0, 3] is empty");

@@ -81,14 +81,18 @@ int main(int argc, char** argv) {
          xg::manual_seed(1);
          return xg::NamedTensors{{"x", xg::randn({4, 1, 12, 12}, f64)}, {"y", xg::randint(0, 10, {4})}};
        },
-       [](xg::nn::Module& m, const xg::Tensor& x, const xg::Tensor& y) { return F::cross_entropy(m.forward(x), y); }},
+       [](xg::nn::Module& m, const xg::Tensor& x, const xg::Tensor& y) {
+         return F::cross_entropy(m.forward(x), y);
+       }},
       {"unet", [] { return std::make_shared<models::UNetAutoencoder>(4, 2); },
        [&] {
          xg::manual_seed(2);
          xg::Tensor x = xg::rand({2, 1, 8, 8}, f64);
          return xg::NamedTensors{{"x", x}, {"y", x}};
        },
-       [](xg::nn::Module& m, const xg::Tensor& x, const xg::Tensor& y) { return F::mse_loss(m.forward(x), y); }},
+       [](xg::nn::Module& m, const xg::Tensor& x, const xg::Tensor& y) {
+         return F::mse_loss(m.forward(x), y);
+       }},
       {"gpt",
        [] {
          return std::make_shared<models::TinyGpt>(

@@ -21,13 +21,17 @@ struct BasicBlock : xg::nn::Module {
   std::shared_ptr<xg::nn::Sequential> downsample;  // null: identity shortcut
   BasicBlock(int64_t in, int64_t out, int64_t stride) : Module("BasicBlock") {
     using xg::nn::Conv2dOptions;
-    conv1 = register_module("conv1", std::make_shared<xg::nn::Conv2d>(Conv2dOptions{
-                                         .in_channels = in, .out_channels = out, .kernel_size = 3,
-                                         .stride = stride, .padding = 1, .bias = false}));
+    conv1 = register_module("conv1", std::make_shared<xg::nn::Conv2d>(Conv2dOptions{.in_channels = in,
+                                                                                    .out_channels = out,
+                                                                                    .kernel_size = 3,
+                                                                                    .stride = stride,
+                                                                                    .padding = 1,
+                                                                                    .bias = false}));
     bn1 = register_module("bn1", std::make_shared<xg::nn::BatchNorm2d>(out));
-    conv2 = register_module("conv2", std::make_shared<xg::nn::Conv2d>(Conv2dOptions{
-                                         .in_channels = out, .out_channels = out, .kernel_size = 3,
-                                         .padding = 1, .bias = false}));
+    conv2 = register_module(
+        "conv2",
+        std::make_shared<xg::nn::Conv2d>(Conv2dOptions{
+            .in_channels = out, .out_channels = out, .kernel_size = 3, .padding = 1, .bias = false}));
     bn2 = register_module("bn2", std::make_shared<xg::nn::BatchNorm2d>(out));
     if (stride != 1 || in != out) {
       downsample = register_module("downsample", std::make_shared<xg::nn::Sequential>());
@@ -51,9 +55,10 @@ struct ResNet : xg::nn::Module {
   std::shared_ptr<xg::nn::Linear> fc;
   // width: channels of the first stage (then 2x, 4x); blocks: residual blocks per stage.
   explicit ResNet(int64_t width = 16, int64_t blocks = 1, int64_t classes = 10) : Module("ResNet") {
-    conv1 = register_module("conv1", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
-                                         .in_channels = 1, .out_channels = width, .kernel_size = 3,
-                                         .padding = 1, .bias = false}));
+    conv1 = register_module(
+        "conv1",
+        std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+            .in_channels = 1, .out_channels = width, .kernel_size = 3, .padding = 1, .bias = false}));
     bn1 = register_module("bn1", std::make_shared<xg::nn::BatchNorm2d>(width));
     layer1 = register_module("layer1", stage(width, width, blocks, 1));
     layer2 = register_module("layer2", stage(width, 2 * width, blocks, 2));
@@ -70,7 +75,8 @@ struct ResNet : xg::nn::Module {
  private:
   static std::shared_ptr<xg::nn::Sequential> stage(int64_t in, int64_t out, int64_t blocks, int64_t stride) {
     auto s = std::make_shared<xg::nn::Sequential>();
-    for (int64_t i = 0; i < blocks; ++i) s->push_back(std::make_shared<BasicBlock>(i ? out : in, out, i ? 1 : stride));
+    for (int64_t i = 0; i < blocks; ++i)
+      s->push_back(std::make_shared<BasicBlock>(i ? out : in, out, i ? 1 : stride));
     return s;
   }
 };

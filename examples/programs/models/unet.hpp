@@ -22,13 +22,14 @@ struct ConvNorm : xg::nn::Module {
   std::shared_ptr<xg::nn::GroupNorm> norm;
   ConvNorm(int64_t in, int64_t out, int64_t stride, bool transposed, int64_t groups) : Module("ConvNorm") {
     if (transposed)
-      conv = register_module("conv", std::make_shared<xg::nn::ConvTranspose2d>(xg::nn::ConvTranspose2dOptions{
-                                         .in_channels = in, .out_channels = out, .kernel_size = 4, .stride = 2,
-                                         .padding = 1}));
+      conv = register_module(
+          "conv", std::make_shared<xg::nn::ConvTranspose2d>(xg::nn::ConvTranspose2dOptions{
+                      .in_channels = in, .out_channels = out, .kernel_size = 4, .stride = 2, .padding = 1}));
     else
-      conv = register_module("conv", std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
-                                         .in_channels = in, .out_channels = out, .kernel_size = 3,
-                                         .stride = stride, .padding = 1}));
+      conv = register_module(
+          "conv",
+          std::make_shared<xg::nn::Conv2d>(xg::nn::Conv2dOptions{
+              .in_channels = in, .out_channels = out, .kernel_size = 3, .stride = stride, .padding = 1}));
     norm = register_module("norm", std::make_shared<xg::nn::GroupNorm>(groups, out));
   }
   xg::Tensor forward(const xg::Tensor& x) override { return xg::relu(norm->forward(conv->forward(x))); }
@@ -51,9 +52,9 @@ struct UNetAutoencoder : xg::nn::Module {
   }
   // x: images [N, 1, H, W] in [0, 1], H and W multiples of 4 -> reconstructions of the same shape.
   xg::Tensor forward(const xg::Tensor& x) override {
-    xg::Tensor e = enc->forward(x);                                // [N, c, H, W]
-    xg::Tensor d1 = down1->forward(e);                             // [N, 2c, H/2, W/2]
-    xg::Tensor d2 = down2->forward(d1);                            // [N, 4c, H/4, W/4]
+    xg::Tensor e = enc->forward(x);                                     // [N, c, H, W]
+    xg::Tensor d1 = down1->forward(e);                                  // [N, 2c, H/2, W/2]
+    xg::Tensor d2 = down2->forward(d1);                                 // [N, 4c, H/4, W/4]
     xg::Tensor u2 = dec2->forward(xg::cat({up2->forward(d2), d1}, 1));  // skip: [N, 4c, H/2, W/2] -> 2c
     xg::Tensor u1 = dec1->forward(xg::cat({up1->forward(u2), e}, 1));   // skip: [N, 2c, H, W] -> c
     return xg::sigmoid(head->forward(u1));
