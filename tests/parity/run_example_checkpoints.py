@@ -94,10 +94,11 @@ def main():
     trainer, save_and_resume, resnet, unet, gpt = (os.path.abspath(a) for a in sys.argv[1:])
     out = tempfile.mkdtemp(prefix="xgrad-example-checkpoints-")
     try:
-        for kind, twin in (("mlp", models.TrainerMlp), ("cnn", models.TrainerCnn)):
+        # one run per model, with two of the optimizers (Adam's moments, SGD's momentum buffers)
+        for kind, twin, optimizer in (("mlp", models.TrainerMlp, "adam"), ("cnn", models.TrainerCnn, "sgd")):
             path = os.path.join(out, kind + ".safetensors")
-            if run([trainer, "--model", kind, "--limit", "128", "--epochs", "1", "--quiet", "--threads", "1",
-                    "--out", out, "--checkpoint", path], out):
+            if run([trainer, "--model", kind, "--optimizer", optimizer, "--limit", "128", "--epochs", "1", "--quiet",
+                    "--threads", "1", "--out", out, "--checkpoint", path], out):
                 header, _, _ = read_safetensors_header(path)
                 check(header["__metadata__"].get("xgrad.model") == kind, "xgrad-train %s: metadata %r" % (kind, header["__metadata__"]))
                 m = load_model("xgrad-train --model %s" % kind, split(path, "model."), twin())
