@@ -1,11 +1,13 @@
 // Checkpointing: train a few steps, save model (Module::save) and optimizer (Optimizer::save),
 // rebuild both from scratch, load, continue, and compare with a run that was never interrupted.
 // What it teaches: Adam's moments and step count are state too; resuming with the model alone
-// would change the run, with both it is bit-for-bit identical. Usage: save_and_resume [--steps N]
+// would change the run, with both it is bit-for-bit identical.
+// Usage: save_and_resume [--steps N] [--dir DIR] (--dir: write the two files there and keep them)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "xgrad/xgrad.hpp"
 
@@ -34,8 +36,13 @@ double train(Net& model, xg::optim::Adam& opt, const xg::Tensor& x, const xg::Te
 
 int main(int argc, char** argv) {
   int steps = 40;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string dir;
+  for (int i = 1; i + 1 < argc; ++i) {
     if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+  }
+  const std::string model_file = (dir.empty() ? "" : dir + "/") + "save_and_resume_model.safetensors",
+                    optim_file = (dir.empty() ? "" : dir + "/") + "save_and_resume_optim.safetensors";
   const int half = steps / 2;
   xg::manual_seed(0);
   xg::Tensor x = xg::randn({64, 3});
@@ -55,21 +62,20 @@ int main(int argc, char** argv) {
     xg::optim::Adam opt(model.parameters(), {.lr = 0.01});
     std::printf("first half, then save:\n");
     train(model, opt, x, y, 0, half);
-    model.save("save_and_resume_model.safetensors");
-    opt.save("save_and_resume_optim.safetensors");
+    model.save(model_file);
+    opt.save(optim_file);
   }
   // A fresh model and optimizer (different random init), loaded from the files.
   xg::manual_seed(42);
   Net model;
   xg::optim::Adam opt(model.parameters(), {.lr = 0.01});
-  model.load("save_and_resume_model.safetensors");
-  opt.load("save_and_resume_optim.safetensors");
+  model.load(model_file);
+  opt.load(optim_file);
   std::printf("resumed:\n");
   const double resumed_loss = train(model, opt, x, y, half, steps);
 
   std::printf("final loss uninterrupted %.10g, resumed %.10g: %s\n", ref_loss, resumed_loss,
               ref_loss == resumed_loss ? "identical" : "DIFFERENT");
-  std::remove("save_and_resume_model.safetensors");
-  std::remove("save_and_resume_optim.safetensors");
+  if (dir.empty()) std::remove(model_file.c_str()), std::remove(optim_file.c_str());
   return ref_loss == resumed_loss ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 # and checks it learned: the first printed loss is above the last, plus each example's success line.
 set -u
 fail=0
-scratch=$(mktemp -d)
+scratch=$(mktemp -d)  # files the examples write (plots, unet_autoencoder's PNG)
 trap 'rm -rf "$scratch"' EXIT
 for exe in "$@"; do
   name=$(basename "$exe")
@@ -19,6 +19,9 @@ for exe in "$@"; do
     vanishing_gradients) args=(--steps 20); want='at step 20, first-layer gradient norm: sigmoid'; noloss=1 ;;
     overfitting) args=(--epochs 2 --train 200); want='early_stopping'; noloss=1 ;;
     optimizers) args=(--steps 100); want='Adam' ;;
+    resnet_fashion) args=(--limit 320 --epochs 1 --width 4); want='test accuracy' ;;
+    unet_autoencoder) args=(--limit 320 --epochs 1 --width 4 --png "$scratch/unet.png"); want='wrote .*unet.png' ;;
+    tiny_gpt) args=(--steps 20 --context 16 --embed 16 --heads 2 --layers 1 --chars 40); want='sample (seed 1234)' ;;
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac
