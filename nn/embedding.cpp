@@ -248,10 +248,12 @@ void EmbeddingBag::reset_parameters() {
 }
 
 Tensor EmbeddingBag::forward(const Tensor& input) {
+  const ModuleScope scope(*this);
   return forward(input, Tensor());
 }
 
 Tensor EmbeddingBag::forward(const Tensor& input, const Tensor& offsets, const Tensor& per_sample_weights) {
+  const ModuleScope scope(*this);
   try {
     return functional::embedding_bag(input, weight,
                                      {.offsets = offsets,

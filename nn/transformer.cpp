@@ -110,10 +110,12 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src) {
+  const ModuleScope scope(*this);
   return forward(src, TransformerEncoderArgs{});
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const TransformerEncoderArgs& a) {
+  const ModuleScope scope(*this);
   check_sequence("TransformerEncoderLayer", "src", src, d_model_, options_.batch_first);
   auto sa = [&](const Tensor& x) {
     return dropout1->forward(
@@ -157,6 +159,7 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead,
 
 Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
                                         const TransformerDecoderArgs& a) {
+  const ModuleScope scope(*this);
   const std::string who = "TransformerDecoderLayer";
   check_sequence(who, "tgt", tgt, d_model_, options_.batch_first);
   check_sequence(who, "memory", memory, d_model_, options_.batch_first);
@@ -216,10 +219,12 @@ TransformerEncoder::TransformerEncoder(const std::shared_ptr<TransformerEncoderL
 }
 
 Tensor TransformerEncoder::forward(const Tensor& src) {
+  const ModuleScope scope(*this);
   return forward(src, TransformerEncoderArgs{});
 }
 
 Tensor TransformerEncoder::forward(const Tensor& src, const TransformerEncoderArgs& args) {
+  const ModuleScope scope(*this);
   Tensor x = src;
   for (const ModulePtr& layer : *layers)
     x = layer_as<TransformerEncoderLayer>(layer, "TransformerEncoder").forward(x, args);
@@ -241,6 +246,7 @@ TransformerDecoder::TransformerDecoder(const std::shared_ptr<TransformerDecoderL
 
 Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory,
                                    const TransformerDecoderArgs& args) {
+  const ModuleScope scope(*this);
   Tensor x = tgt;
   for (const ModulePtr& layer : *layers)
     x = layer_as<TransformerDecoderLayer>(layer, "TransformerDecoder").forward(x, memory, args);
@@ -278,6 +284,7 @@ Transformer::Transformer(TransformerOptions o) : Module("Transformer"), options_
 }
 
 Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const TransformerArgs& a) {
+  const ModuleScope scope(*this);
   const std::string who = "Transformer";
   check_sequence(who, "src", src, options_.d_model, options_.batch_first);
   check_sequence(who, "tgt", tgt, options_.d_model, options_.batch_first);
