@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <type_traits>
 
 #include "xgrad/autograd/ops/ops.hpp"
@@ -11,31 +13,42 @@
 
 namespace xg::nn {
 
+namespace {
+// The checks of Embedding's and EmbeddingBag's options; returns padding_idx made non-negative.
+std::optional<int64_t> checked_table(const std::string& module, int64_t num_embeddings, int64_t embedding_dim,
+                                     std::optional<int64_t> padding_idx) {
+  if (num_embeddings <= 0)
+    throw ValueError(module + ": num_embeddings must be positive, got " + std::to_string(num_embeddings));
+  if (embedding_dim <= 0)
+    throw ValueError(module + ": embedding_dim must be positive, got " + std::to_string(embedding_dim));
+  if (!padding_idx) return padding_idx;
+  if (*padding_idx < -num_embeddings || *padding_idx >= num_embeddings)
+    throw IndexError(module + ": padding_idx " + std::to_string(*padding_idx) +
+                     " must be within num_embeddings = " + std::to_string(num_embeddings));
+  return *padding_idx < 0 ? *padding_idx + num_embeddings : *padding_idx;
+}
+
+// N(0, 1) with the padding row at zero (written in place: slice copies).
+void init_table(Tensor& weight, std::optional<int64_t> padding_idx) {
+  init::normal_(weight);
+  if (!padding_idx) return;
+  const int64_t d = weight.size(1), at = *padding_idx * d;
+  if (weight.dtype() == Dtype::float32)
+    std::fill_n(weight.data<float>() + at, d, 0.0f);
+  else
+    std::fill_n(weight.data<double>() + at, d, 0.0);
+  ++weight.impl()->storage->version;
+}
+}  // namespace
+
 Embedding::Embedding(EmbeddingOptions o) : Module("Embedding"), options_(o) {
-  if (o.num_embeddings <= 0)
-    throw ValueError("Embedding: num_embeddings must be positive, got " + std::to_string(o.num_embeddings));
-  if (o.embedding_dim <= 0)
-    throw ValueError("Embedding: embedding_dim must be positive, got " + std::to_string(o.embedding_dim));
-  if (o.padding_idx) {
-    if (*o.padding_idx < -o.num_embeddings || *o.padding_idx >= o.num_embeddings)
-      throw IndexError("Embedding: padding_idx " + std::to_string(*o.padding_idx) +
-                       " must be within num_embeddings = " + std::to_string(o.num_embeddings));
-    if (*o.padding_idx < 0) options_.padding_idx = *o.padding_idx + o.num_embeddings;
-  }
+  options_.padding_idx = checked_table("Embedding", o.num_embeddings, o.embedding_dim, o.padding_idx);
   weight = register_parameter("weight", empty({o.num_embeddings, o.embedding_dim}));
   reset_parameters();
 }
 
 void Embedding::reset_parameters() {
-  init::normal_(weight);
-  if (options_.padding_idx) {  // the padding row starts at zero (written in place: slice copies)
-    const int64_t d = options_.embedding_dim, at = *options_.padding_idx * d;
-    if (weight.dtype() == Dtype::float32)
-      std::fill_n(weight.data<float>() + at, d, 0.0f);
-    else
-      std::fill_n(weight.data<double>() + at, d, 0.0);
-    ++weight.impl()->storage->version;
-  }
+  init_table(weight, options_.padding_idx);
 }
 
 std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, bool freeze,
@@ -220,35 +233,16 @@ Tensor embedding_bag(const Tensor& input, const Tensor& weight, const EmbeddingB
 }  // namespace functional
 
 EmbeddingBag::EmbeddingBag(EmbeddingBagOptions o) : Module("EmbeddingBag"), options_(o) {
-  if (o.num_embeddings <= 0)
-    throw ValueError("EmbeddingBag: num_embeddings must be positive, got " +
-                     std::to_string(o.num_embeddings));
-  if (o.embedding_dim <= 0)
-    throw ValueError("EmbeddingBag: embedding_dim must be positive, got " + std::to_string(o.embedding_dim));
-  if (o.padding_idx) {
-    if (*o.padding_idx < -o.num_embeddings || *o.padding_idx >= o.num_embeddings)
-      throw IndexError("EmbeddingBag: padding_idx " + std::to_string(*o.padding_idx) +
-                       " must be within num_embeddings = " + std::to_string(o.num_embeddings));
-    if (*o.padding_idx < 0) options_.padding_idx = *o.padding_idx + o.num_embeddings;
-  }
+  options_.padding_idx = checked_table("EmbeddingBag", o.num_embeddings, o.embedding_dim, o.padding_idx);
   weight = register_parameter("weight", empty({o.num_embeddings, o.embedding_dim}));
   reset_parameters();
 }
 
 void EmbeddingBag::reset_parameters() {
-  init::normal_(weight);
-  if (options_.padding_idx) {  // the padding row starts at zero (written in place)
-    const int64_t d = options_.embedding_dim, at = *options_.padding_idx * d;
-    if (weight.dtype() == Dtype::float32)
-      std::fill_n(weight.data<float>() + at, d, 0.0f);
-    else
-      std::fill_n(weight.data<double>() + at, d, 0.0);
-    ++weight.impl()->storage->version;
-  }
+  init_table(weight, options_.padding_idx);
 }
 
 Tensor EmbeddingBag::forward(const Tensor& input) {
-  const ModuleScope scope(*this);
   return forward(input, Tensor());
 }
 

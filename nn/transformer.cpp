@@ -110,7 +110,6 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src) {
-  const ModuleScope scope(*this);
   return forward(src, TransformerEncoderArgs{});
 }
 
@@ -219,7 +218,6 @@ TransformerEncoder::TransformerEncoder(const std::shared_ptr<TransformerEncoderL
 }
 
 Tensor TransformerEncoder::forward(const Tensor& src) {
-  const ModuleScope scope(*this);
   return forward(src, TransformerEncoderArgs{});
 }
 
