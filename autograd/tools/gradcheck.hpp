@@ -86,7 +86,8 @@ struct GradcheckReport {
   int inputs_checked = 0;
   int64_t entries_checked = 0;  ///< Jacobian entries compared (fast mode: elements checked densely)
   double max_abs_error = 0, max_rel_error = 0;
-  std::vector<GradcheckMismatch> mismatches;  ///< worst first, at most max_failures
+  std::vector<GradcheckMismatch> mismatches;  ///< at most max_failures: worst first; check_backward lists the
+                                              ///< first wrong tensor's elements in index order
   int64_t mismatch_count = 0;
   std::vector<GradcheckProjection> projections;  ///< fast mode: one per checked input
   /// On failure with localise: the first recorded op whose backward is wrong, if one is.

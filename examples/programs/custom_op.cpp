@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 int main(int argc, char** argv) {
   int steps = 300;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+  examples::Args(argc, argv, "custom_op: a custom op with its own backward, gradchecked and trained")
+      .option("--steps", steps, "training steps")
+      .parse();
   const double eps = 1e-3;
   // d/dx sqrt(x^2 + eps) = x / sqrt(x^2 + eps) = x / output: the backward reuses the forward's result.
   xg::CustomOp smooth_abs{"smooth_abs", "d/dx sqrt(x^2 + eps) = x / sqrt(x^2 + eps)",

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 // Two conv + batch-norm + ReLU + 2x2 max-pool blocks, then a dropout-regularised classifier.
@@ -40,10 +41,10 @@ struct Cnn : xg::nn::Module {
 int main(int argc, char** argv) {
   int epochs = 1;
   int64_t limit = 0;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--limit")) limit = std::atoll(argv[i + 1]);
-  }
+  examples::Args(argc, argv, "fashion_cnn: a Fashion-MNIST CNN")
+      .option("--epochs", epochs, "epochs")
+      .option("--limit", limit, "use the first N examples only (0: all)")
+      .parse();
   xg::manual_seed(0);
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true);
   auto test = xg::data::fashion_mnist(xg::data::kFashionMnistDir, false);

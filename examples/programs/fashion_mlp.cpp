@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 // 784 -> 256 -> 128 -> 10, ReLU, dropout 0.2 on the hidden layers (active only in train mode).
@@ -29,10 +30,10 @@ struct Mlp : xg::nn::Module {
 int main(int argc, char** argv) {
   int epochs = 2;
   int64_t limit = 0;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--limit")) limit = std::atoll(argv[i + 1]);
-  }
+  examples::Args(argc, argv, "fashion_mlp: a Fashion-MNIST MLP")
+      .option("--epochs", epochs, "epochs")
+      .option("--limit", limit, "use the first N examples only (0: all)")
+      .parse();
   xg::manual_seed(0);
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true);
   auto test = xg::data::fashion_mnist(xg::data::kFashionMnistDir, false);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 namespace {
@@ -44,20 +45,15 @@ int main(int argc, char** argv) {
               out = "runs/housing_regression";
   int epochs = 200;
   uint64_t split_seed = 0, seed = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--data"))
-      data = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--dir"))
-      dir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--epochs"))
-      epochs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--split-seed"))
-      split_seed = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--seed"))
-      seed = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--out"))
-      out = argv[i + 1];
-  }
+  examples::Args(argc, argv,
+                 "housing_regression: 13-10-1 ReLU MLP regression on sklearn housing/diabetes CSV data")
+      .option("--data", data, "boston or diabetes")
+      .option("--dir", dir, "directory of the CSV files")
+      .option("--epochs", epochs, "training epochs")
+      .option("--split-seed", split_seed, "seed of the train/test split")
+      .option("--seed", seed, "seed of initialisation and shuffling")
+      .option("--out", out, "directory for the scatter plot")
+      .parse();
   xg::Tensor x, y;
   try {
     if (data == "boston") {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 namespace optim = xg::optim;
@@ -36,10 +37,10 @@ double rosenbrock(double x, double y) {
 int main(int argc, char** argv) {
   int steps = 1000;
   std::string plot_dir;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--plot")) plot_dir = argv[i + 1];
-  }
+  examples::Args(argc, argv, "optimizers: GD, SGD, momentum, Nesterov, RMSprop, Adagrad, Adam side by side")
+      .option("--steps", steps, "steps per optimizer")
+      .option("--plot", plot_dir, "write CSV and plots to this directory")
+      .parse();
   const std::vector<Entry> entries{
       {"GD", make<optim::SGD>(optim::SGDOptions{.lr = 1e-3}), make<optim::SGD>(optim::SGDOptions{.lr = 0.1}),
        false},

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 namespace nn = xg::nn;
@@ -46,12 +47,13 @@ int main(int argc, char** argv) {
   int epochs = 40;
   int64_t n_train = 500;
   std::string data = xg::data::kFashionMnistDir, plot_dir;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--train")) n_train = std::atol(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--data")) data = argv[i + 1];
-    if (!std::strcmp(argv[i], "--plot")) plot_dir = argv[i + 1];
-  }
+  examples::Args(argc, argv,
+                 "overfitting: overfitting and what L2, L1, dropout and early stopping do against it")
+      .option("--epochs", epochs, "epochs per run")
+      .option("--train", n_train, "training examples")
+      .option("--data", data, "Fashion-MNIST directory")
+      .option("--plot", plot_dir, "write CSV and plots to this directory")
+      .parse();
   // A small training subset and a validation set drawn from the training images; the test set apart.
   auto all = xg::data::fashion_mnist(data, true);
   auto parts = xg::data::random_split(all, std::vector<int64_t>{n_train, 2000, all->size() - n_train - 2000},

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "../args.hpp"
 #include "models/resnet.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -17,14 +18,14 @@ int main(int argc, char** argv) {
   int64_t limit = 10000, width = 16, blocks = 1;
   double lr = 2e-3;
   std::string save;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--limit")) limit = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--blocks")) blocks = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--lr")) lr = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--save")) save = argv[i + 1];
-  }
+  examples::Args(argc, argv, "resnet_fashion: a small ResNet on Fashion-MNIST")
+      .option("--epochs", epochs, "epochs")
+      .option("--limit", limit, "training examples (0: all)")
+      .option("--width", width, "channels of the first stage")
+      .option("--blocks", blocks, "residual blocks per stage")
+      .option("--lr", lr, "learning rate")
+      .option("--save", save, "write the trained model to this safetensors file")
+      .parse();
   xg::manual_seed(0);
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true);
   auto test = xg::data::fashion_mnist(xg::data::kFashionMnistDir, false);

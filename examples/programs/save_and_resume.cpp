@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 struct Net : xg::nn::Module {
@@ -37,10 +38,10 @@ double train(Net& model, xg::optim::Adam& opt, const xg::Tensor& x, const xg::Te
 int main(int argc, char** argv) {
   int steps = 40;
   std::string dir;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
-  }
+  examples::Args(argc, argv, "save_and_resume: save a model and its optimizer, resume, get the same result")
+      .option("--steps", steps, "training steps")
+      .option("--dir", dir, "write the two files there and keep them")
+      .parse();
   const std::string model_file = (dir.empty() ? "" : dir + "/") + "save_and_resume_model.safetensors",
                     optim_file = (dir.empty() ? "" : dir + "/") + "save_and_resume_optim.safetensors";
   const int half = steps / 2;

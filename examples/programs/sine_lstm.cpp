@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 constexpr int W = 12;       // window length
@@ -31,8 +32,9 @@ struct SineNet : xg::nn::Module {
 
 int main(int argc, char** argv) {
   int steps = 300;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+  examples::Args(argc, argv, "sine_lstm: an LSTM that learns a sine wave")
+      .option("--steps", steps, "training steps")
+      .parse();
   xg::manual_seed(0);
   // Training windows starting at B different phases; column t of the batch is time step t.
   const int B = 32;

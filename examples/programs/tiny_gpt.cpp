@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../args.hpp"
 #include "models/tiny_gpt.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -24,20 +25,18 @@ int main(int argc, char** argv) {
   models::GptConfig cfg{.context = 64, .embed = 64, .heads = 4, .layers = 2};
   double lr = 3e-3;
   std::string path = "/usr/share/common-licenses/GPL-3", save;
-  for (int i = 1; i + 1 < argc; ++i) {
-    const std::string a = argv[i];
-    const char* v = argv[i + 1];
-    if (a == "--steps") steps = std::atoll(v);
-    if (a == "--batch") batch = std::atoll(v);
-    if (a == "--context") cfg.context = std::atoll(v);
-    if (a == "--embed") cfg.embed = std::atoll(v);
-    if (a == "--heads") cfg.heads = std::atoll(v);
-    if (a == "--layers") cfg.layers = std::atoll(v);
-    if (a == "--lr") lr = std::atof(v);
-    if (a == "--text") path = v;
-    if (a == "--chars") chars = std::atoll(v);
-    if (a == "--save") save = v;
-  }
+  examples::Args(argc, argv, "tiny_gpt: character-level GPT trained on the GPL-3 text")
+      .option("--steps", steps, "training steps")
+      .option("--batch", batch, "sequences per step")
+      .option("--context", cfg.context, "context length")
+      .option("--embed", cfg.embed, "embedding width")
+      .option("--heads", cfg.heads, "attention heads")
+      .option("--layers", cfg.layers, "transformer blocks")
+      .option("--lr", lr, "AdamW learning rate")
+      .option("--text", path, "text file to train on")
+      .option("--chars", chars, "characters to sample at the end")
+      .option("--save", save, "write the trained model to this safetensors file")
+      .parse();
   std::ifstream f(path, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (static_cast<int64_t>(text.size()) < 10 * (cfg.context + 1)) {

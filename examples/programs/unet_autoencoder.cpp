@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "../args.hpp"
 #include "models/unet.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -17,14 +18,14 @@ int main(int argc, char** argv) {
   int64_t limit = 5000, width = 8;
   double lr = 3e-3;
   std::string png = "unet_reconstructions.png", save;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--epochs")) epochs = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--limit")) limit = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--lr")) lr = std::atof(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--png")) png = argv[i + 1];
-    if (!std::strcmp(argv[i], "--save")) save = argv[i + 1];
-  }
+  examples::Args(argc, argv, "unet_autoencoder: a small U-Net autoencoder on Fashion-MNIST")
+      .option("--epochs", epochs, "epochs")
+      .option("--limit", limit, "training examples (0: all)")
+      .option("--width", width, "channels of the first level")
+      .option("--lr", lr, "learning rate")
+      .option("--png", png, "reconstructions image")
+      .option("--save", save, "write the trained model to this safetensors file")
+      .parse();
   xg::manual_seed(0);
   // Pixels in [0, 1] (normalize = false): the targets of the sigmoid output.
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true, false);

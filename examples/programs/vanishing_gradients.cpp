@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 namespace nn = xg::nn;
@@ -50,10 +51,12 @@ struct DeepMlp : nn::Module {
 int main(int argc, char** argv) {
   int steps = 100;
   std::string plot_dir;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--plot")) plot_dir = argv[i + 1];
-  }
+  examples::Args(argc, argv,
+                 "vanishing_gradients: gradient norms per layer of 10-layer MLPs: sigmoid, tanh, ReLU, "
+                 "BatchNorm, residual")
+      .option("--steps", steps, "training steps")
+      .option("--plot", plot_dir, "write CSV and plots to this directory")
+      .parse();
   // The task: 512 points in 16 dimensions, class 1 when the sum of the first four is positive.
   xg::manual_seed(0);
   xg::Tensor x = xg::randn({512, 16});

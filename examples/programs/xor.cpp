@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "../args.hpp"
 #include "xgrad/xgrad.hpp"
 
 struct XorNet : xg::nn::Module {
@@ -22,8 +23,9 @@ struct XorNet : xg::nn::Module {
 
 int main(int argc, char** argv) {
   int steps = 2000;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+  examples::Args(argc, argv, "xor: a 2-2-1 network learns XOR")
+      .option("--steps", steps, "training steps")
+      .parse();
   xg::manual_seed(0);
   // The four XOR cases and their labels.
   xg::Tensor x = xg::tensor({0, 0, 0, 1, 1, 0, 1, 1}, {4, 2});

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../args.hpp"
 #include "xgrad/autograd/tools/inspect.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -51,10 +52,10 @@ void compare(const char* what, const char* formula, const std::vector<double>& h
 
 int main(int argc, char** argv) {
   std::string graph_path, html_path;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--graph") graph_path = argv[i + 1];
-    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
-  }
+  examples::Args(argc, argv, "backprop_by_hand: backprop of a 2-2-1 network by hand and by xgrad")
+      .option("--graph", graph_path, "write the graph (Graphviz dot) here")
+      .option("--html", html_path, "write the backprop explorer page here")
+      .parse();
 
   // ---- one training example and the weights (column vectors: z1 = W1 x + b1)
   const double x[2] = {0.05, 0.10}, t = 0.01;

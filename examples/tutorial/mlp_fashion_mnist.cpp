@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../args.hpp"
 #include "xgrad/autograd/tools/inspect.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -35,8 +36,9 @@ xg::Tensor loss_of(const std::vector<xg::Tensor>& p, const xg::Tensor& images, c
 
 int main(int argc, char** argv) {
   std::string html_path;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
+  examples::Args(argc, argv, "mlp_fashion_mnist: a hand-built Fashion-MNIST MLP, its tape and training")
+      .option("--html", html_path, "write the backprop explorer page here")
+      .parse();
   xg::manual_seed(0);
   auto train = xg::data::fashion_mnist(xg::data::kFashionMnistDir, true);
   auto test = xg::data::fashion_mnist(xg::data::kFashionMnistDir, false);

@@ -10,13 +10,15 @@
 #include <iostream>
 #include <string>
 
+#include "../args.hpp"
 #include "xgrad/autograd/tools/inspect.hpp"
 #include "xgrad/xgrad.hpp"
 
 int main(int argc, char** argv) {
   std::string html_path;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == "--html") html_path = argv[i + 1];
+  examples::Args(argc, argv, "single_neuron: one neuron, its tape and its backward step by step")
+      .option("--html", html_path, "write the backprop explorer page here")
+      .parse();
   xg::InspectGuard inspect;  // keep every op's inputs and output, so that printouts show their values
   const xg::TensorOptions data{.dtype = xg::Dtype::float64};
   const xg::TensorOptions param{.dtype = xg::Dtype::float64, .requires_grad = true};

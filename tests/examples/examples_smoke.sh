@@ -25,6 +25,13 @@ for exe in "$@"; do
     verify_model) args=(); want="step 1 'hand_linear'(input, fc1.weight, fc1.bias)"; noloss=1 ;;
     *) args=(--steps 20); want='' ;;
   esac
+  # A mistyped option stops the program (status 2, naming it) instead of running with defaults.
+  if [ "$name" != verify_model ]; then
+    bad=$(timeout 30 "$exe" --no-such-option 1 2>&1); rc=$?
+    if [ "$rc" != 2 ] || ! echo "$bad" | grep -qF "unknown option '--no-such-option'"; then
+      echo "FAIL $name: --no-such-option gave status $rc: $bad"; fail=1; continue
+    fi
+  fi
   if ! out=$(timeout 30 "$exe" "${args[@]}" 2>&1); then
     echo "FAIL $name: exited non-zero"; echo "$out" | tail -5; fail=1; continue
   fi
