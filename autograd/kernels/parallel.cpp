@@ -1,7 +1,7 @@
 // The compute pool behind parallel_for: persistent workers that spin briefly on a generation
-// counter, then sleep on a condition variable. The brief spin keeps back-to-back small kernels cheap; the
-// sleep hands the core back to OpenBLAS's threads during gemm instead of fighting them.
-// xg::set_num_threads, at the end, sizes the pool and OpenBLAS's threads together.
+// counter, then sleep on a condition variable. The spin keeps back-to-back small kernels and gemm
+// blocks cheap to hand over; the sleep gives the core back when the program runs serially.
+// xg::set_num_threads, at the end, sizes the pool (OpenBLAS stays at one thread: gemm.cpp).
 #include "xgrad/autograd/kernels/parallel.hpp"
 
 #include <algorithm>
@@ -206,7 +206,7 @@ namespace xg {
 
 void set_num_threads(int n) {
   if (n < 1) throw ValueError("set_num_threads: need at least 1 thread, got " + std::to_string(n));
-  detail::set_pool_threads(n);  // and OpenBLAS's
+  detail::set_pool_threads(n);
 }
 int get_num_threads() {
   return detail::pool_threads();
