@@ -61,8 +61,8 @@ std::vector<double> time_steps(int warmup, int steps, const std::function<void()
   return ms;
 }
 
-// xg_threads: xg::get_num_threads(), the compute threads xgrad uses (its kernel pool, and the most
-// OpenBLAS is given; xgrad sets OpenBLAS per gemm, so openblas_get_num_threads() only tells the last).
+// xg_threads: xg::get_num_threads(), the compute threads xgrad uses (its kernel pool, which also
+// splits the gemms; OpenBLAS itself runs single-threaded inside each pool thread).
 std::string common_fields(const char* workload, const Args& a, int warmup, int steps, const Stats& s) {
   std::ostringstream o;
   o << "{\"impl\":\"xgrad\",\"workload\":\"" << workload << "\",\"threads\":" << a.threads
@@ -290,10 +290,14 @@ void run_matmul_peak(const Args& a) {
   xg::Tensor C;
   const Stats s = stats_of(time_steps(warmup, steps, [&] { C = xg::matmul(A, B); }));
   std::vector<float> raw(static_cast<std::size_t>(n * n));
+  // xgrad keeps OpenBLAS single-threaded (its pool splits the gemm): the raw reference gets the
+  // thread count itself, and OpenBLAS is put back to one thread afterwards.
+  openblas_set_num_threads(a.threads);
   const Stats r = stats_of(time_steps(warmup, steps, [&] {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A.data<float>(), n, B.data<float>(),
                 n, 0.0f, raw.data(), n);
   }));
+  openblas_set_num_threads(1);
   const double flop = 2.0 * n * n * n;
   std::printf(
       "%s,\"n\":%ld,\"gflops_median\":%g,\"gflops_max\":%g,\"raw_sgemm_gflops_median\":%g,\"raw_sgemm_gflops_"

@@ -9,15 +9,19 @@
 namespace xg::detail {
 
 /// c [m, n] = op(a) op(b), or c += op(a) op(b) when accumulating, all row-major and contiguous:
-/// a is [m, k] ([k, m] when ta), b is [k, n] ([n, k] when tb). OpenBLAS gets the compute pool's
-/// threads for products large enough to repay them, and one thread otherwise. Not to be called
-/// from inside a parallel_for body.
+/// a is [m, k] ([k, m] when ta), b is [k, n] ([n, k] when tb). OpenBLAS runs single-threaded; a
+/// product of at least ~256K multiply-adds is cut into pool_threads() blocks of C's rows (or of
+/// its columns when C has under 64 rows), one OpenBLAS call each, on the compute pool. The blocks
+/// depend only on the shape and the thread count, so results are deterministic for a thread
+/// count. May be called from inside a parallel_for body: it then runs its blocks one after the
+/// other on the calling thread (same blocks, same results).
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
           bool accumulate = false);
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c,
           bool accumulate = false);
 
-/// Tells OpenBLAS to use n threads (xg::set_num_threads); gemm lowers it for small products.
+/// Keeps OpenBLAS at one thread (xg::set_num_threads calls it; the argument is ignored): the
+/// compute pool is the only set of threads.
 void set_blas_threads(int n);
 
 }  // namespace xg::detail

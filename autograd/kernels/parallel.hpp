@@ -2,9 +2,9 @@
 /// @file parallel.hpp
 /// @brief Internal to xgrad's kernels: one pool of compute threads for every op (not installed).
 ///
-/// xg::set_num_threads(n) sizes this pool and OpenBLAS together. Kernels split their outer loop
-/// with parallel_for; gemm runs on OpenBLAS's own threads and is never called from inside a
-/// parallel_for body. Why one pool of our own: OpenBLAS's threads only serve gemm, and an OpenMP
+/// xg::set_num_threads(n) sizes this pool. Kernels split their outer loop with parallel_for, and
+/// gemm splits large products into blocks on it too (OpenBLAS runs single-threaded inside each
+/// block). Why one pool of our own: OpenBLAS's threads only served gemm, and an OpenMP
 /// runtime next to them would fight over the same cores (LibTorch's default split does this).
 #include <cstdint>
 #include <type_traits>
@@ -14,7 +14,7 @@ namespace xg::detail {
 /// The number of threads parallel_for uses (>= 1).
 int pool_threads();
 
-/// Sets the pool's size (>= 1) and OpenBLAS's thread count; called by xg::set_num_threads.
+/// Sets the pool's size (>= 1) and keeps OpenBLAS at one thread; called by xg::set_num_threads.
 void set_pool_threads(int n);
 
 /// Calls body(lo, hi) over [0, n) split into at most 4 * pool_threads() contiguous chunks of at
