@@ -37,8 +37,8 @@ void prepare_gemm(int64_t m, int64_t n, int64_t k) {
 // zeroing pass (sgemm_beta) took 7-8% of the MLP benchmark's step and ran slower than memset.
 template <class T>
 void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,
-            bool accumulate) {
-  prepare_gemm(m, n, k);
+            bool accumulate, bool prepare = true) {
+  if (prepare) prepare_gemm(m, n, k);
   if (!accumulate) std::memset(c, 0, sizeof(T) * static_cast<std::size_t>(m * n));
   const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
   const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
@@ -57,6 +57,21 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, con
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c,
           bool accumulate) {
   gemm_t(ta, tb, m, n, k, a, b, c, accumulate);
+}
+
+void prepare_serial_gemm() {
+  if (blas_threads.load(std::memory_order_relaxed) != 1) {
+    openblas_set_num_threads(1);
+    blas_threads.store(1, std::memory_order_relaxed);
+  }
+}
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+                 bool accumulate) {
+  gemm_t(ta, tb, m, n, k, a, b, c, accumulate, false);
+}
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b,
+                 double* c, bool accumulate) {
+  gemm_t(ta, tb, m, n, k, a, b, c, accumulate, false);
 }
 
 void set_blas_threads(int n) {

@@ -17,6 +17,17 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, con
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c,
           bool accumulate = false);
 
+/// Tells OpenBLAS to use one thread, so that gemm_serial may then run from parallel_for bodies.
+/// Called outside them, before the region (OpenBLAS's thread count is a global setting).
+void prepare_serial_gemm();
+/// gemm on the calling thread alone, for kernels that split their work over the compute pool
+/// themselves (the convolutions, per sample). prepare_serial_gemm() must have run since the
+/// last gemm.
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+                 bool accumulate = false);
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b,
+                 double* c, bool accumulate = false);
+
 /// Tells OpenBLAS to use n threads (xg::set_num_threads); gemm lowers it for small products.
 void set_blas_threads(int n);
 
