@@ -293,6 +293,11 @@ std::vector<ConvCase> conv_cases() {
        false,
        {{2, 1}, {0, 2}, {1, 2}, 2}},
       {"[2, 3, 4, 4] * [2, 3, 1, 1] (1x1, no im2col) + bias", {2, 3, 4, 4}, {2, 3, 1, 1}, true, {}},
+      {"[2, 3, 5, 4] * [2, 3, 3, 3] padding 1 (same size: im2col's row copies) + bias",
+       {2, 3, 5, 4},
+       {2, 3, 3, 3},
+       true,
+       {1, 1, 1, 1}},
       // more samples than the 8 blocks of two threads: blocks of one and two samples
       {"[11, 2, 3, 3] * [3, 2, 2, 2] padding 1 (batch 11)", {11, 2, 3, 3}, {3, 2, 2, 2}, false, {1, 1, 1, 1}},
   };
