@@ -23,7 +23,7 @@
 namespace xg {
 using detail::tangent_sum;
 
-using detail::col2im;
+using detail::col2im_scratch;
 using detail::conv_out;
 using detail::ConvGeom;
 using detail::ConvParams;
@@ -181,7 +181,7 @@ void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
         T* gxs = gx + (s * g.c + gr * cg) * hw;
         gemm_for(blocks > 1, true, false, K, L, og, w + gr * og * K, gy + (s * O + gr * og) * L,
                  direct ? gxs : cols, false);
-        if (!direct) col2im(cols, L, gxs, g);
+        if (!direct) col2im_scratch(cols, L, gxs, g);
       }
   });
 }
