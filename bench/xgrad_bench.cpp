@@ -325,11 +325,13 @@ void run_conv_parts(const Args& a) {
     xg::Shape xs, ws;
   };
   double total_ms = 0;
-  for (const Conv& c : {Conv{"conv1", {64, 1, 28, 28}, {32, 1, 3, 3}}, Conv{"conv2", {64, 32, 14, 14}, {64, 32, 3, 3}}}) {
+  for (const Conv& c :
+       {Conv{"conv1", {64, 1, 28, 28}, {32, 1, 3, 3}}, Conv{"conv2", {64, 32, 14, 14}, {64, 32, 3, 3}}}) {
     xg::Tensor x = xg::randn(c.xs), w = xg::randn(c.ws), b = xg::randn({c.ws[0]});
     xg::Tensor y = xg::conv2d(x, w, b, 1, 1);
     xg::Tensor gy = xg::randn(y.shape()), keep;
-    const double flop = 2.0 * static_cast<double>(y.numel()) * static_cast<double>(c.ws[1] * c.ws[2] * c.ws[3]);
+    const double flop =
+        2.0 * static_cast<double>(y.numel()) * static_cast<double>(c.ws[1] * c.ws[2] * c.ws[3]);
     const std::pair<const char*, std::function<void()>> parts[] = {
         {"forward", [&] { keep = xg::conv2d(x, w, b, 1, 1); }},
         {"input_grad", [&] { keep = xg::conv2d_input_grad(gy, w, c.xs, 1, 1); }},
@@ -349,9 +351,10 @@ void run_conv_parts(const Args& a) {
     }
   }
   const double mm = 0.5 * (mm_first + gemm_ms()), peak = 2.0 * 1024 * 1024 * 1024 / (mm * 1e6);
-  std::printf("{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"matmul_1024\",\"threads\":%d,"
-              "\"ms_median\":%g,\"gflops\":%g}\n",
-              a.threads, mm, peak);
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"matmul_1024\",\"threads\":%d,"
+      "\"ms_median\":%g,\"gflops\":%g}\n",
+      a.threads, mm, peak);
   for (std::size_t i = 0; i < lines.size(); ++i)
     std::printf("%s,\"fraction_of_matmul_peak\":%.3f}\n", lines[i].c_str(), gflops[i] / peak);
   for (const xg::Shape& xs : {xg::Shape{64, 32, 28, 28}, xg::Shape{64, 64, 14, 14}}) {
@@ -360,20 +363,25 @@ void run_conv_parts(const Args& a) {
     xg::Tensor gy = xg::randn(y.shape()), keep;
     const double fwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // x in; y, int64 idx out
     const double bwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // gy, idx in; gx out
-    const Stats f = stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_with_indices(x, 2).first; }));
-    const Stats bk = stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_backward(gy, idx, xs); }));
+    const Stats f =
+        stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_with_indices(x, 2).first; }));
+    const Stats bk =
+        stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_backward(gy, idx, xs); }));
     total_ms += f.median + bk.median;
     const std::string at = std::to_string(xs[1]) + "x" + std::to_string(xs[2]);
-    std::printf("{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_%s\",\"threads\":%d,"
-                "\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
-                at.c_str(), a.threads, f.median, fwd_bytes / (f.median * 1e6));
-    std::printf("{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_backward_%s\","
-                "\"threads\":%d,\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
-                at.c_str(), a.threads, bk.median, bwd_bytes / (bk.median * 1e6));
+    std::printf(
+        "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_%s\",\"threads\":%d,"
+        "\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
+        at.c_str(), a.threads, f.median, fwd_bytes / (f.median * 1e6));
+    std::printf(
+        "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_backward_%s\","
+        "\"threads\":%d,\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
+        at.c_str(), a.threads, bk.median, bwd_bytes / (bk.median * 1e6));
   }
-  std::printf("{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"total\",\"threads\":%d,"
-              "\"ms_median_sum\":%g}\n",
-              a.threads, total_ms);
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"total\",\"threads\":%d,"
+      "\"ms_median_sum\":%g}\n",
+      a.threads, total_ms);
 }
 
 // kernels (xgrad only): hot kernels against the memory-bandwidth reference of a 4 MiB copy.
@@ -492,10 +500,11 @@ int main(int argc, char** argv) {
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(stderr,
-                   "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, conv_parts, "
-                   "mlp_rss, batch_jacobian)\n",
-                   w.c_str());
+      std::fprintf(
+          stderr,
+          "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, conv_parts, "
+          "mlp_rss, batch_jacobian)\n",
+          w.c_str());
       return 2;
     }
     it->second(a);

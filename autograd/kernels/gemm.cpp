@@ -36,8 +36,8 @@ void prepare_gemm(int64_t m, int64_t n, int64_t k) {
 // gemm always accumulates (beta = 1); to overwrite, c is zeroed with memset first: OpenBLAS's own
 // zeroing pass (sgemm_beta) took 7-8% of the MLP benchmark's step and ran slower than memset.
 template <class T>
-void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,
-            bool accumulate, bool prepare = true) {
+void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, bool accumulate,
+            bool prepare = true) {
   if (prepare) prepare_gemm(m, n, k);
   if (!accumulate) std::memset(c, 0, sizeof(T) * static_cast<std::size_t>(m * n));
   const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;

@@ -155,7 +155,8 @@ void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
       for (int64_t gr = 0; gr < G; ++gr) {
         const T* xs = x + (s * g.c + gr * cg) * hw;
         if (!direct) im2col(xs, cols, L, g);
-        gemm_for(blocks > 1, false, false, og, L, K, w + gr * og * K, direct ? xs : cols, ys + gr * og * L, true);
+        gemm_for(blocks > 1, false, false, og, L, K, w + gr * og * K, direct ? xs : cols, ys + gr * og * L,
+                 true);
       }
     }
   });
@@ -222,7 +223,6 @@ void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     for (int64_t i = 0; i < O * K; ++i) d[i] += src[i];
   }
 }
-
 
 Shape conv_out_shape(const ConvGeom& g) {
   return Shape{g.n, g.o, g.ho, g.wo};

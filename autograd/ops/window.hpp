@@ -103,7 +103,8 @@ void im2col(const T* x, T* cols, int64_t ld, const ConvGeom& g) {
           // Elements [first, last) of the plane; the ends clipped to it hold padding columns.
           const int64_t first = (ih0 + a) * W + off, last = (ih0 + b) * W + off;
           const int64_t f = std::max<int64_t>(first, 0), l = std::min<int64_t>(last, hw);
-          if (l > f) std::memcpy(row + a * W + (f - first), xc + f, sizeof(T) * static_cast<std::size_t>(l - f));
+          if (l > f)
+            std::memcpy(row + a * W + (f - first), xc + f, sizeof(T) * static_cast<std::size_t>(l - f));
           for (int64_t oh = a; oh < b; ++oh) {
             T* r = row + oh * W;
             for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
@@ -185,32 +186,29 @@ void col2im_scratch(T* cols, int64_t ld, T* x, const ConvGeom& g) {
     return;
   }
   std::fill(x, x + g.cg() * g.h * g.w, T(0));
-  if (sh == 1 && sw == 1 && g.wo == g.w) {
-    const int64_t H = g.h, W = g.w, Ho = g.ho, hw = H * W;
-    for (int64_t c = 0; c < g.cg(); ++c) {
-      T* __restrict xc = x + c * hw;
-      for (int64_t ki = 0; ki < g.kh; ++ki) {
-        const int64_t ih0 = ki * dh - ph;
-        const int64_t a = std::clamp<int64_t>(-ih0, 0, Ho), b = std::clamp<int64_t>(H - ih0, a, Ho);
-        if (a == b) continue;
-        for (int64_t kj = 0; kj < g.kw; ++kj) {
-          T* __restrict row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-          const int64_t off = kj * dw - pw;
-          int64_t lo, hi;
-          valid_range(off, 1, W, W, lo, hi);
-          for (int64_t oh = a; oh < b; ++oh) {
-            T* r = row + oh * W;
-            for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
-            for (int64_t ow = hi; ow < W; ++ow) r[ow] = T(0);
-          }
-          const int64_t first = (ih0 + a) * W + off, last = (ih0 + b) * W + off;
-          const int64_t f = std::max<int64_t>(first, 0), l = std::min<int64_t>(last, hw);
-          const T* __restrict rr = row + a * W;  // rr[i] goes to plane element first + i
-          for (int64_t i = f - first; i < l - first; ++i) xc[first + i] += rr[i];
+  const int64_t H = g.h, W = g.w, Ho = g.ho, hw = H * W;
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    T* __restrict xc = x + c * hw;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      const int64_t ih0 = ki * dh - ph;
+      const int64_t a = std::clamp<int64_t>(-ih0, 0, Ho), b = std::clamp<int64_t>(H - ih0, a, Ho);
+      if (a == b) continue;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        T* __restrict row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+        const int64_t off = kj * dw - pw;
+        int64_t lo, hi;
+        valid_range(off, 1, W, W, lo, hi);
+        for (int64_t oh = a; oh < b; ++oh) {
+          T* r = row + oh * W;
+          for (int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+          for (int64_t ow = hi; ow < W; ++ow) r[ow] = T(0);
         }
+        const int64_t first = (ih0 + a) * W + off, last = (ih0 + b) * W + off;
+        const int64_t f = std::max<int64_t>(first, 0), l = std::min<int64_t>(last, hw);
+        const T* __restrict rr = row + a * W;  // rr[i] goes to plane element first + i
+        for (int64_t i = f - first; i < l - first; ++i) xc[first + i] += rr[i];
       }
     }
-    return;
   }
 }
 

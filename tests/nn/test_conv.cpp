@@ -367,10 +367,10 @@ TEST_CASE("conv2d and its gradients: the same values at 1, 2 and 3 threads, repe
     xg::Size2 stride, padding, dilation;
     int64_t groups;
   };
-  for (const Case& c : {Case{{9, 4, 7, 6}, {6, 2, 3, 3}, {1, 2}, {1, 0}, 1, 2},
-                        Case{{1, 3, 8, 8}, {4, 3, 3, 3}, 1, 1, {2, 1}, 1},
-                        Case{{5, 3, 4, 4}, {2, 3, 1, 1}, 1, 0, 1, 1},
-                        Case{{20, 2, 5, 5}, {3, 2, 2, 2}, 2, 1, 1, 1}}) {
+  for (const Case& c :
+       {Case{{9, 4, 7, 6}, {6, 2, 3, 3}, {1, 2}, {1, 0}, 1, 2},
+        Case{{1, 3, 8, 8}, {4, 3, 3, 3}, 1, 1, {2, 1}, 1}, Case{{5, 3, 4, 4}, {2, 3, 1, 1}, 1, 0, 1, 1},
+        Case{{20, 2, 5, 5}, {3, 2, 2, 2}, 2, 1, 1, 1}}) {
     const Tensor x = xg::randn(c.xs), w = xg::randn(c.ws), b = xg::randn({c.ws[0]});
     auto run = [&](const Tensor& xi, const Tensor& wi, const Tensor& bi) {
       const Tensor y = xg::conv2d(xi, wi, bi, c.stride, c.padding, c.dilation, c.groups);
