@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -306,6 +307,87 @@ void run_matmul_peak(const Args& a) {
       flop / (s.median * 1e6), flop / (s.min * 1e6), flop / (r.median * 1e6), flop / (r.min * 1e6));
 }
 
+// conv_parts (xgrad only; issue 16): the cnn workload's convolution products and pools, each timed
+// alone (median of --steps calls after --warmup), against the gemm rate of a 1024^3 matmul timed in
+// the same run. One JSON line per part: GFLOP/s (2 * multiply-adds) and its fraction of matmul_peak;
+// the pools, which do no multiply-adds, report ms and GB/s of their inputs and outputs.
+void run_conv_parts(const Args& a) {
+  const int warmup = a.warmup >= 0 ? a.warmup : 5, steps = a.steps >= 0 ? a.steps : 40;
+  xg::manual_seed(0);
+  xg::NoGradGuard off;
+  // The gemm rate first, and again at the end (the mean of both medians is the reference). After a
+  // threaded gemm OpenBLAS's idle threads yield-spin for ~0.1 s, slowing what runs next on the
+  // pool: the parts start after a pause (the cnn workload itself still pays that spinning).
+  xg::Tensor A = xg::randn({1024, 1024}), B = xg::randn({1024, 1024}), C;
+  auto gemm_ms = [&] { return stats_of(time_steps(warmup, steps, [&] { C = xg::matmul(A, B); })).median; };
+  const double mm_first = gemm_ms();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<std::string> lines;
+  std::vector<double> gflops;
+  struct Conv {
+    const char* name;
+    xg::Shape xs, ws;
+  };
+  double total_ms = 0;
+  for (const Conv& c :
+       {Conv{"conv1", {64, 1, 28, 28}, {32, 1, 3, 3}}, Conv{"conv2", {64, 32, 14, 14}, {64, 32, 3, 3}}}) {
+    xg::Tensor x = xg::randn(c.xs), w = xg::randn(c.ws), b = xg::randn({c.ws[0]});
+    xg::Tensor y = xg::conv2d(x, w, b, 1, 1);
+    xg::Tensor gy = xg::randn(y.shape()), keep;
+    const double flop =
+        2.0 * static_cast<double>(y.numel()) * static_cast<double>(c.ws[1] * c.ws[2] * c.ws[3]);
+    const std::pair<const char*, std::function<void()>> parts[] = {
+        {"forward", [&] { keep = xg::conv2d(x, w, b, 1, 1); }},
+        {"input_grad", [&] { keep = xg::conv2d_input_grad(gy, w, c.xs, 1, 1); }},
+        {"weight_grad", [&] { keep = xg::conv2d_weight_grad(x, gy, c.ws, 1, 1); }}};
+    for (const auto& [part, f] : parts) {
+      const Stats s = stats_of(time_steps(warmup, steps, f));
+      // conv1's input gradient is not part of the cnn step (its input needs no gradient)
+      if (std::strcmp(c.name, "conv2") == 0 || std::strcmp(part, "input_grad") != 0) total_ms += s.median;
+      const double gf = flop / (s.median * 1e6);
+      char buf[320];
+      std::snprintf(buf, sizeof buf,
+                    "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"%s_%s\",\"threads\":%d,"
+                    "\"ms_median\":%g,\"ms_min\":%g,\"gflops\":%g",
+                    c.name, part, a.threads, s.median, s.min, gf);
+      lines.emplace_back(buf);
+      gflops.push_back(gf);
+    }
+  }
+  const double mm = 0.5 * (mm_first + gemm_ms()), peak = 2.0 * 1024 * 1024 * 1024 / (mm * 1e6);
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"matmul_1024\",\"threads\":%d,"
+      "\"ms_median\":%g,\"gflops\":%g}\n",
+      a.threads, mm, peak);
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    std::printf("%s,\"fraction_of_matmul_peak\":%.3f}\n", lines[i].c_str(), gflops[i] / peak);
+  for (const xg::Shape& xs : {xg::Shape{64, 32, 28, 28}, xg::Shape{64, 64, 14, 14}}) {
+    xg::Tensor x = xg::randn(xs);
+    auto [y, idx] = xg::max_pool2d_with_indices(x, 2);
+    xg::Tensor gy = xg::randn(y.shape()), keep;
+    const double fwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // x in; y, int64 idx out
+    const double bwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // gy, idx in; gx out
+    const Stats f =
+        stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_with_indices(x, 2).first; }));
+    const Stats bk =
+        stats_of(time_steps(warmup, steps, [&] { keep = xg::max_pool2d_backward(gy, idx, xs); }));
+    total_ms += f.median + bk.median;
+    const std::string at = std::to_string(xs[1]) + "x" + std::to_string(xs[2]);
+    std::printf(
+        "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_%s\",\"threads\":%d,"
+        "\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
+        at.c_str(), a.threads, f.median, fwd_bytes / (f.median * 1e6));
+    std::printf(
+        "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"max_pool2d_backward_%s\","
+        "\"threads\":%d,\"ms_median\":%g,\"gbytes_per_s\":%g}\n",
+        at.c_str(), a.threads, bk.median, bwd_bytes / (bk.median * 1e6));
+  }
+  std::printf(
+      "{\"impl\":\"xgrad\",\"workload\":\"conv_parts\",\"part\":\"total\",\"threads\":%d,"
+      "\"ms_median_sum\":%g}\n",
+      a.threads, total_ms);
+}
+
 // kernels (xgrad only): hot kernels against the memory-bandwidth reference of a 4 MiB copy.
 void run_kernels(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 5, steps = a.steps >= 0 ? a.steps : 50;
@@ -380,7 +462,8 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n"
-                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss, "
+                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, "
+                 "mlp_rss, "
                  "batch_jacobian\n",
                  argv[0]);
     return 2;
@@ -412,6 +495,7 @@ int main(int argc, char** argv) {
       {"lstm", run_lstm},
       {"matmul_peak", run_matmul_peak},
       {"kernels", run_kernels},
+      {"conv_parts", run_conv_parts},
       {"mlp_rss", run_mlp_rss},
       {"batch_jacobian", run_batch_jacobian}};
   std::string list = argv[1];
@@ -420,10 +504,11 @@ int main(int argc, char** argv) {
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(stderr,
-                   "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, mlp_rss, "
-                   "batch_jacobian)\n",
-                   w.c_str());
+      std::fprintf(
+          stderr,
+          "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, conv_parts, "
+          "mlp_rss, batch_jacobian)\n",
+          w.c_str());
       return 2;
     }
     it->second(a);

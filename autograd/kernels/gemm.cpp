@@ -103,6 +103,20 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, co
   gemm_t(ta, tb, m, n, k, a, b, c, accumulate);
 }
 
+void prepare_serial_gemm() {
+  single_threaded_blas();
+}
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+                 bool accumulate) {
+  if (!accumulate) std::memset(c, 0, sizeof(float) * static_cast<std::size_t>(m * n));
+  blas(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, c, n);
+}
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b,
+                 double* c, bool accumulate) {
+  if (!accumulate) std::memset(c, 0, sizeof(double) * static_cast<std::size_t>(m * n));
+  blas(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, c, n);
+}
+
 void set_blas_threads(int) {
   single_threaded_blas();
 }

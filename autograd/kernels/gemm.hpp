@@ -20,6 +20,16 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, con
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c,
           bool accumulate = false);
 
+/// Kept for kernels that split their work over the pool themselves: OpenBLAS is single-threaded
+/// already, so this only makes sure of it before the region.
+void prepare_serial_gemm();
+/// One OpenBLAS call on the calling thread, unsplit, for kernels that split their work over the
+/// compute pool themselves (the convolutions, per sample); callable from parallel_for bodies.
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c,
+                 bool accumulate = false);
+void gemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, const double* b,
+                 double* c, bool accumulate = false);
+
 /// Keeps OpenBLAS at one thread (xg::set_num_threads calls it; the argument is ignored): the
 /// compute pool is the only set of threads.
 void set_blas_threads(int n);

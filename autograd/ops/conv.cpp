@@ -23,7 +23,7 @@
 namespace xg {
 using detail::tangent_sum;
 
-using detail::col2im;
+using detail::col2im_scratch;
 using detail::conv_out;
 using detail::ConvGeom;
 using detail::ConvParams;
@@ -89,83 +89,80 @@ ConvGeom conv_geom(const Shape& xs, const Shape& ws, const ConvParams& p, const 
   return g;
 }
 
-// The three convolution kernels take the batch in chunks of m samples, with one gemm per group
-// and chunk: group gr's column matrix is [K, m * L] (sample s in columns s * L ..), the gemm's
-// other side [og, m * L]. The copies around the gemm (im2col, col2im, the [O, m * L] <-> [m, O, L]
-// transposes) run on parallel_for, over samples; gemm runs outside it, on OpenBLAS's threads.
-// With one thread, m = 1: a sample's columns stay in L2 for its gemm, and [O, 1 * L] is the
-// sample's own layout, so no transposes. With more, m is as large as kColumnBudget bytes of columns
-// allow: per-sample gemms ([64 x 288] @ [288 x 196] in the benchmark's CNN) are too small to keep
-// OpenBLAS's threads busy, one wide gemm is not. Measured on the cnn benchmark at 2 threads
-// (docs/performance.md): a 32 MiB budget (the whole batch) and a 2 MiB one were within noise.
-constexpr int64_t kColumnBudget = int64_t{32} << 20;
+// The three convolution kernels work per sample, one gemm per sample and group, in blocks of
+// samples that the compute pool's threads take, each running its gemms on its own core
+// (gemm_serial): a sample's columns ([K, L], 226 KB for the cnn benchmark's second conv) stay in
+// that core's L2 between im2col and the gemm, and no [O, N * L] <-> [N, O, L] transposes are
+// needed. Measured against the batched gemm on OpenBLAS's two threads (docs/performance.md,
+// issue 16): conv2's three products went from 0.56-0.59 to ~0.7 of the 2-thread gemm rate.
+// With one thread, or fewer samples than threads, the samples run in turn and each gemm may use
+// OpenBLAS's threads (batch 1 with a large image).
 
 template <class T>
 Tensor scratch(int64_t n) {
   return detail::new_tensor(Shape{n}, std::is_same_v<T, double> ? Dtype::float64 : Dtype::float32);
 }
 
-template <class T>
-int64_t chunk_samples(const ConvGeom& g) {
-  if (detail::pool_threads() == 1) return 1;
-  const int64_t per =
-      std::max<int64_t>(1, g.p.groups * g.rows() * g.cols() * static_cast<int64_t>(sizeof(T)));
-  return std::clamp<int64_t>(kColumnBudget / per, 1, std::max<int64_t>(g.n, 1));
+// The number of sample blocks (1: samples in turn on this thread, threaded gemms). Blocks, not
+// threads, fix which samples a weight-gradient partial sums, so results depend on the thread
+// count only; 4 per thread so that a thread the OS does not schedule holds up a quarter of its share.
+inline int64_t sample_blocks(const ConvGeom& g) {
+  const int t = detail::pool_threads();
+  if (t == 1 || g.n < t) return 1;
+  return std::min<int64_t>(g.n, 4 * int64_t{t});
 }
 
-// Sample s of a chunk: its [O, L] block of y goes to columns s * L .. of t [O, ld].
-template <class T>
-void gather_rows(const T* y, T* t, int64_t s, int64_t ld, const ConvGeom& g) {
-  const int64_t L = g.cols();
-  for (int64_t o = 0; o < g.o; ++o) std::memcpy(t + o * ld + s * L, y + o * L, sizeof(T) * L);
+// Runs body(block, s0, s1) over the sample blocks: on the pool with single-threaded gemms, or
+// inline for one block.
+template <class F>
+void for_sample_blocks(const ConvGeom& g, int64_t blocks, F&& body) {
+  if (blocks == 1) {
+    body(int64_t{0}, int64_t{0}, g.n);
+    return;
+  }
+  detail::prepare_serial_gemm();
+  detail::parallel_for(blocks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) body(b, b * g.n / blocks, (b + 1) * g.n / blocks);
+  });
 }
 
-// y [n, o, ho, wo] = conv(x, w) + bias.
+// One gemm of the per-sample kernels: on this thread alone inside a block region, else with
+// OpenBLAS's threads where the product repays them.
+template <class T>
+void gemm_for(bool serial, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,
+              bool accumulate) {
+  if (serial)
+    detail::gemm_serial(ta, tb, m, n, k, a, b, c, accumulate);
+  else
+    gemm(ta, tb, m, n, k, a, b, c, accumulate);
+}
+
+// y [n, o, ho, wo] = conv(x, w) + bias: per sample and group, the bias rows, then y += w @ cols.
 template <class T>
 void conv_forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
   const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
   if (g.n == 0 || O == 0) return;
-  auto fill_bias = [&](int64_t s) {
-    for (int64_t o = 0; o < O; ++o)
-      std::fill(y + (s * O + o) * L, y + (s * O + o + 1) * L, bias ? bias[o] : T(0));
-  };
-  if (K == 0) {
-    for (int64_t s = 0; s < g.n; ++s) fill_bias(s);
-    return;
-  }
-  const int64_t nb = chunk_samples<T>(g);
-  Tensor cols_t = scratch<T>(G * K * nb * L), out_t = scratch<T>(nb > 1 ? O * nb * L : 0);
-  T* cols = cols_t.data<T>();
-  T* out = out_t.data<T>();
-  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
-    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
-    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t s = i / G, gr = i % G;
-        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
-        if (m == 1 && gr == 0) fill_bias(s0);  // the gemm adds to the bias in place (accumulating)
+  const int64_t blocks = sample_blocks(g);
+  const bool direct = g.direct();
+  Tensor cols_t = scratch<T>(direct || K == 0 ? 0 : blocks * K * L);
+  T* cols_all = cols_t.data<T>();
+  for_sample_blocks(g, blocks, [&](int64_t b, int64_t s0, int64_t s1) {
+    T* cols = cols_all + b * K * L;
+    for (int64_t s = s0; s < s1; ++s) {
+      T* ys = y + s * O * L;
+      for (int64_t o = 0; o < O; ++o) std::fill(ys + o * L, ys + (o + 1) * L, bias ? bias[o] : T(0));
+      if (K == 0) continue;
+      for (int64_t gr = 0; gr < G; ++gr) {
+        const T* xs = x + (s * g.c + gr * cg) * hw;
+        if (!direct) im2col(xs, cols, L, g);
+        gemm_for(blocks > 1, false, false, og, L, K, w + gr * og * K, direct ? xs : cols, ys + gr * og * L,
+                 true);
       }
-    });
-    if (m == 1) {
-      for (int64_t gr = 0; gr < G; ++gr)
-        gemm(false, false, og, L, K, w + gr * og * K, cols + gr * K * L, y + (s0 * O + gr * og) * L, true);
-      continue;
     }
-    for (int64_t gr = 0; gr < G; ++gr)
-      gemm(false, false, og, ld, K, w + gr * og * K, cols + gr * K * ld, out + gr * og * ld);
-    detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t s = lo; s < hi; ++s)
-        for (int64_t o = 0; o < O; ++o) {
-          const T* __restrict src = out + o * ld + s * L;
-          T* __restrict dst = y + ((s0 + s) * O + o) * L;
-          const T b = bias ? bias[o] : T(0);
-          for (int64_t l = 0; l < L; ++l) dst[l] = src[l] + b;
-        }
-    });
-  }
+  });
 }
 
-// dx [n, c, h, w] = col2im(w^T g), per group.
+// dx [n, c, h, w] = col2im(w^T g), per sample and group.
 template <class T>
 void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
   const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
@@ -174,31 +171,25 @@ void conv_input_grad(const T* gy, const T* w, T* gx, const ConvGeom& g) {
     std::fill(gx, gx + g.n * g.c * hw, T(0));
     return;
   }
-  const int64_t nb = chunk_samples<T>(g);
-  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
-  T* gyt = gyt_t.data<T>();
-  T* cols = cols_t.data<T>();
-  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
-    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
-    const T* src = gy + s0 * O * L;  // one sample's gradient is already [O, L]
-    if (m > 1) {
-      detail::parallel_for(m, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t s = lo; s < hi; ++s) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
-      });
-      src = gyt;
-    }
-    for (int64_t gr = 0; gr < G; ++gr)
-      gemm(true, false, K, ld, og, w + gr * og * K, src + gr * og * ld, cols + gr * K * ld);
-    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t s = i / G, gr = i % G;
-        col2im(cols + gr * K * ld + s * L, ld, gx + ((s0 + s) * g.c + gr * cg) * hw, g);
+  const int64_t blocks = sample_blocks(g);
+  const bool direct = g.direct();
+  Tensor cols_t = scratch<T>(direct ? 0 : blocks * K * L);
+  T* cols_all = cols_t.data<T>();
+  for_sample_blocks(g, blocks, [&](int64_t b, int64_t s0, int64_t s1) {
+    T* cols = cols_all + b * K * L;
+    for (int64_t s = s0; s < s1; ++s)
+      for (int64_t gr = 0; gr < G; ++gr) {
+        T* gxs = gx + (s * g.c + gr * cg) * hw;
+        gemm_for(blocks > 1, true, false, K, L, og, w + gr * og * K, gy + (s * O + gr * og) * L,
+                 direct ? gxs : cols, false);
+        if (!direct) col2im_scratch(cols, L, gxs, g);
       }
-    });
-  }
+  });
 }
 
-// dw [o, cg, kh, kw] = g [og, n * L] @ im2col(x)^T [n * L, K], per group.
+// dw [o, cg, kh, kw] = sum over samples of g_s [og, L] @ im2col(x_s)^T [L, K], per group. Each
+// block sums its samples into its own partial (block 0's is dw itself); the partials are then
+// added in block order, so the result does not depend on which thread ran which block.
 template <class T>
 void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
   const int64_t K = g.rows(), L = g.cols(), og = g.og(), cg = g.cg(), G = g.p.groups, O = g.o, hw = g.h * g.w;
@@ -206,22 +197,30 @@ void conv_weight_grad(const T* x, const T* gy, T* gw, const ConvGeom& g) {
     std::fill(gw, gw + O * K, T(0));
     return;
   }
-  const int64_t nb = chunk_samples<T>(g);
-  Tensor gyt_t = scratch<T>(nb > 1 ? O * nb * L : 0), cols_t = scratch<T>(G * K * nb * L);
-  T* gyt = gyt_t.data<T>();
-  T* cols = cols_t.data<T>();
-  for (int64_t s0 = 0; s0 < g.n; s0 += nb) {
-    const int64_t m = std::min(nb, g.n - s0), ld = m * L;
-    detail::parallel_for(m * G, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        const int64_t s = i / G, gr = i % G;
-        im2col(x + ((s0 + s) * g.c + gr * cg) * hw, cols + gr * K * ld + s * L, ld, g);
-        if (m > 1 && gr == 0) gather_rows(gy + (s0 + s) * O * L, gyt, s, ld, g);
+  // Partials cost O * K each: fewer blocks for large weights (at most 32 MiB of partials).
+  int64_t blocks = sample_blocks(g);
+  const int64_t per = O * K * static_cast<int64_t>(sizeof(T));
+  while (blocks > detail::pool_threads() && (blocks - 1) * per > (int64_t{32} << 20)) blocks /= 2;
+  const bool direct = g.direct();
+  Tensor cols_t = scratch<T>(direct ? 0 : blocks * K * L), part_t = scratch<T>((blocks - 1) * O * K);
+  T* cols_all = cols_t.data<T>();
+  T* parts = part_t.data<T>();
+  for_sample_blocks(g, blocks, [&](int64_t b, int64_t s0, int64_t s1) {
+    T* cols = cols_all + b * K * L;
+    T* dst = b == 0 ? gw : parts + (b - 1) * O * K;
+    if (s0 == s1) std::fill(dst, dst + O * K, T(0));
+    for (int64_t s = s0; s < s1; ++s)
+      for (int64_t gr = 0; gr < G; ++gr) {
+        const T* xs = x + (s * g.c + gr * cg) * hw;
+        if (!direct) im2col(xs, cols, L, g);
+        gemm_for(blocks > 1, false, true, og, K, L, gy + (s * O + gr * og) * L, direct ? xs : cols,
+                 dst + gr * og * K, s > s0);
       }
-    });
-    const T* src = m > 1 ? gyt : gy + s0 * O * L;
-    for (int64_t gr = 0; gr < G; ++gr)
-      gemm(false, true, og, K, ld, src + gr * og * ld, cols + gr * K * ld, gw + gr * og * K, s0 > 0);
+  });
+  for (int64_t b = 1; b < blocks; ++b) {
+    const T* __restrict src = parts + (b - 1) * O * K;
+    T* __restrict d = gw;
+    for (int64_t i = 0; i < O * K; ++i) d[i] += src[i];
   }
 }
 
@@ -294,6 +293,13 @@ std::vector<ConvCase> conv_cases() {
        false,
        {{2, 1}, {0, 2}, {1, 2}, 2}},
       {"[2, 3, 4, 4] * [2, 3, 1, 1] (1x1, no im2col) + bias", {2, 3, 4, 4}, {2, 3, 1, 1}, true, {}},
+      {"[2, 3, 5, 4] * [2, 3, 3, 3] padding 1 (same size: im2col's row copies) + bias",
+       {2, 3, 5, 4},
+       {2, 3, 3, 3},
+       true,
+       {1, 1, 1, 1}},
+      // more samples than the 8 blocks of two threads: blocks of one and two samples
+      {"[11, 2, 3, 3] * [3, 2, 2, 2] padding 1 (batch 11)", {11, 2, 3, 3}, {3, 2, 2, 2}, false, {1, 1, 1, 1}},
   };
 }
 

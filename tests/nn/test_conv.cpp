@@ -356,3 +356,40 @@ TEST_CASE("F::conv2d / F::conv1d with padding \"same\" / \"valid\", as torch.nn.
   CHECK_ERROR(F::conv1d(x1, w1, Tensor(), 1, "full"), xg::ValueError, "conv1d",
               "invalid padding string 'full'");
 }
+
+// The kernels split the batch into sample blocks per thread count (autograd/ops/conv.cpp): each
+// split must give the float64 result to float32 rounding, and the same bits when run again.
+TEST_CASE("conv2d and its gradients: the same values at 1, 2 and 3 threads, repeatable bits") {
+  const int before = xg::get_num_threads();
+  xg::manual_seed(11);
+  struct Case {
+    Shape xs, ws;
+    xg::Size2 stride, padding, dilation;
+    int64_t groups;
+  };
+  for (const Case& c :
+       {Case{{9, 4, 7, 6}, {6, 2, 3, 3}, {1, 2}, {1, 0}, 1, 2},
+        Case{{1, 3, 8, 8}, {4, 3, 3, 3}, 1, 1, {2, 1}, 1}, Case{{5, 3, 4, 4}, {2, 3, 1, 1}, 1, 0, 1, 1},
+        Case{{20, 2, 5, 5}, {3, 2, 2, 2}, 2, 1, 1, 1}}) {
+    const Tensor x = xg::randn(c.xs), w = xg::randn(c.ws), b = xg::randn({c.ws[0]});
+    auto run = [&](const Tensor& xi, const Tensor& wi, const Tensor& bi) {
+      const Tensor y = xg::conv2d(xi, wi, bi, c.stride, c.padding, c.dilation, c.groups);
+      const Tensor gy = xg::cos(y * 0.7);
+      return std::vector<Tensor>{
+          y, xg::conv2d_input_grad(gy, wi, c.xs, c.stride, c.padding, c.dilation, c.groups),
+          xg::conv2d_weight_grad(xi, gy, c.ws, c.stride, c.padding, c.dilation, c.groups)};
+    };
+    xg::set_num_threads(1);
+    const std::vector<Tensor> ref = run(x.to(Dtype::float64), w.to(Dtype::float64), b.to(Dtype::float64));
+    for (int t : {1, 2, 3}) {
+      xg::set_num_threads(t);
+      const std::vector<Tensor> r1 = run(x, w, b), r2 = run(x, w, b);
+      for (std::size_t i = 0; i < ref.size(); ++i) {
+        INFO("input " << c.xs.str() << ", threads " << t << ", result " << i);
+        CHECK(max_abs(r1[i].to(Dtype::float64) - ref[i]) < 1e-4 * (1 + max_abs(ref[i])));
+        CHECK(max_abs(r1[i] - r2[i]) == 0.0);
+      }
+    }
+  }
+  xg::set_num_threads(before);
+}
