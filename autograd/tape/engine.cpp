@@ -170,7 +170,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
         std::to_string(storage->version) + ", saved at version " + std::to_string(saved_version_) +
         "), e.g. by an optimizer step between forward and backward");
   if (!is_output_) return Tensor(impl_);
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->storage = storage_;
   impl->shape = shape_;
   impl->dtype = dtype_;

@@ -17,6 +17,7 @@
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/tape/scope.hpp"
+#include "xgrad/autograd/tensor/object_pool.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg {
@@ -223,8 +224,8 @@ template <class F>
 void record_node(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
                  const OpAttrs& attrs) {
   if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return;
-  auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
-                                                            std::forward<F>(backward));
+  auto node = make_pooled<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
+                                                       std::forward<F>(backward));
   Node& recorded = *node;
   if (attrs.size) recorded.set_attrs(attrs);
   output.impl()->grad_fn = std::move(node);
