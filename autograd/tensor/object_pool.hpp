@@ -19,6 +19,14 @@ inline constexpr std::size_t kPoolGrain = 64;
 inline constexpr std::size_t kPoolMaxBytes = 2048;
 inline constexpr std::size_t kPoolClasses = kPoolMaxBytes / kPoolGrain;
 inline constexpr std::size_t kPoolClassBytes = std::size_t(512) << 10;
+// The most blocks a list keeps, per class (a table: no division on the free path).
+inline constexpr struct PoolCaps {
+  uint32_t n[kPoolClasses];
+  constexpr PoolCaps() : n() {
+    for (std::size_t c = 0; c < kPoolClasses; ++c)
+      n[c] = static_cast<uint32_t>(kPoolClassBytes / ((c + 1) * kPoolGrain));
+  }
+} kPoolCap;
 
 struct PoolCache {
   void* head[kPoolClasses];
@@ -58,7 +66,7 @@ inline void pool_deallocate(void* p, std::size_t bytes) {
     return pool_deallocate_large(p);
   const std::size_t c = (bytes - 1) / kPoolGrain;
   PoolCache& pc = pool_cache;
-  if (pc.count[c] >= kPoolClassBytes / ((c + 1) * kPoolGrain) || pc.off) [[unlikely]]
+  if (pc.count[c] >= kPoolCap.n[c] || pc.off) [[unlikely]]
     return pool_spill(p, c);
   *static_cast<void**>(p) = pc.head[c];
   pc.head[c] = p;
