@@ -6,6 +6,7 @@
 /// so a graph lives exactly as long as something refers to it and graphs never interfere.
 /// Replaying nodes in decreasing sequence number is a valid reverse topological order.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -289,11 +290,15 @@ record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> i
 }
 /// True when recording would happen for these inputs (lets an op skip saving work).
 /// (An input carrying a tangent at the current dual level counts: the JVP rule may need the saved values.)
-inline bool will_record(std::initializer_list<Tensor> inputs) {
-  const std::span<const Tensor> in(inputs.begin(), inputs.size());
+/// (The inputs are taken by reference: no handle copied, no reference count touched.)
+inline bool will_record(std::initializer_list<std::reference_wrapper<const Tensor>> inputs) {
   if (detail::fw_level) [[unlikely]]
-    if (detail::any_tangent(in)) return true;
-  return GradMode::is_enabled() && any_requires_grad(in);
+    for (const Tensor& t : inputs)
+      if (detail::any_tangent({&t, 1})) return true;
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
 }
 
 }  // namespace xg
