@@ -271,7 +271,9 @@ class Engine {
           stack.push_back(e.fn.get());
         }
     }
-    std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq_ > b->seq_; });
+    // A chain (and many graphs) comes out of the walk already in order: checked in one pass.
+    const auto later = [](Node* a, Node* b) { return a->seq_ > b->seq_; };
+    if (!std::is_sorted(order.begin(), order.end(), later)) std::sort(order.begin(), order.end(), later);
     return order;
   }
 
