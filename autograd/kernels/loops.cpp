@@ -6,6 +6,8 @@
 #include <sstream>
 #include <utility>
 
+#include "xgrad/autograd/tensor/object_pool.hpp"
+
 namespace xg::detail {
 
 int64_t checked_numel(const Shape& s, const char* op) {
@@ -30,15 +32,15 @@ Tensor new_tensor(const Shape& shape, Dtype dtype) {
   for (int64_t d : shape)
     if (d < 0) throw ShapeError("shape " + shape.str() + " has a negative extent");
   const int64_t n = checked_numel(shape, "shape");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
+  auto impl = make_pooled<TensorImpl>();
+  impl->storage = make_pooled<Storage>(static_cast<std::size_t>(n) * dtype_size(dtype));
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
 
 Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   impl->storage = t.impl()->storage;
   impl->shape = shape;
   impl->dtype = t.dtype();

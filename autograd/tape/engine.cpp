@@ -6,6 +6,8 @@
 #include <unordered_map>
 
 #include "xgrad/autograd/kernels/loops.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
+#include "xgrad/autograd/ops/elementwise_kernels.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/node.hpp"
 
@@ -170,7 +172,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
         std::to_string(storage->version) + ", saved at version " + std::to_string(saved_version_) +
         "), e.g. by an optimizer step between forward and backward");
   if (!is_output_) return Tensor(impl_);
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->storage = storage_;
   impl->shape = shape_;
   impl->dtype = dtype_;
@@ -269,7 +271,9 @@ class Engine {
           stack.push_back(e.fn.get());
         }
     }
-    std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq_ > b->seq_; });
+    // A chain (and many graphs) comes out of the walk already in order: checked in one pass.
+    const auto later = [](Node* a, Node* b) { return a->seq_ > b->seq_; };
+    if (!std::is_sorted(order.begin(), order.end(), later)) std::sort(order.begin(), order.end(), later);
     return order;
   }
 
@@ -291,6 +295,30 @@ class Engine {
   }
 
   static Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? acc + g : g; }
+
+  // acc += g for a running total the pass owns: in place when nothing else holds acc or its
+  // storage and no graph is being built (create_graph), so that a leaf or node reached by many
+  // paths (a weight used at every time step) costs one loop per contribution, not a new tensor.
+  // The same additions in the same order as accumulate, so the same bits.
+  static void accumulate_into(Tensor& acc, Tensor g) {
+    if (!acc.defined()) {
+      acc = std::move(g);
+      return;
+    }
+    if (GradMode::is_enabled() || acc.impl().use_count() != 1 || acc.impl()->storage.use_count() != 1 ||
+        acc.dtype() != g.dtype() || !(acc.shape() == g.shape()) || acc.requires_grad()) {
+      acc = acc + g;
+      return;
+    }
+    detail::visit_float(acc.dtype(), "backward", [&]<class T>() {
+      T* p = acc.data<T>();
+      const T* q = g.data<T>();
+      detail::parallel_for(acc.numel(), detail::kGrainArith, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) p[i] += q[i];
+      });
+    });
+    ++acc.impl()->storage->version;
+  }
 
   static void accumulate_into_leaf(TensorImpl& leaf, Tensor g, bool create_graph) {
     g = run_hooks(leaf.hooks, std::move(g), {&leaf, nullptr, 0});
@@ -476,8 +504,7 @@ class Engine {
       const Dtype want_dtype = e.fn ? e.fn->output_dtype(e.output_nr) : e.leaf->dtype;
       if (gk.dtype() != want_dtype) gk = gk.to(want_dtype);
       if (e.fn) {
-        Tensor& acc = e.fn->grad_accum(e.output_nr);
-        acc = accumulate(acc, gk);
+        accumulate_into(e.fn->grad_accum(e.output_nr), pass.obs ? gk : std::move(gk));
       } else if (pass.obs) {
         add_to_leaf(pass, e.leaf.get(), gk);  // the observer reads grads[k] after the node
       } else {
@@ -495,7 +522,7 @@ class Engine {
     if (fresh)
       pass.leaf_grads.emplace_back(leaf, std::move(g));
     else
-      pass.leaf_grads[it->second].second = accumulate(pass.leaf_grads[it->second].second, g);
+      accumulate_into(pass.leaf_grads[it->second].second, std::move(g));
   }
 
   // For each leaf with hooks, the position of the last node in the pass with an edge to it.

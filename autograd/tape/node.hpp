@@ -6,6 +6,7 @@
 /// so a graph lives exactly as long as something refers to it and graphs never interfere.
 /// Replaying nodes in decreasing sequence number is a valid reverse topological order.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +18,7 @@
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
 #include "xgrad/autograd/tape/scope.hpp"
+#include "xgrad/autograd/tensor/object_pool.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg {
@@ -223,8 +225,8 @@ template <class F>
 void record_node(const OpInfo& info, const Tensor& output, std::span<const Tensor> inputs, F&& backward,
                  const OpAttrs& attrs) {
   if (!GradMode::is_enabled() || !any_requires_grad(inputs)) return;
-  auto node = std::make_shared<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
-                                                            std::forward<F>(backward));
+  auto node = make_pooled<LambdaNode<std::decay_t<F>>>(info, collect_edges(inputs), output,
+                                                       std::forward<F>(backward));
   Node& recorded = *node;
   if (attrs.size) recorded.set_attrs(attrs);
   output.impl()->grad_fn = std::move(node);
@@ -288,11 +290,15 @@ record(const OpInfo& info, const Tensor& output, std::initializer_list<Tensor> i
 }
 /// True when recording would happen for these inputs (lets an op skip saving work).
 /// (An input carrying a tangent at the current dual level counts: the JVP rule may need the saved values.)
-inline bool will_record(std::initializer_list<Tensor> inputs) {
-  const std::span<const Tensor> in(inputs.begin(), inputs.size());
+/// (The inputs are taken by reference: no handle copied, no reference count touched.)
+inline bool will_record(std::initializer_list<std::reference_wrapper<const Tensor>> inputs) {
   if (detail::fw_level) [[unlikely]]
-    if (detail::any_tangent(in)) return true;
-  return GradMode::is_enabled() && any_requires_grad(in);
+    for (const Tensor& t : inputs)
+      if (detail::any_tangent({&t, 1})) return true;
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
 }
 
 }  // namespace xg
