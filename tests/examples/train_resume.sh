@@ -22,12 +22,12 @@ cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "resumed run differs from the uninterru
 $(diff "$tmp/a.csv" "$tmp/b.csv")"
 passed=$((passed + 1))
 
-# The CNN's recipe too: its crops and flips draw from the generator the checkpoint saves, and the
+# The CNN's recipe, with crops as well as flips: both draw from the generator the checkpoint saves; the
 # one-cycle schedule, stepped per batch, resumes mid-run.
-"$train" --model cnn --epochs 2 --limit 300 --threads 1 --out "$tmp/ca" --quiet > "$tmp/ca.log" 2>&1 || fail "cnn run: $(cat "$tmp/ca.log")"
+"$train" --model cnn --epochs 2 --limit 300 --threads 1 --augment crop,flip --out "$tmp/ca" --quiet > "$tmp/ca.log" 2>&1 || fail "cnn run: $(cat "$tmp/ca.log")"
 grep -q "onecycle.*augment crop,flip" "$tmp/ca.log" || fail "cnn: not its recipe: $(cat "$tmp/ca.log")"
-"$train" --model cnn --epochs 2 --stop-after 1 --limit 300 --threads 1 --out "$tmp/cb" --quiet > "$tmp/cb1.log" 2>&1 || fail "cnn first part: $(cat "$tmp/cb1.log")"
-"$train" --model cnn --epochs 2 --limit 300 --threads 1 --out "$tmp/cb" --quiet --resume "$tmp/cb/cnn/checkpoint.safetensors" > "$tmp/cb2.log" 2>&1 ||
+"$train" --model cnn --epochs 2 --stop-after 1 --limit 300 --threads 1 --augment crop,flip --out "$tmp/cb" --quiet > "$tmp/cb1.log" 2>&1 || fail "cnn first part: $(cat "$tmp/cb1.log")"
+"$train" --model cnn --epochs 2 --limit 300 --threads 1 --augment crop,flip --out "$tmp/cb" --quiet --resume "$tmp/cb/cnn/checkpoint.safetensors" > "$tmp/cb2.log" 2>&1 ||
   fail "cnn resumed part: $(cat "$tmp/cb2.log")"
 cmp -s <(cut -d, -f1-4 "$tmp/ca/cnn/curves.csv") <(cut -d, -f1-4 "$tmp/cb/cnn/curves.csv") || fail "resumed cnn run differs:
 $(diff "$tmp/ca/cnn/curves.csv" "$tmp/cb/cnn/curves.csv")"
