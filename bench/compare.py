@@ -17,9 +17,14 @@ stops with an error.
 against `libtorch-fashion-mlp --target A` (the same MLP, data, optimizer and schedule), run
 alternately --tta-rounds times (default 1: each run takes minutes; round r uses seed r), at T
 threads both, and LibTorch also at the split --tta-libtorch-split (default 1/T; "none" to skip).
+--tta-model cnn does the same for the CNN (issue 16): `xgrad-train --model cnn` at its default
+recipe against `libtorch-fashion-cnn` (the same model, augmentation, label smoothing, AdamW and
+one-cycle schedule, batch), to 0.93 by default, LibTorch's split defaulting to T/1 (its best
+for cnn in WORKLOADS.md).
 
 Usage: bench/compare.py [--build DIR] [--rounds N] [--threads T] [--workloads a,b,...]
-                        [--tta] [--tta-only] [--tta-rounds N] [--tta-target A] [--tta-eval-every S]
+                        [--tta] [--tta-only] [--tta-model mlp|cnn] [--tta-rounds N] [--tta-target A]
+                        [--tta-eval-every S]
                         [--tta-seed S] [--tta-libtorch-split I/B|none]
 """
 import argparse
@@ -146,15 +151,29 @@ def compare_workloads(a, xb, tb):
         f"{w} {x[0] / 1024:.0f} vs {l[0] / 1024:.0f}" for w, x, l in rss if x and l))
 
 
+# What --tta-model runs: the peer, the default target, LibTorch's best split (WORKLOADS.md) and
+# the recipe both run (xgrad-train's defaults for the model; the peer's defaults are the same).
+TTA_MODELS = {
+    "mlp": ("libtorch-fashion-mlp", 0.88, lambda t: f"1/{t}",
+            "Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over 15 epochs, batch 128"),
+    "cnn": ("libtorch-fashion-cnn", 0.93, lambda t: f"{t}/1",
+            "Fashion-MNIST CNN conv32-BN-pool, conv64-BN-pool, dropout 0.3, fc 3136-128-10; random "
+            "left-right flips, label smoothing 0.1, AdamW 3e-3 (wd 0.05), one-cycle over 6 epochs, batch 128"),
+}
+
+
 def compare_tta(a, build):
-    train, peer = f"{build}/examples/trainer/xgrad-train", f"{build}/bench/libtorch-fashion-mlp"
+    peer_name, default_target, best_split, recipe = TTA_MODELS[a.tta_model]
+    if a.tta_target is None:
+        a.tta_target = default_target
+    train, peer = f"{build}/examples/trainer/xgrad-train", f"{build}/bench/{peer_name}"
     for exe in (train, peer):
         if not os.access(exe, os.X_OK):
-            fail(f"{exe} is missing: build {build} (libtorch-fashion-mlp needs libtorch-dev)")
+            fail(f"{exe} is missing: build {build} ({peer_name} needs libtorch-dev)")
     t = str(a.threads)
     split = None
     if a.tta_libtorch_split == "auto":
-        a.tta_libtorch_split = f"1/{a.threads}" if a.threads > 1 else "none"
+        a.tta_libtorch_split = best_split(a.threads) if a.threads > 1 else "none"
     if a.tta_libtorch_split != "none":
         try:
             split = tuple(int(v) for v in a.tta_libtorch_split.split("/"))
@@ -167,7 +186,7 @@ def compare_tta(a, build):
     with tempfile.TemporaryDirectory(prefix="xgrad-tta-") as out:
         for r in range(a.tta_rounds):
             seed = str(a.tta_seed + r)  # each round its own seed: the epochs needed vary with it
-            runs = [("xgrad", [train, "--model", "mlp", "--target-accuracy", str(a.tta_target), "--seed", seed,
+            runs = [("xgrad", [train, "--model", a.tta_model, "--target-accuracy", str(a.tta_target), "--seed", seed,
                                "--quiet", "--out", out] + common, (a.threads, a.threads)),
                     ("libtorch default", [peer, "--target", str(a.tta_target), "--seed", seed] + common,
                      (a.threads, a.threads))]
@@ -181,9 +200,8 @@ def compare_tta(a, build):
                 res[impl].append(rec)
     when = "after each epoch" if a.tta_eval_every == 0 else f"every {a.tta_eval_every} steps and after each epoch"
     lt = res["libtorch default"][0]
-    print(f"\ntime to accuracy {a.tta_target}: Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over "
-          f"15 epochs, batch 128; test accuracy evaluated {when}; seconds of training only; {a.tta_rounds} alternating "
-          f"round(s), seeds {a.tta_seed}..{a.tta_seed + a.tta_rounds - 1}")
+    print(f"\ntime to accuracy {a.tta_target}: {recipe}; test accuracy evaluated {when}; seconds of training only; "
+          f"{a.tta_rounds} alternating round(s), seeds {a.tta_seed}..{a.tta_seed + a.tta_rounds - 1}")
     print(f"threads checked: xgrad {res['xgrad'][0]['xg_threads']} (its pool and at most that for OpenBLAS); LibTorch "
           f"default torch {lt['torch_threads']}, OpenBLAS {lt['blas_threads']}, inter-op {lt['interop_threads']}: the same"
           + (f"; LibTorch's split {split[0]}/{split[1]} shown too (its default's two pools contend on few cores, "
@@ -216,11 +234,14 @@ def main():
     ap.add_argument("--tta", action="store_true", help="also compare time to accuracy (takes minutes)")
     ap.add_argument("--tta-only", action="store_true", help="only the time-to-accuracy comparison")
     ap.add_argument("--tta-rounds", type=int, default=1)
-    ap.add_argument("--tta-target", type=float, default=0.88)
+    ap.add_argument("--tta-model", choices=sorted(TTA_MODELS), default="mlp",
+                    help="the model of the time-to-accuracy comparison (cnn: issue 16's recipe, to 0.93)")
+    ap.add_argument("--tta-target", type=float, default=None, help="default: 0.88 for mlp, 0.93 for cnn")
     ap.add_argument("--tta-eval-every", type=int, default=0, help="steps between evaluations (0: after each epoch)")
     ap.add_argument("--tta-seed", type=int, default=0, help="seed of the first round (round r uses seed + r)")
     ap.add_argument("--tta-libtorch-split", default="auto",
-                    help="also run LibTorch at this intra-op/OpenBLAS split, or none (auto: 1/T, WORKLOADS.md's best for mlp)")
+                    help="also run LibTorch at this intra-op/OpenBLAS split, or none (auto: WORKLOADS.md's best, "
+                         "1/T for mlp, T/1 for cnn)")
     a = ap.parse_args()
     xb, tb = f"{a.build}/bench/xgrad-bench", f"{a.build}/bench/libtorch-bench"
     if not a.tta_only:

@@ -1,6 +1,7 @@
 #include "xgrad/data/dataset.hpp"
 
 #include <sys/stat.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -119,6 +120,51 @@ Transform random_horizontal_flip(double p, std::shared_ptr<Generator> generator)
       }
     }
     b.data = x;
+    return b;
+  };
+}
+
+Transform random_crop(int64_t padding, double fill, std::shared_ptr<Generator> generator) {
+  if (padding < 0) throw ValueError("random_crop: padding must be >= 0, got " + std::to_string(padding));
+  return [padding, fill, generator](Batch b) {
+    if (b.data.dim() != 4) throw ShapeError("random_crop: expects [N, C, H, W], got " + b.data.shape().str());
+    if (b.data.dtype() != Dtype::float32)
+      throw TypeError(std::string("random_crop: expects float32 images, got ") + dtype_name(b.data.dtype()));
+    if (padding == 0) return b;
+    NoGradGuard guard;
+    const Tensor src = b.data.contiguous();
+    const int64_t n = src.shape()[0], c = src.shape()[1], h = src.shape()[2], w = src.shape()[3];
+    Tensor out = empty(src.shape(), {.dtype = Dtype::float32});
+    const float* in = src.data<float>();
+    float* o = out.data<float>();
+    const int64_t span = 2 * padding + 1;
+    std::vector<int64_t> offsets(static_cast<std::size_t>(2 * n));                  // dy, dx per image
+    detail::generator_or_default(generator.get()).draw([&](Generator::Engine& e) {  // one lock per batch
+      for (auto& v : offsets)
+        v = std::min(span - 1, static_cast<int64_t>(e.uniform01() * static_cast<double>(span)));
+    });
+    const float f = static_cast<float>(fill);
+    for (int64_t i = 0; i < n; ++i) {
+      // Output pixel (y, x) is input pixel (y + sy, x + sx), or fill outside the image.
+      const int64_t sy = offsets[static_cast<std::size_t>(2 * i)] - padding,
+                    sx = offsets[static_cast<std::size_t>(2 * i + 1)] - padding;
+      const int64_t x0 = std::max<int64_t>(0, -sx), x1 = std::min(w, w - sx);  // columns taken from the image
+      for (int64_t k = 0; k < c; ++k) {
+        const float* plane = in + (i * c + k) * h * w;
+        float* dst = o + (i * c + k) * h * w;
+        for (int64_t y = 0; y < h; ++y, dst += w) {
+          const int64_t yy = y + sy;
+          if (yy < 0 || yy >= h || x0 >= x1) {
+            std::fill(dst, dst + w, f);
+            continue;
+          }
+          std::fill(dst, dst + x0, f);
+          std::memcpy(dst + x0, plane + yy * w + x0 + sx, static_cast<std::size_t>(x1 - x0) * sizeof(float));
+          std::fill(dst + x1, dst + w, f);
+        }
+      }
+    }
+    b.data = out;
     return b;
   };
 }

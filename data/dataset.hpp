@@ -91,6 +91,12 @@ Transform normalize(double mean, double stddev);
 /// Flips each image ([N, C, H, W]) left-right with probability p, drawing from `generator`
 /// (shared with the caller, who may save its state; null: the default generator).
 Transform random_horizontal_flip(double p = 0.5, std::shared_ptr<Generator> generator = nullptr);
+/// Shifts each image ([N, C, H, W]) by a random offset, as torchvision's RandomCrop(size=(H, W),
+/// padding, fill): the image is padded by `padding` pixels of value `fill` on every side and an
+/// H x W window is cut at a position (dy, dx) drawn uniformly from 0..2·padding each, per image
+/// (the same for its channels), from `generator` (null: the default generator). `fill` is in
+/// the data's units: after normalize, a black border is (0 - mean) / std.
+Transform random_crop(int64_t padding, double fill = 0.0, std::shared_ptr<Generator> generator = nullptr);
 
 /// Chooses the examples of each epoch, in order, for a DataLoader (DataLoaderOptions::sampler).
 class Sampler {

@@ -10,8 +10,8 @@ exactly one JSON object per expected workload, each well-formed and carrying the
 workloads, GFLOP/s for matmul_peak, the kernel times for kernels, the RSS figures for mlp_rss.
 xgrad runs must report xg_threads (xg::get_num_threads()) equal to threads, LibTorch runs
 torch_threads and blas_threads. `tta` checks the
-time-to-accuracy line (workload fashion_mlp_tta) of xgrad-train --target-accuracy and
-libtorch-fashion-mlp.
+time-to-accuracy line (workload fashion_mlp_tta or fashion_cnn_tta) of xgrad-train
+--target-accuracy and libtorch-fashion-mlp or libtorch-fashion-cnn.
 """
 import json
 import math
@@ -92,14 +92,15 @@ def check_bench(rec, workload):
 
 
 def check_tta(rec):
-    if rec.get("workload") != "fashion_mlp_tta":
-        raise Bad(f"expected workload 'fashion_mlp_tta', got {rec.get('workload')!r}")
+    w = rec.get("workload")
+    if w not in ("fashion_mlp_tta", "fashion_cnn_tta"):
+        raise Bad(f"expected workload 'fashion_mlp_tta' or 'fashion_cnn_tta', got {w!r}")
     if not isinstance(rec.get("reached"), bool):
-        raise Bad(f"fashion_mlp_tta: 'reached' is {rec.get('reached')!r}, not a boolean")
+        raise Bad(f"{w}: 'reached' is {rec.get('reached')!r}, not a boolean")
     target = finite(rec, "target", lo=0, hi=1)
     acc = finite(rec, "test_accuracy", lo=0, hi=1)
     if rec["reached"] != (acc >= target):
-        raise Bad(f"fashion_mlp_tta: reached = {rec['reached']} but test_accuracy {acc} vs target {target}")
+        raise Bad(f"{w}: reached = {rec['reached']} but test_accuracy {acc} vs target {target}")
     finite(rec, "seconds", lo=0)
     finite(rec, "epochs", lo=0)
     finite(rec, "steps", lo=1)

@@ -244,6 +244,52 @@ TEST_CASE("random_horizontal_flip draws from its generator, as the default gener
   CHECK(flipped(xg::data::random_horizontal_flip(0.5, gen)) != from_default);  // the stream goes on
 }
 
+TEST_CASE("random_crop: each image shifted by one of the (2p+1)^2 offsets, the border filled") {
+  // 300 copies of a 2-channel 3x3 image (channel 1 = channel 0 + 10), padding 1, fill -1.
+  const int64_t n = 300;
+  std::vector<float> one = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19}, all;
+  for (int64_t i = 0; i < n; ++i) all.insert(all.end(), one.begin(), one.end());
+  xg::Tensor img = xg::from_vector(all, {n, 2, 3, 3});
+  // The nine windows of torchvision's RandomCrop(3, padding=1, fill=-1), channel 0, by offset.
+  const std::vector<std::vector<float>> windows = {
+      {-1, -1, -1, -1, 1, 2, -1, 4, 5}, {-1, -1, -1, 1, 2, 3, 4, 5, 6}, {-1, -1, -1, 2, 3, -1, 5, 6, -1},
+      {-1, 1, 2, -1, 4, 5, -1, 7, 8},   {1, 2, 3, 4, 5, 6, 7, 8, 9},    {2, 3, -1, 5, 6, -1, 8, 9, -1},
+      {-1, 4, 5, -1, 7, 8, -1, -1, -1}, {4, 5, 6, 7, 8, 9, -1, -1, -1}, {5, 6, -1, 8, 9, -1, -1, -1, -1}};
+  auto gen = std::make_shared<xg::Generator>(3);
+  const xg::data::Transform crop = xg::data::random_crop(1, -1.0, gen);
+  xg::data::Batch b = crop({img, xg::Tensor()});
+  REQUIRE(b.data.shape() == xg::Shape({n, 2, 3, 3}));
+  const std::vector<float> v = b.data.to_vector<float>();
+  std::vector<int> seen(9, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto at = v.begin() + 18 * i;
+    const std::vector<float> c0(at, at + 9), c1(at + 9, at + 18);
+    const auto w = std::find(windows.begin(), windows.end(), c0);
+    REQUIRE(w != windows.end());
+    ++seen[static_cast<std::size_t>(w - windows.begin())];
+    for (int k = 0; k < 9; ++k)  // the second channel: the same offset
+      CHECK(c1[static_cast<std::size_t>(k)] ==
+            (c0[static_cast<std::size_t>(k)] == -1 ? -1 : c0[static_cast<std::size_t>(k)] + 10));
+  }
+  for (int s : seen) CHECK(s > 15);  // uniform: about 33 each
+  // The input is untouched; the same seed gives the same crops, from the default generator too.
+  CHECK(img.to_vector<float>() == all);
+  xg::manual_seed(3);
+  CHECK(xg::data::random_crop(1, -1.0)({img, xg::Tensor()}).data.to_vector<float>() == v);
+  CHECK(crop({img, xg::Tensor()}).data.to_vector<float>() != v);  // the stream goes on
+  // Padding 0 is the identity; a border of 3 on a 3x3 image can leave nothing but fill.
+  CHECK(xg::data::random_crop(0)({img, xg::Tensor()}).data.to_vector<float>() == all);
+  const std::vector<float> far =
+      xg::data::random_crop(3, 0.5, gen)({img, xg::Tensor()}).data.to_vector<float>();
+  CHECK(std::count(far.begin(), far.end(), 0.5f) > 0);
+  CHECK_ERROR(xg::data::random_crop(-1), xg::ValueError, "random_crop", "padding must be >= 0, got -1");
+  CHECK_ERROR(xg::data::random_crop(1)({xg::zeros({3, 3}), xg::Tensor()}), xg::ShapeError, "random_crop",
+              "expects [N, C, H, W], got [3, 3]");
+  CHECK_ERROR(
+      xg::data::random_crop(1)({xg::zeros({1, 1, 3, 3}, {.dtype = xg::Dtype::float64}), xg::Tensor()}),
+      xg::TypeError, "random_crop", "expects float32 images, got float64");
+}
+
 TEST_CASE("DistributedSampler: PyTorch's shards, padded or dropped, without shuffle") {
   using S = xg::data::DistributedSampler;
   auto shards = [](int64_t n, int replicas, bool drop_last) {

@@ -22,6 +22,18 @@ cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "resumed run differs from the uninterru
 $(diff "$tmp/a.csv" "$tmp/b.csv")"
 passed=$((passed + 1))
 
+# The CNN's recipe, with crops as well as flips: both draw from the generator the checkpoint saves; the
+# one-cycle schedule, stepped per batch, resumes mid-run.
+"$train" --model cnn --epochs 2 --limit 300 --threads 1 --augment crop,flip --out "$tmp/ca" --quiet > "$tmp/ca.log" 2>&1 || fail "cnn run: $(cat "$tmp/ca.log")"
+grep -q "onecycle.*augment crop,flip" "$tmp/ca.log" || fail "cnn: not its recipe: $(cat "$tmp/ca.log")"
+"$train" --model cnn --epochs 2 --stop-after 1 --limit 300 --threads 1 --augment crop,flip --out "$tmp/cb" --quiet > "$tmp/cb1.log" 2>&1 || fail "cnn first part: $(cat "$tmp/cb1.log")"
+"$train" --model cnn --epochs 2 --limit 300 --threads 1 --augment crop,flip --out "$tmp/cb" --quiet --resume "$tmp/cb/cnn/checkpoint.safetensors" > "$tmp/cb2.log" 2>&1 ||
+  fail "cnn resumed part: $(cat "$tmp/cb2.log")"
+cmp -s <(cut -d, -f1-4 "$tmp/ca/cnn/curves.csv") <(cut -d, -f1-4 "$tmp/cb/cnn/curves.csv") || fail "resumed cnn run differs:
+$(diff "$tmp/ca/cnn/curves.csv" "$tmp/cb/cnn/curves.csv")"
+grep -Eq "of training: [0-9.]+ minutes, [0-9.]+ s per epoch" "$tmp/ca.log" || fail "no minutes of training: $(cat "$tmp/ca.log")"
+passed=$((passed + 1))
+
 first=$(sed -n 2p "$tmp/a.csv" | cut -d, -f2)
 last=$(sed -n 4p "$tmp/a.csv" | cut -d, -f2)
 python3 -c "import sys; sys.exit(0 if float('$last') < 0.8 * float('$first') else 1)" || fail "the training loss did not fall: $first -> $last"
