@@ -84,6 +84,9 @@ struct InspectOptions {
   /// > 0: print each module call at most this deep (in segments of its path: "blocks.0" is 2) as
   /// ONE line, with its inputs and outputs (`steps 5-28  blocks.0 (Block): 24 ops ...`).
   int collapse_depth = 0;
+  /// Print each call of a composite op (mean, layer_norm, a loss: scope.hpp's CompositeScope) as
+  /// ONE line too (`steps 9-10  mean (composite): 2 ops ...`), wherever it ran.
+  bool collapse_composites = false;
 };
 
 /// Values as nested brackets, `[[0.1, 0.2], [0.3, 0.4]]` (a 0-d tensor: the bare number), with
@@ -204,6 +207,7 @@ struct DotOptions {
   bool clusters = true;  ///< draw each module's ops inside a box (a subgraph cluster per scope)
   /// > 0: draw each module call at most this deep as ONE node (see InspectOptions::collapse_depth)
   int collapse_depth = 0;
+  bool collapse_composites = false;  ///< draw each composite op's call as ONE node
 };
 
 /// The tape of `root` as a Graphviz digraph: an ellipse per op ("step 3\nsigmoid") and a box per
