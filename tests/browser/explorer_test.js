@@ -178,6 +178,8 @@ async function checkCollapse(page, net, engine, select) {
   if (first > 1 && inScope(first - 1) && last < engine.tape.length && inScope(last + 1)) fail(`${tag}: not a whole run`);
   if (n < 2) return fail(`${tag}: a call of one op`);
   await page.click(`${select} > summary`);
+  await page.waitForFunction(sel => !document.querySelector(sel).open, {timeout: 5000}, select);
+  await new Promise(r => setTimeout(r, 50));  // (its toggle event)
   await page.keyboard.press('Home');
   for (let i = 0; i < first - 1; ++i) await page.keyboard.press('ArrowRight');
   const ops = Array.from({length: n}, (_, i) => `op${first + i}`);
@@ -243,8 +245,11 @@ async function checkCollapse(page, net, engine, select) {
   await page.keyboard.press('ArrowLeft');
   s = await snapshot(page);
   if (s.phase !== 'backward' || s.index !== b) fail(`${tag}: Left onto the call in backward: at ${s.phase} ${s.index}`);
-  // expanded again: the same place, now its first step, and Right steps into it
+  // expanded again: the same place, now its first step, and Right steps into it (the page
+  // re-shows on the details' toggle event, which comes after the click)
   await page.click(`${select} > summary`);
+  await page.waitForFunction(() => document.getElementById('xg-panel').dataset.group === '', {timeout: 5000})
+      .catch(() => fail(`${tag}: expanding it did not show its step`));
   s = await snapshot(page);
   if (s.phase !== 'backward' || s.index !== b || s.highlighted.length !== 1 || s.highlighted[0] !== `op${last}`)
     fail(`${tag}: expanded: at ${s.phase} ${s.index} (${s.highlighted}), not backward ${b} on op${last}`);
