@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 
 namespace xg::nn::functional {
 
@@ -40,6 +41,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const Tensor& bias) {
+  const CompositeScope composite("bilinear");
   check_float_input(x1, "bilinear", "input1");
   check_float_input(x2, "bilinear", "input2");
   check_float_input(weight, "bilinear", "the weight");
@@ -140,6 +142,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "none") return xg::gelu(x);
   if (approximate != "tanh")
     throw ValueError("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+  const CompositeScope composite("gelu");
   const double k = std::sqrt(2.0 / M_PI);
   return 0.5 * x * (1.0 + xg::tanh(k * (x + 0.044715 * x * x * x)));
 }

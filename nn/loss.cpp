@@ -13,6 +13,7 @@
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 
 namespace xg::nn {
 
@@ -320,17 +321,20 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 namespace functional {
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossOptions& o) {
+  const CompositeScope composite("mse_loss");
   check_elementwise(input, target, o, "mse_loss");
   const Tensor d = input - target.to(input.dtype());
   return reduce(d * d, o.reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossOptions& o) {
+  const CompositeScope composite("l1_loss");
   check_elementwise(input, target, o, "l1_loss");
   return reduce(abs(input - target.to(input.dtype())), o.reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossOptions& o) {
+  const CompositeScope composite("smooth_l1_loss");
   check_elementwise(input, target, o, "smooth_l1_loss");
   const Tensor d = input - target.to(input.dtype());
   const Tensor ad = abs(d);
@@ -339,6 +343,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1L
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOptions& o) {
+  const CompositeScope composite("huber_loss");
   check_elementwise(input, target, o, "huber_loss");
   const Tensor d = input - target.to(input.dtype());
   const Tensor ad = abs(d);
@@ -346,6 +351,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossOpti
 }
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o) {
+  const CompositeScope composite("nll_loss");
   constexpr const char* loss = "nll_loss";
   check_options(o, loss);
   const int axis = check_class_index_loss(input, target, o.weight, loss);
@@ -355,6 +361,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyLossOptions& o) {
+  const CompositeScope composite("cross_entropy");
   constexpr const char* loss = "cross_entropy";
   check_options(o, loss);
   check_float(input, loss, "input");
@@ -411,6 +418,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 }
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCELossOptions& o) {
+  const CompositeScope composite("binary_cross_entropy");
   constexpr const char* loss = "binary_cross_entropy";
   check_elementwise(input, target, o, loss);
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
@@ -441,6 +449,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const BCE
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BCEWithLogitsLossOptions& o) {
+  const CompositeScope composite("binary_cross_entropy_with_logits");
   constexpr const char* loss = "binary_cross_entropy_with_logits";
   check_elementwise(input, target, o, loss);
   if (o.weight.defined()) check_broadcasts_to(o.weight, input.shape(), loss, "weight");
@@ -468,6 +477,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 }
 
 Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions& o) {
+  const CompositeScope composite("kl_div");
   check_elementwise(input, target, o, "kl_div");
   const Dtype dt = input.dtype();
   const Tensor t = target.to(dt);
@@ -494,6 +504,7 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivLossOptions&
 
 Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
                              const CosineEmbeddingLossOptions& o) {
+  const CompositeScope composite("cosine_embedding_loss");
   constexpr const char* loss = "cosine_embedding_loss";
   check_options(o, loss);
   check_float(input1, loss, "input1");
@@ -530,6 +541,7 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 
 Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target,
                            const MarginRankingLossOptions& o) {
+  const CompositeScope composite("margin_ranking_loss");
   constexpr const char* loss = "margin_ranking_loss";
   check_options(o, loss);
   check_float(input1, loss, "input1");
@@ -551,6 +563,7 @@ Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Ten
 
 Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative,
                            const TripletMarginLossOptions& o) {
+  const CompositeScope composite("triplet_margin_loss");
   constexpr const char* loss = "triplet_margin_loss";
   check_options(o, loss);
   check_float(anchor, loss, "anchor");
@@ -567,6 +580,7 @@ Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const T
 }
 
 Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, const HingeEmbeddingLossOptions& o) {
+  const CompositeScope composite("hinge_embedding_loss");
   constexpr const char* loss = "hinge_embedding_loss";
   check_options(o, loss);
   check_float(input, loss, "input");
@@ -582,6 +596,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, const Hin
 }
 
 Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiMarginLossOptions& o) {
+  const CompositeScope composite("multi_margin_loss");
   constexpr const char* loss = "multi_margin_loss";
   check_options(o, loss);
   check_float(input, loss, "input");
@@ -617,6 +632,7 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, const MultiM
 
 Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target,
                                    const MultiLabelSoftMarginLossOptions& o) {
+  const CompositeScope composite("multilabel_soft_margin_loss");
   constexpr const char* loss = "multilabel_soft_margin_loss";
   check_elementwise(input, target, o, loss);
   if (input.dim() == 0)
@@ -631,6 +647,7 @@ Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target,
 }
 
 Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const SoftMarginLossOptions& o) {
+  const CompositeScope composite("soft_margin_loss");
   constexpr const char* loss = "soft_margin_loss";
   check_elementwise(input, target, o, loss);
   const Dtype dt = input.dtype();
@@ -644,6 +661,7 @@ Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const SoftMar
 }
 
 Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, const PoissonNLLLossOptions& o) {
+  const CompositeScope composite("poisson_nll_loss");
   constexpr const char* loss = "poisson_nll_loss";
   check_elementwise(input, target, o, loss);
   const Dtype dt = input.dtype();
@@ -661,6 +679,7 @@ Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, const Poisson
 
 Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var,
                          const GaussianNLLLossOptions& o) {
+  const CompositeScope composite("gaussian_nll_loss");
   constexpr const char* loss = "gaussian_nll_loss";
   check_elementwise(input, target, o, loss);
   check_float(var, loss, "var");
@@ -694,6 +713,7 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
 
 Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
                 const Tensor& target_lengths, const CTCLossOptions& o) {
+  const CompositeScope composite("ctc_loss");
   check_options(o, "ctc_loss");
   const Tensor l = xg::ctc_loss(log_probs, targets, input_lengths, target_lengths, o.blank, o.zero_infinity);
   switch (o.reduction) {

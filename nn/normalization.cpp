@@ -5,6 +5,7 @@
 
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 #include "xgrad/config.hpp"
 #if XGRAD_HAS_MPI
 #include "xgrad/nn/dist.hpp"
@@ -252,6 +253,7 @@ Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias) {
 namespace xg::nn::functional {
 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  const CompositeScope composite("group_norm");
   if (!x.defined()) throw ValueError("group_norm: the input is undefined");
   if (x.dim() < 2)
     throw ShapeError("group_norm: expected an input [N, C, *] of at least 2 axes, got " + x.shape().str());
@@ -273,6 +275,7 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
 Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                      const Tensor& weight, const Tensor& bias, bool use_input_stats, double momentum,
                      double eps) {
+  const CompositeScope composite("instance_norm");
   if (!x.defined()) throw ValueError("instance_norm: the input is undefined");
   if (x.dim() < 3)
     throw ShapeError("instance_norm: expected an input [N, C, *] with at least one spatial axis, got " +

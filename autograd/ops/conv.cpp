@@ -641,6 +641,7 @@ Tensor conv2d_weight_grad(const Tensor& x, const Tensor& grad_output, const Shap
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
+  XG_COMPOSITE_SCOPE(conv1d);
   check_defined(x, "conv1d", "the input");
   check_defined(weight, "conv1d", "the weight");
   if (x.dim() == 2)
@@ -668,6 +669,7 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride,
                         Size2 padding, Size2 output_padding, int64_t groups, Size2 dilation) {
+  XG_COMPOSITE_SCOPE(conv_transpose2d);
   check_defined(x, "conv_transpose2d", "the input");
   check_defined(weight, "conv_transpose2d", "the weight");
   if (x.dim() == 3)  // unbatched [C, H, W]
@@ -700,6 +702,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
 
 Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
                         int64_t padding, int64_t output_padding, int64_t groups, int64_t dilation) {
+  XG_COMPOSITE_SCOPE(conv_transpose1d);
   check_defined(x, "conv_transpose1d", "the input");
   check_defined(weight, "conv_transpose1d", "the weight");
   if (x.dim() == 2)

@@ -104,6 +104,7 @@ XG_OP(diagonal,
            },
        .torch = "torch.diagonal"});
 Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
+  XG_COMPOSITE_SCOPE(diagonal);
   check_defined(x, "diagonal");
   if (x.dim() < 2)
     throw ShapeError("diagonal: expected a tensor of at least 2 dimensions, got shape " + x.shape().str());
@@ -149,6 +150,7 @@ XG_OP(diag, {.formula = "diag(v, k) = index_add of v into a zero square matrix; 
                  },
              .torch = "torch.diag"});
 Tensor diag(const Tensor& x, int64_t k) {
+  XG_COMPOSITE_SCOPE(diag);
   check_defined(x, "diag");
   if (x.dim() == 2) return diagonal(x, k, 0, 1);
   if (x.dim() != 1) throw ShapeError("diag: expected a 1-D or 2-D tensor, got shape " + x.shape().str());
@@ -178,6 +180,7 @@ XG_OP(trace,
            },
        .torch = "torch.trace"});
 Tensor trace(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(trace);
   check_defined(x, "trace");
   if (x.dim() != 2) throw ShapeError("trace: expected a matrix (2-D), got shape " + x.shape().str());
   return sum(diagonal(x));
@@ -205,6 +208,7 @@ XG_OP(cosine_similarity,
            },
        .torch = "torch.nn.functional.cosine_similarity"});
 Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t dim, double eps) {
+  XG_COMPOSITE_SCOPE(cosine_similarity);
   check_defined(x1, "cosine_similarity");
   check_defined(x2, "cosine_similarity");
   // The common dtype must be a float one (an int64 operand takes the other's dtype).
@@ -258,6 +262,7 @@ XG_OP(pairwise_distance,
            },
        .torch = "torch.nn.functional.pairwise_distance"});
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p, double eps, bool keepdim) {
+  XG_COMPOSITE_SCOPE(pairwise_distance);
   check_defined(x1, "pairwise_distance");
   check_defined(x2, "pairwise_distance");
   check_not_nan(p, "pairwise_distance");  // a negative p is allowed, as PyTorch
@@ -291,6 +296,7 @@ XG_OP(normalize, {.formula = "normalize(x) = x / max(||x||_p over dim, eps) (com
                       },
                   .torch = "torch.nn.functional.normalize"});
 Tensor normalize(const Tensor& x, double p, int64_t dim, double eps) {
+  XG_COMPOSITE_SCOPE(normalize);
   check_defined(x, "normalize");
   check_float(x, "normalize");
   check_not_nan(p, "normalize");

@@ -8,6 +8,7 @@
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 
 namespace xg {
 
@@ -216,6 +217,7 @@ XG_OP(einsum, {.formula = "einsum = diagonals (strided slice), sums, permutes an
                    },
                .torch = "torch.einsum"});
 Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands) {
+  XG_COMPOSITE_SCOPE(einsum);
   std::string eq;
   for (char c : equation)
     if (c != ' ') eq.push_back(c);

@@ -997,9 +997,11 @@ XG_OP(silu, {.formula = "silu(x) = x sigmoid(x) (composite)",
              .samples = XG_UNARY_SAMPLES(silu, Domain::real),
              .torch = "torch.nn.functional.silu"});
 Tensor gelu(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(gelu);
   return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
 }
 Tensor silu(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(silu);
   return x * sigmoid(x);
 }
 

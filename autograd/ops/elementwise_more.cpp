@@ -656,6 +656,7 @@ XG_OP(selu, {.formula = "selu(x) = scale elu(x, alpha) (composite)",
              .samples = XG_MORE_SAMPLES(selu, Domain::nonzero),
              .torch = "torch.nn.functional.selu"});
 Tensor selu(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(selu);
   constexpr double kAlpha = 1.6732632423543772848170429916717, kScale = 1.0507009873554804934193349852946;
   return kScale * elu(x, kAlpha);
 }
@@ -669,6 +670,7 @@ XG_OP(celu, {.formula = "celu(x) = alpha elu(x / alpha, 1) (composite)",
                  },
              .torch = "torch.nn.functional.celu"});
 Tensor celu(const Tensor& x, double alpha) {
+  XG_COMPOSITE_SCOPE(celu);
   if (alpha == 0) throw ValueError("celu: alpha must not be 0 (it divides x)");
   return alpha * elu(x / alpha, 1.0);
 }
@@ -690,6 +692,7 @@ XG_OP(prelu, {.formula = "prelu(x, w) = where(x > 0, x, w x), w per channel on a
                   },
               .torch = "torch.nn.functional.prelu"});
 Tensor prelu(const Tensor& x, const Tensor& weight) {
+  XG_COMPOSITE_SCOPE(prelu);
   if (!x.defined() || !weight.defined()) throw ValueError("prelu: an operand is undefined");
   const int64_t c = weight.numel();
   if (weight.dim() > 1)
@@ -726,6 +729,7 @@ XG_OP(glu, {.formula = "glu(x) = a sigmoid(b), a and b the halves of x along dim
                 },
             .torch = "torch.nn.functional.glu"});
 Tensor glu(const Tensor& x, int64_t dim) {
+  XG_COMPOSITE_SCOPE(glu);
   if (!x.defined()) throw ValueError("glu: the operand is undefined");
   if (x.dim() == 0) throw ShapeError("glu: does not support 0-D input");
   const int a = detail::wrap_axis(dim, x.dim(), "glu");
@@ -740,6 +744,7 @@ XG_OP(softsign, {.formula = "softsign(x) = x / (1 + |x|) (composite)",
                  .samples = XG_MORE_SAMPLES(softsign, Domain::nonzero),
                  .torch = "torch.nn.functional.softsign"});
 Tensor softsign(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(softsign);
   return x / (1.0 + abs(x));
 }
 XG_OP(tanhshrink, {.formula = "tanhshrink(x) = x - tanh(x) (composite)",
@@ -747,6 +752,7 @@ XG_OP(tanhshrink, {.formula = "tanhshrink(x) = x - tanh(x) (composite)",
                    .samples = XG_MORE_SAMPLES(tanhshrink, Domain::real),
                    .torch = "torch.nn.functional.tanhshrink"});
 Tensor tanhshrink(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(tanhshrink);
   return x - tanh(x);
 }
 XG_OP(softmin, {.formula = "softmin(x, dim) = softmax(-x, dim) (composite)",
@@ -767,6 +773,7 @@ XG_OP(softmin, {.formula = "softmin(x, dim) = softmax(-x, dim) (composite)",
                     },
                 .torch = "torch.nn.functional.softmin"});
 Tensor softmin(const Tensor& x, int64_t dim) {
+  XG_COMPOSITE_SCOPE(softmin);
   return softmax(neg(x), dim);
 }
 

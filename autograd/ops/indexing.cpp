@@ -12,6 +12,7 @@
 #include "xgrad/autograd/ops/samples.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
+#include "xgrad/autograd/tape/scope.hpp"
 
 namespace xg {
 
@@ -165,6 +166,7 @@ XG_OP(index,
            },
        .torch = "torch.Tensor.__getitem__"});
 Tensor index(const Tensor& x, const std::vector<TensorIndex>& indices) {
+  XG_COMPOSITE_SCOPE(index);
   if (!x.defined()) throw ValueError("index: the tensor is undefined");
   // Expand the Ellipsis (at most one) into full slices; missing trailing axes are full too.
   int used = 0, ellipses = 0;

@@ -257,6 +257,7 @@ XG_OP(dot, {.formula = "dot(a, b) = sum(a * b) via gemm (composite)",
             .torch = "torch.dot"});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  XG_COMPOSITE_SCOPE(matmul);
   common_float(a, b, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
     throw ShapeError("matmul: both operands need at least 1 axis, got " + a.shape().str() + " @ " +
@@ -293,6 +294,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
+  XG_COMPOSITE_SCOPE(outer);
   if (!a.defined() || !b.defined()) throw ValueError("outer: an operand is undefined");
   if (a.dim() != 1 || b.dim() != 1)
     throw ShapeError("outer: expects two 1-D tensors, got " + a.shape().str() + " and " + b.shape().str());
@@ -300,6 +302,7 @@ Tensor outer(const Tensor& a, const Tensor& b) {
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
+  XG_COMPOSITE_SCOPE(dot);
   if (!a.defined() || !b.defined()) throw ValueError("dot: an operand is undefined");
   if (a.dim() != 1 || b.dim() != 1 || a.numel() != b.numel())
     throw ShapeError("dot: expects two 1-D tensors of equal length, got " + a.shape().str() + " and " +

@@ -873,6 +873,7 @@ XG_OP(svdvals, {.formula = "the S of svd(A) (composite: its gradient is U diag(d
                     },
                 .torch = "torch.linalg.svdvals"});
 Tensor svdvals(const Tensor& A) {
+  XG_COMPOSITE_SCOPE(svdvals);
   return std::get<1>(svd(A));
 }
 
@@ -890,6 +891,7 @@ XG_OP(pinv,
            },
        .torch = "torch.linalg.pinv"});
 Tensor pinv(const Tensor& A, std::optional<double> rtol) {
+  XG_COMPOSITE_SCOPE(pinv);
   const Mats mm = mats_of(A, "pinv", false);
   const int64_t k = std::min(mm.m, mm.n);
   if (k == 0) return zeros(with_tail(mm.batch, {mm.n, mm.m}), {.dtype = A.dtype()});
@@ -933,6 +935,7 @@ XG_OP(lstsq,
            },
        .torch = "torch.linalg.lstsq"});
 Tensor lstsq(const Tensor& A0, const Tensor& B0) {
+  XG_COMPOSITE_SCOPE(lstsq);
   const Dtype d = promoted(A0, B0, "lstsq");
   const Tensor A = A0.to(d), B = B0.to(d);
   const Mats ma = mats_of(A, "lstsq", false);
@@ -1043,6 +1046,7 @@ XG_OP(matrix_norm,
            },
        .torch = "torch.linalg.matrix_norm"});
 Tensor matrix_norm(const Tensor& A, const std::string& ord, const Axes& dim, bool keepdim) {
+  XG_COMPOSITE_SCOPE(matrix_norm);
   const MatrixAxes ax = matrix_axes(A, dim, "matrix_norm");
   if (ord == "fro") return norm(A, 2.0, {ax.d0, ax.d1}, keepdim);
   if (ord == "nuc") return ax.undo(sum(svdvals(ax.moved), {-1}), keepdim);
@@ -1050,6 +1054,7 @@ Tensor matrix_norm(const Tensor& A, const std::string& ord, const Axes& dim, boo
                    ord + "'");
 }
 Tensor matrix_norm(const Tensor& A, double ord, const Axes& dim, bool keepdim) {
+  XG_COMPOSITE_SCOPE(matrix_norm);
   const MatrixAxes ax = matrix_axes(A, dim, "matrix_norm");
   const Tensor& M = ax.moved;
   Tensor r;
@@ -1105,6 +1110,7 @@ XG_OP(vector_norm,
            },
        .torch = "torch.linalg.vector_norm"});
 Tensor vector_norm(const Tensor& x, double ord, const Axes& dim, bool keepdim) {
+  XG_COMPOSITE_SCOPE(vector_norm);
   if (!x.defined()) throw ValueError("vector_norm: the input is undefined");
   if (!x.is_floating_point())
     throw TypeError(std::string("vector_norm: expected a float32 or float64 tensor, got ") +
@@ -1192,6 +1198,7 @@ XG_OP(matrix_power, {.formula = "A^n by repeated squaring (composite of matmul; 
                          },
                      .torch = "torch.linalg.matrix_power"});
 Tensor matrix_power(const Tensor& A, int64_t n) {
+  XG_COMPOSITE_SCOPE(matrix_power);
   const Mats m = mats_of(A, "matrix_power", true);
   // n = 0: the identity for every A, NaN included (as pow(NaN, 0) = 1), kept on A's graph with
   // gradient 0: A * 0 with its NaN (from NaN or inf in A) filled by 0.
@@ -1228,6 +1235,7 @@ XG_OP(cross, {.formula = "a x b = (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0) 
                   },
               .torch = "torch.linalg.cross"});
 Tensor cross(const Tensor& a0, const Tensor& b0, int64_t dim) {
+  XG_COMPOSITE_SCOPE(cross);
   if (!a0.defined() || !b0.defined()) throw ValueError("cross: an operand is undefined");
   const int r = std::max(a0.dim(), b0.dim());
   auto lift = [r](const Tensor& t) {
@@ -1274,6 +1282,7 @@ XG_OP(cholesky_solve,
            },
        .torch = "torch.cholesky_solve"});
 Tensor cholesky_solve(const Tensor& B, const Tensor& L, bool upper) {
+  XG_COMPOSITE_SCOPE(cholesky_solve);
   mats_of(L, "cholesky_solve", true);
   if (!B.defined() || B.dim() < 2)
     throw ShapeError("cholesky_solve: B must be (*, n, k), got " +

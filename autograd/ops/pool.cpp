@@ -787,6 +787,7 @@ std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& x, int64_t kerne
 }
 Tensor max_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride, int64_t padding,
                   int64_t dilation, bool ceil_mode) {
+  XG_COMPOSITE_SCOPE(max_pool1d);
   return max_pool1d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).first;
 }
 
@@ -804,6 +805,7 @@ XG_OP(avg_pool1d, {.formula = "avg_pool1d(x) = avg_pool2d on the [N, C, 1, L] vi
                    .torch = "torch.nn.functional.avg_pool1d"});
 Tensor avg_pool1d(const Tensor& x, int64_t kernel_size, std::optional<int64_t> stride, int64_t padding,
                   bool ceil_mode, bool count_include_pad) {
+  XG_COMPOSITE_SCOPE(avg_pool1d);
   const Tensor x2 = as_plane(x, "avg_pool1d");
   const int64_t s = stride.value_or(kernel_size);
   check_pool1d("avg_pool1d", x, kernel_size, s, padding, 1);
@@ -822,6 +824,7 @@ XG_OP(adaptive_avg_pool1d,
            },
        .torch = "torch.nn.functional.adaptive_avg_pool1d"});
 Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size) {
+  XG_COMPOSITE_SCOPE(adaptive_avg_pool1d);
   const Tensor x2 = as_plane(x, "adaptive_avg_pool1d");
   if (output_size <= 0)
     throw ValueError("adaptive_avg_pool1d: output_size must be positive, got " + std::to_string(output_size));
@@ -846,6 +849,7 @@ std::pair<Tensor, Tensor> adaptive_max_pool1d_with_indices(const Tensor& x, int6
   return {squeeze(y, -2), squeeze(idx, -2)};
 }
 Tensor adaptive_max_pool1d(const Tensor& x, int64_t output_size) {
+  XG_COMPOSITE_SCOPE(adaptive_max_pool1d);
   return adaptive_max_pool1d_with_indices(x, output_size).first;
 }
 

@@ -142,6 +142,7 @@ XG_OP(mean, {.formula = "mean(x) = sum(x) / n (composite)",
                  },
              .torch = "torch.mean"});
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
+  XG_COMPOSITE_SCOPE(mean);
   const Reduction r = plan_reduction(x, axes, keepdim, "mean");
   if (!x.is_floating_point()) throw TypeError("mean: expected a float tensor, got int64");
   return sum(x, axes, keepdim) * (1.0 / static_cast<double>(r.count));
@@ -328,12 +329,14 @@ XG_OP(std, {.formula = "std(x) = sqrt(var(x)) (composite)",
                 },
             .torch = "torch.std"});
 Tensor var(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
+  XG_COMPOSITE_SCOPE(var);
   const Reduction r = plan_reduction(x, axes, keepdim, "var");
   Tensor d = x - mean(x, axes, true);
   const double denom = static_cast<double>(r.count) - static_cast<double>(correction);  // no int64 overflow
   return sum(d * d, axes, keepdim) * (denom > 0 ? 1.0 / denom : std::numeric_limits<double>::quiet_NaN());
 }
 Tensor std(const Tensor& x, const Axes& axes, int64_t correction, bool keepdim) {
+  XG_COMPOSITE_SCOPE(std);
   return sqrt(var(x, axes, correction, keepdim));
 }
 
@@ -370,8 +373,11 @@ Tensor norm(const Tensor& x, double p, const Axes& axes, bool keepdim) {
   if (!(p > 0) || !std::isfinite(p))
     throw ValueError("norm: p must be positive and finite, got " + std::to_string(p));
   if (!x.is_floating_point()) throw TypeError("norm: expected a float tensor, got int64");
-  if (p == 1.0) return sum(abs(x), axes, keepdim);
-  if (p != 2.0) return pow(sum(pow(abs(x), p), axes, keepdim), 1.0 / p);
+  if (p != 2.0) {
+    XG_COMPOSITE_SCOPE(norm_p);
+    if (p == 1.0) return sum(abs(x), axes, keepdim);
+    return pow(sum(pow(abs(x), p), axes, keepdim), 1.0 / p);
+  }
   Tensor y;
   {
     NoGradGuard guard;  // the forward value only; the node below carries the gradient
@@ -435,6 +441,7 @@ XG_OP(log_softmax, {.formula = "d/dx log_softmax(x) = grad - exp(y) * sum(grad),
                     .samples = [] { return axis_samples(log_softmax); },
                     .torch = "torch.log_softmax"});
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
+  XG_COMPOSITE_SCOPE(logsumexp);
   const Reduction r = plan_reduction(x, axes, keepdim, "logsumexp");
   if (!x.is_floating_point()) throw TypeError("logsumexp: expected a float tensor, got int64");
   Tensor m = stable_shift(x, axes);

@@ -615,6 +615,7 @@ XG_OP(pixel_shuffle, {.formula = "pixel_shuffle is a reshape, a permute and a re
                           },
                       .torch = "torch.nn.functional.pixel_shuffle"});
 Tensor pixel_shuffle(const Tensor& x, int64_t r) {
+  XG_COMPOSITE_SCOPE(pixel_shuffle);
   if (!x.defined()) throw ValueError("pixel_shuffle: the input is undefined");
   if (x.dim() < 3)
     throw ShapeError("pixel_shuffle: expected an input with at least 3 axes [*, C, H, W], got shape " +
@@ -649,6 +650,7 @@ XG_OP(pixel_unshuffle, {.formula = "pixel_unshuffle is a reshape, a permute and 
                             },
                         .torch = "torch.nn.functional.pixel_unshuffle"});
 Tensor pixel_unshuffle(const Tensor& x, int64_t r) {
+  XG_COMPOSITE_SCOPE(pixel_unshuffle);
   if (!x.defined()) throw ValueError("pixel_unshuffle: the input is undefined");
   if (x.dim() < 3)
     throw ShapeError("pixel_unshuffle: expected an input with at least 3 axes [*, C, H, W], got shape " +

@@ -458,6 +458,7 @@ XG_OP(roll, {.formula = "roll(x) = index_select with a rotated index on each dim
                  },
              .torch = "torch.roll"});
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const Axes& dims) {
+  XG_COMPOSITE_SCOPE(roll);
   check_defined(x, "roll");
   if (dims.empty()) {
     if (shifts.size() != 1)
@@ -515,6 +516,7 @@ XG_OP(repeat, {.formula = "repeat(x) = x expanded along new axes and reshaped (c
                    },
                .torch = "torch.Tensor.repeat"});
 Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
+  XG_COMPOSITE_SCOPE(repeat);
   check_defined(x, "repeat");
   const int r = static_cast<int>(repeats.size());
   auto reps_str = [&] {
@@ -612,6 +614,7 @@ XG_OP(
          },
      .torch = "torch.repeat_interleave"});
 Tensor repeat_interleave(const Tensor& x0, int64_t repeats, std::optional<int64_t> dim) {
+  XG_COMPOSITE_SCOPE(repeat_interleave);
   auto [x, a] = interleave_target(x0, dim);
   if (repeats < 0)
     throw ValueError("repeat_interleave: repeats must be non-negative, got " + std::to_string(repeats) +
@@ -619,6 +622,7 @@ Tensor repeat_interleave(const Tensor& x0, int64_t repeats, std::optional<int64_
   return interleave(x, a, std::vector<int64_t>(static_cast<std::size_t>(x.shape()[a]), repeats));
 }
 Tensor repeat_interleave(const Tensor& x0, const Tensor& repeats, std::optional<int64_t> dim) {
+  XG_COMPOSITE_SCOPE(repeat_interleave);
   auto [x, a] = interleave_target(x0, dim);
   check_defined(repeats, "repeat_interleave");
   if (repeats.dtype() != Dtype::int64)
@@ -726,6 +730,7 @@ XG_OP(sort,
            },
        .torch = "torch.sort"});
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending, bool /*stable: always*/) {
+  XG_COMPOSITE_SCOPE(sort);
   check_defined(x, "sort");
   const int a = wrap_dim(dim, x.shape(), "sort");
   return take_sorted(x, a, descending, x.dim() ? x.shape()[a] : 1);
@@ -789,6 +794,7 @@ XG_OP(topk,
        .torch = "torch.topk"});
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest,
                                bool /*sorted: always*/) {
+  XG_COMPOSITE_SCOPE(topk);
   check_defined(x, "topk");
   const int a = wrap_dim(dim, x.shape(), "topk");
   const int64_t n = x.dim() ? x.shape()[a] : 1;

@@ -1003,6 +1003,7 @@ XG_OP(select_scatter,
            },
        .torch = "torch.select_scatter"});
 Tensor select_scatter(const Tensor& x, const Tensor& src, int64_t dim, int64_t index) {
+  XG_COMPOSITE_SCOPE(select_scatter);
   need(x, "select_scatter", "the tensor");
   need(src, "select_scatter", "the source");
   if (x.dim() == 0) throw IndexError("select_scatter: cannot select from a 0-d tensor");

@@ -169,6 +169,7 @@ XG_OP(unsqueeze, {.formula = "unsqueeze is a reshape (composite)",
                       },
                   .torch = "torch.unsqueeze"});
 Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
+  XG_COMPOSITE_SCOPE(flatten);
   check_defined(x, "flatten");
   if (x.dim() == 0) return reshape(x, {1});
   const int s = wrap_axis(start_axis, x.dim(), "flatten"), e = wrap_axis(end_axis, x.dim(), "flatten");
@@ -182,6 +183,7 @@ Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   return reshape(x, out);
 }
 Tensor squeeze(const Tensor& x) {
+  XG_COMPOSITE_SCOPE(squeeze);
   check_defined(x, "squeeze");
   Shape out;
   for (int64_t d : x.shape())
@@ -189,6 +191,7 @@ Tensor squeeze(const Tensor& x) {
   return reshape(x, out);
 }
 Tensor squeeze(const Tensor& x, int64_t axis) {
+  XG_COMPOSITE_SCOPE(squeeze);
   check_defined(x, "squeeze");
   const int a = wrap_axis(axis, x.dim(), "squeeze");
   if (x.dim() == 0 || x.shape()[a] != 1) return x;
@@ -197,6 +200,7 @@ Tensor squeeze(const Tensor& x, int64_t axis) {
   return reshape(x, out);
 }
 Tensor unsqueeze(const Tensor& x, int64_t axis) {
+  XG_COMPOSITE_SCOPE(unsqueeze);
   check_defined(x, "unsqueeze");
   const int a = wrap_new_axis(axis, x.dim(), "unsqueeze");
   Shape out = x.shape();
@@ -324,6 +328,7 @@ Tensor permute(const Tensor& x, const Axes& order) {
       [&](std::span<const Tensor> t) { return permute(t[0], order); });
 }
 Tensor transpose(const Tensor& x, int64_t a0, int64_t a1) {
+  XG_COMPOSITE_SCOPE(transpose);
   check_defined(x, "transpose");
   if (x.dim() == 0) {  // axes 0 and -1 name the only "axis" of a 0-d tensor, as PyTorch
     wrap_axis(a0, 0, "transpose");
@@ -426,7 +431,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   check_defined(x, "sum_to");
-  if (x.shape() == shape) return x;
+  if (x.shape() == shape) return x;  // (every backward of a binary op comes here: no scope to open)
+  XG_COMPOSITE_SCOPE(sum_to);
   const int off = x.dim() - shape.rank();
   if (off < 0) throw ShapeError("sum_to: cannot sum " + x.shape().str() + " to more axes " + shape.str());
   Axes axes;
@@ -580,6 +586,7 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t
 }
 
 Tensor narrow(const Tensor& x, int64_t axis, int64_t start, int64_t length) {
+  XG_COMPOSITE_SCOPE(narrow);
   check_defined(x, "narrow");
   if (length < 0) throw ValueError("narrow: negative length " + std::to_string(length));
   const int a = wrap_axis(axis, x.dim(), "narrow");
@@ -726,6 +733,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t axis) {
 }
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
+  XG_COMPOSITE_SCOPE(stack);
   if (xs.empty()) throw ValueError("stack: no tensors given");
   for (std::size_t k = 0; k < xs.size(); ++k) {
     check_defined(xs[k], "stack");
@@ -740,6 +748,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t axis) {
 }
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
+  XG_COMPOSITE_SCOPE(split);
   check_defined(x, "split");
   const int a = wrap_axis(axis, x.dim(), "split");
   int64_t total = 0;
@@ -759,6 +768,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   return out;
 }
 std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis) {
+  XG_COMPOSITE_SCOPE(split);
   check_defined(x, "split");
   if (size <= 0) throw ValueError("split: size must be positive, got " + std::to_string(size));
   const int64_t n = x.shape()[wrap_axis(axis, x.dim(), "split")];
@@ -768,6 +778,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis) {
   return split(x, sizes, axis);
 }
 std::vector<Tensor> chunk(const Tensor& x, int64_t n, int64_t axis) {
+  XG_COMPOSITE_SCOPE(chunk);
   check_defined(x, "chunk");
   if (n <= 0) throw ValueError("chunk: number of chunks must be positive, got " + std::to_string(n));
   const int64_t len = x.shape()[wrap_axis(axis, x.dim(), "chunk")];
@@ -1170,6 +1181,7 @@ XG_OP(tril, {.formula = "tril(x, k) = where(col - row <= k, x, 0) (composite)",
                  },
              .torch = "torch.tril"});
 Tensor tril(const Tensor& x, int64_t diagonal) {
+  XG_COMPOSITE_SCOPE(tril);
   return triangle(x, diagonal, true, "tril");
 }
 XG_OP(triu, {.formula = "triu(x, k) = where(col - row >= k, x, 0) (composite)",
@@ -1187,6 +1199,7 @@ XG_OP(triu, {.formula = "triu(x, k) = where(col - row >= k, x, 0) (composite)",
                  },
              .torch = "torch.triu"});
 Tensor triu(const Tensor& x, int64_t diagonal) {
+  XG_COMPOSITE_SCOPE(triu);
   return triangle(x, diagonal, false, "triu");
 }
 
@@ -1208,6 +1221,7 @@ XG_OP(flip, {.formula = "flip(x, dims) = index_select with a reversed index on e
                  },
              .torch = "torch.flip"});
 Tensor flip(const Tensor& x, const Axes& dims) {
+  XG_COMPOSITE_SCOPE(flip);
   check_defined(x, "flip");
   std::vector<bool> seen(std::max(x.dim(), 1), false);
   Tensor y = x;

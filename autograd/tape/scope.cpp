@@ -15,6 +15,10 @@ namespace xg {
 
 namespace detail {
 [[gnu::tls_model("initial-exec")]] constinit thread_local ScopeId current_scope = 0;
+[[gnu::tls_model("initial-exec")]] constinit thread_local ScopeId last_composite = 0;
+[[gnu::tls_model("initial-exec")]] constinit thread_local const char* composite_name = nullptr;
+[[gnu::tls_model(
+    "initial-exec")]] constinit thread_local CompositeCacheEntry composite_cache[composite_cache_size];
 }  // namespace detail
 
 namespace {
@@ -81,6 +85,45 @@ ScopeId scope_child(ScopeId parent, std::string_view name, std::string_view type
   t.ids.emplace(std::move(key), id);
   return id;
 }
+
+ScopeId scope_composite(ScopeId parent, std::string_view name, bool twin) {
+  ScopeTable& t = scopes();
+  const std::lock_guard<std::mutex> lock(t.mutex);
+  if (parent >= t.entries.size()) parent = 0;
+  // Keyed apart from a module or named scope of the same name (and the twin from the first).
+  std::string segment(1, twin ? '\x03' : '\x02');
+  segment.append(name);
+  auto key = std::make_pair(parent, std::move(segment));
+  if (auto it = t.ids.find(key); it != t.ids.end()) return it->second;
+  ScopeInfo e;
+  e.parent = parent;
+  e.name = std::string(name);
+  e.type = "composite";
+  e.composite = true;
+  const ScopeInfo& p = t.entries[parent];
+  e.path = p.path.empty() ? e.name : p.path + "/" + e.name;
+  e.depth = p.depth + 1;
+  const auto id = static_cast<ScopeId>(t.entries.size());
+  t.entries.push_back(std::move(e));
+  t.ids.emplace(std::move(key), id);
+  return id;
+}
+
+namespace detail {
+ScopeId composite_scope_miss(ScopeId parent, std::string_view name, CompositeCacheEntry& e) {
+  ScopeTable& t = scopes();
+  const ScopeId first = scope_composite(parent, name, false), twin = scope_composite(parent, name, true);
+  e.parent = parent;
+  e.key = name.data();
+  {
+    const std::lock_guard<std::mutex> lock(t.mutex);
+    e.name = t.entries[first].name;  // (a deque: the entry does not move when the table grows)
+  }
+  e.ids[0] = first;
+  e.ids[1] = twin;
+  return first;
+}
+}  // namespace detail
 
 ScopeInfo scope_info(ScopeId id) {
   ScopeTable& t = scopes();

@@ -60,10 +60,16 @@ std::string dot_graph(const Tensor& root, const DotOptions& o,
   // scopes are); edges stay at the top level, after them.
   std::unordered_map<ScopeId, std::string> declared;
   std::vector<std::string> edges;
-  auto cluster_of = [&](ScopeId s) -> ScopeId { return o.clusters && scope_info(s).depth >= 1 ? s : 0; };
+  // (a composite op's call is no box: the box of the module it ran in; collapse_composites
+  // draws it as one node)
+  auto cluster_of = [&](ScopeId s) -> ScopeId {
+    if (!o.clusters) return 0;
+    while (s && scope_info(s).composite) s = scope_info(s).parent;
+    return scope_info(s).depth >= 1 ? s : 0;
+  };
   std::vector<TapeEntry> entries;
   for (std::size_t i = 0; i < view.nodes().size(); ++i) entries.push_back(view.entry(i));
-  const std::vector<StepGroup> groups = group_steps(entries, o.collapse_depth);
+  const std::vector<StepGroup> groups = group_steps(entries, o.collapse_depth, o.collapse_composites);
   std::vector<const StepGroup*> group_of(entries.size() + 1, nullptr);
   for (const StepGroup& g : groups)
     if (g.collapsed() && g.last > g.first)
@@ -97,7 +103,7 @@ std::string dot_graph(const Tensor& root, const DotOptions& o,
     const TapeEntry& e = entries[i];
     const Node& n = *e.node;
     const std::size_t step = i + 1;
-    if (const StepGroup* g = group_of[step]) {  // a collapsed module call: one node
+    if (const StepGroup* g = group_of[step]) {  // a collapsed module or composite call: one node
       const std::string gid = tag("g", static_cast<std::size_t>(g->first));
       if (static_cast<int>(step) == g->first) {
         std::string label = g->path + (g->type.empty() ? "" : "\n(" + g->type + ")") + "\nsteps " +

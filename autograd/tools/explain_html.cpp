@@ -243,6 +243,7 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
     s["formula"] = e.formula;
     s["node"] = tag("op", static_cast<std::size_t>(e.step));
     s["scope"] = e.scope_path;
+    s["call"] = -1;  // (set below)
     s["output"] = {{"label", e.output},
                    {"id", tag("t", static_cast<std::size_t>(e.step))},
                    {"shape", e.shape.vec()},
@@ -256,34 +257,87 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
     s["inputs"] = std::move(ins);
     forward.push_back(std::move(s));
   }
-  // The module calls, for the outline: every scope on the tape and its ancestors, with the range
-  // of tape steps recorded inside it, in order of first step (a parent before its children).
-  json groups = json::array();
+  // The calls, for the outline and for stepping over a collapsed one: each maximal run of
+  // consecutive tape steps recorded inside one scope (a module's call, a time step, a composite
+  // op's call), nested as the scopes are; a call is collapsed at first as HtmlOptions say.
+  struct Call {
+    ScopeId scope;
+    int parent, first, last;
+  };
+  std::vector<Call> calls;
+  std::vector<int> call_of(tape.size() + 1, -1);  // per tape step: its innermost call
   {
-    std::vector<ScopeId> order;
-    std::unordered_map<ScopeId, std::pair<int, int>> range;
-    for (const TapeEntry& e : tape)
-      for (ScopeId sc = e.scope; sc && scope_info(sc).depth >= 1; sc = scope_info(sc).parent) {
-        auto [it, fresh] = range.try_emplace(sc, e.step, e.step);
-        if (fresh)
-          order.push_back(sc);
-        else
-          it->second.second = e.step;
+    std::vector<int> open;  // the calls the previous step was in, outermost first
+    for (const TapeEntry& e : tape) {
+      std::vector<ScopeId> chain;
+      for (ScopeId sc = e.scope; sc && scope_info(sc).depth >= 1; sc = scope_info(sc).parent)
+        chain.push_back(sc);
+      std::reverse(chain.begin(), chain.end());
+      std::size_t common = 0;
+      while (common < open.size() && common < chain.size() &&
+             calls[static_cast<std::size_t>(open[common])].scope == chain[common])
+        ++common;
+      open.resize(common);
+      for (std::size_t k = common; k < chain.size(); ++k) {
+        calls.push_back({chain[k], open.empty() ? -1 : open.back(), e.step, e.step});
+        open.push_back(static_cast<int>(calls.size()) - 1);
       }
-    std::stable_sort(order.begin(), order.end(), [&](ScopeId a, ScopeId b) {
-      const auto ra = range[a], rb = range[b];
-      return ra.first != rb.first ? ra.first < rb.first : scope_info(a).depth < scope_info(b).depth;
-    });
-    for (ScopeId sc : order) {
-      const ScopeInfo info = scope_info(sc);
-      const ScopeInfo parent = scope_info(info.parent);
-      groups.push_back({{"path", info.path},
-                        {"type", info.type},
-                        {"parent", parent.depth >= 1 ? parent.path : ""},
-                        {"first", range[sc].first},
-                        {"last", range[sc].second}});
+      for (int c : open) calls[static_cast<std::size_t>(c)].last = e.step;
+      call_of[static_cast<std::size_t>(e.step)] = open.empty() ? -1 : open.back();
     }
   }
+  // A call's tensors: those entering it from outside (labels deduplicated) and the outputs used
+  // after it (or the root).
+  std::vector<int> last_use(tape.size() + 1, 0);
+  for (const TapeEntry& e : tape)
+    for (const TapeInput& in : e.inputs)
+      if (in.producer_step) last_use[static_cast<std::size_t>(in.producer_step)] = e.step;
+  auto outside = [](const TapeInput& in, const Call& c) {
+    return in.producer_step < c.first || in.producer_step > c.last;
+  };
+  json groups = json::array();
+  for (const Call& c : calls) {
+    const ScopeInfo info = scope_info(c.scope);
+    bool collapsed = false;
+    json ins = json::array(), outs = json::array();
+    std::vector<std::string> seen;
+    for (int st = c.first; st <= c.last; ++st) {
+      const TapeEntry& e = tape[static_cast<std::size_t>(st - 1)];
+      if (o.collapse_depth > 0 || o.collapse_composites)
+        collapsed = collapsed || group_key(e.scope, o.collapse_depth, o.collapse_composites) == c.scope;
+      for (const TapeInput& in : e.inputs) {
+        if (!outside(in, c)) continue;
+        const std::string key = id_of(in).empty() ? in.label : id_of(in);
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+        seen.push_back(key);
+        ins.push_back({{"label", in.label},
+                       {"id", id_of(in)},
+                       {"from", provenance(in)},
+                       {"tensor", tensor_json(in.value, o)}});
+      }
+      if (last_use[static_cast<std::size_t>(st)] > c.last || st == static_cast<int>(tape.size()))
+        outs.push_back({{"label", e.output},
+                        {"id", tag("t", static_cast<std::size_t>(st))},
+                        {"step", st},
+                        {"tensor", tensor_json(e.value, o)}});
+    }
+    const json formula = info.composite && find_op(info.name) && find_op(info.name)->formula
+                             ? json(find_op(info.name)->formula)
+                             : json("");
+    groups.push_back({{"path", info.path},
+                      {"name", info.name},
+                      {"type", info.type},
+                      {"composite", info.composite},
+                      {"formula", formula},
+                      {"parent", c.parent},
+                      {"first", c.first},
+                      {"last", c.last},
+                      {"collapsed", collapsed},
+                      {"inputs", std::move(ins)},
+                      {"outputs", std::move(outs)}});
+  }
+
+  for (auto& f : forward) f["call"] = call_of[f["step"].get<std::size_t>()];
 
   // Each leaf's .grad before this pass (a pass adds to it).
   std::unordered_map<const TensorImpl*, Tensor> earlier;
@@ -300,10 +354,33 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
   // This pass's running total per leaf, summed in the order the engine delivered them.
   std::vector<const TensorImpl*> leaf_order;
   std::unordered_map<const TensorImpl*, std::pair<std::string, Tensor>> totals;
+  // Per call: what its steps sent to each tensor from outside it, summed (a collapsed call's
+  // gradients out), in order of first gradient.
+  struct Sent {
+    std::string key, label, id, from;
+    Tensor grad;
+  };
+  std::vector<std::vector<Sent>> sent(calls.size());
   json backward = json::array();
   for (const BackwardStep& st : trace.steps) {
+    const int own = st.step >= 1 && st.step <= static_cast<int>(tape.size())
+                        ? call_of[static_cast<std::size_t>(st.step)]
+                        : -1;
+    for (int c = own; c >= 0; c = calls[static_cast<std::size_t>(c)].parent)
+      for (std::size_t k = 0; k < st.inputs.size(); ++k) {
+        const TapeInput& in = st.inputs[k];
+        if (!st.grad_inputs[k].defined() || !outside(in, calls[static_cast<std::size_t>(c)])) continue;
+        const std::string key = id_of(in).empty() ? in.label : id_of(in);
+        std::vector<Sent>& v = sent[static_cast<std::size_t>(c)];
+        auto it = std::find_if(v.begin(), v.end(), [&](const Sent& x) { return x.key == key; });
+        if (it == v.end())
+          v.push_back({key, in.label, id_of(in), provenance(in), st.grad_inputs[k]});
+        else
+          it->grad = it->grad + st.grad_inputs[k];
+      }
     json s;
     s["step"] = st.step;
+    s["call"] = own;
     s["op"] = st.op;
     s["formula"] = st.formula;
     s["node"] = tag("op", static_cast<std::size_t>(st.step));
@@ -346,6 +423,24 @@ HtmlResult explain_html(const Tensor& root, const std::string& path, const HtmlO
     }
     s["leaves"] = std::move(leaves);
     backward.push_back(std::move(s));
+  }
+  for (std::size_t c = 0; c < calls.size(); ++c) {
+    json& g = groups[c];
+    json up = json::array(), out = json::array();
+    for (const json& x : g["outputs"]) {
+      const BackwardStep* b = trace.find(x["step"].get<int>());
+      up.push_back({{"name", "d" + trace.root + "/d" + x["label"].get<std::string>()},
+                    {"id", x["id"]},
+                    {"tensor", b ? tensor_json(b->grad_output, o) : json(nullptr)}});
+    }
+    for (const Sent& x : sent[c])
+      out.push_back({{"name", "d" + trace.root + "/d" + x.label},
+                     {"label", x.label},
+                     {"id", x.id},
+                     {"from", x.from},
+                     {"grad", tensor_json(x.grad, o)}});
+    g["upstream"] = std::move(up);
+    g["sent"] = std::move(out);
   }
   json leaf_grads = json::array();
   for (const LeafGradient& l : trace.leaves)
@@ -410,6 +505,8 @@ main { display: flex; gap: 1em; padding: 0.5em 1em; align-items: flex-start; }
 #xg-outline:empty { display: none; }
 #xg-outline details { margin-left: 0.8em; }
 #xg-outline summary { cursor: pointer; white-space: nowrap; }
+#xg-outline details.xg-composite > summary { font-style: italic; }
+#xg-outline details:not([open]) > summary { color: #555; }
 #xg-outline a { display: block; margin-left: 1.6em; font-family: monospace; color: #224; text-decoration: none; white-space: nowrap; }
 #xg-outline a.xg-current, #xg-outline summary.xg-current { background: #fde2e2; font-weight: bold; }
 .scope { font-family: monospace; color: #555; }
@@ -522,38 +619,66 @@ function highlight(current, ins, outs) {
   Object.values(nodes).forEach(g => g.classList.remove('xg-current', 'xg-in', 'xg-out'));
   ins.forEach(id => nodes[id] && nodes[id].classList.add('xg-in'));
   outs.forEach(id => nodes[id] && nodes[id].classList.add('xg-out'));
-  if (current && nodes[current]) {
-    nodes[current].classList.add('xg-current');
-    nodes[current].scrollIntoView({block: 'center', inline: 'center'});
-  }
+  const cs = (Array.isArray(current) ? current : [current]).filter(id => id && nodes[id]);
+  cs.forEach(id => nodes[id].classList.add('xg-current'));
+  if (cs.length) nodes[cs[0]].scrollIntoView({block: 'center', inline: 'center'});
 }
 
 const scopeHtml = s => s.scope ? ` <span class="scope">in ${esc(s.scope)}</span>` : '';
 
-// The outline: the module calls as nested groups (HTML details, closed but for the current step's),
-// each listing the steps recorded directly in it; a click on a step goes there.
+// The calls (D.groups): each run of steps recorded inside one module call, time step or composite
+// op's call, nested. The outline shows them as HTML details: open, a call's steps are stepped
+// through one by one; closed, the call is ONE step (forward and backward).
+const G = D.groups;
 const outline = document.getElementById('xg-outline');
-const groupEl = {};
+const groupEl = [];
+const isCollapsed = c => (groupEl[c] ? !groupEl[c].open : !!G[c].collapsed);
+function within(call, c) {
+  for (let x = call; x >= 0; x = G[x].parent) if (x === c) return true;
+  return false;
+}
+// The outermost collapsed call that `call` lies in, or -1.
+function collapsedCall(call) {
+  let found = -1;
+  for (let c = call; c >= 0; c = G[c].parent) if (isCollapsed(c)) found = c;
+  return found;
+}
+// The unit that steps[k] belongs to: itself, or the run of its phase's steps inside its
+// outermost collapsed call ([a, b], indices into steps).
+function unitOf(k) {
+  const st = steps[k];
+  const c = st.s && st.s.call >= 0 ? collapsedCall(st.s.call) : -1;
+  if (c < 0) return {a: k, b: k, call: -1};
+  const inside = j => steps[j].phase === st.phase && steps[j].s && within(steps[j].s.call, c);
+  let a = k, b = k;
+  while (a > 0 && inside(a - 1)) --a;
+  while (b < steps.length - 1 && inside(b + 1)) ++b;
+  return {a, b, call: c};
+}
+const opsOf = g => Array.from({length: g.last - g.first + 1}, (_, i) => `op${g.first + i}`);
+const callName = g => (g.composite ? `${g.name}()` : g.path.split('.').pop() || g.path);
+
 function buildOutline() {
-  if (!D.groups.length) return;
-  outline.innerHTML = '<div class="phase">modules</div><div id="xg-groups"></div>';
+  if (!G.length) return;
+  outline.innerHTML = '<div class="phase">calls</div><div class="muted">close one to step over it</div><div id="xg-groups"></div>';
   const top = document.getElementById('xg-groups');
-  const info = {};
-  D.groups.forEach(g => (info[g.path] = g));
   // Groups are made when their first step comes, so that groups and steps keep the tape's order.
-  const group = path => {
-    if (groupEl[path]) return groupEl[path];
-    const g = info[path];
-    if (!g) return top;
-    const parent = g.parent ? group(g.parent) : top;
+  const group = c => {
+    if (groupEl[c]) return groupEl[c];
+    const g = G[c];
+    const parent = g.parent >= 0 ? group(g.parent) : top;
     const d = document.createElement('details');
-    d.className = 'xg-group';
+    d.className = 'xg-group' + (g.composite ? ' xg-composite' : '');
     d.dataset.scope = g.path;
+    d.dataset.call = c;
+    d.dataset.composite = g.composite ? '1' : '';
+    d.open = !g.collapsed;
     d.title = `${g.path}: steps ${g.first}-${g.last} (${g.last - g.first + 1} ops)`;
-    d.innerHTML = `<summary>${esc(g.path.split('.').pop())}${g.type ? ' <span class="muted">' + esc(g.type) + '</span>' : ''}` +
+    d.innerHTML = `<summary>${esc(callName(g))}${g.type && !g.composite ? ' <span class="muted">' + esc(g.type) + '</span>' : ''}` +
                   ` <span class="muted">${g.first}&ndash;${g.last}</span></summary>`;
+    d.addEventListener('toggle', () => go(cur));  // (stays on the step, or on the call it folds into)
     parent.appendChild(d);
-    groupEl[path] = d;
+    groupEl[c] = d;
     return d;
   };
   D.forward.forEach((s, i) => {
@@ -562,21 +687,60 @@ function buildOutline() {
     a.dataset.step = s.step;
     a.textContent = `${s.step} ${s.op}`;
     a.onclick = e => { e.preventDefault(); go(i); };
-    (s.scope ? group(s.scope) : top).appendChild(a);
+    (s.call >= 0 ? group(s.call) : top).appendChild(a);
   });
 }
-function outlineShow(scope, step) {
-  if (!D.groups.length) return;
+function outlineShow(u, step) {
+  if (!G.length) return;
   outline.querySelectorAll('.xg-current').forEach(e => e.classList.remove('xg-current'));
-  const a = step ? outline.querySelector(`a[data-step="${step}"]`) : null;
-  if (a) a.classList.add('xg-current');
-  for (let p = scope; p; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
-    const d = groupEl[p];
-    if (d && !d.open) d.open = true;
+  const el = u.call >= 0 ? groupEl[u.call].querySelector('summary') : step ? outline.querySelector(`a[data-step="${step}"]`) : null;
+  if (el) {
+    el.classList.add('xg-current');
+    el.scrollIntoView({block: 'nearest'});
   }
-  if (a) a.scrollIntoView({block: 'nearest'});
 }
 buildOutline();
+
+function groupHead(g) {
+  let h = `<h2><span class="name">${esc(g.path)}</span> <span class="muted">${g.composite ? 'a composite op' : esc(g.type)}, ` +
+          `${g.last - g.first + 1} ops collapsed (expand it in the outline to step through them)</span></h2>`;
+  if (g.formula) h += `<div>its formula: <span class="formula">${esc(g.formula)}</span></div>`;
+  return h;
+}
+function groupForwardHtml(g) {
+  let h = `<div class="phase">forward, steps ${g.first}&ndash;${g.last} of ${D.forward.length}</div>` + groupHead(g);
+  g.inputs.forEach((x, k) => {
+    h += `<div class="box"><h3>in ${k}: <span class="name">${esc(x.label)}</span> <span class="muted">${esc(x.from)}</span></h3>` +
+         tensorHtml(x.tensor, 'input', k) + '</div>';
+  });
+  g.outputs.forEach((x, k) => {
+    h += `<div class="box"><h3>out ${k}: <span class="name">${esc(x.label)}</span> <span class="muted">(step ${x.step})</span></h3>` +
+         tensorHtml(x.tensor, 'output', k) + '</div>';
+  });
+  return h;
+}
+function leavesHtml(s) {
+  let h = '<div class="box"><h3>accumulated so far on the leaves (this pass)</h3>';
+  if (s.leaves.length === 0) h += '<div class="muted">no leaf has received a gradient yet</div>';
+  s.leaves.forEach(l => {
+    h += `<div data-leaf="${esc(l.label)}"><span class="name">${esc(l.label)}</span>` + tensorHtml(l.total, 'leaf') + '</div>';
+    if (l.earlier) h += '<div class="muted">added to the earlier .grad:</div>' + tensorHtml(l.earlier, 'earlier');
+  });
+  return h + '</div>';
+}
+function groupBackwardHtml(g, u) {
+  const nf = D.forward.length;
+  let h = `<div class="phase">backward, steps ${u.a - nf + 1}&ndash;${u.b - nf + 1} of ${D.backward.length} ` +
+          `(tape steps ${g.last}&ndash;${g.first})</div>` + groupHead(g);
+  g.upstream.forEach((x, k) => {
+    h += `<div class="box"><h3>gradient in ${k}: <span class="name">${esc(x.name)}</span></h3>` + tensorHtml(x.tensor, 'upstream', k) + '</div>';
+  });
+  g.sent.forEach((x, k) => {
+    h += `<div class="box" data-input="${k}"><h3>gradient out ${k}: <span class="name">${esc(x.name)}</span> <span class="muted">${esc(x.from)}</span></h3>` +
+         '<div>sent by the call\'s steps, summed:</div>' + tensorHtml(x.grad, 'grad', k) + '</div>';
+  });
+  return h + leavesHtml(steps[u.b].s);
+}
 
 function forwardHtml(s) {
   let h = `<div class="phase">forward, step ${s.step} of ${D.forward.length}${scopeHtml(s)}</div>` +
@@ -612,13 +776,7 @@ function backwardHtml(s, i) {
     if (x.local) h += '<div>local derivative:</div>' + tensorHtml(x.local, 'local', k);
     h += `<div>gradient sent${x.local ? ' (upstream &times; local)' : ''}:</div>` + tensorHtml(x.grad, 'grad', k) + '</div>';
   });
-  h += '<div class="box"><h3>accumulated so far on the leaves (this pass)</h3>';
-  if (s.leaves.length === 0) h += '<div class="muted">no leaf has received a gradient yet</div>';
-  s.leaves.forEach(l => {
-    h += `<div data-leaf="${esc(l.label)}"><span class="name">${esc(l.label)}</span>` + tensorHtml(l.total, 'leaf') + '</div>';
-    if (l.earlier) h += '<div class="muted">added to the earlier .grad:</div>' + tensorHtml(l.earlier, 'earlier');
-  });
-  return h + '</div>';
+  return h + leavesHtml(s);
 }
 
 function doneHtml() {
@@ -632,37 +790,54 @@ function doneHtml() {
 
 function show() {
   const st = steps[cur], panel = document.getElementById('xg-panel');
+  const u = unitOf(cur), g = u.call >= 0 ? G[u.call] : null;
   heat = [];
   panel.dataset.phase = st.phase;
   panel.dataset.index = st.i;
   let where;
+  const n = u.b - u.a + 1;
   if (st.phase === 'forward') {
-    panel.innerHTML = forwardHtml(st.s);
-    highlight(st.s.node, st.s.inputs.map(x => x.id), [st.s.output.id]);
-    where = `forward ${st.i + 1} / ${D.forward.length}`;
+    if (g) {
+      panel.innerHTML = groupForwardHtml(g);
+      highlight(opsOf(g), g.inputs.map(x => x.id), g.outputs.map(x => x.id));
+    } else {
+      panel.innerHTML = forwardHtml(st.s);
+      highlight(st.s.node, st.s.inputs.map(x => x.id), [st.s.output.id]);
+    }
+    where = `forward ${st.i + 1}${n > 1 ? '–' + (st.i + n) : ''} / ${D.forward.length}`;
   } else if (st.phase === 'backward') {
-    panel.innerHTML = backwardHtml(st.s, st.i);
-    highlight(st.s.node, [st.s.output.id], st.s.inputs.filter(x => x.grad).map(x => x.id));
-    where = `backward ${st.i + 1} / ${D.backward.length}`;
+    if (g) {
+      panel.innerHTML = groupBackwardHtml(g, u);
+      highlight(opsOf(g), g.upstream.map(x => x.id), g.sent.map(x => x.id));
+    } else {
+      panel.innerHTML = backwardHtml(st.s, st.i);
+      highlight(st.s.node, [st.s.output.id], st.s.inputs.filter(x => x.grad).map(x => x.id));
+    }
+    where = `backward ${st.i + 1}${n > 1 ? '–' + (st.i + n) : ''} / ${D.backward.length}`;
   } else {
     panel.innerHTML = doneHtml();
     highlight(null, [], []);
     where = 'done: the leaves\' .grad';
   }
-  panel.dataset.node = st.s ? st.s.node : '';
-  panel.dataset.scope = st.s && st.s.scope ? st.s.scope : '';
-  outlineShow(st.s ? st.s.scope : '', st.s ? st.s.step : 0);
+  panel.dataset.node = g ? '' : st.s ? st.s.node : '';
+  panel.dataset.group = g ? String(u.call) : '';
+  panel.dataset.count = n;
+  panel.dataset.scope = g ? g.path : st.s && st.s.scope ? st.s.scope : '';
+  outlineShow(u, st.s ? st.s.step : 0);
   document.getElementById('xg-where').textContent = where;
   drawHeat();
 }
-function go(i) { cur = Math.max(0, Math.min(steps.length - 1, i)); show(); }
+// Every move lands on the first step of a unit: a step, or a collapsed call as a whole.
+function go(i) { cur = unitOf(Math.max(0, Math.min(steps.length - 1, i))).a; show(); }
+const next = () => go(unitOf(cur).b + 1);
+const prev = () => go(cur - 1);
 document.getElementById('xg-first').onclick = () => go(0);
-document.getElementById('xg-prev').onclick = () => go(cur - 1);
-document.getElementById('xg-next').onclick = () => go(cur + 1);
+document.getElementById('xg-prev').onclick = prev;
+document.getElementById('xg-next').onclick = next;
 document.getElementById('xg-last').onclick = () => go(steps.length - 1);
 document.addEventListener('keydown', e => {
-  const to = {ArrowRight: cur + 1, ArrowLeft: cur - 1, Home: 0, End: steps.length - 1}[e.key];
-  if (to !== undefined) { e.preventDefault(); go(to); }
+  const to = {ArrowRight: next, ArrowLeft: prev, Home: () => go(0), End: () => go(steps.length - 1)}[e.key];
+  if (to !== undefined) { e.preventDefault(); to(); }
 });
 show();
 )js";

@@ -84,6 +84,9 @@ struct InspectOptions {
   /// > 0: print each module call at most this deep (in segments of its path: "blocks.0" is 2) as
   /// ONE line, with its inputs and outputs (`steps 5-28  blocks.0 (Block): 24 ops ...`).
   int collapse_depth = 0;
+  /// Print each call of a composite op (mean, layer_norm, a loss: scope.hpp's CompositeScope) as
+  /// ONE line too (`steps 9-10  mean (composite): 2 ops ...`), wherever it ran.
+  bool collapse_composites = false;
 };
 
 /// Values as nested brackets, `[[0.1, 0.2], [0.3, 0.4]]` (a 0-d tensor: the bare number), with
@@ -204,6 +207,7 @@ struct DotOptions {
   bool clusters = true;  ///< draw each module's ops inside a box (a subgraph cluster per scope)
   /// > 0: draw each module call at most this deep as ONE node (see InspectOptions::collapse_depth)
   int collapse_depth = 0;
+  bool collapse_composites = false;  ///< draw each composite op's call as ONE node
 };
 
 /// The tape of `root` as a Graphviz digraph: an ellipse per op ("step 3\nsigmoid") and a box per
@@ -232,6 +236,10 @@ struct HtmlOptions {
                                ///< ones of at most this many elements also as heat maps
   std::string rankdir = "TB";  ///< the graph's layout direction: "TB" or "LR"
   bool retain_graph = false;   ///< passed to the backward pass
+  /// The calls shown collapsed when the page opens (as InspectOptions::collapse_depth and
+  /// collapse_composites); the learner expands and collapses any call in the page's outline.
+  int collapse_depth = 0;
+  bool collapse_composites = false;
 };
 
 struct HtmlResult {
@@ -248,6 +256,9 @@ struct HtmlResult {
 /// node highlighted in the graph, its derivative formula, the upstream gradient, the local
 /// derivative and the gradient sent to each input (the chain-rule line of BackwardStep, shown
 /// only when its numbers reproduce what ran), and the gradients accumulated so far on the leaves.
+/// The outline lists the calls (modules, time steps, composite ops) as nested groups: a collapsed
+/// one is ONE step for the buttons and keys, forward (what enters it, what it hands on) and
+/// backward (the gradients that enter it, the sums it sends out); expanded, its steps one by one.
 /// Record the forward under InspectGuard to see every value. Leaves get their .grad as from
 /// root.backward(). Without graphviz's `dot` on the PATH the graph is laid out in plain rows (the
 /// page says so; Debian: apt-get install graphviz). Throws IOError when the page cannot be written.

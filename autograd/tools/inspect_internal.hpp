@@ -165,7 +165,11 @@ struct StepGroup {
   std::vector<std::size_t> outputs;  // indices into the entries: steps whose output leaves the group
   bool collapsed() const { return scope != 0; }
 };
-std::vector<StepGroup> group_steps(const std::vector<TapeEntry>& entries, int depth);
+std::vector<StepGroup> group_steps(const std::vector<TapeEntry>& entries, int depth, bool composites);
+/// The call a step recorded in `scope` is collapsed into (0: none): its module at most `depth`
+/// deep (depth > 0; a composite's ops count as its module's), or, with `composites`, the outermost composite
+/// op call it lies in when that is not inside the former (a composite is collapsed whole or not at all).
+ScopeId group_key(ScopeId scope, int depth, bool composites);
 /// "t2 [2] from 'sub' (step 2)", "W1 [2, 2] (a leaf)", "0.5 (a constant)"
 std::string provenance(const TapeInput& in);
 

@@ -12,12 +12,27 @@ using namespace inspect_detail;
 
 namespace inspect_detail {
 
-std::vector<StepGroup> group_steps(const std::vector<TapeEntry>& entries, int depth) {
+ScopeId group_key(ScopeId scope, int depth, bool composites) {
+  if (!scope) return 0;
+  ScopeId key = 0;
+  if (depth > 0) {  // (depth counts modules: from the module a composite ran in)
+    ScopeId m = scope;
+    while (m && scope_info(m).composite) m = scope_info(m).parent;
+    if (const ScopeId a = scope_at_depth(m, depth); a && scope_info(a).depth >= 1) key = a;
+  }
+  if (composites) {
+    ScopeId outer = 0;  // the outermost composite call above (or at) scope
+    for (ScopeId s = scope; s; s = scope_info(s).parent)
+      if (scope_info(s).composite) outer = s;
+    if (outer && (!key || scope_within(key, outer))) key = outer;
+  }
+  return key;
+}
+
+std::vector<StepGroup> group_steps(const std::vector<TapeEntry>& entries, int depth, bool composites) {
   std::vector<StepGroup> groups;
   for (const TapeEntry& e : entries) {
-    ScopeId key = 0;
-    if (depth > 0 && e.scope)
-      if (const ScopeId a = scope_at_depth(e.scope, depth); scope_info(a).depth >= 1) key = a;
+    const ScopeId key = group_key(e.scope, depth, composites);
     if (key && !groups.empty() && groups.back().scope == key) {
       groups.back().last = e.step;
       continue;
@@ -97,14 +112,18 @@ void print_tape(const Tensor& root, std::ostream& os, const InspectOptions& o) {
   }
   std::vector<TapeEntry> entries;
   for (std::size_t i = 0; i < nodes.size(); ++i) entries.push_back(view.entry(i));
-  const std::vector<StepGroup> groups = group_steps(entries, o.collapse_depth);
+  const std::vector<StepGroup> groups = group_steps(entries, o.collapse_depth, o.collapse_composites);
   const bool collapsing = std::any_of(groups.begin(), groups.end(),
                                       [](const StepGroup& g) { return g.collapsed() && g.last > g.first; });
   os << "tape of " << name << ": " << nodes.size() << " op" << (nodes.size() == 1 ? "" : "s")
      << " in recording order";
-  if (collapsing)
-    os << ", module calls at most " << o.collapse_depth << " deep collapsed into " << groups.size() << " line"
-       << (groups.size() == 1 ? "" : "s");
+  if (collapsing) {
+    os << ", ";
+    if (o.collapse_depth > 0) os << "module calls at most " << o.collapse_depth << " deep ";
+    if (o.collapse_depth > 0 && o.collapse_composites) os << "and ";
+    if (o.collapse_composites) os << "composite ops ";
+    os << "collapsed into " << groups.size() << " line" << (groups.size() == 1 ? "" : "s");
+  }
   os << "\n";
   // The leaves and constants first, once each, in order of first use; collapsed, the parameters
   // of the collapsed modules are only counted.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "xgrad/autograd/ops/explain.hpp"
+#include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tools/inspect_internal.hpp"
 
 namespace xg {
@@ -84,11 +85,10 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
        << format_values(steps.front().grad_output, o.precision, o.max_values);
   os << "\n";
   // Collapsed: a run of consecutive steps inside one module call (at most collapse_depth deep)
-  // is one line: the gradient that entered it and those it sent out of it.
+  // or one composite op's call (collapse_composites) is one line: the gradient that entered it and those it
+  // sent out of it.
   auto key_of = [&](const BackwardStep& s) -> ScopeId {
-    if (o.collapse_depth <= 0 || !s.node || !s.node->scope()) return 0;
-    const ScopeId a = scope_at_depth(s.node->scope(), o.collapse_depth);
-    return scope_info(a).depth >= 1 ? a : 0;
+    return s.node ? group_key(s.node->scope(), o.collapse_depth, o.collapse_composites) : 0;
   };
   auto grad_text = [&](const Tensor& g) {
     if (!g.defined()) return std::string("?");
@@ -114,7 +114,8 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
        << (info.type.empty() ? "" : " (" + info.type + ")") << ": " << j - i << " steps; in: d" << root
        << "/d" << steps[i].output << " = " << grad_text(steps[i].grad_output);
     int parameters = 0;
-    std::string out;
+    // what left the call, per tensor (summed over the steps that used it)
+    std::vector<std::pair<std::string, Tensor>> sent;
     for (std::size_t k = i; k < j; ++k)
       for (std::size_t m = 0; m < steps[k].inputs.size(); ++m) {
         const TapeInput& in = steps[k].inputs[m];
@@ -124,9 +125,16 @@ void BackwardTrace::print(std::ostream& os, const InspectOptions& o) const {
           ++parameters;
           continue;
         }
-        out += (out.empty() ? "" : ", ") + ("d" + root + "/d" + in.label) + " = " +
-               grad_text(steps[k].grad_inputs[m]);
+        auto it = std::find_if(sent.begin(), sent.end(), [&](const auto& p) { return p.first == in.label; });
+        NoGradGuard no_grad;
+        if (it == sent.end())
+          sent.emplace_back(in.label, steps[k].grad_inputs[m]);
+        else
+          it->second = it->second + steps[k].grad_inputs[m];
       }
+    std::string out;
+    for (const auto& [label, g] : sent)
+      out += (out.empty() ? "" : ", ") + ("d" + root + "/d" + label) + " = " + grad_text(g);
     if (!out.empty()) os << "; out: " << out;
     if (parameters) os << "; and to " << parameters << " parameter gradient" << (parameters == 1 ? "" : "s");
     os << "\n";

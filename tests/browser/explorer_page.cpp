@@ -2,7 +2,8 @@
 // DIR/explorer.html, and into DIR/engine.json what the engine computed, for the test to compare
 // with what the page shows: each backward step's upstream gradient and the gradient it sent to
 // each input (the engine's trace), and each leaf's .grad from a second, plain loss.backward() on
-// the same network.
+// the same network; and each tape step's scope, and each backward step's inputs (label and
+// producing step), for the test's sums over a collapsed call.
 //
 //   explorer_page DIR NET [--corrupt]
 //     NET: mlp (a 3-4-2 MLP in float64, a 10 x 10 parameter too), cnn (conv, relu, max pool,
@@ -111,15 +112,24 @@ int main(int argc, char** argv) {
     {
       xg::InspectGuard inspect;
       Net n = make_net(which);
+      const std::vector<xg::TapeEntry> tape_before = xg::describe_tape(n.L);
       const xg::HtmlResult r =
           xg::explain_html(n.L, dir + "/explorer.html", {.title = "explorer test: " + which});
       out["forward_steps"] = r.forward_steps;
+      nlohmann::json tape = nlohmann::json::array();  // (before the pass frees nothing it needs)
+      for (const xg::TapeEntry& e : tape_before) tape.push_back({{"step", e.step}, {"scope", e.scope_path}});
+      out["tape"] = tape;
       nlohmann::json steps = nlohmann::json::array();
       for (const xg::BackwardStep& s : r.trace.steps) {
-        nlohmann::json grads = nlohmann::json::array();
+        nlohmann::json grads = nlohmann::json::array(), inputs = nlohmann::json::array();
         for (const xg::Tensor& g : s.grad_inputs) grads.push_back(values(g));
-        steps.push_back(
-            {{"step", s.step}, {"op", s.op}, {"upstream", values(s.grad_output)}, {"grads", grads}});
+        for (const xg::TapeInput& in : s.inputs)
+          inputs.push_back({{"label", in.label}, {"producer", in.producer_step}});
+        steps.push_back({{"step", s.step},
+                         {"op", s.op},
+                         {"upstream", values(s.grad_output)},
+                         {"grads", grads},
+                         {"inputs", inputs}});
       }
       out["backward"] = steps;
     }

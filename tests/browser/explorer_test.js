@@ -96,33 +96,35 @@ function compare(got, want, what) {
 
 const state = snapshot;
 
-// The module outline of the LSTM's page (an nn::Sequential of an LSTM "0" over 4 time steps and
-// a Linear "1"): the groups and their nesting, closed but for the current step's, a click on a
-// group's summary expands and collapses it, a click on a step goes there.
+// The outline of the LSTM's page (an nn::Sequential of an LSTM "0" over 4 time steps and a
+// Linear "1"): the module calls and their nesting (composite ops' calls are groups too), all
+// expanded at first; a click on a group's summary collapses and expands it, a click on a step
+// goes there.
 async function checkOutline(page, net) {
   const groups = await page.evaluate(() => [...document.querySelectorAll('#xg-outline details.xg-group')].map(d => ({
-    scope: d.dataset.scope, parent: d.parentElement.closest('details.xg-group')?.dataset.scope || '', open: d.open})));
+    scope: d.dataset.scope, composite: d.dataset.composite === '1',
+    parent: d.parentElement.closest('details.xg-group:not([data-composite="1"])')?.dataset.scope || '', open: d.open})));
+  const modules = groups.filter(g => !g.composite);
   const want = ['0', '0.t0', '0.t1', '0.t2', '0.t3', '1'];
-  const scopes = groups.map(g => g.scope);
+  const scopes = modules.map(g => g.scope);
   if (JSON.stringify(scopes) !== JSON.stringify(want)) return fail(`${net}: outline groups ${JSON.stringify(scopes)}, not ${JSON.stringify(want)}`);
   ++checked;
-  for (const g of groups) {
+  for (const g of modules) {
     const parent = g.scope.includes('.') ? g.scope.slice(0, g.scope.lastIndexOf('.')) : '';
     if (g.parent !== parent) fail(`${net}: outline group ${g.scope} is inside "${g.parent}", not "${parent}"`);
   }
-  // at forward step 1 (inside 0.t0): 0 and 0.t0 open, the others closed
-  const openAtHome = groups.filter(g => g.open).map(g => g.scope).join(',');
-  if (openAtHome !== '0,0.t0') fail(`${net}: at Home the open groups are "${openAtHome}", not "0,0.t0"`);
+  if (!groups.some(g => g.composite)) fail(`${net}: no composite op's call in the outline`);
+  const closed = groups.filter(g => !g.open).map(g => g.scope);
+  if (closed.length) fail(`${net}: at first the groups ${closed.join(',')} are collapsed`);
   const panelScope = await page.evaluate(() => document.getElementById('xg-panel').dataset.scope);
-  if (panelScope !== '0.t0') fail(`${net}: step 1's scope shown as "${panelScope}", not "0.t0"`);
+  if (!panelScope.startsWith('0.t0')) fail(`${net}: step 1's scope shown as "${panelScope}", not in "0.t0"`);
   const isOpen = scope => page.evaluate(s => document.querySelector(`#xg-outline details[data-scope="${s}"]`).open, scope);
   await page.click('#xg-outline details[data-scope="1"] > summary');
-  if (!(await isOpen('1'))) fail(`${net}: a click on group 1 did not expand it`);
+  if (await isOpen('1')) fail(`${net}: a click on group 1 did not collapse it`);
   await page.click('#xg-outline details[data-scope="1"] > summary');
-  if (await isOpen('1')) fail(`${net}: a second click on group 1 did not collapse it`);
-  await page.click('#xg-outline details[data-scope="1"] > summary');
+  if (!(await isOpen('1'))) fail(`${net}: a second click on group 1 did not expand it`);
   const link = await page.evaluate(() => {
-    const a = document.querySelector('#xg-outline details[data-scope="1"] > a');
+    const a = document.querySelector('#xg-outline details[data-scope="1"] a');
     return a ? Number(a.dataset.step) : 0;
   });
   if (!link) return fail(`${net}: group 1 lists no step`);
@@ -131,8 +133,132 @@ async function checkOutline(page, net) {
   if (s.phase !== 'forward' || s.index !== link - 1 || s.highlighted[0] !== `op${link}`)
     fail(`${net}: a click on step ${link} in the outline went to ${s.phase} ${s.index} (${s.highlighted})`);
   const scope = await page.evaluate(() => document.getElementById('xg-panel').dataset.scope);
-  if (scope !== '1') fail(`${net}: step ${link}'s scope shown as "${scope}", not "1"`);
+  if (!scope.startsWith('1')) fail(`${net}: step ${link}'s scope shown as "${scope}", not in "1"`);
   checked += 6;
+}
+
+// Gradients summed as the page sums them: per tensor (label), in order of first gradient.
+function sumByLabel(pairs) {
+  const order = [], sums = {};
+  for (const [label, g] of pairs) {
+    if (!(label in sums)) {
+      order.push(label);
+      sums[label] = {shape: g.shape, values: g.values.slice()};
+    } else {
+      g.values.forEach((v, i) => (sums[label].values[i] += v));
+    }
+  }
+  return order.map(l => [l, sums[l]]);
+}
+// A sum of float32 gradients: the page's and ours round differently.
+function compareSum(got, want, what) {
+  if (!got || !got.cells) return compare(got, want, what);
+  if (got.cells.length !== want.values.length) return fail(`${what}: ${got.cells.length} cells shown, ${want.values.length} values`);
+  const scale = Math.max(...want.values.map(Math.abs));
+  got.cells.forEach((c, i) => {
+    ++checked;
+    if (Math.abs(c - want.values[i]) > 1e-5 * Math.abs(want.values[i]) + 1e-6 * scale)
+      fail(`${what}[${i}]: the page shows ${c}, the engine's steps sum to ${want.values[i]}`);
+  });
+}
+
+// Collapse the call `select` (a CSS selector of its outline group) and step over it with the
+// arrow keys, forward and backward: one step for the whole call, its nodes highlighted, the
+// gradients that enter it and the sums it sends out those of the engine's steps; expanded again,
+// the keys step into it.
+async function checkCollapse(page, net, engine, select) {
+  const c = await page.evaluate(sel => Number(document.querySelector(sel).dataset.call), select);
+  const g = await page.evaluate(c => ({path: D.groups[c].path, first: D.groups[c].first, last: D.groups[c].last}), c);
+  const {first, last} = g;
+  const n = last - first + 1;
+  const tag = `${net}: collapsed ${g.path} (steps ${first}-${last})`;
+  // the page's range is the run of the engine's tape steps recorded in that scope
+  const inScope = st => { const p = engine.tape[st - 1].scope; return p === g.path || p.startsWith(g.path + '.') || p.startsWith(g.path + '/'); };
+  for (let st = first; st <= last; ++st) if (!inScope(st)) fail(`${tag}: tape step ${st} is in "${engine.tape[st - 1].scope}"`);
+  if (first > 1 && inScope(first - 1) && last < engine.tape.length && inScope(last + 1)) fail(`${tag}: not a whole run`);
+  if (n < 2) return fail(`${tag}: a call of one op`);
+  await page.click(`${select} > summary`);
+  await page.waitForFunction(sel => !document.querySelector(sel).open, {timeout: 5000}, select);
+  await new Promise(r => setTimeout(r, 50));  // (its toggle event)
+  await page.keyboard.press('Home');
+  for (let i = 0; i < first - 1; ++i) await page.keyboard.press('ArrowRight');
+  const ops = Array.from({length: n}, (_, i) => `op${first + i}`);
+  const sameOps = h => h.length === n && ops.every(o => h.includes(o));
+  let s = await snapshot(page);
+  let info = await page.evaluate(() => ({...document.getElementById('xg-panel').dataset}));
+  if (s.phase !== 'forward' || s.index !== first - 1 || info.group !== String(c) || Number(info.count) !== n)
+    fail(`${tag}: forward: at ${s.phase} ${s.index} (group "${info.group}", ${info.count} steps), not the call at ${first - 1}`);
+  if (!sameOps(s.highlighted)) fail(`${tag}: forward: highlighted ${JSON.stringify(s.highlighted)}`);
+  await page.keyboard.press('ArrowRight');
+  s = await snapshot(page);
+  if (last < engine.forward_steps) {
+    if (s.phase !== 'forward' || s.index !== last || s.highlighted[0] !== `op${last + 1}`)
+      fail(`${tag}: Right from the call: at ${s.phase} ${s.index} (${s.highlighted}), not forward ${last}`);
+    await page.keyboard.press('ArrowLeft');
+    s = await snapshot(page);
+    if (s.phase !== 'forward' || s.index !== first - 1) fail(`${tag}: Left onto the call: at ${s.phase} ${s.index}`);
+  }
+  // Backward: on to the call (its first backward step is the engine's step for tape step `last`).
+  const b = engine.backward.findIndex(x => x.step === last);
+  const inCall = x => x.step >= first && x.step <= last;
+  for (let guard = 0; guard < engine.forward_steps + engine.backward.length; ++guard) {
+    s = await snapshot(page);
+    info = await page.evaluate(() => ({...document.getElementById('xg-panel').dataset}));
+    if (s.phase === 'backward' && info.group === String(c)) break;
+    if (s.phase === 'done') break;
+    await page.keyboard.press('ArrowRight');
+  }
+  if (s.phase !== 'backward' || s.index !== b || info.group !== String(c))
+    return fail(`${tag}: backward: the call is not at backward ${b} (at ${s.phase} ${s.index})`);
+  for (let k = b; k < b + n; ++k)
+    if (!inCall(engine.backward[k])) fail(`${tag}: backward step ${k} (tape step ${engine.backward[k].step}) is not in the call`);
+  if (!sameOps(s.highlighted)) fail(`${tag}: backward: highlighted ${JSON.stringify(s.highlighted)}`);
+  // the gradients that enter it: those of its outputs (used after it, or the root)
+  const outputs = [];
+  for (let st = first; st <= last; ++st)
+    if (st === engine.forward_steps || engine.backward.some(x => x.step > last && x.inputs.some(i => i.producer === st))) outputs.push(st);
+  outputs.forEach((st, k) => compare(shown(s, 'upstream:' + k), engine.backward.find(x => x.step === st).upstream,
+                                     `${tag}: gradient into output ${k} (step ${st})`));
+  if (shown(s, 'upstream:' + outputs.length)) fail(`${tag}: more than ${outputs.length} gradients in`);
+  // the gradients it sends out: per tensor outside it, summed over its steps
+  const pairs = [];
+  for (const x of engine.backward.slice(b, b + n))
+    x.inputs.forEach((i, k) => {
+      if ((i.producer < first || i.producer > last) && x.grads[k]) pairs.push([i.label, x.grads[k]]);
+    });
+  const sent = sumByLabel(pairs);
+  sent.forEach(([label, want], k) => compareSum(shown(s, 'grad:' + k), want, `${tag}: gradient out ${k} (to ${label})`));
+  if (shown(s, 'grad:' + sent.length)) fail(`${tag}: more than ${sent.length} gradients out`);
+  // the leaves' running totals after the call's last step
+  const leafPairs = [];
+  for (const x of engine.backward.slice(0, b + n))
+    x.inputs.forEach((i, k) => {
+      if (!i.producer && x.grads[k] && i.label in engine.leaf_grads) leafPairs.push([i.label, x.grads[k]]);
+    });
+  for (const [label, want] of sumByLabel(leafPairs)) compareSum(shown(s, 'leaf:' + label), want, `${tag}: ${label} accumulated`);
+  // Right skips the call, Left comes back onto it
+  await page.keyboard.press('ArrowRight');
+  s = await snapshot(page);
+  const after = engine.backward[b + n];
+  if (after ? s.phase !== 'backward' || s.index !== b + n || s.highlighted[0] !== `op${after.step}` : s.phase !== 'done')
+    fail(`${tag}: Right from the call in backward: at ${s.phase} ${s.index} (${s.highlighted})`);
+  await page.keyboard.press('ArrowLeft');
+  s = await snapshot(page);
+  if (s.phase !== 'backward' || s.index !== b) fail(`${tag}: Left onto the call in backward: at ${s.phase} ${s.index}`);
+  // expanded again: the same place, now its first step, and Right steps into it (the page
+  // re-shows on the details' toggle event, which comes after the click)
+  await page.click(`${select} > summary`);
+  await page.waitForFunction(() => document.getElementById('xg-panel').dataset.group === '', {timeout: 5000})
+      .catch(() => fail(`${tag}: expanding it did not show its step`));
+  s = await snapshot(page);
+  if (s.phase !== 'backward' || s.index !== b || s.highlighted.length !== 1 || s.highlighted[0] !== `op${last}`)
+    fail(`${tag}: expanded: at ${s.phase} ${s.index} (${s.highlighted}), not backward ${b} on op${last}`);
+  await page.keyboard.press('ArrowRight');
+  s = await snapshot(page);
+  if (s.phase !== 'backward' || s.index !== b + 1 || s.highlighted[0] !== `op${engine.backward[b + 1].step}`)
+    fail(`${tag}: expanded, Right: at ${s.phase} ${s.index} (${s.highlighted}), not inside the call`);
+  checked += 12;
+  console.log(`${tag}: stepped over forward and backward, ${outputs.length} gradient(s) in, ${sent.length} out`);
 }
 
 // One network: write its page, open it, go through it with the keyboard.
@@ -158,6 +284,10 @@ async function runNet(browser, net) {
 
     await page.keyboard.press('Home');
     if (net === 'lstm') await checkOutline(page, net);
+    // a module's call (lstm: the time step 0.t1) and composite ops' (cnn: cross_entropy, mlp: mean)
+    if (!corrupt && net === 'cnn') await checkCollapse(page, net, engine, '#xg-outline details[data-scope="cross_entropy"]');
+    if (!corrupt && net === 'lstm') await checkCollapse(page, net, engine, '#xg-outline details[data-scope="0.t1"]');
+    if (!corrupt && net === 'mlp') await checkCollapse(page, net, engine, '#xg-outline details[data-composite="1"][data-scope="mean"]');
     await page.keyboard.press('Home');
     let s = await state(page);
     if (s.phase !== 'forward' || s.index !== 0) fail(`${net}: Home: at ${s.phase} ${s.index}, not forward 0`);

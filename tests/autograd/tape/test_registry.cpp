@@ -202,6 +202,38 @@ TEST_CASE("an op's kind is what its recording shows") {
   CHECK(checked > 0);
 }
 
+// A composite's ops are recorded in its call scope (XG_COMPOSITE_SCOPE at the top of its
+// function), so that the tools can show them as one step: a composite that forgets it fails here.
+TEST_CASE("a composite op records its ops in a scope named after it") {
+  const int checked =
+      for_each_sample([](const xg::OpInfo& op) { return op.kind == xg::OpKind::composite; },
+                      [](const xg::OpInfo& op, const xg::OpSample& s) {
+                        std::set<const xg::Node*> before;  // the nodes the inputs already had
+                        for (const xg::Tensor& in : s.inputs)
+                          if (in.defined())
+                            for (const auto& n : xg::tape_of(in)) before.insert(n.get());
+                        const xg::Tensor y = s.call(s.inputs);
+                        int fresh = 0, inside = 0;
+                        for (const auto& n : xg::tape_of(y)) {
+                          if (before.count(n.get())) continue;
+                          ++fresh;
+                          for (xg::ScopeId sc = n->scope(); sc; sc = xg::scope_info(sc).parent) {
+                            const xg::ScopeInfo info = xg::scope_info(sc);
+                            if (info.composite && info.name == op.name) {
+                              ++inside;
+                              break;
+                            }
+                          }
+                        }
+                        // (a sample may also record ops of its own around the op's call)
+                        if (fresh)
+                          CHECK_MESSAGE(inside > 0, "composite '", std::string(op.name), "' recorded ", fresh,
+                                        " nodes, none in a scope of its name: XG_COMPOSITE_SCOPE missing");
+                        CHECK(xg::current_scope() == 0);  // restored
+                      });
+  CHECK(checked > 0);
+}
+
 TEST_CASE("the first-order backward and the create_graph backward agree") {
   // Fused ops have a fast first-order backward and a differentiable one for create_graph:
   // gradcheck tests the first, gradgradcheck the second; here they must give the same numbers.

@@ -123,7 +123,8 @@ TEST_CASE("scope: the tape of a 2-block Transformer names modules and parameters
   CHECK(contains(tape, "[blocks.0.ln1] "));
   CHECK(contains(tape, "[blocks.0.attn] "));
   CHECK(contains(tape, "[blocks.0.attn.out_proj] "));
-  CHECK(contains(tape, "[blocks.0] add("));  // the block's own residual add
+  CHECK(contains(tape, "[blocks.1.ln1/mean] sum("));  // a composite's call, inside its module
+  CHECK(contains(tape, "[blocks.0] add("));           // the block's own residual add
   CHECK(contains(tape, "[blocks.1.ff1] "));
   CHECK(contains(tape, "[blocks.1] relu("));
   CHECK(contains(tape, "[head] "));
@@ -131,7 +132,8 @@ TEST_CASE("scope: the tape of a 2-block Transformer names modules and parameters
   REQUIRE(entries.size() > 10);
   CHECK(entries.front().scope_path == "blocks.0.ln1");
   CHECK(xg::scope_info(entries.front().scope).type == "LayerNorm");
-  CHECK(entries.back().scope_path.empty());        // the loss: outside the model
+  CHECK(entries.back().scope_path == "mean");  // the loss: outside the model, in mean's call
+  CHECK(xg::scope_info(entries.back().scope).composite);
   CHECK(entries.back().op == std::string("mul"));  // mean: sum, then * 1/n
   int block0 = 0, block1 = 0, head = 0, outside = 0;
   for (const xg::TapeEntry& e : entries) {
@@ -142,7 +144,7 @@ TEST_CASE("scope: the tape of a 2-block Transformer names modules and parameters
       ++block1;
     else if (p == "head")
       ++head;
-    else if (p.empty())
+    else if (p.empty() || p == "mean")
       ++outside;
   }
   // the same modules in both blocks, but block 0's ln1 normalises x, which needs no gradient: its
@@ -221,6 +223,69 @@ TEST_CASE("scope: the graph is clustered by module, and collapses") {
   CHECK(contains(small, "  v1 -> g1;\n"));  // x into the blocks
   CHECK(count_of(small, " -> ") * 10 < count_of(dot, " -> "));
   MESSAGE("graph: " << count_of(dot, " -> ") << " edges, " << count_of(small, " -> ") << " collapsed");
+}
+
+// A user's own composite, recorded outside any module: its ops in one call scope.
+Tensor my_layer_norm(const Tensor& x, const Tensor& w) {
+  const xg::CompositeScope composite("layer_norm");
+  const Tensor d = x - xg::mean(x, {-1}, true);
+  return d * xg::rsqrt(xg::mean(d * d, {-1}, true) + 1e-5) * w;
+}
+
+TEST_CASE("scope: composite ops record in a call scope of their own, and collapse") {
+  xg::InspectGuard inspect;
+  xg::manual_seed(4);
+  const Tensor x = xg::randn({2, 4}, {.requires_grad = true}).name("x");
+  const Tensor w = xg::ones({4}, {.requires_grad = true}).name("w");
+  const Tensor h = my_layer_norm(x, w).name("h");
+  const Tensor sq = h * h;
+  const Tensor m1 = xg::mean(sq), m2 = xg::mean(h);  // two means in a row
+  const Tensor L = (m1 + m2).name("L");
+  const std::vector<xg::TapeEntry> e = xg::describe_tape(L);
+  // layer_norm: mean (sum, mul), sub, mul, mean (sum, mul), add, rsqrt, mul, mul = 10 ops; then
+  // mul, mean, mean, add
+  REQUIRE(e.size() == 16);
+  CHECK(e[0].scope_path == "layer_norm/mean");
+  CHECK(e[2].scope_path == "layer_norm");
+  CHECK(e[9].scope_path == "layer_norm");
+  CHECK(e[10].scope_path.empty());  // h * h
+  const xg::ScopeInfo ln = xg::scope_info(e[2].scope);
+  CHECK(ln.composite);
+  CHECK(ln.type == "composite");
+  CHECK(ln.depth == 1);
+  CHECK(xg::scope_info(e[0].scope).parent == e[2].scope);
+  // the two means in a row: the same path, two calls (ids) so that they stay two steps
+  CHECK(e[11].scope_path == "mean");
+  CHECK(e[13].scope_path == "mean");
+  CHECK(e[11].scope == e[12].scope);
+  CHECK(e[12].scope != e[13].scope);
+  CHECK(xg::current_scope() == 0);
+
+  const std::string full = xg::tape_string(L, {.values = false, .formulas = false});
+  CHECK(contains(full, "step  1  [layer_norm/mean] sum(x [2, 4]) -> t1 [2, 1]\n"));
+  const std::string c = xg::tape_string(L, {.values = false, .formulas = false, .collapse_composites = true});
+  MESSAGE(c);
+  CHECK(contains(c, "composite ops collapsed into 5 lines\n"));
+  CHECK(contains(c, "steps  1-10  layer_norm (composite): 10 ops (x [2, 4], w [4]) -> h [2, 4]\n"));
+  CHECK(contains(c, "steps 12-13  mean (composite): 2 ops (t11 [2, 4]) -> t13 []\n"));
+  CHECK(contains(c, "steps 14-15  mean (composite): 2 ops (h [2, 4]) -> t15 []\n"));
+  CHECK(contains(c, "step     11  mul(h [2, 4], h [2, 4]) -> t11 [2, 4]\n"));
+  // depth counts modules only: no module here, nothing collapses at depth 1
+  CHECK_FALSE(contains(xg::tape_string(L, {.collapse_depth = 1}), "steps "));
+
+  const xg::BackwardTrace trace = xg::backward_trace(L, Tensor(), true);
+  const std::string bw = trace.str({.values = false, .formulas = false, .collapse_composites = true});
+  MESSAGE(bw);
+  CHECK(contains(bw, "steps 10-1  layer_norm (composite): 10 steps; in: dL/dh = "));
+  CHECK(contains(bw, "; out: dL/dw = "));  // (x is read by three of its ops: the sum of the three)
+  CHECK(contains(bw, ", dL/dx = " + xg::format_values(x.grad()) + "\n"));
+  const std::string bw_full = trace.str({.values = false, .formulas = false});
+  CHECK(contains(bw_full, "step 1  [layer_norm/mean] t1 = sum(x)"));
+
+  const std::string dot = xg::to_dot(L, {.collapse_composites = true});
+  CHECK(count_of(dot, "shape=box3d") == 3);
+  CHECK(contains(dot, "label=\"layer_norm\\n(composite)\\nsteps 1-10, 10 ops\"];"));
+  CHECK(count_of(xg::to_dot(L), "subgraph") == 0);  // a composite is no box of the graph
 }
 
 TEST_CASE("scope: large tensors print summaries") {

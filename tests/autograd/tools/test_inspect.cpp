@@ -132,7 +132,9 @@ TEST_CASE("a name given after the op ran is used, and 2-D values print as nested
   Tensor L = xg::sum(z);
   const std::string s = xg::tape_string(L, {.formulas = false});
   CHECK(contains(s, "  W [2, 2] requires grad = [[1, 2], [3, 4]]\n"));
-  CHECK(contains(s, "step 1  matmul_t(W [2, 2], v [2, 1]) -> z [2, 1] = [[-1], [-1]]\n"));
+  CHECK(contains(
+      s,
+      "step 1  [matmul] matmul_t(W [2, 2], v [2, 1]) -> z [2, 1] = [[-1], [-1]]\n"));  // matmul: a composite
   CHECK(contains(s, "step 2  sum(z [2, 1]) -> L [] = -2\n"));
 }
 
