@@ -1,6 +1,8 @@
 // Storage: a tensor's bytes, held inline when small, from malloc, or from a cache of large buffers.
 #include "xgrad/autograd/tensor/tensor.hpp"
 
+#include "xgrad/autograd/capture/recorder.hpp"
+
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -31,6 +33,8 @@ std::size_t round_up(std::size_t n) {
 }  // namespace
 
 Storage::Storage(std::size_t n) : nbytes(n) {
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::on_alloc(this);
   if (n <= kInlineBytes) {
     data = inline_bytes;
     return;
@@ -54,6 +58,8 @@ Storage::Storage(std::size_t n) : nbytes(n) {
 }
 
 Storage::~Storage() {
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::on_free(this);
   if (data == inline_bytes) return;
   if (nbytes < kCacheMin) {
     std::free(data);
