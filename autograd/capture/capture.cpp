@@ -39,8 +39,8 @@ struct BufInfo {
 struct Rec {
   Kernel k;
   const char* op = "";
-  uint32_t ids[4] = {};
-  uint8_t modes[4] = {};
+  uint32_t ids[6] = {};
+  uint8_t modes[6] = {};
   uint8_t nbuf = 0;
   bool dropped = false;
 };
@@ -60,6 +60,7 @@ class Recorder {
   std::deque<std::function<void()>> hosts;
   std::deque<std::vector<unsigned char>> snapshots;
   std::vector<std::string> host_names;
+  std::vector<std::shared_ptr<void>> owned;
 
   uint32_t id_of(const Tensor& t) {
     const std::shared_ptr<Storage>& s = t.impl()->storage;
@@ -91,19 +92,36 @@ namespace {
 }
 }  // namespace
 
+namespace {
+void emit_rec(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::initializer_list<int64_t> n,
+              std::initializer_list<double> s, const void* aux);
+}
 void emit(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::initializer_list<int64_t> n,
           std::initializer_list<double> s, std::initializer_list<Shape> shapes) {
+  const void* aux = nullptr;
+  if (shapes.size()) {
+    recorder->shapes.emplace_back(shapes);
+    aux = recorder->shapes.back().data();
+  }
+  emit_rec(op, fn, bufs, n, s, aux);
+}
+void emit_owned(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::shared_ptr<void> aux,
+                std::initializer_list<int64_t> n, std::initializer_list<double> s) {
+  recorder->owned.push_back(aux);
+  emit_rec(op, fn, bufs, n, s, aux.get());
+}
+namespace {
+void emit_rec(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::initializer_list<int64_t> n,
+              std::initializer_list<double> s, const void* aux) {
   Recorder& r = *recorder;
   Rec rec;
   rec.op = op;
   rec.k.fn = fn;
+  rec.k.aux = aux;
   std::copy(n.begin(), n.end(), rec.k.n);
   std::copy(s.begin(), s.end(), rec.k.s);
-  if (shapes.size()) {
-    r.shapes.emplace_back(shapes);
-    rec.k.aux = r.shapes.back().data();
-  }
   const int index = static_cast<int>(r.recs.size());
+  if (bufs.size() > 6) throw Error(std::string("capture: ") + op + " touches more than 6 buffers");
   for (const Buf& b : bufs) {
     const uint32_t id = r.id_of(*b.t);
     BufInfo& info = r.bufs[id];
@@ -121,6 +139,7 @@ void emit(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::ini
   }
   r.recs.push_back(rec);
 }
+}  // namespace
 
 namespace {
 void copy_snapshot(const Kernel& k) {
@@ -230,6 +249,7 @@ struct PlanData {
   std::deque<std::function<void()>> hosts;
   std::deque<std::vector<unsigned char>> snapshots;
   std::vector<std::string> host_names;
+  std::vector<std::shared_ptr<void>> owned;
   std::vector<std::shared_ptr<Storage>> keep;
   std::vector<Storage*> written_external;
   struct Input {
@@ -375,6 +395,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   d->hosts = std::move(r->hosts);
   d->snapshots = std::move(r->snapshots);
   d->host_names = std::move(r->host_names);
+  d->owned = std::move(r->owned);
   r.reset();  // (recorder is off: the storages it held are freed without a hook)
   if (o.fuse) fuse_kernels(*d);
   return Plan(std::move(d));

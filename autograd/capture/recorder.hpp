@@ -18,7 +18,7 @@ namespace xg::capture_detail {
 /// buffer of a parameter, input or state); n[], s[] and aux are the op's arguments.
 struct Kernel {
   void (*fn)(const Kernel&) = nullptr;
-  void* buf[4] = {};
+  void* buf[6] = {};
   int64_t n[6] = {};
   double s[2] = {};
   const void* aux = nullptr;  // plan-owned data (shapes, a host callback)
@@ -48,6 +48,14 @@ class Recorder;
 /// reachable in the kernel as static_cast<const Shape*>(k.aux).
 void emit(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::initializer_list<int64_t> n = {},
           std::initializer_list<double> s = {}, std::initializer_list<Shape> shapes = {});
+/// The same with an object the plan owns (geometry, scratch buffers), reachable as k.aux.
+void emit_owned(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std::shared_ptr<void> aux,
+                std::initializer_list<int64_t> n = {}, std::initializer_list<double> s = {});
+template <class P>
+void emit_with(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, const P& aux,
+               std::initializer_list<int64_t> n = {}, std::initializer_list<double> s = {}) {
+  emit_owned(op, fn, bufs, std::make_shared<P>(aux), n, s);
+}
 /// `t` (just created by a creation function) holds values that do not depend on the inputs.
 void constant(const Tensor& t, const char* op);
 /// The op has no capture form: raises CaptureError naming it (while a capture runs).

@@ -62,6 +62,23 @@ template <class T>
 void copy_values_replay(const capture_detail::Kernel& k) {
   std::copy(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[0]) + k.n[0], static_cast<T*>(k.buf[1]));
 }
+template <class T>
+struct MultiSum {
+  detail::ReducePlan plan;
+  std::vector<T> a, b;
+};
+// run_reduction's steps with the plan's scratch (its values are the same: the same steps in order).
+template <class T>
+void multi_sum_replay(const capture_detail::Kernel& k) {
+  auto& m = *static_cast<MultiSum<T>*>(const_cast<void*>(k.aux));
+  const T* src = static_cast<const T*>(k.buf[0]);
+  for (std::size_t i = 0; i < m.plan.steps.size(); ++i) {
+    const auto& s = m.plan.steps[i];
+    T* dst = i + 1 == m.plan.steps.size() ? static_cast<T*>(k.buf[1]) : (i % 2 == 0 ? m.a.data() : m.b.data());
+    detail::reduce_sum_step(src, dst, s.outer, s.n, s.inner);
+    src = dst;
+  }
+}
 // Reductions with a capture form: sum (the others refuse while capturing).
 template <class T, class Step>
 void capture_reduction(const Tensor& x, const Tensor& y, const detail::ReducePlan& plan, Step) {
@@ -76,6 +93,15 @@ void capture_reduction(const Tensor& x, const Tensor& y, const detail::ReducePla
                            {capture_detail::R(x), capture_detail::W(y)}, {s.outer, s.n, s.inner});
       return;
     }
+    // Several runs of axes: the plan keeps the two scratch buffers run_reduction allocates.
+    auto aux = std::make_shared<MultiSum<T>>();
+    aux->plan = plan;
+    std::size_t most = 0;
+    for (const auto& s : plan.steps) most = std::max(most, static_cast<std::size_t>(s.outer * s.inner));
+    aux->a.resize(most);
+    aux->b.resize(most);
+    capture_detail::emit_owned("sum", multi_sum_replay<T>, {capture_detail::R(x), capture_detail::W(y)}, aux);
+    return;
   }
   capture_detail::refuse("reduction", "only sums over one run of adjacent axes are captured");
 }

@@ -15,6 +15,11 @@
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/rnn.hpp"
+#include "xgrad/optim/adam.hpp"
+#include "xgrad/optim/scheduler.hpp"
 #include "xgrad/optim/sgd.hpp"
 
 namespace {
@@ -120,6 +125,149 @@ TEST_CASE("mlp with SGD momentum: replay equals eager (loss, parameters, gradien
     CHECK(same_bits(sa.tensors[i].second, sb.tensors[i].second));
   }
   CHECK(sa.metadata == sb.metadata);
+}
+
+// Trains two copies of a model from the same seed, one eagerly and one by capture + replay, on the
+// same 10 batches, and compares every bit: losses, parameters, gradients, optimizer state, RNG.
+template <class Make, class Step>
+void check_replay_equals_eager(Make make, Step step, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+  xg::manual_seed(11);
+  auto a = make();
+  xg::manual_seed(11);
+  auto b = make();
+  xg::optim::Adam oa(a.params, {.lr = 1e-2});
+  xg::optim::Adam ob(b.params, {.lr = 1e-2});
+  auto plan = xg::capture([&](const Tensor& x, const Tensor& y) { return step(b, ob, x, y); }, xs[0], ys[0]);
+  CHECK(same_bits(step(a, oa, xs[0], ys[0]), plan.output()));
+  const auto rng = xg::get_rng_state();
+  for (std::size_t i = 1; i < xs.size(); ++i) CHECK(same_bits(step(a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
+  CHECK(xg::get_rng_state() == rng);  // neither draws: the generator is where eager leaves it
+  for (std::size_t i = 0; i < a.params.size(); ++i) {
+    CHECK(same_bits(a.params[i], b.params[i]));
+    CHECK(same_bits(a.params[i].grad(), b.params[i].grad()));
+  }
+  const auto sa = oa.state_dict(), sb = ob.state_dict();
+  REQUIRE(sa.tensors.size() == sb.tensors.size());
+  for (std::size_t i = 0; i < sa.tensors.size(); ++i) CHECK(same_bits(sa.tensors[i].second, sb.tensors[i].second));
+  CHECK(sa.metadata == sb.metadata);  // step counts
+}
+
+struct ConvNet {
+  std::shared_ptr<xg::nn::Conv2d> c1 = std::make_shared<xg::nn::Conv2d>(
+      xg::nn::Conv2dOptions{.in_channels = 1, .out_channels = 4, .kernel_size = 3, .padding = 1});
+  std::shared_ptr<xg::nn::Linear> f = std::make_shared<xg::nn::Linear>(4 * 4 * 4, 3);
+  std::vector<Tensor> params;
+  ConvNet() {
+    params = c1->parameters();
+    for (auto& p : f->parameters()) params.push_back(p);
+  }
+};
+
+TEST_CASE("conv net with Adam: replay equals eager (conv2d, its gradients, max_pool2d, 10 steps)") {
+  std::vector<Tensor> xs, ys;
+  xg::manual_seed(5);
+  for (int i = 0; i < 10; ++i) {
+    xs.push_back(xg::randn({2, 1, 8, 8}));
+    ys.push_back(xg::randint(0, 3, {2}));
+  }
+  check_replay_equals_eager([] { return ConvNet(); },
+                            [](ConvNet& n, xg::optim::Adam& opt, const Tensor& x, const Tensor& y) {
+                              opt.zero_grad();
+                              Tensor h = F::max_pool2d(xg::relu(n.c1->forward(x)), 2);
+                              Tensor loss = F::cross_entropy(n.f->forward(xg::flatten(h, 1)), y);
+                              loss.backward();
+                              opt.step();
+                              return loss;
+                            },
+                            xs, ys);
+}
+
+struct LstmNet {
+  std::shared_ptr<xg::nn::LSTMCell> cell = std::make_shared<xg::nn::LSTMCell>(3, 6);
+  std::shared_ptr<xg::nn::Linear> head = std::make_shared<xg::nn::Linear>(6, 2);
+  std::vector<Tensor> params;
+  LstmNet() {
+    params = cell->parameters();
+    for (auto& p : head->parameters()) params.push_back(p);
+  }
+};
+
+TEST_CASE("LSTM cell over 5 time steps with Adam: replay equals eager") {
+  std::vector<Tensor> xs, ys;
+  xg::manual_seed(6);
+  for (int i = 0; i < 10; ++i) {
+    xs.push_back(xg::randn({4, 3}));
+    ys.push_back(xg::randint(0, 2, {4}));
+  }
+  check_replay_equals_eager([] { return LstmNet(); },
+                            [](LstmNet& n, xg::optim::Adam& opt, const Tensor& x, const Tensor& y) {
+                              opt.zero_grad();
+                              xg::nn::LSTMState s{xg::zeros({4, 6}), xg::zeros({4, 6})};
+                              for (int64_t t = 0; t < 5; ++t) s = n.cell->forward(x * (1.0 + 0.1 * t), s);
+                              Tensor loss = F::cross_entropy(n.head->forward(s.h), y);
+                              loss.backward();
+                              opt.step();
+                              return loss;
+                            },
+                            xs, ys);
+}
+
+TEST_CASE("an LR schedule stepped between replays is seen by the plan") {
+  xg::manual_seed(1);
+  auto a = mlp();
+  xg::manual_seed(1);
+  auto b = mlp();
+  xg::optim::SGD oa(a->parameters(), {.lr = 0.1});
+  xg::optim::SGD ob(b->parameters(), {.lr = 0.1});
+  xg::optim::StepLR la(oa, {.step_size = 2, .gamma = 0.5}), lb(ob, {.step_size = 2, .gamma = 0.5});
+  Tensor x = xg::randn({8, 20}), y = xg::randint(0, 5, {8});
+  auto step = [&](xg::nn::Sequential& net, xg::optim::SGD& opt) {
+    opt.zero_grad();
+    Tensor loss = F::cross_entropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  auto plan = xg::capture([&] { return step(*b, ob); });
+  step(*a, oa);
+  for (int i = 0; i < 6; ++i) {
+    la.step();
+    lb.step();
+    CHECK(same_bits(step(*a, oa), plan.replay()));
+  }
+  CHECK(ob.lr() == doctest::Approx(0.1 * 0.125));
+  CHECK(same_bits(a->parameters()[0], b->parameters()[0]));
+}
+
+TEST_CASE("dropout: each replay draws a new mask from the generator, exactly as eager") {
+  xg::manual_seed(2);
+  auto a = mlp();
+  xg::manual_seed(2);
+  auto b = mlp();
+  auto da = std::make_shared<xg::nn::Dropout>(0.5), db = std::make_shared<xg::nn::Dropout>(0.5);
+  xg::optim::SGD oa(a->parameters(), {.lr = 0.05}), ob(b->parameters(), {.lr = 0.05});
+  xg::Generator ga(123), gb(123);  // one generator each: the two runs draw the same numbers
+  Tensor x = xg::randn({8, 20}), y = xg::randint(0, 5, {8});
+  auto step = [&](xg::nn::Sequential& net, xg::optim::SGD& opt, xg::Generator& g) {
+    opt.zero_grad();
+    Tensor h = F::dropout(x, 0.5, true, &g);
+    Tensor loss = F::cross_entropy(net.forward(h), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  auto plan = xg::capture([&] { return step(*b, ob, gb); });
+  Tensor first = step(*a, oa, ga).clone();
+  CHECK(same_bits(first, plan.output()));
+  bool changed = false;
+  for (int i = 1; i < 10; ++i) {
+    Tensor le = step(*a, oa, ga);
+    CHECK(same_bits(le, plan.replay()));
+    changed = changed || !same_bits(le, first);
+  }
+  CHECK(changed);  // new masks each step (not the capture's mask again)
+  CHECK(same_bits(ga.get_state(), gb.get_state()));
+  for (std::size_t i = 0; i < a->parameters().size(); ++i) CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
 }
 
 TEST_CASE("replay guards: other shapes, dtypes or input counts raise typed errors naming them") {
