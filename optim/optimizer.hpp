@@ -432,7 +432,7 @@ class TypedOptimizer : public Optimizer {
       // Captured as a host step: a replay calls step() again, which reads the group's options (a
       // schedule's lr) and the state (step counts, first-step branches) as eager would.
       for (const Group& group : groups_)
-        for (const Tensor& p : group.params) capture_detail::pin(p.grad());
+        for (const Tensor& p : group.params) capture_detail::pin(p, p.grad());
       const capture_detail::HostStep host((name() + ".step").c_str(), [this] { this->step(); });
       for_each_with_grad(std::forward<Update>(update));
       return;

@@ -61,6 +61,7 @@ class Recorder {
   std::deque<std::vector<unsigned char>> snapshots;
   std::vector<std::string> host_names;
   std::vector<std::shared_ptr<void>> owned;
+  std::vector<std::pair<std::weak_ptr<TensorImpl>, std::shared_ptr<TensorImpl>>> grads;
 
   uint32_t id_of(const Tensor& t) {
     const std::shared_ptr<Storage>& s = t.impl()->storage;
@@ -225,9 +226,10 @@ HostStep::~HostStep() {
   recorder = paused_;
 }
 
-void pin(const Tensor& t) {
+void pin(const Tensor& param, const Tensor& t) {
   if (!recorder || !t.defined()) return;
   Recorder& r = *recorder;
+  r.grads.emplace_back(param.impl(), t.impl());
   const uint32_t id = r.id_of(t);
   r.bufs[id].pinned = true;
   if (!r.bufs[id].produced) throw_unproduced("an optimizer step", r.bufs[id]);
@@ -250,6 +252,9 @@ struct PlanData {
   std::deque<std::vector<unsigned char>> snapshots;
   std::vector<std::string> host_names;
   std::vector<std::shared_ptr<void>> owned;
+  // The gradients host steps read, by parameter: a replay re-attaches them if eager code (a step
+  // run eagerly between replays) replaced them.
+  std::vector<std::pair<std::weak_ptr<TensorImpl>, std::shared_ptr<TensorImpl>>> grads;
   std::vector<std::shared_ptr<Storage>> keep;
   std::vector<Storage*> written_external;
   struct Input {
@@ -396,6 +401,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   d->snapshots = std::move(r->snapshots);
   d->host_names = std::move(r->host_names);
   d->owned = std::move(r->owned);
+  d->grads = std::move(r->grads);
   r.reset();  // (recorder is off: the storages it held are freed without a hook)
   if (o.fuse) fuse_kernels(*d);
   return Plan(std::move(d));
@@ -428,6 +434,8 @@ const Tensor& Plan::replay(std::span<const Tensor> inputs) {
       ++d.inputs[i].storage->version;
     }
   }
+  for (auto& [param, grad] : d.grads)
+    if (auto p = param.lock(); p && p->grad != grad) p->grad = grad;
   for (const capture_detail::Kernel& k : d.kernels) k.fn(k);
   for (Storage* s : d.written_external) ++s->version;
   return d.output;

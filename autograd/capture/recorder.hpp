@@ -72,8 +72,9 @@ class HostStep {
  private:
   Recorder* paused_;
 };
-/// A host step reads t (a gradient): it must outlive the step.
-void pin(const Tensor& t);
+/// A host step reads `grad`, the gradient of `param`: it must outlive the step, and a replay makes
+/// it param's gradient again if eager code replaced it in between (zero_grad, backward).
+void pin(const Tensor& param, const Tensor& grad);
 /// Storage lifetime, for liveness and for telling inputs from intermediates.
 void on_alloc(const Storage* s);
 void on_free(const Storage* s);

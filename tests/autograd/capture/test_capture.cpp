@@ -15,6 +15,7 @@
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/module.hpp"
+#include "xgrad/nn/normalization.hpp"
 #include "xgrad/nn/conv.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/rnn.hpp"
@@ -268,6 +269,66 @@ TEST_CASE("dropout: each replay draws a new mask from the generator, exactly as 
   CHECK(changed);  // new masks each step (not the capture's mask again)
   CHECK(same_bits(ga.get_state(), gb.get_state()));
   for (std::size_t i = 0; i < a->parameters().size(); ++i) CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
+}
+
+TEST_CASE("an eager step between replays (a smaller last batch) leaves the plan correct") {
+  xg::manual_seed(1);
+  auto a = mlp();
+  xg::manual_seed(1);
+  auto b = mlp();
+  xg::optim::SGD oa(a->parameters(), {.lr = 0.05, .momentum = 0.9});
+  xg::optim::SGD ob(b->parameters(), {.lr = 0.05, .momentum = 0.9});
+  auto step = [](xg::nn::Sequential& net, xg::optim::SGD& opt, const Tensor& x, const Tensor& y) {
+    opt.zero_grad();
+    Tensor loss = F::cross_entropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  Tensor x = xg::randn({8, 20}), y = xg::randint(0, 5, {8}), xs = xg::randn({3, 20}), ys = xg::randint(0, 5, {3});
+  auto plan = xg::capture([&](const Tensor& u, const Tensor& v) { return step(*b, ob, u, v); }, x, y);
+  step(*a, oa, x, y);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(same_bits(step(*a, oa, xs, ys), step(*b, ob, xs, ys)));  // eager on both: new grad tensors
+    CHECK(same_bits(step(*a, oa, x, y), plan.replay(x, y)));       // the plan's gradients re-attached
+  }
+  for (std::size_t i = 0; i < a->parameters().size(); ++i) CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
+}
+
+TEST_CASE("batch norm in training: replay equals eager, running statistics and counter included") {
+  auto make = [] {
+    auto net = std::make_shared<xg::nn::Sequential>();
+    net->push_back(std::make_shared<xg::nn::Linear>(20, 16));
+    net->push_back(std::make_shared<xg::nn::BatchNorm1d>(16));
+    net->push_back(std::make_shared<xg::nn::ReLU>());
+    net->push_back(std::make_shared<xg::nn::Linear>(16, 5));
+    return net;
+  };
+  xg::manual_seed(4);
+  auto a = make();
+  xg::manual_seed(4);
+  auto b = make();
+  xg::optim::Adam oa(a->parameters(), {.lr = 1e-2}), ob(b->parameters(), {.lr = 1e-2});
+  auto step = [](xg::nn::Sequential& net, xg::optim::Adam& opt, const Tensor& x, const Tensor& y) {
+    opt.zero_grad();
+    Tensor loss = F::cross_entropy(net.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < 10; ++i) {
+    xs.push_back(xg::randn({8, 20}));
+    ys.push_back(xg::randint(0, 5, {8}));
+  }
+  auto plan = xg::capture([&](const Tensor& u, const Tensor& v) { return step(*b, ob, u, v); }, xs[0], ys[0]);
+  CHECK(same_bits(step(*a, oa, xs[0], ys[0]), plan.output()));
+  for (std::size_t i = 1; i < 10; ++i) CHECK(same_bits(step(*a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  REQUIRE(ba.size() == bb.size());
+  REQUIRE(ba.size() == 3);  // running_mean, running_var, num_batches_tracked
+  for (std::size_t i = 0; i < ba.size(); ++i) CHECK(same_bits(ba[i].second, bb[i].second));
+  CHECK(bb[2].second.item<int64_t>() == 10);
 }
 
 TEST_CASE("replay guards: other shapes, dtypes or input counts raise typed errors naming them") {
