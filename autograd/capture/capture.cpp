@@ -177,7 +177,8 @@ void constant(const Tensor& t, const char* op) {
 void refuse(const char* op, const char* why) {
   if (!recorder) throw CaptureError(std::string("capture: ") + op + " has no capture form");
   recorder = nullptr;  // the capture is over: nothing more is recorded while the error unwinds
-  throw CaptureError(std::string("capture: ") + op + " has no capture form" + (why ? std::string(" (") + why + ")" : "") +
+  throw CaptureError(std::string("capture: ") + op + " has no capture form" +
+                     (why ? std::string(" (") + why + ")" : "") +
                      "; a replay could not redo it. Run it outside the captured step, or capture without it");
 }
 
@@ -291,7 +292,8 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
     busy.clear();
     for (uint32_t j : placed) {
       const BufInfo& o = bufs[j];
-      if (o.first <= b.last && b.first <= o.last) busy.emplace_back(o.offset, o.offset + align64(std::max<std::size_t>(o.nbytes, 1)));
+      if (o.first <= b.last && b.first <= o.last)
+        busy.emplace_back(o.offset, o.offset + align64(std::max<std::size_t>(o.nbytes, 1)));
     }
     std::sort(busy.begin(), busy.end());
     std::size_t at = 0;
@@ -358,6 +360,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   for (BufInfo& b : r->bufs)
     if (b.in_arena) d->unplanned_bytes += align64(b.nbytes);
   d->arena_bytes = plan_offsets(r->bufs);
+  release_buffer_cache();
   d->arena = std::aligned_alloc(64, std::max<std::size_t>(d->arena_bytes, 64));
   if (!d->arena) throw Error("capture: out of memory allocating the arena");
   std::memset(d->arena, 0, d->arena_bytes);
@@ -372,7 +375,8 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
     if (b.in_arena) {
       pb.where = (b.constant && !b.written_after_init ? "const +" : "arena +") + std::to_string(b.offset);
       if (b.constant && !b.written_after_init) {
-        const auto* snap = static_cast<const std::vector<unsigned char>*>(r->recs[static_cast<std::size_t>(b.const_rec)].k.aux);
+        const auto* snap = static_cast<const std::vector<unsigned char>*>(
+            r->recs[static_cast<std::size_t>(b.const_rec)].k.aux);
         std::memcpy(ptr(i), snap->data(), snap->size());
       }
     } else {

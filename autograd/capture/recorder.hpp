@@ -6,8 +6,8 @@
 /// buffers it reads and writes and its scalar arguments. Ops without one call refuse(). Not
 /// installed; one predictable branch per op when no capture is running.
 #include <cstdint>
-#include <initializer_list>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -78,6 +78,8 @@ void pin(const Tensor& param, const Tensor& grad);
 /// Storage lifetime, for liveness and for telling inputs from intermediates.
 void on_alloc(const Storage* s);
 void on_free(const Storage* s);
+/// Frees the large buffers the storage cache holds (storage.cpp).
+void release_buffer_cache();
 /// A value was read on the host (item(), at(), to_vector()): refused during capture.
 [[noreturn]] void refuse_read(const char* what, const char* file, unsigned line, const char* function);
 /// The output of a recorded op must come from a kernel the recorder saw (else the op has no

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/capture/recorder.hpp"
+#include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
@@ -541,8 +541,8 @@ void conv_input_grad_replay(const capture_detail::Kernel& k) {
 }
 template <class T>
 void conv_weight_grad_replay(const capture_detail::Kernel& k) {
-  conv_weight_grad(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
-                   *static_cast<const ConvGeom*>(k.aux));
+  conv_weight_grad(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]),
+                   static_cast<T*>(k.buf[2]), *static_cast<const ConvGeom*>(k.aux));
 }
 
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);

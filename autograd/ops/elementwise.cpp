@@ -335,9 +335,10 @@ void capture_where(const Tensor& mask, const Tensor& a, const Tensor& b, const T
   const int64_t sm = step(mask), sa = step(a), sb = step(b);
   visit_dtype(a.dtype(), [&]<class T>() {
     visit_dtype(mask.dtype(), [&]<class M>() {
-      capture_detail::emit("where", where_replay<T, M>,
-                           {capture_detail::R(mask), capture_detail::R(a), capture_detail::R(b), capture_detail::W(y)},
-                           {n, sm, sa, sb});
+      capture_detail::emit(
+          "where", where_replay<T, M>,
+          {capture_detail::R(mask), capture_detail::R(a), capture_detail::R(b), capture_detail::W(y)},
+          {n, sm, sa, sb});
     });
   });
 }

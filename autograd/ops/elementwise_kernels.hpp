@@ -50,7 +50,7 @@ constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
 
 // A kernel type a capture can rebuild from its type alone (no captured state).
 template <class K>
-constexpr bool capturable_kernel = std::is_empty_v<K> && std::is_default_constructible_v<K>;
+constexpr bool capturable_kernel = std::is_empty_v<K>&& std::is_default_constructible_v<K>;
 
 template <class T, class RangeKernel>
 void unary_exec(const T* in, T* out, int64_t n, int64_t grain, const RangeKernel& kernel) {
@@ -116,37 +116,38 @@ Tensor unary_any(const Tensor& x, const char* op, F f) {
 // out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
 // the pool along their first axis (or flat, when neither operand broadcasts).
 template <class T, class F>
-void binary_exec(const T* pa, const Shape& sha, const T* pb, const Shape& shb, T* po, const Shape& os, const F& f) {
-    const int64_t n = os.numel();
-    if (n < 2 * kGrainArith) {
-      map_binary(pa, sha, pb, shb, po, os, f);
-      return;
-    }
-    const int64_t na = sha.numel(), nb = shb.numel();
-    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
-      parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
-        const Shape part{hi - lo};
-        map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
-                   nb == 1 ? Shape{1} : part, po + lo, part, f);
-      });
-      return;
-    }
-    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
-    const int r = os.rank();
-    Shape as, bs;
-    for (int i = 0; i < r - sha.rank(); ++i) as.push_back(1);
-    for (int i = 0; i < sha.rank(); ++i) as.push_back(sha[i]);
-    for (int i = 0; i < r - shb.rank(); ++i) bs.push_back(1);
-    for (int i = 0; i < shb.rank(); ++i) bs.push_back(shb[i]);
-    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
-    parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   Shape so = os, sa = as, sb = bs;
-                   so[0] = hi - lo;
-                   if (sa[0] != 1) sa[0] = hi - lo;
-                   if (sb[0] != 1) sb[0] = hi - lo;
-                   map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
-                 });
+void binary_exec(const T* pa, const Shape& sha, const T* pb, const Shape& shb, T* po, const Shape& os,
+                 const F& f) {
+  const int64_t n = os.numel();
+  if (n < 2 * kGrainArith) {
+    map_binary(pa, sha, pb, shb, po, os, f);
+    return;
+  }
+  const int64_t na = sha.numel(), nb = shb.numel();
+  if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
+    parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
+      const Shape part{hi - lo};
+      map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
+                 nb == 1 ? Shape{1} : part, po + lo, part, f);
+    });
+    return;
+  }
+  // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
+  const int r = os.rank();
+  Shape as, bs;
+  for (int i = 0; i < r - sha.rank(); ++i) as.push_back(1);
+  for (int i = 0; i < sha.rank(); ++i) as.push_back(sha[i]);
+  for (int i = 0; i < r - shb.rank(); ++i) bs.push_back(1);
+  for (int i = 0; i < shb.rank(); ++i) bs.push_back(shb[i]);
+  const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
+  parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 Shape so = os, sa = as, sb = bs;
+                 so[0] = hi - lo;
+                 if (sa[0] != 1) sa[0] = hi - lo;
+                 if (sb[0] != 1) sb[0] = hi - lo;
+                 map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+               });
 }
 template <class T, class F>
 void binary_replay(const capture_detail::Kernel& k) {

@@ -34,7 +34,8 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
 // The replayed matmul_t and linear (capture.hpp): the same gemm calls on the plan's buffers.
 // n[]: ta, tb, n, m, k, batch.
 template <class T>
-void matmul_exec(const T* a, const T* b, T* c, bool ta, bool tb, int64_t n, int64_t m, int64_t k, int64_t batch) {
+void matmul_exec(const T* a, const T* b, T* c, bool ta, bool tb, int64_t n, int64_t m, int64_t k,
+                 int64_t batch) {
   if (k == 0) {
     std::fill(c, c + batch * n * m, T(0));
     return;
@@ -55,8 +56,8 @@ void linear_exec(const T* x, const T* w, const T* bias, T* c, int64_t n, int64_t
 }
 template <class T>
 void linear_replay(const capture_detail::Kernel& q) {
-  linear_exec(static_cast<const T*>(q.buf[0]), static_cast<const T*>(q.buf[1]), static_cast<const T*>(q.buf[2]),
-              static_cast<T*>(q.buf[3]), q.n[0], q.n[1], q.n[2]);
+  linear_exec(static_cast<const T*>(q.buf[0]), static_cast<const T*>(q.buf[1]),
+              static_cast<const T*>(q.buf[2]), static_cast<T*>(q.buf[3]), q.n[0], q.n[1], q.n[2]);
 }
 
 }  // namespace
@@ -220,9 +221,10 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
   Tensor y = detail::new_tensor({n, out}, d);
   detail::visit_float(d, "linear", [&]<class T>() {
     if (capture_detail::recorder) [[unlikely]]
-      capture_detail::emit("linear", linear_replay<T>,
-                           {capture_detail::R(x), capture_detail::R(w), capture_detail::R(b), capture_detail::W(y)},
-                           {n, out, in});
+      capture_detail::emit(
+          "linear", linear_replay<T>,
+          {capture_detail::R(x), capture_detail::R(w), capture_detail::R(b), capture_detail::W(y)},
+          {n, out, in});
     linear_exec(x.data<T>(), w.data<T>(), b.data<T>(), y.data<T>(), n, out, in);
   });
   if (!will_record({x, w, b})) return y;

@@ -235,7 +235,8 @@ void max_pool_replay(const capture_detail::Kernel& k) {
   T* out = static_cast<T*>(k.buf[1]);
   int64_t* id = static_cast<int64_t*>(k.buf[2]);
   const MaxPoolDims dims = *static_cast<const MaxPoolDims*>(k.aux);
-  detail::parallel_for(k.n[0], k.n[1], [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
+  detail::parallel_for(k.n[0], k.n[1],
+                       [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
 }
 template <class T>
 void max_pool_backward_replay(const capture_detail::Kernel& k) {
@@ -301,7 +302,8 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
   detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
     if (capture_detail::recorder) [[unlikely]]
       capture_detail::emit("max_pool2d_backward", max_pool_backward_replay<T>,
-                           {capture_detail::R(gy), capture_detail::R(idx), capture_detail::W(gx)}, {planes, hw, L});
+                           {capture_detail::R(gy), capture_detail::R(idx), capture_detail::W(gx)},
+                           {planes, hw, L});
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
     detail::parallel_for(planes, plane_grain(hw), [&](int64_t p0, int64_t p1) {

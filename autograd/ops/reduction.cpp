@@ -60,7 +60,8 @@ void reduce_replay(const capture_detail::Kernel& k) {
 }
 template <class T>
 void copy_values_replay(const capture_detail::Kernel& k) {
-  std::copy(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[0]) + k.n[0], static_cast<T*>(k.buf[1]));
+  std::copy(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[0]) + k.n[0],
+            static_cast<T*>(k.buf[1]));
 }
 template <class T>
 struct MultiSum {
@@ -74,7 +75,8 @@ void multi_sum_replay(const capture_detail::Kernel& k) {
   const T* src = static_cast<const T*>(k.buf[0]);
   for (std::size_t i = 0; i < m.plan.steps.size(); ++i) {
     const auto& s = m.plan.steps[i];
-    T* dst = i + 1 == m.plan.steps.size() ? static_cast<T*>(k.buf[1]) : (i % 2 == 0 ? m.a.data() : m.b.data());
+    T* dst =
+        i + 1 == m.plan.steps.size() ? static_cast<T*>(k.buf[1]) : (i % 2 == 0 ? m.a.data() : m.b.data());
     detail::reduce_sum_step(src, dst, s.outer, s.n, s.inner);
     src = dst;
   }
@@ -84,7 +86,8 @@ template <class T, class Step>
 void capture_reduction(const Tensor& x, const Tensor& y, const detail::ReducePlan& plan, Step) {
   if constexpr (std::is_same_v<Step, void (*)(const T*, T*, int64_t, int64_t, int64_t)>) {
     if (plan.steps.empty()) {
-      capture_detail::emit("sum", copy_values_replay<T>, {capture_detail::R(x), capture_detail::W(y)}, {x.numel()});
+      capture_detail::emit("sum", copy_values_replay<T>, {capture_detail::R(x), capture_detail::W(y)},
+                           {x.numel()});
       return;
     }
     if (plan.steps.size() == 1) {

@@ -67,7 +67,6 @@ Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) {
   return narrow(gates, -1, k * h, h);
 }
 
-
 // The cell kernels as functions of raw buffers: eager calls them, and a captured plan
 // (autograd/capture) replays the same functions on its buffers. d* may be null (not wanted).
 template <class T>
@@ -98,7 +97,7 @@ void cell_h_exec(const T* gp, const T* cp, T* yp, int64_t rows, int64_t h) {
 }
 template <class T>
 void cell_c_backward_exec(const T* gp, const T* cp, const T* gcp, T* dgp, T* dcp, int64_t rows, int64_t h) {
-            detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+  detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
     RowScratch<T> s(h);
     for (int64_t r = lo; r < hi; ++r) {
       const T* g = gp + r * 4 * h;
@@ -121,7 +120,6 @@ void cell_c_backward_exec(const T* gp, const T* cp, const T* gcp, T* dgp, T* dcp
 }
 template <class T>
 void cell_h_backward_exec(const T* gp, const T* cp, const T* ghp, T* dgp, T* dcp, int64_t rows, int64_t h) {
-  
   detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
     RowScratch<T> s(h);
     for (int64_t r = lo; r < hi; ++r) {
@@ -139,21 +137,21 @@ void cell_h_backward_exec(const T* gp, const T* cp, const T* ghp, T* dgp, T* dcp
 }
 template <class T>
 void cell_c_replay(const capture_detail::Kernel& k) {
-  cell_c_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]), k.n[0],
-              k.n[1]);
+  cell_c_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
+              k.n[0], k.n[1]);
 }
 template <class T>
 void cell_h_replay(const capture_detail::Kernel& k) {
-  cell_h_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]), k.n[0],
-              k.n[1]);
+  cell_h_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
+              k.n[0], k.n[1]);
 }
 // Backward buffers: gates, c, grad, then the wanted outputs (n[2], n[3]: dg, dc wanted).
 template <class T, void (*Exec)(const T*, const T*, const T*, T*, T*, int64_t, int64_t)>
 void cell_backward_replay(const capture_detail::Kernel& k) {
   T* dg = k.n[2] ? static_cast<T*>(k.buf[3]) : nullptr;
   T* dc = k.n[3] ? static_cast<T*>(k.buf[k.n[2] ? 4 : 3]) : nullptr;
-  Exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<const T*>(k.buf[2]), dg, dc,
-       k.n[0], k.n[1]);
+  Exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<const T*>(k.buf[2]), dg,
+       dc, k.n[0], k.n[1]);
 }
 template <class T>
 void cell_c_backward_replay(const capture_detail::Kernel& k) {
@@ -237,9 +235,10 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
         const int64_t rows = h == 0 ? 0 : c.numel() / h;
         detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
           if (capture_detail::recorder) [[unlikely]]
-            emit_cell_backward("lstm_cell_c_backward", cell_c_backward_replay<T>, gates, c, gc, dg, dc, rows, h);
-          cell_c_backward_exec(gates.data<T>(), c.data<T>(), gc.data<T>(), want_gates ? dg.data<T>() : nullptr,
-                               want_c ? dc.data<T>() : nullptr, rows, h);
+            emit_cell_backward("lstm_cell_c_backward", cell_c_backward_replay<T>, gates, c, gc, dg, dc, rows,
+                               h);
+          cell_c_backward_exec(gates.data<T>(), c.data<T>(), gc.data<T>(),
+                               want_gates ? dg.data<T>() : nullptr, want_c ? dc.data<T>() : nullptr, rows, h);
         });
         gx[0] = dg;
         gx[1] = dc;
@@ -285,9 +284,10 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
         const int64_t rows = h == 0 ? 0 : c.numel() / h;
         detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
           if (capture_detail::recorder) [[unlikely]]
-            emit_cell_backward("lstm_cell_h_backward", cell_h_backward_replay<T>, gates, c, gh, dg, dc, rows, h);
-          cell_h_backward_exec(gates.data<T>(), c.data<T>(), gh.data<T>(), want_gates ? dg.data<T>() : nullptr,
-                               want_c ? dc.data<T>() : nullptr, rows, h);
+            emit_cell_backward("lstm_cell_h_backward", cell_h_backward_replay<T>, gates, c, gh, dg, dc, rows,
+                               h);
+          cell_h_backward_exec(gates.data<T>(), c.data<T>(), gh.data<T>(),
+                               want_gates ? dg.data<T>() : nullptr, want_c ? dc.data<T>() : nullptr, rows, h);
         });
         gx[0] = dg;
         gx[1] = dc;

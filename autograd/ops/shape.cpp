@@ -1002,7 +1002,8 @@ namespace {
 // The replayed forms of gather and scatter_add (capture.hpp): for_each_indexed's walk without its
 // allocation; the index range is checked again on each replay (the values are the new step's).
 template <class F>
-void indexed_replay_walk(const Shape& xs, const Shape& is, const int64_t* idx, int axis, const char* op, F f) {
+void indexed_replay_walk(const Shape& xs, const Shape& is, const int64_t* idx, int axis, const char* op,
+                         F f) {
   const int r = xs.rank();
   int64_t st[kMaxRank];
   int64_t stride = 1;
@@ -1082,10 +1083,10 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
     std::copy(in, in + x.numel(), out);
     for_each_indexed(x.shape(), index, a, "scatter_add", [&](int64_t xo, int64_t k) { out[xo] += s[k]; });
     if (capture_detail::recorder) [[unlikely]]
-      capture_detail::emit("scatter_add", scatter_add_replay<T>,
-                           {capture_detail::R(x), capture_detail::R(index), capture_detail::R(src),
-                            capture_detail::W(y)},
-                           {a}, {}, {x.shape(), index.shape()});
+      capture_detail::emit(
+          "scatter_add", scatter_add_replay<T>,
+          {capture_detail::R(x), capture_detail::R(index), capture_detail::R(src), capture_detail::W(y)}, {a},
+          {}, {x.shape(), index.shape()});
   });
   return record(
       opdefs::scatter_add_op, y, {x, src},

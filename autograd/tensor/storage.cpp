@@ -75,4 +75,17 @@ Storage::~Storage() {
   }
 }
 
+namespace capture_detail {
+// After a capture: the step's intermediates now live in the plan's arena, so the buffers they
+// were cached in are returned to the system before the arena is allocated (peak RSS stays eager's).
+void release_buffer_cache() {
+  auto& c = buffer_cache();
+  std::lock_guard lock(c.mutex);
+  for (auto& [size, list] : c.free)
+    for (void* p : list) std::free(p);
+  c.free.clear();
+  c.cached = 0;
+}
+}  // namespace capture_detail
+
 }  // namespace xg

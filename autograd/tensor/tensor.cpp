@@ -294,8 +294,8 @@ void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, double
   detail::visit_dtype(self.dtype(), [&]<class T>() {
     const T a = detail::checked_cast<T>(alpha, op);
     if (capture_detail::recorder) [[unlikely]]
-      capture_detail::emit(op, inplace_replay<T, Op>, {capture_detail::RW(self), capture_detail::R(other)}, {},
-                           {static_cast<double>(a)}, {self.shape(), other.shape()});
+      capture_detail::emit(op, inplace_replay<T, Op>, {capture_detail::RW(self), capture_detail::R(other)},
+                           {}, {static_cast<double>(a)}, {self.shape(), other.shape()});
     inplace_exec<T, Op>(self.data<T>(), self.shape(), other.data<T>(), other.shape(), a);
   });
   ++self.impl()->storage->version;
