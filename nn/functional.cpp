@@ -88,8 +88,8 @@ void dropout_mask_exec(Generator& g, T* m, int64_t n, double keep, double scale)
 }
 template <class T>
 void dropout_mask_replay(const capture_detail::Kernel& k) {
-  dropout_mask_exec(*static_cast<Generator*>(const_cast<void*>(k.aux)), static_cast<T*>(k.buf[0]), k.n[0], k.s[0],
-                    k.s[1]);
+  dropout_mask_exec(*static_cast<Generator*>(const_cast<void*>(k.aux)), static_cast<T*>(k.buf[0]), k.n[0],
+                    k.s[0], k.s[1]);
 }
 void no_delete(void*) {}
 }  // namespace

@@ -238,9 +238,10 @@ ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ig
   if (capture_detail::recorder) [[unlikely]] {
     // Not constants: they come from the target's values, which change with each replay.
     xg::detail::visit_float(input.dtype(), loss, [&]<class T>() {
-      capture_detail::emit("class_targets", class_targets_replay<T>,
-                           {capture_detail::R(target), capture_detail::W(ct.flat), capture_detail::W(ct.mask)},
-                           {n, classes, ignore_index});
+      capture_detail::emit(
+          "class_targets", class_targets_replay<T>,
+          {capture_detail::R(target), capture_detail::W(ct.flat), capture_detail::W(ct.mask)},
+          {n, classes, ignore_index});
     });
   }
   return ct;

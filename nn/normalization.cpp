@@ -160,8 +160,10 @@ Tensor BatchNormBase::forward(const Tensor& x) {
         // Captured (autograd/capture): the counter is host state, counted again by each replay; the
         // running statistics' update is captured as kernels, so its momentum must not depend on it.
         if (!options_.momentum)
-          capture_detail::refuse(name.c_str(), "momentum = none: a cumulative average changes with the step count");
-        const capture_detail::HostStep host((name + ".num_batches_tracked").c_str(), [count_batch] { count_batch(); });
+          capture_detail::refuse(name.c_str(),
+                                 "momentum = none: a cumulative average changes with the step count");
+        const capture_detail::HostStep host((name + ".num_batches_tracked").c_str(),
+                                            [count_batch] { count_batch(); });
         count = count_batch();
       } else {
         count = count_batch();

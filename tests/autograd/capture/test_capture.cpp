@@ -11,13 +11,13 @@
 #include "xgrad/autograd.hpp"
 #include "xgrad/autograd/capture/capture.hpp"
 #include "xgrad/nn/activation.hpp"
+#include "xgrad/nn/conv.hpp"
+#include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/functional.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/normalization.hpp"
-#include "xgrad/nn/conv.hpp"
-#include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/rnn.hpp"
 #include "xgrad/optim/adam.hpp"
 #include "xgrad/optim/scheduler.hpp"
@@ -31,8 +31,8 @@ namespace F = xg::nn::functional;
 bool same_bits(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return a.defined() == b.defined();
   if (!(a.shape() == b.shape()) || a.dtype() != b.dtype()) return false;
-  return std::memcmp(a.raw_data(), b.raw_data(), static_cast<std::size_t>(a.numel()) * xg::dtype_size(a.dtype())) ==
-         0;
+  return std::memcmp(a.raw_data(), b.raw_data(),
+                     static_cast<std::size_t>(a.numel()) * xg::dtype_size(a.dtype())) == 0;
 }
 
 // The bench's tiny workload: 100 x tanh(y * w + b) on [16], sum, backward, SGD by hand.
@@ -112,7 +112,8 @@ TEST_CASE("mlp with SGD momentum: replay equals eager (loss, parameters, gradien
   };
   auto plan = xg::capture([&](const Tensor& x, const Tensor& y) { return step(*b, ob, x, y); }, xs[0], ys[0]);
   CHECK(same_bits(step(*a, oa, xs[0], ys[0]), plan.output()));
-  for (std::size_t i = 1; i < 10; ++i) CHECK(same_bits(step(*a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
+  for (std::size_t i = 1; i < 10; ++i)
+    CHECK(same_bits(step(*a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
   const auto pa = a->parameters(), pb = b->parameters();
   for (std::size_t i = 0; i < pa.size(); ++i) {
     CHECK(same_bits(pa[i], pb[i]));
@@ -131,7 +132,8 @@ TEST_CASE("mlp with SGD momentum: replay equals eager (loss, parameters, gradien
 // Trains two copies of a model from the same seed, one eagerly and one by capture + replay, on the
 // same 10 batches, and compares every bit: losses, parameters, gradients, optimizer state, RNG.
 template <class Make, class Step>
-void check_replay_equals_eager(Make make, Step step, const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
+void check_replay_equals_eager(Make make, Step step, const std::vector<Tensor>& xs,
+                               const std::vector<Tensor>& ys) {
   xg::manual_seed(11);
   auto a = make();
   xg::manual_seed(11);
@@ -141,7 +143,8 @@ void check_replay_equals_eager(Make make, Step step, const std::vector<Tensor>& 
   auto plan = xg::capture([&](const Tensor& x, const Tensor& y) { return step(b, ob, x, y); }, xs[0], ys[0]);
   CHECK(same_bits(step(a, oa, xs[0], ys[0]), plan.output()));
   const auto rng = xg::get_rng_state();
-  for (std::size_t i = 1; i < xs.size(); ++i) CHECK(same_bits(step(a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
+  for (std::size_t i = 1; i < xs.size(); ++i)
+    CHECK(same_bits(step(a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
   CHECK(xg::get_rng_state() == rng);  // neither draws: the generator is where eager leaves it
   for (std::size_t i = 0; i < a.params.size(); ++i) {
     CHECK(same_bits(a.params[i], b.params[i]));
@@ -149,7 +152,8 @@ void check_replay_equals_eager(Make make, Step step, const std::vector<Tensor>& 
   }
   const auto sa = oa.state_dict(), sb = ob.state_dict();
   REQUIRE(sa.tensors.size() == sb.tensors.size());
-  for (std::size_t i = 0; i < sa.tensors.size(); ++i) CHECK(same_bits(sa.tensors[i].second, sb.tensors[i].second));
+  for (std::size_t i = 0; i < sa.tensors.size(); ++i)
+    CHECK(same_bits(sa.tensors[i].second, sb.tensors[i].second));
   CHECK(sa.metadata == sb.metadata);  // step counts
 }
 
@@ -268,7 +272,8 @@ TEST_CASE("dropout: each replay draws a new mask from the generator, exactly as 
   }
   CHECK(changed);  // new masks each step (not the capture's mask again)
   CHECK(same_bits(ga.get_state(), gb.get_state()));
-  for (std::size_t i = 0; i < a->parameters().size(); ++i) CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
+  for (std::size_t i = 0; i < a->parameters().size(); ++i)
+    CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
 }
 
 TEST_CASE("an eager step between replays (a smaller last batch) leaves the plan correct") {
@@ -285,14 +290,16 @@ TEST_CASE("an eager step between replays (a smaller last batch) leaves the plan 
     opt.step();
     return loss;
   };
-  Tensor x = xg::randn({8, 20}), y = xg::randint(0, 5, {8}), xs = xg::randn({3, 20}), ys = xg::randint(0, 5, {3});
+  Tensor x = xg::randn({8, 20}), y = xg::randint(0, 5, {8}), xs = xg::randn({3, 20}),
+         ys = xg::randint(0, 5, {3});
   auto plan = xg::capture([&](const Tensor& u, const Tensor& v) { return step(*b, ob, u, v); }, x, y);
   step(*a, oa, x, y);
   for (int i = 0; i < 3; ++i) {
     CHECK(same_bits(step(*a, oa, xs, ys), step(*b, ob, xs, ys)));  // eager on both: new grad tensors
     CHECK(same_bits(step(*a, oa, x, y), plan.replay(x, y)));       // the plan's gradients re-attached
   }
-  for (std::size_t i = 0; i < a->parameters().size(); ++i) CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
+  for (std::size_t i = 0; i < a->parameters().size(); ++i)
+    CHECK(same_bits(a->parameters()[i], b->parameters()[i]));
 }
 
 TEST_CASE("batch norm in training: replay equals eager, running statistics and counter included") {
@@ -323,7 +330,8 @@ TEST_CASE("batch norm in training: replay equals eager, running statistics and c
   }
   auto plan = xg::capture([&](const Tensor& u, const Tensor& v) { return step(*b, ob, u, v); }, xs[0], ys[0]);
   CHECK(same_bits(step(*a, oa, xs[0], ys[0]), plan.output()));
-  for (std::size_t i = 1; i < 10; ++i) CHECK(same_bits(step(*a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
+  for (std::size_t i = 1; i < 10; ++i)
+    CHECK(same_bits(step(*a, oa, xs[i], ys[i]), plan.replay(xs[i], ys[i])));
   const auto ba = a->named_buffers(), bb = b->named_buffers();
   REQUIRE(ba.size() == bb.size());
   REQUIRE(ba.size() == 3);  // running_mean, running_var, num_batches_tracked
@@ -334,7 +342,8 @@ TEST_CASE("batch norm in training: replay equals eager, running statistics and c
 TEST_CASE("replay guards: other shapes, dtypes or input counts raise typed errors naming them") {
   Tiny t(0);
   auto plan = xg::capture([&](const Tensor& in) { return t.step(in); }, xg::randn({16}));
-  CHECK_ERROR(plan.replay(xg::randn({8})), xg::ShapeError, "replay: input 0 has shape [8]", "captured with [16]");
+  CHECK_ERROR(plan.replay(xg::randn({8})), xg::ShapeError, "replay: input 0 has shape [8]",
+              "captured with [16]");
   CHECK_ERROR(plan.replay(xg::randn({16}, {.dtype = xg::Dtype::float64})), xg::TypeError,
               "replay: input 0 has dtype float64", "float32");
   CHECK_ERROR(plan.replay(), xg::ValueError, "captured with 1 inputs, got 0");
