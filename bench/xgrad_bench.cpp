@@ -400,12 +400,13 @@ void run_batch_jacobian(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay]\n"
-                 "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm)\n"
-                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss, "
-                 "batch_jacobian\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay]\n"
+        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm)\n"
+        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, mlp_rss, "
+        "batch_jacobian\n",
+        argv[0]);
     return 2;
   }
   Args a;
