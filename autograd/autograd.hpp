@@ -4,6 +4,7 @@
 /// and grad, custom ops, gradcheck, function transforms, tensor files, the thread count. The
 /// inspection tools (`<xgrad/autograd/tools/inspect.hpp>`) and xtensor interop
 /// (`<xgrad/autograd/tools/xtensor_interop.hpp>`) are included on their own.
+#include "xgrad/autograd/capture/capture.hpp"
 #include "xgrad/autograd/kernels/threads.hpp"
 #include "xgrad/autograd/ops/indexing.hpp"
 #include "xgrad/autograd/ops/ops.hpp"

@@ -13,6 +13,10 @@ threads (xgrad: xg::get_num_threads(), its pool and OpenBLAS's ceiling; LibTorch
 torch::get_num_threads() and OpenBLAS's), each split what it asked for; otherwise the comparison
 stops with an error.
 
+--replay adds, for tiny, mlp, cnn and lstm, a run of `xgrad-bench W --replay` in each round (the
+step captured once with xg::capture and replayed) and a row "W replay" next to the eager one,
+with its ratios to LibTorch, and its peak RSS against eager's.
+
 --tta also compares time to accuracy (issue 6): `xgrad-train --model mlp --target-accuracy A`
 against `libtorch-fashion-mlp --target A` (the same MLP, data, optimizer and schedule), run
 alternately --tta-rounds times (default 1: each run takes minutes; round r uses seed r), at T
@@ -22,7 +26,7 @@ recipe against `libtorch-fashion-cnn` (the same model, augmentation, label smoot
 one-cycle schedule, batch), to 0.93 by default, LibTorch's split defaulting to T/1 (its best
 for cnn in WORKLOADS.md).
 
-Usage: bench/compare.py [--build DIR] [--rounds N] [--threads T] [--workloads a,b,...]
+Usage: bench/compare.py [--build DIR] [--rounds N] [--threads T] [--workloads a,b,...] [--replay]
                         [--tta] [--tta-only] [--tta-model mlp|cnn] [--tta-rounds N] [--tta-target A]
                         [--tta-eval-every S]
                         [--tta-seed S] [--tta-libtorch-split I/B|none]
@@ -40,6 +44,7 @@ FLOP_PER_STEP = {  # forward + backward (about 3x forward) multiply-adds x 2, pe
     "cnn": 3 * 2 * 64 * (28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10),
 }
 LIBTORCH_WORKLOADS = {"mlp", "cnn", "tiny", "lstm", "matmul_peak"}  # what libtorch-bench implements
+REPLAY_WORKLOADS = {"mlp", "cnn", "tiny", "lstm"}  # what xgrad-bench --replay implements
 
 
 def fail(msg):
@@ -100,6 +105,10 @@ def compare_workloads(a, xb, tb):
             for rec in run([xb, w, "--threads", t]):
                 check_threads(rec, f"xgrad {w}", a.threads, a.threads)
                 res.setdefault(("xgrad", w), []).append(rec)
+            if a.replay and w in REPLAY_WORKLOADS:
+                for rec in run([xb, w, "--threads", t, "--replay"]):
+                    check_threads(rec, f"xgrad {w} --replay", a.threads, a.threads)
+                    res.setdefault(("xgrad-replay", w), []).append(rec)
             if w not in LIBTORCH_WORKLOADS:
                 continue
             for rec in run([tb, w, "--threads", t]):
@@ -124,8 +133,13 @@ def compare_workloads(a, xb, tb):
           f"ms/step: median of per-run medians [min-max]")
     print(f"{'workload':12} {'xgrad':>22} {'libtorch default':>22} {'libtorch best':>30} {'x/default':>9} {'x/best':>7} {'roofline':>8}")
     fmt = lambda v: f"{v[0]:8.3f} [{v[1]:.3f}-{v[2]:.3f}]"
+    rows = []
     for w in workloads:
-        x = m("xgrad", w)
+        rows.append((w, "xgrad", w))
+        if m("xgrad-replay", w):
+            rows.append((w, "xgrad-replay", w + " replay"))
+    for w, impl, label in rows:
+        x = m(impl, w)
         if not x:
             continue
         d = m("libtorch-default", w)
@@ -142,13 +156,17 @@ def compare_workloads(a, xb, tb):
             xg_g, lt_g = m("xgrad", w, "gflops_median"), m("libtorch-default", w, "gflops_median")
             roof = f"{xg_g[0]:.0f} vs {lt_g[0]:.0f} GFLOP/s"
         if not d or not best:
-            print(f"{w:12} {fmt(x):>22} {'(xgrad only)':>22}")
+            print(f"{label:12} {fmt(x):>22} {'(xgrad only)':>22}")
             continue
-        print(f"{w:12} {fmt(x):>22} {fmt(d):>22} {fmt(best[1]) + ' (' + best[0] + ')':>30} "
+        print(f"{label:12} {fmt(x):>22} {fmt(d):>22} {fmt(best[1]) + ' (' + best[0] + ')':>30} "
               f"{x[0] / d[0]:9.2f} {x[0] / best[1][0]:7.2f} {roof:>8}")
     rss = [(w, m("xgrad", w, "peak_rss_kb"), m("libtorch-default", w, "peak_rss_kb")) for w in workloads]
     print("\npeak RSS (MiB, each workload in its own process), xgrad vs libtorch: " + ", ".join(
         f"{w} {x[0] / 1024:.0f} vs {l[0] / 1024:.0f}" for w, x, l in rss if x and l))
+    rr = [(w, m("xgrad-replay", w, "peak_rss_kb"), m("xgrad", w, "peak_rss_kb")) for w in workloads]
+    if any(r and e for _, r, e in rr):
+        print("peak RSS (MiB), xgrad replayed vs eager: " + ", ".join(
+            f"{w} {r[0] / 1024:.1f} vs {e[0] / 1024:.1f}" for w, r, e in rr if r and e))
 
 
 # What --tta-model runs: the peer, the default target, LibTorch's best split (WORKLOADS.md) and
@@ -231,6 +249,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workloads", default="mlp,cnn,tiny,lstm,matmul_peak")
+    ap.add_argument("--replay", action="store_true", help="also time xgrad's captured steps (xgrad-bench --replay)")
     ap.add_argument("--tta", action="store_true", help="also compare time to accuracy (takes minutes)")
     ap.add_argument("--tta-only", action="store_true", help="only the time-to-accuracy comparison")
     ap.add_argument("--tta-rounds", type=int, default=1)

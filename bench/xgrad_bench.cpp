@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "xgrad/autograd.hpp"
+#include "xgrad/autograd/capture/capture.hpp"
 #include "xgrad/nn/activation.hpp"
 #include "xgrad/nn/conv.hpp"
 #include "xgrad/nn/functional.hpp"
@@ -47,6 +48,7 @@ Stats stats_of(std::vector<double> ms) {
 struct Args {
   int threads = 2;
   int warmup = -1, steps = -1;
+  bool replay = false;  // --replay: the step captured once (xg::capture), then replayed
 };
 
 // Times `step` after warm-up; each timed step measured on its own.
@@ -70,6 +72,7 @@ std::string common_fields(const char* workload, const Args& a, int warmup, int s
     << ",\"xg_threads\":" << xg::get_num_threads() << ",\"warmup\":" << warmup << ",\"steps\":" << steps
     << ",\"ms_per_step_median\":" << s.median << ",\"ms_per_step_min\":" << s.min
     << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
+  if (a.replay) o << ",\"replay\":true";
   return o.str();
 }
 
@@ -84,13 +87,24 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
                     const std::function<xg::Tensor()>& forward, const xg::Tensor& y) {
   const int warmup = a.warmup >= 0 ? a.warmup : dw, steps = a.steps >= 0 ? a.steps : ds;
   xg::Tensor loss;
-  auto step = [&] {
+  auto eager_step = [&] {
     opt.zero_grad();
     loss = xg::nn::functional::cross_entropy(forward(), y);
     loss.backward();
     opt.step();
   };
-  step();
+  // --replay: the first step is the capture (it runs eagerly); the others replay its plan.
+  xg::Plan plan;
+  std::function<void()> step = eager_step;
+  if (a.replay) {
+    plan = xg::capture([&] {
+      eager_step();
+      return loss;
+    });
+    step = [&] { plan.replay(); };
+  } else {
+    step();
+  }
   const double first = loss.item();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
   std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
@@ -272,9 +286,21 @@ void run_tiny(const Args& a) {
     w.sub_(w.grad(), lr);
     b.sub_(b.grad(), lr);
   };
-  step();
+  xg::Plan plan;
+  if (a.replay)
+    plan = xg::capture([&] {
+      step();
+      return loss;
+    });
+  else
+    step();
   const double first = loss.item();
-  const Stats s = stats_of(time_steps(warmup - 1 > 0 ? warmup - 1 : 0, steps, step));
+  const Stats s = stats_of(time_steps(warmup - 1 > 0 ? warmup - 1 : 0, steps, [&] {
+    if (a.replay)
+      plan.replay();
+    else
+      step();
+  }));
   std::printf(
       "%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
       "\"peak_rss_kb\":%ld}\n",
@@ -460,17 +486,22 @@ void run_batch_jacobian(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S]\n"
-                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, "
-                 "mlp_rss, "
-                 "batch_jacobian\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay]\n"
+        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm)\n"
+        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, mlp_rss, "
+        "batch_jacobian\n",
+        argv[0]);
     return 2;
   }
   Args a;
   for (int i = 2; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--replay") {
+      a.replay = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "%s needs a value\n", k.c_str());
       return 2;

@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/autograd/capture/recorder.hpp"
+#include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/scope.hpp"
 
@@ -76,6 +78,24 @@ Tensor bilinear(const Tensor& x1, const Tensor& x2, const Tensor& weight, const 
   return reshape(y, os);
 }
 
+namespace {
+// Dropout's mask, drawn from a generator: eager calls it, and a captured plan (autograd/capture)
+// calls it again on each replay, so that the masks and the generator advance exactly as eager's.
+template <class T>
+void dropout_mask_exec(Generator& g, T* m, int64_t n, double keep, double scale) {
+  g.draw([&](Generator::Engine& e) {  // one lock for the mask
+    const T s = static_cast<T>(scale);
+    for (int64_t i = 0; i < n; ++i) m[i] = e.uniform01() < keep ? s : T(0);
+  });
+}
+template <class T>
+void dropout_mask_replay(const capture_detail::Kernel& k) {
+  dropout_mask_exec(*static_cast<Generator*>(const_cast<void*>(k.aux)), static_cast<T*>(k.buf[0]), k.n[0],
+                    k.s[0], k.s[1]);
+}
+void no_delete(void*) {}
+}  // namespace
+
 Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   check_float_input(x, "dropout", "the input");
   if (!(p >= 0.0 && p <= 1.0)) throw ValueError("dropout: p must be in [0, 1], got " + std::to_string(p));
@@ -84,15 +104,12 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   // The mask holds 0 or 1 / (1 - p) directly: one pass to draw it, one multiply.
   Tensor mask = empty(x.shape(), {.dtype = x.dtype()});
   const double keep = 1.0 - p, scale = 1.0 / keep;
-  detail::generator_or_default(generator).draw([&](Generator::Engine& e) {  // one lock for the mask
-    if (x.dtype() == Dtype::float32) {
-      float* m = mask.data<float>();
-      const float s = static_cast<float>(scale);
-      for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = e.uniform01() < keep ? s : 0.0f;
-    } else {
-      double* m = mask.data<double>();
-      for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = e.uniform01() < keep ? scale : 0.0;
-    }
+  Generator& g = detail::generator_or_default(generator);
+  xg::detail::visit_float(x.dtype(), "dropout", [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]]  // the plan refers to the generator, not owning it
+      capture_detail::emit_owned("dropout_mask", dropout_mask_replay<T>, {capture_detail::W(mask)},
+                                 std::shared_ptr<void>(&g, no_delete), {mask.numel()}, {keep, scale});
+    dropout_mask_exec(g, mask.data<T>(), mask.numel(), keep, scale);
   });
   return x * mask;
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/autograd/capture/recorder.hpp"
+#include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/scope.hpp"
@@ -182,6 +184,29 @@ struct ClassTargets {
   Tensor mask;   ///< the input's dtype, the target's shape: 1 where the target counts, 0 where ignored
 };
 
+// The replayed class_targets (autograd/capture): the safe indices and the mask of each new target,
+// range-checked on each replay as eager checks them.
+template <class T>
+void class_targets_replay(const capture_detail::Kernel& k) {
+  const int64_t* t = static_cast<const int64_t*>(k.buf[0]);
+  int64_t* safe = static_cast<int64_t*>(k.buf[1]);
+  T* mask = static_cast<T*>(k.buf[2]);
+  const int64_t n = k.n[0], classes = k.n[1], ignore = k.n[2];
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = t[i];
+    if (v == ignore) {
+      safe[i] = 0;
+      mask[i] = T(0);
+      continue;
+    }
+    if (v < 0 || v >= classes)
+      throw IndexError("replay: class target " + std::to_string(v) + " is out of range for " +
+                       std::to_string(classes) + " classes");
+    safe[i] = v;
+    mask[i] = T(1);
+  }
+}
+
 ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ignore_index, int axis,
                            const char* loss) {
   const int64_t classes = input.size(axis);
@@ -211,6 +236,15 @@ ClassTargets class_targets(const Tensor& input, const Tensor& target, int64_t ig
   ct.flat = from_vector(safe, Shape{n});
   ct.index = reshape(ct.flat, is);
   ct.mask = tensor(mask, target.shape(), {.dtype = input.dtype()});
+  if (capture_detail::recorder) [[unlikely]] {
+    // Not constants: they come from the target's values, which change with each replay.
+    xg::detail::visit_float(input.dtype(), loss, [&]<class T>() {
+      capture_detail::emit(
+          "class_targets", class_targets_replay<T>,
+          {capture_detail::R(target), capture_detail::W(ct.flat), capture_detail::W(ct.mask)},
+          {n, classes, ignore_index});
+    });
+  }
   return ct;
 }
 

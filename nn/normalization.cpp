@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/scope.hpp"
@@ -150,8 +151,24 @@ Tensor BatchNormBase::forward(const Tensor& x) {
     y = d * rsqrt(v + options_.eps);
     if (is_training() && options_.track_running_stats) {
       NoGradGuard guard;
-      const int64_t count = num_batches_tracked.item<int64_t>() + 1;
-      set_buffer("num_batches_tracked", scalar_tensor(static_cast<double>(count), {.dtype = Dtype::int64}));
+      auto count_batch = [this] {
+        const int64_t c = num_batches_tracked.item<int64_t>() + 1;
+        set_buffer("num_batches_tracked", scalar_tensor(static_cast<double>(c), {.dtype = Dtype::int64}));
+        return c;
+      };
+      int64_t count;
+      if (capture_detail::recorder) [[unlikely]] {
+        // Captured (autograd/capture): the counter is host state, counted again by each replay; the
+        // running statistics' update is captured as kernels, so its momentum must not depend on it.
+        if (!options_.momentum)
+          capture_detail::refuse(name.c_str(),
+                                 "momentum = none: a cumulative average changes with the step count");
+        const capture_detail::HostStep host((name + ".num_batches_tracked").c_str(),
+                                            [count_batch] { count_batch(); });
+        count = count_batch();
+      } else {
+        count = count_batch();
+      }
       const double m = options_.momentum ? *options_.momentum : 1.0 / static_cast<double>(count);
       const Tensor batch_mean = reshape(mu, {num_features_}).to(running_mean.dtype());
       const Tensor unbiased =

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tensor/error.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -427,6 +428,15 @@ class TypedOptimizer : public Optimizer {
   /// update(p, its gradient, its state, the group's options) for each parameter p with a gradient.
   template <class Update>
   void for_each_with_grad(Update&& update) {
+    if (capture_detail::recorder) [[unlikely]] {
+      // Captured as a host step: a replay calls step() again, which reads the group's options (a
+      // schedule's lr) and the state (step counts, first-step branches) as eager would.
+      for (const Group& group : groups_)
+        for (const Tensor& p : group.params) capture_detail::pin(p, p.grad());
+      const capture_detail::HostStep host((name() + ".step").c_str(), [this] { this->step(); });
+      for_each_with_grad(std::forward<Update>(update));
+      return;
+    }
     NoGradGuard no_grad;
     for (const Group& group : groups_)
       for (const Tensor& p : group.params) {

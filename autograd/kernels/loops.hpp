@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
 
 namespace xg::detail {
@@ -72,6 +73,8 @@ Tensor generate(const Shape& shape, TensorOptions o, G gen) {
     T* p = t.data<T>();
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = detail::checked_cast<T>(gen(i), "tensor");
   });
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::constant(t, "tensor");
   if (o.requires_grad) t.requires_grad_(true);
   return t;
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
@@ -531,6 +532,25 @@ Shape conv_t_geom(const Shape& xs, const Shape& ws, Size2 s, Size2 p, Size2 op_p
 }  // namespace
 
 namespace {
+// The replayed conv2d kernels (autograd/capture): the same functions on the plan's buffers.
+template <class T>
+void conv_forward_replay(const capture_detail::Kernel& k) {
+  const bool bias = k.n[0] != 0;
+  conv_forward(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]),
+               bias ? static_cast<const T*>(k.buf[2]) : static_cast<const T*>(nullptr),
+               static_cast<T*>(k.buf[bias ? 3 : 2]), *static_cast<const ConvGeom*>(k.aux));
+}
+template <class T>
+void conv_input_grad_replay(const capture_detail::Kernel& k) {
+  conv_input_grad(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
+                  *static_cast<const ConvGeom*>(k.aux));
+}
+template <class T>
+void conv_weight_grad_replay(const capture_detail::Kernel& k) {
+  conv_weight_grad(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]),
+                   static_cast<T*>(k.buf[2]), *static_cast<const ConvGeom*>(k.aux));
+}
+
 Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const ConvParams& p);
 Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& xs, const ConvParams& p);
 Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape& ws, const ConvParams& p);
@@ -545,6 +565,13 @@ Tensor conv2d_impl(const Tensor& x0, const Tensor& w0, const Tensor& b0, const C
   const Tensor x = x0.to(d), w = w0.to(d), b = has_bias ? b0.to(d) : Tensor();
   Tensor y = detail::new_tensor(conv_out_shape(g), d);
   detail::visit_float(d, "conv2d", [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]] {
+      using capture_detail::R, capture_detail::W;
+      if (has_bias)
+        capture_detail::emit_with("conv2d", conv_forward_replay<T>, {R(x), R(w), R(b), W(y)}, g, {1});
+      else
+        capture_detail::emit_with("conv2d", conv_forward_replay<T>, {R(x), R(w), W(y)}, g, {0});
+    }
     conv_forward(x.data<T>(), w.data<T>(), has_bias ? b.data<T>() : static_cast<const T*>(nullptr),
                  y.data<T>(), g);
   });
@@ -577,8 +604,12 @@ Tensor conv2d_input_grad_impl(const Tensor& gy0, const Tensor& w0, const Shape& 
   check_grad_shape(gy0, g, "conv2d_input_grad");
   const Tensor gy = gy0.to(d), w = w0.to(d);
   Tensor gx = detail::new_tensor(xs, d);
-  detail::visit_float(d, "conv2d_input_grad",
-                      [&]<class T>() { conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g); });
+  detail::visit_float(d, "conv2d_input_grad", [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit_with("conv2d_input_grad", conv_input_grad_replay<T>,
+                                {capture_detail::R(gy), capture_detail::R(w), capture_detail::W(gx)}, g);
+    conv_input_grad(gy.data<T>(), w.data<T>(), gx.data<T>(), g);
+  });
   if (!will_record({gy, w})) return gx;
   return record(
       opdefs::conv2d_input_grad_op, gx, {gy, w},
@@ -600,8 +631,12 @@ Tensor conv2d_weight_grad_impl(const Tensor& x0, const Tensor& gy0, const Shape&
   check_grad_shape(gy0, g, "conv2d_weight_grad");
   const Tensor x = x0.to(d), gy = gy0.to(d);
   Tensor gw = detail::new_tensor(ws, d);
-  detail::visit_float(d, "conv2d_weight_grad",
-                      [&]<class T>() { conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g); });
+  detail::visit_float(d, "conv2d_weight_grad", [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit_with("conv2d_weight_grad", conv_weight_grad_replay<T>,
+                                {capture_detail::R(x), capture_detail::R(gy), capture_detail::W(gw)}, g);
+    conv_weight_grad(x.data<T>(), gy.data<T>(), gw.data<T>(), g);
+  });
   if (!will_record({x, gy})) return gw;
   return record(
       opdefs::conv2d_weight_grad_op, gw, {x, gy},

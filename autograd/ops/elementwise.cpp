@@ -314,6 +314,35 @@ XG_OP(where, {.formula = "d/da where(m, a, b) = m, d/db where(m, a, b) = 1 - m",
                     };
                   },
               .torch = "torch.where"});
+namespace {
+// The replayed where (capture.hpp): a selection, so any loop gives eager's values; operands are
+// the output's shape or one element (the cases the losses and backward formulas use).
+template <class T, class M>
+void where_replay(const capture_detail::Kernel& k) {
+  const M* m = static_cast<const M*>(k.buf[0]);
+  const T *a = static_cast<const T*>(k.buf[1]), *b = static_cast<const T*>(k.buf[2]);
+  T* out = static_cast<T*>(k.buf[3]);
+  const int64_t sm = k.n[1], sa = k.n[2], sb = k.n[3];
+  for (int64_t i = 0, n = k.n[0]; i < n; ++i) out[i] = m[i * sm] != M(0) ? a[i * sa] : b[i * sb];
+}
+void capture_where(const Tensor& mask, const Tensor& a, const Tensor& b, const Tensor& y) {
+  const int64_t n = y.numel();
+  auto step = [&](const Tensor& t) -> int64_t {
+    if (t.numel() == n && t.shape() == y.shape()) return 1;
+    if (t.numel() == 1) return 0;
+    capture_detail::refuse("where", "operands broadcast other than from one element");
+  };
+  const int64_t sm = step(mask), sa = step(a), sb = step(b);
+  visit_dtype(a.dtype(), [&]<class T>() {
+    visit_dtype(mask.dtype(), [&]<class M>() {
+      capture_detail::emit(
+          "where", where_replay<T, M>,
+          {capture_detail::R(mask), capture_detail::R(a), capture_detail::R(b), capture_detail::W(y)},
+          {n, sm, sa, sb});
+    });
+  });
+}
+}  // namespace
 Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
   check_defined(mask, "where");
   // Not a structured binding: clang 14 (the fuzzing and sanitizer builds) cannot capture one.
@@ -323,6 +352,8 @@ Tensor where(const Tensor& mask, const Tensor& a0, const Tensor& b0) {
                                             b.shape(), "where");
   // Broadcast all three to the output shape, then select element by element.
   Tensor y = detail::new_tensor(os, a.dtype());
+  if (capture_detail::recorder) [[unlikely]]
+    capture_where(mask, a, b, y);
   visit_dtype(a.dtype(), [&]<class T>() {
     std::vector<T> av(static_cast<std::size_t>(os.numel())), bv(av.size());
     detail::broadcast_copy(a.data<T>(), a.shape(), av.data(), os);
@@ -1101,6 +1132,19 @@ XG_OP(to, {.formula = "d/dx to(x, dtype) = 1 (the gradient converted back to x's
                  };
                },
            .torch = "torch.Tensor.to"});
+namespace {
+template <class S, class T>
+void convert_exec(const S* in, T* out, int64_t n) {
+  detail::map_unary(in, out, n, [](S v) { return static_cast<T>(v); });
+}
+template <class S, class T>
+void convert_replay(const capture_detail::Kernel& k) {
+  convert_exec(static_cast<const S*>(k.buf[0]), static_cast<T*>(k.buf[1]), k.n[0]);
+}
+void copy_replay(const capture_detail::Kernel& k) {
+  if (k.n[0]) std::memcpy(k.buf[1], k.buf[0], static_cast<std::size_t>(k.n[0]));
+}
+}  // namespace
 Tensor Tensor::to(Dtype d) const {
   check_defined("to");
   if (dtype() == d) return *this;
@@ -1108,7 +1152,13 @@ Tensor Tensor::to(Dtype d) const {
   visit_dtype(dtype(), [&]<class S>() {
     visit_dtype(d, [&]<class T>() {
       detail::check_castable<T>(data<S>(), numel(), "to");  // float -> int64 of NaN, inf, or beyond int64
-      detail::map_unary(data<S>(), y.data<T>(), numel(), [](S v) { return static_cast<T>(v); });
+      if (capture_detail::recorder) [[unlikely]] {
+        // (to int64 checks each value: a replay could not)
+        if (std::is_integral_v<T> && !std::is_integral_v<S>) capture_detail::refuse("to(int64)");
+        capture_detail::emit("to", convert_replay<S, T>, {capture_detail::R(*this), capture_detail::W(y)},
+                             {numel()});
+      }
+      convert_exec(data<S>(), y.data<T>(), numel());
     });
   });
   if (!is_floating(d)) return y;  // int64 results carry no gradient
@@ -1128,6 +1178,9 @@ XG_OP(clone,
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor y = detail::new_tensor(shape(), dtype());
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::emit("clone", copy_replay, {capture_detail::R(*this), capture_detail::W(y)},
+                         {numel() * static_cast<int64_t>(dtype_size(dtype()))});
   if (numel()) std::memcpy(y.raw_data(), raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
   return record(
       opdefs::clone_op, y, {*this}, [](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = g; },

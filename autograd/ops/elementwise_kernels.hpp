@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/tensor/tensor.hpp"
@@ -47,15 +48,34 @@ inline Tensor scalar_like(const Tensor& t, double v) {
 // needs more elements per chunk than the transcendental kernels.
 constexpr int64_t kGrainArith = 32768, kGrainMath = 8192;
 
+// A kernel type a capture can rebuild from its type alone (no captured state).
+template <class K>
+constexpr bool capturable_kernel = std::is_empty_v<K>&& std::is_default_constructible_v<K>;
+
+template <class T, class RangeKernel>
+void unary_exec(const T* in, T* out, int64_t n, int64_t grain, const RangeKernel& kernel) {
+  parallel_for(n, grain, [&](int64_t lo, int64_t hi) { kernel(in + lo, out + lo, hi - lo); });
+}
+// The replayed form: the same function on the plan's buffers (bit-identical to eager).
+template <class T, class RangeKernel>
+void unary_replay(const capture_detail::Kernel& k) {
+  unary_exec<T>(static_cast<const T*>(k.buf[0]), static_cast<T*>(k.buf[1]), k.n[0], k.n[1], RangeKernel{});
+}
+
 // y = kernel(x) element-wise: kernel(in, out, n) runs on contiguous ranges split over the pool.
 template <bool FloatOnly, class RangeKernel>
 Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel kernel) {
   check_defined(x, op);
   Tensor y = new_tensor(x.shape(), x.dtype());
   auto run = [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
-    parallel_for(x.numel(), grain, [&](int64_t lo, int64_t hi) { kernel(in + lo, out + lo, hi - lo); });
+    if (capture_detail::recorder) [[unlikely]] {
+      if constexpr (capturable_kernel<RangeKernel>)
+        capture_detail::emit(op, unary_replay<T, RangeKernel>, {capture_detail::R(x), capture_detail::W(y)},
+                             {x.numel(), grain});
+      else
+        capture_detail::refuse(op, "its kernel holds arguments");
+    }
+    unary_exec<T>(x.data<T>(), y.data<T>(), x.numel(), grain, kernel);
   };
   if constexpr (FloatOnly)
     visit_float(x.dtype(), op, run);
@@ -65,9 +85,19 @@ Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel 
 }
 // y = f(x) element-wise for float tensors.
 template <class F>
+struct MapUnary {  // map_unary with a stateless F: rebuilt by a replay from its type
+  template <class A, class B>
+  void operator()(const A* in, B* out, int64_t n) const {
+    map_unary(in, out, n, F{});
+  }
+};
+template <class F>
 Tensor unary_float(const Tensor& x, const char* op, F f) {
-  return unary_ranges<true>(x, op, kGrainMath,
-                            [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
+  if constexpr (capturable_kernel<F>)
+    return unary_ranges<true>(x, op, kGrainMath, MapUnary<F>{});
+  else
+    return unary_ranges<true>(x, op, kGrainMath,
+                              [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
 }
 // y = vf(x) element-wise for float tensors, vf a vectorised kernel over a contiguous range.
 template <class VF>
@@ -77,48 +107,68 @@ Tensor unary_vec(const Tensor& x, const char* op, VF vf) {
 // y = f(x) element-wise for any dtype.
 template <class F>
 Tensor unary_any(const Tensor& x, const char* op, F f) {
-  return unary_ranges<false>(x, op, kGrainArith,
-                             [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
+  if constexpr (capturable_kernel<F>)
+    return unary_ranges<false>(x, op, kGrainArith, MapUnary<F>{});
+  else
+    return unary_ranges<false>(x, op, kGrainArith,
+                               [&f](const auto* in, auto* out, int64_t n) { map_unary(in, out, n, f); });
 }
 // out = f(a, b) with broadcasting; a and b already share a dtype. Large outputs are split over
 // the pool along their first axis (or flat, when neither operand broadcasts).
+template <class T, class F>
+void binary_exec(const T* pa, const Shape& sha, const T* pb, const Shape& shb, T* po, const Shape& os,
+                 const F& f) {
+  const int64_t n = os.numel();
+  if (n < 2 * kGrainArith) {
+    map_binary(pa, sha, pb, shb, po, os, f);
+    return;
+  }
+  const int64_t na = sha.numel(), nb = shb.numel();
+  if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
+    parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
+      const Shape part{hi - lo};
+      map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
+                 nb == 1 ? Shape{1} : part, po + lo, part, f);
+    });
+    return;
+  }
+  // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
+  const int r = os.rank();
+  Shape as, bs;
+  for (int i = 0; i < r - sha.rank(); ++i) as.push_back(1);
+  for (int i = 0; i < sha.rank(); ++i) as.push_back(sha[i]);
+  for (int i = 0; i < r - shb.rank(); ++i) bs.push_back(1);
+  for (int i = 0; i < shb.rank(); ++i) bs.push_back(shb[i]);
+  const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
+  parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 Shape so = os, sa = as, sb = bs;
+                 so[0] = hi - lo;
+                 if (sa[0] != 1) sa[0] = hi - lo;
+                 if (sb[0] != 1) sb[0] = hi - lo;
+                 map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
+               });
+}
+template <class T, class F>
+void binary_replay(const capture_detail::Kernel& k) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  binary_exec<T>(static_cast<const T*>(k.buf[0]), s[0], static_cast<const T*>(k.buf[1]), s[1],
+                 static_cast<T*>(k.buf[2]), s[2], F{});
+}
 template <bool FloatOnly, class F>
 Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
   const Shape os = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = new_tensor(os, a.dtype());
   auto run = [&]<class T>() {
-    const T *pa = a.data<T>(), *pb = b.data<T>();
-    T* po = out.data<T>();
-    const int64_t n = os.numel();
-    if (n < 2 * kGrainArith) {
-      map_binary(pa, a.shape(), pb, b.shape(), po, os, f);
-      return;
+    if (capture_detail::recorder) [[unlikely]] {
+      if constexpr (capturable_kernel<F>)
+        capture_detail::emit(op, binary_replay<T, F>,
+                             {capture_detail::R(a), capture_detail::R(b), capture_detail::W(out)}, {}, {},
+                             {a.shape(), b.shape(), os});
+      else
+        capture_detail::refuse(op, "its kernel holds arguments");
     }
-    const int64_t na = a.numel(), nb = b.numel();
-    if ((na == n || na == 1) && (nb == n || nb == 1)) {  // flat: equal shapes or a scalar operand
-      parallel_for(n, kGrainArith, [&](int64_t lo, int64_t hi) {
-        const Shape part{hi - lo};
-        map_binary(pa + (na == 1 ? 0 : lo), na == 1 ? Shape{1} : part, pb + (nb == 1 ? 0 : lo),
-                   nb == 1 ? Shape{1} : part, po + lo, part, f);
-      });
-      return;
-    }
-    // Broadcasting: rows of the first axis. Operand shapes are left-padded to the output's rank.
-    const int r = os.rank();
-    Shape as, bs;
-    for (int i = 0; i < r - a.dim(); ++i) as.push_back(1);
-    for (int i = 0; i < a.dim(); ++i) as.push_back(a.shape()[i]);
-    for (int i = 0; i < r - b.dim(); ++i) bs.push_back(1);
-    for (int i = 0; i < b.dim(); ++i) bs.push_back(b.shape()[i]);
-    const int64_t row = n / os[0], row_a = as[0] == 1 ? 0 : na / as[0], row_b = bs[0] == 1 ? 0 : nb / bs[0];
-    parallel_for(os[0], std::max<int64_t>(1, kGrainArith / std::max<int64_t>(row, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   Shape so = os, sa = as, sb = bs;
-                   so[0] = hi - lo;
-                   if (sa[0] != 1) sa[0] = hi - lo;
-                   if (sb[0] != 1) sb[0] = hi - lo;
-                   map_binary(pa + lo * row_a, sa, pb + lo * row_b, sb, po + lo * row, so, f);
-                 });
+    binary_exec<T>(a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), os, f);
   };
   if constexpr (FloatOnly)
     visit_float(a.dtype(), op, run);

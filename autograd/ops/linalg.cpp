@@ -2,6 +2,7 @@
 // the backward of matmul_t is matmul_t with other flags.
 #include <algorithm>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/gemm.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/ops/explain.hpp"
@@ -28,6 +29,35 @@ Dtype common_float(const Tensor& a, const Tensor& b, const char* op) {
     throw TypeError(std::string(op) + ": expected float tensors, got " + dtype_name(a.dtype()) + " and " +
                     dtype_name(b.dtype()));
   return (a.dtype() == Dtype::float64 || b.dtype() == Dtype::float64) ? Dtype::float64 : Dtype::float32;
+}
+
+// The replayed matmul_t and linear (capture.hpp): the same gemm calls on the plan's buffers.
+// n[]: ta, tb, n, m, k, batch.
+template <class T>
+void matmul_exec(const T* a, const T* b, T* c, bool ta, bool tb, int64_t n, int64_t m, int64_t k,
+                 int64_t batch) {
+  if (k == 0) {
+    std::fill(c, c + batch * n * m, T(0));
+    return;
+  }
+  if (n == 0 || m == 0) return;
+  for (int64_t i = 0; i < batch; ++i) gemm(ta, tb, n, m, k, a + i * n * k, b + i * k * m, c + i * n * m);
+}
+template <class T>
+void matmul_replay(const capture_detail::Kernel& q) {
+  matmul_exec(static_cast<const T*>(q.buf[0]), static_cast<const T*>(q.buf[1]), static_cast<T*>(q.buf[2]),
+              q.n[0] != 0, q.n[1] != 0, q.n[2], q.n[3], q.n[4], q.n[5]);
+}
+// n[]: rows, out, in.
+template <class T>
+void linear_exec(const T* x, const T* w, const T* bias, T* c, int64_t n, int64_t out, int64_t in) {
+  for (int64_t r = 0; r < n; ++r) std::copy(bias, bias + out, c + r * out);
+  if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x, w, c, true);
+}
+template <class T>
+void linear_replay(const capture_detail::Kernel& q) {
+  linear_exec(static_cast<const T*>(q.buf[0]), static_cast<const T*>(q.buf[1]),
+              static_cast<const T*>(q.buf[2]), static_cast<T*>(q.buf[3]), q.n[0], q.n[1], q.n[2]);
 }
 
 }  // namespace
@@ -112,14 +142,11 @@ Tensor matmul_t(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   os.push_back(m);
   Tensor y = detail::new_tensor(os, d);
   detail::visit_float(d, "matmul", [&]<class T>() {
-    T* c = y.data<T>();
-    if (k == 0) {
-      std::fill(c, c + y.numel(), T(0));
-      return;
-    }
-    if (n == 0 || m == 0) return;
-    for (int64_t i = 0; i < batch; ++i)
-      gemm(ta, tb, n, m, k, a.data<T>() + i * n * k, b.data<T>() + i * k * m, c + i * n * m);
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("matmul", matmul_replay<T>,
+                           {capture_detail::R(a), capture_detail::R(b), capture_detail::W(y)},
+                           {ta, tb, n, m, k, batch});
+    matmul_exec(a.data<T>(), b.data<T>(), y.data<T>(), ta, tb, n, m, k, batch);
   });
   if (!will_record({a, b})) return y;
   return record(
@@ -193,10 +220,12 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
   const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
   Tensor y = detail::new_tensor({n, out}, d);
   detail::visit_float(d, "linear", [&]<class T>() {
-    T* c = y.data<T>();
-    const T* bias = b.data<T>();
-    for (int64_t r = 0; r < n; ++r) std::copy(bias, bias + out, c + r * out);
-    if (n > 0 && out > 0 && in > 0) gemm(false, true, n, out, in, x.data<T>(), w.data<T>(), c, true);
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit(
+          "linear", linear_replay<T>,
+          {capture_detail::R(x), capture_detail::R(w), capture_detail::R(b), capture_detail::W(y)},
+          {n, out, in});
+    linear_exec(x.data<T>(), w.data<T>(), b.data<T>(), y.data<T>(), n, out, in);
   });
   if (!will_record({x, w, b})) return y;
   return record(

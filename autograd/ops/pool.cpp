@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
@@ -287,6 +288,31 @@ void max_pool_planes(const T* in, T* out, int64_t* id, int64_t p0, int64_t p1, c
   }
 }
 
+// The replayed max pool and its backward (autograd/capture): the forward runs max_pool_planes on
+// the plan's buffers; the backward's per-plane sums run in eager's order (so its values), with
+// indices that the captured forward wrote. n[]: planes, grain (backward: planes, hw, L).
+template <class T>
+void max_pool_replay(const capture_detail::Kernel& k) {
+  const T* in = static_cast<const T*>(k.buf[0]);
+  T* out = static_cast<T*>(k.buf[1]);
+  int64_t* id = static_cast<int64_t*>(k.buf[2]);
+  const MaxPoolDims dims = *static_cast<const MaxPoolDims*>(k.aux);
+  detail::parallel_for(k.n[0], k.n[1],
+                       [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
+}
+template <class T>
+void max_pool_backward_replay(const capture_detail::Kernel& k) {
+  const T* g = static_cast<const T*>(k.buf[0]);
+  const int64_t* ip = static_cast<const int64_t*>(k.buf[1]);
+  T* out = static_cast<T*>(k.buf[2]);
+  const int64_t hw = k.n[1], L = k.n[2];
+  detail::parallel_for(k.n[0], plane_grain(hw), [&](int64_t p0, int64_t p1) {
+    std::fill(out + p0 * hw, out + p1 * hw, T(0));
+    for (int64_t pl = p0; pl < p1; ++pl)
+      for (int64_t l = 0; l < L; ++l) out[pl * hw + ip[pl * L + l]] += g[pl * L + l];
+  });
+}
+
 std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Size2 p, Size2 d,
                                           bool ceil_mode) {
   const PoolGeom g = pool_geom(x, k, s, p, d, ceil_mode, "max_pool2d");
@@ -300,6 +326,10 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x, Size2 k, Size2 s, Siz
     const T* in = x.data<T>();
     T* out = y.data<T>();
     int64_t* id = idx.data<int64_t>();
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit_with("max_pool2d", max_pool_replay<T>,
+                                {capture_detail::R(x), capture_detail::W(y), capture_detail::W(idx)}, dims,
+                                {g.planes, plane_grain(g.h * g.w)});
     detail::parallel_for(g.planes, plane_grain(g.h * g.w),
                          [&](int64_t p0, int64_t p1) { max_pool_planes(in, out, id, p0, p1, dims); });
   });
@@ -332,6 +362,10 @@ Tensor max_pool2d_backward_impl(const Tensor& gy, const Tensor& idx, const Shape
   const int64_t* ip = idx.data<int64_t>();
   std::atomic<bool> bad{false};
   detail::visit_float(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("max_pool2d_backward", max_pool_backward_replay<T>,
+                           {capture_detail::R(gy), capture_detail::R(idx), capture_detail::W(gx)},
+                           {planes, hw, L});
     const T* g = gy.data<T>();
     T* out = gx.data<T>();
     detail::parallel_for(planes, plane_grain(hw), [&](int64_t p0, int64_t p1) {

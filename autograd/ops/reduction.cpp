@@ -53,10 +53,68 @@ Reduction plan_reduction(const Tensor& x, const Axes& axes, bool keepdim, const 
 }
 
 // Runs the plan's [outer, n, inner] steps with `step(in, out, outer, n, inner)`.
+// A captured one-step reduction (capture.hpp): the same step function on the plan's buffers.
+template <class T, void (*Fn)(const T*, T*, int64_t, int64_t, int64_t)>
+void reduce_replay(const capture_detail::Kernel& k) {
+  Fn(static_cast<const T*>(k.buf[0]), static_cast<T*>(k.buf[1]), k.n[0], k.n[1], k.n[2]);
+}
+template <class T>
+void copy_values_replay(const capture_detail::Kernel& k) {
+  std::copy(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[0]) + k.n[0],
+            static_cast<T*>(k.buf[1]));
+}
+template <class T>
+struct MultiSum {
+  detail::ReducePlan plan;
+  std::vector<T> a, b;
+};
+// run_reduction's steps with the plan's scratch (its values are the same: the same steps in order).
+template <class T>
+void multi_sum_replay(const capture_detail::Kernel& k) {
+  auto& m = *static_cast<MultiSum<T>*>(const_cast<void*>(k.aux));
+  const T* src = static_cast<const T*>(k.buf[0]);
+  for (std::size_t i = 0; i < m.plan.steps.size(); ++i) {
+    const auto& s = m.plan.steps[i];
+    T* dst =
+        i + 1 == m.plan.steps.size() ? static_cast<T*>(k.buf[1]) : (i % 2 == 0 ? m.a.data() : m.b.data());
+    detail::reduce_sum_step(src, dst, s.outer, s.n, s.inner);
+    src = dst;
+  }
+}
+// Reductions with a capture form: sum (the others refuse while capturing).
+template <class T, class Step>
+void capture_reduction(const Tensor& x, const Tensor& y, const detail::ReducePlan& plan, Step) {
+  if constexpr (std::is_same_v<Step, void (*)(const T*, T*, int64_t, int64_t, int64_t)>) {
+    if (plan.steps.empty()) {
+      capture_detail::emit("sum", copy_values_replay<T>, {capture_detail::R(x), capture_detail::W(y)},
+                           {x.numel()});
+      return;
+    }
+    if (plan.steps.size() == 1) {
+      const auto& s = plan.steps[0];
+      capture_detail::emit("sum", reduce_replay<T, detail::reduce_sum_step<T>>,
+                           {capture_detail::R(x), capture_detail::W(y)}, {s.outer, s.n, s.inner});
+      return;
+    }
+    // Several runs of axes: the plan keeps the two scratch buffers run_reduction allocates.
+    auto aux = std::make_shared<MultiSum<T>>();
+    aux->plan = plan;
+    std::size_t most = 0;
+    for (const auto& s : plan.steps) most = std::max(most, static_cast<std::size_t>(s.outer * s.inner));
+    aux->a.resize(most);
+    aux->b.resize(most);
+    capture_detail::emit_owned("sum", multi_sum_replay<T>, {capture_detail::R(x), capture_detail::W(y)}, aux);
+    return;
+  }
+  capture_detail::refuse("reduction", "only sums over one run of adjacent axes are captured");
+}
+
 template <class T, class Step>
 Tensor run_reduction(const Tensor& x, const Reduction& r, Step step) {
   Tensor y = detail::new_tensor(r.out_shape, x.dtype());
   const detail::ReducePlan plan = detail::make_reduce_plan(x.shape(), r.reduced);
+  if (capture_detail::recorder) [[unlikely]]
+    capture_reduction<T>(x, y, plan, step);
   if (plan.steps.empty()) {
     std::copy(x.data<T>(), x.data<T>() + x.numel(), y.data<T>());
     return y;
@@ -451,6 +509,12 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
 // Fused row kernels: one pass for the max, one for exp (vectorised) and the sum, one to scale.
 // (The composite max/sub/exp/sum/div chain made five passes and four temporaries.)
 namespace {
+template <bool Log, class T>
+void softmax_exec(const T* in, T* out, int64_t outer, int64_t n, int64_t inner);
+template <bool Log, class T>
+void softmax_replay(const capture_detail::Kernel& k) {
+  softmax_exec<Log>(static_cast<const T*>(k.buf[0]), static_cast<T*>(k.buf[1]), k.n[0], k.n[1], k.n[2]);
+}
 template <bool Log>
 Tensor softmax_forward(const Tensor& x, int axis, const char* op) {
   Tensor y = detail::new_tensor(x.shape(), x.dtype());
@@ -460,8 +524,18 @@ Tensor softmax_forward(const Tensor& x, int axis, const char* op) {
   for (int i = 0; i < axis; ++i) outer *= x.shape()[i];
   for (int i = axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
   visit_float(x.dtype(), op, [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
+    if (capture_detail::recorder) [[unlikely]] {
+      if (inner != 1) capture_detail::refuse(op, "only over the last axis");
+      capture_detail::emit(op, softmax_replay<Log, T>, {capture_detail::R(x), capture_detail::W(y)},
+                           {outer, n, inner});
+    }
+    softmax_exec<Log>(x.data<T>(), y.data<T>(), outer, n, inner);
+  });
+  return y;
+}
+template <bool Log, class T>
+void softmax_exec(const T* in, T* out, int64_t outer, int64_t n, int64_t inner) {
+  {
     std::vector<T> col;
     if (inner != 1) col.resize(static_cast<std::size_t>(2 * n));
     for (int64_t o = 0; o < outer; ++o)
@@ -491,8 +565,7 @@ Tensor softmax_forward(const Tensor& x, int axis, const char* op) {
         if (inner != 1)
           for (int64_t k = 0; k < n; ++k) out[o * n * inner + i + k * inner] = tmp[k];
       }
-  });
-  return y;
+  }
 }
 }  // namespace
 

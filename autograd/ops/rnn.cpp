@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/kernels/simd_math.hpp"
@@ -67,6 +68,111 @@ Tensor narrow_gate(const Tensor& gates, int64_t k, int64_t h) {
   return narrow(gates, -1, k * h, h);
 }
 
+// The cell kernels as functions of raw buffers: eager calls them, and a captured plan
+// (autograd/capture) replays the same functions on its buffers. d* may be null (not wanted).
+template <class T>
+void cell_c_exec(const T* gp, const T* cp, T* yp, int64_t rows, int64_t h) {
+  detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+    RowScratch<T> s(h);  // a: sigmoid(i), sigmoid(f); b: tanh(g)
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* g = gp + r * 4 * h;
+      simd::sigmoid(g, s.a, 2 * h);
+      simd::tanh(g + 2 * h, s.b, h);
+      const T *cr = cp + r * h, *si = s.a, *sf = si + h, *tg = s.b;
+      T* out = yp + r * h;
+      for (int64_t j = 0; j < h; ++j) out[j] = sf[j] * cr[j] + si[j] * tg[j];
+    }
+  });
+}
+template <class T>
+void cell_h_exec(const T* gp, const T* cp, T* yp, int64_t rows, int64_t h) {
+  detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+    RowScratch<T> s(h);  // a: sigmoid(o); b: tanh(c')
+    for (int64_t r = lo; r < hi; ++r) {
+      simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+      simd::tanh(cp + r * h, s.b, h);
+      T* out = yp + r * h;
+      for (int64_t j = 0; j < h; ++j) out[j] = s.a[j] * s.b[j];
+    }
+  });
+}
+template <class T>
+void cell_c_backward_exec(const T* gp, const T* cp, const T* gcp, T* dgp, T* dcp, int64_t rows, int64_t h) {
+  detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+    RowScratch<T> s(h);
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* g = gp + r * 4 * h;
+      simd::sigmoid(g, s.a, 2 * h);
+      const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
+      if (dcp)
+        for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
+      if (!dgp) continue;
+      simd::tanh(g + 2 * h, s.b, h);
+      const T* tg = s.b;
+      T* d = dgp + r * 4 * h;
+      for (int64_t j = 0; j < h; ++j) {
+        d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
+        d[h + j] = gr[j] * cr[j] * sf[j] * (T(1) - sf[j]);
+        d[2 * h + j] = gr[j] * si[j] * (T(1) - tg[j] * tg[j]);
+        d[3 * h + j] = T(0);
+      }
+    }
+  });
+}
+template <class T>
+void cell_h_backward_exec(const T* gp, const T* cp, const T* ghp, T* dgp, T* dcp, int64_t rows, int64_t h) {
+  detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
+    RowScratch<T> s(h);
+    for (int64_t r = lo; r < hi; ++r) {
+      simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
+      simd::tanh(cp + r * h, s.b, h);
+      const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
+      if (dcp)
+        for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
+      if (!dgp) continue;
+      T* d = dgp + r * 4 * h;
+      std::fill(d, d + 3 * h, T(0));
+      for (int64_t j = 0; j < h; ++j) d[3 * h + j] = gr[j] * tc[j] * so[j] * (T(1) - so[j]);
+    }
+  });
+}
+template <class T>
+void cell_c_replay(const capture_detail::Kernel& k) {
+  cell_c_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
+              k.n[0], k.n[1]);
+}
+template <class T>
+void cell_h_replay(const capture_detail::Kernel& k) {
+  cell_h_exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<T*>(k.buf[2]),
+              k.n[0], k.n[1]);
+}
+// Backward buffers: gates, c, grad, then the wanted outputs (n[2], n[3]: dg, dc wanted).
+template <class T, void (*Exec)(const T*, const T*, const T*, T*, T*, int64_t, int64_t)>
+void cell_backward_replay(const capture_detail::Kernel& k) {
+  T* dg = k.n[2] ? static_cast<T*>(k.buf[3]) : nullptr;
+  T* dc = k.n[3] ? static_cast<T*>(k.buf[k.n[2] ? 4 : 3]) : nullptr;
+  Exec(static_cast<const T*>(k.buf[0]), static_cast<const T*>(k.buf[1]), static_cast<const T*>(k.buf[2]), dg,
+       dc, k.n[0], k.n[1]);
+}
+template <class T>
+void cell_c_backward_replay(const capture_detail::Kernel& k) {
+  cell_backward_replay<T, cell_c_backward_exec<T>>(k);
+}
+template <class T>
+void cell_h_backward_replay(const capture_detail::Kernel& k) {
+  cell_backward_replay<T, cell_h_backward_exec<T>>(k);
+}
+void emit_cell_backward(const char* op, capture_detail::KernelFn fn, const Tensor& gates, const Tensor& c,
+                        const Tensor& g, const Tensor& dg, const Tensor& dc, int64_t rows, int64_t h) {
+  using capture_detail::R, capture_detail::W;
+  const int64_t want_g = dg.defined(), want_c = dc.defined();
+  if (want_g && want_c)
+    capture_detail::emit(op, fn, {R(gates), R(c), R(g), W(dg), W(dc)}, {rows, h, want_g, want_c});
+  else if (want_g)
+    capture_detail::emit(op, fn, {R(gates), R(c), R(g), W(dg)}, {rows, h, want_g, want_c});
+  else if (want_c)
+    capture_detail::emit(op, fn, {R(gates), R(c), R(g), W(dc)}, {rows, h, want_g, want_c});
+}
 }  // namespace
 
 std::vector<OpSample> cell_samples(Tensor (*f)(const Tensor&, const Tensor&)) {
@@ -104,19 +210,10 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
   const int64_t rows = h == 0 ? 0 : c.numel() / h;
   Tensor y = detail::new_tensor(c.shape(), c.dtype());
   detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
-    const T *gp = gates.data<T>(), *cp = c.data<T>();
-    T* yp = y.data<T>();
-    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-      RowScratch<T> s(h);  // a: sigmoid(i), sigmoid(f); b: tanh(g)
-      for (int64_t r = lo; r < hi; ++r) {
-        const T* g = gp + r * 4 * h;
-        simd::sigmoid(g, s.a, 2 * h);
-        simd::tanh(g + 2 * h, s.b, h);
-        const T *cr = cp + r * h, *si = s.a, *sf = si + h, *tg = s.b;
-        T* out = yp + r * h;
-        for (int64_t j = 0; j < h; ++j) out[j] = sf[j] * cr[j] + si[j] * tg[j];
-      }
-    });
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("lstm_cell_c", cell_c_replay<T>,
+                           {capture_detail::R(gates), capture_detail::R(c), capture_detail::W(y)}, {rows, h});
+    cell_c_exec(gates.data<T>(), c.data<T>(), y.data<T>(), rows, h);
   });
   return record(
       opdefs::lstm_cell_c_op, y, {gates, c},
@@ -138,29 +235,11 @@ Tensor lstm_cell_c(const Tensor& gates, const Tensor& c) {
         Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
         const int64_t rows = h == 0 ? 0 : c.numel() / h;
         detail::visit_float(c.dtype(), "lstm_cell_c", [&]<class T>() {
-          const T *gp = gates.data<T>(), *cp = c.data<T>(), *gcp = gc.data<T>();
-          T* dgp = want_gates ? dg.data<T>() : nullptr;
-          T* dcp = want_c ? dc.data<T>() : nullptr;
-          detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-            RowScratch<T> s(h);
-            for (int64_t r = lo; r < hi; ++r) {
-              const T* g = gp + r * 4 * h;
-              simd::sigmoid(g, s.a, 2 * h);
-              const T *si = s.a, *sf = si + h, *cr = cp + r * h, *gr = gcp + r * h;
-              if (dcp)
-                for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * sf[j];
-              if (!dgp) continue;
-              simd::tanh(g + 2 * h, s.b, h);
-              const T* tg = s.b;
-              T* d = dgp + r * 4 * h;
-              for (int64_t j = 0; j < h; ++j) {
-                d[j] = gr[j] * tg[j] * si[j] * (T(1) - si[j]);
-                d[h + j] = gr[j] * cr[j] * sf[j] * (T(1) - sf[j]);
-                d[2 * h + j] = gr[j] * si[j] * (T(1) - tg[j] * tg[j]);
-                d[3 * h + j] = T(0);
-              }
-            }
-          });
+          if (capture_detail::recorder) [[unlikely]]
+            emit_cell_backward("lstm_cell_c_backward", cell_c_backward_replay<T>, gates, c, gc, dg, dc, rows,
+                               h);
+          cell_c_backward_exec(gates.data<T>(), c.data<T>(), gc.data<T>(),
+                               want_gates ? dg.data<T>() : nullptr, want_c ? dc.data<T>() : nullptr, rows, h);
         });
         gx[0] = dg;
         gx[1] = dc;
@@ -181,17 +260,10 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
   const int64_t rows = h == 0 ? 0 : c.numel() / h;
   Tensor y = detail::new_tensor(c.shape(), c.dtype());
   detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
-    const T *gp = gates.data<T>(), *cp = c.data<T>();
-    T* yp = y.data<T>();
-    detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-      RowScratch<T> s(h);  // a: sigmoid(o); b: tanh(c')
-      for (int64_t r = lo; r < hi; ++r) {
-        simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
-        simd::tanh(cp + r * h, s.b, h);
-        T* out = yp + r * h;
-        for (int64_t j = 0; j < h; ++j) out[j] = s.a[j] * s.b[j];
-      }
-    });
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("lstm_cell_h", cell_h_replay<T>,
+                           {capture_detail::R(gates), capture_detail::R(c), capture_detail::W(y)}, {rows, h});
+    cell_h_exec(gates.data<T>(), c.data<T>(), y.data<T>(), rows, h);
   });
   return record(
       opdefs::lstm_cell_h_op, y, {gates, c},
@@ -212,23 +284,11 @@ Tensor lstm_cell_h(const Tensor& gates, const Tensor& c) {
         Tensor dc = want_c ? detail::new_tensor(c.shape(), c.dtype()) : Tensor();
         const int64_t rows = h == 0 ? 0 : c.numel() / h;
         detail::visit_float(c.dtype(), "lstm_cell_h", [&]<class T>() {
-          const T *gp = gates.data<T>(), *cp = c.data<T>(), *ghp = gh.data<T>();
-          T* dgp = want_gates ? dg.data<T>() : nullptr;
-          T* dcp = want_c ? dc.data<T>() : nullptr;
-          detail::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
-            RowScratch<T> s(h);
-            for (int64_t r = lo; r < hi; ++r) {
-              simd::sigmoid(gp + r * 4 * h + 3 * h, s.a, h);
-              simd::tanh(cp + r * h, s.b, h);
-              const T *so = s.a, *tc = s.b, *gr = ghp + r * h;
-              if (dcp)
-                for (int64_t j = 0; j < h; ++j) dcp[r * h + j] = gr[j] * so[j] * (T(1) - tc[j] * tc[j]);
-              if (!dgp) continue;
-              T* d = dgp + r * 4 * h;
-              std::fill(d, d + 3 * h, T(0));
-              for (int64_t j = 0; j < h; ++j) d[3 * h + j] = gr[j] * tc[j] * so[j] * (T(1) - so[j]);
-            }
-          });
+          if (capture_detail::recorder) [[unlikely]]
+            emit_cell_backward("lstm_cell_h_backward", cell_h_backward_replay<T>, gates, c, gh, dg, dc, rows,
+                               h);
+          cell_h_backward_exec(gates.data<T>(), c.data<T>(), gh.data<T>(),
+                               want_gates ? dg.data<T>() : nullptr, want_c ? dc.data<T>() : nullptr, rows, h);
         });
         gx[0] = dg;
         gx[1] = dc;

@@ -402,6 +402,13 @@ XG_OP(sum_to, {.formula = "sum_to(x, s) = sum over broadcast axes, reshaped to s
                      };
                    },
                .torch = "torch.Tensor.sum_to_size"});
+namespace {
+template <class T>
+void expand_replay(const capture_detail::Kernel& k) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  detail::broadcast_copy(static_cast<const T*>(k.buf[0]), s[0], static_cast<T*>(k.buf[1]), s[1]);
+}
+}  // namespace
 Tensor expand(const Tensor& x, const Shape& shape) {
   check_defined(x, "expand");
   if (shape.rank() < x.dim())
@@ -422,7 +429,12 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   }
   if (os == x.shape()) return x;
   Tensor y = detail::new_tensor(os, x.dtype());
-  visit_dtype(x.dtype(), [&]<class T>() { detail::broadcast_copy(x.data<T>(), x.shape(), y.data<T>(), os); });
+  visit_dtype(x.dtype(), [&]<class T>() {
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("expand", expand_replay<T>, {capture_detail::R(x), capture_detail::W(y)}, {}, {},
+                           {x.shape(), os});
+    detail::broadcast_copy(x.data<T>(), x.shape(), y.data<T>(), os);
+  });
   return record(
       opdefs::expand_op, y, {x},
       [sx = x.shape()](const Node&, const Tensor& g, std::span<Tensor> gx) { gx[0] = sum_to(g, sx); },
@@ -997,6 +1009,52 @@ XG_OP(one_hot,
            },
        .torch = "torch.nn.functional.one_hot"});
 
+namespace {
+// The replayed forms of gather and scatter_add (capture.hpp): for_each_indexed's walk without its
+// allocation; the index range is checked again on each replay (the values are the new step's).
+template <class F>
+void indexed_replay_walk(const Shape& xs, const Shape& is, const int64_t* idx, int axis, const char* op,
+                         F f) {
+  const int r = xs.rank();
+  int64_t st[kMaxRank];
+  int64_t stride = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    st[d] = stride;
+    stride *= xs[d];
+  }
+  int64_t c[kMaxRank] = {};
+  for (int64_t k = 0, total = is.numel(); k < total; ++k) {
+    const int64_t v = idx[k];
+    check_range(v, xs, op, axis);
+    int64_t off = 0;
+    for (int d = 0; d < r; ++d) off += (d == axis ? v : c[d]) * st[d];
+    f(off, k);
+    for (int d = r - 1; d >= 0; --d) {
+      if (++c[d] < is[d]) break;
+      c[d] = 0;
+    }
+  }
+}
+template <class T>
+void gather_replay(const capture_detail::Kernel& k) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  const T* in = static_cast<const T*>(k.buf[0]);
+  T* out = static_cast<T*>(k.buf[2]);
+  indexed_replay_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]), "gather",
+                      [&](int64_t xo, int64_t i) { out[i] = in[xo]; });
+}
+template <class T>
+void scatter_add_replay(const capture_detail::Kernel& k) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  const T* in = static_cast<const T*>(k.buf[0]);
+  const T* src = static_cast<const T*>(k.buf[2]);
+  T* out = static_cast<T*>(k.buf[3]);
+  std::copy(in, in + s[0].numel(), out);
+  indexed_replay_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]),
+                      "scatter_add", [&](int64_t xo, int64_t i) { out[xo] += src[i]; });
+}
+}  // namespace
+
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
   check_defined(x, "gather");
   check_index(index, "gather");
@@ -1006,6 +1064,10 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
     const T* in = x.data<T>();
     T* out = y.data<T>();
     for_each_indexed(x.shape(), index, a, "gather", [&](int64_t xo, int64_t k) { out[k] = in[xo]; });
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("gather", gather_replay<T>,
+                           {capture_detail::R(x), capture_detail::R(index), capture_detail::W(y)}, {a}, {},
+                           {x.shape(), index.shape()});
   });
   return record(
       opdefs::gather_op, y, {x},
@@ -1031,6 +1093,11 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
     T* out = y.data<T>();
     std::copy(in, in + x.numel(), out);
     for_each_indexed(x.shape(), index, a, "scatter_add", [&](int64_t xo, int64_t k) { out[xo] += s[k]; });
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit(
+          "scatter_add", scatter_add_replay<T>,
+          {capture_detail::R(x), capture_detail::R(index), capture_detail::R(src), capture_detail::W(y)}, {a},
+          {}, {x.shape(), index.shape()});
   });
   return record(
       opdefs::scatter_add_op, y, {x, src},

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/tape/forward_ad.hpp"
 #include "xgrad/autograd/tape/grad_mode.hpp"
 #include "xgrad/autograd/tape/op_info.hpp"
@@ -234,6 +235,8 @@ void record_node(const OpInfo& info, const Tensor& output, std::span<const Tenso
   output.impl()->requires_grad = true;
   if (detail::tape_observer) [[unlikely]]
     detail::tape_observer->on_record(recorded, inputs, output);
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::check_output(info.name, output);
 }
 // Calls the JVP rule on the inputs' tangents (undefined: none) and sets the output's tangent.
 template <class J>

@@ -1,6 +1,8 @@
 // Storage: a tensor's bytes, held inline when small, from malloc, or from a cache of large buffers.
 #include "xgrad/autograd/tensor/tensor.hpp"
 
+#include "xgrad/autograd/capture/recorder.hpp"
+
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -31,6 +33,8 @@ std::size_t round_up(std::size_t n) {
 }  // namespace
 
 Storage::Storage(std::size_t n) : nbytes(n) {
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::on_alloc(this);
   if (n <= kInlineBytes) {
     data = inline_bytes;
     return;
@@ -54,6 +58,8 @@ Storage::Storage(std::size_t n) : nbytes(n) {
 }
 
 Storage::~Storage() {
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::on_free(this);
   if (data == inline_bytes) return;
   if (nbytes < kCacheMin) {
     std::free(data);
@@ -68,5 +74,18 @@ Storage::~Storage() {
     std::free(data);
   }
 }
+
+namespace capture_detail {
+// After a capture: the step's intermediates now live in the plan's arena, so the buffers they
+// were cached in are returned to the system before the arena is allocated (peak RSS stays eager's).
+void release_buffer_cache() {
+  auto& c = buffer_cache();
+  std::lock_guard lock(c.mutex);
+  for (auto& [size, list] : c.free)
+    for (void* p : list) std::free(p);
+  c.free.clear();
+  c.cached = 0;
+}
+}  // namespace capture_detail
 
 }  // namespace xg

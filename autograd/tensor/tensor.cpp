@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/ops/ops.hpp"
 #include "xgrad/autograd/tape/engine.hpp"
@@ -55,8 +56,10 @@ void* Tensor::raw_data() const {
   return impl_->storage->data;
 }
 
-double Tensor::item() const {
+double Tensor::item(std::source_location where) const {
   check_defined("item");
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::refuse_read("item()", where.file_name(), where.line(), where.function_name());
   if (numel() != 1)
     throw ValueError("item: the tensor has " + std::to_string(numel()) + " elements " + shape().str() +
                      "; item() needs exactly one");
@@ -64,8 +67,10 @@ double Tensor::item() const {
       dtype(), [&]<class T>() { return static_cast<double>(*static_cast<const T*>(raw_data())); });
 }
 
-double Tensor::at(std::initializer_list<int64_t> index) const {
+double Tensor::at(std::initializer_list<int64_t> index, std::source_location where) const {
   check_defined("at");
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::refuse_read("at()", where.file_name(), where.line(), where.function_name());
   const Shape& s = shape();
   if (static_cast<int>(index.size()) != s.rank())
     throw IndexError("at: " + std::to_string(index.size()) + " indices for a tensor of shape " + s.str());
@@ -249,9 +254,36 @@ void tangent_add_(const Tensor& self, const Tensor& other, double scale) {
   ts.add_(to, scale);
 }
 
-// this = f(this, other) with other broadcast to this shape and converted to this dtype.
-template <class F>
-void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
+// The in-place updates as stateless-but-for-one-scalar functors: eager runs inplace_exec, and a
+// captured plan runs the same function on its buffers (capture.hpp).
+enum class InplaceOp { add, sub, mul, copy };
+template <class T, InplaceOp Op>
+struct InplaceF {
+  T a;
+  T operator()(T x, T y) const {
+    if constexpr (Op == InplaceOp::add)
+      return detail::add_wrap(x, detail::mul_wrap(a, y));
+    else if constexpr (Op == InplaceOp::sub)
+      return detail::sub_wrap(x, detail::mul_wrap(a, y));
+    else if constexpr (Op == InplaceOp::mul)
+      return detail::mul_wrap(x, y);
+    else
+      return y;
+  }
+};
+template <class T, InplaceOp Op>
+void inplace_exec(T* p, const Shape& ps, const T* o, const Shape& os, T a) {
+  detail::map_binary(p, ps, o, os, p, ps, InplaceF<T, Op>{a});
+}
+template <class T, InplaceOp Op>
+void inplace_replay(const capture_detail::Kernel& k) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  inplace_exec<T, Op>(static_cast<T*>(k.buf[0]), s[0], static_cast<const T*>(k.buf[1]), s[1],
+                      static_cast<T>(k.s[0]));
+}
+// this = this op alpha * other, other broadcast to this shape and converted to this dtype.
+template <InplaceOp Op>
+void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, double alpha) {
   check_inplace(self, op);
   if (!other_in.defined()) throw ValueError(std::string(op) + ": the other tensor is undefined");
   if (!(detail::broadcast_shapes(self.shape(), other_in.shape(), op) == self.shape()))
@@ -260,11 +292,29 @@ void inplace_binary(Tensor& self, const Tensor& other_in, const char* op, F f) {
   NoGradGuard guard;
   Tensor other = other_in.to(self.dtype());
   detail::visit_dtype(self.dtype(), [&]<class T>() {
-    T* p = self.data<T>();
-    detail::map_binary(p, self.shape(), other.data<T>(), other.shape(), p, self.shape(),
-                       [&](T a, T b) { return f(a, b); });
+    const T a = detail::checked_cast<T>(alpha, op);
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit(op, inplace_replay<T, Op>, {capture_detail::RW(self), capture_detail::R(other)},
+                           {}, {static_cast<double>(a)}, {self.shape(), other.shape()});
+    inplace_exec<T, Op>(self.data<T>(), self.shape(), other.data<T>(), other.shape(), a);
   });
   ++self.impl()->storage->version;
+}
+template <class T>
+void scale_exec(T* p, int64_t n, T v) {
+  for (int64_t i = 0; i < n; ++i) p[i] = detail::mul_wrap(p[i], v);
+}
+template <class T>
+void scale_replay(const capture_detail::Kernel& k) {
+  scale_exec(static_cast<T*>(k.buf[0]), k.n[0], static_cast<T>(k.s[0]));
+}
+template <class T>
+void fill_exec(T* p, int64_t n, T v) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v;
+}
+template <class T>
+void fill_replay(const capture_detail::Kernel& k) {
+  fill_exec(static_cast<T*>(k.buf[0]), k.n[0], static_cast<T>(k.s[0]));
 }
 }  // namespace
 
@@ -274,13 +324,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     check_inplace(*this, "add_");
     tangent_add_(*this, other, alpha);
   }
-  detail::visit_dtype(dtype(), [&]<class T>() {
-    const T a = detail::checked_cast<T>(alpha, "add_");
-    inplace_binary(*this, other, "add_", [a](auto x, auto y) {
-      using U = decltype(x);
-      return detail::add_wrap(x, detail::mul_wrap(static_cast<U>(a), y));
-    });
-  });
+  inplace_binary<InplaceOp::add>(*this, other, "add_", alpha);
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
@@ -289,13 +333,7 @@ Tensor& Tensor::sub_(const Tensor& other, double alpha) {
     check_inplace(*this, "sub_");
     tangent_add_(*this, other, -alpha);
   }
-  detail::visit_dtype(dtype(), [&]<class T>() {
-    const T a = detail::checked_cast<T>(alpha, "sub_");
-    inplace_binary(*this, other, "sub_", [a](auto x, auto y) {
-      using U = decltype(x);
-      return detail::sub_wrap(x, detail::mul_wrap(static_cast<U>(a), y));
-    });
-  });
+  inplace_binary<InplaceOp::sub>(*this, other, "sub_", alpha);
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
@@ -315,7 +353,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
       if (xy.defined()) t.add_(xy);
     }
   }
-  inplace_binary(*this, other, "mul_", [](auto x, auto y) { return detail::mul_wrap(x, y); });
+  inplace_binary<InplaceOp::mul>(*this, other, "mul_", 1.0);
   return *this;
 }
 Tensor& Tensor::mul_(double s) {
@@ -326,9 +364,11 @@ Tensor& Tensor::mul_(double s) {
     if (t.defined()) t.mul_(s);
   }
   detail::visit_dtype(dtype(), [&]<class T>() {
-    T* p = data<T>();
     const T v = detail::checked_cast<T>(s, "mul_");
-    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = detail::mul_wrap(p[i], v);
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("mul_", scale_replay<T>, {capture_detail::RW(*this)}, {numel()},
+                           {static_cast<double>(v)});
+    scale_exec(data<T>(), numel(), v);
   });
   ++impl_->storage->version;
   return *this;
@@ -346,7 +386,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
         t.zero_();
     }
   }
-  inplace_binary(*this, src, "copy_", [](auto, auto y) { return y; });
+  inplace_binary<InplaceOp::copy>(*this, src, "copy_", 1.0);
   return *this;
 }
 Tensor& Tensor::fill_(double v) {
@@ -357,9 +397,11 @@ Tensor& Tensor::fill_(double v) {
     if (t.defined()) t.zero_();  // a constant: zero tangent
   }
   detail::visit_dtype(dtype(), [&]<class T>() {
-    T* p = data<T>();
     const T x = detail::checked_cast<T>(v, "fill_");
-    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = x;
+    if (capture_detail::recorder) [[unlikely]]
+      capture_detail::emit("fill_", fill_replay<T>, {capture_detail::W(*this)}, {numel()},
+                           {static_cast<double>(x)});
+    fill_exec(data<T>(), numel(), x);
   });
   ++impl_->storage->version;
   return *this;
@@ -378,6 +420,8 @@ Tensor full(const Shape& shape, double value, TensorOptions o) {
     const T v = detail::checked_cast<T>(value, "full");
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
   });
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::constant(t, "full");
   if (o.requires_grad) t.requires_grad_(true);
   return t;
 }
@@ -458,6 +502,8 @@ Tensor from_vector_impl(const std::vector<T>& v, const Shape& shape, bool requir
     throw ShapeError("from_vector: " + std::to_string(v.size()) + " values do not fill shape " + shape.str());
   Tensor t = detail::new_tensor(shape, dtype_of<T>());
   if (!v.empty()) std::memcpy(t.raw_data(), v.data(), v.size() * sizeof(T));
+  if (capture_detail::recorder) [[unlikely]]
+    capture_detail::constant(t, "from_vector");
   if (requires_grad) t.requires_grad_(true);
   return t;
 }

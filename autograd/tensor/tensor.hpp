@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -161,10 +162,11 @@ class Tensor {
   /// The single value of a one-element tensor, converted to double / T. An int64 tensor's value
   /// comes back exact as item<int64_t>(); a value that does not fit an integer T (NaN, inf, out of
   /// range) raises ValueError.
-  double item() const;
+  /// (`where`: the caller, named when a capture (capture.hpp) refuses the read.)
+  double item(std::source_location where = std::source_location::current()) const;
   template <class T>
-  T item() const {
-    const double v = item();
+  T item(std::source_location where = std::source_location::current()) const {
+    const double v = item(where);
     if constexpr (std::is_same_v<T, int64_t>) {
       if (dtype() == Dtype::int64) return *data<int64_t>();  // exact beyond 2^53
     }
@@ -177,7 +179,8 @@ class Tensor {
     return static_cast<T>(v);
   }
   /// Element at a multi-index (negative indices allowed), converted to double.
-  double at(std::initializer_list<int64_t> index) const;
+  double at(std::initializer_list<int64_t> index,
+            std::source_location where = std::source_location::current()) const;
   /// All elements, converted to T, in row-major order.
   template <class T>
   std::vector<T> to_vector() const;

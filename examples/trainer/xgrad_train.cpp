@@ -48,6 +48,7 @@ struct Config {
   double target_accuracy = 0;  // > 0: stop when the test accuracy first reaches it, print a JSON line
   int64_t eval_every = 0;      // with a target: also evaluate every N steps (0: after each epoch only)
   bool distributed = false;    // data-parallel over the MPI ranks (xg::dist)
+  bool capture = false;        // --capture: the training step captured once (xg::capture), then replayed
   bool sync_bn = false;        // --distributed: BatchNorm statistics over the global batch
   double bucket_mb = 25;       // --distributed: DDP's gradient bucket size
   double val_fraction = 0.1;   // of the training set, held out to choose the epoch (not with a target)
@@ -128,6 +129,9 @@ void add_options(CLI::App& app, Config& c) {
       ->check(CLI::Range(0.0, 0.9));
   app.add_option("--split-seed", c.split_seed,
                  "seed of the validation split (fixed: the same split for every --seed)");
+  app.add_flag("--capture", c.capture,
+               "capture the training step once (xg::capture) and replay it for every full batch (the last, "
+               "smaller batch runs eagerly); the same results as eager for the same seed");
   app.add_flag("--distributed", c.distributed,
                "data-parallel over MPI (mpirun -np N xgrad-train --distributed): --batch-size is split "
                "across the ranks, --threads is per rank; rank 0 prints, evaluates and writes the checkpoint");
@@ -522,6 +526,7 @@ Data load_data(const Config& c) {
 
 // What is trained and how: the model, its optimizer and the learning-rate schedule.
 struct Training {
+  xg::Plan plan;  // --capture: the step, captured on the first full batch
   std::shared_ptr<xg::nn::Module> model;
   std::unique_ptr<xg::optim::Optimizer> opt;
   std::unique_ptr<xg::optim::LRScheduler> sched;
@@ -608,11 +613,22 @@ EpochResult train_one_epoch(const Config& c, Training& t, xg::data::DataLoader& 
   double paused = 0;  // seconds spent in mid-epoch evaluations
   int64_t step = 0;
   for (const auto& b : loader) {
-    t.opt->zero_grad();
-    xg::Tensor loss = F::cross_entropy(t.forward(b.data), b.target, {.label_smoothing = c.label_smoothing});
-    loss.backward();
-    t.sync();
-    t.opt->step();
+    auto eager_step = [&](const xg::Tensor& x, const xg::Tensor& y) {
+      t.opt->zero_grad();
+      xg::Tensor l = F::cross_entropy(t.forward(x), y, {.label_smoothing = c.label_smoothing});
+      l.backward();
+      t.sync();
+      t.opt->step();
+      return l;
+    };
+    xg::Tensor loss;
+    const bool full = b.data.size(0) == loader.options().batch_size;
+    if (c.capture && full && t.plan.defined())
+      loss = t.plan.replay(b.data, b.target);
+    else if (c.capture && full)
+      loss = (t.plan = xg::capture(eager_step, b.data, b.target)).output();
+    else
+      loss = eager_step(b.data, b.target);
     if (t.per_batch_schedule) t.sched->step();
     const int64_t n = b.data.size(0);
     r.loss_sum += loss.item() * static_cast<double>(n);
@@ -808,6 +824,7 @@ int main(int argc, char** argv) {
 #endif
   try {
     if (c.sync_bn && !c.distributed) throw xg::ValueError("--sync-bn needs --distributed");
+    if (c.capture && c.distributed) throw xg::ValueError("--capture is not supported with --distributed");
     if (c.distributed) {
 #if XGRAD_HAS_MPI
       env.emplace(&argc, &argv);
