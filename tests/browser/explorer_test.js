@@ -258,6 +258,7 @@ async function checkCollapse(page, net, engine, select) {
   if (s.phase !== 'backward' || s.index !== b + 1 || s.highlighted[0] !== `op${engine.backward[b + 1].step}`)
     fail(`${tag}: expanded, Right: at ${s.phase} ${s.index} (${s.highlighted}), not inside the call`);
   checked += 12;
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());  // (no focus ring in the screenshot)
   console.log(`${tag}: stepped over forward and backward, ${outputs.length} gradient(s) in, ${sent.length} out`);
 }
 

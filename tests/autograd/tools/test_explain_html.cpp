@@ -123,6 +123,37 @@ TEST_CASE("explain_html: large tensors are summarised, small ones kept whole") {
   ::rmdir(dir.c_str());
 }
 
+TEST_CASE("explain_html: the calls, with their sums, and which are collapsed at first") {
+  const std::string dir = temp_dir();
+  xg::InspectGuard inspect;
+  const xg::TensorOptions p{.dtype = xg::Dtype::float64, .requires_grad = true};
+  const xg::Tensor x = xg::tensor({1.0, -2.0, 3.0, 0.5}, {4}, p).name("x");
+  const xg::Tensor L = (xg::mean(x * x) + xg::mean(x)).name("L");  // mean(x) may run first
+  xg::explain_html(L, dir + "/p.html", {.collapse_composites = true});
+  const nlohmann::json d = page_data(slurp(dir + "/p.html"));
+  REQUIRE(d["groups"].size() == 2);
+  double sent = 0;
+  for (const nlohmann::json& g : d["groups"]) {
+    CHECK(g["path"] == "mean");
+    CHECK(g["composite"] == true);
+    CHECK(g["collapsed"] == true);
+    CHECK(g["last"].get<int>() == g["first"].get<int>() + 1);  // sum, mul
+    REQUIRE(g["upstream"].size() == 1);
+    CHECK(g["upstream"][0]["tensor"]["values"][0] == 1.0);  // dL/d(mean) of a sum
+    REQUIRE(g["sent"].size() == 1);
+    sent += g["sent"][0]["grad"]["values"][0].get<double>();
+  }
+  // each call sends 1/4 per element to its input (x * x's output; x), summed over its two steps
+  CHECK(sent == doctest::Approx(0.25 + 0.25));
+  xg::explain_html((xg::mean(x) * 1.0).name("M"), dir + "/q.html");
+  const nlohmann::json q = page_data(slurp(dir + "/q.html"));
+  REQUIRE(q["groups"].size() == 1);
+  CHECK(q["groups"][0]["collapsed"] == false);  // by default every call is expanded
+  std::remove((dir + "/p.html").c_str());
+  std::remove((dir + "/q.html").c_str());
+  ::rmdir(dir.c_str());
+}
+
 TEST_CASE("explain_html: errors") {
   CHECK_ERROR(xg::explain_html(xg::Tensor(), "/tmp/x.html"), xg::ValueError, "explain_html", "undefined");
   CHECK_ERROR(xg::explain_html(xg::ones({2}), "/tmp/x.html"), xg::ValueError, "explain_html",
