@@ -39,9 +39,10 @@ import subprocess
 import sys
 import tempfile
 
-FLOP_PER_STEP = {  # forward + backward (about 3x forward) multiply-adds x 2, per WORKLOADS.md shapes
-    "mlp": 3 * 2 * 128 * (784 * 512 + 512 * 256 + 256 * 10),
-    "cnn": 3 * 2 * 64 * (28 * 28 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10),
+FLOP_PER_STEP = {  # 2 flops per multiply-add; forward, weight gradient, and the input gradient of every
+    # layer but the first (the data needs none), per WORKLOADS.md shapes
+    "mlp": 2 * 128 * (784 * 512 * 2 + (512 * 256 + 256 * 10) * 3),
+    "cnn": 2 * 64 * (28 * 28 * 32 * 9 * 2 + (14 * 14 * 64 * 32 * 9 + 3136 * 128 + 128 * 10) * 3),
 }
 LIBTORCH_WORKLOADS = {"mlp", "cnn", "tiny", "lstm", "matmul_peak"}  # what libtorch-bench implements
 REPLAY_WORKLOADS = {"mlp", "cnn", "tiny", "lstm"}  # what xgrad-bench --replay implements

@@ -266,7 +266,7 @@ struct PlanData {
   std::vector<Input> inputs;
   Tensor output;
   void* arena = nullptr;
-  std::size_t arena_bytes = 0, unplanned_bytes = 0, fused = 0;
+  std::size_t arena_bytes = 0, unplanned_bytes = 0;
   ~PlanData() { std::free(arena); }
 };
 
@@ -309,9 +309,7 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
 }
 }  // namespace
 
-void fuse_kernels(PlanData&) {}
-
-Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> inputs, CaptureOptions o) {
+Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> inputs) {
   if (recorder) throw CaptureError("capture: a capture is already running on this thread (nested capture)");
   auto r = std::make_unique<Recorder>();
   auto d = std::make_shared<PlanData>();
@@ -407,7 +405,6 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   d->owned = std::move(r->owned);
   d->grads = std::move(r->grads);
   r.reset();  // (recorder is off: the storages it held are freed without a hook)
-  if (o.fuse) fuse_kernels(*d);
   return Plan(std::move(d));
 }
 
@@ -457,9 +454,6 @@ std::size_t Plan::arena_bytes() const {
 std::size_t Plan::unplanned_bytes() const {
   return d_ ? d_->unplanned_bytes : 0;
 }
-std::size_t Plan::fused_kernels() const {
-  return d_ ? d_->fused : 0;
-}
 
 void print_plan(const Plan& plan, std::ostream& os) {
   if (!plan.d_) {
@@ -468,7 +462,6 @@ void print_plan(const Plan& plan, std::ostream& os) {
   }
   const capture_detail::PlanData& d = *plan.d_;
   os << "plan: " << d.kernels.size() << " kernels";
-  if (d.fused) os << " (" << d.fused << " fused away)";
   os << ", " << d.inputs.size() << " inputs\n";
   for (std::size_t i = 0; i < d.kernels.size(); ++i) {
     os << "  #" << i << " " << d.names[i];

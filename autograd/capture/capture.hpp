@@ -66,8 +66,6 @@ class Plan {
   std::size_t arena_bytes() const;
   /// Bytes the intermediates would take without reuse (each its own buffer).
   std::size_t unplanned_bytes() const;
-  /// How many kernels fusion removed.
-  std::size_t fused_kernels() const;
   bool defined() const { return d_ != nullptr; }
 
  private:
@@ -75,13 +73,9 @@ class Plan {
   std::shared_ptr<capture_detail::PlanData> d_;
 };
 
-struct CaptureOptions {
-  /// Fuse chains of element-wise kernels over one shape (bit-identical: see docs/design.md).
-  bool fuse = true;
-};
 
 namespace capture_detail {
-Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> inputs, CaptureOptions o);
+Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> inputs);
 }
 
 /// Runs `step(inputs...)` once while recording it; returns the plan (see capture.hpp).
@@ -97,24 +91,8 @@ Plan capture(F&& step, const T&... inputs) {
           return Tensor(step(inputs...));
         }
       },
-      std::span<const Tensor>(in.data(), in.size()), CaptureOptions{});
+      std::span<const Tensor>(in.data(), in.size()));
 }
-/// The same with options.
-template <class F, class... T>
-Plan capture(CaptureOptions o, F&& step, const T&... inputs) {
-  const std::array<Tensor, sizeof...(T)> in{inputs...};
-  return capture_detail::capture_impl(
-      [&]() -> Tensor {
-        if constexpr (std::is_void_v<std::invoke_result_t<F&, const T&...>>) {
-          step(inputs...);
-          return Tensor();
-        } else {
-          return Tensor(step(inputs...));
-        }
-      },
-      std::span<const Tensor>(in.data(), in.size()), o);
-}
-
 /// Prints each kernel with its buffers (arena slot and offset, or the external buffer it
 /// updates), then the arena's size against the unplanned total.
 void print_plan(const Plan& plan, std::ostream& os);
