@@ -73,7 +73,6 @@ class Plan {
   std::shared_ptr<capture_detail::PlanData> d_;
 };
 
-
 namespace capture_detail {
 Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> inputs);
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "xgrad/autograd/capture/recorder.hpp"
 #include "xgrad/autograd/kernels/loops.hpp"
 #include "xgrad/autograd/kernels/parallel.hpp"
 #include "xgrad/autograd/ops/elementwise_kernels.hpp"
@@ -305,8 +306,11 @@ class Engine {
       acc = std::move(g);
       return;
     }
-    if (GradMode::is_enabled() || acc.impl().use_count() != 1 || acc.impl()->storage.use_count() != 1 ||
-        acc.dtype() != g.dtype() || !(acc.shape() == g.shape()) || acc.requires_grad()) {
+    // While a step is captured, the total is formed by the add op, whose kernel the plan records
+    // (this raw loop has no capture form).
+    if (GradMode::is_enabled() || capture_detail::recorder || acc.impl().use_count() != 1 ||
+        acc.impl()->storage.use_count() != 1 || acc.dtype() != g.dtype() || !(acc.shape() == g.shape()) ||
+        acc.requires_grad()) {
       acc = acc + g;
       return;
     }
