@@ -21,7 +21,7 @@
 // installed (bench/meson.build).
 #include <cblas.h>
 #include <torch/torch.h>
-#include <zlib.h>
+#include "fashion_idx.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -57,85 +57,15 @@ struct Args {
   std::string data = "/usr/share/datasets/fashion-mnist";
 };
 
-// An IDX file of unsigned bytes (gzip'd or raw: gzread reads both), as its dimensions and bytes.
-struct Idx {
-  std::vector<int64_t> dims;
-  std::vector<uint8_t> bytes;
-};
-
-Idx read_idx(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f)
-    throw std::runtime_error("cannot open '" + path + "' (install dataset-fashion-mnist or pass --data DIR)");
-  auto read = [&](void* dst, std::size_t n, const char* what) {
-    std::size_t done = 0;
-    while (done < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 30));
-      const int got = gzread(f, static_cast<char*>(dst) + done, chunk);
-      if (got <= 0) {
-        gzclose(f);
-        throw std::runtime_error("IDX file '" + path + "': truncated while reading the " + what);
-      }
-      done += static_cast<std::size_t>(got);
-    }
-  };
-  unsigned char magic[4];
-  read(magic, 4, "magic number");
-  if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] < 1 || magic[3] > 4) {
-    gzclose(f);
-    throw std::runtime_error("IDX file '" + path + "': not an IDX file of unsigned bytes");
-  }
-  Idx idx;
-  std::size_t count = 1;
-  for (int d = 0; d < magic[3]; ++d) {
-    unsigned char b[4];
-    read(b, 4, "dimensions");
-    const int64_t n = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) | (int64_t{b[2]} << 8) | int64_t{b[3]};
-    idx.dims.push_back(n);
-    count *= static_cast<std::size_t>(n);
-  }
-  idx.bytes.resize(count);
-  read(idx.bytes.data(), count, "values");
-  char extra;
-  const bool trailing = gzread(f, &extra, 1) > 0;
-  gzclose(f);
-  if (trailing) throw std::runtime_error("IDX file '" + path + "': trailing bytes after the values");
-  return idx;
-}
-
-constexpr float kMean = 0.2860f, kStd = 0.3530f;
-
 struct Split {
   torch::Tensor x;  // float32 [N, 1, 28, 28], standardised
   torch::Tensor y;  // int64 [N]
 };
 
 Split load_split(const Args& a, bool train) {
-  const std::string prefix = a.data + "/" + (train ? "train" : "t10k");
-  auto pick = [&](const std::string& stem) {
-    const std::string gz = prefix + stem + ".gz";
-    if (FILE* f = std::fopen(gz.c_str(), "rb")) {
-      std::fclose(f);
-      return gz;
-    }
-    return prefix + stem;
-  };
-  const Idx images = read_idx(pick("-images-idx3-ubyte")), labels = read_idx(pick("-labels-idx1-ubyte"));
-  if (images.dims.size() != 3 || images.dims[1] != 28 || images.dims[2] != 28 || labels.dims.size() != 1 ||
-      labels.dims[0] != images.dims[0])
-    throw std::runtime_error("Fashion-MNIST in '" + a.data + "': unexpected image or label dimensions");
-  int64_t n = images.dims[0];
-  if (a.limit > 0 && a.limit < n) n = a.limit;
-  torch::Tensor x = torch::empty({n, 1, 28, 28});
-  float* px = x.data_ptr<float>();
-  for (int64_t i = 0; i < n * 784; ++i)
-    px[i] = (static_cast<float>(images.bytes[static_cast<std::size_t>(i)]) / 255.0f - kMean) / kStd;
-  torch::Tensor y = torch::empty({n}, torch::kInt64);
-  int64_t* py = y.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    py[i] = labels.bytes[static_cast<std::size_t>(i)];
-    if (py[i] > 9) throw std::runtime_error("Fashion-MNIST labels: a label outside 0..9");
-  }
+  peers::FashionSplit s = peers::load_fashion(a.data, train, a.limit);
+  torch::Tensor x = torch::from_blob(s.pixels.data(), {s.n, 1, 28, 28}).clone();
+  torch::Tensor y = torch::from_blob(s.labels.data(), {s.n}, torch::kInt64).clone();
   return {x, y};
 }
 
@@ -145,7 +75,7 @@ void augment(torch::Tensor& x, const Args& a, std::mt19937_64& rng) {
   if (!a.crop && !a.flip) return;
   x = x.contiguous();
   const int64_t n = x.size(0), h = 28, w = 28, pad = 2;
-  const float fill = (0.0f - kMean) / kStd;
+  const float fill = (0.0f - peers::kFashionMean) * (1.0f / peers::kFashionStd);  // a black pixel
   float* d = x.data_ptr<float>();
   std::uniform_int_distribution<int64_t> shift(-pad, pad);
   std::bernoulli_distribution coin(0.5);
