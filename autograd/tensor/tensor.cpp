@@ -56,10 +56,10 @@ void* Tensor::raw_data() const {
   return impl_->storage->data;
 }
 
-double Tensor::item(std::source_location where) const {
+double Tensor::item(CallSite where) const {
   check_defined("item");
   if (capture_detail::recorder) [[unlikely]]
-    capture_detail::refuse_read("item()", where.file_name(), where.line(), where.function_name());
+    capture_detail::refuse_read("item()", where.file, where.line, where.function);
   if (numel() != 1)
     throw ValueError("item: the tensor has " + std::to_string(numel()) + " elements " + shape().str() +
                      "; item() needs exactly one");
@@ -67,10 +67,10 @@ double Tensor::item(std::source_location where) const {
       dtype(), [&]<class T>() { return static_cast<double>(*static_cast<const T*>(raw_data())); });
 }
 
-double Tensor::at(std::initializer_list<int64_t> index, std::source_location where) const {
+double Tensor::at(std::initializer_list<int64_t> index, CallSite where) const {
   check_defined("at");
   if (capture_detail::recorder) [[unlikely]]
-    capture_detail::refuse_read("at()", where.file_name(), where.line(), where.function_name());
+    capture_detail::refuse_read("at()", where.file, where.line, where.function);
   const Shape& s = shape();
   if (static_cast<int>(index.size()) != s.rank())
     throw IndexError("at: " + std::to_string(index.size()) + " indices for a tensor of shape " + s.str());

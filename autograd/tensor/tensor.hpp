@@ -11,7 +11,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -58,6 +57,18 @@ struct Storage {
   /// Up to kInlineBytes live inside the Storage itself: small tensors cost no second allocation.
   static constexpr std::size_t kInlineBytes = 64;
   alignas(64) unsigned char inline_bytes[kInlineBytes];
+};
+
+/// Where a call was made from, filled in at the call site by a defaulted argument (the compiler
+/// builtins that std::source_location wraps: clang 14 with libstdc++ 12 has no usable
+/// <source_location>). Named by capture.hpp when it refuses a read on the host.
+struct CallSite {
+  const char* file;
+  unsigned line;
+  const char* function;
+  constexpr CallSite(const char* f = __builtin_FILE(), unsigned l = __builtin_LINE(),
+                     const char* fn = __builtin_FUNCTION())
+      : file(f), line(l), function(fn) {}
 };
 
 class Node;
@@ -163,9 +174,9 @@ class Tensor {
   /// comes back exact as item<int64_t>(); a value that does not fit an integer T (NaN, inf, out of
   /// range) raises ValueError.
   /// (`where`: the caller, named when a capture (capture.hpp) refuses the read.)
-  double item(std::source_location where = std::source_location::current()) const;
+  double item(CallSite where = {}) const;
   template <class T>
-  T item(std::source_location where = std::source_location::current()) const {
+  T item(CallSite where = {}) const {
     const double v = item(where);
     if constexpr (std::is_same_v<T, int64_t>) {
       if (dtype() == Dtype::int64) return *data<int64_t>();  // exact beyond 2^53
@@ -179,8 +190,7 @@ class Tensor {
     return static_cast<T>(v);
   }
   /// Element at a multi-index (negative indices allowed), converted to double.
-  double at(std::initializer_list<int64_t> index,
-            std::source_location where = std::source_location::current()) const;
+  double at(std::initializer_list<int64_t> index, CallSite where = {}) const;
   /// All elements, converted to T, in row-major order.
   template <class T>
   std::vector<T> to_vector() const;
