@@ -929,8 +929,33 @@ Tensor index_add(const Tensor& x, int64_t axis, const Tensor& index, const Tenso
 
 // ---- gather / scatter_add ----
 namespace {
-// Calls f(x_offset, index_offset) for every element of index, where x_offset is the position in
-// x (contiguous, shape xs) with the coordinate along `axis` replaced by the index value.
+// The walk over an index tensor: f(x_offset, k) for its element k, x_offset being the position in
+// x (contiguous, shape xs) with the coordinate along `axis` replaced by the index value; the index
+// range is checked as it goes. for_each_indexed runs it after the shape checks; the replayed gather
+// and scatter_add (capture.hpp) run it as is (the index values are the new step's).
+template <class F>
+void indexed_walk(const Shape& xs, const Shape& is, const int64_t* idx, int axis, const char* op, F f) {
+  const int r = xs.rank();
+  int64_t st[kMaxRank];
+  int64_t stride = 1;
+  for (int d = r - 1; d >= 0; --d) {
+    st[d] = stride;
+    stride *= xs[d];
+  }
+  int64_t c[kMaxRank] = {};
+  for (int64_t k = 0, total = is.numel(); k < total; ++k) {
+    const int64_t v = idx[k];
+    check_range(v, xs, op, axis);
+    int64_t off = 0;
+    for (int d = 0; d < r; ++d) off += (d == axis ? v : c[d]) * st[d];
+    f(off, k);
+    for (int d = r - 1; d >= 0; --d) {
+      if (++c[d] < is[d]) break;
+      c[d] = 0;
+    }
+  }
+}
+
 template <class F>
 void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char* op, F f) {
   const Shape& is = index.shape();
@@ -943,21 +968,7 @@ void for_each_indexed(const Shape& xs, const Tensor& index, int axis, const char
                        std::to_string(d));
   const int64_t total = is.numel();
   if (total == 0) return;
-  const std::vector<int64_t> st = contiguous_strides(xs);
-  const int64_t* idx = index.data<int64_t>();
-  int64_t c[kMaxRank] = {};
-  const int r = xs.rank();
-  for (int64_t k = 0; k < total; ++k) {
-    const int64_t v = idx[k];
-    check_range(v, xs, op, axis);
-    int64_t off = 0;
-    for (int d = 0; d < r; ++d) off += (d == axis ? v : c[d]) * st[d];
-    f(off, k);
-    for (int d = r - 1; d >= 0; --d) {
-      if (++c[d] < is[d]) break;
-      c[d] = 0;
-    }
-  }
+  indexed_walk(xs, is, index.data<int64_t>(), axis, op, f);
 }
 }  // namespace
 
@@ -1010,38 +1021,13 @@ XG_OP(one_hot,
        .torch = "torch.nn.functional.one_hot"});
 
 namespace {
-// The replayed forms of gather and scatter_add (capture.hpp): for_each_indexed's walk without its
-// allocation; the index range is checked again on each replay (the values are the new step's).
-template <class F>
-void indexed_replay_walk(const Shape& xs, const Shape& is, const int64_t* idx, int axis, const char* op,
-                         F f) {
-  const int r = xs.rank();
-  int64_t st[kMaxRank];
-  int64_t stride = 1;
-  for (int d = r - 1; d >= 0; --d) {
-    st[d] = stride;
-    stride *= xs[d];
-  }
-  int64_t c[kMaxRank] = {};
-  for (int64_t k = 0, total = is.numel(); k < total; ++k) {
-    const int64_t v = idx[k];
-    check_range(v, xs, op, axis);
-    int64_t off = 0;
-    for (int d = 0; d < r; ++d) off += (d == axis ? v : c[d]) * st[d];
-    f(off, k);
-    for (int d = r - 1; d >= 0; --d) {
-      if (++c[d] < is[d]) break;
-      c[d] = 0;
-    }
-  }
-}
 template <class T>
 void gather_replay(const capture_detail::Kernel& k) {
   const Shape* s = static_cast<const Shape*>(k.aux);
   const T* in = static_cast<const T*>(k.buf[0]);
   T* out = static_cast<T*>(k.buf[2]);
-  indexed_replay_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]), "gather",
-                      [&](int64_t xo, int64_t i) { out[i] = in[xo]; });
+  indexed_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]), "gather",
+               [&](int64_t xo, int64_t i) { out[i] = in[xo]; });
 }
 template <class T>
 void scatter_add_replay(const capture_detail::Kernel& k) {
@@ -1050,8 +1036,8 @@ void scatter_add_replay(const capture_detail::Kernel& k) {
   const T* src = static_cast<const T*>(k.buf[2]);
   T* out = static_cast<T*>(k.buf[3]);
   std::copy(in, in + s[0].numel(), out);
-  indexed_replay_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]),
-                      "scatter_add", [&](int64_t xo, int64_t i) { out[xo] += src[i]; });
+  indexed_walk(s[0], s[1], static_cast<const int64_t*>(k.buf[1]), static_cast<int>(k.n[0]), "scatter_add",
+               [&](int64_t xo, int64_t i) { out[xo] += src[i]; });
 }
 }  // namespace
 
