@@ -389,7 +389,10 @@ void run_conv_parts(const Args& a) {
     std::printf("%s,\"fraction_of_matmul_peak\":%.3f}\n", lines[i].c_str(), gflops[i] / peak);
   for (const xg::Shape& xs : {xg::Shape{64, 32, 28, 28}, xg::Shape{64, 64, 14, 14}}) {
     xg::Tensor x = xg::randn(xs);
-    auto [y, idx] = xg::max_pool2d_with_indices(x, 2);
+    // Not a structured binding: clang 14 (the sanitizer build) cannot capture one in a lambda.
+    const auto pooled = xg::max_pool2d_with_indices(x, 2);
+    const xg::Tensor& y = pooled.first;
+    const xg::Tensor& idx = pooled.second;
     xg::Tensor gy = xg::randn(y.shape()), keep;
     const double fwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // x in; y, int64 idx out
     const double bwd_bytes = 4.0 * static_cast<double>(x.numel() + 3 * y.numel());  // gy, idx in; gx out

@@ -12,8 +12,7 @@ BUILD=${BUILD:-build-asan}
 bash scripts/sanitize.sh --setup-only || exit 1
 targets=(idx safetensors load ops csv)
 [ $# -eq 0 ] || targets=("$1")
-ninja -C "$BUILD" -j"${JOBS:-2}" "${targets[@]/#/tests/fuzz_}" "${targets[@]/#/tests/replay_}" | tail -n 1
-[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+bash scripts/ninja-quiet.sh "$BUILD" "${targets[@]/#/tests/fuzz_}" "${targets[@]/#/tests/replay_}" || exit 1
 # The targets write each input to a file in $TMPDIR for the loaders to read; on a disk that
 # discards blocks on truncate that file I/O took most of the time (the fuzzers sat in D state,
 # 0.15 of a core each): a tmpfs keeps them busy with the parsers.

@@ -50,8 +50,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -Doptimization="${SAN_OPT:-1}" -Dfuzz=$fuzz -Dmpi=disabled -Dcpp_args="$extra" -Dcpp_link_args="$extra" >/dev/null || exit 1
 fi
 [ "${1:-}" != --setup-only ] || exit 0
-ninja -C "$BUILD" -j"${JOBS:-2}" | tail -n 1
-[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+bash scripts/ninja-quiet.sh "$BUILD" || exit 1
 
 # UBSan only prints by default; halt so that a report fails its test. meson 1.0 sets none of these.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

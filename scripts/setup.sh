@@ -45,4 +45,4 @@ fi
 if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=release >/dev/null
 fi
-ninja -C build -j2 | tail -n 1
+bash scripts/ninja-quiet.sh build || exit 1

@@ -24,8 +24,7 @@ tests=(autograd/kernels/parallel nn/threads data/dataset)
 tests+=("$@")
 targets=()
 for t in "${tests[@]}"; do targets+=("tests/test_${t##*/}"); done
-ninja -C "$BUILD" -j"${JOBS:-2}" "${targets[@]}" | tail -n 1
-[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+bash scripts/ninja-quiet.sh "$BUILD" "${targets[@]}" || exit 1
 
 # halt_on_error: the first report ends the test with TSan's exit code (66), so it fails.
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
