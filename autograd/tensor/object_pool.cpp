@@ -8,7 +8,7 @@
 
 namespace xg::detail {
 
-[[gnu::tls_model("initial-exec")]] constinit thread_local PoolCache pool_cache = {};
+[[gnu::tls_model("initial-exec")]] constinit thread_local PoolCache pool_cache = {.head = {}, .count = {}, .off = true};
 
 namespace {
 constexpr std::align_val_t kAlign{kPoolGrain};
@@ -35,23 +35,33 @@ struct ExitGuard {
   ExitGuard& operator=(const ExitGuard&) = delete;
   ~ExitGuard() {
     pool_cache.off = true;
+    exiting = true;
     free_lists(pool_cache);
   }
   bool armed = false;
+  bool exiting = false;
 };
 thread_local ExitGuard exit_guard;
 thread_local bool guarded = false;
+
+// The thread's first slow path: registers the exit hook, then lets blocks onto the lists.
+void arm() {
+  guarded = true;
+  exit_guard.armed = true;  // the first access constructs it and registers its destructor
+  pool_cache.off = exit_guard.exiting;
+}
 }  // namespace
 
 void* pool_refill(std::size_t cls) {
-  if (!guarded && !pool_cache.off) {
-    guarded = true;
-    exit_guard.armed = true;  // the first access constructs it and registers its destructor
-  }
+  if (!guarded) arm();
   return ::operator new((cls + 1) * kPoolGrain, kAlign);
 }
 
-void pool_spill(void* p, std::size_t) {
+void pool_spill(void* p, std::size_t cls) {
+  if (!guarded) {
+    arm();
+    if (!pool_cache.off) return pool_deallocate(p, (cls + 1) * kPoolGrain);  // the list is empty
+  }
   ::operator delete(p, kAlign);
 }
 

@@ -31,13 +31,16 @@ inline constexpr struct PoolCaps {
 struct PoolCache {
   void* head[kPoolClasses];
   uint32_t count[kPoolClasses];
-  bool off;  // the thread is exiting: its lists are gone, blocks go straight to the heap
+  // Blocks go to pool_spill, not the list: true until the thread's first slow path registers
+  // the exit hook that frees its lists (so a thread that only frees blocks made elsewhere still
+  // returns them at exit), and again once the thread is exiting (its lists are gone).
+  bool off;
 };
 // initial-exec: one %fs-relative access per call, no __tls_get_addr (as detail::tape_observer).
 [[gnu::tls_model("initial-exec")]] extern constinit thread_local PoolCache pool_cache;
 
 void* pool_refill(std::size_t cls);            // the list is empty: a block from the heap
-void pool_spill(void* p, std::size_t cls);     // the list is full, or the thread exiting
+void pool_spill(void* p, std::size_t cls);     // the list is full, or off
 void* pool_allocate_large(std::size_t bytes);  // above kPoolMaxBytes
 void pool_deallocate_large(void* p);
 #if defined(__SANITIZE_ADDRESS__)
