@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -48,7 +49,8 @@ Stats stats_of(std::vector<double> ms) {
 struct Args {
   int threads = 2;
   int warmup = -1, steps = -1;
-  bool replay = false;  // --replay: the step captured once (xg::capture), then replayed
+  bool replay = false;      // --replay: the step captured once (xg::capture), then replayed
+  bool print_plan = false;  // --print-plan (with --replay): the plan on stderr
 };
 
 // Times `step` after warm-up; each timed step measured on its own.
@@ -74,6 +76,14 @@ std::string common_fields(const char* workload, const Args& a, int warmup, int s
     << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
   if (a.replay) o << ",\"replay\":true";
   return o.str();
+}
+
+// --replay: the plan's kernel count and arena size (bytes).
+std::string plan_fields(const xg::Plan& plan, const Args& a) {
+  if (!plan.defined()) return "";
+  if (a.print_plan) xg::print_plan(plan, std::cerr);
+  return ",\"plan_kernels\":" + std::to_string(plan.num_kernels()) +
+         ",\"arena_bytes\":" + std::to_string(plan.arena_bytes());
 }
 
 long peak_rss_kb() {
@@ -107,8 +117,9 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
   }
   const double first = loss.item();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
-              common_fields(name, a, warmup, steps, s).c_str(), first, loss.item(), peak_rss_kb());
+  std::printf("%s%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first,
+              loss.item(), peak_rss_kb());
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
@@ -302,10 +313,10 @@ void run_tiny(const Args& a) {
       step();
   }));
   std::printf(
-      "%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
+      "%s%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
       "\"peak_rss_kb\":%ld}\n",
-      common_fields("tiny", a, warmup, steps, s).c_str(), first, loss.item(), s.median * 1000 / 300,
-      s.min * 1000 / 300, peak_rss_kb());
+      common_fields("tiny", a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first, loss.item(),
+      s.median * 1000 / 300, s.min * 1000 / 300, peak_rss_kb());
 }
 
 // matmul_peak: C = A B for 1024^2 float32 through xg::matmul, and the raw sgemm for reference.
@@ -488,8 +499,10 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(
         stderr,
-        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay]\n"
-        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm)\n"
+        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay "
+        "[--print-plan]]\n"
+        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm); "
+        "--print-plan: print that plan on stderr\n"
         "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, mlp_rss, "
         "batch_jacobian\n",
         argv[0]);
@@ -500,6 +513,10 @@ int main(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--replay") {
       a.replay = true;
+      continue;
+    }
+    if (k == "--print-plan") {
+      a.print_plan = true;
       continue;
     }
     if (i + 1 >= argc) {
