@@ -123,12 +123,13 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
+template <class Act = xg::nn::ReLU>
 std::shared_ptr<xg::nn::Sequential> make_mlp() {
   auto net = std::make_shared<xg::nn::Sequential>();
   net->push_back(std::make_shared<xg::nn::Linear>(784, 512));
-  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<Act>());
   net->push_back(std::make_shared<xg::nn::Linear>(512, 256));
-  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<Act>());
   net->push_back(std::make_shared<xg::nn::Linear>(256, 10));
   return net;
 }
@@ -140,6 +141,17 @@ void run_mlp(const Args& a) {
   xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
   train_workload(
       "mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
+}
+
+// mlp_gelu (xgrad only): mlp with GELU, a composite of five element-wise ops (x / sqrt 2, erf,
+// 1 +, 0.5 x, the product) whose backward is element-wise too: chains a plan fuses (capture.cpp).
+void run_mlp_gelu(const Args& a) {
+  xg::manual_seed(0);
+  auto net = make_mlp<xg::nn::GELU>();
+  xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+  xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
+  train_workload(
+      "mlp_gelu", a, 20, 200, opt, [&] { return net->forward(x); }, y);
 }
 
 // Resident set size now (not the peak) from /proc/self/statm: all resident pages, and the
@@ -503,8 +515,8 @@ int main(int argc, char** argv) {
         "[--print-plan]]\n"
         "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm); "
         "--print-plan: print that plan on stderr\n"
-        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, mlp_rss, "
-        "batch_jacobian\n",
+        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), mlp_gelu, kernels, conv_parts, "
+        "mlp_rss, batch_jacobian\n",
         argv[0]);
     return 2;
   }
@@ -537,26 +549,22 @@ int main(int argc, char** argv) {
   }
   xg::set_num_threads(a.threads);
   const std::map<std::string, std::function<void(const Args&)>> workloads = {
-      {"mlp", run_mlp},
-      {"cnn", run_cnn},
-      {"tiny", run_tiny},
-      {"lstm", run_lstm},
-      {"matmul_peak", run_matmul_peak},
-      {"kernels", run_kernels},
-      {"conv_parts", run_conv_parts},
-      {"mlp_rss", run_mlp_rss},
-      {"batch_jacobian", run_batch_jacobian}};
+      {"mlp", run_mlp},         {"mlp_gelu", run_mlp_gelu},
+      {"cnn", run_cnn},         {"tiny", run_tiny},
+      {"lstm", run_lstm},       {"matmul_peak", run_matmul_peak},
+      {"kernels", run_kernels}, {"conv_parts", run_conv_parts},
+      {"mlp_rss", run_mlp_rss}, {"batch_jacobian", run_batch_jacobian}};
   std::string list = argv[1];
   if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(
-          stderr,
-          "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, conv_parts, "
-          "mlp_rss, batch_jacobian)\n",
-          w.c_str());
+      std::fprintf(stderr,
+                   "unknown workload '%s' (available: mlp, mlp_gelu, cnn, tiny, lstm, matmul_peak, kernels, "
+                   "conv_parts, "
+                   "mlp_rss, batch_jacobian)\n",
+                   w.c_str());
       return 2;
     }
     it->second(a);

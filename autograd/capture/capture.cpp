@@ -35,6 +35,7 @@ struct BufInfo {
   // planning
   bool in_arena = false;
   bool fused = false;  // an intermediate of a fused chain: lives in the fused kernel's block scratch
+  int chain = -1;      // written by a fused chain of several blocks: the chain's first rec
   std::size_t offset = 0;
 };
 
@@ -292,8 +293,17 @@ std::size_t align64(std::size_t n) {
   return (n + 63) & ~std::size_t(63);
 }
 
+// A buffer a fused chain of several blocks writes (chain: its first rec) must not take memory of
+// one the chain reads for the last time before (later blocks of that are still to be read), unless
+// it takes exactly that one's place: element for element, each block overwrites only what it
+// read (capture.cpp, fusion).
+bool hazard(const BufInfo& born, const BufInfo& read) {
+  return born.chain >= 0 && read.last >= born.chain && read.last < born.first;
+}
+
 // Offsets for the arena buffers: the largest first, each at the lowest offset that overlaps no
-// placed buffer alive at the same time (a buffer's slot is free again after its last reader).
+// placed buffer alive at the same time (a buffer's slot is free again after its last reader) and
+// no fusion hazard (see hazard()) but in that one's exact place.
 std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
   std::vector<uint32_t> order;
   for (uint32_t i = 0; i < bufs.size(); ++i)
@@ -302,21 +312,47 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
                    [&](uint32_t a, uint32_t b) { return align64(bufs[a].nbytes) > align64(bufs[b].nbytes); });
   std::vector<uint32_t> placed;
   std::size_t total = 0;
-  std::vector<std::pair<std::size_t, std::size_t>> busy;
+  std::vector<std::pair<std::size_t, std::size_t>> busy, avoid;
+  std::vector<std::size_t> exact;  // offsets of hazards b may take exactly
+  auto clear_of = [](const std::vector<std::pair<std::size_t, std::size_t>>& v, std::size_t lo,
+                     std::size_t hi) {
+    for (const auto& iv : v)
+      if (iv.first < hi && lo < iv.second) return false;
+    return true;
+  };
   for (uint32_t i : order) {
     BufInfo& b = bufs[i];
     const std::size_t size = align64(std::max<std::size_t>(b.nbytes, 1));
     busy.clear();
+    avoid.clear();
+    exact.clear();
     for (uint32_t j : placed) {
       const BufInfo& o = bufs[j];
-      if (o.first <= b.last && b.first <= o.last)
-        busy.emplace_back(o.offset, o.offset + align64(std::max<std::size_t>(o.nbytes, 1)));
+      const std::pair<std::size_t, std::size_t> iv{o.offset,
+                                                   o.offset + align64(std::max<std::size_t>(o.nbytes, 1))};
+      if (o.first <= b.last && b.first <= o.last) {
+        busy.push_back(iv);
+      } else if (hazard(b, o) || hazard(o, b)) {
+        avoid.push_back(iv);
+        if (o.nbytes == b.nbytes && o.dtype == b.dtype) exact.push_back(o.offset);
+      }
     }
+    const std::size_t nbusy = busy.size();
+    busy.insert(busy.end(), avoid.begin(), avoid.end());
     std::sort(busy.begin(), busy.end());
     std::size_t at = 0;
     for (const auto& [lo, hi] : busy) {
       if (at + size <= lo) break;
       at = std::max(at, hi);
+    }
+    // or exactly in a hazard's place, when that overlaps nothing alive and no other hazard
+    busy.resize(nbusy);  // (unsorted: clear_of needs no order)
+    for (std::size_t c : exact) {
+      if (c >= at || !clear_of(busy, c, c + size)) continue;
+      bool ok = true;
+      for (const auto& iv : avoid)
+        if (iv.first != c && iv.first < c + size && c < iv.second) ok = false;
+      if (ok) at = c;
     }
     b.offset = at;
     total = std::max(total, at + size);
@@ -454,10 +490,11 @@ bool plan_group(const std::vector<Rec>& recs, std::vector<BufInfo>& bufs, std::v
   if (g.slot.empty()) return false;
   g.slots = static_cast<int>(busy_until.size());
   g.members = std::move(run);
-  // The other buffers a member touches stay where they are; those in the arena must not share
-  // memory with each other during the fused kernel (a block writes one while a later block of
-  // another still has to be read): their lifetimes cover the whole chain.
-  const int first = g.members.front(), last = g.members.back();
+  // The other buffers a member touches stay where they are. A chain of one block runs its members
+  // one after the other, as unfused; with several, a buffer the chain writes must not take the
+  // memory of one it read for the last time (plan_offsets, hazard()).
+  const int first = g.members.front();
+  const bool blocks = numel > kFuseBlock;
   for (int index : g.members) {
     const Rec& rec = recs[static_cast<std::size_t>(index)];
     for (int j = 0; j < rec.nbuf; ++j) {
@@ -465,9 +502,8 @@ bool plan_group(const std::vector<Rec>& recs, std::vector<BufInfo>& bufs, std::v
       if (g.slot.count(rec.ids[j])) {
         b.in_arena = false;
         b.fused = true;
-      } else if (b.in_arena) {
-        b.first = std::min(b.first, first);
-        b.last = std::max(b.last, last);
+      } else if (blocks && b.in_arena && b.first >= first) {
+        b.chain = first;
       }
     }
   }
