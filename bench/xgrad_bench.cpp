@@ -288,6 +288,45 @@ void run_lstm(const Args& a) {
       y);
 }
 
+// ewchain, ewchain_1m (xgrad only): a step that is element-wise end to end on n = 2^16 (the size
+// of mlp_gelu's first activation) or 2^20 elements: gelu(x * w + c), sum of squares, backward,
+// SGD by hand on w and c; what fusing element-wise chains (capture.cpp) changes without gemms.
+void run_ewchain(const Args& a, const char* name, int64_t n) {
+  const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : (n > 65536 ? 50 : 300);
+  xg::manual_seed(0);
+  xg::Tensor w = xg::randn({n}, {.requires_grad = true}), c = xg::randn({n}, {.requires_grad = true});
+  const xg::Tensor x = xg::randn({n});
+  xg::Tensor loss;
+  auto step = [&] {
+    w.zero_grad();
+    c.zero_grad();
+    const xg::Tensor y = xg::nn::functional::gelu(x * w + c);
+    loss = xg::sum(y * y);
+    loss.backward();
+    xg::NoGradGuard no_grad;
+    w.sub_(w.grad(), 1e-3);
+    c.sub_(c.grad(), 1e-3);
+  };
+  xg::Plan plan;
+  if (a.replay)
+    plan = xg::capture([&] {
+      step();
+      return loss;
+    });
+  else
+    step();
+  const double first = loss.item();
+  const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, [&] {
+    if (a.replay)
+      plan.replay();
+    else
+      step();
+  }));
+  std::printf("%s%s,\"numel\":%ld,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(),
+              static_cast<long>(n), first, loss.item(), peak_rss_kb());
+}
+
 // tiny: 100 x (y = tanh(y * w + b)) on [16], sum, backward, SGD on w and b: per-op overhead.
 void run_tiny(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : 200;
@@ -509,15 +548,15 @@ void run_batch_jacobian(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(
-        stderr,
-        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay "
-        "[--print-plan]]\n"
-        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm); "
-        "--print-plan: print that plan on stderr\n"
-        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), mlp_gelu, kernels, conv_parts, "
-        "mlp_rss, batch_jacobian\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay "
+                 "[--print-plan]]\n"
+                 "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm); "
+                 "--print-plan: print that plan on stderr\n"
+                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), mlp_gelu, ewchain, "
+                 "ewchain_1m, kernels, conv_parts, "
+                 "mlp_rss, batch_jacobian\n",
+                 argv[0]);
     return 2;
   }
   Args a;
@@ -549,11 +588,18 @@ int main(int argc, char** argv) {
   }
   xg::set_num_threads(a.threads);
   const std::map<std::string, std::function<void(const Args&)>> workloads = {
-      {"mlp", run_mlp},         {"mlp_gelu", run_mlp_gelu},
-      {"cnn", run_cnn},         {"tiny", run_tiny},
-      {"lstm", run_lstm},       {"matmul_peak", run_matmul_peak},
-      {"kernels", run_kernels}, {"conv_parts", run_conv_parts},
-      {"mlp_rss", run_mlp_rss}, {"batch_jacobian", run_batch_jacobian}};
+      {"mlp", run_mlp},
+      {"mlp_gelu", run_mlp_gelu},
+      {"ewchain", [](const Args& a) { run_ewchain(a, "ewchain", int64_t{1} << 16); }},
+      {"ewchain_1m", [](const Args& a) { run_ewchain(a, "ewchain_1m", int64_t{1} << 20); }},
+      {"cnn", run_cnn},
+      {"tiny", run_tiny},
+      {"lstm", run_lstm},
+      {"matmul_peak", run_matmul_peak},
+      {"kernels", run_kernels},
+      {"conv_parts", run_conv_parts},
+      {"mlp_rss", run_mlp_rss},
+      {"batch_jacobian", run_batch_jacobian}};
   std::string list = argv[1];
   if (list == "all") list = "mlp,cnn,tiny,lstm,matmul_peak";
   std::stringstream ss(list);
@@ -561,7 +607,8 @@ int main(int argc, char** argv) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
       std::fprintf(stderr,
-                   "unknown workload '%s' (available: mlp, mlp_gelu, cnn, tiny, lstm, matmul_peak, kernels, "
+                   "unknown workload '%s' (available: mlp, mlp_gelu, ewchain, ewchain_1m, cnn, tiny, lstm, "
+                   "matmul_peak, kernels, "
                    "conv_parts, "
                    "mlp_rss, batch_jacobian)\n",
                    w.c_str());

@@ -628,7 +628,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
       auto f = std::make_shared<Fused>();
       f->numel = rec.numel;
       f->grain = rec.grain;
-      const std::size_t slot_bytes = align64(static_cast<std::size_t>(rec.numel) * 8);
+      const std::size_t slot_bytes = align64(static_cast<std::size_t>(std::max<int64_t>(rec.numel, 1)) * 8);
       if (rec.numel <= kFuseBlock) {
         f->scratch = std::aligned_alloc(64, static_cast<std::size_t>(g.slots) * slot_bytes);
         if (!f->scratch) throw Error("capture: out of memory allocating a fused chain's scratch");

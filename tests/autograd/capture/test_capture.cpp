@@ -501,6 +501,12 @@ TEST_CASE("fusion: an intermediate read after the chain, or kept, is not fused")
   auto dies = [&](const Tensor& x) { return xg::sum(xg::tanh(x * w)); };
   const std::string s3 = xg::plan_string(xg::capture(dies, x0));
   CHECK(s3.find("fused[mul,tanh] (1 intermediate in block scratch)") != std::string::npos);
+  // and one of no elements
+  const Tensor w0 = xg::randn({0});
+  auto empty = [&](const Tensor& x) { return xg::sum(xg::tanh(x * w0)); };
+  auto p4 = xg::capture(empty, xg::randn({0}));
+  CHECK(xg::plan_string(p4).find("fused[mul,tanh]") != std::string::npos);
+  CHECK(p4.replay(xg::randn({0})).item<float>() == 0.0f);
 }
 
 }  // namespace
