@@ -474,6 +474,28 @@ TEST_CASE("fusion: the tiny chain (100 layers) runs forward and backward as two 
   CHECK(same_bits(eager.b.grad(), replayed.b.grad()));
 }
 
+TEST_CASE("fusion: a chain of several blocks writes no buffer over one it still has to read") {
+  // X (float32) dies in the chain at its first member; Y (float64, twice X's bytes) is written by
+  // its last member and read after it. Unfused, Y may take X's memory; fused, block 0 of Y would
+  // overwrite elements of X that block 1 has still to read: the planner must keep them apart.
+  const int64_t n = 4096;  // 8 blocks
+  const Tensor w = xg::randn({n}), w64 = xg::randn({n}).to(xg::Dtype::float64);
+  auto step = [&](const Tensor& x) {
+    const Tensor X = xg::relu(x);
+    const Tensor x64 = x.to(xg::Dtype::float64);  // (not element-wise: X's chain starts after it)
+    const Tensor b = xg::tanh(X * w);
+    const Tensor Y = x64 * w64 + 1.0;
+    return xg::sum(b).to(xg::Dtype::float64) + xg::sum(Y) + xg::sum(x64);
+  };
+  xg::manual_seed(11);
+  const Tensor x0 = xg::randn({n}), x1 = xg::randn({n});
+  auto plan = xg::capture(step, x0);
+  INFO(xg::plan_string(plan));
+  CHECK(xg::plan_string(plan).find("fused[mul,tanh,mul,add]") != std::string::npos);
+  CHECK(same_bits(plan.replay(x1), step(x1)));
+  CHECK(same_bits(plan.replay(x0), step(x0)));
+}
+
 TEST_CASE("fusion: an intermediate read after the chain, or kept, is not fused") {
   Tensor w = xg::randn({64});
   const Tensor x0 = xg::randn({64}), x1 = xg::randn({64});
