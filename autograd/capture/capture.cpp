@@ -313,7 +313,7 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
   std::vector<uint32_t> placed;
   std::size_t total = 0;
   std::vector<std::pair<std::size_t, std::size_t>> busy, avoid;
-  std::vector<std::size_t> exact;  // offsets of hazards b may take exactly
+  std::vector<bool> exact;  // per hazard in avoid: b may take exactly its place
   auto clear_of = [](const std::vector<std::pair<std::size_t, std::size_t>>& v, std::size_t lo,
                      std::size_t hi) {
     for (const auto& iv : v)
@@ -334,7 +334,7 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
         busy.push_back(iv);
       } else if (hazard(b, o) || hazard(o, b)) {
         avoid.push_back(iv);
-        if (o.nbytes == b.nbytes && o.dtype == b.dtype) exact.push_back(o.offset);
+        exact.push_back(o.nbytes == b.nbytes && o.dtype == b.dtype);
       }
     }
     const std::size_t nbusy = busy.size();
@@ -347,11 +347,13 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
     }
     // or exactly in a hazard's place, when that overlaps nothing alive and no other hazard
     busy.resize(nbusy);  // (unsorted: clear_of needs no order)
-    for (std::size_t c : exact) {
-      if (c >= at || !clear_of(busy, c, c + size)) continue;
+    for (std::size_t h = 0; h < avoid.size(); ++h) {
+      const std::size_t c = avoid[h].first;
+      if (!exact[h] || c >= at || !clear_of(busy, c, c + size)) continue;
       bool ok = true;
-      for (const auto& iv : avoid)
-        if (iv.first != c && iv.first < c + size && c < iv.second) ok = false;
+      for (std::size_t o = 0; o < avoid.size(); ++o)
+        if (!(exact[o] && avoid[o].first == c) && avoid[o].first < c + size && c < avoid[o].second)
+          ok = false;
       if (ok) at = c;
     }
     b.offset = at;
@@ -386,6 +388,9 @@ struct Fused {
   int64_t numel = 0, grain = 0;
   // A chain of one block runs on the plan's own scratch, its members' buffers resolved once.
   void* scratch = nullptr;
+  Fused() = default;
+  Fused(const Fused&) = delete;
+  Fused& operator=(const Fused&) = delete;
   ~Fused() { std::free(scratch); }
 };
 
