@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -48,7 +49,8 @@ Stats stats_of(std::vector<double> ms) {
 struct Args {
   int threads = 2;
   int warmup = -1, steps = -1;
-  bool replay = false;  // --replay: the step captured once (xg::capture), then replayed
+  bool replay = false;      // --replay: the step captured once (xg::capture), then replayed
+  bool print_plan = false;  // --print-plan (with --replay): the plan on stderr
 };
 
 // Times `step` after warm-up; each timed step measured on its own.
@@ -74,6 +76,14 @@ std::string common_fields(const char* workload, const Args& a, int warmup, int s
     << ",\"ms_per_step_mean\":" << s.mean << ",\"ms_per_step_max\":" << s.max;
   if (a.replay) o << ",\"replay\":true";
   return o.str();
+}
+
+// --replay: the plan's kernel count and arena size (bytes).
+std::string plan_fields(const xg::Plan& plan, const Args& a) {
+  if (!plan.defined()) return "";
+  if (a.print_plan) xg::print_plan(plan, std::cerr);
+  return ",\"plan_kernels\":" + std::to_string(plan.num_kernels()) +
+         ",\"arena_bytes\":" + std::to_string(plan.arena_bytes());
 }
 
 long peak_rss_kb() {
@@ -107,17 +117,19 @@ void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::
   }
   const double first = loss.item();
   const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, step));
-  std::printf("%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
-              common_fields(name, a, warmup, steps, s).c_str(), first, loss.item(), peak_rss_kb());
+  std::printf("%s%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first,
+              loss.item(), peak_rss_kb());
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
+template <class Act = xg::nn::ReLU>
 std::shared_ptr<xg::nn::Sequential> make_mlp() {
   auto net = std::make_shared<xg::nn::Sequential>();
   net->push_back(std::make_shared<xg::nn::Linear>(784, 512));
-  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<Act>());
   net->push_back(std::make_shared<xg::nn::Linear>(512, 256));
-  net->push_back(std::make_shared<xg::nn::ReLU>());
+  net->push_back(std::make_shared<Act>());
   net->push_back(std::make_shared<xg::nn::Linear>(256, 10));
   return net;
 }
@@ -129,6 +141,17 @@ void run_mlp(const Args& a) {
   xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
   train_workload(
       "mlp", a, 20, 200, opt, [&] { return net->forward(x); }, y);
+}
+
+// mlp_gelu (xgrad only): mlp with GELU, a composite of five element-wise ops (x / sqrt 2, erf,
+// 1 +, 0.5 x, the product) whose backward is element-wise too: chains a plan fuses (capture.cpp).
+void run_mlp_gelu(const Args& a) {
+  xg::manual_seed(0);
+  auto net = make_mlp<xg::nn::GELU>();
+  xg::optim::SGD opt(net->parameters(), {.lr = 0.01, .momentum = 0.9});
+  xg::Tensor x = xg::randn({128, 784}), y = xg::randint(0, 10, {128});
+  train_workload(
+      "mlp_gelu", a, 20, 200, opt, [&] { return net->forward(x); }, y);
 }
 
 // Resident set size now (not the peak) from /proc/self/statm: all resident pages, and the
@@ -265,6 +288,45 @@ void run_lstm(const Args& a) {
       y);
 }
 
+// ewchain, ewchain_1m (xgrad only): a step that is element-wise end to end on n = 2^16 (the size
+// of mlp_gelu's first activation) or 2^20 elements: gelu(x * w + c), sum of squares, backward,
+// SGD by hand on w and c; what fusing element-wise chains (capture.cpp) changes without gemms.
+void run_ewchain(const Args& a, const char* name, int64_t n) {
+  const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : (n > 65536 ? 50 : 300);
+  xg::manual_seed(0);
+  xg::Tensor w = xg::randn({n}, {.requires_grad = true}), c = xg::randn({n}, {.requires_grad = true});
+  const xg::Tensor x = xg::randn({n});
+  xg::Tensor loss;
+  auto step = [&] {
+    w.zero_grad();
+    c.zero_grad();
+    const xg::Tensor y = xg::nn::functional::gelu(x * w + c);
+    loss = xg::sum(y * y);
+    loss.backward();
+    xg::NoGradGuard no_grad;
+    w.sub_(w.grad(), 1e-3);
+    c.sub_(c.grad(), 1e-3);
+  };
+  xg::Plan plan;
+  if (a.replay)
+    plan = xg::capture([&] {
+      step();
+      return loss;
+    });
+  else
+    step();
+  const double first = loss.item();
+  const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, [&] {
+    if (a.replay)
+      plan.replay();
+    else
+      step();
+  }));
+  std::printf("%s%s,\"numel\":%ld,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
+              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(),
+              static_cast<long>(n), first, loss.item(), peak_rss_kb());
+}
+
 // tiny: 100 x (y = tanh(y * w + b)) on [16], sum, backward, SGD on w and b: per-op overhead.
 void run_tiny(const Args& a) {
   const int warmup = a.warmup >= 0 ? a.warmup : 20, steps = a.steps >= 0 ? a.steps : 200;
@@ -302,10 +364,10 @@ void run_tiny(const Args& a) {
       step();
   }));
   std::printf(
-      "%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
+      "%s%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
       "\"peak_rss_kb\":%ld}\n",
-      common_fields("tiny", a, warmup, steps, s).c_str(), first, loss.item(), s.median * 1000 / 300,
-      s.min * 1000 / 300, peak_rss_kb());
+      common_fields("tiny", a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first, loss.item(),
+      s.median * 1000 / 300, s.min * 1000 / 300, peak_rss_kb());
 }
 
 // matmul_peak: C = A B for 1024^2 float32 through xg::matmul, and the raw sgemm for reference.
@@ -489,13 +551,15 @@ void run_batch_jacobian(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(
-        stderr,
-        "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay]\n"
-        "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm)\n"
-        "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), kernels, conv_parts, mlp_rss, "
-        "batch_jacobian\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s <workload>[,<workload>...]|all [--threads N] [--warmup W] [--steps S] [--replay "
+                 "[--print-plan]]\n"
+                 "--replay: capture the step once (xg::capture) and time its replays (tiny, mlp, cnn, lstm); "
+                 "--print-plan: print that plan on stderr\n"
+                 "workloads: mlp, cnn, tiny, lstm, matmul_peak (all = these five), mlp_gelu, ewchain, "
+                 "ewchain_1m, kernels, conv_parts, "
+                 "mlp_rss, batch_jacobian\n",
+                 argv[0]);
     return 2;
   }
   Args a;
@@ -503,6 +567,10 @@ int main(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--replay") {
       a.replay = true;
+      continue;
+    }
+    if (k == "--print-plan") {
+      a.print_plan = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -524,6 +592,9 @@ int main(int argc, char** argv) {
   xg::set_num_threads(a.threads);
   const std::map<std::string, std::function<void(const Args&)>> workloads = {
       {"mlp", run_mlp},
+      {"mlp_gelu", run_mlp_gelu},
+      {"ewchain", [](const Args& a) { run_ewchain(a, "ewchain", int64_t{1} << 16); }},
+      {"ewchain_1m", [](const Args& a) { run_ewchain(a, "ewchain_1m", int64_t{1} << 20); }},
       {"cnn", run_cnn},
       {"tiny", run_tiny},
       {"lstm", run_lstm},
@@ -538,11 +609,12 @@ int main(int argc, char** argv) {
   for (std::string w; std::getline(ss, w, ',');) {
     auto it = workloads.find(w);
     if (it == workloads.end()) {
-      std::fprintf(
-          stderr,
-          "unknown workload '%s' (available: mlp, cnn, tiny, lstm, matmul_peak, kernels, conv_parts, "
-          "mlp_rss, batch_jacobian)\n",
-          w.c_str());
+      std::fprintf(stderr,
+                   "unknown workload '%s' (available: mlp, mlp_gelu, ewchain, ewchain_1m, cnn, tiny, lstm, "
+                   "matmul_peak, kernels, "
+                   "conv_parts, "
+                   "mlp_rss, batch_jacobian)\n",
+                   w.c_str());
       return 2;
     }
     it->second(a);

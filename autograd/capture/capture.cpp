@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "xgrad/autograd/capture/recorder.hpp"
+#include "xgrad/autograd/kernels/parallel.hpp"
 
 namespace xg {
 namespace capture_detail {
@@ -33,6 +34,8 @@ struct BufInfo {
   int const_rec = -1;  // the record that initialises a constant
   // planning
   bool in_arena = false;
+  bool fused = false;  // an intermediate of a fused chain: lives in the fused kernel's block scratch
+  int chain = -1;      // written by a fused chain of several blocks: the chain's first rec
   std::size_t offset = 0;
 };
 
@@ -43,6 +46,11 @@ struct Rec {
   uint8_t modes[6] = {};
   uint8_t nbuf = 0;
   bool dropped = false;
+  // element-wise kernels (elementwise()): the range form, the element count, which buffers hold
+  // one value per element, the parallel grain
+  RangeFn range = nullptr;
+  int64_t numel = 0, grain = 0;
+  uint8_t per_element = 0, elem_size = 0;
 };
 
 std::string describe(const BufInfo& b) {
@@ -141,6 +149,15 @@ void emit_rec(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, std:
   r.recs.push_back(rec);
 }
 }  // namespace
+
+void elementwise(RangeFn range, int64_t numel, unsigned per_element, std::size_t elem_size, int64_t grain) {
+  Rec& rec = recorder->recs.back();
+  rec.range = range;
+  rec.elem_size = static_cast<uint8_t>(elem_size);
+  rec.numel = numel;
+  rec.per_element = static_cast<uint8_t>(per_element);
+  rec.grain = grain;
+}
 
 namespace {
 void copy_snapshot(const Kernel& k) {
@@ -252,6 +269,7 @@ struct PlanData {
   std::deque<std::function<void()>> hosts;
   std::deque<std::vector<unsigned char>> snapshots;
   std::vector<std::string> host_names;
+  std::deque<std::string> fused_names;
   std::vector<std::shared_ptr<void>> owned;
   // The gradients host steps read, by parameter: a replay re-attaches them if eager code (a step
   // run eagerly between replays) replaced them.
@@ -275,8 +293,17 @@ std::size_t align64(std::size_t n) {
   return (n + 63) & ~std::size_t(63);
 }
 
+// A buffer a fused chain of several blocks writes (chain: its first rec) must not take memory of
+// one the chain reads for the last time before (later blocks of that are still to be read), unless
+// it takes exactly that one's place: element for element, each block overwrites only what it
+// read (capture.cpp, fusion).
+bool hazard(const BufInfo& born, const BufInfo& read) {
+  return born.chain >= 0 && read.last >= born.chain && read.last < born.first;
+}
+
 // Offsets for the arena buffers: the largest first, each at the lowest offset that overlaps no
-// placed buffer alive at the same time (a buffer's slot is free again after its last reader).
+// placed buffer alive at the same time (a buffer's slot is free again after its last reader) and
+// no fusion hazard (see hazard()) but in that one's exact place.
 std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
   std::vector<uint32_t> order;
   for (uint32_t i = 0; i < bufs.size(); ++i)
@@ -285,27 +312,234 @@ std::size_t plan_offsets(std::vector<BufInfo>& bufs) {
                    [&](uint32_t a, uint32_t b) { return align64(bufs[a].nbytes) > align64(bufs[b].nbytes); });
   std::vector<uint32_t> placed;
   std::size_t total = 0;
-  std::vector<std::pair<std::size_t, std::size_t>> busy;
+  std::vector<std::pair<std::size_t, std::size_t>> busy, avoid;
+  std::vector<bool> exact;  // per hazard in avoid: b may take exactly its place
+  auto clear_of = [](const std::vector<std::pair<std::size_t, std::size_t>>& v, std::size_t lo,
+                     std::size_t hi) {
+    for (const auto& iv : v)
+      if (iv.first < hi && lo < iv.second) return false;
+    return true;
+  };
   for (uint32_t i : order) {
     BufInfo& b = bufs[i];
     const std::size_t size = align64(std::max<std::size_t>(b.nbytes, 1));
     busy.clear();
+    avoid.clear();
+    exact.clear();
     for (uint32_t j : placed) {
       const BufInfo& o = bufs[j];
-      if (o.first <= b.last && b.first <= o.last)
-        busy.emplace_back(o.offset, o.offset + align64(std::max<std::size_t>(o.nbytes, 1)));
+      const std::pair<std::size_t, std::size_t> iv{o.offset,
+                                                   o.offset + align64(std::max<std::size_t>(o.nbytes, 1))};
+      if (o.first <= b.last && b.first <= o.last) {
+        busy.push_back(iv);
+      } else if (hazard(b, o) || hazard(o, b)) {
+        avoid.push_back(iv);
+        exact.push_back(o.nbytes == b.nbytes && o.dtype == b.dtype);
+      }
     }
+    const std::size_t nbusy = busy.size();
+    busy.insert(busy.end(), avoid.begin(), avoid.end());
     std::sort(busy.begin(), busy.end());
     std::size_t at = 0;
     for (const auto& [lo, hi] : busy) {
       if (at + size <= lo) break;
       at = std::max(at, hi);
     }
+    // or exactly in a hazard's place, when that overlaps nothing alive and no other hazard
+    busy.resize(nbusy);  // (unsorted: clear_of needs no order)
+    for (std::size_t h = 0; h < avoid.size(); ++h) {
+      const std::size_t c = avoid[h].first;
+      if (!exact[h] || c >= at || !clear_of(busy, c, c + size)) continue;
+      bool ok = true;
+      for (std::size_t o = 0; o < avoid.size(); ++o)
+        if (!(exact[o] && avoid[o].first == c) && avoid[o].first < c + size && c < avoid[o].second)
+          ok = false;
+      if (ok) at = c;
+    }
     b.offset = at;
     total = std::max(total, at + size);
     placed.push_back(i);
   }
   return total;
+}
+}  // namespace
+
+// ---------------------------------------------------------------- fusion
+// A chain of element-wise kernels (elementwise()) over the same element count, consecutive in the
+// plan, whose intermediates die inside the chain, runs as one kernel: blocks of kFuseBlock
+// elements go through every member in order, each intermediate in a slot of a per-block scratch
+// instead of the arena. Each element gets the same functions of the same values in the same
+// order as unfused (the range forms give an element the value whatever range holds it), so the
+// results are the same bits; blocks start at multiples of kFuseBlock, a multiple of every SIMD
+// width.
+namespace {
+constexpr int64_t kFuseBlock = 512;
+constexpr int kFuseSlots = 8;              // scratch slots per block (of kFuseBlock 8-byte elements)
+constexpr std::size_t kNamedMembers = 12;  // print_plan names a fused chain's first members
+
+struct FusedMember {
+  Kernel k;  // buffers resolved; those in scratch null
+  RangeFn range = nullptr;
+  uint8_t nbuf = 0, per_element = 0, elem_size = 0;
+  int8_t slot[6] = {-1, -1, -1, -1, -1, -1};
+};
+struct Fused {
+  std::vector<FusedMember> members;
+  int64_t numel = 0, grain = 0;
+  // A chain of one block runs on the plan's own scratch, its members' buffers resolved once.
+  void* scratch = nullptr;
+  Fused() = default;
+  Fused(const Fused&) = delete;
+  Fused& operator=(const Fused&) = delete;
+  ~Fused() { std::free(scratch); }
+};
+
+void fused_replay(const Kernel& k) {
+  const Fused& f = *static_cast<const Fused*>(k.aux);
+  if (f.scratch) {
+    for (const FusedMember& m : f.members) m.range(m.k, f.numel);
+    return;
+  }
+  const int64_t blocks = (f.numel + kFuseBlock - 1) / kFuseBlock;
+  detail::parallel_for(blocks, std::max<int64_t>(1, f.grain / kFuseBlock), [&f](int64_t b0, int64_t b1) {
+    alignas(64) unsigned char scratch[kFuseSlots][kFuseBlock * 8];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t lo = b * kFuseBlock, count = std::min(kFuseBlock, f.numel - lo);
+      for (const FusedMember& m : f.members) {
+        Kernel part = m.k;
+        for (int j = 0; j < m.nbuf; ++j) {
+          if (m.slot[j] >= 0)
+            part.buf[j] = scratch[m.slot[j]];
+          else if (m.per_element >> j & 1)
+            part.buf[j] = static_cast<unsigned char*>(m.k.buf[j]) + lo * m.elem_size;
+        }
+        m.range(part, count);
+      }
+    }
+  });
+}
+
+// A chain to fuse: its members (indices of recs) and the scratch slot of each intermediate.
+struct FuseGroup {
+  std::vector<int> members;
+  std::unordered_map<uint32_t, int8_t> slot;
+  int slots = 0;
+};
+
+bool fusion_enabled() {
+  const char* e = std::getenv("XG_CAPTURE_FUSE");
+  return !(e && e[0] == '0');
+}
+
+// The intermediates of run (consecutive element-wise recs over one count) that can live in block
+// scratch: written (only) by a member, the whole buffer, not read before it nor after the run.
+// Trims the members before the first producer and after the last reader of one; assigns slots.
+bool plan_group(const std::vector<Rec>& recs, std::vector<BufInfo>& bufs, std::vector<int> run,
+                FuseGroup& g) {
+  const int run_last = run.back();
+  const int64_t numel = recs[static_cast<std::size_t>(run[0])].numel;
+  auto eligible = [&](const Rec& rec, int j, int index) {
+    const BufInfo& b = bufs[rec.ids[j]];
+    if (rec.modes[j] != kWrite || !(rec.per_element >> j & 1) || !b.in_arena || b.constant) return false;
+    if (b.first != index || b.last > run_last) return false;
+    if (b.nbytes != static_cast<std::size_t>(numel) * rec.elem_size) return false;
+    // every use in the run reads it per element, with the same element size
+    for (int m : run) {
+      if (m <= index) continue;
+      const Rec& o = recs[static_cast<std::size_t>(m)];
+      for (int i = 0; i < o.nbuf; ++i)
+        if (o.ids[i] == rec.ids[j] &&
+            (o.modes[i] != kRead || !(o.per_element >> i & 1) || o.elem_size != rec.elem_size))
+          return false;
+    }
+    return true;
+  };
+  std::vector<uint32_t> cand;
+  for (int index : run) {
+    const Rec& rec = recs[static_cast<std::size_t>(index)];
+    for (int j = 0; j < rec.nbuf; ++j)
+      if (eligible(rec, j, index)) cand.push_back(rec.ids[j]);
+  }
+  if (cand.empty()) return false;
+  // trim: from the first producer of a candidate to its last reader
+  const std::unordered_set<uint32_t> is_cand(cand.begin(), cand.end());
+  auto touches = [&](int index, bool write) {
+    const Rec& rec = recs[static_cast<std::size_t>(index)];
+    for (int j = 0; j < rec.nbuf; ++j)
+      if (is_cand.count(rec.ids[j]) && ((rec.modes[j] == kWrite) == write)) return true;
+    return false;
+  };
+  std::size_t lo = 0, hi = run.size();
+  while (lo < hi && !touches(run[lo], true)) ++lo;
+  while (hi > lo && !touches(run[hi - 1], false) && !touches(run[hi - 1], true)) --hi;
+  run.assign(run.begin() + static_cast<std::ptrdiff_t>(lo), run.begin() + static_cast<std::ptrdiff_t>(hi));
+  if (run.size() < 2) return false;
+  // slots, by liveness within the run: a slot is free again after its occupant's last reader
+  std::vector<int> busy_until;  // per slot: the rec index of the last reader of its occupant
+  for (uint32_t id : cand) {
+    const BufInfo& b = bufs[id];
+    int8_t s = -1;
+    for (std::size_t k = 0; k < busy_until.size(); ++k)
+      if (busy_until[k] < b.first) {
+        s = static_cast<int8_t>(k);
+        break;
+      }
+    if (s < 0 && busy_until.size() < static_cast<std::size_t>(kFuseSlots)) {
+      s = static_cast<int8_t>(busy_until.size());
+      busy_until.push_back(0);
+    }
+    if (s < 0) continue;  // no slot free: stays in the arena
+    busy_until[static_cast<std::size_t>(s)] = b.last;
+    g.slot.emplace(id, s);
+  }
+  if (g.slot.empty()) return false;
+  g.slots = static_cast<int>(busy_until.size());
+  g.members = std::move(run);
+  // The other buffers a member touches stay where they are. A chain of one block runs its members
+  // one after the other, as unfused; with several, a buffer the chain writes must not take the
+  // memory of one it read for the last time (plan_offsets, hazard()).
+  const int first = g.members.front();
+  const bool blocks = numel > kFuseBlock;
+  for (int index : g.members) {
+    const Rec& rec = recs[static_cast<std::size_t>(index)];
+    for (int j = 0; j < rec.nbuf; ++j) {
+      BufInfo& b = bufs[rec.ids[j]];
+      if (g.slot.count(rec.ids[j])) {
+        b.in_arena = false;
+        b.fused = true;
+      } else if (blocks && b.in_arena && b.first >= first) {
+        b.chain = first;
+      }
+    }
+  }
+  return true;
+}
+
+// The chains of recs to fuse (see above), in order.
+std::vector<FuseGroup> plan_fusion(const std::vector<Rec>& recs, std::vector<BufInfo>& bufs) {
+  std::vector<FuseGroup> groups;
+  if (!fusion_enabled()) return groups;
+  std::vector<int> active;
+  for (std::size_t i = 0; i < recs.size(); ++i)
+    if (!recs[i].dropped) active.push_back(static_cast<int>(i));
+  for (std::size_t a = 0; a < active.size();) {
+    const Rec& head = recs[static_cast<std::size_t>(active[a])];
+    std::size_t e = a + 1;
+    if (head.range)
+      while (e < active.size() && recs[static_cast<std::size_t>(active[e])].range &&
+             recs[static_cast<std::size_t>(active[e])].numel == head.numel)
+        ++e;
+    if (e - a >= 2) {
+      FuseGroup g;
+      if (plan_group(recs, bufs,
+                     std::vector<int>(active.begin() + static_cast<std::ptrdiff_t>(a),
+                                      active.begin() + static_cast<std::ptrdiff_t>(e)),
+                     g))
+        groups.push_back(std::move(g));
+    }
+    a = e;
+  }
+  return groups;
 }
 }  // namespace
 
@@ -357,6 +591,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   }
   for (BufInfo& b : r->bufs)
     if (b.in_arena) d->unplanned_bytes += align64(b.nbytes);
+  const std::vector<FuseGroup> groups = plan_fusion(r->recs, r->bufs);
   d->arena_bytes = plan_offsets(r->bufs);
   release_buffer_cache();
   d->arena = std::aligned_alloc(64, std::max<std::size_t>(d->arena_bytes, 64));
@@ -377,6 +612,8 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
             r->recs[static_cast<std::size_t>(b.const_rec)].k.aux);
         std::memcpy(ptr(i), snap->data(), snap->size());
       }
+    } else if (b.fused) {
+      pb.where = "fused";
     } else {
       pb.where = b.external ? "external" : "kept";
       d->keep.push_back(b.keep);
@@ -384,8 +621,69 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
     d->bufs.push_back(pb);
   }
   std::unordered_set<Storage*> written;
-  for (Rec& rec : r->recs) {
+  std::vector<int> group_of(r->recs.size(), -1);  // the fused chain a rec belongs to
+  for (std::size_t gi = 0; gi < groups.size(); ++gi)
+    for (int m : groups[gi].members) group_of[static_cast<std::size_t>(m)] = static_cast<int>(gi);
+  for (std::size_t i = 0; i < r->recs.size(); ++i) {
+    Rec& rec = r->recs[i];
     if (rec.dropped) continue;
+    if (group_of[i] >= 0) {
+      const FuseGroup& g = groups[static_cast<std::size_t>(group_of[i])];
+      if (g.members.front() != static_cast<int>(i)) continue;  // run by the chain's first member
+      auto f = std::make_shared<Fused>();
+      f->numel = rec.numel;
+      f->grain = rec.grain;
+      const std::size_t slot_bytes = align64(static_cast<std::size_t>(std::max<int64_t>(rec.numel, 1)) * 8);
+      if (rec.numel <= kFuseBlock) {
+        f->scratch = std::aligned_alloc(64, static_cast<std::size_t>(g.slots) * slot_bytes);
+        if (!f->scratch) throw Error("capture: out of memory allocating a fused chain's scratch");
+      }
+      std::string name = "fused[";
+      std::vector<uint32_t> ids;
+      int scratch_bufs = 0;
+      for (int m : g.members) {
+        const Rec& mr = r->recs[static_cast<std::size_t>(m)];
+        FusedMember fm;
+        fm.k = mr.k;
+        fm.range = mr.range;
+        fm.nbuf = mr.nbuf;
+        fm.per_element = mr.per_element;
+        fm.elem_size = mr.elem_size;
+        for (int j = 0; j < mr.nbuf; ++j) {
+          const uint32_t id = mr.ids[j];
+          auto s = g.slot.find(id);
+          if (s != g.slot.end()) {
+            fm.slot[j] = s->second;
+            fm.k.buf[j] = f->scratch ? static_cast<unsigned char*>(f->scratch) +
+                                           static_cast<std::size_t>(s->second) * slot_bytes
+                                     : nullptr;
+            if (mr.modes[j] == kWrite) ++scratch_bufs;
+            continue;  // (not listed by print_plan: counted)
+          }
+          fm.k.buf[j] = ptr(id);
+          const BufInfo& b = r->bufs[id];
+          if ((mr.modes[j] & kWrite) && b.external) written.insert(b.keep.get());
+          if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+        }
+        f->grain = std::min(f->grain, mr.grain);
+        f->members.push_back(fm);
+        // the first members by name; a long chain's count after them
+        if (f->members.size() <= kNamedMembers)
+          name += std::string(f->members.size() == 1 ? "" : ",") + mr.op;
+      }
+      if (f->members.size() > kNamedMembers) name += ",... " + std::to_string(f->members.size()) + " kernels";
+      name += "] (" + std::to_string(scratch_bufs) +
+              (scratch_bufs == 1 ? " intermediate" : " intermediates") + " in block scratch)";
+      d->fused_names.push_back(name);
+      Kernel k;
+      k.fn = fused_replay;
+      k.aux = f.get();
+      d->owned.push_back(std::move(f));
+      d->kernels.push_back(k);
+      d->names.push_back(d->fused_names.back().c_str());
+      d->kernel_bufs.push_back(std::move(ids));
+      continue;
+    }
     std::vector<uint32_t> ids;
     for (int j = 0; j < rec.nbuf; ++j) {
       rec.k.buf[j] = ptr(rec.ids[j]);
@@ -402,7 +700,7 @@ Plan capture_impl(const std::function<Tensor()>& step, std::span<const Tensor> i
   d->hosts = std::move(r->hosts);
   d->snapshots = std::move(r->snapshots);
   d->host_names = std::move(r->host_names);
-  d->owned = std::move(r->owned);
+  for (auto& o : r->owned) d->owned.push_back(std::move(o));
   d->grads = std::move(r->grads);
   r.reset();  // (recorder is off: the storages it held are freed without a hook)
   return Plan(std::move(d));

@@ -6,7 +6,9 @@
 /// liveness, parameters, gradients and optimizer state updated in place. `plan.replay(new
 /// inputs...)` copies the new values into the captured inputs and runs the kernels: no
 /// allocation, no node, no reference count, no per-op checks; the values are the eager step's
-/// bit for bit (the same kernels run in the same order).
+/// bit for bit (the same kernels run in the same order; a chain of element-wise kernels whose
+/// intermediates die in it runs fused, block by block, the same functions in the same order on
+/// each element: docs/design.md; XG_CAPTURE_FUSE=0 at capture turns that off).
 ///
 ///     auto plan = xg::capture([&](const xg::Tensor& x, const xg::Tensor& y) {
 ///       opt.zero_grad();

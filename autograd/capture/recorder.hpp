@@ -56,6 +56,16 @@ void emit_with(const char* op, KernelFn fn, std::initializer_list<Buf> bufs, con
                std::initializer_list<int64_t> n = {}, std::initializer_list<double> s = {}) {
   emit_owned(op, fn, bufs, std::make_shared<P>(aux), n, s);
 }
+/// An element-wise kernel's range form: `range(k, count)` applies its per-element function to
+/// elements [0, count) of k.buf[] (the pointers already offset to the range's first element),
+/// giving each element the value the whole kernel gives it. A plan may fuse a chain of these
+/// (capture.cpp).
+using RangeFn = void (*)(const Kernel&, int64_t count);
+/// Marks the kernel just emitted as element-wise over `numel` elements, with range form `range`:
+/// bit j of `per_element` is set when buf[j] holds one value per element (else it is a
+/// one-element operand, read whole by every range); `elem_size`: the bytes of one element of
+/// those; `grain`: the kernel's parallel grain.
+void elementwise(RangeFn range, int64_t numel, unsigned per_element, std::size_t elem_size, int64_t grain);
 /// `t` (just created by a creation function) holds values that do not depend on the inputs.
 void constant(const Tensor& t, const char* op);
 /// The op has no capture form: raises CaptureError naming it (while a capture runs).

@@ -62,6 +62,12 @@ void unary_replay(const capture_detail::Kernel& k) {
   unary_exec<T>(static_cast<const T*>(k.buf[0]), static_cast<T*>(k.buf[1]), k.n[0], k.n[1], RangeKernel{});
 }
 
+// The range form (recorder.hpp, RangeFn): the same function on a range of the plan's buffers.
+template <class T, class RangeKernel>
+void unary_range(const capture_detail::Kernel& k, int64_t count) {
+  RangeKernel{}(static_cast<const T*>(k.buf[0]), static_cast<T*>(k.buf[1]), count);
+}
+
 // y = kernel(x) element-wise: kernel(in, out, n) runs on contiguous ranges split over the pool.
 template <bool FloatOnly, class RangeKernel>
 Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel kernel) {
@@ -69,11 +75,13 @@ Tensor unary_ranges(const Tensor& x, const char* op, int64_t grain, RangeKernel 
   Tensor y = new_tensor(x.shape(), x.dtype());
   auto run = [&]<class T>() {
     if (capture_detail::recorder) [[unlikely]] {
-      if constexpr (capturable_kernel<RangeKernel>)
+      if constexpr (capturable_kernel<RangeKernel>) {
         capture_detail::emit(op, unary_replay<T, RangeKernel>, {capture_detail::R(x), capture_detail::W(y)},
                              {x.numel(), grain});
-      else
+        capture_detail::elementwise(unary_range<T, RangeKernel>, x.numel(), 0b11, sizeof(T), grain);
+      } else {
         capture_detail::refuse(op, "its kernel holds arguments");
+      }
     }
     unary_exec<T>(x.data<T>(), y.data<T>(), x.numel(), grain, kernel);
   };
@@ -155,18 +163,46 @@ void binary_replay(const capture_detail::Kernel& k) {
   binary_exec<T>(static_cast<const T*>(k.buf[0]), s[0], static_cast<const T*>(k.buf[1]), s[1],
                  static_cast<T*>(k.buf[2]), s[2], F{});
 }
+// The range form of a flat binary kernel (equal shapes, or a one-element operand): the loops of
+// map_binary's flat paths, on a range of the plan's buffers.
+template <class T, class F>
+void binary_range(const capture_detail::Kernel& k, int64_t count) {
+  const Shape* s = static_cast<const Shape*>(k.aux);
+  const T *a = static_cast<const T*>(k.buf[0]), *b = static_cast<const T*>(k.buf[1]);
+  T* out = static_cast<T*>(k.buf[2]);
+  const F f{};
+  const bool sa = s[0].numel() == 1 && s[2].numel() != 1, sb = s[1].numel() == 1 && s[2].numel() != 1;
+  if (!sa && !sb) {
+    for (int64_t i = 0; i < count; ++i) out[i] = f(a[i], b[i]);
+  } else if (sb && !sa) {
+    const T bv = b[0];
+    for (int64_t i = 0; i < count; ++i) out[i] = f(a[i], bv);
+  } else if (sa && !sb) {
+    const T av = a[0];
+    for (int64_t i = 0; i < count; ++i) out[i] = f(av, b[i]);
+  } else {
+    const T av = a[0], bv = b[0];
+    for (int64_t i = 0; i < count; ++i) out[i] = f(av, bv);
+  }
+}
 template <bool FloatOnly, class F>
 Tensor binary_map(const Tensor& a, const Tensor& b, const char* op, F f) {
   const Shape os = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = new_tensor(os, a.dtype());
   auto run = [&]<class T>() {
     if (capture_detail::recorder) [[unlikely]] {
-      if constexpr (capturable_kernel<F>)
+      if constexpr (capturable_kernel<F>) {
         capture_detail::emit(op, binary_replay<T, F>,
                              {capture_detail::R(a), capture_detail::R(b), capture_detail::W(out)}, {}, {},
                              {a.shape(), b.shape(), os});
-      else
+        const int64_t n = os.numel(), na = a.numel(), nb = b.numel();
+        if ((na == n || na == 1) && (nb == n || nb == 1))
+          capture_detail::elementwise(binary_range<T, F>, n,
+                                      (na == n ? 0b001u : 0u) | (nb == n ? 0b010u : 0u) | 0b100u, sizeof(T),
+                                      kGrainArith);
+      } else {
         capture_detail::refuse(op, "its kernel holds arguments");
+      }
     }
     binary_exec<T>(a.data<T>(), a.shape(), b.data<T>(), b.shape(), out.data<T>(), os, f);
   };

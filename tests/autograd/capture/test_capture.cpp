@@ -3,6 +3,7 @@
 // what changed; what cannot be captured faithfully is refused during capture, saying where.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -66,7 +67,7 @@ TEST_CASE("tiny: replay equals eager bit for bit over 10 steps") {
   for (int i = 0; i < 10; ++i) inputs.push_back(xg::randn({16}));
   // Step 1 is the capture itself (it runs eagerly); steps 2..10 are replays.
   auto plan = xg::capture([&](const Tensor& in) { return replayed.step(in); }, inputs[0]);
-  CHECK(plan.num_kernels() > 300);
+  CHECK(plan.num_kernels() > 0);  // (fused: see the fusion tests)
   Tensor le = eager.step(inputs[0]);
   CHECK(same_bits(le, plan.output()));
   for (int i = 1; i < 10; ++i) {
@@ -375,6 +376,159 @@ TEST_CASE("print_plan shows each kernel, its buffers and the arena") {
   CHECK(s.find("tanh") != std::string::npos);
   CHECK(s.find("external") != std::string::npos);
   CHECK(s.find("arena: ") != std::string::npos);
+}
+
+// Fusion (capture.cpp): consecutive element-wise kernels over one count whose intermediates die
+// in the chain run as one kernel, block by block, the intermediates in block scratch.
+struct FusionOff {  // XG_CAPTURE_FUSE=0 while alive: plans captured unfused, for comparison
+  FusionOff() { setenv("XG_CAPTURE_FUSE", "0", 1); }
+  ~FusionOff() { unsetenv("XG_CAPTURE_FUSE"); }
+};
+
+// A chain forward and backward over n elements: SIMD kernels (tanh, sigmoid, exp), arithmetic
+// with a parameter and with a scalar. n is not a multiple of the block nor of a SIMD width, and
+// is large enough for the pool to split the chain.
+struct Chain {
+  Tensor w, c;
+  Chain(int64_t n, uint64_t seed) {
+    xg::manual_seed(seed);
+    w = xg::randn({n}, {.requires_grad = true});
+    c = xg::randn({n}, {.requires_grad = true});
+  }
+  Tensor step(const Tensor& x) {
+    w.zero_grad();
+    c.zero_grad();
+    const Tensor a = xg::sigmoid(xg::tanh(x * w + c) * 0.5);
+    const Tensor e = xg::exp(x * c * 0.1);
+    const Tensor y = a - e;
+    Tensor loss = xg::sum(y * y);
+    loss.backward();
+    xg::NoGradGuard no_grad;
+    w.sub_(w.grad(), 0.01);
+    c.sub_(c.grad(), 0.01);
+    return loss;
+  }
+};
+
+TEST_CASE("fusion: an element-wise chain replays bit for bit, in one kernel, with a smaller arena") {
+  for (const int64_t n : {int64_t{5}, int64_t{1000}, int64_t{40013}}) {
+    CAPTURE(n);
+    Chain eager(n, 1), replayed(n, 1), unfused(n, 1);
+    std::vector<Tensor> inputs;
+    xg::manual_seed(3);
+    for (int i = 0; i < 4; ++i) inputs.push_back(xg::randn({n}));
+    auto plan = xg::capture([&](const Tensor& x) { return replayed.step(x); }, inputs[0]);
+    xg::Plan off;
+    {
+      FusionOff guard;
+      off = xg::capture([&](const Tensor& x) { return unfused.step(x); }, inputs[0]);
+    }
+    const std::string s = xg::plan_string(plan);
+    INFO(s);
+    // forward: the products and sums die in the chain, tanh, sigmoid and exp are saved for backward
+    CHECK(s.find("fused[mul,add,tanh,mul,sigmoid,mul,mul,exp] (5 intermediates in block scratch)") !=
+          std::string::npos);
+    CHECK(s.find("fused[", s.find("fused[") + 1) != std::string::npos);  // and one in backward
+    CHECK(xg::plan_string(off).find("fused[") == std::string::npos);
+    CHECK(plan.num_kernels() < off.num_kernels());
+    CHECK(plan.arena_bytes() < off.arena_bytes());
+    CHECK(plan.unplanned_bytes() == off.unplanned_bytes());
+    Tensor le = eager.step(inputs[0]);
+    CHECK(same_bits(le, plan.output()));
+    for (int i = 1; i < 4; ++i) {
+      le = eager.step(inputs[static_cast<std::size_t>(i)]);
+      CHECK(same_bits(le, plan.replay(inputs[static_cast<std::size_t>(i)])));
+      CHECK(same_bits(le, off.replay(inputs[static_cast<std::size_t>(i)])));
+    }
+    CHECK(same_bits(eager.w, replayed.w));
+    CHECK(same_bits(eager.c, replayed.c));
+    CHECK(same_bits(eager.w.grad(), replayed.w.grad()));
+    CHECK(same_bits(eager.c.grad(), replayed.c.grad()));
+  }
+}
+
+TEST_CASE("fusion: the tiny chain (100 layers) runs forward and backward as two kernels, bit for bit") {
+  Tiny eager(0), replayed(0), unfused(0);
+  xg::manual_seed(5);
+  const Tensor in0 = xg::randn({16});
+  auto plan = xg::capture([&](const Tensor& in) { return replayed.step(in); }, in0);
+  xg::Plan off;
+  {
+    FusionOff guard;
+    off = xg::capture([&](const Tensor& in) { return unfused.step(in); }, in0);
+  }
+  const std::string s = xg::plan_string(plan);
+  CHECK(s.find("fused[mul,add,tanh,mul,add,tanh,") != std::string::npos);
+  CHECK(s.find(",... 300 kernels] (200 intermediates in block scratch)") != std::string::npos);
+  CHECK(off.num_kernels() > 600);
+  CHECK(plan.num_kernels() < 10);
+  CHECK(plan.arena_bytes() < off.arena_bytes());
+  CHECK(same_bits(eager.step(in0), plan.output()));
+  for (int i = 0; i < 5; ++i) {
+    const Tensor in = xg::randn({16});
+    const Tensor le = eager.step(in);
+    CHECK(same_bits(le, plan.replay(in)));
+    CHECK(same_bits(le, off.replay(in)));
+  }
+  CHECK(same_bits(eager.w, replayed.w));
+  CHECK(same_bits(eager.b.grad(), replayed.b.grad()));
+}
+
+TEST_CASE("fusion: a chain of several blocks writes no buffer over one it still has to read") {
+  // X (float32) dies in the chain at its first member; Y (float64, twice X's bytes) is written by
+  // its last member and read after it. Unfused, Y may take X's memory; fused, block 0 of Y would
+  // overwrite elements of X that block 1 has still to read: the planner must keep them apart.
+  const int64_t n = 4096;  // 8 blocks
+  const Tensor w = xg::randn({n}), w64 = xg::randn({n}).to(xg::Dtype::float64);
+  auto step = [&](const Tensor& x) {
+    const Tensor X = xg::relu(x);
+    const Tensor x64 = x.to(xg::Dtype::float64);  // (not element-wise: X's chain starts after it)
+    const Tensor b = xg::tanh(X * w);
+    const Tensor Y = x64 * w64 + 1.0;
+    return xg::sum(b).to(xg::Dtype::float64) + xg::sum(Y) + xg::sum(x64);
+  };
+  xg::manual_seed(11);
+  const Tensor x0 = xg::randn({n}), x1 = xg::randn({n});
+  auto plan = xg::capture(step, x0);
+  INFO(xg::plan_string(plan));
+  CHECK(xg::plan_string(plan).find("fused[mul,tanh,mul,add]") != std::string::npos);
+  CHECK(same_bits(plan.replay(x1), step(x1)));
+  CHECK(same_bits(plan.replay(x0), step(x0)));
+}
+
+TEST_CASE("fusion: an intermediate read after the chain, or kept, is not fused") {
+  Tensor w = xg::randn({64});
+  const Tensor x0 = xg::randn({64}), x1 = xg::randn({64});
+  // read later: x * w is read by the second sum, after the chain mul, tanh
+  auto later = [&](const Tensor& x) {
+    const Tensor a = x * w;
+    return xg::sum(xg::tanh(a)) + xg::sum(a);
+  };
+  auto p1 = xg::capture(later, x0);
+  CHECK(xg::plan_string(p1).find("fused[") == std::string::npos);
+  CHECK(same_bits(p1.replay(x1), later(x1)));
+  // kept: the step stores x * w where it outlives the step
+  Tensor kept;
+  auto keep = [&](const Tensor& x) {
+    kept = x * w;
+    return xg::sum(xg::tanh(kept));
+  };
+  auto p2 = xg::capture(keep, x0);
+  const std::string s2 = xg::plan_string(p2);
+  CHECK(s2.find("fused[") == std::string::npos);
+  CHECK(s2.find("kept") != std::string::npos);
+  const Tensor r = p2.replay(x1);
+  CHECK(same_bits(r, keep(x1)));
+  // a chain whose intermediate dies in it fuses; the buffer it skips is shown as fused
+  auto dies = [&](const Tensor& x) { return xg::sum(xg::tanh(x * w)); };
+  const std::string s3 = xg::plan_string(xg::capture(dies, x0));
+  CHECK(s3.find("fused[mul,tanh] (1 intermediate in block scratch)") != std::string::npos);
+  // and one of no elements
+  const Tensor w0 = xg::randn({0});
+  auto empty = [&](const Tensor& x) { return xg::sum(xg::tanh(x * w0)); };
+  auto p4 = xg::capture(empty, xg::randn({0}));
+  CHECK(xg::plan_string(p4).find("fused[mul,tanh]") != std::string::npos);
+  CHECK(p4.replay(xg::randn({0})).item<float>() == 0.0f);
 }
 
 }  // namespace
