@@ -176,8 +176,8 @@ TTA_MODELS = {
     "mlp": ("libtorch-fashion-mlp", 0.88, lambda t: f"1/{t}",
             "Fashion-MNIST MLP 784-256-128-10 (dropout 0.2), Adam 1e-3, cosine over 15 epochs, batch 128"),
     "cnn": ("libtorch-fashion-cnn", 0.93, lambda t: f"{t}/1",
-            "Fashion-MNIST CNN conv32-BN-pool, conv64-BN-pool, dropout 0.3, fc 3136-128-10; random "
-            "left-right flips, label smoothing 0.1, AdamW 3e-3 (wd 0.05), one-cycle over 6 epochs, batch 128"),
+            "Fashion-MNIST CNN conv32-BN-pool, conv64-BN-pool, fc 3136-128-10 with dropout 0.3; random "
+            "left-right flips, label smoothing 0.1, AdamW 3e-3 (wd 0.05), one-cycle over 11 epochs, batch 128"),
 }
 
 

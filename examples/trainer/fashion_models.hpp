@@ -25,7 +25,7 @@ struct Mlp : xg::nn::Module {
   }
 };
 
-/// Two conv + batch-norm + pool blocks, then a dropout-regularised classifier.
+/// Two conv + batch-norm + pool blocks, then a classifier with dropout on its hidden layer.
 struct Cnn : xg::nn::Module {
   std::shared_ptr<xg::nn::Conv2d> conv1, conv2;
   std::shared_ptr<xg::nn::BatchNorm2d> bn1, bn2;
@@ -49,7 +49,7 @@ struct Cnn : xg::nn::Module {
     xg::Tensor h = F::max_pool2d(xg::relu(bn1->forward(conv1->forward(x))), 2);  // [N, 32, 14, 14]
     h = F::max_pool2d(xg::relu(bn2->forward(conv2->forward(h))), 2);             // [N, 64, 7, 7]
     h = xg::flatten(h, 1);                                                       // [N, 3136]
-    h = drop->forward(xg::relu(fc1->forward(drop->forward(h))));
+    h = drop->forward(xg::relu(fc1->forward(h)));
     return fc2->forward(h);
   }
 };
