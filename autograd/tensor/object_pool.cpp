@@ -8,7 +8,8 @@
 
 namespace xg::detail {
 
-[[gnu::tls_model("initial-exec")]] constinit thread_local PoolCache pool_cache = {.head = {}, .count = {}, .off = true};
+[[gnu::tls_model("initial-exec")]] constinit thread_local PoolCache pool_cache = {
+    .head = {}, .count = {}, .off = true};
 
 namespace {
 constexpr std::align_val_t kAlign{kPoolGrain};
