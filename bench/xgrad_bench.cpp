@@ -117,39 +117,60 @@ long hwm_rss_kb() {
   return kb;
 }
 
+// A step timed eagerly or, with --replay, captured once and replayed: the first step runs
+// eagerly (with --replay it is the capture), the rest of the warm-up follows, then the timed
+// steps. `loss` is the tensor the step writes; its value after the first step is `first`.
+struct TimedSteps {
+  xg::Plan plan;
+  double first = 0;
+  Stats stats;
+  long peak_rss_kb = -1, timed_peak_rss_kb = -1;  // the process's peak; the timed steps' peak
+  // The JSON fields: the plan's (with --replay) and both peaks.
+  std::string fields(const Args& a) const {
+    return plan_fields(plan, a) + ",\"peak_rss_kb\":" + std::to_string(peak_rss_kb) +
+           ",\"timed_peak_rss_kb\":" + std::to_string(timed_peak_rss_kb);
+  }
+};
+TimedSteps time_step(const Args& a, int warmup, int steps, const std::function<void()>& eager_step,
+                     const xg::Tensor& loss) {
+  TimedSteps t;
+  std::function<void()> step = eager_step;
+  if (a.replay) {
+    t.plan = xg::capture([&] {
+      eager_step();
+      return loss;
+    });
+    step = [&t] { t.plan.replay(); };
+  } else {
+    step();
+  }
+  t.first = loss.item();
+  for (int i = 1; i < warmup; ++i) step();
+  const long warmup_peak = peak_rss_kb();  // the reset below lowers the process's peak too
+  const bool reset = reset_peak_rss();
+  t.stats = stats_of(time_steps(0, steps, step));
+  t.timed_peak_rss_kb = reset ? hwm_rss_kb() : -1;
+  t.peak_rss_kb = std::max(warmup_peak, peak_rss_kb());
+  return t;
+}
+
 // One training workload: step = zero_grad, forward, cross-entropy, backward, optimizer update.
 void train_workload(const char* name, const Args& a, int dw, int ds, xg::optim::Optimizer& opt,
                     const std::function<xg::Tensor()>& forward, const xg::Tensor& y) {
   const int warmup = a.warmup >= 0 ? a.warmup : dw, steps = a.steps >= 0 ? a.steps : ds;
   xg::Tensor loss;
-  auto eager_step = [&] {
-    opt.zero_grad();
-    loss = xg::nn::functional::cross_entropy(forward(), y);
-    loss.backward();
-    opt.step();
-  };
-  // --replay: the first step is the capture (it runs eagerly); the others replay its plan.
-  xg::Plan plan;
-  std::function<void()> step = eager_step;
-  if (a.replay) {
-    plan = xg::capture([&] {
-      eager_step();
-      return loss;
-    });
-    step = [&] { plan.replay(); };
-  } else {
-    step();
-  }
-  const double first = loss.item();
-  for (int i = 1; i < warmup; ++i) step();
-  const long warmup_peak = peak_rss_kb();  // the reset below lowers the process's peak too
-  const bool reset = reset_peak_rss();
-  const Stats s = stats_of(time_steps(0, steps, step));
-  const long timed_peak = reset ? hwm_rss_kb() : -1;
-  const long whole_peak = std::max(warmup_peak, peak_rss_kb());
-  std::printf("%s%s,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld,\"timed_peak_rss_kb\":%ld}\n",
-              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first,
-              loss.item(), whole_peak, timed_peak);
+  const TimedSteps t = time_step(
+      a, warmup, steps,
+      [&] {
+        opt.zero_grad();
+        loss = xg::nn::functional::cross_entropy(forward(), y);
+        loss.backward();
+        opt.step();
+      },
+      loss);
+  std::printf("%s%s,\"first_loss\":%g,\"final_loss\":%g}\n",
+              common_fields(name, a, warmup, steps, t.stats).c_str(), t.fields(a).c_str(), t.first,
+              loss.item());
 }
 
 // mlp: 784-512-256-10 with ReLU, batch 128, SGD lr 0.01 momentum 0.9.
@@ -337,24 +358,10 @@ void run_ewchain(const Args& a, const char* name, int64_t n) {
     w.sub_(w.grad(), 1e-3);
     c.sub_(c.grad(), 1e-3);
   };
-  xg::Plan plan;
-  if (a.replay)
-    plan = xg::capture([&] {
-      step();
-      return loss;
-    });
-  else
-    step();
-  const double first = loss.item();
-  const Stats s = stats_of(time_steps(std::max(0, warmup - 1), steps, [&] {
-    if (a.replay)
-      plan.replay();
-    else
-      step();
-  }));
-  std::printf("%s%s,\"numel\":%ld,\"first_loss\":%g,\"final_loss\":%g,\"peak_rss_kb\":%ld}\n",
-              common_fields(name, a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(),
-              static_cast<long>(n), first, loss.item(), peak_rss_kb());
+  const TimedSteps t = time_step(a, warmup, steps, step, loss);
+  std::printf("%s%s,\"numel\":%ld,\"first_loss\":%g,\"final_loss\":%g}\n",
+              common_fields(name, a, warmup, steps, t.stats).c_str(), t.fields(a).c_str(),
+              static_cast<long>(n), t.first, loss.item());
 }
 
 // tiny: 100 x (y = tanh(y * w + b)) on [16], sum, backward, SGD on w and b: per-op overhead.
@@ -378,26 +385,12 @@ void run_tiny(const Args& a) {
     w.sub_(w.grad(), lr);
     b.sub_(b.grad(), lr);
   };
-  xg::Plan plan;
-  if (a.replay)
-    plan = xg::capture([&] {
-      step();
-      return loss;
-    });
-  else
-    step();
-  const double first = loss.item();
-  const Stats s = stats_of(time_steps(warmup - 1 > 0 ? warmup - 1 : 0, steps, [&] {
-    if (a.replay)
-      plan.replay();
-    else
-      step();
-  }));
+  const TimedSteps t = time_step(a, warmup, steps, step, loss);
   std::printf(
-      "%s%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g,"
-      "\"peak_rss_kb\":%ld}\n",
-      common_fields("tiny", a, warmup, steps, s).c_str(), plan_fields(plan, a).c_str(), first, loss.item(),
-      s.median * 1000 / 300, s.min * 1000 / 300, peak_rss_kb());
+      "%s%s,\"first_loss\":%g,\"final_loss\":%g,\"ops_per_step\":300,\"us_per_op\":%g,\"us_per_op_min\":%g}"
+      "\n",
+      common_fields("tiny", a, warmup, steps, t.stats).c_str(), t.fields(a).c_str(), t.first, loss.item(),
+      t.stats.median * 1000 / 300, t.stats.min * 1000 / 300);
 }
 
 // matmul_peak: C = A B for 1024^2 float32 through xg::matmul, and the raw sgemm for reference.
